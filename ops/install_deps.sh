@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages provledger builds and runs with (idempotent, needs root).
+set -eu
+PKGS="bazel-bootstrap bazel-platforms bazel-rules-java libgrpc++-dev protobuf-compiler-grpc
+  libprotobuf-dev protobuf-compiler librocksdb-dev libsecp256k1-dev libpaho-mqttpp-dev
+  libpaho-mqtt-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev mosquitto
+  mosquitto-clients python3"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing:$missing"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y $missing
+fi
