@@ -59,12 +59,12 @@ StatusOr<Bytes> HkdfSha256(ByteView ikm, ByteView salt, ByteView info, size_t le
   Bytes out(length, '\0');
   size_t out_len = length;
   auto u = [](ByteView v) { return reinterpret_cast<const unsigned char*>(v.data()); };
-  const bool ok =
-      EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) == 1 &&
-      EVP_PKEY_CTX_set1_hkdf_salt(ctx, u(salt), static_cast<int>(salt.size())) == 1 &&
-      EVP_PKEY_CTX_set1_hkdf_key(ctx, u(ikm), static_cast<int>(ikm.size())) == 1 &&
-      EVP_PKEY_CTX_add1_hkdf_info(ctx, u(info), static_cast<int>(info.size())) == 1 &&
-      EVP_PKEY_derive(ctx, reinterpret_cast<unsigned char*>(out.data()), &out_len) == 1;
+  const bool ok = EVP_PKEY_derive_init(ctx) == 1 &&
+                  EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) == 1 &&
+                  EVP_PKEY_CTX_set1_hkdf_salt(ctx, u(salt), static_cast<int>(salt.size())) == 1 &&
+                  EVP_PKEY_CTX_set1_hkdf_key(ctx, u(ikm), static_cast<int>(ikm.size())) == 1 &&
+                  EVP_PKEY_CTX_add1_hkdf_info(ctx, u(info), static_cast<int>(info.size())) == 1 &&
+                  EVP_PKEY_derive(ctx, reinterpret_cast<unsigned char*>(out.data()), &out_len) == 1;
   EVP_PKEY_CTX_free(ctx);
   if (!ok || out_len != length) return InternalError("hkdf: libcrypto derive failed");
   return out;

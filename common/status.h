@@ -147,10 +147,10 @@ class [[nodiscard]] StatusOr {
 #define PL_STATUS_CONCAT_(a, b) PL_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function with the Status of `expr` when it is not OK.
-#define PL_RETURN_IF_ERROR(expr)                        \
-  do {                                                  \
-    ::provledger::Status pl_status_tmp_ = (expr);       \
-    if (!pl_status_tmp_.ok()) return pl_status_tmp_;    \
+#define PL_RETURN_IF_ERROR(expr)                     \
+  do {                                               \
+    ::provledger::Status pl_status_tmp_ = (expr);    \
+    if (!pl_status_tmp_.ok()) return pl_status_tmp_; \
   } while (0)
 
 // Evaluates `rexpr` (a StatusOr); returns its error, or moves its value into `lhs`.

@@ -1,0 +1,28 @@
+// Private key files: one line, 64 lowercase hex digits, file mode 0600.
+//
+// Thread rules: free functions; concurrent writers of one path are the caller's problem.
+#ifndef PROVLEDGER_COMMON_KEY_FILE_H_
+#define PROVLEDGER_COMMON_KEY_FILE_H_
+
+#include <string>
+
+#include "common/ecdsa.h"
+
+namespace provledger {
+
+// Writes `key` to `path` with mode 0600 (written to a temporary file in the same folder,
+// fsynced, then renamed). kAlreadyExists if `path` exists and !overwrite; kInternal on I/O.
+Status WriteKeyFile(const std::string& path, const PrivateKey& key, bool overwrite = false);
+
+// Reads a key file. kNotFound if missing; kPermissionDenied if group or others may read it
+// (mode & 077); kInvalidArgument if its contents are not one 64-hex-digit secret.
+StatusOr<PrivateKey> ReadKeyFile(const std::string& path);
+
+// Writes `contents` to `path` atomically (temporary file, fsync, rename) with `mode`.
+Status WriteFileAtomically(const std::string& path, ByteView contents, int mode);
+// Reads a whole file. kNotFound if missing; kInternal on other I/O errors.
+StatusOr<Bytes> ReadFile(const std::string& path);
+
+}  // namespace provledger
+
+#endif  // PROVLEDGER_COMMON_KEY_FILE_H_
