@@ -1,0 +1,119 @@
+#include "client/ledger_client.h"
+
+#include <chrono>
+
+namespace provledger::client {
+
+namespace v1 = provledger::v1;
+
+StatusOr<std::unique_ptr<LedgerClient>> LedgerClient::Create(
+    const std::vector<std::string>& addresses, ClientOptions options) {
+  if (addresses.empty()) return InvalidArgumentError("no node address given");
+  std::unique_ptr<LedgerClient> c(new LedgerClient());
+  c->addresses_ = addresses;
+  c->options_ = options;
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  args.SetMaxSendMessageSize(64 * 1024 * 1024);
+  for (const auto& a : addresses) {
+    c->stubs_.push_back(v1::Ledger::NewStub(
+        grpc::CreateCustomChannel(a, grpc::InsecureChannelCredentials(), args)));
+  }
+  return c;
+}
+
+template <typename Req, typename Resp, typename Fn>
+StatusOr<Resp> LedgerClient::Call(const Req& req, Fn fn) {
+  Status last = UnavailableError("no node answered");
+  const size_t n = stubs_.size();
+  const size_t start = preferred_.load();
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = (start + k) % n;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(options_.timeout_ms));
+    Resp resp;
+    grpc::Status s = fn(stubs_[i].get(), &ctx, req, &resp);
+    if (s.ok()) {
+      preferred_.store(i);
+      return resp;
+    }
+    last =
+        Status(static_cast<StatusCode>(s.error_code()), addresses_[i] + ": " + s.error_message());
+    // Only a node that could not answer is worth skipping; a refusal is the answer.
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return last;
+    }
+  }
+  return last;
+}
+
+StatusOr<v1::SubmitResponse> LedgerClient::Submit(const v1::SignedBatch& batch) {
+  v1::SubmitRequest req;
+  *req.mutable_batch() = batch;
+  return Call<v1::SubmitRequest, v1::SubmitResponse>(
+      req,
+      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->Submit(ctx, r, out); });
+}
+
+StatusOr<v1::SubmitResponse> LedgerClient::SubmitRegistry(const std::string& tx) {
+  v1::SubmitRegistryRequest req;
+  req.set_tx(tx);
+  return Call<v1::SubmitRegistryRequest, v1::SubmitResponse>(
+      req, [](auto* stub, auto* ctx, const auto& r, auto* out) {
+        return stub->SubmitRegistry(ctx, r, out);
+      });
+}
+
+StatusOr<v1::NodeStatus> LedgerClient::GetStatus() {
+  return Call<v1::StatusRequest, v1::NodeStatus>(
+      v1::StatusRequest(),
+      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->GetStatus(ctx, r, out); });
+}
+
+StatusOr<v1::Block> LedgerClient::GetBlock(uint64_t height) {
+  v1::GetBlockRequest req;
+  req.set_height(height);
+  return Call<v1::GetBlockRequest, v1::Block>(
+      req,
+      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->GetBlock(ctx, r, out); });
+}
+
+StatusOr<v1::RecordResponse> LedgerClient::GetRecord(const v1::GetRecordRequest& req) {
+  return Call<v1::GetRecordRequest, v1::RecordResponse>(
+      req,
+      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->GetRecord(ctx, r, out); });
+}
+
+StatusOr<v1::Proof> LedgerClient::GetProof(const std::string& record_id) {
+  v1::GetProofRequest req;
+  req.set_record_id(record_id);
+  return Call<v1::GetProofRequest, v1::Proof>(
+      req,
+      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->GetProof(ctx, r, out); });
+}
+
+StatusOr<v1::HistoryResponse> LedgerClient::History(const v1::HistoryRequest& req) {
+  return Call<v1::HistoryRequest, v1::HistoryResponse>(
+      req,
+      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->History(ctx, r, out); });
+}
+
+StatusOr<v1::RegistryListing> LedgerClient::Devices(const std::string& id) {
+  v1::RegistryQuery req;
+  req.set_id(id);
+  return Call<v1::RegistryQuery, v1::RegistryListing>(
+      req,
+      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->Devices(ctx, r, out); });
+}
+
+StatusOr<v1::RegistryListing> LedgerClient::Gateways(const std::string& id) {
+  v1::RegistryQuery req;
+  req.set_id(id);
+  return Call<v1::RegistryQuery, v1::RegistryListing>(
+      req,
+      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->Gateways(ctx, r, out); });
+}
+
+}  // namespace provledger::client

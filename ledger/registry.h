@@ -1,0 +1,75 @@
+// The registry on the ledger: gateways, devices (static keys) and firmware vendors,
+// changed only by admin-signed transactions committed as kind 4 records.
+//
+// A RegistrySnapshot is immutable: readers (gRPC threads, the bridge follower) share a
+// std::shared_ptr<const RegistrySnapshot>; the consensus thread makes the next one with
+// Apply() when a block with registry records commits.
+#ifndef PROVLEDGER_LEDGER_REGISTRY_H_
+#define PROVLEDGER_LEDGER_REGISTRY_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/bytes.h"
+#include "ledger/genesis.h"
+#include "proto/ledger.pb.h"
+
+namespace provledger::ledger {
+
+class BlockStore;
+
+// SHA256("pl/v1/registry" || lp(chain_id) || lp(op)): what an admin signs.
+Bytes RegistryDigest(const std::string& chain_id, ByteView op_bytes);
+
+// Builds a signed RegistryTx (serialized) for `op` with the admin's key.
+StatusOr<Bytes> SignRegistryTx(const std::string& chain_id, const provledger::v1::RegistryOp& op,
+                               const Bytes& admin_secret);
+
+// Checks a serialized RegistryTx: it parses, its admin key is a genesis admin
+// (kPermissionDenied), its signature verifies (kUnauthenticated), its op is for this chain
+// and well formed (kInvalidArgument). Returns the op.
+StatusOr<provledger::v1::RegistryOp> VerifyRegistryTx(const Genesis& genesis, ByteView tx);
+
+struct DeviceEntry {
+  Bytes pubkey;
+  std::string vendor;
+  std::string model;
+  bool revoked = false;
+  uint64_t height = 0;
+};
+struct KeyEntry {
+  Bytes pubkey;
+  uint64_t height = 0;
+};
+
+class RegistrySnapshot {
+ public:
+  // Loads the registry state kept in `store`.
+  static StatusOr<std::shared_ptr<const RegistrySnapshot>> Load(const BlockStore& store);
+
+  // nullptr when the gateway is not registered.
+  const KeyEntry* Gateway(const std::string& id) const;
+  // nullptr when the device is not registered (revoked devices are returned, marked).
+  const DeviceEntry* Device(const std::string& id) const;
+  const KeyEntry* Vendor(const std::string& id) const;
+  const std::map<std::string, DeviceEntry>& devices() const { return devices_; }
+  const std::map<std::string, KeyEntry>& gateways() const { return gateways_; }
+
+  // Returns a new snapshot with `op` applied at `height`, and appends the store writes that
+  // persist it to *puts. The op must have passed VerifyRegistryTx.
+  std::shared_ptr<const RegistrySnapshot> Apply(const provledger::v1::RegistryOp& op,
+                                                uint64_t height,
+                                                std::vector<std::pair<Bytes, Bytes>>* puts) const;
+
+ private:
+  std::map<std::string, KeyEntry> gateways_;
+  std::map<std::string, DeviceEntry> devices_;
+  std::map<std::string, KeyEntry> vendors_;
+};
+
+}  // namespace provledger::ledger
+
+#endif  // PROVLEDGER_LEDGER_REGISTRY_H_

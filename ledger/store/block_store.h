@@ -1,0 +1,169 @@
+// BlockStore: the chain on disk, in RocksDB.
+//
+// Column families: headers, bodies and certificates by height; a record index
+// (id -> height, position); a device index (device, seq -> id), a device-item index
+// (device, item, seq -> id) and a time index (device, ts, id -> item, seq, height);
+// payloads (RocksDB blob files, so large payloads stay out of the LSM); the registry
+// state; node metadata. One block with all its index entries, its certificate and its
+// registry changes is one WriteBatch written with a synced WAL: a killed process loses
+// nothing Append returned OK for, and never shows half a block.
+//
+// Thread rules: reads are safe from any thread; Append must be called from one thread at a
+// time (the consensus thread is the sole writer). The head is published under a mutex.
+#ifndef PROVLEDGER_LEDGER_STORE_BLOCK_STORE_H_
+#define PROVLEDGER_LEDGER_STORE_BLOCK_STORE_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/bytes.h"
+#include "ledger/block_header.h"
+#include "proto/ledger.pb.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace provledger::ledger {
+
+struct StoreOptions {
+  std::string path;
+  // Payloads at or above this size go to blob files instead of the LSM tree.
+  uint64_t min_blob_size = 4096;
+  // Sync the WAL on every block (durability of acknowledged blocks). Only benchmarks of the
+  // unsynced path turn this off.
+  bool sync = true;
+  Status Validate() const;
+};
+
+// Where a record sits on the chain.
+struct RecordLocation {
+  uint64_t height = 0;
+  uint32_t index = 0;
+};
+
+// A block as read back, checked against its own header (root, count, hash, digest).
+struct StoredBlock {
+  BlockHeader header;
+  Bytes header_bytes;
+  Bytes header_hash;
+  std::vector<Bytes> records;
+  std::vector<std::optional<Bytes>> payloads;  // filled only when asked for
+  provledger::v1::CommitCertificate certificate;
+};
+
+// A block to append: header bytes, records in block order, payloads (nullopt where none is
+// kept), its certificate, and registry key/value changes computed by RegistryState.
+struct BlockToAppend {
+  Bytes header_bytes;
+  std::vector<Bytes> records;
+  std::vector<std::optional<Bytes>> payloads;
+  provledger::v1::CommitCertificate certificate;
+  std::vector<std::pair<Bytes, Bytes>> registry_puts;
+};
+
+struct HistoryItem {
+  Bytes record_id;
+  std::string item;
+  uint64_t seq = 0;
+  uint64_t ts = 0;
+  uint64_t height = 0;
+};
+
+class BlockStore {
+ public:
+  // Opens or creates the store at options.path for `chain_id`. An existing store must hold
+  // the same chain id (kFailedPrecondition otherwise) and its head must check out
+  // (kDataLoss naming the height otherwise).
+  static StatusOr<std::unique_ptr<BlockStore>> Open(const StoreOptions& options,
+                                                    const std::string& chain_id);
+  ~BlockStore();
+  BlockStore(const BlockStore&) = delete;
+  BlockStore& operator=(const BlockStore&) = delete;
+
+  // Height of the last block (0 when empty) and its header hash (32 zero bytes when empty).
+  uint64_t height() const;
+  Bytes head_hash() const;
+  uint64_t record_count() const;
+  const std::string& chain_id() const { return chain_id_; }
+
+  // Writes a block, its indexes, payloads, certificate and registry changes in one synced
+  // batch. kFailedPrecondition if the header is not head+1 on this chain with prev = head
+  // hash, or its root/count do not match the records; kAlreadyExists if a record id or a
+  // (device, seq) is already stored (store unchanged); kInternal on RocksDB failure.
+  Status Append(const BlockToAppend& block);
+
+  // Reads and checks block `height`. kOutOfRange past the head; kDataLoss if the stored
+  // bytes fail their checks (never served as good).
+  StatusOr<StoredBlock> ReadBlock(uint64_t height, bool with_payloads = false) const;
+  // Header bytes of `height` only (no body check); kOutOfRange past the head.
+  StatusOr<Bytes> ReadHeaderBytes(uint64_t height) const;
+
+  // kNotFound if the record id is not on the chain.
+  StatusOr<RecordLocation> FindRecord(ByteView record_id) const;
+  // The record id stored for (device, seq); kNotFound if none.
+  StatusOr<Bytes> FindBySeq(const std::string& device, uint64_t seq) const;
+  // True if `record_id` or (device, seq) of a kind 1/2 record is already stored.
+  bool Contains(ByteView record_id) const;
+  bool ContainsSeq(const std::string& device, uint64_t seq) const;
+  // The payload kept for a record; kNotFound if none is kept.
+  StatusOr<Bytes> ReadPayload(ByteView record_id) const;
+
+  // Records of `device` (and `item`, unless empty) with from_ts <= ts <= to_ts, in time
+  // order, at most `limit`, starting after `after` (an opaque cursor, empty = from start).
+  // Fills *next_cursor (empty when done).
+  Status History(const std::string& device, const std::string& item, uint64_t from_ts,
+                 uint64_t to_ts, uint32_t limit, const Bytes& after, std::vector<HistoryItem>* out,
+                 Bytes* next_cursor) const;
+
+  // Registry state: all key/value pairs under `prefix`, and one key (kNotFound if absent).
+  std::vector<std::pair<Bytes, Bytes>> RegistryScan(const Bytes& prefix) const;
+  StatusOr<Bytes> RegistryGet(const Bytes& key) const;
+
+  // Node metadata (small values: genesis hash, node id, ...). kNotFound if absent.
+  StatusOr<Bytes> GetMeta(const std::string& key) const;
+  Status PutMeta(const std::string& key, ByteView value);
+
+  // Recomputes every header hash, prev link, Merkle root, record count and certificate
+  // digest from height 1 to the head; `check_cert` (may be empty) verifies certificate
+  // signatures. Returns OK or kDataLoss naming the first bad height. `progress` is called
+  // every 1000 blocks with the height reached.
+  Status VerifyChain(
+      const std::function<Status(uint64_t, const Bytes&, const provledger::v1::CommitCertificate&)>&
+          check_cert,
+      const std::function<void(uint64_t)>& progress) const;
+
+  // Test hook for corruption tests: overwrites the stored body of `height` as is.
+  Status CorruptBodyForTest(uint64_t height, ByteView body);
+
+ private:
+  BlockStore() = default;
+  Status LoadHead();
+  StatusOr<StoredBlock> ReadBlockUnchecked(uint64_t height, bool with_payloads) const;
+  Status CheckBlock(const StoredBlock& b, uint64_t height) const;
+
+  std::string chain_id_;
+  bool sync_ = true;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // owned by db_, destroyed before it
+
+  mutable std::mutex mu_;
+  uint64_t height_ = 0;        // guarded by mu_
+  Bytes head_hash_;            // guarded by mu_
+  uint64_t record_count_ = 0;  // guarded by mu_
+};
+
+// Encodes a block body (records only) as u32be(count) || count x lp(record).
+Bytes EncodeBody(const std::vector<Bytes>& records);
+// Strict inverse of EncodeBody; kDataLoss on any inconsistency.
+StatusOr<std::vector<Bytes>> DecodeBody(ByteView body);
+
+}  // namespace provledger::ledger
+
+#endif  // PROVLEDGER_LEDGER_STORE_BLOCK_STORE_H_

@@ -1,0 +1,115 @@
+#include "node/batch_validator.h"
+
+#include "common/ecdsa.h"
+#include "common/sha256.h"
+#include "ledger/block_header.h"
+#include "ledger/record.h"
+
+namespace provledger::node {
+
+Bytes SignedBatchDigest(const std::string& chain_id, const provledger::v1::SignedBatch& batch) {
+  std::vector<Bytes> ids;
+  ids.reserve(batch.records_size());
+  for (const auto& r : batch.records()) ids.push_back(ledger::RecordId(r));
+  return ledger::BatchDigest(chain_id, batch.gateway(), ids);
+}
+
+StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
+                                     const ledger::RegistrySnapshot& registry,
+                                     const provledger::v1::SignedBatch& batch,
+                                     const BatchLimits& limits) {
+  const auto* gw = registry.Gateway(batch.gateway());
+  if (gw == nullptr) {
+    return PermissionDeniedError("gateway '" + batch.gateway() + "' is not registered");
+  }
+  if (batch.records_size() == 0) return InvalidArgumentError("batch holds no record");
+  if (static_cast<size_t>(batch.records_size()) > limits.max_records) {
+    return ResourceExhaustedError("batch holds " + std::to_string(batch.records_size()) +
+                                  " records, limit " + std::to_string(limits.max_records));
+  }
+  if (batch.payloads_size() != 0 && batch.payloads_size() != batch.records_size()) {
+    return InvalidArgumentError("batch carries " + std::to_string(batch.payloads_size()) +
+                                " payloads for " + std::to_string(batch.records_size()) +
+                                " records");
+  }
+  CheckedBatch out;
+  out.gateway = batch.gateway();
+  out.records.reserve(batch.records_size());
+  std::vector<Bytes> ids;
+  ids.reserve(batch.records_size());
+  for (int i = 0; i < batch.records_size(); ++i) {
+    const std::string where = "record " + std::to_string(i);
+    const Bytes& bytes = batch.records(i);
+    if (bytes.size() > limits.max_record_bytes) {
+      return ResourceExhaustedError(where + ": " + std::to_string(bytes.size()) + " bytes, limit " +
+                                    std::to_string(limits.max_record_bytes));
+    }
+    auto rec = ledger::DecodeRecord(bytes);
+    if (!rec.ok()) return rec.status().Annotate(where);
+    CheckedRecord c;
+    c.bytes = bytes;
+    c.id = ledger::RecordId(bytes);
+    Bytes payload_hash;
+    std::string gateway;
+    if (rec->kind == ledger::RecordKind::kReading) {
+      c.device = rec->reading.device;
+      c.seq = rec->reading.seq;
+      payload_hash = rec->reading.payload_hash;
+      gateway = rec->reading.gateway;
+    } else if (rec->kind == ledger::RecordKind::kAttestation) {
+      c.device = rec->attestation.device;
+      c.seq = rec->attestation.seq;
+      payload_hash = rec->attestation.report_hash;
+      gateway = rec->attestation.gateway;
+    } else {
+      return InvalidArgumentError(where + ": gateways submit only kinds 1 and 2");
+    }
+    c.has_seq = true;
+    if (gateway != batch.gateway()) {
+      return InvalidArgumentError(where + ": names gateway '" + gateway + "', batch is from '" +
+                                  batch.gateway() + "'");
+    }
+    const auto* dev = registry.Device(c.device);
+    if (dev == nullptr) {
+      return PermissionDeniedError(where + ": device '" + c.device + "' is not registered");
+    }
+    if (dev->revoked)
+      return PermissionDeniedError(where + ": device '" + c.device + "' is revoked");
+    if (batch.payloads_size() != 0) {
+      const Bytes& p = batch.payloads(i);
+      if (p.size() > limits.max_payload_bytes) {
+        return ResourceExhaustedError(where + ": payload above " +
+                                      std::to_string(limits.max_payload_bytes) + " bytes");
+      }
+      if (Sha256(p) != payload_hash) {
+        return InvalidArgumentError(where + ": payload does not hash to the record's payload_hash");
+      }
+      c.payload = p;
+    }
+    ids.push_back(c.id);
+    out.records.push_back(std::move(c));
+  }
+  const Bytes digest = ledger::BatchDigest(genesis.chain_id, batch.gateway(), ids);
+  Status sig = VerifySignature(gw->pubkey, digest, batch.signature());
+  if (!sig.ok()) {
+    return UnauthenticatedError("batch signature of gateway '" + batch.gateway() +
+                                "' does not verify: " + sig.message());
+  }
+  return out;
+}
+
+StatusOr<CheckedBatch> ValidateRegistrySubmission(const ledger::Genesis& genesis, ByteView tx) {
+  PL_ASSIGN_OR_RETURN(provledger::v1::RegistryOp op, ledger::VerifyRegistryTx(genesis, tx));
+  ledger::Record rec;
+  rec.kind = ledger::RecordKind::kRegistry;
+  rec.registry.tx = Bytes(tx);
+  CheckedRecord c;
+  c.bytes = ledger::EncodeRecord(rec);
+  c.id = ledger::RecordId(c.bytes);
+  c.registry_op = op;
+  CheckedBatch out;
+  out.records.push_back(std::move(c));
+  return out;
+}
+
+}  // namespace provledger::node

@@ -1,0 +1,60 @@
+// BatchValidator: everything a node checks in a submission before it queues it, without
+// touching the chain: gateway registration and signature, record decoding, kinds, names,
+// payload hashes, limits. Pure code; duplicates are the orderer's job (they need the chain).
+//
+// Thread rules: stateless functions; safe from every gRPC thread.
+#ifndef PROVLEDGER_NODE_BATCH_VALIDATOR_H_
+#define PROVLEDGER_NODE_BATCH_VALIDATOR_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "ledger/genesis.h"
+#include "ledger/registry.h"
+#include "proto/ledger.pb.h"
+
+namespace provledger::node {
+
+struct BatchLimits {
+  size_t max_records = 10000;                  // per submitted batch
+  size_t max_record_bytes = 64 * 1024;         // one record's bytes (payloads are separate)
+  size_t max_payload_bytes = 2 * 1024 * 1024;  // one payload
+};
+
+// A record that passed validation, with what the orderer needs to deduplicate it.
+struct CheckedRecord {
+  Bytes bytes;
+  Bytes id;
+  std::optional<Bytes> payload;
+  bool has_seq = false;  // kinds 1 and 2: (device, seq) must be unique on the chain
+  std::string device;
+  uint64_t seq = 0;
+  // A kind 4 record's verified op, applied to the registry when its block commits.
+  std::optional<provledger::v1::RegistryOp> registry_op;
+};
+
+struct CheckedBatch {
+  std::string gateway;
+  std::vector<CheckedRecord> records;
+};
+
+// Checks a gateway batch (PROTOCOL.md 6.5). kPermissionDenied: gateway not registered, or a
+// device not registered/revoked; kUnauthenticated: batch signature; kInvalidArgument: a record
+// does not decode, is of kind 3/4, names another gateway, or its payload does not hash to
+// its payload_hash (the message names the record's index); kResourceExhausted: over limits.
+StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
+                                     const ledger::RegistrySnapshot& registry,
+                                     const provledger::v1::SignedBatch& batch,
+                                     const BatchLimits& limits);
+
+// Checks a registry transaction (see ledger/registry.h) and wraps it as one kind 4 record.
+StatusOr<CheckedBatch> ValidateRegistrySubmission(const ledger::Genesis& genesis, ByteView tx);
+
+// The batch digest of `batch` (PROTOCOL.md 6.5) over the ids of its record bytes.
+Bytes SignedBatchDigest(const std::string& chain_id, const provledger::v1::SignedBatch& batch);
+
+}  // namespace provledger::node
+
+#endif  // PROVLEDGER_NODE_BATCH_VALIDATOR_H_

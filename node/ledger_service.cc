@@ -1,0 +1,224 @@
+#include "node/ledger_service.h"
+
+#include <chrono>
+
+#include "common/log.h"
+#include "ledger/merkle/proof_builder.h"
+#include "ledger/record.h"
+
+namespace provledger::node {
+
+namespace v1 = provledger::v1;
+
+grpc::Status ToGrpc(const Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
+}
+
+LedgerService::LedgerService(const ledger::Genesis* genesis, std::string node_id,
+                             ledger::BlockStore* store, RegistryHolder* registry,
+                             SoloOrderer* orderer, BatchLimits limits)
+    : genesis_(genesis),
+      node_id_(std::move(node_id)),
+      store_(store),
+      registry_(registry),
+      orderer_(orderer),
+      limits_(limits) {}
+
+grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
+                                  v1::SubmitResponse* resp) {
+  auto fut = orderer_->Submit(std::move(batch));
+  if (!fut.ok()) return ToGrpc(fut.status());
+  // Wait for durability; a client that gives up may resend: the ledger answers DUPLICATE.
+  while (fut->wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (ctx->IsCancelled()) {
+      return grpc::Status(grpc::StatusCode::CANCELLED,
+                          "client went away; the batch may still commit, resend to learn where");
+    }
+  }
+  SubmitResult r = fut->get();
+  if (!r.ok()) return ToGrpc(r.status());
+  *resp = std::move(*r);
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,
+                                   v1::SubmitResponse* resp) {
+  auto reg = registry_->Get();
+  auto checked = ValidateBatch(*genesis_, *reg, req->batch(), limits_);
+  if (!checked.ok()) {
+    LogWarn("batch_refused")
+        .Kv("gateway", req->batch().gateway())
+        .Kv("err", checked.status().ToString());
+    return ToGrpc(checked.status());
+  }
+  return Await(ctx, std::move(*checked), resp);
+}
+
+grpc::Status LedgerService::SubmitRegistry(grpc::ServerContext* ctx,
+                                           const v1::SubmitRegistryRequest* req,
+                                           v1::SubmitResponse* resp) {
+  auto checked = ValidateRegistrySubmission(*genesis_, req->tx());
+  if (!checked.ok()) {
+    LogWarn("registry_tx_refused").Kv("err", checked.status().ToString());
+    return ToGrpc(checked.status());
+  }
+  return Await(ctx, std::move(*checked), resp);
+}
+
+grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequest*,
+                                      v1::NodeStatus* resp) {
+  resp->set_chain_id(genesis_->chain_id);
+  resp->set_node_id(node_id_);
+  resp->set_height(store_->height());
+  resp->set_head_hash(store_->head_hash());
+  resp->set_view(0);
+  resp->set_primary(genesis_->Primary(0).id);
+  resp->set_validators(static_cast<uint32_t>(genesis_->n()));
+  resp->set_records(store_->record_count());
+  resp->set_mode("full");
+  resp->set_pending_batches(orderer_->pending());
+  auto reg = registry_->Get();
+  resp->set_gateways(reg->gateways().size());
+  resp->set_devices(reg->devices().size());
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerService::GetBlock(grpc::ServerContext*, const v1::GetBlockRequest* req,
+                                     v1::Block* resp) {
+  const uint64_t h = req->height() == 0 ? store_->height() : req->height();
+  if (h == 0) return grpc::Status(grpc::StatusCode::NOT_FOUND, "the chain has no block yet");
+  auto b = store_->ReadBlock(h, /*with_payloads=*/false);
+  if (!b.ok()) return ToGrpc(b.status());
+  resp->set_header(b->header_bytes);
+  for (auto& r : b->records) resp->add_records(std::move(r));
+  *resp->mutable_certificate() = b->certificate;
+  return grpc::Status::OK;
+}
+
+StatusOr<Bytes> LedgerService::ResolveRecordId(const v1::GetRecordRequest& req) const {
+  if (!req.record_id().empty()) {
+    if (req.record_id().size() != 32) return InvalidArgumentError("record id must be 32 bytes");
+    return req.record_id();
+  }
+  if (req.device().empty()) return InvalidArgumentError("give a record id, or a device and seq");
+  return store_->FindBySeq(req.device(), req.seq());
+}
+
+grpc::Status LedgerService::GetRecord(grpc::ServerContext*, const v1::GetRecordRequest* req,
+                                      v1::RecordResponse* resp) {
+  auto id = ResolveRecordId(*req);
+  if (!id.ok()) return ToGrpc(id.status());
+  auto loc = store_->FindRecord(*id);
+  if (!loc.ok()) return ToGrpc(loc.status());
+  auto b = store_->ReadBlock(loc->height, false);
+  if (!b.ok()) return ToGrpc(b.status());
+  if (loc->index >= b->records.size()) {
+    return ToGrpc(DataLossError("record index points past block " + std::to_string(loc->height)));
+  }
+  resp->set_record_id(*id);
+  resp->set_record(b->records[loc->index]);
+  resp->set_height(loc->height);
+  resp->set_index(loc->index);
+  auto payload = store_->ReadPayload(*id);
+  if (payload.ok()) {
+    resp->set_payload(std::move(*payload));
+    resp->set_has_payload(true);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerService::GetProof(grpc::ServerContext*, const v1::GetProofRequest* req,
+                                     v1::Proof* resp) {
+  if (req->record_id().size() != 32) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "record id must be 32 bytes");
+  }
+  auto loc = store_->FindRecord(req->record_id());
+  if (!loc.ok()) return ToGrpc(loc.status());
+  auto b = store_->ReadBlock(loc->height, false);  // checked: a flipped byte is DATA_LOSS
+  if (!b.ok()) return ToGrpc(b.status());
+  std::vector<Bytes> leaves;
+  leaves.reserve(b->records.size());
+  for (const auto& r : b->records) leaves.push_back(ledger::RecordId(r));
+  if (loc->index >= leaves.size() || leaves[loc->index] != req->record_id()) {
+    return ToGrpc(
+        DataLossError("record index disagrees with block " + std::to_string(loc->height)));
+  }
+  auto path = ledger::InclusionProof(leaves, loc->index);
+  if (!path.ok()) return ToGrpc(path.status());
+  resp->set_chain_id(genesis_->chain_id);
+  resp->set_record_id(req->record_id());
+  resp->set_record(b->records[loc->index]);
+  resp->set_height(loc->height);
+  resp->set_leaf_index(loc->index);
+  resp->set_tree_size(leaves.size());
+  for (auto& h : *path) resp->add_audit_path(std::move(h));
+  resp->set_header(b->header_bytes);
+  *resp->mutable_certificate() = b->certificate;
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerService::History(grpc::ServerContext*, const v1::HistoryRequest* req,
+                                    v1::HistoryResponse* resp) {
+  if (!ledger::IsValidName(req->device())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "device is not a valid name");
+  }
+  uint32_t limit = req->limit() == 0 ? 100 : req->limit();
+  if (limit > 1000) limit = 1000;
+  std::vector<ledger::HistoryItem> items;
+  Bytes next;
+  Status s = store_->History(req->device(), req->item(), req->from_ts(), req->to_ts(), limit,
+                             req->page_token(), &items, &next);
+  if (!s.ok()) return ToGrpc(s);
+  for (auto& h : items) {
+    auto* e = resp->add_entries();
+    e->set_record_id(h.record_id);
+    e->set_item(h.item);
+    e->set_seq(h.seq);
+    e->set_ts(h.ts);
+    e->set_height(h.height);
+  }
+  resp->set_next_page_token(next);
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerService::Devices(grpc::ServerContext*, const v1::RegistryQuery* req,
+                                    v1::RegistryListing* resp) {
+  auto reg = registry_->Get();
+  resp->set_height(store_->height());
+  for (const auto& [id, d] : reg->devices()) {
+    if (!req->id().empty() && id != req->id()) continue;
+    auto* o = resp->add_devices();
+    o->set_id(id);
+    o->set_pubkey(d.pubkey);
+    o->set_vendor(d.vendor);
+    o->set_model(d.model);
+    o->set_revoked(d.revoked);
+    o->set_registered_height(d.height);
+  }
+  if (!req->id().empty() && resp->devices_size() == 0) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "device '" + req->id() + "' is not registered");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerService::Gateways(grpc::ServerContext*, const v1::RegistryQuery* req,
+                                     v1::RegistryListing* resp) {
+  auto reg = registry_->Get();
+  resp->set_height(store_->height());
+  for (const auto& [id, g] : reg->gateways()) {
+    if (!req->id().empty() && id != req->id()) continue;
+    auto* o = resp->add_gateways();
+    o->set_id(id);
+    o->set_pubkey(g.pubkey);
+    o->set_registered_height(g.height);
+  }
+  if (!req->id().empty() && resp->gateways_size() == 0) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "gateway '" + req->id() + "' is not registered");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace provledger::node

@@ -1,0 +1,66 @@
+// LedgerService: the client gRPC service of a node (proto/ledger.proto). Handlers validate
+// and enqueue, or read the store; they never write it.
+//
+// Thread rules: called on gRPC's server threads concurrently; holds no mutable state of
+// its own beyond atomics.
+#ifndef PROVLEDGER_NODE_LEDGER_SERVICE_H_
+#define PROVLEDGER_NODE_LEDGER_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "ledger/genesis.h"
+#include "ledger/store/block_store.h"
+#include "node/batch_validator.h"
+#include "node/registry_holder.h"
+#include "node/solo_orderer.h"
+#include "proto/ledger.grpc.pb.h"
+
+namespace provledger::node {
+
+// Converts our Status to gRPC's (same code numbers).
+grpc::Status ToGrpc(const Status& s);
+
+class LedgerService final : public provledger::v1::Ledger::Service {
+ public:
+  // All pointers must outlive the service.
+  LedgerService(const ledger::Genesis* genesis, std::string node_id, ledger::BlockStore* store,
+                RegistryHolder* registry, SoloOrderer* orderer, BatchLimits limits);
+
+  grpc::Status Submit(grpc::ServerContext* ctx, const provledger::v1::SubmitRequest* req,
+                      provledger::v1::SubmitResponse* resp) override;
+  grpc::Status SubmitRegistry(grpc::ServerContext* ctx,
+                              const provledger::v1::SubmitRegistryRequest* req,
+                              provledger::v1::SubmitResponse* resp) override;
+  grpc::Status GetStatus(grpc::ServerContext* ctx, const provledger::v1::StatusRequest* req,
+                         provledger::v1::NodeStatus* resp) override;
+  grpc::Status GetBlock(grpc::ServerContext* ctx, const provledger::v1::GetBlockRequest* req,
+                        provledger::v1::Block* resp) override;
+  grpc::Status GetRecord(grpc::ServerContext* ctx, const provledger::v1::GetRecordRequest* req,
+                         provledger::v1::RecordResponse* resp) override;
+  grpc::Status GetProof(grpc::ServerContext* ctx, const provledger::v1::GetProofRequest* req,
+                        provledger::v1::Proof* resp) override;
+  grpc::Status History(grpc::ServerContext* ctx, const provledger::v1::HistoryRequest* req,
+                       provledger::v1::HistoryResponse* resp) override;
+  grpc::Status Devices(grpc::ServerContext* ctx, const provledger::v1::RegistryQuery* req,
+                       provledger::v1::RegistryListing* resp) override;
+  grpc::Status Gateways(grpc::ServerContext* ctx, const provledger::v1::RegistryQuery* req,
+                        provledger::v1::RegistryListing* resp) override;
+
+ private:
+  grpc::Status Await(grpc::ServerContext* ctx, CheckedBatch batch,
+                     provledger::v1::SubmitResponse* resp);
+  StatusOr<Bytes> ResolveRecordId(const provledger::v1::GetRecordRequest& req) const;
+
+  const ledger::Genesis* genesis_;
+  std::string node_id_;
+  ledger::BlockStore* store_;
+  RegistryHolder* registry_;
+  SoloOrderer* orderer_;
+  BatchLimits limits_;
+};
+
+}  // namespace provledger::node
+
+#endif  // PROVLEDGER_NODE_LEDGER_SERVICE_H_
