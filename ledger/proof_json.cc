@@ -18,7 +18,6 @@ StatusOr<Bytes> HexField(const JsonValue& obj, const std::string& key, size_t si
   return b;
 }
 
-Status Step(int n, Status s) { return s.ok() ? s : s.Annotate("step " + std::to_string(n)); }
 
 }  // namespace
 

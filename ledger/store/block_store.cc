@@ -121,6 +121,9 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
   db_opts.create_missing_column_families = true;
   db_opts.paranoid_checks = true;
   db_opts.max_background_jobs = 2;
+  // Every WAL write is synced: only a torn last record (never acknowledged) may be cut at
+  // recovery; corruption anywhere else is an error, not silently truncated history.
+  db_opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (int i = 0; i < kCfCount; ++i) {
@@ -160,6 +163,10 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
 
 BlockStore::~BlockStore() {
   if (db_) {
+    // Flush so a clean stop leaves everything in checksummed table files.
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    db_->Flush(fo, cfs_);
     for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h);
     cfs_.clear();
     db_->Close();

@@ -58,7 +58,7 @@ const char kHelp[] =
     "height\n"
     "tests and demos\n"
     "  submit --gateway=ID --gateway_key=FILE --device=ID --device_key=FILE [--item=I]\n"
-    "         [--count=N] [--payload=TEXT] [--seq=FIRST] [--genesis=FILE]\n"
+    "         [--count=N] [--payload=TEXT] [--seq=FIRST] [--ts=MS] [--genesis=FILE]\n"
     "                                           signed readings (auth 2) in one gateway batch\n"
     "\n"
     "every command takes --json for machine-readable output\n";
@@ -619,8 +619,10 @@ Status CmdSubmit(const Ctx& c) {
   v1::SignedBatch batch;
   batch.set_gateway(gw);
   std::vector<Bytes> ids;
+  PL_ASSIGN_OR_RETURN(uint64_t fixed_ts, c.flags.GetUint("ts", 0));
   for (uint64_t i = 0; i < count; ++i) {
-    const uint64_t ts = NowMs();
+    // A fixed --ts makes the records (and so their ids) repeatable: resending is a duplicate.
+    const uint64_t ts = fixed_ts != 0 ? fixed_ts : NowMs();
     const Bytes payload =
         payload_base.empty() ? std::to_string(20.0 + (i % 100) / 10.0) : payload_base;
     ledger::Record rec;
@@ -635,7 +637,7 @@ Status CmdSubmit(const Ctx& c) {
     PL_ASSIGN_OR_RETURN(r.device_sig,
                         dkey.Sign(ledger::DataDigest(device, item, r.seq, ts, r.payload_hash)));
     r.gateway = gw;
-    r.received = NowMs();
+    r.received = fixed_ts != 0 ? fixed_ts : NowMs();
     PL_RETURN_IF_ERROR(ledger::ValidateRecord(rec));
     const Bytes bytes = ledger::EncodeRecord(rec);
     ids.push_back(ledger::RecordId(bytes));
@@ -688,7 +690,7 @@ int Main(int argc, char** argv) {
       "created", "genesis",     "device",     "seq",     "item",          "from",
       "to",      "limit",       "all",        "payload", "device_pubkey", "proof",
       "id",      "pubkey",      "admin_key",  "vendor",  "model",         "data_dir",
-      "gateway", "gateway_key", "device_key", "count",   "timeout_ms"};
+      "gateway", "gateway_key", "device_key", "count",   "timeout_ms",    "ts"};
   auto flags =
       Flags::Parse(static_cast<int>(rest.size()), rest.data(), 1, known, {"json", "force", "all"});
   if (!flags.ok()) {

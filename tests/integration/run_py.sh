@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Runs an integration test script with the system python3.
+set -eu
+dir="$(dirname "$0")"
+exec python3 "$dir/$1"
