@@ -21,13 +21,13 @@ namespace provledger::ledger {
 
 struct BlockHeader {
   std::string chain_id;
-  uint64_t height = 0;            // 1 for the first block
-  Bytes prev = Bytes(32, '\0');   // header hash of block height - 1; all zero at height 1
-  Bytes root;                     // 32 bytes: Merkle root of the block's records (6.2)
-  uint64_t record_count = 0;      // the tree size
-  uint64_t timestamp = 0;         // the proposer's clock, ms
-  uint64_t view = 0;              // PBFT view in which the block was proposed
-  std::string proposer;           // validator id of that view's primary
+  uint64_t height = 0;           // 1 for the first block
+  Bytes prev = Bytes(32, '\0');  // header hash of block height - 1; all zero at height 1
+  Bytes root;                    // 32 bytes: Merkle root of the block's records (6.2)
+  uint64_t record_count = 0;     // the tree size
+  uint64_t timestamp = 0;        // the proposer's clock, ms
+  uint64_t view = 0;             // PBFT view in which the block was proposed
+  std::string proposer;          // validator id of that view's primary
 };
 
 // OK when `header` obeys 6.3: chain id and proposer valid names, height >= 1, prev and root
@@ -46,8 +46,7 @@ Bytes HeaderHash(ByteView header_bytes);
 
 // SHA256("pl/v1/commit" || lp(chain_id) || u64be(height) || u64be(view) || header_hash), the
 // digest each validator signs to commit a block (6.4); `view` is the view of the commits.
-Bytes CommitDigest(std::string_view chain_id, uint64_t height, uint64_t view,
-                   ByteView header_hash);
+Bytes CommitDigest(std::string_view chain_id, uint64_t height, uint64_t view, ByteView header_hash);
 
 // SHA256("pl/v1/batch" || lp(chain_id) || lp(gateway) || u32be(count) || record ids), the
 // digest a gateway signs over a batch (6.5). Each id is a 32-byte record id, in batch order.

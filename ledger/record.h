@@ -83,7 +83,7 @@ struct FirmwareRecord {
   std::string version;  // no NUL (it is str0 in the manifest digest)
   uint64_t counter = 0;
   uint64_t size = 0;
-  Bytes image_sha256;  // 32 bytes
+  Bytes image_sha256;    // 32 bytes
   std::string location;  // no NUL
   Bytes vendor_sig;      // 64 bytes
 };

@@ -30,8 +30,8 @@ void AppendPath(const std::vector<Bytes>& leaves, size_t m, size_t begin, size_t
 }
 
 // Appends SUBPROOF(m, D[begin, end), b) to *out. Requires 0 < m <= end - begin.
-void AppendSubproof(const std::vector<Bytes>& leaves, size_t m, size_t begin, size_t end,
-                    bool b, std::vector<Bytes>* out) {
+void AppendSubproof(const std::vector<Bytes>& leaves, size_t m, size_t begin, size_t end, bool b,
+                    std::vector<Bytes>* out) {
   const size_t n = end - begin;
   if (m == n) {
     if (!b) out->push_back(MerkleRootOfRange(leaves, begin, end));
@@ -49,8 +49,7 @@ void AppendSubproof(const std::vector<Bytes>& leaves, size_t m, size_t begin, si
 
 }  // namespace
 
-StatusOr<std::vector<Bytes>> InclusionProof(const std::vector<Bytes>& leaf_hashes,
-                                            uint64_t index) {
+StatusOr<std::vector<Bytes>> InclusionProof(const std::vector<Bytes>& leaf_hashes, uint64_t index) {
   if (index >= leaf_hashes.size()) {
     return OutOfRangeError("inclusion proof: leaf index " + std::to_string(index) +
                            " not below tree size " + std::to_string(leaf_hashes.size()));
@@ -72,8 +71,8 @@ StatusOr<std::vector<Bytes>> ConsistencyProof(const std::vector<Bytes>& leaf_has
   }
   std::vector<Bytes> proof;
   if (old_size == 0 || old_size == new_size) return proof;
-  AppendSubproof(leaf_hashes, static_cast<size_t>(old_size), 0, static_cast<size_t>(new_size),
-                 true, &proof);
+  AppendSubproof(leaf_hashes, static_cast<size_t>(old_size), 0, static_cast<size_t>(new_size), true,
+                 &proof);
   return proof;
 }
 

@@ -15,8 +15,7 @@ namespace provledger::ledger {
 
 // RFC 9162 PATH(index, D[n]) over the tree of `leaf_hashes` (n = its size): the sibling
 // hashes from the leaf level up; empty for a one-leaf tree. kOutOfRange unless index < n.
-StatusOr<std::vector<Bytes>> InclusionProof(const std::vector<Bytes>& leaf_hashes,
-                                            uint64_t index);
+StatusOr<std::vector<Bytes>> InclusionProof(const std::vector<Bytes>& leaf_hashes, uint64_t index);
 
 // RFC 9162 PROOF(old_size, D[new_size]) over the first new_size of `leaf_hashes`; empty
 // when old_size is 0 or equals new_size. kInvalidArgument if old_size > new_size;

@@ -47,8 +47,7 @@ size_t InclusionPathLength(uint64_t index, uint64_t size) {
 
 Status CheckHash(ByteView hash, const std::string& what) {
   if (hash.size() != kSha256Size) {
-    return InvalidArgumentError(what + " is " + std::to_string(hash.size()) +
-                                " bytes, not 32");
+    return InvalidArgumentError(what + " is " + std::to_string(hash.size()) + " bytes, not 32");
   }
   return OkStatus();
 }
@@ -61,8 +60,8 @@ Status CheckPathHashes(const std::vector<Bytes>& path, const char* what) {
 }
 
 Status RootMismatch(const std::string& what, ByteView expected, ByteView computed) {
-  return UnauthenticatedError(what + " mismatch (expected " + ShortHex(expected) +
-                              ", computed " + ShortHex(computed) + ")");
+  return UnauthenticatedError(what + " mismatch (expected " + ShortHex(expected) + ", computed " +
+                              ShortHex(computed) + ")");
 }
 
 }  // namespace
@@ -113,8 +112,8 @@ Status VerifyInclusion(ByteView leaf_hash, uint64_t index, uint64_t tree_size,
   return OkStatus();
 }
 
-Status VerifyConsistency(uint64_t old_size, uint64_t new_size, ByteView old_root,
-                         ByteView new_root, const std::vector<Bytes>& proof) {
+Status VerifyConsistency(uint64_t old_size, uint64_t new_size, ByteView old_root, ByteView new_root,
+                         const std::vector<Bytes>& proof) {
   if (old_size > new_size) {
     return OutOfRangeError("consistency proof: old size " + std::to_string(old_size) +
                            " above new size " + std::to_string(new_size));

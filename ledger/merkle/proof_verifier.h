@@ -35,8 +35,8 @@ Status VerifyInclusion(ByteView leaf_hash, uint64_t index, uint64_t tree_size,
 // empty and the roots equal; for old_size == 0 the proof must be empty and old_root must be
 // EmptyRoot(). kOutOfRange if old_size > new_size; kInvalidArgument for a hash not of 32
 // bytes or a proof of the wrong length; kUnauthenticated naming the roots when one differs.
-Status VerifyConsistency(uint64_t old_size, uint64_t new_size, ByteView old_root,
-                         ByteView new_root, const std::vector<Bytes>& proof);
+Status VerifyConsistency(uint64_t old_size, uint64_t new_size, ByteView old_root, ByteView new_root,
+                         const std::vector<Bytes>& proof);
 
 }  // namespace provledger::ledger
 

@@ -449,16 +449,18 @@ StatusOr<Bytes> BlockStore::ReadPayload(ByteView record_id) const {
 Status BlockStore::History(const std::string& device, const std::string& item, uint64_t from_ts,
                            uint64_t to_ts, uint32_t limit, const Bytes& after,
                            std::vector<HistoryItem>* out, Bytes* next_cursor) const {
+  const Bytes cursor = after;  // a copy: callers may pass one variable as after and next_cursor
   out->clear();
   next_cursor->clear();
+  if (limit == 0) return InvalidArgumentError("history limit must be at least 1");
   Bytes prefix;
   AppendLp(&prefix, device);
   Bytes start = prefix;
   AppendU64(&start, from_ts);
-  if (!after.empty()) {
-    if (after.compare(0, prefix.size(), prefix) != 0)
+  if (!cursor.empty()) {
+    if (cursor.compare(0, prefix.size(), prefix) != 0)
       return InvalidArgumentError("page token is not for this device");
-    start = after + '\0';  // the first key strictly after the cursor
+    start = cursor + '\0';  // the first key strictly after the cursor
   }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kTimeIndex]));
   for (it->Seek(S(start)); it->Valid(); it->Next()) {

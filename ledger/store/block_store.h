@@ -117,7 +117,8 @@ class BlockStore {
 
   // Records of `device` (and `item`, unless empty) with from_ts <= ts <= to_ts, in time
   // order, at most `limit`, starting after `after` (an opaque cursor, empty = from start).
-  // Fills *next_cursor (empty when done).
+  // Fills *next_cursor (empty when done); `after` and `next_cursor` may be one variable.
+  // kInvalidArgument for limit 0 or a cursor of another device.
   Status History(const std::string& device, const std::string& item, uint64_t from_ts,
                  uint64_t to_ts, uint32_t limit, const Bytes& after, std::vector<HistoryItem>* out,
                  Bytes* next_cursor) const;

@@ -1,0 +1,264 @@
+#include "mqtt-bridge/policy_filter.h"
+
+#include <charconv>
+#include <cmath>
+#include <string_view>
+
+namespace provledger {
+namespace bridge {
+namespace {
+
+constexpr int kMaxDepth = 64;
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsWs(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::optional<double> ToDouble(std::string_view text) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// "-?[0-9]+(\.[0-9]+)?", nothing else.
+std::optional<double> PlainDecimal(std::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && s[i] == '-') ++i;
+  size_t digits = i;
+  while (i < s.size() && IsDigit(s[i])) ++i;
+  if (i == digits) return std::nullopt;
+  if (i < s.size() && s[i] == '.') {
+    size_t frac = ++i;
+    while (i < s.size() && IsDigit(s[i])) ++i;
+    if (i == frac) return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
+  return ToDouble(s);
+}
+
+// A small RFC 8259 scanner, just enough to find a top-level "value" number (the strict
+// common/json reader takes integers only, and readings are often fractional).
+class ValueScanner {
+ public:
+  explicit ValueScanner(std::string_view s) : s_(s) {}
+
+  std::optional<double> TopLevelValue() {
+    SkipWs();
+    if (!Eat('{')) return std::nullopt;
+    std::optional<double> value;
+    bool seen = false;
+    SkipWs();
+    if (!Eat('}')) {
+      while (true) {
+        SkipWs();
+        std::string key;
+        if (!String(&key)) return std::nullopt;
+        SkipWs();
+        if (!Eat(':')) return std::nullopt;
+        SkipWs();
+        if (key == "value") {
+          if (seen) return std::nullopt;  // a repeated key
+          seen = true;
+          size_t start = i_;
+          if (i_ < s_.size() && (s_[i_] == '-' || IsDigit(s_[i_]))) {
+            if (!Number()) return std::nullopt;
+            value = ToDouble(s_.substr(start, i_ - start));
+          } else if (!Value(1)) {
+            return std::nullopt;
+          }
+        } else if (!Value(1)) {
+          return std::nullopt;
+        }
+        SkipWs();
+        if (Eat(',')) continue;
+        if (Eat('}')) break;
+        return std::nullopt;
+      }
+    }
+    SkipWs();
+    if (i_ != s_.size()) return std::nullopt;
+    return value;
+  }
+
+ private:
+  void SkipWs() {
+    while (i_ < s_.size() && IsWs(s_[i_])) ++i_;
+  }
+  bool Eat(char c) {
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  // A string; escapes other than \" and \\ are kept as written (only "value" matters).
+  bool String(std::string* out) {
+    if (!Eat('"')) return false;
+    while (i_ < s_.size()) {
+      char c = s_[i_++];
+      if (c == '"') return true;
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c == '\\') {
+        if (i_ >= s_.size()) return false;
+        char e = s_[i_++];
+        if (e == '"' || e == '\\' || e == '/') {
+          out->push_back(e);
+        } else if (e == 'u') {
+          if (i_ + 4 > s_.size()) return false;
+          out->append("\\u").append(s_.substr(i_, 4));
+          i_ += 4;
+        } else if (e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
+          out->push_back('\\');
+          out->push_back(e);
+        } else {
+          return false;
+        }
+        continue;
+      }
+      out->push_back(c);
+    }
+    return false;
+  }
+  bool Digits() {
+    size_t start = i_;
+    while (i_ < s_.size() && IsDigit(s_[i_])) ++i_;
+    return i_ > start;
+  }
+  bool Number() {
+    Eat('-');
+    if (Eat('0')) {
+      // no leading zeros
+    } else if (!Digits()) {
+      return false;
+    }
+    if (Eat('.') && !Digits()) return false;
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      ++i_;
+      if (!Eat('+')) Eat('-');
+      if (!Digits()) return false;
+    }
+    return true;
+  }
+  bool Literal(std::string_view word) {
+    if (s_.substr(i_, word.size()) != word) return false;
+    i_ += word.size();
+    return true;
+  }
+  bool Value(int depth) {
+    if (depth > kMaxDepth || i_ >= s_.size()) return false;
+    std::string ignored;
+    switch (s_[i_]) {
+      case '"':
+        return String(&ignored);
+      case 't':
+        return Literal("true");
+      case 'f':
+        return Literal("false");
+      case 'n':
+        return Literal("null");
+      case '[':
+      case '{': {
+        const bool object = s_[i_++] == '{';
+        const char close = object ? '}' : ']';
+        SkipWs();
+        if (Eat(close)) return true;
+        while (true) {
+          SkipWs();
+          if (object) {
+            if (!String(&ignored)) return false;
+            SkipWs();
+            if (!Eat(':')) return false;
+            SkipWs();
+          }
+          if (!Value(depth + 1)) return false;
+          SkipWs();
+          if (Eat(',')) continue;
+          return Eat(close);
+        }
+      }
+      default:
+        return Number();
+    }
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+Status WritePolicy::Validate() const {
+  switch (kind) {
+    case Kind::kAll:
+      return OkStatus();
+    case Kind::kPeriodic:
+      if (interval_ms == 0) return InvalidArgumentError("periodic policy: interval_ms is 0");
+      return OkStatus();
+    case Kind::kChange:
+      if (!std::isfinite(threshold) || threshold < 0) {
+        return InvalidArgumentError("change policy: threshold must be finite and >= 0");
+      }
+      return OkStatus();
+  }
+  return InvalidArgumentError("write policy: unknown kind");
+}
+
+std::optional<double> NumericValue(ByteView payload) {
+  size_t b = 0, e = payload.size();
+  while (b < e && IsWs(payload[b])) ++b;
+  while (e > b && IsWs(payload[e - 1])) --e;
+  std::string_view text = payload.substr(b, e - b);
+  if (text.empty()) return std::nullopt;
+  if (text[0] == '{') return ValueScanner(text).TopLevelValue();
+  return PlainDecimal(text);
+}
+
+PolicyFilter::PolicyFilter(std::map<std::string, WritePolicy> per_item, WritePolicy default_policy)
+    : per_item_(std::move(per_item)), default_policy_(default_policy) {}
+
+Status PolicyFilter::Validate() const {
+  PL_RETURN_IF_ERROR(default_policy_.Validate().Annotate("default policy"));
+  for (const auto& [item, policy] : per_item_) {
+    PL_RETURN_IF_ERROR(policy.Validate().Annotate("item " + item));
+  }
+  return OkStatus();
+}
+
+const WritePolicy& PolicyFilter::PolicyFor(const std::string& item) const {
+  auto it = per_item_.find(item);
+  return it == per_item_.end() ? default_policy_ : it->second;
+}
+
+PolicyDecision PolicyFilter::Decide(const std::string& device, const std::string& item, uint64_t ts,
+                                    ByteView payload) {
+  const WritePolicy& policy = PolicyFor(item);
+  switch (policy.kind) {
+    case WritePolicy::Kind::kAll:
+      return PolicyDecision::kRecord;
+    case WritePolicy::Kind::kPeriodic: {
+      ItemState& state = state_[{device, item}];
+      if (state.last_ts && (ts < *state.last_ts || ts - *state.last_ts < policy.interval_ms)) {
+        return PolicyDecision::kSkip;
+      }
+      state.last_ts = ts;
+      return PolicyDecision::kRecord;
+    }
+    case WritePolicy::Kind::kChange: {
+      std::optional<double> value = NumericValue(payload);
+      if (!value) return PolicyDecision::kRecord;
+      ItemState& state = state_[{device, item}];
+      if (state.last_value && std::fabs(*value - *state.last_value) < policy.threshold) {
+        return PolicyDecision::kSkip;
+      }
+      state.last_value = value;
+      state.last_ts = ts;
+      return PolicyDecision::kRecord;
+    }
+  }
+  return PolicyDecision::kRecord;
+}
+
+}  // namespace bridge
+}  // namespace provledger

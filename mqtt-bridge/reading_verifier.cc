@@ -1,0 +1,235 @@
+#include "mqtt-bridge/reading_verifier.h"
+
+#include <utility>
+
+#include "common/ecdsa.h"
+#include "common/sha256.h"
+
+namespace provledger {
+namespace bridge {
+namespace {
+
+uint64_t AbsDiff(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
+
+const char* KindName(TopicKind kind) {
+  switch (kind) {
+    case TopicKind::kKey:
+      return "key";
+    case TopicKind::kData:
+      return "data";
+    case TopicKind::kIntegrity:
+      return "integrity";
+    case TopicKind::kUpdateStatus:
+      return "update_status";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+Status ReadingVerifierOptions::Validate() const {
+  PL_RETURN_IF_ERROR(ValidateTopicPrefix(topic_prefix));
+  if (max_payload_bytes == 0) return InvalidArgumentError("max_payload_bytes: must be > 0");
+  if (clock_window_ms == 0) return InvalidArgumentError("clock_window_ms: must be > 0");
+  if (replay_window == 0 || replay_window > ReplayWindow::kMaxWidth) {
+    return InvalidArgumentError("replay_window: must be in 1 .. 2^20");
+  }
+  return OkStatus();
+}
+
+ReadingVerifier::ReadingVerifier(ReadingVerifierOptions options, const DeviceDirectory* devices,
+                                 const IntegrityDirectory* integrity, SessionKeyStore* sessions,
+                                 LogSink log)
+    : options_(std::move(options)),
+      devices_(devices),
+      integrity_(integrity),
+      sessions_(sessions),
+      log_(std::move(log)) {}
+
+std::variant<Accepted, Refusal> ReadingVerifier::Verify(const DeviceTopic& topic,
+                                                        const UserProperties& props,
+                                                        ByteView payload, uint64_t now_ms) {
+  const std::optional<uint64_t> seq = FindParsableSeq(props);
+  if (topic.kind == TopicKind::kKey) {
+    return Refuse(topic, DeviceError::kInternal, "key request given to Verify", seq, std::nullopt,
+                  now_ms);
+  }
+  // too_large
+  if (payload.size() > options_.max_payload_bytes) {
+    return Refuse(topic, DeviceError::kTooLarge,
+                  "payload of " + std::to_string(payload.size()) + " bytes is above the limit " +
+                      std::to_string(options_.max_payload_bytes),
+                  seq, std::nullopt, now_ms);
+  }
+  // malformed
+  if (topic.kind == TopicKind::kData && (topic.item.empty() || topic.item[0] == '_')) {
+    return Refuse(topic, DeviceError::kMalformed, "item " + topic.item + " is reserved", seq,
+                  std::nullopt, now_ms);
+  }
+  StatusOr<DeviceHeader> parsed = ParseDeviceHeader(props);
+  if (!parsed.ok()) {
+    return Refuse(topic, DeviceError::kMalformed, parsed.status().message(), seq, std::nullopt,
+                  now_ms);
+  }
+  const DeviceHeader& header = *parsed;
+  // unregistered
+  std::optional<Bytes> pubkey = devices_ ? devices_->PublicKey(topic.device) : std::nullopt;
+  if (!pubkey) {
+    return Refuse(topic, DeviceError::kUnregistered, "device is not registered", seq, std::nullopt,
+                  now_ms);
+  }
+  // no_session
+  Bytes session_key;
+  if (header.mode == AuthMode::kMac) {
+    StatusOr<Bytes> key = sessions_ ? sessions_->Lookup(topic.device, header.kid, now_ms)
+                                    : StatusOr<Bytes>(NotFoundError("no session store"));
+    if (!key.ok()) {
+      return Refuse(topic, DeviceError::kNoSession, key.status().message(), seq, std::nullopt,
+                    now_ms);
+    }
+    session_key = std::move(key).value();
+  }
+  // bad_auth
+  Bytes payload_hash = Sha256(payload);
+  Bytes d = DataDigest(topic.device, topic.item, header.seq, header.ts, payload_hash);
+  if (header.mode == AuthMode::kMac) {
+    if (!ConstantTimeEqual(HmacSha256(session_key, d), header.mac)) {
+      return Refuse(topic, DeviceError::kBadAuth, "pl-mac does not verify", seq, std::nullopt,
+                    now_ms);
+    }
+  } else if (!VerifySignature(*pubkey, d, header.sig).ok()) {
+    return Refuse(topic, DeviceError::kBadAuth, "pl-sig does not verify", seq, std::nullopt,
+                  now_ms);
+  }
+  // quarantined (readings and install reports only)
+  IntegrityState integrity = integrity_ ? integrity_->State(topic.device) : IntegrityState{};
+  if (options_.quarantine && topic.kind != TopicKind::kIntegrity &&
+      integrity.status == IntegrityStatus::kUntrusted) {
+    return Refuse(topic, DeviceError::kQuarantined, "device integrity is untrusted", seq,
+                  std::nullopt, now_ms);
+  }
+  // stale
+  if (AbsDiff(header.ts, now_ms) > options_.clock_window_ms) {
+    return Refuse(
+        topic, DeviceError::kStale,
+        "pl-ts is " + std::to_string(AbsDiff(header.ts, now_ms)) + " ms from the bridge clock", seq,
+        std::nullopt, now_ms);
+  }
+  // replay
+  auto it = windows_.find(topic.device);
+  if (it == windows_.end()) {
+    it = windows_.emplace(topic.device, ReplayWindow(options_.replay_window)).first;
+  }
+  if (Status s = it->second.Accept(header.seq); !s.ok()) {
+    return Refuse(topic, DeviceError::kReplay, s.message(), seq, std::nullopt, now_ms);
+  }
+
+  Accepted a;
+  a.device = topic.device;
+  a.kind = topic.kind;
+  a.item = topic.item;
+  a.seq = header.seq;
+  a.ts = header.ts;
+  a.payload_hash = std::move(payload_hash);
+  a.auth = header.mode;
+  a.kid = header.kid;
+  a.mac = header.mac;
+  a.sig = header.sig;
+  a.received = now_ms;
+  a.integrity = std::move(integrity);
+  ++accepted_count_;
+  return a;
+}
+
+std::variant<KeyAccepted, Refusal> ReadingVerifier::HandleKeyRequest(const std::string& device,
+                                                                     ByteView payload,
+                                                                     uint64_t now_ms,
+                                                                     const RandomSource& random) {
+  DeviceTopic topic;
+  topic.device = device;
+  topic.kind = TopicKind::kKey;
+  if (payload.size() > options_.max_payload_bytes) {
+    return Refuse(topic, DeviceError::kTooLarge,
+                  "payload of " + std::to_string(payload.size()) + " bytes is above the limit " +
+                      std::to_string(options_.max_payload_bytes),
+                  std::nullopt, std::nullopt, now_ms);
+  }
+  std::optional<Bytes> pubkey = devices_ ? devices_->PublicKey(device) : std::nullopt;
+  if (sessions_ == nullptr) {
+    return Refuse(topic, DeviceError::kInternal, "no session store", std::nullopt, std::nullopt,
+                  now_ms);
+  }
+  auto result = sessions_->HandleKeyRequest(device, payload, pubkey, now_ms, random);
+  if (auto* refusal = std::get_if<KeyRefusal>(&result)) {
+    return Refuse(topic, refusal->error, refusal->reason, std::nullopt, refusal->nonce, now_ms);
+  }
+  KeyAgreed& agreed = std::get<KeyAgreed>(result);
+  Log("ts=" + std::to_string(now_ms) + " lvl=info comp=bridge ev=session_agreed device=" + device +
+          " kid=" + HexEncode(agreed.reply.kid) +
+          " expires=" + std::to_string(agreed.reply.expires),
+      now_ms);
+  KeyAccepted accepted;
+  accepted.answer_topic = KeySuccessTopic(options_.topic_prefix, device);
+  accepted.answer_json = std::move(agreed.answer_json);
+  accepted.reply = std::move(agreed.reply);
+  return accepted;
+}
+
+const ReplayWindow* ReadingVerifier::replay_window(const std::string& device) const {
+  auto it = windows_.find(device);
+  return it == windows_.end() ? nullptr : &it->second;
+}
+
+Status ReadingVerifier::RestoreReplayWindow(const std::string& device, ReplayWindow window) {
+  if (window.width() != options_.replay_window) {
+    return InvalidArgumentError("replay window of " + device + ": width " +
+                                std::to_string(window.width()) + ", configured " +
+                                std::to_string(options_.replay_window));
+  }
+  windows_.insert_or_assign(device, std::move(window));
+  return OkStatus();
+}
+
+uint64_t ReadingVerifier::refusal_count(DeviceError error) const {
+  size_t i = static_cast<size_t>(error);
+  return i < refusals_.size() ? refusals_[i] : 0;
+}
+
+Refusal ReadingVerifier::Refuse(const DeviceTopic& topic, DeviceError error, std::string reason,
+                                std::optional<uint64_t> seq, std::optional<Bytes> nonce,
+                                uint64_t now_ms) {
+  Refusal r;
+  r.error = error;
+  r.reason = std::move(reason);
+  r.answer_topic = RefusalTopic(options_.topic_prefix, topic, error);
+  std::optional<std::string> item;
+  if (topic.kind != TopicKind::kKey) item = topic.item;
+  r.answer_json = ErrorJson(error, r.reason, seq, item, nonce);
+  size_t i = static_cast<size_t>(error);
+  if (i < refusals_.size()) ++refusals_[i];
+
+  std::string line = "ts=" + std::to_string(now_ms) +
+                     " lvl=warn comp=bridge ev=message_refused device=" + topic.device +
+                     " kind=" + KindName(topic.kind);
+  if (item) line += " item=" + *item;
+  line += " code=" + std::string(DeviceErrorCode(error));
+  if (seq) line += " seq=" + std::to_string(*seq);
+  line += " reason=\"" + r.reason + "\"";
+  Log(line, now_ms);
+  return r;
+}
+
+void ReadingVerifier::Log(const std::string& line, uint64_t now_ms) {
+  if (!log_) return;
+  const uint64_t second = now_ms / 1000;
+  if (second != log_second_) {
+    log_second_ = second;
+    log_lines_this_second_ = 0;
+  }
+  if (log_lines_this_second_ >= options_.max_log_lines_per_second) return;
+  ++log_lines_this_second_;
+  log_(line);
+}
+
+}  // namespace bridge
+}  // namespace provledger

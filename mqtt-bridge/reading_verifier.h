@@ -1,0 +1,146 @@
+// ReadingVerifier decides, for each message a device publishes, whether the bridge takes
+// it in, running PROTOCOL.md section 3's checks in order and answering the first failure
+// only: too_large, malformed, unregistered, no_session, bad_auth, quarantined, stale,
+// replay. It covers readings, integrity reports and install reports (which share the
+// section 5 header) and key requests (through SessionKeyStore).
+//
+// It does no I/O: the clock is passed in, randomness injected, and the answers are
+// returned as (topic, JSON) for the caller to publish. It owns the per-device replay
+// windows; an accepted message's seq is marked in its device's window before Verify
+// returns, and the caller persists replay_window(device) with the message (outbox).
+// It borrows the directories and the session store, which must outlive it.
+//
+// Logging: one `key=value` line per refusal to the injected sink, at most
+// `max_log_lines_per_second`; lines carry names, codes and seqs, never keys or payloads.
+//
+// Thread rules: not thread-safe. Owned by the bridge's verify thread, which also owns
+// the borrowed SessionKeyStore; the directories must answer from memory.
+#ifndef PROVLEDGER_MQTT_BRIDGE_READING_VERIFIER_H_
+#define PROVLEDGER_MQTT_BRIDGE_READING_VERIFIER_H_
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "mqtt-bridge/answers.h"
+#include "mqtt-bridge/device_directory.h"
+#include "mqtt-bridge/device_message.h"
+#include "mqtt-bridge/error_codes.h"
+#include "mqtt-bridge/replay_window.h"
+#include "mqtt-bridge/session_key_store.h"
+#include "mqtt-bridge/topics.h"
+
+namespace provledger {
+namespace bridge {
+
+struct ReadingVerifierOptions {
+  // The topic prefix devices are provisioned with (answers are built under it).
+  std::string topic_prefix = std::string(kDefaultTopicPrefix);
+  // A payload above this is `too_large`; exactly this many bytes is accepted.
+  size_t max_payload_bytes = 1048576;
+  // |pl-ts - bridge clock| above this is `stale`. Keep equal to SessionKeyOptions's.
+  uint64_t clock_window_ms = 300000;
+  // Replay window width W per device. Wider tolerates more disorder, costs W/8 bytes
+  // per device in memory and in every outbox entry.
+  uint32_t replay_window = ReplayWindow::kDefaultWidth;
+  // Refuse readings and install reports of `untrusted` devices with `quarantined`.
+  bool quarantine = true;
+  // Refusal log lines per second of the injected clock; more are counted, not logged.
+  uint32_t max_log_lines_per_second = 10;
+  // kInvalidArgument for a bad prefix, a zero limit/window or a width outside 1..2^20.
+  Status Validate() const;
+};
+
+// A message taken in: everything a record needs besides the gateway id and the payload.
+struct Accepted {
+  std::string device;
+  TopicKind kind = TopicKind::kData;
+  std::string item;  // the item in D ("_integrity", "_update" for reports)
+  uint64_t seq = 0;
+  uint64_t ts = 0;
+  Bytes payload_hash;  // SHA256(payload), 32
+  AuthMode auth = AuthMode::kMac;
+  Bytes kid;                 // kMac: the session's kid (8)
+  Bytes mac;                 // kMac: pl-mac (32)
+  Bytes sig;                 // kSignature: pl-sig (64)
+  uint64_t received = 0;     // the bridge clock when verified
+  IntegrityState integrity;  // the device's status when accepted
+};
+
+// A message refused: answer `answer_json` on `answer_topic`.
+struct Refusal {
+  DeviceError error = DeviceError::kInternal;
+  std::string reason;
+  std::string answer_topic;
+  std::string answer_json;
+};
+
+// A key agreed: answer `answer_json` (the key reply) on `answer_topic` (key/success).
+struct KeyAccepted {
+  KeyReply reply;
+  std::string answer_topic;
+  std::string answer_json;
+};
+
+using LogSink = std::function<void(const std::string& line)>;
+
+class ReadingVerifier {
+ public:
+  // `devices`, `integrity` and `sessions` are borrowed and must outlive the verifier;
+  // `options` must be valid. `log` may be empty (no logging).
+  ReadingVerifier(ReadingVerifierOptions options, const DeviceDirectory* devices,
+                  const IntegrityDirectory* integrity, SessionKeyStore* sessions,
+                  LogSink log = nullptr);
+
+  // Verifies a reading (kData), integrity report (kIntegrity) or install report
+  // (kUpdateStatus) published to `topic` (parsed with ParseDeviceTopic) at bridge time
+  // now_ms. Accepted marks its seq in the device's replay window. A refusal changes
+  // nothing and names its answer. kKey topics are refused `internal` (use
+  // HandleKeyRequest).
+  std::variant<Accepted, Refusal> Verify(const DeviceTopic& topic, const UserProperties& props,
+                                         ByteView payload, uint64_t now_ms);
+
+  // Handles a key request from `device` (a valid name from the topic): too_large, then
+  // SessionKeyStore::HandleKeyRequest with the device's registered key.
+  std::variant<KeyAccepted, Refusal> HandleKeyRequest(const std::string& device, ByteView payload,
+                                                      uint64_t now_ms, const RandomSource& random);
+
+  // The device's replay window, nullptr when nothing of it was accepted or restored.
+  const ReplayWindow* replay_window(const std::string& device) const;
+  // Installs a persisted window for `device` (at start-up, from the outbox). kInvalidArgument
+  // when its width differs from options().replay_window (window unchanged).
+  Status RestoreReplayWindow(const std::string& device, ReplayWindow window);
+
+  // Refusals counted per error, indexed by DeviceError.
+  uint64_t refusal_count(DeviceError error) const;
+  uint64_t accepted_count() const { return accepted_count_; }
+
+  const ReadingVerifierOptions& options() const { return options_; }
+
+ private:
+  Refusal Refuse(const DeviceTopic& topic, DeviceError error, std::string reason,
+                 std::optional<uint64_t> seq, std::optional<Bytes> nonce, uint64_t now_ms);
+  void Log(const std::string& line, uint64_t now_ms);
+
+  ReadingVerifierOptions options_;
+  const DeviceDirectory* devices_;
+  const IntegrityDirectory* integrity_;
+  SessionKeyStore* sessions_;
+  LogSink log_;
+  std::map<std::string, ReplayWindow> windows_;
+  std::array<uint64_t, 9> refusals_{};
+  uint64_t accepted_count_ = 0;
+  uint64_t log_second_ = 0;
+  uint32_t log_lines_this_second_ = 0;
+};
+
+}  // namespace bridge
+}  // namespace provledger
+
+#endif  // PROVLEDGER_MQTT_BRIDGE_READING_VERIFIER_H_

@@ -1,0 +1,75 @@
+// Device topics (PROTOCOL.md sections 2 and 3): parsing what devices publish to, and
+// building the topics the bridge answers on.
+//
+// Thread rules: pure functions over values; safe from any thread.
+#ifndef PROVLEDGER_MQTT_BRIDGE_TOPICS_H_
+#define PROVLEDGER_MQTT_BRIDGE_TOPICS_H_
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace provledger {
+namespace bridge {
+
+constexpr std::string_view kDefaultTopicPrefix = "devices";
+// The items that stand in D for reports (PROTOCOL.md sections 7 and 8).
+constexpr std::string_view kIntegrityItem = "_integrity";
+constexpr std::string_view kUpdateItem = "_update";
+
+// What a device published to.
+enum class TopicKind {
+  kKey,           // {prefix}/{device}/key
+  kData,          // {prefix}/{device}/data/{item}
+  kIntegrity,     // {prefix}/{device}/integrity
+  kUpdateStatus,  // {prefix}/{device}/update/status
+};
+
+struct DeviceTopic {
+  std::string device;
+  TopicKind kind = TopicKind::kData;
+  // The topic's item for kData; "_integrity" for kIntegrity, "_update" for kUpdateStatus
+  // (the item that goes into D); empty for kKey.
+  std::string item;
+};
+
+// True when `name` is a valid device id or data item: [A-Za-z0-9_.-]{1,64}. Reserved
+// items (a leading '_') are valid names; refusing them is the verifier's job (malformed).
+bool IsValidName(std::string_view name);
+
+// OK when `prefix` is one or more levels of [A-Za-z0-9_.-]+ joined by '/', without
+// wildcard, leading '$' or empty level. kInvalidArgument naming the fault otherwise.
+Status ValidateTopicPrefix(std::string_view prefix);
+
+// Parses a device -> bridge topic under `prefix` (assumed valid). kInvalidArgument when
+// the topic is not one of the four device topics or holds an invalid name: such a
+// message is dropped without an answer (PROTOCOL.md section 3).
+StatusOr<DeviceTopic> ParseDeviceTopic(std::string_view prefix, std::string_view topic);
+
+// The topic `parsed` came from, rebuilt.
+std::string DeviceTopicString(std::string_view prefix, const DeviceTopic& parsed);
+
+// Answer topics (bridge -> device). Arguments are assumed to be valid names.
+std::string KeySuccessTopic(std::string_view prefix, std::string_view device);
+std::string KeyFailTopic(std::string_view prefix, std::string_view device);
+std::string UnauthTopic(std::string_view prefix, std::string_view device);
+std::string ForbiddenTopic(std::string_view prefix, std::string_view device);
+std::string DataDatasTopic(std::string_view prefix, std::string_view device, std::string_view item);
+std::string DataSuccessTopic(std::string_view prefix, std::string_view device,
+                             std::string_view item);
+std::string DataErrorTopic(std::string_view prefix, std::string_view device, std::string_view item);
+std::string IntegrityVerdictTopic(std::string_view prefix, std::string_view device);
+std::string IntegrityErrorTopic(std::string_view prefix, std::string_view device);
+std::string UpdateCodeTopic(std::string_view prefix, std::string_view device);
+std::string UpdateStatusSuccessTopic(std::string_view prefix, std::string_view device);
+std::string UpdateStatusErrorTopic(std::string_view prefix, std::string_view device);
+
+// The error topic of a message (section 3): its topic plus "/error", and key/fail for a
+// key request.
+std::string ErrorTopic(std::string_view prefix, const DeviceTopic& parsed);
+
+}  // namespace bridge
+}  // namespace provledger
+
+#endif  // PROVLEDGER_MQTT_BRIDGE_TOPICS_H_
