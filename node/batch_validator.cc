@@ -32,11 +32,18 @@ StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
                                 " payloads for " + std::to_string(batch.records_size()) +
                                 " records");
   }
+  // The signature first: an unsigned batch learns nothing about devices or records.
+  {
+    const Bytes digest = SignedBatchDigest(genesis.chain_id, batch);
+    Status sig = VerifySignature(gw->pubkey, digest, batch.signature());
+    if (!sig.ok()) {
+      return UnauthenticatedError("batch signature of gateway '" + batch.gateway() +
+                                  "' does not verify: " + sig.message());
+    }
+  }
   CheckedBatch out;
   out.gateway = batch.gateway();
   out.records.reserve(batch.records_size());
-  std::vector<Bytes> ids;
-  ids.reserve(batch.records_size());
   for (int i = 0; i < batch.records_size(); ++i) {
     const std::string where = "record " + std::to_string(i);
     const Bytes& bytes = batch.records(i);
@@ -86,14 +93,7 @@ StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
       }
       c.payload = p;
     }
-    ids.push_back(c.id);
     out.records.push_back(std::move(c));
-  }
-  const Bytes digest = ledger::BatchDigest(genesis.chain_id, batch.gateway(), ids);
-  Status sig = VerifySignature(gw->pubkey, digest, batch.signature());
-  if (!sig.ok()) {
-    return UnauthenticatedError("batch signature of gateway '" + batch.gateway() +
-                                "' does not verify: " + sig.message());
   }
   return out;
 }

@@ -259,6 +259,11 @@ Status BlockStore::Append(const BlockToAppend& block) {
                                    ", computed " + ShortHex(root) + ")");
   }
   const Bytes header_hash = HeaderHash(block.header_bytes);
+  if (block.certificate.digest() !=
+      CommitDigest(chain_id_, header.height, block.certificate.view(), header_hash)) {
+    return FailedPreconditionError("block " + std::to_string(header.height) +
+                                   ": certificate digest is not this block's commit digest");
+  }
 
   rocksdb::WriteBatch batch;
   const Bytes hk = HeightKey(header.height);

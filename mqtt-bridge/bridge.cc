@@ -1,0 +1,456 @@
+#include "mqtt-bridge/bridge.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <tuple>
+
+#include "common/log.h"
+#include "ledger/block_header.h"
+#include "ledger/record.h"
+#include "mqtt-bridge/answers.h"
+#include "mqtt-bridge/error_codes.h"
+#include "mqtt-bridge/topics.h"
+
+namespace provledger::bridge {
+
+namespace v1 = provledger::v1;
+
+Status BridgeOptions::Validate() const {
+  if (gateway_id.empty() || !ledger::IsValidName(gateway_id)) {
+    return InvalidArgumentError("gateway id '" + gateway_id + "' is not a valid name");
+  }
+  if (nodes.empty()) return InvalidArgumentError("no ledger node address given");
+  if (data_dir.empty()) return InvalidArgumentError("no data dir given");
+  if (max_batch_records == 0 || submit_workers == 0 || inbox_capacity == 0) {
+    return InvalidArgumentError("batch size, workers and inbox capacity must be above 0");
+  }
+  if (!share_group.empty() && !ledger::IsValidName(share_group)) {
+    return InvalidArgumentError("share group '" + share_group + "' is not a valid name");
+  }
+  PL_RETURN_IF_ERROR(verifier.Validate());
+  PL_RETURN_IF_ERROR(sessions.Validate());
+  return OkStatus();
+}
+
+Status ParsePolicySpec(const std::string& spec, std::map<std::string, WritePolicy>* out) {
+  const size_t a = spec.find(':');
+  if (a == std::string::npos)
+    return InvalidArgumentError("policy '" + spec + "': want ITEM:KIND[:ARG]");
+  const std::string item = spec.substr(0, a);
+  std::string kind = spec.substr(a + 1), arg;
+  const size_t b = kind.find(':');
+  if (b != std::string::npos) {
+    arg = kind.substr(b + 1);
+    kind = kind.substr(0, b);
+  }
+  if (!ledger::IsValidName(item))
+    return InvalidArgumentError("policy item '" + item + "' is not a valid name");
+  WritePolicy p;
+  try {
+    if (kind == "all" && arg.empty()) {
+      p = WritePolicy::All();
+    } else if (kind == "periodic" && !arg.empty()) {
+      p = WritePolicy::Periodic(std::stoull(arg));
+    } else if (kind == "change" && !arg.empty()) {
+      p = WritePolicy::Change(std::stod(arg));
+    } else {
+      return InvalidArgumentError("policy '" + spec +
+                                  "': kinds are all, periodic:MS, change:THRESHOLD");
+    }
+  } catch (const std::exception&) {
+    return InvalidArgumentError("policy '" + spec + "': bad number");
+  }
+  PL_RETURN_IF_ERROR(p.Validate());
+  (*out)[item] = p;
+  return OkStatus();
+}
+
+Bridge::Bridge(BridgeOptions options, PrivateKey gateway_key)
+    : options_(std::move(options)), gateway_key_(std::move(gateway_key)) {}
+
+StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKey gateway_key) {
+  PL_RETURN_IF_ERROR(options.Validate());
+  std::unique_ptr<Bridge> b(new Bridge(std::move(options), std::move(gateway_key)));
+  const BridgeOptions& o = b->options_;
+  ::mkdir(o.data_dir.c_str(), 0700);
+  PL_ASSIGN_OR_RETURN(b->outbox_, Outbox::Open(o.data_dir + "/outbox"));
+
+  client::ClientOptions copts;
+  copts.timeout_ms = 30000;
+  PL_ASSIGN_OR_RETURN(b->ledger_, client::LedgerClient::Create(o.nodes, copts));
+  // The chain id goes into every batch digest; wait a little for a node that is starting.
+  StatusOr<v1::NodeStatus> st = UnavailableError("not asked");
+  for (int i = 0; i < 100; ++i) {
+    st = b->ledger_->GetStatus();
+    if (st.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (!st.ok()) return st.status().Annotate("no ledger node answers");
+  b->chain_id_ = st->chain_id();
+  auto gw = b->ledger_->Gateways(o.gateway_id);
+  if (!gw.ok()) return gw.status().Annotate("gateway " + o.gateway_id);
+  if (gw->gateways_size() != 1 || gw->gateways(0).pubkey() != b->gateway_key_.PublicKey()) {
+    return PermissionDeniedError("gateway '" + o.gateway_id +
+                                 "' is registered with another key than --gateway_key");
+  }
+
+  b->devices_ = std::make_unique<LedgerDeviceDirectory>(b->ledger_.get(), o.registry_refresh_ms);
+  PL_RETURN_IF_ERROR(b->devices_->Refresh());
+  b->devices_->StartRefresher();
+  b->sessions_ = std::make_unique<SessionKeyStore>(o.gateway_id, b->gateway_key_, o.sessions);
+  b->verifier_ = std::make_unique<ReadingVerifier>(
+      o.verifier, b->devices_.get(), &b->integrity_, b->sessions_.get(),
+      [](const std::string& line) { LogWarn("device_refused").Kv("detail", line); });
+  b->policy_ = std::make_unique<PolicyFilter>(o.policies);
+  PL_RETURN_IF_ERROR(b->policy_->Validate());
+
+  // A reading replayed after a restart is still refused: windows come back from disk.
+  PL_ASSIGN_OR_RETURN(auto windows, b->outbox_->ReplayWindows());
+  for (auto& [device, bytes] : windows) {
+    auto w = ReplayWindow::Deserialize(bytes);
+    if (!w.ok()) return w.status().Annotate("replay window of " + device);
+    PL_RETURN_IF_ERROR(b->verifier_->RestoreReplayWindow(device, std::move(*w)));
+  }
+
+  MqttOptions mo;
+  mo.uri = o.broker_uri;
+  mo.client_id = o.client_id.empty() ? "pl-bridge-" + o.gateway_id + "-" + HexEncode(RandomBytes(4))
+                                     : o.client_id;
+  Bridge* self = b.get();
+  PL_ASSIGN_OR_RETURN(
+      b->mqtt_, MqttClient::Connect(mo, [self](MqttMessage m) { self->OnMessage(std::move(m)); }));
+  b->workers_.push_back(
+      std::make_unique<Worker>("verify", [self](Worker& w) { self->VerifyLoop(w); }));
+  for (size_t i = 0; i < o.submit_workers; ++i) {
+    b->workers_.push_back(
+        std::make_unique<Worker>("submit", [self](Worker& w) { self->SubmitLoop(w); }));
+  }
+  b->workers_.push_back(
+      std::make_unique<Worker>("stats", [self](Worker& w) { self->StatsLoop(w); }));
+
+  const std::string& p = o.verifier.topic_prefix;
+  const std::string share = o.share_group.empty() ? "" : "$share/" + o.share_group + "/";
+  for (const std::string& f :
+       {p + "/+/key", p + "/+/data/+", p + "/+/integrity", p + "/+/update/status"}) {
+    PL_RETURN_IF_ERROR(b->mqtt_->Subscribe(share + f, 1));
+  }
+  LogInfo("bridge_ready")
+      .Kv("gateway", o.gateway_id)
+      .Kv("broker", o.broker_uri)
+      .Kv("chain", b->chain_id_)
+      .Kv("devices", b->devices_->size())
+      .Kv("outbox", b->outbox_->size())
+      .Kv("share_group", o.share_group.empty() ? "-" : o.share_group);
+  return b;
+}
+
+Bridge::~Bridge() {
+  if (mqtt_) mqtt_->Disconnect();  // no new messages
+  for (auto& w : workers_)
+    w->set_on_stop([this] {
+      inbox_cv_.notify_all();
+      take_cv_.notify_all();
+    });
+  workers_.clear();  // each Worker stops and joins
+}
+
+BridgeStats Bridge::stats() const {
+  BridgeStats s;
+  s.received = received_.load();
+  s.dropped = dropped_.load();
+  s.ignored = ignored_.load();
+  s.refused = refused_.load();
+  s.accepted = accepted_.load();
+  s.skipped = skipped_.load();
+  s.committed = committed_.load();
+  s.outbox = outbox_ ? outbox_->size() : 0;
+  s.submit_errors = submit_errors_.load();
+  return s;
+}
+
+void Bridge::OnMessage(MqttMessage msg) {
+  received_.fetch_add(1);
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    if (inbox_.size() >= options_.inbox_capacity) {
+      dropped_.fetch_add(1);  // reported by the stats line; never block Paho's thread
+      return;
+    }
+    inbox_.push_back(Inbound{std::move(msg), NowMs()});
+  }
+  inbox_cv_.notify_one();
+}
+
+void Bridge::Publish(const std::string& topic, const std::string& json) {
+  Status s = mqtt_->Publish(topic, json, 1, false);
+  if (!s.ok()) LogWarn("answer_publish_failed").Kv("topic", topic).Kv("err", s.ToString());
+}
+
+void Bridge::VerifyLoop(Worker& w) {
+  std::vector<Inbound> chunk;
+  while (!w.stopping()) {
+    {
+      std::unique_lock<std::mutex> lock(inbox_mu_);
+      inbox_cv_.wait_for(lock, std::chrono::milliseconds(100),
+                         [&] { return !inbox_.empty() || w.stopping(); });
+      while (!inbox_.empty() && chunk.size() < 2000) {
+        chunk.push_back(std::move(inbox_.front()));
+        inbox_.pop_front();
+      }
+    }
+    if (!chunk.empty()) HandleChunk(&chunk);
+    chunk.clear();
+  }
+}
+
+void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
+  const std::string& prefix = options_.verifier.topic_prefix;
+  std::vector<OutboxEntry> entries;
+  std::vector<std::pair<DeviceTopic, uint64_t>> entry_topics;  // for `internal` answers
+  std::set<std::string> touched;
+  for (auto& in : *chunk) {
+    const MqttMessage& m = in.msg;
+    if (m.retained) {
+      ignored_.fetch_add(1);
+      continue;
+    }
+    auto topic = ParseDeviceTopic(prefix, m.topic);
+    if (!topic.ok()) {
+      ignored_.fetch_add(1);
+      continue;
+    }
+    const uint64_t now = NowMs();
+    if (topic->kind == TopicKind::kKey) {
+      auto r = verifier_->HandleKeyRequest(topic->device, m.payload, now,
+                                           [](size_t n) { return RandomBytes(n); });
+      if (auto* ok = std::get_if<KeyAccepted>(&r)) {
+        Publish(ok->answer_topic, ok->answer_json);
+      } else {
+        refused_.fetch_add(1);
+        const auto& ref = std::get<Refusal>(r);
+        Publish(ref.answer_topic, ref.answer_json);
+      }
+      continue;
+    }
+    if (topic->kind == TopicKind::kIntegrity) {
+      refused_.fetch_add(1);
+      Publish(IntegrityErrorTopic(prefix, topic->device),
+              ErrorJson(DeviceError::kInternal, "integrity appraisal is not enabled on this bridge",
+                        std::nullopt, std::string(ledger::kIntegrityItem), std::nullopt));
+      continue;
+    }
+    auto v = verifier_->Verify(*topic, m.user_properties, m.payload, now);
+    if (auto* ref = std::get_if<Refusal>(&v)) {
+      refused_.fetch_add(1);
+      Publish(ref->answer_topic, ref->answer_json);
+      continue;
+    }
+    const Accepted& a = std::get<Accepted>(v);
+    touched.insert(a.device);
+    if (topic->kind == TopicKind::kData &&
+        policy_->Decide(a.device, a.item, a.ts, m.payload) == PolicyDecision::kSkip) {
+      skipped_.fetch_add(1);
+      Publish(DataSuccessTopic(prefix, a.device, a.item), SkippedAckJson(a.seq));
+      continue;
+    }
+    ledger::Record rec;
+    rec.kind = ledger::RecordKind::kReading;
+    auto& r = rec.reading;
+    r.device = a.device;
+    r.item = a.item;
+    r.seq = a.seq;
+    r.ts = a.ts;
+    r.payload_hash = a.payload_hash;
+    r.auth = a.auth == AuthMode::kSignature ? ledger::kAuthSignature : ledger::kAuthMac;
+    if (a.auth == AuthMode::kSignature) r.device_sig = a.sig;
+    r.gateway = options_.gateway_id;
+    r.received = a.received;
+    r.integrity = static_cast<uint8_t>(a.integrity.status);
+    r.attestation = a.integrity.attestation.empty() ? Bytes(32, '\0') : a.integrity.attestation;
+    entries.push_back(OutboxEntry{0, ledger::EncodeRecord(rec), m.payload});
+    entry_topics.emplace_back(*topic, a.seq);
+  }
+  if (entries.empty() && touched.empty()) return;
+  std::vector<std::pair<std::string, Bytes>> windows;
+  for (const auto& d : touched) {
+    const ReplayWindow* w = verifier_->replay_window(d);
+    if (w != nullptr) windows.emplace_back(d, w->Serialize());
+  }
+  Status s = outbox_->Append(&entries, windows);
+  if (!s.ok()) {
+    LogError("outbox_write_failed").Kv("err", s.ToString()).Kv("readings", entries.size());
+    for (const auto& [t, seq] : entry_topics) {
+      refused_.fetch_add(1);
+      Publish(
+          ErrorTopic(prefix, t),
+          ErrorJson(DeviceError::kInternal, "the bridge could not store the reading; send it again",
+                    seq, t.item, std::nullopt));
+    }
+    return;
+  }
+  accepted_.fetch_add(entries.size());
+  take_cv_.notify_all();
+}
+
+StatusOr<std::vector<OutboxEntry>> Bridge::TakeBatch(Worker& w) {
+  std::unique_lock<std::mutex> lock(take_mu_);
+  bool waited = false;
+  while (!w.stopping()) {
+    auto got = outbox_->Read(cursor_, options_.max_batch_records);
+    if (!got.ok()) return got.status();
+    if (!got->empty()) {
+      if (got->size() < options_.max_batch_records && !waited && options_.batch_timeout_ms > 0) {
+        waited = true;  // let the batch fill for a moment
+        take_cv_.wait_for(lock, std::chrono::milliseconds(options_.batch_timeout_ms));
+        continue;
+      }
+      cursor_ = got->back().key;
+      return got;
+    }
+    take_cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  return std::vector<OutboxEntry>();
+}
+
+void Bridge::SubmitLoop(Worker& w) {
+  uint64_t failures = 0;
+  while (!w.stopping()) {
+    auto batch = TakeBatch(w);
+    if (!batch.ok()) {
+      LogError("outbox_read_failed").Kv("err", batch.status().ToString());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      continue;
+    }
+    if (batch->empty()) continue;
+    v1::SignedBatch sb;
+    sb.set_gateway(options_.gateway_id);
+    std::vector<Bytes> ids;
+    ids.reserve(batch->size());
+    for (const auto& e : *batch) {
+      sb.add_records(e.record);
+      sb.add_payloads(e.payload);
+      ids.push_back(ledger::RecordId(e.record));
+    }
+    auto sig = gateway_key_.Sign(ledger::BatchDigest(chain_id_, options_.gateway_id, ids));
+    if (!sig.ok()) {
+      LogError("batch_sign_failed").Kv("err", sig.status().ToString());
+      continue;
+    }
+    sb.set_signature(*sig);
+    uint32_t backoff_ms = 100;
+    while (!w.stopping()) {
+      auto resp = ledger_->Submit(sb);
+      if (resp.ok()) {
+        if (failures > 0) LogInfo("ledger_submit_recovered").Kv("failures", failures);
+        failures = 0;
+        Acknowledge(*batch, *resp);
+        break;
+      }
+      submit_errors_.fetch_add(1);
+      if (failures++ % 20 == 0) {
+        LogWarn("ledger_submit_failed")
+            .Kv("records", batch->size())
+            .Kv("outbox", outbox_->size())
+            .Kv("err", resp.status().ToString());
+      }
+      for (uint32_t slept = 0; slept < backoff_ms && !w.stopping(); slept += 50) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      backoff_ms = std::min<uint32_t>(backoff_ms * 2, 2000);
+    }
+  }
+}
+
+bool Bridge::IsFirstOnLedger(const std::string& device, const std::string& item, uint64_t height) {
+  const auto key = std::make_pair(device, item);
+  {
+    std::lock_guard<std::mutex> lock(first_mu_);
+    auto it = first_height_.find(key);
+    if (it != first_height_.end()) return it->second == height;
+  }
+  v1::HistoryRequest req;
+  req.set_device(device);
+  req.set_item(item);
+  req.set_limit(1);
+  auto h = ledger_->History(req);
+  if (!h.ok() || h->entries_size() == 0) return false;
+  // The time index orders by device clock; the first record is the lowest height among
+  // the earliest entries, which for one device and item is the first committed one.
+  const uint64_t first = h->entries(0).height();
+  std::lock_guard<std::mutex> lock(first_mu_);
+  first_height_[key] = std::min(first, height);
+  return first_height_[key] == height;
+}
+
+void Bridge::Acknowledge(const std::vector<OutboxEntry>& entries, const v1::SubmitResponse& resp) {
+  const std::string& prefix = options_.verifier.topic_prefix;
+  // One acknowledgement per (device, item, block), covering exactly its seqs.
+  std::map<std::tuple<std::string, std::string, uint64_t>, std::vector<std::pair<uint64_t, Bytes>>>
+      groups;
+  std::vector<uint64_t> done;
+  for (size_t i = 0; i < entries.size() && i < static_cast<size_t>(resp.results_size()); ++i) {
+    const auto& res = resp.results(static_cast<int>(i));
+    auto rec = ledger::DecodeRecord(entries[i].record);
+    done.push_back(entries[i].key);
+    if (!rec.ok()) continue;  // we made it; cannot happen
+    const auto& r = rec->reading;
+    if (res.outcome() == v1::RecordResult::CONFLICT) {
+      DeviceTopic t{r.device,
+                    r.item == ledger::kUpdateItem ? TopicKind::kUpdateStatus : TopicKind::kData,
+                    r.item};
+      Publish(
+          ErrorTopic(prefix, t),
+          ErrorJson(DeviceError::kReplay, "this seq is already on the ledger with other content",
+                    r.seq, r.item, std::nullopt));
+      continue;
+    }
+    groups[{r.device, r.item, res.height()}].emplace_back(r.seq, res.record_id());
+  }
+  for (auto& [key, seqs] : groups) {
+    const auto& [device, item, height] = key;
+    std::sort(seqs.begin(), seqs.end());
+    std::vector<uint64_t> list;
+    for (const auto& s : seqs) list.push_back(s.first);
+    const std::string json = AckJson(seqs.back().first, list, seqs.back().second, height);
+    std::string topic;
+    if (item == ledger::kUpdateItem) {
+      topic = UpdateStatusSuccessTopic(prefix, device);
+    } else if (IsFirstOnLedger(device, item, height)) {
+      topic = DataDatasTopic(prefix, device, item);
+    } else {
+      topic = DataSuccessTopic(prefix, device, item);
+    }
+    Publish(topic, json);
+  }
+  Status s = outbox_->Remove(done);
+  if (!s.ok()) LogWarn("outbox_remove_failed").Kv("err", s.ToString());
+  committed_.fetch_add(done.size());
+}
+
+void Bridge::StatsLoop(Worker& w) {
+  BridgeStats last;
+  while (!w.stopping()) {
+    for (uint32_t slept = 0; slept < options_.stats_interval_ms && !w.stopping(); slept += 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    BridgeStats s = stats();
+    if (s.received == last.received && s.committed == last.committed && s.outbox == 0) continue;
+    LogInfo("bridge_stats")
+        .Kv("received", s.received)
+        .Kv("accepted", s.accepted)
+        .Kv("refused", s.refused)
+        .Kv("skipped", s.skipped)
+        .Kv("committed", s.committed)
+        .Kv("outbox", s.outbox)
+        .Kv("dropped", s.dropped)
+        .Kv("ignored", s.ignored)
+        .Kv("submit_errors", s.submit_errors)
+        .Kv("mqtt_connected", mqtt_->connected() ? 1 : 0);
+    last = s;
+  }
+}
+
+}  // namespace provledger::bridge

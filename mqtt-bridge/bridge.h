@@ -1,0 +1,125 @@
+// Bridge: wires the parts of the MQTT bridge. It only connects them; each part has one job:
+//   MqttClient (Paho callback: copy into the bounded inbox, never block)
+//   -> verify thread (ReadingVerifier, PolicyFilter; builds records; one synced Outbox
+//      batch per chunk; answers refusals at once)
+//   -> submit workers (read the Outbox, sign batches with the gateway key, submit to any
+//      ledger node with failover, and after commit publish the acknowledgements and
+//      remove the entries).
+//
+// Thread rules: Start() and the destructor from one thread; stats() from any.
+#ifndef PROVLEDGER_MQTT_BRIDGE_BRIDGE_H_
+#define PROVLEDGER_MQTT_BRIDGE_BRIDGE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client/ledger_client.h"
+#include "common/ecdsa.h"
+#include "common/worker.h"
+#include "mqtt-bridge/ledger_directory.h"
+#include "mqtt-bridge/mqtt_client.h"
+#include "mqtt-bridge/outbox.h"
+#include "mqtt-bridge/policy_filter.h"
+#include "mqtt-bridge/reading_verifier.h"
+#include "mqtt-bridge/session_key_store.h"
+
+namespace provledger::bridge {
+
+struct BridgeOptions {
+  std::string broker_uri = "tcp://127.0.0.1:1883";
+  std::string client_id;    // empty: "pl-bridge-<gateway>-<random>"
+  std::string share_group;  // non-empty: subscribe through $share/<group>/...
+  std::string gateway_id;
+  std::vector<std::string> nodes;  // ledger node addresses (failover in order)
+  std::string data_dir;            // the outbox lives in <data_dir>/outbox
+  ReadingVerifierOptions verifier;
+  SessionKeyOptions sessions;
+  std::map<std::string, WritePolicy> policies;  // per item; others: all
+  size_t max_batch_records = 1000;              // records per submitted batch
+  uint32_t batch_timeout_ms = 10;               // wait this long for a batch to fill
+  size_t submit_workers = 4;                    // batches in flight towards the ledger
+  size_t inbox_capacity = 200000;  // messages between Paho and the verifier; more are dropped
+  uint32_t registry_refresh_ms = 1000;
+  uint32_t stats_interval_ms = 10000;
+  Status Validate() const;
+};
+
+struct BridgeStats {
+  uint64_t received = 0;
+  uint64_t dropped = 0;  // inbox full
+  uint64_t ignored = 0;  // retained or invalid topic: no answer (PROTOCOL.md 3)
+  uint64_t refused = 0;
+  uint64_t accepted = 0;
+  uint64_t skipped = 0;  // left off by the write policy
+  uint64_t committed = 0;
+  uint64_t outbox = 0;  // accepted, not yet confirmed by the ledger
+  uint64_t submit_errors = 0;
+};
+
+class Bridge {
+ public:
+  // Opens the outbox, restores replay windows, reads the registry from the ledger,
+  // connects to the broker and starts the threads. Errors name what could not start.
+  static StatusOr<std::unique_ptr<Bridge>> Start(BridgeOptions options, PrivateKey gateway_key);
+  ~Bridge();
+  BridgeStats stats() const;
+
+ private:
+  struct Inbound {
+    MqttMessage msg;
+    uint64_t received_ms = 0;
+  };
+  Bridge(BridgeOptions options, PrivateKey gateway_key);
+  void OnMessage(MqttMessage msg);
+  void VerifyLoop(Worker& w);
+  void HandleChunk(std::vector<Inbound>* chunk);
+  void SubmitLoop(Worker& w);
+  void StatsLoop(Worker& w);
+  // Reads the next entries not yet taken by another worker.
+  StatusOr<std::vector<OutboxEntry>> TakeBatch(Worker& w);
+  void Acknowledge(const std::vector<OutboxEntry>& entries,
+                   const provledger::v1::SubmitResponse& resp);
+  bool IsFirstOnLedger(const std::string& device, const std::string& item, uint64_t height);
+  void Publish(const std::string& topic, const std::string& json);
+
+  BridgeOptions options_;
+  PrivateKey gateway_key_;
+  std::string chain_id_;
+  std::unique_ptr<client::LedgerClient> ledger_;
+  std::unique_ptr<LedgerDeviceDirectory> devices_;
+  UnknownIntegrityDirectory integrity_;
+  std::unique_ptr<SessionKeyStore> sessions_;  // verify thread only
+  std::unique_ptr<ReadingVerifier> verifier_;  // verify thread only
+  std::unique_ptr<PolicyFilter> policy_;       // verify thread only
+  std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<MqttClient> mqtt_;
+
+  std::mutex inbox_mu_;
+  std::condition_variable inbox_cv_;
+  std::deque<Inbound> inbox_;  // guarded by inbox_mu_
+
+  std::mutex take_mu_;
+  std::condition_variable take_cv_;
+  uint64_t cursor_ = 0;  // guarded by take_mu_: highest outbox key handed to a worker
+
+  std::mutex first_mu_;
+  std::map<std::pair<std::string, std::string>, uint64_t> first_height_;  // guarded by first_mu_
+
+  std::atomic<uint64_t> received_{0}, dropped_{0}, ignored_{0}, refused_{0}, accepted_{0},
+      skipped_{0}, committed_{0}, submit_errors_{0};
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+// Parses a write policy spec "ITEM:all", "ITEM:periodic:MS" or "ITEM:change:THRESHOLD".
+Status ParsePolicySpec(const std::string& spec, std::map<std::string, WritePolicy>* out);
+
+}  // namespace provledger::bridge
+
+#endif  // PROVLEDGER_MQTT_BRIDGE_BRIDGE_H_

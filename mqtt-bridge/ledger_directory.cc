@@ -1,0 +1,55 @@
+#include "mqtt-bridge/ledger_directory.h"
+
+#include <chrono>
+#include <thread>
+
+#include "common/log.h"
+
+namespace provledger::bridge {
+
+LedgerDeviceDirectory::LedgerDeviceDirectory(client::LedgerClient* client, uint32_t refresh_ms)
+    : client_(client), refresh_ms_(refresh_ms) {}
+
+LedgerDeviceDirectory::~LedgerDeviceDirectory() { refresher_.reset(); }
+
+Status LedgerDeviceDirectory::Refresh() {
+  auto listing = client_->Devices("");
+  if (!listing.ok()) return listing.status();
+  std::map<std::string, Bytes> keys;
+  for (const auto& d : listing->devices()) {
+    if (!d.revoked()) keys[d.id()] = d.pubkey();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  keys_.swap(keys);
+  return OkStatus();
+}
+
+void LedgerDeviceDirectory::StartRefresher() {
+  refresher_ = std::make_unique<Worker>("registry", [this](Worker& w) {
+    bool failing = false;
+    while (!w.stopping()) {
+      for (uint32_t slept = 0; slept < refresh_ms_ && !w.stopping(); slept += 50) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      if (w.stopping()) break;
+      Status s = Refresh();
+      if (!s.ok() && !failing) LogWarn("registry_refresh_failed").Kv("err", s.ToString());
+      if (s.ok() && failing) LogInfo("registry_refresh_recovered");
+      failing = !s.ok();
+    }
+  });
+}
+
+std::optional<Bytes> LedgerDeviceDirectory::PublicKey(const std::string& device) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = keys_.find(device);
+  if (it == keys_.end()) return std::nullopt;
+  return it->second;
+}
+
+size_t LedgerDeviceDirectory::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return keys_.size();
+}
+
+}  // namespace provledger::bridge

@@ -1,0 +1,167 @@
+#include "mqtt-bridge/mqtt_client.h"
+
+#include <mqtt/async_client.h>
+
+#include <chrono>
+
+#include "common/bytes.h"
+#include "common/ecdsa.h"
+#include "common/log.h"
+
+namespace provledger::bridge {
+
+namespace {
+
+UserProperties ReadUserProperties(const mqtt::properties& props) {
+  UserProperties out;
+  const MQTTProperties& c = props.c_struct();
+  for (int i = 0; i < c.count; ++i) {
+    if (c.array[i].identifier != MQTTPROPERTY_CODE_USER_PROPERTY) continue;
+    mqtt::property p(c.array[i]);
+    auto pair = mqtt::get<mqtt::string_pair>(p);
+    out.emplace_back(std::get<0>(pair), std::get<1>(pair));
+  }
+  return out;
+}
+
+Status PahoError(const std::string& what, const std::exception& e) {
+  return UnavailableError(what + ": " + e.what());
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& options,
+                                                          MessageHandler on_message) {
+  std::unique_ptr<MqttClient> c(new MqttClient());
+  c->options_ = options;
+  c->on_message_ = std::move(on_message);
+  const std::string id =
+      options.client_id.empty() ? "pl-" + HexEncode(RandomBytes(6)) : options.client_id;
+  try {
+    mqtt::create_options copts(MQTTVERSION_5, options.max_buffered);
+    copts.set_send_while_disconnected(true, true);
+    c->client_ = std::make_unique<mqtt::async_client>(options.uri, id, copts, nullptr);
+    MqttClient* self = c.get();
+    c->client_->set_message_callback([self](mqtt::const_message_ptr m) {
+      if (!self->on_message_) return;
+      MqttMessage msg;
+      msg.topic = m->get_topic();
+      msg.payload = m->get_payload_str();
+      msg.qos = m->get_qos();
+      msg.retained = m->is_retained();
+      msg.user_properties = ReadUserProperties(m->get_properties());
+      self->on_message_(std::move(msg));
+    });
+    c->client_->set_connected_handler([self](const std::string&) {
+      if (self->reconnects_.fetch_add(1) > 0) {
+        LogInfo("mqtt_reconnected").Kv("uri", self->options_.uri);
+      }
+      self->Resubscribe();
+    });
+    c->client_->set_connection_lost_handler([self](const std::string& cause) {
+      if (!self->closing_.load()) LogWarn("mqtt_connection_lost").Kv("cause", cause);
+    });
+    auto conn = mqtt::connect_options_builder()
+                    .mqtt_version(MQTTVERSION_5)
+                    .clean_start(true)
+                    .automatic_reconnect(std::chrono::milliseconds(250), std::chrono::seconds(5))
+                    .keep_alive_interval(std::chrono::seconds(20))
+                    .connect_timeout(std::chrono::milliseconds(options.connect_timeout_ms))
+                    .finalize();
+    conn.set_max_inflight(options.max_inflight);
+    auto tok = c->client_->connect(conn);
+    if (!tok->wait_for(std::chrono::milliseconds(options.connect_timeout_ms + 1000))) {
+      return UnavailableError("mqtt broker " + options.uri + " did not answer");
+    }
+  } catch (const std::exception& e) {
+    return PahoError("mqtt connect to " + options.uri, e);
+  }
+  return c;
+}
+
+MqttClient::~MqttClient() { Disconnect(); }
+
+void MqttClient::Disconnect() {
+  if (!client_ || closing_.exchange(true)) return;
+  try {
+    if (client_->is_connected()) client_->disconnect(2000)->wait_for(std::chrono::seconds(3));
+  } catch (const std::exception&) {
+    // Going away anyway.
+  }
+}
+
+void MqttClient::Resubscribe() {
+  std::vector<std::pair<std::string, int>> subs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    subs = subscriptions_;
+  }
+  for (const auto& [filter, qos] : subs) {
+    try {
+      client_->subscribe(filter, qos);
+    } catch (const std::exception& e) {
+      LogWarn("mqtt_resubscribe_failed").Kv("filter", filter).Kv("err", e.what());
+    }
+  }
+}
+
+Status MqttClient::Subscribe(const std::string& filter, int qos) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    subscriptions_.emplace_back(filter, qos);
+  }
+  try {
+    auto tok = client_->subscribe(filter, qos);
+    if (!tok->wait_for(std::chrono::seconds(10)))
+      return UnavailableError("subscribe " + filter + ": no SUBACK");
+  } catch (const std::exception& e) {
+    return PahoError("subscribe " + filter, e);
+  }
+  return OkStatus();
+}
+
+namespace {
+mqtt::message_ptr MakeMessage(const std::string& topic, const std::string& payload, int qos,
+                              bool retained, const UserProperties& props) {
+  auto msg = mqtt::make_message(topic, payload, qos, retained);
+  if (!props.empty()) {
+    mqtt::properties p;
+    for (const auto& [k, v] : props) p.add(mqtt::property(mqtt::property::USER_PROPERTY, k, v));
+    msg->set_properties(p);
+  }
+  return msg;
+}
+}  // namespace
+
+Status MqttClient::Publish(const std::string& topic, const std::string& payload, int qos,
+                           bool retained, const UserProperties& props) {
+  try {
+    client_->publish(MakeMessage(topic, payload, qos, retained, props));
+  } catch (const std::exception& e) {
+    return PahoError("publish " + topic, e);
+  }
+  return OkStatus();
+}
+
+Status MqttClient::PublishAndWait(const std::string& topic, const std::string& payload, int qos,
+                                  bool retained, const UserProperties& props, uint32_t timeout_ms) {
+  try {
+    auto tok = client_->publish(MakeMessage(topic, payload, qos, retained, props));
+    if (!tok->wait_for(std::chrono::milliseconds(timeout_ms))) {
+      return DeadlineExceededError("publish " + topic + ": no acknowledgement");
+    }
+  } catch (const std::exception& e) {
+    return PahoError("publish " + topic, e);
+  }
+  return OkStatus();
+}
+
+bool MqttClient::connected() const {
+  try {
+    return client_ && client_->is_connected();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace provledger::bridge

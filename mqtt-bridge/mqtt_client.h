@@ -1,0 +1,85 @@
+// MqttClient: the one wrapper around Eclipse Paho MQTT C++ (async client, MQTT v5). Paho
+// throws; this class catches everything and returns Status, so nothing escapes into our
+// threads. It reconnects on its own and subscribes again after every (re)connection.
+//
+// Thread rules: Publish/Subscribe from any thread. `on_message` runs on Paho's callback
+// thread: it must copy what it needs and return quickly (never block on the ledger).
+#ifndef PROVLEDGER_MQTT_BRIDGE_MQTT_CLIENT_H_
+#define PROVLEDGER_MQTT_BRIDGE_MQTT_CLIENT_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace mqtt {
+class async_client;
+}
+
+namespace provledger::bridge {
+
+using UserProperties = std::vector<std::pair<std::string, std::string>>;
+
+struct MqttMessage {
+  std::string topic;
+  std::string payload;
+  int qos = 0;
+  bool retained = false;
+  UserProperties user_properties;
+};
+
+struct MqttOptions {
+  std::string uri = "tcp://127.0.0.1:1883";
+  std::string client_id;      // empty: a random one
+  int max_inflight = 1000;    // QoS 1 messages in flight towards the broker
+  int max_buffered = 100000;  // publishes kept while disconnected
+  uint32_t connect_timeout_ms = 10000;
+};
+
+class MqttClient {
+ public:
+  using MessageHandler = std::function<void(MqttMessage)>;
+
+  // Connects (waiting up to connect_timeout_ms for the first connection); kUnavailable if
+  // the broker cannot be reached. Subscriptions made later are restored after reconnects.
+  static StatusOr<std::unique_ptr<MqttClient>> Connect(const MqttOptions& options,
+                                                       MessageHandler on_message);
+  ~MqttClient();
+  MqttClient(const MqttClient&) = delete;
+  MqttClient& operator=(const MqttClient&) = delete;
+
+  // Subscribes `filter` at `qos` (waits for the SUBACK). No-local is off.
+  Status Subscribe(const std::string& filter, int qos);
+  // Queues a publish; returns once Paho has taken it (not when the broker acknowledged).
+  Status Publish(const std::string& topic, const std::string& payload, int qos, bool retained,
+                 const UserProperties& props = {});
+  // Publishes and waits until the broker acknowledged it (QoS 1) or it was written (QoS 0).
+  Status PublishAndWait(const std::string& topic, const std::string& payload, int qos,
+                        bool retained, const UserProperties& props = {},
+                        uint32_t timeout_ms = 10000);
+  bool connected() const;
+  uint64_t reconnects() const { return reconnects_.load(); }
+  // Disconnects cleanly (waits for in-flight publishes up to 2 s).
+  void Disconnect();
+
+ private:
+  MqttClient() = default;
+  void Resubscribe();
+
+  MqttOptions options_;
+  std::unique_ptr<mqtt::async_client> client_;
+  MessageHandler on_message_;
+  std::mutex mu_;
+  std::vector<std::pair<std::string, int>> subscriptions_;  // guarded by mu_
+  std::atomic<uint64_t> reconnects_{0};
+  std::atomic<bool> closing_{false};
+};
+
+}  // namespace provledger::bridge
+
+#endif  // PROVLEDGER_MQTT_BRIDGE_MQTT_CLIENT_H_

@@ -1,0 +1,663 @@
+// BlockStore (ledger/store/block_store.h) over a real RocksDB in a fresh folder under
+// $TEST_TMPDIR: append and read back, the refusals that leave the store unchanged, the
+// indexes (record, device seq, time), reopening, and corruption reported as kDataLoss.
+//
+// Records are kind 1 readings signed by device dev-1 (PROTOCOL.md A.1), blocks carry a
+// certificate whose digest is the commit digest (6.4) signed by validator v0.
+#include "ledger/store/block_store.h"
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ecdsa.h"
+#include "common/sha256.h"
+#include "gtest/gtest.h"
+#include "ledger/block_header.h"
+#include "ledger/merkle/tree_hasher.h"
+#include "ledger/record.h"
+
+namespace provledger::ledger {
+namespace {
+
+constexpr char kChain[] = "pl-test";
+// PROTOCOL.md A.1.
+constexpr char kDeviceSecret[] = "5d9f2b8ec483416ab589811cd23778c8d62f9aca57eee8cd6ca4a9b7577b6b95";
+constexpr char kV0Secret[] = "acfbb3c70c6e20bf3a70a2cb5b148a7de2d105bdd0c6047028ab131a863a598f";
+
+PrivateKey Key(const char* hex) {
+  StatusOr<PrivateKey> k = PrivateKey::FromHex(hex);
+  if (!k.ok()) std::abort();
+  return *k;
+}
+
+// A kind 1 reading of `device` signed with dev-1's key (auth 2), accepted by gw-1.
+Bytes Reading(const std::string& device, const std::string& item, uint64_t seq, uint64_t ts,
+              const Bytes& payload) {
+  Record r;
+  r.kind = RecordKind::kReading;
+  r.reading.device = device;
+  r.reading.item = item;
+  r.reading.seq = seq;
+  r.reading.ts = ts;
+  r.reading.payload_hash = Sha256(payload);
+  r.reading.auth = kAuthSignature;
+  StatusOr<Bytes> sig = Key(kDeviceSecret).Sign(DataDigest(device, item, seq, ts, Sha256(payload)));
+  EXPECT_TRUE(sig.ok());
+  r.reading.device_sig = sig.ok() ? *sig : Bytes(64, '\0');
+  r.reading.gateway = "gw-1";
+  r.reading.received = ts + 42;
+  EXPECT_TRUE(ValidateRecord(r).ok());
+  return EncodeRecord(r);
+}
+
+Bytes Payload(uint64_t seq) { return "reading " + std::to_string(seq); }
+
+Bytes Reading(uint64_t seq) { return Reading("dev-1", "climate", seq, 1000 * seq, Payload(seq)); }
+
+// A well-formed block at `height` after `prev`: header, records, payloads, and a v0-signed
+// certificate over the commit digest of view 0.
+BlockToAppend MakeBlock(uint64_t height, const Bytes& prev, std::vector<Bytes> records,
+                        std::vector<std::optional<Bytes>> payloads = {}) {
+  std::vector<Bytes> ids;
+  for (const Bytes& r : records) ids.push_back(RecordId(r));
+  BlockHeader h;
+  h.chain_id = kChain;
+  h.height = height;
+  h.prev = prev;
+  h.root = MerkleRoot(ids);
+  h.record_count = records.size();
+  h.timestamp = 1700000000000 + height;
+  h.view = 0;
+  h.proposer = "v0";
+  EXPECT_TRUE(ValidateHeader(h).ok());
+  BlockToAppend b;
+  b.header_bytes = EncodeHeader(h);
+  b.records = std::move(records);
+  b.payloads = std::move(payloads);
+  b.certificate.set_view(0);
+  b.certificate.set_digest(CommitDigest(kChain, height, 0, HeaderHash(b.header_bytes)));
+  StatusOr<Bytes> sig = Key(kV0Secret).Sign(b.certificate.digest());
+  EXPECT_TRUE(sig.ok());
+  auto* s = b.certificate.add_signatures();
+  s->set_validator(0);
+  s->set_signature(sig.ok() ? *sig : Bytes());
+  return b;
+}
+
+// As MakeBlock, with header fields overridden after the fact.
+BlockToAppend MakeBlockWithHeader(const BlockHeader& h, std::vector<Bytes> records) {
+  BlockToAppend b = MakeBlock(h.height, h.prev, std::move(records));
+  b.header_bytes = EncodeHeader(h);
+  b.certificate.set_digest(CommitDigest(kChain, h.height, 0, HeaderHash(b.header_bytes)));
+  return b;
+}
+
+BlockHeader HeaderOf(const BlockToAppend& b) {
+  StatusOr<BlockHeader> h = DecodeHeader(b.header_bytes);
+  EXPECT_TRUE(h.ok());
+  return h.ok() ? *h : BlockHeader();
+}
+
+class BlockStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    const std::string base = tmp != nullptr ? tmp : "/tmp";
+    dir_ = base + "/block_store_" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+    Reopen();
+  }
+
+  StatusOr<std::unique_ptr<BlockStore>> OpenAt(const std::string& chain_id) {
+    StoreOptions o;
+    o.path = dir_;
+    return BlockStore::Open(o, chain_id);
+  }
+
+  void Reopen() {
+    store_.reset();
+    auto s = OpenAt(kChain);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+
+  // Appends blocks 1..n holding readings 1..2n, two per block.
+  void AppendBlocks(uint64_t n) {
+    for (uint64_t h = store_->height() + 1, last = store_->height() + n; h <= last; ++h) {
+      Status s =
+          store_->Append(MakeBlock(h, store_->head_hash(), {Reading(2 * h - 1), Reading(2 * h)},
+                                   {Payload(2 * h - 1), Payload(2 * h)}));
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+  }
+
+  // What a refused Append must leave as it was.
+  struct Snapshot {
+    uint64_t height;
+    Bytes head;
+    uint64_t count;
+  };
+  Snapshot Snap() const { return {store_->height(), store_->head_hash(), store_->record_count()}; }
+  void ExpectUnchanged(const Snapshot& before) const {
+    EXPECT_EQ(store_->height(), before.height);
+    EXPECT_EQ(store_->head_hash(), before.head);
+    EXPECT_EQ(store_->record_count(), before.count);
+    EXPECT_EQ(store_->ReadBlock(before.height + 1).status().code(), StatusCode::kOutOfRange);
+  }
+
+  std::string dir_;
+  std::unique_ptr<BlockStore> store_;
+};
+
+TEST_F(BlockStoreTest, NewStoreIsEmptyWithZeroHeadHash) {
+  EXPECT_EQ(store_->height(), 0u);
+  EXPECT_EQ(store_->head_hash(), Bytes(32, '\0'));
+  EXPECT_EQ(store_->record_count(), 0u);
+  EXPECT_EQ(store_->chain_id(), kChain);
+}
+
+TEST_F(BlockStoreTest, ReadsBackTheBlocksItAppended) {
+  BlockToAppend b1 = MakeBlock(1, Bytes(32, '\0'), {Reading(1), Reading(2)});
+  ASSERT_TRUE(store_->Append(b1).ok());
+  BlockToAppend b2 = MakeBlock(2, HeaderHash(b1.header_bytes), {Reading(3)});
+  ASSERT_TRUE(store_->Append(b2).ok());
+
+  StatusOr<StoredBlock> r1 = store_->ReadBlock(1);
+  ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+  EXPECT_EQ(r1->header_bytes, b1.header_bytes);
+  EXPECT_EQ(r1->header_hash, HeaderHash(b1.header_bytes));
+  EXPECT_EQ(r1->records, b1.records);
+  EXPECT_EQ(r1->header.height, 1u);
+  EXPECT_EQ(r1->certificate.SerializeAsString(), b1.certificate.SerializeAsString());
+  StatusOr<StoredBlock> r2 = store_->ReadBlock(2);
+  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+  EXPECT_EQ(r2->records, b2.records);
+  EXPECT_EQ(r2->header.prev, HeaderHash(b1.header_bytes));
+  StatusOr<Bytes> hb = store_->ReadHeaderBytes(2);
+  ASSERT_TRUE(hb.ok());
+  EXPECT_EQ(*hb, b2.header_bytes);
+}
+
+TEST_F(BlockStoreTest, AppendMovesHeightHeadHashAndRecordCount) {
+  BlockToAppend b1 = MakeBlock(1, Bytes(32, '\0'), {Reading(1), Reading(2), Reading(3)});
+  ASSERT_TRUE(store_->Append(b1).ok());
+  EXPECT_EQ(store_->height(), 1u);
+  EXPECT_EQ(store_->head_hash(), HeaderHash(b1.header_bytes));
+  EXPECT_EQ(store_->record_count(), 3u);
+}
+
+TEST_F(BlockStoreTest, HeightHeadHashAndRecordCountSurviveReopen) {
+  AppendBlocks(3);
+  const Bytes head = store_->head_hash();
+  Reopen();
+  EXPECT_EQ(store_->height(), 3u);
+  EXPECT_EQ(store_->head_hash(), head);
+  EXPECT_EQ(store_->record_count(), 6u);
+  EXPECT_TRUE(store_->ReadBlock(3).ok());
+  EXPECT_TRUE(store_->Append(MakeBlock(4, head, {Reading(7)})).ok());
+}
+
+TEST_F(BlockStoreTest, ReadBlockPastTheHeadIsOutOfRange) {
+  AppendBlocks(1);
+  EXPECT_EQ(store_->ReadBlock(0).status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(store_->ReadBlock(2).status().code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(store_->ReadHeaderBytes(2).status().code(), StatusCode::kOutOfRange);
+}
+
+TEST_F(BlockStoreTest, RefusesBlockWithWrongPrev) {
+  AppendBlocks(1);
+  const Snapshot before = Snap();
+  Bytes wrong = store_->head_hash();
+  wrong[0] ^= 1;
+  Status s = store_->Append(MakeBlock(2, wrong, {Reading(3)}));
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  ExpectUnchanged(before);
+  EXPECT_FALSE(store_->Contains(RecordId(Reading(3))));
+}
+
+TEST_F(BlockStoreTest, RefusesBlockWithWrongHeight) {
+  AppendBlocks(1);
+  const Snapshot before = Snap();
+  Status s = store_->Append(MakeBlock(3, store_->head_hash(), {Reading(3)}));
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  ExpectUnchanged(before);
+  EXPECT_FALSE(store_->Contains(RecordId(Reading(3))));
+}
+
+TEST_F(BlockStoreTest, RefusesFirstBlockAtHeightTwo) {
+  const Snapshot before = Snap();
+  BlockHeader h = HeaderOf(MakeBlock(1, Bytes(32, '\0'), {Reading(1)}));
+  h.height = 2;
+  h.prev = Bytes(32, '\x07');
+  Status s = store_->Append(MakeBlockWithHeader(h, {Reading(1)}));
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  ExpectUnchanged(before);
+}
+
+TEST_F(BlockStoreTest, RefusesBlockWithWrongRoot) {
+  AppendBlocks(1);
+  const Snapshot before = Snap();
+  BlockHeader h = HeaderOf(MakeBlock(2, store_->head_hash(), {Reading(3), Reading(4)}));
+  h.root = MerkleRoot({RecordId(Reading(4)), RecordId(Reading(3))});  // records swapped
+  Status s = store_->Append(MakeBlockWithHeader(h, {Reading(3), Reading(4)}));
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  ExpectUnchanged(before);
+  EXPECT_FALSE(store_->Contains(RecordId(Reading(3))));
+}
+
+TEST_F(BlockStoreTest, RefusesBlockWithWrongRecordCount) {
+  AppendBlocks(1);
+  const Snapshot before = Snap();
+  BlockHeader h = HeaderOf(MakeBlock(2, store_->head_hash(), {Reading(3), Reading(4)}));
+  h.record_count = 3;
+  Status s = store_->Append(MakeBlockWithHeader(h, {Reading(3), Reading(4)}));
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  ExpectUnchanged(before);
+}
+
+TEST_F(BlockStoreTest, RefusesBlockOfAnotherChain) {
+  const Snapshot before = Snap();
+  BlockHeader h = HeaderOf(MakeBlock(1, Bytes(32, '\0'), {Reading(1)}));
+  h.chain_id = "other-chain";
+  Status s = store_->Append(MakeBlockWithHeader(h, {Reading(1)}));
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  ExpectUnchanged(before);
+}
+
+TEST_F(BlockStoreTest, RefusesRecordIdAlreadyOnTheChain) {
+  AppendBlocks(1);  // readings 1 and 2
+  const Snapshot before = Snap();
+  Status s = store_->Append(MakeBlock(2, store_->head_hash(), {Reading(3), Reading(2)}));
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+  ExpectUnchanged(before);
+  EXPECT_FALSE(store_->Contains(RecordId(Reading(3))));  // nothing of the block was written
+  EXPECT_EQ(store_->FindBySeq("dev-1", 3).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(BlockStoreTest, RefusesSameRecordTwiceInOneBlock) {
+  const Snapshot before = Snap();
+  Status s = store_->Append(MakeBlock(1, Bytes(32, '\0'), {Reading(1), Reading(1)}));
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+  ExpectUnchanged(before);
+}
+
+TEST_F(BlockStoreTest, RefusesDeviceSeqAlreadyOnTheChainUnderAnotherId) {
+  AppendBlocks(1);  // dev-1 seq 1 and 2
+  const Snapshot before = Snap();
+  const Bytes other = Reading("dev-1", "humidity", 2, 99999, "another payload");
+  ASSERT_NE(RecordId(other), RecordId(Reading(2)));
+  Status s = store_->Append(MakeBlock(2, store_->head_hash(), {Reading(3), other}));
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+  ExpectUnchanged(before);
+  EXPECT_FALSE(store_->Contains(RecordId(other)));
+  EXPECT_FALSE(store_->Contains(RecordId(Reading(3))));
+  StatusOr<Bytes> id = store_->FindBySeq("dev-1", 2);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(*id, RecordId(Reading(2)));
+}
+
+TEST_F(BlockStoreTest, RefusesDeviceSeqTwiceInOneBlock) {
+  const Snapshot before = Snap();
+  const Bytes a = Reading("dev-1", "climate", 5, 5000, "a");
+  const Bytes b = Reading("dev-1", "climate", 5, 5001, "b");
+  Status s = store_->Append(MakeBlock(1, Bytes(32, '\0'), {a, b}));
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+  ExpectUnchanged(before);
+}
+
+TEST_F(BlockStoreTest, SameSeqOfAnotherDeviceIsNotADuplicate) {
+  AppendBlocks(1);
+  EXPECT_TRUE(
+      store_->Append(MakeBlock(2, store_->head_hash(), {Reading("dev-2", "climate", 1, 1000, "x")}))
+          .ok());
+}
+
+TEST_F(BlockStoreTest, FindRecordGivesHeightAndIndex) {
+  AppendBlocks(2);  // block 2 holds readings 3 and 4
+  StatusOr<RecordLocation> loc = store_->FindRecord(RecordId(Reading(4)));
+  ASSERT_TRUE(loc.ok()) << loc.status().ToString();
+  EXPECT_EQ(loc->height, 2u);
+  EXPECT_EQ(loc->index, 1u);
+  EXPECT_TRUE(store_->Contains(RecordId(Reading(4))));
+}
+
+TEST_F(BlockStoreTest, FindRecordOfUnknownIdIsNotFound) {
+  AppendBlocks(1);
+  EXPECT_EQ(store_->FindRecord(RecordId(Reading(9))).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(store_->Contains(RecordId(Reading(9))));
+}
+
+TEST_F(BlockStoreTest, FindBySeqGivesTheRecordId) {
+  AppendBlocks(2);
+  StatusOr<Bytes> id = store_->FindBySeq("dev-1", 3);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(*id, RecordId(Reading(3)));
+  EXPECT_TRUE(store_->ContainsSeq("dev-1", 3));
+  EXPECT_EQ(store_->FindBySeq("dev-1", 5).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->FindBySeq("dev-2", 3).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(store_->ContainsSeq("dev-2", 3));
+}
+
+TEST_F(BlockStoreTest, ReadPayloadGivesTheKeptPayload) {
+  AppendBlocks(1);
+  StatusOr<Bytes> p = store_->ReadPayload(RecordId(Reading(2)));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(*p, Payload(2));
+}
+
+TEST_F(BlockStoreTest, ReadPayloadOfRecordWithoutPayloadIsNotFound) {
+  ASSERT_TRUE(store_
+                  ->Append(MakeBlock(1, Bytes(32, '\0'), {Reading(1), Reading(2)},
+                                     {Payload(1), std::nullopt}))
+                  .ok());
+  EXPECT_TRUE(store_->ReadPayload(RecordId(Reading(1))).ok());
+  EXPECT_EQ(store_->ReadPayload(RecordId(Reading(2))).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(BlockStoreTest, ReadBlockWithPayloadsFillsThoseKept) {
+  ASSERT_TRUE(store_
+                  ->Append(MakeBlock(1, Bytes(32, '\0'), {Reading(1), Reading(2)},
+                                     {std::nullopt, Payload(2)}))
+                  .ok());
+  StatusOr<StoredBlock> b = store_->ReadBlock(1, /*with_payloads=*/true);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ(b->payloads.size(), 2u);
+  EXPECT_FALSE(b->payloads[0].has_value());
+  ASSERT_TRUE(b->payloads[1].has_value());
+  EXPECT_EQ(*b->payloads[1], Payload(2));
+}
+
+TEST_F(BlockStoreTest, LargePayloadRoundTripsAcrossReopen) {
+  Bytes big(100 * 1024, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 31 + 7);
+  const Bytes rec = Reading("dev-1", "camera", 1, 1000, big);
+  ASSERT_TRUE(store_->Append(MakeBlock(1, Bytes(32, '\0'), {rec}, {big})).ok());
+  StatusOr<Bytes> p = store_->ReadPayload(RecordId(rec));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(*p, big);
+  Reopen();
+  p = store_->ReadPayload(RecordId(rec));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(*p, big);
+}
+
+TEST_F(BlockStoreTest, LargePayloadIsKeptInABlobFile) {
+  const Bytes big(100 * 1024, 'x');
+  const Bytes rec = Reading("dev-1", "camera", 1, 1000, big);
+  ASSERT_TRUE(store_->Append(MakeBlock(1, Bytes(32, '\0'), {rec}, {big})).ok());
+  Reopen();  // recovery flushes the WAL into table and blob files
+  bool blob = false;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    if (e.path().extension() == ".blob") blob = true;
+  }
+  EXPECT_TRUE(blob);
+  StatusOr<Bytes> p = store_->ReadPayload(RecordId(rec));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(*p, big);
+}
+
+// ---- History ----
+
+class BlockStoreHistoryTest : public BlockStoreTest {
+ protected:
+  void SetUp() override {
+    BlockStoreTest::SetUp();
+    // dev-1: seq 1..5, items alternating, time not in seq order; dev-2 interleaved in time.
+    recs_ = {
+        Reading("dev-1", "climate", 1, 3000, "a"),  Reading("dev-1", "humidity", 2, 1000, "b"),
+        Reading("dev-1", "climate", 3, 5000, "c"),  Reading("dev-1", "humidity", 4, 2000, "d"),
+        Reading("dev-1", "climate", 5, 4000, "e"),  Reading("dev-2", "climate", 1, 2500, "f"),
+        Reading("dev-10", "climate", 1, 2600, "g"),
+    };
+    ASSERT_TRUE(store_->Append(MakeBlock(1, Bytes(32, '\0'), {recs_[0], recs_[1], recs_[2]})).ok());
+    ASSERT_TRUE(
+        store_->Append(MakeBlock(2, store_->head_hash(), {recs_[3], recs_[4], recs_[5], recs_[6]}))
+            .ok());
+  }
+
+  std::vector<HistoryItem> All(const std::string& device, const std::string& item, uint64_t from,
+                               uint64_t to) {
+    std::vector<HistoryItem> out;
+    Bytes next;
+    Status s = store_->History(device, item, from, to, 100, Bytes(), &out, &next);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(next.empty());
+    return out;
+  }
+
+  static std::vector<uint64_t> Seqs(const std::vector<HistoryItem>& items) {
+    std::vector<uint64_t> out;
+    for (const auto& h : items) out.push_back(h.seq);
+    return out;
+  }
+
+  std::vector<Bytes> recs_;
+};
+
+TEST_F(BlockStoreHistoryTest, ListsOneDevicesRecordsInTimeOrder) {
+  std::vector<HistoryItem> h = All("dev-1", "", 0, 0);
+  EXPECT_EQ(Seqs(h), (std::vector<uint64_t>{2, 4, 1, 5, 3}));
+  ASSERT_EQ(h.size(), 5u);
+  EXPECT_EQ(h[0].record_id, RecordId(recs_[1]));
+  EXPECT_EQ(h[0].item, "humidity");
+  EXPECT_EQ(h[0].ts, 1000u);
+  EXPECT_EQ(h[0].height, 1u);
+  EXPECT_EQ(h[1].height, 2u);
+}
+
+TEST_F(BlockStoreHistoryTest, FiltersByItem) {
+  EXPECT_EQ(Seqs(All("dev-1", "climate", 0, 0)), (std::vector<uint64_t>{1, 5, 3}));
+  EXPECT_EQ(Seqs(All("dev-1", "humidity", 0, 0)), (std::vector<uint64_t>{2, 4}));
+  EXPECT_TRUE(All("dev-1", "pressure", 0, 0).empty());
+}
+
+TEST_F(BlockStoreHistoryTest, TimeRangeIsInclusiveAtBothEnds) {
+  EXPECT_EQ(Seqs(All("dev-1", "", 2000, 4000)), (std::vector<uint64_t>{4, 1, 5}));
+  EXPECT_EQ(Seqs(All("dev-1", "climate", 3001, 4000)), (std::vector<uint64_t>{5}));
+  EXPECT_TRUE(All("dev-1", "", 5001, 0).empty());
+}
+
+TEST_F(BlockStoreHistoryTest, DoesNotMixDevicesSharingAPrefix) {
+  EXPECT_EQ(Seqs(All("dev-2", "", 0, 0)), (std::vector<uint64_t>{1}));
+  std::vector<HistoryItem> h = All("dev-10", "", 0, 0);
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].record_id, RecordId(recs_[6]));
+  EXPECT_TRUE(All("dev-3", "", 0, 0).empty());
+}
+
+TEST_F(BlockStoreHistoryTest, PagesOfTwoCoverFiveRecordsInThreePagesWithoutRepeats) {
+  std::vector<std::vector<HistoryItem>> pages;
+  Bytes cursor;
+  for (int i = 0; i < 10; ++i) {
+    std::vector<HistoryItem> page;
+    Bytes next;
+    ASSERT_TRUE(store_->History("dev-1", "", 0, 0, 2, cursor, &page, &next).ok());
+    pages.push_back(page);
+    if (next.empty()) break;
+    cursor = next;
+  }
+  ASSERT_EQ(pages.size(), 3u);
+  EXPECT_EQ(pages[0].size(), 2u);
+  EXPECT_EQ(pages[1].size(), 2u);
+  EXPECT_EQ(pages[2].size(), 1u);
+  std::vector<uint64_t> seqs;
+  std::set<Bytes> ids;
+  for (const auto& p : pages) {
+    for (const auto& h : p) {
+      seqs.push_back(h.seq);
+      ids.insert(h.record_id);
+    }
+  }
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{2, 4, 1, 5, 3}));
+  EXPECT_EQ(ids.size(), 5u);
+}
+
+TEST_F(BlockStoreHistoryTest, PagesWithItemFilterStayWithinTheItem) {
+  std::vector<uint64_t> seqs;
+  Bytes cursor;
+  int pages = 0;
+  for (; pages < 10; ++pages) {
+    std::vector<HistoryItem> page;
+    Bytes next;
+    ASSERT_TRUE(store_->History("dev-1", "climate", 0, 0, 1, cursor, &page, &next).ok());
+    for (const auto& h : page) seqs.push_back(h.seq);
+    if (next.empty()) break;
+    cursor = next;
+  }
+  EXPECT_EQ(pages + 1, 3);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 5, 3}));
+}
+
+TEST_F(BlockStoreHistoryTest, ExactlyFullLastPageHasNoCursor) {
+  std::vector<HistoryItem> page;
+  Bytes next;
+  ASSERT_TRUE(store_->History("dev-1", "humidity", 0, 0, 2, Bytes(), &page, &next).ok());
+  EXPECT_EQ(page.size(), 2u);
+  EXPECT_TRUE(next.empty());
+}
+
+TEST_F(BlockStoreHistoryTest, LimitZeroIsRefused) {
+  std::vector<HistoryItem> page;
+  Bytes next;
+  EXPECT_EQ(store_->History("dev-1", "", 0, 0, 0, Bytes(), &page, &next).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(page.empty());
+  EXPECT_TRUE(next.empty());
+}
+
+TEST_F(BlockStoreHistoryTest, CursorOfAnotherDeviceIsRefused) {
+  std::vector<HistoryItem> page;
+  Bytes next;
+  ASSERT_TRUE(store_->History("dev-1", "", 0, 0, 1, Bytes(), &page, &next).ok());
+  ASSERT_FALSE(next.empty());
+  Bytes next2;
+  EXPECT_EQ(store_->History("dev-2", "", 0, 0, 1, next, &page, &next2).code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(BlockStoreHistoryTest, CursorVariableMayAlsoReceiveTheNextCursor) {
+  // The natural paging loop passes one variable as both `after` and `next_cursor`.
+  std::vector<uint64_t> seqs;
+  Bytes cursor;
+  int pages = 0;
+  for (; pages < 10; ++pages) {
+    std::vector<HistoryItem> page;
+    ASSERT_TRUE(store_->History("dev-1", "", 0, 0, 2, cursor, &page, &cursor).ok());
+    for (const auto& h : page) seqs.push_back(h.seq);
+    if (cursor.empty()) break;
+  }
+  EXPECT_EQ(pages + 1, 3);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{2, 4, 1, 5, 3}));
+}
+
+// ---- Chain id and corruption ----
+
+TEST_F(BlockStoreTest, OpeningWithAnotherChainIdFails) {
+  AppendBlocks(1);
+  store_.reset();
+  auto other = OpenAt("other-chain");
+  EXPECT_EQ(other.status().code(), StatusCode::kFailedPrecondition) << other.status().ToString();
+  Reopen();  // the store is still good for its own chain
+  EXPECT_EQ(store_->height(), 1u);
+}
+
+TEST_F(BlockStoreTest, VerifyChainAcceptsAnIntactChain) {
+  AppendBlocks(3);
+  std::vector<uint64_t> checked;
+  Status s = store_->VerifyChain(
+      [&](uint64_t h, const Bytes&, const provledger::v1::CommitCertificate&) {
+        checked.push_back(h);
+        return OkStatus();
+      },
+      nullptr);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(checked, (std::vector<uint64_t>{1, 2, 3}));
+}
+
+TEST_F(BlockStoreTest, CorruptBodyMakesReadBlockDataLoss) {
+  AppendBlocks(3);
+  ASSERT_TRUE(store_->CorruptBodyForTest(2, EncodeBody({Reading(3)})).ok());  // Reading 4 dropped
+  EXPECT_EQ(store_->ReadBlock(2).status().code(), StatusCode::kDataLoss);
+  EXPECT_TRUE(store_->ReadBlock(1).ok());
+  EXPECT_TRUE(store_->ReadBlock(3).ok());
+}
+
+TEST_F(BlockStoreTest, GarbageBodyMakesReadBlockDataLoss) {
+  AppendBlocks(3);
+  ASSERT_TRUE(store_->CorruptBodyForTest(2, Bytes("\x00\x00\x00\x05garbage", 11)).ok());
+  EXPECT_EQ(store_->ReadBlock(2).status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(BlockStoreTest, VerifyChainNamesTheCorruptBlock) {
+  AppendBlocks(3);
+  Bytes body = EncodeBody({Reading(4), Reading(3)});  // same records, other order
+  ASSERT_TRUE(store_->CorruptBodyForTest(2, body).ok());
+  Status s = store_->VerifyChain(nullptr, nullptr);
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("block 2"), std::string::npos) << s.ToString();
+}
+
+TEST_F(BlockStoreTest, VerifyChainReportsACertificateTheCheckerRefuses) {
+  AppendBlocks(3);
+  Status s = store_->VerifyChain(
+      [](uint64_t h, const Bytes&, const provledger::v1::CommitCertificate&) {
+        return h == 3 ? UnauthenticatedError("bad signature") : OkStatus();
+      },
+      nullptr);
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("block 3"), std::string::npos) << s.ToString();
+}
+
+TEST_F(BlockStoreTest, CorruptHeadBlockMakesOpenFailWithDataLoss) {
+  AppendBlocks(3);
+  ASSERT_TRUE(store_->CorruptBodyForTest(3, EncodeBody({Reading(5)})).ok());
+  store_.reset();
+  auto reopened = OpenAt(kChain);
+  EXPECT_EQ(reopened.status().code(), StatusCode::kDataLoss) << reopened.status().ToString();
+  EXPECT_NE(reopened.status().message().find("block 3"), std::string::npos)
+      << reopened.status().ToString();
+}
+
+TEST_F(BlockStoreTest, CorruptBlockBelowTheHeadStillOpens) {
+  AppendBlocks(3);
+  ASSERT_TRUE(store_->CorruptBodyForTest(1, EncodeBody({Reading(1)})).ok());
+  Reopen();
+  EXPECT_EQ(store_->height(), 3u);
+  EXPECT_EQ(store_->ReadBlock(1).status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(BlockStoreTest, MetadataSurvivesReopen) {
+  ASSERT_TRUE(store_->PutMeta("node_id", "v0").ok());
+  Reopen();
+  StatusOr<Bytes> v = store_->GetMeta("node_id");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, "v0");
+  EXPECT_EQ(store_->GetMeta("absent").status().code(), StatusCode::kNotFound);
+}
+
+TEST(BlockBody, DecodeBodyInvertsEncodeBody) {
+  const std::vector<Bytes> records = {"a", Bytes(), Bytes(300, 'z')};
+  StatusOr<std::vector<Bytes>> back = DecodeBody(EncodeBody(records));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, records);
+}
+
+TEST(BlockBody, DecodeBodyRefusesTrailingBytes) {
+  EXPECT_EQ(DecodeBody(EncodeBody({"a"}) + "x").status().code(), StatusCode::kDataLoss);
+}
+
+TEST(BlockBody, DecodeBodyRefusesTruncatedRecord) {
+  Bytes body = EncodeBody({"abc"});
+  body.pop_back();
+  EXPECT_EQ(DecodeBody(body).status().code(), StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace provledger::ledger
