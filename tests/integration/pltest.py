@@ -156,3 +156,99 @@ class Chain:
         return ["submit", "--gateway=" + gateway, "--gateway_key=%s/%s.key" % (self.root, gateway),
                 "--device=" + device, "--device_key=%s/%s.key" % (self.root, device),
                 "--genesis=" + self.genesis, self.nodes_flag()]
+
+
+MQTT_BRIDGE = None
+DEVICE_SIM = None
+
+
+def bridge_bins():
+    global MQTT_BRIDGE, DEVICE_SIM
+    bins()
+    MQTT_BRIDGE = runfile("mqtt-bridge/mqtt_bridge")
+    DEVICE_SIM = runfile("tools/device_sim/device_sim")
+
+
+class Mosquitto:
+    """A real mosquitto on a free loopback port, configured as our quickstart says."""
+
+    def __init__(self, root):
+        self.root = root
+        self.port = free_port()
+        self.conf = os.path.join(root, "mosquitto.conf")
+        lines = ["listener %d 127.0.0.1" % self.port, "allow_anonymous true",
+                 "set_tcp_nodelay true", "max_queued_messages 100000",
+                 "max_inflight_messages 1000", "persistence false"]
+        if os.geteuid() == 0:
+            lines.append("user root")  # the test sandbox forbids dropping privileges
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = None
+        self.start()
+
+    def start(self):
+        logf = open(os.path.join(self.root, "mosquitto.log"), "a")
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=logf,
+                                     stderr=subprocess.STDOUT)
+
+        def up():
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
+            s.close()
+            return True
+        wait_for(up, 10, "mosquitto on port %d" % self.port)
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def uri(self):
+        return "tcp://127.0.0.1:%d" % self.port
+
+
+class BridgeProc:
+    def __init__(self, chain, broker, name="b0", gateway="gw-1", extra=()):
+        self.chain, self.broker, self.name, self.gateway = chain, broker, name, gateway
+        self.extra = list(extra)
+        self.proc = None
+        self.logpath = os.path.join(chain.root, "bridge-%s.log" % name)
+
+    def start(self, wait=True):
+        logf = open(self.logpath, "a")
+        self.proc = subprocess.Popen(
+            [MQTT_BRIDGE, "--gateway_id=" + self.gateway,
+             "--gateway_key=%s/%s.key" % (self.chain.root, self.gateway),
+             "--nodes=" + ",".join(self.chain.addr(i) for i in range(len(self.chain.ids))),
+             "--data_dir=%s/bridge-%s" % (self.chain.root, self.name),
+             "--broker=" + self.broker.uri(), "--stats_interval_ms=2000",
+             "--registry_refresh_ms=300"] + self.extra,
+            stdout=logf, stderr=subprocess.STDOUT)
+        if wait:
+            wait_for(lambda: "bridge_ready" in open(self.logpath).read(), 30,
+                     "bridge %s ready" % self.name)
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=20)
+        self.proc = None
+
+    def log(self):
+        return open(self.logpath).read()
+
+
+def device_sim(chain, broker, *args, check_rc=True, timeout=120):
+    """Runs device_sim; returns (rc, summary dict or None, stderr)."""
+    cmd = [DEVICE_SIM, "--broker=" + broker.uri(), "--keys_dir=%s/devkeys" % chain.root,
+           "--genesis=" + chain.genesis, "--admin_key=%s/admin.key" % chain.root,
+           chain.nodes_flag()] + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    summary = None
+    for line in reversed(p.stdout.strip().splitlines()):
+        if line.startswith("{"):
+            summary = json.loads(line)
+            break
+    if check_rc and p.returncode != 0:
+        fail("device_sim %s: rc=%d\n%s\n%s" % (" ".join(map(str, args)), p.returncode,
+                                              p.stdout[-3000:], p.stderr[-3000:]))
+    return p.returncode, summary, p.stderr

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job: a local ledger, Mosquitto, an MQTT bridge and simulated devices publishing
+# signed and MACed readings; ends by proving one reading with the genesis file alone.
+#   bash ops/demo.sh [--validators=1|4] [--devices=N] [--count=N] [--dir=DIR] [--keep]
+set -eu
+cd "$(dirname "$0")/.."
+bash ops/install_deps.sh
+DISK_CACHE="${PL_BAZEL_DISK_CACHE:-$HOME/.cache/provledger-bazel-disk}"
+mkdir -p "$DISK_CACHE"
+echo "== building (first run: a few minutes) =="
+bazel build --jobs=2 --disk_cache="$DISK_CACHE" //node:ledger_node //tools/ledgerctl:ledgerctl \
+  //mqtt-bridge:mqtt_bridge //tools/device_sim:device_sim 2>&1 | grep -E "^(ERROR|FAILED)|error:" || true
+exec python3 ops/demo.py "$@"
