@@ -117,8 +117,10 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
 
   MqttOptions mo;
   mo.uri = o.broker_uri;
-  mo.client_id = o.client_id.empty() ? "pl-bridge-" + o.gateway_id + "-" + HexEncode(RandomBytes(4))
-                                     : o.client_id;
+  // A stable client id and a persistent session: readings published while the bridge is
+  // down wait at the broker and are delivered when it returns.
+  mo.client_id = o.client_id.empty() ? "pl-bridge-" + o.gateway_id : o.client_id;
+  mo.persistent_session = true;
   Bridge* self = b.get();
   PL_ASSIGN_OR_RETURN(
       b->mqtt_, MqttClient::Connect(mo, [self](MqttMessage m) { self->OnMessage(std::move(m)); }));

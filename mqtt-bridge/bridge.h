@@ -34,7 +34,8 @@ namespace provledger::bridge {
 
 struct BridgeOptions {
   std::string broker_uri = "tcp://127.0.0.1:1883";
-  std::string client_id;    // empty: "pl-bridge-<gateway>-<random>"
+  std::string
+      client_id;  // empty: "pl-bridge-<gateway>"; a second bridge of one gateway needs its own
   std::string share_group;  // non-empty: subscribe through $share/<group>/...
   std::string gateway_id;
   std::vector<std::string> nodes;  // ledger node addresses (failover in order)

@@ -61,9 +61,15 @@ StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& opt
     c->client_->set_connection_lost_handler([self](const std::string& cause) {
       if (!self->closing_.load()) LogWarn("mqtt_connection_lost").Kv("cause", cause);
     });
+    mqtt::properties connect_props;
+    if (options.persistent_session) {
+      connect_props.add(
+          mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, options.session_expiry_s));
+    }
     auto conn = mqtt::connect_options_builder()
                     .mqtt_version(MQTTVERSION_5)
-                    .clean_start(true)
+                    .clean_start(!options.persistent_session)
+                    .properties(connect_props)
                     .automatic_reconnect(std::chrono::milliseconds(250), std::chrono::seconds(5))
                     .keep_alive_interval(std::chrono::seconds(20))
                     .connect_timeout(std::chrono::milliseconds(options.connect_timeout_ms))

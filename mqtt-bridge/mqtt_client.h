@@ -39,6 +39,11 @@ struct MqttOptions {
   int max_inflight = 1000;    // QoS 1 messages in flight towards the broker
   int max_buffered = 100000;  // publishes kept while disconnected
   uint32_t connect_timeout_ms = 10000;
+  // Keep the session at the broker across disconnects (clean start off, this expiry), so
+  // QoS 1 messages published while we are down are delivered when we return. Needs a
+  // stable client_id.
+  bool persistent_session = false;
+  uint32_t session_expiry_s = 7 * 86400;
 };
 
 class MqttClient {

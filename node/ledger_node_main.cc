@@ -20,6 +20,7 @@
 #include "ledger/registry.h"
 #include "ledger/store/block_store.h"
 #include "node/ledger_service.h"
+#include "node/pbft_orderer.h"
 #include "node/registry_holder.h"
 #include "node/solo_orderer.h"
 
@@ -64,11 +65,6 @@ Status Run(int argc, char** argv) {
     return PermissionDeniedError("key " + key_path + " is not validator " + node_id +
                                  "'s key in the genesis file");
   }
-  if (genesis.n() != 1) {
-    return UnimplementedError(
-        "this build runs single-validator chains only (N = 1); the genesis lists " +
-        std::to_string(genesis.n()) + " validators");
-  }
   OrdererOptions oopts;
   PL_ASSIGN_OR_RETURN(oopts.max_block_records, flags.GetUint("max_block_records", 1000));
   PL_ASSIGN_OR_RETURN(uint64_t timeout, flags.GetUint("block_timeout_ms", 10));
@@ -90,13 +86,38 @@ Status Run(int argc, char** argv) {
   RegistryHolder registry(snapshot);
 
   const std::string listen = flags.Get("listen", genesis.validators[*self].address);
-  SoloOrderer orderer(store.get(), genesis, key, *self, &registry, oopts);
-  LedgerService service(&genesis, node_id, store.get(), &registry, &orderer, BatchLimits());
+  // PBFT for every chain; "solo" (no network, N = 1 only) stays for comparison benchmarks.
+  const std::string mode = flags.Get("consensus", "pbft");
+  std::unique_ptr<Orderer> orderer;
+  std::unique_ptr<ConsensusService> consensus_service;
+  if (mode == "solo") {
+    if (genesis.n() != 1)
+      return InvalidArgumentError("--consensus=solo needs a 1-validator genesis");
+    orderer = std::make_unique<SoloOrderer>(store.get(), genesis, key, *self, &registry, oopts);
+  } else if (mode == "pbft") {
+    PbftOptions popts;
+    popts.block_timeout_ms = oopts.block_timeout_ms;
+    PL_ASSIGN_OR_RETURN(popts.max_block_batches,
+                        flags.GetUint("max_block_batches", popts.max_block_batches));
+    PL_ASSIGN_OR_RETURN(uint64_t vct,
+                        flags.GetUint("view_change_timeout_ms", popts.view_change_timeout_ms));
+    popts.view_change_timeout_ms = static_cast<uint32_t>(vct);
+    PL_ASSIGN_OR_RETURN(popts.checkpoint_interval,
+                        flags.GetUint("checkpoint_interval", popts.checkpoint_interval));
+    PL_ASSIGN_OR_RETURN(popts.window, flags.GetUint("window", popts.window));
+    auto pbft = std::make_unique<PbftOrderer>(store.get(), &genesis, key, *self, &registry, popts);
+    consensus_service = std::make_unique<ConsensusService>(pbft.get());
+    orderer = std::move(pbft);
+  } else {
+    return InvalidArgumentError("--consensus must be pbft or solo");
+  }
+  LedgerService service(&genesis, node_id, store.get(), &registry, orderer.get(), BatchLimits());
 
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
+  if (consensus_service) builder.RegisterService(consensus_service.get());
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -107,7 +128,8 @@ Status Run(int argc, char** argv) {
       .Kv("chain", genesis.chain_id)
       .Kv("height", store->height())
       .Kv("head", ShortHex(store->head_hash()))
-      .Kv("validators", genesis.n());
+      .Kv("validators", genesis.n())
+      .Kv("consensus", mode);
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   uint64_t last_height = store->height();
@@ -121,7 +143,8 @@ Status Run(int argc, char** argv) {
             .Kv("height", h)
             .Kv("records", store->record_count())
             .Kv("blocks_10s", h - last_height)
-            .Kv("pending", orderer.pending());
+            .Kv("pending", orderer->pending())
+            .Kv("view", orderer->view());
       }
       last_height = h;
       last_report = std::chrono::steady_clock::now();
@@ -129,6 +152,7 @@ Status Run(int argc, char** argv) {
   }
   LogInfo("node_stopping").Kv("height", store->height());
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  orderer.reset();  // before the store it writes
   return OkStatus();
 }
 

@@ -16,8 +16,8 @@ grpc::Status ToGrpc(const Status& s) {
 }
 
 LedgerService::LedgerService(const ledger::Genesis* genesis, std::string node_id,
-                             ledger::BlockStore* store, RegistryHolder* registry,
-                             SoloOrderer* orderer, BatchLimits limits)
+                             ledger::BlockStore* store, RegistryHolder* registry, Orderer* orderer,
+                             BatchLimits limits)
     : genesis_(genesis),
       node_id_(std::move(node_id)),
       store_(store),
@@ -26,8 +26,8 @@ LedgerService::LedgerService(const ledger::Genesis* genesis, std::string node_id
       limits_(limits) {}
 
 grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
-                                  v1::SubmitResponse* resp) {
-  auto fut = orderer_->Submit(std::move(batch));
+                                  v1::ConsensusRequest request, v1::SubmitResponse* resp) {
+  auto fut = orderer_->Submit(std::move(batch), std::move(request));
   if (!fut.ok()) return ToGrpc(fut.status());
   // Wait for durability; a client that gives up may resend: the ledger answers DUPLICATE.
   while (fut->wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
@@ -52,7 +52,9 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
         .Kv("err", checked.status().ToString());
     return ToGrpc(checked.status());
   }
-  return Await(ctx, std::move(*checked), resp);
+  v1::ConsensusRequest request;
+  *request.mutable_batch() = req->batch();
+  return Await(ctx, std::move(*checked), std::move(request), resp);
 }
 
 grpc::Status LedgerService::SubmitRegistry(grpc::ServerContext* ctx,
@@ -63,7 +65,9 @@ grpc::Status LedgerService::SubmitRegistry(grpc::ServerContext* ctx,
     LogWarn("registry_tx_refused").Kv("err", checked.status().ToString());
     return ToGrpc(checked.status());
   }
-  return Await(ctx, std::move(*checked), resp);
+  v1::ConsensusRequest request;
+  request.set_registry_tx(req->tx());
+  return Await(ctx, std::move(*checked), std::move(request), resp);
 }
 
 grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequest*,
@@ -72,8 +76,8 @@ grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequ
   resp->set_node_id(node_id_);
   resp->set_height(store_->height());
   resp->set_head_hash(store_->head_hash());
-  resp->set_view(0);
-  resp->set_primary(genesis_->Primary(0).id);
+  resp->set_view(orderer_->view());
+  resp->set_primary(genesis_->Primary(orderer_->view()).id);
   resp->set_validators(static_cast<uint32_t>(genesis_->n()));
   resp->set_records(store_->record_count());
   resp->set_mode("full");
@@ -88,10 +92,11 @@ grpc::Status LedgerService::GetBlock(grpc::ServerContext*, const v1::GetBlockReq
                                      v1::Block* resp) {
   const uint64_t h = req->height() == 0 ? store_->height() : req->height();
   if (h == 0) return grpc::Status(grpc::StatusCode::NOT_FOUND, "the chain has no block yet");
-  auto b = store_->ReadBlock(h, /*with_payloads=*/false);
+  auto b = store_->ReadBlock(h, req->with_payloads());
   if (!b.ok()) return ToGrpc(b.status());
   resp->set_header(b->header_bytes);
   for (auto& r : b->records) resp->add_records(std::move(r));
+  for (auto& p : b->payloads) resp->add_payloads(p ? std::move(*p) : Bytes());
   *resp->mutable_certificate() = b->certificate;
   return grpc::Status::OK;
 }

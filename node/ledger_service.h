@@ -13,8 +13,8 @@
 #include "ledger/genesis.h"
 #include "ledger/store/block_store.h"
 #include "node/batch_validator.h"
+#include "node/orderer.h"
 #include "node/registry_holder.h"
-#include "node/solo_orderer.h"
 #include "proto/ledger.grpc.pb.h"
 
 namespace provledger::node {
@@ -26,7 +26,7 @@ class LedgerService final : public provledger::v1::Ledger::Service {
  public:
   // All pointers must outlive the service.
   LedgerService(const ledger::Genesis* genesis, std::string node_id, ledger::BlockStore* store,
-                RegistryHolder* registry, SoloOrderer* orderer, BatchLimits limits);
+                RegistryHolder* registry, Orderer* orderer, BatchLimits limits);
 
   grpc::Status Submit(grpc::ServerContext* ctx, const provledger::v1::SubmitRequest* req,
                       provledger::v1::SubmitResponse* resp) override;
@@ -50,6 +50,7 @@ class LedgerService final : public provledger::v1::Ledger::Service {
 
  private:
   grpc::Status Await(grpc::ServerContext* ctx, CheckedBatch batch,
+                     provledger::v1::ConsensusRequest request,
                      provledger::v1::SubmitResponse* resp);
   StatusOr<Bytes> ResolveRecordId(const provledger::v1::GetRecordRequest& req) const;
 
@@ -57,7 +58,7 @@ class LedgerService final : public provledger::v1::Ledger::Service {
   std::string node_id_;
   ledger::BlockStore* store_;
   RegistryHolder* registry_;
-  SoloOrderer* orderer_;
+  Orderer* orderer_;
   BatchLimits limits_;
 };
 

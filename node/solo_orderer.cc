@@ -40,7 +40,8 @@ SoloOrderer::~SoloOrderer() {
   for (auto& w : queue_) w->done.set_value(UnavailableError("node is shutting down"));
 }
 
-StatusOr<std::future<SubmitResult>> SoloOrderer::Submit(CheckedBatch batch) {
+StatusOr<std::future<SubmitResult>> SoloOrderer::Submit(CheckedBatch batch,
+                                                        provledger::v1::ConsensusRequest) {
   auto w = std::make_unique<Waiting>();
   const size_t n = batch.records.size();
   w->batch = std::move(batch);

@@ -21,6 +21,7 @@
 #include "ledger/genesis.h"
 #include "ledger/store/block_store.h"
 #include "node/batch_validator.h"
+#include "node/orderer.h"
 #include "node/registry_holder.h"
 #include "proto/ledger.pb.h"
 
@@ -32,21 +33,21 @@ struct OrdererOptions {
   size_t max_queued_batches = 4096;  // beyond it Submit answers kResourceExhausted
 };
 
-using SubmitResult = StatusOr<provledger::v1::SubmitResponse>;
-
-class SoloOrderer {
+class SoloOrderer final : public Orderer {
  public:
   // `store`, `registry` must outlive the orderer. `self` is this validator's index.
   SoloOrderer(ledger::BlockStore* store, const ledger::Genesis& genesis, PrivateKey key,
               uint32_t self, RegistryHolder* registry, OrdererOptions options);
-  ~SoloOrderer();
+  ~SoloOrderer() override;
 
   // Queues a checked batch. The future completes once its records are durable (with a
   // result per record), or with the error that kept its block from being written.
   // kResourceExhausted when the queue is full; kUnavailable when shutting down.
-  StatusOr<std::future<SubmitResult>> Submit(CheckedBatch batch);
+  StatusOr<std::future<SubmitResult>> Submit(CheckedBatch batch,
+                                             provledger::v1::ConsensusRequest request) override;
 
-  uint64_t pending() const { return pending_.load(); }
+  uint64_t pending() const override { return pending_.load(); }
+  uint64_t view() const override { return 0; }
   uint64_t blocks_written() const { return blocks_.load(); }
 
  private:

@@ -1,0 +1,446 @@
+#include "consensus/pbft_core.h"
+
+#include <utility>
+
+namespace provledger {
+namespace consensus {
+
+Status PbftConfig::Validate() const {
+  if (!Quorum(n).Valid()) return InvalidArgumentError("n must be 3f+1");
+  if (self >= n) return InvalidArgumentError("self must be below n");
+  if (checkpoint_interval == 0 || window == 0 || max_batch_requests == 0 ||
+      view_change_timeout_ticks == 0 || resend_ticks == 0) {
+    return InvalidArgumentError("interval, window, batch size and timeouts must be positive");
+  }
+  if (effective_log_size() < checkpoint_interval + window) {
+    return InvalidArgumentError("log_size must be at least checkpoint_interval + window");
+  }
+  return OkStatus();
+}
+
+const char* DropReasonName(DropReason r) {
+  switch (r) {
+    case DropReason::kUnknownSender:
+      return "unknown_sender";
+    case DropReason::kBadSignature:
+      return "bad_signature";
+    case DropReason::kMalformed:
+      return "malformed";
+    case DropReason::kOldView:
+      return "old_view";
+    case DropReason::kFutureView:
+      return "future_view";
+    case DropReason::kOutsideWatermarks:
+      return "outside_watermarks";
+    case DropReason::kNotFromPrimary:
+      return "not_from_primary";
+    case DropReason::kDigestMismatch:
+      return "digest_mismatch";
+    case DropReason::kInvalidBlock:
+      return "invalid_block";
+    case DropReason::kEquivocation:
+      return "equivocation";
+    case DropReason::kConflictingVote:
+      return "conflicting_vote";
+    case DropReason::kDuplicate:
+      return "duplicate";
+    case DropReason::kInvalidViewChange:
+      return "invalid_view_change";
+    case DropReason::kInvalidNewView:
+      return "invalid_new_view";
+    case DropReason::kStaleCheckpoint:
+      return "stale_checkpoint";
+    default:
+      return "unknown";
+  }
+}
+
+PbftCore::PbftCore(PbftConfig config, Signer* signer, SignatureChecker* checker,
+                   BlockFactory* factory, uint64_t last_committed_height, Bytes last_committed_hash)
+    : config_(std::move(config)),
+      quorum_(config_.n),
+      signer_(signer),
+      checker_(checker),
+      factory_(factory),
+      committed_height_(last_committed_height),
+      low_(last_committed_height),
+      low_digest_(last_committed_hash),
+      next_height_(last_committed_height + 1),
+      pool_(config_.max_pending_requests, config_.committed_id_memory),
+      checkpoints_(quorum_),
+      timer_(config_.view_change_timeout_ticks) {
+  committed_hashes_[committed_height_] = std::move(last_committed_hash);
+}
+
+uint64_t PbftCore::dropped_total() const {
+  uint64_t sum = 0;
+  for (uint64_t d : dropped_) sum += d;
+  return sum;
+}
+
+CoreOutput PbftCore::TakeOutput() {
+  CoreOutput o = std::move(out_);
+  out_ = CoreOutput();
+  return o;
+}
+
+ConsensusMsg PbftCore::Signed(ConsensusMsg msg) {
+  msg.signature = signer_->Sign(SigningDigest(config_.chain_id, msg));
+  return msg;
+}
+
+void PbftCore::Send(int to, ConsensusMsg msg) { out_.to_send.emplace_back(to, std::move(msg)); }
+
+bool PbftCore::CheckEnvelope(const ConsensusMsg& msg) {
+  if (msg.sender >= config_.n) {
+    Drop(DropReason::kUnknownSender);
+    return false;
+  }
+  if (msg.sender == config_.self) {  // our own message came back: a replay
+    Drop(DropReason::kDuplicate);
+    return false;
+  }
+  if (!checker_->Verify(msg.sender, SigningDigest(config_.chain_id, msg), msg.signature)) {
+    Drop(DropReason::kBadSignature);
+    return false;
+  }
+  return true;
+}
+
+void PbftCore::OnMessage(const ConsensusMsg& msg) {
+  if (!CheckEnvelope(msg)) return;
+  switch (msg.type) {
+    case ConsensusMsg::kCheckpoint:
+      HandleCheckpoint(msg);
+      break;
+    case ConsensusMsg::kViewChange:
+      HandleViewChange(msg);
+      break;
+    case ConsensusMsg::kNewView:
+      HandleNewView(msg);
+      break;
+    case ConsensusMsg::kPrePrepare:
+    case ConsensusMsg::kPrepare:
+    case ConsensusMsg::kCommit:
+      if (msg.digest.size() != 32) {
+        Drop(DropReason::kMalformed);
+        break;
+      }
+      if (msg.type == ConsensusMsg::kCommit) NoteCommitSeen(msg);
+      if (msg.view < view_) {
+        Drop(DropReason::kOldView);
+      } else if (msg.view > view_) {
+        NoteHigherView(msg.sender, msg.view);
+        Buffer(msg);
+      } else if (view_changing_) {
+        Buffer(msg);
+      } else {
+        DispatchNormal(msg);
+      }
+      break;
+    default:
+      Drop(DropReason::kMalformed);
+  }
+  Pump();
+}
+
+void PbftCore::DispatchNormal(const ConsensusMsg& msg) {
+  if (!InWindow(msg.height)) {
+    Drop(DropReason::kOutsideWatermarks);
+  } else if (msg.type == ConsensusMsg::kPrePrepare) {
+    HandlePrePrepare(msg, false);
+  } else {
+    HandleVote(msg);
+  }
+}
+
+void PbftCore::HandlePrePrepare(const ConsensusMsg& msg, bool own) {
+  if (!own && msg.sender != primary()) {
+    Drop(DropReason::kNotFromPrimary);
+    return;
+  }
+  Slot& s = log_[msg.height];
+  const std::optional<ConsensusMsg>& seen = s.pre_prepare ? s.pre_prepare : s.waiting;
+  if (seen) {
+    Drop(seen->digest == msg.digest ? DropReason::kDuplicate : DropReason::kEquivocation);
+    return;
+  }
+  s.waiting = msg;
+}
+
+void PbftCore::HandleVote(const ConsensusMsg& msg) {
+  if (msg.type == ConsensusMsg::kPrepare && msg.sender == primary()) {
+    Drop(DropReason::kMalformed);  // the primary's vote is its pre-prepare
+    return;
+  }
+  Slot& s = log_[msg.height];
+  auto& votes = msg.type == ConsensusMsg::kPrepare ? s.prepares : s.commits;
+  auto it = votes.find(msg.sender);
+  if (it != votes.end()) {
+    Drop(it->second.digest == msg.digest ? DropReason::kDuplicate : DropReason::kConflictingVote);
+    return;
+  }
+  votes.emplace(msg.sender, msg);
+}
+
+void PbftCore::HandleCheckpoint(const ConsensusMsg& msg) {
+  if (msg.height == 0 || msg.height % config_.checkpoint_interval != 0) {
+    Drop(DropReason::kMalformed);
+    return;
+  }
+  switch (checkpoints_.Add(msg)) {
+    case CheckpointTracker::AddResult::kStale:
+      Drop(DropReason::kStaleCheckpoint);
+      break;
+    case CheckpointTracker::AddResult::kDuplicate:
+      Drop(DropReason::kDuplicate);
+      break;
+    case CheckpointTracker::AddResult::kConflict:
+      Drop(DropReason::kConflictingVote);
+      break;
+    case CheckpointTracker::AddResult::kNewStable:
+      AdvanceLow();
+      break;
+    default:
+      break;
+  }
+}
+
+void PbftCore::OnRequest(Request req) {
+  Bytes id = req.id;
+  if (!pool_.Add(req, now_).ok()) return;  // known, committed, or the pool is full
+  if (config_.self != primary()) {
+    out_.forward.emplace_back(primary(), std::move(req));
+  }
+  UpdateTimer();
+  Pump();
+}
+
+void PbftCore::OnTick() {
+  ++now_;
+  if (timer_.Expired(now_)) StartViewChange(view_ + 1);
+  if (now_ - last_resend_tick_ >= config_.resend_ticks) {
+    last_resend_tick_ = now_;
+    if (view_changing_) {
+      auto vcs = view_changes_.find(view_);
+      if (vcs != view_changes_.end()) {
+        auto mine = vcs->second.find(config_.self);
+        if (mine != vcs->second.end()) Send(CoreOutput::kBroadcast, mine->second);
+      }
+    } else if (last_commit_sent_ && now_ - last_commit_tick_ >= config_.resend_ticks) {
+      Send(CoreOutput::kBroadcast, *last_commit_sent_);
+    }
+    if (last_checkpoint_sent_ && last_checkpoint_sent_->height > checkpoints_.stable().height) {
+      Send(CoreOutput::kBroadcast, *last_checkpoint_sent_);
+    }
+  }
+  CheckStall();
+  Pump();
+}
+
+void PbftCore::UpdateTimer() {
+  if (view_changing_) return;  // the view-change timer runs until a new view starts
+  if (config_.self == primary() || pool_.uncommitted() == 0) {
+    timer_.Stop();
+  } else {
+    timer_.Start(now_);
+  }
+}
+
+std::optional<Bytes> PbftCore::HashAt(uint64_t h) const {
+  if (h == low_) return low_digest_;
+  if (h > committed_height_) return std::nullopt;
+  auto it = committed_hashes_.find(h);
+  if (it == committed_hashes_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Bytes> PbftCore::PrevFor(uint64_t h) const {
+  if (auto known = HashAt(h - 1)) return known;
+  auto it = log_.find(h - 1);
+  if (it != log_.end() && it->second.pre_prepare) return it->second.pre_prepare->digest;
+  return std::nullopt;
+}
+
+bool PbftCore::ChainOk(uint64_t h, const Slot& s) const {
+  if (auto known = HashAt(h - 1)) return *known == s.prev_hash;
+  auto it = log_.find(h - 1);
+  // h-1 must itself have passed this rule in this view (we sent its commit), so by induction
+  // the whole chain down to a committed block was prepared by everyone who commits h.
+  return it != log_.end() && it->second.sent_commit &&
+         it->second.pre_prepare->digest == s.prev_hash;
+}
+
+void PbftCore::Pump() {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (auto& [h, s] : log_) changed |= StepSlot(h, s);
+    changed |= ApplyReady();
+    changed |= MaybePropose();
+  }
+}
+
+bool PbftCore::StepSlot(uint64_t h, Slot& s) {
+  bool changed = false;
+  if (s.waiting && !s.pre_prepare && !s.rejected) {
+    if (std::optional<Bytes> prev = PrevFor(h)) {
+      BlockInfo info;
+      std::optional<Bytes> known = HashAt(h);
+      if (!factory_->Validate(h, view_, *prev, s.waiting->block, &info).ok()) {
+        Drop(DropReason::kInvalidBlock);
+        s.rejected = true;
+      } else if (info.header_hash != s.waiting->digest || (known && *known != info.header_hash)) {
+        Drop(DropReason::kDigestMismatch);
+        s.rejected = true;
+      } else {
+        s.pre_prepare = std::move(s.waiting);
+        s.waiting.reset();
+        s.prev_hash = *prev;
+        s.request_ids = std::move(info.request_ids);
+        pool_.MarkInFlight(s.request_ids);
+        if (config_.self != primary()) {
+          ConsensusMsg p;
+          p.type = ConsensusMsg::kPrepare;
+          p.view = view_;
+          p.height = h;
+          p.digest = s.pre_prepare->digest;
+          p.sender = config_.self;
+          p = Signed(std::move(p));
+          s.prepares[config_.self] = p;
+          Send(CoreOutput::kBroadcast, std::move(p));
+        }
+      }
+      changed = true;
+    }
+  }
+  if (!s.pre_prepare) return changed;
+  const Bytes& digest = s.pre_prepare->digest;
+  if (!s.prepared) {
+    std::vector<ConsensusMsg> matching;
+    for (const auto& [sender, p] : s.prepares) {
+      if (p.digest == digest && sender != primary()) matching.push_back(p);
+    }
+    if (matching.size() >= quorum_.Prepares()) {
+      s.prepared = true;
+      changed = true;
+      if (!s.cert || s.cert->pre_prepare.view < view_) {
+        s.cert = PreparedCert{*s.pre_prepare, std::move(matching)};
+      }
+    }
+  }
+  if (s.prepared && !s.sent_commit && ChainOk(h, s)) {
+    ConsensusMsg c;
+    c.type = ConsensusMsg::kCommit;
+    c.view = view_;
+    c.height = h;
+    c.digest = digest;
+    c.sender = config_.self;
+    c = Signed(std::move(c));
+    s.commits[config_.self] = c;
+    s.sent_commit = true;
+    last_commit_sent_ = c;
+    last_commit_tick_ = now_;
+    Send(CoreOutput::kBroadcast, std::move(c));
+    changed = true;
+  }
+  if (!s.committed && h > committed_height_) {
+    std::vector<std::pair<uint32_t, Bytes>> sigs;
+    for (const auto& [sender, c] : s.commits) {
+      if (c.digest == digest) sigs.emplace_back(sender, c.signature);
+    }
+    if (sigs.size() >= quorum_.Strong()) {
+      CommittedBlock b;
+      b.height = h;
+      b.view = view_;
+      b.header_hash = digest;
+      b.block = s.pre_prepare->block;
+      b.request_ids = s.request_ids;
+      b.commit_signatures = std::move(sigs);
+      s.committed = std::move(b);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+bool PbftCore::ApplyReady() {
+  bool any = false;
+  for (;;) {
+    auto it = log_.find(committed_height_ + 1);
+    if (it == log_.end() || !it->second.committed) break;
+    CommittedBlock b = std::move(*it->second.committed);
+    it->second.committed.reset();
+    committed_height_ = b.height;
+    committed_hashes_[b.height] = b.header_hash;
+    pool_.MarkCommitted(b.request_ids);
+    if (b.height % config_.checkpoint_interval == 0) SendCheckpoint(b.height, b.header_hash);
+    out_.to_apply.push_back(std::move(b));
+    any = true;
+  }
+  if (any) {
+    timer_.ResetBackoff();
+    stall_since_ = 0;
+    if (!view_changing_) timer_.Stop();
+    UpdateTimer();
+    AdvanceLow();
+  }
+  return any;
+}
+
+void PbftCore::SendCheckpoint(uint64_t height, const Bytes& hash) {
+  ConsensusMsg cp;
+  cp.type = ConsensusMsg::kCheckpoint;
+  cp.height = height;
+  cp.digest = hash;
+  cp.sender = config_.self;
+  cp = Signed(std::move(cp));
+  (void)checkpoints_.Add(cp);
+  last_checkpoint_sent_ = cp;
+  Send(CoreOutput::kBroadcast, std::move(cp));
+}
+
+bool PbftCore::MaybePropose() {
+  if (view_changing_ || config_.self != primary() || pool_.pending() == 0) return false;
+  if (pool_.pending() < config_.max_batch_requests &&
+      now_ - pool_.oldest_pending_tick() < config_.batch_timeout_ticks) {
+    return false;
+  }
+  if (next_height_ <= low_) next_height_ = low_ + 1;
+  if (next_height_ <= committed_height_) next_height_ = committed_height_ + 1;
+  for (auto it = log_.find(next_height_);
+       it != log_.end() && (it->second.pre_prepare || it->second.waiting);
+       it = log_.find(next_height_)) {
+    ++next_height_;
+  }
+  const uint64_t h = next_height_;
+  if (h > committed_height_ + config_.window || h > high_watermark()) return false;
+  std::optional<Bytes> prev = PrevFor(h);
+  if (!prev) return false;
+  std::vector<Request> batch = pool_.TakeBatch(config_.max_batch_requests);
+  std::vector<Bytes> ids;
+  for (const Request& r : batch) ids.push_back(r.id);
+  StatusOr<Proposal> proposal = factory_->Build(h, view_, *prev, std::move(batch));
+  if (!proposal.ok()) {
+    pool_.ReturnToPending(ids);
+    return false;
+  }
+  ConsensusMsg pp;
+  pp.type = ConsensusMsg::kPrePrepare;
+  pp.view = view_;
+  pp.height = h;
+  pp.digest = proposal->header_hash;
+  pp.sender = config_.self;
+  pp.block = std::move(proposal->block);
+  pp = Signed(std::move(pp));
+  Slot& s = log_[h];
+  s.pre_prepare = pp;
+  s.prev_hash = *prev;
+  s.request_ids = std::move(ids);
+  ++next_height_;
+  Send(CoreOutput::kBroadcast, std::move(pp));
+  return true;
+}
+
+}  // namespace consensus
+}  // namespace provledger

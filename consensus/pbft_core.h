@@ -1,0 +1,244 @@
+// The PBFT agreement protocol (Castro & Liskov) for one validator, as a deterministic state
+// machine without I/O: pre-prepare / prepare / commit per block, request batching, a window
+// of blocks in flight, checkpoints with log truncation, view change with exponential
+// backoff, and a hook for state transfer.
+//
+// Inputs are OnMessage / OnRequest / OnTick / OnStateTransferred; outputs accumulate until
+// TakeOutput(). The core opens no socket or file, reads no clock, starts no thread and draws
+// no random number; it signs through Signer, checks embedded signatures through
+// SignatureChecker and builds/validates blocks through BlockFactory.
+//
+// Blocks are hash-chained: block h is built on the header hash of block h-1, and no null
+// block exists. To keep committed blocks inside the chain a new view re-proposes (see
+// view_change.h), a replica sends COMMIT for h only when the block's prev hash is that of
+// h-1 for which it sent COMMIT in the same view, of a committed h-1, or of the stable
+// checkpoint: whoever commits h then holds prepared certificates for the whole chain below.
+//
+// Owner: the node shell's consensus thread (or a test) owns the core and the interfaces it
+// lends. Thread rules: not thread-safe; call every method from the owner's thread.
+#ifndef PROVLEDGER_CONSENSUS_PBFT_CORE_H_
+#define PROVLEDGER_CONSENSUS_PBFT_CORE_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "consensus/checkpoint_tracker.h"
+#include "consensus/interfaces.h"
+#include "consensus/messages.h"
+#include "consensus/quorum.h"
+#include "consensus/request_pool.h"
+#include "consensus/view_change.h"
+#include "consensus/view_timer.h"
+
+namespace provledger {
+namespace consensus {
+
+struct PbftConfig {
+  uint32_t n = 4;                     // validators, 3f+1
+  uint32_t self = 0;                  // our index in the genesis order
+  std::string chain_id;               // bound into every signed digest
+  uint64_t checkpoint_interval = 16;  // K: a checkpoint every K heights; smaller = more traffic
+  uint64_t window = 4;                // blocks proposed but not committed, at most
+  uint64_t log_size = 0;              // high watermark = stable + log_size; 0 = 2K + window
+  size_t max_batch_requests = 256;    // a batch is cut when this many requests wait...
+  uint64_t batch_timeout_ticks = 2;   // ...or when the oldest waited this long
+  uint64_t view_change_timeout_ticks = 40;  // base timeout; doubles per failed view change
+  uint64_t resend_ticks = 20;               // idle replicas re-send their last commit this often
+  size_t max_pending_requests = 1 << 17;    // uncommitted requests kept, at most
+  size_t committed_id_memory = 1 << 17;     // committed request ids remembered for dedup
+  size_t max_buffered_messages = 4096;      // messages for a view we have not entered yet
+
+  // OK when n = 3f+1, self < n, K, window and timeouts are positive and log_size (after
+  // defaulting) is at least K + window. kInvalidArgument otherwise.
+  Status Validate() const;
+  uint64_t effective_log_size() const {
+    return log_size != 0 ? log_size : 2 * checkpoint_interval + window;
+  }
+};
+
+// A block this replica saw committed, with its certificate.
+struct CommittedBlock {
+  uint64_t height = 0;
+  uint64_t view = 0;  // the view of the commits (PROTOCOL.md 6.4)
+  Bytes header_hash;
+  Bytes block;
+  std::vector<Bytes> request_ids;
+  // >= 2f+1 (validator, signature over CommitDigest(chain, height, view, header_hash)),
+  // distinct validators, ascending.
+  std::vector<std::pair<uint32_t, Bytes>> commit_signatures;
+};
+
+struct CoreOutput {
+  static constexpr int kBroadcast = -1;
+  // (validator index or kBroadcast = everyone but us, message); signed.
+  std::vector<std::pair<int, ConsensusMsg>> to_send;
+  // Committed blocks in height order, each exactly once, to persist and apply.
+  std::vector<CommittedBlock> to_apply;
+  // Requests a backup hands to the primary: (primary index, request).
+  std::vector<std::pair<uint32_t, Request>> forward;
+  // Set when peers proved progress beyond ours that we cannot reach by messages: fetch
+  // certified blocks up to at least this height and call OnStateTransferred.
+  std::optional<uint64_t> need_state_transfer;
+};
+
+// A block the shell fetched from peers, verified (certificate, chain) and applied itself.
+struct TransferredBlock {
+  uint64_t height = 0;
+  Bytes header_hash;
+  std::vector<Bytes> request_ids;
+};
+
+enum class DropReason {
+  kUnknownSender,
+  kBadSignature,
+  kMalformed,
+  kOldView,
+  kFutureView,
+  kOutsideWatermarks,
+  kNotFromPrimary,
+  kDigestMismatch,
+  kInvalidBlock,
+  kEquivocation,
+  kConflictingVote,
+  kDuplicate,
+  kInvalidViewChange,
+  kInvalidNewView,
+  kStaleCheckpoint,
+  kCount,
+};
+const char* DropReasonName(DropReason r);
+
+class PbftCore {
+ public:
+  // Starts in view 0 (normal mode) with blocks up to `last_committed_height` (header hash
+  // `last_committed_hash`, 32 zero bytes for 0) applied. `config` must Validate(); the
+  // pointers must outlive the core.
+  PbftCore(PbftConfig config, Signer* signer, SignatureChecker* checker, BlockFactory* factory,
+           uint64_t last_committed_height, Bytes last_committed_hash);
+
+  // Handles one message from a peer. Invalid, stale or conflicting messages are dropped and
+  // counted (dropped()); nothing else happens to them.
+  void OnMessage(const ConsensusMsg& msg);
+  // Handles a client request (or one forwarded by a backup). Ignored when its id is known
+  // or committed; a backup forwards a new one to the primary and arms its view timer.
+  void OnRequest(Request req);
+  // Advances logical time by one tick: batch cut, view-change timer, resends, stall check.
+  void OnTick();
+  // The shell durably applied `blocks`, verified, ascending and contiguous. Blocks at or
+  // below committed_height() are skipped; a gap ends the list. Checkpoint heights among
+  // them get our CHECKPOINT message as if we had committed them.
+  void OnStateTransferred(const std::vector<TransferredBlock>& blocks);
+  // Returns and clears what accumulated since the last call.
+  CoreOutput TakeOutput();
+
+  uint64_t view() const { return view_; }
+  uint32_t primary() const { return quorum_.Primary(view_); }
+  bool in_view_change() const { return view_changing_; }
+  uint64_t committed_height() const { return committed_height_; }
+  uint64_t low_watermark() const { return low_; }
+  uint64_t high_watermark() const { return low_ + config_.effective_log_size(); }
+  const StableCheckpoint& stable_checkpoint() const { return checkpoints_.stable(); }
+  uint64_t dropped(DropReason r) const { return dropped_[static_cast<size_t>(r)]; }
+  uint64_t dropped_total() const;
+  const Quorum& quorum() const { return quorum_; }
+
+ private:
+  struct Slot {
+    // Current view only (cleared when the view changes):
+    std::optional<ConsensusMsg> pre_prepare;  // accepted: its block validated
+    std::optional<ConsensusMsg> waiting;      // from the primary, prev hash not known yet
+    bool rejected = false;                    // `waiting` failed validation
+    Bytes prev_hash;
+    std::vector<Bytes> request_ids;
+    std::map<uint32_t, ConsensusMsg> prepares;  // by sender, ours included
+    std::map<uint32_t, ConsensusMsg> commits;   // by sender, ours included
+    bool prepared = false;
+    bool sent_commit = false;
+    // Kept across views:
+    std::optional<PreparedCert> cert;         // highest-view prepared certificate
+    std::optional<CommittedBlock> committed;  // certified, waiting to be applied
+  };
+
+  // pbft_core.cc: normal case.
+  void Drop(DropReason r) { ++dropped_[static_cast<size_t>(r)]; }
+  bool CheckEnvelope(const ConsensusMsg& msg);
+  void HandlePrePrepare(const ConsensusMsg& msg, bool own);
+  void HandleVote(const ConsensusMsg& msg);
+  void HandleCheckpoint(const ConsensusMsg& msg);
+  void DispatchNormal(const ConsensusMsg& msg);
+  void Pump();
+  bool StepSlot(uint64_t h, Slot& s);
+  bool ApplyReady();
+  bool MaybePropose();
+  std::optional<Bytes> HashAt(uint64_t h) const;
+  std::optional<Bytes> PrevFor(uint64_t h) const;
+  bool ChainOk(uint64_t h, const Slot& s) const;
+  void Send(int to, ConsensusMsg msg);
+  ConsensusMsg Signed(ConsensusMsg msg);
+  bool InWindow(uint64_t h) const { return h > low_ && h <= high_watermark(); }
+  void UpdateTimer();
+
+  // pbft_core_view.cc: view change, new view, buffering, catch-up.
+  void StartViewChange(uint64_t new_view);
+  void ResetViewState();
+  void HandleViewChange(const ConsensusMsg& msg);
+  void HandleNewView(const ConsensusMsg& msg);
+  void TryNewView();
+  void ArmViewChangeTimer();
+  void EnterView(const ConsensusMsg& new_view, const NewViewPlan& plan);
+  void NoteHigherView(uint32_t sender, uint64_t view);
+  void Buffer(const ConsensusMsg& msg);
+  void ReplayBuffered();
+  void AdvanceLow();
+  void NoteCommitSeen(const ConsensusMsg& msg);
+  void CheckStall();
+  void RequestStateTransfer(uint64_t target);
+  void SendCheckpoint(uint64_t height, const Bytes& hash);
+
+  PbftConfig config_;
+  Quorum quorum_;
+  Signer* signer_;
+  SignatureChecker* checker_;
+  BlockFactory* factory_;
+
+  uint64_t now_ = 0;
+  uint64_t view_ = 0;
+  bool view_changing_ = false;
+  uint64_t committed_height_;
+  std::map<uint64_t, Bytes> committed_hashes_;  // heights in [low_, committed_height_]
+  uint64_t low_;
+  Bytes low_digest_;
+  uint64_t next_height_;  // primary: the next height to propose
+  std::map<uint64_t, Slot> log_;
+  RequestPool pool_;
+  CheckpointTracker checkpoints_;
+  ViewTimer timer_;
+
+  std::map<uint64_t, std::map<uint32_t, ConsensusMsg>> view_changes_;  // view -> sender
+  std::map<uint32_t, uint64_t> higher_views_;  // sender -> highest view seen above ours
+  std::optional<ConsensusMsg> last_new_view_;
+  std::map<uint32_t, uint64_t> relayed_at_;  // sender -> tick we relayed the new-view
+  std::vector<ConsensusMsg> buffered_;
+  std::map<uint32_t, ConsensusMsg> latest_commit_;  // sender -> newest commit above us
+  std::optional<ConsensusMsg> last_commit_sent_;
+  std::optional<ConsensusMsg> last_checkpoint_sent_;  // re-sent until stable
+  uint64_t last_commit_tick_ = 0;
+  uint64_t last_resend_tick_ = 0;
+  uint64_t stall_since_ = 0;
+  uint64_t transfer_requested_ = 0;
+
+  CoreOutput out_;
+  std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped_{};
+};
+
+}  // namespace consensus
+}  // namespace provledger
+
+#endif  // PROVLEDGER_CONSENSUS_PBFT_CORE_H_

@@ -1,0 +1,218 @@
+#include "node/chain_block_factory.h"
+
+#include "ledger/block_header.h"
+#include "ledger/merkle/tree_hasher.h"
+#include "ledger/record.h"
+
+namespace provledger::node {
+
+namespace v1 = provledger::v1;
+
+StatusOr<Bytes> RequestId(const std::string& chain_id, const v1::ConsensusRequest& r) {
+  if (r.has_batch()) return SignedBatchDigest(chain_id, r.batch());
+  if (r.kind_case() == v1::ConsensusRequest::kRegistryTx) {
+    ledger::Record rec;
+    rec.kind = ledger::RecordKind::kRegistry;
+    rec.registry.tx = r.registry_tx();
+    return ledger::RecordId(ledger::EncodeRecord(rec));
+  }
+  return InvalidArgumentError("request carries neither a batch nor a registry transaction");
+}
+
+ChainBlockFactory::ChainBlockFactory(ledger::BlockStore* store, const ledger::Genesis* genesis,
+                                     RegistryHolder* registry, Clock clock, BatchLimits limits)
+    : store_(store),
+      genesis_(genesis),
+      registry_(registry),
+      clock_(std::move(clock)),
+      limits_(limits) {}
+
+namespace {
+// The ids and (device, seq) pairs a derived block takes, for checks of later blocks.
+template <typename PendingT>
+PendingT MakePending(DerivedBlock d) {
+  PendingT p;
+  p.ids.insert(d.record_ids.begin(), d.record_ids.end());
+  for (const auto& r : d.records) {
+    auto rec = ledger::DecodeRecord(r);
+    if (!rec.ok()) continue;
+    if (rec->kind == ledger::RecordKind::kReading)
+      p.seqs.insert({rec->reading.device, rec->reading.seq});
+    if (rec->kind == ledger::RecordKind::kAttestation) {
+      p.seqs.insert({rec->attestation.device, rec->attestation.seq});
+    }
+  }
+  p.block = std::move(d);
+  return p;
+}
+}  // namespace
+
+bool ChainBlockFactory::SeenBelow(ByteView prev_hash, const Bytes& id,
+                                  const std::pair<std::string, uint64_t>* seq) const {
+  if (store_->Contains(id)) return true;
+  if (seq != nullptr && store_->ContainsSeq(seq->first, seq->second)) return true;
+  const Bytes head = store_->head_hash();
+  Bytes h(prev_hash);
+  // Walk the proposed-but-unapplied blocks down to the store's head.
+  for (int guard = 0; h != head && guard < 1024; ++guard) {
+    auto it = overlay_.find(h);
+    if (it == overlay_.end()) break;
+    if (it->second.ids.count(id) > 0) return true;
+    if (seq != nullptr && it->second.seqs.count(*seq) > 0) return true;
+    h = it->second.block.header.prev;
+  }
+  return false;
+}
+
+Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
+                                 const std::vector<v1::ConsensusRequest>& requests,
+                                 DerivedBlock* out) {
+  auto reg = registry_->Get();
+  std::set<Bytes> ids;
+  std::set<std::pair<std::string, uint64_t>> seqs;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const auto& req = requests[i];
+    StatusOr<CheckedBatch> checked = InvalidArgumentError("empty request");
+    if (req.has_batch()) {
+      checked = ValidateBatch(*genesis_, *reg, req.batch(), limits_);
+    } else if (req.kind_case() == v1::ConsensusRequest::kRegistryTx) {
+      checked = ValidateRegistrySubmission(*genesis_, req.registry_tx());
+    }
+    if (!checked.ok()) return checked.status().Annotate("request " + std::to_string(i));
+    PL_ASSIGN_OR_RETURN(Bytes rid, RequestId(genesis_->chain_id, req));
+    out->request_ids.push_back(rid);
+    for (auto& rec : checked->records) {
+      const std::pair<std::string, uint64_t> seq{rec.device, rec.seq};
+      if (ids.count(rec.id) > 0 || (rec.has_seq && seqs.count(seq) > 0)) continue;
+      if (SeenBelow(prev_hash, rec.id, rec.has_seq ? &seq : nullptr)) continue;
+      ids.insert(rec.id);
+      if (rec.has_seq) seqs.insert(seq);
+      if (rec.registry_op) out->registry_ops.push_back(*rec.registry_op);
+      out->record_ids.push_back(rec.id);
+      out->records.push_back(std::move(rec.bytes));
+      out->payloads.push_back(std::move(rec.payload));
+    }
+  }
+  (void)height;
+  return OkStatus();
+}
+
+StatusOr<consensus::Proposal> ChainBlockFactory::Build(uint64_t height, uint64_t view,
+                                                       ByteView prev_hash,
+                                                       std::vector<consensus::Request> requests) {
+  std::vector<v1::ConsensusRequest> reqs;
+  v1::ConsensusBlock cb;
+  for (const auto& r : requests) {
+    v1::ConsensusRequest cr;
+    if (!cr.ParseFromString(r.payload))
+      return InvalidArgumentError("request payload does not parse");
+    *cb.add_requests() = cr;
+    reqs.push_back(std::move(cr));
+  }
+  DerivedBlock d;
+  // A request that no longer checks out (say a revoked device) is dropped from the
+  // proposal instead of stalling every later one.
+  Status s = Derive(height, prev_hash, reqs, &d);
+  if (!s.ok()) {
+    std::vector<v1::ConsensusRequest> good;
+    cb.clear_requests();
+    for (auto& r : reqs) {
+      DerivedBlock probe;
+      if (Derive(height, prev_hash, {r}, &probe).ok()) {
+        *cb.add_requests() = r;
+        good.push_back(r);
+      }
+    }
+    d = DerivedBlock();
+    PL_RETURN_IF_ERROR(Derive(height, prev_hash, good, &d));
+  }
+  for (const auto& id : d.request_ids) cb.add_request_ids(id);
+  d.header.chain_id = genesis_->chain_id;
+  d.header.height = height;
+  d.header.prev = Bytes(prev_hash);
+  d.header.root = ledger::MerkleRoot(d.record_ids);
+  d.header.record_count = d.records.size();
+  uint64_t ts = clock_();
+  auto parent = overlay_.find(Bytes(prev_hash));
+  if (parent != overlay_.end()) ts = std::max(ts, parent->second.block.header.timestamp);
+  d.header.timestamp = ts;
+  d.header.view = view;
+  d.header.proposer = genesis_->Primary(view).id;
+  d.header_bytes = ledger::EncodeHeader(d.header);
+  d.header_hash = ledger::HeaderHash(d.header_bytes);
+  cb.set_header(d.header_bytes);
+  consensus::Proposal p{d.header_hash, cb.SerializeAsString()};
+  overlay_[p.header_hash] = MakePending<Pending>(std::move(d));
+  return p;
+}
+
+Status ChainBlockFactory::Validate(uint64_t height, uint64_t view, ByteView prev_hash,
+                                   ByteView block, consensus::BlockInfo* info) {
+  v1::ConsensusBlock cb;
+  if (!cb.ParseFromArray(block.data(), static_cast<int>(block.size()))) {
+    return InvalidArgumentError("block does not parse");
+  }
+  PL_ASSIGN_OR_RETURN(ledger::BlockHeader h, ledger::DecodeHeader(cb.header()));
+  const Bytes hash = ledger::HeaderHash(cb.header());
+  auto known = overlay_.find(hash);
+  if (known != overlay_.end()) {  // built or checked here already
+    info->header_hash = hash;
+    info->request_ids = known->second.block.request_ids;
+    return OkStatus();
+  }
+  if (h.chain_id != genesis_->chain_id) return InvalidArgumentError("block of another chain");
+  if (h.height != height) return InvalidArgumentError("block height differs from its slot");
+  if (h.prev != prev_hash) return InvalidArgumentError("block is not built on the previous block");
+  if (h.view > view) return InvalidArgumentError("block names a later view");
+  if (h.proposer != genesis_->Primary(h.view).id) {
+    return UnauthenticatedError("block proposer is not the primary of its view");
+  }
+  std::vector<v1::ConsensusRequest> reqs(cb.requests().begin(), cb.requests().end());
+  DerivedBlock d;
+  PL_RETURN_IF_ERROR(Derive(height, prev_hash, reqs, &d));
+  if (static_cast<int>(d.request_ids.size()) != cb.request_ids_size()) {
+    return InvalidArgumentError("request ids do not match the requests");
+  }
+  for (size_t i = 0; i < d.request_ids.size(); ++i) {
+    if (d.request_ids[i] != cb.request_ids(static_cast<int>(i))) {
+      return InvalidArgumentError("request id " + std::to_string(i) + " does not match");
+    }
+  }
+  if (h.record_count != d.records.size() || h.root != ledger::MerkleRoot(d.record_ids)) {
+    return UnauthenticatedError("block root or count differs from its requests' records");
+  }
+  d.header = h;
+  d.header_bytes = cb.header();
+  d.header_hash = hash;
+  info->header_hash = hash;
+  info->request_ids = d.request_ids;
+  overlay_[hash] = MakePending<Pending>(std::move(d));
+  return OkStatus();
+}
+
+StatusOr<DerivedBlock> ChainBlockFactory::Materialize(ByteView block) {
+  v1::ConsensusBlock cb;
+  if (!cb.ParseFromArray(block.data(), static_cast<int>(block.size()))) {
+    return DataLossError("committed block does not parse");
+  }
+  const Bytes hash = ledger::HeaderHash(cb.header());
+  auto it = overlay_.find(hash);
+  if (it != overlay_.end()) return it->second.block;
+  PL_ASSIGN_OR_RETURN(ledger::BlockHeader h, ledger::DecodeHeader(cb.header()));
+  consensus::BlockInfo info;
+  Status s = Validate(h.height, h.view, h.prev, block, &info);
+  if (!s.ok()) return DataLossError("committed block does not check out: " + s.message());
+  return overlay_[hash].block;
+}
+
+void ChainBlockFactory::Forget(uint64_t height) {
+  for (auto it = overlay_.begin(); it != overlay_.end();) {
+    if (it->second.block.header.height <= height) {
+      it = overlay_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace provledger::node

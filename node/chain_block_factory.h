@@ -1,0 +1,88 @@
+// ChainBlockFactory: the application side of PBFT (consensus::BlockFactory). It turns the
+// requests a primary orders (gateway batches, registry transactions) into a block of
+// records, and lets every other validator check a proposed block by deriving the same
+// records from the same requests. Derivation is deterministic given the chain below the
+// block: records already on the chain (by id) or whose (device, seq) is taken are left
+// out, so a resent batch never writes twice.
+//
+// Blocks proposed but not yet applied are remembered by header hash (the overlay), so a
+// pipelined block h+1 is checked against h's records before h is durable.
+//
+// Thread rules: not thread-safe; owned by the consensus thread, like the store's writes.
+#ifndef PROVLEDGER_NODE_CHAIN_BLOCK_FACTORY_H_
+#define PROVLEDGER_NODE_CHAIN_BLOCK_FACTORY_H_
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "consensus/interfaces.h"
+#include "ledger/genesis.h"
+#include "ledger/store/block_store.h"
+#include "node/batch_validator.h"
+#include "node/registry_holder.h"
+#include "proto/consensus.pb.h"
+
+namespace provledger::node {
+
+// A committed block ready for BlockStore::Append (less its certificate).
+struct DerivedBlock {
+  ledger::BlockHeader header;
+  Bytes header_bytes;
+  Bytes header_hash;
+  std::vector<Bytes> records;
+  std::vector<Bytes> record_ids;
+  std::vector<std::optional<Bytes>> payloads;
+  std::vector<provledger::v1::RegistryOp> registry_ops;
+  std::vector<Bytes> request_ids;
+};
+
+// The id consensus deduplicates a request by: a batch's digest (PROTOCOL.md 6.5), or a
+// registry transaction's record id.
+StatusOr<Bytes> RequestId(const std::string& chain_id, const provledger::v1::ConsensusRequest& r);
+
+class ChainBlockFactory final : public consensus::BlockFactory {
+ public:
+  using Clock = std::function<uint64_t()>;
+  // All pointers must outlive the factory. `clock` gives the proposer's time in ms.
+  ChainBlockFactory(ledger::BlockStore* store, const ledger::Genesis* genesis,
+                    RegistryHolder* registry, Clock clock, BatchLimits limits = {});
+
+  StatusOr<consensus::Proposal> Build(uint64_t height, uint64_t view, ByteView prev_hash,
+                                      std::vector<consensus::Request> requests) override;
+  Status Validate(uint64_t height, uint64_t view, ByteView prev_hash, ByteView block,
+                  consensus::BlockInfo* info) override;
+
+  // The records and registry changes of a committed `block` (from the overlay when it was
+  // built or validated here, derived again otherwise). kDataLoss if it does not check out.
+  StatusOr<DerivedBlock> Materialize(ByteView block);
+  // Drops overlay entries at or below `height` (they are in the store now).
+  void Forget(uint64_t height);
+
+ private:
+  // Derives records from `requests` on top of `prev_hash` at `height`.
+  Status Derive(uint64_t height, ByteView prev_hash,
+                const std::vector<provledger::v1::ConsensusRequest>& requests, DerivedBlock* out);
+  bool SeenBelow(ByteView prev_hash, const Bytes& id,
+                 const std::pair<std::string, uint64_t>* seq) const;
+
+  ledger::BlockStore* store_;
+  const ledger::Genesis* genesis_;
+  RegistryHolder* registry_;
+  Clock clock_;
+  BatchLimits limits_;
+  struct Pending {
+    DerivedBlock block;
+    std::set<Bytes> ids;
+    std::set<std::pair<std::string, uint64_t>> seqs;
+  };
+  std::map<Bytes, Pending> overlay_;  // by header hash
+};
+
+}  // namespace provledger::node
+
+#endif  // PROVLEDGER_NODE_CHAIN_BLOCK_FACTORY_H_

@@ -1,0 +1,33 @@
+// Orderer: what the client service needs from consensus. SoloOrderer (N = 1, no network)
+// and PbftOrderer (PBFT over gRPC) implement it.
+//
+// Thread rules: every method may be called from any gRPC thread.
+#ifndef PROVLEDGER_NODE_ORDERER_H_
+#define PROVLEDGER_NODE_ORDERER_H_
+
+#include <future>
+
+#include "node/batch_validator.h"
+#include "proto/consensus.pb.h"
+#include "proto/ledger.pb.h"
+
+namespace provledger::node {
+
+using SubmitResult = StatusOr<provledger::v1::SubmitResponse>;
+
+class Orderer {
+ public:
+  virtual ~Orderer() = default;
+  // Queues a checked submission (and the request that carries it through consensus). The
+  // future completes once its records are committed and durable here, with one result per
+  // record, or with the error that kept them out. kResourceExhausted when the queue is
+  // full; kUnavailable when shutting down.
+  virtual StatusOr<std::future<SubmitResult>> Submit(CheckedBatch batch,
+                                                     provledger::v1::ConsensusRequest request) = 0;
+  virtual uint64_t pending() const = 0;
+  virtual uint64_t view() const = 0;
+};
+
+}  // namespace provledger::node
+
+#endif  // PROVLEDGER_NODE_ORDERER_H_

@@ -1,0 +1,477 @@
+#include "node/pbft_orderer.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "common/log.h"
+#include "common/sha256.h"
+#include "ledger/block_header.h"
+#include "ledger/certificate.h"
+#include "ledger/merkle/tree_hasher.h"
+#include "ledger/record.h"
+#include "ledger/registry.h"
+
+namespace provledger::node {
+
+namespace v1 = provledger::v1;
+using consensus::ConsensusMsg;
+using Clock = std::chrono::steady_clock;
+
+class PbftOrderer::KeySigner final : public consensus::Signer {
+ public:
+  explicit KeySigner(const PrivateKey* key) : key_(key) {}
+  Bytes Sign(ByteView digest32) override {
+    auto s = key_->Sign(digest32);
+    return s.ok() ? *s : Bytes();
+  }
+
+ private:
+  const PrivateKey* key_;
+};
+
+class PbftOrderer::GenesisChecker final : public consensus::SignatureChecker {
+ public:
+  explicit GenesisChecker(const ledger::Genesis* g) : g_(g) {}
+  bool Verify(uint32_t validator, ByteView digest32, ByteView sig) override {
+    return validator < g_->n() &&
+           VerifySignature(g_->validators[validator].pubkey, digest32, sig).ok();
+  }
+
+ private:
+  const ledger::Genesis* g_;
+};
+
+struct PbftOrderer::Peer {
+  uint32_t index = 0;
+  std::string address;
+  std::unique_ptr<v1::Consensus::Stub> consensus;
+  std::unique_ptr<v1::Ledger::Stub> ledger;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Bytes> messages;                 // guarded by mu
+  std::deque<v1::ConsensusRequest> requests;  // guarded by mu
+  std::unique_ptr<Worker> worker;
+};
+
+PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genesis, PrivateKey key,
+                         uint32_t self, RegistryHolder* registry, PbftOptions options)
+    : store_(store),
+      genesis_(genesis),
+      key_(std::move(key)),
+      self_(self),
+      registry_(registry),
+      options_(options) {
+  signer_ = std::make_unique<KeySigner>(&key_);
+  checker_ = std::make_unique<GenesisChecker>(genesis_);
+  factory_ =
+      std::make_unique<ChainBlockFactory>(store_, genesis_, registry_, [] { return NowMs(); });
+  consensus::PbftConfig cfg;
+  cfg.n = static_cast<uint32_t>(genesis_->n());
+  cfg.self = self_;
+  cfg.chain_id = genesis_->chain_id;
+  cfg.checkpoint_interval = options_.checkpoint_interval;
+  cfg.window = options_.window;
+  cfg.max_batch_requests = options_.max_block_batches;
+  const uint32_t tick = std::max<uint32_t>(1, options_.tick_ms);
+  cfg.batch_timeout_ticks = std::max<uint64_t>(1, options_.block_timeout_ms / tick);
+  cfg.view_change_timeout_ticks = std::max<uint64_t>(10, options_.view_change_timeout_ms / tick);
+  cfg.resend_ticks = std::max<uint64_t>(5, 200 / tick);
+  core_ = std::make_unique<consensus::PbftCore>(cfg, signer_.get(), checker_.get(), factory_.get(),
+                                                store_->height(), store_->head_hash());
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 * 1024 * 1024);
+  args.SetMaxSendMessageSize(256 * 1024 * 1024);
+  for (uint32_t i = 0; i < genesis_->n(); ++i) {
+    if (i == self_) {
+      peers_.push_back(nullptr);
+      continue;
+    }
+    auto p = std::make_unique<Peer>();
+    p->index = i;
+    p->address = genesis_->validators[i].address;
+    auto ch = grpc::CreateCustomChannel(p->address, grpc::InsecureChannelCredentials(), args);
+    p->consensus = v1::Consensus::NewStub(ch);
+    p->ledger = v1::Ledger::NewStub(ch);
+    Peer* raw = p.get();
+    p->worker = std::make_unique<Worker>("peer", [this, raw](Worker& w) { PeerLoop(raw, w); });
+    p->worker->set_on_stop([raw] { raw->cv.notify_all(); });
+    peers_.push_back(std::move(p));
+  }
+  worker_ = std::make_unique<Worker>("consensus", [this](Worker& w) { Run(w); });
+  worker_->set_on_stop([this] { cv_.notify_all(); });
+}
+
+PbftOrderer::~PbftOrderer() {
+  worker_.reset();
+  for (auto& p : peers_) {
+    if (p) p->worker.reset();
+  }
+  for (auto& [id, ws] : waiters_) {
+    for (auto& w : ws) w->done.set_value(UnavailableError("node is shutting down"));
+  }
+}
+
+Status PbftOrderer::Post(Event e) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (events_.size() >= options_.max_queued_events) {
+      return ResourceExhaustedError("consensus queue is full; retry later");
+    }
+    events_.push_back(std::move(e));
+  }
+  cv_.notify_one();
+  return OkStatus();
+}
+
+StatusOr<std::future<SubmitResult>> PbftOrderer::Submit(CheckedBatch batch,
+                                                        v1::ConsensusRequest request) {
+  PL_ASSIGN_OR_RETURN(Bytes id, RequestId(genesis_->chain_id, request));
+  auto w = std::make_shared<Waiter>();
+  for (const auto& r : batch.records) w->record_ids.push_back(r.id);
+  w->deadline_ms = NowMs() + options_.submit_timeout_ms;
+  auto fut = w->done.get_future();
+  Event e;
+  e.kind = Event::kLocal;
+  e.request = consensus::Request{id, request.SerializeAsString()};
+  e.waiter = w;
+  PL_RETURN_IF_ERROR(Post(std::move(e)));
+  waiting_.fetch_add(1);
+  return fut;
+}
+
+void PbftOrderer::Deliver(const v1::Delivery& d) {
+  for (const auto& bytes : d.messages()) {
+    Event e;
+    e.kind = Event::kMessage;
+    if (!consensus::Decode(bytes, &e.msg).ok() || e.msg.sender >= genesis_->n() ||
+        e.msg.sender == self_ ||
+        !VerifySignature(genesis_->validators[e.msg.sender].pubkey,
+                         consensus::SigningDigest(genesis_->chain_id, e.msg), e.msg.signature)
+             .ok()) {
+      dropped_.fetch_add(1);
+      continue;
+    }
+    if (!Post(std::move(e)).ok()) dropped_.fetch_add(1);
+  }
+  for (const auto& r : d.requests()) {
+    auto id = RequestId(genesis_->chain_id, r);
+    if (!id.ok()) {
+      dropped_.fetch_add(1);
+      continue;
+    }
+    Event e;
+    e.kind = Event::kRequest;
+    e.request = consensus::Request{*id, r.SerializeAsString()};
+    if (!Post(std::move(e)).ok()) dropped_.fetch_add(1);
+  }
+}
+
+void PbftOrderer::SendTo(uint32_t to, const Bytes& msg, const v1::ConsensusRequest* req) {
+  if (to >= peers_.size() || !peers_[to]) return;
+  Peer* p = peers_[to].get();
+  {
+    std::lock_guard<std::mutex> lock(p->mu);
+    if (req != nullptr) {
+      p->requests.push_back(*req);
+      if (p->requests.size() > options_.max_peer_queue) p->requests.pop_front();
+    } else {
+      p->messages.push_back(msg);
+      // PBFT resends what matters; an unreachable peer must not hold our memory.
+      if (p->messages.size() > options_.max_peer_queue) p->messages.pop_front();
+    }
+  }
+  p->cv.notify_one();
+}
+
+void PbftOrderer::PeerLoop(Peer* p, Worker& w) {
+  uint64_t failures = 0;
+  while (!w.stopping()) {
+    v1::Delivery d;
+    d.set_sender(self_);
+    {
+      std::unique_lock<std::mutex> lock(p->mu);
+      p->cv.wait_for(lock, std::chrono::milliseconds(100),
+                     [&] { return w.stopping() || !p->messages.empty() || !p->requests.empty(); });
+      while (!p->messages.empty() && d.messages_size() < 512) {
+        d.add_messages(std::move(p->messages.front()));
+        p->messages.pop_front();
+      }
+      while (!p->requests.empty() && d.requests_size() < 64) {
+        *d.add_requests() = std::move(p->requests.front());
+        p->requests.pop_front();
+      }
+    }
+    if (d.messages_size() == 0 && d.requests_size() == 0) continue;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::DeliveryAck ack;
+    grpc::Status s = p->consensus->Deliver(&ctx, d, &ack);
+    if (s.ok()) {
+      if (failures > 0) LogInfo("peer_reachable").Kv("peer", genesis_->validators[p->index].id);
+      failures = 0;
+      continue;
+    }
+    if (failures++ == 0) {
+      LogWarn("peer_unreachable")
+          .Kv("peer", genesis_->validators[p->index].id)
+          .Kv("address", p->address)
+          .Kv("err", s.error_message());
+    }
+    const uint32_t backoff = std::min<uint64_t>(1000, 50 * failures);
+    for (uint32_t slept = 0; slept < backoff && !w.stopping(); slept += 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+bool PbftOrderer::AnswerIfKnown(Waiter* w) {
+  v1::SubmitResponse resp;
+  for (const auto& id : w->record_ids) {
+    auto loc = store_->FindRecord(id);
+    if (!loc.ok()) return false;
+    auto* r = resp.add_results();
+    r->set_record_id(id);
+    r->set_outcome(v1::RecordResult::DUPLICATE);
+    r->set_height(loc->height);
+    r->set_index(loc->index);
+  }
+  w->done.set_value(std::move(resp));
+  waiting_.fetch_sub(1);
+  return true;
+}
+
+void PbftOrderer::CompleteWaiters(const std::vector<Bytes>& request_ids) {
+  const uint64_t height = store_->height();
+  for (const auto& rid : request_ids) {
+    auto it = waiters_.find(rid);
+    if (it == waiters_.end()) continue;
+    for (auto& w : it->second) {
+      v1::SubmitResponse resp;
+      for (const auto& id : w->record_ids) {
+        auto* r = resp.add_results();
+        r->set_record_id(id);
+        auto loc = store_->FindRecord(id);
+        if (!loc.ok()) {
+          r->set_outcome(v1::RecordResult::CONFLICT);
+          continue;
+        }
+        r->set_outcome(loc->height == height ? v1::RecordResult::COMMITTED
+                                             : v1::RecordResult::DUPLICATE);
+        r->set_height(loc->height);
+        r->set_index(loc->index);
+      }
+      w->done.set_value(std::move(resp));
+      waiting_.fetch_sub(1);
+    }
+    waiters_.erase(it);
+  }
+}
+
+void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
+  if (c.height <= store_->height()) return;  // already here through state transfer
+  auto d = factory_->Materialize(c.block);
+  if (!d.ok()) {
+    LogError("committed_block_invalid").Kv("height", c.height).Kv("err", d.status().ToString());
+    std::abort();  // a certified block we cannot derive: our state is wrong, stop
+  }
+  ledger::BlockToAppend b;
+  b.header_bytes = d->header_bytes;
+  b.records = d->records;
+  bool any_payload = false;
+  for (const auto& p : d->payloads) any_payload = any_payload || p.has_value();
+  if (any_payload) b.payloads = d->payloads;
+  b.certificate.set_view(c.view);
+  b.certificate.set_digest(
+      ledger::CommitDigest(genesis_->chain_id, c.height, c.view, c.header_hash));
+  for (const auto& [v, sig] : c.commit_signatures) {
+    auto* s = b.certificate.add_signatures();
+    s->set_validator(v);
+    s->set_signature(sig);
+  }
+  auto snap = registry_->Get();
+  for (const auto& op : d->registry_ops) snap = snap->Apply(op, c.height, &b.registry_puts);
+  Status s = store_->Append(b);
+  if (!s.ok()) {
+    // A validator that cannot persist must stop: the others go on (f of them may fail), and
+    // after a restart this one catches up by state transfer.
+    LogError("block_append_failed").Kv("height", c.height).Kv("err", s.ToString());
+    std::_Exit(3);
+  }
+  registry_->Set(snap);
+  factory_->Forget(c.height);
+  LogDebug("block_committed")
+      .Kv("height", c.height)
+      .Kv("view", c.view)
+      .Kv("records", d->records.size())
+      .Kv("hash", ShortHex(c.header_hash));
+  CompleteWaiters(c.request_ids);
+}
+
+void PbftOrderer::StateTransfer(uint64_t target) {
+  std::vector<consensus::TransferredBlock> got;
+  const uint64_t start = store_->height();
+  size_t next_peer = (self_ + 1) % peers_.size();
+  int failures = 0;
+  while (store_->height() < target && failures < static_cast<int>(peers_.size()) * 2) {
+    Peer* p = peers_[next_peer].get();
+    if (p == nullptr) {
+      next_peer = (next_peer + 1) % peers_.size();
+      continue;
+    }
+    const uint64_t h = store_->height() + 1;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::GetBlockRequest req;
+    req.set_height(h);
+    req.set_with_payloads(true);
+    v1::Block blk;
+    grpc::Status gs = p->ledger->GetBlock(&ctx, req, &blk);
+    Status s = gs.ok() ? OkStatus() : UnavailableError(gs.error_message());
+    ledger::BlockToAppend b;
+    Bytes hash;
+    std::shared_ptr<const ledger::RegistrySnapshot> snap = registry_->Get();
+    if (s.ok()) {
+      // Trust nothing a peer sends: chain link, root, count and a valid certificate.
+      auto header = ledger::DecodeHeader(blk.header());
+      s = header.status();
+      if (s.ok() && (header->height != h || header->prev != store_->head_hash())) {
+        s = InvalidArgumentError("block does not extend our chain");
+      }
+      if (s.ok()) {
+        hash = ledger::HeaderHash(blk.header());
+        s = ledger::VerifyCertificate(*genesis_, h, hash, header->view, blk.certificate());
+      }
+      b.header_bytes = blk.header();
+      b.records.assign(blk.records().begin(), blk.records().end());
+      b.certificate = blk.certificate();
+      bool any_payload = false;
+      for (int i = 0; s.ok() && i < blk.records_size(); ++i) {
+        auto rec = ledger::DecodeRecord(blk.records(i));
+        if (!rec.ok()) {
+          s = rec.status();
+          break;
+        }
+        std::optional<Bytes> payload;
+        if (i < blk.payloads_size()) {
+          const Bytes want = rec->kind == ledger::RecordKind::kReading ? rec->reading.payload_hash
+                             : rec->kind == ledger::RecordKind::kAttestation
+                                 ? rec->attestation.report_hash
+                                 : Bytes();
+          if (!want.empty() && Sha256(blk.payloads(i)) == want) payload = blk.payloads(i);
+        }
+        any_payload = any_payload || payload.has_value();
+        b.payloads.push_back(std::move(payload));
+        if (rec->kind == ledger::RecordKind::kRegistry) {
+          auto op = ledger::VerifyRegistryTx(*genesis_, rec->registry.tx);
+          if (op.ok()) snap = snap->Apply(*op, h, &b.registry_puts);
+        }
+      }
+      if (!any_payload) b.payloads.clear();
+      if (s.ok()) s = store_->Append(b);  // checks root and count against the records
+    }
+    if (!s.ok()) {
+      LogWarn("state_transfer_failed")
+          .Kv("peer", genesis_->validators[p->index].id)
+          .Kv("height", h)
+          .Kv("err", s.ToString());
+      ++failures;
+      next_peer = (next_peer + 1) % peers_.size();
+      continue;
+    }
+    registry_->Set(snap);
+    factory_->Forget(h);
+    got.push_back(consensus::TransferredBlock{h, hash, {}});
+  }
+  if (!got.empty()) {
+    LogInfo("state_transferred")
+        .Kv("from", start + 1)
+        .Kv("to", store_->height())
+        .Kv("target", target);
+  }
+  core_->OnStateTransferred(got);
+}
+
+void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
+  for (const auto& [to, msg] : out.to_send) {
+    const Bytes bytes = consensus::Encode(msg);
+    if (to == consensus::CoreOutput::kBroadcast) {
+      for (uint32_t i = 0; i < peers_.size(); ++i) SendTo(i, bytes, nullptr);
+    } else {
+      SendTo(static_cast<uint32_t>(to), bytes, nullptr);
+    }
+  }
+  for (const auto& [primary, req] : out.forward) {
+    // A request that reached us from a peer is already at every validator: only the
+    // validator a client gave it to relays it, to all of them, so that every backup arms
+    // its view-change timer if the primary ignores it (clients multicast in PBFT).
+    if (relayed_.count(req.id) > 0) continue;
+    v1::ConsensusRequest cr;
+    if (!cr.ParseFromString(req.payload)) continue;
+    for (uint32_t i = 0; i < peers_.size(); ++i) SendTo(i, Bytes(), &cr);
+  }
+  relayed_.clear();
+  for (const auto& c : out.to_apply) Apply(c);
+  if (out.need_state_transfer) StateTransfer(*out.need_state_transfer);
+}
+
+void PbftOrderer::Run(Worker& w) {
+  const auto tick = std::chrono::milliseconds(std::max<uint32_t>(1, options_.tick_ms));
+  auto next_tick = Clock::now() + tick;
+  std::deque<Event> batch;
+  while (!w.stopping()) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_until(lock, next_tick, [&] { return w.stopping() || !events_.empty(); });
+      batch.swap(events_);
+    }
+    for (auto& e : batch) {
+      switch (e.kind) {
+        case Event::kMessage:
+          core_->OnMessage(e.msg);
+          break;
+        case Event::kRequest:
+          relayed_.insert(e.request.id);
+          core_->OnRequest(std::move(e.request));
+          break;
+        case Event::kLocal: {
+          if (AnswerIfKnown(e.waiter.get())) break;
+          waiters_[e.request.id].push_back(e.waiter);
+          core_->OnRequest(std::move(e.request));
+          break;
+        }
+      }
+      HandleOutput(core_->TakeOutput());
+    }
+    batch.clear();
+    const auto now = Clock::now();
+    if (now >= next_tick) {
+      core_->OnTick();
+      next_tick += tick;
+      if (next_tick < now) next_tick = now + tick;  // we fell behind: do not burst ticks
+      HandleOutput(core_->TakeOutput());
+      const uint64_t now_ms = NowMs();
+      for (auto it = waiters_.begin(); it != waiters_.end();) {
+        auto& ws = it->second;
+        for (auto wi = ws.begin(); wi != ws.end();) {
+          if ((*wi)->deadline_ms <= now_ms) {
+            (*wi)->done.set_value(DeadlineExceededError(
+                "not committed within " + std::to_string(options_.submit_timeout_ms) +
+                " ms (view change or overload); resend: records already written are answered "
+                "as duplicates with their location"));
+            waiting_.fetch_sub(1);
+            wi = ws.erase(wi);
+          } else {
+            ++wi;
+          }
+        }
+        it = ws.empty() ? waiters_.erase(it) : std::next(it);
+      }
+    }
+    view_.store(core_->view());
+  }
+}
+
+}  // namespace provledger::node

@@ -1,0 +1,129 @@
+// PbftOrderer: the node shell around consensus::PbftCore. It owns the consensus thread
+// (sole owner of the core, sole writer of the BlockStore), a ticker, one sender Worker per
+// peer and the gRPC stubs to them; it turns the core's outputs into messages, durable
+// blocks and answered submissions, and fetches certified blocks from peers when behind.
+//
+// Thread rules: Submit(), Deliver() and the accessors from any thread (they post to the
+// consensus thread's bounded queue or read atomics).
+#ifndef PROVLEDGER_NODE_PBFT_ORDERER_H_
+#define PROVLEDGER_NODE_PBFT_ORDERER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/ecdsa.h"
+#include "common/worker.h"
+#include "consensus/pbft_core.h"
+#include "ledger/genesis.h"
+#include "ledger/store/block_store.h"
+#include "node/chain_block_factory.h"
+#include "node/orderer.h"
+#include "node/registry_holder.h"
+#include "proto/consensus.grpc.pb.h"
+#include "proto/ledger.grpc.pb.h"
+
+namespace provledger::node {
+
+struct PbftOptions {
+  uint32_t tick_ms = 10;                   // one core tick
+  uint32_t block_timeout_ms = 10;          // a batch is cut this long after its first request
+  size_t max_block_batches = 64;           // ... or at this many gateway batches
+  uint32_t view_change_timeout_ms = 2000;  // base; doubles per failed view change
+  uint64_t checkpoint_interval = 16;
+  uint64_t window = 4;                 // blocks in flight
+  uint32_t submit_timeout_ms = 30000;  // a submission not committed by then: DEADLINE_EXCEEDED
+  size_t max_queued_events = 100000;
+  size_t max_peer_queue = 20000;  // messages waiting for one peer; oldest dropped
+};
+
+class PbftOrderer final : public Orderer {
+ public:
+  // All pointers must outlive the orderer; `self` is this validator's index.
+  PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genesis, PrivateKey key,
+              uint32_t self, RegistryHolder* registry, PbftOptions options);
+  ~PbftOrderer() override;
+
+  StatusOr<std::future<SubmitResult>> Submit(CheckedBatch batch,
+                                             provledger::v1::ConsensusRequest request) override;
+  uint64_t pending() const override { return waiting_.load(); }
+  uint64_t view() const override { return view_.load(); }
+
+  // Takes a peer's delivery: checks each message's signature (on the calling gRPC thread)
+  // and queues the good ones; bad ones are counted and dropped.
+  void Deliver(const provledger::v1::Delivery& d);
+  uint64_t dropped_messages() const { return dropped_.load(); }
+
+ private:
+  struct Waiter {
+    std::vector<Bytes> record_ids;
+    std::promise<SubmitResult> done;
+    uint64_t deadline_ms = 0;
+  };
+  struct Event {
+    enum Kind { kMessage, kRequest, kLocal } kind = kMessage;
+    consensus::ConsensusMsg msg;
+    consensus::Request request;
+    std::shared_ptr<Waiter> waiter;
+  };
+  class KeySigner;
+  class GenesisChecker;
+  struct Peer;
+
+  Status Post(Event e);
+  void Run(Worker& w);
+  void HandleOutput(consensus::CoreOutput out);
+  void Apply(const consensus::CommittedBlock& c);
+  void CompleteWaiters(const std::vector<Bytes>& request_ids);
+  bool AnswerIfKnown(Waiter* w);
+  void StateTransfer(uint64_t target);
+  void SendTo(uint32_t to, const Bytes& msg, const provledger::v1::ConsensusRequest* req);
+  void PeerLoop(Peer* p, Worker& w);
+
+  ledger::BlockStore* store_;
+  const ledger::Genesis* genesis_;
+  PrivateKey key_;
+  uint32_t self_;
+  RegistryHolder* registry_;
+  PbftOptions options_;
+  std::unique_ptr<KeySigner> signer_;
+  std::unique_ptr<GenesisChecker> checker_;
+  std::unique_ptr<ChainBlockFactory> factory_;
+  std::unique_ptr<consensus::PbftCore> core_;  // consensus thread only
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> events_;                                       // guarded by mu_
+  std::map<Bytes, std::vector<std::shared_ptr<Waiter>>> waiters_;  // consensus thread only
+  std::set<Bytes> relayed_;  // consensus thread only: requests a peer sent us, not to forward
+
+  std::vector<std::unique_ptr<Peer>> peers_;  // by validator index; null for self
+  std::atomic<uint64_t> view_{0};
+  std::atomic<uint64_t> waiting_{0};
+  std::atomic<uint64_t> dropped_{0};
+  std::unique_ptr<Worker> worker_;
+};
+
+// The gRPC face of PbftOrderer::Deliver.
+class ConsensusService final : public provledger::v1::Consensus::Service {
+ public:
+  explicit ConsensusService(PbftOrderer* orderer) : orderer_(orderer) {}
+  grpc::Status Deliver(grpc::ServerContext*, const provledger::v1::Delivery* d,
+                       provledger::v1::DeliveryAck*) override {
+    orderer_->Deliver(*d);
+    return grpc::Status::OK;
+  }
+
+ private:
+  PbftOrderer* orderer_;
+};
+
+}  // namespace provledger::node
+
+#endif  // PROVLEDGER_NODE_PBFT_ORDERER_H_

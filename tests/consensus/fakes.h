@@ -1,0 +1,68 @@
+// Test doubles for the consensus core: HMAC "signatures" per validator index and a block
+// factory whose header hash is SHA256(tag || prev || height || view || request ids).
+//
+// Thread rules: like the interfaces they implement, used from one thread.
+#ifndef PROVLEDGER_TESTS_CONSENSUS_FAKES_H_
+#define PROVLEDGER_TESTS_CONSENSUS_FAKES_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "consensus/interfaces.h"
+
+namespace provledger {
+namespace consensus {
+namespace testing {
+
+// The fake secret key of validator `index`.
+Bytes FakeKey(uint32_t index);
+
+// Signs as validator `index`: HMAC-SHA256(FakeKey(index), digest).
+class FakeSigner : public Signer {
+ public:
+  explicit FakeSigner(uint32_t index) : key_(FakeKey(index)) {}
+  Bytes Sign(ByteView digest32) override;
+
+ private:
+  Bytes key_;
+};
+
+// Accepts FakeSigner signatures of validators 0..n-1.
+class FakeChecker : public SignatureChecker {
+ public:
+  explicit FakeChecker(uint32_t n) : n_(n) {}
+  bool Verify(uint32_t validator, ByteView digest32, ByteView sig) override;
+
+ private:
+  uint32_t n_;
+};
+
+// The parsed content of a fake block.
+struct FakeBlock {
+  uint64_t height = 0;
+  uint64_t view = 0;
+  Bytes prev;
+  std::vector<Request> requests;
+};
+
+// Serializes and parses fake blocks; kInvalidArgument on malformed bytes.
+Bytes EncodeFakeBlock(const FakeBlock& b);
+Status DecodeFakeBlock(ByteView data, FakeBlock* b);
+// Header hash of a fake block.
+Bytes FakeHeaderHash(const FakeBlock& b);
+
+class FakeBlockFactory : public BlockFactory {
+ public:
+  StatusOr<Proposal> Build(uint64_t height, uint64_t view, ByteView prev_hash,
+                           std::vector<Request> requests) override;
+  Status Validate(uint64_t height, uint64_t view, ByteView prev_hash, ByteView block,
+                  BlockInfo* info) override;
+};
+
+}  // namespace testing
+}  // namespace consensus
+}  // namespace provledger
+
+#endif  // PROVLEDGER_TESTS_CONSENSUS_FAKES_H_

@@ -1,0 +1,134 @@
+// A seeded, single-threaded simulated network of N PbftCores for tests.
+//
+// One std::mt19937_64, seeded by the test, decides every drop, delay and delivery order, so
+// a seed replays exactly. Time is ticks: each tick delivers the messages due, then ticks
+// every live core. The adversary drops, delays and reorders messages, partitions the
+// replicas, crashes and restarts them, replays old messages, and runs Byzantine replicas.
+// Every committed block is checked as it is applied (safety: no two honest replicas commit
+// different header hashes at one height; certificates hold 2f+1 valid distinct signatures);
+// the first violation is kept in safety_violation().
+// Thread rules: not thread-safe; one test drives it.
+#ifndef PROVLEDGER_TESTS_CONSENSUS_SIM_NETWORK_H_
+#define PROVLEDGER_TESTS_CONSENSUS_SIM_NETWORK_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <queue>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "consensus/pbft_core.h"
+#include "tests/consensus/fakes.h"
+
+namespace provledger {
+namespace consensus {
+namespace testing {
+
+enum class Byzantine {
+  kHonest,
+  kEquivocate,   // as primary: a different pre-prepare for odd-numbered backups
+  kWrongDigest,  // prepares and commits name a wrong digest
+  kForge,        // also sends copies claiming another sender, with bad signatures
+};
+
+class SimNetwork {
+ public:
+  // `base` gives every setting but n and self. Prints nothing; call Describe() on failure.
+  SimNetwork(uint32_t n, uint64_t seed, PbftConfig base);
+
+  // Adversary. `from`/`to` of -1 mean any replica.
+  void Drop(int from, int to, double p);
+  void Delay(uint64_t max_extra_ticks) { max_delay_ = max_extra_ticks; }
+  void Reorder(bool on) { reorder_ = on; }
+  void Partition(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b);
+  void Replay(double p_per_tick) { replay_p_ = p_per_tick; }
+  // Ends partitions, drops, delays, reordering and replays.
+  void Heal();
+  void Crash(uint32_t i);
+  // A crashed replica comes back with its applied blocks (as from its store), in view 0.
+  void Restart(uint32_t i);
+  void SetByzantine(uint32_t i, Byzantine b) { byzantine_[i] = b; }
+
+  // Client side: makes request number k, and hands it to every live replica.
+  static Request MakeRequest(uint64_t k);
+  void Submit(const Request& req);
+  void SubmitRange(uint64_t first, uint64_t count);
+
+  void RunTicks(uint64_t ticks);
+  // Runs until every honest live replica committed every submitted request, resubmitting
+  // uncommitted ones every `retry_ticks` (a client retransmits). False after `max_ticks`.
+  bool RunUntilAllCommitted(uint64_t max_ticks, uint64_t retry_ticks = 200);
+
+  bool honest(uint32_t i) const { return byzantine_.at(i) == Byzantine::kHonest; }
+  bool up(uint32_t i) const { return cores_[i] != nullptr; }
+  PbftCore& core(uint32_t i) { return *cores_[i]; }
+  uint64_t committed_height(uint32_t i) const { return chains_[i].size(); }
+  // Header hash replica i committed at `height` (1-based), or "" if none.
+  Bytes committed_hash(uint32_t i, uint64_t height) const;
+  uint64_t now() const { return now_; }
+  uint64_t seed() const { return seed_; }
+  const std::string& safety_violation() const { return violation_; }
+  uint64_t delivered() const { return delivered_; }
+  // One line: seed, tick, per replica view/height/mode, for failure messages.
+  std::string Describe() const;
+
+ private:
+  struct Event {
+    uint64_t time = 0;
+    uint64_t order = 0;
+    uint32_t to = 0;
+    bool is_request = false;
+    ConsensusMsg msg;
+    Request req;
+    bool operator>(const Event& o) const {
+      return time != o.time ? time > o.time : order > o.order;
+    }
+  };
+  struct Applied {
+    Bytes hash;
+    std::vector<Bytes> ids;
+  };
+
+  void Schedule(uint32_t from, uint32_t to, Event e);
+  void Collect(uint32_t i);
+  std::vector<ConsensusMsg> Mutate(uint32_t from, uint32_t to, const ConsensusMsg& m);
+  void Record(uint32_t i, const CommittedBlock& b);
+  void RecordApplied(uint32_t i, uint64_t height, const Applied& a);
+  void StateTransfer(uint32_t i);
+  void Step();
+  std::unique_ptr<PbftCore> MakeCore(uint32_t i, uint64_t height, const Bytes& hash);
+
+  uint32_t n_;
+  uint64_t seed_;
+  PbftConfig base_;
+  std::mt19937_64 rng_;
+  uint64_t now_ = 0;
+  uint64_t order_ = 0;
+  uint64_t delivered_ = 0;
+  std::priority_queue<Event, std::vector<Event>, std::greater<Event>> queue_;
+  std::vector<std::unique_ptr<FakeSigner>> signers_;
+  FakeChecker checker_;
+  std::vector<std::unique_ptr<FakeBlockFactory>> factories_;
+  std::vector<std::unique_ptr<PbftCore>> cores_;
+  std::map<uint32_t, Byzantine> byzantine_;
+  std::vector<std::vector<Applied>> chains_;  // per replica, index = height - 1
+  std::map<uint64_t, Bytes> honest_hashes_;   // first honest hash seen per height
+  std::vector<std::set<Bytes>> committed_ids_;
+  std::map<std::pair<int, int>, double> drop_;
+  std::vector<int> group_;
+  uint64_t max_delay_ = 0;
+  bool reorder_ = false;
+  double replay_p_ = 0;
+  std::vector<std::pair<uint32_t, ConsensusMsg>> history_;  // for replays, bounded
+  std::vector<Request> submitted_;
+  std::string violation_;
+};
+
+}  // namespace testing
+}  // namespace consensus
+}  // namespace provledger
+
+#endif  // PROVLEDGER_TESTS_CONSENSUS_SIM_NETWORK_H_
