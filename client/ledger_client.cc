@@ -15,6 +15,11 @@ StatusOr<std::unique_ptr<LedgerClient>> LedgerClient::Create(
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   args.SetMaxSendMessageSize(64 * 1024 * 1024);
+  // A node that restarts is back within seconds: retry the connection often, not after
+  // gRPC's default backoff of up to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   for (const auto& a : addresses) {
     c->stubs_.push_back(v1::Ledger::NewStub(
         grpc::CreateCustomChannel(a, grpc::InsecureChannelCredentials(), args)));

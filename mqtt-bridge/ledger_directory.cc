@@ -41,10 +41,31 @@ void LedgerDeviceDirectory::StartRefresher() {
 }
 
 std::optional<Bytes> LedgerDeviceDirectory::PublicKey(const std::string& device) const {
+  const uint64_t now = NowMs();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = keys_.find(device);
+    if (it != keys_.end()) return it->second;
+    auto miss = misses_.find(device);
+    if (miss != misses_.end() && now - miss->second < 1000) return std::nullopt;
+    if (now - lookup_window_start_ >= 1000) {
+      lookup_window_start_ = now;
+      lookups_in_window_ = 0;
+    }
+    if (++lookups_in_window_ > 20) return std::nullopt;
+    if (misses_.size() > 100000) misses_.clear();  // bounded memory
+  }
+  // Not under the lock: the lookup is a network call.
+  auto listing = client_->Devices(device);
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = keys_.find(device);
-  if (it == keys_.end()) return std::nullopt;
-  return it->second;
+  if (listing.ok() && listing->devices_size() == 1 && !listing->devices(0).revoked() &&
+      listing->devices(0).id() == device) {
+    keys_[device] = listing->devices(0).pubkey();
+    misses_.erase(device);
+    return listing->devices(0).pubkey();
+  }
+  misses_[device] = now;
+  return std::nullopt;
 }
 
 size_t LedgerDeviceDirectory::size() const {

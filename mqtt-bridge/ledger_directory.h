@@ -28,7 +28,10 @@ class LedgerDeviceDirectory final : public DeviceDirectory {
   // Starts the background refresher.
   void StartRefresher();
 
-  // The registered, unrevoked key of `device`, or nullopt.
+  // The registered, unrevoked key of `device`, or nullopt. A device not in the last
+  // listing is looked up on the ledger at once (a new registration works immediately);
+  // misses are remembered for a second and lookups are capped at 20/s, so a flood of
+  // unknown device ids cannot stall the caller.
   std::optional<Bytes> PublicKey(const std::string& device) const override;
   size_t size() const;
 
@@ -36,7 +39,10 @@ class LedgerDeviceDirectory final : public DeviceDirectory {
   client::LedgerClient* client_;
   uint32_t refresh_ms_;
   mutable std::mutex mu_;
-  std::map<std::string, Bytes> keys_;  // guarded by mu_
+  mutable std::map<std::string, Bytes> keys_;       // guarded by mu_; a lookup on a miss adds
+  mutable std::map<std::string, uint64_t> misses_;  // guarded by mu_: device -> time of miss
+  mutable uint64_t lookup_window_start_ = 0;        // guarded by mu_
+  mutable int lookups_in_window_ = 0;               // guarded by mu_
   std::unique_ptr<Worker> refresher_;
 };
 

@@ -21,7 +21,7 @@ def step(msg):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--dir", default="/tmp/provledger-demo")
-    ap.add_argument("--validators", type=int, default=1)
+    ap.add_argument("--validators", type=int, default=4)
     ap.add_argument("--devices", type=int, default=4)
     ap.add_argument("--count", type=int, default=25)
     ap.add_argument("--keep", action="store_true", help="leave the processes running")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: a local ledger, Mosquitto, an MQTT bridge and simulated devices publishing
 # signed and MACed readings; ends by proving one reading with the genesis file alone.
-#   bash ops/demo.sh [--validators=1|4] [--devices=N] [--count=N] [--dir=DIR] [--keep]
+#   bash ops/demo.sh [--validators=4|1] [--devices=N] [--count=N] [--dir=DIR] [--keep]
 set -eu
 cd "$(dirname "$0")/.."
 bash ops/install_deps.sh

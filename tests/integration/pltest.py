@@ -12,6 +12,27 @@ import sys
 import time
 
 WS = "provledger"
+_CHILDREN = []  # every process a test starts; killed at exit, pass or fail
+
+
+def spawn(args, **kw):
+    p = subprocess.Popen(args, **kw)
+    _CHILDREN.append(p)
+    return p
+
+
+def _kill_children():
+    for p in _CHILDREN:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(timeout=5)
+            except Exception:
+                pass
+
+
+import atexit  # noqa: E402
+atexit.register(_kill_children)
 
 
 def runfile(rel):
@@ -119,7 +140,7 @@ class Chain:
     def start(self, i=0, extra=()):
         v = self.ids[i]
         logf = open("%s/%s.log" % (self.root, v), "a")
-        p = subprocess.Popen([LEDGER_NODE, "--genesis=" + self.genesis, "--node_id=" + v,
+        p = spawn([LEDGER_NODE, "--genesis=" + self.genesis, "--node_id=" + v,
                               "--key=%s/%s.key" % (self.root, v),
                               "--data_dir=%s/%s" % (self.root, v)] + list(extra),
                              stdout=logf, stderr=subprocess.STDOUT)
@@ -188,7 +209,7 @@ class Mosquitto:
 
     def start(self):
         logf = open(os.path.join(self.root, "mosquitto.log"), "a")
-        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], stdout=logf,
+        self.proc = spawn(["mosquitto", "-c", self.conf], stdout=logf,
                                      stderr=subprocess.STDOUT)
 
         def up():
@@ -216,7 +237,7 @@ class BridgeProc:
 
     def start(self, wait=True):
         logf = open(self.logpath, "a")
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [MQTT_BRIDGE, "--gateway_id=" + self.gateway,
              "--gateway_key=%s/%s.key" % (self.chain.root, self.gateway),
              "--nodes=" + ",".join(self.chain.addr(i) for i in range(len(self.chain.ids))),

@@ -1,0 +1,106 @@
+// device_sim: simulates MQTT v5 devices speaking PROTOCOL.md (see kUsage in sim_options.cc).
+// Prints one JSON summary line on stdout; exit 0 only when the run met its expectation.
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/flags.h"
+#include "common/log.h"
+#include "tools/device_sim/device_keys.h"
+#include "tools/device_sim/sim_options.h"
+#include "tools/device_sim/sim_runner.h"
+
+namespace provledger::device_sim {
+namespace {
+
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitSetup = 3;
+
+int Setup(const Status& s, const char* what) {
+  std::fprintf(stderr, "device_sim: %s: %s\n", what, s.ToString().c_str());
+  return kExitSetup;
+}
+
+int Main(int argc, char** argv) {
+  StatusOr<Flags> flags = Flags::Parse(argc, argv, 1, KnownFlags(), BooleanFlags());
+  if (!flags.ok()) {
+    std::fprintf(stderr, "device_sim: %s\n\n%s", flags.status().message().c_str(), kUsage);
+    return kExitUsage;
+  }
+  if (flags->GetBool("help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (!flags->positional().empty()) {
+    std::fprintf(stderr, "device_sim: unexpected argument '%s'\n\n%s",
+                 flags->positional()[0].c_str(), kUsage);
+    return kExitUsage;
+  }
+  StatusOr<SimOptions> parsed = OptionsFromFlags(*flags);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "device_sim: %s\n(run 'device_sim --help')\n",
+                 parsed.status().message().c_str());
+    return kExitUsage;
+  }
+  SimOptions o = std::move(parsed).value();
+  SetLogContext("device_sim", o.device_prefix);
+
+  std::vector<PrivateKey> keys;
+  std::vector<SentMessage> replay;
+  if (!o.replay_from.empty()) {
+    StatusOr<std::vector<SentMessage>> r = ReadReplayFile(o.replay_from);
+    if (!r.ok()) return Setup(r.status(), "--replay_from");
+    replay = std::move(r).value();
+  } else {
+    std::vector<std::pair<std::string, Bytes>> pubkeys;
+    for (uint64_t i = 0; i < o.devices; ++i) {
+      StatusOr<PrivateKey> k = LoadOrCreateDeviceKey(o.keys_dir, o.DeviceName(i));
+      if (!k.ok()) return Setup(k.status(), "device key");
+      pubkeys.emplace_back(o.DeviceName(i), k->PublicKey());
+      keys.push_back(std::move(k).value());
+    }
+    if (o.do_register) {
+      StatusOr<RegistrationReport> rep =
+          RegisterDevices(o.nodes, o.genesis_path, o.admin_key_path, pubkeys);
+      if (!rep.ok()) return Setup(rep.status(), "--register");
+      std::fprintf(stderr, "device_sim: registered %zu devices, %zu already registered\n",
+                   rep->registered, rep->skipped);
+      o.just_registered = rep->registered > 0;
+    }
+  }
+  if (o.mode == AuthMode::kMac && o.replay_from.empty() && o.fault != Fault::kNoSession) {
+    if (!o.gateway_pubkey && !o.gateway_id.empty() && !o.nodes.empty()) {
+      StatusOr<Bytes> gk = LookupGatewayKey(o.nodes, o.gateway_id);
+      if (!gk.ok()) return Setup(gk.status(), "--gateway_id");
+      o.gateway_pubkey = *gk;
+    }
+    if (!o.gateway_pubkey) {
+      std::fprintf(stderr,
+                   "device_sim: no --gateway_pubkey: key replies are checked by kid only, "
+                   "not by signature\n");
+    }
+  }
+
+  SimRunner runner(o, std::move(keys), std::move(replay));
+  StatusOr<Summary> summary = runner.Run();
+  if (!summary.ok()) return Setup(summary.status(), "run");
+  std::printf("%s\n", SummaryJson(*summary).c_str());
+  std::fflush(stdout);
+  if (summary->ok) {
+    std::fprintf(stderr, "device_sim: OK (%llu readings, %llu recorded, %llu skipped%s)\n",
+                 static_cast<unsigned long long>(summary->readings),
+                 static_cast<unsigned long long>(summary->acked_recorded),
+                 static_cast<unsigned long long>(summary->acked_skipped),
+                 o.expect_error.empty() ? "" : (", all refused " + o.expect_error).c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "device_sim: FAILED: %s\n", summary->verdict.c_str());
+  return kExitFailed;
+}
+
+}  // namespace
+}  // namespace provledger::device_sim
+
+int main(int argc, char** argv) { return provledger::device_sim::Main(argc, argv); }

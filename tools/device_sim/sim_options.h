@@ -1,0 +1,100 @@
+// SimOptions: what one device_sim run does, parsed from its command line (the usage text
+// below is the reference for every flag). Plain data once parsed.
+//
+// Thread rules: parse once in main, then read-only; share freely.
+#ifndef PROVLEDGER_TOOLS_DEVICE_SIM_SIM_OPTIONS_H_
+#define PROVLEDGER_TOOLS_DEVICE_SIM_SIM_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/flags.h"
+#include "common/status.h"
+
+namespace provledger::device_sim {
+
+enum class AuthMode { kMac, kSig };
+
+// Fault injection (--fault): what a run deliberately gets wrong.
+enum class Fault {
+  kNone,
+  kBadMac,        // flips one MAC bit => bad_auth
+  kBadSig,        // flips one signature bit => bad_auth
+  kStale,         // pl-ts 10 minutes in the past => stale
+  kReplay,        // each reading published twice, same seq: the copy => replay
+  kReplayAfter,   // all readings, then the same copies again => replay
+  kMalformed,     // pl-seq with a leading zero => malformed (answer without seq)
+  kTooLarge,      // payload of --payload_size bytes => too_large
+  kNoSession,     // MAC under a random kid, never agreeing => no_session
+  kReservedItem,  // item "_x" => malformed
+};
+
+// "bad_mac", ... as on the command line; kInvalidArgument for an unknown name.
+StatusOr<Fault> ParseFault(std::string_view name);
+std::string_view FaultName(Fault fault);
+// The error code a fault provokes on every reading; empty for kNone, kReplay, kReplayAfter.
+std::string_view FaultExpectedCode(Fault fault);
+
+struct SimOptions {
+  std::string broker = "tcp://127.0.0.1:1883";
+  std::string client_id;  // empty: random
+  std::string topic_prefix = "devices";
+  std::string device_prefix = "sim";
+  uint64_t devices = 1;
+  std::string keys_dir = "device_sim_keys";
+  // Registration on the ledger (--register needs node, genesis and admin_key).
+  bool do_register = false;
+  std::vector<std::string> nodes;
+  std::string genesis_path;
+  std::string admin_key_path;
+  // After this run registered a device, `unregistered` answers are retried for this long
+  // (the bridge sees registrations within its registry refresh interval).
+  uint64_t register_grace_ms = 5000;
+  bool just_registered = false;  // not a flag: set by main when --register registered one
+  AuthMode mode = AuthMode::kMac;
+  std::optional<Bytes> gateway_pubkey;  // 33 bytes; checks key replies' sig when set
+  std::string gateway_id;               // empty: any gateway
+  std::string item = "temp";
+  uint64_t count = 10;
+  int qos = 1;
+  uint64_t rate = 0;  // readings/s per device; 0 = as fast as possible
+  std::optional<std::string> payload;
+  uint64_t payload_size = 0;          // pad generated payloads to this size (0: no padding)
+  std::optional<uint64_t> seq_start;  // default: the clock in microseconds
+  uint64_t ack_timeout_ms = 30000;
+  uint64_t key_timeout_ms = 10000;
+  uint64_t list_records = 5;
+  std::string expect_error;  // empty: every reading must be acknowledged
+  Fault fault = Fault::kNone;
+  std::string replay_file;  // write accepted readings here (for a later --replay_from)
+  std::string replay_from;  // resend these verbatim, expecting `replay`
+  uint64_t workers = 4;     // publishing threads
+  bool wildcard_subscribe = false;
+  uint64_t progress_ms = 1000;  // stderr progress period; 0 = none
+
+  // The name of device i (0-based): "<device_prefix>-<i>".
+  std::string DeviceName(uint64_t i) const;
+  // The item readings are published to ("_x" under --fault=reserved_item).
+  std::string PublishItem() const;
+  // kInvalidArgument naming the flag when values or combinations are not allowed.
+  Status Validate() const;
+};
+
+// The usage text printed on --help and on flag errors.
+extern const char kUsage[];
+
+// Every flag name device_sim accepts, and those that take no value.
+const std::set<std::string>& KnownFlags();
+const std::set<std::string>& BooleanFlags();
+
+// Fills SimOptions from parsed flags and validates them. kInvalidArgument naming the flag.
+StatusOr<SimOptions> OptionsFromFlags(const Flags& flags);
+
+}  // namespace provledger::device_sim
+
+#endif  // PROVLEDGER_TOOLS_DEVICE_SIM_SIM_OPTIONS_H_
