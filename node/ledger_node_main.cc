@@ -34,14 +34,21 @@ const char kUsage[] =
     "usage: ledger_node --genesis=FILE --node_id=ID --key=FILE --data_dir=DIR\n"
     "                   [--listen=HOST:PORT] [--max_block_records=N] [--block_timeout_ms=MS]\n"
     "                   [--max_queued_batches=N] [--config=FILE.json] "
-    "[--log_level=debug|info|warn]\n";
+    "[--log_level=debug|info|warn]\n"
+    "                   [--consensus=pbft|solo] [--max_block_batches=N] "
+    "[--view_change_timeout_ms=MS]\n"
+    "                   [--checkpoint_interval=K] [--window=N]\n";
 
 Status Run(int argc, char** argv) {
-  PL_ASSIGN_OR_RETURN(Flags flags, Flags::Parse(argc, argv, 1,
-                                                {"genesis", "node_id", "key", "data_dir", "listen",
-                                                 "max_block_records", "block_timeout_ms",
-                                                 "max_queued_batches", "log_level", "help"},
-                                                {"help"}));
+  PL_ASSIGN_OR_RETURN(
+      Flags flags,
+      Flags::Parse(argc, argv, 1,
+                   {"genesis", "node_id", "key", "data_dir", "listen", "max_block_records",
+                    "block_timeout_ms", "max_queued_batches", "log_level", "help",
+                    // The PBFT flags read below; unlisted, the parser refused them.
+                    "consensus", "max_block_batches", "view_change_timeout_ms",
+                    "checkpoint_interval", "window"},
+                   {"help"}));
   if (flags.GetBool("help")) {
     std::fputs(kUsage, stdout);
     return OkStatus();
