@@ -54,7 +54,8 @@ TEST(ByteReader, ReadsBackWhatWasWrittenAndRefusesTruncation) {
   EXPECT_EQ(s, "gw-1");
   EXPECT_TRUE(r.done());
   EXPECT_EQ(r.ReadU8(&u8).code(), StatusCode::kInvalidArgument);
-  ByteReader bad(Bytes("\x00\x00\x00\x09gw", 6));
+  const Bytes truncated("\x00\x00\x00\x09gw", 6);  // the reader borrows it: keep it alive
+  ByteReader bad(truncated);
   EXPECT_FALSE(bad.ReadLp(&s).ok());
   EXPECT_EQ(s, "gw-1");  // unchanged on failure
 }
