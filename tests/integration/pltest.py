@@ -41,7 +41,10 @@ def runfile(rel):
         p = os.path.join(base, WS, rel)
         if os.path.exists(p):
             return p
-    # Outside Bazel (ops scripts): bazel-bin in the workspace.
+    # Outside Bazel (ops scripts): the output folder the script built into (bazel-bin
+    # follows whichever configuration was built last, so scripts pass it explicitly).
+    if os.environ.get("PL_BIN_DIR"):
+        return os.path.join(os.environ["PL_BIN_DIR"], rel)
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.join(here, "..", "..", "bazel-bin", rel)
 
