@@ -30,6 +30,9 @@ Status BridgeOptions::Validate() const {
   if (!share_group.empty() && !ledger::IsValidName(share_group)) {
     return InvalidArgumentError("share group '" + share_group + "' is not a valid name");
   }
+  if (!share_secret.empty() && (share_secret.size() != 32 || share_group.empty())) {
+    return InvalidArgumentError("a share secret needs a share group and must be 32 bytes");
+  }
   PL_RETURN_IF_ERROR(verifier.Validate());
   PL_RETURN_IF_ERROR(sessions.Validate());
   return OkStatus();
@@ -135,6 +138,14 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
 
   const std::string& p = o.verifier.topic_prefix;
   const std::string share = o.share_group.empty() ? "" : "$share/" + o.share_group + "/";
+  if (!o.share_secret.empty()) {
+    // Every bridge of the group sees every session (a plain, not a shared, subscription).
+    b->share_ = std::make_unique<SessionShare>(o.share_secret, o.share_group);
+    PL_RETURN_IF_ERROR(b->mqtt_->Subscribe(b->share_->Filter(), 1));
+  } else if (!o.share_group.empty()) {
+    LogWarn("sessions_not_shared")
+        .Kv("detail", "no --share_secret: MACed devices must agree keys with every bridge");
+  }
   for (const std::string& f :
        {p + "/+/key", p + "/+/data/+", p + "/+/integrity", p + "/+/update/status"}) {
     PL_RETURN_IF_ERROR(b->mqtt_->Subscribe(share + f, 1));
@@ -170,6 +181,7 @@ BridgeStats Bridge::stats() const {
   s.committed = committed_.load();
   s.outbox = outbox_ ? outbox_->size() : 0;
   s.submit_errors = submit_errors_.load();
+  s.shared_sessions = shared_sessions_.load();
   return s;
 }
 
@@ -219,6 +231,19 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
       ignored_.fetch_add(1);
       continue;
     }
+    if (share_ && share_->Owns(m.topic)) {
+      auto shared = share_->Open(m.topic, m.payload);
+      if (shared.ok()) {
+        sessions_->InstallShared(shared->device, shared->kid, shared->key, shared->expires,
+                                 shared->agreed_ms, NowMs());
+        shared_sessions_.fetch_add(1);
+      } else {
+        LogWarn("shared_session_refused")
+            .Kv("topic", m.topic)
+            .Kv("err", shared.status().ToString());
+      }
+      continue;
+    }
     auto topic = ParseDeviceTopic(prefix, m.topic);
     if (!topic.ok()) {
       ignored_.fetch_add(1);
@@ -229,6 +254,16 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
       auto r = verifier_->HandleKeyRequest(topic->device, m.payload, now,
                                            [](size_t n) { return RandomBytes(n); });
       if (auto* ok = std::get_if<KeyAccepted>(&r)) {
+        if (share_) {
+          // Tell the group before the device can use the session.
+          auto key = sessions_->Lookup(topic->device, ok->reply.kid, now);
+          if (key.ok()) {
+            SharedSession ss{topic->device, ok->reply.kid, *key, ok->reply.expires, now};
+            Status ps = mqtt_->Publish(share_->Topic(topic->device), share_->Seal(ss), 1, true);
+            if (!ps.ok())
+              LogWarn("session_share_failed").Kv("device", topic->device).Kv("err", ps.ToString());
+          }
+        }
         Publish(ok->answer_topic, ok->answer_json);
       } else {
         refused_.fetch_add(1);
@@ -450,6 +485,7 @@ void Bridge::StatsLoop(Worker& w) {
         .Kv("dropped", s.dropped)
         .Kv("ignored", s.ignored)
         .Kv("submit_errors", s.submit_errors)
+        .Kv("shared_sessions", s.shared_sessions)
         .Kv("mqtt_connected", mqtt_->connected() ? 1 : 0);
     last = s;
   }

@@ -29,6 +29,7 @@
 #include "mqtt-bridge/policy_filter.h"
 #include "mqtt-bridge/reading_verifier.h"
 #include "mqtt-bridge/session_key_store.h"
+#include "mqtt-bridge/session_share.h"
 
 namespace provledger::bridge {
 
@@ -37,6 +38,7 @@ struct BridgeOptions {
   std::string
       client_id;  // empty: "pl-bridge-<gateway>"; a second bridge of one gateway needs its own
   std::string share_group;  // non-empty: subscribe through $share/<group>/...
+  Bytes share_secret;       // 32 bytes, the same on every bridge of the group: sessions are shared
   std::string gateway_id;
   std::vector<std::string> nodes;  // ledger node addresses (failover in order)
   std::string data_dir;            // the outbox lives in <data_dir>/outbox
@@ -62,6 +64,7 @@ struct BridgeStats {
   uint64_t committed = 0;
   uint64_t outbox = 0;  // accepted, not yet confirmed by the ledger
   uint64_t submit_errors = 0;
+  uint64_t shared_sessions = 0;  // sessions installed from other bridges of the group
 };
 
 class Bridge {
@@ -100,6 +103,7 @@ class Bridge {
   std::unique_ptr<ReadingVerifier> verifier_;  // verify thread only
   std::unique_ptr<PolicyFilter> policy_;       // verify thread only
   std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<SessionShare> share_;  // set when bridges of a group share sessions
   std::unique_ptr<MqttClient> mqtt_;
 
   std::mutex inbox_mu_;
@@ -114,7 +118,7 @@ class Bridge {
   std::map<std::pair<std::string, std::string>, uint64_t> first_height_;  // guarded by first_mu_
 
   std::atomic<uint64_t> received_{0}, dropped_{0}, ignored_{0}, refused_{0}, accepted_{0},
-      skipped_{0}, committed_{0}, submit_errors_{0};
+      skipped_{0}, committed_{0}, submit_errors_{0}, shared_sessions_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

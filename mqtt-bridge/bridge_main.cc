@@ -22,6 +22,7 @@ void OnSignal(int) { g_stop.store(true); }
 const char kUsage[] =
     "usage: mqtt_bridge --gateway_id=ID --gateway_key=FILE --nodes=HOST:PORT[,...] --data_dir=DIR\n"
     "  [--broker=tcp://127.0.0.1:1883] [--topic_prefix=devices] [--share_group=NAME]\n"
+    "  [--share_secret=KEYFILE (same on every bridge of the group: MAC sessions are shared)]\n"
     "  [--policy=ITEM:all|ITEM:periodic:MS|ITEM:change:THRESHOLD ...]\n"
     "  [--max_payload_bytes=1048576] [--clock_window_ms=300000] [--session_lifetime_ms=86400000]\n"
     "  [--grace_ms=10000] [--replay_window=1024] [--max_batch_records=1000] "
@@ -61,7 +62,8 @@ Status Run(int argc, char** argv) {
                                                  "client_id",
                                                  "log_level",
                                                  "help",
-                                                 "quarantine"},
+                                                 "quarantine",
+                                                 "share_secret"},
                                                 {"help"}));
   if (flags.GetBool("help")) {
     std::fputs(kUsage, stdout);
@@ -86,6 +88,11 @@ Status Run(int argc, char** argv) {
   PL_ASSIGN_OR_RETURN(o.data_dir, flags.Require("data_dir"));
   o.broker_uri = flags.Get("broker", o.broker_uri);
   o.share_group = flags.Get("share_group");
+  if (flags.Has("share_secret")) {
+    // A key file (ledgerctl keygen), the same on every bridge of the group, mode 0600.
+    PL_ASSIGN_OR_RETURN(PrivateKey secret, ReadKeyFile(flags.Get("share_secret")));
+    o.share_secret = secret.secret();
+  }
   o.client_id = flags.Get("client_id");
   o.verifier.topic_prefix = flags.Get("topic_prefix", o.verifier.topic_prefix);
   PL_ASSIGN_OR_RETURN(o.verifier.max_payload_bytes,

@@ -176,20 +176,41 @@ std::variant<KeyAgreed, KeyRefusal> SessionKeyStore::HandleKeyRequest(
   reply.sig = std::move(sig).value();
   agreed.answer_json = KeyReplyJson(reply);
 
+  devices_[device].nonces.emplace(req.nonce, now_ms);
+  Replace(device, reply.kid, std::move(session_key).value(), reply.expires, now_ms);
+  devices_[device].current_agreed = now_ms;
+  return agreed;
+}
+
+void SessionKeyStore::Replace(const std::string& device, const Bytes& kid, Bytes key,
+                              uint64_t expires, uint64_t now_ms) {
   DeviceState& state = devices_[device];
-  state.nonces.emplace(req.nonce, now_ms);
   if (state.current) {
     Session old = std::move(*state.current);
     old.valid_until = std::min(old.expires, now_ms + options_.grace_ms);
     state.previous = std::move(old);
   }
   Session fresh;
-  fresh.kid = reply.kid;
-  fresh.key = std::move(session_key).value();
-  fresh.expires = reply.expires;
-  fresh.valid_until = reply.expires;
+  fresh.kid = kid;
+  fresh.key = std::move(key);
+  fresh.expires = expires;
+  fresh.valid_until = expires;
   state.current = std::move(fresh);
-  return agreed;
+}
+
+void SessionKeyStore::InstallShared(const std::string& device, const Bytes& kid, Bytes key,
+                                    uint64_t expires, uint64_t agreed_ms, uint64_t now_ms) {
+  if (now_ms >= expires) return;
+  auto it = devices_.find(device);
+  if (it != devices_.end()) {
+    const DeviceState& st = it->second;
+    if (st.current && st.current->kid == kid) return;  // ours, echoed back
+    if (st.previous && st.previous->kid == kid) return;
+    // An older agreement than the current one must not displace it.
+    if (st.current && st.current_agreed > agreed_ms) return;
+  }
+  Replace(device, kid, std::move(key), expires, now_ms);
+  devices_[device].current_agreed = agreed_ms;
 }
 
 StatusOr<Bytes> SessionKeyStore::Lookup(const std::string& device, ByteView kid,

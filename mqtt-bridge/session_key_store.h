@@ -103,6 +103,13 @@ class SessionKeyStore {
   // < replacement time + grace, and < its expires). kNotFound (=> `no_session`) otherwise.
   StatusOr<Bytes> Lookup(const std::string& device, ByteView kid, uint64_t now_ms) const;
 
+  // Installs a session another bridge of the same share group agreed with `device` at
+  // agreed_ms (PROTOCOL.md 4, "Several bridges"), as if agreed here: it becomes current and
+  // the old one enters its grace period. Ignored when already known, expired, or older than
+  // the current session.
+  void InstallShared(const std::string& device, const Bytes& kid, Bytes key, uint64_t expires,
+                     uint64_t agreed_ms, uint64_t now_ms);
+
   // Forgets sessions expired (and grace periods ended) at now_ms, and nonces older than
   // twice the clock window. Optional housekeeping; lookups are exact without it.
   void Prune(uint64_t now_ms);
@@ -123,7 +130,10 @@ class SessionKeyStore {
     std::optional<Session> current;
     std::optional<Session> previous;
     std::map<Bytes, uint64_t> nonces;  // nonce -> bridge time first seen
+    uint64_t current_agreed = 0;       // when `current` was agreed (shared sessions)
   };
+  void Replace(const std::string& device, const Bytes& kid, Bytes key, uint64_t expires,
+               uint64_t now_ms);
   void PruneDevice(DeviceState* state, uint64_t now_ms) const;
 
   std::string gateway_id_;
