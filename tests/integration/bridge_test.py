@@ -171,6 +171,7 @@ def main():
     b1.kill(signal.SIGTERM)
     broker.stop()
     chain.stop_all()
+    t.check_sanitizer_logs(root)
     print("PASS")
 
 

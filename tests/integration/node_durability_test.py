@@ -116,6 +116,7 @@ def main():
     t.check(rc != 0 and ("CHAIN BAD" in err or "DATA_LOSS" in err or "orrupt" in err),
             "flipped byte reported: rc=%d %s %s" % (rc, out, err))
     t.log("flipped byte reported: " + err.strip().splitlines()[-1])
+    t.check_sanitizer_logs(root)
     print("PASS")
 
 

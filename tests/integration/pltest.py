@@ -276,3 +276,15 @@ def device_sim(chain, broker, *args, check_rc=True, timeout=120):
         fail("device_sim %s: rc=%d\n%s\n%s" % (" ".join(map(str, args)), p.returncode,
                                               p.stdout[-3000:], p.stderr[-3000:]))
     return p.returncode, summary, p.stderr
+
+
+def check_sanitizer_logs(root):
+    """Fails when a process this test ran reported a sanitizer error in its log."""
+    import glob
+    for path in glob.glob(os.path.join(root, "*.log")):
+        text = open(path, errors="replace").read()
+        for marker in ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
+                       "runtime error:", "ERROR: LeakSanitizer"):
+            i = text.find(marker)
+            if i >= 0:
+                fail("%s in %s:\n%s" % (marker, path, text[i:i + 3000]))
