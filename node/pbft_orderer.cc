@@ -44,6 +44,25 @@ class PbftOrderer::GenesisChecker final : public consensus::SignatureChecker {
   const ledger::Genesis* g_;
 };
 
+namespace {
+// The request's id (as RequestId) and its records' ids, 32 bytes each, concatenated.
+StatusOr<std::pair<Bytes, Bytes>> IdAndRecordIds(const std::string& chain_id,
+                                                 const v1::ConsensusRequest& r) {
+  if (!r.has_batch()) {
+    PL_ASSIGN_OR_RETURN(Bytes id, RequestId(chain_id, r));
+    return std::make_pair(id, id);  // a registry transaction is one record, its id
+  }
+  std::vector<Bytes> ids;
+  ids.reserve(r.batch().records_size());
+  Bytes cat;
+  for (const auto& rec : r.batch().records()) {
+    ids.push_back(ledger::RecordId(rec));
+    cat += ids.back();
+  }
+  return std::make_pair(ledger::BatchDigest(chain_id, r.batch().gateway(), ids), std::move(cat));
+}
+}  // namespace
+
 struct PbftOrderer::Peer {
   uint32_t index = 0;
   std::string address;
@@ -84,6 +103,11 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 * 1024 * 1024);
   args.SetMaxSendMessageSize(256 * 1024 * 1024);
+  // A node that restarts is back within seconds: retry the connection often, not after
+  // gRPC's default backoff of up to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   for (uint32_t i = 0; i < genesis_->n(); ++i) {
     if (i == self_) {
       peers_.push_back(nullptr);
@@ -130,12 +154,16 @@ StatusOr<std::future<SubmitResult>> PbftOrderer::Submit(CheckedBatch batch,
                                                         v1::ConsensusRequest request) {
   PL_ASSIGN_OR_RETURN(Bytes id, RequestId(genesis_->chain_id, request));
   auto w = std::make_shared<Waiter>();
-  for (const auto& r : batch.records) w->record_ids.push_back(r.id);
-  w->deadline_ms = NowMs() + options_.submit_timeout_ms;
-  auto fut = w->done.get_future();
   Event e;
+  for (const auto& r : batch.records) {
+    w->record_ids.push_back(r.id);
+    e.record_ids += r.id;
+  }
+  w->deadline_ms = NowMs() + options_.submit_timeout_ms;
+  w->request = request.SerializeAsString();
+  auto fut = w->done.get_future();
   e.kind = Event::kLocal;
-  e.request = consensus::Request{id, request.SerializeAsString()};
+  e.request = consensus::Request{id, w->request};
   e.waiter = w;
   PL_RETURN_IF_ERROR(Post(std::move(e)));
   waiting_.fetch_add(1);
@@ -157,14 +185,15 @@ void PbftOrderer::Deliver(const v1::Delivery& d) {
     if (!Post(std::move(e)).ok()) dropped_.fetch_add(1);
   }
   for (const auto& r : d.requests()) {
-    auto id = RequestId(genesis_->chain_id, r);
+    auto id = IdAndRecordIds(genesis_->chain_id, r);
     if (!id.ok()) {
       dropped_.fetch_add(1);
       continue;
     }
     Event e;
     e.kind = Event::kRequest;
-    e.request = consensus::Request{*id, r.SerializeAsString()};
+    e.request = consensus::Request{std::move(id->first), r.SerializeAsString()};
+    e.record_ids = std::move(id->second);
     if (!Post(std::move(e)).ok()) dropped_.fetch_add(1);
   }
 }
@@ -243,8 +272,7 @@ bool PbftOrderer::AnswerIfKnown(Waiter* w) {
   return true;
 }
 
-void PbftOrderer::CompleteWaiters(const std::vector<Bytes>& request_ids) {
-  const uint64_t height = store_->height();
+void PbftOrderer::CompleteWaiters(const std::vector<Bytes>& request_ids, uint64_t committed_above) {
   for (const auto& rid : request_ids) {
     auto it = waiters_.find(rid);
     if (it == waiters_.end()) continue;
@@ -258,8 +286,8 @@ void PbftOrderer::CompleteWaiters(const std::vector<Bytes>& request_ids) {
           r->set_outcome(v1::RecordResult::CONFLICT);
           continue;
         }
-        r->set_outcome(loc->height == height ? v1::RecordResult::COMMITTED
-                                             : v1::RecordResult::DUPLICATE);
+        r->set_outcome(loc->height > committed_above ? v1::RecordResult::COMMITTED
+                                                     : v1::RecordResult::DUPLICATE);
         r->set_height(loc->height);
         r->set_index(loc->index);
       }
@@ -307,7 +335,66 @@ void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
       .Kv("view", c.view)
       .Kv("records", d->records.size())
       .Kv("hash", ShortHex(c.header_hash));
-  CompleteWaiters(c.request_ids);
+  for (const auto& id : c.request_ids) {
+    auto it = tracked_.find(id);
+    if (it == tracked_.end()) continue;
+    tracked_records_ -= it->second.size() / 32;
+    tracked_.erase(it);
+  }
+  CompleteWaiters(c.request_ids, c.height - 1);
+}
+
+void PbftOrderer::Track(const Bytes& request_id, Bytes record_ids) {
+  const size_t n = record_ids.size() / 32;
+  if (!tracked_.emplace(request_id, std::move(record_ids)).second) return;
+  tracked_records_ += n;
+  tracked_fifo_.push_back(request_id);
+  // Bounded: a request the core refused (already known or committed) is never applied.
+  constexpr size_t kMaxTrackedRecords = 1 << 20;
+  while (tracked_records_ > kMaxTrackedRecords && !tracked_fifo_.empty()) {
+    auto it = tracked_.find(tracked_fifo_.front());
+    tracked_fifo_.pop_front();
+    if (it == tracked_.end()) continue;
+    tracked_records_ -= it->second.size() / 32;
+    tracked_.erase(it);
+  }
+  if (tracked_fifo_.size() > 4 * tracked_.size() + 1024) {  // drop ids erased meanwhile
+    std::deque<Bytes> live;
+    for (auto& id : tracked_fifo_) {
+      if (tracked_.count(id) > 0) live.push_back(std::move(id));
+    }
+    tracked_fifo_.swap(live);
+  }
+}
+
+bool PbftOrderer::AllOnChain(ByteView record_ids) const {
+  for (size_t off = 0; off + 32 <= record_ids.size(); off += 32) {
+    if (!store_->Contains(record_ids.substr(off, 32))) return false;  // new: one lookup
+  }
+  return !record_ids.empty();
+}
+
+std::vector<Bytes> PbftOrderer::TrackedOnChain() {
+  std::vector<Bytes> done;
+  for (auto it = tracked_.begin(); it != tracked_.end();) {
+    if (!AllOnChain(it->second)) {
+      ++it;
+      continue;
+    }
+    done.push_back(it->first);
+    tracked_records_ -= it->second.size() / 32;
+    it = tracked_.erase(it);
+  }
+  return done;
+}
+
+void PbftOrderer::RelayLocalRequests() {
+  for (const auto& [id, ws] : waiters_) {
+    if (ws.empty()) continue;
+    v1::ConsensusRequest cr;
+    if (!cr.ParseFromString(ws.front()->request)) continue;
+    for (uint32_t i = 0; i < peers_.size(); ++i) SendTo(i, Bytes(), &cr);
+  }
 }
 
 void PbftOrderer::StateTransfer(uint64_t target) {
@@ -385,13 +472,23 @@ void PbftOrderer::StateTransfer(uint64_t target) {
     factory_->Forget(h);
     got.push_back(consensus::TransferredBlock{h, hash, {}});
   }
+  std::vector<Bytes> settled;
   if (!got.empty()) {
+    // Fetched blocks carry no request ids, yet they may hold requests the core keeps as
+    // pending: left there, a backup's view-change timer expires once the load stops and it
+    // leaves the others' view alone, and the clients waiting here are never answered. So a
+    // request whose records are all on the chain now is settled: the core forgets it
+    // (through the last block's ids) and its waiters get their answer.
+    settled = TrackedOnChain();
+    got.back().request_ids = settled;
     LogInfo("state_transferred")
         .Kv("from", start + 1)
         .Kv("to", store_->height())
-        .Kv("target", target);
+        .Kv("target", target)
+        .Kv("settled_requests", settled.size());
   }
   core_->OnStateTransferred(got);
+  CompleteWaiters(settled, start);
 }
 
 void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
@@ -433,12 +530,17 @@ void PbftOrderer::Run(Worker& w) {
           core_->OnMessage(e.msg);
           break;
         case Event::kRequest:
+          // A peer's copy of a request already on our chain (say queued for us while we
+          // were down) would sit in the core's pool for good and run out our view timer.
+          if (AllOnChain(e.record_ids)) break;
           relayed_.insert(e.request.id);
+          Track(e.request.id, std::move(e.record_ids));
           core_->OnRequest(std::move(e.request));
           break;
         case Event::kLocal: {
           if (AnswerIfKnown(e.waiter.get())) break;
           waiters_[e.request.id].push_back(e.waiter);
+          Track(e.request.id, std::move(e.record_ids));
           core_->OnRequest(std::move(e.request));
           break;
         }
@@ -471,6 +573,14 @@ void PbftOrderer::Run(Worker& w) {
       }
     }
     view_.store(core_->view());
+    if (core_->view() != relayed_view_ && !core_->in_view_change()) {
+      // A new view began. The core forwards a client's request only when it arrives at a
+      // backup; one that reached us while we were (or, restarted, believed we were) the
+      // primary is known to nobody else, and would wait for our view-change timer alone.
+      // Like a PBFT client after a timeout, hand every request still waiting here to all.
+      relayed_view_ = core_->view();
+      RelayLocalRequests();
+    }
   }
 }
 

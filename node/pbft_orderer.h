@@ -65,11 +65,13 @@ class PbftOrderer final : public Orderer {
     std::vector<Bytes> record_ids;
     std::promise<SubmitResult> done;
     uint64_t deadline_ms = 0;
+    Bytes request;  // the serialized ConsensusRequest, relayed again after a view change
   };
   struct Event {
     enum Kind { kMessage, kRequest, kLocal } kind = kMessage;
     consensus::ConsensusMsg msg;
     consensus::Request request;
+    Bytes record_ids;  // kRequest, kLocal: the request's record ids, 32 bytes each
     std::shared_ptr<Waiter> waiter;
   };
   class KeySigner;
@@ -80,7 +82,13 @@ class PbftOrderer final : public Orderer {
   void Run(Worker& w);
   void HandleOutput(consensus::CoreOutput out);
   void Apply(const consensus::CommittedBlock& c);
-  void CompleteWaiters(const std::vector<Bytes>& request_ids);
+  // Answers the waiters of `request_ids`: a record above height `committed_above` is
+  // COMMITTED, one at or below it DUPLICATE (an earlier copy).
+  void CompleteWaiters(const std::vector<Bytes>& request_ids, uint64_t committed_above);
+  void Track(const Bytes& request_id, Bytes record_ids);
+  bool AllOnChain(ByteView record_ids) const;
+  std::vector<Bytes> TrackedOnChain();
+  void RelayLocalRequests();
   bool AnswerIfKnown(Waiter* w);
   void StateTransfer(uint64_t target);
   void SendTo(uint32_t to, const Bytes& msg, const provledger::v1::ConsensusRequest* req);
@@ -102,6 +110,14 @@ class PbftOrderer final : public Orderer {
   std::deque<Event> events_;                                       // guarded by mu_
   std::map<Bytes, std::vector<std::shared_ptr<Waiter>>> waiters_;  // consensus thread only
   std::set<Bytes> relayed_;  // consensus thread only: requests a peer sent us, not to forward
+  // Consensus thread only: the record ids (32 bytes each, concatenated) of the requests
+  // handed to the core and not yet seen in an applied block, oldest first in tracked_fifo_.
+  // Blocks fetched by state transfer carry no request ids; these let the shell tell the
+  // core (and the waiters) which requests those blocks settled.
+  std::map<Bytes, Bytes> tracked_;
+  std::deque<Bytes> tracked_fifo_;
+  size_t tracked_records_ = 0;
+  uint64_t relayed_view_ = 0;  // consensus thread only: the view local requests went out in
 
   std::vector<std::unique_ptr<Peer>> peers_;  // by validator index; null for self
   std::atomic<uint64_t> view_{0};

@@ -46,6 +46,9 @@ const char kHelp[] =
     "                                           proof of a record; verified locally when\n"
     "                                           --genesis is given (exit 3 if it fails)\n"
     "  verify-proof --genesis=FILE --proof=FILE [--payload=FILE] [--device_pubkey=HEX]\n"
+    "  prove-all --ids_file=FILE --genesis=FILE   fetch and verify the proof of every record id\n"
+    "                                           in FILE (one a line); prints 'N verified, M\n"
+    "                                           failed', exit 3 if any failed\n"
     "  devices [ID] | gateways [ID]             registry listings\n"
     "registry (admin-signed; --genesis for the chain id)\n"
     "  register-gateway --id=ID --pubkey=HEX|--key=FILE --admin_key=FILE --genesis=FILE\n"
@@ -430,6 +433,57 @@ StatusOr<int> CmdProve(const Ctx& c) {
   return ReportVerification(c, ledger::VerifyProofJson(*genesis, pj, payload, dkey));
 }
 
+// Proves many records at once (one 64-hex id a line; blank lines and '#' comments skipped):
+// each proof is fetched and verified as `prove` does. Exit 3 if any failed.
+StatusOr<int> CmdProveAll(const Ctx& c) {
+  PL_ASSIGN_OR_RETURN(std::string ids_path, c.flags.Require("ids_file"));
+  PL_ASSIGN_OR_RETURN(std::string gpath, c.flags.Require("genesis"));
+  PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(gpath));
+  PL_ASSIGN_OR_RETURN(Bytes text, ReadFile(ids_path));
+  PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
+  uint64_t verified = 0, failed = 0;
+  JsonValue failures = JsonValue::Array();
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    auto check = [&]() -> Status {
+      PL_ASSIGN_OR_RETURN(Bytes id, HexDecodeFixed(line, 32));
+      PL_ASSIGN_OR_RETURN(v1::Proof proof, cl->GetProof(id));
+      PL_ASSIGN_OR_RETURN(JsonValue pj, ledger::ProofToJson(g, proof));
+      PL_ASSIGN_OR_RETURN(ledger::VerifiedProof v, ledger::VerifyProofJson(g, pj));
+      if (v.record_id != id) return DataLossError("node answered with another record's proof");
+      return OkStatus();
+    };
+    Status s = check();
+    if (s.ok()) {
+      ++verified;
+      continue;
+    }
+    ++failed;
+    std::fprintf(stderr, "FAILED %s: %s\n", line.c_str(), s.ToString().c_str());
+    JsonValue o = JsonValue::Object();
+    o.Set("record_id", JsonValue::String(line));
+    o.Set("error", JsonValue::String(s.ToString()));
+    failures.Push(std::move(o));
+  }
+  if (c.json) {
+    JsonValue o = JsonValue::Object();
+    o.Set("verified", JsonValue::Int(verified));
+    o.Set("failed", JsonValue::Int(failed));
+    o.Set("failures", std::move(failures));
+    PrintJson(o);
+  } else {
+    std::printf("%llu verified, %llu failed\n", static_cast<unsigned long long>(verified),
+                static_cast<unsigned long long>(failed));
+  }
+  return failed > 0 ? kExitProofFailed : 0;
+}
+
 StatusOr<int> CmdVerifyProof(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(std::string gpath, c.flags.Require("genesis"));
   PL_ASSIGN_OR_RETURN(std::string ppath, c.flags.Require("proof"));
@@ -686,11 +740,11 @@ int Main(int argc, char** argv) {
       rest.push_back(argv[i]);
   }
   const std::set<std::string> known = {
-      "node",    "json",        "out",        "force",   "key",           "chain_id",
-      "created", "genesis",     "device",     "seq",     "item",          "from",
-      "to",      "limit",       "all",        "payload", "device_pubkey", "proof",
-      "id",      "pubkey",      "admin_key",  "vendor",  "model",         "data_dir",
-      "gateway", "gateway_key", "device_key", "count",   "timeout_ms",    "ts"};
+      "node",       "json",    "out",           "force",   "key",         "chain_id",   "created",
+      "genesis",    "device",  "seq",           "item",    "from",        "to",         "limit",
+      "all",        "payload", "device_pubkey", "proof",   "id",          "pubkey",     "admin_key",
+      "vendor",     "model",   "data_dir",      "gateway", "gateway_key", "device_key", "count",
+      "timeout_ms", "ts",      "ids_file"};
   auto flags =
       Flags::Parse(static_cast<int>(rest.size()), rest.data(), 1, known, {"json", "force", "all"});
   if (!flags.ok()) {
@@ -714,6 +768,7 @@ int Main(int argc, char** argv) {
       {"history", [&] { return ok(CmdHistory(c)); }},
       {"prove", [&] { return CmdProve(c); }},
       {"verify-proof", [&] { return CmdVerifyProof(c); }},
+      {"prove-all", [&] { return CmdProveAll(c); }},
       {"devices", [&] { return ok(CmdListing(c, true)); }},
       {"gateways", [&] { return ok(CmdListing(c, false)); }},
       {"register-gateway", [&] { return ok(CmdRegisterGateway(c)); }},

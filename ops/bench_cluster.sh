@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Consensus benchmark: a local 4-validator PBFT cluster on loopback, driven by cluster_load at
+# several batch sizes, each at full speed and then at half the rate it reached. Prints a table
+# (docs/BENCHMARKS.md, "Consensus: a local 4-validator cluster") and stops everything.
+#
+#   ops/bench_cluster.sh [--seconds=10] [--threads=8] [--batches="100 500 1000"]
+#                        [--node_flags="--max_block_batches=64"] [--keep]
+#
+# Builds with -c opt. The nodes, the load generator and RocksDB all share this machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_PER_RUN=10
+THREADS=8
+BATCHES="100 500 1000"
+NODE_FLAGS=""
+KEEP=0
+for a in "$@"; do
+  case "$a" in
+    --seconds=*) SECONDS_PER_RUN="${a#*=}" ;;
+    --threads=*) THREADS="${a#*=}" ;;
+    --batches=*) BATCHES="${a#*=}" ;;
+    --node_flags=*) NODE_FLAGS="${a#*=}" ;;
+    --keep) KEEP=1 ;;
+    *) echo "unknown argument $a" >&2; exit 2 ;;
+  esac
+done
+
+bazel build -c opt //node:ledger_node //tools/ledgerctl //tools/bench:cluster_load >&2
+BIN="$(bazel info -c opt bazel-bin 2>/dev/null)"
+NODE="$BIN/node/ledger_node"
+CTL="$BIN/tools/ledgerctl/ledgerctl"
+LOAD="$BIN/tools/bench/cluster_load"
+
+ROOT="$(mktemp -d /tmp/plbench_cluster.XXXXXX)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ "$KEEP" = 0 ]; then rm -rf "$ROOT"; else echo "kept $ROOT" >&2; fi
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+VALIDATORS=()
+ADDRS=()
+for i in 0 1 2 3; do
+  "$CTL" keygen --out="$ROOT/v$i.key" >/dev/null
+  port="$(free_port)"
+  ADDRS+=("127.0.0.1:$port")
+  VALIDATORS+=("--validator=v$i:$ROOT/v$i.key:127.0.0.1:$port")
+done
+NODES="$(IFS=,; echo "${ADDRS[*]}")"
+for k in admin gw-bench dev-bench; do "$CTL" keygen --out="$ROOT/$k.key" >/dev/null; done
+"$CTL" genesis --chain_id=bench --out="$ROOT/genesis.json" --admin="$ROOT/admin.key" \
+  "${VALIDATORS[@]}" >/dev/null
+
+for i in 0 1 2 3; do
+  # shellcheck disable=SC2086
+  "$NODE" --genesis="$ROOT/genesis.json" --node_id="v$i" --key="$ROOT/v$i.key" \
+    --data_dir="$ROOT/v$i" $NODE_FLAGS >"$ROOT/v$i.log" 2>&1 &
+  PIDS+=("$!")
+done
+for i in 0 1 2 3; do
+  for _ in $(seq 100); do
+    "$CTL" status --node="${ADDRS[$i]}" --timeout_ms=500 >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+done
+"$CTL" register-gateway --id=gw-bench --key="$ROOT/gw-bench.key" --admin_key="$ROOT/admin.key" \
+  --genesis="$ROOT/genesis.json" --node="$NODES" >/dev/null
+"$CTL" register-device --id=dev-bench --key="$ROOT/dev-bench.key" \
+  --admin_key="$ROOT/admin.key" --genesis="$ROOT/genesis.json" --node="$NODES" >/dev/null
+
+run_load() {  # batch rate -> one JSON line
+  "$LOAD" --nodes="$NODES" --genesis="$ROOT/genesis.json" --gateway=gw-bench \
+    --gateway_key="$ROOT/gw-bench.key" --device=dev-bench --threads="$THREADS" --batch="$1" \
+    --seconds="$SECONDS_PER_RUN" --rate="$2" --json
+}
+field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+row() {  # batch offered json
+  python3 - "$1" "$2" "$3" <<'EOF'
+import json, sys
+b, offered, r = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+print("| %s | %s | %s | %.1f | %.1f | %.1f | %d | %d |" % (
+    b, offered, format(r["records_per_s"], ","), r["p50_us"] / 1000, r["p95_us"] / 1000,
+    r["p99_us"] / 1000, r["errors"], r["late_sends"]))
+EOF
+}
+
+echo "4 validators on loopback, $THREADS submitter threads, ${SECONDS_PER_RUN}s per run" \
+  "(after 1s warm-up), 256-byte payloads, MAC records; node flags: ${NODE_FLAGS:-defaults}"
+echo
+echo "| records/batch | offered | committed records/s | p50 ms | p95 ms | p99 ms | errors | late sends |"
+echo "|---|---|---|---|---|---|---|---|"
+for b in $BATCHES; do
+  max="$(run_load "$b" 0)"
+  row "$b" "max" "$max"
+  half=$(( $(field "$max" records_per_s) / 2 ))
+  if [ "$half" -gt 0 ]; then
+    row "$b" "$(printf "%'d" "$half")/s" "$(run_load "$b" "$half")"
+  fi
+done
+H="$("$CTL" status --node="${ADDRS[0]}" --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["height"], s["records"], s["view"])')"
+echo
+echo "chain after the runs (height, records, view): $H"
