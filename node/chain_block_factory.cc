@@ -110,21 +110,32 @@ StatusOr<consensus::Proposal> ChainBlockFactory::Build(uint64_t height, uint64_t
     reqs.push_back(std::move(cr));
   }
   DerivedBlock d;
-  // A request that no longer checks out (say a revoked device) is dropped from the
-  // proposal instead of stalling every later one.
+  // A request that no longer checks out (say a revoked device) is ordered as rejected
+  // instead of stalling every later one or staying pending on the backups.
   Status s = Derive(height, prev_hash, reqs, &d);
   if (!s.ok()) {
     std::vector<v1::ConsensusRequest> good;
     cb.clear_requests();
     for (auto& r : reqs) {
       DerivedBlock probe;
-      if (Derive(height, prev_hash, {r}, &probe).ok()) {
+      Status one = Derive(height, prev_hash, {r}, &probe);
+      if (one.ok()) {
         *cb.add_requests() = r;
         good.push_back(r);
+      } else {
+        auto rid = RequestId(genesis_->chain_id, r);
+        if (!rid.ok()) continue;  // cannot even be named: nobody waits for it
+        *cb.add_rejected() = r;
+        d.rejected_ids.push_back(*rid);
+        d.rejected_errors.push_back(one);
       }
     }
+    std::vector<Bytes> rejected_ids = std::move(d.rejected_ids);
+    std::vector<Status> rejected_errors = std::move(d.rejected_errors);
     d = DerivedBlock();
     PL_RETURN_IF_ERROR(Derive(height, prev_hash, good, &d));
+    d.rejected_ids = std::move(rejected_ids);
+    d.rejected_errors = std::move(rejected_errors);
   }
   for (const auto& id : d.request_ids) cb.add_request_ids(id);
   d.header.chain_id = genesis_->chain_id;
@@ -157,7 +168,10 @@ Status ChainBlockFactory::Validate(uint64_t height, uint64_t view, ByteView prev
   auto known = overlay_.find(hash);
   if (known != overlay_.end()) {  // built or checked here already
     info->header_hash = hash;
-    info->request_ids = known->second.block.request_ids;
+    const DerivedBlock& kb = known->second.block;
+    info->request_ids = kb.request_ids;
+    info->request_ids.insert(info->request_ids.end(), kb.rejected_ids.begin(),
+                             kb.rejected_ids.end());
     return OkStatus();
   }
   if (h.chain_id != genesis_->chain_id) return InvalidArgumentError("block of another chain");
@@ -181,11 +195,20 @@ Status ChainBlockFactory::Validate(uint64_t height, uint64_t view, ByteView prev
   if (h.record_count != d.records.size() || h.root != ledger::MerkleRoot(d.record_ids)) {
     return UnauthenticatedError("block root or count differs from its requests' records");
   }
+  for (const auto& r : cb.rejected()) {
+    DerivedBlock probe;
+    Status one = Derive(height, prev_hash, {r}, &probe);
+    if (one.ok()) return InvalidArgumentError("block rejects a request that checks out");
+    PL_ASSIGN_OR_RETURN(Bytes rid, RequestId(genesis_->chain_id, r));
+    d.rejected_ids.push_back(rid);
+    d.rejected_errors.push_back(one);
+  }
   d.header = h;
   d.header_bytes = cb.header();
   d.header_hash = hash;
   info->header_hash = hash;
   info->request_ids = d.request_ids;
+  info->request_ids.insert(info->request_ids.end(), d.rejected_ids.begin(), d.rejected_ids.end());
   overlay_[hash] = MakePending<Pending>(std::move(d));
   return OkStatus();
 }

@@ -39,6 +39,9 @@ struct DerivedBlock {
   std::vector<std::optional<Bytes>> payloads;
   std::vector<provledger::v1::RegistryOp> registry_ops;
   std::vector<Bytes> request_ids;
+  // Requests refused when proposed, and why (answered to their submitters).
+  std::vector<Bytes> rejected_ids;
+  std::vector<Status> rejected_errors;
 };
 
 // The id consensus deduplicates a request by: a batch's digest (PROTOCOL.md 6.5), or a

@@ -341,6 +341,16 @@ void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
     tracked_records_ -= it->second.size() / 32;
     tracked_.erase(it);
   }
+  // Requests ordered as rejected: their submitters learn why; nothing of them was written.
+  for (size_t i = 0; i < d->rejected_ids.size(); ++i) {
+    auto it = waiters_.find(d->rejected_ids[i]);
+    if (it == waiters_.end()) continue;
+    for (auto& w : it->second) {
+      w->done.set_value(d->rejected_errors[i].Annotate("refused when ordered"));
+      waiting_.fetch_sub(1);
+    }
+    waiters_.erase(it);
+  }
   CompleteWaiters(c.request_ids, c.height - 1);
 }
 

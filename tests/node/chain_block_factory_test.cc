@@ -1,0 +1,140 @@
+#include "node/chain_block_factory.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "common/ecdsa.h"
+#include "common/sha256.h"
+#include "ledger/block_header.h"
+#include "ledger/record.h"
+#include "ledger/registry.h"
+
+namespace provledger::node {
+namespace {
+
+namespace v1 = provledger::v1;
+
+class ChainBlockFactoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    genesis_.chain_id = "t";
+    genesis_.validators.push_back({"v0", validator_.PublicKey(), "127.0.0.1:1"});
+    genesis_.admins.push_back(validator_.PublicKey());
+    const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/cbf-" +
+                            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::system(("rm -rf " + dir).c_str());
+    ledger::StoreOptions so;
+    so.path = dir;
+    store_ = std::move(ledger::BlockStore::Open(so, "t")).value();
+    auto snap = std::make_shared<ledger::RegistrySnapshot>();
+    std::vector<std::pair<Bytes, Bytes>> puts;
+    v1::RegistryOp gw;
+    gw.mutable_register_gateway()->set_id("gw-1");
+    gw.mutable_register_gateway()->set_pubkey(gateway_.PublicKey());
+    v1::RegistryOp dev;
+    dev.mutable_register_device()->set_id("dev-1");
+    dev.mutable_register_device()->set_pubkey(device_.PublicKey());
+    registry_ = std::make_unique<RegistryHolder>(snap->Apply(gw, 0, &puts)->Apply(dev, 0, &puts));
+    factory_ = std::make_unique<ChainBlockFactory>(store_.get(), &genesis_, registry_.get(),
+                                                   [] { return uint64_t{1700000000000}; });
+  }
+
+  // A gateway batch of one signed reading by `device` with `seq`.
+  consensus::Request Batch(const std::string& device, uint64_t seq) {
+    ledger::Record rec;
+    rec.kind = ledger::RecordKind::kReading;
+    auto& r = rec.reading;
+    r.device = device;
+    r.item = "temp";
+    r.seq = seq;
+    r.ts = 1700000000000;
+    r.payload_hash = Sha256("21.5");
+    r.auth = ledger::kAuthMac;
+    r.gateway = "gw-1";
+    r.received = 1700000000001;
+    v1::ConsensusRequest req;
+    auto* b = req.mutable_batch();
+    b->set_gateway("gw-1");
+    b->add_records(ledger::EncodeRecord(rec));
+    b->set_signature(*gateway_.Sign(SignedBatchDigest("t", *b)));
+    return consensus::Request{*RequestId("t", req), req.SerializeAsString()};
+  }
+
+  PrivateKey validator_ = PrivateKey::Generate();
+  PrivateKey gateway_ = PrivateKey::Generate();
+  PrivateKey device_ = PrivateKey::Generate();
+  ledger::Genesis genesis_;
+  std::unique_ptr<ledger::BlockStore> store_;
+  std::unique_ptr<RegistryHolder> registry_;
+  std::unique_ptr<ChainBlockFactory> factory_;
+};
+
+TEST_F(ChainBlockFactoryTest, BuildsABlockThatAnotherReplicaValidates) {
+  auto p = factory_->Build(1, 0, Bytes(32, '\0'), {Batch("dev-1", 1), Batch("dev-1", 2)});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ChainBlockFactory other(store_.get(), &genesis_, registry_.get(), [] { return uint64_t{0}; });
+  consensus::BlockInfo info;
+  ASSERT_TRUE(other.Validate(1, 0, Bytes(32, '\0'), p->block, &info).ok());
+  EXPECT_EQ(info.header_hash, p->header_hash);
+  EXPECT_EQ(info.request_ids.size(), 2u);
+}
+
+TEST_F(ChainBlockFactoryTest, LeavesOutARecordAlreadyInAnEarlierUnappliedBlock) {
+  const Bytes zero(32, '\0');
+  auto p1 = factory_->Build(1, 0, zero, {Batch("dev-1", 1)});
+  ASSERT_TRUE(p1.ok());
+  auto p2 = factory_->Build(2, 0, p1->header_hash, {Batch("dev-1", 1), Batch("dev-1", 2)});
+  ASSERT_TRUE(p2.ok());
+  auto d = factory_->Materialize(p2->block);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->records.size(), 1u);  // seq 1 is in block 1 already
+}
+
+TEST_F(ChainBlockFactoryTest, OrdersARequestThatNoLongerChecksOutAsRejected) {
+  auto p = factory_->Build(1, 0, Bytes(32, '\0'), {Batch("dev-1", 1), Batch("dev-9", 1)});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto d = factory_->Materialize(p->block);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->records.size(), 1u);
+  ASSERT_EQ(d->rejected_ids.size(), 1u);
+  EXPECT_EQ(d->rejected_errors[0].code(), StatusCode::kPermissionDenied);
+  // Another replica agrees, and learns both request ids so neither stays pending.
+  ChainBlockFactory other(store_.get(), &genesis_, registry_.get(), [] { return uint64_t{0}; });
+  consensus::BlockInfo info;
+  ASSERT_TRUE(other.Validate(1, 0, Bytes(32, '\0'), p->block, &info).ok());
+  EXPECT_EQ(info.request_ids.size(), 2u);
+}
+
+TEST_F(ChainBlockFactoryTest, RefusesABlockThatRejectsAGoodRequest) {
+  auto p = factory_->Build(1, 0, Bytes(32, '\0'), {Batch("dev-1", 1)});
+  ASSERT_TRUE(p.ok());
+  v1::ConsensusBlock cb;
+  ASSERT_TRUE(cb.ParseFromString(p->block));
+  v1::ConsensusRequest good;
+  ASSERT_TRUE(good.ParseFromString(Batch("dev-1", 2).payload));
+  *cb.add_rejected() = good;  // a primary censoring a valid batch
+  ChainBlockFactory other(store_.get(), &genesis_, registry_.get(), [] { return uint64_t{0}; });
+  consensus::BlockInfo info;
+  EXPECT_FALSE(other.Validate(1, 0, Bytes(32, '\0'), cb.SerializeAsString(), &info).ok());
+}
+
+TEST_F(ChainBlockFactoryTest, RefusesABlockWhoseRootDoesNotMatchItsRequests) {
+  auto p = factory_->Build(1, 0, Bytes(32, '\0'), {Batch("dev-1", 1)});
+  ASSERT_TRUE(p.ok());
+  v1::ConsensusBlock cb;
+  ASSERT_TRUE(cb.ParseFromString(p->block));
+  *cb.add_requests() = v1::ConsensusRequest();  // smuggled, unsigned
+  cb.mutable_requests()->RemoveLast();
+  v1::ConsensusRequest extra;
+  ASSERT_TRUE(extra.ParseFromString(Batch("dev-1", 5).payload));
+  *cb.add_requests() = extra;  // records the header's root does not cover
+  cb.add_request_ids(*RequestId("t", extra));
+  ChainBlockFactory other(store_.get(), &genesis_, registry_.get(), [] { return uint64_t{0}; });
+  consensus::BlockInfo info;
+  EXPECT_EQ(other.Validate(1, 0, Bytes(32, '\0'), cb.SerializeAsString(), &info).code(),
+            StatusCode::kUnauthenticated);
+}
+
+}  // namespace
+}  // namespace provledger::node
