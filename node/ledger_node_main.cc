@@ -47,7 +47,7 @@ Status Run(int argc, char** argv) {
                     "block_timeout_ms", "max_queued_batches", "log_level", "help",
                     // The PBFT flags read below; unlisted, the parser refused them.
                     "consensus", "max_block_batches", "view_change_timeout_ms",
-                    "checkpoint_interval", "window"},
+                    "checkpoint_interval", "window", "persist_votes"},
                    {"help"}));
   if (flags.GetBool("help")) {
     std::fputs(kUsage, stdout);
@@ -112,6 +112,7 @@ Status Run(int argc, char** argv) {
     PL_ASSIGN_OR_RETURN(popts.checkpoint_interval,
                         flags.GetUint("checkpoint_interval", popts.checkpoint_interval));
     PL_ASSIGN_OR_RETURN(popts.window, flags.GetUint("window", popts.window));
+    popts.persist_votes = !flags.Has("persist_votes") || flags.GetBool("persist_votes");
     auto pbft = std::make_unique<PbftOrderer>(store.get(), &genesis, key, *self, &registry, popts);
     consensus_service = std::make_unique<ConsensusService>(pbft.get());
     orderer = std::move(pbft);

@@ -124,6 +124,11 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
     p->worker->set_on_stop([raw] { raw->cv.notify_all(); });
     peers_.push_back(std::move(p));
   }
+  Status votes = LoadVotes();
+  if (!votes.ok()) {
+    LogError("votes_unreadable").Kv("err", votes.ToString());
+    std::_Exit(3);
+  }
   worker_ = std::make_unique<Worker>("consensus", [this](Worker& w) { Run(w); });
   worker_->set_on_stop([this] { cv_.notify_all(); });
 }
@@ -501,8 +506,73 @@ void PbftOrderer::StateTransfer(uint64_t target) {
   CompleteWaiters(settled, start);
 }
 
-void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
-  for (const auto& [to, msg] : out.to_send) {
+namespace {
+// Meta key of our vote of `type` at (view, height): "vote/" u8 u64 u64, big-endian so that
+// keys sort by type, then view, then height.
+std::string VoteKey(uint8_t type, uint64_t view, uint64_t height) {
+  Bytes k = "vote/";
+  AppendU8(&k, type);
+  AppendU64(&k, view);
+  AppendU64(&k, height);
+  return k;
+}
+bool IsVote(const ConsensusMsg& m) {
+  return m.type == ConsensusMsg::kPrePrepare || m.type == ConsensusMsg::kPrepare ||
+         m.type == ConsensusMsg::kCommit;
+}
+}  // namespace
+
+Status PbftOrderer::LoadVotes() {
+  for (const auto& [key, digest] : store_->MetaScan("vote/")) {
+    ByteReader r(ByteView(key).substr(5));
+    uint8_t type = 0;
+    uint64_t view = 0, height = 0;
+    if (!r.ReadU8(&type).ok() || !r.ReadU64(&view).ok() || !r.ReadU64(&height).ok()) {
+      return DataLossError("stored vote key is malformed");
+    }
+    votes_[{type, view, height}] = digest;
+  }
+  return OkStatus();
+}
+
+void PbftOrderer::FlushSends() {
+  if (pending_sends_.empty()) return;
+  // Never sign two different digests for one (type, view, height), even across a restart:
+  // every new vote is durable before it leaves (one synced write per batch of votes).
+  std::vector<std::pair<std::string, Bytes>> fresh;
+  std::vector<std::pair<int, ConsensusMsg>> sends;
+  sends.swap(pending_sends_);
+  auto out = sends.begin();
+  for (auto it = sends.begin(); it != sends.end(); ++it) {
+    const ConsensusMsg& m = it->second;
+    if (IsVote(m) && m.sender == self_) {
+      const auto key = std::make_tuple(static_cast<uint8_t>(m.type), m.view, m.height);
+      auto v = votes_.find(key);
+      if (v != votes_.end() && v->second != m.digest) {
+        LogError("vote_refused")
+            .Kv("type", consensus::TypeName(m.type))
+            .Kv("view", m.view)
+            .Kv("height", m.height)
+            .Kv("reason", "already voted another digest before a restart");
+        continue;
+      }
+      if (v == votes_.end()) {
+        votes_[key] = m.digest;
+        fresh.emplace_back(VoteKey(static_cast<uint8_t>(m.type), m.view, m.height), m.digest);
+      }
+    }
+    if (out != it) *out = std::move(*it);  // never self-move: it empties vectors
+    ++out;
+  }
+  sends.erase(out, sends.end());
+  if (!fresh.empty() && options_.persist_votes) {
+    Status s = store_->PutMetaBatch(fresh, {}, /*sync=*/true);
+    if (!s.ok()) {
+      LogError("vote_persist_failed").Kv("err", s.ToString());
+      std::_Exit(3);  // a vote we cannot make durable is a vote we must not send
+    }
+  }
+  for (const auto& [to, msg] : sends) {
     const Bytes bytes = consensus::Encode(msg);
     if (to == consensus::CoreOutput::kBroadcast) {
       for (uint32_t i = 0; i < peers_.size(); ++i) SendTo(i, bytes, nullptr);
@@ -510,6 +580,26 @@ void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
       SendTo(static_cast<uint32_t>(to), bytes, nullptr);
     }
   }
+}
+
+void PbftOrderer::PruneVotes() {
+  // Votes at or below the stable checkpoint can never be asked for again.
+  const uint64_t low = core_->low_watermark();
+  std::vector<std::string> gone;
+  for (auto it = votes_.begin(); it != votes_.end();) {
+    if (std::get<2>(it->first) <= low) {
+      gone.push_back(
+          VoteKey(std::get<0>(it->first), std::get<1>(it->first), std::get<2>(it->first)));
+      it = votes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!gone.empty()) (void)store_->PutMetaBatch({}, gone, /*sync=*/false);
+}
+
+void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
+  for (auto& send : out.to_send) pending_sends_.push_back(std::move(send));
   for (const auto& [primary, req] : out.forward) {
     // A request that reached us from a peer is already at every validator: only the
     // validator a client gave it to relays it, to all of them, so that every backup arms
@@ -557,6 +647,7 @@ void PbftOrderer::Run(Worker& w) {
       }
       HandleOutput(core_->TakeOutput());
     }
+    FlushSends();
     batch.clear();
     const auto now = Clock::now();
     if (now >= next_tick) {
@@ -564,6 +655,8 @@ void PbftOrderer::Run(Worker& w) {
       next_tick += tick;
       if (next_tick < now) next_tick = now + tick;  // we fell behind: do not burst ticks
       HandleOutput(core_->TakeOutput());
+      FlushSends();
+      if (++ticks_ % 100 == 0) PruneVotes();
       const uint64_t now_ms = NowMs();
       for (auto it = waiters_.begin(); it != waiters_.end();) {
         auto& ws = it->second;

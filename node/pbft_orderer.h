@@ -16,6 +16,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/ecdsa.h"
@@ -41,6 +42,10 @@ struct PbftOptions {
   uint32_t submit_timeout_ms = 30000;  // a submission not committed by then: DEADLINE_EXCEEDED
   size_t max_queued_events = 100000;
   size_t max_peer_queue = 20000;  // messages waiting for one peer; oldest dropped
+  // Make every pre-prepare, prepare and commit we sign durable before it is sent, and
+  // refuse to sign another digest for the same (view, height) after a restart. Costs one
+  // synced write per batch of new votes; off only to measure what it costs.
+  bool persist_votes = true;
 };
 
 class PbftOrderer final : public Orderer {
@@ -81,6 +86,9 @@ class PbftOrderer final : public Orderer {
   Status Post(Event e);
   void Run(Worker& w);
   void HandleOutput(consensus::CoreOutput out);
+  Status LoadVotes();
+  void FlushSends();
+  void PruneVotes();
   void Apply(const consensus::CommittedBlock& c);
   // Answers the waiters of `request_ids`: a record above height `committed_above` is
   // COMMITTED, one at or below it DUPLICATE (an earlier copy).
@@ -123,6 +131,10 @@ class PbftOrderer final : public Orderer {
   std::atomic<uint64_t> view_{0};
   std::atomic<uint64_t> waiting_{0};
   std::atomic<uint64_t> dropped_{0};
+  // Consensus thread only: our votes by (type, view, height) -> digest, also on disk.
+  std::map<std::tuple<uint8_t, uint64_t, uint64_t>, Bytes> votes_;
+  std::vector<std::pair<int, consensus::ConsensusMsg>> pending_sends_;
+  uint64_t ticks_ = 0;
   std::unique_ptr<Worker> worker_;
 };
 

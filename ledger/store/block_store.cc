@@ -536,6 +536,25 @@ Status BlockStore::PutMeta(const std::string& key, ByteView value) {
   return FromRocks(db_->Put(wo, cfs_[kMeta], key, S(value)), "meta " + key);
 }
 
+Status BlockStore::PutMetaBatch(const std::vector<std::pair<std::string, Bytes>>& puts,
+                                const std::vector<std::string>& deletes, bool sync) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [k, v] : puts) batch.Put(cfs_[kMeta], k, S(v));
+  for (const auto& k : deletes) batch.Delete(cfs_[kMeta], k);
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, &batch), "meta batch");
+}
+
+std::vector<std::pair<std::string, Bytes>> BlockStore::MetaScan(const std::string& prefix) const {
+  std::vector<std::pair<std::string, Bytes>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kMeta]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  return out;
+}
+
 Status BlockStore::VerifyChain(
     const std::function<Status(uint64_t, const Bytes&, const provledger::v1::CommitCertificate&)>&
         check_cert,

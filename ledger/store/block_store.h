@@ -130,6 +130,11 @@ class BlockStore {
   // Node metadata (small values: genesis hash, node id, ...). kNotFound if absent.
   StatusOr<Bytes> GetMeta(const std::string& key) const;
   Status PutMeta(const std::string& key, ByteView value);
+  // Writes `puts` and removes `deletes` in one batch (synced when `sync`).
+  Status PutMetaBatch(const std::vector<std::pair<std::string, Bytes>>& puts,
+                      const std::vector<std::string>& deletes, bool sync);
+  // Every metadata entry whose key starts with `prefix`.
+  std::vector<std::pair<std::string, Bytes>> MetaScan(const std::string& prefix) const;
 
   // Recomputes every header hash, prev link, Merkle root, record count and certificate
   // digest from height 1 to the head; `check_cert` (may be empty) verifies certificate
