@@ -118,6 +118,10 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
     PL_RETURN_IF_ERROR(b->verifier_->RestoreReplayWindow(device, std::move(*w)));
   }
 
+  // Made before any thread that reads it starts (TSan found it set after, once).
+  if (!o.share_secret.empty())
+    b->share_ = std::make_unique<SessionShare>(o.share_secret, o.share_group);
+
   MqttOptions mo;
   mo.uri = o.broker_uri;
   // A stable client id and a persistent session: readings published while the bridge is
@@ -138,9 +142,8 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
 
   const std::string& p = o.verifier.topic_prefix;
   const std::string share = o.share_group.empty() ? "" : "$share/" + o.share_group + "/";
-  if (!o.share_secret.empty()) {
+  if (b->share_) {
     // Every bridge of the group sees every session (a plain, not a shared, subscription).
-    b->share_ = std::make_unique<SessionShare>(o.share_secret, o.share_group);
     PL_RETURN_IF_ERROR(b->mqtt_->Subscribe(b->share_->Filter(), 1));
   } else if (!o.share_group.empty()) {
     LogWarn("sessions_not_shared")
@@ -339,8 +342,13 @@ StatusOr<std::vector<OutboxEntry>> Bridge::TakeBatch(Worker& w) {
     auto got = outbox_->Read(cursor_, options_.max_batch_records);
     if (!got.ok()) return got.status();
     if (!got->empty()) {
-      if (got->size() < options_.max_batch_records && !waited && options_.batch_timeout_ms > 0) {
-        waited = true;  // let the batch fill for a moment
+      // Let a short batch fill for a moment, but only while earlier batches are still with
+      // the ledger (outbox entries beyond this batch): an idle ledger gets it at once.
+      // A reading no longer waits batch_timeout_ms on top of a commit at low rates.
+      const bool ledger_busy = outbox_->size() > got->size();
+      if (got->size() < options_.max_batch_records && !waited && ledger_busy &&
+          options_.batch_timeout_ms > 0) {
+        waited = true;
         take_cv_.wait_for(lock, std::chrono::milliseconds(options_.batch_timeout_ms));
         continue;
       }
