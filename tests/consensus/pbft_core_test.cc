@@ -259,3 +259,49 @@ TEST(PbftConfig, ValidatesItsFields) {
 }  // namespace
 }  // namespace consensus
 }  // namespace provledger
+
+namespace provledger {
+namespace consensus {
+namespace {
+
+// A validator started from another genesis (another chain id) signs every message for its
+// chain: honest replicas drop all of it, so it can neither vote nor propose here.
+TEST(PbftCoreOtherGenesis, DropsEveryMessageOfAValidatorOnAnotherChain) {
+  testing::FakeChecker checker(4);
+  testing::FakeSigner signer(1);
+  testing::FakeBlockFactory factory;
+  PbftConfig config;
+  config.chain_id = "unit-chain";
+  config.n = 4;
+  config.self = 1;
+  config.checkpoint_interval = 4;
+  config.window = 2;
+  config.log_size = 8;
+  PbftCore core(config, &signer, &checker, &factory, 0, Bytes(32, '\0'));
+  Request r{Sha256("req"), "p"};
+  Proposal p = *factory.Build(1, 0, Bytes(32, '\0'), {r});
+  ConsensusMsg pp;
+  pp.type = ConsensusMsg::kPrePrepare;
+  pp.view = 0;
+  pp.height = 1;
+  pp.digest = p.header_hash;
+  pp.sender = 0;
+  pp.block = p.block;
+  pp.signature = testing::FakeSigner(0).Sign(SigningDigest("other-chain", pp));
+  core.OnMessage(pp);
+  ConsensusMsg commit;
+  commit.type = ConsensusMsg::kCommit;
+  commit.height = 1;
+  commit.digest = p.header_hash;
+  commit.sender = 2;
+  commit.signature = testing::FakeSigner(2).Sign(SigningDigest("other-chain", commit));
+  core.OnMessage(commit);
+  EXPECT_EQ(core.dropped(DropReason::kBadSignature), 2u);
+  CoreOutput out = core.TakeOutput();
+  EXPECT_TRUE(out.to_send.empty());
+  EXPECT_TRUE(out.to_apply.empty());
+}
+
+}  // namespace
+}  // namespace consensus
+}  // namespace provledger
