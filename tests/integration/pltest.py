@@ -287,4 +287,4 @@ def check_sanitizer_logs(root):
                        "runtime error:", "ERROR: LeakSanitizer"):
             i = text.find(marker)
             if i >= 0:
-                fail("%s in %s:\n%s" % (marker, path, text[i:i + 3000]))
+                fail("%s in %s:\n%s" % (marker, path, text[i:i + 20000]))
