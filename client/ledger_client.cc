@@ -113,6 +113,24 @@ StatusOr<v1::RegistryListing> LedgerClient::Devices(const std::string& id) {
       [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->Devices(ctx, r, out); });
 }
 
+StatusOr<v1::RegistryListing> LedgerClient::FindDeviceOnAnyNode(const std::string& id) {
+  v1::RegistryQuery req;
+  req.set_id(id);
+  Status last = NotFoundError("device " + id + " is not registered");
+  for (size_t i = 0; i < stubs_.size(); ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1000));
+    v1::RegistryListing resp;
+    grpc::Status s = stubs_[i]->Devices(&ctx, req, &resp);
+    if (s.ok() && resp.devices_size() > 0) return resp;
+    if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) {
+      last =
+          Status(static_cast<StatusCode>(s.error_code()), addresses_[i] + ": " + s.error_message());
+    }
+  }
+  return last;
+}
+
 StatusOr<v1::RegistryListing> LedgerClient::Gateways(const std::string& id) {
   v1::RegistryQuery req;
   req.set_id(id);

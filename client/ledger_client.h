@@ -38,6 +38,10 @@ class LedgerClient {
   StatusOr<provledger::v1::Proof> GetProof(const std::string& record_id);
   StatusOr<provledger::v1::HistoryResponse> History(const provledger::v1::HistoryRequest& req);
   StatusOr<provledger::v1::RegistryListing> Devices(const std::string& id);
+  // Asks every node in turn for device `id` and returns the first listing that has it:
+  // a node that is still catching up may not know a registration the others committed.
+  // kNotFound when no node has it.
+  StatusOr<provledger::v1::RegistryListing> FindDeviceOnAnyNode(const std::string& id);
   StatusOr<provledger::v1::RegistryListing> Gateways(const std::string& id);
 
   const std::vector<std::string>& addresses() const { return addresses_; }

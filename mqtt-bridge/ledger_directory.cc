@@ -56,7 +56,7 @@ std::optional<Bytes> LedgerDeviceDirectory::PublicKey(const std::string& device)
     if (misses_.size() > 100000) misses_.clear();  // bounded memory
   }
   // Not under the lock: the lookup is a network call.
-  auto listing = client_->Devices(device);
+  auto listing = client_->FindDeviceOnAnyNode(device);
   std::lock_guard<std::mutex> lock(mu_);
   if (listing.ok() && listing->devices_size() == 1 && !listing->devices(0).revoked() &&
       listing->devices(0).id() == device) {

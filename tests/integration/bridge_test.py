@@ -3,7 +3,7 @@ bridges and simulated devices (device_sim) speaking PROTOCOL.md.
 
 Shows: MACed and signed readings are committed, acknowledged and provable; each error code
 comes from its cause and nothing refused reaches the ledger; an unregistered device gets
-`unauth`; a replay after a bridge restart is refused; readings wait in the outbox while the
+`unauth`; an expired session gets `forbidden`; a replay after a bridge restart is refused; readings wait in the outbox while the
 ledger is down and are committed after; a SIGKILL of the bridge loses no accepted reading;
 two bridges on one shared subscription split the load and commit every reading once."""
 import re
@@ -169,6 +169,19 @@ def main():
 
     b0.kill(signal.SIGTERM)
     b1.kill(signal.SIGTERM)
+
+    # 7. An expired session gets `forbidden` (no_session): the device agrees a new key and
+    # sends the reading again with a new seq; every reading ends up recorded.
+    short = t.BridgeProc(chain, broker, name="short",
+                         extra=["--session_lifetime_ms=1500", "--grace_ms=0", "--client_id=short"])
+    short.start()
+    rc, s, err = sim("--register", "--devices=2", "--device_prefix=exp", "--mode=mac", "--count=8",
+                     "--rate=2", "--session_overrun_ms=2000", check_rc=False)
+    t.check(rc == 0 and s["acked_recorded"] == 16, "expired sessions renewed: %s %s" % (s, err[-800:]))
+    t.check(s["resent"] >= 1, "a session expired mid-run and a reading was refused: %s" % s)
+    t.check("code=no_session" in short.log(), "the bridge refused a MAC under an expired session")
+    t.log("expired session: %d reading(s) refused no_session and sent again" % s["resent"])
+    short.kill(signal.SIGTERM)
     broker.stop()
     chain.stop_all()
     t.check_sanitizer_logs(root)

@@ -80,6 +80,7 @@ const char kUsage[] =
     "  --gateway_pubkey=HEX   66 hex: key replies must be signed by this key\n"
     "  --gateway_id=ID        key replies must come from this gateway\n"
     "  --key_timeout_ms=MS    wait for key/success (default 10000)\n"
+    "  --session_overrun_ms=MS  test aid: keep using a session MS past its expiry\n"
     "\n"
     "readings\n"
     "  --count=N              readings per device (default 10)\n"
@@ -206,6 +207,7 @@ const std::set<std::string>& KnownFlags() {
                                                "seq_start",
                                                "ack_timeout_ms",
                                                "key_timeout_ms",
+                                               "session_overrun_ms",
                                                "list_records",
                                                "expect_error",
                                                "fault",
@@ -263,6 +265,7 @@ StatusOr<SimOptions> OptionsFromFlags(const Flags& f) {
   }
   PL_ASSIGN_OR_RETURN(o.ack_timeout_ms, f.GetUint("ack_timeout_ms", o.ack_timeout_ms));
   PL_ASSIGN_OR_RETURN(o.key_timeout_ms, f.GetUint("key_timeout_ms", o.key_timeout_ms));
+  PL_ASSIGN_OR_RETURN(o.session_overrun_ms, f.GetUint("session_overrun_ms", o.session_overrun_ms));
   PL_ASSIGN_OR_RETURN(o.list_records, f.GetUint("list_records", o.list_records));
   PL_ASSIGN_OR_RETURN(o.fault, ParseFault(f.Get("fault", "none")));
   o.expect_error = f.Get("expect_error", std::string(FaultExpectedCode(o.fault)));

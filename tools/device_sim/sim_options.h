@@ -68,6 +68,10 @@ struct SimOptions {
   std::optional<uint64_t> seq_start;  // default: the clock in microseconds
   uint64_t ack_timeout_ms = 30000;
   uint64_t key_timeout_ms = 10000;
+  // Test aid: keep MACing under a session this long past its expiry instead of renewing
+  // before it, so the bridge's refusal of an expired session (forbidden, no_session) and
+  // the device's renew-and-resend are exercised. 0 = renew ahead, as a device should.
+  uint64_t session_overrun_ms = 0;
   uint64_t list_records = 5;
   std::string expect_error;  // empty: every reading must be acknowledged
   Fault fault = Fault::kNone;

@@ -293,7 +293,9 @@ struct SimRunner::Impl {
           return FailDevice(d, "bad_key_reply", "key reply refused: " + s.status().ToString());
         const uint64_t wall = NowMs();
         const uint64_t life = s->expires > wall ? s->expires - wall : 0;
-        d->session_renew_at = s->expires - std::min(kRenewMarginMs, life / 2);
+        d->session_renew_at = o.session_overrun_ms > 0
+                                  ? s->expires + o.session_overrun_ms
+                                  : s->expires - std::min(kRenewMarginMs, life / 2);
         d->session = std::move(s).value();
         d->session_agreed_ms = SteadyMs();
         d->agreement.reset();
