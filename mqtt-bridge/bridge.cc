@@ -93,7 +93,12 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   }
   if (!st.ok()) return st.status().Annotate("no ledger node answers");
   b->chain_id_ = st->chain_id();
-  auto gw = b->ledger_->Gateways(o.gateway_id);
+  StatusOr<v1::RegistryListing> gw = UnavailableError("not asked");
+  for (int i = 0; i < 50; ++i) {  // nodes that are starting may not answer at once
+    gw = b->ledger_->Gateways(o.gateway_id);
+    if (gw.ok() || gw.status().code() == StatusCode::kNotFound) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
   if (!gw.ok()) return gw.status().Annotate("gateway " + o.gateway_id);
   if (gw->gateways_size() != 1 || gw->gateways(0).pubkey() != b->gateway_key_.PublicKey()) {
     return PermissionDeniedError("gateway '" + o.gateway_id +
@@ -101,7 +106,12 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   }
 
   b->devices_ = std::make_unique<LedgerDeviceDirectory>(b->ledger_.get(), o.registry_refresh_ms);
-  PL_RETURN_IF_ERROR(b->devices_->Refresh());
+  Status refreshed = b->devices_->Refresh();
+  for (int i = 0; !refreshed.ok() && i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    refreshed = b->devices_->Refresh();
+  }
+  PL_RETURN_IF_ERROR(refreshed);
   b->devices_->StartRefresher();
   b->sessions_ = std::make_unique<SessionKeyStore>(o.gateway_id, b->gateway_key_, o.sessions);
   b->verifier_ = std::make_unique<ReadingVerifier>(

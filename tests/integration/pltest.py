@@ -152,7 +152,7 @@ class Chain:
         return p
 
     def status(self, i=0):
-        rc, out, _ = ctl("status", "--json", "--node=" + self.addr(i), "--timeout_ms=1000",
+        rc, out, _ = ctl("status", "--json", "--node=" + self.addr(i), "--timeout_ms=5000",
                          check_rc=False)
         return json.loads(out) if rc == 0 else None
 
@@ -239,6 +239,7 @@ class BridgeProc:
         self.logpath = os.path.join(chain.root, "bridge-%s.log" % name)
 
     def start(self, wait=True):
+        ready_before = self.log().count("ev=bridge_ready") if os.path.exists(self.logpath) else 0
         logf = open(self.logpath, "a")
         self.proc = spawn(
             [MQTT_BRIDGE, "--gateway_id=" + self.gateway,
@@ -249,8 +250,12 @@ class BridgeProc:
              "--registry_refresh_ms=300"] + self.extra,
             stdout=logf, stderr=subprocess.STDOUT)
         if wait:
-            wait_for(lambda: "bridge_ready" in open(self.logpath).read(), 30,
-                     "bridge %s ready" % self.name)
+            def ready():
+                if self.proc.poll() is not None:
+                    fail("bridge %s exited with %d:\n%s" % (self.name, self.proc.returncode,
+                                                             self.log()[-3000:]))
+                return self.log().count("ev=bridge_ready") > ready_before
+            wait_for(ready, 60, "bridge %s ready" % self.name)
 
     def kill(self, sig=signal.SIGKILL):
         self.proc.send_signal(sig)
