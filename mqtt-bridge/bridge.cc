@@ -362,6 +362,15 @@ StatusOr<std::vector<OutboxEntry>> Bridge::TakeBatch(Worker& w) {
         take_cv_.wait_for(lock, std::chrono::milliseconds(options_.batch_timeout_ms));
         continue;
       }
+      // A batch is also capped in bytes: payloads travel with their records, and a node
+      // refuses a gRPC message above 64 MiB on every retry.
+      size_t bytes = 0, keep = 0;
+      while (keep < got->size()) {
+        bytes += (*got)[keep].record.size() + (*got)[keep].payload.size();
+        if (keep > 0 && bytes > options_.max_batch_bytes) break;
+        ++keep;
+      }
+      got->resize(keep);
       cursor_ = got->back().key;
       return got;
     }

@@ -46,6 +46,7 @@ struct BridgeOptions {
   SessionKeyOptions sessions;
   std::map<std::string, WritePolicy> policies;  // per item; others: all
   size_t max_batch_records = 1000;              // records per submitted batch
+  size_t max_batch_bytes = 16 << 20;            // ... and bytes (records + payloads), >= 1 record
   uint32_t batch_timeout_ms = 10;               // wait this long for a batch to fill
   size_t submit_workers = 4;                    // batches in flight towards the ledger
   size_t inbox_capacity = 200000;  // messages between Paho and the verifier; more are dropped

@@ -26,6 +26,7 @@ const char kUsage[] =
     "  [--policy=ITEM:all|ITEM:periodic:MS|ITEM:change:THRESHOLD ...]\n"
     "  [--max_payload_bytes=1048576] [--clock_window_ms=300000] [--session_lifetime_ms=86400000]\n"
     "  [--grace_ms=10000] [--replay_window=1024] [--max_batch_records=1000] "
+    "[--max_batch_bytes=16777216] "
     "[--batch_timeout_ms=10]\n"
     "  [--submit_workers=4] [--registry_refresh_ms=1000] [--stats_interval_ms=10000]\n"
     "  [--client_id=ID] [--config=FILE.json] [--log_level=debug|info|warn]\n";
@@ -107,6 +108,7 @@ Status Run(int argc, char** argv) {
   o.verifier.replay_window = static_cast<uint32_t>(window);
   if (flags.Has("quarantine")) o.verifier.quarantine = flags.GetBool("quarantine");
   PL_ASSIGN_OR_RETURN(o.max_batch_records, flags.GetUint("max_batch_records", o.max_batch_records));
+  PL_ASSIGN_OR_RETURN(o.max_batch_bytes, flags.GetUint("max_batch_bytes", o.max_batch_bytes));
   PL_ASSIGN_OR_RETURN(uint64_t bt, flags.GetUint("batch_timeout_ms", o.batch_timeout_ms));
   o.batch_timeout_ms = static_cast<uint32_t>(bt);
   PL_ASSIGN_OR_RETURN(o.submit_workers, flags.GetUint("submit_workers", o.submit_workers));
