@@ -6,7 +6,7 @@ bash ops/install_deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 DISK_CACHE="${PL_BAZEL_DISK_CACHE:-$HOME/.cache/provledger-bazel-disk}"
 mkdir -p "$DISK_CACHE"
 log=$(mktemp)
-bazel test //... --jobs=2 --keep_going --disk_cache="$DISK_CACHE" "$@" 2>&1 | tee "$log"
+bazel test //... --jobs=2 --keep_going --nocache_test_results --disk_cache="$DISK_CACHE" "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(PASSED|FLAKY)' "$log")
 failed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|INCOMPLETE)' "$log")
