@@ -79,6 +79,15 @@ def main():
     t.check(len(records_of(chain, "dup-0")) == 5, "replays not recorded twice")
     t.log("error codes: each produced by its cause, nothing recorded")
 
+    # The bridge follows the registry without a restart: a revoked device is refused.
+    t.ctl("revoke-device", "--id=ok-sig-0", "--admin_key=%s/admin.key" % root,
+          "--genesis=" + chain.genesis, chain.nodes_flag())
+    time.sleep(1.0)  # one registry refresh (300 ms here)
+    rc, s, err = sim("--devices=1", "--device_prefix=ok-sig", "--mode=sig", "--count=2",
+                     "--expect_error=unregistered", check_rc=False)
+    t.check(rc == 0, "revoked device refused without a bridge restart: %s %s" % (s, err[-500:]))
+    t.log("revoked device refused (registry followed live)")
+
     # 3. A replay after a bridge restart is still refused.
     rfile = root + "/replay.bin"
     sim("--register", "--devices=2", "--device_prefix=rr", "--mode=sig", "--count=5",
