@@ -82,7 +82,8 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
       key_(std::move(key)),
       self_(self),
       registry_(registry),
-      options_(options) {
+      options_(options),
+      votes_(self) {
   signer_ = std::make_unique<KeySigner>(&key_);
   checker_ = std::make_unique<GenesisChecker>(genesis_);
   factory_ =
@@ -506,34 +507,7 @@ void PbftOrderer::StateTransfer(uint64_t target) {
   CompleteWaiters(settled, start);
 }
 
-namespace {
-// Meta key of our vote of `type` at (view, height): "vote/" u8 u64 u64, big-endian so that
-// keys sort by type, then view, then height.
-std::string VoteKey(uint8_t type, uint64_t view, uint64_t height) {
-  Bytes k = "vote/";
-  AppendU8(&k, type);
-  AppendU64(&k, view);
-  AppendU64(&k, height);
-  return k;
-}
-bool IsVote(const ConsensusMsg& m) {
-  return m.type == ConsensusMsg::kPrePrepare || m.type == ConsensusMsg::kPrepare ||
-         m.type == ConsensusMsg::kCommit;
-}
-}  // namespace
-
-Status PbftOrderer::LoadVotes() {
-  for (const auto& [key, digest] : store_->MetaScan("vote/")) {
-    ByteReader r(ByteView(key).substr(5));
-    uint8_t type = 0;
-    uint64_t view = 0, height = 0;
-    if (!r.ReadU8(&type).ok() || !r.ReadU64(&view).ok() || !r.ReadU64(&height).ok()) {
-      return DataLossError("stored vote key is malformed");
-    }
-    votes_[{type, view, height}] = digest;
-  }
-  return OkStatus();
-}
+Status PbftOrderer::LoadVotes() { return votes_.Load(store_->MetaScan(VoteGuard::kPrefix)); }
 
 void PbftOrderer::FlushSends() {
   if (pending_sends_.empty()) return;
@@ -542,29 +516,26 @@ void PbftOrderer::FlushSends() {
   std::vector<std::pair<std::string, Bytes>> fresh;
   std::vector<std::pair<int, ConsensusMsg>> sends;
   sends.swap(pending_sends_);
-  auto out = sends.begin();
-  for (auto it = sends.begin(); it != sends.end(); ++it) {
-    const ConsensusMsg& m = it->second;
-    if (IsVote(m) && m.sender == self_) {
-      const auto key = std::make_tuple(static_cast<uint8_t>(m.type), m.view, m.height);
-      auto v = votes_.find(key);
-      if (v != votes_.end() && v->second != m.digest) {
+  std::vector<std::pair<int, ConsensusMsg>> allowed;
+  allowed.reserve(sends.size());
+  for (auto& send : sends) {
+    std::pair<std::string, Bytes> persist;
+    switch (votes_.Admit(send.second, &persist)) {
+      case VoteGuard::Verdict::kConflict:
         LogError("vote_refused")
-            .Kv("type", consensus::TypeName(m.type))
-            .Kv("view", m.view)
-            .Kv("height", m.height)
-            .Kv("reason", "already voted another digest before a restart");
+            .Kv("type", consensus::TypeName(send.second.type))
+            .Kv("view", send.second.view)
+            .Kv("height", send.second.height)
+            .Kv("reason", "already voted another digest for it (before a restart)");
         continue;
-      }
-      if (v == votes_.end()) {
-        votes_[key] = m.digest;
-        fresh.emplace_back(VoteKey(static_cast<uint8_t>(m.type), m.view, m.height), m.digest);
-      }
+      case VoteGuard::Verdict::kNew:
+        fresh.push_back(std::move(persist));
+        break;
+      default:
+        break;
     }
-    if (out != it) *out = std::move(*it);  // never self-move: it empties vectors
-    ++out;
+    allowed.push_back(std::move(send));
   }
-  sends.erase(out, sends.end());
   if (!fresh.empty() && options_.persist_votes) {
     Status s = store_->PutMetaBatch(fresh, {}, /*sync=*/true);
     if (!s.ok()) {
@@ -572,7 +543,7 @@ void PbftOrderer::FlushSends() {
       std::_Exit(3);  // a vote we cannot make durable is a vote we must not send
     }
   }
-  for (const auto& [to, msg] : sends) {
+  for (const auto& [to, msg] : allowed) {
     const Bytes bytes = consensus::Encode(msg);
     if (to == consensus::CoreOutput::kBroadcast) {
       for (uint32_t i = 0; i < peers_.size(); ++i) SendTo(i, bytes, nullptr);
@@ -584,17 +555,7 @@ void PbftOrderer::FlushSends() {
 
 void PbftOrderer::PruneVotes() {
   // Votes at or below the stable checkpoint can never be asked for again.
-  const uint64_t low = core_->low_watermark();
-  std::vector<std::string> gone;
-  for (auto it = votes_.begin(); it != votes_.end();) {
-    if (std::get<2>(it->first) <= low) {
-      gone.push_back(
-          VoteKey(std::get<0>(it->first), std::get<1>(it->first), std::get<2>(it->first)));
-      it = votes_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  const std::vector<std::string> gone = votes_.Prune(core_->low_watermark());
   if (!gone.empty()) (void)store_->PutMetaBatch({}, gone, /*sync=*/false);
 }
 

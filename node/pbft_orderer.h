@@ -27,6 +27,7 @@
 #include "node/chain_block_factory.h"
 #include "node/orderer.h"
 #include "node/registry_holder.h"
+#include "node/vote_guard.h"
 #include "proto/consensus.grpc.pb.h"
 #include "proto/ledger.grpc.pb.h"
 
@@ -131,8 +132,7 @@ class PbftOrderer final : public Orderer {
   std::atomic<uint64_t> view_{0};
   std::atomic<uint64_t> waiting_{0};
   std::atomic<uint64_t> dropped_{0};
-  // Consensus thread only: our votes by (type, view, height) -> digest, also on disk.
-  std::map<std::tuple<uint8_t, uint64_t, uint64_t>, Bytes> votes_;
+  VoteGuard votes_;  // consensus thread only; mirrored on disk
   std::vector<std::pair<int, consensus::ConsensusMsg>> pending_sends_;
   uint64_t ticks_ = 0;
   std::unique_ptr<Worker> worker_;
