@@ -120,6 +120,7 @@ StatusOr<v1::RegistryListing> LedgerClient::FindDeviceOnAnyNode(const std::strin
   for (size_t i = 0; i < stubs_.size(); ++i) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1000));
+    ctx.set_wait_for_ready(true);  // a node that just restarted: wait for the connection
     v1::RegistryListing resp;
     grpc::Status s = stubs_[i]->Devices(&ctx, req, &resp);
     if (s.ok() && resp.devices_size() > 0) return resp;

@@ -11,13 +11,11 @@
 #include "common/flags.h"
 #include "common/key_file.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "mqtt-bridge/bridge.h"
 
 namespace provledger::bridge {
 namespace {
-
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true); }
 
 const char kUsage[] =
     "usage: mqtt_bridge --gateway_id=ID --gateway_key=FILE --nodes=HOST:PORT[,...] --data_dir=DIR\n"
@@ -70,10 +68,7 @@ Status Run(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return OkStatus();
   }
-  const std::string level = flags.Get("log_level", "info");
-  SetLogLevel(level == "debug"  ? LogLevel::kDebug
-              : level == "warn" ? LogLevel::kWarn
-                                : LogLevel::kInfo);
+  PL_RETURN_IF_ERROR(SetLogLevelByName(flags.Get("log_level", "info")));
   BridgeOptions o;
   PL_ASSIGN_OR_RETURN(o.gateway_id, flags.Require("gateway_id"));
   SetLogContext("bridge", o.gateway_id);
@@ -120,9 +115,7 @@ Status Run(int argc, char** argv) {
   PL_ASSIGN_OR_RETURN(PrivateKey key, ReadKeyFile(key_path));
 
   PL_ASSIGN_OR_RETURN(auto bridge, Bridge::Start(std::move(o), std::move(key)));
-  signal(SIGINT, OnSignal);
-  signal(SIGTERM, OnSignal);
-  while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  RunUntilStopSignal(nullptr);
   LogInfo("bridge_stopping").Kv("outbox", bridge->stats().outbox);
   bridge.reset();
   return OkStatus();

@@ -16,6 +16,7 @@
 #include "common/flags.h"
 #include "common/key_file.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "ledger/genesis.h"
 #include "ledger/registry.h"
 #include "ledger/store/block_store.h"
@@ -26,9 +27,6 @@
 
 namespace provledger::node {
 namespace {
-
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop.store(true); }
 
 const char kUsage[] =
     "usage: ledger_node --genesis=FILE --node_id=ID --key=FILE --data_dir=DIR\n"
@@ -53,10 +51,7 @@ Status Run(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return OkStatus();
   }
-  const std::string level = flags.Get("log_level", "info");
-  SetLogLevel(level == "debug"  ? LogLevel::kDebug
-              : level == "warn" ? LogLevel::kWarn
-                                : LogLevel::kInfo);
+  PL_RETURN_IF_ERROR(SetLogLevelByName(flags.Get("log_level", "info")));
   PL_ASSIGN_OR_RETURN(std::string genesis_path, flags.Require("genesis"));
   PL_ASSIGN_OR_RETURN(std::string node_id, flags.Require("node_id"));
   PL_ASSIGN_OR_RETURN(std::string key_path, flags.Require("key"));
@@ -138,26 +133,22 @@ Status Run(int argc, char** argv) {
       .Kv("head", ShortHex(store->head_hash()))
       .Kv("validators", genesis.n())
       .Kv("consensus", mode);
-  signal(SIGINT, OnSignal);
-  signal(SIGTERM, OnSignal);
   uint64_t last_height = store->height();
   auto last_report = std::chrono::steady_clock::now();
-  while (!g_stop.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (std::chrono::steady_clock::now() - last_report >= std::chrono::seconds(10)) {
-      const uint64_t h = store->height();
-      if (h != last_height) {
-        LogInfo("progress")
-            .Kv("height", h)
-            .Kv("records", store->record_count())
-            .Kv("blocks_10s", h - last_height)
-            .Kv("pending", orderer->pending())
-            .Kv("view", orderer->view());
-      }
-      last_height = h;
-      last_report = std::chrono::steady_clock::now();
+  RunUntilStopSignal([&] {
+    if (std::chrono::steady_clock::now() - last_report < std::chrono::seconds(10)) return;
+    const uint64_t h = store->height();
+    if (h != last_height) {
+      LogInfo("progress")
+          .Kv("height", h)
+          .Kv("records", store->record_count())
+          .Kv("blocks_10s", h - last_height)
+          .Kv("pending", orderer->pending())
+          .Kv("view", orderer->view());
     }
-  }
+    last_height = h;
+    last_report = std::chrono::steady_clock::now();
+  });
   LogInfo("node_stopping").Kv("height", store->height());
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   orderer.reset();  // before the store it writes

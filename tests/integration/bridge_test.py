@@ -112,7 +112,8 @@ def main():
     # Devices must be registered while the ledger is up: register them first.
     for i in range(4):
         chain.start(i)
-    sim("--register", "--devices=2", "--device_prefix=out", "--mode=sig", "--count=1")
+    sim("--register", "--devices=2", "--device_prefix=out", "--mode=sig", "--count=1",
+        "--register_grace_ms=20000")
     time.sleep(1.0)  # the bridge's registry follower sees them
     for i in range(4):
         chain.kill(i, signal.SIGTERM)
@@ -127,7 +128,8 @@ def main():
     t.log("ledger outage: all 60 readings committed after it returned")
 
     # 5. SIGKILL of the bridge loses no reading it accepted.
-    sim("--register", "--devices=2", "--device_prefix=kill", "--mode=sig", "--count=1")
+    sim("--register", "--devices=2", "--device_prefix=kill", "--mode=sig", "--count=1",
+        "--register_grace_ms=20000")
     time.sleep(1.0)
     for i in range(4):
         chain.kill(i, signal.SIGTERM)
