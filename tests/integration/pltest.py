@@ -212,7 +212,9 @@ class Mosquitto:
 
     def start(self):
         logf = open(os.path.join(self.root, "mosquitto.log"), "a")
-        self.proc = spawn(["mosquitto", "-c", self.conf], stdout=logf,
+        import shutil
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # PATH may lack sbin
+        self.proc = spawn([exe, "-c", self.conf], stdout=logf,
                                      stderr=subprocess.STDOUT)
 
         def up():
