@@ -172,7 +172,14 @@ Status CmdKeygen(const Ctx& c) {
 Status CmdPubkey(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(std::string path, c.flags.Require("key"));
   PL_ASSIGN_OR_RETURN(PrivateKey key, ReadKeyFile(path));
-  std::printf("%s\n", HexEncode(key.PublicKey()).c_str());
+  if (c.json) {
+    JsonValue o = JsonValue::Object();
+    o.Set("file", JsonValue::String(path));
+    o.Set("pubkey", JsonValue::String(HexEncode(key.PublicKey())));
+    PrintJson(o);
+  } else {
+    std::printf("%s\n", HexEncode(key.PublicKey()).c_str());
+  }
   return OkStatus();
 }
 
@@ -204,8 +211,19 @@ Status CmdGenesis(const Ctx& c, const std::vector<std::string>& validators,
   auto check = ledger::ParseGenesis(text);  // the same rules every node applies
   if (!check.ok()) return check.status();
   PL_RETURN_IF_ERROR(WriteFileAtomically(out, text, 0644));
-  std::printf("wrote %s: chain %s, %zu validator(s), f=%zu, %zu admin(s)\n", out.c_str(),
-              g.chain_id.c_str(), g.validators.size(), check->f(), g.admins.size());
+  if (c.json) {
+    JsonValue o = JsonValue::Object();
+    o.Set("file", JsonValue::String(out));
+    o.Set("chain_id", JsonValue::String(g.chain_id));
+    o.Set("validators", JsonValue::Int(g.validators.size()));
+    o.Set("f", JsonValue::Int(check->f()));
+    o.Set("admins", JsonValue::Int(g.admins.size()));
+    o.Set("genesis_hash", JsonValue::String(HexEncode(check->file_hash)));
+    PrintJson(o);
+  } else {
+    std::printf("wrote %s: chain %s, %zu validator(s), f=%zu, %zu admin(s)\n", out.c_str(),
+                g.chain_id.c_str(), g.validators.size(), check->f(), g.admins.size());
+  }
   return OkStatus();
 }
 
