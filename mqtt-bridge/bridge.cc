@@ -11,6 +11,7 @@
 #include "ledger/block_header.h"
 #include "ledger/record.h"
 #include "mqtt-bridge/answers.h"
+#include "mqtt-bridge/device_message.h"
 #include "mqtt-bridge/error_codes.h"
 #include "mqtt-bridge/topics.h"
 
@@ -200,15 +201,27 @@ BridgeStats Bridge::stats() const {
 
 void Bridge::OnMessage(MqttMessage msg) {
   received_.fetch_add(1);
+  const size_t bytes = msg.payload.size() + msg.topic.size();
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
-    if (inbox_.size() >= options_.inbox_capacity) {
-      dropped_.fetch_add(1);  // reported by the stats line; never block Paho's thread
+    if (inbox_.size() < options_.inbox_capacity &&
+        inbox_bytes_ + bytes <= options_.inbox_capacity_bytes) {
+      inbox_bytes_ += bytes;
+      inbox_.push_back(Inbound{std::move(msg), NowMs()});
+      inbox_cv_.notify_one();
       return;
     }
-    inbox_.push_back(Inbound{std::move(msg), NowMs()});
   }
-  inbox_cv_.notify_one();
+  // Full: never block Paho's thread and never hold more than the limits in memory. The
+  // device is told (`internal`: nothing recorded, send it again) and the drop is counted.
+  dropped_.fetch_add(1);
+  auto topic = ParseDeviceTopic(options_.verifier.topic_prefix, msg.topic);
+  if (!topic.ok() || msg.retained) return;
+  if (topic->kind == TopicKind::kKey) return;  // a key request is simply retried by the device
+  std::optional<uint64_t> seq = FindParsableSeq(msg.user_properties);
+  Publish(ErrorTopic(options_.verifier.topic_prefix, *topic),
+          ErrorJson(DeviceError::kInternal, "the bridge is overloaded; send the reading again", seq,
+                    topic->item, std::nullopt));
 }
 
 void Bridge::Publish(const std::string& topic, const std::string& json) {
@@ -224,6 +237,7 @@ void Bridge::VerifyLoop(Worker& w) {
       inbox_cv_.wait_for(lock, std::chrono::milliseconds(100),
                          [&] { return !inbox_.empty() || w.stopping(); });
       while (!inbox_.empty() && chunk.size() < 2000) {
+        inbox_bytes_ -= inbox_.front().msg.payload.size() + inbox_.front().msg.topic.size();
         chunk.push_back(std::move(inbox_.front()));
         inbox_.pop_front();
       }

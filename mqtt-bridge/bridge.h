@@ -49,7 +49,8 @@ struct BridgeOptions {
   size_t max_batch_bytes = 16 << 20;            // ... and bytes (records + payloads), >= 1 record
   uint32_t batch_timeout_ms = 10;               // wait this long for a batch to fill
   size_t submit_workers = 4;                    // batches in flight towards the ledger
-  size_t inbox_capacity = 200000;  // messages between Paho and the verifier; more are dropped
+  size_t inbox_capacity = 200000;               // messages between Paho and the verifier ...
+  size_t inbox_capacity_bytes = 256 << 20;      // ... and their bytes; beyond: `internal`, counted
   uint32_t registry_refresh_ms = 1000;
   uint32_t stats_interval_ms = 10000;
   Status Validate() const;
@@ -110,6 +111,7 @@ class Bridge {
   std::mutex inbox_mu_;
   std::condition_variable inbox_cv_;
   std::deque<Inbound> inbox_;  // guarded by inbox_mu_
+  size_t inbox_bytes_ = 0;     // guarded by inbox_mu_
 
   std::mutex take_mu_;
   std::condition_variable take_cv_;

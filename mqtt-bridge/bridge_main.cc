@@ -23,10 +23,10 @@ const char kUsage[] =
     "  [--share_secret=KEYFILE (same on every bridge of the group: MAC sessions are shared)]\n"
     "  [--policy=ITEM:all|ITEM:periodic:MS|ITEM:change:THRESHOLD ...]\n"
     "  [--max_payload_bytes=1048576] [--clock_window_ms=300000] [--session_lifetime_ms=86400000]\n"
-    "  [--grace_ms=10000] [--replay_window=1024] [--max_batch_records=1000] "
-    "[--max_batch_bytes=16777216] "
-    "[--batch_timeout_ms=10]\n"
-    "  [--submit_workers=4] [--registry_refresh_ms=1000] [--stats_interval_ms=10000]\n"
+    "  [--grace_ms=10000] [--replay_window=1024]\n"
+    "  [--max_batch_records=1000] [--max_batch_bytes=16777216] [--batch_timeout_ms=10]\n"
+    "  [--inbox_capacity=200000] [--inbox_capacity_bytes=268435456] [--submit_workers=4]\n"
+    "  [--registry_refresh_ms=1000] [--stats_interval_ms=10000]\n"
     "  [--client_id=ID] [--config=FILE.json] [--log_level=debug|info|warn]\n";
 
 Status Run(int argc, char** argv) {
@@ -62,7 +62,10 @@ Status Run(int argc, char** argv) {
                                                  "log_level",
                                                  "help",
                                                  "quarantine",
-                                                 "share_secret"},
+                                                 "share_secret",
+                                                 "max_batch_bytes",
+                                                 "inbox_capacity",
+                                                 "inbox_capacity_bytes"},
                                                 {"help"}));
   if (flags.GetBool("help")) {
     std::fputs(kUsage, stdout);
@@ -104,6 +107,9 @@ Status Run(int argc, char** argv) {
   if (flags.Has("quarantine")) o.verifier.quarantine = flags.GetBool("quarantine");
   PL_ASSIGN_OR_RETURN(o.max_batch_records, flags.GetUint("max_batch_records", o.max_batch_records));
   PL_ASSIGN_OR_RETURN(o.max_batch_bytes, flags.GetUint("max_batch_bytes", o.max_batch_bytes));
+  PL_ASSIGN_OR_RETURN(o.inbox_capacity, flags.GetUint("inbox_capacity", o.inbox_capacity));
+  PL_ASSIGN_OR_RETURN(o.inbox_capacity_bytes,
+                      flags.GetUint("inbox_capacity_bytes", o.inbox_capacity_bytes));
   PL_ASSIGN_OR_RETURN(uint64_t bt, flags.GetUint("batch_timeout_ms", o.batch_timeout_ms));
   o.batch_timeout_ms = static_cast<uint32_t>(bt);
   PL_ASSIGN_OR_RETURN(o.submit_workers, flags.GetUint("submit_workers", o.submit_workers));

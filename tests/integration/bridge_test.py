@@ -193,6 +193,21 @@ def main():
     t.check("code=no_session" in short.log(), "the bridge refused a MAC under an expired session")
     t.log("expired session: %d reading(s) refused no_session and sent again" % s["resent"])
     short.kill(signal.SIGTERM)
+
+    # 8. Overload: a bridge whose inbox holds only ~2 readings answers the rest `internal`
+    # (nothing recorded, send again) instead of growing without bound or dropping silently.
+    tiny = t.BridgeProc(chain, broker, name="tiny",
+                        extra=["--inbox_capacity_bytes=3000", "--client_id=tiny"])
+    tiny.start()
+    rc, s, err = sim("--register", "--devices=1", "--device_prefix=ovl", "--mode=sig", "--count=40",
+                     "--payload_size=1500", "--workers=4", check_rc=False)
+    internal = s["errors"].get("internal", 0)
+    t.check(set(s["errors"]) <= {"internal"} and s["unanswered"] == 0 and
+            s["acked_recorded"] + internal == 40, "every reading recorded or refused internal: %s" % s)
+    t.check(internal >= 1, "the tiny inbox overflowed: %s" % s)
+    t.check(len(records_of(chain, "ovl-0")) == s["acked_recorded"], "exactly the acknowledged ones recorded")
+    t.log("overload: %d recorded, %d answered internal" % (s["acked_recorded"], internal))
+    tiny.kill(signal.SIGTERM)
     broker.stop()
     chain.stop_all()
     t.check_sanitizer_logs(root)
