@@ -32,6 +32,22 @@ def main():
     t.check(conflict[0]["outcome"] == "conflict", "same seq with other bytes is a conflict")
     t.log("duplicates and conflicts: ok")
 
+    # ledgerctl verify: the payload a reading carried, checked against the ledger by device and
+    # seq; a different payload is refused.
+    with open(root + "/payload.txt", "w") as f:
+        f.write("21.5")
+    with open(root + "/other.txt", "w") as f:
+        f.write("99.9")
+    one = t.ctl_json(*(chain.submit_args() + ["--count=1", "--seq=500", "--payload=21.5"]))
+    rc, out, err = t.ctl("verify", "--payload=%s/payload.txt" % root, "--device=dev-1", "--seq=500",
+                         "--genesis=" + chain.genesis, "--device_pubkey=%s/dev-1.key" % root,
+                         nodes, check_rc=False)
+    t.check(rc == 0 and "payload matches" in err and "device signature verifies" in err,
+            "verify accepts the recorded payload: %s %s" % (out, err))
+    rc, out, err = t.ctl("verify", one[0]["record_id"], "--payload=%s/other.txt" % root,
+                         "--genesis=" + chain.genesis, nodes, check_rc=False)
+    t.check(rc == 3 and "REJECTED" in err, "verify refuses another payload: rc=%d %s" % (rc, err))
+
     # 2. Bad input gets a clear error and changes nothing.
     height_before = chain.status()["height"]
     t.ctl("keygen", "--out=%s/rogue.key" % root)

@@ -47,6 +47,8 @@ const char kHelp[] =
     "                                           proof of a record; verified locally when\n"
     "                                           --genesis is given (exit 3 if it fails)\n"
     "  verify-proof --genesis=FILE --proof=FILE [--payload=FILE] [--device_pubkey=HEX]\n"
+    "  verify --payload=FILE (ID | --device=D --seq=N) --genesis=FILE [--device_pubkey=K]\n"
+    "                                           a payload file against the ledger (exit 3 if not)\n"
     "  prove-all --ids_file=FILE --genesis=FILE   fetch and verify the proof of every record id\n"
     "                                           in FILE (one a line); prints 'N verified, M\n"
     "                                           failed', exit 3 if any failed\n"
@@ -419,8 +421,33 @@ int ReportVerification(const Ctx& c, const StatusOr<ledger::VerifiedProof>& v) {
   return 0;
 }
 
+StatusOr<int> ProveRecord(const Ctx& c, const Bytes& id);
+
 StatusOr<int> CmdProve(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(Bytes id, RecordIdArg(c));
+  return ProveRecord(c, id);
+}
+
+// verify: a payload file against the ledger. Finds the record (by id, or by device and seq),
+// proves it with the genesis file and checks that the payload is the one recorded.
+StatusOr<int> CmdVerify(const Ctx& c) {
+  if (!c.flags.Has("payload")) return InvalidArgumentError("verify needs --payload=FILE");
+  Bytes id;
+  if (c.flags.Has("device")) {
+    v1::GetRecordRequest req;
+    req.set_device(c.flags.Get("device"));
+    PL_ASSIGN_OR_RETURN(uint64_t seq, c.flags.GetUint("seq", 0));
+    req.set_seq(seq);
+    PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
+    PL_ASSIGN_OR_RETURN(v1::RecordResponse r, cl->GetRecord(req));
+    id = r.record_id();
+  } else {
+    PL_ASSIGN_OR_RETURN(id, RecordIdArg(c));
+  }
+  return ProveRecord(c, id);
+}
+
+StatusOr<int> ProveRecord(const Ctx& c, const Bytes& id) {
   PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
   PL_ASSIGN_OR_RETURN(v1::Proof proof, cl->GetProof(id));
   std::optional<ledger::Genesis> genesis;
@@ -862,6 +889,7 @@ int Main(int argc, char** argv) {
       {"history", [&] { return ok(CmdHistory(c)); }},
       {"prove", [&] { return CmdProve(c); }},
       {"verify-proof", [&] { return CmdVerifyProof(c); }},
+      {"verify", [&] { return CmdVerify(c); }},
       {"prove-all", [&] { return CmdProveAll(c); }},
       {"devices", [&] { return ok(CmdListing(c, true)); }},
       {"gateways", [&] { return ok(CmdListing(c, false)); }},
