@@ -464,9 +464,6 @@ bool Bridge::IsFirstOnLedger(const std::string& device, const std::string& item,
 }
 
 void Bridge::Acknowledge(const std::vector<OutboxEntry>& entries, const v1::SubmitResponse& resp) {
-  // One worker at a time: TSan reported a race between two workers here whose shared state I
-  // could not name; acknowledging is cheap next to the submission, so serialize it.
-  std::lock_guard<std::mutex> ack_lock(ack_mu_);
   const std::string& prefix = options_.verifier.topic_prefix;
   // One acknowledgement per (device, item, block), covering exactly its seqs.
   std::map<std::tuple<std::string, std::string, uint64_t>, std::vector<std::pair<uint64_t, Bytes>>>

@@ -117,7 +117,6 @@ class Bridge {
   std::condition_variable take_cv_;
   uint64_t cursor_ = 0;  // guarded by take_mu_: highest outbox key handed to a worker
 
-  std::mutex ack_mu_;  // held for the whole of Acknowledge()
   std::mutex first_mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> first_height_;  // guarded by first_mu_
 
