@@ -142,6 +142,7 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   Bridge* self = b.get();
   PL_ASSIGN_OR_RETURN(
       b->mqtt_, MqttClient::Connect(mo, [self](MqttMessage m) { self->OnMessage(std::move(m)); }));
+  b->publisher_ = std::make_unique<Worker>("publish", [self](Worker& w) { self->PublishLoop(w); });
   b->workers_.push_back(
       std::make_unique<Worker>("verify", [self](Worker& w) { self->VerifyLoop(w); }));
   for (size_t i = 0; i < o.submit_workers; ++i) {
@@ -182,6 +183,10 @@ Bridge::~Bridge() {
       take_cv_.notify_all();
     });
   workers_.clear();  // each Worker stops and joins
+  if (publisher_) {
+    publisher_->set_on_stop([this] { out_cv_.notify_all(); });
+    publisher_.reset();  // sends what the others left, then joins
+  }
 }
 
 BridgeStats Bridge::stats() const {
@@ -224,9 +229,34 @@ void Bridge::OnMessage(MqttMessage msg) {
                     topic->item, std::nullopt));
 }
 
-void Bridge::Publish(const std::string& topic, const std::string& json) {
-  Status s = mqtt_->Publish(topic, json, 1, false);
-  if (!s.ok()) LogWarn("answer_publish_failed").Kv("topic", topic).Kv("err", s.ToString());
+void Bridge::Publish(const std::string& topic, const std::string& json, bool retained) {
+  // Answers leave through one publisher thread, in the order they were made.
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    outgoing_.push_back(Outgoing{topic, json, retained});
+  }
+  out_cv_.notify_one();
+}
+
+void Bridge::PublishLoop(Worker& w) {
+  std::deque<Outgoing> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(out_mu_);
+      out_cv_.wait_for(lock, std::chrono::milliseconds(100),
+                       [&] { return !outgoing_.empty() || w.stopping(); });
+      batch.swap(outgoing_);
+    }
+    for (const auto& o : batch) {
+      Status s = mqtt_->Publish(o.topic, o.payload, 1, o.retained);
+      if (!s.ok()) LogWarn("answer_publish_failed").Kv("topic", o.topic).Kv("err", s.ToString());
+    }
+    batch.clear();
+    if (w.stopping()) {
+      std::lock_guard<std::mutex> lock(out_mu_);
+      if (outgoing_.empty()) return;  // answers made before the stop still go out
+    }
+  }
 }
 
 void Bridge::VerifyLoop(Worker& w) {
@@ -286,9 +316,7 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
           auto key = sessions_->Lookup(topic->device, ok->reply.kid, now);
           if (key.ok()) {
             SharedSession ss{topic->device, ok->reply.kid, *key, ok->reply.expires, now};
-            Status ps = mqtt_->Publish(share_->Topic(topic->device), share_->Seal(ss), 1, true);
-            if (!ps.ok())
-              LogWarn("session_share_failed").Kv("device", topic->device).Kv("err", ps.ToString());
+            Publish(share_->Topic(topic->device), share_->Seal(ss), /*retained=*/true);
           }
         }
         Publish(ok->answer_topic, ok->answer_json);

@@ -93,7 +93,9 @@ class Bridge {
   void Acknowledge(const std::vector<OutboxEntry>& entries,
                    const provledger::v1::SubmitResponse& resp);
   bool IsFirstOnLedger(const std::string& device, const std::string& item, uint64_t height);
-  void Publish(const std::string& topic, const std::string& json);
+  // Queues an answer for the publisher thread (QoS 1).
+  void Publish(const std::string& topic, const std::string& json, bool retained = false);
+  void PublishLoop(Worker& w);
 
   BridgeOptions options_;
   PrivateKey gateway_key_;
@@ -122,7 +124,16 @@ class Bridge {
 
   std::atomic<uint64_t> received_{0}, dropped_{0}, ignored_{0}, refused_{0}, accepted_{0},
       skipped_{0}, committed_{0}, submit_errors_{0}, shared_sessions_{0};
+  struct Outgoing {
+    std::string topic;
+    std::string payload;
+    bool retained = false;
+  };
+  std::mutex out_mu_;
+  std::condition_variable out_cv_;
+  std::deque<Outgoing> outgoing_;  // guarded by out_mu_
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<Worker> publisher_;  // the only thread that publishes answers
 };
 
 // Parses a write policy spec "ITEM:all", "ITEM:periodic:MS" or "ITEM:change:THRESHOLD".
