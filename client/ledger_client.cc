@@ -27,8 +27,8 @@ StatusOr<std::unique_ptr<LedgerClient>> LedgerClient::Create(
   return c;
 }
 
-template <typename Req, typename Resp, typename Fn>
-StatusOr<Resp> LedgerClient::Call(const Req& req, Fn fn) {
+template <typename Req, typename Resp>
+StatusOr<Resp> LedgerClient::Call(const Req& req, Method<Req, Resp> method) {
   Status last = UnavailableError("no node answered");
   const size_t n = stubs_.size();
   const size_t start = preferred_.load();
@@ -38,7 +38,7 @@ StatusOr<Resp> LedgerClient::Call(const Req& req, Fn fn) {
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(options_.timeout_ms));
     Resp resp;
-    grpc::Status s = fn(stubs_[i].get(), &ctx, req, &resp);
+    grpc::Status s = (stubs_[i].get()->*method)(&ctx, req, &resp);
     if (s.ok()) {
       preferred_.store(i);
       return resp;
@@ -57,60 +57,44 @@ StatusOr<Resp> LedgerClient::Call(const Req& req, Fn fn) {
 StatusOr<v1::SubmitResponse> LedgerClient::Submit(const v1::SignedBatch& batch) {
   v1::SubmitRequest req;
   *req.mutable_batch() = batch;
-  return Call<v1::SubmitRequest, v1::SubmitResponse>(
-      req,
-      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->Submit(ctx, r, out); });
+  return Call<v1::SubmitRequest, v1::SubmitResponse>(req, &v1::Ledger::Stub::Submit);
 }
 
 StatusOr<v1::SubmitResponse> LedgerClient::SubmitRegistry(const std::string& tx) {
   v1::SubmitRegistryRequest req;
   req.set_tx(tx);
-  return Call<v1::SubmitRegistryRequest, v1::SubmitResponse>(
-      req, [](auto* stub, auto* ctx, const auto& r, auto* out) {
-        return stub->SubmitRegistry(ctx, r, out);
-      });
+  return Call<v1::SubmitRegistryRequest, v1::SubmitResponse>(req,
+                                                             &v1::Ledger::Stub::SubmitRegistry);
 }
 
 StatusOr<v1::NodeStatus> LedgerClient::GetStatus() {
-  return Call<v1::StatusRequest, v1::NodeStatus>(
-      v1::StatusRequest(),
-      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->GetStatus(ctx, r, out); });
+  return Call<v1::StatusRequest, v1::NodeStatus>(v1::StatusRequest(), &v1::Ledger::Stub::GetStatus);
 }
 
 StatusOr<v1::Block> LedgerClient::GetBlock(uint64_t height) {
   v1::GetBlockRequest req;
   req.set_height(height);
-  return Call<v1::GetBlockRequest, v1::Block>(
-      req,
-      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->GetBlock(ctx, r, out); });
+  return Call<v1::GetBlockRequest, v1::Block>(req, &v1::Ledger::Stub::GetBlock);
 }
 
 StatusOr<v1::RecordResponse> LedgerClient::GetRecord(const v1::GetRecordRequest& req) {
-  return Call<v1::GetRecordRequest, v1::RecordResponse>(
-      req,
-      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->GetRecord(ctx, r, out); });
+  return Call<v1::GetRecordRequest, v1::RecordResponse>(req, &v1::Ledger::Stub::GetRecord);
 }
 
 StatusOr<v1::Proof> LedgerClient::GetProof(const std::string& record_id) {
   v1::GetProofRequest req;
   req.set_record_id(record_id);
-  return Call<v1::GetProofRequest, v1::Proof>(
-      req,
-      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->GetProof(ctx, r, out); });
+  return Call<v1::GetProofRequest, v1::Proof>(req, &v1::Ledger::Stub::GetProof);
 }
 
 StatusOr<v1::HistoryResponse> LedgerClient::History(const v1::HistoryRequest& req) {
-  return Call<v1::HistoryRequest, v1::HistoryResponse>(
-      req,
-      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->History(ctx, r, out); });
+  return Call<v1::HistoryRequest, v1::HistoryResponse>(req, &v1::Ledger::Stub::History);
 }
 
 StatusOr<v1::RegistryListing> LedgerClient::Devices(const std::string& id) {
   v1::RegistryQuery req;
   req.set_id(id);
-  return Call<v1::RegistryQuery, v1::RegistryListing>(
-      req,
-      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->Devices(ctx, r, out); });
+  return Call<v1::RegistryQuery, v1::RegistryListing>(req, &v1::Ledger::Stub::Devices);
 }
 
 StatusOr<v1::RegistryListing> LedgerClient::FindDeviceOnAnyNode(const std::string& id) {
@@ -135,9 +119,7 @@ StatusOr<v1::RegistryListing> LedgerClient::FindDeviceOnAnyNode(const std::strin
 StatusOr<v1::RegistryListing> LedgerClient::Gateways(const std::string& id) {
   v1::RegistryQuery req;
   req.set_id(id);
-  return Call<v1::RegistryQuery, v1::RegistryListing>(
-      req,
-      [](auto* stub, auto* ctx, const auto& r, auto* out) { return stub->Gateways(ctx, r, out); });
+  return Call<v1::RegistryQuery, v1::RegistryListing>(req, &v1::Ledger::Stub::Gateways);
 }
 
 }  // namespace provledger::client

@@ -48,8 +48,14 @@ class LedgerClient {
 
  private:
   LedgerClient() = default;
-  template <typename Req, typename Resp, typename Fn>
-  StatusOr<Resp> Call(const Req& req, Fn fn);
+  // A unary method of the generated stub.
+  template <typename Req, typename Resp>
+  using Method = grpc::Status (provledger::v1::Ledger::Stub::*)(grpc::ClientContext*, const Req&,
+                                                                Resp*);
+  // Calls `method` on the preferred node, failing over to the next on UNAVAILABLE or
+  // DEADLINE_EXCEEDED.
+  template <typename Req, typename Resp>
+  StatusOr<Resp> Call(const Req& req, Method<Req, Resp> method);
 
   std::vector<std::string> addresses_;
   std::vector<std::unique_ptr<provledger::v1::Ledger::Stub>> stubs_;

@@ -162,16 +162,6 @@ const char* TypeName(ConsensusMsg::Type type) {
   }
 }
 
-Bytes CommitDigest(const std::string& chain_id, uint64_t height, uint64_t view,
-                   ByteView header_hash) {
-  Bytes in(kTagCommit);
-  AppendLp(&in, chain_id);
-  AppendU64(&in, height);
-  AppendU64(&in, view);
-  in.append(header_hash.data(), header_hash.size());
-  return Sha256(in);
-}
-
 Bytes SigningDigest(const std::string& chain_id, const ConsensusMsg& msg) {
   const char* tag = nullptr;
   switch (msg.type) {

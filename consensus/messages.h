@@ -13,6 +13,7 @@
 
 #include "common/bytes.h"
 #include "common/status.h"
+#include "ledger/block_header.h"
 
 namespace provledger {
 namespace consensus {
@@ -70,10 +71,8 @@ struct PreparedCert {
 // Name of a type for logs and test output, e.g. "pre-prepare".
 const char* TypeName(ConsensusMsg::Type type);
 
-// PROTOCOL.md 6.4: SHA256("pl/v1/commit" || lp(chain_id) || u64be(height) || u64be(view)
-// || header_hash).
-Bytes CommitDigest(const std::string& chain_id, uint64_t height, uint64_t view,
-                   ByteView header_hash);
+// PROTOCOL.md 6.4's commit digest, the one the ledger checks certificates with.
+using ::provledger::ledger::CommitDigest;
 
 // The 32-byte digest `msg.sender` signs: CommitDigest for kCommit, otherwise SHA256 over
 // the type's tag, lp(chain_id) and every field but the signature. Never fails.

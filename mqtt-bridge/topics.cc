@@ -34,14 +34,6 @@ std::string Join(std::string_view prefix, std::string_view device, std::string_v
 
 }  // namespace
 
-bool IsValidName(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    if (!IsNameChar(c)) return false;
-  }
-  return true;
-}
-
 Status ValidateTopicPrefix(std::string_view prefix) {
   if (prefix.empty()) return InvalidArgumentError("topic prefix: empty");
   for (std::string_view level : SplitLevels(prefix)) {

@@ -9,14 +9,17 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "ledger/record.h"
 
 namespace provledger {
 namespace bridge {
 
 constexpr std::string_view kDefaultTopicPrefix = "devices";
-// The items that stand in D for reports (PROTOCOL.md sections 7 and 8).
-constexpr std::string_view kIntegrityItem = "_integrity";
-constexpr std::string_view kUpdateItem = "_update";
+// The items that stand in D for reports (PROTOCOL.md sections 7 and 8), and the name rule
+// of section 2: the ledger's own, so bridge and ledger can never disagree on a name.
+using ::provledger::ledger::IsValidName;
+using ::provledger::ledger::kIntegrityItem;
+using ::provledger::ledger::kUpdateItem;
 
 // What a device published to.
 enum class TopicKind {
@@ -34,9 +37,8 @@ struct DeviceTopic {
   std::string item;
 };
 
-// True when `name` is a valid device id or data item: [A-Za-z0-9_.-]{1,64}. Reserved
-// items (a leading '_') are valid names; refusing them is the verifier's job (malformed).
-bool IsValidName(std::string_view name);
+// IsValidName: [A-Za-z0-9_.-]{1,64}. Reserved items (a leading '_') are valid names;
+// refusing them on a data topic is the verifier's job (malformed).
 
 // OK when `prefix` is one or more levels of [A-Za-z0-9_.-]+ joined by '/', without
 // wildcard, leading '$' or empty level. kInvalidArgument naming the fault otherwise.

@@ -7,11 +7,17 @@
 
 namespace provledger::node {
 
-Bytes SignedBatchDigest(const std::string& chain_id, const provledger::v1::SignedBatch& batch) {
+namespace {
+std::vector<Bytes> RecordIds(const provledger::v1::SignedBatch& batch) {
   std::vector<Bytes> ids;
   ids.reserve(batch.records_size());
   for (const auto& r : batch.records()) ids.push_back(ledger::RecordId(r));
-  return ledger::BatchDigest(chain_id, batch.gateway(), ids);
+  return ids;
+}
+}  // namespace
+
+Bytes SignedBatchDigest(const std::string& chain_id, const provledger::v1::SignedBatch& batch) {
+  return ledger::BatchDigest(chain_id, batch.gateway(), RecordIds(batch));
 }
 
 StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
@@ -33,8 +39,10 @@ StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
                                 " records");
   }
   // The signature first: an unsigned batch learns nothing about devices or records.
+  // Each record is hashed once: its id serves the batch digest and the checks below.
+  std::vector<Bytes> ids = RecordIds(batch);
   {
-    const Bytes digest = SignedBatchDigest(genesis.chain_id, batch);
+    const Bytes digest = ledger::BatchDigest(genesis.chain_id, batch.gateway(), ids);
     Status sig = VerifySignature(gw->pubkey, digest, batch.signature());
     if (!sig.ok()) {
       return UnauthenticatedError("batch signature of gateway '" + batch.gateway() +
@@ -55,7 +63,7 @@ StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
     if (!rec.ok()) return rec.status().Annotate(where);
     CheckedRecord c;
     c.bytes = bytes;
-    c.id = ledger::RecordId(bytes);
+    c.id = std::move(ids[i]);
     Bytes payload_hash;
     std::string gateway;
     if (rec->kind == ledger::RecordKind::kReading) {
