@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "common/log.h"
+
 namespace provledger::client {
 
 namespace v1 = provledger::v1;
@@ -12,14 +14,8 @@ StatusOr<std::unique_ptr<LedgerClient>> LedgerClient::Create(
   std::unique_ptr<LedgerClient> c(new LedgerClient());
   c->addresses_ = addresses;
   c->options_ = options;
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  args.SetMaxSendMessageSize(64 * 1024 * 1024);
-  // A node that restarts is back within seconds: retry the connection often, not after
-  // gRPC's default backoff of up to two minutes.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  const grpc::ChannelArguments args =
+      LedgerChannelArguments(kDefaultMaxMessageBytes, options.keepalive);
   for (const auto& a : addresses) {
     c->stubs_.push_back(v1::Ledger::NewStub(
         grpc::CreateCustomChannel(a, grpc::InsecureChannelCredentials(), args)));
@@ -28,19 +24,25 @@ StatusOr<std::unique_ptr<LedgerClient>> LedgerClient::Create(
 }
 
 template <typename Req, typename Resp>
-StatusOr<Resp> LedgerClient::Call(const Req& req, Method<Req, Resp> method) {
+StatusOr<Resp> LedgerClient::Call(const Req& req, Method<Req, Resp> method, uint32_t timeout_ms) {
   Status last = UnavailableError("no node answered");
   const size_t n = stubs_.size();
   const size_t start = preferred_.load();
   for (size_t k = 0; k < n; ++k) {
     const size_t i = (start + k) % n;
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::milliseconds(options_.timeout_ms));
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
     Resp resp;
     grpc::Status s = (stubs_[i].get()->*method)(&ctx, req, &resp);
     if (s.ok()) {
-      preferred_.store(i);
+      size_t expected = start;
+      // Logged once per move, by the call that made it.
+      if (i != start && preferred_.compare_exchange_strong(expected, i)) {
+        LogWarn("ledger_node_switched")
+            .Kv("from", addresses_[start])
+            .Kv("to", addresses_[i])
+            .Kv("err", last.ToString());
+      }
       return resp;
     }
     last =
@@ -57,44 +59,49 @@ StatusOr<Resp> LedgerClient::Call(const Req& req, Method<Req, Resp> method) {
 StatusOr<v1::SubmitResponse> LedgerClient::Submit(const v1::SignedBatch& batch) {
   v1::SubmitRequest req;
   *req.mutable_batch() = batch;
-  return Call<v1::SubmitRequest, v1::SubmitResponse>(req, &v1::Ledger::Stub::Submit);
+  return Call<v1::SubmitRequest, v1::SubmitResponse>(req, &v1::Ledger::Stub::Submit,
+                                                     options_.timeout_ms);
 }
 
 StatusOr<v1::SubmitResponse> LedgerClient::SubmitRegistry(const std::string& tx) {
   v1::SubmitRegistryRequest req;
   req.set_tx(tx);
-  return Call<v1::SubmitRegistryRequest, v1::SubmitResponse>(req,
-                                                             &v1::Ledger::Stub::SubmitRegistry);
+  return Call<v1::SubmitRegistryRequest, v1::SubmitResponse>(req, &v1::Ledger::Stub::SubmitRegistry,
+                                                             options_.timeout_ms);
 }
 
 StatusOr<v1::NodeStatus> LedgerClient::GetStatus() {
-  return Call<v1::StatusRequest, v1::NodeStatus>(v1::StatusRequest(), &v1::Ledger::Stub::GetStatus);
+  return Call<v1::StatusRequest, v1::NodeStatus>(v1::StatusRequest(), &v1::Ledger::Stub::GetStatus,
+                                                 read_timeout_ms());
 }
 
 StatusOr<v1::Block> LedgerClient::GetBlock(uint64_t height) {
   v1::GetBlockRequest req;
   req.set_height(height);
-  return Call<v1::GetBlockRequest, v1::Block>(req, &v1::Ledger::Stub::GetBlock);
+  return Call<v1::GetBlockRequest, v1::Block>(req, &v1::Ledger::Stub::GetBlock, read_timeout_ms());
 }
 
 StatusOr<v1::RecordResponse> LedgerClient::GetRecord(const v1::GetRecordRequest& req) {
-  return Call<v1::GetRecordRequest, v1::RecordResponse>(req, &v1::Ledger::Stub::GetRecord);
+  return Call<v1::GetRecordRequest, v1::RecordResponse>(req, &v1::Ledger::Stub::GetRecord,
+                                                        read_timeout_ms());
 }
 
 StatusOr<v1::Proof> LedgerClient::GetProof(const std::string& record_id) {
   v1::GetProofRequest req;
   req.set_record_id(record_id);
-  return Call<v1::GetProofRequest, v1::Proof>(req, &v1::Ledger::Stub::GetProof);
+  return Call<v1::GetProofRequest, v1::Proof>(req, &v1::Ledger::Stub::GetProof, read_timeout_ms());
 }
 
 StatusOr<v1::HistoryResponse> LedgerClient::History(const v1::HistoryRequest& req) {
-  return Call<v1::HistoryRequest, v1::HistoryResponse>(req, &v1::Ledger::Stub::History);
+  return Call<v1::HistoryRequest, v1::HistoryResponse>(req, &v1::Ledger::Stub::History,
+                                                       read_timeout_ms());
 }
 
 StatusOr<v1::RegistryListing> LedgerClient::Devices(const std::string& id) {
   v1::RegistryQuery req;
   req.set_id(id);
-  return Call<v1::RegistryQuery, v1::RegistryListing>(req, &v1::Ledger::Stub::Devices);
+  return Call<v1::RegistryQuery, v1::RegistryListing>(req, &v1::Ledger::Stub::Devices,
+                                                      read_timeout_ms());
 }
 
 StatusOr<v1::RegistryListing> LedgerClient::FindDeviceOnAnyNode(const std::string& id) {
@@ -119,7 +126,8 @@ StatusOr<v1::RegistryListing> LedgerClient::FindDeviceOnAnyNode(const std::strin
 StatusOr<v1::RegistryListing> LedgerClient::Gateways(const std::string& id) {
   v1::RegistryQuery req;
   req.set_id(id);
-  return Call<v1::RegistryQuery, v1::RegistryListing>(req, &v1::Ledger::Stub::Gateways);
+  return Call<v1::RegistryQuery, v1::RegistryListing>(req, &v1::Ledger::Stub::Gateways,
+                                                      read_timeout_ms());
 }
 
 }  // namespace provledger::client

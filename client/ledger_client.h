@@ -1,6 +1,10 @@
 // LedgerClient: the one gRPC client of a node's Ledger service, used by ledgerctl, the
 // bridge and the tools. It fails over across node addresses: a call that finds a node
-// unavailable (down, restarting, out of view) is retried on the next address.
+// unavailable (down, restarting, out of view, cut off) or that the node does not answer
+// before its deadline is retried on the next address, and later calls start from the node
+// that answered last. Channels use LedgerChannelArguments (client/channel_options.h): HTTP/2
+// keepalive pings close a connection to a silent node within about 2 s, failing its calls
+// UNAVAILABLE, so a silently partitioned node costs about that, not a whole deadline.
 //
 // Thread rules: all methods are thread-safe (gRPC stubs are).
 #ifndef PROVLEDGER_CLIENT_LEDGER_CLIENT_H_
@@ -13,13 +17,22 @@
 #include <string>
 #include <vector>
 
+#include "client/channel_options.h"
 #include "common/status.h"
 #include "proto/ledger.grpc.pb.h"
 
 namespace provledger::client {
 
 struct ClientOptions {
-  uint32_t timeout_ms = 30000;  // per call and address; a submission waits for its commit
+  // Deadline of a Submit or SubmitRegistry, per address tried. The call waits for the commit,
+  // which may take a view change (--view_change_timeout_ms of the nodes, doubled per failed
+  // one): shorter than that moves on to the next node (resubmitting is safe: the ledger
+  // answers a record it holds as a duplicate) while the first may still commit it.
+  uint32_t timeout_ms = 30000;
+  // Deadline of every other call (reads), per address tried; 0: timeout_ms. A read needs no
+  // consensus: short means a node that does not answer is left sooner.
+  uint32_t read_timeout_ms = 0;
+  KeepaliveOptions keepalive;
 };
 
 class LedgerClient {
@@ -52,10 +65,13 @@ class LedgerClient {
   template <typename Req, typename Resp>
   using Method = grpc::Status (provledger::v1::Ledger::Stub::*)(grpc::ClientContext*, const Req&,
                                                                 Resp*);
-  // Calls `method` on the preferred node, failing over to the next on UNAVAILABLE or
-  // DEADLINE_EXCEEDED.
+  // Calls `method` on the preferred node with a deadline of `timeout_ms`, failing over to the
+  // next on UNAVAILABLE or DEADLINE_EXCEEDED.
   template <typename Req, typename Resp>
-  StatusOr<Resp> Call(const Req& req, Method<Req, Resp> method);
+  StatusOr<Resp> Call(const Req& req, Method<Req, Resp> method, uint32_t timeout_ms);
+  uint32_t read_timeout_ms() const {
+    return options_.read_timeout_ms > 0 ? options_.read_timeout_ms : options_.timeout_ms;
+  }
 
   std::vector<std::string> addresses_;
   std::vector<std::unique_ptr<provledger::v1::Ledger::Stub>> stubs_;

@@ -28,6 +28,9 @@ Status BridgeOptions::Validate() const {
   if (max_batch_records == 0 || submit_workers == 0 || inbox_capacity == 0) {
     return InvalidArgumentError("batch size, workers and inbox capacity must be above 0");
   }
+  if (submit_timeout_ms == 0 || read_timeout_ms == 0) {
+    return InvalidArgumentError("submit and read timeouts must be above 0 ms");
+  }
   if (!share_group.empty() && !ledger::IsValidName(share_group)) {
     return InvalidArgumentError("share group '" + share_group + "' is not a valid name");
   }
@@ -83,7 +86,8 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   PL_ASSIGN_OR_RETURN(b->outbox_, Outbox::Open(o.data_dir + "/outbox"));
 
   client::ClientOptions copts;
-  copts.timeout_ms = 30000;
+  copts.timeout_ms = o.submit_timeout_ms;
+  copts.read_timeout_ms = o.read_timeout_ms;
   PL_ASSIGN_OR_RETURN(b->ledger_, client::LedgerClient::Create(o.nodes, copts));
   // The chain id goes into every batch digest; wait a little for a node that is starting.
   StatusOr<v1::NodeStatus> st = UnavailableError("not asked");

@@ -53,6 +53,11 @@ struct BridgeOptions {
   size_t inbox_capacity_bytes = 256 << 20;      // ... and their bytes; beyond: `internal`, counted
   uint32_t registry_refresh_ms = 1000;
   uint32_t stats_interval_ms = 10000;
+  // Deadline of one batch's submission to one node (it waits for the commit). Size it to the
+  // nodes' --view_change_timeout_ms (default 2000): ~3x lets a commit ride out one view
+  // change; past it the batch goes to the next node (duplicates are answered, not recorded).
+  uint32_t submit_timeout_ms = 6000;
+  uint32_t read_timeout_ms = 2000;  // deadline of a read (registry, history) on one node
   Status Validate() const;
 };
 

@@ -27,6 +27,8 @@ const char kUsage[] =
     "  [--max_batch_records=1000] [--max_batch_bytes=16777216] [--batch_timeout_ms=10]\n"
     "  [--inbox_capacity=200000] [--inbox_capacity_bytes=268435456] [--submit_workers=4]\n"
     "  [--registry_refresh_ms=1000] [--stats_interval_ms=10000]\n"
+    "  [--submit_timeout_ms=6000 (~3x the nodes' --view_change_timeout_ms)]"
+    " [--read_timeout_ms=2000]\n"
     "  [--client_id=ID] [--config=FILE.json] [--log_level=debug|info|warn]\n";
 
 Status Run(int argc, char** argv) {
@@ -65,7 +67,9 @@ Status Run(int argc, char** argv) {
                                                  "share_secret",
                                                  "max_batch_bytes",
                                                  "inbox_capacity",
-                                                 "inbox_capacity_bytes"},
+                                                 "inbox_capacity_bytes",
+                                                 "submit_timeout_ms",
+                                                 "read_timeout_ms"},
                                                 {"help"}));
   if (flags.GetBool("help")) {
     std::fputs(kUsage, stdout);
@@ -117,6 +121,10 @@ Status Run(int argc, char** argv) {
   o.registry_refresh_ms = static_cast<uint32_t>(rr);
   PL_ASSIGN_OR_RETURN(uint64_t si, flags.GetUint("stats_interval_ms", o.stats_interval_ms));
   o.stats_interval_ms = static_cast<uint32_t>(si);
+  PL_ASSIGN_OR_RETURN(uint64_t st, flags.GetUint("submit_timeout_ms", o.submit_timeout_ms));
+  o.submit_timeout_ms = static_cast<uint32_t>(st);
+  PL_ASSIGN_OR_RETURN(uint64_t rt, flags.GetUint("read_timeout_ms", o.read_timeout_ms));
+  o.read_timeout_ms = static_cast<uint32_t>(rt);
   for (const auto& p : policies) PL_RETURN_IF_ERROR(ParsePolicySpec(p, &o.policies));
   PL_ASSIGN_OR_RETURN(PrivateKey key, ReadKeyFile(key_path));
 

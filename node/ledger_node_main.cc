@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "client/channel_options.h"
 #include "common/flags.h"
 #include "common/key_file.h"
 #include "common/log.h"
@@ -123,6 +124,7 @@ Status Run(int argc, char** argv) {
   if (consensus_service) builder.RegisterService(consensus_service.get());
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
+  client::ApplyServerKeepalive(&builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return UnavailableError("cannot listen on " + listen);
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "client/channel_options.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "ledger/block_header.h"
@@ -101,14 +102,7 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
   cfg.resend_ticks = std::max<uint64_t>(5, 200 / tick);
   core_ = std::make_unique<consensus::PbftCore>(cfg, signer_.get(), checker_.get(), factory_.get(),
                                                 store_->height(), store_->head_hash());
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(256 * 1024 * 1024);
-  args.SetMaxSendMessageSize(256 * 1024 * 1024);
-  // A node that restarts is back within seconds: retry the connection often, not after
-  // gRPC's default backoff of up to two minutes.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  const grpc::ChannelArguments args = client::LedgerChannelArguments(256 * 1024 * 1024);
   for (uint32_t i = 0; i < genesis_->n(); ++i) {
     if (i == self_) {
       peers_.push_back(nullptr);

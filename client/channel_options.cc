@@ -1,0 +1,32 @@
+#include "client/channel_options.h"
+
+#include <algorithm>
+
+namespace provledger::client {
+
+grpc::ChannelArguments LedgerChannelArguments(int max_message_bytes,
+                                              const KeepaliveOptions& keepalive) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(max_message_bytes);
+  args.SetMaxSendMessageSize(max_message_bytes);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  // Also the shortest connect timeout gRPC uses (its default is 20 s).
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(std::max(keepalive.time_ms, kMinKeepaliveTimeMs)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(std::max(keepalive.timeout_ms, 1u)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // A Submit waits for its commit without sending data: keep pinging meanwhile (default: two
+  // pings, then none until data is sent).
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  return args;
+}
+
+void ApplyServerKeepalive(grpc::ServerBuilder* builder) {
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                              static_cast<int>(kMinKeepaliveTimeMs / 2));
+}
+
+}  // namespace provledger::client
