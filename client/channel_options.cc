@@ -16,7 +16,11 @@ grpc::ChannelArguments LedgerChannelArguments(int max_message_bytes,
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
               static_cast<int>(std::max(keepalive.time_ms, kMinKeepaliveTimeMs)));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(std::max(keepalive.timeout_ms, 1u)));
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Ping only while calls are in flight. gRPC 1.51's synchronous client reads an idle
+  // connection only when its backup poller runs (every 5 s): a ping sent while idle has its
+  // answer read too late, and the watchdog would close healthy idle connections every few
+  // seconds. A connection that died while idle is found by the next call's pings.
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   // A Submit waits for its commit without sending data: keep pinging meanwhile (default: two
   // pings, then none until data is sent).
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);

@@ -4,8 +4,9 @@
 // Why keepalives: a node cut off silently (its packets dropped, no RST, no FIN) leaves a TCP
 // connection that looks open; without HTTP/2 pings a call to it waits out its whole deadline.
 // With them, a connection whose ping is not answered within keepalive_timeout_ms is closed, its
-// calls fail UNAVAILABLE and LedgerClient moves to the next node: a dead connection is noticed
-// within keepalive_time_ms + keepalive_timeout_ms (2 s by default), calls in flight or not.
+// calls fail UNAVAILABLE and LedgerClient moves to the next node: while a call is in flight a
+// dead connection is noticed within keepalive_time_ms + keepalive_timeout_ms (2 s by default).
+// Idle connections are not pinged (see LedgerChannelArguments); the next call finds them.
 //
 // Thread rules: pure functions; call from any thread.
 #ifndef PROVLEDGER_CLIENT_CHANNEL_OPTIONS_H_
@@ -24,8 +25,8 @@ constexpr uint32_t kMinKeepaliveTimeMs = 1000;
 constexpr int kDefaultMaxMessageBytes = 64 * 1024 * 1024;
 
 struct KeepaliveOptions {
-  // Ping the peer this long after the last ping (calls in flight or not). Shorter notices a
-  // dead peer sooner and costs one small HTTP/2 frame per connection and period. Raised to
+  // Ping the peer this often while calls are in flight. Shorter notices a dead peer sooner
+  // and costs one small HTTP/2 frame per connection and period. Raised to
   // kMinKeepaliveTimeMs if below.
   uint32_t time_ms = 1000;
   // Close the connection (its calls fail UNAVAILABLE) when a ping is not acknowledged by then.
@@ -34,8 +35,10 @@ struct KeepaliveOptions {
 };
 
 // Channel arguments for a channel to one of our gRPC servers: message size limits in both
-// directions, HTTP/2 keepalive pings with or without calls (and without a limit on pings
-// between data frames, so a call waiting for its commit keeps being checked), and a
+// directions, HTTP/2 keepalive pings while calls are in flight (without a limit on pings
+// between data frames, so a call waiting for its commit keeps being checked; not on idle
+// connections: gRPC 1.51's synchronous client reads an idle socket only every 5 s, so the
+// answer would come too late and healthy idle connections would be closed), and a
 // reconnect backoff of 100 ms to 1 s (a node that restarts is back within seconds; gRPC's
 // default waits up to two minutes). The connect timeout follows the backoff: a connection
 // attempt to a silent host gives up within about a second.
@@ -43,8 +46,10 @@ grpc::ChannelArguments LedgerChannelArguments(int max_message_bytes = kDefaultMa
                                               const KeepaliveOptions& keepalive = {});
 
 // Makes a server accept the pings of channels built by LedgerChannelArguments (with or
-// without calls, down to one per kMinKeepaliveTimeMs / 2). Without it gRPC answers frequent
-// pings with GOAWAY "too_many_pings" and drops the connection. Call before BuildAndStart().
+// without calls, down to one per kMinKeepaliveTimeMs / 2). Without it gRPC counts a ping
+// less than 5 min after the last one, while it sends no data, as misbehaving, and after the
+// third answers GOAWAY "too_many_pings": a Submit waiting 4 s for its commit failed
+// UNAVAILABLE. Call before BuildAndStart().
 void ApplyServerKeepalive(grpc::ServerBuilder* builder);
 
 }  // namespace provledger::client

@@ -19,11 +19,12 @@ std::map<std::string, int> Ints(const grpc::ChannelArguments& args) {
   return out;
 }
 
-TEST(LedgerChannelArguments, PingsEverySecondWithOrWithoutCallsAndNoLimitBetweenDataFrames) {
+TEST(LedgerChannelArguments, PingsEverySecondWhileCallsAreInFlightWithoutALimitBetweenData) {
   const auto a = Ints(LedgerChannelArguments());
   EXPECT_EQ(a.at(GRPC_ARG_KEEPALIVE_TIME_MS), 1000);
   EXPECT_EQ(a.at(GRPC_ARG_KEEPALIVE_TIMEOUT_MS), 1000);
-  EXPECT_EQ(a.at(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS), 1);
+  // Idle connections are not pinged: gRPC 1.51's sync client would read the answer too late.
+  EXPECT_EQ(a.at(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS), 0);
   // A Submit that waits for its commit sends no data: pings must go on meanwhile.
   EXPECT_EQ(a.at(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA), 0);
 }

@@ -352,6 +352,8 @@ def scenario(prefix, broker, name, pick):
     t.log("%s: all %d acknowledged readings on the ledger, once, at their acked height" % (
         name, len(acked)))
 
+    t.log("%s: the bridge switched nodes %d time(s)" % (
+        name, bridge.log().count("ev=ledger_node_switched")))
     if victim == first:
         t.check("ev=ledger_node_switched from=%s" % chain.addr(victim) in bridge.log(),
                 "%s: the bridge logged its move away from the cut node" % name)
