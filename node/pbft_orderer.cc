@@ -61,6 +61,50 @@ StatusOr<std::pair<Bytes, Bytes>> IdAndRecordIds(const std::string& chain_id,
   }
   return std::make_pair(ledger::BatchDigest(chain_id, r.batch().gateway(), ids), std::move(cat));
 }
+
+// A block a peer sent as block `h`, checked as far as it can be without our chain.
+struct PeerBlock {
+  ledger::BlockHeader header;
+  Bytes hash;
+  ledger::BlockToAppend block;
+  std::vector<ledger::Record> records;
+};
+
+// Trusts nothing a peer sends: the header must decode and name `h`, the certificate prove it
+// under the genesis validators, every record decode. Payloads are kept where they hash to
+// what their record names. The store checks root, count and chain links when it writes.
+StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t h,
+                                   const v1::Block& blk) {
+  PeerBlock out;
+  PL_ASSIGN_OR_RETURN(out.header, ledger::DecodeHeader(blk.header()));
+  if (out.header.height != h) {
+    return InvalidArgumentError("asked for block " + std::to_string(h) + ", got block " +
+                                std::to_string(out.header.height));
+  }
+  out.hash = ledger::HeaderHash(blk.header());
+  PL_RETURN_IF_ERROR(
+      ledger::VerifyCertificate(genesis, h, out.hash, out.header.view, blk.certificate()));
+  out.block.header_bytes = blk.header();
+  out.block.records.assign(blk.records().begin(), blk.records().end());
+  out.block.certificate = blk.certificate();
+  bool any_payload = false;
+  for (int i = 0; i < blk.records_size(); ++i) {
+    PL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::DecodeRecord(blk.records(i)));
+    std::optional<Bytes> payload;
+    if (i < blk.payloads_size()) {
+      const Bytes want = rec.kind == ledger::RecordKind::kReading ? rec.reading.payload_hash
+                         : rec.kind == ledger::RecordKind::kAttestation
+                             ? rec.attestation.report_hash
+                             : Bytes();
+      if (!want.empty() && Sha256(blk.payloads(i)) == want) payload = blk.payloads(i);
+    }
+    any_payload = any_payload || payload.has_value();
+    out.block.payloads.push_back(std::move(payload));
+    out.records.push_back(std::move(rec));
+  }
+  if (!any_payload) out.block.payloads.clear();
+  return out;
+}
 }  // namespace
 
 struct PbftOrderer::Peer {
@@ -132,9 +176,13 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
   }
   worker_ = std::make_unique<Worker>("consensus", [this](Worker& w) { Run(w); });
   worker_->set_on_stop([this] { cv_.notify_all(); });
+  repair_worker_ = std::make_unique<Worker>("repair", [this](Worker& w) { RepairLoop(w); });
+  repair_worker_->set_on_stop([this] { repair_cv_.notify_all(); });
+  if (store_->damaged_head() != 0) RequestRepair(store_->damaged_head());
 }
 
 PbftOrderer::~PbftOrderer() {
+  repair_worker_.reset();  // it uses the peers' stubs and posts to the consensus thread
   worker_.reset();
   for (auto& p : peers_) {
     if (p) p->worker.reset();
@@ -145,6 +193,7 @@ PbftOrderer::~PbftOrderer() {
 }
 
 Status PbftOrderer::Post(Event e) {
+  if (failed_.load()) return UnavailableError("node is stopping: a store write failed");
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (events_.size() >= options_.max_queued_events) {
@@ -328,9 +377,14 @@ void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
   auto snap = registry_->Get();
   for (const auto& op : d->registry_ops) snap = snap->Apply(op, c.height, &b.registry_puts);
   Status s = store_->Append(b);
-  if (!s.ok()) {
+  if (!s.ok() && !store_->write_status().ok()) {
     // A validator that cannot persist must stop: the others go on (f of them may fail), and
-    // after a restart this one catches up by state transfer.
+    // after a restart on a fixed disk this one catches up by state transfer.
+    Halt("apply", c.height, s);
+    return;
+  }
+  if (!s.ok()) {
+    // Nothing was written, but a certified block does not fit our chain: our state is wrong.
     LogError("block_append_failed").Kv("height", c.height).Kv("err", s.ToString());
     std::_Exit(3);
   }
@@ -433,47 +487,30 @@ void PbftOrderer::StateTransfer(uint64_t target) {
     v1::Block blk;
     grpc::Status gs = p->ledger->GetBlock(&ctx, req, &blk);
     Status s = gs.ok() ? OkStatus() : UnavailableError(gs.error_message());
-    ledger::BlockToAppend b;
     Bytes hash;
     std::shared_ptr<const ledger::RegistrySnapshot> snap = registry_->Get();
     if (s.ok()) {
-      // Trust nothing a peer sends: chain link, root, count and a valid certificate.
-      auto header = ledger::DecodeHeader(blk.header());
-      s = header.status();
-      if (s.ok() && (header->height != h || header->prev != store_->head_hash())) {
+      // Trust nothing a peer sends: a valid certificate, then the chain link; the store
+      // checks root and count against the records.
+      auto pb = CheckPeerBlock(*genesis_, h, blk);
+      s = pb.status();
+      if (s.ok() && pb->header.prev != store_->head_hash()) {
         s = InvalidArgumentError("block does not extend our chain");
       }
       if (s.ok()) {
-        hash = ledger::HeaderHash(blk.header());
-        s = ledger::VerifyCertificate(*genesis_, h, hash, header->view, blk.certificate());
-      }
-      b.header_bytes = blk.header();
-      b.records.assign(blk.records().begin(), blk.records().end());
-      b.certificate = blk.certificate();
-      bool any_payload = false;
-      for (int i = 0; s.ok() && i < blk.records_size(); ++i) {
-        auto rec = ledger::DecodeRecord(blk.records(i));
-        if (!rec.ok()) {
-          s = rec.status();
-          break;
+        hash = pb->hash;
+        for (const auto& rec : pb->records) {
+          if (rec.kind != ledger::RecordKind::kRegistry) continue;
+          auto op = ledger::VerifyRegistryTx(*genesis_, rec.registry.tx);
+          if (op.ok()) snap = snap->Apply(*op, h, &pb->block.registry_puts);
         }
-        std::optional<Bytes> payload;
-        if (i < blk.payloads_size()) {
-          const Bytes want = rec->kind == ledger::RecordKind::kReading ? rec->reading.payload_hash
-                             : rec->kind == ledger::RecordKind::kAttestation
-                                 ? rec->attestation.report_hash
-                                 : Bytes();
-          if (!want.empty() && Sha256(blk.payloads(i)) == want) payload = blk.payloads(i);
-        }
-        any_payload = any_payload || payload.has_value();
-        b.payloads.push_back(std::move(payload));
-        if (rec->kind == ledger::RecordKind::kRegistry) {
-          auto op = ledger::VerifyRegistryTx(*genesis_, rec->registry.tx);
-          if (op.ok()) snap = snap->Apply(*op, h, &b.registry_puts);
+        s = store_->Append(pb->block);
+        if (!s.ok() && !store_->write_status().ok()) {
+          // Our disk, not the peer's block: asking another peer would fail the same way.
+          Halt("state_transfer", h, s);
+          return;
         }
       }
-      if (!any_payload) b.payloads.clear();
-      if (s.ok()) s = store_->Append(b);  // checks root and count against the records
     }
     if (!s.ok()) {
       LogWarn("state_transfer_failed")
@@ -510,7 +547,7 @@ void PbftOrderer::StateTransfer(uint64_t target) {
 Status PbftOrderer::LoadVotes() { return votes_.Load(store_->MetaScan(VoteGuard::kPrefix)); }
 
 void PbftOrderer::FlushSends() {
-  if (pending_sends_.empty()) return;
+  if (pending_sends_.empty() || halted_) return;
   // Never sign two different digests for one (type, view, height), even across a restart:
   // every new vote is durable before it leaves (one synced write per batch of votes).
   std::vector<std::pair<std::string, Bytes>> fresh;
@@ -539,8 +576,8 @@ void PbftOrderer::FlushSends() {
   if (!fresh.empty() && options_.persist_votes) {
     Status s = store_->PutMetaBatch(fresh, {}, /*sync=*/true);
     if (!s.ok()) {
-      LogError("vote_persist_failed").Kv("err", s.ToString());
-      std::_Exit(3);  // a vote we cannot make durable is a vote we must not send
+      Halt("votes", store_->height(), s);  // a vote we cannot make durable must not be sent
+      return;
     }
   }
   for (const auto& [to, msg] : allowed) {
@@ -556,7 +593,9 @@ void PbftOrderer::FlushSends() {
 void PbftOrderer::PruneVotes() {
   // Votes at or below the stable checkpoint can never be asked for again.
   const std::vector<std::string> gone = votes_.Prune(core_->low_watermark());
-  if (!gone.empty()) (void)store_->PutMetaBatch({}, gone, /*sync=*/false);
+  if (gone.empty()) return;
+  Status s = store_->PutMetaBatch({}, gone, /*sync=*/false);
+  if (!s.ok()) Halt("prune_votes", store_->height(), s);
 }
 
 void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
@@ -571,7 +610,10 @@ void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
     for (uint32_t i = 0; i < peers_.size(); ++i) SendTo(i, Bytes(), &cr);
   }
   relayed_.clear();
-  for (const auto& c : out.to_apply) Apply(c);
+  for (const auto& c : out.to_apply) {
+    Apply(c);
+    if (halted_) return;
+  }
   if (out.need_state_transfer) StateTransfer(*out.need_state_transfer);
 }
 
@@ -579,14 +621,18 @@ void PbftOrderer::Run(Worker& w) {
   const auto tick = std::chrono::milliseconds(std::max<uint32_t>(1, options_.tick_ms));
   auto next_tick = Clock::now() + tick;
   std::deque<Event> batch;
-  while (!w.stopping()) {
+  while (!w.stopping() && !halted_) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_until(lock, next_tick, [&] { return w.stopping() || !events_.empty(); });
       batch.swap(events_);
     }
     for (auto& e : batch) {
+      if (halted_) break;
       switch (e.kind) {
+        case Event::kRepair:
+          ApplyRepair(*e.repair);
+          break;
         case Event::kMessage:
           core_->OnMessage(e.msg);
           break;
@@ -610,6 +656,7 @@ void PbftOrderer::Run(Worker& w) {
     }
     FlushSends();
     batch.clear();
+    if (halted_) break;
     const auto now = Clock::now();
     if (now >= next_tick) {
       core_->OnTick();
@@ -618,6 +665,7 @@ void PbftOrderer::Run(Worker& w) {
       HandleOutput(core_->TakeOutput());
       FlushSends();
       if (++ticks_ % 100 == 0) PruneVotes();
+      if (halted_) break;
       const uint64_t now_ms = NowMs();
       for (auto it = waiters_.begin(); it != waiters_.end();) {
         auto& ws = it->second;
@@ -646,6 +694,119 @@ void PbftOrderer::Run(Worker& w) {
       RelayLocalRequests();
     }
   }
+}
+
+void PbftOrderer::Halt(const char* during, uint64_t height, const Status& s) {
+  if (halted_) return;
+  halted_ = true;
+  LogError("store_write_failed").Kv("height", height).Kv("during", during).Kv("err", s.ToString());
+  {
+    std::lock_guard<std::mutex> lock(fail_mu_);
+    failure_ = s;
+  }
+  failed_.store(true);
+}
+
+Status PbftOrderer::failure() const {
+  std::lock_guard<std::mutex> lock(fail_mu_);
+  return failure_;
+}
+
+void PbftOrderer::RequestRepair(uint64_t height) {
+  {
+    std::lock_guard<std::mutex> lock(repair_mu_);
+    if (repair_inflight_.count(height) > 0 || !repair_wanted_.insert(height).second) return;
+  }
+  LogWarn("block_damaged").Kv("height", height).Kv("action", "fetching it from peers");
+  repair_cv_.notify_one();
+}
+
+void PbftOrderer::RepairLoop(Worker& w) {
+  while (!w.stopping()) {
+    uint64_t h = 0;
+    {
+      std::unique_lock<std::mutex> lock(repair_mu_);
+      repair_cv_.wait_for(lock, std::chrono::seconds(1),
+                          [&] { return w.stopping() || !repair_wanted_.empty(); });
+      if (w.stopping()) return;
+      if (repair_wanted_.empty()) continue;
+      h = *repair_wanted_.begin();
+      repair_wanted_.erase(repair_wanted_.begin());
+      repair_inflight_.insert(h);
+    }
+    bool posted = false;
+    std::string last_err = "no peer";
+    for (size_t k = 0; k < peers_.size() && !posted && !w.stopping(); ++k) {
+      const size_t i = (self_ + 1 + repair_round_ + k) % peers_.size();
+      Peer* p = peers_[i].get();
+      if (p == nullptr) continue;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      v1::GetBlockRequest req;
+      req.set_height(h);
+      req.set_with_payloads(true);
+      v1::Block blk;
+      grpc::Status gs = p->ledger->GetBlock(&ctx, req, &blk);
+      if (!gs.ok()) {
+        last_err = genesis_->validators[i].id + ": " + gs.error_message();
+        continue;
+      }
+      auto pb = CheckPeerBlock(*genesis_, h, blk);
+      if (!pb.ok()) {
+        last_err = genesis_->validators[i].id + ": " + pb.status().ToString();
+        continue;
+      }
+      Event e;
+      e.kind = Event::kRepair;
+      e.repair = std::make_shared<RepairCopy>();
+      e.repair->height = h;
+      e.repair->from = static_cast<uint32_t>(i);
+      e.repair->block = std::move(pb->block);
+      Status posted_status = Post(std::move(e));
+      posted = posted_status.ok();
+      if (!posted) last_err = posted_status.ToString();
+    }
+    ++repair_round_;
+    if (posted) {
+      repair_failures_.erase(h);
+      continue;
+    }
+    // No good copy this round: try again later, backing off up to 30 s per height.
+    const int failures = ++repair_failures_[h];
+    if (failures == 1 || failures % 10 == 0) {
+      LogWarn("block_repair_failed").Kv("height", h).Kv("rounds", failures).Kv("err", last_err);
+    }
+    std::unique_lock<std::mutex> lock(repair_mu_);
+    repair_cv_.wait_for(lock, std::chrono::seconds(std::min(30, 1 << std::min(failures, 5))),
+                        [&] { return w.stopping(); });
+    repair_inflight_.erase(h);
+    repair_wanted_.insert(h);
+  }
+}
+
+void PbftOrderer::ApplyRepair(const RepairCopy& r) {
+  Status s = store_->RepairBlock(r.height, r.block);
+  {
+    std::lock_guard<std::mutex> lock(repair_mu_);
+    repair_inflight_.erase(r.height);
+  }
+  if (s.ok()) {
+    LogInfo("block_repaired")
+        .Kv("height", r.height)
+        .Kv("from", genesis_->validators[r.from].id)
+        .Kv("records", r.block.records.size());
+    return;
+  }
+  if (!store_->write_status().ok()) {
+    Halt("repair", r.height, s);
+    return;
+  }
+  if (s.code() == StatusCode::kAlreadyExists) return;  // repaired meanwhile
+  LogWarn("block_repair_refused")
+      .Kv("height", r.height)
+      .Kv("from", genesis_->validators[r.from].id)
+      .Kv("err", s.ToString());
+  RequestRepair(r.height);  // the next round starts at another peer
 }
 
 }  // namespace provledger::node
