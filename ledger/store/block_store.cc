@@ -1,12 +1,19 @@
 #include "ledger/store/block_store.h"
 
+#include <fcntl.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
 #include <unordered_set>
 
 #include "common/sha256.h"
@@ -87,6 +94,47 @@ StatusOr<IndexFields> FieldsOf(ByteView record) {
   return f;
 }
 
+// RocksDB's diagnostic LOG file in the store folder, written with plain write(2). RocksDB's
+// own logger asserts (aborting the process) when it writes again after a failed write, as on
+// a full disk; here a line that cannot be written is dropped, so a full disk is reported
+// through the Status of the write that failed and the node can stop cleanly.
+class InfoLogFile final : public rocksdb::Logger {
+ public:
+  explicit InfoLogFile(const std::string& dir)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {
+    const std::string path = dir + "/LOG";
+    (void)::rename(path.c_str(), (path + ".old").c_str());
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  }
+  ~InfoLogFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (fd_ < 0) return;
+    char line[4096];
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    tm t{};
+    ::gmtime_r(&ts.tv_sec, &t);
+    int n =
+        std::snprintf(line, sizeof(line), "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ", t.tm_year + 1900,
+                      t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000);
+    if (n < 0) return;
+    va_list copy;
+    va_copy(copy, ap);
+    const int m = std::vsnprintf(line + n, sizeof(line) - n - 1, format, copy);
+    va_end(copy);
+    if (m < 0) return;
+    size_t len = std::min(sizeof(line) - 2, static_cast<size_t>(n) + static_cast<size_t>(m));
+    line[len++] = '\n';
+    (void)!::write(fd_, line, len);  // one line per write; a failed write drops the line
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace
 
 Status StoreOptions::Validate() const {
@@ -125,6 +173,8 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
   db_opts.create_missing_column_families = true;
   db_opts.paranoid_checks = true;
   db_opts.max_background_jobs = 2;
+  ::mkdir(options.path.c_str(), 0700);  // for the LOG file; RocksDB creates it otherwise
+  db_opts.info_log = std::make_shared<InfoLogFile>(options.path);
   // Every WAL write is synced: only a torn last record (never acknowledged) may be cut at
   // recovery; corruption anywhere else is an error, not silently truncated history.
   db_opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
