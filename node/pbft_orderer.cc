@@ -62,49 +62,6 @@ StatusOr<std::pair<Bytes, Bytes>> IdAndRecordIds(const std::string& chain_id,
   return std::make_pair(ledger::BatchDigest(chain_id, r.batch().gateway(), ids), std::move(cat));
 }
 
-// A block a peer sent as block `h`, checked as far as it can be without our chain.
-struct PeerBlock {
-  ledger::BlockHeader header;
-  Bytes hash;
-  ledger::BlockToAppend block;
-  std::vector<ledger::Record> records;
-};
-
-// Trusts nothing a peer sends: the header must decode and name `h`, the certificate prove it
-// under the genesis validators, every record decode. Payloads are kept where they hash to
-// what their record names. The store checks root, count and chain links when it writes.
-StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t h,
-                                   const v1::Block& blk) {
-  PeerBlock out;
-  PL_ASSIGN_OR_RETURN(out.header, ledger::DecodeHeader(blk.header()));
-  if (out.header.height != h) {
-    return InvalidArgumentError("asked for block " + std::to_string(h) + ", got block " +
-                                std::to_string(out.header.height));
-  }
-  out.hash = ledger::HeaderHash(blk.header());
-  PL_RETURN_IF_ERROR(
-      ledger::VerifyCertificate(genesis, h, out.hash, out.header.view, blk.certificate()));
-  out.block.header_bytes = blk.header();
-  out.block.records.assign(blk.records().begin(), blk.records().end());
-  out.block.certificate = blk.certificate();
-  bool any_payload = false;
-  for (int i = 0; i < blk.records_size(); ++i) {
-    PL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::DecodeRecord(blk.records(i)));
-    std::optional<Bytes> payload;
-    if (i < blk.payloads_size()) {
-      const Bytes want = rec.kind == ledger::RecordKind::kReading ? rec.reading.payload_hash
-                         : rec.kind == ledger::RecordKind::kAttestation
-                             ? rec.attestation.report_hash
-                             : Bytes();
-      if (!want.empty() && Sha256(blk.payloads(i)) == want) payload = blk.payloads(i);
-    }
-    any_payload = any_payload || payload.has_value();
-    out.block.payloads.push_back(std::move(payload));
-    out.records.push_back(std::move(rec));
-  }
-  if (!any_payload) out.block.payloads.clear();
-  return out;
-}
 }  // namespace
 
 struct PbftOrderer::Peer {
@@ -176,14 +133,21 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
   }
   worker_ = std::make_unique<Worker>("consensus", [this](Worker& w) { Run(w); });
   worker_->set_on_stop([this] { cv_.notify_all(); });
-  repair_worker_ = std::make_unique<Worker>("repair", [this](Worker& w) { RepairLoop(w); });
-  repair_worker_->set_on_stop([this] { repair_cv_.notify_all(); });
+  std::vector<v1::Ledger::Stub*> stubs;
+  for (const auto& p : peers_) stubs.push_back(p ? p->ledger.get() : nullptr);
+  repairer_ = std::make_unique<BlockRepairer>(genesis_, self_, std::move(stubs),
+                                              [this](std::shared_ptr<BlockRepairer::Copy> c) {
+                                                Event e;
+                                                e.kind = Event::kRepair;
+                                                e.repair = std::move(c);
+                                                return Post(std::move(e));
+                                              });
   if (store_->damaged_head() != 0) RequestRepair(store_->damaged_head());
 }
 
 PbftOrderer::~PbftOrderer() {
-  repair_worker_.reset();  // it uses the peers' stubs and posts to the consensus thread
-  worker_.reset();
+  worker_.reset();    // first: the consensus thread calls into the repairer
+  repairer_.reset();  // before the peers: it uses their stubs
   for (auto& p : peers_) {
     if (p) p->worker.reset();
   }
@@ -712,101 +676,31 @@ Status PbftOrderer::failure() const {
   return failure_;
 }
 
-void PbftOrderer::RequestRepair(uint64_t height) {
-  {
-    std::lock_guard<std::mutex> lock(repair_mu_);
-    if (repair_inflight_.count(height) > 0 || !repair_wanted_.insert(height).second) return;
-  }
-  LogWarn("block_damaged").Kv("height", height).Kv("action", "fetching it from peers");
-  repair_cv_.notify_one();
-}
+void PbftOrderer::RequestRepair(uint64_t height) { repairer_->Request(height); }
 
-void PbftOrderer::RepairLoop(Worker& w) {
-  while (!w.stopping()) {
-    uint64_t h = 0;
-    {
-      std::unique_lock<std::mutex> lock(repair_mu_);
-      repair_cv_.wait_for(lock, std::chrono::seconds(1),
-                          [&] { return w.stopping() || !repair_wanted_.empty(); });
-      if (w.stopping()) return;
-      if (repair_wanted_.empty()) continue;
-      h = *repair_wanted_.begin();
-      repair_wanted_.erase(repair_wanted_.begin());
-      repair_inflight_.insert(h);
-    }
-    bool posted = false;
-    std::string last_err = "no peer";
-    for (size_t k = 0; k < peers_.size() && !posted && !w.stopping(); ++k) {
-      const size_t i = (self_ + 1 + repair_round_ + k) % peers_.size();
-      Peer* p = peers_[i].get();
-      if (p == nullptr) continue;
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-      v1::GetBlockRequest req;
-      req.set_height(h);
-      req.set_with_payloads(true);
-      v1::Block blk;
-      grpc::Status gs = p->ledger->GetBlock(&ctx, req, &blk);
-      if (!gs.ok()) {
-        last_err = genesis_->validators[i].id + ": " + gs.error_message();
-        continue;
-      }
-      auto pb = CheckPeerBlock(*genesis_, h, blk);
-      if (!pb.ok()) {
-        last_err = genesis_->validators[i].id + ": " + pb.status().ToString();
-        continue;
-      }
-      Event e;
-      e.kind = Event::kRepair;
-      e.repair = std::make_shared<RepairCopy>();
-      e.repair->height = h;
-      e.repair->from = static_cast<uint32_t>(i);
-      e.repair->block = std::move(pb->block);
-      Status posted_status = Post(std::move(e));
-      posted = posted_status.ok();
-      if (!posted) last_err = posted_status.ToString();
-    }
-    ++repair_round_;
-    if (posted) {
-      repair_failures_.erase(h);
-      continue;
-    }
-    // No good copy this round: try again later, backing off up to 30 s per height.
-    const int failures = ++repair_failures_[h];
-    if (failures == 1 || failures % 10 == 0) {
-      LogWarn("block_repair_failed").Kv("height", h).Kv("rounds", failures).Kv("err", last_err);
-    }
-    std::unique_lock<std::mutex> lock(repair_mu_);
-    repair_cv_.wait_for(lock, std::chrono::seconds(std::min(30, 1 << std::min(failures, 5))),
-                        [&] { return w.stopping(); });
-    repair_inflight_.erase(h);
-    repair_wanted_.insert(h);
-  }
-}
-
-void PbftOrderer::ApplyRepair(const RepairCopy& r) {
+void PbftOrderer::ApplyRepair(const BlockRepairer::Copy& r) {
   Status s = store_->RepairBlock(r.height, r.block);
-  {
-    std::lock_guard<std::mutex> lock(repair_mu_);
-    repair_inflight_.erase(r.height);
-  }
   if (s.ok()) {
     LogInfo("block_repaired")
         .Kv("height", r.height)
         .Kv("from", genesis_->validators[r.from].id)
         .Kv("records", r.block.records.size());
+    repairer_->Done(r.height, /*settled=*/true);
     return;
   }
   if (!store_->write_status().ok()) {
     Halt("repair", r.height, s);
     return;
   }
-  if (s.code() == StatusCode::kAlreadyExists) return;  // repaired meanwhile
+  if (s.code() == StatusCode::kAlreadyExists) {  // repaired meanwhile
+    repairer_->Done(r.height, /*settled=*/true);
+    return;
+  }
   LogWarn("block_repair_refused")
       .Kv("height", r.height)
       .Kv("from", genesis_->validators[r.from].id)
       .Kv("err", s.ToString());
-  RequestRepair(r.height);  // the next round starts at another peer
+  repairer_->Done(r.height, /*settled=*/false);
 }
 
 }  // namespace provledger::node

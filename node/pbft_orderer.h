@@ -7,7 +7,7 @@
 // transfer, a vote, any write) stops ordering for good: ev=store_write_failed is logged,
 // nothing more is written or sent, and failure() says why, for the process to stop. A block
 // a read finds damaged is fetched again from peers by a repair thread, checked against its
-// certificate, and rewritten by the consensus thread (ev=block_repaired).
+// certificate (BlockRepairer), and rewritten by the consensus thread (ev=block_repaired).
 //
 // Thread rules: Submit(), Deliver(), RequestRepair() and the accessors from any thread (they
 // post to the consensus thread's bounded queue, or the repair thread's, or read atomics).
@@ -30,6 +30,7 @@
 #include "consensus/pbft_core.h"
 #include "ledger/genesis.h"
 #include "ledger/store/block_store.h"
+#include "node/block_repairer.h"
 #include "node/chain_block_factory.h"
 #include "node/orderer.h"
 #include "node/registry_holder.h"
@@ -81,19 +82,13 @@ class PbftOrderer final : public Orderer {
     uint64_t deadline_ms = 0;
     Bytes request;  // the serialized ConsensusRequest, relayed again after a view change
   };
-  // A copy of a damaged block fetched from peer `from`, its certificate verified.
-  struct RepairCopy {
-    uint64_t height = 0;
-    uint32_t from = 0;
-    ledger::BlockToAppend block;
-  };
   struct Event {
     enum Kind { kMessage, kRequest, kLocal, kRepair } kind = kMessage;
     consensus::ConsensusMsg msg;
     consensus::Request request;
     Bytes record_ids;  // kRequest, kLocal: the request's record ids, 32 bytes each
     std::shared_ptr<Waiter> waiter;
-    std::shared_ptr<RepairCopy> repair;  // kRepair
+    std::shared_ptr<BlockRepairer::Copy> repair;  // kRepair
   };
   class KeySigner;
   class GenesisChecker;
@@ -120,8 +115,7 @@ class PbftOrderer final : public Orderer {
   // Consensus thread: a store write failed during `during` at `height`: log it once, stop
   // ordering, publish failure().
   void Halt(const char* during, uint64_t height, const Status& s);
-  void RepairLoop(Worker& w);             // the repair thread
-  void ApplyRepair(const RepairCopy& r);  // consensus thread
+  void ApplyRepair(const BlockRepairer::Copy& r);  // consensus thread: rewrite a block
 
   ledger::BlockStore* store_;
   const ledger::Genesis* genesis_;
@@ -160,14 +154,8 @@ class PbftOrderer final : public Orderer {
   mutable std::mutex fail_mu_;
   Status failure_;  // guarded by fail_mu_
 
-  std::mutex repair_mu_;
-  std::condition_variable repair_cv_;
-  std::set<uint64_t> repair_wanted_;         // guarded by repair_mu_: heights to fetch
-  std::set<uint64_t> repair_inflight_;       // guarded by repair_mu_: fetched or being fetched
-  std::map<uint64_t, int> repair_failures_;  // repair thread only: failed rounds by height
-  uint64_t repair_round_ = 0;                // repair thread only
   std::unique_ptr<Worker> worker_;
-  std::unique_ptr<Worker> repair_worker_;
+  std::unique_ptr<BlockRepairer> repairer_;  // fetches damaged blocks; posts kRepair events
 };
 
 // The gRPC face of PbftOrderer::Deliver.
