@@ -61,7 +61,6 @@ StatusOr<std::pair<Bytes, Bytes>> IdAndRecordIds(const std::string& chain_id,
   }
   return std::make_pair(ledger::BatchDigest(chain_id, r.batch().gateway(), ids), std::move(cat));
 }
-
 }  // namespace
 
 struct PbftOrderer::Peer {
