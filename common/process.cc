@@ -31,6 +31,8 @@ Status SetLogLevelByName(const std::string& name) {
   return OkStatus();
 }
 
+void RequestStop() { g_stop.store(true); }
+
 void RunUntilStopSignal(const std::function<void()>& every_100ms) {
   signal(SIGINT, OnStopSignal);
   signal(SIGTERM, OnStopSignal);

@@ -1,7 +1,7 @@
 // What every long-running program (ledger_node, mqtt_bridge) does the same way: read the
 // log level flag, and run until SIGINT or SIGTERM.
 //
-// Thread rules: call from main only.
+// Thread rules: call from main only (RequestStop from any thread).
 #ifndef PROVLEDGER_COMMON_PROCESS_H_
 #define PROVLEDGER_COMMON_PROCESS_H_
 
@@ -19,6 +19,10 @@ Status SetLogLevelByName(const std::string& name);
 // Installs SIGINT/SIGTERM handlers and blocks until one arrives, calling `every_100ms`
 // (may be empty) about ten times a second meanwhile.
 void RunUntilStopSignal(const std::function<void()>& every_100ms);
+
+// Makes RunUntilStopSignal return as if SIGTERM had arrived (within about 100 ms). Safe from
+// any thread, and from the `every_100ms` callback.
+void RequestStop();
 
 }  // namespace provledger
 

@@ -4,13 +4,23 @@
 //   ledger_node --genesis=genesis.json --node_id=v0 --key=v0.key --data_dir=DIR
 //               [--listen=127.0.0.1:7000] [--max_block_records=1000] [--block_timeout_ms=10]
 //               [--config=node.json] [--log_level=info]
+//
+// Exit codes (docs/OPERATIONS.md): 0 stopped on SIGTERM/SIGINT; 1 bad flags, files or store
+// at start; 2 the listen port is taken or cannot be bound (ev=listen_failed); 3 the store
+// holds votes or a state it cannot use; 4 a store write failed (ev=store_write_failed; the
+// store is closed cleanly: restart once the disk is fixed and the node catches up).
 #include <grpcpp/grpcpp.h>
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "client/channel_options.h"
@@ -29,6 +39,48 @@
 namespace provledger::node {
 namespace {
 
+constexpr int kExitListenFailed = 2;
+constexpr int kExitStoreWriteFailed = 4;
+
+// The port of HOST:PORT (or [V6]:PORT); "" if there is none.
+std::string PortOf(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  return colon == std::string::npos ? "" : listen.substr(colon + 1);
+}
+
+// Binds HOST:PORT the way a listener does (SO_REUSEADDR, no SO_REUSEPORT) and lets it go:
+// OK if it could be bound now, else the reason ("address in use", or the OS's words).
+Status ProbeListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return InvalidArgumentError("no port in '" + listen + "'");
+  std::string host = listen.substr(0, colon);
+  const std::string port = listen.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  const int gai = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
+  if (gai != 0) return InvalidArgumentError(std::string("cannot resolve: ") + gai_strerror(gai));
+  Status result = OkStatus();
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (fd < 0) continue;
+    const int one = 1;
+    (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      const int err = errno;
+      result = UnavailableError(err == EADDRINUSE ? "address in use" : std::strerror(err));
+    }
+    ::close(fd);
+    if (!result.ok()) break;
+  }
+  ::freeaddrinfo(res);
+  return result;
+}
+
 const char kUsage[] =
     "usage: ledger_node --genesis=FILE --node_id=ID --key=FILE --data_dir=DIR\n"
     "                   [--listen=HOST:PORT] [--max_block_records=N] [--block_timeout_ms=MS]\n"
@@ -38,7 +90,8 @@ const char kUsage[] =
     "[--view_change_timeout_ms=MS]\n"
     "                   [--checkpoint_interval=K] [--window=N]\n";
 
-Status Run(int argc, char** argv) {
+// Runs the node; *exit_code is set where the process must exit with a code of its own.
+Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(
       Flags flags,
       Flags::Parse(argc, argv, 1,
@@ -76,21 +129,45 @@ Status Run(int argc, char** argv) {
   if (oopts.max_block_records == 0)
     return InvalidArgumentError("--max_block_records must be above 0");
 
+  // A port in use is refused before anything else starts: a second process must never answer
+  // for (or vote beside) the one already listening.
+  const std::string listen = flags.Get("listen", genesis.validators[*self].address);
+  Status probe = ProbeListen(listen);
+  if (!probe.ok()) {
+    LogError("listen_failed")
+        .Kv("listen", listen)
+        .Kv("port", PortOf(listen))
+        .Kv("err", probe.message());
+    *exit_code = kExitListenFailed;
+    return UnavailableError("cannot listen on " + listen + ": " + probe.message());
+  }
+  // PBFT for every chain; "solo" (no network, N = 1 only) stays for comparison benchmarks.
+  const std::string mode = flags.Get("consensus", "pbft");
+
   ::mkdir(data_dir.c_str(), 0700);
   ledger::StoreOptions sopts;
   sopts.path = data_dir + "/chain";
+  // A damaged head block is fetched again from the peers (PBFT only).
+  sopts.open_damaged_head = mode == "pbft";
   PL_ASSIGN_OR_RETURN(auto store, ledger::BlockStore::Open(sopts, genesis.chain_id));
   auto stored_genesis = store->GetMeta("genesis_hash");
   if (stored_genesis.ok() && *stored_genesis != genesis.file_hash) {
     return FailedPreconditionError("data dir " + data_dir + " was made with another genesis file");
   }
-  if (!stored_genesis.ok()) PL_RETURN_IF_ERROR(store->PutMeta("genesis_hash", genesis.file_hash));
+  if (!stored_genesis.ok()) {
+    Status put = store->PutMeta("genesis_hash", genesis.file_hash);
+    if (!put.ok()) {
+      LogError("store_write_failed")
+          .Kv("height", store->height())
+          .Kv("during", "open")
+          .Kv("err", put.ToString());
+      *exit_code = kExitStoreWriteFailed;
+      return put;
+    }
+  }
   PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::Load(*store));
   RegistryHolder registry(snapshot);
 
-  const std::string listen = flags.Get("listen", genesis.validators[*self].address);
-  // PBFT for every chain; "solo" (no network, N = 1 only) stays for comparison benchmarks.
-  const std::string mode = flags.Get("consensus", "pbft");
   std::unique_ptr<Orderer> orderer;
   std::unique_ptr<ConsensusService> consensus_service;
   if (mode == "solo") {
@@ -118,6 +195,9 @@ Status Run(int argc, char** argv) {
   LedgerService service(&genesis, node_id, store.get(), &registry, orderer.get(), BatchLimits());
 
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default: a second node on a port in use would bind it too
+  // and answer for the first. Without it, a taken port fails to bind.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
@@ -126,7 +206,14 @@ Status Run(int argc, char** argv) {
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
   client::ApplyServerKeepalive(&builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) return UnavailableError("cannot listen on " + listen);
+  if (!server || port == 0) {
+    Status why = ProbeListen(listen);
+    const std::string err = why.ok() ? "bind failed" : why.message();
+    LogError("listen_failed").Kv("listen", listen).Kv("port", PortOf(listen)).Kv("err", err);
+    *exit_code = kExitListenFailed;
+    orderer.reset();
+    return UnavailableError("cannot listen on " + listen + ": " + err);
+  }
 
   LogInfo("node_ready")
       .Kv("listen", listen)
@@ -138,6 +225,7 @@ Status Run(int argc, char** argv) {
   uint64_t last_height = store->height();
   auto last_report = std::chrono::steady_clock::now();
   RunUntilStopSignal([&] {
+    if (!orderer->failure().ok()) RequestStop();  // a store write failed: stop, see below
     if (std::chrono::steady_clock::now() - last_report < std::chrono::seconds(10)) return;
     const uint64_t h = store->height();
     if (h != last_height) {
@@ -151,9 +239,17 @@ Status Run(int argc, char** argv) {
     last_height = h;
     last_report = std::chrono::steady_clock::now();
   });
-  LogInfo("node_stopping").Kv("height", store->height());
+  const Status failure = orderer->failure();
+  LogInfo("node_stopping")
+      .Kv("height", store->height())
+      .Kv("reason", failure.ok() ? "signal" : "store_write_failed");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   orderer.reset();  // before the store it writes
+  store.reset();    // closes RocksDB (without a flush after a failed write)
+  if (!failure.ok()) {
+    *exit_code = kExitStoreWriteFailed;
+    return failure;
+  }
   return OkStatus();
 }
 
@@ -161,10 +257,11 @@ Status Run(int argc, char** argv) {
 }  // namespace provledger::node
 
 int main(int argc, char** argv) {
-  provledger::Status s = provledger::node::Run(argc, argv);
+  int exit_code = 1;
+  provledger::Status s = provledger::node::Run(argc, argv, &exit_code);
   if (!s.ok()) {
     std::fprintf(stderr, "ledger_node: %s\n", s.ToString().c_str());
-    return 1;
+    return exit_code;
   }
   return 0;
 }

@@ -25,6 +25,16 @@ LedgerService::LedgerService(const ledger::Genesis* genesis, std::string node_id
       orderer_(orderer),
       limits_(limits) {}
 
+StatusOr<ledger::StoredBlock> LedgerService::ReadOrRepair(uint64_t height,
+                                                          bool with_payloads) const {
+  auto b = store_->ReadBlock(height, with_payloads);
+  if (b.ok() || b.status().code() != StatusCode::kDataLoss) return b;
+  // Never served as good; the peers hold it: have it fetched again and answer DATA_LOSS
+  // until it is rewritten.
+  orderer_->RequestRepair(height);
+  return DataLossError(b.status().message() + "; fetching it again from peers, retry later");
+}
+
 grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
                                   v1::ConsensusRequest request, v1::SubmitResponse* resp) {
   auto fut = orderer_->Submit(std::move(batch), std::move(request));
@@ -92,7 +102,7 @@ grpc::Status LedgerService::GetBlock(grpc::ServerContext*, const v1::GetBlockReq
                                      v1::Block* resp) {
   const uint64_t h = req->height() == 0 ? store_->height() : req->height();
   if (h == 0) return grpc::Status(grpc::StatusCode::NOT_FOUND, "the chain has no block yet");
-  auto b = store_->ReadBlock(h, req->with_payloads());
+  auto b = ReadOrRepair(h, req->with_payloads());
   if (!b.ok()) return ToGrpc(b.status());
   resp->set_header(b->header_bytes);
   for (auto& r : b->records) resp->add_records(std::move(r));
@@ -116,7 +126,7 @@ grpc::Status LedgerService::GetRecord(grpc::ServerContext*, const v1::GetRecordR
   if (!id.ok()) return ToGrpc(id.status());
   auto loc = store_->FindRecord(*id);
   if (!loc.ok()) return ToGrpc(loc.status());
-  auto b = store_->ReadBlock(loc->height, false);
+  auto b = ReadOrRepair(loc->height, false);
   if (!b.ok()) return ToGrpc(b.status());
   if (loc->index >= b->records.size()) {
     return ToGrpc(DataLossError("record index points past block " + std::to_string(loc->height)));
@@ -140,7 +150,7 @@ grpc::Status LedgerService::GetProof(grpc::ServerContext*, const v1::GetProofReq
   }
   auto loc = store_->FindRecord(req->record_id());
   if (!loc.ok()) return ToGrpc(loc.status());
-  auto b = store_->ReadBlock(loc->height, false);  // checked: a flipped byte is DATA_LOSS
+  auto b = ReadOrRepair(loc->height, false);  // checked: a flipped byte is DATA_LOSS
   if (!b.ok()) return ToGrpc(b.status());
   std::vector<Bytes> leaves;
   leaves.reserve(b->records.size());

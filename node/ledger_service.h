@@ -53,6 +53,9 @@ class LedgerService final : public provledger::v1::Ledger::Service {
                      provledger::v1::ConsensusRequest request,
                      provledger::v1::SubmitResponse* resp);
   StatusOr<Bytes> ResolveRecordId(const provledger::v1::GetRecordRequest& req) const;
+  // store_->ReadBlock; on kDataLoss also asks the orderer to repair the block from peers
+  // (returns at once) and answers kDataLoss until it is rewritten.
+  StatusOr<ledger::StoredBlock> ReadOrRepair(uint64_t height, bool with_payloads) const;
 
   const ledger::Genesis* genesis_;
   std::string node_id_;

@@ -26,6 +26,13 @@ class Orderer {
                                                      provledger::v1::ConsensusRequest request) = 0;
   virtual uint64_t pending() const = 0;
   virtual uint64_t view() const = 0;
+  // OK while the orderer runs; once a store write failed (disk full, I/O error), that error:
+  // the orderer has stopped ordering and the process should stop (docs/OPERATIONS.md).
+  virtual Status failure() const { return OkStatus(); }
+  // Asks for block `height`, which failed its checks when read, to be fetched again from
+  // peers, verified and rewritten; returns at once (the work happens on other threads).
+  // Does nothing for an orderer without peers.
+  virtual void RequestRepair(uint64_t height) { (void)height; }
 };
 
 }  // namespace provledger::node

@@ -126,10 +126,21 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
   }
   worker_ = std::make_unique<Worker>("consensus", [this](Worker& w) { Run(w); });
   worker_->set_on_stop([this] { cv_.notify_all(); });
+  std::vector<v1::Ledger::Stub*> stubs;
+  for (const auto& p : peers_) stubs.push_back(p ? p->ledger.get() : nullptr);
+  repairer_ = std::make_unique<BlockRepairer>(genesis_, self_, std::move(stubs),
+                                              [this](std::shared_ptr<BlockRepairer::Copy> c) {
+                                                Event e;
+                                                e.kind = Event::kRepair;
+                                                e.repair = std::move(c);
+                                                return Post(std::move(e));
+                                              });
+  if (store_->damaged_head() != 0) RequestRepair(store_->damaged_head());
 }
 
 PbftOrderer::~PbftOrderer() {
-  worker_.reset();
+  worker_.reset();    // first: the consensus thread calls into the repairer
+  repairer_.reset();  // before the peers: it uses their stubs
   for (auto& p : peers_) {
     if (p) p->worker.reset();
   }
@@ -139,6 +150,7 @@ PbftOrderer::~PbftOrderer() {
 }
 
 Status PbftOrderer::Post(Event e) {
+  if (failed_.load()) return UnavailableError("node is stopping: a store write failed");
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (events_.size() >= options_.max_queued_events) {
@@ -322,9 +334,14 @@ void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
   auto snap = registry_->Get();
   for (const auto& op : d->registry_ops) snap = snap->Apply(op, c.height, &b.registry_puts);
   Status s = store_->Append(b);
-  if (!s.ok()) {
+  if (!s.ok() && !store_->write_status().ok()) {
     // A validator that cannot persist must stop: the others go on (f of them may fail), and
-    // after a restart this one catches up by state transfer.
+    // after a restart on a fixed disk this one catches up by state transfer.
+    Halt("apply", c.height, s);
+    return;
+  }
+  if (!s.ok()) {
+    // Nothing was written, but a certified block does not fit our chain: our state is wrong.
     LogError("block_append_failed").Kv("height", c.height).Kv("err", s.ToString());
     std::_Exit(3);
   }
@@ -427,47 +444,30 @@ void PbftOrderer::StateTransfer(uint64_t target) {
     v1::Block blk;
     grpc::Status gs = p->ledger->GetBlock(&ctx, req, &blk);
     Status s = gs.ok() ? OkStatus() : UnavailableError(gs.error_message());
-    ledger::BlockToAppend b;
     Bytes hash;
     std::shared_ptr<const ledger::RegistrySnapshot> snap = registry_->Get();
     if (s.ok()) {
-      // Trust nothing a peer sends: chain link, root, count and a valid certificate.
-      auto header = ledger::DecodeHeader(blk.header());
-      s = header.status();
-      if (s.ok() && (header->height != h || header->prev != store_->head_hash())) {
+      // Trust nothing a peer sends: a valid certificate, then the chain link; the store
+      // checks root and count against the records.
+      auto pb = CheckPeerBlock(*genesis_, h, blk);
+      s = pb.status();
+      if (s.ok() && pb->header.prev != store_->head_hash()) {
         s = InvalidArgumentError("block does not extend our chain");
       }
       if (s.ok()) {
-        hash = ledger::HeaderHash(blk.header());
-        s = ledger::VerifyCertificate(*genesis_, h, hash, header->view, blk.certificate());
-      }
-      b.header_bytes = blk.header();
-      b.records.assign(blk.records().begin(), blk.records().end());
-      b.certificate = blk.certificate();
-      bool any_payload = false;
-      for (int i = 0; s.ok() && i < blk.records_size(); ++i) {
-        auto rec = ledger::DecodeRecord(blk.records(i));
-        if (!rec.ok()) {
-          s = rec.status();
-          break;
+        hash = pb->hash;
+        for (const auto& rec : pb->records) {
+          if (rec.kind != ledger::RecordKind::kRegistry) continue;
+          auto op = ledger::VerifyRegistryTx(*genesis_, rec.registry.tx);
+          if (op.ok()) snap = snap->Apply(*op, h, &pb->block.registry_puts);
         }
-        std::optional<Bytes> payload;
-        if (i < blk.payloads_size()) {
-          const Bytes want = rec->kind == ledger::RecordKind::kReading ? rec->reading.payload_hash
-                             : rec->kind == ledger::RecordKind::kAttestation
-                                 ? rec->attestation.report_hash
-                                 : Bytes();
-          if (!want.empty() && Sha256(blk.payloads(i)) == want) payload = blk.payloads(i);
-        }
-        any_payload = any_payload || payload.has_value();
-        b.payloads.push_back(std::move(payload));
-        if (rec->kind == ledger::RecordKind::kRegistry) {
-          auto op = ledger::VerifyRegistryTx(*genesis_, rec->registry.tx);
-          if (op.ok()) snap = snap->Apply(*op, h, &b.registry_puts);
+        s = store_->Append(pb->block);
+        if (!s.ok() && !store_->write_status().ok()) {
+          // Our disk, not the peer's block: asking another peer would fail the same way.
+          Halt("state_transfer", h, s);
+          return;
         }
       }
-      if (!any_payload) b.payloads.clear();
-      if (s.ok()) s = store_->Append(b);  // checks root and count against the records
     }
     if (!s.ok()) {
       LogWarn("state_transfer_failed")
@@ -504,7 +504,7 @@ void PbftOrderer::StateTransfer(uint64_t target) {
 Status PbftOrderer::LoadVotes() { return votes_.Load(store_->MetaScan(VoteGuard::kPrefix)); }
 
 void PbftOrderer::FlushSends() {
-  if (pending_sends_.empty()) return;
+  if (pending_sends_.empty() || halted_) return;
   // Never sign two different digests for one (type, view, height), even across a restart:
   // every new vote is durable before it leaves (one synced write per batch of votes).
   std::vector<std::pair<std::string, Bytes>> fresh;
@@ -533,8 +533,8 @@ void PbftOrderer::FlushSends() {
   if (!fresh.empty() && options_.persist_votes) {
     Status s = store_->PutMetaBatch(fresh, {}, /*sync=*/true);
     if (!s.ok()) {
-      LogError("vote_persist_failed").Kv("err", s.ToString());
-      std::_Exit(3);  // a vote we cannot make durable is a vote we must not send
+      Halt("votes", store_->height(), s);  // a vote we cannot make durable must not be sent
+      return;
     }
   }
   for (const auto& [to, msg] : allowed) {
@@ -550,7 +550,9 @@ void PbftOrderer::FlushSends() {
 void PbftOrderer::PruneVotes() {
   // Votes at or below the stable checkpoint can never be asked for again.
   const std::vector<std::string> gone = votes_.Prune(core_->low_watermark());
-  if (!gone.empty()) (void)store_->PutMetaBatch({}, gone, /*sync=*/false);
+  if (gone.empty()) return;
+  Status s = store_->PutMetaBatch({}, gone, /*sync=*/false);
+  if (!s.ok()) Halt("prune_votes", store_->height(), s);
 }
 
 void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
@@ -565,7 +567,10 @@ void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
     for (uint32_t i = 0; i < peers_.size(); ++i) SendTo(i, Bytes(), &cr);
   }
   relayed_.clear();
-  for (const auto& c : out.to_apply) Apply(c);
+  for (const auto& c : out.to_apply) {
+    Apply(c);
+    if (halted_) return;
+  }
   if (out.need_state_transfer) StateTransfer(*out.need_state_transfer);
 }
 
@@ -573,14 +578,18 @@ void PbftOrderer::Run(Worker& w) {
   const auto tick = std::chrono::milliseconds(std::max<uint32_t>(1, options_.tick_ms));
   auto next_tick = Clock::now() + tick;
   std::deque<Event> batch;
-  while (!w.stopping()) {
+  while (!w.stopping() && !halted_) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_until(lock, next_tick, [&] { return w.stopping() || !events_.empty(); });
       batch.swap(events_);
     }
     for (auto& e : batch) {
+      if (halted_) break;
       switch (e.kind) {
+        case Event::kRepair:
+          ApplyRepair(*e.repair);
+          break;
         case Event::kMessage:
           core_->OnMessage(e.msg);
           break;
@@ -604,6 +613,7 @@ void PbftOrderer::Run(Worker& w) {
     }
     FlushSends();
     batch.clear();
+    if (halted_) break;
     const auto now = Clock::now();
     if (now >= next_tick) {
       core_->OnTick();
@@ -612,6 +622,7 @@ void PbftOrderer::Run(Worker& w) {
       HandleOutput(core_->TakeOutput());
       FlushSends();
       if (++ticks_ % 100 == 0) PruneVotes();
+      if (halted_) break;
       const uint64_t now_ms = NowMs();
       for (auto it = waiters_.begin(); it != waiters_.end();) {
         auto& ws = it->second;
@@ -640,6 +651,49 @@ void PbftOrderer::Run(Worker& w) {
       RelayLocalRequests();
     }
   }
+}
+
+void PbftOrderer::Halt(const char* during, uint64_t height, const Status& s) {
+  if (halted_) return;
+  halted_ = true;
+  LogError("store_write_failed").Kv("height", height).Kv("during", during).Kv("err", s.ToString());
+  {
+    std::lock_guard<std::mutex> lock(fail_mu_);
+    failure_ = s;
+  }
+  failed_.store(true);
+}
+
+Status PbftOrderer::failure() const {
+  std::lock_guard<std::mutex> lock(fail_mu_);
+  return failure_;
+}
+
+void PbftOrderer::RequestRepair(uint64_t height) { repairer_->Request(height); }
+
+void PbftOrderer::ApplyRepair(const BlockRepairer::Copy& r) {
+  Status s = store_->RepairBlock(r.height, r.block);
+  if (s.ok()) {
+    LogInfo("block_repaired")
+        .Kv("height", r.height)
+        .Kv("from", genesis_->validators[r.from].id)
+        .Kv("records", r.block.records.size());
+    repairer_->Done(r.height, /*settled=*/true);
+    return;
+  }
+  if (!store_->write_status().ok()) {
+    Halt("repair", r.height, s);
+    return;
+  }
+  if (s.code() == StatusCode::kAlreadyExists) {  // repaired meanwhile
+    repairer_->Done(r.height, /*settled=*/true);
+    return;
+  }
+  LogWarn("block_repair_refused")
+      .Kv("height", r.height)
+      .Kv("from", genesis_->validators[r.from].id)
+      .Kv("err", s.ToString());
+  repairer_->Done(r.height, /*settled=*/false);
 }
 
 }  // namespace provledger::node

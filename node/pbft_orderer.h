@@ -3,8 +3,14 @@
 // peer and the gRPC stubs to them; it turns the core's outputs into messages, durable
 // blocks and answered submissions, and fetches certified blocks from peers when behind.
 //
-// Thread rules: Submit(), Deliver() and the accessors from any thread (they post to the
-// consensus thread's bounded queue or read atomics).
+// A store write that fails (disk full, I/O error: Append from a commit or from state
+// transfer, a vote, any write) stops ordering for good: ev=store_write_failed is logged,
+// nothing more is written or sent, and failure() says why, for the process to stop. A block
+// a read finds damaged is fetched again from peers by a repair thread, checked against its
+// certificate (BlockRepairer), and rewritten by the consensus thread (ev=block_repaired).
+//
+// Thread rules: Submit(), Deliver(), RequestRepair() and the accessors from any thread (they
+// post to the consensus thread's bounded queue, or the repair thread's, or read atomics).
 #ifndef PROVLEDGER_NODE_PBFT_ORDERER_H_
 #define PROVLEDGER_NODE_PBFT_ORDERER_H_
 
@@ -24,6 +30,7 @@
 #include "consensus/pbft_core.h"
 #include "ledger/genesis.h"
 #include "ledger/store/block_store.h"
+#include "node/block_repairer.h"
 #include "node/chain_block_factory.h"
 #include "node/orderer.h"
 #include "node/registry_holder.h"
@@ -60,6 +67,8 @@ class PbftOrderer final : public Orderer {
                                              provledger::v1::ConsensusRequest request) override;
   uint64_t pending() const override { return waiting_.load(); }
   uint64_t view() const override { return view_.load(); }
+  Status failure() const override;
+  void RequestRepair(uint64_t height) override;
 
   // Takes a peer's delivery: checks each message's signature (on the calling gRPC thread)
   // and queues the good ones; bad ones are counted and dropped.
@@ -74,11 +83,12 @@ class PbftOrderer final : public Orderer {
     Bytes request;  // the serialized ConsensusRequest, relayed again after a view change
   };
   struct Event {
-    enum Kind { kMessage, kRequest, kLocal } kind = kMessage;
+    enum Kind { kMessage, kRequest, kLocal, kRepair } kind = kMessage;
     consensus::ConsensusMsg msg;
     consensus::Request request;
     Bytes record_ids;  // kRequest, kLocal: the request's record ids, 32 bytes each
     std::shared_ptr<Waiter> waiter;
+    std::shared_ptr<BlockRepairer::Copy> repair;  // kRepair
   };
   class KeySigner;
   class GenesisChecker;
@@ -102,6 +112,10 @@ class PbftOrderer final : public Orderer {
   void StateTransfer(uint64_t target);
   void SendTo(uint32_t to, const Bytes& msg, const provledger::v1::ConsensusRequest* req);
   void PeerLoop(Peer* p, Worker& w);
+  // Consensus thread: a store write failed during `during` at `height`: log it once, stop
+  // ordering, publish failure().
+  void Halt(const char* during, uint64_t height, const Status& s);
+  void ApplyRepair(const BlockRepairer::Copy& r);  // consensus thread: rewrite a block
 
   ledger::BlockStore* store_;
   const ledger::Genesis* genesis_;
@@ -135,7 +149,13 @@ class PbftOrderer final : public Orderer {
   VoteGuard votes_;  // consensus thread only; mirrored on disk
   std::vector<std::pair<int, consensus::ConsensusMsg>> pending_sends_;
   uint64_t ticks_ = 0;
+  bool halted_ = false;  // consensus thread only
+  std::atomic<bool> failed_{false};
+  mutable std::mutex fail_mu_;
+  Status failure_;  // guarded by fail_mu_
+
   std::unique_ptr<Worker> worker_;
+  std::unique_ptr<BlockRepairer> repairer_;  // fetches damaged blocks; posts kRepair events
 };
 
 // The gRPC face of PbftOrderer::Deliver.

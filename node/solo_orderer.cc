@@ -165,7 +165,9 @@ void SoloOrderer::CutBlock(std::vector<std::unique_ptr<Waiting>> subs) {
       st = store_->Append(block);
     }
     if (!st.ok()) {
-      LogError("block_append_failed").Kv("height", height).Kv("err", st.ToString());
+      LogError(store_->write_status().ok() ? "block_append_failed" : "store_write_failed")
+          .Kv("height", height)
+          .Kv("err", st.ToString());
       // Nothing of this block is durable: no submission in it is acknowledged.
       for (auto& w : subs) w->done.set_value(st.Annotate("block " + std::to_string(height)));
       pending_.fetch_sub(subs.size());

@@ -48,6 +48,8 @@ class SoloOrderer final : public Orderer {
 
   uint64_t pending() const override { return pending_.load(); }
   uint64_t view() const override { return 0; }
+  // The store's write status: after a failed write every later block would fail too.
+  Status failure() const override { return store_->write_status(); }
   uint64_t blocks_written() const { return blocks_.load(); }
 
  private:

@@ -1,12 +1,19 @@
 #include "ledger/store/block_store.h"
 
+#include <fcntl.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
 #include <unordered_set>
 
 #include "common/sha256.h"
@@ -87,6 +94,47 @@ StatusOr<IndexFields> FieldsOf(ByteView record) {
   return f;
 }
 
+// RocksDB's diagnostic LOG file in the store folder, written with plain write(2). RocksDB's
+// own logger asserts (aborting the process) when it writes again after a failed write, as on
+// a full disk; here a line that cannot be written is dropped, so a full disk is reported
+// through the Status of the write that failed and the node can stop cleanly.
+class InfoLogFile final : public rocksdb::Logger {
+ public:
+  explicit InfoLogFile(const std::string& dir)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {
+    const std::string path = dir + "/LOG";
+    (void)::rename(path.c_str(), (path + ".old").c_str());
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  }
+  ~InfoLogFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (fd_ < 0) return;
+    char line[4096];
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    tm t{};
+    ::gmtime_r(&ts.tv_sec, &t);
+    int n =
+        std::snprintf(line, sizeof(line), "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ", t.tm_year + 1900,
+                      t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000);
+    if (n < 0) return;
+    va_list copy;
+    va_copy(copy, ap);
+    const int m = std::vsnprintf(line + n, sizeof(line) - n - 1, format, copy);
+    va_end(copy);
+    if (m < 0) return;
+    size_t len = std::min(sizeof(line) - 2, static_cast<size_t>(n) + static_cast<size_t>(m));
+    line[len++] = '\n';
+    (void)!::write(fd_, line, len);  // one line per write; a failed write drops the line
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace
 
 Status StoreOptions::Validate() const {
@@ -125,6 +173,8 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
   db_opts.create_missing_column_families = true;
   db_opts.paranoid_checks = true;
   db_opts.max_background_jobs = 2;
+  ::mkdir(options.path.c_str(), 0700);  // for the LOG file; RocksDB creates it otherwise
+  db_opts.info_log = std::make_shared<InfoLogFile>(options.path);
   // Every WAL write is synced: only a torn last record (never acknowledged) may be cut at
   // recovery; corruption anywhere else is an error, not silently truncated history.
   db_opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
@@ -170,23 +220,27 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
   } else {
     return stored_chain.status();
   }
-  PL_RETURN_IF_ERROR(store->LoadHead());
+  PL_RETURN_IF_ERROR(store->LoadHead(options.open_damaged_head));
   return store;
 }
 
 BlockStore::~BlockStore() {
   if (db_) {
-    // Flush so a clean stop leaves everything in checksummed table files.
-    rocksdb::FlushOptions fo;
-    fo.wait = true;
-    db_->Flush(fo, cfs_);
+    // Flush so a clean stop leaves everything in checksummed table files; after a failed
+    // write, flushing would write through RocksDB's failed log writer (an assertion, or more
+    // errors on a full disk): the synced WAL holds every write that succeeded.
+    if (write_status().ok()) {
+      rocksdb::FlushOptions fo;
+      fo.wait = true;
+      (void)db_->Flush(fo, cfs_);
+    }
     for (auto* h : cfs_) db_->DestroyColumnFamilyHandle(h);
     cfs_.clear();
     db_->Close();
   }
 }
 
-Status BlockStore::LoadHead() {
+Status BlockStore::LoadHead(bool open_damaged_head) {
   auto head = GetMeta("head");
   if (head.status().code() == StatusCode::kNotFound) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -204,13 +258,17 @@ Status BlockStore::LoadHead() {
   }
   // The head block must check out: a torn or flipped head is reported at open.
   auto block = ReadBlockUnchecked(h, false);
-  if (!block.ok()) return block.status().Annotate("block " + std::to_string(h));
-  PL_RETURN_IF_ERROR(CheckBlock(*block, h));
-  if (block->header_hash != hash) {
-    return DataLossError("block " + std::to_string(h) +
-                         ": header hash differs from the head record");
+  Status checked =
+      block.ok() ? CheckBlock(*block, h) : block.status().Annotate("block " + std::to_string(h));
+  if (checked.ok() && block->header_hash != hash) {
+    checked =
+        DataLossError("block " + std::to_string(h) + ": header hash differs from the head record");
+  }
+  if (!checked.ok() && (!open_damaged_head || checked.code() != StatusCode::kDataLoss)) {
+    return checked;
   }
   std::lock_guard<std::mutex> lock(mu_);
+  damaged_head_ = checked.ok() ? 0 : h;
   height_ = h;
   head_hash_ = hash;
   record_count_ = count;
@@ -232,8 +290,125 @@ uint64_t BlockStore::record_count() const {
   return record_count_;
 }
 
+Status BlockStore::CheckToWrite(const BlockToAppend& block, BlockHeader* header,
+                                std::vector<Bytes>* leaves, Bytes* header_hash) const {
+  auto decoded = DecodeHeader(block.header_bytes);
+  if (!decoded.ok()) return decoded.status();
+  *header = *decoded;
+  const std::string where = "block " + std::to_string(header->height);
+  if (header->chain_id != chain_id_) {
+    return FailedPreconditionError("block for chain '" + header->chain_id + "', store holds '" +
+                                   chain_id_ + "'");
+  }
+  if (header->record_count != block.records.size()) {
+    return FailedPreconditionError(where + ": record_count differs from the records given");
+  }
+  if (!block.payloads.empty() && block.payloads.size() != block.records.size()) {
+    return InvalidArgumentError("payloads must be empty or one per record");
+  }
+  leaves->clear();
+  leaves->reserve(block.records.size());
+  for (const auto& rec : block.records) leaves->push_back(RecordId(rec));
+  const Bytes root = MerkleRoot(*leaves);
+  if (root != header->root) {
+    return FailedPreconditionError(where + ": merkle root mismatch (header " +
+                                   ShortHex(header->root) + ", computed " + ShortHex(root) + ")");
+  }
+  *header_hash = HeaderHash(block.header_bytes);
+  if (block.certificate.digest() !=
+      CommitDigest(chain_id_, header->height, block.certificate.view(), *header_hash)) {
+    return FailedPreconditionError(where +
+                                   ": certificate digest is not this block's commit digest");
+  }
+  return OkStatus();
+}
+
+Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records,
+                              const std::vector<Bytes>& leaves,
+                              const std::vector<std::optional<Bytes>>& payloads, bool fresh,
+                              rocksdb::WriteBatch* batch) const {
+  std::unordered_set<Bytes> seen_ids, seen_seq_keys;
+  seen_ids.reserve(records.size());
+  seen_seq_keys.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Bytes& id = leaves[i];
+    if (!seen_ids.insert(id).second) {
+      return AlreadyExistsError("record " + ShortHex(id) + " twice in block");
+    }
+    if (fresh && Contains(id)) {
+      return AlreadyExistsError("record " + ShortHex(id) + " is already on the chain");
+    }
+    Bytes loc;
+    AppendU64(&loc, height);
+    AppendU32(&loc, static_cast<uint32_t>(i));
+    batch->Put(cfs_[kRecordIndex], S(id), S(loc));
+
+    PL_ASSIGN_OR_RETURN(IndexFields f, FieldsOf(records[i]));
+    if (f.indexed) {
+      const Bytes seq_key = DeviceSeqKey(f.device, f.seq);
+      if (fresh && ContainsSeq(f.device, f.seq)) {
+        return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
+                                  " is already on the chain");
+      }
+      if (!seen_seq_keys.insert(seq_key).second) {
+        return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
+                                  " twice in block");
+      }
+      batch->Put(cfs_[kDeviceSeq], S(seq_key), S(id));
+      Bytes item_key;
+      AppendLp(&item_key, f.device);
+      AppendLp(&item_key, f.item);
+      AppendU64(&item_key, f.seq);
+      batch->Put(cfs_[kDeviceItem], S(item_key), S(id));
+      Bytes time_key;
+      AppendLp(&time_key, f.device);
+      AppendU64(&time_key, f.ts);
+      time_key += id;
+      Bytes time_val;
+      AppendLp(&time_val, f.item);
+      AppendU64(&time_val, f.seq);
+      AppendU64(&time_val, height);
+      batch->Put(cfs_[kTimeIndex], S(time_key), S(time_val));
+    }
+    if (!payloads.empty() && payloads[i].has_value()) {
+      batch->Put(cfs_[kPayloads], S(id), S(*payloads[i]));
+    }
+  }
+  return OkStatus();
+}
+
+Status BlockStore::Write(bool sync, rocksdb::WriteBatch* batch, const std::string& what) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!write_status_.ok()) return write_status_;
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  Status s = FromRocks(db_->Write(wo, batch), what);
+  if (!s.ok()) {
+    // A failed WAL write leaves RocksDB's log writer in an error state: writing to it again
+    // trips its assertions, so nothing more is written through this store.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (write_status_.ok()) write_status_ = s;
+  }
+  return s;
+}
+
+Status BlockStore::write_status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return write_status_;
+}
+
+uint64_t BlockStore::damaged_head() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return damaged_head_;
+}
+
 Status BlockStore::Append(const BlockToAppend& block) {
-  PL_ASSIGN_OR_RETURN(BlockHeader header, DecodeHeader(block.header_bytes));
+  BlockHeader header;
+  std::vector<Bytes> leaves;
+  Bytes header_hash;
+  PL_RETURN_IF_ERROR(CheckToWrite(block, &header, &leaves, &header_hash));
   uint64_t height;
   Bytes prev;
   uint64_t count;
@@ -243,10 +418,6 @@ Status BlockStore::Append(const BlockToAppend& block) {
     prev = head_hash_;
     count = record_count_;
   }
-  if (header.chain_id != chain_id_) {
-    return FailedPreconditionError("block for chain '" + header.chain_id + "', store holds '" +
-                                   chain_id_ + "'");
-  }
   if (header.height != height + 1) {
     return FailedPreconditionError("block height " + std::to_string(header.height) +
                                    " does not follow head " + std::to_string(height));
@@ -255,82 +426,14 @@ Status BlockStore::Append(const BlockToAppend& block) {
     return FailedPreconditionError("block " + std::to_string(header.height) +
                                    ": prev hash does not match the head");
   }
-  if (header.record_count != block.records.size()) {
-    return FailedPreconditionError("block " + std::to_string(header.height) +
-                                   ": record_count differs from the records given");
-  }
-  if (!block.payloads.empty() && block.payloads.size() != block.records.size()) {
-    return InvalidArgumentError("payloads must be empty or one per record");
-  }
-  std::vector<Bytes> leaves;
-  leaves.reserve(block.records.size());
-  for (const auto& rec : block.records) leaves.push_back(RecordId(rec));
-  const Bytes root = MerkleRoot(leaves);
-  if (root != header.root) {
-    return FailedPreconditionError("block " + std::to_string(header.height) +
-                                   ": merkle root mismatch (header " + ShortHex(header.root) +
-                                   ", computed " + ShortHex(root) + ")");
-  }
-  const Bytes header_hash = HeaderHash(block.header_bytes);
-  if (block.certificate.digest() !=
-      CommitDigest(chain_id_, header.height, block.certificate.view(), header_hash)) {
-    return FailedPreconditionError("block " + std::to_string(header.height) +
-                                   ": certificate digest is not this block's commit digest");
-  }
 
   rocksdb::WriteBatch batch;
   const Bytes hk = HeightKey(header.height);
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
-
-  std::unordered_set<Bytes> seen_ids, seen_seq_keys;
-  seen_ids.reserve(block.records.size());
-  seen_seq_keys.reserve(block.records.size());
-  for (size_t i = 0; i < block.records.size(); ++i) {
-    const Bytes& id = leaves[i];
-    if (!seen_ids.insert(id).second) {
-      return AlreadyExistsError("record " + ShortHex(id) + " twice in block");
-    }
-    if (Contains(id)) {
-      return AlreadyExistsError("record " + ShortHex(id) + " is already on the chain");
-    }
-    Bytes loc;
-    AppendU64(&loc, header.height);
-    AppendU32(&loc, static_cast<uint32_t>(i));
-    batch.Put(cfs_[kRecordIndex], S(id), S(loc));
-
-    PL_ASSIGN_OR_RETURN(IndexFields f, FieldsOf(block.records[i]));
-    if (f.indexed) {
-      const Bytes seq_key = DeviceSeqKey(f.device, f.seq);
-      if (ContainsSeq(f.device, f.seq)) {
-        return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
-                                  " is already on the chain");
-      }
-      if (!seen_seq_keys.insert(seq_key).second) {
-        return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
-                                  " twice in block");
-      }
-      batch.Put(cfs_[kDeviceSeq], S(seq_key), S(id));
-      Bytes item_key;
-      AppendLp(&item_key, f.device);
-      AppendLp(&item_key, f.item);
-      AppendU64(&item_key, f.seq);
-      batch.Put(cfs_[kDeviceItem], S(item_key), S(id));
-      Bytes time_key;
-      AppendLp(&time_key, f.device);
-      AppendU64(&time_key, f.ts);
-      time_key += id;
-      Bytes time_val;
-      AppendLp(&time_val, f.item);
-      AppendU64(&time_val, f.seq);
-      AppendU64(&time_val, header.height);
-      batch.Put(cfs_[kTimeIndex], S(time_key), S(time_val));
-    }
-    if (!block.payloads.empty() && block.payloads[i].has_value()) {
-      batch.Put(cfs_[kPayloads], S(id), S(*block.payloads[i]));
-    }
-  }
+  PL_RETURN_IF_ERROR(
+      AddIndexes(header.height, block.records, leaves, block.payloads, /*fresh=*/true, &batch));
   for (const auto& kv : block.registry_puts) batch.Put(cfs_[kRegistry], S(kv.first), S(kv.second));
 
   Bytes head;
@@ -339,14 +442,59 @@ Status BlockStore::Append(const BlockToAppend& block) {
   AppendU64(&head, count + block.records.size());
   batch.Put(cfs_[kMeta], "head", S(head));
 
-  rocksdb::WriteOptions wo;
-  wo.sync = sync_;
-  PL_RETURN_IF_ERROR(
-      FromRocks(db_->Write(wo, &batch), "append block " + std::to_string(header.height)));
+  PL_RETURN_IF_ERROR(Write(sync_, &batch, "append block " + std::to_string(header.height)));
   std::lock_guard<std::mutex> lock(mu_);
   height_ = header.height;
   head_hash_ = header_hash;
   record_count_ = count + block.records.size();
+  return OkStatus();
+}
+
+Status BlockStore::RepairBlock(uint64_t height, const BlockToAppend& block) {
+  const uint64_t head = this->height();
+  if (height == 0 || height > head) {
+    return OutOfRangeError("height " + std::to_string(height) + " is not in 1.." +
+                           std::to_string(head));
+  }
+  const std::string where = "block " + std::to_string(height);
+  auto stored = ReadBlock(height, false);
+  if (stored.ok()) return AlreadyExistsError(where + ": the stored copy checks out");
+  BlockHeader header;
+  std::vector<Bytes> leaves;
+  Bytes header_hash;
+  PL_RETURN_IF_ERROR(CheckToWrite(block, &header, &leaves, &header_hash));
+  if (header.height != height) {
+    return FailedPreconditionError(where + ": the copy is block " + std::to_string(header.height));
+  }
+  // The hash chain: the neighbours that check out must link to this copy.
+  if (height > 1) {
+    auto below = ReadBlock(height - 1, false);
+    if (below.ok() && below->header_hash != header.prev) {
+      return FailedPreconditionError(where + ": prev hash does not match block " +
+                                     std::to_string(height - 1));
+    }
+  }
+  if (height == head) {
+    if (header_hash != head_hash()) {
+      return FailedPreconditionError(where + ": header hash differs from the head record");
+    }
+  } else {
+    auto above = ReadBlock(height + 1, false);
+    if (above.ok() && above->header.prev != header_hash) {
+      return FailedPreconditionError(where + ": header hash is not block " +
+                                     std::to_string(height + 1) + "'s prev");
+    }
+  }
+  rocksdb::WriteBatch batch;
+  const Bytes hk = HeightKey(height);
+  batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
+  batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
+  batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
+  PL_RETURN_IF_ERROR(
+      AddIndexes(height, block.records, leaves, block.payloads, /*fresh=*/false, &batch));
+  PL_RETURN_IF_ERROR(Write(/*sync=*/true, &batch, "repair " + where));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (damaged_head_ == height) damaged_head_ = 0;
   return OkStatus();
 }
 
@@ -531,9 +679,9 @@ StatusOr<Bytes> BlockStore::GetMeta(const std::string& key) const {
 }
 
 Status BlockStore::PutMeta(const std::string& key, ByteView value) {
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  return FromRocks(db_->Put(wo, cfs_[kMeta], key, S(value)), "meta " + key);
+  rocksdb::WriteBatch batch;
+  batch.Put(cfs_[kMeta], key, S(value));
+  return Write(/*sync=*/true, &batch, "meta " + key);
 }
 
 Status BlockStore::PutMetaBatch(const std::vector<std::pair<std::string, Bytes>>& puts,
@@ -541,9 +689,7 @@ Status BlockStore::PutMetaBatch(const std::vector<std::pair<std::string, Bytes>>
   rocksdb::WriteBatch batch;
   for (const auto& [k, v] : puts) batch.Put(cfs_[kMeta], k, S(v));
   for (const auto& k : deletes) batch.Delete(cfs_[kMeta], k);
-  rocksdb::WriteOptions wo;
-  wo.sync = sync;
-  return FromRocks(db_->Write(wo, &batch), "meta batch");
+  return Write(sync, &batch, "meta batch");
 }
 
 std::vector<std::pair<std::string, Bytes>> BlockStore::MetaScan(const std::string& prefix) const {

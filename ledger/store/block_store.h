@@ -8,8 +8,14 @@
 // registry changes is one WriteBatch written with a synced WAL: a killed process loses
 // nothing Append returned OK for, and never shows half a block.
 //
-// Thread rules: reads are safe from any thread; Append must be called from one thread at a
-// time (the consensus thread is the sole writer). The head is published under a mutex.
+// A write that fails (disk full, I/O error) is final for this BlockStore: every later write
+// returns the same error without reaching RocksDB (write_status()), and closing skips the
+// flush, so the folder is left as the last successful synced write made it (reopen replays
+// the WAL). Writing again takes a new BlockStore, typically after the disk is fixed.
+//
+// Thread rules: reads are safe from any thread; writes (Append, RepairBlock, PutMeta*) must be
+// made from one thread at a time (the consensus thread is the sole writer). The head and the
+// write status are published under a mutex.
 #ifndef PROVLEDGER_LEDGER_STORE_BLOCK_STORE_H_
 #define PROVLEDGER_LEDGER_STORE_BLOCK_STORE_H_
 
@@ -28,6 +34,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace provledger::ledger {
@@ -39,6 +46,10 @@ struct StoreOptions {
   // Sync the WAL on every block (durability of acknowledged blocks). Only benchmarks of the
   // unsynced path turn this off.
   bool sync = true;
+  // Open a store whose head block fails its checks (the head record in the metadata still
+  // names its height and hash) instead of refusing it; damaged_head() then names the height,
+  // for a caller that can fetch the block again (RepairBlock). Off: Open returns kDataLoss.
+  bool open_damaged_head = false;
   Status Validate() const;
 };
 
@@ -80,7 +91,7 @@ class BlockStore {
  public:
   // Opens or creates the store at options.path for `chain_id`. An existing store must hold
   // the same chain id (kFailedPrecondition otherwise) and its head must check out
-  // (kDataLoss naming the height otherwise).
+  // (kDataLoss naming the height otherwise, unless options.open_damaged_head).
   static StatusOr<std::unique_ptr<BlockStore>> Open(const StoreOptions& options,
                                                     const std::string& chain_id);
   ~BlockStore();
@@ -92,12 +103,33 @@ class BlockStore {
   Bytes head_hash() const;
   uint64_t record_count() const;
   const std::string& chain_id() const { return chain_id_; }
+  // The height of the head block if it failed its checks at open (open_damaged_head) and has
+  // not been repaired since; 0 otherwise.
+  uint64_t damaged_head() const;
+
+  // OK until a write fails; from then on the first failed write's error (kResourceExhausted
+  // for a full disk, kInternal or kDataLoss for others), which every later write returns.
+  // Refusals of a block's content (kFailedPrecondition, kAlreadyExists, ...) do not count.
+  Status write_status() const;
 
   // Writes a block, its indexes, payloads, certificate and registry changes in one synced
   // batch. kFailedPrecondition if the header is not head+1 on this chain with prev = head
   // hash, or its root/count do not match the records; kAlreadyExists if a record id or a
-  // (device, seq) is already stored (store unchanged); kInternal on RocksDB failure.
+  // (device, seq) is already stored (store unchanged); when the write fails, its error (see
+  // write_status()).
   Status Append(const BlockToAppend& block);
+
+  // Rewrites stored block `height` (1..head) whose stored copy fails its checks, from a copy
+  // fetched elsewhere: header, body, certificate, the block's index entries and the payloads
+  // given, in one synced batch. The caller has verified the certificate's signatures against
+  // the genesis validators; this checks the rest. kOutOfRange past the head; kAlreadyExists if
+  // the stored copy checks out (nothing written); kFailedPrecondition (nothing written) if the
+  // copy is not block `height` of this chain, its root or count does not match its records,
+  // its certificate digest is not its commit digest, its prev is not the header hash of block
+  // height-1, or its header hash is not block height+1's prev (the head record's hash for the
+  // head). A neighbour that fails its own checks is not used as a reference (the certificate
+  // still pins the header). When the write fails, its error (see write_status()).
+  Status RepairBlock(uint64_t height, const BlockToAppend& block);
 
   // Reads and checks block `height`. kOutOfRange past the head; kDataLoss if the stored
   // bytes fail their checks (never served as good).
@@ -129,8 +161,10 @@ class BlockStore {
 
   // Node metadata (small values: genesis hash, node id, ...). kNotFound if absent.
   StatusOr<Bytes> GetMeta(const std::string& key) const;
+  // Writes one metadata entry, synced; when the write fails, its error (see write_status()).
   Status PutMeta(const std::string& key, ByteView value);
-  // Writes `puts` and removes `deletes` in one batch (synced when `sync`).
+  // Writes `puts` and removes `deletes` in one batch (synced when `sync`); when the write
+  // fails, its error (see write_status()).
   Status PutMetaBatch(const std::vector<std::pair<std::string, Bytes>>& puts,
                       const std::vector<std::string>& deletes, bool sync);
   // Every metadata entry whose key starts with `prefix`.
@@ -150,9 +184,21 @@ class BlockStore {
 
  private:
   BlockStore() = default;
-  Status LoadHead();
+  Status LoadHead(bool open_damaged_head);
   StatusOr<StoredBlock> ReadBlockUnchecked(uint64_t height, bool with_payloads) const;
   Status CheckBlock(const StoredBlock& b, uint64_t height) const;
+  // Checks a block to write (header, chain, root, count, certificate digest); fills *header
+  // and *leaves (the record ids). kFailedPrecondition naming the cause.
+  Status CheckToWrite(const BlockToAppend& block, BlockHeader* header, std::vector<Bytes>* leaves,
+                      Bytes* header_hash) const;
+  // Adds the index entries of `records` at `height` to `batch`; kAlreadyExists if `fresh` and
+  // a record id or (device, seq) is already stored or twice in the block.
+  Status AddIndexes(uint64_t height, const std::vector<Bytes>& records,
+                    const std::vector<Bytes>& leaves,
+                    const std::vector<std::optional<Bytes>>& payloads, bool fresh,
+                    rocksdb::WriteBatch* batch) const;
+  // Writes `batch` unless a write failed before; records the first failure.
+  Status Write(bool sync, rocksdb::WriteBatch* batch, const std::string& what);
 
   std::string chain_id_;
   bool sync_ = true;
@@ -163,6 +209,8 @@ class BlockStore {
   uint64_t height_ = 0;        // guarded by mu_
   Bytes head_hash_;            // guarded by mu_
   uint64_t record_count_ = 0;  // guarded by mu_
+  uint64_t damaged_head_ = 0;  // guarded by mu_
+  Status write_status_;        // guarded by mu_
 };
 
 // Encodes a block body (records only) as u32be(count) || count x lp(record).

@@ -633,6 +633,101 @@ TEST_F(BlockStoreTest, CorruptBlockBelowTheHeadStillOpens) {
   EXPECT_EQ(store_->ReadBlock(1).status().code(), StatusCode::kDataLoss);
 }
 
+// Block `h` exactly as AppendBlocks wrote it (blocks and signatures are deterministic): the
+// copy a peer would send.
+BlockToAppend CopyOfBlock(uint64_t h, const Bytes& prev) {
+  return MakeBlock(h, prev, {Reading(2 * h - 1), Reading(2 * h)},
+                   {Payload(2 * h - 1), Payload(2 * h)});
+}
+
+TEST_F(BlockStoreTest, RepairBlockRewritesACorruptBodyFromAGoodCopy) {
+  AppendBlocks(3);
+  const Bytes prev = store_->ReadBlock(1)->header_hash;
+  ASSERT_TRUE(store_->CorruptBodyForTest(2, EncodeBody({Reading(3)})).ok());
+  ASSERT_EQ(store_->ReadBlock(2).status().code(), StatusCode::kDataLoss);
+  Status s = store_->RepairBlock(2, CopyOfBlock(2, prev));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  StatusOr<StoredBlock> b = store_->ReadBlock(2);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->records, (std::vector<Bytes>{Reading(3), Reading(4)}));
+  EXPECT_TRUE(store_->VerifyChain(nullptr, nullptr).ok());
+  StatusOr<RecordLocation> loc = store_->FindRecord(RecordId(Reading(4)));
+  ASSERT_TRUE(loc.ok());
+  EXPECT_EQ(loc->height, 2u);
+  EXPECT_EQ(loc->index, 1u);
+  EXPECT_EQ(store_->height(), 3u);
+  EXPECT_EQ(store_->record_count(), 6u);
+}
+
+TEST_F(BlockStoreTest, RepairedBlockStaysRepairedAfterReopen) {
+  AppendBlocks(3);
+  const Bytes prev = store_->ReadBlock(1)->header_hash;
+  ASSERT_TRUE(store_->CorruptBodyForTest(2, EncodeBody({Reading(3)})).ok());
+  ASSERT_TRUE(store_->RepairBlock(2, CopyOfBlock(2, prev)).ok());
+  Reopen();
+  EXPECT_TRUE(store_->ReadBlock(2).ok());
+  EXPECT_TRUE(store_->VerifyChain(nullptr, nullptr).ok());
+}
+
+TEST_F(BlockStoreTest, RepairBlockRefusesABlockThatDoesNotLinkToItsSuccessor) {
+  AppendBlocks(3);
+  const Bytes prev = store_->ReadBlock(1)->header_hash;
+  ASSERT_TRUE(store_->CorruptBodyForTest(2, EncodeBody({Reading(3)})).ok());
+  // A well-formed block 2 with a valid digest, but not the one block 3 follows.
+  BlockToAppend other = MakeBlock(2, prev, {Reading(30)});
+  Status s = store_->RepairBlock(2, other);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_EQ(store_->ReadBlock(2).status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(BlockStoreTest, RepairBlockRefusesRecordsThatDoNotMatchTheRoot) {
+  AppendBlocks(3);
+  const Bytes prev = store_->ReadBlock(1)->header_hash;
+  ASSERT_TRUE(store_->CorruptBodyForTest(2, EncodeBody({Reading(3)})).ok());
+  BlockToAppend copy = CopyOfBlock(2, prev);
+  copy.records = {Reading(4), Reading(3)};
+  Status s = store_->RepairBlock(2, copy);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_EQ(store_->ReadBlock(2).status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(BlockStoreTest, RepairBlockLeavesAGoodBlockAlone) {
+  AppendBlocks(3);
+  const Bytes prev = store_->ReadBlock(1)->header_hash;
+  EXPECT_EQ(store_->RepairBlock(2, CopyOfBlock(2, prev)).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->RepairBlock(4, CopyOfBlock(4, prev)).code(), StatusCode::kOutOfRange);
+}
+
+TEST_F(BlockStoreTest, DamagedHeadOpensWhenAskedAndIsRepaired) {
+  AppendBlocks(3);
+  const Bytes prev = store_->ReadBlock(2)->header_hash;
+  const Bytes head = store_->head_hash();
+  ASSERT_TRUE(store_->CorruptBodyForTest(3, EncodeBody({Reading(5)})).ok());
+  store_.reset();
+  StoreOptions o;
+  o.path = dir_;
+  o.open_damaged_head = true;
+  auto opened = BlockStore::Open(o, kChain);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  store_ = std::move(*opened);
+  EXPECT_EQ(store_->damaged_head(), 3u);
+  EXPECT_EQ(store_->height(), 3u);
+  EXPECT_EQ(store_->head_hash(), head);
+  EXPECT_EQ(store_->ReadBlock(3).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(store_->RepairBlock(3, MakeBlock(3, prev, {Reading(50)})).code(),
+            StatusCode::kFailedPrecondition);
+  Status s = store_->RepairBlock(3, CopyOfBlock(3, prev));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(store_->damaged_head(), 0u);
+  EXPECT_TRUE(store_->VerifyChain(nullptr, nullptr).ok());
+}
+
+TEST_F(BlockStoreTest, WriteStatusIsOkWhileWritesSucceed) {
+  AppendBlocks(2);
+  ASSERT_TRUE(store_->PutMeta("node_id", "v0").ok());
+  EXPECT_TRUE(store_->write_status().ok());
+}
+
 TEST_F(BlockStoreTest, MetadataSurvivesReopen) {
   ASSERT_TRUE(store_->PutMeta("node_id", "v0").ok());
   Reopen();

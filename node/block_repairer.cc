@@ -1,0 +1,138 @@
+#include "node/block_repairer.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <utility>
+
+#include "common/log.h"
+#include "common/sha256.h"
+#include "ledger/block_header.h"
+#include "ledger/certificate.h"
+
+namespace provledger::node {
+
+namespace v1 = provledger::v1;
+
+StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t height,
+                                   const v1::Block& blk) {
+  PeerBlock out;
+  PL_ASSIGN_OR_RETURN(out.header, ledger::DecodeHeader(blk.header()));
+  if (out.header.height != height) {
+    return InvalidArgumentError("asked for block " + std::to_string(height) + ", got block " +
+                                std::to_string(out.header.height));
+  }
+  out.hash = ledger::HeaderHash(blk.header());
+  PL_RETURN_IF_ERROR(
+      ledger::VerifyCertificate(genesis, height, out.hash, out.header.view, blk.certificate()));
+  out.block.header_bytes = blk.header();
+  out.block.records.assign(blk.records().begin(), blk.records().end());
+  out.block.certificate = blk.certificate();
+  bool any_payload = false;
+  for (int i = 0; i < blk.records_size(); ++i) {
+    PL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::DecodeRecord(blk.records(i)));
+    std::optional<Bytes> payload;
+    if (i < blk.payloads_size()) {
+      const Bytes want = rec.kind == ledger::RecordKind::kReading ? rec.reading.payload_hash
+                         : rec.kind == ledger::RecordKind::kAttestation
+                             ? rec.attestation.report_hash
+                             : Bytes();
+      if (!want.empty() && Sha256(blk.payloads(i)) == want) payload = blk.payloads(i);
+    }
+    any_payload = any_payload || payload.has_value();
+    out.block.payloads.push_back(std::move(payload));
+    out.records.push_back(std::move(rec));
+  }
+  if (!any_payload) out.block.payloads.clear();
+  return out;
+}
+
+BlockRepairer::BlockRepairer(const ledger::Genesis* genesis, uint32_t self,
+                             std::vector<v1::Ledger::Stub*> peers, Deliver deliver)
+    : genesis_(genesis), self_(self), peers_(std::move(peers)), deliver_(std::move(deliver)) {
+  worker_ = std::make_unique<Worker>("repair", [this](Worker& w) { Loop(w); });
+  worker_->set_on_stop([this] { cv_.notify_all(); });
+}
+
+BlockRepairer::~BlockRepairer() { worker_.reset(); }
+
+void BlockRepairer::Request(uint64_t height) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (inflight_.count(height) > 0 || !wanted_.insert(height).second) return;
+  }
+  LogWarn("block_damaged").Kv("height", height).Kv("action", "fetching it from peers");
+  cv_.notify_one();
+}
+
+void BlockRepairer::Done(uint64_t height, bool settled) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    inflight_.erase(height);
+    if (!settled) wanted_.insert(height);  // the next round starts at another peer
+  }
+  if (!settled) cv_.notify_one();
+}
+
+void BlockRepairer::Loop(Worker& w) {
+  while (!w.stopping()) {
+    uint64_t h = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return w.stopping() || !wanted_.empty(); });
+      if (w.stopping()) return;
+      if (wanted_.empty()) continue;
+      h = *wanted_.begin();
+      wanted_.erase(wanted_.begin());
+      inflight_.insert(h);
+    }
+    bool delivered = false;
+    std::string last_err = "no peer";
+    for (size_t k = 0; k < peers_.size() && !delivered && !w.stopping(); ++k) {
+      const size_t i = (self_ + 1 + round_ + k) % peers_.size();
+      if (peers_[i] == nullptr) continue;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      v1::GetBlockRequest req;
+      req.set_height(h);
+      req.set_with_payloads(true);
+      v1::Block blk;
+      grpc::Status gs = peers_[i]->GetBlock(&ctx, req, &blk);
+      if (!gs.ok()) {
+        last_err = genesis_->validators[i].id + ": " + gs.error_message();
+        continue;
+      }
+      auto pb = CheckPeerBlock(*genesis_, h, blk);
+      if (!pb.ok()) {
+        last_err = genesis_->validators[i].id + ": " + pb.status().ToString();
+        continue;
+      }
+      auto copy = std::make_shared<Copy>();
+      copy->height = h;
+      copy->from = static_cast<uint32_t>(i);
+      copy->block = std::move(pb->block);
+      Status s = deliver_(std::move(copy));
+      delivered = s.ok();
+      if (!delivered) last_err = s.ToString();
+    }
+    ++round_;
+    if (delivered) {
+      failures_.erase(h);
+      continue;  // inflight until Done()
+    }
+    // No good copy this round: ask again later, backing off up to 30 s.
+    const int failures = ++failures_[h];
+    if (failures == 1 || failures % 10 == 0) {
+      LogWarn("block_repair_failed").Kv("height", h).Kv("rounds", failures).Kv("err", last_err);
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(std::min(30, 1 << std::min(failures, 5))),
+                 [&] { return w.stopping(); });
+    inflight_.erase(h);
+    wanted_.insert(h);
+  }
+}
+
+}  // namespace provledger::node

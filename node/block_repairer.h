@@ -1,0 +1,92 @@
+// BlockRepairer: fetches a block again from the peers when a read found the stored copy
+// damaged (ledger_service reads, a peer's catch-up request, the head block at open).
+//
+// Request(height) queues a height; the repair thread asks the peers for it in turn
+// (GetBlock with payloads, 5 s each), checks each copy with CheckPeerBlock (certificate
+// against the genesis validators) and hands the first good one to `deliver`, which posts it
+// to the store's sole writer (the consensus thread, which calls BlockStore::RepairBlock and
+// then Done()). A height no peer could send is asked for again, backing off up to 30 s.
+//
+// Thread rules: Request() and Done() from any thread; `deliver` runs on the repair thread
+// and must not block. The destructor stops and joins the repair thread.
+#ifndef PROVLEDGER_NODE_BLOCK_REPAIRER_H_
+#define PROVLEDGER_NODE_BLOCK_REPAIRER_H_
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "common/worker.h"
+#include "ledger/genesis.h"
+#include "ledger/record.h"
+#include "ledger/store/block_store.h"
+#include "proto/ledger.grpc.pb.h"
+
+namespace provledger::node {
+
+// A block a peer sent, checked as far as it can be without our chain.
+struct PeerBlock {
+  ledger::BlockHeader header;
+  Bytes hash;                   // the header hash
+  ledger::BlockToAppend block;  // no registry changes: the caller computes those if it appends
+  std::vector<ledger::Record> records;  // decoded, in block order
+};
+
+// Trusts nothing a peer sends as block `height`: the header must decode and name `height`,
+// the certificate prove it under `genesis` (2f+1 signatures over its commit digest), every
+// record decode. Payloads are kept where they hash to what their record names. Root, count
+// and chain links are the store's to check when it writes. kInvalidArgument or
+// kUnauthenticated naming the cause.
+StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t height,
+                                   const provledger::v1::Block& block);
+
+class BlockRepairer {
+ public:
+  // A good copy of block `height` from validator `from`.
+  struct Copy {
+    uint64_t height = 0;
+    uint32_t from = 0;
+    ledger::BlockToAppend block;
+  };
+  // Takes a copy for the writer; an error (say its queue is full) counts as a failed round.
+  using Deliver = std::function<Status(std::shared_ptr<Copy>)>;
+
+  // `peers` by validator index, null for this validator; they and `genesis` must outlive
+  // the repairer.
+  BlockRepairer(const ledger::Genesis* genesis, uint32_t self,
+                std::vector<provledger::v1::Ledger::Stub*> peers, Deliver deliver);
+  ~BlockRepairer();
+  BlockRepairer(const BlockRepairer&) = delete;
+  BlockRepairer& operator=(const BlockRepairer&) = delete;
+
+  // Queues `height` unless it is queued or being repaired already (logs ev=block_damaged
+  // when it is new). Returns at once.
+  void Request(uint64_t height);
+  // The writer is done with a delivered copy of `height`: rewritten, or found good already
+  // (`settled`), or refused (the height is asked for again, from the next peer).
+  void Done(uint64_t height, bool settled);
+
+ private:
+  void Loop(Worker& w);
+
+  const ledger::Genesis* genesis_;
+  uint32_t self_;
+  std::vector<provledger::v1::Ledger::Stub*> peers_;
+  Deliver deliver_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<uint64_t> wanted_;         // guarded by mu_: heights to fetch
+  std::set<uint64_t> inflight_;       // guarded by mu_: being fetched, or delivered and not Done
+  std::map<uint64_t, int> failures_;  // repair thread only: failed rounds by height
+  uint64_t round_ = 0;                // repair thread only
+  std::unique_ptr<Worker> worker_;    // last: started once the fields above exist
+};
+
+}  // namespace provledger::node
+
+#endif  // PROVLEDGER_NODE_BLOCK_REPAIRER_H_

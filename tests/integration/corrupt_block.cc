@@ -1,0 +1,41 @@
+// corrupt_block: test tool that flips one byte in the middle of a stored block's body, on a
+// stopped node's store, the way a bad disk sector would (tests/integration/node_faults_test).
+//
+//   corrupt_block --data_dir=DIR --chain_id=ID --height=H
+#include <cstdio>
+
+#include "common/flags.h"
+#include "ledger/store/block_store.h"
+
+namespace provledger {
+namespace {
+
+Status Run(int argc, char** argv) {
+  PL_ASSIGN_OR_RETURN(Flags flags,
+                      Flags::Parse(argc, argv, 1, {"data_dir", "chain_id", "height"}, {}));
+  PL_ASSIGN_OR_RETURN(std::string dir, flags.Require("data_dir"));
+  PL_ASSIGN_OR_RETURN(std::string chain_id, flags.Require("chain_id"));
+  PL_ASSIGN_OR_RETURN(uint64_t height, flags.GetUint("height", 0));
+  ledger::StoreOptions o;
+  o.path = dir + "/chain";
+  PL_ASSIGN_OR_RETURN(auto store, ledger::BlockStore::Open(o, chain_id));
+  PL_ASSIGN_OR_RETURN(ledger::StoredBlock b, store->ReadBlock(height, false));
+  Bytes body = ledger::EncodeBody(b.records);
+  body[body.size() / 2] = static_cast<char>(body[body.size() / 2] ^ 0x01);
+  PL_RETURN_IF_ERROR(store->CorruptBodyForTest(height, body));
+  std::printf("flipped byte %zu of %zu in block %llu's body\n", body.size() / 2, body.size(),
+              static_cast<unsigned long long>(height));
+  return OkStatus();
+}
+
+}  // namespace
+}  // namespace provledger
+
+int main(int argc, char** argv) {
+  provledger::Status s = provledger::Run(argc, argv);
+  if (!s.ok()) {
+    std::fprintf(stderr, "corrupt_block: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
