@@ -81,6 +81,7 @@ Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
     if (!checked.ok()) return checked.status().Annotate("request " + std::to_string(i));
     PL_ASSIGN_OR_RETURN(Bytes rid, RequestId(genesis_->chain_id, req));
     out->request_ids.push_back(rid);
+    for (auto& r : checked->refused) out->refused_records.emplace(r.id, r.status);
     for (auto& rec : checked->records) {
       const std::pair<std::string, uint64_t> seq{rec.device, rec.seq};
       if (ids.count(rec.id) > 0 || (rec.has_seq && seqs.count(seq) > 0)) continue;

@@ -826,14 +826,26 @@ Status CmdSubmit(const Ctx& c) {
   for (const auto& r : resp.results()) {
     const char* outcome = r.outcome() == v1::RecordResult::COMMITTED   ? "committed"
                           : r.outcome() == v1::RecordResult::DUPLICATE ? "duplicate"
+                          : r.outcome() == v1::RecordResult::REFUSED   ? "refused"
                                                                        : "conflict";
+    const bool refused = r.outcome() == v1::RecordResult::REFUSED;
+    const char* code = StatusCodeName(static_cast<StatusCode>(r.code()));
     if (c.json) {
       JsonValue o = JsonValue::Object();
       o.Set("record_id", JsonValue::String(HexEncode(r.record_id())));
       o.Set("outcome", JsonValue::String(outcome));
       o.Set("height", JsonValue::Int(r.height()));
       o.Set("index", JsonValue::Int(r.index()));
+      if (refused) {
+        o.Set("code", JsonValue::String(code));
+        o.Set("reason", JsonValue::String(r.reason()));
+      } else {
+        o.Set("first_of_item", JsonValue::Bool(r.first_of_item()));
+      }
       arr.Push(std::move(o));
+    } else if (refused) {
+      std::printf("%s refused %s: %s\n", HexEncode(r.record_id()).c_str(), code,
+                  r.reason().c_str());
     } else {
       std::printf("%s %s height %llu index %u\n", HexEncode(r.record_id()).c_str(), outcome,
                   static_cast<unsigned long long>(r.height()), r.index());
