@@ -122,7 +122,7 @@ def main():
     t.log("item 1: no reading stuck, outbox 0, revoked device answered unregistered")
 
     # ---- 2. Bursts: one ack per (device, item, block), in height order, datas once ------
-    for burst in range(3):
+    for burst in range(5):
         prefix = "burst%d" % burst
         sim("--register", "--devices=4", "--device_prefix=" + prefix, "--mode=sig", "--count=1",
             "--item=warmup", "--register_grace_ms=20000")
@@ -130,7 +130,8 @@ def main():
                          "--item=temp", "--workers=4", check_rc=False, timeout=300)
         t.check(s is not None, "device_sim summary: %s" % err[-500:])
         shape = s["ack_shape"]
-        t.log("burst %d: %d acknowledged, ack shape %s" % (burst, s["acked_recorded"], shape))
+        t.log("burst %d: %d readings acknowledged by %d acks, ack shape %s" %
+              (burst, s["acked_recorded"], shape["acks"], shape))
         t.check(rc == 0 and s["acked_recorded"] == 1000, "burst %d all acknowledged: %s" % (burst, s))
         t.check(shape["items"] == 4, "acks for the 4 devices: %s" % shape)
         t.check(shape["same_block"] == 0,

@@ -250,7 +250,10 @@ Summary AckTracker::Summarize(uint64_t devices, const std::string& expect_error)
   for (const auto& [key, a] : item_acks_) {
     if (a.per_height.empty()) continue;
     ++s.ack_items;
-    for (const auto& [h, n] : a.per_height) s.acks_same_block += n - 1;
+    for (const auto& [h, n] : a.per_height) {
+      s.acks += n;
+      s.acks_same_block += n - 1;
+    }
     s.acks_out_of_order += a.out_of_order;
     s.datas += a.datas_heights.size();
     for (uint64_t h : a.datas_heights) {
@@ -346,6 +349,7 @@ std::string SummaryJson(const Summary& s) {
        ",\"unanswered\":" + std::to_string(s.replay_unanswered) + "}";
   o += ",\"unmatched\":" + std::to_string(s.unmatched_answers);
   o += ",\"ack_shape\":{\"items\":" + std::to_string(s.ack_items) +
+       ",\"acks\":" + std::to_string(s.acks) +
        ",\"same_block\":" + std::to_string(s.acks_same_block) +
        ",\"out_of_order\":" + std::to_string(s.acks_out_of_order) +
        ",\"datas\":" + std::to_string(s.datas) +

@@ -82,6 +82,7 @@ struct Summary {
   // The shape of recorded acks (PROTOCOL.md section 3: at most one per device, item and
   // block, in height order, `datas` exactly on the block of the item's first record).
   uint64_t ack_items = 0;          // (device, item) pairs with a recorded ack
+  uint64_t acks = 0;               // recorded acks
   uint64_t acks_same_block = 0;    // recorded acks beyond the first for one (device, item, height)
   uint64_t acks_out_of_order = 0;  // recorded acks below an earlier one's height (device, item)
   uint64_t datas = 0;              // acks that came on `datas`
@@ -188,8 +189,8 @@ class AckTracker {
 // "publish_rate":..,"ack_rate":..,"latency_ms":{"p50":..,"p95":..,"p99":..,"max":..},
 // "last_record":"<64 hex>"|null,"last_height":H,"records":[{"device","seq","record",
 // "height"},..],"resent":..,"not_sent":..,"replay":{..},"unmatched":..,
-// "ack_shape":{"items":..,"same_block":..,"out_of_order":..,"datas":..,"datas_not_first":..,
-// "items_without_datas":..},"ok":bool}.
+// "ack_shape":{"items":..,"acks":..,"same_block":..,"out_of_order":..,"datas":..,
+// "datas_not_first":..,"items_without_datas":..},"ok":bool}.
 // Rates and latencies have 3 decimals.
 std::string SummaryJson(const Summary& s);
 
