@@ -66,7 +66,9 @@ const char kHelp[] =
     "tests and demos\n"
     "  submit --gateway=ID --gateway_key=FILE --device=ID --device_key=FILE [--item=I]\n"
     "         [--count=N] [--payload=TEXT] [--seq=FIRST] [--ts=MS] [--genesis=FILE]\n"
-    "                                           signed readings (auth 2) in one gateway batch\n"
+    "                                           signed readings (auth 2) in one gateway batch;\n"
+    "                                           prints each record's outcome, exits non-zero\n"
+    "                                           when any is refused\n"
     "\n"
     "every command takes --json for machine-readable output\n";
 
@@ -852,6 +854,17 @@ Status CmdSubmit(const Ctx& c) {
     }
   }
   if (c.json) PrintJson(arr);
+  // Records refused for good were not written: say so in the exit code, with the first one.
+  int refused = 0;
+  Status first;
+  for (const auto& r : resp.results()) {
+    if (r.outcome() != v1::RecordResult::REFUSED) continue;
+    if (refused++ == 0) first = Status(static_cast<StatusCode>(r.code()), r.reason());
+  }
+  if (refused > 0) {
+    return first.Annotate(std::to_string(refused) + " of " + std::to_string(resp.results_size()) +
+                          " records refused");
+  }
   return OkStatus();
 }
 
