@@ -69,11 +69,15 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
   std::vector<RecordRefusal> refused = std::move(checked->refused);
   const size_t accepted = checked->records.size();
   if (!refused.empty()) {
-    LogWarn("records_refused")
-        .Kv("gateway", req->batch().gateway())
-        .Kv("refused", refused.size())
-        .Kv("records", req->batch().records_size())
-        .Kv("first", refused.front().status.ToString());
+    const uint64_t now = NowMs(), unlogged = refused_unlogged_.fetch_add(refused.size());
+    uint64_t last = refused_logged_ms_.load();
+    if (now >= last + 1000 && refused_logged_ms_.compare_exchange_strong(last, now)) {
+      refused_unlogged_.fetch_sub(unlogged + refused.size());
+      LogWarn("records_refused")
+          .Kv("gateway", req->batch().gateway())
+          .Kv("refused", unlogged + refused.size())
+          .Kv("first", refused.front().status.ToString());
+    }
   }
   v1::SubmitResponse good;
   if (accepted > 0) {
