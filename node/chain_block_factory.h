@@ -17,6 +17,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -79,6 +80,9 @@ class ChainBlockFactory final : public consensus::BlockFactory {
                 const std::vector<provledger::v1::ConsensusRequest>& requests, DerivedBlock* out);
   bool SeenBelow(ByteView prev_hash, const Bytes& id,
                  const std::pair<std::string, uint64_t>* seq) const;
+  // The registry as of the block `prev_hash`: the store head's, with the registry changes of
+  // the overlay's blocks between the head and `prev_hash` applied in order.
+  std::shared_ptr<const ledger::RegistrySnapshot> RegistryAt(ByteView prev_hash) const;
 
   ledger::BlockStore* store_;
   const ledger::Genesis* genesis_;

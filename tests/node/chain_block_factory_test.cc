@@ -75,6 +75,19 @@ class ChainBlockFactoryTest : public ::testing::Test {
     return BatchOf({{device, seq}});
   }
 
+  // An admin-signed registry transaction revoking `device`, as a request.
+  consensus::Request RevokeRequest(const std::string& device) {
+    v1::RegistryOp op;
+    op.set_chain_id("t");
+    op.set_nonce(7);
+    op.mutable_revoke_device()->set_id(device);
+    StatusOr<Bytes> tx = ledger::SignRegistryTx("t", op, validator_.secret());
+    EXPECT_TRUE(tx.ok()) << tx.status().ToString();
+    v1::ConsensusRequest req;
+    req.set_registry_tx(tx.ok() ? *tx : Bytes());
+    return consensus::Request{*RequestId("t", req), req.SerializeAsString()};
+  }
+
   // Revokes `device` in the registry the factory reads (as a committed revocation would).
   void Revoke(const std::string& device) {
     std::vector<std::pair<Bytes, Bytes>> puts;
@@ -156,6 +169,25 @@ TEST_F(ChainBlockFactoryTest, LeavesOutARevokedDevicesRecordAndKeepsTheRestOfIts
   ASSERT_TRUE(od.ok());
   EXPECT_EQ(od->records, d->records);
   EXPECT_EQ(od->refused_records.size(), 1u);
+}
+
+// A pipelined block is checked against the registry as of its parent, unapplied
+// revocations included, so every replica derives it alike whatever it has applied yet.
+TEST_F(ChainBlockFactoryTest, RefusesARecordOfADeviceRevokedInAnUnappliedParentBlock) {
+  const Bytes zero(32, '\0');
+  auto p1 = factory_->Build(1, 0, zero, {RevokeRequest("dev-2")});
+  ASSERT_TRUE(p1.ok()) << p1.status().ToString();
+  auto p2 = factory_->Build(2, 0, p1->header_hash, {BatchOf({{"dev-1", 3}, {"dev-2", 2}})});
+  ASSERT_TRUE(p2.ok()) << p2.status().ToString();
+  auto d = factory_->Materialize(p2->block);
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->records.size(), 1u);
+  EXPECT_EQ(d->records[0], Reading("dev-1", 3));
+  ASSERT_EQ(d->refused_records.count(ledger::RecordId(Reading("dev-2", 2))), 1u);
+  ChainBlockFactory other(store_.get(), &genesis_, registry_.get(), [] { return uint64_t{0}; });
+  consensus::BlockInfo info;
+  ASSERT_TRUE(other.Validate(1, 0, zero, p1->block, &info).ok());
+  EXPECT_TRUE(other.Validate(2, 0, p1->header_hash, p2->block, &info).ok());
 }
 
 TEST_F(ChainBlockFactoryTest, RefusesABlockThatRejectsAGoodRequest) {
