@@ -67,10 +67,10 @@ void AckAggregator::Emit(uint64_t height, std::map<Key, std::vector<CommittedRea
     ack.item = key.second;
     ack.height = height;
     for (auto& r : rs) {
-      ack.outbox_keys.push_back(r.outbox_key);
       ack.datas = ack.datas || r.first_of_item;
       if (!ack.seqs.empty() && ack.seqs.back() == r.seq) continue;  // one reading, twice
       ack.seqs.push_back(r.seq);
+      ack.outbox_keys.push_back(r.outbox_key);
       ack.record_id = std::move(r.record_id);
     }
     out->push_back(std::move(ack));

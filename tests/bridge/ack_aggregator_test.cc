@@ -114,6 +114,7 @@ TEST(AckAggregator, CountsOneReadingAnsweredTwiceOnce) {
   std::vector<BlockAck> acks = agg.EndBatch(a);
   ASSERT_EQ(acks.size(), 1u);
   EXPECT_EQ(acks[0].seqs, (std::vector<uint64_t>{7}));
+  EXPECT_EQ(acks[0].outbox_keys, (std::vector<uint64_t>{7}));
   EXPECT_EQ(agg.waiting_readings(), 0u);
 }
 
