@@ -2,6 +2,31 @@
 
 namespace provledger {
 
+SubmitFailure ClassifySubmitFailure(StatusCode code) {
+  switch (code) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kPermissionDenied:
+    case StatusCode::kUnauthenticated:
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kNotFound:
+    case StatusCode::kOutOfRange:
+    case StatusCode::kUnimplemented:
+      return SubmitFailure::kPermanent;
+    case StatusCode::kResourceExhausted:
+      return SubmitFailure::kSplitOrRetry;
+    case StatusCode::kCancelled:
+    case StatusCode::kUnknown:
+    case StatusCode::kDeadlineExceeded:
+    case StatusCode::kAborted:
+    case StatusCode::kInternal:
+    case StatusCode::kUnavailable:
+    case StatusCode::kDataLoss:
+    default:
+      return SubmitFailure::kTransient;
+  }
+}
+
 const char* StatusCodeName(StatusCode code) {
   switch (code) {
     case StatusCode::kOk:

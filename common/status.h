@@ -98,6 +98,24 @@ inline Status DeadlineExceededError(std::string m) {
 }
 inline Status AbortedError(std::string m) { return Status(StatusCode::kAborted, std::move(m)); }
 
+// How a client treats a failed submission of a batch of records (the one rule every path
+// that resubmits batches follows: the bridge, tools).
+enum class SubmitFailure {
+  // The ledger could not answer (node down, view change, deadline, cancelled, an internal
+  // fault on one node): retry the same batch, with backoff, on any node.
+  kTransient,
+  // The ledger answered, and the answer will not change (invalid, not allowed, a bad
+  // signature, a failed precondition, already there): never resubmit the batch as is. A
+  // batch of several records may hold one bad record an older node refuses the whole batch
+  // for: split it; a single record is answered as refused and dropped.
+  kPermanent,
+  // kResourceExhausted means both "over the batch limits" (permanent for that batch) and "a
+  // queue is full" (transient): split a batch of several records; retry a single one.
+  kSplitOrRetry,
+};
+// The class of a failed submission's code. kOk is not a failure (kTransient is returned).
+SubmitFailure ClassifySubmitFailure(StatusCode code);
+
 // Holds either a value or a non-OK Status. Building one from OK is a bug: it becomes
 // kInternal. Reading the value of an error aborts the process (it never throws).
 template <typename T>

@@ -204,6 +204,7 @@ BridgeStats Bridge::stats() const {
   s.committed = committed_.load();
   s.outbox = outbox_ ? outbox_->size() : 0;
   s.submit_errors = submit_errors_.load();
+  s.ledger_refused = ledger_refused_.load();
   s.shared_sessions = shared_sessions_.load();
   return s;
 }
@@ -426,7 +427,6 @@ StatusOr<std::vector<OutboxEntry>> Bridge::TakeBatch(Worker& w) {
 }
 
 void Bridge::SubmitLoop(Worker& w) {
-  uint64_t failures = 0;
   while (!w.stopping()) {
     auto batch = TakeBatch(w);
     if (!batch.ok()) {
@@ -435,109 +435,200 @@ void Bridge::SubmitLoop(Worker& w) {
       continue;
     }
     if (batch->empty()) continue;
-    v1::SignedBatch sb;
-    sb.set_gateway(options_.gateway_id);
-    std::vector<Bytes> ids;
-    ids.reserve(batch->size());
-    for (const auto& e : *batch) {
-      sb.add_records(e.record);
-      sb.add_payloads(e.payload);
-      ids.push_back(ledger::RecordId(e.record));
+    uint64_t token = 0;
+    {
+      std::lock_guard<std::mutex> lock(ack_mu_);
+      token = acks_.BeginBatch();
     }
-    auto sig = gateway_key_.Sign(ledger::BatchDigest(chain_id_, options_.gateway_id, ids));
-    if (!sig.ok()) {
-      LogError("batch_sign_failed").Kv("err", sig.status().ToString());
-      continue;
+    SubmitBatch(w, token, std::move(*batch));
+    std::vector<uint64_t> acked;
+    {
+      std::lock_guard<std::mutex> lock(ack_mu_);
+      PublishAcks(acks_.EndBatch(token), &acked);
     }
-    sb.set_signature(*sig);
-    uint32_t backoff_ms = 100;
-    while (!w.stopping()) {
-      auto resp = ledger_->Submit(sb);
-      if (resp.ok()) {
+    RemoveFromOutbox(acked);
+  }
+}
+
+StatusOr<v1::SignedBatch> Bridge::SignBatch(const std::vector<OutboxEntry>& entries) const {
+  v1::SignedBatch sb;
+  sb.set_gateway(options_.gateway_id);
+  std::vector<Bytes> ids;
+  ids.reserve(entries.size());
+  for (const auto& e : entries) {
+    sb.add_records(e.record);
+    sb.add_payloads(e.payload);
+    ids.push_back(ledger::RecordId(e.record));
+  }
+  PL_ASSIGN_OR_RETURN(Bytes sig,
+                      gateway_key_.Sign(ledger::BatchDigest(chain_id_, options_.gateway_id, ids)));
+  sb.set_signature(sig);
+  return sb;
+}
+
+void Bridge::SubmitBatch(Worker& w, uint64_t token, std::vector<OutboxEntry> entries) {
+  // Parts still to submit, the next one last. A batch refused as a whole for good is split
+  // in halves, down to single records, so one bad record cannot hold back the others (an
+  // older node refuses a whole batch for one revoked device).
+  std::vector<std::vector<OutboxEntry>> parts;
+  parts.push_back(std::move(entries));
+  uint64_t failures = 0;
+  uint32_t backoff_ms = 100;
+  bool split_logged = false;
+  while (!parts.empty() && !w.stopping()) {
+    std::vector<OutboxEntry> part = std::move(parts.back());
+    parts.pop_back();
+    Status err;
+    auto sb = SignBatch(part);
+    if (!sb.ok()) {
+      err = sb.status().Annotate("signing the batch");
+    } else {
+      auto resp = ledger_->Submit(*sb);
+      if (resp.ok() && resp->results_size() == static_cast<int>(part.size())) {
         if (failures > 0) LogInfo("ledger_submit_recovered").Kv("failures", failures);
         failures = 0;
-        Acknowledge(*batch, *resp);
-        break;
+        backoff_ms = 100;
+        Acknowledge(token, part, *resp);
+        continue;
       }
-      submit_errors_.fetch_add(1);
-      if (failures++ % 20 == 0) {
-        LogWarn("ledger_submit_failed")
-            .Kv("records", batch->size())
-            .Kv("outbox", outbox_->size())
-            .Kv("err", resp.status().ToString());
-      }
-      for (uint32_t slept = 0; slept < backoff_ms && !w.stopping(); slept += 50) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      backoff_ms = std::min<uint32_t>(backoff_ms * 2, 2000);
+      err = resp.ok() ? InternalError("node answered " + std::to_string(resp->results_size()) +
+                                      " results for " + std::to_string(part.size()) + " records")
+                      : resp.status();
     }
+    submit_errors_.fetch_add(1);
+    const SubmitFailure kind = ClassifySubmitFailure(err.code());
+    if (kind != SubmitFailure::kTransient && part.size() > 1) {
+      if (!split_logged) {
+        LogWarn("batch_split")
+            .Kv("records", part.size())
+            .Kv("reason", "refused as a whole for good; submitting its halves")
+            .Kv("err", err.ToString());
+        split_logged = true;
+      }
+      const auto mid = part.begin() + static_cast<std::ptrdiff_t>(part.size() / 2);
+      parts.emplace_back(mid, part.end());
+      parts.emplace_back(part.begin(), mid);
+      continue;
+    }
+    if (kind == SubmitFailure::kPermanent) {  // one record, refused for good: answer, drop
+      LogWarn("reading_refused_by_ledger").Kv("err", err.ToString());
+      std::vector<uint64_t> done;
+      AnswerRefused(part.front(), err.code(), err.message(), /*per_record=*/false);
+      done.push_back(part.front().key);
+      RemoveFromOutbox(done);
+      continue;
+    }
+    if (failures++ % 20 == 0) {
+      LogWarn("ledger_submit_failed")
+          .Kv("records", part.size())
+          .Kv("outbox", outbox_->size())
+          .Kv("err", err.ToString());
+    }
+    for (uint32_t slept = 0; slept < backoff_ms && !w.stopping(); slept += 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    backoff_ms = std::min<uint32_t>(backoff_ms * 2, 2000);
+    parts.push_back(std::move(part));  // transient: the same part again
   }
 }
 
-bool Bridge::IsFirstOnLedger(const std::string& device, const std::string& item, uint64_t height) {
-  const auto key = std::make_pair(device, item);
-  {
-    std::lock_guard<std::mutex> lock(first_mu_);
-    auto it = first_height_.find(key);
-    if (it != first_height_.end()) return it->second == height;
+void Bridge::AnswerRefused(const OutboxEntry& e, StatusCode code, const std::string& reason,
+                           bool per_record) {
+  auto rec = ledger::DecodeRecord(e.record);
+  if (!rec.ok()) return;  // we made it; cannot happen
+  const auto& r = rec->reading;
+  ledger_refused_.fetch_add(1);
+  // A per-record PERMISSION_DENIED is about the device alone (unregistered or revoked). A
+  // whole batch refused so (by an older node) may be about the gateway: ask our registry.
+  const bool device_gone = code == StatusCode::kPermissionDenied &&
+                           (per_record || !devices_->PublicKey(r.device).has_value());
+  DeviceError error = DeviceError::kInternal;
+  if (device_gone) {
+    error = DeviceError::kUnregistered;
+  } else if (code == StatusCode::kResourceExhausted) {
+    error = DeviceError::kTooLarge;
   }
-  v1::HistoryRequest req;
-  req.set_device(device);
-  req.set_item(item);
-  req.set_limit(1);
-  auto h = ledger_->History(req);
-  if (!h.ok() || h->entries_size() == 0) return false;
-  // The time index orders by device clock; the first record is the lowest height among
-  // the earliest entries, which for one device and item is the first committed one.
-  const uint64_t first = h->entries(0).height();
-  std::lock_guard<std::mutex> lock(first_mu_);
-  first_height_[key] = std::min(first, height);
-  return first_height_[key] == height;
+  DeviceTopic t{r.device,
+                r.item == ledger::kUpdateItem ? TopicKind::kUpdateStatus : TopicKind::kData,
+                r.item};
+  const std::string why = error == DeviceError::kUnregistered
+                              ? "the device is not registered on the ledger, or is revoked"
+                              : "the ledger refused the reading: " + reason;
+  Publish(RefusalTopic(options_.verifier.topic_prefix, t, error),
+          ErrorJson(error, why, r.seq, r.item, std::nullopt));
 }
 
-void Bridge::Acknowledge(const std::vector<OutboxEntry>& entries, const v1::SubmitResponse& resp) {
+void Bridge::Acknowledge(uint64_t token, const std::vector<OutboxEntry>& entries,
+                         const v1::SubmitResponse& resp) {
   const std::string& prefix = options_.verifier.topic_prefix;
-  // One acknowledgement per (device, item, block), covering exactly its seqs.
-  std::map<std::tuple<std::string, std::string, uint64_t>, std::vector<std::pair<uint64_t, Bytes>>>
-      groups;
+  std::vector<CommittedReading> committed;
   std::vector<uint64_t> done;
   for (size_t i = 0; i < entries.size() && i < static_cast<size_t>(resp.results_size()); ++i) {
     const auto& res = resp.results(static_cast<int>(i));
     auto rec = ledger::DecodeRecord(entries[i].record);
-    done.push_back(entries[i].key);
-    if (!rec.ok()) continue;  // we made it; cannot happen
-    const auto& r = rec->reading;
-    if (res.outcome() == v1::RecordResult::CONFLICT) {
-      DeviceTopic t{r.device,
-                    r.item == ledger::kUpdateItem ? TopicKind::kUpdateStatus : TopicKind::kData,
-                    r.item};
-      Publish(
-          ErrorTopic(prefix, t),
-          ErrorJson(DeviceError::kReplay, "this seq is already on the ledger with other content",
-                    r.seq, r.item, std::nullopt));
+    if (!rec.ok()) {  // we made it; cannot happen
+      done.push_back(entries[i].key);
       continue;
     }
-    groups[{r.device, r.item, res.height()}].emplace_back(r.seq, res.record_id());
+    const auto& r = rec->reading;
+    switch (res.outcome()) {
+      case v1::RecordResult::COMMITTED:
+      case v1::RecordResult::DUPLICATE:
+        committed.push_back(CommittedReading{r.device, r.item, r.seq, res.record_id(), res.height(),
+                                             res.first_of_item(), entries[i].key});
+        break;
+      case v1::RecordResult::CONFLICT: {
+        DeviceTopic t{r.device,
+                      r.item == ledger::kUpdateItem ? TopicKind::kUpdateStatus : TopicKind::kData,
+                      r.item};
+        Publish(
+            ErrorTopic(prefix, t),
+            ErrorJson(DeviceError::kReplay, "this seq is already on the ledger with other content",
+                      r.seq, r.item, std::nullopt));
+        done.push_back(entries[i].key);
+        break;
+      }
+      case v1::RecordResult::REFUSED:
+      default:  // an outcome this bridge does not know: not written, say so
+        AnswerRefused(entries[i],
+                      res.outcome() == v1::RecordResult::REFUSED
+                          ? static_cast<StatusCode>(res.code())
+                          : StatusCode::kInternal,
+                      res.reason(), /*per_record=*/true);
+        done.push_back(entries[i].key);
+        break;
+    }
   }
-  for (auto& [key, seqs] : groups) {
-    const auto& [device, item, height] = key;
-    std::sort(seqs.begin(), seqs.end());
-    std::vector<uint64_t> list;
-    for (const auto& s : seqs) list.push_back(s.first);
-    const std::string json = AckJson(seqs.back().first, list, seqs.back().second, height);
+  {
+    // Acks are queued under the lock, so they leave in the order the aggregator made them.
+    std::lock_guard<std::mutex> lock(ack_mu_);
+    PublishAcks(acks_.Add(token, std::move(committed)), &done);
+  }
+  RemoveFromOutbox(done);
+}
+
+void Bridge::PublishAcks(std::vector<BlockAck> acks, std::vector<uint64_t>* keys) {
+  const std::string& prefix = options_.verifier.topic_prefix;
+  for (auto& a : acks) {
+    const std::string json = AckJson(a.seqs.back(), a.seqs, a.record_id, a.height);
     std::string topic;
-    if (item == ledger::kUpdateItem) {
-      topic = UpdateStatusSuccessTopic(prefix, device);
-    } else if (IsFirstOnLedger(device, item, height)) {
-      topic = DataDatasTopic(prefix, device, item);
+    if (a.item == ledger::kUpdateItem) {
+      topic = UpdateStatusSuccessTopic(prefix, a.device);
+    } else if (a.datas) {
+      topic = DataDatasTopic(prefix, a.device, a.item);
     } else {
-      topic = DataSuccessTopic(prefix, device, item);
+      topic = DataSuccessTopic(prefix, a.device, a.item);
     }
     Publish(topic, json);
+    committed_.fetch_add(a.outbox_keys.size());
+    keys->insert(keys->end(), a.outbox_keys.begin(), a.outbox_keys.end());
   }
-  Status s = outbox_->Remove(done);
+}
+
+void Bridge::RemoveFromOutbox(const std::vector<uint64_t>& keys) {
+  if (keys.empty()) return;
+  Status s = outbox_->Remove(keys);
   if (!s.ok()) LogWarn("outbox_remove_failed").Kv("err", s.ToString());
-  committed_.fetch_add(done.size());
 }
 
 void Bridge::StatsLoop(Worker& w) {
@@ -558,6 +649,7 @@ void Bridge::StatsLoop(Worker& w) {
         .Kv("dropped", s.dropped)
         .Kv("ignored", s.ignored)
         .Kv("submit_errors", s.submit_errors)
+        .Kv("ledger_refused", s.ledger_refused)
         .Kv("shared_sessions", s.shared_sessions)
         .Kv("mqtt_connected", mqtt_->connected() ? 1 : 0);
     last = s;

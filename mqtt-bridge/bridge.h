@@ -3,8 +3,9 @@
 //   -> verify thread (ReadingVerifier, PolicyFilter; builds records; one synced Outbox
 //      batch per chunk; answers refusals at once)
 //   -> submit workers (read the Outbox, sign batches with the gateway key, submit to any
-//      ledger node with failover, and after commit publish the acknowledgements and
-//      remove the entries).
+//      ledger node with failover; after commit hand the results to the AckAggregator,
+//      which releases one acknowledgement per device, item and block once the block is
+//      complete; answer records the ledger refused for good; remove answered entries).
 //
 // Thread rules: Start() and the destructor from one thread; stats() from any.
 #ifndef PROVLEDGER_MQTT_BRIDGE_BRIDGE_H_
@@ -23,6 +24,7 @@
 #include "client/ledger_client.h"
 #include "common/ecdsa.h"
 #include "common/worker.h"
+#include "mqtt-bridge/ack_aggregator.h"
 #include "mqtt-bridge/ledger_directory.h"
 #include "mqtt-bridge/mqtt_client.h"
 #include "mqtt-bridge/outbox.h"
@@ -72,6 +74,7 @@ struct BridgeStats {
   uint64_t outbox = 0;  // accepted, not yet confirmed by the ledger
   uint64_t submit_errors = 0;
   uint64_t shared_sessions = 0;  // sessions installed from other bridges of the group
+  uint64_t ledger_refused = 0;   // readings the ledger refused for good, answered and dropped
 };
 
 class Bridge {
@@ -95,9 +98,26 @@ class Bridge {
   void StatsLoop(Worker& w);
   // Reads the next entries not yet taken by another worker.
   StatusOr<std::vector<OutboxEntry>> TakeBatch(Worker& w);
-  void Acknowledge(const std::vector<OutboxEntry>& entries,
+  // The batch of `entries`, signed with the gateway key.
+  StatusOr<provledger::v1::SignedBatch> SignBatch(const std::vector<OutboxEntry>& entries) const;
+  // Submits one batch taken from the outbox (aggregator token `token`) until each of its
+  // entries is answered, or the worker stops. Transient failures (ClassifySubmitFailure)
+  // are retried with backoff; a batch refused as a whole for good is split in halves, and a
+  // single record so refused is answered with its device error and dropped.
+  void SubmitBatch(Worker& w, uint64_t token, std::vector<OutboxEntry> entries);
+  // Takes the node's answer for `entries`: committed ones go to the aggregator (acks leave
+  // once their block is complete), refused and conflicting ones are answered at once; every
+  // answered entry leaves the outbox.
+  void Acknowledge(uint64_t token, const std::vector<OutboxEntry>& entries,
                    const provledger::v1::SubmitResponse& resp);
-  bool IsFirstOnLedger(const std::string& device, const std::string& item, uint64_t height);
+  // Answers a reading the ledger refused for good (`per_record`: in a RecordResult; else
+  // its one-record batch was refused as a whole): `unauth`/unregistered for a device not
+  // registered or revoked, `too_large`, or `internal`.
+  void AnswerRefused(const OutboxEntry& e, StatusCode code, const std::string& reason,
+                     bool per_record);
+  // Queues the acks (caller holds ack_mu_) and appends their outbox keys to `keys`.
+  void PublishAcks(std::vector<BlockAck> acks, std::vector<uint64_t>* keys);
+  void RemoveFromOutbox(const std::vector<uint64_t>& keys);
   // Queues an answer for the publisher thread (QoS 1).
   void Publish(const std::string& topic, const std::string& json, bool retained = false);
   void PublishLoop(Worker& w);
@@ -124,11 +144,11 @@ class Bridge {
   std::condition_variable take_cv_;
   uint64_t cursor_ = 0;  // guarded by take_mu_: highest outbox key handed to a worker
 
-  std::mutex first_mu_;
-  std::map<std::pair<std::string, std::string>, uint64_t> first_height_;  // guarded by first_mu_
+  std::mutex ack_mu_;
+  AckAggregator acks_;  // guarded by ack_mu_
 
   std::atomic<uint64_t> received_{0}, dropped_{0}, ignored_{0}, refused_{0}, accepted_{0},
-      skipped_{0}, committed_{0}, submit_errors_{0}, shared_sessions_{0};
+      skipped_{0}, committed_{0}, submit_errors_{0}, shared_sessions_{0}, ledger_refused_{0};
   struct Outgoing {
     std::string topic;
     std::string payload;

@@ -73,7 +73,10 @@ Status Outbox::Append(std::vector<OutboxEntry>* entries,
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox append"));
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox append"));
+  }
   size_.fetch_add(entries->size());
   return OkStatus();
 }
@@ -100,7 +103,10 @@ StatusOr<std::vector<OutboxEntry>> Outbox::Read(uint64_t after, size_t max) cons
 Status Outbox::Remove(const std::vector<uint64_t>& keys) {
   rocksdb::WriteBatch batch;
   for (uint64_t k : keys) batch.Delete(EntryKey(k));
-  PL_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "outbox remove"));
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    PL_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "outbox remove"));
+  }
   size_.fetch_sub(keys.size());
   return OkStatus();
 }

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +53,9 @@ class Outbox {
  private:
   Outbox() = default;
   std::unique_ptr<rocksdb::DB> db_;
+  // One write at a time: RocksDB merges concurrent write batches inside its own (for us
+  // uninstrumented) code, which ThreadSanitizer reports as races in our callers.
+  std::mutex write_mu_;
   std::atomic<uint64_t> next_key_{1};
   std::atomic<uint64_t> size_{0};
 };

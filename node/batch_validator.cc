@@ -14,6 +14,59 @@ std::vector<Bytes> RecordIds(const provledger::v1::SignedBatch& batch) {
   for (const auto& r : batch.records()) ids.push_back(ledger::RecordId(r));
   return ids;
 }
+
+// Checks record `i` of `batch` and fills `c` (whose id is set). A failure concerns this
+// record only.
+Status CheckRecord(const ledger::RegistrySnapshot& registry,
+                   const provledger::v1::SignedBatch& batch, int i, const BatchLimits& limits,
+                   CheckedRecord* c) {
+  const Bytes& bytes = batch.records(i);
+  if (bytes.size() > limits.max_record_bytes) {
+    return ResourceExhaustedError(std::to_string(bytes.size()) + " bytes, limit " +
+                                  std::to_string(limits.max_record_bytes));
+  }
+  PL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::DecodeRecord(bytes));
+  Bytes payload_hash;
+  std::string gateway;
+  if (rec.kind == ledger::RecordKind::kReading) {
+    c->device = rec.reading.device;
+    c->item = rec.reading.item;
+    c->seq = rec.reading.seq;
+    payload_hash = rec.reading.payload_hash;
+    gateway = rec.reading.gateway;
+  } else if (rec.kind == ledger::RecordKind::kAttestation) {
+    c->device = rec.attestation.device;
+    c->item = std::string(ledger::kIntegrityItem);
+    c->seq = rec.attestation.seq;
+    payload_hash = rec.attestation.report_hash;
+    gateway = rec.attestation.gateway;
+  } else {
+    return InvalidArgumentError("gateways submit only kinds 1 and 2");
+  }
+  c->has_seq = true;
+  if (gateway != batch.gateway()) {
+    return InvalidArgumentError("names gateway '" + gateway + "', batch is from '" +
+                                batch.gateway() + "'");
+  }
+  const auto* dev = registry.Device(c->device);
+  if (dev == nullptr) {
+    return PermissionDeniedError("device '" + c->device + "' is not registered");
+  }
+  if (dev->revoked) return PermissionDeniedError("device '" + c->device + "' is revoked");
+  if (batch.payloads_size() != 0) {
+    const Bytes& p = batch.payloads(i);
+    if (p.size() > limits.max_payload_bytes) {
+      return ResourceExhaustedError("payload above " + std::to_string(limits.max_payload_bytes) +
+                                    " bytes");
+    }
+    if (Sha256(p) != payload_hash) {
+      return InvalidArgumentError("payload does not hash to the record's payload_hash");
+    }
+    c->payload = p;
+  }
+  c->bytes = bytes;
+  return OkStatus();
+}
 }  // namespace
 
 Bytes SignedBatchDigest(const std::string& chain_id, const provledger::v1::SignedBatch& batch) {
@@ -54,52 +107,13 @@ StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
   out.records.reserve(batch.records_size());
   for (int i = 0; i < batch.records_size(); ++i) {
     const std::string where = "record " + std::to_string(i);
-    const Bytes& bytes = batch.records(i);
-    if (bytes.size() > limits.max_record_bytes) {
-      return ResourceExhaustedError(where + ": " + std::to_string(bytes.size()) + " bytes, limit " +
-                                    std::to_string(limits.max_record_bytes));
-    }
-    auto rec = ledger::DecodeRecord(bytes);
-    if (!rec.ok()) return rec.status().Annotate(where);
     CheckedRecord c;
-    c.bytes = bytes;
+    c.index = static_cast<uint32_t>(i);
     c.id = std::move(ids[i]);
-    Bytes payload_hash;
-    std::string gateway;
-    if (rec->kind == ledger::RecordKind::kReading) {
-      c.device = rec->reading.device;
-      c.seq = rec->reading.seq;
-      payload_hash = rec->reading.payload_hash;
-      gateway = rec->reading.gateway;
-    } else if (rec->kind == ledger::RecordKind::kAttestation) {
-      c.device = rec->attestation.device;
-      c.seq = rec->attestation.seq;
-      payload_hash = rec->attestation.report_hash;
-      gateway = rec->attestation.gateway;
-    } else {
-      return InvalidArgumentError(where + ": gateways submit only kinds 1 and 2");
-    }
-    c.has_seq = true;
-    if (gateway != batch.gateway()) {
-      return InvalidArgumentError(where + ": names gateway '" + gateway + "', batch is from '" +
-                                  batch.gateway() + "'");
-    }
-    const auto* dev = registry.Device(c.device);
-    if (dev == nullptr) {
-      return PermissionDeniedError(where + ": device '" + c.device + "' is not registered");
-    }
-    if (dev->revoked)
-      return PermissionDeniedError(where + ": device '" + c.device + "' is revoked");
-    if (batch.payloads_size() != 0) {
-      const Bytes& p = batch.payloads(i);
-      if (p.size() > limits.max_payload_bytes) {
-        return ResourceExhaustedError(where + ": payload above " +
-                                      std::to_string(limits.max_payload_bytes) + " bytes");
-      }
-      if (Sha256(p) != payload_hash) {
-        return InvalidArgumentError(where + ": payload does not hash to the record's payload_hash");
-      }
-      c.payload = p;
+    Status s = CheckRecord(registry, batch, i, limits, &c);
+    if (!s.ok()) {
+      out.refused.push_back(RecordRefusal{c.index, std::move(c.id), s.Annotate(where)});
+      continue;
     }
     out.records.push_back(std::move(c));
   }

@@ -1,6 +1,8 @@
 // BatchValidator: everything a node checks in a submission before it queues it, without
 // touching the chain: gateway registration and signature, record decoding, kinds, names,
 // payload hashes, limits. Pure code; duplicates are the orderer's job (they need the chain).
+// Faults of the batch as a whole refuse it; a fault of one record refuses that record only
+// (DESIGN.md "Permanent and transient refusals differ"): the others go on.
 //
 // Thread rules: stateless functions; safe from every gRPC thread.
 #ifndef PROVLEDGER_NODE_BATCH_VALIDATOR_H_
@@ -30,20 +32,33 @@ struct CheckedRecord {
   std::optional<Bytes> payload;
   bool has_seq = false;  // kinds 1 and 2: (device, seq) must be unique on the chain
   std::string device;
+  std::string item;  // kind 1: its item; kind 2: "_integrity"; kind 4: empty
   uint64_t seq = 0;
+  uint32_t index = 0;  // position in the submitted batch
   // A kind 4 record's verified op, applied to the registry when its block commits.
   std::optional<provledger::v1::RegistryOp> registry_op;
 };
 
-struct CheckedBatch {
-  std::string gateway;
-  std::vector<CheckedRecord> records;
+// A record refused for good: never written, answered with `status` (RecordResult REFUSED).
+struct RecordRefusal {
+  uint32_t index = 0;  // position in the submitted batch
+  Bytes id;            // its record id (of the bytes as submitted)
+  Status status;       // not OK; the message names the record's index and the cause
 };
 
-// Checks a gateway batch (PROTOCOL.md 6.5). kPermissionDenied: gateway not registered, or a
-// device not registered/revoked; kUnauthenticated: batch signature; kInvalidArgument: a record
-// does not decode, is of kind 3/4, names another gateway, or its payload does not hash to
-// its payload_hash (the message names the record's index); kResourceExhausted: over limits.
+struct CheckedBatch {
+  std::string gateway;
+  std::vector<CheckedRecord> records;  // the records that passed, in batch order
+  std::vector<RecordRefusal> refused;  // the others, in batch order
+};
+
+// Checks a gateway batch (PROTOCOL.md 6.5). Errors refuse the whole batch: kPermissionDenied
+// when the gateway is not registered; kUnauthenticated when the batch signature does not
+// verify; kInvalidArgument for an empty batch or a payload count unlike the record count;
+// kResourceExhausted above max_records. Otherwise every record is either in `records` or in
+// `refused`, with kPermissionDenied (device not registered or revoked), kInvalidArgument
+// (does not decode, kind 3/4, names another gateway, payload does not hash to its
+// payload_hash) or kResourceExhausted (record or payload above its limit).
 StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
                                      const ledger::RegistrySnapshot& registry,
                                      const provledger::v1::SignedBatch& batch,

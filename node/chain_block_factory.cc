@@ -64,10 +64,33 @@ bool ChainBlockFactory::SeenBelow(ByteView prev_hash, const Bytes& id,
   return false;
 }
 
+std::shared_ptr<const ledger::RegistrySnapshot> ChainBlockFactory::RegistryAt(
+    ByteView prev_hash) const {
+  auto reg = registry_->Get();  // as of the store's head (the consensus thread applies both)
+  const Bytes head = store_->head_hash();
+  std::vector<const DerivedBlock*> above;  // proposed-but-unapplied blocks, newest first
+  Bytes h(prev_hash);
+  for (int guard = 0; h != head && guard < 1024; ++guard) {
+    auto it = overlay_.find(h);
+    if (it == overlay_.end()) break;
+    above.push_back(&it->second.block);
+    h = it->second.block.header.prev;
+  }
+  if (h != head) return reg;                  // not built on our head: nothing better to go on
+  std::vector<std::pair<Bytes, Bytes>> puts;  // not kept: Apply of the block writes them
+  for (auto it = above.rbegin(); it != above.rend(); ++it) {
+    for (const auto& op : (*it)->registry_ops) reg = reg->Apply(op, (*it)->header.height, &puts);
+  }
+  return reg;
+}
+
 Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
                                  const std::vector<v1::ConsensusRequest>& requests,
                                  DerivedBlock* out) {
-  auto reg = registry_->Get();
+  // Every replica checks a block's requests against the registry as of its parent, the
+  // registry changes of pipelined blocks not yet applied included, so all derive the same
+  // records whichever blocks each has applied yet.
+  auto reg = RegistryAt(prev_hash);
   std::set<Bytes> ids;
   std::set<std::pair<std::string, uint64_t>> seqs;
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -81,6 +104,7 @@ Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
     if (!checked.ok()) return checked.status().Annotate("request " + std::to_string(i));
     PL_ASSIGN_OR_RETURN(Bytes rid, RequestId(genesis_->chain_id, req));
     out->request_ids.push_back(rid);
+    for (auto& r : checked->refused) out->refused_records.emplace(r.id, r.status);
     for (auto& rec : checked->records) {
       const std::pair<std::string, uint64_t> seq{rec.device, rec.seq};
       if (ids.count(rec.id) > 0 || (rec.has_seq && seqs.count(seq) > 0)) continue;

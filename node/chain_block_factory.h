@@ -3,7 +3,10 @@
 // records, and lets every other validator check a proposed block by deriving the same
 // records from the same requests. Derivation is deterministic given the chain below the
 // block: records already on the chain (by id) or whose (device, seq) is taken are left
-// out, so a resent batch never writes twice.
+// out, so a resent batch never writes twice. Each request is checked again against the
+// registry at the block's height: a request whose batch as a whole no longer checks out is
+// ordered as rejected; a record that no longer checks out (its device revoked meanwhile) is
+// left out and recorded as refused, and the other records of its batch are kept.
 //
 // Blocks proposed but not yet applied are remembered by header hash (the overlay), so a
 // pipelined block h+1 is checked against h's records before h is durable.
@@ -14,6 +17,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -42,6 +46,10 @@ struct DerivedBlock {
   // Requests refused when proposed, and why (answered to their submitters).
   std::vector<Bytes> rejected_ids;
   std::vector<Status> rejected_errors;
+  // Records of the ordered requests refused for good at this height (a device revoked since
+  // the submission, say), by record id, and why: left out of the block, the rest of their
+  // batch kept; answered as RecordResult REFUSED.
+  std::map<Bytes, Status> refused_records;
 };
 
 // The id consensus deduplicates a request by: a batch's digest (PROTOCOL.md 6.5), or a
@@ -72,6 +80,9 @@ class ChainBlockFactory final : public consensus::BlockFactory {
                 const std::vector<provledger::v1::ConsensusRequest>& requests, DerivedBlock* out);
   bool SeenBelow(ByteView prev_hash, const Bytes& id,
                  const std::pair<std::string, uint64_t>* seq) const;
+  // The registry as of the block `prev_hash`: the store head's, with the registry changes of
+  // the overlay's blocks between the head and `prev_hash` applied in order.
+  std::shared_ptr<const ledger::RegistrySnapshot> RegistryAt(ByteView prev_hash) const;
 
   ledger::BlockStore* store_;
   const ledger::Genesis* genesis_;

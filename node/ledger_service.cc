@@ -52,6 +52,19 @@ grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
   return grpc::Status::OK;
 }
 
+namespace {
+// The device and item a record's first-record index is kept under; empty for other kinds.
+std::pair<std::string, std::string> DeviceItemOf(ByteView record) {
+  auto rec = ledger::DecodeRecord(record);
+  if (!rec.ok()) return {};
+  if (rec->kind == ledger::RecordKind::kReading) return {rec->reading.device, rec->reading.item};
+  if (rec->kind == ledger::RecordKind::kAttestation) {
+    return {rec->attestation.device, std::string(ledger::kIntegrityItem)};
+  }
+  return {};
+}
+}  // namespace
+
 grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,
                                    v1::SubmitResponse* resp) {
   auto reg = registry_->Get();
@@ -62,9 +75,60 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
         .Kv("err", checked.status().ToString());
     return ToGrpc(checked.status());
   }
-  v1::ConsensusRequest request;
-  *request.mutable_batch() = req->batch();
-  return Await(ctx, std::move(*checked), std::move(request), resp);
+  // Records refused for good are answered on their own; the others go on to be ordered.
+  std::vector<RecordRefusal> refused = std::move(checked->refused);
+  const size_t accepted = checked->records.size();
+  if (!refused.empty()) {
+    const uint64_t now = NowMs(), unlogged = refused_unlogged_.fetch_add(refused.size());
+    uint64_t last = refused_logged_ms_.load();
+    if (now >= last + 1000 && refused_logged_ms_.compare_exchange_strong(last, now)) {
+      refused_unlogged_.fetch_sub(unlogged + refused.size());
+      LogWarn("records_refused")
+          .Kv("gateway", req->batch().gateway())
+          .Kv("refused", unlogged + refused.size())
+          .Kv("first", refused.front().status.ToString());
+    }
+  }
+  v1::SubmitResponse good;
+  if (accepted > 0) {
+    v1::ConsensusRequest request;
+    *request.mutable_batch() = req->batch();
+    grpc::Status gs = Await(ctx, std::move(*checked), std::move(request), &good);
+    if (!gs.ok()) return gs;
+    if (static_cast<size_t>(good.results_size()) != accepted) {
+      return ToGrpc(InternalError("orderer answered " + std::to_string(good.results_size()) +
+                                  " results for " + std::to_string(accepted) + " records"));
+    }
+  }
+  size_t next_refused = 0;
+  int next_good = 0;
+  for (int i = 0; i < req->batch().records_size(); ++i) {
+    v1::RecordResult* r = resp->add_results();
+    if (next_refused < refused.size() && refused[next_refused].index == static_cast<uint32_t>(i)) {
+      const RecordRefusal& f = refused[next_refused++];
+      r->set_record_id(f.id);
+      auto loc = store_->FindRecord(f.id);
+      if (loc.ok()) {  // written before its device was revoked: a resend learns where
+        r->set_outcome(v1::RecordResult::DUPLICATE);
+        r->set_height(loc->height);
+        r->set_index(loc->index);
+      } else {
+        r->set_outcome(v1::RecordResult::REFUSED);
+        r->set_code(static_cast<uint32_t>(f.status.code()));
+        r->set_reason(f.status.message());
+      }
+    } else {
+      *r = std::move(*good.mutable_results(next_good++));
+    }
+    if (r->outcome() == v1::RecordResult::COMMITTED ||
+        r->outcome() == v1::RecordResult::DUPLICATE) {
+      const auto [device, item] = DeviceItemOf(req->batch().records(i));
+      if (device.empty()) continue;
+      auto first = store_->FirstItemHeight(device, item);
+      r->set_first_of_item(first.ok() && *first == r->height());
+    }
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status LedgerService::SubmitRegistry(grpc::ServerContext* ctx,

@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <string>
 
 #include "ledger/genesis.h"
@@ -63,6 +64,9 @@ class LedgerService final : public provledger::v1::Ledger::Service {
   RegistryHolder* registry_;
   Orderer* orderer_;
   BatchLimits limits_;
+  // Records refused for good: logged at most once a second, with the count since.
+  std::atomic<uint64_t> refused_logged_ms_{0};
+  std::atomic<uint64_t> refused_unlogged_{0};
 };
 
 }  // namespace provledger::node

@@ -284,7 +284,8 @@ bool PbftOrderer::AnswerIfKnown(Waiter* w) {
   return true;
 }
 
-void PbftOrderer::CompleteWaiters(const std::vector<Bytes>& request_ids, uint64_t committed_above) {
+void PbftOrderer::CompleteWaiters(const std::vector<Bytes>& request_ids, uint64_t committed_above,
+                                  const std::map<Bytes, Status>* refused) {
   for (const auto& rid : request_ids) {
     auto it = waiters_.find(rid);
     if (it == waiters_.end()) continue;
@@ -295,7 +296,15 @@ void PbftOrderer::CompleteWaiters(const std::vector<Bytes>& request_ids, uint64_
         r->set_record_id(id);
         auto loc = store_->FindRecord(id);
         if (!loc.ok()) {
-          r->set_outcome(v1::RecordResult::CONFLICT);
+          const auto why =
+              refused != nullptr ? refused->find(id) : std::map<Bytes, Status>::const_iterator();
+          if (refused != nullptr && why != refused->end()) {  // refused at this block's height
+            r->set_outcome(v1::RecordResult::REFUSED);
+            r->set_code(static_cast<uint32_t>(why->second.code()));
+            r->set_reason(why->second.message());
+          } else {
+            r->set_outcome(v1::RecordResult::CONFLICT);
+          }
           continue;
         }
         r->set_outcome(loc->height > committed_above ? v1::RecordResult::COMMITTED
@@ -368,7 +377,7 @@ void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
     }
     waiters_.erase(it);
   }
-  CompleteWaiters(c.request_ids, c.height - 1);
+  CompleteWaiters(c.request_ids, c.height - 1, &d->refused_records);
 }
 
 void PbftOrderer::Track(const Bytes& request_id, Bytes record_ids) {

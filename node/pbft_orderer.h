@@ -102,8 +102,10 @@ class PbftOrderer final : public Orderer {
   void PruneVotes();
   void Apply(const consensus::CommittedBlock& c);
   // Answers the waiters of `request_ids`: a record above height `committed_above` is
-  // COMMITTED, one at or below it DUPLICATE (an earlier copy).
-  void CompleteWaiters(const std::vector<Bytes>& request_ids, uint64_t committed_above);
+  // COMMITTED, one at or below it DUPLICATE (an earlier copy); one not on the chain is
+  // REFUSED with its reason when `refused` (may be null) names it, CONFLICT otherwise.
+  void CompleteWaiters(const std::vector<Bytes>& request_ids, uint64_t committed_above,
+                       const std::map<Bytes, Status>* refused = nullptr);
   void Track(const Bytes& request_id, Bytes record_ids);
   bool AllOnChain(ByteView record_ids) const;
   std::vector<Bytes> TrackedOnChain();

@@ -14,6 +14,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
+#include <set>
 #include <unordered_set>
 
 #include "common/sha256.h"
@@ -67,6 +68,16 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 }
 
 // The fields of a record the indexes need.
+// Meta key of the first-record index: (device, item) -> u64be(height of the block holding
+// the first record of that device and item on the chain).
+Bytes FirstItemKey(const std::string& device, const std::string& item) {
+  Bytes k = "first/";
+  AppendLp(&k, device);
+  AppendLp(&k, item);
+  return k;
+}
+constexpr char kFirstIndexMarker[] = "first_index_v1";  // set once the index covers the chain
+
 struct IndexFields {
   bool indexed = false;  // kinds 1 and 2
   std::string device;
@@ -221,7 +232,46 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
     return stored_chain.status();
   }
   PL_RETURN_IF_ERROR(store->LoadHead(options.open_damaged_head));
+  PL_RETURN_IF_ERROR(store->BackfillFirstIndex());
   return store;
+}
+
+Status BlockStore::BackfillFirstIndex() {
+  auto marker = GetMeta(kFirstIndexMarker);
+  if (marker.ok()) return OkStatus();
+  if (marker.status().code() != StatusCode::kNotFound) return marker.status();
+  // A store written before the index existed: derive it once from the blocks.
+  rocksdb::WriteBatch batch;
+  std::set<Bytes> seen;
+  for (uint64_t h = 1; h <= height(); ++h) {
+    PL_ASSIGN_OR_RETURN(StoredBlock b, ReadBlockUnchecked(h, false));
+    for (const auto& r : b.records) {
+      PL_ASSIGN_OR_RETURN(IndexFields f, FieldsOf(r));
+      if (!f.indexed) continue;
+      Bytes key = FirstItemKey(f.device, f.item);
+      if (!seen.insert(key).second) continue;
+      Bytes v;
+      AppendU64(&v, h);
+      batch.Put(cfs_[kMeta], S(key), S(v));
+    }
+  }
+  batch.Put(cfs_[kMeta], kFirstIndexMarker, "1");
+  return Write(sync_, &batch, "first-record index");
+}
+
+StatusOr<uint64_t> BlockStore::FirstItemHeight(const std::string& device,
+                                               const std::string& item) const {
+  std::string v;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], S(FirstItemKey(device, item)), &v);
+  if (s.IsNotFound()) {
+    return NotFoundError("no record of device " + device + " item " + item + " on the chain");
+  }
+  PL_RETURN_IF_ERROR(FromRocks(s, "first-record index"));
+  ByteReader r(v);
+  uint64_t h = 0;
+  if (!r.ReadU64(&h).ok() || !r.done()) return DataLossError("first-record index entry is corrupt");
+  return h;
 }
 
 BlockStore::~BlockStore() {
@@ -327,7 +377,7 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
                               const std::vector<Bytes>& leaves,
                               const std::vector<std::optional<Bytes>>& payloads, bool fresh,
                               rocksdb::WriteBatch* batch) const {
-  std::unordered_set<Bytes> seen_ids, seen_seq_keys;
+  std::unordered_set<Bytes> seen_ids, seen_seq_keys, seen_first;
   seen_ids.reserve(records.size());
   seen_seq_keys.reserve(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
@@ -369,6 +419,21 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
       AppendU64(&time_val, f.seq);
       AppendU64(&time_val, height);
       batch->Put(cfs_[kTimeIndex], S(time_key), S(time_val));
+      // The first block of a device and item keeps its entry; later blocks (and a repaired
+      // block that already holds it) leave it alone.
+      const Bytes first_key = FirstItemKey(f.device, f.item);
+      if (seen_first.insert(first_key).second) {
+        std::string existing;
+        const rocksdb::Status got =
+            db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], S(first_key), &existing);
+        if (got.IsNotFound()) {
+          Bytes v;
+          AppendU64(&v, height);
+          batch->Put(cfs_[kMeta], S(first_key), S(v));
+        } else if (!got.ok()) {
+          return FromRocks(got, "first-record index of " + f.device);
+        }
+      }
     }
     if (!payloads.empty() && payloads[i].has_value()) {
       batch->Put(cfs_[kPayloads], S(id), S(*payloads[i]));

@@ -144,6 +144,10 @@ class BlockStore {
   // True if `record_id` or (device, seq) of a kind 1/2 record is already stored.
   bool Contains(ByteView record_id) const;
   bool ContainsSeq(const std::string& device, uint64_t seq) const;
+  // The height of the block holding the first record of `device` and `item` on the chain
+  // (kinds 1 and 2; item "_integrity" for kind 2), from an index written with each block.
+  // kNotFound when the chain holds no record of them.
+  StatusOr<uint64_t> FirstItemHeight(const std::string& device, const std::string& item) const;
   // The payload kept for a record; kNotFound if none is kept.
   StatusOr<Bytes> ReadPayload(ByteView record_id) const;
 
@@ -185,6 +189,8 @@ class BlockStore {
  private:
   BlockStore() = default;
   Status LoadHead(bool open_damaged_head);
+  // Builds the first-record index once for a store written before it existed.
+  Status BackfillFirstIndex();
   StatusOr<StoredBlock> ReadBlockUnchecked(uint64_t height, bool with_payloads) const;
   Status CheckBlock(const StoredBlock& b, uint64_t height) const;
   // Checks a block to write (header, chain, root, count, certificate digest); fills *header

@@ -437,18 +437,39 @@ TEST(SummaryJson, IsOneLineWithTheAgreedKeys) {
   t.OnPublished("sim-0", 2, 1, 500);
   t.OnAck("sim-0", Recorded(2, {1, 2}, 3, '\xab'), 1000);
   const std::string rec = HexEncode(Bytes(32, '\xab'));
-  EXPECT_EQ(SummaryJson(t.Summarize(1, "")),
-            "{\"devices\":1,\"readings\":2,\"published\":2,\"acked_recorded\":2,"
-            "\"acked_skipped\":0,\"errors\":{},\"unanswered\":0,\"publish_rate\":4.000,"
-            "\"ack_rate\":2.000,\"latency_ms\":{\"p50\":500.000,\"p95\":1000.000,"
-            "\"p99\":1000.000,\"max\":1000.000},\"last_record\":\"" +
-                rec +
-                "\",\"last_height\":3,\"records\":[{\"device\":\"sim-0\",\"seq\":2,"
-                "\"record\":\"" +
-                rec +
-                "\",\"height\":3}],\"resent\":0,\"not_sent\":0,\"replay\":{\"sent\":0,"
-                "\"answered_replay\":0,\"other\":{},\"unanswered\":0},\"unmatched\":0,"
-                "\"ok\":true,\"verdict\":\"\"}");
+  EXPECT_EQ(
+      SummaryJson(t.Summarize(1, "")),
+      "{\"devices\":1,\"readings\":2,\"published\":2,\"acked_recorded\":2,"
+      "\"acked_skipped\":0,\"errors\":{},\"unanswered\":0,\"publish_rate\":4.000,"
+      "\"ack_rate\":2.000,\"latency_ms\":{\"p50\":500.000,\"p95\":1000.000,"
+      "\"p99\":1000.000,\"max\":1000.000},\"last_record\":\"" +
+          rec +
+          "\",\"last_height\":3,\"records\":[{\"device\":\"sim-0\",\"seq\":2,"
+          "\"record\":\"" +
+          rec +
+          "\",\"height\":3}],\"resent\":0,\"not_sent\":0,\"replay\":{\"sent\":0,"
+          "\"answered_replay\":0,\"other\":{},\"unanswered\":0},\"unmatched\":0,"
+          "\"ack_shape\":{\"items\":0,\"acks\":0,\"same_block\":0,\"out_of_order\":0,\"datas\":0,"
+          "\"datas_not_first\":0,\"items_without_datas\":0},"
+          "\"ok\":true,\"verdict\":\"\"}");
+}
+
+TEST(AckTracker, CountsAcksSharingABlockArrivingOutOfOrderAndDatasOffTheFirstBlock) {
+  AckTracker t;
+  t.OnAckShape("d", "temp", true, Recorded(2, {1, 2}, 5));
+  t.OnAckShape("d", "temp", false, Recorded(3, {3}, 5));  // a second ack for block 5
+  t.OnAckShape("d", "temp", false, Recorded(5, {5}, 7));
+  t.OnAckShape("d", "temp", true, Recorded(4, {4}, 6));        // below 7, and a second datas
+  t.OnAckShape("d", "hum", false, Recorded(9, {9}, 7));        // never on datas
+  t.OnAckShape("d", "hum", false, Ack{10, false, {}, {}, 0});  // skipped: not counted
+  Summary s = t.Summarize(1, "");
+  EXPECT_EQ(s.ack_items, 2u);
+  EXPECT_EQ(s.acks, 5u);
+  EXPECT_EQ(s.acks_same_block, 1u);
+  EXPECT_EQ(s.acks_out_of_order, 1u);
+  EXPECT_EQ(s.datas, 2u);
+  EXPECT_EQ(s.datas_not_first, 1u);
+  EXPECT_EQ(s.items_without_datas, 1u);
 }
 
 // ---- Options ------------------------------------------------------------------------

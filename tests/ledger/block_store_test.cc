@@ -345,6 +345,48 @@ TEST_F(BlockStoreTest, FindBySeqGivesTheRecordId) {
   EXPECT_FALSE(store_->ContainsSeq("dev-2", 3));
 }
 
+// Issue 11 item 2: `datas` goes on the block holding a device/item's first record on the
+// chain, which the time index (device clock) cannot tell.
+TEST_F(BlockStoreTest, FirstItemHeightNamesTheBlockOfTheFirstRecordNotTheEarliestClock) {
+  ASSERT_TRUE(store_
+                  ->Append(MakeBlock(1, store_->head_hash(),
+                                     {Reading("dev-1", "climate", 10, 5000, Payload(10))}))
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->Append(MakeBlock(2, store_->head_hash(),
+                                     {Reading("dev-1", "climate", 5, 1000, Payload(5)),
+                                      Reading("dev-1", "hum", 11, 6000, Payload(11))}))
+                  .ok());
+  for (int reopened = 0; reopened < 2; ++reopened) {
+    SCOPED_TRACE(reopened ? "after reopen" : "before reopen");
+    StatusOr<uint64_t> climate = store_->FirstItemHeight("dev-1", "climate");
+    ASSERT_TRUE(climate.ok()) << climate.status().ToString();
+    EXPECT_EQ(*climate, 1u);
+    StatusOr<uint64_t> hum = store_->FirstItemHeight("dev-1", "hum");
+    ASSERT_TRUE(hum.ok()) << hum.status().ToString();
+    EXPECT_EQ(*hum, 2u);
+    EXPECT_EQ(store_->FirstItemHeight("dev-2", "climate").status().code(), StatusCode::kNotFound);
+    Reopen();
+  }
+}
+
+TEST_F(BlockStoreTest, FirstItemIndexIsRebuiltForAStoreWrittenWithoutIt) {
+  AppendBlocks(2);
+  ASSERT_TRUE(store_
+                  ->Append(MakeBlock(3, store_->head_hash(),
+                                     {Reading("dev-1", "hum", 9, 9000, Payload(9))}))
+                  .ok());
+  // What a store of an older version holds: no index entries, no marker.
+  std::vector<std::string> gone = {"first_index_v1"};
+  for (const auto& [k, v] : store_->MetaScan("first/")) gone.push_back(k);
+  ASSERT_EQ(gone.size(), 3u);
+  ASSERT_TRUE(store_->PutMetaBatch({}, gone, /*sync=*/true).ok());
+  EXPECT_EQ(store_->FirstItemHeight("dev-1", "hum").status().code(), StatusCode::kNotFound);
+  Reopen();
+  EXPECT_EQ(store_->FirstItemHeight("dev-1", "climate").value(), 1u);
+  EXPECT_EQ(store_->FirstItemHeight("dev-1", "hum").value(), 3u);
+}
+
 TEST_F(BlockStoreTest, ReadPayloadGivesTheKeptPayload) {
   AppendBlocks(1);
   StatusOr<Bytes> p = store_->ReadPayload(RecordId(Reading(2)));

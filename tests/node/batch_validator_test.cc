@@ -156,9 +156,21 @@ StatusOr<CheckedBatch> Validate(const SignedBatch& b, const BatchLimits& limits 
   return ValidateBatch(TestGenesis(), *TestRegistry(), b, limits);
 }
 
-void ExpectRefused(const StatusOr<CheckedBatch>& r, StatusCode code, const std::string& needle) {
-  EXPECT_EQ(r.status().code(), code) << r.status().ToString();
-  EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().ToString();
+// The batch passes; record `index` alone is refused with `code`, its reason naming the record
+// and holding `needle`; the `kept` others are kept, in order.
+void ExpectRecordRefused(const StatusOr<CheckedBatch>& r, uint32_t index, StatusCode code,
+                         const std::string& needle, size_t kept) {
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->refused.size(), 1u);
+  const RecordRefusal& f = r->refused[0];
+  EXPECT_EQ(f.index, index);
+  EXPECT_EQ(f.id.size(), 32u);
+  EXPECT_EQ(f.status.code(), code) << f.status.ToString();
+  EXPECT_NE(f.status.message().find("record " + std::to_string(index)), std::string::npos)
+      << f.status.ToString();
+  EXPECT_NE(f.status.message().find(needle), std::string::npos) << f.status.ToString();
+  ASSERT_EQ(r->records.size(), kept);
+  for (const auto& c : r->records) EXPECT_NE(c.index, index);
 }
 
 TEST(SignedBatchDigest, MatchesTheAppendixBatchDigest) {
@@ -222,21 +234,21 @@ TEST(ValidateBatch, RecordAddedAfterSigningIsUnauthenticated) {
   EXPECT_EQ(Validate(b).status().code(), StatusCode::kUnauthenticated);
 }
 
-TEST(ValidateBatch, RecordNamingAnotherGatewayIsInvalidArgumentWithItsIndex) {
-  ExpectRefused(Validate(Batch({Reading("dev-1", 7), Reading("dev-1", 8, "gw-2")})),
-                StatusCode::kInvalidArgument, "record 1");
+TEST(ValidateBatch, RefusesARecordNamingAnotherGatewayAloneAsInvalidArgument) {
+  ExpectRecordRefused(Validate(Batch({Reading("dev-1", 7), Reading("dev-1", 8, "gw-2")})), 1,
+                      StatusCode::kInvalidArgument, "gw-2", 1);
 }
 
-TEST(ValidateBatch, RegistryRecordInAGatewayBatchIsInvalidArgumentWithItsIndex) {
+TEST(ValidateBatch, RefusesARegistryRecordInAGatewayBatchAloneAsInvalidArgument) {
   Record r;
   r.kind = RecordKind::kRegistry;
   r.registry.tx = "anything";
-  ExpectRefused(
-      Validate(Batch({Reading("dev-1", 7), Reading("dev-1", 8), ledger::EncodeRecord(r)})),
-      StatusCode::kInvalidArgument, "record 2");
+  ExpectRecordRefused(
+      Validate(Batch({Reading("dev-1", 7), Reading("dev-1", 8), ledger::EncodeRecord(r)})), 2,
+      StatusCode::kInvalidArgument, "kinds 1 and 2", 2);
 }
 
-TEST(ValidateBatch, FirmwareRecordInAGatewayBatchIsInvalidArgument) {
+TEST(ValidateBatch, RefusesAFirmwareRecordInAGatewayBatchAsInvalidArgument) {
   Record r;
   r.kind = RecordKind::kFirmware;
   r.firmware.vendor = "acme";
@@ -248,21 +260,21 @@ TEST(ValidateBatch, FirmwareRecordInAGatewayBatchIsInvalidArgument) {
   r.firmware.location = "fw/t1000";
   r.firmware.vendor_sig = Bytes(64, '\x01');
   ASSERT_TRUE(ledger::ValidateRecord(r).ok());
-  ExpectRefused(Validate(Batch({ledger::EncodeRecord(r)})), StatusCode::kInvalidArgument,
-                "record 0");
+  ExpectRecordRefused(Validate(Batch({ledger::EncodeRecord(r)})), 0, StatusCode::kInvalidArgument,
+                      "kinds 1 and 2", 0);
 }
 
-TEST(ValidateBatch, UndecodableRecordIsInvalidArgumentWithItsIndex) {
+TEST(ValidateBatch, RefusesAnUndecodableRecordAloneAsInvalidArgument) {
   Bytes bad = Reading("dev-1", 8);
   bad += "trailing";
-  ExpectRefused(Validate(Batch({Reading("dev-1", 7), bad})), StatusCode::kInvalidArgument,
-                "record 1");
+  ExpectRecordRefused(Validate(Batch({Reading("dev-1", 7), bad})), 1, StatusCode::kInvalidArgument,
+                      "record", 1);
 }
 
-TEST(ValidateBatch, PayloadNotMatchingPayloadHashIsInvalidArgumentWithItsIndex) {
+TEST(ValidateBatch, RefusesARecordWhosePayloadDoesNotMatchItsHashAlone) {
   SignedBatch b = AppendixBatch();
   b.set_payloads(2, "21.8");
-  ExpectRefused(Validate(b), StatusCode::kInvalidArgument, "record 2");
+  ExpectRecordRefused(Validate(b), 2, StatusCode::kInvalidArgument, "payload_hash", 2);
 }
 
 TEST(ValidateBatch, PayloadCountOtherThanRecordCountIsInvalidArgument) {
@@ -275,13 +287,28 @@ TEST(ValidateBatch, EmptyBatchIsInvalidArgument) {
   EXPECT_EQ(Validate(Batch({})).status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST(ValidateBatch, UnregisteredDeviceIsPermissionDenied) {
-  ExpectRefused(Validate(Batch({Reading("dev-1", 7), Reading("dev-9", 1)})),
-                StatusCode::kPermissionDenied, "record 1");
+TEST(ValidateBatch, RefusesAnUnregisteredDevicesRecordAloneAsPermissionDenied) {
+  ExpectRecordRefused(Validate(Batch({Reading("dev-1", 7), Reading("dev-9", 1)})), 1,
+                      StatusCode::kPermissionDenied, "not registered", 1);
 }
 
-TEST(ValidateBatch, RevokedDeviceIsPermissionDenied) {
-  ExpectRefused(Validate(Batch({Reading("dev-2", 1)})), StatusCode::kPermissionDenied, "revoked");
+TEST(ValidateBatch, RefusesARevokedDevicesRecordAloneAsPermissionDenied) {
+  ExpectRecordRefused(Validate(Batch({Reading("dev-2", 1)})), 0, StatusCode::kPermissionDenied,
+                      "revoked", 0);
+}
+
+// The fault of issue 11 item 1: one revoked device's record in the middle of a batch of
+// others' must not refuse the batch; the others keep their order and indexes.
+TEST(ValidateBatch, KeepsTheOtherRecordsOfABatchHoldingARevokedDevicesRecord) {
+  StatusOr<CheckedBatch> r =
+      Validate(Batch({Reading("dev-1", 7), Reading("dev-2", 1), Reading("dev-1", 8)}));
+  ExpectRecordRefused(r, 1, StatusCode::kPermissionDenied, "revoked", 2);
+  EXPECT_EQ(r->records[0].index, 0u);
+  EXPECT_EQ(r->records[0].seq, 7u);
+  EXPECT_EQ(r->records[1].index, 2u);
+  EXPECT_EQ(r->records[1].seq, 8u);
+  EXPECT_EQ(r->records[1].item, "climate");
+  EXPECT_EQ(r->refused[0].id, ledger::RecordId(Reading("dev-2", 1)));
 }
 
 TEST(ValidateBatch, TooManyRecordsIsResourceExhausted) {
@@ -292,16 +319,18 @@ TEST(ValidateBatch, TooManyRecordsIsResourceExhausted) {
   EXPECT_TRUE(Validate(AppendixBatch(), limits).ok());
 }
 
-TEST(ValidateBatch, RecordAboveTheByteLimitIsResourceExhausted) {
+TEST(ValidateBatch, RefusesARecordAboveTheByteLimitAloneAsResourceExhausted) {
   BatchLimits limits;
-  limits.max_record_bytes = 150;  // A is 195 bytes
-  ExpectRefused(Validate(AppendixBatch(), limits), StatusCode::kResourceExhausted, "record 0");
+  limits.max_record_bytes = 150;  // A is 195 bytes, B 100, C 131
+  ExpectRecordRefused(Validate(AppendixBatch(), limits), 0, StatusCode::kResourceExhausted,
+                      "limit 150", 2);
 }
 
-TEST(ValidateBatch, PayloadAboveTheLimitIsResourceExhausted) {
+TEST(ValidateBatch, RefusesARecordWhosePayloadIsAboveTheLimitAlone) {
   BatchLimits limits;
   limits.max_payload_bytes = 10;  // B's report is 75 bytes
-  ExpectRefused(Validate(AppendixBatch(), limits), StatusCode::kResourceExhausted, "record 1");
+  ExpectRecordRefused(Validate(AppendixBatch(), limits), 1, StatusCode::kResourceExhausted,
+                      "payload above", 2);
 }
 
 // ---- Registry submissions ----

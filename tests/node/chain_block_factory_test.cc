@@ -35,13 +35,16 @@ class ChainBlockFactoryTest : public ::testing::Test {
     v1::RegistryOp dev;
     dev.mutable_register_device()->set_id("dev-1");
     dev.mutable_register_device()->set_pubkey(device_.PublicKey());
-    registry_ = std::make_unique<RegistryHolder>(snap->Apply(gw, 0, &puts)->Apply(dev, 0, &puts));
+    v1::RegistryOp dev2 = dev;
+    dev2.mutable_register_device()->set_id("dev-2");
+    registry_ = std::make_unique<RegistryHolder>(
+        snap->Apply(gw, 0, &puts)->Apply(dev, 0, &puts)->Apply(dev2, 0, &puts));
     factory_ = std::make_unique<ChainBlockFactory>(store_.get(), &genesis_, registry_.get(),
                                                    [] { return uint64_t{1700000000000}; });
   }
 
-  // A gateway batch of one signed reading by `device` with `seq`.
-  consensus::Request Batch(const std::string& device, uint64_t seq) {
+  // A MACed reading by `device` with `seq`, accepted by gw-1.
+  static Bytes Reading(const std::string& device, uint64_t seq) {
     ledger::Record rec;
     rec.kind = ledger::RecordKind::kReading;
     auto& r = rec.reading;
@@ -53,12 +56,44 @@ class ChainBlockFactoryTest : public ::testing::Test {
     r.auth = ledger::kAuthMac;
     r.gateway = "gw-1";
     r.received = 1700000000001;
+    return ledger::EncodeRecord(rec);
+  }
+
+  // A gateway batch of signed readings (device, seq); `bad_signature` flips a signature bit.
+  consensus::Request BatchOf(const std::vector<std::pair<std::string, uint64_t>>& readings,
+                             bool bad_signature = false) {
     v1::ConsensusRequest req;
     auto* b = req.mutable_batch();
     b->set_gateway("gw-1");
-    b->add_records(ledger::EncodeRecord(rec));
-    b->set_signature(*gateway_.Sign(SignedBatchDigest("t", *b)));
+    for (const auto& [device, seq] : readings) b->add_records(Reading(device, seq));
+    Bytes sig = *gateway_.Sign(SignedBatchDigest("t", *b));
+    if (bad_signature) sig[3] ^= 1;
+    b->set_signature(sig);
     return consensus::Request{*RequestId("t", req), req.SerializeAsString()};
+  }
+  consensus::Request Batch(const std::string& device, uint64_t seq) {
+    return BatchOf({{device, seq}});
+  }
+
+  // An admin-signed registry transaction revoking `device`, as a request.
+  consensus::Request RevokeRequest(const std::string& device) {
+    v1::RegistryOp op;
+    op.set_chain_id("t");
+    op.set_nonce(7);
+    op.mutable_revoke_device()->set_id(device);
+    StatusOr<Bytes> tx = ledger::SignRegistryTx("t", op, validator_.secret());
+    EXPECT_TRUE(tx.ok()) << tx.status().ToString();
+    v1::ConsensusRequest req;
+    req.set_registry_tx(tx.ok() ? *tx : Bytes());
+    return consensus::Request{*RequestId("t", req), req.SerializeAsString()};
+  }
+
+  // Revokes `device` in the registry the factory reads (as a committed revocation would).
+  void Revoke(const std::string& device) {
+    std::vector<std::pair<Bytes, Bytes>> puts;
+    v1::RegistryOp op;
+    op.mutable_revoke_device()->set_id(device);
+    registry_->Set(registry_->Get()->Apply(op, 1, &puts));
   }
 
   PrivateKey validator_ = PrivateKey::Generate();
@@ -91,19 +126,68 @@ TEST_F(ChainBlockFactoryTest, LeavesOutARecordAlreadyInAnEarlierUnappliedBlock) 
   EXPECT_EQ(d->records.size(), 1u);  // seq 1 is in block 1 already
 }
 
-TEST_F(ChainBlockFactoryTest, OrdersARequestThatNoLongerChecksOutAsRejected) {
-  auto p = factory_->Build(1, 0, Bytes(32, '\0'), {Batch("dev-1", 1), Batch("dev-9", 1)});
+TEST_F(ChainBlockFactoryTest, OrdersABatchThatNoLongerChecksOutAsRejected) {
+  auto p = factory_->Build(1, 0, Bytes(32, '\0'),
+                           {Batch("dev-1", 1), BatchOf({{"dev-1", 2}}, /*bad_signature=*/true)});
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   auto d = factory_->Materialize(p->block);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->records.size(), 1u);
   ASSERT_EQ(d->rejected_ids.size(), 1u);
-  EXPECT_EQ(d->rejected_errors[0].code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(d->rejected_errors[0].code(), StatusCode::kUnauthenticated);
   // Another replica agrees, and learns both request ids so neither stays pending.
   ChainBlockFactory other(store_.get(), &genesis_, registry_.get(), [] { return uint64_t{0}; });
   consensus::BlockInfo info;
   ASSERT_TRUE(other.Validate(1, 0, Bytes(32, '\0'), p->block, &info).ok());
   EXPECT_EQ(info.request_ids.size(), 2u);
+}
+
+// Issue 11 item 1: a device revoked between a batch's submission and its block. Its record
+// is left out and refused; the other records of the same batch are written.
+TEST_F(ChainBlockFactoryTest, LeavesOutARevokedDevicesRecordAndKeepsTheRestOfItsBatch) {
+  consensus::Request mixed = BatchOf({{"dev-1", 1}, {"dev-2", 1}, {"dev-1", 2}});
+  Revoke("dev-2");
+  auto p = factory_->Build(1, 0, Bytes(32, '\0'), {mixed});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto d = factory_->Materialize(p->block);
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->rejected_ids.empty());
+  ASSERT_EQ(d->records.size(), 2u);
+  EXPECT_EQ(d->records[0], Reading("dev-1", 1));
+  EXPECT_EQ(d->records[1], Reading("dev-1", 2));
+  ASSERT_EQ(d->refused_records.size(), 1u);
+  const auto& [id, why] = *d->refused_records.begin();
+  EXPECT_EQ(id, ledger::RecordId(Reading("dev-2", 1)));
+  EXPECT_EQ(why.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(why.message().find("revoked"), std::string::npos) << why.ToString();
+  // Every replica derives the same block from the same request, refusal included.
+  ChainBlockFactory other(store_.get(), &genesis_, registry_.get(), [] { return uint64_t{0}; });
+  consensus::BlockInfo info;
+  ASSERT_TRUE(other.Validate(1, 0, Bytes(32, '\0'), p->block, &info).ok());
+  ASSERT_EQ(info.request_ids.size(), 1u);
+  auto od = other.Materialize(p->block);
+  ASSERT_TRUE(od.ok());
+  EXPECT_EQ(od->records, d->records);
+  EXPECT_EQ(od->refused_records.size(), 1u);
+}
+
+// A pipelined block is checked against the registry as of its parent, unapplied
+// revocations included, so every replica derives it alike whatever it has applied yet.
+TEST_F(ChainBlockFactoryTest, RefusesARecordOfADeviceRevokedInAnUnappliedParentBlock) {
+  const Bytes zero(32, '\0');
+  auto p1 = factory_->Build(1, 0, zero, {RevokeRequest("dev-2")});
+  ASSERT_TRUE(p1.ok()) << p1.status().ToString();
+  auto p2 = factory_->Build(2, 0, p1->header_hash, {BatchOf({{"dev-1", 3}, {"dev-2", 2}})});
+  ASSERT_TRUE(p2.ok()) << p2.status().ToString();
+  auto d = factory_->Materialize(p2->block);
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->records.size(), 1u);
+  EXPECT_EQ(d->records[0], Reading("dev-1", 3));
+  ASSERT_EQ(d->refused_records.count(ledger::RecordId(Reading("dev-2", 2))), 1u);
+  ChainBlockFactory other(store_.get(), &genesis_, registry_.get(), [] { return uint64_t{0}; });
+  consensus::BlockInfo info;
+  ASSERT_TRUE(other.Validate(1, 0, zero, p1->block, &info).ok());
+  EXPECT_TRUE(other.Validate(2, 0, p1->header_hash, p2->block, &info).ok());
 }
 
 TEST_F(ChainBlockFactoryTest, RefusesABlockThatRejectsAGoodRequest) {

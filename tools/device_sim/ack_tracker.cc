@@ -177,6 +177,16 @@ uint64_t AckTracker::OnAck(const std::string& device, const Ack& ack, double now
   return answered;
 }
 
+void AckTracker::OnAckShape(const std::string& device, const std::string& item, bool datas,
+                            const Ack& ack) {
+  if (!ack.recorded) return;
+  ItemAcks& a = item_acks_[{device, item}];
+  ++a.per_height[ack.height];
+  if (ack.height < a.last_height) ++a.out_of_order;
+  a.last_height = std::max(a.last_height, ack.height);
+  if (datas) a.datas_heights.push_back(ack.height);
+}
+
 ErrorOutcome AckTracker::OnError(const std::string& device, const ErrorAnswer& error,
                                  double now_ms) {
   DeviceBook& book = books_[device];
@@ -237,6 +247,20 @@ Summary AckTracker::Summarize(uint64_t devices, const std::string& expect_error)
   s.not_sent = not_sent_;
   s.readings = not_sent_;
   s.unanswered = lost_;
+  for (const auto& [key, a] : item_acks_) {
+    if (a.per_height.empty()) continue;
+    ++s.ack_items;
+    for (const auto& [h, n] : a.per_height) {
+      s.acks += n;
+      s.acks_same_block += n - 1;
+    }
+    s.acks_out_of_order += a.out_of_order;
+    s.datas += a.datas_heights.size();
+    for (uint64_t h : a.datas_heights) {
+      if (h != a.per_height.begin()->first) ++s.datas_not_first;
+    }
+    if (a.datas_heights.empty()) ++s.items_without_datas;
+  }
   for (const auto& [device, book] : books_) {
     for (const auto& [seq, e] : book.readings) {
       if (e.state == State::kSuperseded) continue;
@@ -324,6 +348,13 @@ std::string SummaryJson(const Summary& s) {
        ",\"other\":" + CodeMap(s.replay_other) +
        ",\"unanswered\":" + std::to_string(s.replay_unanswered) + "}";
   o += ",\"unmatched\":" + std::to_string(s.unmatched_answers);
+  o += ",\"ack_shape\":{\"items\":" + std::to_string(s.ack_items) +
+       ",\"acks\":" + std::to_string(s.acks) +
+       ",\"same_block\":" + std::to_string(s.acks_same_block) +
+       ",\"out_of_order\":" + std::to_string(s.acks_out_of_order) +
+       ",\"datas\":" + std::to_string(s.datas) +
+       ",\"datas_not_first\":" + std::to_string(s.datas_not_first) +
+       ",\"items_without_datas\":" + std::to_string(s.items_without_datas) + "}";
   o += std::string(",\"ok\":") + (s.ok ? "true" : "false");
   o += ",\"verdict\":" + Str(s.verdict) + "}";
   return o;

@@ -79,6 +79,15 @@ struct Summary {
   LatencyPercentiles latency_ms;
   std::optional<RecordRef> last_record;  // the recorded ack with the highest height
   std::vector<RecordRef> records;        // the latest list_records acks, oldest first
+  // The shape of recorded acks (PROTOCOL.md section 3: at most one per device, item and
+  // block, in height order, `datas` exactly on the block of the item's first record).
+  uint64_t ack_items = 0;          // (device, item) pairs with a recorded ack
+  uint64_t acks = 0;               // recorded acks
+  uint64_t acks_same_block = 0;    // recorded acks beyond the first for one (device, item, height)
+  uint64_t acks_out_of_order = 0;  // recorded acks below an earlier one's height (device, item)
+  uint64_t datas = 0;              // acks that came on `datas`
+  uint64_t datas_not_first = 0;    // ... of them, not for the lowest acked height of their item
+  uint64_t items_without_datas = 0;  // (device, item) pairs acked, never on `datas`
   bool ok = false;
   std::string verdict;  // why ok is false, for people
 };
@@ -106,6 +115,9 @@ class AckTracker {
   // Applies an ack on a data answer topic of `device`. Returns how many outstanding
   // readings or copies it answered (0: a duplicate or unknown seqs, counted as unmatched).
   uint64_t OnAck(const std::string& device, const Ack& ack, double now_ms);
+  // Notes where a recorded ack of `device` and `item` came (`datas` or `success`) and at
+  // which height, for the summary's ack shape. Call beside OnAck; skipped acks are ignored.
+  void OnAckShape(const std::string& device, const std::string& item, bool datas, const Ack& ack);
   // Applies an error answer for a reading of `device` (see ErrorOutcome).
   ErrorOutcome OnError(const std::string& device, const ErrorAnswer& error, double now_ms);
 
@@ -163,13 +175,22 @@ class AckTracker {
   std::optional<double> first_publish_ms_, last_publish_ms_, last_ack_ms_;
   std::optional<RecordRef> last_record_;
   std::deque<RecordRef> records_;
+  struct ItemAcks {
+    std::map<uint64_t, uint64_t> per_height;  // recorded acks by height
+    std::vector<uint64_t> datas_heights;
+    uint64_t last_height = 0;
+    uint64_t out_of_order = 0;
+  };
+  std::map<std::pair<std::string, std::string>, ItemAcks> item_acks_;  // by (device, item)
 };
 
 // The summary as one JSON line (no newline): {"devices":N,"readings":..,"published":..,
 // "acked_recorded":..,"acked_skipped":..,"errors":{code:n,..},"unanswered":..,
 // "publish_rate":..,"ack_rate":..,"latency_ms":{"p50":..,"p95":..,"p99":..,"max":..},
 // "last_record":"<64 hex>"|null,"last_height":H,"records":[{"device","seq","record",
-// "height"},..],"resent":..,"not_sent":..,"replay":{..},"unmatched":..,"ok":bool}.
+// "height"},..],"resent":..,"not_sent":..,"replay":{..},"unmatched":..,
+// "ack_shape":{"items":..,"acks":..,"same_block":..,"out_of_order":..,"datas":..,
+// "datas_not_first":..,"items_without_datas":..},"ok":bool}.
 // Rates and latencies have 3 decimals.
 std::string SummaryJson(const Summary& s);
 

@@ -193,6 +193,7 @@ struct SimRunner::Impl {
       }
       std::lock_guard<std::mutex> lock(tracker_mu);
       tracker.OnAck(t->device, *ack, now);
+      tracker.OnAckShape(t->device, t->item, t->kind == AnswerKind::kDatas, *ack);
       return;
     }
     StatusOr<ErrorAnswer> err = ParseErrorAnswer(m.payload);

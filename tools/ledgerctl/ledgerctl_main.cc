@@ -66,7 +66,9 @@ const char kHelp[] =
     "tests and demos\n"
     "  submit --gateway=ID --gateway_key=FILE --device=ID --device_key=FILE [--item=I]\n"
     "         [--count=N] [--payload=TEXT] [--seq=FIRST] [--ts=MS] [--genesis=FILE]\n"
-    "                                           signed readings (auth 2) in one gateway batch\n"
+    "                                           signed readings (auth 2) in one gateway batch;\n"
+    "                                           prints each record's outcome, exits non-zero\n"
+    "                                           when any is refused\n"
     "\n"
     "every command takes --json for machine-readable output\n";
 
@@ -826,20 +828,43 @@ Status CmdSubmit(const Ctx& c) {
   for (const auto& r : resp.results()) {
     const char* outcome = r.outcome() == v1::RecordResult::COMMITTED   ? "committed"
                           : r.outcome() == v1::RecordResult::DUPLICATE ? "duplicate"
+                          : r.outcome() == v1::RecordResult::REFUSED   ? "refused"
                                                                        : "conflict";
+    const bool refused = r.outcome() == v1::RecordResult::REFUSED;
+    const char* code = StatusCodeName(static_cast<StatusCode>(r.code()));
     if (c.json) {
       JsonValue o = JsonValue::Object();
       o.Set("record_id", JsonValue::String(HexEncode(r.record_id())));
       o.Set("outcome", JsonValue::String(outcome));
       o.Set("height", JsonValue::Int(r.height()));
       o.Set("index", JsonValue::Int(r.index()));
+      if (refused) {
+        o.Set("code", JsonValue::String(code));
+        o.Set("reason", JsonValue::String(r.reason()));
+      } else {
+        o.Set("first_of_item", JsonValue::Bool(r.first_of_item()));
+      }
       arr.Push(std::move(o));
+    } else if (refused) {
+      std::printf("%s refused %s: %s\n", HexEncode(r.record_id()).c_str(), code,
+                  r.reason().c_str());
     } else {
       std::printf("%s %s height %llu index %u\n", HexEncode(r.record_id()).c_str(), outcome,
                   static_cast<unsigned long long>(r.height()), r.index());
     }
   }
   if (c.json) PrintJson(arr);
+  // Records refused for good were not written: say so in the exit code, with the first one.
+  int refused = 0;
+  Status first;
+  for (const auto& r : resp.results()) {
+    if (r.outcome() != v1::RecordResult::REFUSED) continue;
+    if (refused++ == 0) first = Status(static_cast<StatusCode>(r.code()), r.reason());
+  }
+  if (refused > 0) {
+    return first.Annotate(std::to_string(refused) + " of " + std::to_string(resp.results_size()) +
+                          " records refused");
+  }
   return OkStatus();
 }
 
