@@ -15,6 +15,14 @@ namespace provledger::node {
 
 using SubmitResult = StatusOr<provledger::v1::SubmitResponse>;
 
+// How this node stands in its view, for `status` (PbftCore::PeersByView, AloneInView).
+struct ViewHealth {
+  bool view_changing = false;
+  uint32_t peers_in_view = 0;    // validators (not us) heard lately in our view
+  uint32_t peers_elsewhere = 0;  // ... heard lately in another view
+  bool alone_in_view = false;    // f+1 heard elsewhere and fewer than 2f here: in no quorum
+};
+
 class Orderer {
  public:
   virtual ~Orderer() = default;
@@ -26,6 +34,8 @@ class Orderer {
                                                      provledger::v1::ConsensusRequest request) = 0;
   virtual uint64_t pending() const = 0;
   virtual uint64_t view() const = 0;
+  // A snapshot of the above; all zero/false for an orderer without peers.
+  virtual ViewHealth view_health() const { return ViewHealth(); }
 };
 
 }  // namespace provledger::node

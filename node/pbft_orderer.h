@@ -60,6 +60,7 @@ class PbftOrderer final : public Orderer {
                                              provledger::v1::ConsensusRequest request) override;
   uint64_t pending() const override { return waiting_.load(); }
   uint64_t view() const override { return view_.load(); }
+  ViewHealth view_health() const override;
 
   // Takes a peer's delivery: checks each message's signature (on the calling gRPC thread)
   // and queues the good ones; bad ones are counted and dropped.
@@ -102,6 +103,8 @@ class PbftOrderer final : public Orderer {
   void StateTransfer(uint64_t target);
   void SendTo(uint32_t to, const Bytes& msg, const provledger::v1::ConsensusRequest* req);
   void PeerLoop(Peer* p, Worker& w);
+  // Consensus thread: logs view transitions as events and publishes view_health().
+  void NoteViewState();
 
   ledger::BlockStore* store_;
   const ledger::Genesis* genesis_;
@@ -130,6 +133,16 @@ class PbftOrderer final : public Orderer {
 
   std::vector<std::unique_ptr<Peer>> peers_;  // by validator index; null for self
   std::atomic<uint64_t> view_{0};
+  std::atomic<bool> view_changing_{false};
+  std::atomic<uint32_t> peers_in_view_{0};
+  std::atomic<uint32_t> peers_elsewhere_{0};
+  std::atomic<bool> alone_in_view_{false};
+  uint64_t health_window_ticks_ = 0;  // how far back PeersByView looks: two view timeouts
+  // Consensus thread only: the view state last logged.
+  uint64_t logged_view_ = 0;
+  bool logged_changing_ = false;
+  bool logged_suspect_ = false;
+  bool logged_alone_ = false;
   std::atomic<uint64_t> waiting_{0};
   std::atomic<uint64_t> dropped_{0};
   VoteGuard votes_;  // consensus thread only; mirrored on disk
