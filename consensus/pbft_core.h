@@ -89,6 +89,18 @@ struct CommittedBlock {
   std::vector<std::pair<uint32_t, Bytes>> commit_signatures;
 };
 
+// A step of this replica through views, for the shell to log.
+struct ViewEvent {
+  enum Kind : uint8_t {
+    kSuspected,      // our view timer ran out: we sent SUSPECT(view) and stay in it
+    kChangeStarted,  // we left for `view`: VIEW-CHANGE(view) sent
+    kEntered,        // a NEW-VIEW started `view`: normal operation in it
+  };
+  Kind kind = kSuspected;
+  uint64_t view = 0;
+  uint64_t from_view = 0;  // the view we were in (or changing into) before
+};
+
 struct CoreOutput {
   static constexpr int kBroadcast = -1;
   // (validator index or kBroadcast = everyone but us, message); signed.
@@ -100,6 +112,8 @@ struct CoreOutput {
   // Set when peers proved progress beyond ours that we cannot reach by messages: fetch
   // certified blocks up to at least this height and call OnStateTransferred.
   std::optional<uint64_t> need_state_transfer;
+  // What happened to our view, in order.
+  std::vector<ViewEvent> view_events;
 };
 
 // A block the shell fetched from peers, verified (certificate, chain) and applied itself.

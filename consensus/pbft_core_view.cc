@@ -27,6 +27,7 @@ void PbftCore::ResetViewState() {
 
 void PbftCore::StartViewChange(uint64_t new_view) {
   if (new_view <= view_) return;
+  out_.view_events.push_back({ViewEvent::kChangeStarted, new_view, view_});
   view_ = new_view;
   view_changing_ = true;
   ResetViewState();
@@ -149,6 +150,7 @@ void PbftCore::Suspect() {
   m = Signed(std::move(m));
   suspects_[config_.self] = m;
   Send(CoreOutput::kBroadcast, std::move(m));
+  out_.view_events.push_back({ViewEvent::kSuspected, view_, view_});
   MaybeLeaveView();
 }
 
@@ -270,6 +272,7 @@ void PbftCore::HandleNewView(const ConsensusMsg& msg) {
 }
 
 void PbftCore::EnterView(const ConsensusMsg& new_view, const NewViewPlan& plan) {
+  out_.view_events.push_back({ViewEvent::kEntered, new_view.view, view_});
   if (new_view.view > view_) {
     view_ = new_view.view;
     ResetViewState();

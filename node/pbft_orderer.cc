@@ -517,26 +517,34 @@ ViewHealth PbftOrderer::view_health() const {
   return h;
 }
 
+void PbftOrderer::LogViewEvents(const std::vector<consensus::ViewEvent>& events) {
+  for (const consensus::ViewEvent& e : events) {
+    const std::string primary = genesis_->Primary(e.view).id;
+    switch (e.kind) {
+      case consensus::ViewEvent::kSuspected:
+        LogInfo("view_suspected").Kv("view", e.view).Kv("primary", primary);
+        break;
+      case consensus::ViewEvent::kChangeStarted:
+        LogWarn("view_change_started")
+            .Kv("view", e.view)
+            .Kv("from_view", e.from_view)
+            .Kv("primary", primary);
+        break;
+      case consensus::ViewEvent::kEntered:
+        LogInfo("view_entered")
+            .Kv("view", e.view)
+            .Kv("from_view", e.from_view)
+            .Kv("primary", primary)
+            .Kv("height", store_->height());
+        break;
+      default:
+        break;
+    }
+  }
+}
+
 void PbftOrderer::NoteViewState() {
   const uint64_t view = core_->view();
-  const bool changing = core_->in_view_change();
-  const bool suspect = core_->suspects_view();
-  const std::string primary = genesis_->Primary(view).id;
-  if (changing && (!logged_changing_ || view != logged_view_)) {
-    LogWarn("view_change_started")
-        .Kv("view", view)
-        .Kv("from_view", logged_view_)
-        .Kv("primary", primary);
-  } else if (!changing && (logged_changing_ || view != logged_view_)) {
-    LogInfo("view_entered")
-        .Kv("view", view)
-        .Kv("from_view", logged_view_)
-        .Kv("primary", primary)
-        .Kv("height", store_->height());
-  }
-  if (suspect && !logged_suspect_) {
-    LogInfo("view_suspected").Kv("view", view).Kv("primary", primary);
-  }
   const consensus::PbftCore::ViewPeers peers = core_->PeersByView(health_window_ticks_);
   const bool alone = core_->AloneInView(health_window_ticks_);
   if (alone != logged_alone_) {
@@ -548,13 +556,10 @@ void PbftOrderer::NoteViewState() {
     } else {
       LogInfo("view_alone_ended").Kv("view", view).Kv("peers_in_view", peers.in_view);
     }
+    logged_alone_ = alone;
   }
-  logged_view_ = view;
-  logged_changing_ = changing;
-  logged_suspect_ = suspect;
-  logged_alone_ = alone;
   view_.store(view);
-  view_changing_.store(changing);
+  view_changing_.store(core_->in_view_change());
   peers_in_view_.store(peers.in_view);
   peers_elsewhere_.store(peers.elsewhere);
   alone_in_view_.store(alone);
@@ -613,6 +618,7 @@ void PbftOrderer::PruneVotes() {
 }
 
 void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
+  LogViewEvents(out.view_events);
   for (auto& send : out.to_send) pending_sends_.push_back(std::move(send));
   for (const auto& [primary, req] : out.forward) {
     // A request that reached us from a peer is already at every validator: only the

@@ -103,7 +103,9 @@ class PbftOrderer final : public Orderer {
   void StateTransfer(uint64_t target);
   void SendTo(uint32_t to, const Bytes& msg, const provledger::v1::ConsensusRequest* req);
   void PeerLoop(Peer* p, Worker& w);
-  // Consensus thread: logs view transitions as events and publishes view_health().
+  // Consensus thread: logs the core's view events (ev=view_suspected, view_change_started,
+  // view_entered); publishes view_health() and logs ev=view_alone when that flag changes.
+  void LogViewEvents(const std::vector<consensus::ViewEvent>& events);
   void NoteViewState();
 
   ledger::BlockStore* store_;
@@ -138,11 +140,7 @@ class PbftOrderer final : public Orderer {
   std::atomic<uint32_t> peers_elsewhere_{0};
   std::atomic<bool> alone_in_view_{false};
   uint64_t health_window_ticks_ = 0;  // how far back PeersByView looks: two view timeouts
-  // Consensus thread only: the view state last logged.
-  uint64_t logged_view_ = 0;
-  bool logged_changing_ = false;
-  bool logged_suspect_ = false;
-  bool logged_alone_ = false;
+  bool logged_alone_ = false;         // consensus thread only: the flag last logged
   std::atomic<uint64_t> waiting_{0};
   std::atomic<uint64_t> dropped_{0};
   VoteGuard votes_;  // consensus thread only; mirrored on disk

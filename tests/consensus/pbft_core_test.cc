@@ -276,6 +276,9 @@ TEST_F(PbftCoreTest, ABackupWhoseTimerRunsOutSuspectsTheViewAndKeepsWorkingInIt)
   EXPECT_EQ(core_->view(), 0u);
   EXPECT_FALSE(core_->in_view_change());
   EXPECT_TRUE(core_->suspects_view());
+  ASSERT_EQ(out.view_events.size(), 1u);
+  EXPECT_EQ(out.view_events[0].kind, ViewEvent::kSuspected);
+  EXPECT_EQ(out.view_events[0].view, 0u);
   ConsensusMsg pp = PrePrepare(0, 1, Bytes(32, '\0'), 1);
   core_->OnMessage(pp);  // still a backup of view 0: it prepares
   EXPECT_EQ(Count(core_->TakeOutput(), ConsensusMsg::kPrepare), 1);
@@ -302,6 +305,10 @@ TEST_F(PbftCoreTest, OneSuspectingValidatorDoesNotMoveABackupButFPlusOneDo) {
   EXPECT_EQ(Count(out, ConsensusMsg::kViewChange), 1);
   EXPECT_EQ(core_->view(), 1u);
   EXPECT_TRUE(core_->in_view_change());
+  ASSERT_EQ(out.view_events.size(), 1u);
+  EXPECT_EQ(out.view_events[0].kind, ViewEvent::kChangeStarted);
+  EXPECT_EQ(out.view_events[0].view, 1u);
+  EXPECT_EQ(out.view_events[0].from_view, 0u);
   // The evidence goes out with it, signed by its authors, so that nobody stays behind.
   std::set<uint32_t> relayed;
   for (const auto& [to, m] : out.to_send) {

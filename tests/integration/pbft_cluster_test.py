@@ -230,6 +230,13 @@ def scenario_primary(chain, load, extra):
             "the dead node is no longer primary: %s" % ss)
     t.log("b. view %d -> %s (primary %s) after %.2fs; +3 blocks on every survivor after %.2fs"
           % (old_view, views, ss[alive[0]]["primary"], t_vc, t_resume))
+    for i in alive:  # the view change is in each survivor's log, as events
+        text = open("%s/%s.log" % (chain.root, chain.ids[i])).read()
+        for ev in ("ev=view_change_started view=%d" % views[-1],
+                   "ev=view_entered view=%d" % views[-1]):
+            t.check(ev in text, "v%d logged %s" % (i, ev))
+        t.log("v%d: %s" % (i, [l[l.index("ev="):] for l in text.splitlines()
+                                if "ev=view_" in l][-4:]))
     catch = restart_and_catch_up(chain, load, primary, alive, extra)
     load.pause()
     converge(chain, list(range(N)))
