@@ -180,15 +180,17 @@ class PbftCore {
   bool suspects_view() const;
 
   // Validators (us excluded) whose newest message, received within the last `within_ticks`
-  // ticks, was for our view (`in_view`) or for another view (`elsewhere`). Re-sent votes
-  // of an older view for heights we hold do not count. Both 0 on an idle cluster.
+  // ticks and since we got to our view, was for our view (`in_view`) or for another view
+  // (`elsewhere`). Re-sent votes of an older view for heights we hold do not count. Both 0
+  // on an idle cluster.
   struct ViewPeers {
     uint32_t in_view = 0;
     uint32_t elsewhere = 0;
   };
   ViewPeers PeersByView(uint64_t within_ticks) const;
   // True when, within `within_ticks`, f+1 validators were heard in other views and fewer
-  // than 2f in ours: no quorum of our view includes us, we follow by state transfer only.
+  // than 2f in ours, and we have been in our view for at least one base view timeout: no
+  // quorum of our view includes us, we follow by state transfer only.
   bool AloneInView(uint64_t within_ticks) const;
 
  private:
@@ -258,6 +260,7 @@ class PbftCore {
 
   uint64_t now_ = 0;
   uint64_t view_ = 0;
+  uint64_t view_since_ = 0;  // the tick view_ last changed
   bool view_changing_ = false;
   uint64_t committed_height_;
   std::map<uint64_t, Bytes> committed_hashes_;  // heights in [low_, committed_height_]

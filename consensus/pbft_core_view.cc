@@ -29,6 +29,7 @@ void PbftCore::StartViewChange(uint64_t new_view) {
   if (new_view <= view_) return;
   out_.view_events.push_back({ViewEvent::kChangeStarted, new_view, view_});
   view_ = new_view;
+  view_since_ = now_;
   view_changing_ = true;
   ResetViewState();
   const StableCheckpoint& cp = checkpoints_.stable();
@@ -222,7 +223,9 @@ void PbftCore::NoteHeard(const ConsensusMsg& msg) {
 PbftCore::ViewPeers PbftCore::PeersByView(uint64_t within_ticks) const {
   ViewPeers p;
   for (const auto& [sender, vt] : heard_) {
-    if (now_ - vt.second > within_ticks) continue;
+    // Only what was heard since we got to this view: a peer that went silent before (a
+    // crashed primary, say) says nothing about where the others are now.
+    if (now_ - vt.second > within_ticks || vt.second < view_since_) continue;
     if (vt.first == view_) {
       ++p.in_view;
     } else {
@@ -233,6 +236,8 @@ PbftCore::ViewPeers PbftCore::PeersByView(uint64_t within_ticks) const {
 }
 
 bool PbftCore::AloneInView(uint64_t within_ticks) const {
+  // A view change in progress is not yet loneliness: allow it one base timeout.
+  if (now_ - view_since_ < config_.view_change_timeout_ticks) return false;
   const ViewPeers p = PeersByView(within_ticks);
   return p.elsewhere >= quorum_.Weak() && p.in_view + 1 < quorum_.Strong();
 }
@@ -275,6 +280,7 @@ void PbftCore::EnterView(const ConsensusMsg& new_view, const NewViewPlan& plan) 
   out_.view_events.push_back({ViewEvent::kEntered, new_view.view, view_});
   if (new_view.view > view_) {
     view_ = new_view.view;
+    view_since_ = now_;
     ResetViewState();
   }
   view_changing_ = false;

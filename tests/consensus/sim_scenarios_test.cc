@@ -145,6 +145,10 @@ TEST(SimScenario, IsolatedBackupIsInTheOthersViewAfterHealAndItsVotesCount) {
               static_cast<unsigned long long>(ticks), static_cast<unsigned long long>(bound));
   ASSERT_LE(ticks, bound) << net.Describe();
   ASSERT_TRUE(net.RunUntilAllCommitted(2000)) << net.Describe();
+  for (uint32_t i = 0; i < 4; ++i) {  // what `status` shows as alone_in_view
+    EXPECT_FALSE(net.core(i).AloneInView(2 * SimConfig().view_change_timeout_ticks)) << i;
+  }
+  EXPECT_EQ(net.core(3).PeersByView(2 * SimConfig().view_change_timeout_ticks).in_view, 3u);
   const uint64_t view = net.core(0).view();
   net.Crash(1);  // now no block commits without replica 3's votes
   net.SubmitRange(150, 50);

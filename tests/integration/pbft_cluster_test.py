@@ -235,6 +235,7 @@ def scenario_primary(chain, load, extra):
         for ev in ("ev=view_change_started view=%d" % views[-1],
                    "ev=view_entered view=%d" % views[-1]):
             t.check(ev in text, "v%d logged %s" % (i, ev))
+        t.check("ev=view_alone " not in text, "v%d never alone in its view" % i)
         t.log("v%d: %s" % (i, [l[l.index("ev="):] for l in text.splitlines()
                                 if "ev=view_" in l][-4:]))
     catch = restart_and_catch_up(chain, load, primary, alive, extra)
