@@ -98,7 +98,9 @@ struct ViewEvent {
   };
   Kind kind = kSuspected;
   uint64_t view = 0;
-  uint64_t from_view = 0;  // the view we were in (or changing into) before
+  // kChangeStarted: the view we were in or changing into; kEntered: the last view we
+  // worked in; kSuspected: `view`.
+  uint64_t from_view = 0;
 };
 
 struct CoreOutput {
@@ -260,7 +262,8 @@ class PbftCore {
 
   uint64_t now_ = 0;
   uint64_t view_ = 0;
-  uint64_t view_since_ = 0;  // the tick view_ last changed
+  uint64_t view_since_ = 0;   // the tick view_ last changed
+  uint64_t normal_view_ = 0;  // the last view we worked in (entered by a NEW-VIEW, or 0)
   bool view_changing_ = false;
   uint64_t committed_height_;
   std::map<uint64_t, Bytes> committed_hashes_;  // heights in [low_, committed_height_]

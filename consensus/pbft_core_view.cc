@@ -277,7 +277,8 @@ void PbftCore::HandleNewView(const ConsensusMsg& msg) {
 }
 
 void PbftCore::EnterView(const ConsensusMsg& new_view, const NewViewPlan& plan) {
-  out_.view_events.push_back({ViewEvent::kEntered, new_view.view, view_});
+  out_.view_events.push_back({ViewEvent::kEntered, new_view.view, normal_view_});
+  normal_view_ = new_view.view;
   if (new_view.view > view_) {
     view_ = new_view.view;
     view_since_ = now_;

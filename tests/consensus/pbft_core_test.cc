@@ -344,6 +344,19 @@ TEST_F(PbftCoreTest, IgnoresAGarbledOrRepeatedSuspicion) {
   EXPECT_EQ(core_->view(), 0u);
 }
 
+TEST_F(PbftCoreTest, ReportsLeavingAndEnteringAViewAsEvents) {
+  core_->OnMessage(Suspect(0, 2));
+  core_->OnMessage(Suspect(0, 3));
+  core_->OnMessage(ViewChange(1, 2));
+  core_->OnMessage(ViewChange(1, 3));  // 2f+1 with ours: we are the primary of view 1
+  std::vector<ViewEvent> events = core_->TakeOutput().view_events;
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].kind, ViewEvent::kChangeStarted);
+  EXPECT_EQ(events[1].kind, ViewEvent::kEntered);
+  EXPECT_EQ(events[1].view, 1u);
+  EXPECT_EQ(events[1].from_view, 0u);  // the view it worked in before
+}
+
 TEST_F(PbftCoreTest, AReplicaSuspectingAnOlderViewIsHandedTheNewView) {
   EnterViewOneAsPrimary();
   core_->OnMessage(Suspect(0, 0));  // replica 0 is still in view 0
