@@ -222,15 +222,9 @@ void PbftCore::OnRequest(Request req) {
 
 void PbftCore::OnTick() {
   ++now_;
-  if (timer_.Expired(now_)) {
-    // In normal mode the timer only makes us suspect the view (a pre-vote); a view change
-    // that 2f+1 validators started and that did not complete moves on to the next view.
-    if (view_changing_) {
-      StartViewChange(view_ + 1);
-    } else {
-      Suspect();
-    }
-  }
+  // The timer only makes us suspect the view (a pre-vote), in normal mode as well as when
+  // a view change 2f+1 validators started did not complete: we move on on f+1 suspicions.
+  if (timer_.Expired(now_)) Suspect();
   if (now_ - last_resend_tick_ >= config_.resend_ticks) {
     last_resend_tick_ = now_;
     if (view_changing_) {
@@ -240,14 +234,12 @@ void PbftCore::OnTick() {
         if (mine != vcs->second.end()) Send(CoreOutput::kBroadcast, mine->second);
       }
       for (const ConsensusMsg& m : leave_evidence_) Send(CoreOutput::kBroadcast, m);
-    } else {
-      if (last_commit_sent_ && now_ - last_commit_tick_ >= config_.resend_ticks) {
-        Send(CoreOutput::kBroadcast, *last_commit_sent_);
-      }
-      // Never withdrawn while we are in the view: a suspicion that others already used to
-      // leave must reach everyone still here (see pbft_core.h).
-      if (suspects_view()) Send(CoreOutput::kBroadcast, suspects_.at(config_.self));
+    } else if (last_commit_sent_ && now_ - last_commit_tick_ >= config_.resend_ticks) {
+      Send(CoreOutput::kBroadcast, *last_commit_sent_);
     }
+    // Never withdrawn while we are in the view: a suspicion that others already used to
+    // leave must reach everyone still here (see pbft_core.h).
+    if (suspects_view()) Send(CoreOutput::kBroadcast, suspects_.at(config_.self));
     if (last_checkpoint_sent_ && last_checkpoint_sent_->height > checkpoints_.stable().height) {
       Send(CoreOutput::kBroadcast, *last_checkpoint_sent_);
     }

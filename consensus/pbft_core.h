@@ -22,7 +22,10 @@
 // on v. On leaving it relays that evidence (every message is signed by its author), so
 // every honest replica still in v gets the same f+1 and leaves too: no honest replica
 // stays alone in a view the others never join. A replica cut off from the others never
-// gathers f+1, so after the heal it is still in their view, catches up and votes. A
+// gathers f+1, so after the heal it is still in their view, catches up and votes. The
+// same holds for a view change that does not complete in time: the replica suspects the
+// view it is changing into and moves to the next one only on f+1 suspicions, so it never
+// runs one view ahead of the others while they complete the change without it. A
 // replica that sent VIEW-CHANGE(v+1) never votes in v again (that would be unsafe: its
 // VIEW-CHANGE, without its later prepares, could still form a NEW-VIEW for v+1). A replica
 // behind in views adopts a later one on f+1 validators seen there, or on a NEW-VIEW a peer
@@ -178,7 +181,8 @@ class PbftCore {
   uint64_t dropped(DropReason r) const { return dropped_[static_cast<size_t>(r)]; }
   uint64_t dropped_total() const;
   const Quorum& quorum() const { return quorum_; }
-  // True when we sent SUSPECT for the current view (our timer ran out) and still work in it.
+  // True when we sent SUSPECT for the current view (our timer ran out, in it or while
+  // changing into it) and are still there.
   bool suspects_view() const;
 
   // Validators (us excluded) whose newest message, received within the last `within_ticks`

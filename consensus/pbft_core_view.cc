@@ -138,7 +138,7 @@ void PbftCore::NoteHigherView(const ConsensusMsg& msg) {
 
 bool PbftCore::suspects_view() const {
   auto it = suspects_.find(config_.self);
-  return !view_changing_ && it != suspects_.end() && it->second.view == view_;
+  return it != suspects_.end() && it->second.view == view_;
 }
 
 void PbftCore::Suspect() {
@@ -174,19 +174,17 @@ void PbftCore::HandleSuspect(const ConsensusMsg& msg) {
   }
 }
 
-// Liveness only. Leaves the current view once f+1 distinct validators (us included) gave
-// up on it: they suspect it, or they were seen in a later view. At least one of them is
-// honest, and since every piece of evidence is a message signed by its author, relaying
-// it makes every replica still here leave as well.
+// Liveness only. Leaves the current view (or the view change into it) once f+1 distinct
+// validators (us included) gave up on it: they suspect it, or were seen in a later view. At least
+// one of them is honest, and since every piece of evidence is a message signed by its author,
+// relaying it makes every replica still here leave as well.
 void PbftCore::MaybeLeaveView() {
   std::map<uint32_t, uint64_t> ready;  // sender -> the view it is ready for
   for (const auto& [sender, v] : higher_views_) {
     if (v > view_) ready[sender] = v;
   }
-  if (!view_changing_) {
-    for (const auto& [sender, m] : suspects_) {
-      if (m.view == view_) ready.emplace(sender, view_ + 1);
-    }
+  for (const auto& [sender, m] : suspects_) {
+    if (m.view == view_) ready.emplace(sender, view_ + 1);
   }
   if (ready.size() < quorum_.Weak()) return;
   std::vector<uint64_t> views;
@@ -204,8 +202,10 @@ void PbftCore::MaybeLeaveView() {
   // At least one honest replica is at the (f+1)-th highest view or above: join it.
   std::sort(views.begin(), views.end(), std::greater<uint64_t>());
   StartViewChange(std::max(views[quorum_.f()], view_ + 1));
-  leave_evidence_ = std::move(evidence);
-  for (const ConsensusMsg& m : leave_evidence_) Send(CoreOutput::kBroadcast, m);
+  for (const ConsensusMsg& m : evidence) Send(CoreOutput::kBroadcast, m);
+  // Re-sent with our view-change until the new view starts (it may have already, if we
+  // are its primary and held 2f+1 view-changes).
+  if (view_changing_) leave_evidence_ = std::move(evidence);
 }
 
 void PbftCore::NoteHeard(const ConsensusMsg& msg) {

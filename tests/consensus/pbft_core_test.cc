@@ -344,6 +344,29 @@ TEST_F(PbftCoreTest, IgnoresAGarbledOrRepeatedSuspicion) {
   EXPECT_EQ(core_->view(), 0u);
 }
 
+TEST_F(PbftCoreTest, AViewChangeThatDoesNotCompleteIsSuspectedBeforeTheNextOne) {
+  core_->OnMessage(ViewChange(2, 2));
+  core_->OnMessage(ViewChange(2, 3));  // f+1 in view 2: we join, 2f+1 arm the timer
+  ASSERT_EQ(core_->view(), 2u);
+  ASSERT_TRUE(core_->in_view_change());
+  core_->TakeOutput();
+  int suspects = 0;
+  int next = 0;
+  for (uint64_t t = 0; t < 4 * config_.view_change_timeout_ticks; ++t) {
+    core_->OnTick();
+    CoreOutput out = core_->TakeOutput();
+    suspects += CountFrom(out, ConsensusMsg::kSuspect, 1);
+    next += CountFrom(out, ConsensusMsg::kViewChange, 1) > 0 && core_->view() > 2;
+  }
+  EXPECT_GE(suspects, 1);  // no NEW-VIEW came: we suspect view 2...
+  EXPECT_EQ(next, 0);      // ...but do not run ahead to view 3 alone
+  EXPECT_EQ(core_->view(), 2u);
+  EXPECT_TRUE(core_->suspects_view());
+  core_->OnMessage(Suspect(2, 3));
+  EXPECT_EQ(core_->view(), 3u);
+  EXPECT_TRUE(core_->in_view_change());
+}
+
 TEST_F(PbftCoreTest, ReportsLeavingAndEnteringAViewAsEvents) {
   core_->OnMessage(Suspect(0, 2));
   core_->OnMessage(Suspect(0, 3));

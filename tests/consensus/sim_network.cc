@@ -358,7 +358,8 @@ std::string SimNetwork::Describe() const {
       continue;
     }
     const PbftCore& c = *cores_[i];
-    s << "v=" << c.view() << (c.in_view_change() ? "(vc)" : "") << " h=" << c.committed_height()
+    s << "v=" << c.view() << (c.in_view_change() ? "(vc)" : "")
+      << (c.suspects_view() ? "(suspect)" : "") << " h=" << c.committed_height()
       << " low=" << c.low_watermark() << " drops=" << c.dropped_total();
   }
   if (!violation_.empty()) s << " | VIOLATION: " << violation_;
