@@ -94,6 +94,9 @@ Status CheckShape(const ConsensusMsg& m) {
     case ConsensusMsg::kNewView:
       ok = m.height == 0 && m.digest.empty() && m.block.empty() && vc_empty;
       break;
+    case ConsensusMsg::kSuspect:
+      ok = m.height == 0 && m.digest.empty() && m.block.empty() && vc_empty && nv_empty;
+      break;
     default:
       return InvalidArgumentError("unknown consensus message type");
   }
@@ -111,7 +114,7 @@ Status DecodeAt(ByteView data, int depth, ConsensusMsg* msg) {
   PL_RETURN_IF_ERROR(r.ReadU8(&version));
   if (version != kEncodingVersion) return InvalidArgumentError("unknown encoding version");
   PL_RETURN_IF_ERROR(r.ReadU8(&type));
-  if (type < ConsensusMsg::kPrePrepare || type > ConsensusMsg::kNewView) {
+  if (type < ConsensusMsg::kPrePrepare || type > ConsensusMsg::kSuspect) {
     return InvalidArgumentError("unknown consensus message type");
   }
   *msg = ConsensusMsg();
@@ -157,6 +160,8 @@ const char* TypeName(ConsensusMsg::Type type) {
       return "view-change";
     case ConsensusMsg::kNewView:
       return "new-view";
+    case ConsensusMsg::kSuspect:
+      return "suspect";
     default:
       return "unknown";
   }
@@ -181,6 +186,9 @@ Bytes SigningDigest(const std::string& chain_id, const ConsensusMsg& msg) {
       break;
     case ConsensusMsg::kNewView:
       tag = kTagNewView;
+      break;
+    case ConsensusMsg::kSuspect:
+      tag = kTagSuspect;
       break;
     default:
       tag = "pl/v1/pbft/unknown";

@@ -26,6 +26,7 @@ inline constexpr char kTagCommit[] = "pl/v1/commit";  // PROTOCOL.md 6.4
 inline constexpr char kTagCheckpoint[] = "pl/v1/pbft/checkpoint";
 inline constexpr char kTagViewChange[] = "pl/v1/pbft/view-change";
 inline constexpr char kTagNewView[] = "pl/v1/pbft/new-view";
+inline constexpr char kTagSuspect[] = "pl/v1/pbft/suspect";
 
 struct PreparedCert;
 
@@ -39,10 +40,15 @@ struct ConsensusMsg {
     kCheckpoint = 4,
     kViewChange = 5,
     kNewView = 6,
+    // "My view timer ran out in `view`": a pre-vote, sent while the sender keeps working
+    // in `view`. A replica leaves a view only on f+1 of them (see pbft_core.h).
+    kSuspect = 7,
   };
   Type type = kPrepare;
-  uint64_t view = 0;    // the new view for kViewChange / kNewView; unused by kCheckpoint
-  uint64_t height = 0;  // PBFT sequence number = block height; kViewChange/kNewView: 0
+  // The new view for kViewChange / kNewView; the suspected view for kSuspect; unused by
+  // kCheckpoint.
+  uint64_t view = 0;
+  uint64_t height = 0;  // PBFT sequence number = block height; kViewChange/kNewView/kSuspect: 0
   Bytes digest;         // header hash (32); kCheckpoint: header hash at `height`
   uint32_t sender = 0;  // validator index in the genesis order
   Bytes block;          // kPrePrepare: the opaque serialized proposal

@@ -109,7 +109,11 @@ bool PbftCore::CheckEnvelope(const ConsensusMsg& msg) {
 
 void PbftCore::OnMessage(const ConsensusMsg& msg) {
   if (!CheckEnvelope(msg)) return;
+  NoteHeard(msg);
   switch (msg.type) {
+    case ConsensusMsg::kSuspect:
+      HandleSuspect(msg);
+      break;
     case ConsensusMsg::kCheckpoint:
       HandleCheckpoint(msg);
       break;
@@ -130,7 +134,7 @@ void PbftCore::OnMessage(const ConsensusMsg& msg) {
       if (msg.view < view_) {
         Drop(DropReason::kOldView);
       } else if (msg.view > view_) {
-        NoteHigherView(msg.sender, msg.view);
+        NoteHigherView(msg);
         Buffer(msg);
       } else if (view_changing_) {
         Buffer(msg);
@@ -218,7 +222,9 @@ void PbftCore::OnRequest(Request req) {
 
 void PbftCore::OnTick() {
   ++now_;
-  if (timer_.Expired(now_)) StartViewChange(view_ + 1);
+  // The timer only makes us suspect the view (a pre-vote), in normal mode as well as when
+  // a view change 2f+1 validators started did not complete: we move on on f+1 suspicions.
+  if (timer_.Expired(now_)) Suspect();
   if (now_ - last_resend_tick_ >= config_.resend_ticks) {
     last_resend_tick_ = now_;
     if (view_changing_) {
@@ -227,9 +233,13 @@ void PbftCore::OnTick() {
         auto mine = vcs->second.find(config_.self);
         if (mine != vcs->second.end()) Send(CoreOutput::kBroadcast, mine->second);
       }
+      for (const ConsensusMsg& m : leave_evidence_) Send(CoreOutput::kBroadcast, m);
     } else if (last_commit_sent_ && now_ - last_commit_tick_ >= config_.resend_ticks) {
       Send(CoreOutput::kBroadcast, *last_commit_sent_);
     }
+    // Never withdrawn while we are in the view: a suspicion that others already used to
+    // leave must reach everyone still here (see pbft_core.h).
+    if (suspects_view()) Send(CoreOutput::kBroadcast, suspects_.at(config_.self));
     if (last_checkpoint_sent_ && last_checkpoint_sent_->height > checkpoints_.stable().height) {
       Send(CoreOutput::kBroadcast, *last_checkpoint_sent_);
     }

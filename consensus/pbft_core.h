@@ -14,6 +14,23 @@
 // h-1 for which it sent COMMIT in the same view, of a committed h-1, or of the stable
 // checkpoint: whoever commits h then holds prepared certificates for the whole chain below.
 //
+// Leaving a view (liveness only; safety never depends on when a replica leaves): a backup
+// whose view timer runs out does not send VIEW-CHANGE at once. It broadcasts a signed
+// SUSPECT(v), a pre-vote like Raft's PreVote, and keeps working in view v. It leaves v
+// (sends VIEW-CHANGE(v+1) or later) only once f+1 distinct validators, itself included,
+// either suspect v or were seen in views above v: one honest replica among them gave up
+// on v. On leaving it relays that evidence (every message is signed by its author), so
+// every honest replica still in v gets the same f+1 and leaves too: no honest replica
+// stays alone in a view the others never join. A replica cut off from the others never
+// gathers f+1, so after the heal it is still in their view, catches up and votes. The
+// same holds for a view change that does not complete in time: the replica suspects the
+// view it is changing into and moves to the next one only on f+1 suspicions, so it never
+// runs one view ahead of the others while they complete the change without it. A
+// replica that sent VIEW-CHANGE(v+1) never votes in v again (that would be unsafe: its
+// VIEW-CHANGE, without its later prepares, could still form a NEW-VIEW for v+1). A replica
+// behind in views adopts a later one on f+1 validators seen there, or on a NEW-VIEW a peer
+// relays to it when it sends SUSPECT or VIEW-CHANGE for an older view.
+//
 // Owner: the node shell's consensus thread (or a test) owns the core and the interfaces it
 // lends. Thread rules: not thread-safe; call every method from the owner's thread.
 #ifndef PROVLEDGER_CONSENSUS_PBFT_CORE_H_
@@ -75,6 +92,20 @@ struct CommittedBlock {
   std::vector<std::pair<uint32_t, Bytes>> commit_signatures;
 };
 
+// A step of this replica through views, for the shell to log.
+struct ViewEvent {
+  enum Kind : uint8_t {
+    kSuspected,      // our view timer ran out: we sent SUSPECT(view) and stay in it
+    kChangeStarted,  // we left for `view`: VIEW-CHANGE(view) sent
+    kEntered,        // a NEW-VIEW started `view`: normal operation in it
+  };
+  Kind kind = kSuspected;
+  uint64_t view = 0;
+  // kChangeStarted: the view we were in or changing into; kEntered: the last view we
+  // worked in; kSuspected: `view`.
+  uint64_t from_view = 0;
+};
+
 struct CoreOutput {
   static constexpr int kBroadcast = -1;
   // (validator index or kBroadcast = everyone but us, message); signed.
@@ -86,6 +117,8 @@ struct CoreOutput {
   // Set when peers proved progress beyond ours that we cannot reach by messages: fetch
   // certified blocks up to at least this height and call OnStateTransferred.
   std::optional<uint64_t> need_state_transfer;
+  // What happened to our view, in order.
+  std::vector<ViewEvent> view_events;
 };
 
 // A block the shell fetched from peers, verified (certificate, chain) and applied itself.
@@ -148,6 +181,23 @@ class PbftCore {
   uint64_t dropped(DropReason r) const { return dropped_[static_cast<size_t>(r)]; }
   uint64_t dropped_total() const;
   const Quorum& quorum() const { return quorum_; }
+  // True when we sent SUSPECT for the current view (our timer ran out, in it or while
+  // changing into it) and are still there.
+  bool suspects_view() const;
+
+  // Validators (us excluded) whose newest message, received within the last `within_ticks`
+  // ticks and since we got to our view, was for our view (`in_view`) or for another view
+  // (`elsewhere`). Re-sent votes of an older view for heights we hold do not count. Both 0
+  // on an idle cluster.
+  struct ViewPeers {
+    uint32_t in_view = 0;
+    uint32_t elsewhere = 0;
+  };
+  ViewPeers PeersByView(uint64_t within_ticks) const;
+  // True when, within `within_ticks`, f+1 validators were heard in other views and fewer
+  // than 2f in ours, and we have been in our view for at least one base view timeout: no
+  // quorum of our view includes us, we follow by state transfer only.
+  bool AloneInView(uint64_t within_ticks) const;
 
  private:
   struct Slot {
@@ -193,7 +243,13 @@ class PbftCore {
   void TryNewView();
   void ArmViewChangeTimer();
   void EnterView(const ConsensusMsg& new_view, const NewViewPlan& plan);
-  void NoteHigherView(uint32_t sender, uint64_t view);
+  void NoteHigherView(const ConsensusMsg& msg);
+  void Suspect();
+  void HandleSuspect(const ConsensusMsg& msg);
+  void MaybeLeaveView();
+  void ForgetViewsBelow();
+  void RelayNewViewTo(uint32_t sender);
+  void NoteHeard(const ConsensusMsg& msg);
   void Buffer(const ConsensusMsg& msg);
   void ReplayBuffered();
   void AdvanceLow();
@@ -210,6 +266,8 @@ class PbftCore {
 
   uint64_t now_ = 0;
   uint64_t view_ = 0;
+  uint64_t view_since_ = 0;   // the tick view_ last changed
+  uint64_t normal_view_ = 0;  // the last view we worked in (entered by a NEW-VIEW, or 0)
   bool view_changing_ = false;
   uint64_t committed_height_;
   std::map<uint64_t, Bytes> committed_hashes_;  // heights in [low_, committed_height_]
@@ -222,7 +280,11 @@ class PbftCore {
   ViewTimer timer_;
 
   std::map<uint64_t, std::map<uint32_t, ConsensusMsg>> view_changes_;  // view -> sender
-  std::map<uint32_t, uint64_t> higher_views_;  // sender -> highest view seen above ours
+  std::map<uint32_t, uint64_t> higher_views_;     // sender -> highest view seen above ours
+  std::map<uint32_t, ConsensusMsg> higher_msgs_;  // sender -> a message of that view
+  std::map<uint32_t, ConsensusMsg> suspects_;     // sender -> its newest SUSPECT, ours too
+  std::vector<ConsensusMsg> leave_evidence_;      // why we left the last view; relayed
+  std::map<uint32_t, std::pair<uint64_t, uint64_t>> heard_;  // sender -> (view, tick)
   std::optional<ConsensusMsg> last_new_view_;
   std::map<uint32_t, uint64_t> relayed_at_;  // sender -> tick we relayed the new-view
   std::vector<ConsensusMsg> buffered_;

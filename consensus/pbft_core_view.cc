@@ -27,7 +27,9 @@ void PbftCore::ResetViewState() {
 
 void PbftCore::StartViewChange(uint64_t new_view) {
   if (new_view <= view_) return;
+  out_.view_events.push_back({ViewEvent::kChangeStarted, new_view, view_});
   view_ = new_view;
+  view_since_ = now_;
   view_changing_ = true;
   ResetViewState();
   const StableCheckpoint& cp = checkpoints_.stable();
@@ -45,9 +47,8 @@ void PbftCore::StartViewChange(uint64_t new_view) {
   }
   vc = Signed(std::move(vc));
   view_changes_.erase(view_changes_.begin(), view_changes_.lower_bound(view_));
-  for (auto it = higher_views_.begin(); it != higher_views_.end();) {
-    it = it->second <= view_ ? higher_views_.erase(it) : std::next(it);
-  }
+  ForgetViewsBelow();
+  leave_evidence_.clear();
   view_changes_[view_][config_.self] = vc;
   Send(CoreOutput::kBroadcast, std::move(vc));
   last_resend_tick_ = now_;
@@ -78,14 +79,7 @@ void PbftCore::HandleViewChange(const ConsensusMsg& msg) {
   }
   if (msg.view < view_ || (msg.view == view_ && !view_changing_)) {
     Drop(DropReason::kOldView);
-    // The sender is behind: hand it the new-view that started our view.
-    if (!view_changing_ && last_new_view_ && last_new_view_->view == view_) {
-      auto at = relayed_at_.find(msg.sender);
-      if (at == relayed_at_.end() || now_ - at->second >= config_.resend_ticks) {
-        relayed_at_[msg.sender] = now_;
-        Send(static_cast<int>(msg.sender), *last_new_view_);
-      }
-    }
+    RelayNewViewTo(msg.sender);  // the sender is behind
     return;
   }
   auto& at_view = view_changes_[msg.view];
@@ -104,23 +98,148 @@ void PbftCore::HandleViewChange(const ConsensusMsg& msg) {
     oldest.erase(msg.sender);
     if (oldest.empty()) view_changes_.erase(views_of_sender.front());
   }
-  if (msg.view > view_ || !view_changing_) NoteHigherView(msg.sender, msg.view);
+  if (msg.view > view_ || !view_changing_) NoteHigherView(msg);
   ArmViewChangeTimer();
   TryNewView();
 }
 
-void PbftCore::NoteHigherView(uint32_t sender, uint64_t view) {
-  if (view <= view_) return;
-  uint64_t& seen = higher_views_[sender];
-  seen = std::max(seen, view);
-  std::vector<uint64_t> views;
-  for (const auto& [s, v] : higher_views_) {
-    if (v > view_) views.push_back(v);
+void PbftCore::RelayNewViewTo(uint32_t sender) {
+  // Hand a replica behind us the new-view that started our view, at most once per resend.
+  if (view_changing_ || !last_new_view_ || last_new_view_->view != view_) return;
+  auto at = relayed_at_.find(sender);
+  if (at != relayed_at_.end() && now_ - at->second < config_.resend_ticks) return;
+  relayed_at_[sender] = now_;
+  Send(static_cast<int>(sender), *last_new_view_);
+}
+
+void PbftCore::ForgetViewsBelow() {
+  for (auto it = higher_views_.begin(); it != higher_views_.end();) {
+    it = it->second <= view_ ? higher_views_.erase(it) : std::next(it);
   }
-  if (views.size() < quorum_.Weak()) return;
+  for (auto it = higher_msgs_.begin(); it != higher_msgs_.end();) {
+    it = it->second.view <= view_ ? higher_msgs_.erase(it) : std::next(it);
+  }
+  for (auto it = suspects_.begin(); it != suspects_.end();) {
+    it = it->second.view < view_ ? suspects_.erase(it) : std::next(it);
+  }
+}
+
+void PbftCore::NoteHigherView(const ConsensusMsg& msg) {
+  if (msg.view <= view_) return;
+  auto seen = higher_views_.find(msg.sender);
+  if (seen == higher_views_.end() || msg.view > seen->second) {
+    higher_views_[msg.sender] = msg.view;
+    higher_msgs_[msg.sender] = msg;
+  } else if (msg.view == seen->second && msg.type != ConsensusMsg::kPrePrepare) {
+    higher_msgs_[msg.sender] = msg;  // the same evidence without a block to relay
+  }
+  MaybeLeaveView();
+}
+
+bool PbftCore::suspects_view() const {
+  auto it = suspects_.find(config_.self);
+  return it != suspects_.end() && it->second.view == view_;
+}
+
+void PbftCore::Suspect() {
+  timer_.Stop();
+  if (suspects_view()) return;
+  ConsensusMsg m;
+  m.type = ConsensusMsg::kSuspect;
+  m.view = view_;
+  m.sender = config_.self;
+  m = Signed(std::move(m));
+  suspects_[config_.self] = m;
+  Send(CoreOutput::kBroadcast, std::move(m));
+  out_.view_events.push_back({ViewEvent::kSuspected, view_, view_});
+  MaybeLeaveView();
+}
+
+void PbftCore::HandleSuspect(const ConsensusMsg& msg) {
+  if (msg.view < view_) {
+    Drop(DropReason::kOldView);
+    RelayNewViewTo(msg.sender);  // it still works in an older view
+    return;
+  }
+  auto it = suspects_.find(msg.sender);
+  if (it != suspects_.end() && it->second.view >= msg.view) {
+    Drop(DropReason::kDuplicate);
+    return;
+  }
+  suspects_[msg.sender] = msg;
+  if (msg.view > view_) {
+    NoteHigherView(msg);  // the sender works in a later view
+  } else {
+    MaybeLeaveView();
+  }
+}
+
+// Liveness only. Leaves the current view (or the view change into it) once f+1 distinct
+// validators (us included) gave up on it: they suspect it, or were seen in a later view. At least
+// one of them is honest, and since every piece of evidence is a message signed by its author,
+// relaying it makes every replica still here leave as well.
+void PbftCore::MaybeLeaveView() {
+  std::map<uint32_t, uint64_t> ready;  // sender -> the view it is ready for
+  for (const auto& [sender, v] : higher_views_) {
+    if (v > view_) ready[sender] = v;
+  }
+  for (const auto& [sender, m] : suspects_) {
+    if (m.view == view_) ready.emplace(sender, view_ + 1);
+  }
+  if (ready.size() < quorum_.Weak()) return;
+  std::vector<uint64_t> views;
+  std::vector<ConsensusMsg> evidence;
+  for (const auto& [sender, v] : ready) {
+    views.push_back(v);
+    auto h = higher_msgs_.find(sender);
+    auto su = suspects_.find(sender);
+    if (v > view_ + 1 || su == suspects_.end() || su->second.view != view_) {
+      if (h != higher_msgs_.end()) evidence.push_back(h->second);
+    } else {
+      evidence.push_back(su->second);
+    }
+  }
   // At least one honest replica is at the (f+1)-th highest view or above: join it.
   std::sort(views.begin(), views.end(), std::greater<uint64_t>());
-  StartViewChange(views[quorum_.f()]);
+  StartViewChange(std::max(views[quorum_.f()], view_ + 1));
+  for (const ConsensusMsg& m : evidence) Send(CoreOutput::kBroadcast, m);
+  // Re-sent with our view-change until the new view starts (it may have already, if we
+  // are its primary and held 2f+1 view-changes).
+  if (view_changing_) leave_evidence_ = std::move(evidence);
+}
+
+void PbftCore::NoteHeard(const ConsensusMsg& msg) {
+  if (msg.type == ConsensusMsg::kCheckpoint) return;  // carries no view
+  // A vote of an older view re-sent for a height we hold says nothing of the sender's view.
+  if (msg.view < view_ && msg.height != 0 && msg.height <= committed_height_) return;
+  auto it = heard_.find(msg.sender);
+  if (it != heard_.end() && msg.view < it->second.first &&
+      now_ - it->second.second < 2 * config_.resend_ticks) {
+    return;  // an older message relayed by someone else; its author moved on
+  }
+  heard_[msg.sender] = {msg.view, now_};
+}
+
+PbftCore::ViewPeers PbftCore::PeersByView(uint64_t within_ticks) const {
+  ViewPeers p;
+  for (const auto& [sender, vt] : heard_) {
+    // Only what was heard since we got to this view: a peer that went silent before (a
+    // crashed primary, say) says nothing about where the others are now.
+    if (now_ - vt.second > within_ticks || vt.second < view_since_) continue;
+    if (vt.first == view_) {
+      ++p.in_view;
+    } else {
+      ++p.elsewhere;
+    }
+  }
+  return p;
+}
+
+bool PbftCore::AloneInView(uint64_t within_ticks) const {
+  // A view change in progress is not yet loneliness: allow it one base timeout.
+  if (now_ - view_since_ < config_.view_change_timeout_ticks) return false;
+  const ViewPeers p = PeersByView(within_ticks);
+  return p.elsewhere >= quorum_.Weak() && p.in_view + 1 < quorum_.Strong();
 }
 
 void PbftCore::TryNewView() {
@@ -158,16 +277,18 @@ void PbftCore::HandleNewView(const ConsensusMsg& msg) {
 }
 
 void PbftCore::EnterView(const ConsensusMsg& new_view, const NewViewPlan& plan) {
+  out_.view_events.push_back({ViewEvent::kEntered, new_view.view, normal_view_});
+  normal_view_ = new_view.view;
   if (new_view.view > view_) {
     view_ = new_view.view;
+    view_since_ = now_;
     ResetViewState();
   }
   view_changing_ = false;
   last_new_view_ = new_view;
   view_changes_.erase(view_changes_.begin(), view_changes_.upper_bound(view_));
-  for (auto it = higher_views_.begin(); it != higher_views_.end();) {
-    it = it->second <= view_ ? higher_views_.erase(it) : std::next(it);
-  }
+  ForgetViewsBelow();
+  leave_evidence_.clear();
   if (plan.checkpoint.height > checkpoints_.stable().height) {
     checkpoints_.Advance(plan.checkpoint);
     AdvanceLow();

@@ -159,6 +159,11 @@ grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequ
   auto reg = registry_->Get();
   resp->set_gateways(reg->gateways().size());
   resp->set_devices(reg->devices().size());
+  const ViewHealth vh = orderer_->view_health();
+  resp->set_view_changing(vh.view_changing);
+  resp->set_peers_in_view(vh.peers_in_view);
+  resp->set_peers_elsewhere(vh.peers_elsewhere);
+  resp->set_alone_in_view(vh.alone_in_view);
   return grpc::Status::OK;
 }
 

@@ -15,6 +15,14 @@ namespace provledger::node {
 
 using SubmitResult = StatusOr<provledger::v1::SubmitResponse>;
 
+// How this node stands in its view, for `status` (PbftCore::PeersByView, AloneInView).
+struct ViewHealth {
+  bool view_changing = false;
+  uint32_t peers_in_view = 0;    // validators (not us) heard lately in our view
+  uint32_t peers_elsewhere = 0;  // ... heard lately in another view
+  bool alone_in_view = false;    // f+1 heard elsewhere and fewer than 2f here: in no quorum
+};
+
 class Orderer {
  public:
   virtual ~Orderer() = default;
@@ -33,6 +41,8 @@ class Orderer {
   // peers, verified and rewritten; returns at once (the work happens on other threads).
   // Does nothing for an orderer without peers.
   virtual void RequestRepair(uint64_t height) { (void)height; }
+  // A snapshot of the above; all zero/false for an orderer without peers.
+  virtual ViewHealth view_health() const { return ViewHealth(); }
 };
 
 }  // namespace provledger::node

@@ -100,6 +100,7 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
   cfg.batch_timeout_ticks = std::max<uint64_t>(1, options_.block_timeout_ms / tick);
   cfg.view_change_timeout_ticks = std::max<uint64_t>(10, options_.view_change_timeout_ms / tick);
   cfg.resend_ticks = std::max<uint64_t>(5, 200 / tick);
+  health_window_ticks_ = 2 * cfg.view_change_timeout_ticks;
   core_ = std::make_unique<consensus::PbftCore>(cfg, signer_.get(), checker_.get(), factory_.get(),
                                                 store_->height(), store_->head_hash());
   const grpc::ChannelArguments args = client::LedgerChannelArguments(256 * 1024 * 1024);
@@ -510,6 +511,63 @@ void PbftOrderer::StateTransfer(uint64_t target) {
   CompleteWaiters(settled, start);
 }
 
+ViewHealth PbftOrderer::view_health() const {
+  ViewHealth h;
+  h.view_changing = view_changing_.load();
+  h.peers_in_view = peers_in_view_.load();
+  h.peers_elsewhere = peers_elsewhere_.load();
+  h.alone_in_view = alone_in_view_.load();
+  return h;
+}
+
+void PbftOrderer::LogViewEvents(const std::vector<consensus::ViewEvent>& events) {
+  for (const consensus::ViewEvent& e : events) {
+    const std::string primary = genesis_->Primary(e.view).id;
+    switch (e.kind) {
+      case consensus::ViewEvent::kSuspected:
+        LogInfo("view_suspected").Kv("view", e.view).Kv("primary", primary);
+        break;
+      case consensus::ViewEvent::kChangeStarted:
+        LogWarn("view_change_started")
+            .Kv("view", e.view)
+            .Kv("from_view", e.from_view)
+            .Kv("primary", primary);
+        break;
+      case consensus::ViewEvent::kEntered:
+        LogInfo("view_entered")
+            .Kv("view", e.view)
+            .Kv("from_view", e.from_view)
+            .Kv("primary", primary)
+            .Kv("height", store_->height());
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void PbftOrderer::NoteViewState() {
+  const uint64_t view = core_->view();
+  const consensus::PbftCore::ViewPeers peers = core_->PeersByView(health_window_ticks_);
+  const bool alone = core_->AloneInView(health_window_ticks_);
+  if (alone != logged_alone_) {
+    if (alone) {
+      LogWarn("view_alone")
+          .Kv("view", view)
+          .Kv("peers_in_view", peers.in_view)
+          .Kv("peers_elsewhere", peers.elsewhere);
+    } else {
+      LogInfo("view_alone_ended").Kv("view", view).Kv("peers_in_view", peers.in_view);
+    }
+    logged_alone_ = alone;
+  }
+  view_.store(view);
+  view_changing_.store(core_->in_view_change());
+  peers_in_view_.store(peers.in_view);
+  peers_elsewhere_.store(peers.elsewhere);
+  alone_in_view_.store(alone);
+}
+
 Status PbftOrderer::LoadVotes() { return votes_.Load(store_->MetaScan(VoteGuard::kPrefix)); }
 
 void PbftOrderer::FlushSends() {
@@ -565,6 +623,7 @@ void PbftOrderer::PruneVotes() {
 }
 
 void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
+  LogViewEvents(out.view_events);
   for (auto& send : out.to_send) pending_sends_.push_back(std::move(send));
   for (const auto& [primary, req] : out.forward) {
     // A request that reached us from a peer is already at every validator: only the
@@ -650,7 +709,7 @@ void PbftOrderer::Run(Worker& w) {
         it = ws.empty() ? waiters_.erase(it) : std::next(it);
       }
     }
-    view_.store(core_->view());
+    NoteViewState();
     if (core_->view() != relayed_view_ && !core_->in_view_change()) {
       // A new view began. The core forwards a client's request only when it arrives at a
       // backup; one that reached us while we were (or, restarted, believed we were) the

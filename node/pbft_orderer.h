@@ -69,6 +69,7 @@ class PbftOrderer final : public Orderer {
   uint64_t view() const override { return view_.load(); }
   Status failure() const override;
   void RequestRepair(uint64_t height) override;
+  ViewHealth view_health() const override;
 
   // Takes a peer's delivery: checks each message's signature (on the calling gRPC thread)
   // and queues the good ones; bad ones are counted and dropped.
@@ -118,6 +119,10 @@ class PbftOrderer final : public Orderer {
   // ordering, publish failure().
   void Halt(const char* during, uint64_t height, const Status& s);
   void ApplyRepair(const BlockRepairer::Copy& r);  // consensus thread: rewrite a block
+  // Consensus thread: logs the core's view events (ev=view_suspected, view_change_started,
+  // view_entered); publishes view_health() and logs ev=view_alone when that flag changes.
+  void LogViewEvents(const std::vector<consensus::ViewEvent>& events);
+  void NoteViewState();
 
   ledger::BlockStore* store_;
   const ledger::Genesis* genesis_;
@@ -146,6 +151,12 @@ class PbftOrderer final : public Orderer {
 
   std::vector<std::unique_ptr<Peer>> peers_;  // by validator index; null for self
   std::atomic<uint64_t> view_{0};
+  std::atomic<bool> view_changing_{false};
+  std::atomic<uint32_t> peers_in_view_{0};
+  std::atomic<uint32_t> peers_elsewhere_{0};
+  std::atomic<bool> alone_in_view_{false};
+  uint64_t health_window_ticks_ = 0;  // how far back PeersByView looks: two view timeouts
+  bool logged_alone_ = false;         // consensus thread only: the flag last logged
   std::atomic<uint64_t> waiting_{0};
   std::atomic<uint64_t> dropped_{0};
   VoteGuard votes_;  // consensus thread only; mirrored on disk

@@ -49,9 +49,10 @@ ConsensusMsg SampleNewView() {
 
 TEST(ConsensusTags, NoTagIsAPrefixOfAnotherIncludingProtocolTags) {
   const std::vector<std::string> tags = {
-      "pl/v1/key-request", "pl/v1/key-reply", "pl/v1/session", "pl/v1/data",  "pl/v1/firmware",
-      "pl/v1/record",      "pl/v1/header",    "pl/v1/commit",  "pl/v1/batch", kTagPrePrepare,
-      kTagPrepare,         kTagCheckpoint,    kTagViewChange,  kTagNewView,   kTagCommit};
+      "pl/v1/key-request", "pl/v1/key-reply", "pl/v1/session", "pl/v1/data",
+      "pl/v1/firmware",    "pl/v1/record",    "pl/v1/header",  "pl/v1/commit",
+      "pl/v1/batch",       kTagPrePrepare,    kTagPrepare,     kTagCheckpoint,
+      kTagViewChange,      kTagNewView,       kTagCommit,      kTagSuspect};
   for (size_t i = 0; i < tags.size(); ++i) {
     for (size_t j = 0; j < tags.size(); ++j) {
       if (i == j || tags[i] == tags[j]) continue;  // kTagCommit is PROTOCOL.md's commit tag
@@ -128,6 +129,29 @@ TEST(Encoding, RefusesFieldsTheTypeDoesNotUse) {
   ConsensusMsg nv = SampleNewView();
   nv.view_changes[0].type = ConsensusMsg::kPrepare;  // a prepare where a view-change belongs
   EXPECT_FALSE(Decode(Encode(nv), &m).ok());
+}
+
+TEST(Encoding, RoundTripsASuspectAndRefusesOneWithFieldsItDoesNotUse) {
+  ConsensusMsg s;
+  s.type = ConsensusMsg::kSuspect;
+  s.view = 3;
+  s.sender = 2;
+  s.signature = "suspect-sig";
+  ConsensusMsg back;
+  ASSERT_TRUE(Decode(Encode(s), &back).ok());
+  EXPECT_EQ(back.type, ConsensusMsg::kSuspect);
+  EXPECT_EQ(back.view, 3u);
+  EXPECT_EQ(back.sender, 2u);
+  EXPECT_EQ(std::string(TypeName(back.type)), "suspect");
+  ConsensusMsg with_height = s;
+  with_height.height = 7;
+  EXPECT_FALSE(Decode(Encode(with_height), &back).ok());
+  ConsensusMsg with_digest = s;
+  with_digest.digest = Sha256("x");
+  EXPECT_FALSE(Decode(Encode(with_digest), &back).ok());
+  ConsensusMsg vc = s;
+  vc.type = ConsensusMsg::kViewChange;  // same fields, another type: another digest
+  EXPECT_NE(SigningDigest("c", vc), SigningDigest("c", s));
 }
 
 TEST(Encoding, RefusesNestingDeeperThanANewView) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "common/sha256.h"
@@ -80,6 +81,42 @@ class PbftCoreTest : public ::testing::Test {
       prev = pp.digest;
     }
     return hashes;
+  }
+  static ConsensusMsg Suspect(uint64_t view, uint32_t sender) {
+    ConsensusMsg m;
+    m.type = ConsensusMsg::kSuspect;
+    m.view = view;
+    m.sender = sender;
+    return Sign(m);
+  }
+  // A view-change for `view` from `sender`, from the genesis checkpoint, nothing prepared.
+  static ConsensusMsg ViewChange(uint64_t view, uint32_t sender) {
+    ConsensusMsg m;
+    m.type = ConsensusMsg::kViewChange;
+    m.view = view;
+    m.sender = sender;
+    m.checkpoint_digest = Bytes(32, '\0');
+    return Sign(m);
+  }
+  // A pending request, then one view timeout: the core suspects view 0.
+  void RunOutTimer() {
+    core_->OnRequest(Request{Sha256("lonely"), "p"});
+    for (uint64_t t = 0; t < config_.view_change_timeout_ticks; ++t) core_->OnTick();
+  }
+  // Replica 1 is the primary of view 1: 2 and 3 suspect view 0, all send view-changes.
+  void EnterViewOneAsPrimary() {
+    core_->OnMessage(Suspect(0, 2));
+    core_->OnMessage(Suspect(0, 3));
+    core_->OnMessage(ViewChange(1, 2));
+    core_->OnMessage(ViewChange(1, 3));  // with ours, 2f+1: replica 0 need not take part
+    ASSERT_EQ(core_->view(), 1u);
+    ASSERT_FALSE(core_->in_view_change());
+    core_->TakeOutput();
+  }
+  static int CountFrom(const CoreOutput& out, ConsensusMsg::Type t, uint32_t sender) {
+    int c = 0;
+    for (const auto& [to, m] : out.to_send) c += m.type == t && m.sender == sender;
+    return c;
   }
   static int Count(const CoreOutput& out, ConsensusMsg::Type t) {
     int c = 0;
@@ -231,16 +268,142 @@ TEST_F(PbftCoreTest, ABackupForwardsNewRequestsAndIgnoresCommittedOnes) {
   EXPECT_TRUE(core_->TakeOutput().forward.empty());
 }
 
-TEST_F(PbftCoreTest, ABackupWithAPendingRequestStartsAViewChangeOnTimeout) {
-  core_->OnRequest(Request{Sha256("lonely"), "p"});
-  core_->TakeOutput();
-  for (uint64_t t = 0; t < config_.view_change_timeout_ticks; ++t) core_->OnTick();
+TEST_F(PbftCoreTest, ABackupWhoseTimerRunsOutSuspectsTheViewAndKeepsWorkingInIt) {
+  RunOutTimer();
   CoreOutput out = core_->TakeOutput();
-  ASSERT_EQ(Count(out, ConsensusMsg::kViewChange), 1);
+  EXPECT_GE(Count(out, ConsensusMsg::kSuspect), 1);
+  EXPECT_EQ(Count(out, ConsensusMsg::kViewChange), 0);
+  EXPECT_EQ(core_->view(), 0u);
+  EXPECT_FALSE(core_->in_view_change());
+  EXPECT_TRUE(core_->suspects_view());
+  ASSERT_EQ(out.view_events.size(), 1u);
+  EXPECT_EQ(out.view_events[0].kind, ViewEvent::kSuspected);
+  EXPECT_EQ(out.view_events[0].view, 0u);
+  ConsensusMsg pp = PrePrepare(0, 1, Bytes(32, '\0'), 1);
+  core_->OnMessage(pp);  // still a backup of view 0: it prepares
+  EXPECT_EQ(Count(core_->TakeOutput(), ConsensusMsg::kPrepare), 1);
+}
+
+TEST_F(PbftCoreTest, ResendsItsSuspicionUntilTheViewChanges) {
+  RunOutTimer();
+  core_->TakeOutput();
+  int resent = 0;
+  for (uint64_t t = 0; t < 3 * config_.resend_ticks; ++t) {
+    core_->OnTick();
+    resent += Count(core_->TakeOutput(), ConsensusMsg::kSuspect);
+  }
+  EXPECT_GE(resent, 2);
+  EXPECT_EQ(core_->view(), 0u);
+}
+
+TEST_F(PbftCoreTest, OneSuspectingValidatorDoesNotMoveABackupButFPlusOneDo) {
+  core_->OnMessage(Suspect(0, 2));
+  EXPECT_EQ(Count(core_->TakeOutput(), ConsensusMsg::kViewChange), 0);
+  EXPECT_EQ(core_->view(), 0u);
+  core_->OnMessage(Suspect(0, 3));
+  CoreOutput out = core_->TakeOutput();
+  EXPECT_EQ(Count(out, ConsensusMsg::kViewChange), 1);
   EXPECT_EQ(core_->view(), 1u);
   EXPECT_TRUE(core_->in_view_change());
-  core_->OnMessage(PrePrepare(0, 1, Bytes(32, '\0'), 1));
-  EXPECT_EQ(core_->dropped(DropReason::kOldView), 1u);
+  ASSERT_EQ(out.view_events.size(), 1u);
+  EXPECT_EQ(out.view_events[0].kind, ViewEvent::kChangeStarted);
+  EXPECT_EQ(out.view_events[0].view, 1u);
+  EXPECT_EQ(out.view_events[0].from_view, 0u);
+  // The evidence goes out with it, signed by its authors, so that nobody stays behind.
+  std::set<uint32_t> relayed;
+  for (const auto& [to, m] : out.to_send) {
+    if (m.type == ConsensusMsg::kSuspect) relayed.insert(m.sender);
+  }
+  EXPECT_EQ(relayed, (std::set<uint32_t>{2, 3}));
+}
+
+TEST_F(PbftCoreTest, ItsOwnSuspicionAndOneOtherMoveItToTheNextView) {
+  RunOutTimer();
+  core_->TakeOutput();
+  core_->OnMessage(Suspect(0, 3));
+  EXPECT_EQ(Count(core_->TakeOutput(), ConsensusMsg::kViewChange), 1);
+  EXPECT_EQ(core_->view(), 1u);
+}
+
+TEST_F(PbftCoreTest, ItsOwnSuspicionAndOneValidatorInALaterViewMoveItThere) {
+  RunOutTimer();
+  core_->TakeOutput();
+  core_->OnMessage(ViewChange(2, 3));
+  EXPECT_EQ(CountFrom(core_->TakeOutput(), ConsensusMsg::kViewChange, 1), 1);
+  EXPECT_EQ(core_->view(), 1u);  // the (f+1)-th highest: ours, view 0 + 1
+}
+
+TEST_F(PbftCoreTest, IgnoresAGarbledOrRepeatedSuspicion) {
+  ConsensusMsg forged = Suspect(0, 2);
+  forged.sender = 3;  // signed by 2, claims 3
+  core_->OnMessage(forged);
+  EXPECT_EQ(core_->dropped(DropReason::kBadSignature), 1u);
+  core_->OnMessage(Suspect(0, 2));
+  core_->OnMessage(Suspect(0, 2));
+  EXPECT_EQ(core_->dropped(DropReason::kDuplicate), 1u);
+  EXPECT_EQ(core_->view(), 0u);
+}
+
+TEST_F(PbftCoreTest, AViewChangeThatDoesNotCompleteIsSuspectedBeforeTheNextOne) {
+  core_->OnMessage(ViewChange(2, 2));
+  core_->OnMessage(ViewChange(2, 3));  // f+1 in view 2: we join, 2f+1 arm the timer
+  ASSERT_EQ(core_->view(), 2u);
+  ASSERT_TRUE(core_->in_view_change());
+  core_->TakeOutput();
+  int suspects = 0;
+  int next = 0;
+  for (uint64_t t = 0; t < 4 * config_.view_change_timeout_ticks; ++t) {
+    core_->OnTick();
+    CoreOutput out = core_->TakeOutput();
+    suspects += CountFrom(out, ConsensusMsg::kSuspect, 1);
+    next += CountFrom(out, ConsensusMsg::kViewChange, 1) > 0 && core_->view() > 2;
+  }
+  EXPECT_GE(suspects, 1);  // no NEW-VIEW came: we suspect view 2...
+  EXPECT_EQ(next, 0);      // ...but do not run ahead to view 3 alone
+  EXPECT_EQ(core_->view(), 2u);
+  EXPECT_TRUE(core_->suspects_view());
+  core_->OnMessage(Suspect(2, 3));
+  EXPECT_EQ(core_->view(), 3u);
+  EXPECT_TRUE(core_->in_view_change());
+}
+
+TEST_F(PbftCoreTest, ReportsLeavingAndEnteringAViewAsEvents) {
+  core_->OnMessage(Suspect(0, 2));
+  core_->OnMessage(Suspect(0, 3));
+  core_->OnMessage(ViewChange(1, 2));
+  core_->OnMessage(ViewChange(1, 3));  // 2f+1 with ours: we are the primary of view 1
+  std::vector<ViewEvent> events = core_->TakeOutput().view_events;
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].kind, ViewEvent::kChangeStarted);
+  EXPECT_EQ(events[1].kind, ViewEvent::kEntered);
+  EXPECT_EQ(events[1].view, 1u);
+  EXPECT_EQ(events[1].from_view, 0u);  // the view it worked in before
+}
+
+TEST_F(PbftCoreTest, AReplicaSuspectingAnOlderViewIsHandedTheNewView) {
+  EnterViewOneAsPrimary();
+  core_->OnMessage(Suspect(0, 0));  // replica 0 is still in view 0
+  CoreOutput out = core_->TakeOutput();
+  ASSERT_EQ(out.to_send.size(), 1u);
+  EXPECT_EQ(out.to_send[0].first, 0);
+  EXPECT_EQ(out.to_send[0].second.type, ConsensusMsg::kNewView);
+  EXPECT_EQ(out.to_send[0].second.view, 1u);
+}
+
+TEST_F(PbftCoreTest, IsAloneInItsViewWhenTheOthersAreHeardInAnotherOne) {
+  EnterViewOneAsPrimary();
+  EXPECT_FALSE(core_->AloneInView(100));
+  EXPECT_EQ(core_->PeersByView(100).in_view, 2u);  // their view-changes for view 1
+  for (uint64_t t = 0; t <= 2 * config_.resend_ticks; ++t) core_->OnTick();
+  // Then the three others are heard in view 0 (say we were the one who moved, alone).
+  ConsensusMsg pp = PrePrepare(0, 1, Bytes(32, '\0'), 1);
+  core_->OnMessage(pp);
+  core_->OnMessage(Vote(ConsensusMsg::kPrepare, pp, 2));
+  core_->OnMessage(Vote(ConsensusMsg::kPrepare, pp, 3));
+  EXPECT_EQ(core_->PeersByView(100).elsewhere, 3u);
+  EXPECT_TRUE(core_->AloneInView(100));
+  for (uint64_t t = 0; t <= 100; ++t) core_->OnTick();
+  EXPECT_FALSE(core_->AloneInView(100));  // nothing heard lately: no claim either way
 }
 
 TEST(PbftConfig, ValidatesItsFields) {

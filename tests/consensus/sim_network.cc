@@ -49,7 +49,10 @@ void SimNetwork::Heal() {
   replay_p_ = 0;
 }
 
-void SimNetwork::Crash(uint32_t i) { cores_[i].reset(); }
+void SimNetwork::Crash(uint32_t i) {
+  cores_[i].reset();
+  transfer_due_.erase(i);
+}
 
 void SimNetwork::Restart(uint32_t i) {
   if (up(i)) return;
@@ -182,7 +185,25 @@ void SimNetwork::Collect(uint32_t i) {
       }
     }
   }
-  if (out.need_state_transfer) StateTransfer(i);
+  if (out.need_state_transfer) {
+    if (transfer_lag_ == 0) {
+      StateTransfer(i);
+    } else if (transfer_due_.count(i) == 0) {
+      transfer_due_[i] = now_ + transfer_lag_;
+    }
+  }
+}
+
+void SimNetwork::RunDueTransfers() {
+  for (auto it = transfer_due_.begin(); it != transfer_due_.end();) {
+    if (it->second > now_) {
+      ++it;
+      continue;
+    }
+    const uint32_t i = it->first;
+    it = transfer_due_.erase(it);
+    if (up(i)) StateTransfer(i);
+  }
 }
 
 void SimNetwork::Record(uint32_t i, const CommittedBlock& b) {
@@ -268,6 +289,7 @@ void SimNetwork::Step() {
     e.msg = m;
     Schedule(from, static_cast<uint32_t>(rng_() % n_), std::move(e));
   }
+  RunDueTransfers();
   for (uint32_t i = 0; i < n_; ++i) {
     if (!up(i)) continue;
     cores_[i]->OnTick();
@@ -305,6 +327,27 @@ bool SimNetwork::RunUntilAllCommitted(uint64_t max_ticks, uint64_t retry_ticks) 
   return done();
 }
 
+bool SimNetwork::AllInOneView() const {
+  bool first = true;
+  uint64_t view = 0;
+  for (uint32_t i = 0; i < n_; ++i) {
+    if (!honest(i) || !up(i)) continue;
+    if (cores_[i]->in_view_change()) return false;
+    if (!first && cores_[i]->view() != view) return false;
+    view = cores_[i]->view();
+    first = false;
+  }
+  return true;
+}
+
+uint64_t SimNetwork::RunUntilOneView(uint64_t max_ticks) {
+  for (uint64_t t = 0; t <= max_ticks; ++t) {
+    if (AllInOneView()) return t;
+    Step();
+  }
+  return max_ticks + 1;
+}
+
 std::string SimNetwork::Describe() const {
   std::ostringstream s;
   s << "seed=" << seed_ << " (replay with PL_SIM_SEED=" << seed_ << ") tick=" << now_;
@@ -315,7 +358,8 @@ std::string SimNetwork::Describe() const {
       continue;
     }
     const PbftCore& c = *cores_[i];
-    s << "v=" << c.view() << (c.in_view_change() ? "(vc)" : "") << " h=" << c.committed_height()
+    s << "v=" << c.view() << (c.in_view_change() ? "(vc)" : "")
+      << (c.suspects_view() ? "(suspect)" : "") << " h=" << c.committed_height()
       << " low=" << c.low_watermark() << " drops=" << c.dropped_total();
   }
   if (!violation_.empty()) s << " | VIOLATION: " << violation_;

@@ -51,6 +51,9 @@ class SimNetwork {
   // A crashed replica comes back with its applied blocks (as from its store), in view 0.
   void Restart(uint32_t i);
   void SetByzantine(uint32_t i, Byzantine b) { byzantine_[i] = b; }
+  // A state transfer asked for by a core completes `ticks` later (0: at once), as a slow
+  // fetch from peers does in a real node; the core keeps ticking meanwhile.
+  void SetStateTransferLag(uint64_t ticks) { transfer_lag_ = ticks; }
 
   // Client side: makes request number k, and hands it to every live replica.
   static Request MakeRequest(uint64_t k);
@@ -61,6 +64,10 @@ class SimNetwork {
   // Runs until every honest live replica committed every submitted request, resubmitting
   // uncommitted ones every `retry_ticks` (a client retransmits). False after `max_ticks`.
   bool RunUntilAllCommitted(uint64_t max_ticks, uint64_t retry_ticks = 200);
+  // True when every honest live replica is in one view and not changing views.
+  bool AllInOneView() const;
+  // Runs until AllInOneView(); returns the ticks it took, or max_ticks + 1 if it never was.
+  uint64_t RunUntilOneView(uint64_t max_ticks);
 
   bool honest(uint32_t i) const { return byzantine_.at(i) == Byzantine::kHonest; }
   bool up(uint32_t i) const { return cores_[i] != nullptr; }
@@ -98,6 +105,7 @@ class SimNetwork {
   void Record(uint32_t i, const CommittedBlock& b);
   void RecordApplied(uint32_t i, uint64_t height, const Applied& a);
   void StateTransfer(uint32_t i);
+  void RunDueTransfers();
   void Step();
   std::unique_ptr<PbftCore> MakeCore(uint32_t i, uint64_t height, const Bytes& hash);
 
@@ -124,6 +132,8 @@ class SimNetwork {
   double replay_p_ = 0;
   std::vector<std::pair<uint32_t, ConsensusMsg>> history_;  // for replays, bounded
   std::vector<Request> submitted_;
+  uint64_t transfer_lag_ = 0;
+  std::map<uint32_t, uint64_t> transfer_due_;  // replica -> tick its transfer completes
   std::string violation_;
 };
 

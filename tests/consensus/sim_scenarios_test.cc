@@ -2,6 +2,9 @@
 // and checks safety after every step and liveness once the network is healed.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
+
 #include "tests/consensus/sim_network.h"
 
 namespace provledger {
@@ -121,6 +124,96 @@ TEST(SimScenario, RestartedBackupRejoinsTheCurrentView) {
   ASSERT_TRUE(net.RunUntilAllCommitted(20000)) << net.Describe();
   EXPECT_EQ(net.safety_violation(), "") << net.Describe();
   EXPECT_GE(net.core(3).view(), 1u) << net.Describe();
+}
+
+// Item 7 of issue 11: a backup cut off for several view-change timeouts must not run into a
+// view of its own. After the heal it is in the others' view within a bounded number of
+// ticks and votes there: with another backup down, the cluster still commits in the same
+// view, which needs the healed replica among the 3 of 4.
+TEST(SimScenario, IsolatedBackupIsInTheOthersViewAfterHealAndItsVotesCount) {
+  SimNetwork net(4, kSeed, SimConfig());
+  net.SubmitRange(0, 50);
+  ASSERT_TRUE(net.RunUntilAllCommitted(2000)) << net.Describe();
+  net.Partition({0, 1, 2}, {3});
+  net.SubmitRange(50, 100);  // replica 3 holds them too: its view timer runs out, often
+  net.RunTicks(10 * SimConfig().view_change_timeout_ticks);
+  EXPECT_EQ(net.core(0).view(), 0u) << net.Describe();
+  net.Heal();
+  const uint64_t bound = 4 * SimConfig().view_change_timeout_ticks;
+  const uint64_t ticks = net.RunUntilOneView(bound);
+  std::printf("isolated backup in the others' view %llu ticks after the heal (bound %llu)\n",
+              static_cast<unsigned long long>(ticks), static_cast<unsigned long long>(bound));
+  ASSERT_LE(ticks, bound) << net.Describe();
+  ASSERT_TRUE(net.RunUntilAllCommitted(2000)) << net.Describe();
+  for (uint32_t i = 0; i < 4; ++i) {  // what `status` shows as alone_in_view
+    EXPECT_FALSE(net.core(i).AloneInView(2 * SimConfig().view_change_timeout_ticks)) << i;
+  }
+  EXPECT_EQ(net.core(3).PeersByView(2 * SimConfig().view_change_timeout_ticks).in_view, 3u);
+  const uint64_t view = net.core(0).view();
+  net.Crash(1);  // now no block commits without replica 3's votes
+  net.SubmitRange(150, 50);
+  ASSERT_TRUE(net.RunUntilAllCommitted(SimConfig().view_change_timeout_ticks)) << net.Describe();
+  for (uint32_t i : {0u, 2u, 3u}) EXPECT_EQ(net.core(i).view(), view) << net.Describe();
+  EXPECT_EQ(net.safety_violation(), "") << net.Describe();
+}
+
+// A restarted backup far behind fetches blocks for longer than its view timeout while
+// requests wait in its pool: its timer runs out during the catch-up, alone. Afterwards it
+// is in the others' view and its votes count.
+TEST(SimScenario, RestartedBackupWhoseTimerRunsOutDuringCatchUpStaysInTheOthersView) {
+  SimNetwork net(4, kSeed, SimConfig());
+  net.SetStateTransferLag(3 * SimConfig().view_change_timeout_ticks);
+  net.SubmitRange(0, 50);
+  ASSERT_TRUE(net.RunUntilAllCommitted(2000)) << net.Describe();
+  net.Crash(3);
+  net.SubmitRange(50, 200);
+  ASSERT_TRUE(net.RunUntilAllCommitted(5000)) << net.Describe();
+  net.Restart(3);
+  net.SubmitRange(250, 50);
+  ASSERT_TRUE(net.RunUntilAllCommitted(5000)) << net.Describe();
+  const uint64_t bound = 4 * SimConfig().view_change_timeout_ticks;
+  const uint64_t ticks = net.RunUntilOneView(bound);
+  std::printf("restarted backup in the others' view %llu ticks after catching up (bound %llu)\n",
+              static_cast<unsigned long long>(ticks), static_cast<unsigned long long>(bound));
+  ASSERT_LE(ticks, bound) << net.Describe();
+  // One more checkpoint, so that its low watermark is the others' again: a pre-prepare it
+  // dropped above its old high watermark while catching up is never re-sent.
+  net.SubmitRange(300, 150);
+  ASSERT_TRUE(net.RunUntilAllCommitted(2000)) << net.Describe();
+  ASSERT_EQ(net.core(3).low_watermark(), net.core(0).low_watermark()) << net.Describe();
+  const uint64_t view = net.core(0).view();
+  net.Crash(1);
+  net.SubmitRange(450, 50);
+  ASSERT_TRUE(net.RunUntilAllCommitted(SimConfig().view_change_timeout_ticks)) << net.Describe();
+  for (uint32_t i : {0u, 2u, 3u}) EXPECT_EQ(net.core(i).view(), view) << net.Describe();
+  EXPECT_EQ(net.safety_violation(), "") << net.Describe();
+}
+
+// The other direction: the primary is cut off while the others move to a new view; after
+// the heal it adopts their view (it never sent a view-change, so it may) and votes there.
+TEST(SimScenario, IsolatedPrimaryAdoptsTheOthersNewViewAfterHeal) {
+  SimNetwork net(4, kSeed, SimConfig());
+  net.SubmitRange(0, 50);
+  ASSERT_TRUE(net.RunUntilAllCommitted(2000)) << net.Describe();
+  net.Partition({0}, {1, 2, 3});
+  net.SubmitRange(50, 100);
+  net.RunTicks(10 * SimConfig().view_change_timeout_ticks);
+  const uint64_t view = net.core(1).view();
+  EXPECT_GE(view, 1u) << net.Describe();
+  net.Heal();
+  const uint64_t bound = 4 * SimConfig().view_change_timeout_ticks;
+  const uint64_t ticks = net.RunUntilOneView(bound);
+  std::printf("isolated primary in the others' view %llu ticks after the heal (bound %llu)\n",
+              static_cast<unsigned long long>(ticks), static_cast<unsigned long long>(bound));
+  ASSERT_LE(ticks, bound) << net.Describe();
+  EXPECT_EQ(net.core(0).view(), view) << net.Describe();
+  ASSERT_TRUE(net.RunUntilAllCommitted(2000)) << net.Describe();
+  const uint32_t down = net.core(0).primary() == 2 ? 3 : 2;  // a backup other than 0
+  net.Crash(down);
+  net.SubmitRange(150, 50);
+  ASSERT_TRUE(net.RunUntilAllCommitted(SimConfig().view_change_timeout_ticks)) << net.Describe();
+  EXPECT_EQ(net.core(0).view(), view) << net.Describe();
+  EXPECT_EQ(net.safety_violation(), "") << net.Describe();
 }
 
 TEST(SimScenario, EquivocatingPrimaryIsReplacedAndNoForkOccurs) {

@@ -4,6 +4,8 @@
 // PL_SIM_SEEDS=<count> sweeps more seeds (from 1).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -65,22 +67,125 @@ std::string RunSeed(uint64_t seed) {
   return "";
 }
 
-TEST(SimSweep, TwoHundredSeedsKeepSafetyAndRecoverAfterHeal) {
+// Ticks after the last heal within which every replica must be in one view: a handful of
+// view-change rounds (the timeout doubles at most twice here).
+constexpr uint64_t kOneViewBound = 20 * 30;
+
+// Runs one seed of partitions that heal: a few rounds, each cutting off one replica (a
+// backup or the primary) or splitting 2-2 for several view-change timeouts, then healing.
+// Afterwards: no fork, every replica in one view within kOneViewBound ticks, everything
+// committed, and with one more replica crashed the other three still commit (so the ones
+// cut off earlier vote again). Returns "" or a failure naming the seed; *rejoin gets the
+// ticks the last heal took to reach one view.
+std::string RunHealingSeed(uint64_t seed, uint64_t* rejoin) {
+  std::mt19937_64 pick(seed ^ 0x4ea1ed5eedULL);
+  SimNetwork net(4, seed, SweepConfig());
+  uint64_t next = 0;
+  auto submit = [&](uint64_t count) {
+    net.SubmitRange(next, count);
+    next += count;
+  };
+  auto adversary = [&] {
+    net.Drop(-1, -1, static_cast<double>(pick() % 15) / 100.0);
+    net.Delay(pick() % 3);
+    net.Reorder(pick() % 2 == 0);
+  };
+  adversary();
+  submit(30);
+  net.RunTicks(50 + pick() % 100);
+  const int rounds = 1 + static_cast<int>(pick() % 3);
+  for (int r = 0; r < rounds; ++r) {
+    const int kind = static_cast<int>(pick() % 5);  // 0-2 a backup, 3 the primary, 4 2-2
+    uint32_t lone = static_cast<uint32_t>(pick() % 4);
+    if (kind <= 2) {
+      while (lone == net.core(0).primary() && net.up(lone)) lone = (lone + 1) % 4;
+    } else if (kind == 3) {
+      lone = net.core((lone + 1) % 4).primary();
+    }
+    if (kind == 4) {
+      const uint32_t a = static_cast<uint32_t>(pick() % 3) + 1;  // 0 pairs with a
+      std::vector<uint32_t> g1 = {0, a};
+      std::vector<uint32_t> g2;
+      for (uint32_t i = 1; i < 4; ++i) {
+        if (i != a) g2.push_back(i);
+      }
+      net.Partition(g1, g2);
+    } else {
+      std::vector<uint32_t> rest;
+      for (uint32_t i = 0; i < 4; ++i) {
+        if (i != lone) rest.push_back(i);
+      }
+      net.Partition(rest, {lone});
+    }
+    submit(20);
+    net.RunTicks(100 + pick() % 500);  // 3 to 20 view-change timeouts
+    if (!net.safety_violation().empty()) return "safety while cut: " + net.Describe();
+    net.Heal();
+    if (r + 1 < rounds) {
+      adversary();
+      net.RunTicks(pick() % 200);
+    }
+  }
+  *rejoin = net.RunUntilOneView(kOneViewBound);
+  if (*rejoin > kOneViewBound) return "not one view after heal: " + net.Describe();
+  submit(20);
+  if (!net.RunUntilAllCommitted(30000)) return "liveness after heal: " + net.Describe();
+  if (!net.safety_violation().empty()) return "safety after heal: " + net.Describe();
+  uint32_t down = static_cast<uint32_t>(pick() % 4);
+  if (down == net.core(0).primary()) down = (down + 1) % 4;
+  net.Crash(down);
+  submit(20);
+  if (!net.RunUntilAllCommitted(30000)) return "liveness with one down: " + net.Describe();
+  if (!net.safety_violation().empty()) return "safety with one down: " + net.Describe();
+  return "";
+}
+
+struct SeedRange {
   uint64_t first = kFirstSeed;
   uint64_t count = kSeeds;
-  if (const char* env = std::getenv("PL_SIM_SEEDS")) count = std::strtoull(env, nullptr, 10);
+};
+
+SeedRange SeedsFromEnv() {
+  SeedRange r;
+  if (const char* env = std::getenv("PL_SIM_SEEDS")) r.count = std::strtoull(env, nullptr, 10);
   if (const char* env = std::getenv("PL_SIM_SEED")) {
-    first = std::strtoull(env, nullptr, 10);
-    count = 1;
+    r.first = std::strtoull(env, nullptr, 10);
+    r.count = 1;
   }
+  return r;
+}
+
+TEST(SimSweep, TwoHundredSeedsKeepSafetyAndRecoverAfterHeal) {
+  const SeedRange range = SeedsFromEnv();
   int failures = 0;
-  for (uint64_t seed = first; seed < first + count; ++seed) {
+  for (uint64_t seed = range.first; seed < range.first + range.count; ++seed) {
     const std::string err = RunSeed(seed);
     if (!err.empty()) {
       ADD_FAILURE() << err;
       if (++failures >= 5) break;
     }
   }
+}
+
+TEST(SimSweep, PartitionsThatHealNeverForkAndLeaveEveryReplicaVotingInOneView) {
+  const SeedRange range = SeedsFromEnv();
+  int failures = 0;
+  uint64_t worst = 0;
+  uint64_t sum = 0;
+  for (uint64_t seed = range.first; seed < range.first + range.count; ++seed) {
+    uint64_t rejoin = 0;
+    const std::string err = RunHealingSeed(seed, &rejoin);
+    worst = std::max(worst, rejoin);
+    sum += rejoin;
+    if (!err.empty()) {
+      ADD_FAILURE() << err;
+      if (++failures >= 5) break;
+    }
+  }
+  std::printf("one view after the last heal: mean %.1f ticks, worst %llu (bound %llu)\n",
+              static_cast<double>(sum) / static_cast<double>(range.count),
+              static_cast<unsigned long long>(worst),
+              static_cast<unsigned long long>(kOneViewBound));
 }
 
 TEST(SimSweep, TheSameSeedReplaysTheSameRun) {

@@ -143,7 +143,28 @@ def restart_and_catch_up(chain, load, i, others, extra):
     dt = time.time() - t0
     t.log("v%d restarted and reached height %d (the others' head at restart) in %.2fs; a batch "
           "given to it alone was committed in %.2fs" % (i, target, dt, took))
+    one_view(chain, i)
     return dt
+
+
+def one_view(chain, back, timeout=30):
+    """Polls (under load) until all four report one view, none changing views or alone in
+    its view, and the restarted node `back` hears at least 2f others in its view: it votes
+    with them, not just follows by state transfer (issue 11 item 7)."""
+    got = {}
+
+    def same():
+        got.update(statuses(chain, range(N)))
+        ss = list(got.values())
+        return (all(ss) and len({s["view"] for s in ss}) == 1 and
+                not any(s.get("alone_in_view") or s.get("view_changing") for s in ss) and
+                got[back].get("peers_in_view", 0) >= 2)
+    t0 = time.time()
+    t.wait_for(same, timeout, "all four in one view with v%d voting there; last seen %s" % (
+        back, {i: (s["view"], s.get("peers_in_view"), s.get("alone_in_view"))
+               if s else None for i, s in got.items()}))
+    t.log("v%d back: all four in view %d, v%d hears %d others in it, none alone (%.2fs)" % (
+        back, got[back]["view"], back, got[back]["peers_in_view"], time.time() - t0))
 
 
 def check_quiet(chain, secs):
@@ -209,6 +230,14 @@ def scenario_primary(chain, load, extra):
             "the dead node is no longer primary: %s" % ss)
     t.log("b. view %d -> %s (primary %s) after %.2fs; +3 blocks on every survivor after %.2fs"
           % (old_view, views, ss[alive[0]]["primary"], t_vc, t_resume))
+    for i in alive:  # the view change is in each survivor's log, as events
+        text = open("%s/%s.log" % (chain.root, chain.ids[i])).read()
+        for ev in ("ev=view_change_started view=%d" % views[-1],
+                   "ev=view_entered view=%d" % views[-1]):
+            t.check(ev in text, "v%d logged %s" % (i, ev))
+        t.check("ev=view_alone " not in text, "v%d never alone in its view" % i)
+        t.log("v%d: %s" % (i, [l[l.index("ev="):] for l in text.splitlines()
+                                if "ev=view_" in l][-4:]))
     catch = restart_and_catch_up(chain, load, primary, alive, extra)
     load.pause()
     converge(chain, list(range(N)))

@@ -250,6 +250,10 @@ Status CmdStatus(const Ctx& c) {
     o.Set("pending_batches", JsonValue::Int(s.pending_batches()));
     o.Set("gateways", JsonValue::Int(s.gateways()));
     o.Set("devices", JsonValue::Int(s.devices()));
+    o.Set("view_changing", JsonValue::Bool(s.view_changing()));
+    o.Set("peers_in_view", JsonValue::Int(s.peers_in_view()));
+    o.Set("peers_elsewhere", JsonValue::Int(s.peers_elsewhere()));
+    o.Set("alone_in_view", JsonValue::Bool(s.alone_in_view()));
     PrintJson(o);
   } else {
     std::printf(
@@ -262,6 +266,13 @@ Status CmdStatus(const Ctx& c) {
         static_cast<unsigned long long>(s.records()), static_cast<unsigned long long>(s.gateways()),
         static_cast<unsigned long long>(s.devices()),
         static_cast<unsigned long long>(s.pending_batches()));
+    if (s.validators() > 1) {
+      std::printf(
+          "in view    %u of %u other validator(s) heard here, %u in another view%s%s\n",
+          s.peers_in_view(), s.validators() - 1, s.peers_elsewhere(),
+          s.view_changing() ? "; changing view" : "",
+          s.alone_in_view() ? "; ALONE IN VIEW: in no quorum, following by state transfer" : "");
+    }
   }
   return OkStatus();
 }
