@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "absl/flags/commandlineflag.h"
+#include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 
@@ -97,6 +98,15 @@ Status ApplyCommandLine(const char* argv0, const CommandLine& cl) {
   args.push_back(nullptr);
   absl::ParseCommandLine(static_cast<int>(words.size()), args.data());
   return OkStatus();
+}
+
+StatusOr<std::string> Require(const absl::Flag<std::string>& flag) {
+  std::string v = absl::GetFlag(flag);
+  if (v.empty()) {
+    return InvalidArgumentError("--" + std::string(absl::GetFlagReflectionHandle(flag).Name()) +
+                                " is required");
+  }
+  return v;
 }
 
 std::vector<std::string> FlagsNotAtDefault(const std::set<std::string>& names) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/declare.h"
 #include "common/status.h"
 
 namespace provledger {
@@ -44,6 +45,9 @@ StatusOr<CommandLine> SplitCommandLine(int argc, char** argv, int first,
 // and its bad value; an unknown flag or bad value inside a flag file makes Abseil print the
 // error and exit(1).
 Status ApplyCommandLine(const char* argv0, const CommandLine& cl);
+
+// The flag's value; kInvalidArgument "--NAME is required" when it is empty.
+StatusOr<std::string> Require(const absl::Flag<std::string>& flag);
 
 // The flags of `names` changed from their defaults (by a flag file, say).
 std::vector<std::string> FlagsNotAtDefault(const std::set<std::string>& names);

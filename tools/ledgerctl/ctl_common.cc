@@ -32,15 +32,6 @@ StatusOr<int> Done(Status s) {
 
 void PrintJson(const JsonValue& v) { std::printf("%s\n", WriteJsonPretty(v).c_str()); }
 
-StatusOr<std::string> Require(const absl::Flag<std::string>& flag) {
-  std::string v = absl::GetFlag(flag);
-  if (v.empty()) {
-    return InvalidArgumentError("--" + std::string(absl::GetFlagReflectionHandle(flag).Name()) +
-                                " is required");
-  }
-  return v;
-}
-
 StatusOr<std::unique_ptr<client::LedgerClient>> Connect(const Ctx& c) {
   std::vector<std::string> addrs;
   std::string list = absl::GetFlag(FLAGS_node);

@@ -17,6 +17,7 @@
 #include "absl/flags/declare.h"
 #include "client/ledger_client.h"
 #include "common/bytes.h"
+#include "common/command_line.h"  // Require(FLAGS_x)
 #include "common/json.h"
 #include "common/status.h"
 #include "ledger/record.h"
@@ -74,9 +75,6 @@ inline const std::vector<std::string> kNodeFlags = {"node", "timeout_ms"};
 StatusOr<int> Done(Status s);
 
 void PrintJson(const JsonValue& v);
-
-// The flag's value; kInvalidArgument "--NAME is required" when it is empty.
-StatusOr<std::string> Require(const absl::Flag<std::string>& flag);
 
 // A client for --node (a comma-separated list) with --timeout_ms.
 StatusOr<std::unique_ptr<client::LedgerClient>> Connect(const Ctx& c);
