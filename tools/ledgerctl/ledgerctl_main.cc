@@ -128,9 +128,8 @@ int Main(int argc, char** argv) {
   for (const std::string& f : all_flags) {
     if (own.count(f) == 0) foreign.insert(f);
   }
-  for (const std::string& f : FlagsNotAtDefault(foreign)) {
-    return Refuse(groups, cmd, f, " (set by --flagfile)");
-  }
+  const std::vector<std::string> from_file = FlagsNotAtDefault(foreign);
+  if (!from_file.empty()) return Refuse(groups, cmd, from_file[0], " (set by --flagfile)");
   StatusOr<int> rc = cmd.run(Ctx{cl->positional, absl::GetFlag(FLAGS_json)});
   if (!rc.ok()) {
     std::fprintf(stderr, "ledgerctl %s: %s\n", cmd.name.c_str(), rc.status().ToString().c_str());
