@@ -7,6 +7,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "common/json.h"
+#include "common/key_file.h"
 
 namespace provledger {
 namespace {
@@ -81,6 +83,31 @@ StatusOr<CommandLine> SplitCommandLine(int argc, char** argv, int first,
     cl.flags.push_back({name, value});
   }
   return cl;
+}
+
+Status MergeJsonConfig(const std::string& path, CommandLine* cl) {
+  PL_ASSIGN_OR_RETURN(Bytes text, ReadFile(path));
+  auto doc = ParseJson(text);
+  if (!doc.ok()) return doc.status().Annotate("config " + path);
+  if (!doc->is_object()) return InvalidArgumentError("config " + path + ": not a JSON object");
+  std::vector<GivenFlag> from_file;
+  for (const auto& [k, v] : doc->members()) {
+    if (Find(k) == nullptr || IsFlagSourceFlag(k)) {
+      return InvalidArgumentError("config " + path + ": unknown key '" + k + "'");
+    }
+    if (v.is_string()) {
+      from_file.push_back({k, v.string_value()});
+    } else if (v.is_int()) {
+      from_file.push_back({k, std::to_string(v.int_value())});
+    } else if (v.is_bool()) {
+      from_file.push_back({k, v.bool_value() ? "true" : "false"});
+    } else {
+      return InvalidArgumentError("config " + path + ": key '" + k +
+                                  "' must be a string, integer or bool");
+    }
+  }
+  cl->flags.insert(cl->flags.begin(), from_file.begin(), from_file.end());
+  return OkStatus();
 }
 
 Status ApplyCommandLine(const char* argv0, const CommandLine& cl) {

@@ -40,6 +40,13 @@ struct CommandLine {
 StatusOr<CommandLine> SplitCommandLine(int argc, char** argv, int first,
                                        const std::set<std::string>& repeatable = {});
 
+// The node's and bridge's --config=FILE (a JSON object of flag names to strings, integers or
+// bools) as flags placed before those of `cl`, so that the command line wins over the file, as
+// common/flags.h does. kInvalidArgument naming the file and key for an unknown flag or a
+// value of another type; the file's read or parse error otherwise. `cl` unchanged on error.
+// (--flagfile is the Abseil way; this keeps existing JSON configs working.)
+Status MergeJsonConfig(const std::string& path, CommandLine* cl);
+
 // Sets every flag of `cl` in order, then reads its --flagfile(s) (absl::ParseCommandLine;
 // a flag given on the command line wins over the file). kInvalidArgument naming the flag
 // and its bad value; an unknown flag or bad value inside a flag file makes Abseil print the
