@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages provledger builds and runs with (idempotent, needs root).
 set -eu
-PKGS="bazel-bootstrap bazel-platforms bazel-rules-java libgrpc++-dev protobuf-compiler-grpc
+PKGS="bazel-bootstrap bazel-platforms bazel-rules-java libgrpc++-dev libabsl-dev protobuf-compiler-grpc
   libprotobuf-dev protobuf-compiler librocksdb-dev libsecp256k1-dev libpaho-mqttpp-dev
   libpaho-mqtt-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev mosquitto
   mosquitto-clients python3 iproute2 nftables"

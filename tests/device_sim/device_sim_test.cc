@@ -8,9 +8,9 @@
 #include <variant>
 #include <vector>
 
+#include "absl/flags/reflection.h"
 #include "common/bytes.h"
 #include "common/ecdsa.h"
-#include "common/flags.h"
 #include "common/json.h"
 #include "common/sha256.h"
 #include "mqtt-bridge/answers.h"
@@ -478,9 +478,9 @@ StatusOr<SimOptions> Parse(std::vector<std::string> args) {
   args.insert(args.begin(), "device_sim");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
-  PL_ASSIGN_OR_RETURN(Flags f, Flags::Parse(static_cast<int>(argv.size()), argv.data(), 1,
-                                            KnownFlags(), BooleanFlags()));
-  return OptionsFromFlags(f);
+  absl::FlagSaver restore_defaults_after;  // each case starts from the defaults
+  bool help = false;
+  return ParseOptions(static_cast<int>(argv.size()), argv.data(), &help);
 }
 
 TEST(SimOptions, DefaultsMatchTheUsageText) {
@@ -493,6 +493,21 @@ TEST(SimOptions, DefaultsMatchTheUsageText) {
   EXPECT_EQ(o->mode, AuthMode::kMac);
   EXPECT_EQ(o->ack_timeout_ms, 30000u);
   EXPECT_TRUE(o->expect_error.empty());
+}
+
+TEST(SimOptions, TakesFlagsWithASpacedValueAndBareOrNegatedBooleans) {
+  StatusOr<SimOptions> o = Parse({"--count", "3", "--wildcard_subscribe", "--mode", "sig"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->count, 3u);
+  EXPECT_TRUE(o->wildcard_subscribe);
+  EXPECT_EQ(o->mode, AuthMode::kSig);
+  o = Parse({"--nowildcard_subscribe", "--payload="});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_FALSE(o->wildcard_subscribe);
+  EXPECT_EQ(o->count, 10u);  // the previous case's flags were restored
+  EXPECT_FALSE(o->payload.has_value());
+  EXPECT_FALSE(Parse({"--count=ten"}).ok());
+  EXPECT_FALSE(Parse({"stray"}).ok());
 }
 
 TEST(SimOptions, AFaultImpliesItsErrorCodeUnlessOneIsGiven) {

@@ -20,9 +20,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "client/ledger_client.h"
+#include "common/command_line.h"
 #include "common/ecdsa.h"
-#include "common/flags.h"
 #include "common/json.h"
 #include "common/key_file.h"
 #include "common/log.h"
@@ -31,16 +32,30 @@
 #include "ledger/genesis.h"
 #include "ledger/record.h"
 
+ABSL_FLAG(std::string, nodes, "", "validators H:P[,H:P...]; thread k starts at node k mod N");
+ABSL_FLAG(std::string, genesis, "", "genesis FILE (chain id)");
+ABSL_FLAG(std::string, gateway, "", "registered gateway id the batches are signed as");
+ABSL_FLAG(std::string, gateway_key, "", "its private key FILE");
+ABSL_FLAG(std::string, device, "", "registered device id of the readings");
+ABSL_FLAG(uint64_t, threads, 8, "submitting threads");
+ABSL_FLAG(uint64_t, batch, 500, "readings a batch");
+ABSL_FLAG(uint64_t, seconds, 10, "measured run time");
+ABSL_FLAG(uint64_t, rate, 0, "records/s offered, all threads together; 0 = as fast as answered");
+ABSL_FLAG(uint64_t, warmup_s, 1, "seconds before counting");
+ABSL_FLAG(uint64_t, timeout_ms, 30000, "deadline of each submit");
+ABSL_FLAG(bool, json, false, "one JSON line instead of text");
+
 namespace provledger::bench {
 namespace {
 
 namespace v1 = provledger::v1;
 using Clock = std::chrono::steady_clock;
 
-const char kUsage[] =
-    "usage: cluster_load --nodes=H:P[,H:P...] --genesis=FILE --gateway=ID --gateway_key=FILE\n"
-    "                    --device=ID [--threads=8] [--batch=500] [--seconds=10] [--rate=0]\n"
-    "                    [--warmup_s=1] [--timeout_ms=30000] [--json]\n";
+void PrintUsage() {
+  std::fputs("usage: cluster_load [flags]   (--flagfile=FILE: flags from FILE)\n", stdout);
+  PrintFlagHelp(stdout, {"nodes", "genesis", "gateway", "gateway_key", "device", "threads", "batch",
+                         "seconds", "rate", "warmup_s", "timeout_ms", "json"});
+}
 
 struct Config {
   std::vector<std::string> nodes;
@@ -172,32 +187,29 @@ double Percentile(std::vector<double>& v, double p) {
 }
 
 Status Run(int argc, char** argv) {
-  PL_ASSIGN_OR_RETURN(
-      Flags f, Flags::Parse(argc, argv, 1,
-                            {"nodes", "genesis", "gateway", "gateway_key", "device", "threads",
-                             "batch", "seconds", "rate", "warmup_s", "timeout_ms", "json", "help"},
-                            {"json", "help"}));
-  if (f.GetBool("help")) {
-    std::fputs(kUsage, stdout);
+  PL_ASSIGN_OR_RETURN(CommandLine cl, SplitCommandLine(argc, argv, 1));
+  if (cl.help) {
+    PrintUsage();
     return OkStatus();
   }
+  PL_RETURN_IF_ERROR(ApplyCommandLine(argv[0], cl));
   Config c;
-  PL_ASSIGN_OR_RETURN(std::string nodes, f.Require("nodes"));
+  PL_ASSIGN_OR_RETURN(std::string nodes, Require(FLAGS_nodes));
   c.nodes = SplitComma(nodes);
   if (c.nodes.empty()) return InvalidArgumentError("--nodes is empty");
-  PL_ASSIGN_OR_RETURN(std::string gpath, f.Require("genesis"));
+  PL_ASSIGN_OR_RETURN(std::string gpath, Require(FLAGS_genesis));
   PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(gpath));
   c.chain_id = g.chain_id;
-  PL_ASSIGN_OR_RETURN(c.gateway, f.Require("gateway"));
-  PL_ASSIGN_OR_RETURN(std::string kpath, f.Require("gateway_key"));
+  PL_ASSIGN_OR_RETURN(c.gateway, Require(FLAGS_gateway));
+  PL_ASSIGN_OR_RETURN(std::string kpath, Require(FLAGS_gateway_key));
   PL_ASSIGN_OR_RETURN(c.key, ReadKeyFile(kpath));
-  PL_ASSIGN_OR_RETURN(c.device, f.Require("device"));
-  PL_ASSIGN_OR_RETURN(c.threads, f.GetUint("threads", c.threads));
-  PL_ASSIGN_OR_RETURN(c.batch, f.GetUint("batch", c.batch));
-  PL_ASSIGN_OR_RETURN(c.seconds, f.GetUint("seconds", c.seconds));
-  PL_ASSIGN_OR_RETURN(c.rate, f.GetUint("rate", c.rate));
-  PL_ASSIGN_OR_RETURN(c.warmup_s, f.GetUint("warmup_s", c.warmup_s));
-  PL_ASSIGN_OR_RETURN(c.timeout_ms, f.GetUint("timeout_ms", c.timeout_ms));
+  PL_ASSIGN_OR_RETURN(c.device, Require(FLAGS_device));
+  c.threads = absl::GetFlag(FLAGS_threads);
+  c.batch = absl::GetFlag(FLAGS_batch);
+  c.seconds = absl::GetFlag(FLAGS_seconds);
+  c.rate = absl::GetFlag(FLAGS_rate);
+  c.warmup_s = absl::GetFlag(FLAGS_warmup_s);
+  c.timeout_ms = absl::GetFlag(FLAGS_timeout_ms);
   if (c.threads == 0 || c.batch == 0 || c.seconds == 0) {
     return InvalidArgumentError("--threads, --batch and --seconds must be above 0");
   }
@@ -219,7 +231,7 @@ Status Run(int argc, char** argv) {
   const double p50 = Percentile(st.latency_ms, 50), p95 = Percentile(st.latency_ms, 95),
                p99 = Percentile(st.latency_ms, 99);
   const double pmax = st.latency_ms.empty() ? 0 : st.latency_ms.back();
-  if (f.GetBool("json")) {
+  if (absl::GetFlag(FLAGS_json)) {
     JsonValue o = JsonValue::Object();
     o.Set("threads", JsonValue::Int(c.threads));
     o.Set("batch", JsonValue::Int(c.batch));

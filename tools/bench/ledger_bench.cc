@@ -15,8 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "common/command_line.h"
 #include "common/ecdsa.h"
-#include "common/flags.h"
 #include "common/json.h"
 #include "common/sha256.h"
 #include "ledger/block_header.h"
@@ -27,6 +28,9 @@
 #include "ledger/proof_json.h"
 #include "ledger/record.h"
 #include "ledger/store/block_store.h"
+
+ABSL_FLAG(std::string, dir, "/tmp/provledger-bench", "scratch DIR for the store benchmark");
+ABSL_FLAG(uint64_t, blocks, 50, "blocks appended by the store benchmark");
 
 namespace provledger::bench {
 namespace {
@@ -231,21 +235,27 @@ Status BenchStore(const std::string& dir, uint64_t blocks, const Fixture& f) {
 }
 
 int Main(int argc, char** argv) {
-  auto flags = Flags::Parse(argc, argv, 1, {"dir", "blocks"});
-  if (!flags.ok()) {
-    std::fprintf(stderr, "ledger_bench: %s\n", flags.status().ToString().c_str());
+  auto cl = SplitCommandLine(argc, argv, 1);
+  if (cl.ok() && cl->help) {
+    std::puts("usage: ledger_bench [flags]   (--flagfile=FILE: flags from FILE)");
+    PrintFlagHelp(stdout, {"dir", "blocks"});
+    return 0;
+  }
+  Status applied = cl.ok() ? ApplyCommandLine(argv[0], *cl) : cl.status();
+  if (!applied.ok()) {
+    std::fprintf(stderr, "ledger_bench: %s\n", applied.ToString().c_str());
     return 2;
   }
-  const std::string dir = flags->Get("dir", "/tmp/provledger-bench");
-  auto blocks = flags->GetUint("blocks", 50);
-  if (!blocks.ok() || *blocks == 0) {
+  const std::string dir = absl::GetFlag(FLAGS_dir);
+  const uint64_t blocks = absl::GetFlag(FLAGS_blocks);
+  if (blocks == 0) {
     std::fprintf(stderr, "ledger_bench: --blocks must be a positive number\n");
     return 2;
   }
   std::printf("# ledger_bench (one thread)\n");
   BenchSha256();
   BenchMerkle();
-  Status s = BenchStore(dir, *blocks, MakeFixture());
+  Status s = BenchStore(dir, blocks, MakeFixture());
   if (!s.ok()) {
     std::fprintf(stderr, "ledger_bench: %s\n", s.ToString().c_str());
     return 1;

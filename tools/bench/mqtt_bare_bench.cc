@@ -31,8 +31,22 @@
 #include <thread>
 #include <vector>
 
-#include "common/flags.h"
+#include "absl/flags/flag.h"
+#include "common/command_line.h"
 #include "mqtt-bridge/mqtt_client.h"
+
+ABSL_FLAG(std::string, broker, "tcp://127.0.0.1:1883", "MQTT broker URI");
+ABSL_FLAG(uint64_t, devices, 50, "simulated devices (topics)");
+ABSL_FLAG(uint64_t, count, 200, "messages per device");
+ABSL_FLAG(uint64_t, qos, 1, "QoS 0..2");
+ABSL_FLAG(uint64_t, payload_size, 0, "extra payload bytes");
+ABSL_FLAG(uint64_t, workers, 4, "publishing threads");
+ABSL_FLAG(std::string, topic_prefix, "bench", "topic prefix");
+ABSL_FLAG(bool, no_user_props, false, "publish without MQTT v5 user properties");
+ABSL_FLAG(uint64_t, timeout_ms, 30000, "wait this long for every message");
+ABSL_FLAG(uint64_t, rate, 0, "readings/s per device, 0 = full speed");
+ABSL_FLAG(uint64_t, connections, 1, "publishing connections");
+ABSL_FLAG(uint64_t, window, 0, "max published but not yet received; 0 = unbounded");
 
 namespace provledger::bench {
 namespace {
@@ -92,31 +106,26 @@ struct Receiver {
 };
 
 Status Run(int argc, char** argv) {
-  PL_ASSIGN_OR_RETURN(Flags f, Flags::Parse(argc, argv, 1,
-                                            {"broker", "devices", "count", "qos", "payload_size",
-                                             "workers", "topic_prefix", "no_user_props",
-                                             "timeout_ms", "rate", "connections", "window", "help"},
-                                            {"no_user_props", "help"}));
-  if (f.GetBool("help")) {
-    std::puts(
-        "usage: mqtt_bare_bench --broker=URI [--devices=50] [--count=200] [--qos=1]\n"
-        "  [--payload_size=0] [--workers=4] [--topic_prefix=bench] [--no_user_props]\n"
-        "  [--timeout_ms=30000] [--rate=0 (readings/s per device, 0 = full speed)]\n"
-        "  [--connections=1 (publishing connections)]\n"
-        "  [--window=0 (max published but not yet received; 0 = unbounded)]");
+  PL_ASSIGN_OR_RETURN(CommandLine cl, SplitCommandLine(argc, argv, 1));
+  if (cl.help) {
+    std::puts("usage: mqtt_bare_bench [flags]   (--flagfile=FILE: flags from FILE)");
+    PrintFlagHelp(stdout,
+                  {"broker", "devices", "count", "qos", "payload_size", "workers", "topic_prefix",
+                   "no_user_props", "timeout_ms", "rate", "connections", "window"});
     return OkStatus();
   }
-  const std::string broker = f.Get("broker", "tcp://127.0.0.1:1883");
-  const std::string prefix = f.Get("topic_prefix", "bench");
-  PL_ASSIGN_OR_RETURN(uint64_t devices, f.GetUint("devices", 50));
-  PL_ASSIGN_OR_RETURN(uint64_t count, f.GetUint("count", 200));
-  PL_ASSIGN_OR_RETURN(uint64_t qos, f.GetUint("qos", 1));
-  PL_ASSIGN_OR_RETURN(uint64_t payload_size, f.GetUint("payload_size", 0));
-  PL_ASSIGN_OR_RETURN(uint64_t workers, f.GetUint("workers", 4));
-  PL_ASSIGN_OR_RETURN(uint64_t timeout_ms, f.GetUint("timeout_ms", 30000));
-  PL_ASSIGN_OR_RETURN(uint64_t rate, f.GetUint("rate", 0));
-  PL_ASSIGN_OR_RETURN(uint64_t connections, f.GetUint("connections", 1));
-  PL_ASSIGN_OR_RETURN(uint64_t window, f.GetUint("window", 0));
+  PL_RETURN_IF_ERROR(ApplyCommandLine(argv[0], cl));
+  const std::string broker = absl::GetFlag(FLAGS_broker);
+  const std::string prefix = absl::GetFlag(FLAGS_topic_prefix);
+  uint64_t devices = absl::GetFlag(FLAGS_devices);
+  uint64_t count = absl::GetFlag(FLAGS_count);
+  uint64_t qos = absl::GetFlag(FLAGS_qos);
+  uint64_t payload_size = absl::GetFlag(FLAGS_payload_size);
+  uint64_t workers = absl::GetFlag(FLAGS_workers);
+  uint64_t timeout_ms = absl::GetFlag(FLAGS_timeout_ms);
+  uint64_t rate = absl::GetFlag(FLAGS_rate);
+  uint64_t connections = absl::GetFlag(FLAGS_connections);
+  uint64_t window = absl::GetFlag(FLAGS_window);
   if (devices == 0 || count == 0 || workers == 0 || connections == 0 || qos > 2) {
     return InvalidArgumentError(
         "--devices, --count, --workers and --connections must be above 0, --qos 0..2");
@@ -141,7 +150,7 @@ Status Run(int argc, char** argv) {
 
   // Four user properties of a MACed reading's size (pl-seq, pl-ts, pl-kid, pl-mac).
   UserProperties props;
-  if (!f.GetBool("no_user_props")) {
+  if (!absl::GetFlag(FLAGS_no_user_props)) {
     props = {{"pl-seq", "1764000000000000"},
              {"pl-ts", "1764000000000"},
              {"pl-kid", std::string(16, 'a')},

@@ -1,11 +1,10 @@
-// device_sim: simulates MQTT v5 devices speaking PROTOCOL.md (see kUsage in sim_options.cc).
+// device_sim: simulates MQTT v5 devices speaking PROTOCOL.md (device_sim --help lists the flags).
 // Prints one JSON summary line on stdout; exit 0 only when the run met its expectation.
 #include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "common/flags.h"
 #include "common/log.h"
 #include "tools/device_sim/device_keys.h"
 #include "tools/device_sim/sim_options.h"
@@ -24,21 +23,12 @@ int Setup(const Status& s, const char* what) {
 }
 
 int Main(int argc, char** argv) {
-  StatusOr<Flags> flags = Flags::Parse(argc, argv, 1, KnownFlags(), BooleanFlags());
-  if (!flags.ok()) {
-    std::fprintf(stderr, "device_sim: %s\n\n%s", flags.status().message().c_str(), kUsage);
-    return kExitUsage;
-  }
-  if (flags->GetBool("help")) {
-    std::fputs(kUsage, stdout);
+  bool help = false;
+  StatusOr<SimOptions> parsed = ParseOptions(argc, argv, &help);
+  if (help) {
+    PrintUsage(stdout);
     return 0;
   }
-  if (!flags->positional().empty()) {
-    std::fprintf(stderr, "device_sim: unexpected argument '%s'\n\n%s",
-                 flags->positional()[0].c_str(), kUsage);
-    return kExitUsage;
-  }
-  StatusOr<SimOptions> parsed = OptionsFromFlags(*flags);
   if (!parsed.ok()) {
     std::fprintf(stderr, "device_sim: %s\n(run 'device_sim --help')\n",
                  parsed.status().message().c_str());

@@ -1,9 +1,61 @@
 #include "tools/device_sim/sim_options.h"
 
+#include <cstdio>
+#include <optional>
 #include <utility>
 
+#include "absl/flags/flag.h"
+#include "common/command_line.h"
 #include "ledger/record.h"
 #include "mqtt-bridge/topics.h"
+
+// The flags, defaults on the definitions; PrintUsage lists them in these groups.
+ABSL_FLAG(uint64_t, devices, 1, "devices to simulate");
+ABSL_FLAG(std::string, device_prefix, "sim", "devices are named P-0 .. P-(N-1)");
+ABSL_FLAG(std::string, keys_dir, "device_sim_keys",
+          "one DEVICE.key per device, made (mode 0600) if missing");
+ABSL_FLAG(bool, register, false,
+          "register each device's key on the ledger first (skips those already registered "
+          "with the same key); needs --node, --genesis, --admin_key");
+ABSL_FLAG(std::string, node, "", "ledger node(s), HOST:PORT[,HOST:PORT...]");
+ABSL_FLAG(std::string, genesis, "", "genesis FILE (chain id)");
+ABSL_FLAG(std::string, admin_key, "", "admin private key FILE");
+ABSL_FLAG(uint64_t, register_grace_ms, 5000,
+          "after registering, retry `unregistered` answers this long while the bridge catches "
+          "up");
+ABSL_FLAG(std::string, broker, "tcp://127.0.0.1:1883", "MQTT broker URI");
+ABSL_FLAG(std::string, client_id, "", "MQTT client id (default random); one connection for all");
+ABSL_FLAG(std::string, topic_prefix, "devices", "topic prefix");
+ABSL_FLAG(bool, wildcard_subscribe, false,
+          "subscribe P/+/... answer topics once instead of per device (automatic above 16 "
+          "devices)");
+ABSL_FLAG(std::string, mode, "mac",
+          "mac: agree a session key (section 4), MAC readings; sig: sign every reading with the "
+          "device key");
+ABSL_FLAG(std::string, gateway_pubkey, "", "66 hex: key replies must be signed by this key");
+ABSL_FLAG(std::string, gateway_id, "", "key replies must come from this gateway");
+ABSL_FLAG(uint64_t, key_timeout_ms, 10000, "wait this long for key/success");
+ABSL_FLAG(uint64_t, session_overrun_ms, 0, "test aid: keep using a session MS past its expiry");
+ABSL_FLAG(uint64_t, count, 10, "readings per device");
+ABSL_FLAG(std::string, item, "temp", "data item");
+ABSL_FLAG(uint64_t, qos, 1, "QoS of readings, 0 or 1");
+ABSL_FLAG(uint64_t, rate, 0, "readings/s per device, 0 = as fast as possible");
+ABSL_FLAG(std::optional<std::string>, payload, std::nullopt,
+          "fixed payload TEXT (default {\"value\":21.5,\"n\":7}-style JSON)");
+ABSL_FLAG(uint64_t, payload_size, 0, "pad generated payloads to BYTES (0: no padding)");
+ABSL_FLAG(std::optional<uint64_t>, seq_start, std::nullopt,
+          "first pl-seq (default: the clock in microseconds)");
+ABSL_FLAG(uint64_t, workers, 4, "publishing threads");
+ABSL_FLAG(uint64_t, ack_timeout_ms, 30000, "wait this long after the last publish");
+ABSL_FLAG(uint64_t, list_records, 5, "records listed in the summary");
+ABSL_FLAG(std::optional<std::string>, expect_error, std::nullopt,
+          "succeed only if every reading is refused with CODE (default: the --fault's code)");
+ABSL_FLAG(uint64_t, progress_ms, 1000, "progress line period on stderr, 0 = none");
+ABSL_FLAG(std::string, fault, "none", "fault to inject, see below");
+ABSL_FLAG(std::string, replay_file, "", "write accepted readings (verbatim) to FILE");
+ABSL_FLAG(std::string, replay_from, "",
+          "only resend FILE's readings verbatim, expecting replay (use --mode=sig in the first "
+          "run if the bridge restarts between runs: a restarted bridge forgets sessions)");
 
 namespace provledger::device_sim {
 
@@ -49,68 +101,44 @@ bool IsErrorCodeText(const std::string& s) {
 
 }  // namespace
 
-const char kUsage[] =
-    "device_sim: simulates MQTT v5 devices speaking PROTOCOL.md sections 3-5.\n"
-    "\n"
-    "usage: device_sim [flags]\n"
-    "\n"
-    "devices and keys\n"
-    "  --devices=N            devices to simulate (default 1)\n"
-    "  --device_prefix=P      devices are named P-0 .. P-(N-1) (default sim)\n"
-    "  --keys_dir=DIR         one DEVICE.key per device, made (mode 0600) if missing\n"
-    "                         (default device_sim_keys)\n"
-    "  --register             register each device's key on the ledger first (skips those\n"
-    "                         already registered with the same key); needs:\n"
-    "  --node=HOST:PORT[,..]  ledger node(s)\n"
-    "  --genesis=FILE         genesis file (chain id)\n"
-    "  --admin_key=FILE       admin private key file\n"
-    "  --register_grace_ms=MS after registering, retry `unregistered` answers this long\n"
-    "                         while the bridge catches up (default 5000)\n"
-    "\n"
-    "MQTT\n"
-    "  --broker=URI           broker (default tcp://127.0.0.1:1883)\n"
-    "  --client_id=ID         MQTT client id (default random); one connection for all devices\n"
-    "  --topic_prefix=P       topic prefix (default devices)\n"
-    "  --wildcard_subscribe   subscribe P/+/... answer topics once instead of per device\n"
-    "                         (automatic above 16 devices)\n"
-    "\n"
-    "authentication\n"
-    "  --mode=mac|sig         mac (default): agree a session key (section 4), MAC readings;\n"
-    "                         sig: sign every reading with the device key\n"
-    "  --gateway_pubkey=HEX   66 hex: key replies must be signed by this key\n"
-    "  --gateway_id=ID        key replies must come from this gateway\n"
-    "  --key_timeout_ms=MS    wait for key/success (default 10000)\n"
-    "  --session_overrun_ms=MS  test aid: keep using a session MS past its expiry\n"
-    "\n"
-    "readings\n"
-    "  --count=N              readings per device (default 10)\n"
-    "  --item=ITEM            data item (default temp)\n"
-    "  --qos=0|1              QoS of readings (default 1)\n"
-    "  --rate=R               readings/s per device, 0 = as fast as possible (default 0)\n"
-    "  --payload=TEXT         fixed payload (default {\"value\":21.5,\"n\":7}-style JSON)\n"
-    "  --payload_size=BYTES   pad generated payloads to BYTES\n"
-    "  --seq_start=N          first pl-seq (default: the clock in microseconds)\n"
-    "  --workers=N            publishing threads (default 4)\n"
-    "\n"
-    "answers and result\n"
-    "  --ack_timeout_ms=MS    wait this long after the last publish (default 30000)\n"
-    "  --list_records=N       records listed in the summary (default 5)\n"
-    "  --expect_error=CODE    succeed only if every reading is refused with CODE\n"
-    "  --progress_ms=MS       progress line period on stderr, 0 = none (default 1000)\n"
-    "\n"
-    "fault injection (--fault=NAME; implies --expect_error of the code in brackets)\n"
-    "  bad_mac [bad_auth]  bad_sig [bad_auth]  stale [stale]  malformed [malformed]\n"
-    "  too_large [too_large] (set --payload_size above the bridge limit)\n"
-    "  no_session [no_session]  reserved_item [malformed]\n"
-    "  replay        each reading twice with one seq; copies must get replay, readings acks\n"
-    "  replay_after  all readings, then the same copies again, expecting replay\n"
-    "  --replay_file=FILE     write accepted readings (verbatim) to FILE\n"
-    "  --replay_from=FILE     only resend FILE's readings verbatim, expecting replay\n"
-    "                         (use --mode=sig in the first run if the bridge restarts\n"
-    "                         between runs: a restarted bridge forgets sessions)\n"
-    "\n"
-    "output: one JSON summary line on stdout; progress on stderr.\n"
-    "exit: 0 success, 1 readings not answered as required, 2 bad flags, 3 setup failed\n";
+void PrintUsage(std::FILE* out) {
+  std::fputs(
+      "device_sim: simulates MQTT v5 devices speaking PROTOCOL.md sections 3-5.\n"
+      "\n"
+      "usage: device_sim [flags]   (--flagfile=FILE: flags from FILE, one a line)\n",
+      out);
+  struct Group {
+    const char* title;
+    std::vector<std::string> flags;
+  };
+  const Group groups[] = {
+      {"devices and keys",
+       {"devices", "device_prefix", "keys_dir", "register", "node", "genesis", "admin_key",
+        "register_grace_ms"}},
+      {"MQTT", {"broker", "client_id", "topic_prefix", "wildcard_subscribe"}},
+      {"authentication",
+       {"mode", "gateway_pubkey", "gateway_id", "key_timeout_ms", "session_overrun_ms"}},
+      {"readings",
+       {"count", "item", "qos", "rate", "payload", "payload_size", "seq_start", "workers"}},
+      {"answers and result", {"ack_timeout_ms", "list_records", "expect_error", "progress_ms"}},
+      {"fault injection", {"fault", "replay_file", "replay_from"}},
+  };
+  for (const Group& g : groups) {
+    std::fprintf(out, "\n%s\n", g.title);
+    PrintFlagHelp(out, g.flags);
+  }
+  std::fputs(
+      "\nfaults (--fault=NAME; implies --expect_error of the code in brackets)\n"
+      "  bad_mac [bad_auth]  bad_sig [bad_auth]  stale [stale]  malformed [malformed]\n"
+      "  too_large [too_large] (set --payload_size above the bridge limit)\n"
+      "  no_session [no_session]  reserved_item [malformed]\n"
+      "  replay        each reading twice with one seq; copies must get replay, readings acks\n"
+      "  replay_after  all readings, then the same copies again, expecting replay\n"
+      "\n"
+      "output: one JSON summary line on stdout; progress on stderr.\n"
+      "exit: 0 success, 1 readings not answered as required, 2 bad flags, 3 setup failed\n",
+      out);
+}
 
 StatusOr<Fault> ParseFault(std::string_view name) {
   for (const FaultRow& r : kFaults) {
@@ -183,62 +211,20 @@ Status SimOptions::Validate() const {
   return OkStatus();
 }
 
-const std::set<std::string>& KnownFlags() {
-  static const std::set<std::string> kKnown = {"help",
-                                               "broker",
-                                               "client_id",
-                                               "topic_prefix",
-                                               "device_prefix",
-                                               "devices",
-                                               "keys_dir",
-                                               "register",
-                                               "node",
-                                               "genesis",
-                                               "admin_key",
-                                               "mode",
-                                               "gateway_pubkey",
-                                               "gateway_id",
-                                               "item",
-                                               "count",
-                                               "qos",
-                                               "rate",
-                                               "payload",
-                                               "payload_size",
-                                               "seq_start",
-                                               "ack_timeout_ms",
-                                               "key_timeout_ms",
-                                               "session_overrun_ms",
-                                               "list_records",
-                                               "expect_error",
-                                               "fault",
-                                               "replay_file",
-                                               "replay_from",
-                                               "workers",
-                                               "wildcard_subscribe",
-                                               "progress_ms",
-                                               "register_grace_ms"};
-  return kKnown;
-}
-
-const std::set<std::string>& BooleanFlags() {
-  static const std::set<std::string> kBool = {"help", "register", "wildcard_subscribe"};
-  return kBool;
-}
-
-StatusOr<SimOptions> OptionsFromFlags(const Flags& f) {
+StatusOr<SimOptions> OptionsFromFlags() {
   SimOptions o;
-  o.broker = f.Get("broker", o.broker);
-  o.client_id = f.Get("client_id");
-  o.topic_prefix = f.Get("topic_prefix", o.topic_prefix);
-  o.device_prefix = f.Get("device_prefix", o.device_prefix);
-  PL_ASSIGN_OR_RETURN(o.devices, f.GetUint("devices", o.devices));
-  o.keys_dir = f.Get("keys_dir", o.keys_dir);
-  o.do_register = f.GetBool("register");
-  o.nodes = SplitComma(f.Get("node"));
-  o.genesis_path = f.Get("genesis");
-  o.admin_key_path = f.Get("admin_key");
-  PL_ASSIGN_OR_RETURN(o.register_grace_ms, f.GetUint("register_grace_ms", o.register_grace_ms));
-  const std::string mode = f.Get("mode", "mac");
+  o.broker = absl::GetFlag(FLAGS_broker);
+  o.client_id = absl::GetFlag(FLAGS_client_id);
+  o.topic_prefix = absl::GetFlag(FLAGS_topic_prefix);
+  o.device_prefix = absl::GetFlag(FLAGS_device_prefix);
+  o.devices = absl::GetFlag(FLAGS_devices);
+  o.keys_dir = absl::GetFlag(FLAGS_keys_dir);
+  o.do_register = absl::GetFlag(FLAGS_register);
+  o.nodes = SplitComma(absl::GetFlag(FLAGS_node));
+  o.genesis_path = absl::GetFlag(FLAGS_genesis);
+  o.admin_key_path = absl::GetFlag(FLAGS_admin_key);
+  o.register_grace_ms = absl::GetFlag(FLAGS_register_grace_ms);
+  const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode == "mac") {
     o.mode = AuthMode::kMac;
   } else if (mode == "sig") {
@@ -246,36 +232,45 @@ StatusOr<SimOptions> OptionsFromFlags(const Flags& f) {
   } else {
     return InvalidArgumentError("--mode must be mac or sig");
   }
-  if (f.Has("gateway_pubkey")) {
-    auto pk = HexDecodeFixed(f.Get("gateway_pubkey"), 33);
+  if (!absl::GetFlag(FLAGS_gateway_pubkey).empty()) {
+    auto pk = HexDecodeFixed(absl::GetFlag(FLAGS_gateway_pubkey), 33);
     if (!pk.ok()) return InvalidArgumentError("--gateway_pubkey: 66 lowercase hex digits");
     o.gateway_pubkey = *pk;
   }
-  o.gateway_id = f.Get("gateway_id");
-  o.item = f.Get("item", o.item);
-  PL_ASSIGN_OR_RETURN(o.count, f.GetUint("count", o.count));
-  PL_ASSIGN_OR_RETURN(uint64_t qos, f.GetUint("qos", 1));
+  o.gateway_id = absl::GetFlag(FLAGS_gateway_id);
+  o.item = absl::GetFlag(FLAGS_item);
+  o.count = absl::GetFlag(FLAGS_count);
+  const uint64_t qos = absl::GetFlag(FLAGS_qos);
   o.qos = qos > 1 ? 2 : static_cast<int>(qos);
-  PL_ASSIGN_OR_RETURN(o.rate, f.GetUint("rate", 0));
-  if (f.Has("payload")) o.payload = f.Get("payload");
-  PL_ASSIGN_OR_RETURN(o.payload_size, f.GetUint("payload_size", 0));
-  if (f.Has("seq_start")) {
-    PL_ASSIGN_OR_RETURN(uint64_t s, f.GetUint("seq_start", 0));
-    o.seq_start = s;
-  }
-  PL_ASSIGN_OR_RETURN(o.ack_timeout_ms, f.GetUint("ack_timeout_ms", o.ack_timeout_ms));
-  PL_ASSIGN_OR_RETURN(o.key_timeout_ms, f.GetUint("key_timeout_ms", o.key_timeout_ms));
-  PL_ASSIGN_OR_RETURN(o.session_overrun_ms, f.GetUint("session_overrun_ms", o.session_overrun_ms));
-  PL_ASSIGN_OR_RETURN(o.list_records, f.GetUint("list_records", o.list_records));
-  PL_ASSIGN_OR_RETURN(o.fault, ParseFault(f.Get("fault", "none")));
-  o.expect_error = f.Get("expect_error", std::string(FaultExpectedCode(o.fault)));
-  o.replay_file = f.Get("replay_file");
-  o.replay_from = f.Get("replay_from");
-  PL_ASSIGN_OR_RETURN(o.workers, f.GetUint("workers", o.workers));
-  o.wildcard_subscribe = f.GetBool("wildcard_subscribe") || o.devices > 16;
-  PL_ASSIGN_OR_RETURN(o.progress_ms, f.GetUint("progress_ms", o.progress_ms));
+  o.rate = absl::GetFlag(FLAGS_rate);
+  o.payload = absl::GetFlag(FLAGS_payload);
+  o.payload_size = absl::GetFlag(FLAGS_payload_size);
+  o.seq_start = absl::GetFlag(FLAGS_seq_start);
+  o.ack_timeout_ms = absl::GetFlag(FLAGS_ack_timeout_ms);
+  o.key_timeout_ms = absl::GetFlag(FLAGS_key_timeout_ms);
+  o.session_overrun_ms = absl::GetFlag(FLAGS_session_overrun_ms);
+  o.list_records = absl::GetFlag(FLAGS_list_records);
+  PL_ASSIGN_OR_RETURN(o.fault, ParseFault(absl::GetFlag(FLAGS_fault)));
+  o.expect_error =
+      absl::GetFlag(FLAGS_expect_error).value_or(std::string(FaultExpectedCode(o.fault)));
+  o.replay_file = absl::GetFlag(FLAGS_replay_file);
+  o.replay_from = absl::GetFlag(FLAGS_replay_from);
+  o.workers = absl::GetFlag(FLAGS_workers);
+  o.wildcard_subscribe = absl::GetFlag(FLAGS_wildcard_subscribe) || o.devices > 16;
+  o.progress_ms = absl::GetFlag(FLAGS_progress_ms);
   PL_RETURN_IF_ERROR(o.Validate());
   return o;
+}
+
+StatusOr<SimOptions> ParseOptions(int argc, char** argv, bool* help) {
+  PL_ASSIGN_OR_RETURN(CommandLine cl, SplitCommandLine(argc, argv, 1));
+  *help = cl.help;
+  if (cl.help) return SimOptions();
+  if (!cl.positional.empty()) {
+    return InvalidArgumentError("unexpected argument '" + cl.positional[0] + "'");
+  }
+  PL_RETURN_IF_ERROR(ApplyCommandLine(argv[0], cl));
+  return OptionsFromFlags();
 }
 
 }  // namespace provledger::device_sim

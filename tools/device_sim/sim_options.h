@@ -1,19 +1,19 @@
-// SimOptions: what one device_sim run does, parsed from its command line (the usage text
-// below is the reference for every flag). Plain data once parsed.
+// SimOptions: what one device_sim run does, parsed from its command line. The flags are
+// Abseil flags defined in sim_options.cc (defaults and help on the definitions; --help prints
+// them). Plain data once parsed.
 //
 // Thread rules: parse once in main, then read-only; share freely.
 #ifndef PROVLEDGER_TOOLS_DEVICE_SIM_SIM_OPTIONS_H_
 #define PROVLEDGER_TOOLS_DEVICE_SIM_SIM_OPTIONS_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/bytes.h"
-#include "common/flags.h"
 #include "common/status.h"
 
 namespace provledger::device_sim {
@@ -89,15 +89,17 @@ struct SimOptions {
   Status Validate() const;
 };
 
-// The usage text printed on --help and on flag errors.
-extern const char kUsage[];
+// The usage printed on --help and on flag errors, generated from the flag definitions.
+void PrintUsage(std::FILE* out);
 
-// Every flag name device_sim accepts, and those that take no value.
-const std::set<std::string>& KnownFlags();
-const std::set<std::string>& BooleanFlags();
+// Fills SimOptions from the (already set) flags and validates them. kInvalidArgument naming
+// the flag.
+StatusOr<SimOptions> OptionsFromFlags();
 
-// Fills SimOptions from parsed flags and validates them. kInvalidArgument naming the flag.
-StatusOr<SimOptions> OptionsFromFlags(const Flags& flags);
+// Sets the flags from argv (common/command_line.h forms, --flagfile included) and returns
+// OptionsFromFlags(). `*help` is set when --help was given (then nothing else is done).
+// kInvalidArgument naming the word or flag; a bad line in a flag file exits(1) (Abseil).
+StatusOr<SimOptions> ParseOptions(int argc, char** argv, bool* help);
 
 }  // namespace provledger::device_sim
 

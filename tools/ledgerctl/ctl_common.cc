@@ -1,0 +1,113 @@
+#include "tools/ledgerctl/ctl_common.h"
+
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "common/ecdsa.h"
+#include "common/key_file.h"
+
+ABSL_FLAG(bool, json, false, "machine-readable output (every command)");
+ABSL_FLAG(std::string, node, "127.0.0.1:7000",
+          "node(s) to ask, HOST:PORT[,HOST:PORT...]; the next one is tried when one fails");
+ABSL_FLAG(uint64_t, timeout_ms, 30000, "deadline of each call to a node, in ms");
+ABSL_FLAG(std::string, genesis, "",
+          "genesis FILE: the chain id, and the validator keys proofs are checked against");
+ABSL_FLAG(std::string, out, "", "FILE to write");
+ABSL_FLAG(std::string, key, "", "private key FILE (as written by keygen)");
+ABSL_FLAG(std::string, device, "", "device id");
+ABSL_FLAG(std::optional<uint64_t>, seq, std::nullopt,
+          "record: the device's seq; submit: the first reading's seq (default: clock in us)");
+ABSL_FLAG(std::string, item, "",
+          "data item; history: only this item (default all); submit: default reading");
+ABSL_FLAG(std::string, payload, "",
+          "prove/verify/verify-proof: payload FILE to check against the record; submit: the "
+          "readings' payload TEXT (default: a made-up temperature)");
+
+namespace provledger::tools {
+
+StatusOr<int> Done(Status s) {
+  if (!s.ok()) return s;
+  return 0;
+}
+
+void PrintJson(const JsonValue& v) { std::printf("%s\n", WriteJsonPretty(v).c_str()); }
+
+StatusOr<std::unique_ptr<client::LedgerClient>> Connect(const Ctx& c) {
+  std::vector<std::string> addrs;
+  std::string list = absl::GetFlag(FLAGS_node);
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    if (comma > start) addrs.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  client::ClientOptions o;
+  o.timeout_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_timeout_ms));
+  return client::LedgerClient::Create(addrs, o);
+}
+
+// A public key given as 66 hex digits, or read from a key file.
+StatusOr<Bytes> PubkeyArg(const std::string& arg) {
+  if (arg.size() == 66) {
+    auto k = HexDecodeFixed(arg, kPublicKeySize);
+    if (k.ok()) {
+      PL_RETURN_IF_ERROR(ValidatePublicKey(*k));
+      return k;
+    }
+  }
+  PL_ASSIGN_OR_RETURN(PrivateKey key, ReadKeyFile(arg));
+  return key.PublicKey();
+}
+
+StatusOr<Bytes> RecordIdArg(const Ctx& c) {
+  if (c.positional.size() < 2) return InvalidArgumentError("give a record id (64 hex)");
+  auto id = HexDecodeFixed(c.positional[1], 32);
+  if (!id.ok()) return id.status().Annotate("record id");
+  return id;
+}
+
+JsonValue RecordToJson(const ledger::Record& r) {
+  JsonValue o = JsonValue::Object();
+  o.Set("kind", JsonValue::Int(static_cast<uint64_t>(r.kind)));
+  switch (r.kind) {
+    case ledger::RecordKind::kReading: {
+      const auto& x = r.reading;
+      o.Set("type", JsonValue::String("reading"));
+      o.Set("device", JsonValue::String(x.device));
+      o.Set("item", JsonValue::String(x.item));
+      o.Set("seq", JsonValue::Int(x.seq));
+      o.Set("ts", JsonValue::Int(x.ts));
+      o.Set("payload_hash", JsonValue::String(HexEncode(x.payload_hash)));
+      o.Set("auth", JsonValue::String(x.auth == ledger::kAuthSignature ? "signature" : "mac"));
+      o.Set("gateway", JsonValue::String(x.gateway));
+      o.Set("received", JsonValue::Int(x.received));
+      o.Set("integrity", JsonValue::Int(x.integrity));
+      break;
+    }
+    case ledger::RecordKind::kAttestation: {
+      const auto& x = r.attestation;
+      o.Set("type", JsonValue::String("attestation"));
+      o.Set("device", JsonValue::String(x.device));
+      o.Set("seq", JsonValue::Int(x.seq));
+      o.Set("ts", JsonValue::Int(x.ts));
+      o.Set("verdict",
+            JsonValue::String(x.verdict == ledger::kVerdictTrusted ? "trusted" : "untrusted"));
+      o.Set("gateway", JsonValue::String(x.gateway));
+      break;
+    }
+    case ledger::RecordKind::kFirmware:
+      o.Set("type", JsonValue::String("firmware"));
+      o.Set("vendor", JsonValue::String(r.firmware.vendor));
+      o.Set("model", JsonValue::String(r.firmware.model));
+      o.Set("version", JsonValue::String(r.firmware.version));
+      break;
+    case ledger::RecordKind::kRegistry:
+      o.Set("type", JsonValue::String("registry"));
+      o.Set("tx_bytes", JsonValue::Int(r.registry.tx.size()));
+      break;
+  }
+  return o;
+}
+
+}  // namespace provledger::tools

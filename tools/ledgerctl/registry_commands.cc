@@ -1,0 +1,102 @@
+// ledgerctl registry: admin-signed register-gateway, register-device and revoke-device.
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "common/ecdsa.h"
+#include "common/key_file.h"
+#include "common/log.h"
+#include "ledger/genesis.h"
+#include "ledger/registry.h"
+#include "tools/ledgerctl/ctl_common.h"
+
+ABSL_FLAG(std::string, id, "", "the gateway's or device's id");
+ABSL_FLAG(std::string, pubkey, "", "its public key, 66 hex (or give --key=FILE)");
+ABSL_FLAG(std::string, admin_key, "", "the admin's private key FILE (an admin of the genesis)");
+ABSL_FLAG(std::string, vendor, "", "register-device: vendor");
+ABSL_FLAG(std::string, model, "", "register-device: model");
+
+namespace provledger::tools {
+namespace {
+
+Status SubmitRegistryOp(const Ctx& c, v1::RegistryOp op, const std::string& what) {
+  PL_ASSIGN_OR_RETURN(std::string gpath, Require(FLAGS_genesis));
+  PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(gpath));
+  PL_ASSIGN_OR_RETURN(std::string akey, Require(FLAGS_admin_key));
+  PL_ASSIGN_OR_RETURN(PrivateKey admin, ReadKeyFile(akey));
+  op.set_chain_id(g.chain_id);
+  op.set_nonce(NowMs());
+  PL_ASSIGN_OR_RETURN(Bytes tx, ledger::SignRegistryTx(g.chain_id, op, admin.secret()));
+  PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
+  PL_ASSIGN_OR_RETURN(v1::SubmitResponse resp, cl->SubmitRegistry(tx));
+  if (resp.results_size() != 1) return InternalError("node answered with no result");
+  const auto& r = resp.results(0);
+  if (c.json) {
+    JsonValue o = JsonValue::Object();
+    o.Set("record_id", JsonValue::String(HexEncode(r.record_id())));
+    o.Set("height", JsonValue::Int(r.height()));
+    PrintJson(o);
+  } else {
+    std::printf("%s: committed at height %llu as record %s\n", what.c_str(),
+                static_cast<unsigned long long>(r.height()), HexEncode(r.record_id()).c_str());
+  }
+  return OkStatus();
+}
+
+StatusOr<Bytes> KeyOrPubkey(const Ctx& c) {
+  if (!absl::GetFlag(FLAGS_pubkey).empty()) return PubkeyArg(absl::GetFlag(FLAGS_pubkey));
+  PL_ASSIGN_OR_RETURN(std::string k, Require(FLAGS_key));
+  return PubkeyArg(k);
+}
+
+Status CmdRegisterGateway(const Ctx& c) {
+  v1::RegistryOp op;
+  PL_ASSIGN_OR_RETURN(std::string id, Require(FLAGS_id));
+  PL_ASSIGN_OR_RETURN(Bytes pk, KeyOrPubkey(c));
+  op.mutable_register_gateway()->set_id(id);
+  op.mutable_register_gateway()->set_pubkey(pk);
+  return SubmitRegistryOp(c, op, "gateway " + id + " registered");
+}
+
+Status CmdRegisterDevice(const Ctx& c) {
+  v1::RegistryOp op;
+  PL_ASSIGN_OR_RETURN(std::string id, Require(FLAGS_id));
+  PL_ASSIGN_OR_RETURN(Bytes pk, KeyOrPubkey(c));
+  auto* d = op.mutable_register_device();
+  d->set_id(id);
+  d->set_pubkey(pk);
+  d->set_vendor(absl::GetFlag(FLAGS_vendor));
+  d->set_model(absl::GetFlag(FLAGS_model));
+  return SubmitRegistryOp(c, op, "device " + id + " registered");
+}
+
+Status CmdRevokeDevice(const Ctx& c) {
+  v1::RegistryOp op;
+  PL_ASSIGN_OR_RETURN(std::string id, Require(FLAGS_id));
+  op.mutable_revoke_device()->set_id(id);
+  return SubmitRegistryOp(c, op, "device " + id + " revoked");
+}
+
+}  // namespace
+
+CommandGroup RegistryCommands() {
+  std::vector<std::string> common = {"id", "admin_key", "genesis"};
+  common.insert(common.end(), kNodeFlags.begin(), kNodeFlags.end());
+  std::vector<std::string> gateway = common;
+  gateway.insert(gateway.end(), {"pubkey", "key"});
+  std::vector<std::string> device = gateway;
+  device.insert(device.end(), {"vendor", "model"});
+  return {"registry (admin-signed; --genesis for the chain id)",
+          {{"register-gateway", "--id=ID --pubkey=HEX|--key=FILE --admin_key=FILE --genesis=FILE",
+            "registers a gateway's key", gateway,
+            [](const Ctx& c) { return Done(CmdRegisterGateway(c)); }},
+           {"register-device",
+            "--id=ID --pubkey=HEX|--key=FILE [--vendor=V --model=M] --admin_key=FILE\n"
+            "        --genesis=FILE",
+            "registers a device's key", device,
+            [](const Ctx& c) { return Done(CmdRegisterDevice(c)); }},
+           {"revoke-device", "--id=ID --admin_key=FILE --genesis=FILE", "revokes a device", common,
+            [](const Ctx& c) { return Done(CmdRevokeDevice(c)); }}}};
+}
+
+}  // namespace provledger::tools
