@@ -18,7 +18,6 @@ StatusOr<Bytes> HexField(const JsonValue& obj, const std::string& key, size_t si
   return b;
 }
 
-
 }  // namespace
 
 StatusOr<JsonValue> ProofToJson(const Genesis& genesis, const provledger::v1::Proof& proof) {
@@ -147,20 +146,10 @@ StatusOr<VerifiedProof> VerifyProofJson(const Genesis& genesis, const JsonValue&
   out.signatures = seen.size();
   // Step 9 (optional).
   if (payload) {
-    Bytes expected;
-    switch (out.record.kind) {
-      case RecordKind::kReading:
-        expected = out.record.reading.payload_hash;
-        break;
-      case RecordKind::kAttestation:
-        expected = out.record.attestation.report_hash;
-        break;
-      case RecordKind::kFirmware:
-        expected = out.record.firmware.image_sha256;
-        break;
-      default:
-        return InvalidArgumentError("step 9: a registry record has no payload");
-    }
+    const RecordFields f = FieldsOf(out.record);
+    if (f.payload_hash.empty())
+      return InvalidArgumentError("step 9: a registry record has no payload");
+    const Bytes& expected = f.payload_hash;
     if (Sha256(*payload) != expected)
       return UnauthenticatedError("step 9: payload does not hash to the record's payload_hash");
     out.payload_checked = true;

@@ -332,6 +332,46 @@ StatusOr<Bytes> RecordDataDigest(const Record& record) {
   }
 }
 
+RecordFields FieldsOf(const Record& record) {
+  RecordFields f;
+  f.kind = record.kind;
+  switch (record.kind) {
+    case RecordKind::kReading: {
+      const ReadingRecord& r = record.reading;
+      f.from_device = true;
+      f.device = r.device;
+      f.item = r.item;
+      f.seq = r.seq;
+      f.ts = r.ts;
+      f.gateway = r.gateway;
+      f.payload_hash = r.payload_hash;
+      break;
+    }
+    case RecordKind::kAttestation: {
+      const AttestationRecord& a = record.attestation;
+      f.from_device = true;
+      f.device = a.device;
+      f.item = std::string(kIntegrityItem);
+      f.seq = a.seq;
+      f.ts = a.ts;
+      f.gateway = a.gateway;
+      f.payload_hash = a.report_hash;
+      break;
+    }
+    case RecordKind::kFirmware:
+      f.payload_hash = record.firmware.image_sha256;
+      break;
+    default:
+      break;
+  }
+  return f;
+}
+
+StatusOr<RecordFields> DecodeRecordFields(ByteView record_bytes) {
+  PL_ASSIGN_OR_RETURN(Record r, DecodeRecord(record_bytes));
+  return FieldsOf(r);
+}
+
 Status VerifyDeviceSignature(const Record& record, ByteView device_pubkey) {
   PL_ASSIGN_OR_RETURN(Bytes digest, RecordDataDigest(record));
   const bool reading = record.kind == RecordKind::kReading;

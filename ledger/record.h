@@ -102,6 +102,29 @@ struct Record {
   RegistryRecord registry;
 };
 
+// The fields indexes and checks read of a record, whatever its kind: the one place that says
+// which body field is the device, the seq or the payload hash.
+//   kind 1: device, item, seq, ts, gateway; payload_hash = payload_hash
+//   kind 2: device, item "_integrity", seq, ts, gateway; payload_hash = report_hash
+//   kind 3: payload_hash = image_sha256 (the firmware image); nothing else
+//   kind 4: nothing (payload_hash empty)
+struct RecordFields {
+  RecordKind kind = RecordKind::kReading;
+  bool from_device = false;  // kinds 1 and 2: device, item, seq, ts and gateway are set
+  std::string device;
+  std::string item;
+  uint64_t seq = 0;
+  uint64_t ts = 0;
+  std::string gateway;
+  Bytes payload_hash;  // 32 bytes for kinds 1-3; empty for kind 4
+};
+
+// The RecordFields of a decoded `record` (see the table above).
+RecordFields FieldsOf(const Record& record);
+
+// DecodeRecord then FieldsOf; DecodeRecord's error for bytes it refuses.
+StatusOr<RecordFields> DecodeRecordFields(ByteView record_bytes);
+
 // True when `name` matches [A-Za-z0-9_.-]{1,64} (section 2: ids, vendors, models, items).
 bool IsValidName(std::string_view name);
 

@@ -3,7 +3,6 @@
 #include "common/ecdsa.h"
 #include "common/sha256.h"
 #include "ledger/record.h"
-#include "ledger/store/block_store.h"
 
 namespace provledger::ledger {
 
@@ -85,23 +84,24 @@ StatusOr<provledger::v1::RegistryOp> VerifyRegistryTx(const Genesis& genesis, By
   return op;
 }
 
-StatusOr<std::shared_ptr<const RegistrySnapshot>> RegistrySnapshot::Load(const BlockStore& store) {
+StatusOr<std::shared_ptr<const RegistrySnapshot>> RegistrySnapshot::FromRows(
+    const std::vector<std::pair<Bytes, Bytes>>& rows) {
   auto snap = std::make_shared<RegistrySnapshot>();
-  for (const auto& [key, value] : store.RegistryScan(kGatewayPrefix)) {
-    provledger::v1::GatewayInfo g;
-    if (!g.ParseFromString(value)) return DataLossError("registry entry " + key + " is malformed");
-    snap->gateways_[g.id()] = KeyEntry{g.pubkey(), g.registered_height()};
-  }
-  for (const auto& [key, value] : store.RegistryScan(kVendorPrefix)) {
-    provledger::v1::GatewayInfo g;
-    if (!g.ParseFromString(value)) return DataLossError("registry entry " + key + " is malformed");
-    snap->vendors_[g.id()] = KeyEntry{g.pubkey(), g.registered_height()};
-  }
-  for (const auto& [key, value] : store.RegistryScan(kDevicePrefix)) {
-    provledger::v1::DeviceInfo d;
-    if (!d.ParseFromString(value)) return DataLossError("registry entry " + key + " is malformed");
-    snap->devices_[d.id()] =
-        DeviceEntry{d.pubkey(), d.vendor(), d.model(), d.revoked(), d.registered_height()};
+  auto has_prefix = [](const Bytes& key, const char* prefix) { return key.rfind(prefix, 0) == 0; };
+  for (const auto& [key, value] : rows) {
+    if (has_prefix(key, kGatewayPrefix) || has_prefix(key, kVendorPrefix)) {
+      provledger::v1::GatewayInfo g;
+      if (!g.ParseFromString(value))
+        return DataLossError("registry entry " + key + " is malformed");
+      auto& into = has_prefix(key, kGatewayPrefix) ? snap->gateways_ : snap->vendors_;
+      into[g.id()] = KeyEntry{g.pubkey(), g.registered_height()};
+    } else if (has_prefix(key, kDevicePrefix)) {
+      provledger::v1::DeviceInfo d;
+      if (!d.ParseFromString(value))
+        return DataLossError("registry entry " + key + " is malformed");
+      snap->devices_[d.id()] =
+          DeviceEntry{d.pubkey(), d.vendor(), d.model(), d.revoked(), d.registered_height()};
+    }
   }
   return std::shared_ptr<const RegistrySnapshot>(std::move(snap));
 }

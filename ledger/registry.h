@@ -1,6 +1,11 @@
 // The registry on the ledger: gateways, devices (static keys) and firmware vendors,
 // changed only by admin-signed transactions committed as kind 4 records.
 //
+// The state is kept as rows (key -> serialized entry) that Apply() emits and the caller stores
+// with the block (BlockToAppend::registry_puts); FromRows() builds the state back from them.
+// This library knows nothing of the store: the store keeps the rows opaque, and the node hands
+// them from one to the other.
+//
 // A RegistrySnapshot is immutable: readers (gRPC threads, the bridge follower) share a
 // std::shared_ptr<const RegistrySnapshot>; the consensus thread makes the next one with
 // Apply() when a block with registry records commits.
@@ -18,8 +23,6 @@
 #include "proto/ledger.pb.h"
 
 namespace provledger::ledger {
-
-class BlockStore;
 
 // SHA256("pl/v1/registry" || lp(chain_id) || lp(op)): what an admin signs.
 Bytes RegistryDigest(const std::string& chain_id, ByteView op_bytes);
@@ -47,8 +50,11 @@ struct KeyEntry {
 
 class RegistrySnapshot {
  public:
-  // Loads the registry state kept in `store`.
-  static StatusOr<std::shared_ptr<const RegistrySnapshot>> Load(const BlockStore& store);
+  // The registry state the rows Apply() emitted (every one kept, in any order, later puts of a
+  // key replacing earlier ones) describe; rows of keys it does not know are ignored.
+  // kDataLoss naming the key of a row that does not parse.
+  static StatusOr<std::shared_ptr<const RegistrySnapshot>> FromRows(
+      const std::vector<std::pair<Bytes, Bytes>>& rows);
 
   // nullptr when the gateway is not registered.
   const KeyEntry* Gateway(const std::string& id) const;

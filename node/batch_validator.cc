@@ -25,24 +25,13 @@ Status CheckRecord(const ledger::RegistrySnapshot& registry,
     return ResourceExhaustedError(std::to_string(bytes.size()) + " bytes, limit " +
                                   std::to_string(limits.max_record_bytes));
   }
-  PL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::DecodeRecord(bytes));
-  Bytes payload_hash;
-  std::string gateway;
-  if (rec.kind == ledger::RecordKind::kReading) {
-    c->device = rec.reading.device;
-    c->item = rec.reading.item;
-    c->seq = rec.reading.seq;
-    payload_hash = rec.reading.payload_hash;
-    gateway = rec.reading.gateway;
-  } else if (rec.kind == ledger::RecordKind::kAttestation) {
-    c->device = rec.attestation.device;
-    c->item = std::string(ledger::kIntegrityItem);
-    c->seq = rec.attestation.seq;
-    payload_hash = rec.attestation.report_hash;
-    gateway = rec.attestation.gateway;
-  } else {
-    return InvalidArgumentError("gateways submit only kinds 1 and 2");
-  }
+  PL_ASSIGN_OR_RETURN(ledger::RecordFields f, ledger::DecodeRecordFields(bytes));
+  if (!f.from_device) return InvalidArgumentError("gateways submit only kinds 1 and 2");
+  c->device = f.device;
+  c->item = f.item;
+  c->seq = f.seq;
+  const Bytes& payload_hash = f.payload_hash;
+  const std::string& gateway = f.gateway;
   c->has_seq = true;
   if (gateway != batch.gateway()) {
     return InvalidArgumentError("names gateway '" + gateway + "', batch is from '" +

@@ -10,23 +10,23 @@
 #include "common/log.h"
 #include "common/sha256.h"
 #include "ledger/block_header.h"
-#include "ledger/certificate.h"
+#include "ledger/chain_check.h"
 
 namespace provledger::node {
 
 namespace v1 = provledger::v1;
 
 StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t height,
-                                   const v1::Block& blk) {
+                                   const v1::Block& blk, const std::optional<Bytes>& prev_hash) {
   PeerBlock out;
-  PL_ASSIGN_OR_RETURN(out.header, ledger::DecodeHeader(blk.header()));
-  if (out.header.height != height) {
-    return InvalidArgumentError("asked for block " + std::to_string(height) + ", got block " +
-                                std::to_string(out.header.height));
-  }
-  out.hash = ledger::HeaderHash(blk.header());
-  PL_RETURN_IF_ERROR(
-      ledger::VerifyCertificate(genesis, height, out.hash, out.header.view, blk.certificate()));
+  ledger::CheckedHeader checked;
+  Status s = ledger::CheckCertifiedBlock(ledger::ChainLink{genesis.chain_id, height, prev_hash},
+                                         blk.header(), /*record_ids=*/nullptr, blk.certificate(),
+                                         &genesis, &checked);
+  if (s.code() == StatusCode::kFailedPrecondition) return InvalidArgumentError(s.message());
+  PL_RETURN_IF_ERROR(s);
+  out.header = std::move(checked.header);
+  out.hash = std::move(checked.header_hash);
   out.block.header_bytes = blk.header();
   out.block.records.assign(blk.records().begin(), blk.records().end());
   out.block.certificate = blk.certificate();
@@ -35,11 +35,9 @@ StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t heig
     PL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::DecodeRecord(blk.records(i)));
     std::optional<Bytes> payload;
     if (i < blk.payloads_size()) {
-      const Bytes want = rec.kind == ledger::RecordKind::kReading ? rec.reading.payload_hash
-                         : rec.kind == ledger::RecordKind::kAttestation
-                             ? rec.attestation.report_hash
-                             : Bytes();
-      if (!want.empty() && Sha256(blk.payloads(i)) == want) payload = blk.payloads(i);
+      // Nodes keep the payloads of device records (kinds 1 and 2) only.
+      const ledger::RecordFields f = ledger::FieldsOf(rec);
+      if (f.from_device && Sha256(blk.payloads(i)) == f.payload_hash) payload = blk.payloads(i);
     }
     any_payload = any_payload || payload.has_value();
     out.block.payloads.push_back(std::move(payload));

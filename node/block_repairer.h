@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -36,13 +37,15 @@ struct PeerBlock {
   std::vector<ledger::Record> records;  // decoded, in block order
 };
 
-// Trusts nothing a peer sends as block `height`: the header must decode and name `height`,
-// the certificate prove it under `genesis` (2f+1 signatures over its commit digest), every
-// record decode. Payloads are kept where they hash to what their record names. Root, count
-// and chain links are the store's to check when it writes. kInvalidArgument or
-// kUnauthenticated naming the cause.
+// Trusts nothing a peer sends as block `height`: ledger::CheckCertifiedBlock
+// (ledger/chain_check.h) with `genesis` (the header names the chain and `height`, links to
+// `prev_hash` when given, and 2f+1 genesis validators signed its commit digest), and every
+// record must decode. Payloads are kept where they hash to what their record names. Root and
+// count are the store's to check when it writes. kInvalidArgument or kUnauthenticated naming
+// the cause.
 StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t height,
-                                   const provledger::v1::Block& block);
+                                   const provledger::v1::Block& block,
+                                   const std::optional<Bytes>& prev_hash = std::nullopt);
 
 class BlockRepairer {
  public:

@@ -29,28 +29,33 @@ ChainBlockFactory::ChainBlockFactory(ledger::BlockStore* store, const ledger::Ge
 
 namespace {
 // The ids and (device, seq) pairs a derived block takes, for checks of later blocks.
+// A failed read of our store (kDataLoss, kInternal from BlockStore): never a verdict on a
+// request, which would be rejected on this replica only.
+bool IsStoreReadError(const Status& s) {
+  return s.code() == StatusCode::kDataLoss || s.code() == StatusCode::kInternal;
+}
+
 template <typename PendingT>
 PendingT MakePending(DerivedBlock d) {
   PendingT p;
   p.ids.insert(d.record_ids.begin(), d.record_ids.end());
   for (const auto& r : d.records) {
-    auto rec = ledger::DecodeRecord(r);
-    if (!rec.ok()) continue;
-    if (rec->kind == ledger::RecordKind::kReading)
-      p.seqs.insert({rec->reading.device, rec->reading.seq});
-    if (rec->kind == ledger::RecordKind::kAttestation) {
-      p.seqs.insert({rec->attestation.device, rec->attestation.seq});
-    }
+    auto f = ledger::DecodeRecordFields(r);
+    if (f.ok() && f->from_device) p.seqs.insert({f->device, f->seq});
   }
   p.block = std::move(d);
   return p;
 }
 }  // namespace
 
-bool ChainBlockFactory::SeenBelow(ByteView prev_hash, const Bytes& id,
-                                  const std::pair<std::string, uint64_t>* seq) const {
-  if (store_->Contains(id)) return true;
-  if (seq != nullptr && store_->ContainsSeq(seq->first, seq->second)) return true;
+StatusOr<bool> ChainBlockFactory::SeenBelow(ByteView prev_hash, const Bytes& id,
+                                            const std::pair<std::string, uint64_t>* seq) const {
+  PL_ASSIGN_OR_RETURN(bool stored, store_->Contains(id));
+  if (stored) return true;
+  if (seq != nullptr) {
+    PL_ASSIGN_OR_RETURN(stored, store_->ContainsSeq(seq->first, seq->second));
+    if (stored) return true;
+  }
   const Bytes head = store_->head_hash();
   Bytes h(prev_hash);
   // Walk the proposed-but-unapplied blocks down to the store's head.
@@ -108,7 +113,8 @@ Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
     for (auto& rec : checked->records) {
       const std::pair<std::string, uint64_t> seq{rec.device, rec.seq};
       if (ids.count(rec.id) > 0 || (rec.has_seq && seqs.count(seq) > 0)) continue;
-      if (SeenBelow(prev_hash, rec.id, rec.has_seq ? &seq : nullptr)) continue;
+      PL_ASSIGN_OR_RETURN(bool seen, SeenBelow(prev_hash, rec.id, rec.has_seq ? &seq : nullptr));
+      if (seen) continue;
       ids.insert(rec.id);
       if (rec.has_seq) seqs.insert(seq);
       if (rec.registry_op) out->registry_ops.push_back(*rec.registry_op);
@@ -137,12 +143,14 @@ StatusOr<consensus::Proposal> ChainBlockFactory::Build(uint64_t height, uint64_t
   // A request that no longer checks out (say a revoked device) is ordered as rejected
   // instead of stalling every later one or staying pending on the backups.
   Status s = Derive(height, prev_hash, reqs, &d);
+  if (IsStoreReadError(s)) return s;  // our disk, not the requests: propose nothing
   if (!s.ok()) {
     std::vector<v1::ConsensusRequest> good;
     cb.clear_requests();
     for (auto& r : reqs) {
       DerivedBlock probe;
       Status one = Derive(height, prev_hash, {r}, &probe);
+      if (IsStoreReadError(one)) return one;
       if (one.ok()) {
         *cb.add_requests() = r;
         good.push_back(r);

@@ -78,8 +78,10 @@ class ChainBlockFactory final : public consensus::BlockFactory {
   // Derives records from `requests` on top of `prev_hash` at `height`.
   Status Derive(uint64_t height, ByteView prev_hash,
                 const std::vector<provledger::v1::ConsensusRequest>& requests, DerivedBlock* out);
-  bool SeenBelow(ByteView prev_hash, const Bytes& id,
-                 const std::pair<std::string, uint64_t>* seq) const;
+  // Whether `id` (or `seq`, when not null) is on the chain below `prev_hash`: stored, or in
+  // a proposed-but-unapplied block under it. The store's error when a read fails.
+  StatusOr<bool> SeenBelow(ByteView prev_hash, const Bytes& id,
+                           const std::pair<std::string, uint64_t>* seq) const;
   // The registry as of the block `prev_hash`: the store head's, with the registry changes of
   // the overlay's blocks between the head and `prev_hash` applied in order.
   std::shared_ptr<const ledger::RegistrySnapshot> RegistryAt(ByteView prev_hash) const;

@@ -165,7 +165,8 @@ Status Run(int argc, char** argv, int* exit_code) {
       return put;
     }
   }
-  PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::Load(*store));
+  PL_ASSIGN_OR_RETURN(auto registry_rows, store->RegistryScan(""));
+  PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows));
   RegistryHolder registry(snapshot);
 
   std::unique_ptr<Orderer> orderer;

@@ -55,13 +55,9 @@ grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
 namespace {
 // The device and item a record's first-record index is kept under; empty for other kinds.
 std::pair<std::string, std::string> DeviceItemOf(ByteView record) {
-  auto rec = ledger::DecodeRecord(record);
-  if (!rec.ok()) return {};
-  if (rec->kind == ledger::RecordKind::kReading) return {rec->reading.device, rec->reading.item};
-  if (rec->kind == ledger::RecordKind::kAttestation) {
-    return {rec->attestation.device, std::string(ledger::kIntegrityItem)};
-  }
-  return {};
+  auto f = ledger::DecodeRecordFields(record);
+  if (!f.ok() || !f->from_device) return {};
+  return {f->device, f->item};
 }
 }  // namespace
 

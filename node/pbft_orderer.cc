@@ -406,7 +406,8 @@ void PbftOrderer::Track(const Bytes& request_id, Bytes record_ids) {
 
 bool PbftOrderer::AllOnChain(ByteView record_ids) const {
   for (size_t off = 0; off + 32 <= record_ids.size(); off += 32) {
-    if (!store_->Contains(record_ids.substr(off, 32))) return false;  // new: one lookup
+    auto stored = store_->Contains(record_ids.substr(off, 32));  // new: one lookup
+    if (!stored.ok() || !*stored) return false;  // unreadable counts as not (yet) on the chain
   }
   return !record_ids.empty();
 }
@@ -459,11 +460,8 @@ void PbftOrderer::StateTransfer(uint64_t target) {
     if (s.ok()) {
       // Trust nothing a peer sends: a valid certificate, then the chain link; the store
       // checks root and count against the records.
-      auto pb = CheckPeerBlock(*genesis_, h, blk);
+      auto pb = CheckPeerBlock(*genesis_, h, blk, store_->head_hash());
       s = pb.status();
-      if (s.ok() && pb->header.prev != store_->head_hash()) {
-        s = InvalidArgumentError("block does not extend our chain");
-      }
       if (s.ok()) {
         hash = pb->hash;
         for (const auto& rec : pb->records) {
@@ -568,7 +566,10 @@ void PbftOrderer::NoteViewState() {
   alone_in_view_.store(alone);
 }
 
-Status PbftOrderer::LoadVotes() { return votes_.Load(store_->MetaScan(VoteGuard::kPrefix)); }
+Status PbftOrderer::LoadVotes() {
+  PL_ASSIGN_OR_RETURN(auto rows, store_->MetaScan(VoteGuard::kPrefix));
+  return votes_.Load(rows);
+}
 
 void PbftOrderer::FlushSends() {
   if (pending_sends_.empty() || halted_) return;

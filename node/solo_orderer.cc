@@ -117,8 +117,18 @@ void SoloOrderer::CutBlock(std::vector<std::unique_ptr<Waiting>> subs) {
         res->set_index(it->second);
         continue;
       }
-      if (rec.has_seq && (store_->ContainsSeq(rec.device, rec.seq) ||
-                          seqs_in_block.count({rec.device, rec.seq}) > 0)) {
+      bool seq_stored = false;
+      if (rec.has_seq) {
+        auto got = store_->ContainsSeq(rec.device, rec.seq);
+        if (!got.ok()) {  // unreadable index: acknowledge nothing of this cut
+          LogError("block_append_failed").Kv("height", height).Kv("err", got.status().ToString());
+          for (auto& w : subs) w->done.set_value(got.status());
+          pending_.fetch_sub(subs.size());
+          return;
+        }
+        seq_stored = *got;
+      }
+      if (rec.has_seq && (seq_stored || seqs_in_block.count({rec.device, rec.seq}) > 0)) {
         res->set_outcome(provledger::v1::RecordResult::CONFLICT);
         continue;
       }

@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "common/sha256.h"
+#include "ledger/chain_check.h"
 #include "ledger/merkle/tree_hasher.h"
 #include "ledger/record.h"
 
@@ -67,7 +68,6 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return InternalError(what + ": " + s.ToString());
 }
 
-// The fields of a record the indexes need.
 // Meta key of the first-record index: (device, item) -> u64be(height of the block holding
 // the first record of that device and item on the chain).
 Bytes FirstItemKey(const std::string& device, const std::string& item) {
@@ -77,33 +77,6 @@ Bytes FirstItemKey(const std::string& device, const std::string& item) {
   return k;
 }
 constexpr char kFirstIndexMarker[] = "first_index_v1";  // set once the index covers the chain
-
-struct IndexFields {
-  bool indexed = false;  // kinds 1 and 2
-  std::string device;
-  std::string item;
-  uint64_t seq = 0;
-  uint64_t ts = 0;
-};
-
-StatusOr<IndexFields> FieldsOf(ByteView record) {
-  PL_ASSIGN_OR_RETURN(Record r, DecodeRecord(record));
-  IndexFields f;
-  if (r.kind == RecordKind::kReading) {
-    f.indexed = true;
-    f.device = r.reading.device;
-    f.item = r.reading.item;
-    f.seq = r.reading.seq;
-    f.ts = r.reading.ts;
-  } else if (r.kind == RecordKind::kAttestation) {
-    f.indexed = true;
-    f.device = r.attestation.device;
-    f.item = "_integrity";
-    f.seq = r.attestation.seq;
-    f.ts = r.attestation.ts;
-  }
-  return f;
-}
 
 // RocksDB's diagnostic LOG file in the store folder, written with plain write(2). RocksDB's
 // own logger asserts (aborting the process) when it writes again after a failed write, as on
@@ -246,8 +219,8 @@ Status BlockStore::BackfillFirstIndex() {
   for (uint64_t h = 1; h <= height(); ++h) {
     PL_ASSIGN_OR_RETURN(StoredBlock b, ReadBlockUnchecked(h, false));
     for (const auto& r : b.records) {
-      PL_ASSIGN_OR_RETURN(IndexFields f, FieldsOf(r));
-      if (!f.indexed) continue;
+      PL_ASSIGN_OR_RETURN(RecordFields f, DecodeRecordFields(r));
+      if (!f.from_device) continue;
       Bytes key = FirstItemKey(f.device, f.item);
       if (!seen.insert(key).second) continue;
       Bytes v;
@@ -340,37 +313,24 @@ uint64_t BlockStore::record_count() const {
   return record_count_;
 }
 
-Status BlockStore::CheckToWrite(const BlockToAppend& block, BlockHeader* header,
-                                std::vector<Bytes>* leaves, Bytes* header_hash) const {
-  auto decoded = DecodeHeader(block.header_bytes);
-  if (!decoded.ok()) return decoded.status();
-  *header = *decoded;
-  const std::string where = "block " + std::to_string(header->height);
-  if (header->chain_id != chain_id_) {
-    return FailedPreconditionError("block for chain '" + header->chain_id + "', store holds '" +
-                                   chain_id_ + "'");
-  }
-  if (header->record_count != block.records.size()) {
-    return FailedPreconditionError(where + ": record_count differs from the records given");
-  }
+Status BlockStore::CheckToWrite(const BlockToAppend& block, const ChainLink& at,
+                                BlockHeader* header, std::vector<Bytes>* leaves,
+                                Bytes* header_hash) const {
   if (!block.payloads.empty() && block.payloads.size() != block.records.size()) {
     return InvalidArgumentError("payloads must be empty or one per record");
   }
   leaves->clear();
   leaves->reserve(block.records.size());
   for (const auto& rec : block.records) leaves->push_back(RecordId(rec));
-  const Bytes root = MerkleRoot(*leaves);
-  if (root != header->root) {
-    return FailedPreconditionError(where + ": merkle root mismatch (header " +
-                                   ShortHex(header->root) + ", computed " + ShortHex(root) + ")");
+  CheckedHeader checked;
+  Status s = CheckCertifiedBlock(at, block.header_bytes, leaves, block.certificate,
+                                 /*genesis=*/nullptr, &checked);
+  *header = std::move(checked.header);
+  *header_hash = std::move(checked.header_hash);
+  if (s.code() == StatusCode::kFailedPrecondition) {
+    return FailedPreconditionError("block " + std::to_string(at.height) + ": " + s.message());
   }
-  *header_hash = HeaderHash(block.header_bytes);
-  if (block.certificate.digest() !=
-      CommitDigest(chain_id_, header->height, block.certificate.view(), *header_hash)) {
-    return FailedPreconditionError(where +
-                                   ": certificate digest is not this block's commit digest");
-  }
-  return OkStatus();
+  return s;
 }
 
 Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records,
@@ -385,20 +345,24 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
     if (!seen_ids.insert(id).second) {
       return AlreadyExistsError("record " + ShortHex(id) + " twice in block");
     }
-    if (fresh && Contains(id)) {
-      return AlreadyExistsError("record " + ShortHex(id) + " is already on the chain");
+    if (fresh) {
+      PL_ASSIGN_OR_RETURN(bool stored, Contains(id));
+      if (stored) return AlreadyExistsError("record " + ShortHex(id) + " is already on the chain");
     }
     Bytes loc;
     AppendU64(&loc, height);
     AppendU32(&loc, static_cast<uint32_t>(i));
     batch->Put(cfs_[kRecordIndex], S(id), S(loc));
 
-    PL_ASSIGN_OR_RETURN(IndexFields f, FieldsOf(records[i]));
-    if (f.indexed) {
+    PL_ASSIGN_OR_RETURN(RecordFields f, DecodeRecordFields(records[i]));
+    if (f.from_device) {
       const Bytes seq_key = DeviceSeqKey(f.device, f.seq);
-      if (fresh && ContainsSeq(f.device, f.seq)) {
-        return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
-                                  " is already on the chain");
+      if (fresh) {
+        PL_ASSIGN_OR_RETURN(bool stored, ContainsSeq(f.device, f.seq));
+        if (stored) {
+          return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
+                                    " is already on the chain");
+        }
       }
       if (!seen_seq_keys.insert(seq_key).second) {
         return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
@@ -470,27 +434,19 @@ uint64_t BlockStore::damaged_head() const {
 }
 
 Status BlockStore::Append(const BlockToAppend& block) {
-  BlockHeader header;
-  std::vector<Bytes> leaves;
-  Bytes header_hash;
-  PL_RETURN_IF_ERROR(CheckToWrite(block, &header, &leaves, &header_hash));
-  uint64_t height;
-  Bytes prev;
+  ChainLink at;
   uint64_t count;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    height = height_;
-    prev = head_hash_;
+    at.height = height_ + 1;
+    at.prev_hash = head_hash_;
     count = record_count_;
   }
-  if (header.height != height + 1) {
-    return FailedPreconditionError("block height " + std::to_string(header.height) +
-                                   " does not follow head " + std::to_string(height));
-  }
-  if (header.prev != prev) {
-    return FailedPreconditionError("block " + std::to_string(header.height) +
-                                   ": prev hash does not match the head");
-  }
+  at.chain_id = chain_id_;
+  BlockHeader header;
+  std::vector<Bytes> leaves;
+  Bytes header_hash;
+  PL_RETURN_IF_ERROR(CheckToWrite(block, at, &header, &leaves, &header_hash));
 
   rocksdb::WriteBatch batch;
   const Bytes hk = HeightKey(header.height);
@@ -524,21 +480,17 @@ Status BlockStore::RepairBlock(uint64_t height, const BlockToAppend& block) {
   const std::string where = "block " + std::to_string(height);
   auto stored = ReadBlock(height, false);
   if (stored.ok()) return AlreadyExistsError(where + ": the stored copy checks out");
+  // The hash chain: the neighbours that check out must link to this copy.
+  ChainLink at{chain_id_, height, std::nullopt};
+  if (height == 1) {
+    at.prev_hash = Bytes(32, '\0');
+  } else if (auto below = ReadBlock(height - 1, false); below.ok()) {
+    at.prev_hash = below->header_hash;
+  }
   BlockHeader header;
   std::vector<Bytes> leaves;
   Bytes header_hash;
-  PL_RETURN_IF_ERROR(CheckToWrite(block, &header, &leaves, &header_hash));
-  if (header.height != height) {
-    return FailedPreconditionError(where + ": the copy is block " + std::to_string(header.height));
-  }
-  // The hash chain: the neighbours that check out must link to this copy.
-  if (height > 1) {
-    auto below = ReadBlock(height - 1, false);
-    if (below.ok() && below->header_hash != header.prev) {
-      return FailedPreconditionError(where + ": prev hash does not match block " +
-                                     std::to_string(height - 1));
-    }
-  }
+  PL_RETURN_IF_ERROR(CheckToWrite(block, at, &header, &leaves, &header_hash));
   if (height == head) {
     if (header_hash != head_hash()) {
       return FailedPreconditionError(where + ": header hash differs from the head record");
@@ -588,33 +540,27 @@ StatusOr<StoredBlock> BlockStore::ReadBlockUnchecked(uint64_t height, bool with_
     b.payloads.resize(b.records.size());
     for (size_t i = 0; i < b.records.size(); ++i) {
       auto p = ReadPayload(RecordId(b.records[i]));
-      if (p.ok()) b.payloads[i] = std::move(*p);
+      if (p.ok()) {
+        b.payloads[i] = std::move(*p);
+      } else if (p.status().code() != StatusCode::kNotFound) {
+        return p.status().Annotate(where);
+      }
     }
   }
   return b;
 }
 
 Status BlockStore::CheckBlock(const StoredBlock& b, uint64_t height) const {
-  const std::string where = "block " + std::to_string(height);
-  if (b.header.height != height)
-    return DataLossError(where + ": header names height " + std::to_string(b.header.height));
-  if (b.header.chain_id != chain_id_) return DataLossError(where + ": header names another chain");
-  if (b.header.record_count != b.records.size()) {
-    return DataLossError(where + ": record_count " + std::to_string(b.header.record_count) +
-                         " but body holds " + std::to_string(b.records.size()));
-  }
+  return CheckStored(b, ChainLink{chain_id_, height, std::nullopt}, /*genesis=*/nullptr);
+}
+
+Status BlockStore::CheckStored(const StoredBlock& b, const ChainLink& at,
+                               const Genesis* genesis) const {
   std::vector<Bytes> leaves;
   leaves.reserve(b.records.size());
   for (const auto& r : b.records) leaves.push_back(RecordId(r));
-  const Bytes root = MerkleRoot(leaves);
-  if (root != b.header.root) {
-    return DataLossError(where + ": merkle root mismatch (stored " + ShortHex(b.header.root) +
-                         ", computed " + ShortHex(root) + ")");
-  }
-  const Bytes digest = CommitDigest(chain_id_, height, b.certificate.view(), b.header_hash);
-  if (digest != b.certificate.digest()) {
-    return DataLossError(where + ": certificate digest does not match the header hash");
-  }
+  Status s = CheckCertifiedBlock(at, b.header_bytes, &leaves, b.certificate, genesis, nullptr);
+  if (!s.ok()) return DataLossError("block " + std::to_string(at.height) + ": " + s.message());
   return OkStatus();
 }
 
@@ -659,14 +605,25 @@ StatusOr<Bytes> BlockStore::FindBySeq(const std::string& device, uint64_t seq) c
   return v;
 }
 
-bool BlockStore::Contains(ByteView record_id) const {
+namespace {
+// Present, absent, or the read's error.
+StatusOr<bool> Found(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return true;
+  if (s.IsNotFound()) return false;
+  return FromRocks(s, what);
+}
+}  // namespace
+
+StatusOr<bool> BlockStore::Contains(ByteView record_id) const {
   std::string v;
-  return db_->Get(rocksdb::ReadOptions(), cfs_[kRecordIndex], S(record_id), &v).ok();
+  return Found(db_->Get(rocksdb::ReadOptions(), cfs_[kRecordIndex], S(record_id), &v),
+               "record index");
 }
 
-bool BlockStore::ContainsSeq(const std::string& device, uint64_t seq) const {
+StatusOr<bool> BlockStore::ContainsSeq(const std::string& device, uint64_t seq) const {
   std::string v;
-  return db_->Get(rocksdb::ReadOptions(), cfs_[kDeviceSeq], S(DeviceSeqKey(device, seq)), &v).ok();
+  return Found(db_->Get(rocksdb::ReadOptions(), cfs_[kDeviceSeq], S(DeviceSeqKey(device, seq)), &v),
+               "device index");
 }
 
 StatusOr<Bytes> BlockStore::ReadPayload(ByteView record_id) const {
@@ -720,12 +677,14 @@ Status BlockStore::History(const std::string& device, const std::string& item, u
   return FromRocks(it->status(), "history scan");
 }
 
-std::vector<std::pair<Bytes, Bytes>> BlockStore::RegistryScan(const Bytes& prefix) const {
+StatusOr<std::vector<std::pair<Bytes, Bytes>>> BlockStore::RegistryScan(const Bytes& prefix) const {
   std::vector<std::pair<Bytes, Bytes>> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kRegistry]));
   for (it->Seek(S(prefix)); it->Valid() && it->key().starts_with(S(prefix)); it->Next()) {
     out.emplace_back(it->key().ToString(), it->value().ToString());
   }
+  // Valid() is false at the end and on a read error alike: only status() tells them apart.
+  PL_RETURN_IF_ERROR(FromRocks(it->status(), "registry scan"));
   return out;
 }
 
@@ -757,47 +716,31 @@ Status BlockStore::PutMetaBatch(const std::vector<std::pair<std::string, Bytes>>
   return Write(sync, &batch, "meta batch");
 }
 
-std::vector<std::pair<std::string, Bytes>> BlockStore::MetaScan(const std::string& prefix) const {
+StatusOr<std::vector<std::pair<std::string, Bytes>>> BlockStore::MetaScan(
+    const std::string& prefix) const {
   std::vector<std::pair<std::string, Bytes>> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kMeta]));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     out.emplace_back(it->key().ToString(), it->value().ToString());
   }
+  PL_RETURN_IF_ERROR(FromRocks(it->status(), "meta scan"));
   return out;
 }
 
-Status BlockStore::VerifyChain(
-    const std::function<Status(uint64_t, const Bytes&, const provledger::v1::CommitCertificate&)>&
-        check_cert,
-    const std::function<void(uint64_t)>& progress) const {
+Status BlockStore::VerifyChain(const Genesis* genesis,
+                               const std::function<void(uint64_t)>& progress) const {
   const uint64_t head = height();
   Bytes prev(32, '\0');
   for (uint64_t h = 1; h <= head; ++h) {
     auto b = ReadBlockUnchecked(h, false);
     if (!b.ok()) return DataLossError("block " + std::to_string(h) + ": " + b.status().message());
-    Status s = CheckBlock(*b, h);
-    if (!s.ok()) return s;
-    if (b->header.prev != prev) {
-      return DataLossError("block " + std::to_string(h) + ": prev hash does not match block " +
-                           std::to_string(h - 1));
-    }
-    if (check_cert) {
-      Status cs = check_cert(h, b->header_hash, b->certificate);
-      if (!cs.ok())
-        return DataLossError("block " + std::to_string(h) + ": certificate: " + cs.message());
-    }
+    PL_RETURN_IF_ERROR(CheckStored(*b, ChainLink{chain_id_, h, prev}, genesis));
     prev = b->header_hash;
     if (progress && h % 1000 == 0) progress(h);
   }
   if (prev != head_hash())
     return DataLossError("head hash does not match block " + std::to_string(head));
   return OkStatus();
-}
-
-Status BlockStore::CorruptBodyForTest(uint64_t height, ByteView body) {
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  return FromRocks(db_->Put(wo, cfs_[kBodies], S(HeightKey(height)), S(body)), "corrupt");
 }
 
 }  // namespace provledger::ledger

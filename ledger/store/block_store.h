@@ -29,6 +29,8 @@
 
 #include "common/bytes.h"
 #include "ledger/block_header.h"
+#include "ledger/chain_check.h"
+#include "ledger/genesis.h"
 #include "proto/ledger.pb.h"
 
 namespace rocksdb {
@@ -141,9 +143,11 @@ class BlockStore {
   StatusOr<RecordLocation> FindRecord(ByteView record_id) const;
   // The record id stored for (device, seq); kNotFound if none.
   StatusOr<Bytes> FindBySeq(const std::string& device, uint64_t seq) const;
-  // True if `record_id` or (device, seq) of a kind 1/2 record is already stored.
-  bool Contains(ByteView record_id) const;
-  bool ContainsSeq(const std::string& device, uint64_t seq) const;
+  // Whether `record_id`, or (device, seq) of a kind 1/2 record, is already stored; the read's
+  // error (kDataLoss, kInternal) when the index cannot be read: never "absent" for a failed
+  // read.
+  StatusOr<bool> Contains(ByteView record_id) const;
+  StatusOr<bool> ContainsSeq(const std::string& device, uint64_t seq) const;
   // The height of the block holding the first record of `device` and `item` on the chain
   // (kinds 1 and 2; item "_integrity" for kind 2), from an index written with each block.
   // kNotFound when the chain holds no record of them.
@@ -159,8 +163,10 @@ class BlockStore {
                  uint64_t to_ts, uint32_t limit, const Bytes& after, std::vector<HistoryItem>* out,
                  Bytes* next_cursor) const;
 
-  // Registry state: all key/value pairs under `prefix`, and one key (kNotFound if absent).
-  std::vector<std::pair<Bytes, Bytes>> RegistryScan(const Bytes& prefix) const;
+  // Registry state: all key/value pairs under `prefix` (empty: every row) in key order, and
+  // one key (kNotFound if absent). A scan whose read fails returns the error, never the rows
+  // read before it.
+  StatusOr<std::vector<std::pair<Bytes, Bytes>>> RegistryScan(const Bytes& prefix) const;
   StatusOr<Bytes> RegistryGet(const Bytes& key) const;
 
   // Node metadata (small values: genesis hash, node id, ...). kNotFound if absent.
@@ -171,32 +177,34 @@ class BlockStore {
   // fails, its error (see write_status()).
   Status PutMetaBatch(const std::vector<std::pair<std::string, Bytes>>& puts,
                       const std::vector<std::string>& deletes, bool sync);
-  // Every metadata entry whose key starts with `prefix`.
-  std::vector<std::pair<std::string, Bytes>> MetaScan(const std::string& prefix) const;
+  // Every metadata entry whose key starts with `prefix`; a scan whose read fails returns the
+  // error, never the entries read before it.
+  StatusOr<std::vector<std::pair<std::string, Bytes>>> MetaScan(const std::string& prefix) const;
 
-  // Recomputes every header hash, prev link, Merkle root, record count and certificate
-  // digest from height 1 to the head; `check_cert` (may be empty) verifies certificate
-  // signatures. Returns OK or kDataLoss naming the first bad height. `progress` is called
+  // Checks every block from height 1 to the head with CheckCertifiedBlock
+  // (ledger/chain_check.h): header hash, prev link, Merkle root, record count, and the
+  // certificate digest, with `genesis` (may be null) its signatures too; then the head record.
+  // Returns OK or kDataLoss naming the first bad height. `progress` (may be empty) is called
   // every 1000 blocks with the height reached.
-  Status VerifyChain(
-      const std::function<Status(uint64_t, const Bytes&, const provledger::v1::CommitCertificate&)>&
-          check_cert,
-      const std::function<void(uint64_t)>& progress) const;
-
-  // Test hook for corruption tests: overwrites the stored body of `height` as is.
-  Status CorruptBodyForTest(uint64_t height, ByteView body);
+  Status VerifyChain(const Genesis* genesis, const std::function<void(uint64_t)>& progress) const;
 
  private:
+  // Test-only access (ledger/store/block_store_testing.h): writes damage behind the store.
+  friend class BlockStoreTesting;
+
   BlockStore() = default;
   Status LoadHead(bool open_damaged_head);
   // Builds the first-record index once for a store written before it existed.
   Status BackfillFirstIndex();
   StatusOr<StoredBlock> ReadBlockUnchecked(uint64_t height, bool with_payloads) const;
+  // A stored block against itself (CheckCertifiedBlock without a prev); kDataLoss.
   Status CheckBlock(const StoredBlock& b, uint64_t height) const;
-  // Checks a block to write (header, chain, root, count, certificate digest); fills *header
-  // and *leaves (the record ids). kFailedPrecondition naming the cause.
-  Status CheckToWrite(const BlockToAppend& block, BlockHeader* header, std::vector<Bytes>* leaves,
-                      Bytes* header_hash) const;
+  // A stored block as block `at` (CheckCertifiedBlock); kDataLoss naming the height.
+  Status CheckStored(const StoredBlock& b, const ChainLink& at, const Genesis* genesis) const;
+  // Checks a block to write as block `at` (CheckCertifiedBlock without signatures); fills
+  // *header, *header_hash and *leaves (the record ids). kFailedPrecondition naming the cause.
+  Status CheckToWrite(const BlockToAppend& block, const ChainLink& at, BlockHeader* header,
+                      std::vector<Bytes>* leaves, Bytes* header_hash) const;
   // Adds the index entries of `records` at `height` to `batch`; kAlreadyExists if `fresh` and
   // a record id or (device, seq) is already stored or twice in the block.
   Status AddIndexes(uint64_t height, const std::vector<Bytes>& records,

@@ -6,6 +6,7 @@
 
 #include "common/flags.h"
 #include "ledger/store/block_store.h"
+#include "ledger/store/block_store_testing.h"
 
 namespace provledger {
 namespace {
@@ -22,7 +23,7 @@ Status Run(int argc, char** argv) {
   PL_ASSIGN_OR_RETURN(ledger::StoredBlock b, store->ReadBlock(height, false));
   Bytes body = ledger::EncodeBody(b.records);
   body[body.size() / 2] = static_cast<char>(body[body.size() / 2] ^ 0x01);
-  PL_RETURN_IF_ERROR(store->CorruptBodyForTest(height, body));
+  PL_RETURN_IF_ERROR(ledger::BlockStoreTesting::CorruptBody(*store, height, body));
   std::printf("flipped byte %zu of %zu in block %llu's body\n", body.size() / 2, body.size(),
               static_cast<unsigned long long>(height));
   return OkStatus();

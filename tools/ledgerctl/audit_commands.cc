@@ -7,10 +7,8 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "ledger/block_header.h"
-#include "ledger/certificate.h"
+#include "ledger/chain_check.h"
 #include "ledger/genesis.h"
-#include "ledger/merkle/tree_hasher.h"
 #include "ledger/record.h"
 #include "ledger/store/block_store.h"
 #include "tools/ledgerctl/ctl_common.h"
@@ -44,23 +42,13 @@ StatusOr<int> VerifyChainRemote(const Ctx& c, const ledger::Genesis& g) {
       bad = b.status();
       break;
     }
-    auto hd = ledger::DecodeHeader(b->header());
-    if (!hd.ok()) {
-      bad = hd.status();
-      break;
-    }
-    const Bytes hash = ledger::HeaderHash(b->header());
     std::vector<Bytes> ids;
     for (const auto& r : b->records()) ids.push_back(ledger::RecordId(r));
-    if (hd->height != h) {
-      bad = DataLossError("header names height " + std::to_string(hd->height));
-    } else if (hd->prev != prev) {
-      bad = DataLossError("prev hash does not match block " + std::to_string(h - 1));
-    } else if (hd->record_count != ids.size() || hd->root != ledger::MerkleRoot(ids)) {
-      bad = DataLossError("merkle root or record count does not match the records");
-    } else {
-      bad = ledger::VerifyCertificate(g, h, hash, hd->view, b->certificate());
-    }
+    ledger::CheckedHeader checked;
+    bad = ledger::CheckCertifiedBlock(ledger::ChainLink{g.chain_id, h, prev}, b->header(), &ids,
+                                      b->certificate(), &g, &checked);
+    if (!bad.ok()) break;
+    const Bytes& hash = checked.header_hash;
     prev = hash;
     records += ids.size();
     if (!c.json && h % 1000 == 0) {
@@ -111,19 +99,11 @@ StatusOr<int> CmdVerifyChain(const Ctx& c) {
   if (!c.json)
     std::fprintf(stderr, "verifying %llu block(s) in %s ...\n",
                  static_cast<unsigned long long>(head), dir.c_str());
-  Status s = (*store)->VerifyChain(
-      [&](uint64_t h, const Bytes& hash, const v1::CommitCertificate& cert) {
-        auto hb = (*store)->ReadHeaderBytes(h);
-        if (!hb.ok()) return hb.status();
-        auto hd = ledger::DecodeHeader(*hb);
-        if (!hd.ok()) return hd.status();
-        return ledger::VerifyCertificate(g, h, hash, hd->view, cert);
-      },
-      [&](uint64_t h) {
-        if (!c.json)
-          std::fprintf(stderr, "  ... %llu/%llu\n", static_cast<unsigned long long>(h),
-                       static_cast<unsigned long long>(head));
-      });
+  Status s = (*store)->VerifyChain(&g, [&](uint64_t h) {
+    if (!c.json)
+      std::fprintf(stderr, "  ... %llu/%llu\n", static_cast<unsigned long long>(h),
+                   static_cast<unsigned long long>(head));
+  });
   if (c.json) {
     JsonValue o = JsonValue::Object();
     o.Set("ok", JsonValue::Bool(s.ok()));

@@ -1,0 +1,25 @@
+// Test-only access to a BlockStore: writes the damage a bad disk would, behind the store's
+// checks, so tests can show what the store and the node do with it. Linked only by testonly
+// targets (tests/ and the corrupt_block test tool).
+//
+// Thread rules: like a BlockStore write (one writer at a time).
+#ifndef PROVLEDGER_LEDGER_STORE_BLOCK_STORE_TESTING_H_
+#define PROVLEDGER_LEDGER_STORE_BLOCK_STORE_TESTING_H_
+
+#include <cstdint>
+
+#include "common/bytes.h"
+#include "common/status.h"
+#include "ledger/store/block_store.h"
+
+namespace provledger::ledger {
+
+class BlockStoreTesting {
+ public:
+  // Overwrites the stored body of block `height` with `body` as is (synced), unchecked.
+  static Status CorruptBody(BlockStore& store, uint64_t height, ByteView body);
+};
+
+}  // namespace provledger::ledger
+
+#endif  // PROVLEDGER_LEDGER_STORE_BLOCK_STORE_TESTING_H_
