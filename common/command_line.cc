@@ -7,8 +7,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "common/file_io.h"
 #include "common/json.h"
-#include "common/key_file.h"
 
 namespace provledger {
 namespace {

@@ -1,7 +1,7 @@
 #include "common/flags.h"
 
+#include "common/file_io.h"
 #include "common/json.h"
-#include "common/key_file.h"
 
 namespace provledger {
 

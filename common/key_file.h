@@ -1,4 +1,5 @@
-// Private key files: one line, 64 lowercase hex digits, file mode 0600.
+// Private key files: one line, 64 lowercase hex digits, file mode 0600. Generic file I/O is
+// in common/file_io.h.
 //
 // Thread rules: free functions; concurrent writers of one path are the caller's problem.
 #ifndef PROVLEDGER_COMMON_KEY_FILE_H_
@@ -17,11 +18,6 @@ Status WriteKeyFile(const std::string& path, const PrivateKey& key, bool overwri
 // Reads a key file. kNotFound if missing; kPermissionDenied if group or others may read it
 // (mode & 077); kInvalidArgument if its contents are not one 64-hex-digit secret.
 StatusOr<PrivateKey> ReadKeyFile(const std::string& path);
-
-// Writes `contents` to `path` atomically (temporary file, fsync, rename) with `mode`.
-Status WriteFileAtomically(const std::string& path, ByteView contents, int mode);
-// Reads a whole file. kNotFound if missing; kInternal on other I/O errors.
-StatusOr<Bytes> ReadFile(const std::string& path);
 
 }  // namespace provledger
 

@@ -3,8 +3,8 @@
 #include <set>
 
 #include "common/ecdsa.h"
+#include "common/file_io.h"
 #include "common/json.h"
-#include "common/key_file.h"
 #include "common/sha256.h"
 #include "ledger/record.h"
 

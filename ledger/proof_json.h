@@ -1,15 +1,12 @@
-// The proof of one record as PROTOCOL.md 6.6 prints it, and its verification (6.7) with
-// the genesis file alone.
+// The proof of one record as PROTOCOL.md 6.6 prints it (the document); its verification
+// (6.7) is ledger/proof_document_verifier.h.
 //
 // Thread rules: pure functions.
 #ifndef PROVLEDGER_LEDGER_PROOF_JSON_H_
 #define PROVLEDGER_LEDGER_PROOF_JSON_H_
 
-#include <optional>
-
 #include "common/json.h"
 #include "ledger/genesis.h"
-#include "ledger/record.h"
 #include "proto/ledger.pb.h"
 
 namespace provledger::ledger {
@@ -17,25 +14,6 @@ namespace provledger::ledger {
 // The 6.6 JSON object for `proof`. Validator ids and keys come from `genesis`; a signer
 // index outside it is kInvalidArgument.
 StatusOr<JsonValue> ProofToJson(const Genesis& genesis, const provledger::v1::Proof& proof);
-
-// What a verified proof establishes.
-struct VerifiedProof {
-  Record record;
-  Bytes record_id;
-  uint64_t height = 0;
-  Bytes header_hash;
-  size_t signatures = 0;
-  bool payload_checked = false;
-  bool device_signature_checked = false;
-};
-
-// Runs every step of PROTOCOL.md 6.7 on a 6.6 JSON object. With `payload`, also checks its
-// SHA-256 against the record; with `device_pubkey` and an auth = 2 record, the device's
-// signature over D. Any failed step is an error naming the step (kUnauthenticated for
-// hashes and signatures, kInvalidArgument for shape).
-StatusOr<VerifiedProof> VerifyProofJson(const Genesis& genesis, const JsonValue& proof,
-                                        const std::optional<Bytes>& payload = std::nullopt,
-                                        const std::optional<Bytes>& device_pubkey = std::nullopt);
 
 }  // namespace provledger::ledger
 

@@ -133,7 +133,7 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
     PL_RETURN_IF_ERROR(b->verifier_->RestoreReplayWindow(device, std::move(*w)));
   }
 
-  // Made before any thread that reads it starts (TSan found it set after, once).
+  // Made before any thread that reads it starts: those threads read it without a lock.
   if (!o.share_secret.empty())
     b->share_ = std::make_unique<SessionShare>(o.share_secret, o.share_group);
 
@@ -400,8 +400,8 @@ StatusOr<std::vector<OutboxEntry>> Bridge::TakeBatch(Worker& w) {
     if (!got.ok()) return got.status();
     if (!got->empty()) {
       // Let a short batch fill for a moment, but only while earlier batches are still with
-      // the ledger (outbox entries beyond this batch): an idle ledger gets it at once.
-      // A reading no longer waits batch_timeout_ms on top of a commit at low rates.
+      // the ledger (outbox entries beyond this batch): an idle ledger gets it at once, so at
+      // low rates a reading waits for its commit only, not batch_timeout_ms on top.
       const bool ledger_busy = outbox_->size() > got->size();
       if (got->size() < options_.max_batch_records && !waited && ledger_busy &&
           options_.batch_timeout_ms > 0) {

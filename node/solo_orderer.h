@@ -2,7 +2,7 @@
 // thread: it takes checked batches from a bounded queue, cuts a block at a record count or
 // a short timeout, drops duplicates, signs the commit digest (the 1-of-1 certificate),
 // appends the block in one synced batch and only then answers the submissions.
-// The PBFT orderer of issue 3 takes its place for N > 1 behind the same Submit().
+// PbftOrderer (node/pbft_orderer.h) serves N > 1 behind the same Submit().
 //
 // Thread rules: Submit() and pending() from any thread; the store is written only by the
 // orderer's own thread.

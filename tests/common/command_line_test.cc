@@ -9,7 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
-#include "common/key_file.h"
+#include "common/file_io.h"
 
 ABSL_FLAG(std::string, name, "anon", "a string");
 ABSL_FLAG(uint64_t, count, 1, "a number");

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "common/file_io.h"
+
 namespace provledger {
 namespace {
 

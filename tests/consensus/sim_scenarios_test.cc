@@ -126,7 +126,7 @@ TEST(SimScenario, RestartedBackupRejoinsTheCurrentView) {
   EXPECT_GE(net.core(3).view(), 1u) << net.Describe();
 }
 
-// Item 7 of issue 11: a backup cut off for several view-change timeouts must not run into a
+// A backup cut off for several view-change timeouts must not run into a
 // view of its own. After the heal it is in the others' view within a bounded number of
 // ticks and votes there: with another backup down, the cluster still commits in the same
 // view, which needs the healed replica among the 3 of 4.

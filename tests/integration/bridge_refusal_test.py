@@ -106,9 +106,9 @@ def main():
     t.log("bridge after the revocation: outbox=%d ledger_refused=%d submit_errors=%d" %
           (st["outbox"], st.get("ledger_refused", 0), st["submit_errors"]))
     t.check(st.get("ledger_refused", 0) > 0,
-            "the ledger refused some of the revoked device's readings (the case of item 1): %s" % st)
+            "the ledger refused some of the revoked device's readings: %s" % st)
     errors_then = st["submit_errors"]
-    # A new device is served at once (before the fix it got no answer until a restart), and
+    # A device registered while the bridge runs is served at once, without a restart, and
     # no batch went to the ledger again meanwhile (a stats line is written only when
     # something moved: the new device's readings make one).
     time.sleep(3)

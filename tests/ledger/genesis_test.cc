@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/bytes.h"
-#include "common/key_file.h"
+#include "common/file_io.h"
 #include "common/sha256.h"
 #include "gtest/gtest.h"
 

@@ -1,4 +1,5 @@
-// ProofToJson and VerifyProofJson (ledger/proof_json.h): the 6.6 output and the 6.7 checks.
+// ProofToJson (ledger/proof_json.h) and VerifyProofJson (ledger/proof_document_verifier.h):
+// the 6.6 output and the 6.7 checks.
 //
 // Vectors: tests/testdata/appendix_a5_genesis.json and appendix_a5_proof.json, copied verbatim
 // from PROTOCOL.md Appendix A.5; appendix_a5_mutants.json, that proof changed once per row so
@@ -13,10 +14,11 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/file_io.h"
 #include "common/json.h"
-#include "common/key_file.h"
 #include "gtest/gtest.h"
 #include "ledger/genesis.h"
+#include "ledger/proof_document_verifier.h"
 #include "ledger/record.h"
 #include "proto/ledger.pb.h"
 

@@ -297,7 +297,7 @@ TEST(ValidateBatch, RefusesARevokedDevicesRecordAloneAsPermissionDenied) {
                       "revoked", 0);
 }
 
-// The fault of issue 11 item 1: one revoked device's record in the middle of a batch of
+// One revoked device's record in the middle of a batch of
 // others' must not refuse the batch; the others keep their order and indexes.
 TEST(ValidateBatch, KeepsTheOtherRecordsOfABatchHoldingARevokedDevicesRecord) {
   StatusOr<CheckedBatch> r =

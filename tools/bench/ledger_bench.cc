@@ -25,6 +25,7 @@
 #include "ledger/merkle/proof_builder.h"
 #include "ledger/merkle/proof_verifier.h"
 #include "ledger/merkle/tree_hasher.h"
+#include "ledger/proof_document_verifier.h"
 #include "ledger/proof_json.h"
 #include "ledger/record.h"
 #include "ledger/store/block_store.h"

@@ -14,7 +14,7 @@
 #include <thread>
 #include <utility>
 
-#include "common/key_file.h"
+#include "common/file_io.h"
 #include "common/log.h"
 #include "common/worker.h"
 #include "mqtt-bridge/mqtt_client.h"

@@ -4,7 +4,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/ecdsa.h"
-#include "common/key_file.h"
+#include "common/file_io.h"
 #include "common/log.h"
 #include "ledger/genesis.h"
 #include "tools/ledgerctl/ctl_common.h"

@@ -5,9 +5,10 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "common/key_file.h"
+#include "common/file_io.h"
 #include "common/log.h"
 #include "ledger/genesis.h"
+#include "ledger/proof_document_verifier.h"
 #include "ledger/proof_json.h"
 #include "ledger/record.h"
 #include "tools/ledgerctl/ctl_common.h"
