@@ -15,7 +15,7 @@
 
 #include "common/bytes.h"
 #include "common/status.h"
-#include "consensus/interfaces.h"
+#include "consensus/core_seams.h"
 
 namespace provledger {
 namespace consensus {

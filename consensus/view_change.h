@@ -19,8 +19,8 @@
 #include "common/bytes.h"
 #include "common/status.h"
 #include "consensus/checkpoint_tracker.h"
-#include "consensus/interfaces.h"
-#include "consensus/messages.h"
+#include "consensus/core_seams.h"
+#include "consensus/pbft_messages.h"
 #include "consensus/quorum.h"
 
 namespace provledger {

@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "consensus/interfaces.h"
+#include "consensus/core_seams.h"
 #include "ledger/genesis.h"
 #include "ledger/store/block_store.h"
 #include "node/batch_validator.h"

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/bytes.h"
-#include "consensus/messages.h"
+#include "consensus/pbft_messages.h"
 
 namespace provledger::node {
 

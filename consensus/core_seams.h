@@ -4,8 +4,8 @@
 // Owner: the node shell (or a test) builds the implementations and lends raw pointers to
 // PbftCore, which never deletes them and calls them only from inside its own methods.
 // Thread rules: an implementation is called from one thread at a time (the core's owner).
-#ifndef PROVLEDGER_CONSENSUS_INTERFACES_H_
-#define PROVLEDGER_CONSENSUS_INTERFACES_H_
+#ifndef PROVLEDGER_CONSENSUS_CORE_SEAMS_H_
+#define PROVLEDGER_CONSENSUS_CORE_SEAMS_H_
 
 #include <cstdint>
 #include <vector>
@@ -71,4 +71,4 @@ class BlockFactory {
 }  // namespace consensus
 }  // namespace provledger
 
-#endif  // PROVLEDGER_CONSENSUS_INTERFACES_H_
+#endif  // PROVLEDGER_CONSENSUS_CORE_SEAMS_H_

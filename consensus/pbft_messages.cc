@@ -1,4 +1,4 @@
-#include "consensus/messages.h"
+#include "consensus/pbft_messages.h"
 
 #include "common/sha256.h"
 

@@ -4,8 +4,8 @@
 // node shell carries Encode()'d bytes inside gRPC messages. A Commit's signature is over
 // CommitDigest(), so the 2f+1 commits of one block are its commit certificate.
 // Thread rules: plain values and pure functions.
-#ifndef PROVLEDGER_CONSENSUS_MESSAGES_H_
-#define PROVLEDGER_CONSENSUS_MESSAGES_H_
+#ifndef PROVLEDGER_CONSENSUS_PBFT_MESSAGES_H_
+#define PROVLEDGER_CONSENSUS_PBFT_MESSAGES_H_
 
 #include <cstdint>
 #include <string>
@@ -95,4 +95,4 @@ Status Decode(ByteView data, ConsensusMsg* msg);
 }  // namespace consensus
 }  // namespace provledger
 
-#endif  // PROVLEDGER_CONSENSUS_MESSAGES_H_
+#endif  // PROVLEDGER_CONSENSUS_PBFT_MESSAGES_H_
