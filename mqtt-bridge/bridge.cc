@@ -117,7 +117,10 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   b->sessions_ = std::make_unique<SessionKeyStore>(o.gateway_id, b->gateway_key_, o.sessions);
   b->verifier_ = std::make_unique<ReadingVerifier>(
       o.verifier, b->devices_.get(), &b->integrity_, b->sessions_.get(),
-      [](const std::string& line) { LogWarn("device_refused").Kv("detail", line); });
+      [](const VerifierEvent& ev) {
+        LogLine line(ev.level, ev.name);  // once, at the event's own level and name
+        for (const auto& [k, v] : ev.fields) line.Kv(k, v);
+      });
   b->policy_ = std::make_unique<PolicyFilter>(o.policies);
   PL_RETURN_IF_ERROR(b->policy_->Validate());
 

@@ -33,7 +33,7 @@ class ReadingVerifierTest : public ::testing::Test {
   ReadingVerifierTest()
       : sessions_("gw-1", Key(kGatewaySecret), SessionKeyOptions{}),
         verifier_(ReadingVerifierOptions{}, &devices_, &integrity_, &sessions_,
-                  [this](const std::string& line) { log_.push_back(line); }) {
+                  [this](const VerifierEvent& ev) { log_.push_back(ev); }) {
     devices_.Add("dev-1", Unhex(kDevicePub));
   }
 
@@ -71,7 +71,7 @@ class ReadingVerifierTest : public ::testing::Test {
   FakeIntegrityDirectory integrity_;
   ScriptedRandom random_;
   SessionKeyStore sessions_;
-  std::vector<std::string> log_;
+  std::vector<VerifierEvent> log_;
   ReadingVerifier verifier_;
 };
 
@@ -423,17 +423,46 @@ TEST_F(ReadingVerifierTest, LogsRefusalsWithoutKeysOrPayloads) {
   ExpectRefused(verifier_.Verify(Topic("devices/nobody/data/climate"), A3SigProps(), payload, kNow),
                 DeviceError::kUnregistered);
   ASSERT_GE(log_.size(), 3u);  // session_agreed + two refusals
-  for (const std::string& line : log_) {
-    SCOPED_TRACE(line);
-    EXPECT_EQ(line.find(kSessionKey), std::string::npos);
-    EXPECT_EQ(line.find(payload), std::string::npos);
-    EXPECT_EQ(line.find(kMac), std::string::npos);
-    EXPECT_EQ(line.find(kBridgeEphSecret), std::string::npos);
-    EXPECT_EQ(line.find('\n'), std::string::npos);
+  for (const VerifierEvent& ev : log_) {
+    for (const auto& [k, v] : ev.fields) {
+      SCOPED_TRACE(k + "=" + v);
+      EXPECT_EQ(v.find(kSessionKey), std::string::npos);
+      EXPECT_EQ(v.find(payload), std::string::npos);
+      EXPECT_EQ(v.find(kMac), std::string::npos);
+      EXPECT_EQ(v.find(kBridgeEphSecret), std::string::npos);
+      EXPECT_EQ(v.find('\n'), std::string::npos);
+    }
   }
-  EXPECT_NE(log_.back().find("ev=message_refused device=nobody kind=data item=climate "
-                             "code=unregistered seq=1"),
-            std::string::npos);
+  const VerifierEvent& last = log_.back();
+  EXPECT_EQ(last.name, "message_refused");
+  EXPECT_EQ(last.level, LogLevel::kWarn);
+  std::vector<std::pair<std::string, std::string>> head(last.fields.begin(),
+                                                        last.fields.begin() + 5);
+  EXPECT_EQ(head, (std::vector<std::pair<std::string, std::string>>{{"device", "nobody"},
+                                                                    {"kind", "data"},
+                                                                    {"item", "climate"},
+                                                                    {"code", "unregistered"},
+                                                                    {"seq", "1"}}));
+}
+
+TEST_F(ReadingVerifierTest, ReportsASessionAgreementAsItsOwnInfoEvent) {
+  AgreeA2();
+  ASSERT_EQ(log_.size(), 1u);
+  const VerifierEvent& ev = log_[0];
+  EXPECT_EQ(ev.name, "session_agreed");
+  EXPECT_EQ(ev.level, LogLevel::kInfo);
+  ASSERT_NE(ev.Find("device"), nullptr);
+  EXPECT_EQ(*ev.Find("device"), "dev-1");
+  ASSERT_NE(ev.Find("kid"), nullptr);
+  EXPECT_EQ(*ev.Find("kid"), kKid);
+  EXPECT_NE(ev.Find("expires"), nullptr);
+  for (const auto& [k, v] : ev.fields) {
+    SCOPED_TRACE(k);
+    EXPECT_NE(k, "ts");  // the logger adds the fixed keys; an event never carries them
+    EXPECT_NE(k, "lvl");
+    EXPECT_NE(k, "ev");
+    EXPECT_EQ(v.find("ev="), std::string::npos);  // no line wrapped inside a value
+  }
 }
 
 TEST_F(ReadingVerifierTest, RateLimitsRefusalLogLines) {
