@@ -332,9 +332,11 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
     }
     if (topic->kind == TopicKind::kIntegrity) {
       refused_.fetch_add(1);
+      // Section 3: an error answer carries the report's seq whenever its pl-seq parsed.
       Publish(IntegrityErrorTopic(prefix, topic->device),
               ErrorJson(DeviceError::kInternal, "integrity appraisal is not enabled on this bridge",
-                        std::nullopt, std::string(ledger::kIntegrityItem), std::nullopt));
+                        FindParsableSeq(m.user_properties), std::string(ledger::kIntegrityItem),
+                        std::nullopt));
       continue;
     }
     auto v = verifier_->Verify(*topic, m.user_properties, m.payload, now);

@@ -79,6 +79,14 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(const DeviceTopic& topic
                   now_ms);
   }
   const DeviceHeader& header = *parsed;
+  if (topic.kind == TopicKind::kUpdateStatus) {
+    // Section 8 fixes an install report's shape; nothing else of that topic is recorded.
+    StatusOr<InstallReport> report = ParseInstallReport(payload);
+    if (!report.ok()) {
+      return Refuse(topic, DeviceError::kMalformed, report.status().message(), seq, std::nullopt,
+                    now_ms);
+    }
+  }
   // unregistered
   std::optional<Bytes> pubkey = devices_ ? devices_->PublicKey(topic.device) : std::nullopt;
   if (!pubkey) {

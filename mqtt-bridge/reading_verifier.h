@@ -116,7 +116,8 @@ class ReadingVerifier {
 
   // Verifies a reading (kData), integrity report (kIntegrity) or install report
   // (kUpdateStatus) published to `topic` (parsed with ParseDeviceTopic) at bridge time
-  // now_ms. Accepted marks its seq in the device's replay window. A refusal changes
+  // now_ms. An install report whose payload is not section 8's (ParseInstallReport) is
+  // `malformed`. Accepted marks its seq in the device's replay window. A refusal changes
   // nothing and names its answer. kKey topics are refused `internal` (use
   // HandleKeyRequest).
   std::variant<Accepted, Refusal> Verify(const DeviceTopic& topic, const UserProperties& props,

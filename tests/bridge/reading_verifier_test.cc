@@ -20,6 +20,11 @@ constexpr uint64_t kWindow = 300000;
 
 DeviceTopic Topic(const std::string& topic) { return *ParseDeviceTopic("devices", topic); }
 const DeviceTopic kClimate = Topic("devices/dev-1/data/climate");
+const DeviceTopic kUpdateStatus = Topic("devices/dev-1/update/status");
+// A section 8 install report.
+const std::string kReport =
+    R"({"v":1,"vendor":"acme","model":"m-1","version":"1.4.0-rc.1+b7","counter":7,)"
+    R"("result":"installed","reason":"ok"})";
 
 UserProperties A3MacProps() {
   return {{"pl-seq", "1"}, {"pl-ts", "1700000001000"}, {"pl-kid", kKid}, {"pl-mac", kMac}};
@@ -120,7 +125,7 @@ TEST_F(ReadingVerifierTest, VerifiesReportsWithTheirReservedItemInD) {
   EXPECT_EQ(a.kind, TopicKind::kIntegrity);
   EXPECT_EQ(a.item, "_integrity");
   Accepted u = ExpectAccepted(verifier_.Verify(Topic("devices/dev-1/update/status"),
-                                               Mac("_update", 3, kNow, "{}"), "{}", kNow));
+                                               Mac("_update", 3, kNow, kReport), kReport, kNow));
   EXPECT_EQ(u.item, "_update");
   // A report MACed as if it were a reading of another item does not verify.
   ExpectRefused(verifier_.Verify(Topic("devices/dev-1/integrity"), Mac("climate", 4, kNow, report),
@@ -219,8 +224,8 @@ TEST_F(ReadingVerifierTest, RefusesReadingsAndInstallReportsOfAnUntrustedDeviceA
   Refusal r = ExpectRefused(verifier_.Verify(kClimate, A3SigProps(), kPayload, kNow),
                             DeviceError::kQuarantined);
   EXPECT_EQ(r.answer_topic, "devices/dev-1/forbidden");
-  UserProperties update = SigProps("dev-1", "_update", 2, kNow, "{}", Key(kDeviceSecret));
-  ExpectRefused(verifier_.Verify(Topic("devices/dev-1/update/status"), update, "{}", kNow),
+  UserProperties update = SigProps("dev-1", "_update", 2, kNow, kReport, Key(kDeviceSecret));
+  ExpectRefused(verifier_.Verify(Topic("devices/dev-1/update/status"), update, kReport, kNow),
                 DeviceError::kQuarantined);
   // Its integrity reports are still served, so a trusted report can lift the quarantine.
   UserProperties report = SigProps("dev-1", "_integrity", 3, kNow, "{}", Key(kDeviceSecret));
@@ -412,6 +417,93 @@ TEST_F(ReadingVerifierTest, RefusesAnOversizedKeyRequestAsTooLarge) {
   ASSERT_TRUE(std::holds_alternative<Refusal>(r));
   EXPECT_EQ(std::get<Refusal>(r).error, DeviceError::kTooLarge);
   EXPECT_EQ(std::get<Refusal>(r).answer_topic, "devices/dev-1/key/fail");
+}
+
+// --- install reports (PROTOCOL.md section 8) ---
+
+TEST_F(ReadingVerifierTest, AcceptsAnInstallReportOfSectionEightAndIgnoresUnknownMembers) {
+  uint64_t seq = 5;
+  for (const std::string& report :
+       {kReport,
+        std::string(R"({"reason":"","result":"refused","counter":0,"version":"0.0.1",)"
+                    R"("model":"m","vendor":"v","v":1})"),
+        std::string(R"({"v":1,"vendor":"acme","model":"m-1","version":"2.0.0","counter":8,)"
+                    R"("result":"installed","reason":"ok","extra":[1,{"a":null}]})")}) {
+    SCOPED_TRACE(report);
+    UserProperties props = SigProps("dev-1", "_update", seq++, kNow, report, Key(kDeviceSecret));
+    Accepted a = ExpectAccepted(verifier_.Verify(kUpdateStatus, props, report, kNow));
+    EXPECT_EQ(a.item, "_update");
+    EXPECT_EQ(a.kind, TopicKind::kUpdateStatus);
+  }
+}
+
+TEST_F(ReadingVerifierTest, RefusesEveryOtherInstallReportAsMalformedWithItsSeq) {
+  const std::string random40 =
+      std::string("\x8f\x01\xff\x00 garbage \x7f\xc3\x28", 16) + std::string(24, '\xa5');
+  struct Case {
+    const char* desc;
+    std::string payload;
+  } cases[] = {
+      {"40 random bytes", random40},
+      {"empty", ""},
+      {"not an object", "[1,2]"},
+      {"v is 2",
+       R"({"v":2,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"v missing",
+       R"({"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"v a string",
+       R"({"v":"1","vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"vendor missing",
+       R"({"v":1,"model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"vendor not a name",
+       R"({"v":1,"vendor":"ac me","model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"model a number",
+       R"({"v":1,"vendor":"acme","model":3,"version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"version not semver",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"version leading zero",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.01.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"counter a string",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":"7","result":"installed","reason":"ok"})"},
+      {"counter negative",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":-7,"result":"installed","reason":"ok"})"},
+      {"counter fractional",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7.5,"result":"installed","reason":"ok"})"},
+      {"result unknown",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"done","reason":"ok"})"},
+      {"reason missing",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"installed"})"},
+      {"reason null",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":null})"},
+      {"repeated member",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"counter":8,"result":"installed","reason":"ok"})"},
+      {"trailing bytes", kReport + "x"},
+      {"byte-order mark", "\xef\xbb\xbf" + kReport},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.desc);
+    UserProperties props = SigProps("dev-1", "_update", 9, kNow, c.payload, Key(kDeviceSecret));
+    Refusal r = ExpectRefused(verifier_.Verify(kUpdateStatus, props, c.payload, kNow),
+                              DeviceError::kMalformed);
+    EXPECT_EQ(r.answer_topic, "devices/dev-1/update/status/error");
+    EXPECT_NE(r.answer_json.find("\"seq\":9"), std::string::npos) << r.answer_json;
+    EXPECT_NE(r.answer_json.find("\"item\":\"_update\""), std::string::npos) << r.answer_json;
+  }
+  EXPECT_EQ(verifier_.accepted_count(), 0u);
+  EXPECT_EQ(verifier_.replay_window("dev-1"), nullptr);  // nothing refused is marked
+}
+
+TEST(InstallReport, SemverFollowsSemanticVersioningTwo) {
+  for (const char* ok :
+       {"0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-0.3.7",
+        "1.0.0-x.7.z.92", "1.0.0+20130313144700", "1.0.0-beta+exp.sha.5114f85", "1.0.0+001"}) {
+    EXPECT_TRUE(IsSemver(ok)) << ok;
+  }
+  for (const char* bad :
+       {"", "1", "1.2", "1.2.3.4", "01.2.3", "1.2.03", "v1.2.3", "1.2.3-", "1.2.3+", "1.2.3-01",
+        "1.2.3-a..b", "1.2.3 ", "-1.2.3", "1.2.x", "1.2.3-a_b"}) {
+    EXPECT_FALSE(IsSemver(bad)) << bad;
+  }
 }
 
 // --- logging ---
