@@ -123,6 +123,11 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
       });
   b->policy_ = std::make_unique<PolicyFilter>(o.policies);
   PL_RETURN_IF_ERROR(b->policy_->Validate());
+  // A restarted bridge skips what its write policy would have skipped: state from disk.
+  PL_ASSIGN_OR_RETURN(auto policy_states, b->outbox_->PolicyStates());
+  for (const auto& [key, state] : policy_states) {
+    PL_RETURN_IF_ERROR(b->policy_->Restore(key, state).Annotate("outbox policy state"));
+  }
 
   // A reading replayed after a restart is still refused: windows come back from disk.
   PL_ASSIGN_OR_RETURN(auto windows, b->outbox_->ReplayWindows());
@@ -136,24 +141,46 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   if (!o.share_secret.empty())
     b->share_ = std::make_unique<SessionShare>(o.share_secret, o.share_group);
 
+  // Messages taken in (PUBACKed) by the last run but not yet verified: verified first.
+  PL_ASSIGN_OR_RETURN(auto pending, b->outbox_->PendingIntake());
+  std::vector<uint64_t> unreadable;
+  for (auto& [key, bytes] : pending) {
+    auto m = DecodeMessage(bytes);
+    if (!m.ok()) {
+      LogError("intake_entry_unreadable").Kv("key", key).Kv("err", m.status().ToString());
+      unreadable.push_back(key);
+      continue;
+    }
+    b->inbox_bytes_ += m->payload.size() + m->topic.size();
+    b->inbox_.push_back(Inbound{std::move(m).value(), NowMs(), key});
+  }
+  PL_RETURN_IF_ERROR(b->outbox_->DropIntake(unreadable));
+  if (!pending.empty()) LogInfo("intake_restored").Kv("messages", b->inbox_.size());
+
   MqttOptions mo;
   mo.uri = o.broker_uri;
   // A stable client id and a persistent session: readings published while the bridge is
   // down wait at the broker and are delivered when it returns.
   mo.client_id = o.client_id.empty() ? "pl-bridge-" + o.gateway_id : o.client_id;
   mo.persistent_session = true;
+  // Answers leave on a connection of their own, so they still go out after the consumer
+  // has disconnected at Stop. A clean session: nothing is ever delivered to it.
+  MqttOptions ao;
+  ao.uri = o.broker_uri;
+  ao.client_id = mo.client_id + "-answers";
   Bridge* self = b.get();
-  PL_ASSIGN_OR_RETURN(
-      b->mqtt_, MqttClient::Connect(mo, [self](MqttMessage m) { self->OnMessage(std::move(m)); }));
+  PL_ASSIGN_OR_RETURN(b->answers_, MqttClient::Connect(ao, nullptr));
   b->publisher_ = std::make_unique<Worker>("publish", [self](Worker& w) { self->PublishLoop(w); });
-  b->workers_.push_back(
-      std::make_unique<Worker>("verify", [self](Worker& w) { self->VerifyLoop(w); }));
+  b->verify_worker_ =
+      std::make_unique<Worker>("verify", [self](Worker& w) { self->VerifyLoop(w); });
   for (size_t i = 0; i < o.submit_workers; ++i) {
     b->workers_.push_back(
         std::make_unique<Worker>("submit", [self](Worker& w) { self->SubmitLoop(w); }));
   }
-  b->workers_.push_back(
-      std::make_unique<Worker>("stats", [self](Worker& w) { self->StatsLoop(w); }));
+  // Last: with a persistent session the broker delivers as soon as this connects.
+  PL_ASSIGN_OR_RETURN(
+      b->mqtt_, MqttClient::Connect(mo, [self](MqttMessage m) { self->OnMessage(std::move(m)); }));
+  b->stats_worker_ = std::make_unique<Worker>("stats", [self](Worker& w) { self->StatsLoop(w); });
 
   const std::string& p = o.verifier.topic_prefix;
   const std::string share = o.share_group.empty() ? "" : "$share/" + o.share_group + "/";
@@ -178,18 +205,51 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   return b;
 }
 
-Bridge::~Bridge() {
-  if (mqtt_) mqtt_->Disconnect();  // no new messages
-  for (auto& w : workers_)
-    w->set_on_stop([this] {
-      inbox_cv_.notify_all();
-      take_cv_.notify_all();
-    });
+Bridge::~Bridge() { Stop(); }
+
+void Bridge::Stop() {
+  if (stopped_.exchange(true)) return;
+  // 1. Stop consuming. Once the consumer has disconnected no message is taken; what the
+  //    broker holds for us waits in our persistent session.
+  if (mqtt_) mqtt_->Disconnect();
+  size_t inbox = 0;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    inbox = inbox_.size();
+  }
+  LogInfo("bridge_stopping")
+      .Kv("received", received_.load())
+      .Kv("inbox", inbox)
+      .Kv("outbox", outbox_ ? outbox_->size() : 0);
+  // 2. Everything taken in is verified: into the outbox, or answered.
+  if (verify_worker_) {
+    verify_worker_->set_on_stop([this] { inbox_cv_.notify_all(); });
+    verify_worker_.reset();  // returns once the inbox is empty
+  }
+  // 3. The submit workers settle the outbox, for a bounded time; one in flight finishes.
+  const uint64_t deadline = NowMs() + options_.drain_timeout_ms;
+  while (outbox_ && outbox_->size() > 0 && !workers_.empty() && NowMs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& w : workers_) w->set_on_stop([this] { take_cv_.notify_all(); });
   workers_.clear();  // each Worker stops and joins
+  stats_worker_.reset();
+  // 4. Every answer made so far goes out and is acknowledged by the broker before the
+  //    answer connection closes.
   if (publisher_) {
     publisher_->set_on_stop([this] { out_cv_.notify_all(); });
     publisher_.reset();  // sends what the others left, then joins
   }
+  if (answers_) {
+    Status s = answers_->WaitForPublishes(options_.drain_timeout_ms);
+    if (!s.ok()) LogWarn("answers_not_acknowledged").Kv("err", s.ToString());
+    answers_->Disconnect();
+  }
+  LogInfo("bridge_stopped")
+      .Kv("received", received_.load())
+      .Kv("committed", committed_.load())
+      .Kv("outbox", outbox_ ? outbox_->size() : 0)
+      .Kv("intake", outbox_ ? outbox_->intake_size() : 0);
 }
 
 BridgeStats Bridge::stats() const {
@@ -210,26 +270,52 @@ BridgeStats Bridge::stats() const {
 void Bridge::OnMessage(MqttMessage msg) {
   received_.fetch_add(1);
   const size_t bytes = msg.payload.size() + msg.topic.size();
+  bool room = false;
   {
+    // Only this thread adds to the inbox: room found here is still there below.
     std::lock_guard<std::mutex> lock(inbox_mu_);
-    if (inbox_.size() < options_.inbox_capacity &&
-        inbox_bytes_ + bytes <= options_.inbox_capacity_bytes) {
+    room = inbox_.size() < options_.inbox_capacity &&
+           inbox_bytes_ + bytes <= options_.inbox_capacity_bytes;
+  }
+  auto topic = ParseDeviceTopic(options_.verifier.topic_prefix, msg.topic);
+  const char* refusal = "the bridge is overloaded; send the reading again";
+  if (room) {
+    // Paho sends the PUBACK when this returns: a message that may become a record is on
+    // disk first. Key requests are retried by devices, integrity reports answered anyway.
+    uint64_t key = 0;
+    const bool keep = topic.ok() && !msg.retained && msg.qos >= 1 &&
+                      (topic->kind == TopicKind::kData || topic->kind == TopicKind::kUpdateStatus);
+    if (keep) {
+      auto k = outbox_->Intake(EncodeMessage(msg));
+      if (k.ok()) {
+        key = *k;
+      } else {
+        room = false;
+        refusal = "the bridge could not store the reading; send it again";
+        if (intake_failures_.fetch_add(1) % 100 == 0) {
+          LogError("intake_write_failed")
+              .Kv("failures", intake_failures_.load())
+              .Kv("err", k.status().ToString());
+        }
+      }
+    }
+    if (room) {
+      std::lock_guard<std::mutex> lock(inbox_mu_);
       inbox_bytes_ += bytes;
-      inbox_.push_back(Inbound{std::move(msg), NowMs()});
+      inbox_.push_back(Inbound{std::move(msg), NowMs(), key});
       inbox_cv_.notify_one();
       return;
     }
   }
-  // Full: never block Paho's thread and never hold more than the limits in memory. The
-  // device is told (`internal`: nothing recorded, send it again) and the drop is counted.
+  // Full (or not storable): never block Paho's thread and never hold more than the limits
+  // in memory. The device is told (`internal`: nothing recorded, send it again) and the
+  // drop is counted.
   dropped_.fetch_add(1);
-  auto topic = ParseDeviceTopic(options_.verifier.topic_prefix, msg.topic);
   if (!topic.ok() || msg.retained) return;
   if (topic->kind == TopicKind::kKey) return;  // a key request is simply retried by the device
   std::optional<uint64_t> seq = FindParsableSeq(msg.user_properties);
   Publish(ErrorTopic(options_.verifier.topic_prefix, *topic),
-          ErrorJson(DeviceError::kInternal, "the bridge is overloaded; send the reading again", seq,
-                    topic->item, std::nullopt));
+          ErrorJson(DeviceError::kInternal, refusal, seq, topic->item, std::nullopt));
 }
 
 void Bridge::Publish(const std::string& topic, const std::string& json, bool retained) {
@@ -251,7 +337,7 @@ void Bridge::PublishLoop(Worker& w) {
       batch.swap(outgoing_);
     }
     for (const auto& o : batch) {
-      Status s = mqtt_->Publish(o.topic, o.payload, 1, o.retained);
+      Status s = answers_->Publish(o.topic, o.payload, 1, o.retained);
       if (!s.ok()) LogWarn("answer_publish_failed").Kv("topic", o.topic).Kv("err", s.ToString());
     }
     batch.clear();
@@ -264,7 +350,7 @@ void Bridge::PublishLoop(Worker& w) {
 
 void Bridge::VerifyLoop(Worker& w) {
   std::vector<Inbound> chunk;
-  while (!w.stopping()) {
+  while (true) {
     {
       std::unique_lock<std::mutex> lock(inbox_mu_);
       inbox_cv_.wait_for(lock, std::chrono::milliseconds(100),
@@ -275,18 +361,26 @@ void Bridge::VerifyLoop(Worker& w) {
         inbox_.pop_front();
       }
     }
-    if (!chunk.empty()) HandleChunk(&chunk);
+    // Asked to stop, it still drains: the consumer has stopped, so the inbox only empties.
+    if (chunk.empty()) {
+      if (w.stopping()) return;
+      continue;
+    }
+    HandleChunk(&chunk);
     chunk.clear();
   }
 }
 
 void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
   const std::string& prefix = options_.verifier.topic_prefix;
-  std::vector<OutboxEntry> entries;
+  OutboxBatch batch;
+  std::vector<OutboxEntry>& entries = batch.entries;
   std::vector<std::pair<DeviceTopic, uint64_t>> entry_topics;  // for `internal` answers
   std::set<std::string> touched;
   for (auto& in : *chunk) {
     const MqttMessage& m = in.msg;
+    // Whatever becomes of it below, its intake copy goes with this chunk's batch.
+    if (in.intake_key != 0) batch.intake_done.push_back(in.intake_key);
     if (m.retained) {
       ignored_.fetch_add(1);
       continue;
@@ -370,15 +464,22 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
     entries.push_back(OutboxEntry{0, ledger::EncodeRecord(rec), m.payload});
     entry_topics.emplace_back(*topic, a.seq);
   }
-  if (entries.empty() && touched.empty()) return;
-  std::vector<std::pair<std::string, Bytes>> windows;
+  if (entries.empty() && touched.empty() && batch.intake_done.empty()) return;
   for (const auto& d : touched) {
     const ReplayWindow* w = verifier_->replay_window(d);
-    if (w != nullptr) windows.emplace_back(d, w->Serialize());
+    if (w != nullptr) batch.replay_windows.emplace_back(d, w->Serialize());
   }
-  Status s = outbox_->Append(&entries, windows);
-  if (!s.ok()) {
+  // The policy state these readings leave behind is written with them.
+  batch.policy_states = policy_->Dirty();
+  Status s = outbox_->Append(&batch);
+  if (s.ok()) {
+    policy_->Commit();
+  } else {
+    policy_->Rollback();
     LogError("outbox_write_failed").Kv("err", s.ToString()).Kv("readings", entries.size());
+    // Their senders are answered `internal` below: not to be verified again after a restart.
+    Status d = outbox_->DropIntake(batch.intake_done);
+    if (!d.ok()) LogError("intake_drop_failed").Kv("err", d.ToString());
     for (const auto& [t, seq] : entry_topics) {
       refused_.fetch_add(1);
       Publish(

@@ -1,12 +1,24 @@
 // Bridge: wires the parts of the MQTT bridge. It only connects them; each part has one job:
-//   MqttClient (Paho callback: copy into the bounded inbox, never block)
+//   MqttClient, the consumer connection (Paho callback: a reading or install report is
+//      written to the Outbox's intake, one synced write, before the callback returns, so
+//      Paho's PUBACK follows durability; then it is copied into the bounded inbox)
 //   -> verify thread (ReadingVerifier, PolicyFilter; builds records; one synced Outbox
-//      batch per chunk; answers refusals at once)
+//      batch per chunk with replay windows and policy state, removing the chunk's intake;
+//      answers refusals at once)
 //   -> submit workers (read the Outbox, sign batches with the gateway key, submit to any
 //      ledger node with failover, and after commit publish the acknowledgements and
-//      remove the entries).
+//      remove the entries)
+//   -> publisher thread, the only one that publishes, on a second MQTT connection (the
+//      answer connection), so that answers still leave after consumption has stopped.
 //
-// Thread rules: Start() and the destructor from one thread; stats() from any.
+// Stop (SIGTERM): the consumer disconnects first (no message is taken after
+// `bridge_stopping`; the broker keeps the rest for the persistent session), the inbox is
+// verified into the outbox or answered, the submit workers settle the outbox for up to
+// drain_timeout_ms (a submission in flight finishes), every answer is published and
+// acknowledged by the broker, and only then does the answer connection close. What is left
+// in the outbox or intake is settled after the next Start.
+//
+// Thread rules: Start(), Stop() and the destructor from one thread; stats() from any.
 #ifndef PROVLEDGER_MQTT_BRIDGE_BRIDGE_H_
 #define PROVLEDGER_MQTT_BRIDGE_BRIDGE_H_
 
@@ -53,6 +65,10 @@ struct BridgeOptions {
   size_t inbox_capacity_bytes = 256 << 20;      // ... and their bytes; beyond: `internal`, counted
   uint32_t registry_refresh_ms = 1000;
   uint32_t stats_interval_ms = 10000;
+  // On Stop: how long submit workers may go on settling the outbox, and answers wait for
+  // the broker's acknowledgement, before the bridge exits anyway (the rest is settled
+  // after the next Start).
+  uint32_t drain_timeout_ms = 10000;
   Status Validate() const;
 };
 
@@ -71,9 +87,16 @@ struct BridgeStats {
 
 class Bridge {
  public:
-  // Opens the outbox, restores replay windows, reads the registry from the ledger,
-  // connects to the broker and starts the threads. Errors name what could not start.
+  // Opens the outbox, restores replay windows and write-policy state, queues the intake
+  // left by the last run for verification, reads the registry from the ledger, connects to
+  // the broker and starts the threads; outbox entries left by the last run are submitted
+  // again and acknowledged (the ledger answers them as duplicates with their location).
+  // Errors name what could not start.
   static StatusOr<std::unique_ptr<Bridge>> Start(BridgeOptions options, PrivateKey gateway_key);
+  // Stops consuming, drains and publishes the answers, in the order the class comment
+  // gives; logs `bridge_stopping` once consumption has stopped and `bridge_stopped` at the
+  // end. Idempotent; the destructor calls it.
+  void Stop();
   ~Bridge();
   BridgeStats stats() const;
 
@@ -81,6 +104,7 @@ class Bridge {
   struct Inbound {
     MqttMessage msg;
     uint64_t received_ms = 0;
+    uint64_t intake_key = 0;  // its Outbox intake key; 0 when not kept there
   };
   Bridge(BridgeOptions options, PrivateKey gateway_key);
   void OnMessage(MqttMessage msg);
@@ -108,7 +132,10 @@ class Bridge {
   std::unique_ptr<PolicyFilter> policy_;       // verify thread only
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<SessionShare> share_;  // set when bridges of a group share sessions
-  std::unique_ptr<MqttClient> mqtt_;
+  std::unique_ptr<MqttClient> mqtt_;     // the consumer connection (persistent session)
+  std::unique_ptr<MqttClient> answers_;  // the answer connection (publisher thread only)
+  std::atomic<bool> stopped_{false};
+  std::atomic<uint64_t> intake_failures_{0};
 
   std::mutex inbox_mu_;
   std::condition_variable inbox_cv_;
@@ -132,7 +159,9 @@ class Bridge {
   std::mutex out_mu_;
   std::condition_variable out_cv_;
   std::deque<Outgoing> outgoing_;  // guarded by out_mu_
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<Worker> verify_worker_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // submit workers
+  std::unique_ptr<Worker> stats_worker_;
   std::unique_ptr<Worker> publisher_;  // the only thread that publishes answers
 };
 

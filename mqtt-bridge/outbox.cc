@@ -10,11 +10,31 @@ namespace {
 
 constexpr char kEntryPrefix = 'o';
 constexpr char kReplayPrefix = 'r';
+constexpr char kIntakePrefix = 'i';
+constexpr char kPolicyPrefix = 'p';
 
-Bytes EntryKey(uint64_t k) {
-  Bytes out(1, kEntryPrefix);
+Bytes NumberedKey(char prefix, uint64_t k) {
+  Bytes out(1, prefix);
   AppendU64(&out, k);
   return out;
+}
+Bytes EntryKey(uint64_t k) { return NumberedKey(kEntryPrefix, k); }
+Bytes IntakeKey(uint64_t k) { return NumberedKey(kIntakePrefix, k); }
+
+// Counts the numbered keys under `prefix` and returns the last one (0 when none).
+Status ScanNumbered(rocksdb::DB* db, char prefix, uint64_t* count, uint64_t* last) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  *count = 0;
+  *last = 0;
+  for (it->Seek(rocksdb::Slice(&prefix, 1));
+       it->Valid() && it->key().size() == 9 && it->key()[0] == prefix; it->Next()) {
+    ++*count;
+    ByteReader r(ByteView(it->key().data() + 1, 8));
+    uint64_t k = 0;
+    (void)r.ReadU64(&k);
+    *last = k;
+  }
+  return it->status().ok() ? OkStatus() : InternalError("scan outbox: " + it->status().ToString());
 }
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
@@ -36,19 +56,13 @@ StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
   std::unique_ptr<Outbox> o(new Outbox());
   o->db_.reset(raw);
   // Count what is waiting and continue numbering after the last entry.
-  std::unique_ptr<rocksdb::Iterator> it(o->db_->NewIterator(rocksdb::ReadOptions()));
   uint64_t count = 0, last = 0;
-  for (it->Seek(rocksdb::Slice(&kEntryPrefix, 1));
-       it->Valid() && it->key().size() == 9 && it->key()[0] == kEntryPrefix; it->Next()) {
-    ++count;
-    ByteReader r(ByteView(it->key().data() + 1, 8));
-    uint64_t k = 0;
-    (void)r.ReadU64(&k);
-    last = k;
-  }
-  PL_RETURN_IF_ERROR(FromRocks(it->status(), "scan outbox"));
+  PL_RETURN_IF_ERROR(ScanNumbered(o->db_.get(), kEntryPrefix, &count, &last));
   o->size_ = count;
   o->next_key_ = last + 1;
+  PL_RETURN_IF_ERROR(ScanNumbered(o->db_.get(), kIntakePrefix, &count, &last));
+  o->intake_size_ = count;
+  o->next_intake_ = last + 1;
   return o;
 }
 
@@ -56,25 +70,65 @@ Outbox::~Outbox() {
   if (db_) db_->Close();
 }
 
-Status Outbox::Append(std::vector<OutboxEntry>* entries,
-                      const std::vector<std::pair<std::string, Bytes>>& replay_windows) {
+StatusOr<uint64_t> Outbox::Intake(ByteView message) {
+  const uint64_t key = next_intake_.fetch_add(1);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  PL_RETURN_IF_ERROR(
+      FromRocks(db_->Put(wo, IntakeKey(key), rocksdb::Slice(message.data(), message.size())),
+                "outbox intake"));
+  intake_size_.fetch_add(1);
+  return key;
+}
+
+StatusOr<std::vector<std::pair<uint64_t, Bytes>>> Outbox::PendingIntake() const {
+  std::vector<std::pair<uint64_t, Bytes>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(rocksdb::Slice(&kIntakePrefix, 1));
+       it->Valid() && it->key().size() == 9 && it->key()[0] == kIntakePrefix; it->Next()) {
+    ByteReader kr(ByteView(it->key().data() + 1, 8));
+    uint64_t k = 0;
+    if (!kr.ReadU64(&k).ok()) return DataLossError("outbox intake key is malformed");
+    out.emplace_back(k, it->value().ToString());
+  }
+  PL_RETURN_IF_ERROR(FromRocks(it->status(), "outbox intake read"));
+  return out;
+}
+
+Status Outbox::DropIntake(const std::vector<uint64_t>& keys) {
+  if (keys.empty()) return OkStatus();
   rocksdb::WriteBatch batch;
-  const uint64_t first = next_key_.fetch_add(entries->size());
-  for (size_t i = 0; i < entries->size(); ++i) {
-    auto& e = (*entries)[i];
+  for (uint64_t k : keys) batch.Delete(IntakeKey(k));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox intake drop"));
+  intake_size_.fetch_sub(keys.size());
+  return OkStatus();
+}
+
+Status Outbox::Append(OutboxBatch* b) {
+  rocksdb::WriteBatch batch;
+  const uint64_t first = next_key_.fetch_add(b->entries.size());
+  for (size_t i = 0; i < b->entries.size(); ++i) {
+    auto& e = b->entries[i];
     e.key = first + i;
     Bytes v;
     AppendLp(&v, e.record);
     AppendLp(&v, e.payload);
     batch.Put(EntryKey(e.key), v);
   }
-  for (const auto& [device, window] : replay_windows) {
+  for (const auto& [device, window] : b->replay_windows) {
     batch.Put(std::string(1, kReplayPrefix) + device, window);
   }
+  for (const auto& [key, state] : b->policy_states) {
+    batch.Put(std::string(1, kPolicyPrefix) + key, state);
+  }
+  for (uint64_t k : b->intake_done) batch.Delete(IntakeKey(k));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox append"));
-  size_.fetch_add(entries->size());
+  size_.fetch_add(b->entries.size());
+  intake_size_.fetch_sub(b->intake_done.size());
   return OkStatus();
 }
 
@@ -113,6 +167,17 @@ StatusOr<std::map<std::string, Bytes>> Outbox::ReplayWindows() const {
     out[it->key().ToString().substr(1)] = it->value().ToString();
   }
   PL_RETURN_IF_ERROR(FromRocks(it->status(), "outbox replay windows"));
+  return out;
+}
+
+StatusOr<std::map<Bytes, Bytes>> Outbox::PolicyStates() const {
+  std::map<Bytes, Bytes> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(rocksdb::Slice(&kPolicyPrefix, 1));
+       it->Valid() && !it->key().empty() && it->key()[0] == kPolicyPrefix; it->Next()) {
+    out[it->key().ToString().substr(1)] = it->value().ToString();
+  }
+  PL_RETURN_IF_ERROR(FromRocks(it->status(), "outbox policy states"));
   return out;
 }
 
