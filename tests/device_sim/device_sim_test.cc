@@ -448,7 +448,21 @@ TEST(SummaryJson, IsOneLineWithTheAgreedKeys) {
                 rec +
                 "\",\"height\":3}],\"resent\":0,\"not_sent\":0,\"replay\":{\"sent\":0,"
                 "\"answered_replay\":0,\"other\":{},\"unanswered\":0},\"unmatched\":0,"
-                "\"ok\":true,\"verdict\":\"\"}");
+                "\"unanswered_seqs\":{},\"ok\":true,\"verdict\":\"\"}");
+}
+
+TEST(SummaryJson, ListsTheSeqsOfUnansweredReadingsByDevice) {
+  AckTracker t;
+  t.OnPublished("sim-0", 1, 0, 0);
+  t.OnPublished("sim-0", 2, 1, 0);
+  t.OnPublished("sim-1", 9, 0, 0);
+  t.OnAck("sim-0", Recorded(1, {1}, 3, '\xab'), 10);
+  Summary s = t.Summarize(2, "");
+  EXPECT_EQ(s.unanswered, 2u);
+  EXPECT_EQ(s.unanswered_seqs,
+            (std::map<std::string, std::vector<uint64_t>>{{"sim-0", {2}}, {"sim-1", {9}}}));
+  EXPECT_NE(SummaryJson(s).find("\"unanswered_seqs\":{\"sim-0\":[2],\"sim-1\":[9]}"),
+            std::string::npos);
 }
 
 // ---- Options ------------------------------------------------------------------------

@@ -243,6 +243,7 @@ Summary AckTracker::Summarize(uint64_t devices, const std::string& expect_error)
       ++s.readings;
       if (e.state == State::kPending || e.state == State::kResending || e.state == State::kLost) {
         ++s.unanswered;
+        if (e.state != State::kLost) s.unanswered_seqs[device].push_back(seq);
       }
     }
     for (const auto& [seq, c] : book.copies) {
@@ -324,6 +325,15 @@ std::string SummaryJson(const Summary& s) {
        ",\"other\":" + CodeMap(s.replay_other) +
        ",\"unanswered\":" + std::to_string(s.replay_unanswered) + "}";
   o += ",\"unmatched\":" + std::to_string(s.unmatched_answers);
+  o += ",\"unanswered_seqs\":{";
+  bool first = true;
+  for (const auto& [device, seqs] : s.unanswered_seqs) {
+    o += (first ? "" : ",") + Str(device) + ":[";
+    for (size_t i = 0; i < seqs.size(); ++i) o += (i ? "," : "") + std::to_string(seqs[i]);
+    o += "]";
+    first = false;
+  }
+  o += "}";
   o += std::string(",\"ok\":") + (s.ok ? "true" : "false");
   o += ",\"verdict\":" + Str(s.verdict) + "}";
   return o;
