@@ -286,7 +286,7 @@ void Bridge::OnMessage(MqttMessage msg) {
     const bool keep = topic.ok() && !msg.retained && msg.qos >= 1 &&
                       (topic->kind == TopicKind::kData || topic->kind == TopicKind::kUpdateStatus);
     if (keep) {
-      auto k = outbox_->Intake(EncodeMessage(msg));
+      auto k = outbox_->Intake(EncodeMessage(msg), options_.intake_sync);
       if (k.ok()) {
         key = *k;
       } else {

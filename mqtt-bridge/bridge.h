@@ -69,6 +69,10 @@ struct BridgeOptions {
   // the broker's acknowledgement, before the bridge exits anyway (the rest is settled
   // after the next Start).
   uint32_t drain_timeout_ms = 10000;
+  // Before the PUBACK a reading is synced to disk (survives a power loss; one fsync per
+  // reading on Paho's thread bounds the intake rate). false: only written to RocksDB's WAL
+  // (survives the bridge process dying, not the machine) and synced with the next batch.
+  bool intake_sync = true;
   Status Validate() const;
 };
 

@@ -27,6 +27,7 @@ const char kUsage[] =
     "  [--max_batch_records=1000] [--max_batch_bytes=16777216] [--batch_timeout_ms=10]\n"
     "  [--inbox_capacity=200000] [--inbox_capacity_bytes=268435456] [--submit_workers=4]\n"
     "  [--registry_refresh_ms=1000] [--stats_interval_ms=10000] [--drain_timeout_ms=10000]\n"
+    "  [--intake_sync=true|false]\n"
     "  [--client_id=ID] [--config=FILE.json] [--log_level=debug|info|warn]\n";
 
 Status Run(int argc, char** argv) {
@@ -59,6 +60,7 @@ Status Run(int argc, char** argv) {
                                                  "registry_refresh_ms",
                                                  "stats_interval_ms",
                                                  "drain_timeout_ms",
+                                                 "intake_sync",
                                                  "client_id",
                                                  "log_level",
                                                  "help",
@@ -120,6 +122,7 @@ Status Run(int argc, char** argv) {
   o.stats_interval_ms = static_cast<uint32_t>(si);
   PL_ASSIGN_OR_RETURN(uint64_t dt, flags.GetUint("drain_timeout_ms", o.drain_timeout_ms));
   o.drain_timeout_ms = static_cast<uint32_t>(dt);
+  if (flags.Has("intake_sync")) o.intake_sync = flags.GetBool("intake_sync");
   for (const auto& p : policies) PL_RETURN_IF_ERROR(ParsePolicySpec(p, &o.policies));
   PL_ASSIGN_OR_RETURN(PrivateKey key, ReadKeyFile(key_path));
 

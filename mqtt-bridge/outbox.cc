@@ -70,10 +70,10 @@ Outbox::~Outbox() {
   if (db_) db_->Close();
 }
 
-StatusOr<uint64_t> Outbox::Intake(ByteView message) {
+StatusOr<uint64_t> Outbox::Intake(ByteView message, bool sync) {
   const uint64_t key = next_intake_.fetch_add(1);
   rocksdb::WriteOptions wo;
-  wo.sync = true;
+  wo.sync = sync;
   PL_RETURN_IF_ERROR(
       FromRocks(db_->Put(wo, IntakeKey(key), rocksdb::Slice(message.data(), message.size())),
                 "outbox intake"));

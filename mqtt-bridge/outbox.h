@@ -49,9 +49,11 @@ class Outbox {
   static StatusOr<std::unique_ptr<Outbox>> Open(const std::string& path);
   ~Outbox();
 
-  // Writes a received message to the intake (synced) and returns its intake key, > 0.
-  // kResourceExhausted when the disk is full, kInternal otherwise (nothing written).
-  StatusOr<uint64_t> Intake(ByteView message);
+  // Writes a received message to the intake and returns its intake key, > 0. `sync`: the
+  // write is on disk when this returns (survives a power loss); otherwise it is in the WAL
+  // (survives the process dying) and on disk with the next synced write. kResourceExhausted
+  // when the disk is full, kInternal otherwise (nothing written).
+  StatusOr<uint64_t> Intake(ByteView message, bool sync = true);
   // Every intake message still waiting, in key order (at start-up).
   StatusOr<std::vector<std::pair<uint64_t, Bytes>>> PendingIntake() const;
   // Removes intake messages without other writes (synced), e.g. after Append failed and
