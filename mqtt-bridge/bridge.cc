@@ -163,6 +163,7 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   // down wait at the broker and are delivered when it returns.
   mo.client_id = o.client_id.empty() ? "pl-bridge-" + o.gateway_id : o.client_id;
   mo.persistent_session = true;
+  mo.receive_maximum = 100;
   // Answers leave on a connection of their own, so they still go out after the consumer
   // has disconnected at Stop. A clean session: nothing is ever delivered to it.
   MqttOptions ao;
@@ -184,17 +185,20 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
 
   const std::string& p = o.verifier.topic_prefix;
   const std::string share = o.share_group.empty() ? "" : "$share/" + o.share_group + "/";
+  std::vector<std::string> filters;
   if (b->share_) {
     // Every bridge of the group sees every session (a plain, not a shared, subscription).
-    PL_RETURN_IF_ERROR(b->mqtt_->Subscribe(b->share_->Filter(), 1));
+    filters.push_back(b->share_->Filter());
   } else if (!o.share_group.empty()) {
     LogWarn("sessions_not_shared")
         .Kv("detail", "no --share_secret: MACed devices must agree keys with every bridge");
   }
   for (const std::string& f :
        {p + "/+/key", p + "/+/data/+", p + "/+/integrity", p + "/+/update/status"}) {
-    PL_RETURN_IF_ERROR(b->mqtt_->Subscribe(share + f, 1));
+    filters.push_back(share + f);
   }
+  // One SUBSCRIBE: after a restart its SUBACK comes behind the backlog the broker kept.
+  PL_RETURN_IF_ERROR(b->mqtt_->Subscribe(filters, 1, 60000));
   LogInfo("bridge_ready")
       .Kv("gateway", o.gateway_id)
       .Kv("broker", o.broker_uri)
@@ -281,10 +285,15 @@ void Bridge::OnMessage(MqttMessage msg) {
   const char* refusal = "the bridge is overloaded; send the reading again";
   if (room) {
     // Paho sends the PUBACK when this returns: a message that may become a record is on
-    // disk first. Key requests are retried by devices, integrity reports answered anyway.
+    // disk first. Key requests are retried by devices, integrity reports answered anyway,
+    // and a message too large or without a valid header is refused for sure (cheap checks
+    // that keep a flood of garbage from costing an fsync each).
     uint64_t key = 0;
-    const bool keep = topic.ok() && !msg.retained && msg.qos >= 1 &&
-                      (topic->kind == TopicKind::kData || topic->kind == TopicKind::kUpdateStatus);
+    const bool keep =
+        topic.ok() && !msg.retained && msg.qos >= 1 &&
+        (topic->kind == TopicKind::kData || topic->kind == TopicKind::kUpdateStatus) &&
+        msg.payload.size() <= options_.verifier.max_payload_bytes &&
+        ParseDeviceHeader(msg.user_properties).ok();
     if (keep) {
       auto k = outbox_->Intake(EncodeMessage(msg), options_.intake_sync);
       if (k.ok()) {

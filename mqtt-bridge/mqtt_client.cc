@@ -123,6 +123,10 @@ StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& opt
       connect_props.add(
           mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, options.session_expiry_s));
     }
+    if (options.receive_maximum > 0) {
+      connect_props.add(mqtt::property(mqtt::property::RECEIVE_MAXIMUM,
+                                       static_cast<int>(options.receive_maximum)));
+    }
     auto conn = mqtt::connect_options_builder()
                     .mqtt_version(MQTTVERSION_5)
                     .clean_start(!options.persistent_session)
@@ -235,6 +239,25 @@ Status MqttClient::Subscribe(const std::string& filter, int qos) {
       return UnavailableError("subscribe " + filter + ": no SUBACK");
   } catch (const std::exception& e) {
     return PahoError("subscribe " + filter, e);
+  }
+  return OkStatus();
+}
+
+Status MqttClient::Subscribe(const std::vector<std::string>& filters, int qos,
+                             uint32_t timeout_ms) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& f : filters) subscriptions_.emplace_back(f, qos);
+  }
+  try {
+    auto tok = client_->subscribe(mqtt::string_collection::create(filters),
+                                  mqtt::iasync_client::qos_collection(filters.size(), qos));
+    if (!tok->wait_for(std::chrono::milliseconds(timeout_ms))) {
+      return UnavailableError("subscribe " + std::to_string(filters.size()) +
+                              " filters: no SUBACK");
+    }
+  } catch (const std::exception& e) {
+    return PahoError("subscribe " + std::to_string(filters.size()) + " filters", e);
   }
   return OkStatus();
 }

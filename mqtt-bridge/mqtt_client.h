@@ -51,6 +51,10 @@ struct MqttOptions {
   // stable client_id.
   bool persistent_session = false;
   uint32_t session_expiry_s = 7 * 86400;
+  // MQTT v5 Receive Maximum: QoS 1 messages the broker may have in flight towards us
+  // (0: the broker's default, 65535). Messages are acknowledged one at a time after
+  // on_message returns, so a small window keeps a SUBACK from queueing behind thousands.
+  uint16_t receive_maximum = 0;
 };
 
 // A message as bytes (the bridge keeps received messages in its durable intake) and back:
@@ -73,6 +77,9 @@ class MqttClient {
 
   // Subscribes `filter` at `qos` (waits for the SUBACK). No-local is off.
   Status Subscribe(const std::string& filter, int qos);
+  // Subscribes every filter at `qos` in one SUBSCRIBE, waiting up to timeout_ms for its
+  // SUBACK (kUnavailable after). No-local is off.
+  Status Subscribe(const std::vector<std::string>& filters, int qos, uint32_t timeout_ms);
   // Queues a publish; returns once Paho has taken it (not when the broker acknowledged).
   Status Publish(const std::string& topic, const std::string& payload, int qos, bool retained,
                  const UserProperties& props = {});

@@ -120,6 +120,8 @@ def load_and_restart(chain, broker, bridge, prefix, sig):
           "%d unanswered (%d committed but unacknowledged, %d lost), %d unmatched answers" %
           (prefix, sig, s["readings"], s["acked_recorded"], sum(s["errors"].values()), s["errors"],
            s["unanswered"], committed_unacked, lost, s["unmatched"]))
+    t.log("%s load: publish rate %.0f/s, ack rate %.0f/s, latency ms %s" %
+          (prefix, s["publish_rate"], s["ack_rate"], s["latency_ms"]))
     t.check(s["readings"] == devices * count, "every reading published: %s" % s)
     # Exactly the acknowledged readings are on the ledger (1 registration reading each), when
     # none is committed but unacknowledged.
@@ -142,7 +144,9 @@ def main():
     chain.register(devices=())
     broker = t.Mosquitto(root)
     strict = not os.environ.get("PL_BRIDGE_UNDER_TEST")
-    bridge = t.BridgeProc(chain, broker, extra=["--drain_timeout_ms=20000"] if strict else [])
+    extra = ["--drain_timeout_ms=20000"] if strict else []
+    extra += os.environ.get("PL_BRIDGE_EXTRA", "").split()  # experiments, e.g. --intake_sync=false
+    bridge = t.BridgeProc(chain, broker, extra=extra)
     bridge.start()
     sim = lambda *a, **k: t.device_sim(chain, broker, *a, **k)
 
