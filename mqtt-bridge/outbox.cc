@@ -74,6 +74,7 @@ StatusOr<uint64_t> Outbox::Intake(ByteView message, bool sync) {
   const uint64_t key = next_intake_.fetch_add(1);
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  std::lock_guard<std::mutex> lock(write_mu_);
   PL_RETURN_IF_ERROR(
       FromRocks(db_->Put(wo, IntakeKey(key), rocksdb::Slice(message.data(), message.size())),
                 "outbox intake"));
@@ -101,6 +102,7 @@ Status Outbox::DropIntake(const std::vector<uint64_t>& keys) {
   for (uint64_t k : keys) batch.Delete(IntakeKey(k));
   rocksdb::WriteOptions wo;
   wo.sync = true;
+  std::lock_guard<std::mutex> lock(write_mu_);
   PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox intake drop"));
   intake_size_.fetch_sub(keys.size());
   return OkStatus();
@@ -126,6 +128,7 @@ Status Outbox::Append(OutboxBatch* b) {
   for (uint64_t k : b->intake_done) batch.Delete(IntakeKey(k));
   rocksdb::WriteOptions wo;
   wo.sync = true;
+  std::lock_guard<std::mutex> lock(write_mu_);
   PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox append"));
   size_.fetch_add(b->entries.size());
   intake_size_.fetch_sub(b->intake_done.size());
@@ -154,6 +157,7 @@ StatusOr<std::vector<OutboxEntry>> Outbox::Read(uint64_t after, size_t max) cons
 Status Outbox::Remove(const std::vector<uint64_t>& keys) {
   rocksdb::WriteBatch batch;
   for (uint64_t k : keys) batch.Delete(EntryKey(k));
+  std::lock_guard<std::mutex> lock(write_mu_);
   PL_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "outbox remove"));
   size_.fetch_sub(keys.size());
   return OkStatus();

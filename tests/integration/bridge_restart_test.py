@@ -100,6 +100,8 @@ def load_and_restart(chain, broker, bridge, prefix, sig):
     bridge.proc = None
     t.log("bridge exited %d after signal %d in %.1fs" % (exit_rc, sig, time.time() - t0))
     if sig == signal.SIGTERM:
+        if exit_rc != 0:
+            t.check_sanitizer_logs(chain.root)  # a sanitizer's exit code: show its report
         t.check(exit_rc == 0, "bridge exits 0 after SIGTERM")
     old_log = bridge.log()
     bridge.start()
