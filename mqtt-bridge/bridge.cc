@@ -81,6 +81,7 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   const BridgeOptions& o = b->options_;
   ::mkdir(o.data_dir.c_str(), 0700);
   PL_ASSIGN_OR_RETURN(b->outbox_, Outbox::Open(o.data_dir + "/outbox"));
+  PL_ASSIGN_OR_RETURN(b->intake_, Intake::Open(o.data_dir + "/intake"));
 
   client::ClientOptions copts;
   copts.timeout_ms = 30000;
@@ -142,19 +143,18 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
     b->share_ = std::make_unique<SessionShare>(o.share_secret, o.share_group);
 
   // Messages taken in (PUBACKed) by the last run but not yet verified: verified first.
-  PL_ASSIGN_OR_RETURN(auto pending, b->outbox_->PendingIntake());
-  std::vector<uint64_t> unreadable;
+  PL_ASSIGN_OR_RETURN(const uint64_t watermark, b->outbox_->IntakeWatermark());
+  b->intake_->MarkDone(watermark);
+  PL_ASSIGN_OR_RETURN(auto pending, b->intake_->Pending(watermark));
   for (auto& [key, bytes] : pending) {
     auto m = DecodeMessage(bytes);
-    if (!m.ok()) {
+    if (!m.ok()) {  // deleted with the chunks after it
       LogError("intake_entry_unreadable").Kv("key", key).Kv("err", m.status().ToString());
-      unreadable.push_back(key);
       continue;
     }
     b->inbox_bytes_ += m->payload.size() + m->topic.size();
     b->inbox_.push_back(Inbound{std::move(m).value(), NowMs(), key});
   }
-  PL_RETURN_IF_ERROR(b->outbox_->DropIntake(unreadable));
   if (!pending.empty()) LogInfo("intake_restored").Kv("messages", b->inbox_.size());
 
   MqttOptions mo;
@@ -253,7 +253,7 @@ void Bridge::Stop() {
       .Kv("received", received_.load())
       .Kv("committed", committed_.load())
       .Kv("outbox", outbox_ ? outbox_->size() : 0)
-      .Kv("intake", outbox_ ? outbox_->intake_size() : 0);
+      .Kv("intake", intake_ ? intake_->pending() : 0);
 }
 
 BridgeStats Bridge::stats() const {
@@ -295,7 +295,7 @@ void Bridge::OnMessage(MqttMessage msg) {
         msg.payload.size() <= options_.verifier.max_payload_bytes &&
         ParseDeviceHeader(msg.user_properties).ok();
     if (keep) {
-      auto k = outbox_->Intake(EncodeMessage(msg), options_.intake_sync);
+      auto k = intake_->Put(EncodeMessage(msg), options_.intake_sync);
       if (k.ok()) {
         key = *k;
       } else {
@@ -388,8 +388,8 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
   std::set<std::string> touched;
   for (auto& in : *chunk) {
     const MqttMessage& m = in.msg;
-    // Whatever becomes of it below, its intake copy goes with this chunk's batch.
-    if (in.intake_key != 0) batch.intake_done.push_back(in.intake_key);
+    // Whatever becomes of it below, this chunk's batch takes care of its intake copy.
+    batch.intake_upto = std::max(batch.intake_upto, in.intake_key);
     if (m.retained) {
       ignored_.fetch_add(1);
       continue;
@@ -444,6 +444,12 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
     }
     auto v = verifier_->Verify(*topic, m.user_properties, m.payload, now);
     if (auto* ref = std::get_if<Refusal>(&v)) {
+      if (ref->error == DeviceError::kReplay && m.duplicate) {
+        // The broker sent it again: we took it in before (its PUBACK was lost when we
+        // stopped) and answer that copy; answering this one `replay` would contradict it.
+        ignored_.fetch_add(1);
+        continue;
+      }
       refused_.fetch_add(1);
       Publish(ref->answer_topic, ref->answer_json);
       continue;
@@ -473,7 +479,7 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
     entries.push_back(OutboxEntry{0, ledger::EncodeRecord(rec), m.payload});
     entry_topics.emplace_back(*topic, a.seq);
   }
-  if (entries.empty() && touched.empty() && batch.intake_done.empty()) return;
+  if (entries.empty() && touched.empty() && batch.intake_upto == 0) return;
   for (const auto& d : touched) {
     const ReplayWindow* w = verifier_->replay_window(d);
     if (w != nullptr) batch.replay_windows.emplace_back(d, w->Serialize());
@@ -481,14 +487,14 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
   // The policy state these readings leave behind is written with them.
   batch.policy_states = policy_->Dirty();
   Status s = outbox_->Append(&batch);
+  // Either way the chunk's messages are taken care of (on failure their senders are
+  // answered `internal` below): the intake may drop them.
+  intake_->MarkDone(batch.intake_upto);
   if (s.ok()) {
     policy_->Commit();
   } else {
     policy_->Rollback();
     LogError("outbox_write_failed").Kv("err", s.ToString()).Kv("readings", entries.size());
-    // Their senders are answered `internal` below: not to be verified again after a restart.
-    Status d = outbox_->DropIntake(batch.intake_done);
-    if (!d.ok()) LogError("intake_drop_failed").Kv("err", d.ToString());
     for (const auto& [t, seq] : entry_topics) {
       refused_.fetch_add(1);
       Publish(

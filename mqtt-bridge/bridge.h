@@ -1,9 +1,9 @@
 // Bridge: wires the parts of the MQTT bridge. It only connects them; each part has one job:
 //   MqttClient, the consumer connection (Paho callback: a reading or install report is
-//      written to the Outbox's intake, one synced write, before the callback returns, so
-//      Paho's PUBACK follows durability; then it is copied into the bounded inbox)
+//      written to the Intake, one synced write, before the callback returns, so Paho's
+//      PUBACK follows durability; then it is copied into the bounded inbox)
 //   -> verify thread (ReadingVerifier, PolicyFilter; builds records; one synced Outbox
-//      batch per chunk with replay windows and policy state, removing the chunk's intake;
+//      batch per chunk with replay windows, policy state and the chunk's intake watermark;
 //      answers refusals at once)
 //   -> submit workers (read the Outbox, sign batches with the gateway key, submit to any
 //      ledger node with failover, and after commit publish the acknowledgements and
@@ -35,6 +35,7 @@
 #include "client/ledger_client.h"
 #include "common/ecdsa.h"
 #include "common/worker.h"
+#include "mqtt-bridge/intake.h"
 #include "mqtt-bridge/ledger_directory.h"
 #include "mqtt-bridge/mqtt_client.h"
 #include "mqtt-bridge/outbox.h"
@@ -135,6 +136,7 @@ class Bridge {
   std::unique_ptr<ReadingVerifier> verifier_;  // verify thread only
   std::unique_ptr<PolicyFilter> policy_;       // verify thread only
   std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<Intake> intake_;       // written by the MQTT callback only
   std::unique_ptr<SessionShare> share_;  // set when bridges of a group share sessions
   std::unique_ptr<MqttClient> mqtt_;     // the consumer connection (persistent session)
   std::unique_ptr<MqttClient> answers_;  // the answer connection (publisher thread only)

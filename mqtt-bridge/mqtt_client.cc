@@ -105,6 +105,7 @@ StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& opt
       msg.payload = m->get_payload_str();
       msg.qos = m->get_qos();
       msg.retained = m->is_retained();
+      msg.duplicate = m->is_duplicate();
       msg.user_properties = ReadUserProperties(m->get_properties());
       self->on_message_(std::move(msg));
     });
@@ -180,7 +181,7 @@ Bytes EncodeMessage(const MqttMessage& m) {
   AppendLp(&out, m.topic);
   AppendLp(&out, m.payload);
   AppendU8(&out, static_cast<uint8_t>(m.qos));
-  AppendU8(&out, m.retained ? 1 : 0);
+  AppendU8(&out, static_cast<uint8_t>((m.retained ? 1 : 0) | (m.duplicate ? 2 : 0)));
   AppendU32(&out, static_cast<uint32_t>(m.user_properties.size()));
   for (const auto& [k, v] : m.user_properties) {
     AppendLp(&out, k);
@@ -196,12 +197,13 @@ StatusOr<MqttMessage> DecodeMessage(ByteView bytes) {
   uint32_t n = 0;
   constexpr size_t kMax = 1 << 28;  // an MQTT packet is at most 256 MiB
   if (!r.ReadLp(&m.topic, 65535).ok() || !r.ReadLp(&m.payload, kMax).ok() || !r.ReadU8(&qos).ok() ||
-      !r.ReadU8(&retained).ok() || !r.ReadU32(&n).ok() || qos > 2 || retained > 1 ||
+      !r.ReadU8(&retained).ok() || !r.ReadU32(&n).ok() || qos > 2 || retained > 3 ||
       n > r.remaining() / 8) {
     return InvalidArgumentError("stored message does not parse");
   }
   m.qos = qos;
-  m.retained = retained == 1;
+  m.retained = (retained & 1) != 0;
+  m.duplicate = (retained & 2) != 0;
   for (uint32_t i = 0; i < n; ++i) {
     std::string k, v;
     if (!r.ReadLp(&k, kMax).ok() || !r.ReadLp(&v, kMax).ok()) {

@@ -37,6 +37,9 @@ struct MqttMessage {
   std::string payload;
   int qos = 0;
   bool retained = false;
+  // DUP: the broker sent this PUBLISH before (it was not acknowledged, e.g. the bridge was
+  // killed after taking it in and before its PUBACK left).
+  bool duplicate = false;
   UserProperties user_properties;
 };
 
@@ -58,7 +61,8 @@ struct MqttOptions {
 };
 
 // A message as bytes (the bridge keeps received messages in its durable intake) and back:
-// lp(topic) || lp(payload) || u8(qos) || u8(retained) || u32be(n) || n x (lp(name) || lp(value)).
+// lp(topic) || lp(payload) || u8(qos) || u8(flags: 1 retained, 2 duplicate) || u32be(n) ||
+// n x (lp(name) || lp(value)).
 Bytes EncodeMessage(const MqttMessage& m);
 // kInvalidArgument when `bytes` is not EncodeMessage output.
 StatusOr<MqttMessage> DecodeMessage(ByteView bytes);

@@ -10,8 +10,8 @@ namespace {
 
 constexpr char kEntryPrefix = 'o';
 constexpr char kReplayPrefix = 'r';
-constexpr char kIntakePrefix = 'i';
 constexpr char kPolicyPrefix = 'p';
+constexpr char kWatermarkKey[] = "w";
 
 Bytes NumberedKey(char prefix, uint64_t k) {
   Bytes out(1, prefix);
@@ -19,7 +19,6 @@ Bytes NumberedKey(char prefix, uint64_t k) {
   return out;
 }
 Bytes EntryKey(uint64_t k) { return NumberedKey(kEntryPrefix, k); }
-Bytes IntakeKey(uint64_t k) { return NumberedKey(kIntakePrefix, k); }
 
 // Counts the numbered keys under `prefix` and returns the last one (0 when none).
 Status ScanNumbered(rocksdb::DB* db, char prefix, uint64_t* count, uint64_t* last) {
@@ -60,52 +59,11 @@ StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
   PL_RETURN_IF_ERROR(ScanNumbered(o->db_.get(), kEntryPrefix, &count, &last));
   o->size_ = count;
   o->next_key_ = last + 1;
-  PL_RETURN_IF_ERROR(ScanNumbered(o->db_.get(), kIntakePrefix, &count, &last));
-  o->intake_size_ = count;
-  o->next_intake_ = last + 1;
   return o;
 }
 
 Outbox::~Outbox() {
   if (db_) db_->Close();
-}
-
-StatusOr<uint64_t> Outbox::Intake(ByteView message, bool sync) {
-  const uint64_t key = next_intake_.fetch_add(1);
-  rocksdb::WriteOptions wo;
-  wo.sync = sync;
-  std::lock_guard<std::mutex> lock(write_mu_);
-  PL_RETURN_IF_ERROR(
-      FromRocks(db_->Put(wo, IntakeKey(key), rocksdb::Slice(message.data(), message.size())),
-                "outbox intake"));
-  intake_size_.fetch_add(1);
-  return key;
-}
-
-StatusOr<std::vector<std::pair<uint64_t, Bytes>>> Outbox::PendingIntake() const {
-  std::vector<std::pair<uint64_t, Bytes>> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(rocksdb::Slice(&kIntakePrefix, 1));
-       it->Valid() && it->key().size() == 9 && it->key()[0] == kIntakePrefix; it->Next()) {
-    ByteReader kr(ByteView(it->key().data() + 1, 8));
-    uint64_t k = 0;
-    if (!kr.ReadU64(&k).ok()) return DataLossError("outbox intake key is malformed");
-    out.emplace_back(k, it->value().ToString());
-  }
-  PL_RETURN_IF_ERROR(FromRocks(it->status(), "outbox intake read"));
-  return out;
-}
-
-Status Outbox::DropIntake(const std::vector<uint64_t>& keys) {
-  if (keys.empty()) return OkStatus();
-  rocksdb::WriteBatch batch;
-  for (uint64_t k : keys) batch.Delete(IntakeKey(k));
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  std::lock_guard<std::mutex> lock(write_mu_);
-  PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox intake drop"));
-  intake_size_.fetch_sub(keys.size());
-  return OkStatus();
 }
 
 Status Outbox::Append(OutboxBatch* b) {
@@ -125,13 +83,16 @@ Status Outbox::Append(OutboxBatch* b) {
   for (const auto& [key, state] : b->policy_states) {
     batch.Put(std::string(1, kPolicyPrefix) + key, state);
   }
-  for (uint64_t k : b->intake_done) batch.Delete(IntakeKey(k));
+  if (b->intake_upto > 0) {
+    Bytes w;
+    AppendU64(&w, b->intake_upto);
+    batch.Put(kWatermarkKey, w);
+  }
   rocksdb::WriteOptions wo;
   wo.sync = true;
   std::lock_guard<std::mutex> lock(write_mu_);
   PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox append"));
   size_.fetch_add(b->entries.size());
-  intake_size_.fetch_sub(b->intake_done.size());
   return OkStatus();
 }
 
@@ -183,6 +144,17 @@ StatusOr<std::map<Bytes, Bytes>> Outbox::PolicyStates() const {
   }
   PL_RETURN_IF_ERROR(FromRocks(it->status(), "outbox policy states"));
   return out;
+}
+
+StatusOr<uint64_t> Outbox::IntakeWatermark() const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kWatermarkKey, &v);
+  if (s.IsNotFound()) return uint64_t{0};
+  PL_RETURN_IF_ERROR(FromRocks(s, "outbox intake watermark"));
+  ByteReader r(v);
+  uint64_t w = 0;
+  if (!r.ReadU64(&w).ok() || !r.done()) return DataLossError("outbox intake watermark");
+  return w;
 }
 
 }  // namespace provledger::bridge

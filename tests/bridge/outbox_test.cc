@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "mqtt-bridge/intake.h"
 #include "mqtt-bridge/mqtt_client.h"
 #include "mqtt-bridge/policy_filter.h"
 
@@ -15,7 +16,7 @@ namespace {
 std::string FreshDir(const std::string& name) {
   const char* base = getenv("TEST_TMPDIR");
   std::string dir = std::string(base ? base : "/tmp") + "/" + name;
-  std::string cmd = "rm -rf '" + dir + "'";
+  std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + dir + "'";
   EXPECT_EQ(system(cmd.c_str()), 0);
   return dir;
 }
@@ -26,38 +27,59 @@ std::unique_ptr<Outbox> Open(const std::string& dir) {
   return o.ok() ? std::move(o).value() : nullptr;
 }
 
-TEST(Outbox, KeepsIntakeMessagesUntilABatchTakesCareOfThemAcrossReopen) {
-  const std::string dir = FreshDir("outbox_intake");
+TEST(Intake, KeepsWhatTheOutboxWatermarkDoesNotCoverAcrossReopen) {
+  const std::string dir = FreshDir("intake_reopen");
   {
-    auto o = Open(dir);
-    ASSERT_NE(o, nullptr);
-    auto a = o->Intake("first");
-    auto b = o->Intake("second");
-    auto c = o->Intake("third");
+    auto outbox = Open(dir + "/outbox");
+    auto in = Intake::Open(dir + "/intake");
+    ASSERT_NE(outbox, nullptr);
+    ASSERT_TRUE(in.ok());
+    auto a = (*in)->Put("first", true);
+    auto b = (*in)->Put("second", true);
+    auto c = (*in)->Put("third", false);
     ASSERT_TRUE(a.ok() && b.ok() && c.ok());
     EXPECT_LT(*a, *b);
-    EXPECT_EQ(o->intake_size(), 3u);
+    EXPECT_LT(*b, *c);
+    EXPECT_EQ((*in)->pending(), 3u);
+    // The verify thread took care of the first two: their batch records the watermark.
     OutboxBatch batch;
     batch.entries.push_back(OutboxEntry{0, "record-a", "payload-a"});
-    batch.intake_done = {*a, *c};
-    ASSERT_TRUE(o->Append(&batch).ok());
-    EXPECT_EQ(o->intake_size(), 1u);
-    EXPECT_EQ(o->size(), 1u);
-  }
-  auto o = Open(dir);  // what a restart finds
-  ASSERT_NE(o, nullptr);
-  auto pending = o->PendingIntake();
+    batch.intake_upto = *b;
+    ASSERT_TRUE(outbox->Append(&batch).ok());
+    (*in)->MarkDone(*b);
+    EXPECT_EQ((*in)->pending(), 1u);
+  }  // a crash: nothing else happens
+  auto outbox = Open(dir + "/outbox");
+  auto in = Intake::Open(dir + "/intake");
+  ASSERT_NE(outbox, nullptr);
+  ASSERT_TRUE(in.ok());
+  auto w = outbox->IntakeWatermark();
+  ASSERT_TRUE(w.ok());
+  (*in)->MarkDone(*w);
+  auto pending = (*in)->Pending(*w);
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
-  EXPECT_EQ((*pending)[0].second, "second");
-  EXPECT_EQ(o->intake_size(), 1u);
-  EXPECT_EQ(o->size(), 1u);
-  // New intake keys continue after the old ones.
-  auto d = o->Intake("fourth");
+  EXPECT_EQ((*pending)[0].second, "third");
+  // New keys continue above; the next put deletes what was marked done.
+  auto d = (*in)->Put("fourth", true);
   ASSERT_TRUE(d.ok());
   EXPECT_GT(*d, (*pending)[0].first);
-  ASSERT_TRUE(o->DropIntake({(*pending)[0].first, *d}).ok());
-  EXPECT_TRUE(o->PendingIntake()->empty());
+  auto all = (*in)->Pending(0);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].second, "third");
+  EXPECT_EQ((*all)[1].second, "fourth");
+}
+
+TEST(Intake, HandsOutKeysAboveTheWatermarkEvenWhenItsFolderWasEmptied) {
+  const std::string dir = FreshDir("intake_emptied");
+  auto in = Intake::Open(dir);
+  ASSERT_TRUE(in.ok());
+  (*in)->MarkDone(41);  // the outbox's watermark from an earlier life
+  auto k = (*in)->Put("m", true);
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(*k, 42u);
+  EXPECT_EQ((*in)->pending(), 1u);
 }
 
 TEST(Outbox, AWritePolicySkipsTheSameReadingAfterReopen) {
@@ -123,6 +145,7 @@ TEST(MqttMessageCodec, RoundTripsEveryField) {
   m.payload = std::string("a\0b", 3);
   m.qos = 1;
   m.retained = true;
+  m.duplicate = true;
   m.user_properties = {{"pl-seq", "5"}, {"pl-ts", "7"}, {"x", ""}};
   auto back = DecodeMessage(EncodeMessage(m));
   ASSERT_TRUE(back.ok());
@@ -130,6 +153,7 @@ TEST(MqttMessageCodec, RoundTripsEveryField) {
   EXPECT_EQ(back->payload, m.payload);
   EXPECT_EQ(back->qos, 1);
   EXPECT_TRUE(back->retained);
+  EXPECT_TRUE(back->duplicate);
   EXPECT_EQ(back->user_properties, m.user_properties);
   EXPECT_FALSE(DecodeMessage(EncodeMessage(m) + "z").ok());
   EXPECT_FALSE(DecodeMessage("short").ok());
