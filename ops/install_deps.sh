@@ -3,7 +3,7 @@
 set -eu
 PKGS="bazel-bootstrap bazel-platforms bazel-rules-java libgrpc++-dev protobuf-compiler-grpc
   libprotobuf-dev protobuf-compiler librocksdb-dev libsecp256k1-dev libpaho-mqttpp-dev
-  libpaho-mqtt-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev mosquitto
+  libpaho-mqtt-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev mosquitto
   mosquitto-clients python3"
 missing=""
 for p in $PKGS; do
