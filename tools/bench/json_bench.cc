@@ -6,9 +6,16 @@
 // reading-shaped objects (a device message per element: integers, short strings, a hex
 // payload); about 1 MB of strings with escapes and multi-byte UTF-8. For each: parse
 // MB/s and documents/s, then WriteJson MB/s of the parsed value. One thread; each figure is
-// the best of 5 runs of at least 0.3 s.
+// the best of 5 runs of at least 0.3 s of this thread's CPU time (so that other processes on
+// a loaded machine count less).
+//
+// With --count, parses each document a fixed number of times (genesis 10,000, the others 10)
+// and prints nothing: for an instruction count that load does not change,
+//   valgrind --tool=callgrind --toggle-collect='provledger::ParseJson*' json_bench --count \
+//       [genesis|readings|strings]
+#include <time.h>
+
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -18,8 +25,12 @@
 namespace provledger::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double Secs(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
+double CpuNow() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec / 1e9;
+}
+double Secs(double since) { return CpuNow() - since; }
 
 volatile size_t g_sink;  // keeps results alive
 
@@ -56,6 +67,11 @@ std::string Strings(size_t min_bytes) {
   return s + "]";
 }
 
+void Count(const std::string& doc) {
+  const int n = doc.size() < 10000 ? 10000 : 10;
+  for (int i = 0; i < n; ++i) g_sink = ParseJson(doc)->items().size();
+}
+
 void Bench(const char* name, const std::string& doc) {
   StatusOr<JsonValue> first = ParseJson(doc);
   if (!first.ok()) {
@@ -66,14 +82,14 @@ void Bench(const char* name, const std::string& doc) {
   double best_parse = 0, best_write = 0;
   for (int run = 0; run < 5; ++run) {
     size_t n = 0;
-    auto t0 = Clock::now();
+    double t0 = CpuNow();
     while (Secs(t0) < 0.3) {
       for (int i = 0; i < batch; ++i) g_sink = ParseJson(doc)->items().size();
       n += batch;
     }
     best_parse = std::max(best_parse, n / Secs(t0));
     n = 0;
-    t0 = Clock::now();
+    t0 = CpuNow();
     while (Secs(t0) < 0.3) {
       for (int i = 0; i < batch; ++i) g_sink = WriteJson(*first).size();
       n += batch;
@@ -87,8 +103,15 @@ void Bench(const char* name, const std::string& doc) {
 }  // namespace
 }  // namespace provledger::bench
 
-int main() {
+int main(int argc, char** argv) {
   using namespace provledger::bench;
+  if (argc > 1 && std::string(argv[1]) == "--count") {
+    const std::string only = argc > 2 ? argv[2] : "";
+    if (only.empty() || only == "genesis") Count(kGenesis);
+    if (only.empty() || only == "readings") Count(Readings(1 << 20));
+    if (only.empty() || only == "strings") Count(Strings(1 << 20));
+    return 0;
+  }
   std::printf("# json_bench (one thread, best of 5)\n");
   Bench("genesis", kGenesis);
   Bench("readings", Readings(1 << 20));
