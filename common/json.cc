@@ -234,11 +234,16 @@ class Handler {
       }
     }
     // "[json.exception.parse_error.101] parse error at line 1, column 4: syntax error while
-    // parsing value - invalid literal; last read: 'tru'": keep the part after the location,
-    // without the echo of the input (it may hold any bytes).
+    // parsing value - invalid literal; last read: 'tru'" or "[json.exception.out_of_range.406]
+    // number overflow parsing '1e999'": keep what follows the id and the location, without
+    // the echo of the input (it may hold any bytes).
     std::string what = ex.what();
-    const size_t colon = what.find(": ");
-    if (colon != std::string::npos) what.erase(0, colon + 2);
+    const size_t id_end = what.find("] ");
+    if (!what.empty() && what[0] == '[' && id_end != std::string::npos) what.erase(0, id_end + 2);
+    if (what.rfind("parse error", 0) == 0) {
+      const size_t colon = what.find(": ");
+      if (colon != std::string::npos) what.erase(0, colon + 2);
+    }
     const std::string echo = "; last read: '" + last_token + "'";
     const size_t at = what.find(echo);
     if (at != std::string::npos) what.erase(at, echo.size());

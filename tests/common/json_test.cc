@@ -240,6 +240,12 @@ TEST(ParseJsonNumberMember, ReturnsAnyJsonNumberOfTheTopLevelMember) {
   EXPECT_EQ(*ParseJsonNumberMember(" {\"t\":\"x\", \"value\" : 2E-1 }\n", "value"), 0.2);
 }
 
+TEST(ParseJsonNumberMember, NamesANumberTooLargeForADouble) {
+  const Status s = ParseJsonNumberMember(R"({"t":1e999,"value":1})", "value").status();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "json: number overflow parsing '1e999' at byte 9");
+}
+
 TEST(ParseJsonNumberMember, TellsAbsentFromRefused) {
   EXPECT_EQ(ParseJsonNumberMember(R"({"t":1})", "value").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(ParseJsonNumberMember(R"({"a":{"value":1}})", "value").status().code(),
