@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/log.h"
@@ -65,7 +66,9 @@ void StateTransfer::Fetch(Worker& w, uint64_t next, Bytes prev) {
     std::lock_guard<std::mutex> lock(mu_);
     return target_;
   };
-  while (!w.stopping() && next <= target() && failures < static_cast<int>(n) * 2) {
+  const bool any_peer =
+      std::any_of(peers_.begin(), peers_.end(), [](auto* p) { return p != nullptr; });
+  while (any_peer && !w.stopping() && next <= target() && failures < static_cast<int>(n) * 2) {
     v1::Ledger::Stub* stub = peers_[peer];
     if (stub == nullptr) {
       peer = (peer + 1) % n;
