@@ -1,7 +1,12 @@
 #include "common/json.h"
 
+#include <algorithm>
 #include <cassert>
-#include <set>
+#include <cmath>
+#include <cstddef>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 
 namespace provledger {
@@ -124,332 +129,287 @@ StatusOr<const JsonValue*> JsonValue::GetObject(const std::string& key) const {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Parser
+// Parser: nlohmann/json's lexer and SAX parser, with our rules in the handler.
 
 namespace {
 
 constexpr int kMaxDepth = 64;
 
-class Parser {
- public:
-  explicit Parser(std::string_view text) : text_(text) {}
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsNumberChar(char c) {
+  return IsDigit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
 
-  StatusOr<JsonValue> ParseDocument() {
-    if (text_.size() >= 3 && text_.substr(0, 3) == "\xEF\xBB\xBF") {
-      return Error("byte-order mark not allowed");
+// An input iterator over the text that publishes, through `cursor`, how far nlohmann's lexer
+// has read. The lexer reads one byte past a number and then holds it back, so after a number
+// the cursor may be one byte ahead of the token's end.
+class CountingIterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  CountingIterator(const char* p, const char** cursor) : p_(p), cursor_(cursor) {}
+  reference operator*() const { return *p_; }
+  CountingIterator& operator++() {
+    *cursor_ = ++p_;
+    return *this;
+  }
+  CountingIterator operator++(int) {
+    CountingIterator before = *this;
+    ++*this;
+    return before;
+  }
+  bool operator==(const CountingIterator& o) const { return p_ == o.p_; }
+  bool operator!=(const CountingIterator& o) const { return p_ != o.p_; }
+
+ private:
+  const char* p_;
+  const char** cursor_;
+};
+
+// Builds the JsonValue from SAX events and refuses what the header's rules refuse and
+// nlohmann accepts: repeated keys, nesting deeper than 64 and (unless `any_numbers`) every
+// number but an integer in 0 .. 2^53-1. The first error is kept in error().
+//
+// With `any_numbers`, numbers are kept as null in the tree, and the number given to the
+// top-level member `member` (when the document is an object) is kept as a double.
+class Handler {
+ public:
+  Handler(std::string_view text, bool any_numbers, const std::string* member)
+      : text_(text), cursor_(text.data()), any_numbers_(any_numbers), member_(member) {}
+
+  const char** cursor() { return &cursor_; }
+  JsonValue& root() { return root_; }
+  const Status& error() const { return error_; }
+  size_t end() const { return end_; }
+  bool member_seen() const { return member_seen_; }
+  const std::optional<double>& member_number() const { return member_number_; }
+
+  // The SAX interface (nlohmann::json_sax). Returning false stops the parse.
+  bool null() { return Put(JsonValue()); }
+  bool boolean(bool b) { return Put(JsonValue::Bool(b)); }
+  bool number_integer(nlohmann::json::number_integer_t v) { return Number(static_cast<double>(v)); }
+  bool number_unsigned(nlohmann::json::number_unsigned_t v) {
+    return Number(static_cast<double>(v));
+  }
+  bool number_float(nlohmann::json::number_float_t v, const std::string& /*raw*/) {
+    return Number(v);
+  }
+  // A copy, not a move: the lexer keeps its buffer's capacity for the next string (fewer
+  // instructions on every document of tools/bench/json_bench).
+  bool string(std::string& s) { return Put(JsonValue::String(s)); }
+  bool binary(nlohmann::json::binary_t& /*b*/) { return Fail(Consumed(), "binary value"); }
+  bool start_object(size_t /*size*/) { return Open(JsonValue::Object()); }
+  bool start_array(size_t /*size*/) { return Open(JsonValue::Array()); }
+  bool end_object() { return Close(); }
+  bool end_array() { return Close(); }
+
+  bool key(std::string& k) {
+    JsonValue& obj = *stack_.back();
+    const size_t before = obj.members().size();
+    JsonValue& slot = obj.Set(k, JsonValue());
+    if (obj.members().size() == before) return Fail(KeyStart(), "repeated key \"" + k + "\"");
+    slot_ = &slot;
+    if (member_ != nullptr && stack_.size() == 1 && k == *member_) {
+      member_seen_ = true;
+      capture_next_ = true;
     }
-    JsonValue v;
-    PL_RETURN_IF_ERROR(ParseValue(0, &v));
-    SkipWhitespace();
-    if (pos_ != text_.size()) return Error("trailing characters after the document");
-    return v;
+    return true;
+  }
+
+  bool parse_error(size_t position, const std::string& last_token,
+                   const nlohmann::json::exception& ex) {
+    // A malformed number ("1.", "-x", "1e"): our own rule names what is wrong with it.
+    // (nlohmann restarts `last_token` at strings and numbers only, so check the text too.)
+    const size_t b = NumberStart();
+    if (!any_numbers_ && !last_token.empty() && (last_token[0] == '-' || IsDigit(last_token[0])) &&
+        b < text_.size() && (text_[b] == '-' || IsDigit(text_[b]))) {
+      uint64_t v;
+      size_t end;
+      Status s = StrictInt(b, &v, &end);
+      if (!s.ok()) {
+        error_ = std::move(s);
+        return false;
+      }
+    }
+    // "[json.exception.parse_error.101] parse error at line 1, column 4: syntax error while
+    // parsing value - invalid literal; last read: 'tru'" or "[json.exception.out_of_range.406]
+    // number overflow parsing '1e999'": keep what follows the id and the location, without
+    // the echo of the input (it may hold any bytes).
+    std::string what = ex.what();
+    const size_t id_end = what.find("] ");
+    if (!what.empty() && what[0] == '[' && id_end != std::string::npos) what.erase(0, id_end + 2);
+    if (what.rfind("parse error", 0) == 0) {
+      const size_t colon = what.find(": ");
+      if (colon != std::string::npos) what.erase(0, colon + 2);
+    }
+    const std::string echo = "; last read: '" + last_token + "'";
+    const size_t at = what.find(echo);
+    if (at != std::string::npos) what.erase(at, echo.size());
+    // `position` counts the bytes read, the one that failed (or the end of input) included.
+    return Fail(std::min(position > 0 ? position - 1 : 0, text_.size()), what);
   }
 
  private:
-  Status Error(const std::string& what) const {
-    return InvalidArgumentError("json: " + what + " at byte " + std::to_string(pos_));
-  }
-  bool AtEnd() const { return pos_ >= text_.size(); }
-  unsigned char Peek() const { return static_cast<unsigned char>(text_[pos_]); }
+  size_t Consumed() const { return static_cast<size_t>(cursor_ - text_.data()); }
 
-  void SkipWhitespace() {
-    while (!AtEnd()) {
-      const char c = text_[pos_];
-      if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return;
-      ++pos_;
+  bool Fail(size_t pos, const std::string& what) {
+    error_ = InvalidArgumentError("json: " + what + " at byte " + std::to_string(pos));
+    return false;
+  }
+
+  // Where the next value goes: the root, a new array item or the member key() made.
+  JsonValue* NextSlot() {
+    capture_next_ = false;
+    if (stack_.empty()) return &root_;
+    JsonValue* top = stack_.back();
+    if (top->is_array()) {
+      top->mutable_items().emplace_back();
+      return &top->mutable_items().back();
     }
+    return slot_;
   }
 
-  Status ExpectLiteral(std::string_view word) {
-    if (text_.substr(pos_, word.size()) != word) return Error("invalid literal");
-    pos_ += word.size();
-    return OkStatus();
+  bool Put(JsonValue v) {
+    *NextSlot() = std::move(v);
+    end_ = Consumed();
+    return true;
   }
 
-  // `depth` counts the arrays and objects enclosing this value.
-  Status ParseValue(int depth, JsonValue* out) {
-    SkipWhitespace();
-    if (AtEnd()) return Error("unexpected end of input");
-    const unsigned char c = Peek();
-    switch (c) {
-      case '{':
-        return ParseObject(depth + 1, out);
-      case '[':
-        return ParseArray(depth + 1, out);
-      case '"': {
-        std::string s;
-        PL_RETURN_IF_ERROR(ParseString(&s));
-        *out = JsonValue::String(std::move(s));
-        return OkStatus();
-      }
-      case 't':
-        PL_RETURN_IF_ERROR(ExpectLiteral("true"));
-        *out = JsonValue::Bool(true);
-        return OkStatus();
-      case 'f':
-        PL_RETURN_IF_ERROR(ExpectLiteral("false"));
-        *out = JsonValue::Bool(false);
-        return OkStatus();
-      case 'n':
-        PL_RETURN_IF_ERROR(ExpectLiteral("null"));
-        *out = JsonValue();
-        return OkStatus();
-      case '-':
-        return Error("negative numbers not allowed");
-      default:
-        if (c >= '0' && c <= '9') return ParseInt(out);
-        return Error("unexpected character");
+  bool Open(JsonValue v) {
+    if (stack_.size() >= kMaxDepth) return Fail(Consumed() - 1, "nesting deeper than 64");
+    JsonValue* slot = NextSlot();
+    *slot = std::move(v);
+    stack_.push_back(slot);
+    return true;
+  }
+
+  bool Close() {
+    stack_.pop_back();
+    end_ = Consumed();
+    return true;
+  }
+
+  bool Number(double v) {
+    if (any_numbers_) {
+      const bool wanted = capture_next_;
+      Put(JsonValue());
+      if (wanted) member_number_ = v;
+      size_t e = NumberStart();
+      while (e < text_.size() && IsNumberChar(text_[e])) ++e;
+      end_ = e;
+      return true;
     }
+    uint64_t i;
+    size_t end;
+    Status s = StrictInt(NumberStart(), &i, &end);
+    if (!s.ok()) {
+      error_ = std::move(s);
+      return false;
+    }
+    Put(JsonValue::Int(i));
+    end_ = end;
+    return true;
   }
 
-  Status ParseInt(JsonValue* out) {
-    const size_t start = pos_;
+  // The first byte of the number token the lexer just read: back over the byte it held
+  // back, if any, then over the number's bytes (a number follows '[', ',', ':', whitespace
+  // or the start).
+  size_t NumberStart() const {
+    size_t e = Consumed();
+    if (e > 0 && !IsNumberChar(text_[e - 1])) --e;
+    while (e > 0 && IsNumberChar(text_[e - 1])) --e;
+    return e;
+  }
+
+  // The opening quote of the key string the lexer just read (the cursor is past its closing
+  // quote): the nearest quote before that is not escaped by an odd run of backslashes.
+  size_t KeyStart() const {
+    size_t j = Consumed() - 1;
+    while (j-- > 0) {
+      if (text_[j] != '"') continue;
+      size_t backslashes = 0;
+      while (backslashes < j && text_[j - 1 - backslashes] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) return j;
+    }
+    return 0;
+  }
+
+  // The number token at `b` under our rule: digits only, no leading zero, at most 2^53-1.
+  Status StrictInt(size_t b, uint64_t* value, size_t* end) const {
+    auto error = [](size_t pos, const char* what) {
+      return InvalidArgumentError(std::string("json: ") + what + " at byte " + std::to_string(pos));
+    };
+    if (b >= text_.size()) return error(b, "unexpected end of input");
+    if (text_[b] == '-') return error(b, "negative numbers not allowed");
+    if (!IsDigit(text_[b])) return error(b, "unexpected character");
+    size_t i = b;
     uint64_t v = 0;
-    while (!AtEnd() && Peek() >= '0' && Peek() <= '9') {
-      if (pos_ > start && text_[start] == '0') {
-        pos_ = start;
-        return Error("leading zero not allowed");
-      }
-      const uint64_t digit = Peek() - '0';
-      if (v > (JsonValue::kMaxInt - digit) / 10) {
-        pos_ = start;
-        return Error("integer above 2^53-1");
-      }
+    for (; i < text_.size() && IsDigit(text_[i]); ++i) {
+      if (i > b && text_[b] == '0') return error(b, "leading zero not allowed");
+      const uint64_t digit = text_[i] - '0';
+      if (v > (JsonValue::kMaxInt - digit) / 10) return error(b, "integer above 2^53-1");
       v = v * 10 + digit;
-      ++pos_;
     }
-    if (!AtEnd() && (Peek() == '.' || Peek() == 'e' || Peek() == 'E')) {
-      return Error("fraction or exponent not allowed");
+    if (i < text_.size() && (text_[i] == '.' || text_[i] == 'e' || text_[i] == 'E')) {
+      return error(i, "fraction or exponent not allowed");
     }
-    *out = JsonValue::Int(v);
+    *value = v;
+    *end = i;
     return OkStatus();
-  }
-
-  Status ParseHex4(uint32_t* out) {
-    if (text_.size() - pos_ < 4) return Error("truncated \\u escape");
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char c = text_[pos_];
-      uint32_t d;
-      if (c >= '0' && c <= '9') {
-        d = c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        d = c - 'a' + 10;
-      } else if (c >= 'A' && c <= 'F') {
-        d = c - 'A' + 10;
-      } else {
-        return Error("bad hex digit in \\u escape");
-      }
-      v = (v << 4) | d;
-      ++pos_;
-    }
-    *out = v;
-    return OkStatus();
-  }
-
-  static void AppendUtf8(uint32_t cp, std::string* out) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-
-  // At the byte after a backslash-u: reads one code point, joining a surrogate pair.
-  Status ParseUnicodeEscape(std::string* out) {
-    const size_t start = pos_ - 2;
-    uint32_t cp;
-    PL_RETURN_IF_ERROR(ParseHex4(&cp));
-    if (cp >= 0xDC00 && cp <= 0xDFFF) {
-      pos_ = start;
-      return Error("lone low surrogate in \\u escape");
-    }
-    if (cp >= 0xD800 && cp <= 0xDBFF) {
-      if (text_.substr(pos_, 2) != "\\u") {
-        pos_ = start;
-        return Error("lone high surrogate in \\u escape");
-      }
-      pos_ += 2;
-      uint32_t low;
-      PL_RETURN_IF_ERROR(ParseHex4(&low));
-      if (low < 0xDC00 || low > 0xDFFF) {
-        pos_ = start;
-        return Error("high surrogate not followed by a low surrogate");
-      }
-      cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-    }
-    AppendUtf8(cp, out);
-    return OkStatus();
-  }
-
-  // At a byte >= 0x80: copies one well-formed UTF-8 sequence (RFC 3629: no overlong forms,
-  // no surrogates, nothing above U+10FFFF).
-  Status CopyUtf8(std::string* out) {
-    const unsigned char b0 = Peek();
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-      len = 2;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-      len = 3;
-      if (b0 == 0xE0) lo = 0xA0;
-      if (b0 == 0xED) hi = 0x9F;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-      len = 4;
-      if (b0 == 0xF0) lo = 0x90;
-      if (b0 == 0xF4) hi = 0x8F;
-    } else {
-      return Error("invalid UTF-8");
-    }
-    if (text_.size() - pos_ < len) return Error("truncated UTF-8 sequence");
-    for (size_t i = 1; i < len; ++i) {
-      const auto b = static_cast<unsigned char>(text_[pos_ + i]);
-      const unsigned char min = i == 1 ? lo : 0x80;
-      const unsigned char max = i == 1 ? hi : 0xBF;
-      if (b < min || b > max) return Error("invalid UTF-8");
-    }
-    out->append(text_.substr(pos_, len));
-    pos_ += len;
-    return OkStatus();
-  }
-
-  Status ParseString(std::string* out) {
-    ++pos_;  // opening quote
-    for (;;) {
-      if (AtEnd()) return Error("unterminated string");
-      const unsigned char c = Peek();
-      if (c == '"') {
-        ++pos_;
-        return OkStatus();
-      }
-      if (c < 0x20) return Error("control character in string");
-      if (c >= 0x80) {
-        PL_RETURN_IF_ERROR(CopyUtf8(out));
-        continue;
-      }
-      if (c != '\\') {
-        out->push_back(static_cast<char>(c));
-        ++pos_;
-        continue;
-      }
-      ++pos_;
-      if (AtEnd()) return Error("unterminated string");
-      const char e = text_[pos_++];
-      switch (e) {
-        case '"':
-          out->push_back('"');
-          break;
-        case '\\':
-          out->push_back('\\');
-          break;
-        case '/':
-          out->push_back('/');
-          break;
-        case 'b':
-          out->push_back('\b');
-          break;
-        case 'f':
-          out->push_back('\f');
-          break;
-        case 'n':
-          out->push_back('\n');
-          break;
-        case 'r':
-          out->push_back('\r');
-          break;
-        case 't':
-          out->push_back('\t');
-          break;
-        case 'u':
-          PL_RETURN_IF_ERROR(ParseUnicodeEscape(out));
-          break;
-        default:
-          pos_ -= 2;
-          return Error("invalid escape");
-      }
-    }
-  }
-
-  Status ParseArray(int depth, JsonValue* out) {
-    if (depth > kMaxDepth) return Error("nesting deeper than 64");
-    ++pos_;  // '['
-    JsonValue arr = JsonValue::Array();
-    SkipWhitespace();
-    if (!AtEnd() && Peek() == ']') {
-      ++pos_;
-      *out = std::move(arr);
-      return OkStatus();
-    }
-    for (;;) {
-      JsonValue item;
-      PL_RETURN_IF_ERROR(ParseValue(depth, &item));
-      arr.Push(std::move(item));
-      SkipWhitespace();
-      if (AtEnd()) return Error("unterminated array");
-      const char c = text_[pos_];
-      if (c == ']') {
-        ++pos_;
-        *out = std::move(arr);
-        return OkStatus();
-      }
-      if (c != ',') return Error("expected ',' or ']'");
-      ++pos_;
-    }
-  }
-
-  Status ParseObject(int depth, JsonValue* out) {
-    if (depth > kMaxDepth) return Error("nesting deeper than 64");
-    ++pos_;  // '{'
-    JsonValue obj = JsonValue::Object();
-    std::set<std::string> seen;
-    SkipWhitespace();
-    if (!AtEnd() && Peek() == '}') {
-      ++pos_;
-      *out = std::move(obj);
-      return OkStatus();
-    }
-    for (;;) {
-      SkipWhitespace();
-      if (AtEnd() || Peek() != '"') return Error("expected a string key");
-      const size_t key_pos = pos_;
-      std::string key;
-      PL_RETURN_IF_ERROR(ParseString(&key));
-      if (!seen.insert(key).second) {
-        pos_ = key_pos;
-        return Error("repeated key \"" + key + "\"");
-      }
-      SkipWhitespace();
-      if (AtEnd() || Peek() != ':') return Error("expected ':'");
-      ++pos_;
-      JsonValue value;
-      PL_RETURN_IF_ERROR(ParseValue(depth, &value));
-      obj.Set(key, std::move(value));
-      SkipWhitespace();
-      if (AtEnd()) return Error("unterminated object");
-      const char c = text_[pos_];
-      if (c == '}') {
-        ++pos_;
-        *out = std::move(obj);
-        return OkStatus();
-      }
-      if (c != ',') return Error("expected ',' or '}'");
-      ++pos_;
-    }
   }
 
   std::string_view text_;
-  size_t pos_ = 0;
+  const char* cursor_;
+  const bool any_numbers_;
+  const std::string* const member_;
+  JsonValue root_;
+  std::vector<JsonValue*> stack_;  // the open arrays and objects, outermost first
+  JsonValue* slot_ = nullptr;      // the member value key() made in the innermost object
+  size_t end_ = 0;                 // the end of the last value read
+  bool capture_next_ = false;      // the next value is the top-level `member_`
+  bool member_seen_ = false;
+  std::optional<double> member_number_;
+  Status error_;
 };
+
+// Runs nlohmann's parser over the whole of `text` with `handler`; then only JSON
+// whitespace may follow the document.
+Status Run(std::string_view text, Handler* handler) {
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") {
+    return InvalidArgumentError("json: byte-order mark not allowed at byte 0");
+  }
+  const char* const begin = text.data();
+  const char* const end = begin + text.size();
+  bool ok;
+  try {
+    // With a SAX handler nlohmann reports errors through parse_error(); the catch keeps the
+    // promise that nothing throws past this file should a later version throw anyway.
+    ok = nlohmann::json::sax_parse(CountingIterator(begin, handler->cursor()),
+                                   CountingIterator(end, handler->cursor()), handler,
+                                   nlohmann::json::input_format_t::json, /*strict=*/false,
+                                   /*ignore_comments=*/false);
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidArgumentError(std::string("json: ") + e.what() + " at byte 0");
+  }
+  if (!ok) {
+    if (!handler->error().ok()) return handler->error();
+    return InvalidArgumentError("json: parse failed at byte 0");
+  }
+  size_t pos = handler->end();
+  while (pos < text.size() &&
+         (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r')) {
+    ++pos;
+  }
+  if (pos != text.size()) {
+    return InvalidArgumentError("json: trailing characters after the document at byte " +
+                                std::to_string(pos));
+  }
+  return OkStatus();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Writer
@@ -549,7 +509,23 @@ void Write(const JsonValue& v, int indent, std::string* out) {
 
 }  // namespace
 
-StatusOr<JsonValue> ParseJson(std::string_view text) { return Parser(text).ParseDocument(); }
+StatusOr<JsonValue> ParseJson(std::string_view text) {
+  Handler handler(text, /*any_numbers=*/false, nullptr);
+  PL_RETURN_IF_ERROR(Run(text, &handler));
+  return std::move(handler.root());
+}
+
+StatusOr<double> ParseJsonNumberMember(std::string_view text, const std::string& key) {
+  Handler handler(text, /*any_numbers=*/true, &key);
+  PL_RETURN_IF_ERROR(Run(text, &handler));
+  if (!handler.root().is_object()) return InvalidArgumentError("json: not an object");
+  if (!handler.member_seen()) return NotFoundError("json: missing member \"" + key + "\"");
+  const std::optional<double>& v = handler.member_number();
+  if (!v || !std::isfinite(*v)) {
+    return InvalidArgumentError("json: member \"" + key + "\" is not a finite number");
+  }
+  return *v;
+}
 
 std::string WriteJson(const JsonValue& value) {
   std::string out;

@@ -1,6 +1,8 @@
 // A strict JSON (RFC 8259) reader and a writer, as PROTOCOL.md section 1 requires:
 // one object per message, no byte-order mark, a repeated key is an error, integers are
 // digits only in 0 .. 2^53-1 (no sign, fraction or exponent), strings valid UTF-8.
+// The tokenizer is nlohmann/json's (Debian nlohmann-json3-dev); these rules, the tree and the
+// writer are ours, and no exception leaves this module.
 //
 // Thread rules: values are plain data; functions are pure.
 #ifndef PROVLEDGER_COMMON_JSON_H_
@@ -10,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -69,9 +72,17 @@ class JsonValue {
 };
 
 // Parses one JSON document (any value at top level; callers needing an object check
-// is_object()). kInvalidArgument with the byte offset on any violation of the rules above,
-// including a nesting depth above 64 and trailing non-whitespace.
+// is_object()). kInvalidArgument with the byte offset where the violation was found on any
+// violation of the rules above, including a nesting depth above 64 and trailing
+// non-whitespace.
 StatusOr<JsonValue> ParseJson(std::string_view text);
+
+// For payloads that carry a measured value: parses `text` as one JSON object under the rules
+// above except that any RFC 8259 number is allowed (sign, fraction, exponent, any size), and
+// returns the number in its top-level member `key` as a double. kNotFound when the object has
+// no `key`; kInvalidArgument when the text breaks a rule, is not an object, or `key` holds
+// something else than a number that is finite as a double.
+StatusOr<double> ParseJsonNumberMember(std::string_view text, const std::string& key);
 
 // Compact JSON (no spaces), members in insertion order, strings escaped per RFC 8259.
 std::string WriteJson(const JsonValue& value);

@@ -84,6 +84,7 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   const BridgeOptions& o = b->options_;
   ::mkdir(o.data_dir.c_str(), 0700);
   PL_ASSIGN_OR_RETURN(b->outbox_, Outbox::Open(o.data_dir + "/outbox"));
+  PL_ASSIGN_OR_RETURN(b->intake_, Intake::Open(o.data_dir + "/intake"));
 
   client::ClientOptions copts;
   copts.timeout_ms = o.submit_timeout_ms;
@@ -121,9 +122,17 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   b->sessions_ = std::make_unique<SessionKeyStore>(o.gateway_id, b->gateway_key_, o.sessions);
   b->verifier_ = std::make_unique<ReadingVerifier>(
       o.verifier, b->devices_.get(), &b->integrity_, b->sessions_.get(),
-      [](const std::string& line) { LogWarn("device_refused").Kv("detail", line); });
+      [](const VerifierEvent& ev) {
+        LogLine line(ev.level, ev.name);  // once, at the event's own level and name
+        for (const auto& [k, v] : ev.fields) line.Kv(k, v);
+      });
   b->policy_ = std::make_unique<PolicyFilter>(o.policies);
   PL_RETURN_IF_ERROR(b->policy_->Validate());
+  // A restarted bridge skips what its write policy would have skipped: state from disk.
+  PL_ASSIGN_OR_RETURN(auto policy_states, b->outbox_->PolicyStates());
+  for (const auto& [key, state] : policy_states) {
+    PL_RETURN_IF_ERROR(b->policy_->Restore(key, state).Annotate("outbox policy state"));
+  }
 
   // A reading replayed after a restart is still refused: windows come back from disk.
   PL_ASSIGN_OR_RETURN(auto windows, b->outbox_->ReplayWindows());
@@ -137,38 +146,63 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   if (!o.share_secret.empty())
     b->share_ = std::make_unique<SessionShare>(o.share_secret, o.share_group);
 
+  // Messages taken in (PUBACKed) by the last run but not yet verified: verified first.
+  PL_ASSIGN_OR_RETURN(const uint64_t watermark, b->outbox_->IntakeWatermark());
+  b->intake_->MarkDone(watermark);
+  PL_ASSIGN_OR_RETURN(auto pending, b->intake_->Pending(watermark));
+  for (auto& [key, bytes] : pending) {
+    auto m = DecodeMessage(bytes);
+    if (!m.ok()) {  // deleted with the chunks after it
+      LogError("intake_entry_unreadable").Kv("key", key).Kv("err", m.status().ToString());
+      continue;
+    }
+    b->inbox_bytes_ += m->payload.size() + m->topic.size();
+    b->inbox_.push_back(Inbound{std::move(m).value(), NowMs(), key});
+  }
+  if (!pending.empty()) LogInfo("intake_restored").Kv("messages", b->inbox_.size());
+
   MqttOptions mo;
   mo.uri = o.broker_uri;
   // A stable client id and a persistent session: readings published while the bridge is
   // down wait at the broker and are delivered when it returns.
   mo.client_id = o.client_id.empty() ? "pl-bridge-" + o.gateway_id : o.client_id;
   mo.persistent_session = true;
+  mo.receive_maximum = 100;
+  // Answers leave on a connection of their own, so they still go out after the consumer
+  // has disconnected at Stop. A clean session: nothing is ever delivered to it.
+  MqttOptions ao;
+  ao.uri = o.broker_uri;
+  ao.client_id = mo.client_id + "-answers";
   Bridge* self = b.get();
-  PL_ASSIGN_OR_RETURN(
-      b->mqtt_, MqttClient::Connect(mo, [self](MqttMessage m) { self->OnMessage(std::move(m)); }));
+  PL_ASSIGN_OR_RETURN(b->answers_, MqttClient::Connect(ao, nullptr));
   b->publisher_ = std::make_unique<Worker>("publish", [self](Worker& w) { self->PublishLoop(w); });
-  b->workers_.push_back(
-      std::make_unique<Worker>("verify", [self](Worker& w) { self->VerifyLoop(w); }));
+  b->verify_worker_ =
+      std::make_unique<Worker>("verify", [self](Worker& w) { self->VerifyLoop(w); });
   for (size_t i = 0; i < o.submit_workers; ++i) {
     b->workers_.push_back(
         std::make_unique<Worker>("submit", [self](Worker& w) { self->SubmitLoop(w); }));
   }
-  b->workers_.push_back(
-      std::make_unique<Worker>("stats", [self](Worker& w) { self->StatsLoop(w); }));
+  // Last: with a persistent session the broker delivers as soon as this connects.
+  PL_ASSIGN_OR_RETURN(
+      b->mqtt_, MqttClient::Connect(mo, [self](MqttMessage m) { self->OnMessage(std::move(m)); }));
+  b->stats_worker_ = std::make_unique<Worker>("stats", [self](Worker& w) { self->StatsLoop(w); });
 
   const std::string& p = o.verifier.topic_prefix;
   const std::string share = o.share_group.empty() ? "" : "$share/" + o.share_group + "/";
+  std::vector<std::string> filters;
   if (b->share_) {
     // Every bridge of the group sees every session (a plain, not a shared, subscription).
-    PL_RETURN_IF_ERROR(b->mqtt_->Subscribe(b->share_->Filter(), 1));
+    filters.push_back(b->share_->Filter());
   } else if (!o.share_group.empty()) {
     LogWarn("sessions_not_shared")
         .Kv("detail", "no --share_secret: MACed devices must agree keys with every bridge");
   }
   for (const std::string& f :
        {p + "/+/key", p + "/+/data/+", p + "/+/integrity", p + "/+/update/status"}) {
-    PL_RETURN_IF_ERROR(b->mqtt_->Subscribe(share + f, 1));
+    filters.push_back(share + f);
   }
+  // One SUBSCRIBE: after a restart its SUBACK comes behind the backlog the broker kept.
+  PL_RETURN_IF_ERROR(b->mqtt_->Subscribe(filters, 1, 60000));
   LogInfo("bridge_ready")
       .Kv("gateway", o.gateway_id)
       .Kv("broker", o.broker_uri)
@@ -179,18 +213,51 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   return b;
 }
 
-Bridge::~Bridge() {
-  if (mqtt_) mqtt_->Disconnect();  // no new messages
-  for (auto& w : workers_)
-    w->set_on_stop([this] {
-      inbox_cv_.notify_all();
-      take_cv_.notify_all();
-    });
+Bridge::~Bridge() { Stop(); }
+
+void Bridge::Stop() {
+  if (stopped_.exchange(true)) return;
+  // 1. Stop consuming. Once the consumer has disconnected no message is taken; what the
+  //    broker holds for us waits in our persistent session.
+  if (mqtt_) mqtt_->Disconnect();
+  size_t inbox = 0;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    inbox = inbox_.size();
+  }
+  LogInfo("bridge_stopping")
+      .Kv("received", received_.load())
+      .Kv("inbox", inbox)
+      .Kv("outbox", outbox_ ? outbox_->size() : 0);
+  // 2. Everything taken in is verified: into the outbox, or answered.
+  if (verify_worker_) {
+    verify_worker_->set_on_stop([this] { inbox_cv_.notify_all(); });
+    verify_worker_.reset();  // returns once the inbox is empty
+  }
+  // 3. The submit workers settle the outbox, for a bounded time; one in flight finishes.
+  const uint64_t deadline = NowMs() + options_.drain_timeout_ms;
+  while (outbox_ && outbox_->size() > 0 && !workers_.empty() && NowMs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& w : workers_) w->set_on_stop([this] { take_cv_.notify_all(); });
   workers_.clear();  // each Worker stops and joins
+  stats_worker_.reset();
+  // 4. Every answer made so far goes out and is acknowledged by the broker before the
+  //    answer connection closes.
   if (publisher_) {
     publisher_->set_on_stop([this] { out_cv_.notify_all(); });
     publisher_.reset();  // sends what the others left, then joins
   }
+  if (answers_) {
+    Status s = answers_->WaitForPublishes(options_.drain_timeout_ms);
+    if (!s.ok()) LogWarn("answers_not_acknowledged").Kv("err", s.ToString());
+    answers_->Disconnect();
+  }
+  LogInfo("bridge_stopped")
+      .Kv("received", received_.load())
+      .Kv("committed", committed_.load())
+      .Kv("outbox", outbox_ ? outbox_->size() : 0)
+      .Kv("intake", intake_ ? intake_->pending() : 0);
 }
 
 BridgeStats Bridge::stats() const {
@@ -212,39 +279,72 @@ BridgeStats Bridge::stats() const {
 void Bridge::OnMessage(MqttMessage msg) {
   received_.fetch_add(1);
   const size_t bytes = msg.payload.size() + msg.topic.size();
+  bool room = false;
   {
+    // Only this thread adds to the inbox: room found here is still there below.
     std::lock_guard<std::mutex> lock(inbox_mu_);
-    if (inbox_.size() < options_.inbox_capacity &&
-        inbox_bytes_ + bytes <= options_.inbox_capacity_bytes) {
+    room = inbox_.size() < options_.inbox_capacity &&
+           inbox_bytes_ + bytes <= options_.inbox_capacity_bytes;
+  }
+  auto topic = ParseDeviceTopic(options_.verifier.topic_prefix, msg.topic);
+  const char* refusal = "the bridge is overloaded; send the reading again";
+  if (room) {
+    // Paho sends the PUBACK when this returns: a message that may become a record is on
+    // disk first. Key requests are retried by devices, integrity reports answered anyway,
+    // and a message too large or without a valid header is refused for sure (cheap checks
+    // that keep a flood of garbage from costing an fsync each).
+    uint64_t key = 0;
+    const bool keep =
+        topic.ok() && !msg.retained && msg.qos >= 1 &&
+        (topic->kind == TopicKind::kData || topic->kind == TopicKind::kUpdateStatus) &&
+        msg.payload.size() <= options_.verifier.max_payload_bytes &&
+        ParseDeviceHeader(msg.user_properties).ok();
+    if (keep) {
+      auto k = intake_->Put(EncodeMessage(msg), options_.intake_sync);
+      if (k.ok()) {
+        key = *k;
+      } else {
+        room = false;
+        refusal = "the bridge could not store the reading; send it again";
+        if (intake_failures_.fetch_add(1) % 100 == 0) {
+          LogError("intake_write_failed")
+              .Kv("failures", intake_failures_.load())
+              .Kv("err", k.status().ToString());
+        }
+      }
+    }
+    if (room) {
+      std::lock_guard<std::mutex> lock(inbox_mu_);
       inbox_bytes_ += bytes;
-      inbox_.push_back(Inbound{std::move(msg), NowMs()});
+      inbox_.push_back(Inbound{std::move(msg), NowMs(), key});
       inbox_cv_.notify_one();
       return;
     }
   }
-  // Full: never block Paho's thread and never hold more than the limits in memory. The
-  // device is told (`internal`: nothing recorded, send it again) and the drop is counted.
+  // Full (or not storable): never block Paho's thread and never hold more than the limits
+  // in memory. The device is told (`internal`: nothing recorded, send it again) and the
+  // drop is counted.
   dropped_.fetch_add(1);
-  auto topic = ParseDeviceTopic(options_.verifier.topic_prefix, msg.topic);
   if (!topic.ok() || msg.retained) return;
   if (topic->kind == TopicKind::kKey) return;  // a key request is simply retried by the device
   std::optional<uint64_t> seq = FindParsableSeq(msg.user_properties);
   Publish(ErrorTopic(options_.verifier.topic_prefix, *topic),
-          ErrorJson(DeviceError::kInternal, "the bridge is overloaded; send the reading again", seq,
-                    topic->item, std::nullopt));
+          ErrorJson(DeviceError::kInternal, refusal, seq, topic->item, std::nullopt));
 }
 
-void Bridge::Publish(const std::string& topic, const std::string& json, bool retained) {
+void Bridge::Publish(const std::string& topic, const std::string& json, bool retained,
+                     std::vector<uint64_t> settles) {
   // Answers leave through one publisher thread, in the order they were made.
   {
     std::lock_guard<std::mutex> lock(out_mu_);
-    outgoing_.push_back(Outgoing{topic, json, retained});
+    outgoing_.push_back(Outgoing{topic, json, retained, std::move(settles)});
   }
   out_cv_.notify_one();
 }
 
 void Bridge::PublishLoop(Worker& w) {
   std::deque<Outgoing> batch;
+  std::vector<uint64_t> settled;
   while (true) {
     {
       std::unique_lock<std::mutex> lock(out_mu_);
@@ -252,11 +352,32 @@ void Bridge::PublishLoop(Worker& w) {
                        [&] { return !outgoing_.empty() || w.stopping(); });
       batch.swap(outgoing_);
     }
-    for (const auto& o : batch) {
-      Status s = mqtt_->Publish(o.topic, o.payload, 1, o.retained);
-      if (!s.ok()) LogWarn("answer_publish_failed").Kv("topic", o.topic).Kv("err", s.ToString());
+    bool all_sent = true;
+    for (auto& o : batch) {
+      Status s = answers_->Publish(o.topic, o.payload, 1, o.retained);
+      if (!s.ok()) {
+        all_sent = false;
+        LogWarn("answer_publish_failed").Kv("topic", o.topic).Kv("err", s.ToString());
+      }
+      settled.insert(settled.end(), o.settles.begin(), o.settles.end());
     }
     batch.clear();
+    if (!settled.empty()) {
+      // An outbox entry leaves only once the broker holds its answer: killed before that,
+      // the bridge resubmits it after the restart and the ledger's duplicate answer is
+      // acknowledged again. Unconfirmed answers keep their entries until then.
+      Status acked = all_sent ? answers_->WaitForPublishes(options_.drain_timeout_ms)
+                              : UnavailableError("an answer could not be published");
+      if (acked.ok()) {
+        RemoveFromOutbox(settled);
+      } else {
+        LogWarn("answers_unconfirmed")
+            .Kv("readings", settled.size())
+            .Kv("detail", "kept in the outbox; answered again after the next restart")
+            .Kv("err", acked.ToString());
+      }
+      settled.clear();
+    }
     if (w.stopping()) {
       std::lock_guard<std::mutex> lock(out_mu_);
       if (outgoing_.empty()) return;  // answers made before the stop still go out
@@ -266,7 +387,7 @@ void Bridge::PublishLoop(Worker& w) {
 
 void Bridge::VerifyLoop(Worker& w) {
   std::vector<Inbound> chunk;
-  while (!w.stopping()) {
+  while (true) {
     {
       std::unique_lock<std::mutex> lock(inbox_mu_);
       inbox_cv_.wait_for(lock, std::chrono::milliseconds(100),
@@ -277,18 +398,26 @@ void Bridge::VerifyLoop(Worker& w) {
         inbox_.pop_front();
       }
     }
-    if (!chunk.empty()) HandleChunk(&chunk);
+    // Asked to stop, it still drains: the consumer has stopped, so the inbox only empties.
+    if (chunk.empty()) {
+      if (w.stopping()) return;
+      continue;
+    }
+    HandleChunk(&chunk);
     chunk.clear();
   }
 }
 
 void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
   const std::string& prefix = options_.verifier.topic_prefix;
-  std::vector<OutboxEntry> entries;
+  OutboxBatch batch;
+  std::vector<OutboxEntry>& entries = batch.entries;
   std::vector<std::pair<DeviceTopic, uint64_t>> entry_topics;  // for `internal` answers
   std::set<std::string> touched;
   for (auto& in : *chunk) {
     const MqttMessage& m = in.msg;
+    // Whatever becomes of it below, this chunk's batch takes care of its intake copy.
+    batch.intake_upto = std::max(batch.intake_upto, in.intake_key);
     if (m.retained) {
       ignored_.fetch_add(1);
       continue;
@@ -334,13 +463,21 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
     }
     if (topic->kind == TopicKind::kIntegrity) {
       refused_.fetch_add(1);
+      // Section 3: an error answer carries the report's seq whenever its pl-seq parsed.
       Publish(IntegrityErrorTopic(prefix, topic->device),
               ErrorJson(DeviceError::kInternal, "integrity appraisal is not enabled on this bridge",
-                        std::nullopt, std::string(ledger::kIntegrityItem), std::nullopt));
+                        FindParsableSeq(m.user_properties), std::string(ledger::kIntegrityItem),
+                        std::nullopt));
       continue;
     }
     auto v = verifier_->Verify(*topic, m.user_properties, m.payload, now);
     if (auto* ref = std::get_if<Refusal>(&v)) {
+      if (ref->error == DeviceError::kReplay && m.duplicate) {
+        // The broker sent it again: we took it in before (its PUBACK was lost when we
+        // stopped) and answer that copy; answering this one `replay` would contradict it.
+        ignored_.fetch_add(1);
+        continue;
+      }
       refused_.fetch_add(1);
       Publish(ref->answer_topic, ref->answer_json);
       continue;
@@ -370,14 +507,21 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
     entries.push_back(OutboxEntry{0, ledger::EncodeRecord(rec), m.payload});
     entry_topics.emplace_back(*topic, a.seq);
   }
-  if (entries.empty() && touched.empty()) return;
-  std::vector<std::pair<std::string, Bytes>> windows;
+  if (entries.empty() && touched.empty() && batch.intake_upto == 0) return;
   for (const auto& d : touched) {
     const ReplayWindow* w = verifier_->replay_window(d);
-    if (w != nullptr) windows.emplace_back(d, w->Serialize());
+    if (w != nullptr) batch.replay_windows.emplace_back(d, w->Serialize());
   }
-  Status s = outbox_->Append(&entries, windows);
-  if (!s.ok()) {
+  // The policy state these readings leave behind is written with them.
+  batch.policy_states = policy_->Dirty();
+  Status s = outbox_->Append(&batch);
+  // Either way the chunk's messages are taken care of (on failure their senders are
+  // answered `internal` below): the intake may drop them.
+  intake_->MarkDone(batch.intake_upto);
+  if (s.ok()) {
+    policy_->Commit();
+  } else {
+    policy_->Rollback();
     LogError("outbox_write_failed").Kv("err", s.ToString()).Kv("readings", entries.size());
     for (const auto& [t, seq] : entry_topics) {
       refused_.fetch_add(1);
@@ -441,12 +585,8 @@ void Bridge::SubmitLoop(Worker& w) {
       token = acks_.BeginBatch();
     }
     SubmitBatch(w, token, std::move(*batch));
-    std::vector<uint64_t> acked;
-    {
-      std::lock_guard<std::mutex> lock(ack_mu_);
-      PublishAcks(acks_.EndBatch(token), &acked);
-    }
-    RemoveFromOutbox(acked);
+    std::lock_guard<std::mutex> lock(ack_mu_);
+    PublishAcks(acks_.EndBatch(token));
   }
 }
 
@@ -512,10 +652,7 @@ void Bridge::SubmitBatch(Worker& w, uint64_t token, std::vector<OutboxEntry> ent
     }
     if (kind == SubmitFailure::kPermanent) {  // one record, refused for good: answer, drop
       LogWarn("reading_refused_by_ledger").Kv("err", err.ToString());
-      std::vector<uint64_t> done;
       AnswerRefused(part.front(), err.code(), err.message(), /*per_record=*/false);
-      done.push_back(part.front().key);
-      RemoveFromOutbox(done);
       continue;
     }
     if (failures++ % 20 == 0) {
@@ -535,7 +672,10 @@ void Bridge::SubmitBatch(Worker& w, uint64_t token, std::vector<OutboxEntry> ent
 void Bridge::AnswerRefused(const OutboxEntry& e, StatusCode code, const std::string& reason,
                            bool per_record) {
   auto rec = ledger::DecodeRecord(e.record);
-  if (!rec.ok()) return;  // we made it; cannot happen
+  if (!rec.ok()) {  // we made it; cannot happen
+    RemoveFromOutbox({e.key});
+    return;
+  }
   const auto& r = rec->reading;
   ledger_refused_.fetch_add(1);
   // A per-record PERMISSION_DENIED is about the device alone (unregistered or revoked). A
@@ -555,7 +695,7 @@ void Bridge::AnswerRefused(const OutboxEntry& e, StatusCode code, const std::str
                               ? "the device is not registered on the ledger, or is revoked"
                               : "the ledger refused the reading: " + reason;
   Publish(RefusalTopic(options_.verifier.topic_prefix, t, error),
-          ErrorJson(error, why, r.seq, r.item, std::nullopt));
+          ErrorJson(error, why, r.seq, r.item, std::nullopt), /*retained=*/false, {e.key});
 }
 
 void Bridge::Acknowledge(uint64_t token, const std::vector<OutboxEntry>& entries,
@@ -584,8 +724,8 @@ void Bridge::Acknowledge(uint64_t token, const std::vector<OutboxEntry>& entries
         Publish(
             ErrorTopic(prefix, t),
             ErrorJson(DeviceError::kReplay, "this seq is already on the ledger with other content",
-                      r.seq, r.item, std::nullopt));
-        done.push_back(entries[i].key);
+                      r.seq, r.item, std::nullopt),
+            /*retained=*/false, {entries[i].key});
         break;
       }
       case v1::RecordResult::REFUSED:
@@ -595,19 +735,18 @@ void Bridge::Acknowledge(uint64_t token, const std::vector<OutboxEntry>& entries
                           ? static_cast<StatusCode>(res.code())
                           : StatusCode::kInternal,
                       res.reason(), /*per_record=*/true);
-        done.push_back(entries[i].key);
         break;
     }
   }
   {
     // Acks are queued under the lock, so they leave in the order the aggregator made them.
     std::lock_guard<std::mutex> lock(ack_mu_);
-    PublishAcks(acks_.Add(token, std::move(committed)), &done);
+    PublishAcks(acks_.Add(token, std::move(committed)));
   }
   RemoveFromOutbox(done);
 }
 
-void Bridge::PublishAcks(std::vector<BlockAck> acks, std::vector<uint64_t>* keys) {
+void Bridge::PublishAcks(std::vector<BlockAck> acks) {
   const std::string& prefix = options_.verifier.topic_prefix;
   for (auto& a : acks) {
     const std::string json = AckJson(a.seqs.back(), a.seqs, a.record_id, a.height);
@@ -619,9 +758,8 @@ void Bridge::PublishAcks(std::vector<BlockAck> acks, std::vector<uint64_t>* keys
     } else {
       topic = DataSuccessTopic(prefix, a.device, a.item);
     }
-    Publish(topic, json);
     committed_.fetch_add(a.outbox_keys.size());
-    keys->insert(keys->end(), a.outbox_keys.begin(), a.outbox_keys.end());
+    Publish(topic, json, /*retained=*/false, std::move(a.outbox_keys));
   }
 }
 

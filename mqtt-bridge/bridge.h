@@ -1,13 +1,26 @@
 // Bridge: wires the parts of the MQTT bridge. It only connects them; each part has one job:
-//   MqttClient (Paho callback: copy into the bounded inbox, never block)
+//   MqttClient, the consumer connection (Paho callback: a reading or install report is
+//      written to the Intake, one synced write, before the callback returns, so Paho's
+//      PUBACK follows durability; then it is copied into the bounded inbox)
 //   -> verify thread (ReadingVerifier, PolicyFilter; builds records; one synced Outbox
-//      batch per chunk; answers refusals at once)
+//      batch per chunk with replay windows, policy state and the chunk's intake watermark;
+//      answers refusals at once)
 //   -> submit workers (read the Outbox, sign batches with the gateway key, submit to any
 //      ledger node with failover; after commit hand the results to the AckAggregator,
 //      which releases one acknowledgement per device, item and block once the block is
-//      complete; answer records the ledger refused for good; remove answered entries).
+//      complete; answer records the ledger refused for good; remove answered entries once
+//      their answers are queued)
+//   -> publisher thread, the only one that publishes, on a second MQTT connection (the
+//      answer connection), so that answers still leave after consumption has stopped.
 //
-// Thread rules: Start() and the destructor from one thread; stats() from any.
+// Stop (SIGTERM): the consumer disconnects first (no message is taken after
+// `bridge_stopping`; the broker keeps the rest for the persistent session), the inbox is
+// verified into the outbox or answered, the submit workers settle the outbox for up to
+// drain_timeout_ms (a submission in flight finishes), every answer is published and
+// acknowledged by the broker, and only then does the answer connection close. What is left
+// in the outbox or intake is settled after the next Start.
+//
+// Thread rules: Start(), Stop() and the destructor from one thread; stats() from any.
 #ifndef PROVLEDGER_MQTT_BRIDGE_BRIDGE_H_
 #define PROVLEDGER_MQTT_BRIDGE_BRIDGE_H_
 
@@ -25,6 +38,7 @@
 #include "common/ecdsa.h"
 #include "common/worker.h"
 #include "mqtt-bridge/ack_aggregator.h"
+#include "mqtt-bridge/intake.h"
 #include "mqtt-bridge/ledger_directory.h"
 #include "mqtt-bridge/mqtt_client.h"
 #include "mqtt-bridge/outbox.h"
@@ -60,6 +74,14 @@ struct BridgeOptions {
   // change; past it the batch goes to the next node (duplicates are answered, not recorded).
   uint32_t submit_timeout_ms = 6000;
   uint32_t read_timeout_ms = 2000;  // deadline of a read (registry, history) on one node
+  // On Stop: how long submit workers may go on settling the outbox, and answers wait for
+  // the broker's acknowledgement, before the bridge exits anyway (the rest is settled
+  // after the next Start).
+  uint32_t drain_timeout_ms = 10000;
+  // Before the PUBACK a reading is synced to disk (survives a power loss; one fsync per
+  // reading on Paho's thread bounds the intake rate). false: only written to RocksDB's WAL
+  // (survives the bridge process dying, not the machine) and synced with the next batch.
+  bool intake_sync = true;
   Status Validate() const;
 };
 
@@ -79,9 +101,16 @@ struct BridgeStats {
 
 class Bridge {
  public:
-  // Opens the outbox, restores replay windows, reads the registry from the ledger,
-  // connects to the broker and starts the threads. Errors name what could not start.
+  // Opens the outbox, restores replay windows and write-policy state, queues the intake
+  // left by the last run for verification, reads the registry from the ledger, connects to
+  // the broker and starts the threads; outbox entries left by the last run are submitted
+  // again and acknowledged (the ledger answers them as duplicates with their location).
+  // Errors name what could not start.
   static StatusOr<std::unique_ptr<Bridge>> Start(BridgeOptions options, PrivateKey gateway_key);
+  // Stops consuming, drains and publishes the answers, in the order the class comment
+  // gives; logs `bridge_stopping` once consumption has stopped and `bridge_stopped` at the
+  // end. Idempotent; the destructor calls it.
+  void Stop();
   ~Bridge();
   BridgeStats stats() const;
 
@@ -89,6 +118,7 @@ class Bridge {
   struct Inbound {
     MqttMessage msg;
     uint64_t received_ms = 0;
+    uint64_t intake_key = 0;  // its Outbox intake key; 0 when not kept there
   };
   Bridge(BridgeOptions options, PrivateKey gateway_key);
   void OnMessage(MqttMessage msg);
@@ -106,20 +136,25 @@ class Bridge {
   // single record so refused is answered with its device error and dropped.
   void SubmitBatch(Worker& w, uint64_t token, std::vector<OutboxEntry> entries);
   // Takes the node's answer for `entries`: committed ones go to the aggregator (acks leave
-  // once their block is complete), refused and conflicting ones are answered at once; every
-  // answered entry leaves the outbox.
+  // once their block is complete), refused and conflicting ones are answered at once; an
+  // answered entry leaves the outbox once the broker has acknowledged its answer.
   void Acknowledge(uint64_t token, const std::vector<OutboxEntry>& entries,
                    const provledger::v1::SubmitResponse& resp);
   // Answers a reading the ledger refused for good (`per_record`: in a RecordResult; else
   // its one-record batch was refused as a whole): `unauth`/unregistered for a device not
   // registered or revoked, `too_large`, or `internal`.
+  // The entry leaves the outbox once the broker has acknowledged the answer.
   void AnswerRefused(const OutboxEntry& e, StatusCode code, const std::string& reason,
                      bool per_record);
-  // Queues the acks (caller holds ack_mu_) and appends their outbox keys to `keys`.
-  void PublishAcks(std::vector<BlockAck> acks, std::vector<uint64_t>* keys);
+  // Queues the acks (caller holds ack_mu_); their outbox entries leave the outbox once the
+  // broker has acknowledged them.
+  void PublishAcks(std::vector<BlockAck> acks);
   void RemoveFromOutbox(const std::vector<uint64_t>& keys);
-  // Queues an answer for the publisher thread (QoS 1).
-  void Publish(const std::string& topic, const std::string& json, bool retained = false);
+  // Queues an answer for the publisher thread (QoS 1). `settles`: outbox keys the answer
+  // settles, removed only after the broker acknowledged it, so a bridge killed with answers
+  // still in memory answers those readings again after its restart.
+  void Publish(const std::string& topic, const std::string& json, bool retained = false,
+               std::vector<uint64_t> settles = {});
   void PublishLoop(Worker& w);
 
   BridgeOptions options_;
@@ -132,8 +167,12 @@ class Bridge {
   std::unique_ptr<ReadingVerifier> verifier_;  // verify thread only
   std::unique_ptr<PolicyFilter> policy_;       // verify thread only
   std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<Intake> intake_;       // written by the MQTT callback only
   std::unique_ptr<SessionShare> share_;  // set when bridges of a group share sessions
-  std::unique_ptr<MqttClient> mqtt_;
+  std::unique_ptr<MqttClient> mqtt_;     // the consumer connection (persistent session)
+  std::unique_ptr<MqttClient> answers_;  // the answer connection (publisher thread only)
+  std::atomic<bool> stopped_{false};
+  std::atomic<uint64_t> intake_failures_{0};
 
   std::mutex inbox_mu_;
   std::condition_variable inbox_cv_;
@@ -153,11 +192,14 @@ class Bridge {
     std::string topic;
     std::string payload;
     bool retained = false;
+    std::vector<uint64_t> settles;  // outbox keys to remove once the broker has it
   };
   std::mutex out_mu_;
   std::condition_variable out_cv_;
   std::deque<Outgoing> outgoing_;  // guarded by out_mu_
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<Worker> verify_worker_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // submit workers
+  std::unique_ptr<Worker> stats_worker_;
   std::unique_ptr<Worker> publisher_;  // the only thread that publishes answers
 };
 

@@ -26,7 +26,8 @@ const char kUsage[] =
     "  [--grace_ms=10000] [--replay_window=1024]\n"
     "  [--max_batch_records=1000] [--max_batch_bytes=16777216] [--batch_timeout_ms=10]\n"
     "  [--inbox_capacity=200000] [--inbox_capacity_bytes=268435456] [--submit_workers=4]\n"
-    "  [--registry_refresh_ms=1000] [--stats_interval_ms=10000]\n"
+    "  [--registry_refresh_ms=1000] [--stats_interval_ms=10000] [--drain_timeout_ms=10000]\n"
+    "  [--intake_sync=true|false]\n"
     "  [--submit_timeout_ms=6000 (~3x the nodes' --view_change_timeout_ms)]"
     " [--read_timeout_ms=2000]\n"
     "  [--client_id=ID] [--config=FILE.json] [--log_level=debug|info|warn]\n";
@@ -60,6 +61,8 @@ Status Run(int argc, char** argv) {
                                                  "submit_workers",
                                                  "registry_refresh_ms",
                                                  "stats_interval_ms",
+                                                 "drain_timeout_ms",
+                                                 "intake_sync",
                                                  "client_id",
                                                  "log_level",
                                                  "help",
@@ -125,12 +128,15 @@ Status Run(int argc, char** argv) {
   o.submit_timeout_ms = static_cast<uint32_t>(st);
   PL_ASSIGN_OR_RETURN(uint64_t rt, flags.GetUint("read_timeout_ms", o.read_timeout_ms));
   o.read_timeout_ms = static_cast<uint32_t>(rt);
+  PL_ASSIGN_OR_RETURN(uint64_t dt, flags.GetUint("drain_timeout_ms", o.drain_timeout_ms));
+  o.drain_timeout_ms = static_cast<uint32_t>(dt);
+  if (flags.Has("intake_sync")) o.intake_sync = flags.GetBool("intake_sync");
   for (const auto& p : policies) PL_RETURN_IF_ERROR(ParsePolicySpec(p, &o.policies));
   PL_ASSIGN_OR_RETURN(PrivateKey key, ReadKeyFile(key_path));
 
   PL_ASSIGN_OR_RETURN(auto bridge, Bridge::Start(std::move(o), std::move(key)));
   RunUntilStopSignal(nullptr);
-  LogInfo("bridge_stopping").Kv("outbox", bridge->stats().outbox);
+  bridge->Stop();  // logs bridge_stopping once it takes no more messages, then drains
   bridge.reset();
   return OkStatus();
 }

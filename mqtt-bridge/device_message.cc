@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "common/json.h"
+
 namespace provledger {
 namespace bridge {
 namespace {
@@ -105,6 +107,114 @@ std::optional<uint64_t> FindParsableSeq(const UserProperties& props) {
   StatusOr<uint64_t> seq = ParseStrictDecimal(*value, 1, kMaxSeq);
   if (!seq.ok()) return std::nullopt;
   return *seq;
+}
+
+namespace {
+
+bool IsAlnumOrHyphen(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+}
+bool IsDigitChar(char c) { return c >= '0' && c <= '9'; }
+
+bool IsNumericPart(std::string_view p) {
+  if (p.empty()) return false;
+  for (char c : p) {
+    if (!IsDigitChar(c)) return false;
+  }
+  return p.size() == 1 || p[0] != '0';
+}
+
+// Dot-separated non-empty identifiers of [0-9A-Za-z-]; numeric ones without a leading zero
+// when `numeric_rule`.
+bool IsIdentifierList(std::string_view s, bool numeric_rule) {
+  if (s.empty()) return false;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = s.find('.', start);
+    const std::string_view id =
+        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (id.empty()) return false;
+    bool all_digits = true;
+    for (char c : id) {
+      if (!IsAlnumOrHyphen(c)) return false;
+      all_digits = all_digits && IsDigitChar(c);
+    }
+    if (numeric_rule && all_digits && !IsNumericPart(id)) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+}  // namespace
+
+bool IsSemver(std::string_view text) {
+  std::string_view core = text, pre, build;
+  const size_t plus = core.find('+');
+  if (plus != std::string_view::npos) {
+    build = core.substr(plus + 1);
+    core = core.substr(0, plus);
+    if (!IsIdentifierList(build, /*numeric_rule=*/false)) return false;
+  }
+  const size_t minus = core.find('-');
+  if (minus != std::string_view::npos) {
+    pre = core.substr(minus + 1);
+    core = core.substr(0, minus);
+    if (!IsIdentifierList(pre, /*numeric_rule=*/true)) return false;
+  }
+  size_t parts = 0, start = 0;
+  while (true) {
+    const size_t dot = core.find('.', start);
+    const std::string_view p =
+        core.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (!IsNumericPart(p)) return false;
+    ++parts;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return parts == 3;
+}
+
+StatusOr<InstallReport> ParseInstallReport(ByteView payload) {
+  auto doc = ParseJson(payload);
+  if (!doc.ok()) return InvalidArgumentError("install report: " + doc.status().message());
+  if (!doc->is_object()) return InvalidArgumentError("install report: not a JSON object");
+  auto v = doc->GetInt("v");
+  if (!v.ok()) return InvalidArgumentError("install report: \"v\" missing or not an integer");
+  if (*v != 1) return InvalidArgumentError("install report: \"v\" is not 1");
+  InstallReport r;
+  auto name = [&](const char* key, std::string* out) -> Status {
+    auto s = doc->GetString(key);
+    if (!s.ok() || !ledger::IsValidName(*s)) {
+      return InvalidArgumentError(std::string("install report: \"") + key +
+                                  "\" missing or not a name");
+    }
+    *out = std::move(s).value();
+    return OkStatus();
+  };
+  PL_RETURN_IF_ERROR(name("vendor", &r.vendor));
+  PL_RETURN_IF_ERROR(name("model", &r.model));
+  auto version = doc->GetString("version");
+  if (!version.ok() || !IsSemver(*version)) {
+    return InvalidArgumentError("install report: \"version\" missing or not a semver");
+  }
+  r.version = std::move(version).value();
+  auto counter = doc->GetInt("counter");
+  if (!counter.ok()) {
+    return InvalidArgumentError("install report: \"counter\" missing or not an integer");
+  }
+  r.counter = *counter;
+  auto result = doc->GetString("result");
+  if (!result.ok() || (*result != "installed" && *result != "refused")) {
+    return InvalidArgumentError(
+        "install report: \"result\" missing or not \"installed\" or \"refused\"");
+  }
+  r.installed = *result == "installed";
+  auto reason = doc->GetString("reason");
+  if (!reason.ok()) {
+    return InvalidArgumentError("install report: \"reason\" missing or not a string");
+  }
+  r.reason = std::move(reason).value();
+  return r;
 }
 
 }  // namespace bridge

@@ -1,6 +1,7 @@
 // The verification header of a device message (PROTOCOL.md section 5): MQTT v5 user
 // properties pl-seq, pl-ts and pl-kid + pl-mac or pl-sig, and the digest D they cover.
-// Readings, integrity reports and install reports all carry it.
+// Readings, integrity reports and install reports all carry it. Also the install report's
+// payload (section 8), the one device payload whose shape the bridge checks.
 //
 // Thread rules: pure functions; safe from any thread.
 #ifndef PROVLEDGER_MQTT_BRIDGE_DEVICE_MESSAGE_H_
@@ -57,6 +58,31 @@ std::optional<uint64_t> FindParsableSeq(const UserProperties& props);
 // Parses a decimal of section 5: ASCII digits, no sign, space or leading zero ("0" itself
 // is allowed), value in [min, max]. kInvalidArgument otherwise.
 StatusOr<uint64_t> ParseStrictDecimal(std::string_view text, uint64_t min, uint64_t max);
+
+// A firmware install report (PROTOCOL.md section 8), as published on
+// devices/{device}/update/status.
+struct InstallReport {
+  std::string vendor;   // a name (section 2)
+  std::string model;    // a name
+  std::string version;  // semver 2.0.0
+  uint64_t counter = 0;
+  bool installed = false;  // "result": "installed" (true) or "refused" (false)
+  std::string reason;
+};
+
+// Parses an install report with section 1's JSON rules (common/json: one object, no
+// byte-order mark, no repeated key, integers digits only) and section 8's shape: "v" the
+// integer 1; "vendor" and "model" names; "version" a semver 2.0.0 string; "counter" an
+// integer; "result" "installed" or "refused"; "reason" a string. Every one of these seven
+// members is required; members with other names are ignored (section 1: unknown keys are
+// ignored). kInvalidArgument (=> `malformed`) naming the first member at fault; its
+// message quotes no payload text.
+StatusOr<InstallReport> ParseInstallReport(ByteView payload);
+
+// True when `text` is a semantic version 2.0.0: MAJOR.MINOR.PATCH, numbers without a
+// leading zero, then optionally -PRERELEASE (dot-separated [0-9A-Za-z-]+, numeric ones
+// without a leading zero) and +BUILD (dot-separated [0-9A-Za-z-]+).
+bool IsSemver(std::string_view text);
 
 // D = SHA256("pl/v1/data" || str0(device) || str0(item) || u64be(seq) || u64be(ts) ||
 // payload_hash), `payload_hash` being SHA256(payload) (32 bytes). The one definition lives in

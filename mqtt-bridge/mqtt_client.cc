@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "common/bytes.h"
 #include "common/ecdsa.h"
@@ -104,6 +105,7 @@ StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& opt
       msg.payload = m->get_payload_str();
       msg.qos = m->get_qos();
       msg.retained = m->is_retained();
+      msg.duplicate = m->is_duplicate();
       msg.user_properties = ReadUserProperties(m->get_properties());
       self->on_message_(std::move(msg));
     });
@@ -121,6 +123,10 @@ StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& opt
     if (options.persistent_session) {
       connect_props.add(
           mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL, options.session_expiry_s));
+    }
+    if (options.receive_maximum > 0) {
+      connect_props.add(mqtt::property(mqtt::property::RECEIVE_MAXIMUM,
+                                       static_cast<int>(options.receive_maximum)));
     }
     auto conn = mqtt::connect_options_builder()
                     .mqtt_version(MQTTVERSION_5)
@@ -143,13 +149,70 @@ StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& opt
 
 MqttClient::~MqttClient() { Disconnect(); }
 
-void MqttClient::Disconnect() {
+void MqttClient::Disconnect(uint32_t timeout_ms) {
   if (!client_ || closing_.exchange(true)) return;
   try {
-    if (client_->is_connected()) client_->disconnect(2000)->wait_for(std::chrono::seconds(3));
+    // Also while reconnecting: an explicit disconnect ends automatic reconnection.
+    client_->disconnect(static_cast<int>(timeout_ms))
+        ->wait_for(std::chrono::milliseconds(timeout_ms + 1000));
   } catch (const std::exception&) {
-    // Going away anyway.
+    // Not connected: nothing to close, and nothing more will be delivered.
   }
+}
+
+Status MqttClient::WaitForPublishes(uint32_t timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  size_t pending = 0;
+  while (true) {
+    try {
+      pending = client_ ? client_->get_pending_delivery_tokens().size() : 0;
+    } catch (const std::exception& e) {
+      return PahoError("pending publishes", e);
+    }
+    if (pending == 0) return OkStatus();
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return DeadlineExceededError(std::to_string(pending) + " publishes not acknowledged");
+}
+
+Bytes EncodeMessage(const MqttMessage& m) {
+  Bytes out;
+  AppendLp(&out, m.topic);
+  AppendLp(&out, m.payload);
+  AppendU8(&out, static_cast<uint8_t>(m.qos));
+  AppendU8(&out, static_cast<uint8_t>((m.retained ? 1 : 0) | (m.duplicate ? 2 : 0)));
+  AppendU32(&out, static_cast<uint32_t>(m.user_properties.size()));
+  for (const auto& [k, v] : m.user_properties) {
+    AppendLp(&out, k);
+    AppendLp(&out, v);
+  }
+  return out;
+}
+
+StatusOr<MqttMessage> DecodeMessage(ByteView bytes) {
+  ByteReader r(bytes);
+  MqttMessage m;
+  uint8_t qos = 0, retained = 0;
+  uint32_t n = 0;
+  constexpr size_t kMax = 1 << 28;  // an MQTT packet is at most 256 MiB
+  if (!r.ReadLp(&m.topic, 65535).ok() || !r.ReadLp(&m.payload, kMax).ok() || !r.ReadU8(&qos).ok() ||
+      !r.ReadU8(&retained).ok() || !r.ReadU32(&n).ok() || qos > 2 || retained > 3 ||
+      n > r.remaining() / 8) {
+    return InvalidArgumentError("stored message does not parse");
+  }
+  m.qos = qos;
+  m.retained = (retained & 1) != 0;
+  m.duplicate = (retained & 2) != 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string k, v;
+    if (!r.ReadLp(&k, kMax).ok() || !r.ReadLp(&v, kMax).ok()) {
+      return InvalidArgumentError("stored message: user property does not parse");
+    }
+    m.user_properties.emplace_back(std::move(k), std::move(v));
+  }
+  if (!r.done()) return InvalidArgumentError("stored message: trailing bytes");
+  return m;
 }
 
 void MqttClient::Resubscribe() {
@@ -178,6 +241,25 @@ Status MqttClient::Subscribe(const std::string& filter, int qos) {
       return UnavailableError("subscribe " + filter + ": no SUBACK");
   } catch (const std::exception& e) {
     return PahoError("subscribe " + filter, e);
+  }
+  return OkStatus();
+}
+
+Status MqttClient::Subscribe(const std::vector<std::string>& filters, int qos,
+                             uint32_t timeout_ms) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& f : filters) subscriptions_.emplace_back(f, qos);
+  }
+  try {
+    auto tok = client_->subscribe(mqtt::string_collection::create(filters),
+                                  mqtt::iasync_client::qos_collection(filters.size(), qos));
+    if (!tok->wait_for(std::chrono::milliseconds(timeout_ms))) {
+      return UnavailableError("subscribe " + std::to_string(filters.size()) +
+                              " filters: no SUBACK");
+    }
+  } catch (const std::exception& e) {
+    return PahoError("subscribe " + std::to_string(filters.size()) + " filters", e);
   }
   return OkStatus();
 }

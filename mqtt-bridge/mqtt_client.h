@@ -2,8 +2,14 @@
 // throws; this class catches everything and returns Status, so nothing escapes into our
 // threads. It reconnects on its own and subscribes again after every (re)connection.
 //
+// Delivery: Paho C (MQTTProtocol_handlePublishes) runs `on_message` for a QoS 1 PUBLISH
+// on its receive thread, and sends the PUBACK only after `on_message` returns; there is no
+// manual acknowledgement. So whatever `on_message` has made durable before returning is
+// durable before the broker forgets the message; a message it only queued in memory is not.
+//
 // Thread rules: Publish/Subscribe from any thread. `on_message` runs on Paho's callback
-// thread: it must copy what it needs and return quickly (never block on the ledger).
+// thread, holding Paho's client lock (no other call into Paho proceeds meanwhile): it must
+// copy what it needs and return quickly (never block on the ledger or on another Paho call).
 #ifndef PROVLEDGER_MQTT_BRIDGE_MQTT_CLIENT_H_
 #define PROVLEDGER_MQTT_BRIDGE_MQTT_CLIENT_H_
 
@@ -15,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/bytes.h"
 #include "common/status.h"
 
 namespace mqtt {
@@ -30,6 +37,9 @@ struct MqttMessage {
   std::string payload;
   int qos = 0;
   bool retained = false;
+  // DUP: the broker sent this PUBLISH before (it was not acknowledged, e.g. the bridge was
+  // killed after taking it in and before its PUBACK left).
+  bool duplicate = false;
   UserProperties user_properties;
 };
 
@@ -44,7 +54,18 @@ struct MqttOptions {
   // stable client_id.
   bool persistent_session = false;
   uint32_t session_expiry_s = 7 * 86400;
+  // MQTT v5 Receive Maximum: QoS 1 messages the broker may have in flight towards us
+  // (0: the broker's default, 65535). Messages are acknowledged one at a time after
+  // on_message returns, so a small window keeps a SUBACK from queueing behind thousands.
+  uint16_t receive_maximum = 0;
 };
+
+// A message as bytes (the bridge keeps received messages in its durable intake) and back:
+// lp(topic) || lp(payload) || u8(qos) || u8(flags: 1 retained, 2 duplicate) || u32be(n) ||
+// n x (lp(name) || lp(value)).
+Bytes EncodeMessage(const MqttMessage& m);
+// kInvalidArgument when `bytes` is not EncodeMessage output.
+StatusOr<MqttMessage> DecodeMessage(ByteView bytes);
 
 class MqttClient {
  public:
@@ -60,6 +81,9 @@ class MqttClient {
 
   // Subscribes `filter` at `qos` (waits for the SUBACK). No-local is off.
   Status Subscribe(const std::string& filter, int qos);
+  // Subscribes every filter at `qos` in one SUBSCRIBE, waiting up to timeout_ms for its
+  // SUBACK (kUnavailable after). No-local is off.
+  Status Subscribe(const std::vector<std::string>& filters, int qos, uint32_t timeout_ms);
   // Queues a publish; returns once Paho has taken it (not when the broker acknowledged).
   Status Publish(const std::string& topic, const std::string& payload, int qos, bool retained,
                  const UserProperties& props = {});
@@ -69,8 +93,12 @@ class MqttClient {
                         uint32_t timeout_ms = 10000);
   bool connected() const;
   uint64_t reconnects() const { return reconnects_.load(); }
-  // Disconnects cleanly (waits for in-flight publishes up to 2 s).
-  void Disconnect();
+  // Waits until every publish handed to Paho has been acknowledged by the broker (QoS 1)
+  // or written (QoS 0), up to timeout_ms. kDeadlineExceeded naming how many are pending.
+  Status WaitForPublishes(uint32_t timeout_ms);
+  // Disconnects cleanly (waits for in-flight publishes up to timeout_ms) and stops
+  // reconnecting: no message is delivered to `on_message` once it returns. Idempotent.
+  void Disconnect(uint32_t timeout_ms = 2000);
 
  private:
   MqttClient() = default;

@@ -10,11 +10,30 @@ namespace {
 
 constexpr char kEntryPrefix = 'o';
 constexpr char kReplayPrefix = 'r';
+constexpr char kPolicyPrefix = 'p';
+constexpr char kWatermarkKey[] = "w";
 
-Bytes EntryKey(uint64_t k) {
-  Bytes out(1, kEntryPrefix);
+Bytes NumberedKey(char prefix, uint64_t k) {
+  Bytes out(1, prefix);
   AppendU64(&out, k);
   return out;
+}
+Bytes EntryKey(uint64_t k) { return NumberedKey(kEntryPrefix, k); }
+
+// Counts the numbered keys under `prefix` and returns the last one (0 when none).
+Status ScanNumbered(rocksdb::DB* db, char prefix, uint64_t* count, uint64_t* last) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  *count = 0;
+  *last = 0;
+  for (it->Seek(rocksdb::Slice(&prefix, 1));
+       it->Valid() && it->key().size() == 9 && it->key()[0] == prefix; it->Next()) {
+    ++*count;
+    ByteReader r(ByteView(it->key().data() + 1, 8));
+    uint64_t k = 0;
+    (void)r.ReadU64(&k);
+    *last = k;
+  }
+  return it->status().ok() ? OkStatus() : InternalError("scan outbox: " + it->status().ToString());
 }
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
@@ -36,17 +55,8 @@ StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
   std::unique_ptr<Outbox> o(new Outbox());
   o->db_.reset(raw);
   // Count what is waiting and continue numbering after the last entry.
-  std::unique_ptr<rocksdb::Iterator> it(o->db_->NewIterator(rocksdb::ReadOptions()));
   uint64_t count = 0, last = 0;
-  for (it->Seek(rocksdb::Slice(&kEntryPrefix, 1));
-       it->Valid() && it->key().size() == 9 && it->key()[0] == kEntryPrefix; it->Next()) {
-    ++count;
-    ByteReader r(ByteView(it->key().data() + 1, 8));
-    uint64_t k = 0;
-    (void)r.ReadU64(&k);
-    last = k;
-  }
-  PL_RETURN_IF_ERROR(FromRocks(it->status(), "scan outbox"));
+  PL_RETURN_IF_ERROR(ScanNumbered(o->db_.get(), kEntryPrefix, &count, &last));
   o->size_ = count;
   o->next_key_ = last + 1;
   return o;
@@ -56,28 +66,33 @@ Outbox::~Outbox() {
   if (db_) db_->Close();
 }
 
-Status Outbox::Append(std::vector<OutboxEntry>* entries,
-                      const std::vector<std::pair<std::string, Bytes>>& replay_windows) {
+Status Outbox::Append(OutboxBatch* b) {
   rocksdb::WriteBatch batch;
-  const uint64_t first = next_key_.fetch_add(entries->size());
-  for (size_t i = 0; i < entries->size(); ++i) {
-    auto& e = (*entries)[i];
+  const uint64_t first = next_key_.fetch_add(b->entries.size());
+  for (size_t i = 0; i < b->entries.size(); ++i) {
+    auto& e = b->entries[i];
     e.key = first + i;
     Bytes v;
     AppendLp(&v, e.record);
     AppendLp(&v, e.payload);
     batch.Put(EntryKey(e.key), v);
   }
-  for (const auto& [device, window] : replay_windows) {
+  for (const auto& [device, window] : b->replay_windows) {
     batch.Put(std::string(1, kReplayPrefix) + device, window);
+  }
+  for (const auto& [key, state] : b->policy_states) {
+    batch.Put(std::string(1, kPolicyPrefix) + key, state);
+  }
+  if (b->intake_upto > 0) {
+    Bytes w;
+    AppendU64(&w, b->intake_upto);
+    batch.Put(kWatermarkKey, w);
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox append"));
-  }
-  size_.fetch_add(entries->size());
+  std::lock_guard<std::mutex> lock(write_mu_);
+  PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox append"));
+  size_.fetch_add(b->entries.size());
   return OkStatus();
 }
 
@@ -103,10 +118,8 @@ StatusOr<std::vector<OutboxEntry>> Outbox::Read(uint64_t after, size_t max) cons
 Status Outbox::Remove(const std::vector<uint64_t>& keys) {
   rocksdb::WriteBatch batch;
   for (uint64_t k : keys) batch.Delete(EntryKey(k));
-  {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    PL_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "outbox remove"));
-  }
+  std::lock_guard<std::mutex> lock(write_mu_);
+  PL_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "outbox remove"));
   size_.fetch_sub(keys.size());
   return OkStatus();
 }
@@ -120,6 +133,28 @@ StatusOr<std::map<std::string, Bytes>> Outbox::ReplayWindows() const {
   }
   PL_RETURN_IF_ERROR(FromRocks(it->status(), "outbox replay windows"));
   return out;
+}
+
+StatusOr<std::map<Bytes, Bytes>> Outbox::PolicyStates() const {
+  std::map<Bytes, Bytes> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(rocksdb::Slice(&kPolicyPrefix, 1));
+       it->Valid() && !it->key().empty() && it->key()[0] == kPolicyPrefix; it->Next()) {
+    out[it->key().ToString().substr(1)] = it->value().ToString();
+  }
+  PL_RETURN_IF_ERROR(FromRocks(it->status(), "outbox policy states"));
+  return out;
+}
+
+StatusOr<uint64_t> Outbox::IntakeWatermark() const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kWatermarkKey, &v);
+  if (s.IsNotFound()) return uint64_t{0};
+  PL_RETURN_IF_ERROR(FromRocks(s, "outbox intake watermark"));
+  ByteReader r(v);
+  uint64_t w = 0;
+  if (!r.ReadU64(&w).ok() || !r.done()) return DataLossError("outbox intake watermark");
+  return w;
 }
 
 }  // namespace provledger::bridge

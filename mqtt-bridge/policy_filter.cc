@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <string_view>
 
 namespace provledger {
@@ -238,26 +239,108 @@ PolicyDecision PolicyFilter::Decide(const std::string& device, const std::string
     case WritePolicy::Kind::kAll:
       return PolicyDecision::kRecord;
     case WritePolicy::Kind::kPeriodic: {
-      ItemState& state = state_[{device, item}];
-      if (state.last_ts && (ts < *state.last_ts || ts - *state.last_ts < policy.interval_ms)) {
+      auto it = state_.find({device, item});
+      if (it != state_.end() && it->second.last_ts &&
+          (ts < *it->second.last_ts || ts - *it->second.last_ts < policy.interval_ms)) {
         return PolicyDecision::kSkip;
       }
-      state.last_ts = ts;
+      Touch(device, item).last_ts = ts;
       return PolicyDecision::kRecord;
     }
     case WritePolicy::Kind::kChange: {
       std::optional<double> value = NumericValue(payload);
       if (!value) return PolicyDecision::kRecord;
-      ItemState& state = state_[{device, item}];
-      if (state.last_value && std::fabs(*value - *state.last_value) < policy.threshold) {
+      auto it = state_.find({device, item});
+      if (it != state_.end() && it->second.last_value &&
+          std::fabs(*value - *it->second.last_value) < policy.threshold) {
         return PolicyDecision::kSkip;
       }
+      ItemState& state = Touch(device, item);
       state.last_value = value;
       state.last_ts = ts;
       return PolicyDecision::kRecord;
     }
   }
   return PolicyDecision::kRecord;
+}
+
+PolicyFilter::ItemState& PolicyFilter::Touch(const std::string& device, const std::string& item) {
+  StateKey key{device, item};
+  auto it = state_.find(key);
+  if (before_.find(key) == before_.end()) {
+    before_[key] = it == state_.end() ? std::nullopt : std::optional<ItemState>(it->second);
+  }
+  return it == state_.end() ? state_[key] : it->second;
+}
+
+namespace {
+constexpr uint8_t kHasTs = 1, kHasValue = 2;
+
+Bytes EncodeKey(const std::string& device, const std::string& item) {
+  Bytes out;
+  AppendLp(&out, device);
+  AppendLp(&out, item);
+  return out;
+}
+}  // namespace
+
+std::vector<std::pair<Bytes, Bytes>> PolicyFilter::Dirty() const {
+  std::vector<std::pair<Bytes, Bytes>> out;
+  for (const auto& [key, unused] : before_) {
+    (void)unused;
+    const ItemState& st = state_.at(key);
+    // u8 flags || u64be(last_ts) || u64be(IEEE 754 bits of last_value)
+    Bytes v;
+    AppendU8(&v, static_cast<uint8_t>((st.last_ts ? kHasTs : 0) | (st.last_value ? kHasValue : 0)));
+    AppendU64(&v, st.last_ts.value_or(0));
+    uint64_t bits = 0;
+    const double d = st.last_value.value_or(0);
+    static_assert(sizeof bits == sizeof d, "double is 64 bits");
+    std::memcpy(&bits, &d, sizeof bits);
+    AppendU64(&v, bits);
+    out.emplace_back(EncodeKey(key.first, key.second), std::move(v));
+  }
+  return out;
+}
+
+void PolicyFilter::Commit() { before_.clear(); }
+
+void PolicyFilter::Rollback() {
+  for (auto& [key, old] : before_) {
+    if (old) {
+      state_[key] = *old;
+    } else {
+      state_.erase(key);
+    }
+  }
+  before_.clear();
+}
+
+Status PolicyFilter::Restore(ByteView key, ByteView state) {
+  ByteReader kr(key);
+  Bytes device, item;
+  if (!kr.ReadLp(&device, 1024).ok() || !kr.ReadLp(&item, 1024).ok() || !kr.done()) {
+    return InvalidArgumentError("policy state: key does not parse");
+  }
+  ByteReader vr(state);
+  uint8_t flags = 0;
+  uint64_t ts = 0, bits = 0;
+  if (!vr.ReadU8(&flags).ok() || !vr.ReadU64(&ts).ok() || !vr.ReadU64(&bits).ok() || !vr.done() ||
+      (flags & ~(kHasTs | kHasValue)) != 0) {
+    return InvalidArgumentError("policy state of " + device + "/" + item + ": does not parse");
+  }
+  ItemState st;
+  if (flags & kHasTs) st.last_ts = ts;
+  if (flags & kHasValue) {
+    double d = 0;
+    std::memcpy(&d, &bits, sizeof d);
+    if (!std::isfinite(d)) {
+      return InvalidArgumentError("policy state of " + device + "/" + item + ": bad value");
+    }
+    st.last_value = d;
+  }
+  state_[{device, item}] = st;
+  return OkStatus();
 }
 
 }  // namespace bridge

@@ -3,8 +3,11 @@
 // `change` only when the value moved by at least a threshold since the last recorded one.
 // Skipped readings are acknowledged as not recorded (SkippedAckJson).
 //
-// State (last recorded time and value per device and item) lives in memory: after a
-// restart the first reading of each device and item is recorded.
+// State (last recorded time and value per device and item) lives in memory and is made
+// durable by the caller: Dirty() names what Decide changed, to be written in the same synced
+// batch as the readings concerned (the bridge's Outbox), then Commit() (written) or
+// Rollback() (not written: Decide's changes undone). At start-up Restore() puts it back,
+// so a restarted bridge skips what its policy would have skipped.
 //
 // Thread rules: not thread-safe; owned by the verify thread.
 #ifndef PROVLEDGER_MQTT_BRIDGE_POLICY_FILTER_H_
@@ -16,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/bytes.h"
 #include "common/status.h"
@@ -64,14 +68,32 @@ class PolicyFilter {
   PolicyDecision Decide(const std::string& device, const std::string& item, uint64_t ts,
                         ByteView payload);
 
+  // The (key, state) of every device and item whose state Decide changed since the last
+  // Commit() or Rollback(), in key order, for the caller to persist. Keys and states are
+  // opaque bytes that Restore() reads back.
+  std::vector<std::pair<Bytes, Bytes>> Dirty() const;
+  // The dirty states were persisted: forget that they changed.
+  void Commit();
+  // The dirty states could not be persisted: put back the states they had before.
+  void Rollback();
+  // Installs one persisted (key, state) from Dirty(). kInvalidArgument (filter unchanged)
+  // when either does not parse.
+  Status Restore(ByteView key, ByteView state);
+
  private:
   struct ItemState {
     std::optional<uint64_t> last_ts;
     std::optional<double> last_value;
   };
+  using StateKey = std::pair<std::string, std::string>;  // device, item
+  ItemState& Touch(const std::string& device, const std::string& item);
+
   std::map<std::string, WritePolicy> per_item_;
   WritePolicy default_policy_;
-  std::map<std::pair<std::string, std::string>, ItemState> state_;
+  std::map<StateKey, ItemState> state_;
+  // Keys changed since the last Commit/Rollback, with the state each had before (nullopt:
+  // none).
+  std::map<StateKey, std::optional<ItemState>> before_;
 };
 
 }  // namespace bridge

@@ -39,12 +39,19 @@ Status ReadingVerifierOptions::Validate() const {
 
 ReadingVerifier::ReadingVerifier(ReadingVerifierOptions options, const DeviceDirectory* devices,
                                  const IntegrityDirectory* integrity, SessionKeyStore* sessions,
-                                 LogSink log)
+                                 EventSink events)
     : options_(std::move(options)),
       devices_(devices),
       integrity_(integrity),
       sessions_(sessions),
-      log_(std::move(log)) {}
+      events_(std::move(events)) {}
+
+const std::string* VerifierEvent::Find(std::string_view key) const {
+  for (const auto& [k, v] : fields) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
 
 std::variant<Accepted, Refusal> ReadingVerifier::Verify(const DeviceTopic& topic,
                                                         const UserProperties& props,
@@ -72,6 +79,14 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(const DeviceTopic& topic
                   now_ms);
   }
   const DeviceHeader& header = *parsed;
+  if (topic.kind == TopicKind::kUpdateStatus) {
+    // Section 8 fixes an install report's shape; nothing else of that topic is recorded.
+    StatusOr<InstallReport> report = ParseInstallReport(payload);
+    if (!report.ok()) {
+      return Refuse(topic, DeviceError::kMalformed, report.status().message(), seq, std::nullopt,
+                    now_ms);
+    }
+  }
   // unregistered
   std::optional<Bytes> pubkey = devices_ ? devices_->PublicKey(topic.device) : std::nullopt;
   if (!pubkey) {
@@ -164,10 +179,12 @@ std::variant<KeyAccepted, Refusal> ReadingVerifier::HandleKeyRequest(const std::
     return Refuse(topic, refusal->error, refusal->reason, std::nullopt, refusal->nonce, now_ms);
   }
   KeyAgreed& agreed = std::get<KeyAgreed>(result);
-  Log("ts=" + std::to_string(now_ms) + " lvl=info comp=bridge ev=session_agreed device=" + device +
-          " kid=" + HexEncode(agreed.reply.kid) +
-          " expires=" + std::to_string(agreed.reply.expires),
-      now_ms);
+  Report({LogLevel::kInfo,
+          "session_agreed",
+          {{"device", device},
+           {"kid", HexEncode(agreed.reply.kid)},
+           {"expires", std::to_string(agreed.reply.expires)}}},
+         now_ms);
   KeyAccepted accepted;
   accepted.answer_topic = KeySuccessTopic(options_.topic_prefix, device);
   accepted.answer_json = std::move(agreed.answer_json);
@@ -208,19 +225,19 @@ Refusal ReadingVerifier::Refuse(const DeviceTopic& topic, DeviceError error, std
   size_t i = static_cast<size_t>(error);
   if (i < refusals_.size()) ++refusals_[i];
 
-  std::string line = "ts=" + std::to_string(now_ms) +
-                     " lvl=warn comp=bridge ev=message_refused device=" + topic.device +
-                     " kind=" + KindName(topic.kind);
-  if (item) line += " item=" + *item;
-  line += " code=" + std::string(DeviceErrorCode(error));
-  if (seq) line += " seq=" + std::to_string(*seq);
-  line += " reason=\"" + r.reason + "\"";
-  Log(line, now_ms);
+  VerifierEvent ev{LogLevel::kWarn, "message_refused", {}};
+  ev.fields.emplace_back("device", topic.device);
+  ev.fields.emplace_back("kind", KindName(topic.kind));
+  if (item) ev.fields.emplace_back("item", *item);
+  ev.fields.emplace_back("code", std::string(DeviceErrorCode(error)));
+  if (seq) ev.fields.emplace_back("seq", std::to_string(*seq));
+  ev.fields.emplace_back("reason", r.reason);
+  Report(std::move(ev), now_ms);
   return r;
 }
 
-void ReadingVerifier::Log(const std::string& line, uint64_t now_ms) {
-  if (!log_) return;
+void ReadingVerifier::Report(VerifierEvent event, uint64_t now_ms) {
+  if (!events_) return;
   const uint64_t second = now_ms / 1000;
   if (second != log_second_) {
     log_second_ = second;
@@ -228,7 +245,7 @@ void ReadingVerifier::Log(const std::string& line, uint64_t now_ms) {
   }
   if (log_lines_this_second_ >= options_.max_log_lines_per_second) return;
   ++log_lines_this_second_;
-  log_(line);
+  events_(event);
 }
 
 }  // namespace bridge

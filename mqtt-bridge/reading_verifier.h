@@ -10,8 +10,11 @@
 // returns, and the caller persists replay_window(device) with the message (outbox).
 // It borrows the directories and the session store, which must outlive it.
 //
-// Logging: one `key=value` line per refusal to the injected sink, at most
-// `max_log_lines_per_second`; lines carry names, codes and seqs, never keys or payloads.
+// Events: each refusal (`message_refused`, warn) and each session agreement
+// (`session_agreed`, info) goes to the injected sink once, as a structured VerifierEvent
+// (name, level, key/values) for the caller to log at that level under that name; at most
+// `max_log_lines_per_second` events. Values carry names, codes and seqs, never keys or
+// payloads.
 //
 // Thread rules: not thread-safe. Owned by the bridge's verify thread, which also owns
 // the borrowed SessionKeyStore; the directories must answer from memory.
@@ -24,9 +27,12 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
+#include <vector>
 
 #include "common/bytes.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "mqtt-bridge/answers.h"
 #include "mqtt-bridge/device_directory.h"
@@ -88,19 +94,30 @@ struct KeyAccepted {
   std::string answer_json;
 };
 
-using LogSink = std::function<void(const std::string& line)>;
+// One thing the verifier reports: logged once, at `level`, as `ev=<name>` then `fields`
+// in order (no `ts`, `lvl`, `comp` or `ev` among them: the logger adds those).
+struct VerifierEvent {
+  LogLevel level = LogLevel::kInfo;
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> fields;
+  // The value of field `key`, or nullptr.
+  const std::string* Find(std::string_view key) const;
+};
+
+using EventSink = std::function<void(const VerifierEvent& event)>;
 
 class ReadingVerifier {
  public:
   // `devices`, `integrity` and `sessions` are borrowed and must outlive the verifier;
-  // `options` must be valid. `log` may be empty (no logging).
+  // `options` must be valid. `events` may be empty (nothing reported).
   ReadingVerifier(ReadingVerifierOptions options, const DeviceDirectory* devices,
                   const IntegrityDirectory* integrity, SessionKeyStore* sessions,
-                  LogSink log = nullptr);
+                  EventSink events = nullptr);
 
   // Verifies a reading (kData), integrity report (kIntegrity) or install report
   // (kUpdateStatus) published to `topic` (parsed with ParseDeviceTopic) at bridge time
-  // now_ms. Accepted marks its seq in the device's replay window. A refusal changes
+  // now_ms. An install report whose payload is not section 8's (ParseInstallReport) is
+  // `malformed`. Accepted marks its seq in the device's replay window. A refusal changes
   // nothing and names its answer. kKey topics are refused `internal` (use
   // HandleKeyRequest).
   std::variant<Accepted, Refusal> Verify(const DeviceTopic& topic, const UserProperties& props,
@@ -126,13 +143,13 @@ class ReadingVerifier {
  private:
   Refusal Refuse(const DeviceTopic& topic, DeviceError error, std::string reason,
                  std::optional<uint64_t> seq, std::optional<Bytes> nonce, uint64_t now_ms);
-  void Log(const std::string& line, uint64_t now_ms);
+  void Report(VerifierEvent event, uint64_t now_ms);
 
   ReadingVerifierOptions options_;
   const DeviceDirectory* devices_;
   const IntegrityDirectory* integrity_;
   SessionKeyStore* sessions_;
-  LogSink log_;
+  EventSink events_;
   std::map<std::string, ReplayWindow> windows_;
   std::array<uint64_t, 9> refusals_{};
   uint64_t accepted_count_ = 0;

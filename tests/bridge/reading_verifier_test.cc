@@ -20,6 +20,11 @@ constexpr uint64_t kWindow = 300000;
 
 DeviceTopic Topic(const std::string& topic) { return *ParseDeviceTopic("devices", topic); }
 const DeviceTopic kClimate = Topic("devices/dev-1/data/climate");
+const DeviceTopic kUpdateStatus = Topic("devices/dev-1/update/status");
+// A section 8 install report.
+const std::string kReport =
+    R"({"v":1,"vendor":"acme","model":"m-1","version":"1.4.0-rc.1+b7","counter":7,)"
+    R"("result":"installed","reason":"ok"})";
 
 UserProperties A3MacProps() {
   return {{"pl-seq", "1"}, {"pl-ts", "1700000001000"}, {"pl-kid", kKid}, {"pl-mac", kMac}};
@@ -33,7 +38,7 @@ class ReadingVerifierTest : public ::testing::Test {
   ReadingVerifierTest()
       : sessions_("gw-1", Key(kGatewaySecret), SessionKeyOptions{}),
         verifier_(ReadingVerifierOptions{}, &devices_, &integrity_, &sessions_,
-                  [this](const std::string& line) { log_.push_back(line); }) {
+                  [this](const VerifierEvent& ev) { log_.push_back(ev); }) {
     devices_.Add("dev-1", Unhex(kDevicePub));
   }
 
@@ -71,7 +76,7 @@ class ReadingVerifierTest : public ::testing::Test {
   FakeIntegrityDirectory integrity_;
   ScriptedRandom random_;
   SessionKeyStore sessions_;
-  std::vector<std::string> log_;
+  std::vector<VerifierEvent> log_;
   ReadingVerifier verifier_;
 };
 
@@ -120,7 +125,7 @@ TEST_F(ReadingVerifierTest, VerifiesReportsWithTheirReservedItemInD) {
   EXPECT_EQ(a.kind, TopicKind::kIntegrity);
   EXPECT_EQ(a.item, "_integrity");
   Accepted u = ExpectAccepted(verifier_.Verify(Topic("devices/dev-1/update/status"),
-                                               Mac("_update", 3, kNow, "{}"), "{}", kNow));
+                                               Mac("_update", 3, kNow, kReport), kReport, kNow));
   EXPECT_EQ(u.item, "_update");
   // A report MACed as if it were a reading of another item does not verify.
   ExpectRefused(verifier_.Verify(Topic("devices/dev-1/integrity"), Mac("climate", 4, kNow, report),
@@ -219,8 +224,8 @@ TEST_F(ReadingVerifierTest, RefusesReadingsAndInstallReportsOfAnUntrustedDeviceA
   Refusal r = ExpectRefused(verifier_.Verify(kClimate, A3SigProps(), kPayload, kNow),
                             DeviceError::kQuarantined);
   EXPECT_EQ(r.answer_topic, "devices/dev-1/forbidden");
-  UserProperties update = SigProps("dev-1", "_update", 2, kNow, "{}", Key(kDeviceSecret));
-  ExpectRefused(verifier_.Verify(Topic("devices/dev-1/update/status"), update, "{}", kNow),
+  UserProperties update = SigProps("dev-1", "_update", 2, kNow, kReport, Key(kDeviceSecret));
+  ExpectRefused(verifier_.Verify(Topic("devices/dev-1/update/status"), update, kReport, kNow),
                 DeviceError::kQuarantined);
   // Its integrity reports are still served, so a trusted report can lift the quarantine.
   UserProperties report = SigProps("dev-1", "_integrity", 3, kNow, "{}", Key(kDeviceSecret));
@@ -414,6 +419,93 @@ TEST_F(ReadingVerifierTest, RefusesAnOversizedKeyRequestAsTooLarge) {
   EXPECT_EQ(std::get<Refusal>(r).answer_topic, "devices/dev-1/key/fail");
 }
 
+// --- install reports (PROTOCOL.md section 8) ---
+
+TEST_F(ReadingVerifierTest, AcceptsAnInstallReportOfSectionEightAndIgnoresUnknownMembers) {
+  uint64_t seq = 5;
+  for (const std::string& report :
+       {kReport,
+        std::string(R"({"reason":"","result":"refused","counter":0,"version":"0.0.1",)"
+                    R"("model":"m","vendor":"v","v":1})"),
+        std::string(R"({"v":1,"vendor":"acme","model":"m-1","version":"2.0.0","counter":8,)"
+                    R"("result":"installed","reason":"ok","extra":[1,{"a":null}]})")}) {
+    SCOPED_TRACE(report);
+    UserProperties props = SigProps("dev-1", "_update", seq++, kNow, report, Key(kDeviceSecret));
+    Accepted a = ExpectAccepted(verifier_.Verify(kUpdateStatus, props, report, kNow));
+    EXPECT_EQ(a.item, "_update");
+    EXPECT_EQ(a.kind, TopicKind::kUpdateStatus);
+  }
+}
+
+TEST_F(ReadingVerifierTest, RefusesEveryOtherInstallReportAsMalformedWithItsSeq) {
+  const std::string random40 =
+      std::string("\x8f\x01\xff\x00 garbage \x7f\xc3\x28", 16) + std::string(24, '\xa5');
+  struct Case {
+    const char* desc;
+    std::string payload;
+  } cases[] = {
+      {"40 random bytes", random40},
+      {"empty", ""},
+      {"not an object", "[1,2]"},
+      {"v is 2",
+       R"({"v":2,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"v missing",
+       R"({"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"v a string",
+       R"({"v":"1","vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"vendor missing",
+       R"({"v":1,"model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"vendor not a name",
+       R"({"v":1,"vendor":"ac me","model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"model a number",
+       R"({"v":1,"vendor":"acme","model":3,"version":"1.0.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"version not semver",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"version leading zero",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.01.0","counter":7,"result":"installed","reason":"ok"})"},
+      {"counter a string",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":"7","result":"installed","reason":"ok"})"},
+      {"counter negative",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":-7,"result":"installed","reason":"ok"})"},
+      {"counter fractional",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7.5,"result":"installed","reason":"ok"})"},
+      {"result unknown",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"done","reason":"ok"})"},
+      {"reason missing",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"installed"})"},
+      {"reason null",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"result":"installed","reason":null})"},
+      {"repeated member",
+       R"({"v":1,"vendor":"acme","model":"m-1","version":"1.0.0","counter":7,"counter":8,"result":"installed","reason":"ok"})"},
+      {"trailing bytes", kReport + "x"},
+      {"byte-order mark", "\xef\xbb\xbf" + kReport},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.desc);
+    UserProperties props = SigProps("dev-1", "_update", 9, kNow, c.payload, Key(kDeviceSecret));
+    Refusal r = ExpectRefused(verifier_.Verify(kUpdateStatus, props, c.payload, kNow),
+                              DeviceError::kMalformed);
+    EXPECT_EQ(r.answer_topic, "devices/dev-1/update/status/error");
+    EXPECT_NE(r.answer_json.find("\"seq\":9"), std::string::npos) << r.answer_json;
+    EXPECT_NE(r.answer_json.find("\"item\":\"_update\""), std::string::npos) << r.answer_json;
+  }
+  EXPECT_EQ(verifier_.accepted_count(), 0u);
+  EXPECT_EQ(verifier_.replay_window("dev-1"), nullptr);  // nothing refused is marked
+}
+
+TEST(InstallReport, SemverFollowsSemanticVersioningTwo) {
+  for (const char* ok :
+       {"0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-0.3.7",
+        "1.0.0-x.7.z.92", "1.0.0+20130313144700", "1.0.0-beta+exp.sha.5114f85", "1.0.0+001"}) {
+    EXPECT_TRUE(IsSemver(ok)) << ok;
+  }
+  for (const char* bad :
+       {"", "1", "1.2", "1.2.3.4", "01.2.3", "1.2.03", "v1.2.3", "1.2.3-", "1.2.3+", "1.2.3-01",
+        "1.2.3-a..b", "1.2.3 ", "-1.2.3", "1.2.x", "1.2.3-a_b"}) {
+    EXPECT_FALSE(IsSemver(bad)) << bad;
+  }
+}
+
 // --- logging ---
 
 TEST_F(ReadingVerifierTest, LogsRefusalsWithoutKeysOrPayloads) {
@@ -423,17 +515,46 @@ TEST_F(ReadingVerifierTest, LogsRefusalsWithoutKeysOrPayloads) {
   ExpectRefused(verifier_.Verify(Topic("devices/nobody/data/climate"), A3SigProps(), payload, kNow),
                 DeviceError::kUnregistered);
   ASSERT_GE(log_.size(), 3u);  // session_agreed + two refusals
-  for (const std::string& line : log_) {
-    SCOPED_TRACE(line);
-    EXPECT_EQ(line.find(kSessionKey), std::string::npos);
-    EXPECT_EQ(line.find(payload), std::string::npos);
-    EXPECT_EQ(line.find(kMac), std::string::npos);
-    EXPECT_EQ(line.find(kBridgeEphSecret), std::string::npos);
-    EXPECT_EQ(line.find('\n'), std::string::npos);
+  for (const VerifierEvent& ev : log_) {
+    for (const auto& [k, v] : ev.fields) {
+      SCOPED_TRACE(k + "=" + v);
+      EXPECT_EQ(v.find(kSessionKey), std::string::npos);
+      EXPECT_EQ(v.find(payload), std::string::npos);
+      EXPECT_EQ(v.find(kMac), std::string::npos);
+      EXPECT_EQ(v.find(kBridgeEphSecret), std::string::npos);
+      EXPECT_EQ(v.find('\n'), std::string::npos);
+    }
   }
-  EXPECT_NE(log_.back().find("ev=message_refused device=nobody kind=data item=climate "
-                             "code=unregistered seq=1"),
-            std::string::npos);
+  const VerifierEvent& last = log_.back();
+  EXPECT_EQ(last.name, "message_refused");
+  EXPECT_EQ(last.level, LogLevel::kWarn);
+  std::vector<std::pair<std::string, std::string>> head(last.fields.begin(),
+                                                        last.fields.begin() + 5);
+  EXPECT_EQ(head, (std::vector<std::pair<std::string, std::string>>{{"device", "nobody"},
+                                                                    {"kind", "data"},
+                                                                    {"item", "climate"},
+                                                                    {"code", "unregistered"},
+                                                                    {"seq", "1"}}));
+}
+
+TEST_F(ReadingVerifierTest, ReportsASessionAgreementAsItsOwnInfoEvent) {
+  AgreeA2();
+  ASSERT_EQ(log_.size(), 1u);
+  const VerifierEvent& ev = log_[0];
+  EXPECT_EQ(ev.name, "session_agreed");
+  EXPECT_EQ(ev.level, LogLevel::kInfo);
+  ASSERT_NE(ev.Find("device"), nullptr);
+  EXPECT_EQ(*ev.Find("device"), "dev-1");
+  ASSERT_NE(ev.Find("kid"), nullptr);
+  EXPECT_EQ(*ev.Find("kid"), kKid);
+  EXPECT_NE(ev.Find("expires"), nullptr);
+  for (const auto& [k, v] : ev.fields) {
+    SCOPED_TRACE(k);
+    EXPECT_NE(k, "ts");  // the logger adds the fixed keys; an event never carries them
+    EXPECT_NE(k, "lvl");
+    EXPECT_NE(k, "ev");
+    EXPECT_EQ(v.find("ev="), std::string::npos);  // no line wrapped inside a value
+  }
 }
 
 TEST_F(ReadingVerifierTest, RateLimitsRefusalLogLines) {

@@ -79,6 +79,32 @@ TEST(ParseJson, ReportsTheByteOffsetOfTheError) {
   EXPECT_EQ(ParseJson("[01]").status().message(), "json: leading zero not allowed at byte 1");
 }
 
+TEST(ParseJson, NamesOurRuleForMalformedNumbers) {
+  EXPECT_EQ(ParseJson("[1.]").status().message(),
+            "json: fraction or exponent not allowed at byte 2");
+  EXPECT_EQ(ParseJson("[-x]").status().message(), "json: negative numbers not allowed at byte 1");
+  EXPECT_EQ(ParseJson("[1e]").status().message(),
+            "json: fraction or exponent not allowed at byte 2");
+}
+
+TEST(ParseJson, ErrorMessagesDoNotEchoTheInput) {
+  for (const std::string text : {"[\"\xff\"]", "[\"\xE2\x82\"]", "[\"a\x01\"]", "[tru\xC3\xA9]"}) {
+    SCOPED_TRACE(text);
+    const Status s = ParseJson(text).status();
+    ASSERT_FALSE(s.ok());
+    for (const char c : s.message()) {
+      EXPECT_TRUE(c >= 0x20 && c < 0x7f) << s.message();
+    }
+  }
+}
+
+TEST(ParseJson, RefusesARepeatedKeyWrittenWithEscapes) {
+  EXPECT_EQ(ParseJson(R"({"a":1,"\u0061":2})").status().message(),
+            "json: repeated key \"a\" at byte 7");
+  EXPECT_EQ(ParseJson(R"({"a\"":1, "a\"":2})").status().message(),
+            "json: repeated key \"a\"\" at byte 10");
+}
+
 TEST(ParseJson, AcceptsDepth64) {
   auto v = ParseJson(Nested(64));
   ASSERT_TRUE(v.ok()) << v.status().ToString();
@@ -202,6 +228,49 @@ TEST(JsonValue, TypedAccessorsNameTheMissingOrMistypedKey) {
   EXPECT_NE(mistyped.message().find("\"s\""), std::string::npos) << mistyped.message();
   EXPECT_FALSE(v->GetObject("a").ok());
   EXPECT_FALSE(v->GetArray("o").ok());
+}
+
+TEST(ParseJsonNumberMember, ReturnsAnyJsonNumberOfTheTopLevelMember) {
+  EXPECT_EQ(*ParseJsonNumberMember(R"({"value":21.5})", "value"), 21.5);
+  EXPECT_EQ(*ParseJsonNumberMember(R"({"value":-1e3})", "value"), -1000.0);
+  EXPECT_EQ(*ParseJsonNumberMember(R"({"value":0})", "value"), 0.0);
+  EXPECT_EQ(*ParseJsonNumberMember(R"({"v":[1.5,{"x":-2}],"value":3,"u":"\u00e9"})", "value"), 3.0);
+  EXPECT_EQ(*ParseJsonNumberMember(R"({"value":12345678901234567890123})", "value"),
+            1.2345678901234568e22);
+  EXPECT_EQ(*ParseJsonNumberMember(" {\"t\":\"x\", \"value\" : 2E-1 }\n", "value"), 0.2);
+}
+
+TEST(ParseJsonNumberMember, NamesANumberTooLargeForADouble) {
+  const Status s = ParseJsonNumberMember(R"({"t":1e999,"value":1})", "value").status();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "json: number overflow parsing '1e999' at byte 9");
+}
+
+TEST(ParseJsonNumberMember, TellsAbsentFromRefused) {
+  EXPECT_EQ(ParseJsonNumberMember(R"({"t":1})", "value").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ParseJsonNumberMember(R"({"a":{"value":1}})", "value").status().code(),
+            StatusCode::kNotFound);
+  const std::string refused[] = {
+      R"({"value":"1"})",          // not a number
+      R"({"value":null})",         //
+      R"({"value":[1]})",          //
+      R"({"value":1e999})",        // not finite
+      R"([1])",                    // not an object
+      "1.5",                       //
+      R"({"value":1,"value":2})",  // the strict rules still hold
+      R"({"value":1,"a":{"k":1,"k":2}})",
+      "\xEF\xBB\xBF{\"value\":1}",
+      R"({"value":1} x)",
+      R"({"value":01})",
+      R"({"value":1.})",
+      R"({"value":NaN})",
+      "{\"value\":1,\"s\":\"\xff\"}",
+      std::string(65, '[') + std::string(65, ']'),
+  };
+  for (const std::string& text : refused) {
+    SCOPED_TRACE(text);
+    EXPECT_EQ(ParseJsonNumberMember(text, "value").status().code(), StatusCode::kInvalidArgument);
+  }
 }
 
 }  // namespace

@@ -451,7 +451,7 @@ TEST(SummaryJson, IsOneLineWithTheAgreedKeys) {
           "\"answered_replay\":0,\"other\":{},\"unanswered\":0},\"unmatched\":0,"
           "\"ack_shape\":{\"items\":0,\"acks\":0,\"same_block\":0,\"out_of_order\":0,\"datas\":0,"
           "\"datas_not_first\":0,\"items_without_datas\":0},"
-          "\"ok\":true,\"verdict\":\"\"}");
+          "\"unanswered_seqs\":{},\"ok\":true,\"verdict\":\"\"}");
 }
 
 TEST(AckTracker, CountsAcksSharingABlockArrivingOutOfOrderAndDatasOffTheFirstBlock) {
@@ -470,6 +470,20 @@ TEST(AckTracker, CountsAcksSharingABlockArrivingOutOfOrderAndDatasOffTheFirstBlo
   EXPECT_EQ(s.datas, 2u);
   EXPECT_EQ(s.datas_not_first, 1u);
   EXPECT_EQ(s.items_without_datas, 1u);
+}
+
+TEST(SummaryJson, ListsTheSeqsOfUnansweredReadingsByDevice) {
+  AckTracker t;
+  t.OnPublished("sim-0", 1, 0, 0);
+  t.OnPublished("sim-0", 2, 1, 0);
+  t.OnPublished("sim-1", 9, 0, 0);
+  t.OnAck("sim-0", Recorded(1, {1}, 3, '\xab'), 10);
+  Summary s = t.Summarize(2, "");
+  EXPECT_EQ(s.unanswered, 2u);
+  EXPECT_EQ(s.unanswered_seqs,
+            (std::map<std::string, std::vector<uint64_t>>{{"sim-0", {2}}, {"sim-1", {9}}}));
+  EXPECT_NE(SummaryJson(s).find("\"unanswered_seqs\":{\"sim-0\":[2],\"sim-1\":[9]}"),
+            std::string::npos);
 }
 
 // ---- Options ------------------------------------------------------------------------

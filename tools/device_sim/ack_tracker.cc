@@ -267,6 +267,7 @@ Summary AckTracker::Summarize(uint64_t devices, const std::string& expect_error)
       ++s.readings;
       if (e.state == State::kPending || e.state == State::kResending || e.state == State::kLost) {
         ++s.unanswered;
+        if (e.state != State::kLost) s.unanswered_seqs[device].push_back(seq);
       }
     }
     for (const auto& [seq, c] : book.copies) {
@@ -355,6 +356,15 @@ std::string SummaryJson(const Summary& s) {
        ",\"datas\":" + std::to_string(s.datas) +
        ",\"datas_not_first\":" + std::to_string(s.datas_not_first) +
        ",\"items_without_datas\":" + std::to_string(s.items_without_datas) + "}";
+  o += ",\"unanswered_seqs\":{";
+  bool first = true;
+  for (const auto& [device, seqs] : s.unanswered_seqs) {
+    o += (first ? "" : ",") + Str(device) + ":[";
+    for (size_t i = 0; i < seqs.size(); ++i) o += (i ? "," : "") + std::to_string(seqs[i]);
+    o += "]";
+    first = false;
+  }
+  o += "}";
   o += std::string(",\"ok\":") + (s.ok ? "true" : "false");
   o += ",\"verdict\":" + Str(s.verdict) + "}";
   return o;

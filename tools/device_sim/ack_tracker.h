@@ -68,6 +68,9 @@ struct Summary {
   uint64_t acked_skipped = 0;
   std::map<std::string, uint64_t> errors;  // final refusals by code
   uint64_t unanswered = 0;
+  // The seqs of the published readings still unanswered, by device (a test looks them up
+  // on the ledger: committed but not acknowledged, or lost).
+  std::map<std::string, std::vector<uint64_t>> unanswered_seqs;
   uint64_t not_sent = 0;  // counted in errors/unanswered too; never published
   uint64_t replay_sent = 0;
   uint64_t replay_answered = 0;                  // copies answered `replay`
@@ -190,7 +193,8 @@ class AckTracker {
 // "last_record":"<64 hex>"|null,"last_height":H,"records":[{"device","seq","record",
 // "height"},..],"resent":..,"not_sent":..,"replay":{..},"unmatched":..,
 // "ack_shape":{"items":..,"acks":..,"same_block":..,"out_of_order":..,"datas":..,
-// "datas_not_first":..,"items_without_datas":..},"ok":bool}.
+// "datas_not_first":..,"items_without_datas":..},
+// "unanswered_seqs":{device:[seq,..],..},"ok":bool}.
 // Rates and latencies have 3 decimals.
 std::string SummaryJson(const Summary& s);
 
