@@ -350,15 +350,18 @@ void PbftOrderer::ApplyTransfer(StateTransfer::Batch& batch) {
     // (through the last block's ids) and its waiters get their answer.
     settled = waiters_.SettleTracked();
     got.back().request_ids = settled;
+    transfer_settled_ += settled.size();
   }
   if (batch.last) {
     if (store_->height() > start) {
       LogInfo("state_transferred")
           .Kv("from", start + 1)
           .Kv("to", store_->height())
-          .Kv("target", batch.target);
+          .Kv("target", batch.target)
+          .Kv("settled_requests", transfer_settled_);
     }
     transfer_start_ = 0;
+    transfer_settled_ = 0;
   }
   core_->OnStateTransferred(got);
   waiters_.Complete(settled, start);

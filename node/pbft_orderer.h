@@ -138,7 +138,8 @@ class PbftOrderer final : public Orderer {
   std::vector<consensus::Vote> pending_votes_;  // to persist before pending_sends_ leave
   std::vector<std::pair<int, consensus::ConsensusMsg>> pending_sends_;
   std::vector<consensus::Vote> forget_votes_;
-  uint64_t transfer_start_ = 0;  // our height when the running state transfer began
+  uint64_t transfer_start_ = 0;  // the first height the running state transfer asked for
+  size_t transfer_settled_ = 0;  // requests its blocks settled so far
   uint64_t ticks_ = 0;
   bool halted_ = false;
 
