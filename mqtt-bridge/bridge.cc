@@ -8,12 +8,12 @@
 #include <tuple>
 
 #include "common/log.h"
+#include "device_protocol/answers.h"
+#include "device_protocol/device_message.h"
+#include "device_protocol/error_codes.h"
+#include "device_protocol/topics.h"
 #include "ledger/block_header.h"
 #include "ledger/record.h"
-#include "mqtt-bridge/answers.h"
-#include "mqtt-bridge/device_message.h"
-#include "mqtt-bridge/error_codes.h"
-#include "mqtt-bridge/topics.h"
 
 namespace provledger::bridge {
 
@@ -286,7 +286,7 @@ void Bridge::OnMessage(MqttMessage msg) {
     room = inbox_.size() < options_.inbox_capacity &&
            inbox_bytes_ + bytes <= options_.inbox_capacity_bytes;
   }
-  auto topic = ParseDeviceTopic(options_.verifier.topic_prefix, msg.topic);
+  auto topic = device_protocol::ParseDeviceTopic(options_.verifier.topic_prefix, msg.topic);
   const char* refusal = "the bridge is overloaded; send the reading again";
   if (room) {
     // Paho sends the PUBACK when this returns: a message that may become a record is on
@@ -294,11 +294,11 @@ void Bridge::OnMessage(MqttMessage msg) {
     // and a message too large or without a valid header is refused for sure (cheap checks
     // that keep a flood of garbage from costing an fsync each).
     uint64_t key = 0;
-    const bool keep =
-        topic.ok() && !msg.retained && msg.qos >= 1 &&
-        (topic->kind == TopicKind::kData || topic->kind == TopicKind::kUpdateStatus) &&
-        msg.payload.size() <= options_.verifier.max_payload_bytes &&
-        ParseDeviceHeader(msg.user_properties).ok();
+    const bool keep = topic.ok() && !msg.retained && msg.qos >= 1 &&
+                      (topic->kind == device_protocol::TopicKind::kData ||
+                       topic->kind == device_protocol::TopicKind::kUpdateStatus) &&
+                      msg.payload.size() <= options_.verifier.max_payload_bytes &&
+                      device_protocol::ParseDeviceHeader(msg.user_properties).ok();
     if (keep) {
       auto k = intake_->Put(EncodeMessage(msg), options_.intake_sync);
       if (k.ok()) {
@@ -326,10 +326,12 @@ void Bridge::OnMessage(MqttMessage msg) {
   // drop is counted.
   dropped_.fetch_add(1);
   if (!topic.ok() || msg.retained) return;
-  if (topic->kind == TopicKind::kKey) return;  // a key request is simply retried by the device
-  std::optional<uint64_t> seq = FindParsableSeq(msg.user_properties);
-  Publish(ErrorTopic(options_.verifier.topic_prefix, *topic),
-          ErrorJson(DeviceError::kInternal, refusal, seq, topic->item, std::nullopt));
+  if (topic->kind == device_protocol::TopicKind::kKey)
+    return;  // a key request is simply retried by the device
+  std::optional<uint64_t> seq = device_protocol::FindParsableSeq(msg.user_properties);
+  Publish(device_protocol::ErrorTopic(options_.verifier.topic_prefix, *topic),
+          device_protocol::ErrorJson(device_protocol::DeviceError::kInternal, refusal, seq,
+                                     topic->item, std::nullopt));
 }
 
 void Bridge::Publish(const std::string& topic, const std::string& json, bool retained,
@@ -412,7 +414,8 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
   const std::string& prefix = options_.verifier.topic_prefix;
   OutboxBatch batch;
   std::vector<OutboxEntry>& entries = batch.entries;
-  std::vector<std::pair<DeviceTopic, uint64_t>> entry_topics;  // for `internal` answers
+  std::vector<std::pair<device_protocol::DeviceTopic, uint64_t>>
+      entry_topics;  // for `internal` answers
   std::set<std::string> touched;
   for (auto& in : *chunk) {
     const MqttMessage& m = in.msg;
@@ -435,13 +438,13 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
       }
       continue;
     }
-    auto topic = ParseDeviceTopic(prefix, m.topic);
+    auto topic = device_protocol::ParseDeviceTopic(prefix, m.topic);
     if (!topic.ok()) {
       ignored_.fetch_add(1);
       continue;
     }
     const uint64_t now = NowMs();
-    if (topic->kind == TopicKind::kKey) {
+    if (topic->kind == device_protocol::TopicKind::kKey) {
       auto r = verifier_->HandleKeyRequest(topic->device, m.payload, now,
                                            [](size_t n) { return RandomBytes(n); });
       if (auto* ok = std::get_if<KeyAccepted>(&r)) {
@@ -461,18 +464,19 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
       }
       continue;
     }
-    if (topic->kind == TopicKind::kIntegrity) {
+    if (topic->kind == device_protocol::TopicKind::kIntegrity) {
       refused_.fetch_add(1);
       // Section 3: an error answer carries the report's seq whenever its pl-seq parsed.
-      Publish(IntegrityErrorTopic(prefix, topic->device),
-              ErrorJson(DeviceError::kInternal, "integrity appraisal is not enabled on this bridge",
-                        FindParsableSeq(m.user_properties), std::string(ledger::kIntegrityItem),
-                        std::nullopt));
+      Publish(device_protocol::IntegrityErrorTopic(prefix, topic->device),
+              device_protocol::ErrorJson(device_protocol::DeviceError::kInternal,
+                                         "integrity appraisal is not enabled on this bridge",
+                                         device_protocol::FindParsableSeq(m.user_properties),
+                                         std::string(ledger::kIntegrityItem), std::nullopt));
       continue;
     }
     auto v = verifier_->Verify(*topic, m.user_properties, m.payload, now);
     if (auto* ref = std::get_if<Refusal>(&v)) {
-      if (ref->error == DeviceError::kReplay && m.duplicate) {
+      if (ref->error == device_protocol::DeviceError::kReplay && m.duplicate) {
         // The broker sent it again: we took it in before (its PUBACK was lost when we
         // stopped) and answer that copy; answering this one `replay` would contradict it.
         ignored_.fetch_add(1);
@@ -484,10 +488,11 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
     }
     const Accepted& a = std::get<Accepted>(v);
     touched.insert(a.device);
-    if (topic->kind == TopicKind::kData &&
+    if (topic->kind == device_protocol::TopicKind::kData &&
         policy_->Decide(a.device, a.item, a.ts, m.payload) == PolicyDecision::kSkip) {
       skipped_.fetch_add(1);
-      Publish(DataSuccessTopic(prefix, a.device, a.item), SkippedAckJson(a.seq));
+      Publish(device_protocol::DataSuccessTopic(prefix, a.device, a.item),
+              device_protocol::SkippedAckJson(a.seq));
       continue;
     }
     ledger::Record rec;
@@ -498,8 +503,9 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
     r.seq = a.seq;
     r.ts = a.ts;
     r.payload_hash = a.payload_hash;
-    r.auth = a.auth == AuthMode::kSignature ? ledger::kAuthSignature : ledger::kAuthMac;
-    if (a.auth == AuthMode::kSignature) r.device_sig = a.sig;
+    r.auth =
+        a.auth == device_protocol::AuthMode::kSignature ? ledger::kAuthSignature : ledger::kAuthMac;
+    if (a.auth == device_protocol::AuthMode::kSignature) r.device_sig = a.sig;
     r.gateway = options_.gateway_id;
     r.received = a.received;
     r.integrity = static_cast<uint8_t>(a.integrity.status);
@@ -525,10 +531,10 @@ void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
     LogError("outbox_write_failed").Kv("err", s.ToString()).Kv("readings", entries.size());
     for (const auto& [t, seq] : entry_topics) {
       refused_.fetch_add(1);
-      Publish(
-          ErrorTopic(prefix, t),
-          ErrorJson(DeviceError::kInternal, "the bridge could not store the reading; send it again",
-                    seq, t.item, std::nullopt));
+      Publish(device_protocol::ErrorTopic(prefix, t),
+              device_protocol::ErrorJson(device_protocol::DeviceError::kInternal,
+                                         "the bridge could not store the reading; send it again",
+                                         seq, t.item, std::nullopt));
     }
     return;
   }
@@ -682,20 +688,23 @@ void Bridge::AnswerRefused(const OutboxEntry& e, StatusCode code, const std::str
   // whole batch refused so (by an older node) may be about the gateway: ask our registry.
   const bool device_gone = code == StatusCode::kPermissionDenied &&
                            (per_record || !devices_->PublicKey(r.device).has_value());
-  DeviceError error = DeviceError::kInternal;
+  device_protocol::DeviceError error = device_protocol::DeviceError::kInternal;
   if (device_gone) {
-    error = DeviceError::kUnregistered;
+    error = device_protocol::DeviceError::kUnregistered;
   } else if (code == StatusCode::kResourceExhausted) {
-    error = DeviceError::kTooLarge;
+    error = device_protocol::DeviceError::kTooLarge;
   }
-  DeviceTopic t{r.device,
-                r.item == ledger::kUpdateItem ? TopicKind::kUpdateStatus : TopicKind::kData,
-                r.item};
-  const std::string why = error == DeviceError::kUnregistered
+  device_protocol::DeviceTopic t{r.device,
+                                 r.item == ledger::kUpdateItem
+                                     ? device_protocol::TopicKind::kUpdateStatus
+                                     : device_protocol::TopicKind::kData,
+                                 r.item};
+  const std::string why = error == device_protocol::DeviceError::kUnregistered
                               ? "the device is not registered on the ledger, or is revoked"
                               : "the ledger refused the reading: " + reason;
-  Publish(RefusalTopic(options_.verifier.topic_prefix, t, error),
-          ErrorJson(error, why, r.seq, r.item, std::nullopt), /*retained=*/false, {e.key});
+  Publish(device_protocol::RefusalTopic(options_.verifier.topic_prefix, t, error),
+          device_protocol::ErrorJson(error, why, r.seq, r.item, std::nullopt), /*retained=*/false,
+          {e.key});
 }
 
 void Bridge::Acknowledge(uint64_t token, const std::vector<OutboxEntry>& entries,
@@ -718,14 +727,16 @@ void Bridge::Acknowledge(uint64_t token, const std::vector<OutboxEntry>& entries
                                              res.first_of_item(), entries[i].key});
         break;
       case v1::RecordResult::CONFLICT: {
-        DeviceTopic t{r.device,
-                      r.item == ledger::kUpdateItem ? TopicKind::kUpdateStatus : TopicKind::kData,
-                      r.item};
-        Publish(
-            ErrorTopic(prefix, t),
-            ErrorJson(DeviceError::kReplay, "this seq is already on the ledger with other content",
-                      r.seq, r.item, std::nullopt),
-            /*retained=*/false, {entries[i].key});
+        device_protocol::DeviceTopic t{r.device,
+                                       r.item == ledger::kUpdateItem
+                                           ? device_protocol::TopicKind::kUpdateStatus
+                                           : device_protocol::TopicKind::kData,
+                                       r.item};
+        Publish(device_protocol::ErrorTopic(prefix, t),
+                device_protocol::ErrorJson(device_protocol::DeviceError::kReplay,
+                                           "this seq is already on the ledger with other content",
+                                           r.seq, r.item, std::nullopt),
+                /*retained=*/false, {entries[i].key});
         break;
       }
       case v1::RecordResult::REFUSED:
@@ -749,14 +760,14 @@ void Bridge::Acknowledge(uint64_t token, const std::vector<OutboxEntry>& entries
 void Bridge::PublishAcks(std::vector<BlockAck> acks) {
   const std::string& prefix = options_.verifier.topic_prefix;
   for (auto& a : acks) {
-    const std::string json = AckJson(a.seqs.back(), a.seqs, a.record_id, a.height);
+    const std::string json = device_protocol::AckJson(a.seqs.back(), a.seqs, a.record_id, a.height);
     std::string topic;
     if (a.item == ledger::kUpdateItem) {
-      topic = UpdateStatusSuccessTopic(prefix, a.device);
+      topic = device_protocol::UpdateStatusSuccessTopic(prefix, a.device);
     } else if (a.datas) {
-      topic = DataDatasTopic(prefix, a.device, a.item);
+      topic = device_protocol::DataDatasTopic(prefix, a.device, a.item);
     } else {
-      topic = DataSuccessTopic(prefix, a.device, a.item);
+      topic = device_protocol::DataSuccessTopic(prefix, a.device, a.item);
     }
     committed_.fetch_add(a.outbox_keys.size());
     Publish(topic, json, /*retained=*/false, std::move(a.outbox_keys));

@@ -36,11 +36,11 @@
 
 #include "client/ledger_client.h"
 #include "common/ecdsa.h"
+#include "common/mqtt_client.h"
 #include "common/worker.h"
 #include "mqtt-bridge/ack_aggregator.h"
 #include "mqtt-bridge/intake.h"
 #include "mqtt-bridge/ledger_directory.h"
-#include "mqtt-bridge/mqtt_client.h"
 #include "mqtt-bridge/outbox.h"
 #include "mqtt-bridge/policy_filter.h"
 #include "mqtt-bridge/reading_verifier.h"
