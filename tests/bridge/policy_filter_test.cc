@@ -73,6 +73,17 @@ TEST(NumericValue, ParsesPlainDecimalsAndJsonValues) {
   EXPECT_EQ(NumericValue("{}"), std::nullopt);
 }
 
+TEST(NumericValue, TreatsObjectsThatBreakStrictJsonAsNonNumeric) {
+  EXPECT_EQ(NumericValue(R"({"unit":"C","value":-0.25e1,"nested":{"value":9}})"),
+            std::optional<double>(-2.5));
+  EXPECT_EQ(NumericValue(R"({"value":1,"value":2})"), std::nullopt);   // repeated key
+  EXPECT_EQ(NumericValue("\xEF\xBB\xBF{\"value\":1}"), std::nullopt);  // byte-order mark
+  EXPECT_EQ(NumericValue(R"({"value":1,})"), std::nullopt);            // trailing comma
+  EXPECT_EQ(NumericValue(R"({"value":"1"})"), std::nullopt);           // a string
+  EXPECT_EQ(NumericValue(R"({"value":1} x)"), std::nullopt);           // trailing text
+  EXPECT_EQ(NumericValue(R"({"value":1e999})"), std::nullopt);         // not finite
+}
+
 TEST(WritePolicy, RefusesAZeroIntervalAndANegativeThreshold) {
   EXPECT_FALSE(WritePolicy::Periodic(0).Validate().ok());
   EXPECT_FALSE(WritePolicy::Change(-1).Validate().ok());
