@@ -3,9 +3,12 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <string>
 #include <string_view>
 
 #include "common/json.h"
+#include "ledger/record.h"
 
 namespace provledger {
 namespace bridge {
@@ -55,6 +58,39 @@ Status WritePolicy::Validate() const {
       return OkStatus();
   }
   return InvalidArgumentError("write policy: unknown kind");
+}
+
+Status ParsePolicySpec(const std::string& spec, std::map<std::string, WritePolicy>* out) {
+  const size_t a = spec.find(':');
+  if (a == std::string::npos)
+    return InvalidArgumentError("policy '" + spec + "': want ITEM:KIND[:ARG]");
+  const std::string item = spec.substr(0, a);
+  std::string kind = spec.substr(a + 1), arg;
+  const size_t b = kind.find(':');
+  if (b != std::string::npos) {
+    arg = kind.substr(b + 1);
+    kind = kind.substr(0, b);
+  }
+  if (!ledger::IsValidName(item))
+    return InvalidArgumentError("policy item '" + item + "' is not a valid name");
+  WritePolicy p;
+  try {
+    if (kind == "all" && arg.empty()) {
+      p = WritePolicy::All();
+    } else if (kind == "periodic" && !arg.empty()) {
+      p = WritePolicy::Periodic(std::stoull(arg));
+    } else if (kind == "change" && !arg.empty()) {
+      p = WritePolicy::Change(std::stod(arg));
+    } else {
+      return InvalidArgumentError("policy '" + spec +
+                                  "': kinds are all, periodic:MS, change:THRESHOLD");
+    }
+  } catch (const std::exception&) {
+    return InvalidArgumentError("policy '" + spec + "': bad number");
+  }
+  PL_RETURN_IF_ERROR(p.Validate());
+  (*out)[item] = p;
+  return OkStatus();
 }
 
 std::optional<double> NumericValue(ByteView payload) {

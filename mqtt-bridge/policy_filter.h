@@ -49,6 +49,12 @@ enum class PolicyDecision { kRecord, kSkip };
 // (no repeated keys, no byte-order mark, depth limit). nullopt otherwise.
 std::optional<double> NumericValue(ByteView payload);
 
+// Parses a write policy spec "ITEM:all", "ITEM:periodic:MS" or "ITEM:change:THRESHOLD"
+// (the bridge's --policy flag) into (*out)[ITEM]. kInvalidArgument naming the spec when
+// ITEM is not a valid name, the kind is unknown, the number does not parse, or the policy
+// is not valid.
+Status ParsePolicySpec(const std::string& spec, std::map<std::string, WritePolicy>* out);
+
 class PolicyFilter {
  public:
   // `per_item` maps item names to policies; other items get `default_policy`. All
