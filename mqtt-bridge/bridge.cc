@@ -2,17 +2,12 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <chrono>
 #include <thread>
-#include <tuple>
 
 #include "common/log.h"
-#include "device_protocol/answers.h"
 #include "device_protocol/device_message.h"
-#include "device_protocol/error_codes.h"
 #include "device_protocol/topics.h"
-#include "ledger/block_header.h"
 #include "ledger/record.h"
 
 namespace provledger::bridge {
@@ -43,10 +38,7 @@ Status BridgeOptions::Validate() const {
 }
 
 Bridge::Bridge(BridgeOptions options, PrivateKey gateway_key)
-    : options_(std::move(options)),
-      gateway_key_(std::move(gateway_key)),
-      inbox_(options_.inbox_capacity, options_.inbox_capacity_bytes,
-             [](const Inbound& in) { return in.msg.payload.size() + in.msg.topic.size(); }) {}
+    : options_(std::move(options)), gateway_key_(std::move(gateway_key)) {}
 
 StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKey gateway_key) {
   PL_RETURN_IF_ERROR(options.Validate());
@@ -163,13 +155,21 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   b->submitter_ =
       std::make_unique<BatchSubmitter>(so, b->gateway_key_, b->outbox_.get(), b->ledger_.get(),
                                        b->devices_.get(), b->publisher_.get());
-  b->verify_worker_ =
-      std::make_unique<Worker>("verify", [self](Worker& w) { self->VerifyLoop(w); });
+  ReadingPipelineOptions rpo;
+  rpo.gateway_id = o.gateway_id;
+  rpo.topic_prefix = o.verifier.topic_prefix;
+  rpo.inbox_capacity = o.inbox_capacity;
+  rpo.inbox_capacity_bytes = o.inbox_capacity_bytes;
+  rpo.answer_wait_ms = o.drain_timeout_ms;
+  BatchSubmitter* submitter = b->submitter_.get();
+  b->pipeline_ = std::make_unique<ReadingPipeline>(
+      rpo, b->verifier_.get(), b->sessions_.get(), b->policy_.get(), b->share_.get(),
+      b->outbox_.get(), b->intake_.get(), b->publisher_.get(), [submitter] { submitter->Wake(); });
   // The restored intake goes first, before the consumer connects; it may exceed the inbox,
   // so it waits for the verify thread to make room.
   for (Inbound& in : restored) {
     while (true) {
-      Status queued = b->inbox_.Push(in, std::chrono::milliseconds(1000));
+      Status queued = b->pipeline_->inbox().Push(in, std::chrono::milliseconds(1000));
       if (queued.ok()) break;
       if (queued.code() != StatusCode::kResourceExhausted) return queued;
     }
@@ -213,16 +213,13 @@ void Bridge::Stop() {
   // 1. Stop consuming. Once the consumer has disconnected no message is taken; what the
   //    broker holds for us waits in our persistent session.
   if (mqtt_) mqtt_->Disconnect();
-  const size_t inbox = inbox_.size();
+  const size_t inbox = pipeline_ ? pipeline_->inbox().size() : 0;
   LogInfo("bridge_stopping")
       .Kv("received", received_.load())
       .Kv("inbox", inbox)
       .Kv("outbox", outbox_ ? outbox_->size() : 0);
   // 2. Everything taken in is verified: into the outbox, or answered.
-  if (verify_worker_) {
-    verify_worker_->set_on_stop([this] { inbox_.Close(); });
-    verify_worker_.reset();  // returns once the inbox is empty
-  }
+  if (pipeline_) pipeline_->Stop();  // returns once the inbox is empty
   // 3. The submit workers settle the outbox, for a bounded time; one in flight finishes.
   const uint64_t deadline = NowMs() + options_.drain_timeout_ms;
   while (outbox_ && outbox_->size() > 0 && submitter_ && NowMs() < deadline) {
@@ -244,15 +241,15 @@ BridgeStats Bridge::stats() const {
   BridgeStats s;
   s.received = received_.load();
   s.dropped = dropped_.load();
-  s.ignored = ignored_.load();
-  s.refused = refused_.load();
-  s.accepted = accepted_.load();
-  s.skipped = skipped_.load();
+  s.ignored = pipeline_ ? pipeline_->ignored() : 0;
+  s.refused = pipeline_ ? pipeline_->refused() : 0;
+  s.accepted = pipeline_ ? pipeline_->accepted() : 0;
+  s.skipped = pipeline_ ? pipeline_->skipped() : 0;
   s.committed = submitter_ ? submitter_->committed() : 0;
   s.outbox = outbox_ ? outbox_->size() : 0;
   s.submit_errors = submitter_ ? submitter_->submit_errors() : 0;
   s.ledger_refused = submitter_ ? submitter_->ledger_refused() : 0;
-  s.shared_sessions = shared_sessions_.load();
+  s.shared_sessions = pipeline_ ? pipeline_->shared_sessions() : 0;
   s.answers_not_queued = publisher_ ? publisher_->not_queued() : 0;
   return s;
 }
@@ -261,7 +258,7 @@ void Bridge::OnMessage(MqttMessage msg) {
   received_.fetch_add(1);
   const size_t bytes = msg.payload.size() + msg.topic.size();
   // Only this thread adds to the inbox: room found here is still there below.
-  bool room = inbox_.HasRoom(bytes);
+  bool room = pipeline_->inbox().HasRoom(bytes);
   auto topic = device_protocol::ParseDeviceTopic(options_.verifier.topic_prefix, msg.topic);
   const char* refusal = "the bridge is overloaded; send the reading again";
   if (room) {
@@ -291,7 +288,7 @@ void Bridge::OnMessage(MqttMessage msg) {
     }
     if (room) {
       Inbound in{std::move(msg), NowMs(), key};
-      if (inbox_.Push(in).ok()) return;
+      if (pipeline_->inbox().Push(in).ok()) return;
       msg = std::move(in.msg);  // closed by Stop: answered below
     }
   }
@@ -313,152 +310,6 @@ void Bridge::Publish(const std::string& topic, const std::string& json, bool ret
                      std::vector<uint64_t> settles, bool may_wait) {
   publisher_->Publish(Answer{topic, json, retained, std::move(settles)},
                       std::chrono::milliseconds(may_wait ? options_.drain_timeout_ms : 0));
-}
-
-void Bridge::VerifyLoop(Worker& w) {
-  std::vector<Inbound> chunk;
-  while (true) {
-    inbox_.PopBatch(2000, std::chrono::milliseconds(100), &chunk);
-    // Asked to stop, it still drains: the consumer has stopped, so the inbox only empties.
-    if (chunk.empty()) {
-      if (w.stopping()) return;
-      continue;
-    }
-    HandleChunk(&chunk);
-    chunk.clear();
-  }
-}
-
-void Bridge::HandleChunk(std::vector<Inbound>* chunk) {
-  const std::string& prefix = options_.verifier.topic_prefix;
-  OutboxBatch batch;
-  std::vector<OutboxEntry>& entries = batch.entries;
-  std::vector<std::pair<device_protocol::DeviceTopic, uint64_t>>
-      entry_topics;  // for `internal` answers
-  std::set<std::string> touched;
-  for (auto& in : *chunk) {
-    const MqttMessage& m = in.msg;
-    // Whatever becomes of it below, this chunk's batch takes care of its intake copy.
-    batch.intake_upto = std::max(batch.intake_upto, in.intake_key);
-    if (m.retained) {
-      ignored_.fetch_add(1);
-      continue;
-    }
-    if (share_ && share_->Owns(m.topic)) {
-      auto shared = share_->Open(m.topic, m.payload);
-      if (shared.ok()) {
-        sessions_->InstallShared(shared->device, shared->kid, shared->key, shared->expires,
-                                 shared->agreed_ms, NowMs());
-        shared_sessions_.fetch_add(1);
-      } else {
-        LogWarn("shared_session_refused")
-            .Kv("topic", m.topic)
-            .Kv("err", shared.status().ToString());
-      }
-      continue;
-    }
-    auto topic = device_protocol::ParseDeviceTopic(prefix, m.topic);
-    if (!topic.ok()) {
-      ignored_.fetch_add(1);
-      continue;
-    }
-    const uint64_t now = NowMs();
-    if (topic->kind == device_protocol::TopicKind::kKey) {
-      auto r = verifier_->HandleKeyRequest(topic->device, m.payload, now,
-                                           [](size_t n) { return RandomBytes(n); });
-      if (auto* ok = std::get_if<KeyAccepted>(&r)) {
-        if (share_) {
-          // Tell the group before the device can use the session.
-          auto key = sessions_->Lookup(topic->device, ok->reply.kid, now);
-          if (key.ok()) {
-            SharedSession ss{topic->device, ok->reply.kid, *key, ok->reply.expires, now};
-            Publish(share_->Topic(topic->device), share_->Seal(ss), /*retained=*/true);
-          }
-        }
-        Publish(ok->answer_topic, ok->answer_json);
-      } else {
-        refused_.fetch_add(1);
-        const auto& ref = std::get<Refusal>(r);
-        Publish(ref.answer_topic, ref.answer_json);
-      }
-      continue;
-    }
-    if (topic->kind == device_protocol::TopicKind::kIntegrity) {
-      refused_.fetch_add(1);
-      // Section 3: an error answer carries the report's seq whenever its pl-seq parsed.
-      Publish(device_protocol::IntegrityErrorTopic(prefix, topic->device),
-              device_protocol::ErrorJson(device_protocol::DeviceError::kInternal,
-                                         "integrity appraisal is not enabled on this bridge",
-                                         device_protocol::FindParsableSeq(m.user_properties),
-                                         std::string(ledger::kIntegrityItem), std::nullopt));
-      continue;
-    }
-    auto v = verifier_->Verify(*topic, m.user_properties, m.payload, now);
-    if (auto* ref = std::get_if<Refusal>(&v)) {
-      if (ref->error == device_protocol::DeviceError::kReplay && m.duplicate) {
-        // The broker sent it again: we took it in before (its PUBACK was lost when we
-        // stopped) and answer that copy; answering this one `replay` would contradict it.
-        ignored_.fetch_add(1);
-        continue;
-      }
-      refused_.fetch_add(1);
-      Publish(ref->answer_topic, ref->answer_json);
-      continue;
-    }
-    const Accepted& a = std::get<Accepted>(v);
-    touched.insert(a.device);
-    if (topic->kind == device_protocol::TopicKind::kData &&
-        policy_->Decide(a.device, a.item, a.ts, m.payload) == PolicyDecision::kSkip) {
-      skipped_.fetch_add(1);
-      Publish(device_protocol::DataSuccessTopic(prefix, a.device, a.item),
-              device_protocol::SkippedAckJson(a.seq));
-      continue;
-    }
-    ledger::Record rec;
-    rec.kind = ledger::RecordKind::kReading;
-    auto& r = rec.reading;
-    r.device = a.device;
-    r.item = a.item;
-    r.seq = a.seq;
-    r.ts = a.ts;
-    r.payload_hash = a.payload_hash;
-    r.auth =
-        a.auth == device_protocol::AuthMode::kSignature ? ledger::kAuthSignature : ledger::kAuthMac;
-    if (a.auth == device_protocol::AuthMode::kSignature) r.device_sig = a.sig;
-    r.gateway = options_.gateway_id;
-    r.received = a.received;
-    r.integrity = static_cast<uint8_t>(a.integrity.status);
-    r.attestation = a.integrity.attestation.empty() ? Bytes(32, '\0') : a.integrity.attestation;
-    entries.push_back(OutboxEntry{0, ledger::EncodeRecord(rec), m.payload});
-    entry_topics.emplace_back(*topic, a.seq);
-  }
-  if (entries.empty() && touched.empty() && batch.intake_upto == 0) return;
-  for (const auto& d : touched) {
-    const ReplayWindow* w = verifier_->replay_window(d);
-    if (w != nullptr) batch.replay_windows.emplace_back(d, w->Serialize());
-  }
-  // The policy state these readings leave behind is written with them.
-  batch.policy_states = policy_->Dirty();
-  Status s = outbox_->Append(&batch);
-  // Either way the chunk's messages are taken care of (on failure their senders are
-  // answered `internal` below): the intake may drop them.
-  intake_->MarkDone(batch.intake_upto);
-  if (s.ok()) {
-    policy_->Commit();
-  } else {
-    policy_->Rollback();
-    LogError("outbox_write_failed").Kv("err", s.ToString()).Kv("readings", entries.size());
-    for (const auto& [t, seq] : entry_topics) {
-      refused_.fetch_add(1);
-      Publish(device_protocol::ErrorTopic(prefix, t),
-              device_protocol::ErrorJson(device_protocol::DeviceError::kInternal,
-                                         "the bridge could not store the reading; send it again",
-                                         seq, t.item, std::nullopt));
-    }
-    return;
-  }
-  accepted_.fetch_add(entries.size());
-  submitter_->Wake();
 }
 
 void Bridge::RemoveFromOutbox(const std::vector<uint64_t>& keys) {

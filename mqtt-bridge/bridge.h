@@ -1,17 +1,16 @@
-// Bridge: wires the parts of the MQTT bridge. It only connects them; each part has one job:
-//   MqttClient, the consumer connection (Paho callback: a reading or install report is
-//      written to the Intake, one synced write, before the callback returns, so Paho's
-//      PUBACK follows durability; then it is copied into the bounded inbox)
-//   -> verify thread (ReadingVerifier, PolicyFilter; builds records; one synced Outbox
-//      batch per chunk with replay windows, policy state and the chunk's intake watermark;
-//      answers refusals at once)
-//   -> submit workers (read the Outbox, sign batches with the gateway key, submit to any
-//      ledger node with failover; after commit hand the results to the AckAggregator,
-//      which releases one acknowledgement per device, item and block once the block is
-//      complete; answer records the ledger refused for good; remove answered entries once
-//      their answers are queued)
-//   -> publisher thread, the only one that publishes, on a second MQTT connection (the
-//      answer connection), so that answers still leave after consumption has stopped.
+// Bridge: wires the parts of the MQTT bridge and holds none of their logic:
+//   MqttClient, the consumer connection (Paho callback, OnMessage: a reading or install
+//      report is written to the Intake, one synced write, before the callback returns, so
+//      Paho's PUBACK follows durability; then it goes into the pipeline's bounded inbox)
+//   -> ReadingPipeline, the verify thread (ReadingVerifier, PolicyFilter; builds records;
+//      one synced Outbox batch per chunk with replay windows, policy state and the chunk's
+//      intake watermark; answers refusals at once)
+//   -> BatchSubmitter, the submit workers (read the Outbox, sign batches with the gateway
+//      key, submit with failover, split and retry; AckAggregator releases one ack per
+//      device, item and block once the block is complete)
+//   -> AnswerPublisher, the only thread that publishes, on a second MQTT connection (the
+//      answer connection), so that answers still leave after consumption has stopped; an
+//      answered outbox entry is removed once the broker acknowledged its answer.
 //
 // Stop (SIGTERM): the consumer disconnects first (no message is taken after
 // `bridge_stopping`; the broker keeps the rest for the persistent session), the inbox is
@@ -44,6 +43,7 @@
 #include "mqtt-bridge/ledger_directory.h"
 #include "mqtt-bridge/outbox.h"
 #include "mqtt-bridge/policy_filter.h"
+#include "mqtt-bridge/reading_pipeline.h"
 #include "mqtt-bridge/reading_verifier.h"
 #include "mqtt-bridge/session_key_store.h"
 #include "mqtt-bridge/session_share.h"
@@ -117,15 +117,8 @@ class Bridge {
   BridgeStats stats() const;
 
  private:
-  struct Inbound {
-    MqttMessage msg;
-    uint64_t received_ms = 0;
-    uint64_t intake_key = 0;  // its Outbox intake key; 0 when not kept there
-  };
   Bridge(BridgeOptions options, PrivateKey gateway_key);
   void OnMessage(MqttMessage msg);
-  void VerifyLoop(Worker& w);
-  void HandleChunk(std::vector<Inbound>* chunk);
   void StatsLoop(Worker& w);
   void RemoveFromOutbox(const std::vector<uint64_t>& keys);
   // Queues an answer for the AnswerPublisher (QoS 1). `settles`: outbox keys the answer
@@ -142,9 +135,9 @@ class Bridge {
   std::unique_ptr<client::LedgerClient> ledger_;
   std::unique_ptr<LedgerDeviceDirectory> devices_;
   UnknownIntegrityDirectory integrity_;
-  std::unique_ptr<SessionKeyStore> sessions_;  // verify thread only
-  std::unique_ptr<ReadingVerifier> verifier_;  // verify thread only
-  std::unique_ptr<PolicyFilter> policy_;       // verify thread only
+  std::unique_ptr<SessionKeyStore> sessions_;  // the pipeline's verify thread only
+  std::unique_ptr<ReadingVerifier> verifier_;  // the pipeline's verify thread only
+  std::unique_ptr<PolicyFilter> policy_;       // the pipeline's verify thread only
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<Intake> intake_;       // written by the MQTT callback only
   std::unique_ptr<SessionShare> share_;  // set when bridges of a group share sessions
@@ -152,12 +145,8 @@ class Bridge {
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> intake_failures_{0};
 
-  // Paho's callback (the only producer once started) -> verify thread.
-  BoundedQueue<Inbound> inbox_;
-
-  std::atomic<uint64_t> received_{0}, dropped_{0}, ignored_{0}, refused_{0}, accepted_{0},
-      skipped_{0}, shared_sessions_{0};
-  std::unique_ptr<Worker> verify_worker_;
+  std::atomic<uint64_t> received_{0}, dropped_{0};
+  std::unique_ptr<ReadingPipeline> pipeline_;  // inbox -> verify thread -> outbox
   std::unique_ptr<BatchSubmitter> submitter_;  // outbox -> ledger -> answers
   std::unique_ptr<Worker> stats_worker_;
   std::unique_ptr<AnswerPublisher> publisher_;  // the only sender of answers
