@@ -10,8 +10,11 @@ grpc::ChannelArguments LedgerChannelArguments(int max_message_bytes,
   args.SetMaxReceiveMessageSize(max_message_bytes);
   args.SetMaxSendMessageSize(max_message_bytes);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  // Also the shortest connect timeout gRPC uses (its default is 20 s).
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  // Also the shortest connect timeout gRPC uses (its default is 20 s): a TCP connect plus
+  // the HTTP/2 handshake must fit in it. At 100 ms a node busy restarting on a loaded
+  // machine missed it ("timed out before receiving SETTINGS frame"); a second keeps a
+  // silently dropped node's connect attempts short enough for failover.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
               static_cast<int>(std::max(keepalive.time_ms, kMinKeepaliveTimeMs)));
