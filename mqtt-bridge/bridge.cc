@@ -168,6 +168,12 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   // The restored intake goes first, before the consumer connects; it may exceed the inbox,
   // so it waits for the verify thread to make room.
   for (Inbound& in : restored) {
+    if (in.msg.payload.size() + in.msg.topic.size() > o.inbox_capacity_bytes) {
+      // Larger than the whole inbox (a smaller --inbox_capacity_bytes since it was taken
+      // in): it can never be verified; the device gets no answer and sends it again.
+      LogError("intake_entry_too_large").Kv("key", in.intake_key).Kv("topic", in.msg.topic);
+      continue;
+    }
     while (true) {
       Status queued = b->pipeline_->inbox().Push(in, std::chrono::milliseconds(1000));
       if (queued.ok()) break;
