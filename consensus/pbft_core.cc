@@ -68,7 +68,8 @@ PbftCore::PbftCore(PbftConfig config, Signer* signer, SignatureChecker* checker,
       next_height_(last_committed_height + 1),
       pool_(config_.max_pending_requests, config_.committed_id_memory),
       checkpoints_(quorum_),
-      timer_(config_.view_change_timeout_ticks) {
+      timer_(config_.view_change_timeout_ticks),
+      votes_(config_.self) {
   committed_hashes_[committed_height_] = std::move(last_committed_hash);
 }
 
@@ -89,7 +90,21 @@ ConsensusMsg PbftCore::Signed(ConsensusMsg msg) {
   return msg;
 }
 
-void PbftCore::Send(int to, ConsensusMsg msg) { out_.to_send.emplace_back(to, std::move(msg)); }
+void PbftCore::Send(int to, ConsensusMsg msg) {
+  Vote vote;
+  switch (votes_.Admit(msg, &vote)) {
+    case VoteGuard::Verdict::kConflict:
+      out_.refused_votes.push_back(
+          Vote{static_cast<uint8_t>(msg.type), msg.view, msg.height, msg.digest});
+      return;
+    case VoteGuard::Verdict::kNew:
+      out_.to_persist_votes.push_back(std::move(vote));
+      break;
+    default:
+      break;
+  }
+  out_.to_send.emplace_back(to, std::move(msg));
+}
 
 bool PbftCore::CheckEnvelope(const ConsensusMsg& msg) {
   if (msg.sender >= config_.n) {

@@ -53,6 +53,7 @@
 #include "consensus/request_pool.h"
 #include "consensus/view_change.h"
 #include "consensus/view_timer.h"
+#include "consensus/vote_guard.h"
 
 namespace provledger {
 namespace consensus {
@@ -108,7 +109,19 @@ struct ViewEvent {
 
 struct CoreOutput {
   static constexpr int kBroadcast = -1;
-  // (validator index or kBroadcast = everyone but us, message); signed.
+  // Persist before send (as etcd raft's Ready.HardState): the votes (pre-prepare, prepare,
+  // commit) we signed for the first time in this output. The shell makes them durable
+  // (synced) before it sends any message of `to_send`, and gives them back to a restarted
+  // core (RestoreVotes), which then never signs another digest for their (type, view,
+  // height).
+  std::vector<Vote> to_persist_votes;
+  // Votes at or below the stable checkpoint, forgotten: the shell may delete them.
+  std::vector<Vote> to_forget_votes;
+  // Our votes we refused to send: another digest was already voted for their (type, view,
+  // height), before a restart. For the shell to log; nothing was sent.
+  std::vector<Vote> refused_votes;
+  // (validator index or kBroadcast = everyone but us, message); signed. Send only once
+  // `to_persist_votes` (of this and earlier outputs) is durable.
   std::vector<std::pair<int, ConsensusMsg>> to_send;
   // Committed blocks in height order, each exactly once, to persist and apply.
   std::vector<CommittedBlock> to_apply;
@@ -156,6 +169,9 @@ class PbftCore {
   PbftCore(PbftConfig config, Signer* signer, SignatureChecker* checker, BlockFactory* factory,
            uint64_t last_committed_height, Bytes last_committed_hash);
 
+  // Restores the votes this validator cast before a restart (every to_persist_votes it was
+  // handed and did not see in to_forget_votes since). Call before any other input.
+  void RestoreVotes(const std::vector<Vote>& votes) { votes_.Restore(votes); }
   // Handles one message from a peer. Invalid, stale or conflicting messages are dropped and
   // counted (dropped()); nothing else happens to them.
   void OnMessage(const ConsensusMsg& msg);
@@ -296,6 +312,7 @@ class PbftCore {
   uint64_t stall_since_ = 0;
   uint64_t transfer_requested_ = 0;
 
+  VoteGuard votes_;  // our votes, mirrored by the shell on disk (to_persist_votes)
   CoreOutput out_;
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped_{};
 };

@@ -331,6 +331,7 @@ void PbftCore::AdvanceLow() {
   low_digest_ = cp.digest;
   log_.erase(log_.begin(), log_.upper_bound(low_));
   committed_hashes_.erase(committed_hashes_.begin(), committed_hashes_.lower_bound(low_));
+  for (Vote& v : votes_.Prune(low_)) out_.to_forget_votes.push_back(std::move(v));
   if (committed_height_ < low_) RequestStateTransfer(low_);
 }
 

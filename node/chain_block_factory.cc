@@ -8,15 +8,32 @@ namespace provledger::node {
 
 namespace v1 = provledger::v1;
 
-StatusOr<Bytes> RequestId(const std::string& chain_id, const v1::ConsensusRequest& r) {
-  if (r.has_batch()) return SignedBatchDigest(chain_id, r.batch());
+StatusOr<RequestIds> IdentifyRequest(const std::string& chain_id, const v1::ConsensusRequest& r) {
+  RequestIds out;
+  if (r.has_batch()) {
+    std::vector<Bytes> ids;
+    ids.reserve(r.batch().records_size());
+    for (const auto& rec : r.batch().records()) {
+      ids.push_back(ledger::RecordId(rec));
+      out.record_ids += ids.back();
+    }
+    out.id = ledger::BatchDigest(chain_id, r.batch().gateway(), ids);
+    return out;
+  }
   if (r.kind_case() == v1::ConsensusRequest::kRegistryTx) {
     ledger::Record rec;
     rec.kind = ledger::RecordKind::kRegistry;
     rec.registry.tx = r.registry_tx();
-    return ledger::RecordId(ledger::EncodeRecord(rec));
+    out.id = ledger::RecordId(ledger::EncodeRecord(rec));
+    out.record_ids = out.id;
+    return out;
   }
   return InvalidArgumentError("request carries neither a batch nor a registry transaction");
+}
+
+StatusOr<Bytes> RequestId(const std::string& chain_id, const v1::ConsensusRequest& r) {
+  PL_ASSIGN_OR_RETURN(RequestIds ids, IdentifyRequest(chain_id, r));
+  return std::move(ids.id);
 }
 
 ChainBlockFactory::ChainBlockFactory(ledger::BlockStore* store, const ledger::Genesis* genesis,

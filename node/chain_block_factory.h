@@ -52,8 +52,17 @@ struct DerivedBlock {
   std::map<Bytes, Status> refused_records;
 };
 
-// The id consensus deduplicates a request by: a batch's digest (PROTOCOL.md 6.5), or a
-// registry transaction's record id.
+// The id consensus deduplicates a request by (a batch's digest, PROTOCOL.md 6.5, or a
+// registry transaction's record id) and the ids of the records it carries, 32 bytes each,
+// concatenated (a registry transaction is one record: its id). The one place a request id
+// is computed. kInvalidArgument for a request with neither a batch nor a registry tx.
+struct RequestIds {
+  Bytes id;
+  Bytes record_ids;
+};
+StatusOr<RequestIds> IdentifyRequest(const std::string& chain_id,
+                                     const provledger::v1::ConsensusRequest& r);
+// IdentifyRequest(chain_id, r).id.
 StatusOr<Bytes> RequestId(const std::string& chain_id, const provledger::v1::ConsensusRequest& r);
 
 class ChainBlockFactory final : public consensus::BlockFactory {

@@ -1,8 +1,8 @@
-// ledger_node: a provledger validator node. Serves the client gRPC service and commits
-// gateway-signed batches into blocks (single validator, N = 1, until PBFT lands).
+// ledger_node: a provledger validator node. Serves the client gRPC service and orders
+// gateway-signed batches into blocks with PBFT (also for a single validator, N = 1).
 //
 //   ledger_node --genesis=genesis.json --node_id=v0 --key=v0.key --data_dir=DIR
-//               [--listen=127.0.0.1:7000] [--max_block_records=1000] [--block_timeout_ms=10]
+//               [--listen=127.0.0.1:7000] [--block_timeout_ms=10]
 //               [--config=node.json] [--log_level=info]
 //
 // Exit codes (docs/OPERATIONS.md): 0 stopped on SIGTERM/SIGINT; 1 bad flags, files or store
@@ -34,7 +34,6 @@
 #include "node/ledger_service.h"
 #include "node/pbft_orderer.h"
 #include "node/registry_holder.h"
-#include "node/solo_orderer.h"
 
 namespace provledger::node {
 namespace {
@@ -83,24 +82,19 @@ Status ProbeListen(const std::string& listen) {
 
 const char kUsage[] =
     "usage: ledger_node --genesis=FILE --node_id=ID --key=FILE --data_dir=DIR\n"
-    "                   [--listen=HOST:PORT] [--max_block_records=N] [--block_timeout_ms=MS]\n"
-    "                   [--max_queued_batches=N] [--config=FILE.json] "
-    "[--log_level=debug|info|warn]\n"
-    "                   [--consensus=pbft|solo] [--max_block_batches=N] "
+    "                   [--listen=HOST:PORT] [--block_timeout_ms=MS] [--config=FILE.json]\n"
+    "                   [--log_level=debug|info|warn] [--max_block_batches=N] "
     "[--view_change_timeout_ms=MS]\n"
     "                   [--checkpoint_interval=K] [--window=N]\n";
 
 // Runs the node; *exit_code is set where the process must exit with a code of its own.
 Status Run(int argc, char** argv, int* exit_code) {
-  PL_ASSIGN_OR_RETURN(
-      Flags flags,
-      Flags::Parse(argc, argv, 1,
-                   {"genesis", "node_id", "key", "data_dir", "listen", "max_block_records",
-                    "block_timeout_ms", "max_queued_batches", "log_level", "help",
-                    // The PBFT flags read below; unlisted, the parser refused them.
-                    "consensus", "max_block_batches", "view_change_timeout_ms",
-                    "checkpoint_interval", "window", "persist_votes"},
-                   {"help"}));
+  PL_ASSIGN_OR_RETURN(Flags flags, Flags::Parse(argc, argv, 1,
+                                                {"genesis", "node_id", "key", "data_dir", "listen",
+                                                 "block_timeout_ms", "log_level", "help",
+                                                 "max_block_batches", "view_change_timeout_ms",
+                                                 "checkpoint_interval", "window", "persist_votes"},
+                                                {"help"}));
   if (flags.GetBool("help")) {
     std::fputs(kUsage, stdout);
     return OkStatus();
@@ -121,13 +115,18 @@ Status Run(int argc, char** argv, int* exit_code) {
     return PermissionDeniedError("key " + key_path + " is not validator " + node_id +
                                  "'s key in the genesis file");
   }
-  OrdererOptions oopts;
-  PL_ASSIGN_OR_RETURN(oopts.max_block_records, flags.GetUint("max_block_records", 1000));
-  PL_ASSIGN_OR_RETURN(uint64_t timeout, flags.GetUint("block_timeout_ms", 10));
-  oopts.block_timeout_ms = static_cast<uint32_t>(timeout);
-  PL_ASSIGN_OR_RETURN(oopts.max_queued_batches, flags.GetUint("max_queued_batches", 4096));
-  if (oopts.max_block_records == 0)
-    return InvalidArgumentError("--max_block_records must be above 0");
+  PbftOptions popts;
+  PL_ASSIGN_OR_RETURN(uint64_t timeout, flags.GetUint("block_timeout_ms", popts.block_timeout_ms));
+  popts.block_timeout_ms = static_cast<uint32_t>(timeout);
+  PL_ASSIGN_OR_RETURN(popts.max_block_batches,
+                      flags.GetUint("max_block_batches", popts.max_block_batches));
+  PL_ASSIGN_OR_RETURN(uint64_t vct,
+                      flags.GetUint("view_change_timeout_ms", popts.view_change_timeout_ms));
+  popts.view_change_timeout_ms = static_cast<uint32_t>(vct);
+  PL_ASSIGN_OR_RETURN(popts.checkpoint_interval,
+                      flags.GetUint("checkpoint_interval", popts.checkpoint_interval));
+  PL_ASSIGN_OR_RETURN(popts.window, flags.GetUint("window", popts.window));
+  popts.persist_votes = !flags.Has("persist_votes") || flags.GetBool("persist_votes");
 
   // A port in use is refused before anything else starts: a second process must never answer
   // for (or vote beside) the one already listening.
@@ -141,14 +140,12 @@ Status Run(int argc, char** argv, int* exit_code) {
     *exit_code = kExitListenFailed;
     return UnavailableError("cannot listen on " + listen + ": " + probe.message());
   }
-  // PBFT for every chain; "solo" (no network, N = 1 only) stays for comparison benchmarks.
-  const std::string mode = flags.Get("consensus", "pbft");
 
   ::mkdir(data_dir.c_str(), 0700);
   ledger::StoreOptions sopts;
   sopts.path = data_dir + "/chain";
-  // A damaged head block is fetched again from the peers (PBFT only).
-  sopts.open_damaged_head = mode == "pbft";
+  // A damaged head block is fetched again from the peers.
+  sopts.open_damaged_head = true;
   PL_ASSIGN_OR_RETURN(auto store, ledger::BlockStore::Open(sopts, genesis.chain_id));
   auto stored_genesis = store->GetMeta("genesis_hash");
   if (stored_genesis.ok() && *stored_genesis != genesis.file_hash) {
@@ -168,30 +165,8 @@ Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::Load(*store));
   RegistryHolder registry(snapshot);
 
-  std::unique_ptr<Orderer> orderer;
-  std::unique_ptr<ConsensusService> consensus_service;
-  if (mode == "solo") {
-    if (genesis.n() != 1)
-      return InvalidArgumentError("--consensus=solo needs a 1-validator genesis");
-    orderer = std::make_unique<SoloOrderer>(store.get(), genesis, key, *self, &registry, oopts);
-  } else if (mode == "pbft") {
-    PbftOptions popts;
-    popts.block_timeout_ms = oopts.block_timeout_ms;
-    PL_ASSIGN_OR_RETURN(popts.max_block_batches,
-                        flags.GetUint("max_block_batches", popts.max_block_batches));
-    PL_ASSIGN_OR_RETURN(uint64_t vct,
-                        flags.GetUint("view_change_timeout_ms", popts.view_change_timeout_ms));
-    popts.view_change_timeout_ms = static_cast<uint32_t>(vct);
-    PL_ASSIGN_OR_RETURN(popts.checkpoint_interval,
-                        flags.GetUint("checkpoint_interval", popts.checkpoint_interval));
-    PL_ASSIGN_OR_RETURN(popts.window, flags.GetUint("window", popts.window));
-    popts.persist_votes = !flags.Has("persist_votes") || flags.GetBool("persist_votes");
-    auto pbft = std::make_unique<PbftOrderer>(store.get(), &genesis, key, *self, &registry, popts);
-    consensus_service = std::make_unique<ConsensusService>(pbft.get());
-    orderer = std::move(pbft);
-  } else {
-    return InvalidArgumentError("--consensus must be pbft or solo");
-  }
+  auto orderer = std::make_unique<PbftOrderer>(store.get(), &genesis, key, *self, &registry, popts);
+  auto consensus_service = std::make_unique<ConsensusService>(orderer.get());
   LedgerService service(&genesis, node_id, store.get(), &registry, orderer.get(), BatchLimits());
 
   grpc::ServerBuilder builder;
@@ -201,7 +176,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
-  if (consensus_service) builder.RegisterService(consensus_service.get());
+  builder.RegisterService(consensus_service.get());
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
   client::ApplyServerKeepalive(&builder);
@@ -221,7 +196,7 @@ Status Run(int argc, char** argv, int* exit_code) {
       .Kv("height", store->height())
       .Kv("head", ShortHex(store->head_hash()))
       .Kv("validators", genesis.n())
-      .Kv("consensus", mode);
+      .Kv("consensus", "pbft");
   uint64_t last_height = store->height();
   auto last_report = std::chrono::steady_clock::now();
   RunUntilStopSignal([&] {

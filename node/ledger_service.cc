@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "ledger/merkle/proof_builder.h"
 #include "ledger/record.h"
@@ -79,7 +80,7 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
   std::vector<RecordRefusal> refused = std::move(checked->refused);
   const size_t accepted = checked->records.size();
   if (!refused.empty()) {
-    const uint64_t now = NowMs(), unlogged = refused_unlogged_.fetch_add(refused.size());
+    const uint64_t now = SteadyMs(), unlogged = refused_unlogged_.fetch_add(refused.size());
     uint64_t last = refused_logged_ms_.load();
     if (now >= last + 1000 && refused_logged_ms_.compare_exchange_strong(last, now)) {
       refused_unlogged_.fetch_sub(unlogged + refused.size());

@@ -65,7 +65,7 @@ class LedgerService final : public provledger::v1::Ledger::Service {
   Orderer* orderer_;
   BatchLimits limits_;
   // Records refused for good: logged at most once a second, with the count since.
-  std::atomic<uint64_t> refused_logged_ms_{0};
+  std::atomic<uint64_t> refused_logged_ms_{0};  // SteadyMs() of the last records_refused
   std::atomic<uint64_t> refused_unlogged_{0};
 };
 

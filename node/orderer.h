@@ -1,5 +1,5 @@
-// Orderer: what the client service needs from consensus. SoloOrderer (N = 1, no network)
-// and PbftOrderer (PBFT over gRPC) implement it.
+// Orderer: what the client service needs from consensus. PbftOrderer (PBFT over gRPC, for
+// any N = 3f+1, N = 1 included) implements it; tests may fake it.
 //
 // Thread rules: every method may be called from any gRPC thread.
 #ifndef PROVLEDGER_NODE_ORDERER_H_

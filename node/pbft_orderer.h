@@ -1,13 +1,20 @@
-// PbftOrderer: the node shell around consensus::PbftCore. It owns the consensus thread
-// (sole owner of the core, sole writer of the BlockStore), a ticker, one sender Worker per
-// peer and the gRPC stubs to them; it turns the core's outputs into messages, durable
-// blocks and answered submissions, and fetches certified blocks from peers when behind.
+// PbftOrderer: the node shell around consensus::PbftCore. It wires the parts and runs the
+// consensus loop; each part has one job:
+//   PeerTransport      channels and one sender Worker per peer
+//   SubmissionWaiters  clients waiting for their submissions, tracked requests, answers
+//   StateTransfer      fetching certified blocks from peers, on its own Worker
+//   BlockRepairer      fetching a damaged block again, on its own Worker
+//   BlockApplier       committed / fetched / repaired blocks into the store and registry
+//   VoteStore          the core's votes, durable before anything of that output is sent
+//   ViewMonitor        view events and view health, for logs and `status`
+// The consensus thread is the sole owner of the core and the sole writer of the BlockStore:
+// every input (peer message, request, fetched block, repair copy) reaches it through one
+// bounded queue, and every core output is handled there: votes persisted, then messages
+// sent, blocks applied, waiters answered, a state transfer started.
 //
-// A store write that fails (disk full, I/O error: Append from a commit or from state
-// transfer, a vote, any write) stops ordering for good: ev=store_write_failed is logged,
-// nothing more is written or sent, and failure() says why, for the process to stop. A block
-// a read finds damaged is fetched again from peers by a repair thread, checked against its
-// certificate (BlockRepairer), and rewritten by the consensus thread (ev=block_repaired).
+// A store write that fails (disk full, I/O error: a committed or fetched block, a vote, a
+// repair) stops ordering for good: ev=store_write_failed is logged, nothing more is written
+// or sent, and failure() says why, for the process to stop.
 //
 // Thread rules: Submit(), Deliver(), RequestRepair() and the accessors from any thread (they
 // post to the consensus thread's bounded queue, or the repair thread's, or read atomics).
@@ -17,12 +24,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
-#include <string>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common/ecdsa.h"
@@ -30,13 +35,17 @@
 #include "consensus/pbft_core.h"
 #include "ledger/genesis.h"
 #include "ledger/store/block_store.h"
+#include "node/block_applier.h"
 #include "node/block_repairer.h"
 #include "node/chain_block_factory.h"
 #include "node/orderer.h"
+#include "node/peer_transport.h"
 #include "node/registry_holder.h"
-#include "node/vote_guard.h"
+#include "node/state_transfer.h"
+#include "node/submission_waiters.h"
+#include "node/view_monitor.h"
+#include "node/vote_store.h"
 #include "proto/consensus.grpc.pb.h"
-#include "proto/ledger.grpc.pb.h"
 
 namespace provledger::node {
 
@@ -50,26 +59,27 @@ struct PbftOptions {
   uint32_t submit_timeout_ms = 30000;  // a submission not committed by then: DEADLINE_EXCEEDED
   size_t max_queued_events = 100000;
   size_t max_peer_queue = 20000;  // messages waiting for one peer; oldest dropped
-  // Make every pre-prepare, prepare and commit we sign durable before it is sent, and
-  // refuse to sign another digest for the same (view, height) after a restart. Costs one
-  // synced write per batch of new votes; off only to measure what it costs.
+  // Make every pre-prepare, prepare and commit we sign durable before it is sent (the core
+  // refuses a second digest for one after a restart only if it was). Costs one synced write
+  // per batch of new votes; off only to measure what it costs.
   bool persist_votes = true;
 };
 
 class PbftOrderer final : public Orderer {
  public:
-  // All pointers must outlive the orderer; `self` is this validator's index.
+  // All pointers must outlive the orderer; `self` is this validator's index. Exits the
+  // process (code 3) when the persisted votes cannot be read.
   PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genesis, PrivateKey key,
               uint32_t self, RegistryHolder* registry, PbftOptions options);
   ~PbftOrderer() override;
 
   StatusOr<std::future<SubmitResult>> Submit(CheckedBatch batch,
                                              provledger::v1::ConsensusRequest request) override;
-  uint64_t pending() const override { return waiting_.load(); }
-  uint64_t view() const override { return view_.load(); }
+  uint64_t pending() const override { return waiters_.pending(); }
+  uint64_t view() const override { return monitor_.view(); }
   Status failure() const override;
   void RequestRepair(uint64_t height) override;
-  ViewHealth view_health() const override;
+  ViewHealth view_health() const override { return monitor_.health(); }
 
   // Takes a peer's delivery: checks each message's signature (on the calling gRPC thread)
   // and queues the good ones; bad ones are counted and dropped.
@@ -77,98 +87,73 @@ class PbftOrderer final : public Orderer {
   uint64_t dropped_messages() const { return dropped_.load(); }
 
  private:
-  struct Waiter {
-    std::vector<Bytes> record_ids;
-    std::promise<SubmitResult> done;
-    uint64_t deadline_ms = 0;
-    Bytes request;  // the serialized ConsensusRequest, relayed again after a view change
-  };
   struct Event {
-    enum Kind { kMessage, kRequest, kLocal, kRepair } kind = kMessage;
+    enum Kind { kMessage, kRequest, kLocal, kRepair, kTransfer } kind = kMessage;
     consensus::ConsensusMsg msg;
     consensus::Request request;
     Bytes record_ids;  // kRequest, kLocal: the request's record ids, 32 bytes each
     std::shared_ptr<Waiter> waiter;
-    std::shared_ptr<BlockRepairer::Copy> repair;  // kRepair
+    std::shared_ptr<BlockRepairer::Copy> repair;     // kRepair
+    std::shared_ptr<StateTransfer::Batch> transfer;  // kTransfer
   };
   class KeySigner;
   class GenesisChecker;
-  struct Peer;
 
   Status Post(Event e);
-  void Run(Worker& w);
+  void Run(Worker& w);    // the consensus loop
+  void Handle(Event& e);  // one input into the core
+  void OnTick();          // the core's tick, deadlines, relays
+  // Consensus thread: takes the core's output; its votes and messages wait for FlushSends.
   void HandleOutput(consensus::CoreOutput out);
-  Status LoadVotes();
+  // Consensus thread: makes the pending votes durable, then sends the pending messages.
   void FlushSends();
-  void PruneVotes();
   void Apply(const consensus::CommittedBlock& c);
-  // Answers the waiters of `request_ids`: a record above height `committed_above` is
-  // COMMITTED, one at or below it DUPLICATE (an earlier copy); one not on the chain is
-  // REFUSED with its reason when `refused` (may be null) names it, CONFLICT otherwise.
-  void CompleteWaiters(const std::vector<Bytes>& request_ids, uint64_t committed_above,
-                       const std::map<Bytes, Status>* refused = nullptr);
-  void Track(const Bytes& request_id, Bytes record_ids);
-  bool AllOnChain(ByteView record_ids) const;
-  std::vector<Bytes> TrackedOnChain();
-  void RelayLocalRequests();
-  bool AnswerIfKnown(Waiter* w);
-  void StateTransfer(uint64_t target);
-  void SendTo(uint32_t to, const Bytes& msg, const provledger::v1::ConsensusRequest* req);
-  void PeerLoop(Peer* p, Worker& w);
+  void ApplyTransfer(StateTransfer::Batch& batch);
+  void ApplyRepair(const BlockRepairer::Copy& r);
   // Consensus thread: a store write failed during `during` at `height`: log it once, stop
   // ordering, publish failure().
   void Halt(const char* during, uint64_t height, const Status& s);
-  void ApplyRepair(const BlockRepairer::Copy& r);  // consensus thread: rewrite a block
-  // Consensus thread: logs the core's view events (ev=view_suspected, view_change_started,
-  // view_entered); publishes view_health() and logs ev=view_alone when that flag changes.
-  void LogViewEvents(const std::vector<consensus::ViewEvent>& events);
-  void NoteViewState();
 
   ledger::BlockStore* store_;
   const ledger::Genesis* genesis_;
   PrivateKey key_;
   uint32_t self_;
-  RegistryHolder* registry_;
   PbftOptions options_;
   std::unique_ptr<KeySigner> signer_;
   std::unique_ptr<GenesisChecker> checker_;
-  std::unique_ptr<ChainBlockFactory> factory_;
+  ChainBlockFactory factory_;
+  BlockApplier applier_;
+  VoteStore vote_store_;
+  ViewMonitor monitor_;
+  SubmissionWaiters waiters_;                  // consensus thread only, but pending()
   std::unique_ptr<consensus::PbftCore> core_;  // consensus thread only
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Event> events_;                                       // guarded by mu_
-  std::map<Bytes, std::vector<std::shared_ptr<Waiter>>> waiters_;  // consensus thread only
-  std::set<Bytes> relayed_;  // consensus thread only: requests a peer sent us, not to forward
-  // Consensus thread only: the record ids (32 bytes each, concatenated) of the requests
-  // handed to the core and not yet seen in an applied block, oldest first in tracked_fifo_.
-  // Blocks fetched by state transfer carry no request ids; these let the shell tell the
-  // core (and the waiters) which requests those blocks settled.
-  std::map<Bytes, Bytes> tracked_;
-  std::deque<Bytes> tracked_fifo_;
-  size_t tracked_records_ = 0;
-  uint64_t relayed_view_ = 0;  // consensus thread only: the view local requests went out in
+  std::deque<Event> events_;  // guarded by mu_
 
-  std::vector<std::unique_ptr<Peer>> peers_;  // by validator index; null for self
-  std::atomic<uint64_t> view_{0};
-  std::atomic<bool> view_changing_{false};
-  std::atomic<uint32_t> peers_in_view_{0};
-  std::atomic<uint32_t> peers_elsewhere_{0};
-  std::atomic<bool> alone_in_view_{false};
-  uint64_t health_window_ticks_ = 0;  // how far back PeersByView looks: two view timeouts
-  bool logged_alone_ = false;         // consensus thread only: the flag last logged
-  std::atomic<uint64_t> waiting_{0};
-  std::atomic<uint64_t> dropped_{0};
-  VoteGuard votes_;  // consensus thread only; mirrored on disk
+  // Consensus thread only:
+  std::set<Bytes> relayed_;                     // requests a peer sent us, not to forward
+  uint64_t relayed_view_ = 0;                   // the view local requests went out in
+  std::vector<consensus::Vote> pending_votes_;  // to persist before pending_sends_ leave
   std::vector<std::pair<int, consensus::ConsensusMsg>> pending_sends_;
+  std::vector<consensus::Vote> forget_votes_;
+  uint64_t transfer_start_ = 0;  // the first height the running state transfer asked for
+  size_t transfer_settled_ = 0;  // requests its blocks settled so far
   uint64_t ticks_ = 0;
-  bool halted_ = false;  // consensus thread only
+  bool halted_ = false;
+
+  std::atomic<uint64_t> dropped_{0};
   std::atomic<bool> failed_{false};
   mutable std::mutex fail_mu_;
   Status failure_;  // guarded by fail_mu_
 
+  // Threads, stopped in reverse order: the consensus thread first (it calls into the
+  // others), then the fetchers (they use the transport's stubs), then the transport.
+  std::unique_ptr<PeerTransport> transport_;
+  std::unique_ptr<BlockRepairer> repairer_;
+  std::unique_ptr<StateTransfer> transfer_;
   std::unique_ptr<Worker> worker_;
-  std::unique_ptr<BlockRepairer> repairer_;  // fetches damaged blocks; posts kRepair events
 };
 
 // The gRPC face of PbftOrderer::Deliver.

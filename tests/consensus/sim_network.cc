@@ -54,10 +54,16 @@ void SimNetwork::Crash(uint32_t i) {
   transfer_due_.erase(i);
 }
 
-void SimNetwork::Restart(uint32_t i) {
+void SimNetwork::Restart(uint32_t i, bool with_votes) {
   if (up(i)) return;
   const uint64_t h = chains_[i].size();
   cores_[i] = MakeCore(i, h, h == 0 ? Bytes(32, '\0') : chains_[i].back().hash);
+  if (!with_votes) return;
+  std::vector<Vote> votes;
+  for (const auto& [key, digest] : disk_votes_[i]) {
+    votes.push_back(Vote{std::get<0>(key), std::get<1>(key), std::get<2>(key), digest});
+  }
+  cores_[i]->RestoreVotes(votes);
 }
 
 Request SimNetwork::MakeRequest(uint64_t k) {
@@ -137,9 +143,26 @@ std::vector<ConsensusMsg> SimNetwork::Mutate(uint32_t from, uint32_t to, const C
   return {m};
 }
 
+void SimNetwork::CheckNoSecondVote(uint32_t i, const ConsensusMsg& m) {
+  const bool vote = m.type == ConsensusMsg::kPrePrepare || m.type == ConsensusMsg::kPrepare ||
+                    m.type == ConsensusMsg::kCommit;
+  if (!vote || m.sender != i || !honest(i)) return;
+  auto [it, fresh] = signed_votes_[i].emplace(
+      std::make_tuple(static_cast<uint8_t>(m.type), m.view, m.height), m.digest);
+  if (fresh || it->second == m.digest || !violation_.empty()) return;
+  violation_ = "honest replica " + std::to_string(i) + " signed two digests for " +
+               TypeName(m.type) + " view " + std::to_string(m.view) + " height " +
+               std::to_string(m.height);
+}
+
 void SimNetwork::Collect(uint32_t i) {
   if (!up(i)) return;
   CoreOutput out = cores_[i]->TakeOutput();
+  // Persist before send: the votes are on "disk" before any message of this output leaves.
+  for (const Vote& v : out.to_persist_votes) disk_votes_[i][{v.type, v.view, v.height}] = v.digest;
+  for (const Vote& v : out.to_forget_votes) disk_votes_[i].erase({v.type, v.view, v.height});
+  refused_votes_ += out.refused_votes.size();
+  for (const auto& [to, msg] : out.to_send) CheckNoSecondVote(i, msg);
   for (const CommittedBlock& b : out.to_apply) Record(i, b);
   for (auto& [primary, req] : out.forward) {
     Event e;

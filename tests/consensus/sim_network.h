@@ -5,8 +5,11 @@
 // every live core. The adversary drops, delays and reorders messages, partitions the
 // replicas, crashes and restarts them, replays old messages, and runs Byzantine replicas.
 // Every committed block is checked as it is applied (safety: no two honest replicas commit
-// different header hashes at one height; certificates hold 2f+1 valid distinct signatures);
-// the first violation is kept in safety_violation().
+// different header hashes at one height; certificates hold 2f+1 valid distinct signatures),
+// and every vote sent (no honest replica signs two digests for one (type, view, height),
+// across restarts too); the first violation is kept in safety_violation(). Each replica
+// has a "disk" of the votes its core asked to persist (CoreOutput::to_persist_votes),
+// written before that output's messages leave; a restart hands them back to the new core.
 // Thread rules: not thread-safe; one test drives it.
 #ifndef PROVLEDGER_TESTS_CONSENSUS_SIM_NETWORK_H_
 #define PROVLEDGER_TESTS_CONSENSUS_SIM_NETWORK_H_
@@ -18,6 +21,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "consensus/pbft_core.h"
@@ -48,8 +52,10 @@ class SimNetwork {
   // Ends partitions, drops, delays, reordering and replays.
   void Heal();
   void Crash(uint32_t i);
-  // A crashed replica comes back with its applied blocks (as from its store), in view 0.
-  void Restart(uint32_t i);
+  // A crashed replica comes back with its applied blocks (as from its store), in view 0,
+  // and with its persisted votes (RestoreVotes) unless `with_votes` is false (a replica
+  // that lost them: for tests showing what the rule prevents).
+  void Restart(uint32_t i, bool with_votes = true);
   void SetByzantine(uint32_t i, Byzantine b) { byzantine_[i] = b; }
   // A state transfer asked for by a core completes `ticks` later (0: at once), as a slow
   // fetch from peers does in a real node; the core keeps ticking meanwhile.
@@ -79,6 +85,13 @@ class SimNetwork {
   uint64_t seed() const { return seed_; }
   const std::string& safety_violation() const { return violation_; }
   uint64_t delivered() const { return delivered_; }
+  // Votes the cores refused to send (a second digest for one already cast), over the run.
+  uint64_t refused_votes() const { return refused_votes_; }
+  // Replica i's persisted votes, as a restart would restore them.
+  size_t persisted_votes(uint32_t i) const {
+    auto it = disk_votes_.find(i);
+    return it == disk_votes_.end() ? 0 : it->second.size();
+  }
   // One line: seed, tick, per replica view/height/mode, for failure messages.
   std::string Describe() const;
 
@@ -101,6 +114,7 @@ class SimNetwork {
 
   void Schedule(uint32_t from, uint32_t to, Event e);
   void Collect(uint32_t i);
+  void CheckNoSecondVote(uint32_t i, const ConsensusMsg& m);
   std::vector<ConsensusMsg> Mutate(uint32_t from, uint32_t to, const ConsensusMsg& m);
   void Record(uint32_t i, const CommittedBlock& b);
   void RecordApplied(uint32_t i, uint64_t height, const Applied& a);
@@ -134,6 +148,10 @@ class SimNetwork {
   std::vector<Request> submitted_;
   uint64_t transfer_lag_ = 0;
   std::map<uint32_t, uint64_t> transfer_due_;  // replica -> tick its transfer completes
+  using VoteKey = std::tuple<uint8_t, uint64_t, uint64_t>;     // (type, view, height)
+  std::map<uint32_t, std::map<VoteKey, Bytes>> disk_votes_;    // persisted, per replica
+  std::map<uint32_t, std::map<VoteKey, Bytes>> signed_votes_;  // every vote sent, never pruned
+  uint64_t refused_votes_ = 0;
   std::string violation_;
 };
 

@@ -216,6 +216,43 @@ TEST(SimScenario, IsolatedPrimaryAdoptsTheOthersNewViewAfterHeal) {
   EXPECT_EQ(net.safety_violation(), "") << net.Describe();
 }
 
+// The primary proposes block 1 and crashes before anyone commits it; restarted in the same
+// view with other requests, it would build another block 1. With its persisted votes back
+// its core refuses to sign that second pre-prepare; the others change view and commit.
+TEST(SimScenario, RestartedPrimaryInTheSameViewRefusesAConflictingPrePrepare) {
+  SimNetwork net(4, kSeed, SimConfig());
+  net.Drop(-1, -1, 1.0);  // nothing arrives: block 1 is proposed, never committed
+  net.Submit(SimNetwork::MakeRequest(0));
+  net.RunTicks(10);
+  ASSERT_GT(net.persisted_votes(0), 0u) << net.Describe();
+  net.Crash(0);
+  net.Restart(0);
+  net.Submit(SimNetwork::MakeRequest(1));  // the restarted primary knows only this one
+  net.RunTicks(10);
+  EXPECT_GT(net.refused_votes(), 0u) << net.Describe();
+  EXPECT_EQ(net.safety_violation(), "") << net.Describe();
+  net.Heal();
+  ASSERT_TRUE(net.RunUntilAllCommitted(20000)) << net.Describe();
+  EXPECT_EQ(net.safety_violation(), "") << net.Describe();
+  EXPECT_GE(net.core(1).view(), 1u) << net.Describe();
+}
+
+// The same restart without the persisted votes: the simulation catches the second vote.
+TEST(SimScenario, RestartedPrimaryWithoutItsVotesWouldSignASecondPrePrepare) {
+  SimNetwork net(4, kSeed, SimConfig());
+  net.Drop(-1, -1, 1.0);
+  net.Submit(SimNetwork::MakeRequest(0));
+  net.RunTicks(10);
+  net.Crash(0);
+  net.Restart(0, /*with_votes=*/false);
+  net.Submit(SimNetwork::MakeRequest(1));
+  net.RunTicks(10);
+  EXPECT_EQ(net.refused_votes(), 0u) << net.Describe();
+  EXPECT_NE(net.safety_violation().find("signed two digests for pre-prepare view 0 height 1"),
+            std::string::npos)
+      << net.safety_violation();
+}
+
 TEST(SimScenario, EquivocatingPrimaryIsReplacedAndNoForkOccurs) {
   SimNetwork net(4, kSeed, SimConfig());
   net.SetByzantine(0, Byzantine::kEquivocate);

@@ -1,0 +1,94 @@
+#include "node/block_applier.h"
+
+#include <cstdlib>
+
+#include "common/log.h"
+#include "ledger/block_header.h"
+#include "ledger/record.h"
+#include "ledger/registry.h"
+
+namespace provledger::node {
+
+Status BlockApplier::ApplyCommitted(const consensus::CommittedBlock& c, DerivedBlock* derived,
+                                    bool* appended) {
+  *appended = false;
+  if (c.height <= store_->height()) return OkStatus();  // already here through state transfer
+  auto d = factory_->Materialize(c.block);
+  if (!d.ok()) {
+    LogError("committed_block_invalid").Kv("height", c.height).Kv("err", d.status().ToString());
+    std::abort();  // a certified block we cannot derive: our state is wrong, stop
+  }
+  ledger::BlockToAppend b;
+  b.header_bytes = d->header_bytes;
+  b.records = d->records;
+  bool any_payload = false;
+  for (const auto& p : d->payloads) any_payload = any_payload || p.has_value();
+  if (any_payload) b.payloads = d->payloads;
+  b.certificate.set_view(c.view);
+  b.certificate.set_digest(
+      ledger::CommitDigest(genesis_->chain_id, c.height, c.view, c.header_hash));
+  for (const auto& [v, sig] : c.commit_signatures) {
+    auto* s = b.certificate.add_signatures();
+    s->set_validator(v);
+    s->set_signature(sig);
+  }
+  auto snap = registry_->Get();
+  for (const auto& op : d->registry_ops) snap = snap->Apply(op, c.height, &b.registry_puts);
+  Status s = store_->Append(b);
+  if (!s.ok() && !store_->write_status().ok()) return s;
+  if (!s.ok()) {
+    // Nothing was written, but a certified block does not fit our chain: our state is wrong.
+    LogError("block_append_failed").Kv("height", c.height).Kv("err", s.ToString());
+    std::_Exit(3);
+  }
+  registry_->Set(snap);
+  factory_->Forget(c.height);
+  LogDebug("block_committed")
+      .Kv("height", c.height)
+      .Kv("view", c.view)
+      .Kv("records", d->records.size())
+      .Kv("hash", ShortHex(c.header_hash));
+  *derived = std::move(*d);
+  *appended = true;
+  return OkStatus();
+}
+
+Status BlockApplier::ApplyFetched(PeerBlock& pb, bool* appended) {
+  *appended = false;
+  const uint64_t h = pb.header.height;
+  if (h <= store_->height()) return OkStatus();  // committed here meanwhile
+  if (h != store_->height() + 1 || pb.header.prev != store_->head_hash()) {
+    return InvalidArgumentError("block does not extend our chain");
+  }
+  std::shared_ptr<const ledger::RegistrySnapshot> snap = registry_->Get();
+  for (const auto& rec : pb.records) {
+    if (rec.kind != ledger::RecordKind::kRegistry) continue;
+    auto op = ledger::VerifyRegistryTx(*genesis_, rec.registry.tx);
+    if (op.ok()) snap = snap->Apply(*op, h, &pb.block.registry_puts);
+  }
+  PL_RETURN_IF_ERROR(store_->Append(pb.block));
+  registry_->Set(snap);
+  factory_->Forget(h);
+  *appended = true;
+  return OkStatus();
+}
+
+Status BlockApplier::ApplyRepair(const BlockRepairer::Copy& r) {
+  Status s = store_->RepairBlock(r.height, r.block);
+  if (s.ok()) {
+    LogInfo("block_repaired")
+        .Kv("height", r.height)
+        .Kv("from", genesis_->validators[r.from].id)
+        .Kv("records", r.block.records.size());
+    return s;
+  }
+  if (!store_->write_status().ok()) return s;
+  if (s.code() == StatusCode::kAlreadyExists) return OkStatus();  // repaired meanwhile
+  LogWarn("block_repair_refused")
+      .Kv("height", r.height)
+      .Kv("from", genesis_->validators[r.from].id)
+      .Kv("err", s.ToString());
+  return s;
+}
+
+}  // namespace provledger::node

@@ -1,0 +1,156 @@
+// StateTransfer (node/state_transfer.h): fetches certified blocks from a peer on its own
+// thread. The peer is an in-process gRPC Ledger service serving a chain of blocks; a
+// two-validator genesis (quorum 1) whose second validator is that peer.
+#include "node/state_transfer.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
+#include "common/ecdsa.h"
+#include "common/sha256.h"
+#include "ledger/block_header.h"
+#include "ledger/record.h"
+
+namespace provledger::node {
+namespace {
+
+namespace v1 = provledger::v1;
+
+// Serves the blocks it holds by height; GetBlock waits while `hold` is set.
+class FakeLedger final : public v1::Ledger::Service {
+ public:
+  grpc::Status GetBlock(grpc::ServerContext*, const v1::GetBlockRequest* req,
+                        v1::Block* out) override {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return !hold; });
+    auto it = blocks.find(req->height());
+    if (it == blocks.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such block");
+    *out = it->second;
+    return grpc::Status::OK;
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu);
+    hold = false;
+    cv.notify_all();
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false;
+  std::map<uint64_t, v1::Block> blocks;
+};
+
+class StateTransferTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder b;
+    int port = 0;
+    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(&peer_);
+    server_ = b.BuildAndStart();
+    ASSERT_NE(port, 0);
+    const std::string addr = "127.0.0.1:" + std::to_string(port);
+    genesis_.chain_id = "t";
+    genesis_.validators.push_back({"v0", self_key_.PublicKey(), "127.0.0.1:1"});
+    genesis_.validators.push_back({"v1", peer_key_.PublicKey(), addr});
+    genesis_.admins.push_back(self_key_.PublicKey());
+    stub_ = v1::Ledger::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  // Block `height` on `prev`, one reading, certified by the peer; returns its header hash.
+  Bytes AddBlock(uint64_t height, const Bytes& prev) {
+    ledger::Record rec;
+    rec.kind = ledger::RecordKind::kReading;
+    auto& r = rec.reading;
+    r.device = "dev-1";
+    r.item = "temp";
+    r.seq = height;
+    r.ts = 1700000000000;
+    r.payload_hash = Sha256("21.5");
+    r.auth = ledger::kAuthMac;
+    r.gateway = "gw-1";
+    r.received = 1700000000001;
+    ledger::BlockHeader h;
+    h.chain_id = "t";
+    h.height = height;
+    h.prev = prev;
+    h.root = Bytes(32, '\x01');
+    h.record_count = 1;
+    h.timestamp = 1700000000000;
+    h.proposer = "v1";
+    v1::Block b;
+    b.set_header(ledger::EncodeHeader(h));
+    b.add_records(ledger::EncodeRecord(rec));
+    b.add_payloads("21.5");
+    const Bytes hash = ledger::HeaderHash(b.header());
+    const Bytes digest = ledger::CommitDigest("t", height, 0, hash);
+    b.mutable_certificate()->set_view(0);
+    b.mutable_certificate()->set_digest(digest);
+    auto* s = b.mutable_certificate()->add_signatures();
+    s->set_validator(1);
+    s->set_signature(*peer_key_.Sign(digest));
+    std::lock_guard<std::mutex> lock(peer_.mu);
+    peer_.blocks[height] = b;
+    return hash;
+  }
+
+  // Starts a transfer, collecting what it delivers; returns once the fetch ended.
+  std::vector<uint64_t> Run(uint64_t target, bool release_after_request = false) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<uint64_t> heights;
+    bool done = false;
+    StateTransfer st(&genesis_, 0, {nullptr, stub_.get()},
+                     [&](std::shared_ptr<StateTransfer::Batch> b) {
+                       std::lock_guard<std::mutex> lock(mu);
+                       for (const auto& pb : b->blocks) heights.push_back(pb.header.height);
+                       done = done || b->last;
+                       cv.notify_all();
+                       return OkStatus();
+                     });
+    const auto t0 = std::chrono::steady_clock::now();
+    st.Request(1, Bytes(32, '\0'), target);
+    request_ms_ =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    if (release_after_request) peer_.Release();
+    std::unique_lock<std::mutex> lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return done; }));
+    return heights;
+  }
+
+  PrivateKey self_key_ = PrivateKey::Generate();
+  PrivateKey peer_key_ = PrivateKey::Generate();
+  ledger::Genesis genesis_;
+  FakeLedger peer_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::Ledger::Stub> stub_;
+  int64_t request_ms_ = 0;
+};
+
+TEST_F(StateTransferTest, RequestReturnsWhileThePeerHasNotAnsweredAndTheBlocksFollowInOrder) {
+  Bytes prev(32, '\0');
+  for (uint64_t h = 1; h <= 20; ++h) prev = AddBlock(h, prev);
+  peer_.hold = true;  // the peer answers nothing until released after Request returned
+  const std::vector<uint64_t> got = Run(20, /*release_after_request=*/true);
+  EXPECT_LT(request_ms_, 1000);
+  ASSERT_EQ(got.size(), 20u);
+  for (uint64_t h = 1; h <= 20; ++h) EXPECT_EQ(got[h - 1], h);
+}
+
+TEST_F(StateTransferTest, StopsAtABlockThatDoesNotExtendTheOneBefore) {
+  const Bytes one = AddBlock(1, Bytes(32, '\0'));
+  AddBlock(2, Bytes(32, '\x09'));  // certified, but not on block 1
+  (void)one;
+  const std::vector<uint64_t> got = Run(2);
+  EXPECT_EQ(got, std::vector<uint64_t>{1});
+}
+
+}  // namespace
+}  // namespace provledger::node
