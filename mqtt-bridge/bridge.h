@@ -1,17 +1,16 @@
-// Bridge: wires the parts of the MQTT bridge. It only connects them; each part has one job:
-//   MqttClient, the consumer connection (Paho callback: a reading or install report is
-//      written to the Intake, one synced write, before the callback returns, so Paho's
-//      PUBACK follows durability; then it is copied into the bounded inbox)
-//   -> verify thread (ReadingVerifier, PolicyFilter; builds records; one synced Outbox
-//      batch per chunk with replay windows, policy state and the chunk's intake watermark;
-//      answers refusals at once)
-//   -> submit workers (read the Outbox, sign batches with the gateway key, submit to any
-//      ledger node with failover; after commit hand the results to the AckAggregator,
-//      which releases one acknowledgement per device, item and block once the block is
-//      complete; answer records the ledger refused for good; remove answered entries once
-//      their answers are queued)
-//   -> publisher thread, the only one that publishes, on a second MQTT connection (the
-//      answer connection), so that answers still leave after consumption has stopped.
+// Bridge: wires the parts of the MQTT bridge and holds none of their logic:
+//   MqttClient, the consumer connection (Paho callback, OnMessage: a reading or install
+//      report is written to the Intake, one synced write, before the callback returns, so
+//      Paho's PUBACK follows durability; then it goes into the pipeline's bounded inbox)
+//   -> ReadingPipeline, the verify thread (ReadingVerifier, PolicyFilter; builds records;
+//      one synced Outbox batch per chunk with replay windows, policy state and the chunk's
+//      intake watermark; answers refusals at once)
+//   -> BatchSubmitter, the submit workers (read the Outbox, sign batches with the gateway
+//      key, submit with failover, split and retry; AckAggregator releases one ack per
+//      device, item and block once the block is complete)
+//   -> AnswerPublisher, the only thread that publishes, on a second MQTT connection (the
+//      answer connection), so that answers still leave after consumption has stopped; an
+//      answered outbox entry is removed once the broker acknowledged its answer.
 //
 // Stop (SIGTERM): the consumer disconnects first (no message is taken after
 // `bridge_stopping`; the broker keeps the rest for the persistent session), the inbox is
@@ -26,7 +25,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,14 +33,17 @@
 #include <vector>
 
 #include "client/ledger_client.h"
+#include "common/bounded_queue.h"
 #include "common/ecdsa.h"
+#include "common/mqtt_client.h"
 #include "common/worker.h"
-#include "mqtt-bridge/ack_aggregator.h"
+#include "mqtt-bridge/answer_publisher.h"
+#include "mqtt-bridge/batch_submitter.h"
 #include "mqtt-bridge/intake.h"
 #include "mqtt-bridge/ledger_directory.h"
-#include "mqtt-bridge/mqtt_client.h"
 #include "mqtt-bridge/outbox.h"
 #include "mqtt-bridge/policy_filter.h"
+#include "mqtt-bridge/reading_pipeline.h"
 #include "mqtt-bridge/reading_verifier.h"
 #include "mqtt-bridge/session_key_store.h"
 #include "mqtt-bridge/session_share.h"
@@ -95,8 +96,9 @@ struct BridgeStats {
   uint64_t committed = 0;
   uint64_t outbox = 0;  // accepted, not yet confirmed by the ledger
   uint64_t submit_errors = 0;
-  uint64_t shared_sessions = 0;  // sessions installed from other bridges of the group
-  uint64_t ledger_refused = 0;   // readings the ledger refused for good, answered and dropped
+  uint64_t shared_sessions = 0;     // sessions installed from other bridges of the group
+  uint64_t ledger_refused = 0;      // readings the ledger refused for good, answered and dropped
+  uint64_t answers_not_queued = 0;  // answers the full answer queue did not take (logged)
 };
 
 class Bridge {
@@ -115,47 +117,17 @@ class Bridge {
   BridgeStats stats() const;
 
  private:
-  struct Inbound {
-    MqttMessage msg;
-    uint64_t received_ms = 0;
-    uint64_t intake_key = 0;  // its Outbox intake key; 0 when not kept there
-  };
   Bridge(BridgeOptions options, PrivateKey gateway_key);
   void OnMessage(MqttMessage msg);
-  void VerifyLoop(Worker& w);
-  void HandleChunk(std::vector<Inbound>* chunk);
-  void SubmitLoop(Worker& w);
   void StatsLoop(Worker& w);
-  // Reads the next entries not yet taken by another worker.
-  StatusOr<std::vector<OutboxEntry>> TakeBatch(Worker& w);
-  // The batch of `entries`, signed with the gateway key.
-  StatusOr<provledger::v1::SignedBatch> SignBatch(const std::vector<OutboxEntry>& entries) const;
-  // Submits one batch taken from the outbox (aggregator token `token`) until each of its
-  // entries is answered, or the worker stops. Transient failures (ClassifySubmitFailure)
-  // are retried with backoff; a batch refused as a whole for good is split in halves, and a
-  // single record so refused is answered with its device error and dropped.
-  void SubmitBatch(Worker& w, uint64_t token, std::vector<OutboxEntry> entries);
-  // Takes the node's answer for `entries`: committed ones go to the aggregator (acks leave
-  // once their block is complete), refused and conflicting ones are answered at once; an
-  // answered entry leaves the outbox once the broker has acknowledged its answer.
-  void Acknowledge(uint64_t token, const std::vector<OutboxEntry>& entries,
-                   const provledger::v1::SubmitResponse& resp);
-  // Answers a reading the ledger refused for good (`per_record`: in a RecordResult; else
-  // its one-record batch was refused as a whole): `unauth`/unregistered for a device not
-  // registered or revoked, `too_large`, or `internal`.
-  // The entry leaves the outbox once the broker has acknowledged the answer.
-  void AnswerRefused(const OutboxEntry& e, StatusCode code, const std::string& reason,
-                     bool per_record);
-  // Queues the acks (caller holds ack_mu_); their outbox entries leave the outbox once the
-  // broker has acknowledged them.
-  void PublishAcks(std::vector<BlockAck> acks);
   void RemoveFromOutbox(const std::vector<uint64_t>& keys);
-  // Queues an answer for the publisher thread (QoS 1). `settles`: outbox keys the answer
+  // Queues an answer for the AnswerPublisher (QoS 1). `settles`: outbox keys the answer
   // settles, removed only after the broker acknowledged it, so a bridge killed with answers
-  // still in memory answers those readings again after its restart.
+  // still in memory answers those readings again after its restart. Waits for room in the
+  // answer queue up to drain_timeout_ms, except on Paho's thread (`may_wait` false), which
+  // never blocks; an answer not queued is counted and logged by the publisher.
   void Publish(const std::string& topic, const std::string& json, bool retained = false,
-               std::vector<uint64_t> settles = {});
-  void PublishLoop(Worker& w);
+               std::vector<uint64_t> settles = {}, bool may_wait = true);
 
   BridgeOptions options_;
   PrivateKey gateway_key_;
@@ -163,48 +135,22 @@ class Bridge {
   std::unique_ptr<client::LedgerClient> ledger_;
   std::unique_ptr<LedgerDeviceDirectory> devices_;
   UnknownIntegrityDirectory integrity_;
-  std::unique_ptr<SessionKeyStore> sessions_;  // verify thread only
-  std::unique_ptr<ReadingVerifier> verifier_;  // verify thread only
-  std::unique_ptr<PolicyFilter> policy_;       // verify thread only
+  std::unique_ptr<SessionKeyStore> sessions_;  // the pipeline's verify thread only
+  std::unique_ptr<ReadingVerifier> verifier_;  // the pipeline's verify thread only
+  std::unique_ptr<PolicyFilter> policy_;       // the pipeline's verify thread only
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<Intake> intake_;       // written by the MQTT callback only
   std::unique_ptr<SessionShare> share_;  // set when bridges of a group share sessions
   std::unique_ptr<MqttClient> mqtt_;     // the consumer connection (persistent session)
-  std::unique_ptr<MqttClient> answers_;  // the answer connection (publisher thread only)
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> intake_failures_{0};
 
-  std::mutex inbox_mu_;
-  std::condition_variable inbox_cv_;
-  std::deque<Inbound> inbox_;  // guarded by inbox_mu_
-  size_t inbox_bytes_ = 0;     // guarded by inbox_mu_
-
-  std::mutex take_mu_;
-  std::condition_variable take_cv_;
-  uint64_t cursor_ = 0;  // guarded by take_mu_: highest outbox key handed to a worker
-
-  std::mutex ack_mu_;
-  AckAggregator acks_;  // guarded by ack_mu_
-
-  std::atomic<uint64_t> received_{0}, dropped_{0}, ignored_{0}, refused_{0}, accepted_{0},
-      skipped_{0}, committed_{0}, submit_errors_{0}, shared_sessions_{0}, ledger_refused_{0};
-  struct Outgoing {
-    std::string topic;
-    std::string payload;
-    bool retained = false;
-    std::vector<uint64_t> settles;  // outbox keys to remove once the broker has it
-  };
-  std::mutex out_mu_;
-  std::condition_variable out_cv_;
-  std::deque<Outgoing> outgoing_;  // guarded by out_mu_
-  std::unique_ptr<Worker> verify_worker_;
-  std::vector<std::unique_ptr<Worker>> workers_;  // submit workers
+  std::atomic<uint64_t> received_{0}, dropped_{0};
+  std::unique_ptr<ReadingPipeline> pipeline_;  // inbox -> verify thread -> outbox
+  std::unique_ptr<BatchSubmitter> submitter_;  // outbox -> ledger -> answers
   std::unique_ptr<Worker> stats_worker_;
-  std::unique_ptr<Worker> publisher_;  // the only thread that publishes answers
+  std::unique_ptr<AnswerPublisher> publisher_;  // the only sender of answers
 };
-
-// Parses a write policy spec "ITEM:all", "ITEM:periodic:MS" or "ITEM:change:THRESHOLD".
-Status ParsePolicySpec(const std::string& spec, std::map<std::string, WritePolicy>* out);
 
 }  // namespace provledger::bridge
 

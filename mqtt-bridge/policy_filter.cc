@@ -3,13 +3,16 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <string>
 #include <string_view>
+
+#include "common/json.h"
+#include "ledger/record.h"
 
 namespace provledger {
 namespace bridge {
 namespace {
-
-constexpr int kMaxDepth = 64;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsWs(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -39,155 +42,6 @@ std::optional<double> PlainDecimal(std::string_view s) {
   return ToDouble(s);
 }
 
-// A small RFC 8259 scanner, just enough to find a top-level "value" number (the strict
-// common/json reader takes integers only, and readings are often fractional).
-class ValueScanner {
- public:
-  explicit ValueScanner(std::string_view s) : s_(s) {}
-
-  std::optional<double> TopLevelValue() {
-    SkipWs();
-    if (!Eat('{')) return std::nullopt;
-    std::optional<double> value;
-    bool seen = false;
-    SkipWs();
-    if (!Eat('}')) {
-      while (true) {
-        SkipWs();
-        std::string key;
-        if (!String(&key)) return std::nullopt;
-        SkipWs();
-        if (!Eat(':')) return std::nullopt;
-        SkipWs();
-        if (key == "value") {
-          if (seen) return std::nullopt;  // a repeated key
-          seen = true;
-          size_t start = i_;
-          if (i_ < s_.size() && (s_[i_] == '-' || IsDigit(s_[i_]))) {
-            if (!Number()) return std::nullopt;
-            value = ToDouble(s_.substr(start, i_ - start));
-          } else if (!Value(1)) {
-            return std::nullopt;
-          }
-        } else if (!Value(1)) {
-          return std::nullopt;
-        }
-        SkipWs();
-        if (Eat(',')) continue;
-        if (Eat('}')) break;
-        return std::nullopt;
-      }
-    }
-    SkipWs();
-    if (i_ != s_.size()) return std::nullopt;
-    return value;
-  }
-
- private:
-  void SkipWs() {
-    while (i_ < s_.size() && IsWs(s_[i_])) ++i_;
-  }
-  bool Eat(char c) {
-    if (i_ < s_.size() && s_[i_] == c) {
-      ++i_;
-      return true;
-    }
-    return false;
-  }
-  // A string; escapes other than \" and \\ are kept as written (only "value" matters).
-  bool String(std::string* out) {
-    if (!Eat('"')) return false;
-    while (i_ < s_.size()) {
-      char c = s_[i_++];
-      if (c == '"') return true;
-      if (static_cast<unsigned char>(c) < 0x20) return false;
-      if (c == '\\') {
-        if (i_ >= s_.size()) return false;
-        char e = s_[i_++];
-        if (e == '"' || e == '\\' || e == '/') {
-          out->push_back(e);
-        } else if (e == 'u') {
-          if (i_ + 4 > s_.size()) return false;
-          out->append("\\u").append(s_.substr(i_, 4));
-          i_ += 4;
-        } else if (e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') {
-          out->push_back('\\');
-          out->push_back(e);
-        } else {
-          return false;
-        }
-        continue;
-      }
-      out->push_back(c);
-    }
-    return false;
-  }
-  bool Digits() {
-    size_t start = i_;
-    while (i_ < s_.size() && IsDigit(s_[i_])) ++i_;
-    return i_ > start;
-  }
-  bool Number() {
-    Eat('-');
-    if (Eat('0')) {
-      // no leading zeros
-    } else if (!Digits()) {
-      return false;
-    }
-    if (Eat('.') && !Digits()) return false;
-    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
-      ++i_;
-      if (!Eat('+')) Eat('-');
-      if (!Digits()) return false;
-    }
-    return true;
-  }
-  bool Literal(std::string_view word) {
-    if (s_.substr(i_, word.size()) != word) return false;
-    i_ += word.size();
-    return true;
-  }
-  bool Value(int depth) {
-    if (depth > kMaxDepth || i_ >= s_.size()) return false;
-    std::string ignored;
-    switch (s_[i_]) {
-      case '"':
-        return String(&ignored);
-      case 't':
-        return Literal("true");
-      case 'f':
-        return Literal("false");
-      case 'n':
-        return Literal("null");
-      case '[':
-      case '{': {
-        const bool object = s_[i_++] == '{';
-        const char close = object ? '}' : ']';
-        SkipWs();
-        if (Eat(close)) return true;
-        while (true) {
-          SkipWs();
-          if (object) {
-            if (!String(&ignored)) return false;
-            SkipWs();
-            if (!Eat(':')) return false;
-            SkipWs();
-          }
-          if (!Value(depth + 1)) return false;
-          SkipWs();
-          if (Eat(',')) continue;
-          return Eat(close);
-        }
-      }
-      default:
-        return Number();
-    }
-  }
-
-  std::string_view s_;
-  size_t i_ = 0;
-};
-
 }  // namespace
 
 Status WritePolicy::Validate() const {
@@ -206,13 +60,50 @@ Status WritePolicy::Validate() const {
   return InvalidArgumentError("write policy: unknown kind");
 }
 
+Status ParsePolicySpec(const std::string& spec, std::map<std::string, WritePolicy>* out) {
+  const size_t a = spec.find(':');
+  if (a == std::string::npos)
+    return InvalidArgumentError("policy '" + spec + "': want ITEM:KIND[:ARG]");
+  const std::string item = spec.substr(0, a);
+  std::string kind = spec.substr(a + 1), arg;
+  const size_t b = kind.find(':');
+  if (b != std::string::npos) {
+    arg = kind.substr(b + 1);
+    kind = kind.substr(0, b);
+  }
+  if (!ledger::IsValidName(item))
+    return InvalidArgumentError("policy item '" + item + "' is not a valid name");
+  WritePolicy p;
+  try {
+    if (kind == "all" && arg.empty()) {
+      p = WritePolicy::All();
+    } else if (kind == "periodic" && !arg.empty()) {
+      p = WritePolicy::Periodic(std::stoull(arg));
+    } else if (kind == "change" && !arg.empty()) {
+      p = WritePolicy::Change(std::stod(arg));
+    } else {
+      return InvalidArgumentError("policy '" + spec +
+                                  "': kinds are all, periodic:MS, change:THRESHOLD");
+    }
+  } catch (const std::exception&) {
+    return InvalidArgumentError("policy '" + spec + "': bad number");
+  }
+  PL_RETURN_IF_ERROR(p.Validate());
+  (*out)[item] = p;
+  return OkStatus();
+}
+
 std::optional<double> NumericValue(ByteView payload) {
   size_t b = 0, e = payload.size();
   while (b < e && IsWs(payload[b])) ++b;
   while (e > b && IsWs(payload[e - 1])) --e;
   std::string_view text = payload.substr(b, e - b);
   if (text.empty()) return std::nullopt;
-  if (text[0] == '{') return ValueScanner(text).TopLevelValue();
+  if (text[0] == '{') {
+    StatusOr<double> value = ParseJsonNumberMember(text, "value");
+    if (!value.ok()) return std::nullopt;
+    return *value;
+  }
   return PlainDecimal(text);
 }
 

@@ -44,8 +44,16 @@ enum class PolicyDecision { kRecord, kSkip };
 
 // The numeric value of a reading for `change`: the payload as plain decimal text
 // (optional '-', digits, optional '.' and digits; surrounding ASCII whitespace allowed),
-// or a JSON object whose top-level "value" member is a JSON number. nullopt otherwise.
+// or a JSON object whose top-level "value" member is a JSON number that is finite as a
+// double, the object being strict JSON as common/json.h's ParseJsonNumberMember reads it
+// (no repeated keys, no byte-order mark, depth limit). nullopt otherwise.
 std::optional<double> NumericValue(ByteView payload);
+
+// Parses a write policy spec "ITEM:all", "ITEM:periodic:MS" or "ITEM:change:THRESHOLD"
+// (the bridge's --policy flag) into (*out)[ITEM]. kInvalidArgument naming the spec when
+// ITEM is not a valid name, the kind is unknown, the number does not parse, or the policy
+// is not valid.
+Status ParsePolicySpec(const std::string& spec, std::map<std::string, WritePolicy>* out);
 
 class PolicyFilter {
  public:

@@ -11,15 +11,15 @@ namespace {
 
 uint64_t AbsDiff(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
 
-const char* KindName(TopicKind kind) {
+const char* KindName(device_protocol::TopicKind kind) {
   switch (kind) {
-    case TopicKind::kKey:
+    case device_protocol::TopicKind::kKey:
       return "key";
-    case TopicKind::kData:
+    case device_protocol::TopicKind::kData:
       return "data";
-    case TopicKind::kIntegrity:
+    case device_protocol::TopicKind::kIntegrity:
       return "integrity";
-    case TopicKind::kUpdateStatus:
+    case device_protocol::TopicKind::kUpdateStatus:
       return "update_status";
   }
   return "unknown";
@@ -28,7 +28,7 @@ const char* KindName(TopicKind kind) {
 }  // namespace
 
 Status ReadingVerifierOptions::Validate() const {
-  PL_RETURN_IF_ERROR(ValidateTopicPrefix(topic_prefix));
+  PL_RETURN_IF_ERROR(device_protocol::ValidateTopicPrefix(topic_prefix));
   if (max_payload_bytes == 0) return InvalidArgumentError("max_payload_bytes: must be > 0");
   if (clock_window_ms == 0) return InvalidArgumentError("clock_window_ms: must be > 0");
   if (replay_window == 0 || replay_window > ReplayWindow::kMaxWidth) {
@@ -53,80 +53,82 @@ const std::string* VerifierEvent::Find(std::string_view key) const {
   return nullptr;
 }
 
-std::variant<Accepted, Refusal> ReadingVerifier::Verify(const DeviceTopic& topic,
-                                                        const UserProperties& props,
-                                                        ByteView payload, uint64_t now_ms) {
-  const std::optional<uint64_t> seq = FindParsableSeq(props);
-  if (topic.kind == TopicKind::kKey) {
-    return Refuse(topic, DeviceError::kInternal, "key request given to Verify", seq, std::nullopt,
-                  now_ms);
+std::variant<Accepted, Refusal> ReadingVerifier::Verify(
+    const device_protocol::DeviceTopic& topic, const device_protocol::UserProperties& props,
+    ByteView payload, uint64_t now_ms) {
+  const std::optional<uint64_t> seq = device_protocol::FindParsableSeq(props);
+  if (topic.kind == device_protocol::TopicKind::kKey) {
+    return Refuse(topic, device_protocol::DeviceError::kInternal, "key request given to Verify",
+                  seq, std::nullopt, now_ms);
   }
   // too_large
   if (payload.size() > options_.max_payload_bytes) {
-    return Refuse(topic, DeviceError::kTooLarge,
+    return Refuse(topic, device_protocol::DeviceError::kTooLarge,
                   "payload of " + std::to_string(payload.size()) + " bytes is above the limit " +
                       std::to_string(options_.max_payload_bytes),
                   seq, std::nullopt, now_ms);
   }
   // malformed
-  if (topic.kind == TopicKind::kData && (topic.item.empty() || topic.item[0] == '_')) {
-    return Refuse(topic, DeviceError::kMalformed, "item " + topic.item + " is reserved", seq,
+  if (topic.kind == device_protocol::TopicKind::kData &&
+      (topic.item.empty() || topic.item[0] == '_')) {
+    return Refuse(topic, device_protocol::DeviceError::kMalformed,
+                  "item " + topic.item + " is reserved", seq, std::nullopt, now_ms);
+  }
+  StatusOr<device_protocol::DeviceHeader> parsed = device_protocol::ParseDeviceHeader(props);
+  if (!parsed.ok()) {
+    return Refuse(topic, device_protocol::DeviceError::kMalformed, parsed.status().message(), seq,
                   std::nullopt, now_ms);
   }
-  StatusOr<DeviceHeader> parsed = ParseDeviceHeader(props);
-  if (!parsed.ok()) {
-    return Refuse(topic, DeviceError::kMalformed, parsed.status().message(), seq, std::nullopt,
-                  now_ms);
-  }
-  const DeviceHeader& header = *parsed;
-  if (topic.kind == TopicKind::kUpdateStatus) {
+  const device_protocol::DeviceHeader& header = *parsed;
+  if (topic.kind == device_protocol::TopicKind::kUpdateStatus) {
     // Section 8 fixes an install report's shape; nothing else of that topic is recorded.
-    StatusOr<InstallReport> report = ParseInstallReport(payload);
+    StatusOr<device_protocol::InstallReport> report = device_protocol::ParseInstallReport(payload);
     if (!report.ok()) {
-      return Refuse(topic, DeviceError::kMalformed, report.status().message(), seq, std::nullopt,
-                    now_ms);
+      return Refuse(topic, device_protocol::DeviceError::kMalformed, report.status().message(), seq,
+                    std::nullopt, now_ms);
     }
   }
   // unregistered
   std::optional<Bytes> pubkey = devices_ ? devices_->PublicKey(topic.device) : std::nullopt;
   if (!pubkey) {
-    return Refuse(topic, DeviceError::kUnregistered, "device is not registered", seq, std::nullopt,
-                  now_ms);
+    return Refuse(topic, device_protocol::DeviceError::kUnregistered, "device is not registered",
+                  seq, std::nullopt, now_ms);
   }
   // no_session
   Bytes session_key;
-  if (header.mode == AuthMode::kMac) {
+  if (header.mode == device_protocol::AuthMode::kMac) {
     StatusOr<Bytes> key = sessions_ ? sessions_->Lookup(topic.device, header.kid, now_ms)
                                     : StatusOr<Bytes>(NotFoundError("no session store"));
     if (!key.ok()) {
-      return Refuse(topic, DeviceError::kNoSession, key.status().message(), seq, std::nullopt,
-                    now_ms);
+      return Refuse(topic, device_protocol::DeviceError::kNoSession, key.status().message(), seq,
+                    std::nullopt, now_ms);
     }
     session_key = std::move(key).value();
   }
   // bad_auth
   Bytes payload_hash = Sha256(payload);
-  Bytes d = DataDigest(topic.device, topic.item, header.seq, header.ts, payload_hash);
-  if (header.mode == AuthMode::kMac) {
+  Bytes d =
+      device_protocol::DataDigest(topic.device, topic.item, header.seq, header.ts, payload_hash);
+  if (header.mode == device_protocol::AuthMode::kMac) {
     if (!ConstantTimeEqual(HmacSha256(session_key, d), header.mac)) {
-      return Refuse(topic, DeviceError::kBadAuth, "pl-mac does not verify", seq, std::nullopt,
-                    now_ms);
+      return Refuse(topic, device_protocol::DeviceError::kBadAuth, "pl-mac does not verify", seq,
+                    std::nullopt, now_ms);
     }
   } else if (!VerifySignature(*pubkey, d, header.sig).ok()) {
-    return Refuse(topic, DeviceError::kBadAuth, "pl-sig does not verify", seq, std::nullopt,
-                  now_ms);
+    return Refuse(topic, device_protocol::DeviceError::kBadAuth, "pl-sig does not verify", seq,
+                  std::nullopt, now_ms);
   }
   // quarantined (readings and install reports only)
   IntegrityState integrity = integrity_ ? integrity_->State(topic.device) : IntegrityState{};
-  if (options_.quarantine && topic.kind != TopicKind::kIntegrity &&
+  if (options_.quarantine && topic.kind != device_protocol::TopicKind::kIntegrity &&
       integrity.status == IntegrityStatus::kUntrusted) {
-    return Refuse(topic, DeviceError::kQuarantined, "device integrity is untrusted", seq,
-                  std::nullopt, now_ms);
+    return Refuse(topic, device_protocol::DeviceError::kQuarantined,
+                  "device integrity is untrusted", seq, std::nullopt, now_ms);
   }
   // stale
   if (AbsDiff(header.ts, now_ms) > options_.clock_window_ms) {
     return Refuse(
-        topic, DeviceError::kStale,
+        topic, device_protocol::DeviceError::kStale,
         "pl-ts is " + std::to_string(AbsDiff(header.ts, now_ms)) + " ms from the bridge clock", seq,
         std::nullopt, now_ms);
   }
@@ -136,7 +138,8 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(const DeviceTopic& topic
     it = windows_.emplace(topic.device, ReplayWindow(options_.replay_window)).first;
   }
   if (Status s = it->second.Accept(header.seq); !s.ok()) {
-    return Refuse(topic, DeviceError::kReplay, s.message(), seq, std::nullopt, now_ms);
+    return Refuse(topic, device_protocol::DeviceError::kReplay, s.message(), seq, std::nullopt,
+                  now_ms);
   }
 
   Accepted a;
@@ -156,23 +159,22 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(const DeviceTopic& topic
   return a;
 }
 
-std::variant<KeyAccepted, Refusal> ReadingVerifier::HandleKeyRequest(const std::string& device,
-                                                                     ByteView payload,
-                                                                     uint64_t now_ms,
-                                                                     const RandomSource& random) {
-  DeviceTopic topic;
+std::variant<KeyAccepted, Refusal> ReadingVerifier::HandleKeyRequest(
+    const std::string& device, ByteView payload, uint64_t now_ms,
+    const device_protocol::RandomSource& random) {
+  device_protocol::DeviceTopic topic;
   topic.device = device;
-  topic.kind = TopicKind::kKey;
+  topic.kind = device_protocol::TopicKind::kKey;
   if (payload.size() > options_.max_payload_bytes) {
-    return Refuse(topic, DeviceError::kTooLarge,
+    return Refuse(topic, device_protocol::DeviceError::kTooLarge,
                   "payload of " + std::to_string(payload.size()) + " bytes is above the limit " +
                       std::to_string(options_.max_payload_bytes),
                   std::nullopt, std::nullopt, now_ms);
   }
   std::optional<Bytes> pubkey = devices_ ? devices_->PublicKey(device) : std::nullopt;
   if (sessions_ == nullptr) {
-    return Refuse(topic, DeviceError::kInternal, "no session store", std::nullopt, std::nullopt,
-                  now_ms);
+    return Refuse(topic, device_protocol::DeviceError::kInternal, "no session store", std::nullopt,
+                  std::nullopt, now_ms);
   }
   auto result = sessions_->HandleKeyRequest(device, payload, pubkey, now_ms, random);
   if (auto* refusal = std::get_if<KeyRefusal>(&result)) {
@@ -186,7 +188,7 @@ std::variant<KeyAccepted, Refusal> ReadingVerifier::HandleKeyRequest(const std::
            {"expires", std::to_string(agreed.reply.expires)}}},
          now_ms);
   KeyAccepted accepted;
-  accepted.answer_topic = KeySuccessTopic(options_.topic_prefix, device);
+  accepted.answer_topic = device_protocol::KeySuccessTopic(options_.topic_prefix, device);
   accepted.answer_json = std::move(agreed.answer_json);
   accepted.reply = std::move(agreed.reply);
   return accepted;
@@ -207,21 +209,22 @@ Status ReadingVerifier::RestoreReplayWindow(const std::string& device, ReplayWin
   return OkStatus();
 }
 
-uint64_t ReadingVerifier::refusal_count(DeviceError error) const {
+uint64_t ReadingVerifier::refusal_count(device_protocol::DeviceError error) const {
   size_t i = static_cast<size_t>(error);
   return i < refusals_.size() ? refusals_[i] : 0;
 }
 
-Refusal ReadingVerifier::Refuse(const DeviceTopic& topic, DeviceError error, std::string reason,
+Refusal ReadingVerifier::Refuse(const device_protocol::DeviceTopic& topic,
+                                device_protocol::DeviceError error, std::string reason,
                                 std::optional<uint64_t> seq, std::optional<Bytes> nonce,
                                 uint64_t now_ms) {
   Refusal r;
   r.error = error;
   r.reason = std::move(reason);
-  r.answer_topic = RefusalTopic(options_.topic_prefix, topic, error);
+  r.answer_topic = device_protocol::RefusalTopic(options_.topic_prefix, topic, error);
   std::optional<std::string> item;
-  if (topic.kind != TopicKind::kKey) item = topic.item;
-  r.answer_json = ErrorJson(error, r.reason, seq, item, nonce);
+  if (topic.kind != device_protocol::TopicKind::kKey) item = topic.item;
+  r.answer_json = device_protocol::ErrorJson(error, r.reason, seq, item, nonce);
   size_t i = static_cast<size_t>(error);
   if (i < refusals_.size()) ++refusals_[i];
 
@@ -229,7 +232,7 @@ Refusal ReadingVerifier::Refuse(const DeviceTopic& topic, DeviceError error, std
   ev.fields.emplace_back("device", topic.device);
   ev.fields.emplace_back("kind", KindName(topic.kind));
   if (item) ev.fields.emplace_back("item", *item);
-  ev.fields.emplace_back("code", std::string(DeviceErrorCode(error)));
+  ev.fields.emplace_back("code", std::string(device_protocol::DeviceErrorCode(error)));
   if (seq) ev.fields.emplace_back("seq", std::to_string(*seq));
   ev.fields.emplace_back("reason", r.reason);
   Report(std::move(ev), now_ms);

@@ -34,20 +34,20 @@
 #include "common/bytes.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "mqtt-bridge/answers.h"
+#include "device_protocol/answers.h"
+#include "device_protocol/device_message.h"
+#include "device_protocol/error_codes.h"
+#include "device_protocol/topics.h"
 #include "mqtt-bridge/device_directory.h"
-#include "mqtt-bridge/device_message.h"
-#include "mqtt-bridge/error_codes.h"
 #include "mqtt-bridge/replay_window.h"
 #include "mqtt-bridge/session_key_store.h"
-#include "mqtt-bridge/topics.h"
 
 namespace provledger {
 namespace bridge {
 
 struct ReadingVerifierOptions {
   // The topic prefix devices are provisioned with (answers are built under it).
-  std::string topic_prefix = std::string(kDefaultTopicPrefix);
+  std::string topic_prefix = std::string(device_protocol::kDefaultTopicPrefix);
   // A payload above this is `too_large`; exactly this many bytes is accepted.
   size_t max_payload_bytes = 1048576;
   // |pl-ts - bridge clock| above this is `stale`. Keep equal to SessionKeyOptions's.
@@ -66,12 +66,12 @@ struct ReadingVerifierOptions {
 // A message taken in: everything a record needs besides the gateway id and the payload.
 struct Accepted {
   std::string device;
-  TopicKind kind = TopicKind::kData;
+  device_protocol::TopicKind kind = device_protocol::TopicKind::kData;
   std::string item;  // the item in D ("_integrity", "_update" for reports)
   uint64_t seq = 0;
   uint64_t ts = 0;
   Bytes payload_hash;  // SHA256(payload), 32
-  AuthMode auth = AuthMode::kMac;
+  device_protocol::AuthMode auth = device_protocol::AuthMode::kMac;
   Bytes kid;                 // kMac: the session's kid (8)
   Bytes mac;                 // kMac: pl-mac (32)
   Bytes sig;                 // kSignature: pl-sig (64)
@@ -81,7 +81,7 @@ struct Accepted {
 
 // A message refused: answer `answer_json` on `answer_topic`.
 struct Refusal {
-  DeviceError error = DeviceError::kInternal;
+  device_protocol::DeviceError error = device_protocol::DeviceError::kInternal;
   std::string reason;
   std::string answer_topic;
   std::string answer_json;
@@ -89,7 +89,7 @@ struct Refusal {
 
 // A key agreed: answer `answer_json` (the key reply) on `answer_topic` (key/success).
 struct KeyAccepted {
-  KeyReply reply;
+  device_protocol::KeyReply reply;
   std::string answer_topic;
   std::string answer_json;
 };
@@ -120,13 +120,15 @@ class ReadingVerifier {
   // `malformed`. Accepted marks its seq in the device's replay window. A refusal changes
   // nothing and names its answer. kKey topics are refused `internal` (use
   // HandleKeyRequest).
-  std::variant<Accepted, Refusal> Verify(const DeviceTopic& topic, const UserProperties& props,
+  std::variant<Accepted, Refusal> Verify(const device_protocol::DeviceTopic& topic,
+                                         const device_protocol::UserProperties& props,
                                          ByteView payload, uint64_t now_ms);
 
   // Handles a key request from `device` (a valid name from the topic): too_large, then
   // SessionKeyStore::HandleKeyRequest with the device's registered key.
   std::variant<KeyAccepted, Refusal> HandleKeyRequest(const std::string& device, ByteView payload,
-                                                      uint64_t now_ms, const RandomSource& random);
+                                                      uint64_t now_ms,
+                                                      const device_protocol::RandomSource& random);
 
   // The device's replay window, nullptr when nothing of it was accepted or restored.
   const ReplayWindow* replay_window(const std::string& device) const;
@@ -135,14 +137,15 @@ class ReadingVerifier {
   Status RestoreReplayWindow(const std::string& device, ReplayWindow window);
 
   // Refusals counted per error, indexed by DeviceError.
-  uint64_t refusal_count(DeviceError error) const;
+  uint64_t refusal_count(device_protocol::DeviceError error) const;
   uint64_t accepted_count() const { return accepted_count_; }
 
   const ReadingVerifierOptions& options() const { return options_; }
 
  private:
-  Refusal Refuse(const DeviceTopic& topic, DeviceError error, std::string reason,
-                 std::optional<uint64_t> seq, std::optional<Bytes> nonce, uint64_t now_ms);
+  Refusal Refuse(const device_protocol::DeviceTopic& topic, device_protocol::DeviceError error,
+                 std::string reason, std::optional<uint64_t> seq, std::optional<Bytes> nonce,
+                 uint64_t now_ms);
   void Report(VerifierEvent event, uint64_t now_ms);
 
   ReadingVerifierOptions options_;

@@ -31,7 +31,7 @@ Status ParseKeyRequest(const std::string& device, std::string_view payload, KeyR
   const JsonValue& o = *parsed;
   if (!o.is_object()) return InvalidArgumentError("key request: not a JSON object");
   if (const JsonValue* n = o.Find("nonce"); n != nullptr && n->is_string()) {
-    StatusOr<Bytes> raw = HexDecodeFixed(n->string_value(), kNonceSize);
+    StatusOr<Bytes> raw = HexDecodeFixed(n->string_value(), device_protocol::kNonceSize);
     if (raw.ok()) *nonce = *raw;
   }
   StatusOr<uint64_t> v = o.GetInt("v");
@@ -61,12 +61,13 @@ Status ParseKeyRequest(const std::string& device, std::string_view payload, KeyR
   return OkStatus();
 }
 
-KeyRefusal MakeRefusal(DeviceError error, std::string reason, std::optional<Bytes> nonce) {
+KeyRefusal MakeRefusal(device_protocol::DeviceError error, std::string reason,
+                       std::optional<Bytes> nonce) {
   KeyRefusal r;
   r.error = error;
   r.reason = std::move(reason);
   r.nonce = std::move(nonce);
-  r.answer_json = ErrorJson(error, r.reason, std::nullopt, std::nullopt, r.nonce);
+  r.answer_json = device_protocol::ErrorJson(error, r.reason, std::nullopt, std::nullopt, r.nonce);
   return r;
 }
 
@@ -78,70 +79,37 @@ Status SessionKeyOptions::Validate() const {
   return OkStatus();
 }
 
-Bytes KeyRequestDigest(std::string_view device, ByteView eph, ByteView nonce, uint64_t ts) {
-  Bytes m = "pl/v1/key-request";
-  AppendStr0(&m, device);
-  m.append(eph);
-  m.append(nonce);
-  AppendU64(&m, ts);
-  return Sha256(m);
-}
-
-Bytes KeyReplyDigest(std::string_view device, std::string_view gateway, ByteView device_eph,
-                     ByteView bridge_eph, ByteView bridge_nonce, ByteView kid, uint64_t expires) {
-  Bytes m = "pl/v1/key-reply";
-  AppendStr0(&m, device);
-  AppendStr0(&m, gateway);
-  m.append(device_eph);
-  m.append(bridge_eph);
-  m.append(bridge_nonce);
-  m.append(kid);
-  AppendU64(&m, expires);
-  return Sha256(m);
-}
-
-StatusOr<Bytes> DeriveSessionKey(ByteView shared, ByteView device_nonce, ByteView bridge_nonce,
-                                 std::string_view device) {
-  if (shared.size() != 32 || device_nonce.size() != kNonceSize ||
-      bridge_nonce.size() != kNonceSize) {
-    return InvalidArgumentError("session key: bad input sizes");
-  }
-  Bytes salt(device_nonce);
-  salt.append(bridge_nonce);
-  Bytes info = "pl/v1/session";
-  AppendStr0(&info, device);
-  return HkdfSha256(shared, salt, info, kSessionKeySize);
-}
-
-Bytes SessionKid(ByteView session_key) { return Sha256(session_key).substr(0, 8); }
-
 SessionKeyStore::SessionKeyStore(std::string gateway_id, PrivateKey gateway_key,
                                  SessionKeyOptions options)
     : gateway_id_(std::move(gateway_id)), gateway_key_(std::move(gateway_key)), options_(options) {}
 
 std::variant<KeyAgreed, KeyRefusal> SessionKeyStore::HandleKeyRequest(
     const std::string& device, std::string_view payload, const std::optional<Bytes>& device_pubkey,
-    uint64_t now_ms, const RandomSource& random) {
+    uint64_t now_ms, const device_protocol::RandomSource& random) {
   KeyRequest req;
   std::optional<Bytes> nonce;
   if (Status s = ParseKeyRequest(device, payload, &req, &nonce); !s.ok()) {
-    return MakeRefusal(DeviceError::kMalformed, s.message(), nonce);
+    return MakeRefusal(device_protocol::DeviceError::kMalformed, s.message(), nonce);
   }
   if (!device_pubkey.has_value()) {
-    return MakeRefusal(DeviceError::kUnregistered, "device is not registered", nonce);
+    return MakeRefusal(device_protocol::DeviceError::kUnregistered, "device is not registered",
+                       nonce);
   }
-  Bytes request_digest = KeyRequestDigest(device, req.eph, req.nonce, req.ts);
+  Bytes request_digest = device_protocol::KeyRequestDigest(device, req.eph, req.nonce, req.ts);
   if (!VerifySignature(*device_pubkey, request_digest, req.sig).ok()) {
-    return MakeRefusal(DeviceError::kBadAuth, "key request signature does not verify", nonce);
+    return MakeRefusal(device_protocol::DeviceError::kBadAuth,
+                       "key request signature does not verify", nonce);
   }
   if (AbsDiff(req.ts, now_ms) > options_.clock_window_ms) {
-    return MakeRefusal(DeviceError::kStale, "key request ts outside the clock window", nonce);
+    return MakeRefusal(device_protocol::DeviceError::kStale,
+                       "key request ts outside the clock window", nonce);
   }
   auto it = devices_.find(device);
   if (it != devices_.end()) {
     PruneDevice(&it->second, now_ms);
     if (it->second.nonces.count(req.nonce) != 0) {
-      return MakeRefusal(DeviceError::kReplay, "key request nonce seen before", nonce);
+      return MakeRefusal(device_protocol::DeviceError::kReplay, "key request nonce seen before",
+                         nonce);
     }
   }
 
@@ -153,28 +121,34 @@ std::variant<KeyAgreed, KeyRefusal> SessionKeyStore::HandleKeyRequest(
     StatusOr<PrivateKey> k = PrivateKey::FromBytes(secret);
     if (k.ok()) eph_key.emplace(std::move(k).value());
   }
-  if (!eph_key) return MakeRefusal(DeviceError::kInternal, "no ephemeral key drawn", nonce);
-  Bytes bridge_nonce = random(kNonceSize);
-  if (bridge_nonce.size() != kNonceSize) {
-    return MakeRefusal(DeviceError::kInternal, "no nonce drawn", nonce);
+  if (!eph_key)
+    return MakeRefusal(device_protocol::DeviceError::kInternal, "no ephemeral key drawn", nonce);
+  Bytes bridge_nonce = random(device_protocol::kNonceSize);
+  if (bridge_nonce.size() != device_protocol::kNonceSize) {
+    return MakeRefusal(device_protocol::DeviceError::kInternal, "no nonce drawn", nonce);
   }
   StatusOr<Bytes> shared = Ecdh(*eph_key, req.eph);
-  if (!shared.ok()) return MakeRefusal(DeviceError::kInternal, "ECDH failed", nonce);
-  StatusOr<Bytes> session_key = DeriveSessionKey(*shared, req.nonce, bridge_nonce, device);
-  if (!session_key.ok()) return MakeRefusal(DeviceError::kInternal, "HKDF failed", nonce);
+  if (!shared.ok())
+    return MakeRefusal(device_protocol::DeviceError::kInternal, "ECDH failed", nonce);
+  StatusOr<Bytes> session_key =
+      device_protocol::DeriveSessionKey(*shared, req.nonce, bridge_nonce, device);
+  if (!session_key.ok())
+    return MakeRefusal(device_protocol::DeviceError::kInternal, "HKDF failed", nonce);
 
   KeyAgreed agreed;
-  KeyReply& reply = agreed.reply;
+  device_protocol::KeyReply& reply = agreed.reply;
   reply.gateway = gateway_id_;
   reply.eph = eph_key->PublicKey();
   reply.nonce = bridge_nonce;
-  reply.kid = SessionKid(*session_key);
+  reply.kid = device_protocol::SessionKid(*session_key);
   reply.expires = now_ms + options_.session_lifetime_ms;
-  StatusOr<Bytes> sig = gateway_key_.Sign(KeyReplyDigest(device, gateway_id_, req.eph, reply.eph,
-                                                         reply.nonce, reply.kid, reply.expires));
-  if (!sig.ok()) return MakeRefusal(DeviceError::kInternal, "signing the key reply failed", nonce);
+  StatusOr<Bytes> sig = gateway_key_.Sign(device_protocol::KeyReplyDigest(
+      device, gateway_id_, req.eph, reply.eph, reply.nonce, reply.kid, reply.expires));
+  if (!sig.ok())
+    return MakeRefusal(device_protocol::DeviceError::kInternal, "signing the key reply failed",
+                       nonce);
   reply.sig = std::move(sig).value();
-  agreed.answer_json = KeyReplyJson(reply);
+  agreed.answer_json = device_protocol::KeyReplyJson(reply);
 
   devices_[device].nonces.emplace(req.nonce, now_ms);
   Replace(device, reply.kid, std::move(session_key).value(), reply.expires, now_ms);

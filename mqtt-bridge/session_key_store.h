@@ -22,17 +22,12 @@
 #include "common/bytes.h"
 #include "common/ecdsa.h"
 #include "common/status.h"
-#include "mqtt-bridge/answers.h"
-#include "mqtt-bridge/error_codes.h"
+#include "device_protocol/answers.h"
+#include "device_protocol/error_codes.h"
+#include "device_protocol/key_digests.h"
 
 namespace provledger {
 namespace bridge {
-
-// Returns `n` random bytes (production: provledger::RandomBytes; tests: fixed bytes).
-using RandomSource = std::function<Bytes(size_t n)>;
-
-constexpr size_t kNonceSize = 16;
-constexpr size_t kSessionKeySize = 32;
 
 struct SessionKeyOptions {
   // |device ts - bridge clock| above this is `stale`. Nonces are kept twice as long.
@@ -48,7 +43,7 @@ struct SessionKeyOptions {
 
 // A key request refused: what to answer on key/fail (or unauth).
 struct KeyRefusal {
-  DeviceError error = DeviceError::kInternal;
+  device_protocol::DeviceError error = device_protocol::DeviceError::kInternal;
   std::string reason;  // for people; holds no key or secret
   // The request's nonce (16 raw bytes) when it was parsable.
   std::optional<Bytes> nonce;
@@ -58,25 +53,9 @@ struct KeyRefusal {
 
 // A key agreed: the reply to send on key/success.
 struct KeyAgreed {
-  KeyReply reply;
-  std::string answer_json;  // KeyReplyJson(reply)
+  device_protocol::KeyReply reply;
+  std::string answer_json;  // device_protocol::KeyReplyJson(reply)
 };
-
-// SHA256("pl/v1/key-request" || str0(device) || eph (33) || nonce (16) || u64be(ts)).
-Bytes KeyRequestDigest(std::string_view device, ByteView eph, ByteView nonce, uint64_t ts);
-
-// SHA256("pl/v1/key-reply" || str0(device) || str0(gateway) || device_eph (33) ||
-// bridge_eph (33) || bridge_nonce (16) || kid (8) || u64be(expires)).
-Bytes KeyReplyDigest(std::string_view device, std::string_view gateway, ByteView device_eph,
-                     ByteView bridge_eph, ByteView bridge_nonce, ByteView kid, uint64_t expires);
-
-// HKDF-SHA256(IKM = shared, salt = device_nonce || bridge_nonce,
-// info = "pl/v1/session" || str0(device), L = 32). kInvalidArgument on bad sizes.
-StatusOr<Bytes> DeriveSessionKey(ByteView shared, ByteView device_nonce, ByteView bridge_nonce,
-                                 std::string_view device);
-
-// kid = the first 8 bytes of SHA256(session_key).
-Bytes SessionKid(ByteView session_key);
 
 class SessionKeyStore {
  public:
@@ -96,7 +75,8 @@ class SessionKeyStore {
   std::variant<KeyAgreed, KeyRefusal> HandleKeyRequest(const std::string& device,
                                                        std::string_view payload,
                                                        const std::optional<Bytes>& device_pubkey,
-                                                       uint64_t now_ms, const RandomSource& random);
+                                                       uint64_t now_ms,
+                                                       const device_protocol::RandomSource& random);
 
   // The 32-byte session key of `device` named `kid` (8 bytes), when it is the current
   // session and now_ms < its expires, or the replaced one within its grace period (now_ms

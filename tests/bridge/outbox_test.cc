@@ -5,8 +5,8 @@
 
 #include <string>
 
+#include "common/mqtt_client.h"
 #include "mqtt-bridge/intake.h"
-#include "mqtt-bridge/mqtt_client.h"
 #include "mqtt-bridge/policy_filter.h"
 
 namespace provledger {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 namespace provledger {
 namespace bridge {
 namespace {
@@ -71,6 +74,33 @@ TEST(NumericValue, ParsesPlainDecimalsAndJsonValues) {
   EXPECT_EQ(NumericValue(".5"), std::nullopt);
   EXPECT_EQ(NumericValue("--1"), std::nullopt);
   EXPECT_EQ(NumericValue("{}"), std::nullopt);
+}
+
+TEST(NumericValue, TreatsObjectsThatBreakStrictJsonAsNonNumeric) {
+  EXPECT_EQ(NumericValue(R"({"unit":"C","value":-0.25e1,"nested":{"value":9}})"),
+            std::optional<double>(-2.5));
+  EXPECT_EQ(NumericValue(R"({"value":1,"value":2})"), std::nullopt);   // repeated key
+  EXPECT_EQ(NumericValue("\xEF\xBB\xBF{\"value\":1}"), std::nullopt);  // byte-order mark
+  EXPECT_EQ(NumericValue(R"({"value":1,})"), std::nullopt);            // trailing comma
+  EXPECT_EQ(NumericValue(R"({"value":"1"})"), std::nullopt);           // a string
+  EXPECT_EQ(NumericValue(R"({"value":1} x)"), std::nullopt);           // trailing text
+  EXPECT_EQ(NumericValue(R"({"value":1e999})"), std::nullopt);         // not finite
+}
+
+TEST(ParsePolicySpec, ParsesTheThreeKindsAndRefusesTheRest) {
+  std::map<std::string, WritePolicy> p;
+  ASSERT_TRUE(ParsePolicySpec("climate:all", &p).ok());
+  ASSERT_TRUE(ParsePolicySpec("door:periodic:5000", &p).ok());
+  ASSERT_TRUE(ParsePolicySpec("temp:change:0.5", &p).ok());
+  EXPECT_EQ(p.size(), 3u);
+  EXPECT_EQ(p["door"].kind, WritePolicy::Kind::kPeriodic);
+  EXPECT_EQ(p["door"].interval_ms, 5000u);
+  EXPECT_EQ(p["temp"].threshold, 0.5);
+  for (const char* bad : {"climate", "climate:all:1", "door:periodic", "door:periodic:x",
+                          "door:periodic:0", "temp:change:-1", "Bad Item:all", "x:sometimes"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(ParsePolicySpec(bad, &p).code(), StatusCode::kInvalidArgument);
+  }
 }
 
 TEST(WritePolicy, RefusesAZeroIntervalAndANegativeThreshold) {

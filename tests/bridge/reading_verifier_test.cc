@@ -18,18 +18,20 @@ using namespace testing;  // NOLINT: test vectors
 constexpr uint64_t kNow = 1700000001042;  // A.4: gw-1 received the A.3 reading then
 constexpr uint64_t kWindow = 300000;
 
-DeviceTopic Topic(const std::string& topic) { return *ParseDeviceTopic("devices", topic); }
-const DeviceTopic kClimate = Topic("devices/dev-1/data/climate");
-const DeviceTopic kUpdateStatus = Topic("devices/dev-1/update/status");
+device_protocol::DeviceTopic Topic(const std::string& topic) {
+  return *device_protocol::ParseDeviceTopic("devices", topic);
+}
+const device_protocol::DeviceTopic kClimate = Topic("devices/dev-1/data/climate");
+const device_protocol::DeviceTopic kUpdateStatus = Topic("devices/dev-1/update/status");
 // A section 8 install report.
 const std::string kReport =
     R"({"v":1,"vendor":"acme","model":"m-1","version":"1.4.0-rc.1+b7","counter":7,)"
     R"("result":"installed","reason":"ok"})";
 
-UserProperties A3MacProps() {
+device_protocol::UserProperties A3MacProps() {
   return {{"pl-seq", "1"}, {"pl-ts", "1700000001000"}, {"pl-kid", kKid}, {"pl-mac", kMac}};
 }
-UserProperties A3SigProps() {
+device_protocol::UserProperties A3SigProps() {
   return {{"pl-seq", "1"}, {"pl-ts", "1700000001000"}, {"pl-sig", kSig}};
 }
 
@@ -51,24 +53,29 @@ class ReadingVerifierTest : public ::testing::Test {
   Bytes SessionKey() { return Unhex(kSessionKey); }
 
   // MAC props under the A.2 session for dev-1.
-  UserProperties Mac(const std::string& item, uint64_t seq, uint64_t ts, ByteView payload) {
+  device_protocol::UserProperties Mac(const std::string& item, uint64_t seq, uint64_t ts,
+                                      ByteView payload) {
     return MacProps("dev-1", item, seq, ts, payload, SessionKey(), Unhex(kKid));
   }
 
   Accepted ExpectAccepted(const std::variant<Accepted, Refusal>& r) {
     if (auto* refusal = std::get_if<Refusal>(&r)) {
-      ADD_FAILURE() << "refused: " << DeviceErrorCode(refusal->error) << " " << refusal->reason;
+      ADD_FAILURE() << "refused: " << device_protocol::DeviceErrorCode(refusal->error) << " "
+                    << refusal->reason;
       return Accepted{};
     }
     return std::get<Accepted>(r);
   }
-  Refusal ExpectRefused(const std::variant<Accepted, Refusal>& r, DeviceError error) {
+  Refusal ExpectRefused(const std::variant<Accepted, Refusal>& r,
+                        device_protocol::DeviceError error) {
     if (!std::holds_alternative<Refusal>(r)) {
-      ADD_FAILURE() << "accepted, expected " << DeviceErrorCode(error);
+      ADD_FAILURE() << "accepted, expected " << device_protocol::DeviceErrorCode(error);
       return Refusal{};
     }
     Refusal refusal = std::get<Refusal>(r);
-    EXPECT_EQ(DeviceErrorCode(refusal.error), DeviceErrorCode(error)) << refusal.reason;
+    EXPECT_EQ(device_protocol::DeviceErrorCode(refusal.error),
+              device_protocol::DeviceErrorCode(error))
+        << refusal.reason;
     return refusal;
   }
 
@@ -84,12 +91,12 @@ TEST_F(ReadingVerifierTest, AcceptsTheMacReadingOfAppendixA3) {
   AgreeA2();
   Accepted a = ExpectAccepted(verifier_.Verify(kClimate, A3MacProps(), kPayload, kNow));
   EXPECT_EQ(a.device, "dev-1");
-  EXPECT_EQ(a.kind, TopicKind::kData);
+  EXPECT_EQ(a.kind, device_protocol::TopicKind::kData);
   EXPECT_EQ(a.item, "climate");
   EXPECT_EQ(a.seq, 1u);
   EXPECT_EQ(a.ts, kReadingTs);
   EXPECT_EQ(HexEncode(a.payload_hash), kPayloadHash);
-  EXPECT_EQ(a.auth, AuthMode::kMac);
+  EXPECT_EQ(a.auth, device_protocol::AuthMode::kMac);
   EXPECT_EQ(HexEncode(a.kid), kKid);
   EXPECT_EQ(HexEncode(a.mac), kMac);
   EXPECT_TRUE(a.sig.empty());
@@ -102,7 +109,7 @@ TEST_F(ReadingVerifierTest, AcceptsTheMacReadingOfAppendixA3) {
 
 TEST_F(ReadingVerifierTest, AcceptsTheSignedReadingOfAppendixA3WithoutASession) {
   Accepted a = ExpectAccepted(verifier_.Verify(kClimate, A3SigProps(), kPayload, kNow));
-  EXPECT_EQ(a.auth, AuthMode::kSignature);
+  EXPECT_EQ(a.auth, device_protocol::AuthMode::kSignature);
   EXPECT_EQ(HexEncode(a.sig), kSig);
   EXPECT_TRUE(a.kid.empty());
   EXPECT_TRUE(a.mac.empty());
@@ -122,7 +129,7 @@ TEST_F(ReadingVerifierTest, VerifiesReportsWithTheirReservedItemInD) {
   const std::string report = R"({"v":1,"boot":"b","from":0,"entries":[]})";
   Accepted a = ExpectAccepted(verifier_.Verify(Topic("devices/dev-1/integrity"),
                                                Mac("_integrity", 2, kNow, report), report, kNow));
-  EXPECT_EQ(a.kind, TopicKind::kIntegrity);
+  EXPECT_EQ(a.kind, device_protocol::TopicKind::kIntegrity);
   EXPECT_EQ(a.item, "_integrity");
   Accepted u = ExpectAccepted(verifier_.Verify(Topic("devices/dev-1/update/status"),
                                                Mac("_update", 3, kNow, kReport), kReport, kNow));
@@ -130,15 +137,17 @@ TEST_F(ReadingVerifierTest, VerifiesReportsWithTheirReservedItemInD) {
   // A report MACed as if it were a reading of another item does not verify.
   ExpectRefused(verifier_.Verify(Topic("devices/dev-1/integrity"), Mac("climate", 4, kNow, report),
                                  report, kNow),
-                DeviceError::kBadAuth);
+                device_protocol::DeviceError::kBadAuth);
 }
 
 // --- every error code from its cause ---
 
 TEST_F(ReadingVerifierTest, RefusesAPayloadAboveTheLimitAsTooLarge) {
   Bytes big(1048577, 'x');
-  UserProperties props = SigProps("dev-1", "climate", 7, kNow, big, Key(kDeviceSecret));
-  Refusal r = ExpectRefused(verifier_.Verify(kClimate, props, big, kNow), DeviceError::kTooLarge);
+  device_protocol::UserProperties props =
+      SigProps("dev-1", "climate", 7, kNow, big, Key(kDeviceSecret));
+  Refusal r = ExpectRefused(verifier_.Verify(kClimate, props, big, kNow),
+                            device_protocol::DeviceError::kTooLarge);
   EXPECT_EQ(r.answer_topic, "devices/dev-1/data/climate/error");
   EXPECT_EQ(r.answer_json.rfind(R"({"v":1,"code":"too_large","reason":)", 0), 0u);
   EXPECT_NE(r.answer_json.find(R"("seq":7,"item":"climate"})"), std::string::npos);
@@ -146,43 +155,46 @@ TEST_F(ReadingVerifierTest, RefusesAPayloadAboveTheLimitAsTooLarge) {
 
 TEST_F(ReadingVerifierTest, AcceptsAPayloadOfExactlyTheLimit) {
   Bytes limit(1048576, 'x');
-  UserProperties props = SigProps("dev-1", "climate", 7, kNow, limit, Key(kDeviceSecret));
+  device_protocol::UserProperties props =
+      SigProps("dev-1", "climate", 7, kNow, limit, Key(kDeviceSecret));
   ExpectAccepted(verifier_.Verify(kClimate, props, limit, kNow));
 }
 
 TEST_F(ReadingVerifierTest, RefusesAReadingToAReservedItemAsMalformed) {
-  UserProperties props = SigProps("dev-1", "_x", 1, kNow, "1", Key(kDeviceSecret));
+  device_protocol::UserProperties props = SigProps("dev-1", "_x", 1, kNow, "1", Key(kDeviceSecret));
   Refusal r = ExpectRefused(verifier_.Verify(Topic("devices/dev-1/data/_x"), props, "1", kNow),
-                            DeviceError::kMalformed);
+                            device_protocol::DeviceError::kMalformed);
   EXPECT_EQ(r.answer_topic, "devices/dev-1/data/_x/error");
   ExpectRefused(verifier_.Verify(Topic("devices/dev-1/data/_integrity"), props, "1", kNow),
-                DeviceError::kMalformed);
+                device_protocol::DeviceError::kMalformed);
 }
 
 TEST_F(ReadingVerifierTest, RefusesBothOrNeitherAuthenticationModeAsMalformed) {
   AgreeA2();
-  UserProperties both = A3MacProps();
+  device_protocol::UserProperties both = A3MacProps();
   both.emplace_back("pl-sig", kSig);
-  Refusal r =
-      ExpectRefused(verifier_.Verify(kClimate, both, kPayload, kNow), DeviceError::kMalformed);
+  Refusal r = ExpectRefused(verifier_.Verify(kClimate, both, kPayload, kNow),
+                            device_protocol::DeviceError::kMalformed);
   EXPECT_NE(r.answer_json.find(R"("seq":1,"item":"climate")"), std::string::npos);
-  UserProperties neither = {{"pl-seq", "1"}, {"pl-ts", "1700000001000"}};
-  ExpectRefused(verifier_.Verify(kClimate, neither, kPayload, kNow), DeviceError::kMalformed);
+  device_protocol::UserProperties neither = {{"pl-seq", "1"}, {"pl-ts", "1700000001000"}};
+  ExpectRefused(verifier_.Verify(kClimate, neither, kPayload, kNow),
+                device_protocol::DeviceError::kMalformed);
 }
 
 TEST_F(ReadingVerifierTest, LeavesSeqOutOfTheAnswerWhenItIsNotParsable) {
-  UserProperties props = A3SigProps();
+  device_protocol::UserProperties props = A3SigProps();
   props[0].second = "01";
-  Refusal r =
-      ExpectRefused(verifier_.Verify(kClimate, props, kPayload, kNow), DeviceError::kMalformed);
+  Refusal r = ExpectRefused(verifier_.Verify(kClimate, props, kPayload, kNow),
+                            device_protocol::DeviceError::kMalformed);
   EXPECT_EQ(r.answer_json.find("\"seq\""), std::string::npos);
   EXPECT_NE(r.answer_json.find(R"("item":"climate")"), std::string::npos);
 }
 
 TEST_F(ReadingVerifierTest, RefusesAnUnknownDeviceAsUnregisteredOnUnauth) {
-  UserProperties props = SigProps("dev-2", "climate", 1, kNow, "1", Key(kDeviceSecret));
+  device_protocol::UserProperties props =
+      SigProps("dev-2", "climate", 1, kNow, "1", Key(kDeviceSecret));
   Refusal r = ExpectRefused(verifier_.Verify(Topic("devices/dev-2/data/climate"), props, "1", kNow),
-                            DeviceError::kUnregistered);
+                            device_protocol::DeviceError::kUnregistered);
   EXPECT_EQ(r.answer_topic, "devices/dev-2/unauth");
   EXPECT_EQ(r.answer_json,
             R"({"v":1,"code":"unregistered","reason":"device is not registered","seq":1,)"
@@ -191,44 +203,51 @@ TEST_F(ReadingVerifierTest, RefusesAnUnknownDeviceAsUnregisteredOnUnauth) {
 
 TEST_F(ReadingVerifierTest, RefusesAMacWithoutASessionAsNoSessionOnForbidden) {
   Refusal r = ExpectRefused(verifier_.Verify(kClimate, A3MacProps(), kPayload, kNow),
-                            DeviceError::kNoSession);
+                            device_protocol::DeviceError::kNoSession);
   EXPECT_EQ(r.answer_topic, "devices/dev-1/forbidden");
   EXPECT_NE(r.answer_json.find(R"("code":"no_session")"), std::string::npos);
 }
 
 TEST_F(ReadingVerifierTest, RefusesAMacUnderAnExpiredSessionAsNoSession) {
   AgreeA2();
-  UserProperties props = Mac("climate", 1, kExpires, "1");
-  ExpectRefused(verifier_.Verify(kClimate, props, "1", kExpires), DeviceError::kNoSession);
+  device_protocol::UserProperties props = Mac("climate", 1, kExpires, "1");
+  ExpectRefused(verifier_.Verify(kClimate, props, "1", kExpires),
+                device_protocol::DeviceError::kNoSession);
   ExpectAccepted(verifier_.Verify(kClimate, props, "1", kExpires - 1));
 }
 
 TEST_F(ReadingVerifierTest, RefusesAWrongMacAsBadAuth) {
   AgreeA2();
-  Refusal r =
-      ExpectRefused(verifier_.Verify(kClimate, A3MacProps(), "21.6", kNow), DeviceError::kBadAuth);
+  Refusal r = ExpectRefused(verifier_.Verify(kClimate, A3MacProps(), "21.6", kNow),
+                            device_protocol::DeviceError::kBadAuth);
   EXPECT_EQ(r.answer_topic, "devices/dev-1/data/climate/error");
 }
 
 TEST_F(ReadingVerifierTest, RefusesAWrongSignatureAsBadAuth) {
-  ExpectRefused(verifier_.Verify(kClimate, A3SigProps(), "21.6", kNow), DeviceError::kBadAuth);
-  UserProperties other = SigProps("dev-1", "climate", 1, kReadingTs, kPayload, Key(kGatewaySecret));
-  ExpectRefused(verifier_.Verify(kClimate, other, kPayload, kNow), DeviceError::kBadAuth);
-  UserProperties zero = A3SigProps();
+  ExpectRefused(verifier_.Verify(kClimate, A3SigProps(), "21.6", kNow),
+                device_protocol::DeviceError::kBadAuth);
+  device_protocol::UserProperties other =
+      SigProps("dev-1", "climate", 1, kReadingTs, kPayload, Key(kGatewaySecret));
+  ExpectRefused(verifier_.Verify(kClimate, other, kPayload, kNow),
+                device_protocol::DeviceError::kBadAuth);
+  device_protocol::UserProperties zero = A3SigProps();
   zero[2].second = std::string(128, 'f');  // r and s out of range
-  ExpectRefused(verifier_.Verify(kClimate, zero, kPayload, kNow), DeviceError::kBadAuth);
+  ExpectRefused(verifier_.Verify(kClimate, zero, kPayload, kNow),
+                device_protocol::DeviceError::kBadAuth);
 }
 
 TEST_F(ReadingVerifierTest, RefusesReadingsAndInstallReportsOfAnUntrustedDeviceAsQuarantined) {
   integrity_.Set("dev-1", {IntegrityStatus::kUntrusted, Bytes(32, '\x01')});
   Refusal r = ExpectRefused(verifier_.Verify(kClimate, A3SigProps(), kPayload, kNow),
-                            DeviceError::kQuarantined);
+                            device_protocol::DeviceError::kQuarantined);
   EXPECT_EQ(r.answer_topic, "devices/dev-1/forbidden");
-  UserProperties update = SigProps("dev-1", "_update", 2, kNow, kReport, Key(kDeviceSecret));
+  device_protocol::UserProperties update =
+      SigProps("dev-1", "_update", 2, kNow, kReport, Key(kDeviceSecret));
   ExpectRefused(verifier_.Verify(Topic("devices/dev-1/update/status"), update, kReport, kNow),
-                DeviceError::kQuarantined);
+                device_protocol::DeviceError::kQuarantined);
   // Its integrity reports are still served, so a trusted report can lift the quarantine.
-  UserProperties report = SigProps("dev-1", "_integrity", 3, kNow, "{}", Key(kDeviceSecret));
+  device_protocol::UserProperties report =
+      SigProps("dev-1", "_integrity", 3, kNow, "{}", Key(kDeviceSecret));
   ExpectAccepted(verifier_.Verify(Topic("devices/dev-1/integrity"), report, "{}", kNow));
 }
 
@@ -247,17 +266,21 @@ TEST(ReadingVerifierOptions, QuarantineCanBeTurnedOff) {
 
 TEST_F(ReadingVerifierTest, RefusesATsOutsideTheClockWindowAsStale) {
   for (uint64_t ts : {kNow - kWindow - 1, kNow + kWindow + 1}) {
-    UserProperties props = SigProps("dev-1", "climate", 1, ts, "1", Key(kDeviceSecret));
-    Refusal r = ExpectRefused(verifier_.Verify(kClimate, props, "1", kNow), DeviceError::kStale);
+    device_protocol::UserProperties props =
+        SigProps("dev-1", "climate", 1, ts, "1", Key(kDeviceSecret));
+    Refusal r = ExpectRefused(verifier_.Verify(kClimate, props, "1", kNow),
+                              device_protocol::DeviceError::kStale);
     EXPECT_EQ(r.answer_topic, "devices/dev-1/data/climate/error");
   }
   EXPECT_EQ(verifier_.replay_window("dev-1"), nullptr);  // nothing refused was marked
 }
 
 TEST_F(ReadingVerifierTest, AcceptsATsExactlyAtTheClockWindow) {
-  UserProperties early = SigProps("dev-1", "climate", 1, kNow - kWindow, "1", Key(kDeviceSecret));
+  device_protocol::UserProperties early =
+      SigProps("dev-1", "climate", 1, kNow - kWindow, "1", Key(kDeviceSecret));
   ExpectAccepted(verifier_.Verify(kClimate, early, "1", kNow));
-  UserProperties late = SigProps("dev-1", "climate", 2, kNow + kWindow, "1", Key(kDeviceSecret));
+  device_protocol::UserProperties late =
+      SigProps("dev-1", "climate", 2, kNow + kWindow, "1", Key(kDeviceSecret));
   ExpectAccepted(verifier_.Verify(kClimate, late, "1", kNow));
 }
 
@@ -265,28 +288,31 @@ TEST_F(ReadingVerifierTest, RefusesARedeliveredReadingAsReplay) {
   AgreeA2();
   ExpectAccepted(verifier_.Verify(kClimate, A3MacProps(), kPayload, kNow));
   Refusal r = ExpectRefused(verifier_.Verify(kClimate, A3MacProps(), kPayload, kNow + 5),
-                            DeviceError::kReplay);
+                            device_protocol::DeviceError::kReplay);
   EXPECT_EQ(r.answer_topic, "devices/dev-1/data/climate/error");
   EXPECT_NE(r.answer_json.find(R"("code":"replay")"), std::string::npos);
 }
 
 TEST_F(ReadingVerifierTest, SharesOneSequenceAcrossItemsAndReports) {
-  UserProperties a = SigProps("dev-1", "climate", 5, kNow, "1", Key(kDeviceSecret));
+  device_protocol::UserProperties a =
+      SigProps("dev-1", "climate", 5, kNow, "1", Key(kDeviceSecret));
   ExpectAccepted(verifier_.Verify(kClimate, a, "1", kNow));
-  UserProperties b = SigProps("dev-1", "door", 5, kNow, "1", Key(kDeviceSecret));
+  device_protocol::UserProperties b = SigProps("dev-1", "door", 5, kNow, "1", Key(kDeviceSecret));
   ExpectRefused(verifier_.Verify(Topic("devices/dev-1/data/door"), b, "1", kNow),
-                DeviceError::kReplay);
+                device_protocol::DeviceError::kReplay);
 }
 
 TEST_F(ReadingVerifierTest, AcceptsOutOfOrderSeqsWithinTheReplayWindow) {
   for (uint64_t seq : {10u, 8u, 9u}) {
-    UserProperties p = SigProps("dev-1", "climate", seq, kNow, "1", Key(kDeviceSecret));
+    device_protocol::UserProperties p =
+        SigProps("dev-1", "climate", seq, kNow, "1", Key(kDeviceSecret));
     ExpectAccepted(verifier_.Verify(kClimate, p, "1", kNow));
   }
-  UserProperties p = SigProps("dev-1", "climate", 2000, kNow, "1", Key(kDeviceSecret));
+  device_protocol::UserProperties p =
+      SigProps("dev-1", "climate", 2000, kNow, "1", Key(kDeviceSecret));
   ExpectAccepted(verifier_.Verify(kClimate, p, "1", kNow));
   p = SigProps("dev-1", "climate", 976, kNow, "1", Key(kDeviceSecret));  // 2000 - 1024
-  ExpectRefused(verifier_.Verify(kClimate, p, "1", kNow), DeviceError::kReplay);
+  ExpectRefused(verifier_.Verify(kClimate, p, "1", kNow), device_protocol::DeviceError::kReplay);
 }
 
 TEST_F(ReadingVerifierTest, KeepsRefusingReplaysAfterARestartFromThePersistedWindow) {
@@ -299,13 +325,13 @@ TEST_F(ReadingVerifierTest, KeepsRefusingReplaysAfterARestartFromThePersistedWin
   ASSERT_TRUE(restarted.RestoreReplayWindow("dev-1", *window).ok());
   auto r = restarted.Verify(kClimate, A3SigProps(), kPayload, kNow);
   ASSERT_TRUE(std::holds_alternative<Refusal>(r));
-  EXPECT_EQ(std::get<Refusal>(r).error, DeviceError::kReplay);
+  EXPECT_EQ(std::get<Refusal>(r).error, device_protocol::DeviceError::kReplay);
   EXPECT_FALSE(restarted.RestoreReplayWindow("dev-1", ReplayWindow(64)).ok());
 }
 
 TEST_F(ReadingVerifierTest, RefusesAKeyTopicGivenToVerifyAsInternal) {
   Refusal r = ExpectRefused(verifier_.Verify(Topic("devices/dev-1/key"), A3SigProps(), "", kNow),
-                            DeviceError::kInternal);
+                            device_protocol::DeviceError::kInternal);
   EXPECT_EQ(r.answer_topic, "devices/dev-1/key/fail");
 }
 
@@ -316,43 +342,50 @@ TEST_F(ReadingVerifierTest, AnswersOnlyTheFirstFailureInProtocolOrder) {
   const uint64_t stale_ts = kNow - 10 * kWindow;
   const Bytes big(1048577, 'x');
   const std::string unknown_kid = "0000000000000000";
-  UserProperties bad_format = {{"pl-seq", "1"}, {"pl-ts", "01"}, {"pl-sig", kSig}};
-  UserProperties no_session = {{"pl-seq", "1"},
-                               {"pl-ts", std::to_string(stale_ts)},
-                               {"pl-kid", unknown_kid},
-                               {"pl-mac", kMac}};
-  UserProperties bad_mac_stale = Mac("climate", 1, stale_ts, "other payload");
+  device_protocol::UserProperties bad_format = {{"pl-seq", "1"}, {"pl-ts", "01"}, {"pl-sig", kSig}};
+  device_protocol::UserProperties no_session = {{"pl-seq", "1"},
+                                                {"pl-ts", std::to_string(stale_ts)},
+                                                {"pl-kid", unknown_kid},
+                                                {"pl-mac", kMac}};
+  device_protocol::UserProperties bad_mac_stale = Mac("climate", 1, stale_ts, "other payload");
   ExpectAccepted(verifier_.Verify(kClimate, Mac("climate", 50, kNow, "1"), "1", kNow));
-  UserProperties stale_replay = Mac("climate", 50, stale_ts, "1");
+  device_protocol::UserProperties stale_replay = Mac("climate", 50, stale_ts, "1");
 
   // too_large before malformed (and everything else).
   ExpectRefused(verifier_.Verify(Topic("devices/nobody/data/_x"), bad_format, big, kNow),
-                DeviceError::kTooLarge);
+                device_protocol::DeviceError::kTooLarge);
   // malformed before unregistered.
   ExpectRefused(verifier_.Verify(Topic("devices/nobody/data/climate"), bad_format, "1", kNow),
-                DeviceError::kMalformed);
+                device_protocol::DeviceError::kMalformed);
   // unregistered before no_session.
   ExpectRefused(verifier_.Verify(Topic("devices/nobody/data/climate"), no_session, "1", kNow),
-                DeviceError::kUnregistered);
+                device_protocol::DeviceError::kUnregistered);
   // no_session before bad_auth and stale.
-  ExpectRefused(verifier_.Verify(kClimate, no_session, "1", kNow), DeviceError::kNoSession);
+  ExpectRefused(verifier_.Verify(kClimate, no_session, "1", kNow),
+                device_protocol::DeviceError::kNoSession);
   // bad_auth before stale.
-  ExpectRefused(verifier_.Verify(kClimate, bad_mac_stale, "1", kNow), DeviceError::kBadAuth);
+  ExpectRefused(verifier_.Verify(kClimate, bad_mac_stale, "1", kNow),
+                device_protocol::DeviceError::kBadAuth);
   // quarantined before stale.
   integrity_.Set("dev-1", {IntegrityStatus::kUntrusted, Bytes(32, '\x01')});
-  ExpectRefused(verifier_.Verify(kClimate, stale_replay, "1", kNow), DeviceError::kQuarantined);
+  ExpectRefused(verifier_.Verify(kClimate, stale_replay, "1", kNow),
+                device_protocol::DeviceError::kQuarantined);
   integrity_.Set("dev-1", {});
   // stale before replay.
-  ExpectRefused(verifier_.Verify(kClimate, stale_replay, "1", kNow), DeviceError::kStale);
-  EXPECT_EQ(verifier_.refusal_count(DeviceError::kTooLarge), 1u);
-  EXPECT_EQ(verifier_.refusal_count(DeviceError::kStale), 1u);
-  EXPECT_EQ(verifier_.refusal_count(DeviceError::kReplay), 0u);
+  ExpectRefused(verifier_.Verify(kClimate, stale_replay, "1", kNow),
+                device_protocol::DeviceError::kStale);
+  EXPECT_EQ(verifier_.refusal_count(device_protocol::DeviceError::kTooLarge), 1u);
+  EXPECT_EQ(verifier_.refusal_count(device_protocol::DeviceError::kStale), 1u);
+  EXPECT_EQ(verifier_.refusal_count(device_protocol::DeviceError::kReplay), 0u);
 }
 
 TEST_F(ReadingVerifierTest, DoesNotMarkTheSeqOfARefusedReading) {
-  UserProperties forged = SigProps("dev-1", "climate", 2, kNow, "1", Key(kGatewaySecret));
-  ExpectRefused(verifier_.Verify(kClimate, forged, "1", kNow), DeviceError::kBadAuth);
-  UserProperties real = SigProps("dev-1", "climate", 2, kNow, "1", Key(kDeviceSecret));
+  device_protocol::UserProperties forged =
+      SigProps("dev-1", "climate", 2, kNow, "1", Key(kGatewaySecret));
+  ExpectRefused(verifier_.Verify(kClimate, forged, "1", kNow),
+                device_protocol::DeviceError::kBadAuth);
+  device_protocol::UserProperties real =
+      SigProps("dev-1", "climate", 2, kNow, "1", Key(kDeviceSecret));
   ExpectAccepted(verifier_.Verify(kClimate, real, "1", kNow));
 }
 
@@ -369,7 +402,7 @@ TEST_F(ReadingVerifierTest, AcceptsTheOldSessionDuringGraceAfterARenewal) {
   const uint64_t t1 = renewed_at + 9999, t2 = renewed_at + 10000;
   ExpectAccepted(verifier_.Verify(kClimate, Mac("climate", 1, t1, "1"), "1", t1));
   ExpectRefused(verifier_.Verify(kClimate, Mac("climate", 2, t2, "1"), "1", t2),
-                DeviceError::kNoSession);
+                device_protocol::DeviceError::kNoSession);
 }
 
 // --- key requests through the verifier ---
@@ -388,12 +421,12 @@ TEST_F(ReadingVerifierTest, AnswersKeyRefusalsOnKeyFailOrUnauth) {
   auto r = verifier_.HandleKeyRequest("dev-9", A2KeyRequest(), kAgreedAt, random_.AsSource());
   ASSERT_TRUE(std::holds_alternative<Refusal>(r));
   EXPECT_EQ(std::get<Refusal>(r).answer_topic, "devices/dev-9/key/fail");  // device field differs
-  EXPECT_EQ(std::get<Refusal>(r).error, DeviceError::kMalformed);
+  EXPECT_EQ(std::get<Refusal>(r).error, device_protocol::DeviceError::kMalformed);
 
   devices_.Add("dev-1", Unhex(kGatewayPub));  // registered with another key
   r = verifier_.HandleKeyRequest("dev-1", A2KeyRequest(), kAgreedAt, random_.AsSource());
   ASSERT_TRUE(std::holds_alternative<Refusal>(r));
-  EXPECT_EQ(std::get<Refusal>(r).error, DeviceError::kBadAuth);
+  EXPECT_EQ(std::get<Refusal>(r).error, device_protocol::DeviceError::kBadAuth);
   EXPECT_EQ(std::get<Refusal>(r).answer_topic, "devices/dev-1/key/fail");
   EXPECT_NE(std::get<Refusal>(r).answer_json.find(std::string("\"nonce\":\"") + kDeviceNonce),
             std::string::npos);
@@ -405,7 +438,7 @@ TEST_F(ReadingVerifierTest, AnswersAnUnregisteredKeyRequestOnUnauth) {
                                        Unhex(kDeviceNonce), kRequestTs);
   auto r = verifier_.HandleKeyRequest("dev-7", payload, kAgreedAt, random_.AsSource());
   ASSERT_TRUE(std::holds_alternative<Refusal>(r));
-  EXPECT_EQ(std::get<Refusal>(r).error, DeviceError::kUnregistered);
+  EXPECT_EQ(std::get<Refusal>(r).error, device_protocol::DeviceError::kUnregistered);
   EXPECT_EQ(std::get<Refusal>(r).answer_topic, "devices/dev-7/unauth");
 }
 
@@ -415,7 +448,7 @@ TEST_F(ReadingVerifierTest, RefusesAnOversizedKeyRequestAsTooLarge) {
   ReadingVerifier v(options, &devices_, &integrity_, &sessions_);
   auto r = v.HandleKeyRequest("dev-1", A2KeyRequest(), kAgreedAt, random_.AsSource());
   ASSERT_TRUE(std::holds_alternative<Refusal>(r));
-  EXPECT_EQ(std::get<Refusal>(r).error, DeviceError::kTooLarge);
+  EXPECT_EQ(std::get<Refusal>(r).error, device_protocol::DeviceError::kTooLarge);
   EXPECT_EQ(std::get<Refusal>(r).answer_topic, "devices/dev-1/key/fail");
 }
 
@@ -430,10 +463,11 @@ TEST_F(ReadingVerifierTest, AcceptsAnInstallReportOfSectionEightAndIgnoresUnknow
         std::string(R"({"v":1,"vendor":"acme","model":"m-1","version":"2.0.0","counter":8,)"
                     R"("result":"installed","reason":"ok","extra":[1,{"a":null}]})")}) {
     SCOPED_TRACE(report);
-    UserProperties props = SigProps("dev-1", "_update", seq++, kNow, report, Key(kDeviceSecret));
+    device_protocol::UserProperties props =
+        SigProps("dev-1", "_update", seq++, kNow, report, Key(kDeviceSecret));
     Accepted a = ExpectAccepted(verifier_.Verify(kUpdateStatus, props, report, kNow));
     EXPECT_EQ(a.item, "_update");
-    EXPECT_EQ(a.kind, TopicKind::kUpdateStatus);
+    EXPECT_EQ(a.kind, device_protocol::TopicKind::kUpdateStatus);
   }
 }
 
@@ -482,9 +516,10 @@ TEST_F(ReadingVerifierTest, RefusesEveryOtherInstallReportAsMalformedWithItsSeq)
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.desc);
-    UserProperties props = SigProps("dev-1", "_update", 9, kNow, c.payload, Key(kDeviceSecret));
+    device_protocol::UserProperties props =
+        SigProps("dev-1", "_update", 9, kNow, c.payload, Key(kDeviceSecret));
     Refusal r = ExpectRefused(verifier_.Verify(kUpdateStatus, props, c.payload, kNow),
-                              DeviceError::kMalformed);
+                              device_protocol::DeviceError::kMalformed);
     EXPECT_EQ(r.answer_topic, "devices/dev-1/update/status/error");
     EXPECT_NE(r.answer_json.find("\"seq\":9"), std::string::npos) << r.answer_json;
     EXPECT_NE(r.answer_json.find("\"item\":\"_update\""), std::string::npos) << r.answer_json;
@@ -497,12 +532,12 @@ TEST(InstallReport, SemverFollowsSemanticVersioningTwo) {
   for (const char* ok :
        {"0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-0.3.7",
         "1.0.0-x.7.z.92", "1.0.0+20130313144700", "1.0.0-beta+exp.sha.5114f85", "1.0.0+001"}) {
-    EXPECT_TRUE(IsSemver(ok)) << ok;
+    EXPECT_TRUE(device_protocol::IsSemver(ok)) << ok;
   }
   for (const char* bad :
        {"", "1", "1.2", "1.2.3.4", "01.2.3", "1.2.03", "v1.2.3", "1.2.3-", "1.2.3+", "1.2.3-01",
         "1.2.3-a..b", "1.2.3 ", "-1.2.3", "1.2.x", "1.2.3-a_b"}) {
-    EXPECT_FALSE(IsSemver(bad)) << bad;
+    EXPECT_FALSE(device_protocol::IsSemver(bad)) << bad;
   }
 }
 
@@ -511,9 +546,10 @@ TEST(InstallReport, SemverFollowsSemanticVersioningTwo) {
 TEST_F(ReadingVerifierTest, LogsRefusalsWithoutKeysOrPayloads) {
   AgreeA2();
   const std::string payload = "secret-payload-text";
-  ExpectRefused(verifier_.Verify(kClimate, A3MacProps(), payload, kNow), DeviceError::kBadAuth);
+  ExpectRefused(verifier_.Verify(kClimate, A3MacProps(), payload, kNow),
+                device_protocol::DeviceError::kBadAuth);
   ExpectRefused(verifier_.Verify(Topic("devices/nobody/data/climate"), A3SigProps(), payload, kNow),
-                DeviceError::kUnregistered);
+                device_protocol::DeviceError::kUnregistered);
   ASSERT_GE(log_.size(), 3u);  // session_agreed + two refusals
   for (const VerifierEvent& ev : log_) {
     for (const auto& [k, v] : ev.fields) {
@@ -559,11 +595,13 @@ TEST_F(ReadingVerifierTest, ReportsASessionAgreementAsItsOwnInfoEvent) {
 
 TEST_F(ReadingVerifierTest, RateLimitsRefusalLogLines) {
   for (int i = 0; i < 50; ++i) {
-    ExpectRefused(verifier_.Verify(kClimate, {}, "", kNow), DeviceError::kMalformed);
+    ExpectRefused(verifier_.Verify(kClimate, {}, "", kNow),
+                  device_protocol::DeviceError::kMalformed);
   }
   EXPECT_EQ(log_.size(), 10u);
-  EXPECT_EQ(verifier_.refusal_count(DeviceError::kMalformed), 50u);
-  ExpectRefused(verifier_.Verify(kClimate, {}, "", kNow + 1000), DeviceError::kMalformed);
+  EXPECT_EQ(verifier_.refusal_count(device_protocol::DeviceError::kMalformed), 50u);
+  ExpectRefused(verifier_.Verify(kClimate, {}, "", kNow + 1000),
+                device_protocol::DeviceError::kMalformed);
   EXPECT_EQ(log_.size(), 11u);
 }
 

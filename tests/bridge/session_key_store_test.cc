@@ -55,21 +55,22 @@ class SessionKeyStoreTest : public ::testing::Test {
 };
 
 TEST(KeyDigests, ReproduceAppendixA2) {
-  EXPECT_EQ(
-      HexEncode(KeyRequestDigest("dev-1", Unhex(kDeviceEphPub), Unhex(kDeviceNonce), kRequestTs)),
-      kKeyRequestDigest);
+  EXPECT_EQ(HexEncode(device_protocol::KeyRequestDigest("dev-1", Unhex(kDeviceEphPub),
+                                                        Unhex(kDeviceNonce), kRequestTs)),
+            kKeyRequestDigest);
   EXPECT_EQ(HexEncode(*Key(kDeviceSecret).Sign(Unhex(kKeyRequestDigest))), kKeyRequestSig);
-  EXPECT_EQ(HexEncode(KeyReplyDigest("dev-1", "gw-1", Unhex(kDeviceEphPub), Unhex(kBridgeEphPub),
-                                     Unhex(kBridgeNonce), Unhex(kKid), kExpires)),
+  EXPECT_EQ(HexEncode(device_protocol::KeyReplyDigest("dev-1", "gw-1", Unhex(kDeviceEphPub),
+                                                      Unhex(kBridgeEphPub), Unhex(kBridgeNonce),
+                                                      Unhex(kKid), kExpires)),
             kKeyReplyDigest);
 }
 
 TEST(KeyDigests, DeriveTheSessionKeyAndKidOfAppendixA2) {
-  StatusOr<Bytes> key =
-      DeriveSessionKey(Unhex(kShared), Unhex(kDeviceNonce), Unhex(kBridgeNonce), "dev-1");
+  StatusOr<Bytes> key = device_protocol::DeriveSessionKey(Unhex(kShared), Unhex(kDeviceNonce),
+                                                          Unhex(kBridgeNonce), "dev-1");
   ASSERT_TRUE(key.ok());
   EXPECT_EQ(HexEncode(*key), kSessionKey);
-  EXPECT_EQ(HexEncode(SessionKid(*key)), kKid);
+  EXPECT_EQ(HexEncode(device_protocol::SessionKid(*key)), kKid);
 }
 
 TEST_F(SessionKeyStoreTest, AgreesTheSessionKeyOfAppendixA2) {
@@ -101,11 +102,11 @@ TEST_F(SessionKeyStoreTest, DrawsTheEphemeralKeyAgainWhenTheFirstDrawIsNotAScala
 }
 
 TEST_F(SessionKeyStoreTest, AnswersInternalWhenRandomnessFails) {
-  RandomSource broken = [](size_t) { return Bytes(); };
+  device_protocol::RandomSource broken = [](size_t) { return Bytes(); };
   auto result =
       store_.HandleKeyRequest("dev-1", A2KeyRequest(), Unhex(kDevicePub), kAgreedAt, broken);
   KeyRefusal r = Refused(result);
-  EXPECT_EQ(r.error, DeviceError::kInternal);
+  EXPECT_EQ(r.error, device_protocol::DeviceError::kInternal);
   EXPECT_FALSE(store_.Lookup("dev-1", Unhex(kKid), kAgreedAt).ok());
   // Nothing was remembered: the same request succeeds once randomness works.
   PushA2BridgeRandomness(&random_);
@@ -152,7 +153,7 @@ TEST_F(SessionKeyStoreTest, RefusesMalformedRequestsAndEchoesAParsableNonce) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.desc);
     KeyRefusal r = Refused(Handle(c.payload, kAgreedAt));
-    EXPECT_EQ(r.error, DeviceError::kMalformed);
+    EXPECT_EQ(r.error, device_protocol::DeviceError::kMalformed);
     EXPECT_EQ(r.nonce.has_value(), c.nonce_echoed);
     EXPECT_EQ(r.answer_json.find(std::string("\"nonce\":\"") + kDeviceNonce) != std::string::npos,
               c.nonce_echoed);
@@ -160,9 +161,10 @@ TEST_F(SessionKeyStoreTest, RefusesMalformedRequestsAndEchoesAParsableNonce) {
 }
 
 TEST_F(SessionKeyStoreTest, AnswersMalformedBeforeUnregistered) {
-  EXPECT_EQ(Refused(Handle("{}", kAgreedAt, std::nullopt)).error, DeviceError::kMalformed);
+  EXPECT_EQ(Refused(Handle("{}", kAgreedAt, std::nullopt)).error,
+            device_protocol::DeviceError::kMalformed);
   KeyRefusal r = Refused(Handle(A2KeyRequest(), kAgreedAt, std::nullopt));
-  EXPECT_EQ(r.error, DeviceError::kUnregistered);
+  EXPECT_EQ(r.error, device_protocol::DeviceError::kUnregistered);
   EXPECT_EQ(r.answer_json, std::string("{\"v\":1,\"code\":\"unregistered\",\"reason\":\"device "
                                        "is not registered\",\"nonce\":\"") +
                                kDeviceNonce + "\"}");
@@ -171,18 +173,21 @@ TEST_F(SessionKeyStoreTest, AnswersMalformedBeforeUnregistered) {
 TEST_F(SessionKeyStoreTest, RefusesASignatureByAnotherKeyAsBadAuth) {
   std::string payload = KeyRequestJson("dev-1", Key(kGatewaySecret), Unhex(kDeviceEphPub),
                                        Unhex(kDeviceNonce), kRequestTs);
-  EXPECT_EQ(Refused(Handle(payload, kAgreedAt)).error, DeviceError::kBadAuth);
+  EXPECT_EQ(Refused(Handle(payload, kAgreedAt)).error, device_protocol::DeviceError::kBadAuth);
 }
 
 TEST_F(SessionKeyStoreTest, AnswersBadAuthBeforeStale) {
   std::string payload = KeyRequestJson("dev-1", Key(kGatewaySecret), Unhex(kDeviceEphPub),
                                        Unhex(kDeviceNonce), kRequestTs);
-  EXPECT_EQ(Refused(Handle(payload, kRequestTs + 10 * kWindow)).error, DeviceError::kBadAuth);
+  EXPECT_EQ(Refused(Handle(payload, kRequestTs + 10 * kWindow)).error,
+            device_protocol::DeviceError::kBadAuth);
 }
 
 TEST_F(SessionKeyStoreTest, RefusesATsOutsideTheClockWindowAsStale) {
-  EXPECT_EQ(Refused(Handle(A2KeyRequest(), kRequestTs + kWindow + 1)).error, DeviceError::kStale);
-  EXPECT_EQ(Refused(Handle(A2KeyRequest(), kRequestTs - kWindow - 1)).error, DeviceError::kStale);
+  EXPECT_EQ(Refused(Handle(A2KeyRequest(), kRequestTs + kWindow + 1)).error,
+            device_protocol::DeviceError::kStale);
+  EXPECT_EQ(Refused(Handle(A2KeyRequest(), kRequestTs - kWindow - 1)).error,
+            device_protocol::DeviceError::kStale);
   PushA2BridgeRandomness(&random_);
   EXPECT_TRUE(std::holds_alternative<KeyAgreed>(Handle(A2KeyRequest(), kRequestTs + kWindow)));
 }
@@ -190,7 +195,7 @@ TEST_F(SessionKeyStoreTest, RefusesATsOutsideTheClockWindowAsStale) {
 TEST_F(SessionKeyStoreTest, RefusesARepeatedNonceAsReplayAndKeepsTheSession) {
   AgreeA2();
   KeyRefusal r = Refused(Handle(A2KeyRequest(), kAgreedAt + 1));
-  EXPECT_EQ(r.error, DeviceError::kReplay);
+  EXPECT_EQ(r.error, device_protocol::DeviceError::kReplay);
   EXPECT_EQ(r.answer_json.find(std::string("\"nonce\":\"") + kDeviceNonce) == std::string::npos,
             false);
   EXPECT_TRUE(store_.Lookup("dev-1", Unhex(kKid), kAgreedAt + 1).ok());
@@ -202,7 +207,7 @@ TEST_F(SessionKeyStoreTest, KeepsNoncesForTwiceTheClockWindow) {
   uint64_t t = kAgreedAt + 2 * kWindow;
   std::string again =
       KeyRequestJson("dev-1", Key(kDeviceSecret), Unhex(kBridgeEphPub), Unhex(kDeviceNonce), t);
-  EXPECT_EQ(Refused(Handle(again, t)).error, DeviceError::kReplay);
+  EXPECT_EQ(Refused(Handle(again, t)).error, device_protocol::DeviceError::kReplay);
   // Past it, the nonce is forgotten (an old request would be stale by then anyway).
   t += 1;
   again = KeyRequestJson("dev-1", Key(kDeviceSecret), Unhex(kBridgeEphPub), Unhex(kDeviceNonce), t);

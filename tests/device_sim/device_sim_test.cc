@@ -13,8 +13,9 @@
 #include "common/ecdsa.h"
 #include "common/json.h"
 #include "common/sha256.h"
-#include "mqtt-bridge/answers.h"
+#include "device_protocol/answers.h"
 #include "mqtt-bridge/session_key_store.h"
+#include "tests/device_protocol/appendix_a.h"
 #include "tools/device_sim/ack_tracker.h"
 #include "tools/device_sim/device_answers.h"
 #include "tools/device_sim/key_agreement.h"
@@ -24,41 +25,30 @@
 namespace provledger::device_sim {
 namespace {
 
-// PROTOCOL.md Appendix A.1-A.3. The same values live in tests/bridge/bridge_test_util.h,
-// whose target is not visible outside tests/bridge; switch to it once it is.
-constexpr char kDeviceSecret[] = "5d9f2b8ec483416ab589811cd23778c8d62f9aca57eee8cd6ca4a9b7577b6b95";
-constexpr char kGatewaySecret[] =
-    "9e5095f99c06eb586a0f8fad7dcde14cd306af47f8586755b6937c3dd4e8c869";
-constexpr char kGatewayPub[] = "02889519fe2b1d38b5fee0c5dd005e9809729951dce11b5d847cc98624577dd1bc";
-constexpr char kDeviceEphSecret[] =
-    "08040cdc3db14ac38a467fa98c0a180507779d3a3b304b040d65056d396487fb";
-constexpr char kDeviceEphPub[] =
-    "026173a9a49e4a0964686acd11ef65d87f8c3d44c16c73b9985e88fe311f686b3c";
-constexpr char kBridgeEphPub[] =
-    "03f96444870a8ea462e78b82ecbdd0ce50fc5bb6e1679c92064d9b09a026a35168";
-constexpr char kDeviceNonce[] = "000102030405060708090a0b0c0d0e0f";
-constexpr uint64_t kRequestTs = 1700000000000;
-constexpr char kBridgeNonce[] = "101112131415161718191a1b1c1d1e1f";
-constexpr uint64_t kExpires = 1700086400250;
-constexpr char kKeyRequestSig[] =
-    "91817b0bb2b888bd150d767485cc15888ec40862629ddeb23d884b0bf47fd076"
-    "14cdb2ce210840aa6ed4dda80dab66f2cf67a28ca408767087ce2135e26919ac";
-constexpr char kSessionKey[] = "a96622b425835f0821a079c3474308fad38a0198f337ce08b0074b42a98d7686";
-constexpr char kKid[] = "c919def2b263a0af";
-constexpr char kKeyReplySig[] =
-    "9ccd25b14d9c370730eb4a56fc62868cb2c2d98f2af116c1cbe60784652df34c"
-    "61ade3300e488880eec6532d1fc813054100bf5def06ff0f90a9e536f1b8c389";
-constexpr uint64_t kReadingTs = 1700000001000;
-constexpr char kMac[] = "98a98063b9b8fbbcb5aba57d2ccded7b720d34665bd269c7d58d00c799d2e276";
-constexpr char kSig[] =
-    "ca9cbafbfbff78a6286637dad54f851de0daf2e614ba6a5c31a678dbbcdfb249"
-    "76bb503cf0d19db8e3aad88447c91275289e6fb26d57316f9e3bb396684e788b";
+// PROTOCOL.md Appendix A.1-A.3.
+using appendix_a::kBridgeEphPub;
+using appendix_a::kBridgeNonce;
+using appendix_a::kDeviceEphPub;
+using appendix_a::kDeviceEphSecret;
+using appendix_a::kDeviceNonce;
+using appendix_a::kDeviceSecret;
+using appendix_a::kExpires;
+using appendix_a::kGatewayPub;
+using appendix_a::kGatewaySecret;
+using appendix_a::kKeyReplySig;
+using appendix_a::kKeyRequestSig;
+using appendix_a::kKid;
+using appendix_a::kMac;
+using appendix_a::kReadingTs;
+using appendix_a::kRequestTs;
+using appendix_a::kSessionKey;
+using appendix_a::kSig;
+using appendix_a::Unhex;
 
-Bytes Unhex(std::string_view hex) { return *HexDecode(hex); }
 PrivateKey Key(std::string_view hex) { return *PrivateKey::FromHex(hex); }
 
 // Hands out fixed chunks in order.
-bridge::RandomSource Scripted(std::deque<Bytes>* chunks) {
+device_protocol::RandomSource Scripted(std::deque<Bytes>* chunks) {
   return [chunks](size_t n) {
     EXPECT_FALSE(chunks->empty());
     Bytes b = chunks->empty() ? Bytes(n, '\1') : chunks->front();
@@ -73,9 +63,9 @@ KeyAgreement StartA2() {
   return *KeyAgreement::Start("dev-1", Key(kDeviceSecret), kRequestTs, Scripted(&r));
 }
 
-bridge::KeyReply A2Reply() {
-  return bridge::KeyReply{"gw-1",   Unhex(kBridgeEphPub), Unhex(kBridgeNonce), Unhex(kKid),
-                          kExpires, Unhex(kKeyReplySig)};
+device_protocol::KeyReply A2Reply() {
+  return device_protocol::KeyReply{"gw-1",   Unhex(kBridgeEphPub), Unhex(kBridgeNonce), Unhex(kKid),
+                                   kExpires, Unhex(kKeyReplySig)};
 }
 
 GatewayTrust A2Trust() { return GatewayTrust{"gw-1", Unhex(kGatewayPub)}; }
@@ -95,7 +85,7 @@ TEST(KeyAgreement, StartMakesTheSignedRequestOfAppendixA2) {
 }
 
 TEST(KeyAgreement, FinishDerivesTheSessionKeyOfAppendixA2) {
-  StatusOr<Session> s = StartA2().Finish(bridge::KeyReplyJson(A2Reply()), A2Trust());
+  StatusOr<Session> s = StartA2().Finish(device_protocol::KeyReplyJson(A2Reply()), A2Trust());
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(HexEncode(s->key), kSessionKey);
   EXPECT_EQ(HexEncode(s->kid), kKid);
@@ -106,40 +96,40 @@ TEST(KeyAgreement, FinishDerivesTheSessionKeyOfAppendixA2) {
 TEST(KeyAgreement, RefusesAReplyFromAnotherGatewayId) {
   GatewayTrust trust = A2Trust();
   trust.gateway_id = "gw-2";
-  StatusOr<Session> s = StartA2().Finish(bridge::KeyReplyJson(A2Reply()), trust);
+  StatusOr<Session> s = StartA2().Finish(device_protocol::KeyReplyJson(A2Reply()), trust);
   EXPECT_EQ(s.status().code(), StatusCode::kPermissionDenied);
 }
 
 TEST(KeyAgreement, RefusesAReplySignedByAnotherKey) {
   GatewayTrust trust = A2Trust();
   trust.gateway_pubkey = Key(kDeviceSecret).PublicKey();
-  StatusOr<Session> s = StartA2().Finish(bridge::KeyReplyJson(A2Reply()), trust);
+  StatusOr<Session> s = StartA2().Finish(device_protocol::KeyReplyJson(A2Reply()), trust);
   EXPECT_EQ(s.status().code(), StatusCode::kUnauthenticated);
 }
 
 TEST(KeyAgreement, RefusesAReplyWhoseExpiresWasChanged) {
-  bridge::KeyReply reply = A2Reply();
+  device_protocol::KeyReply reply = A2Reply();
   reply.expires += 1;
-  StatusOr<Session> s = StartA2().Finish(bridge::KeyReplyJson(reply), A2Trust());
+  StatusOr<Session> s = StartA2().Finish(device_protocol::KeyReplyJson(reply), A2Trust());
   EXPECT_EQ(s.status().code(), StatusCode::kUnauthenticated);
 }
 
 TEST(KeyAgreement, RefusesAKidUnlikeTheDerivedKeysEvenWithoutAGatewayKey) {
-  bridge::KeyReply reply = A2Reply();
+  device_protocol::KeyReply reply = A2Reply();
   reply.kid[0] ^= 1;
-  StatusOr<Session> s = StartA2().Finish(bridge::KeyReplyJson(reply), GatewayTrust{});
+  StatusOr<Session> s = StartA2().Finish(device_protocol::KeyReplyJson(reply), GatewayTrust{});
   EXPECT_EQ(s.status().code(), StatusCode::kUnauthenticated);
 }
 
 TEST(KeyAgreement, RefusesAReplyForAnotherRequest) {
   std::deque<Bytes> r = {Bytes(32, '\7'), Unhex(kDeviceNonce)};
   KeyAgreement other = *KeyAgreement::Start("dev-1", Key(kDeviceSecret), kRequestTs, Scripted(&r));
-  StatusOr<Session> s = other.Finish(bridge::KeyReplyJson(A2Reply()), A2Trust());
+  StatusOr<Session> s = other.Finish(device_protocol::KeyReplyJson(A2Reply()), A2Trust());
   EXPECT_EQ(s.status().code(), StatusCode::kUnauthenticated);
 }
 
 TEST(KeyAgreement, RefusesMalformedReplies) {
-  const std::string good = bridge::KeyReplyJson(A2Reply());
+  const std::string good = device_protocol::KeyReplyJson(A2Reply());
   const std::vector<std::string> bad = {
       "", "[]", good.substr(0, good.size() - 1), std::string("{\"v\":2") + good.substr(6),
       // upper-case hex in the kid
@@ -255,12 +245,12 @@ TEST(DeviceAnswers, IgnoresTopicsThatAreNotAnswers) {
 }
 
 TEST(DeviceAnswers, ParsesBothAckForms) {
-  StatusOr<Ack> a = ParseAck(bridge::AckJson(9, {3, 9}, Bytes(32, '\x11'), 4));
+  StatusOr<Ack> a = ParseAck(device_protocol::AckJson(9, {3, 9}, Bytes(32, '\x11'), 4));
   ASSERT_TRUE(a.ok());
   EXPECT_TRUE(a->recorded);
   EXPECT_EQ(a->seqs, (std::vector<uint64_t>{3, 9}));
   EXPECT_EQ(a->height, 4u);
-  StatusOr<Ack> skipped = ParseAck(bridge::SkippedAckJson(5));
+  StatusOr<Ack> skipped = ParseAck(device_protocol::SkippedAckJson(5));
   ASSERT_TRUE(skipped.ok());
   EXPECT_FALSE(skipped->recorded);
   EXPECT_EQ(skipped->seq, 5u);
@@ -274,8 +264,8 @@ TEST(DeviceAnswers, RefusesAcksWhoseSeqsDoNotEndWithSeq) {
 }
 
 TEST(DeviceAnswers, ParsesTheBridgesErrorJson) {
-  StatusOr<ErrorAnswer> e = ParseErrorAnswer(bridge::ErrorJson(
-      bridge::DeviceError::kReplay, "dup", 7, std::string("temp"), Bytes(16, 'n')));
+  StatusOr<ErrorAnswer> e = ParseErrorAnswer(device_protocol::ErrorJson(
+      device_protocol::DeviceError::kReplay, "dup", 7, std::string("temp"), Bytes(16, 'n')));
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->code, "replay");
   EXPECT_EQ(*e->seq, 7u);

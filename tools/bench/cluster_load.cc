@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "client/gateway_batch.h"
 #include "client/ledger_client.h"
 #include "common/command_line.h"
 #include "common/ecdsa.h"
@@ -86,9 +87,6 @@ std::vector<std::string> SplitComma(const std::string& s) {
 // One gateway batch of `n` readings with seqs from `first_seq`.
 StatusOr<v1::SignedBatch> MakeBatch(const Config& c, uint64_t first_seq, uint64_t n) {
   v1::SignedBatch b;
-  b.set_gateway(c.gateway);
-  std::vector<Bytes> ids;
-  ids.reserve(n);
   const uint64_t now = NowMs();
   Bytes payload(256, '\0');
   for (uint64_t i = 0; i < n; ++i) {
@@ -108,13 +106,10 @@ StatusOr<v1::SignedBatch> MakeBatch(const Config& c, uint64_t first_seq, uint64_
     r.auth = ledger::kAuthMac;
     r.gateway = c.gateway;
     r.received = now;
-    const Bytes bytes = ledger::EncodeRecord(rec);
-    ids.push_back(ledger::RecordId(bytes));
-    b.add_records(bytes);
+    b.add_records(ledger::EncodeRecord(rec));
     b.add_payloads(payload);
   }
-  PL_ASSIGN_OR_RETURN(Bytes sig, c.key.Sign(ledger::BatchDigest(c.chain_id, c.gateway, ids)));
-  b.set_signature(sig);
+  PL_RETURN_IF_ERROR(client::SignGatewayBatch(c.chain_id, c.gateway, c.key, &b));
   return b;
 }
 

@@ -33,7 +33,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/command_line.h"
-#include "mqtt-bridge/mqtt_client.h"
+#include "common/mqtt_client.h"
 
 ABSL_FLAG(std::string, broker, "tcp://127.0.0.1:1883", "MQTT broker URI");
 ABSL_FLAG(uint64_t, devices, 50, "simulated devices (topics)");
@@ -50,11 +50,6 @@ ABSL_FLAG(uint64_t, window, 0, "max published but not yet received; 0 = unbounde
 
 namespace provledger::bench {
 namespace {
-
-using bridge::MqttClient;
-using bridge::MqttMessage;
-using bridge::MqttOptions;
-using bridge::UserProperties;
 
 constexpr size_t kBurst = 32;  // readings in a row per device, as device_sim at --rate=0
 

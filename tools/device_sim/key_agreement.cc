@@ -24,7 +24,8 @@ StatusOr<Bytes> HexField(const JsonValue& doc, const std::string& key, size_t si
 }  // namespace
 
 StatusOr<KeyAgreement> KeyAgreement::Start(const std::string& device, const PrivateKey& device_key,
-                                           uint64_t now_ms, const bridge::RandomSource& random) {
+                                           uint64_t now_ms,
+                                           const device_protocol::RandomSource& random) {
   std::optional<PrivateKey> eph;
   for (int i = 0; i < kMaxScalarDraws && !eph; ++i) {
     StatusOr<PrivateKey> k = PrivateKey::FromBytes(random(kSecretKeySize));
@@ -33,10 +34,11 @@ StatusOr<KeyAgreement> KeyAgreement::Start(const std::string& device, const Priv
   if (!eph) return InternalError("key request: no valid ephemeral scalar drawn");
   KeyAgreement a(device, std::move(*eph));
   a.eph_public_ = a.eph_key_.PublicKey();
-  a.nonce_ = random(bridge::kNonceSize);
-  if (a.nonce_.size() != bridge::kNonceSize) return InternalError("key request: short nonce");
-  PL_ASSIGN_OR_RETURN(Bytes sig, device_key.Sign(bridge::KeyRequestDigest(device, a.eph_public_,
-                                                                          a.nonce_, now_ms)));
+  a.nonce_ = random(device_protocol::kNonceSize);
+  if (a.nonce_.size() != device_protocol::kNonceSize)
+    return InternalError("key request: short nonce");
+  PL_ASSIGN_OR_RETURN(Bytes sig, device_key.Sign(device_protocol::KeyRequestDigest(
+                                     device, a.eph_public_, a.nonce_, now_ms)));
   JsonValue req = JsonValue::Object();
   req.Set("v", JsonValue::Int(1));
   req.Set("device", JsonValue::String(device));
@@ -57,7 +59,7 @@ StatusOr<Session> KeyAgreement::Finish(std::string_view reply_json,
   Session s;
   PL_ASSIGN_OR_RETURN(s.gateway, doc.GetString("gateway"));
   PL_ASSIGN_OR_RETURN(Bytes bridge_eph, HexField(doc, "eph", kPublicKeySize));
-  PL_ASSIGN_OR_RETURN(Bytes bridge_nonce, HexField(doc, "nonce", bridge::kNonceSize));
+  PL_ASSIGN_OR_RETURN(Bytes bridge_nonce, HexField(doc, "nonce", device_protocol::kNonceSize));
   PL_ASSIGN_OR_RETURN(s.kid, HexField(doc, "kid", 8));
   PL_ASSIGN_OR_RETURN(s.expires, doc.GetInt("expires"));
   PL_ASSIGN_OR_RETURN(Bytes sig, HexField(doc, "sig", kSignatureSize));
@@ -66,8 +68,8 @@ StatusOr<Session> KeyAgreement::Finish(std::string_view reply_json,
                                  trust.gateway_id + "'");
   }
   if (trust.gateway_pubkey.has_value()) {
-    Bytes digest = bridge::KeyReplyDigest(device_, s.gateway, eph_public_, bridge_eph, bridge_nonce,
-                                          s.kid, s.expires);
+    Bytes digest = device_protocol::KeyReplyDigest(device_, s.gateway, eph_public_, bridge_eph,
+                                                   bridge_nonce, s.kid, s.expires);
     Status verified = VerifySignature(*trust.gateway_pubkey, digest, sig);
     if (!verified.ok()) {
       return UnauthenticatedError("key reply signature does not verify with the gateway key: " +
@@ -76,11 +78,12 @@ StatusOr<Session> KeyAgreement::Finish(std::string_view reply_json,
   }
   auto shared = Ecdh(eph_key_, bridge_eph);
   if (!shared.ok()) return InvalidArgumentError("key reply \"eph\" is not a valid public key");
-  PL_ASSIGN_OR_RETURN(s.key, bridge::DeriveSessionKey(*shared, nonce_, bridge_nonce, device_));
-  if (bridge::SessionKid(s.key) != s.kid) {
+  PL_ASSIGN_OR_RETURN(s.key,
+                      device_protocol::DeriveSessionKey(*shared, nonce_, bridge_nonce, device_));
+  if (device_protocol::SessionKid(s.key) != s.kid) {
     return UnauthenticatedError("key reply kid " + HexEncode(s.kid) +
                                 " is not that of the derived key " +
-                                HexEncode(bridge::SessionKid(s.key)));
+                                HexEncode(device_protocol::SessionKid(s.key)));
   }
   return s;
 }

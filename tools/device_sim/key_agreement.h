@@ -15,7 +15,7 @@
 #include "common/bytes.h"
 #include "common/ecdsa.h"
 #include "common/status.h"
-#include "mqtt-bridge/session_key_store.h"
+#include "device_protocol/key_digests.h"
 
 namespace provledger::device_sim {
 
@@ -40,7 +40,7 @@ class KeyAgreement {
   // the nonce (random(16)), and signs the request for `device` at `now_ms` with
   // `device_key`. kInternal if no valid scalar comes in 8 draws or signing fails.
   static StatusOr<KeyAgreement> Start(const std::string& device, const PrivateKey& device_key,
-                                      uint64_t now_ms, const bridge::RandomSource& random);
+                                      uint64_t now_ms, const device_protocol::RandomSource& random);
 
   // {"v":1,"device":..,"eph":..,"nonce":..,"ts":..,"sig":..}: publish to devices/{d}/key.
   const std::string& request_json() const { return request_json_; }

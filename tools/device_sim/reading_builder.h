@@ -13,13 +13,13 @@
 #include "common/bytes.h"
 #include "common/ecdsa.h"
 #include "common/status.h"
-#include "mqtt-bridge/device_message.h"
+#include "device_protocol/device_message.h"
 #include "tools/device_sim/key_agreement.h"
 #include "tools/device_sim/sim_options.h"
 
 namespace provledger::device_sim {
 
-using bridge::UserProperties;
+using device_protocol::UserProperties;
 
 // A stale pl-ts lies this far in the past (twice the default clock window).
 constexpr uint64_t kStaleOffsetMs = 600000;

@@ -6,8 +6,8 @@
 
 #include "absl/flags/flag.h"
 #include "common/command_line.h"
+#include "device_protocol/topics.h"
 #include "ledger/record.h"
-#include "mqtt-bridge/topics.h"
 
 // The flags, defaults on the definitions; PrintUsage lists them in these groups.
 ABSL_FLAG(uint64_t, devices, 1, "devices to simulate");
@@ -176,7 +176,7 @@ Status SimOptions::Validate() const {
   if (!ledger::IsValidName(item) || item[0] == '_') {
     return InvalidArgumentError("--item: '" + item + "' is not a valid, unreserved item");
   }
-  PL_RETURN_IF_ERROR(bridge::ValidateTopicPrefix(topic_prefix).Annotate("--topic_prefix"));
+  PL_RETURN_IF_ERROR(device_protocol::ValidateTopicPrefix(topic_prefix).Annotate("--topic_prefix"));
   if (qos != 0 && qos != 1) return InvalidArgumentError("--qos must be 0 or 1");
   if (count == 0 && replay_from.empty()) return InvalidArgumentError("--count must be >= 1");
   if (workers == 0) return InvalidArgumentError("--workers must be >= 1");

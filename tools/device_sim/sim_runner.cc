@@ -16,17 +16,15 @@
 
 #include "common/file_io.h"
 #include "common/log.h"
+#include "common/mqtt_client.h"
 #include "common/worker.h"
-#include "mqtt-bridge/mqtt_client.h"
-#include "mqtt-bridge/topics.h"
+#include "device_protocol/topics.h"
 #include "tools/device_sim/device_answers.h"
 #include "tools/device_sim/key_agreement.h"
 
 namespace provledger::device_sim {
 
 namespace {
-
-using bridge::MqttMessage;
 
 constexpr size_t kAnswerQueueLimit = size_t{1} << 20;
 constexpr size_t kInboxLimit = size_t{1} << 20;
@@ -141,7 +139,7 @@ struct SimRunner::Impl {
   std::set<std::string> resend_codes;  // the tracker's once the grace is over
   std::atomic<uint64_t> answers_seen{0}, answers_dropped{0}, bad_answers{0}, sessions{0};
   std::atomic<uint64_t> key_warnings{0}, publish_warnings{0}, events_dropped{0};
-  std::unique_ptr<bridge::MqttClient> mqtt;  // declared last: gone before the queues
+  std::unique_ptr<MqttClient> mqtt;  // declared last: gone before the queues
 
   bool replay_mode() const { return !o.replay_from.empty(); }
   bool keep_sent() const { return !o.replay_file.empty() || o.fault == Fault::kReplayAfter; }
@@ -151,14 +149,14 @@ struct SimRunner::Impl {
     std::vector<std::string> f;
     const std::string& p = o.topic_prefix;
     for (const std::string& d : o.wildcard_subscribe ? std::set<std::string>{"+"} : names) {
-      f.push_back(bridge::KeySuccessTopic(p, d));
-      f.push_back(bridge::KeyFailTopic(p, d));
-      f.push_back(bridge::UnauthTopic(p, d));
-      f.push_back(bridge::ForbiddenTopic(p, d));
+      f.push_back(device_protocol::KeySuccessTopic(p, d));
+      f.push_back(device_protocol::KeyFailTopic(p, d));
+      f.push_back(device_protocol::UnauthTopic(p, d));
+      f.push_back(device_protocol::ForbiddenTopic(p, d));
       for (const std::string& i : o.wildcard_subscribe ? std::set<std::string>{"+"} : items) {
-        f.push_back(bridge::DataDatasTopic(p, d, i));
-        f.push_back(bridge::DataSuccessTopic(p, d, i));
-        f.push_back(bridge::DataErrorTopic(p, d, i));
+        f.push_back(device_protocol::DataDatasTopic(p, d, i));
+        f.push_back(device_protocol::DataSuccessTopic(p, d, i));
+        f.push_back(device_protocol::DataErrorTopic(p, d, i));
       }
     }
     return f;
@@ -246,8 +244,9 @@ struct SimRunner::Impl {
     if (!a.ok()) return FailDevice(d, "internal", a.status().ToString());
     d->agreement.emplace(std::move(a).value());
     d->key_deadline = now + static_cast<double>(o.key_timeout_ms);
-    const std::string topic = bridge::DeviceTopicString(
-        o.topic_prefix, bridge::DeviceTopic{d->name, bridge::TopicKind::kKey, ""});
+    const std::string topic = device_protocol::DeviceTopicString(
+        o.topic_prefix,
+        device_protocol::DeviceTopic{d->name, device_protocol::TopicKind::kKey, ""});
     Status s = mqtt->Publish(topic, d->agreement->request_json(), 1, false);
     if (!s.ok()) FailDevice(d, "publish_failed", "key request: " + s.ToString());
   }
@@ -265,8 +264,9 @@ struct SimRunner::Impl {
       if (!p.ok()) return FailDevice(d, "internal", "signing: " + p.status().ToString());
       props = std::move(p).value();
     }
-    const std::string topic = bridge::DeviceTopicString(
-        o.topic_prefix, bridge::DeviceTopic{d->name, bridge::TopicKind::kData, item});
+    const std::string topic = device_protocol::DeviceTopicString(
+        o.topic_prefix,
+        device_protocol::DeviceTopic{d->name, device_protocol::TopicKind::kData, item});
     {
       std::lock_guard<std::mutex> lock(tracker_mu);  // before publishing: answers are fast
       tracker.OnPublished(d->name, spec.seq, index, SteadyMs(), resend_of);
@@ -521,11 +521,11 @@ StatusOr<Summary> SimRunner::Run() {
   Impl& m = *impl_;
   const SimOptions& o = m.o;
   const double start = SteadyMs();
-  bridge::MqttOptions mo;
+  MqttOptions mo;
   mo.uri = o.broker;
   mo.client_id = o.client_id;
   Impl* self = &m;
-  PL_ASSIGN_OR_RETURN(m.mqtt, bridge::MqttClient::Connect(mo, [self](MqttMessage msg) {
+  PL_ASSIGN_OR_RETURN(m.mqtt, MqttClient::Connect(mo, [self](MqttMessage msg) {
                         if (!self->answers.Push(std::move(msg))) self->answers_dropped.fetch_add(1);
                       }));
   Worker answer_worker("answers", [self](Worker& w) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "client/gateway_batch.h"
 #include "common/ecdsa.h"
 #include "common/key_file.h"
 #include "common/log.h"
@@ -46,8 +47,6 @@ Status CmdSubmit(const Ctx& c) {
     chain_id = s.chain_id();
   }
   v1::SignedBatch batch;
-  batch.set_gateway(gw);
-  std::vector<Bytes> ids;
   uint64_t fixed_ts = absl::GetFlag(FLAGS_ts);
   for (uint64_t i = 0; i < count; ++i) {
     // A fixed --ts makes the records (and so their ids) repeatable: resending is a duplicate.
@@ -68,13 +67,10 @@ Status CmdSubmit(const Ctx& c) {
     r.gateway = gw;
     r.received = fixed_ts != 0 ? fixed_ts : NowMs();
     PL_RETURN_IF_ERROR(ledger::ValidateRecord(rec));
-    const Bytes bytes = ledger::EncodeRecord(rec);
-    ids.push_back(ledger::RecordId(bytes));
-    batch.add_records(bytes);
+    batch.add_records(ledger::EncodeRecord(rec));
     batch.add_payloads(payload);
   }
-  PL_ASSIGN_OR_RETURN(Bytes sig, gkey.Sign(ledger::BatchDigest(chain_id, gw, ids)));
-  batch.set_signature(sig);
+  PL_RETURN_IF_ERROR(client::SignGatewayBatch(chain_id, gw, gkey, &batch));
   PL_ASSIGN_OR_RETURN(v1::SubmitResponse resp, cl->Submit(batch));
   JsonValue arr = JsonValue::Array();
   for (const auto& r : resp.results()) {

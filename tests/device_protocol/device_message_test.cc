@@ -1,4 +1,4 @@
-#include "mqtt-bridge/device_message.h"
+#include "device_protocol/device_message.h"
 
 #include <gtest/gtest.h>
 
@@ -6,20 +6,20 @@
 #include <vector>
 
 #include "common/sha256.h"
-#include "tests/bridge/bridge_test_util.h"
+#include "tests/device_protocol/appendix_a.h"
 
 namespace provledger {
-namespace bridge {
+namespace device_protocol {
 namespace {
 
-using testing::kD;
-using testing::kKid;
-using testing::kMac;
-using testing::kPayload;
-using testing::kPayloadHash;
-using testing::kReadingTs;
-using testing::kSig;
-using testing::Unhex;
+using appendix_a::kD;
+using appendix_a::kKid;
+using appendix_a::kMac;
+using appendix_a::kPayload;
+using appendix_a::kPayloadHash;
+using appendix_a::kReadingTs;
+using appendix_a::kSig;
+using appendix_a::Unhex;
 
 UserProperties MacHeader() {
   return {{"pl-seq", "1"}, {"pl-ts", "1700000001000"}, {"pl-kid", kKid}, {"pl-mac", kMac}};
@@ -173,5 +173,5 @@ TEST(ParseStrictDecimal, AcceptsZeroOnlyAlone) {
 }
 
 }  // namespace
-}  // namespace bridge
+}  // namespace device_protocol
 }  // namespace provledger

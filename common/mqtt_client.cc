@@ -1,4 +1,4 @@
-#include "mqtt-bridge/mqtt_client.h"
+#include "common/mqtt_client.h"
 
 #include <dirent.h>
 #include <mqtt/async_client.h>
@@ -15,7 +15,7 @@
 #include "common/ecdsa.h"
 #include "common/log.h"
 
-namespace provledger::bridge {
+namespace provledger {
 
 namespace {
 
@@ -308,4 +308,4 @@ bool MqttClient::connected() const {
   }
 }
 
-}  // namespace provledger::bridge
+}  // namespace provledger

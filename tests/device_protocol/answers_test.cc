@@ -1,14 +1,14 @@
-#include "mqtt-bridge/answers.h"
+#include "device_protocol/answers.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "common/bytes.h"
-#include "mqtt-bridge/error_codes.h"
+#include "device_protocol/error_codes.h"
 
 namespace provledger {
-namespace bridge {
+namespace device_protocol {
 namespace {
 
 TEST(DeviceErrorCode, SpellsEveryCodeOfSection3) {
@@ -70,5 +70,5 @@ TEST(KeyReplyJson, WritesHexFieldsInProtocolOrder) {
 }
 
 }  // namespace
-}  // namespace bridge
+}  // namespace device_protocol
 }  // namespace provledger

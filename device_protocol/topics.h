@@ -2,8 +2,8 @@
 // building the topics the bridge answers on.
 //
 // Thread rules: pure functions over values; safe from any thread.
-#ifndef PROVLEDGER_MQTT_BRIDGE_TOPICS_H_
-#define PROVLEDGER_MQTT_BRIDGE_TOPICS_H_
+#ifndef PROVLEDGER_DEVICE_PROTOCOL_TOPICS_H_
+#define PROVLEDGER_DEVICE_PROTOCOL_TOPICS_H_
 
 #include <string>
 #include <string_view>
@@ -12,7 +12,7 @@
 #include "ledger/record.h"
 
 namespace provledger {
-namespace bridge {
+namespace device_protocol {
 
 constexpr std::string_view kDefaultTopicPrefix = "devices";
 // The items that stand in D for reports (PROTOCOL.md sections 7 and 8), and the name rule
@@ -71,7 +71,7 @@ std::string UpdateStatusErrorTopic(std::string_view prefix, std::string_view dev
 // key request.
 std::string ErrorTopic(std::string_view prefix, const DeviceTopic& parsed);
 
-}  // namespace bridge
+}  // namespace device_protocol
 }  // namespace provledger
 
-#endif  // PROVLEDGER_MQTT_BRIDGE_TOPICS_H_
+#endif  // PROVLEDGER_DEVICE_PROTOCOL_TOPICS_H_

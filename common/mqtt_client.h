@@ -10,8 +10,8 @@
 // Thread rules: Publish/Subscribe from any thread. `on_message` runs on Paho's callback
 // thread, holding Paho's client lock (no other call into Paho proceeds meanwhile): it must
 // copy what it needs and return quickly (never block on the ledger or on another Paho call).
-#ifndef PROVLEDGER_MQTT_BRIDGE_MQTT_CLIENT_H_
-#define PROVLEDGER_MQTT_BRIDGE_MQTT_CLIENT_H_
+#ifndef PROVLEDGER_COMMON_MQTT_CLIENT_H_
+#define PROVLEDGER_COMMON_MQTT_CLIENT_H_
 
 #include <atomic>
 #include <functional>
@@ -28,7 +28,7 @@ namespace mqtt {
 class async_client;
 }
 
-namespace provledger::bridge {
+namespace provledger {
 
 using UserProperties = std::vector<std::pair<std::string, std::string>>;
 
@@ -113,6 +113,6 @@ class MqttClient {
   std::atomic<bool> closing_{false};
 };
 
-}  // namespace provledger::bridge
+}  // namespace provledger
 
-#endif  // PROVLEDGER_MQTT_BRIDGE_MQTT_CLIENT_H_
+#endif  // PROVLEDGER_COMMON_MQTT_CLIENT_H_

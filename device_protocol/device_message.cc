@@ -1,11 +1,11 @@
-#include "mqtt-bridge/device_message.h"
+#include "device_protocol/device_message.h"
 
 #include <array>
 
 #include "common/json.h"
 
 namespace provledger {
-namespace bridge {
+namespace device_protocol {
 namespace {
 
 constexpr std::array<std::string_view, 5> kNames = {"pl-seq", "pl-ts", "pl-kid", "pl-mac",
@@ -217,5 +217,5 @@ StatusOr<InstallReport> ParseInstallReport(ByteView payload) {
   return r;
 }
 
-}  // namespace bridge
+}  // namespace device_protocol
 }  // namespace provledger

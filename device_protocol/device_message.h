@@ -4,8 +4,8 @@
 // payload (section 8), the one device payload whose shape the bridge checks.
 //
 // Thread rules: pure functions; safe from any thread.
-#ifndef PROVLEDGER_MQTT_BRIDGE_DEVICE_MESSAGE_H_
-#define PROVLEDGER_MQTT_BRIDGE_DEVICE_MESSAGE_H_
+#ifndef PROVLEDGER_DEVICE_PROTOCOL_DEVICE_MESSAGE_H_
+#define PROVLEDGER_DEVICE_PROTOCOL_DEVICE_MESSAGE_H_
 
 #include <cstdint>
 #include <optional>
@@ -18,7 +18,7 @@
 #include "ledger/record.h"
 
 namespace provledger {
-namespace bridge {
+namespace device_protocol {
 
 // MQTT v5 user properties, name then value, in the order received.
 using UserProperties = std::vector<std::pair<std::string, std::string>>;
@@ -86,10 +86,10 @@ bool IsSemver(std::string_view text);
 
 // D = SHA256("pl/v1/data" || str0(device) || str0(item) || u64be(seq) || u64be(ts) ||
 // payload_hash), `payload_hash` being SHA256(payload) (32 bytes). The one definition lives in
-// ledger/record.h (verifiers rebuild D from records); re-exported here for the bridge.
+// ledger/record.h (verifiers rebuild D from records); re-exported here for devices and the bridge.
 using ::provledger::ledger::DataDigest;
 
-}  // namespace bridge
+}  // namespace device_protocol
 }  // namespace provledger
 
-#endif  // PROVLEDGER_MQTT_BRIDGE_DEVICE_MESSAGE_H_
+#endif  // PROVLEDGER_DEVICE_PROTOCOL_DEVICE_MESSAGE_H_

@@ -1,13 +1,13 @@
-#include "mqtt-bridge/topics.h"
+#include "device_protocol/topics.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "mqtt-bridge/error_codes.h"
+#include "device_protocol/error_codes.h"
 
 namespace provledger {
-namespace bridge {
+namespace device_protocol {
 namespace {
 
 TEST(ParseDeviceTopic, ParsesAReadingTopic) {
@@ -129,5 +129,5 @@ TEST(RefusalTopic, SendsUnregisteredToUnauthAndNoSessionOrQuarantinedToForbidden
 }
 
 }  // namespace
-}  // namespace bridge
+}  // namespace device_protocol
 }  // namespace provledger

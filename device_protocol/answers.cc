@@ -1,11 +1,11 @@
-#include "mqtt-bridge/answers.h"
+#include "device_protocol/answers.h"
 
 #include <utility>
 
 #include "common/json.h"
 
 namespace provledger {
-namespace bridge {
+namespace device_protocol {
 
 std::string ErrorJson(DeviceError error, std::string_view reason, std::optional<uint64_t> seq,
                       std::optional<std::string> item, std::optional<Bytes> nonce) {
@@ -53,5 +53,5 @@ std::string KeyReplyJson(const KeyReply& reply) {
   return WriteJson(o);
 }
 
-}  // namespace bridge
+}  // namespace device_protocol
 }  // namespace provledger

@@ -1,7 +1,7 @@
-#include "mqtt-bridge/error_codes.h"
+#include "device_protocol/error_codes.h"
 
 namespace provledger {
-namespace bridge {
+namespace device_protocol {
 
 std::string_view DeviceErrorCode(DeviceError error) {
   switch (error) {
@@ -51,5 +51,5 @@ std::string RefusalTopic(std::string_view prefix, const DeviceTopic& parsed, Dev
   return ErrorTopic(prefix, parsed);
 }
 
-}  // namespace bridge
+}  // namespace device_protocol
 }  // namespace provledger

@@ -2,16 +2,16 @@
 // This is the one place that spells the code strings.
 //
 // Thread rules: pure functions; safe from any thread.
-#ifndef PROVLEDGER_MQTT_BRIDGE_ERROR_CODES_H_
-#define PROVLEDGER_MQTT_BRIDGE_ERROR_CODES_H_
+#ifndef PROVLEDGER_DEVICE_PROTOCOL_ERROR_CODES_H_
+#define PROVLEDGER_DEVICE_PROTOCOL_ERROR_CODES_H_
 
 #include <string>
 #include <string_view>
 
-#include "mqtt-bridge/topics.h"
+#include "device_protocol/topics.h"
 
 namespace provledger {
-namespace bridge {
+namespace device_protocol {
 
 // In section 3's checking order, from first to last (kInternal aside).
 enum class DeviceError {
@@ -41,7 +41,7 @@ AnswerTopicKind AnswerTopicKindOf(DeviceError error);
 // The full topic on which `error`, caused by a message published to `parsed`, is answered.
 std::string RefusalTopic(std::string_view prefix, const DeviceTopic& parsed, DeviceError error);
 
-}  // namespace bridge
+}  // namespace device_protocol
 }  // namespace provledger
 
-#endif  // PROVLEDGER_MQTT_BRIDGE_ERROR_CODES_H_
+#endif  // PROVLEDGER_DEVICE_PROTOCOL_ERROR_CODES_H_

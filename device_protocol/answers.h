@@ -2,8 +2,8 @@
 // Compact JSON, members in the order the protocol writes them, "v":1 first.
 //
 // Thread rules: pure functions; safe from any thread.
-#ifndef PROVLEDGER_MQTT_BRIDGE_ANSWERS_H_
-#define PROVLEDGER_MQTT_BRIDGE_ANSWERS_H_
+#ifndef PROVLEDGER_DEVICE_PROTOCOL_ANSWERS_H_
+#define PROVLEDGER_DEVICE_PROTOCOL_ANSWERS_H_
 
 #include <cstdint>
 #include <optional>
@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "common/bytes.h"
-#include "mqtt-bridge/error_codes.h"
+#include "device_protocol/error_codes.h"
 
 namespace provledger {
-namespace bridge {
+namespace device_protocol {
 
 // {"v":1,"code":..,"reason":..[,"seq":N][,"item":..][,"nonce":"<32 hex>"]}.
 // `nonce` is the 16 raw bytes of a key request's nonce; `reason` is for people and must
@@ -47,7 +47,7 @@ struct KeyReply {
 // {"v":1,"gateway":..,"eph":..,"nonce":..,"kid":..,"expires":..,"sig":..}.
 std::string KeyReplyJson(const KeyReply& reply);
 
-}  // namespace bridge
+}  // namespace device_protocol
 }  // namespace provledger
 
-#endif  // PROVLEDGER_MQTT_BRIDGE_ANSWERS_H_
+#endif  // PROVLEDGER_DEVICE_PROTOCOL_ANSWERS_H_

@@ -1,9 +1,9 @@
-#include "mqtt-bridge/topics.h"
+#include "device_protocol/topics.h"
 
 #include <vector>
 
 namespace provledger {
-namespace bridge {
+namespace device_protocol {
 namespace {
 
 bool IsNameChar(char c) {
@@ -134,5 +134,5 @@ std::string ErrorTopic(std::string_view prefix, const DeviceTopic& parsed) {
   return DeviceTopicString(prefix, parsed) + "/error";
 }
 
-}  // namespace bridge
+}  // namespace device_protocol
 }  // namespace provledger

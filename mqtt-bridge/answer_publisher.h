@@ -1,0 +1,76 @@
+// AnswerPublisher: the only sender of the bridge's answers (acks, refusals, key replies,
+// shared sessions), on a connection of its own (the answer connection), so that answers
+// still leave after consumption has stopped. Answers leave in the order they were queued.
+// An answer may settle outbox entries: those keys are handed to `settle` only once the
+// broker has acknowledged the answer (PUBACK), so a bridge killed with answers in memory
+// answers those readings again after its restart.
+//
+// The queue is bounded (items and bytes). When it is full, Publish waits up to `wait` for
+// room (worker threads: backpressure, the publisher drains at the broker's pace); an answer
+// still not queued is counted (not_queued()) and logged as `answer_not_queued`, never
+// dropped silently: its outbox entries stay and are answered again after the next restart,
+// and a device left without an answer sends its reading again (PROTOCOL.md 5).
+//
+// Thread rules: Publish and not_queued from any thread; Stop from the owner's thread once no
+// other thread publishes. `settle` runs on the publisher thread.
+#ifndef PROVLEDGER_MQTT_BRIDGE_ANSWER_PUBLISHER_H_
+#define PROVLEDGER_MQTT_BRIDGE_ANSWER_PUBLISHER_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/bounded_queue.h"
+#include "common/mqtt_client.h"
+#include "common/worker.h"
+
+namespace provledger::bridge {
+
+struct Answer {
+  std::string topic;
+  std::string payload;
+  bool retained = false;
+  std::vector<uint64_t> settles;  // outbox keys to remove once the broker has it
+};
+
+struct AnswerPublisherOptions {
+  size_t max_answers = 200000;      // answers queued ...
+  size_t max_bytes = 64 << 20;      // ... and their bytes
+  uint32_t ack_timeout_ms = 10000;  // wait for the broker's PUBACKs of a batch, and at Stop
+};
+
+class AnswerPublisher {
+ public:
+  // Starts the publisher thread on `connection` (connected, QoS 1 publishes).
+  AnswerPublisher(std::unique_ptr<MqttClient> connection, AnswerPublisherOptions options,
+                  std::function<void(const std::vector<uint64_t>&)> settle);
+  ~AnswerPublisher() { Stop(); }
+
+  // Queues `answer` (QoS 1), waiting up to `wait` for room. false when it was not queued
+  // (full after `wait`, or stopped): counted and logged.
+  bool Publish(Answer answer, std::chrono::milliseconds wait);
+
+  // Sends every answer queued so far, waits up to ack_timeout_ms for the broker's
+  // acknowledgements and disconnects. Idempotent.
+  void Stop();
+
+  uint64_t not_queued() const { return not_queued_.load(); }
+
+ private:
+  void Loop(Worker& w);
+
+  std::unique_ptr<MqttClient> connection_;  // publisher thread, then Stop
+  AnswerPublisherOptions options_;
+  std::function<void(const std::vector<uint64_t>&)> settle_;
+  BoundedQueue<Answer> queue_;
+  std::atomic<uint64_t> not_queued_{0};
+  std::unique_ptr<Worker> worker_;
+};
+
+}  // namespace provledger::bridge
+
+#endif  // PROVLEDGER_MQTT_BRIDGE_ANSWER_PUBLISHER_H_
