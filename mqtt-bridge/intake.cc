@@ -4,6 +4,8 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include "mqtt-bridge/local_db.h"
+
 namespace provledger::bridge {
 
 namespace {
@@ -14,24 +16,12 @@ Bytes Key(uint64_t k) {
   return out;
 }
 
-Status FromRocks(const rocksdb::Status& s, const std::string& what) {
-  if (s.ok()) return OkStatus();
-  if (s.IsNoSpace()) return ResourceExhaustedError(what + ": disk full: " + s.ToString());
-  if (s.IsCorruption()) return DataLossError(what + ": " + s.ToString());
-  return InternalError(what + ": " + s.ToString());
-}
-
 }  // namespace
 
 StatusOr<std::unique_ptr<Intake>> Intake::Open(const std::string& path) {
-  rocksdb::Options opts;
-  opts.create_if_missing = true;
-  opts.paranoid_checks = true;
-  opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
-  rocksdb::DB* raw = nullptr;
-  PL_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(opts, path, &raw), "open intake " + path));
+  PL_ASSIGN_OR_RETURN(auto db, OpenLocalDb(path, "intake"));
   std::unique_ptr<Intake> in(new Intake());
-  in->db_.reset(raw);
+  in->db_ = std::move(db);
   std::unique_ptr<rocksdb::Iterator> it(in->db_->NewIterator(rocksdb::ReadOptions()));
   it->SeekToLast();
   if (it->Valid()) {

@@ -4,6 +4,8 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include "mqtt-bridge/local_db.h"
+
 namespace provledger::bridge {
 
 namespace {
@@ -36,24 +38,12 @@ Status ScanNumbered(rocksdb::DB* db, char prefix, uint64_t* count, uint64_t* las
   return it->status().ok() ? OkStatus() : InternalError("scan outbox: " + it->status().ToString());
 }
 
-Status FromRocks(const rocksdb::Status& s, const std::string& what) {
-  if (s.ok()) return OkStatus();
-  if (s.IsNoSpace()) return ResourceExhaustedError(what + ": disk full: " + s.ToString());
-  if (s.IsCorruption()) return DataLossError(what + ": " + s.ToString());
-  return InternalError(what + ": " + s.ToString());
-}
-
 }  // namespace
 
 StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
-  rocksdb::Options opts;
-  opts.create_if_missing = true;
-  opts.paranoid_checks = true;
-  opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
-  rocksdb::DB* raw = nullptr;
-  PL_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(opts, path, &raw), "open outbox " + path));
+  PL_ASSIGN_OR_RETURN(auto db, OpenLocalDb(path, "outbox"));
   std::unique_ptr<Outbox> o(new Outbox());
-  o->db_.reset(raw);
+  o->db_ = std::move(db);
   // Count what is waiting and continue numbering after the last entry.
   uint64_t count = 0, last = 0;
   PL_RETURN_IF_ERROR(ScanNumbered(o->db_.get(), kEntryPrefix, &count, &last));
