@@ -18,7 +18,7 @@
 #include "tests/device_protocol/appendix_a.h"
 #include "tools/device_sim/ack_tracker.h"
 #include "tools/device_sim/device_answers.h"
-#include "tools/device_sim/key_agreement.h"
+#include "device_protocol/key_agreement.h"
 #include "tools/device_sim/reading_builder.h"
 #include "tools/device_sim/sim_options.h"
 

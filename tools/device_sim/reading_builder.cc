@@ -10,16 +10,26 @@ namespace provledger::device_sim {
 
 namespace {
 
-Bytes ReadingDigest(const ReadingSpec& r, std::string_view payload) {
-  return ledger::DataDigest(r.device, r.item, r.seq, r.ts, Sha256(payload));
-}
-
-std::string SeqText(uint64_t seq, Fault fault) {
-  return (fault == Fault::kMalformed ? "0" : "") + std::to_string(seq);
+// A malformed pl-seq: the same number with a leading zero.
+void MalformSeq(UserProperties* props) {
+  for (auto& [name, value] : *props) {
+    if (name == "pl-seq") value = "0" + value;
+  }
 }
 
 void FlipLowestBit(Bytes* b) {
   if (!b->empty()) b->back() = static_cast<char>(b->back() ^ 0x01);
+}
+
+// Applies `fault` to the hex value of property `name`.
+void FlipProperty(UserProperties* props, const std::string& name) {
+  for (auto& [n, value] : *props) {
+    if (n != name) continue;
+    StatusOr<Bytes> raw = HexDecode(value);
+    if (!raw.ok()) return;
+    FlipLowestBit(&*raw);
+    value = HexEncode(*raw);
+  }
 }
 
 }  // namespace
@@ -38,21 +48,18 @@ std::string GeneratePayload(uint64_t n, uint64_t size) {
 
 UserProperties MacProperties(const ReadingSpec& r, std::string_view payload, const Session& session,
                              Fault fault) {
-  Bytes mac = HmacSha256(session.key, ReadingDigest(r, payload));
-  if (fault == Fault::kBadMac) FlipLowestBit(&mac);
-  return {{"pl-seq", SeqText(r.seq, fault)},
-          {"pl-ts", std::to_string(r.ts)},
-          {"pl-kid", HexEncode(session.kid)},
-          {"pl-mac", HexEncode(mac)}};
+  UserProperties props = device_protocol::MacProperties(r, payload, session);
+  if (fault == Fault::kBadMac) FlipProperty(&props, "pl-mac");
+  if (fault == Fault::kMalformed) MalformSeq(&props);
+  return props;
 }
 
 StatusOr<UserProperties> SigProperties(const ReadingSpec& r, std::string_view payload,
                                        const PrivateKey& key, Fault fault) {
-  PL_ASSIGN_OR_RETURN(Bytes sig, key.Sign(ReadingDigest(r, payload)));
-  if (fault == Fault::kBadSig) FlipLowestBit(&sig);
-  return UserProperties{{"pl-seq", SeqText(r.seq, fault)},
-                        {"pl-ts", std::to_string(r.ts)},
-                        {"pl-sig", HexEncode(sig)}};
+  PL_ASSIGN_OR_RETURN(UserProperties props, device_protocol::SigProperties(r, payload, key));
+  if (fault == Fault::kBadSig) FlipProperty(&props, "pl-sig");
+  if (fault == Fault::kMalformed) MalformSeq(&props);
+  return props;
 }
 
 std::string SentMessageJson(const SentMessage& m) {

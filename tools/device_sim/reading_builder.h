@@ -14,7 +14,8 @@
 #include "common/ecdsa.h"
 #include "common/status.h"
 #include "device_protocol/device_message.h"
-#include "tools/device_sim/key_agreement.h"
+#include "device_protocol/key_agreement.h"
+#include "device_protocol/message_auth.h"
 #include "tools/device_sim/sim_options.h"
 
 namespace provledger::device_sim {
@@ -29,12 +30,10 @@ constexpr uint64_t kStaleOffsetMs = 600000;
 std::string GeneratePayload(uint64_t n, uint64_t size);
 
 // What goes into one reading's verification header.
-struct ReadingSpec {
-  std::string device;
-  std::string item;
-  uint64_t seq = 0;
-  uint64_t ts = 0;
-};
+using ReadingSpec = device_protocol::MessageSpec;
+using device_protocol::GatewayTrust;
+using device_protocol::KeyAgreement;
+using device_protocol::Session;
 
 // pl-seq, pl-ts, pl-kid, pl-mac over D (section 5) under `session`. Faults: kBadMac flips
 // the MAC's lowest bit; kMalformed writes pl-seq with a leading zero; kStale is the

@@ -20,7 +20,7 @@
 #include "common/worker.h"
 #include "device_protocol/topics.h"
 #include "tools/device_sim/device_answers.h"
-#include "tools/device_sim/key_agreement.h"
+#include "device_protocol/key_agreement.h"
 
 namespace provledger::device_sim {
 

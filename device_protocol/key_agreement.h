@@ -4,8 +4,8 @@
 // derives itself. No I/O: the clock and randomness are passed in.
 //
 // Thread rules: a KeyAgreement is owned by the thread driving its device; not thread-safe.
-#ifndef PROVLEDGER_TOOLS_DEVICE_SIM_KEY_AGREEMENT_H_
-#define PROVLEDGER_TOOLS_DEVICE_SIM_KEY_AGREEMENT_H_
+#ifndef PROVLEDGER_DEVICE_PROTOCOL_KEY_AGREEMENT_H_
+#define PROVLEDGER_DEVICE_PROTOCOL_KEY_AGREEMENT_H_
 
 #include <cstdint>
 #include <optional>
@@ -17,7 +17,7 @@
 #include "common/status.h"
 #include "device_protocol/key_digests.h"
 
-namespace provledger::device_sim {
+namespace provledger::device_protocol {
 
 // The gateways a device accepts replies from. An empty id accepts any gateway id; a
 // missing key skips the signature check (the kid is always checked).
@@ -40,7 +40,7 @@ class KeyAgreement {
   // the nonce (random(16)), and signs the request for `device` at `now_ms` with
   // `device_key`. kInternal if no valid scalar comes in 8 draws or signing fails.
   static StatusOr<KeyAgreement> Start(const std::string& device, const PrivateKey& device_key,
-                                      uint64_t now_ms, const device_protocol::RandomSource& random);
+                                      uint64_t now_ms, const RandomSource& random);
 
   // {"v":1,"device":..,"eph":..,"nonce":..,"ts":..,"sig":..}: publish to devices/{d}/key.
   const std::string& request_json() const { return request_json_; }
@@ -64,6 +64,6 @@ class KeyAgreement {
   std::string request_json_;
 };
 
-}  // namespace provledger::device_sim
+}  // namespace provledger::device_protocol
 
-#endif  // PROVLEDGER_TOOLS_DEVICE_SIM_KEY_AGREEMENT_H_
+#endif  // PROVLEDGER_DEVICE_PROTOCOL_KEY_AGREEMENT_H_

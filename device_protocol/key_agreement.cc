@@ -1,11 +1,11 @@
-#include "tools/device_sim/key_agreement.h"
+#include "device_protocol/key_agreement.h"
 
 #include <utility>
 
 #include "common/json.h"
 #include "common/sha256.h"
 
-namespace provledger::device_sim {
+namespace provledger::device_protocol {
 
 namespace {
 
@@ -24,8 +24,7 @@ StatusOr<Bytes> HexField(const JsonValue& doc, const std::string& key, size_t si
 }  // namespace
 
 StatusOr<KeyAgreement> KeyAgreement::Start(const std::string& device, const PrivateKey& device_key,
-                                           uint64_t now_ms,
-                                           const device_protocol::RandomSource& random) {
+                                           uint64_t now_ms, const RandomSource& random) {
   std::optional<PrivateKey> eph;
   for (int i = 0; i < kMaxScalarDraws && !eph; ++i) {
     StatusOr<PrivateKey> k = PrivateKey::FromBytes(random(kSecretKeySize));
@@ -34,11 +33,10 @@ StatusOr<KeyAgreement> KeyAgreement::Start(const std::string& device, const Priv
   if (!eph) return InternalError("key request: no valid ephemeral scalar drawn");
   KeyAgreement a(device, std::move(*eph));
   a.eph_public_ = a.eph_key_.PublicKey();
-  a.nonce_ = random(device_protocol::kNonceSize);
-  if (a.nonce_.size() != device_protocol::kNonceSize)
-    return InternalError("key request: short nonce");
-  PL_ASSIGN_OR_RETURN(Bytes sig, device_key.Sign(device_protocol::KeyRequestDigest(
-                                     device, a.eph_public_, a.nonce_, now_ms)));
+  a.nonce_ = random(kNonceSize);
+  if (a.nonce_.size() != kNonceSize) return InternalError("key request: short nonce");
+  PL_ASSIGN_OR_RETURN(Bytes sig,
+                      device_key.Sign(KeyRequestDigest(device, a.eph_public_, a.nonce_, now_ms)));
   JsonValue req = JsonValue::Object();
   req.Set("v", JsonValue::Int(1));
   req.Set("device", JsonValue::String(device));
@@ -59,7 +57,7 @@ StatusOr<Session> KeyAgreement::Finish(std::string_view reply_json,
   Session s;
   PL_ASSIGN_OR_RETURN(s.gateway, doc.GetString("gateway"));
   PL_ASSIGN_OR_RETURN(Bytes bridge_eph, HexField(doc, "eph", kPublicKeySize));
-  PL_ASSIGN_OR_RETURN(Bytes bridge_nonce, HexField(doc, "nonce", device_protocol::kNonceSize));
+  PL_ASSIGN_OR_RETURN(Bytes bridge_nonce, HexField(doc, "nonce", kNonceSize));
   PL_ASSIGN_OR_RETURN(s.kid, HexField(doc, "kid", 8));
   PL_ASSIGN_OR_RETURN(s.expires, doc.GetInt("expires"));
   PL_ASSIGN_OR_RETURN(Bytes sig, HexField(doc, "sig", kSignatureSize));
@@ -68,8 +66,8 @@ StatusOr<Session> KeyAgreement::Finish(std::string_view reply_json,
                                  trust.gateway_id + "'");
   }
   if (trust.gateway_pubkey.has_value()) {
-    Bytes digest = device_protocol::KeyReplyDigest(device_, s.gateway, eph_public_, bridge_eph,
-                                                   bridge_nonce, s.kid, s.expires);
+    Bytes digest =
+        KeyReplyDigest(device_, s.gateway, eph_public_, bridge_eph, bridge_nonce, s.kid, s.expires);
     Status verified = VerifySignature(*trust.gateway_pubkey, digest, sig);
     if (!verified.ok()) {
       return UnauthenticatedError("key reply signature does not verify with the gateway key: " +
@@ -78,14 +76,12 @@ StatusOr<Session> KeyAgreement::Finish(std::string_view reply_json,
   }
   auto shared = Ecdh(eph_key_, bridge_eph);
   if (!shared.ok()) return InvalidArgumentError("key reply \"eph\" is not a valid public key");
-  PL_ASSIGN_OR_RETURN(s.key,
-                      device_protocol::DeriveSessionKey(*shared, nonce_, bridge_nonce, device_));
-  if (device_protocol::SessionKid(s.key) != s.kid) {
+  PL_ASSIGN_OR_RETURN(s.key, DeriveSessionKey(*shared, nonce_, bridge_nonce, device_));
+  if (SessionKid(s.key) != s.kid) {
     return UnauthenticatedError("key reply kid " + HexEncode(s.kid) +
-                                " is not that of the derived key " +
-                                HexEncode(device_protocol::SessionKid(s.key)));
+                                " is not that of the derived key " + HexEncode(SessionKid(s.key)));
   }
   return s;
 }
 
-}  // namespace provledger::device_sim
+}  // namespace provledger::device_protocol
