@@ -11,12 +11,15 @@
 #ifndef PROVLEDGER_COMMON_COMMAND_LINE_H_
 #define PROVLEDGER_COMMON_COMMAND_LINE_H_
 
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
 #include "common/status.h"
 
 namespace provledger {
@@ -55,6 +58,17 @@ Status ApplyCommandLine(const char* argv0, const CommandLine& cl);
 
 // The flag's value; kInvalidArgument "--NAME is required" when it is empty.
 StatusOr<std::string> Require(const absl::Flag<std::string>& flag);
+
+// A uint64 flag's value as the narrower T the option holds; kInvalidArgument "--NAME is too
+// large" when it does not fit.
+template <typename T>
+StatusOr<T> NarrowFlag(const absl::Flag<uint64_t>& flag, const char* name) {
+  const uint64_t v = absl::GetFlag(flag);
+  if (v > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+    return InvalidArgumentError(std::string("--") + name + " is too large");
+  }
+  return static_cast<T>(v);
+}
 
 // The flags of `names` changed from their defaults (by a flag file, say).
 std::vector<std::string> FlagsNotAtDefault(const std::set<std::string>& names);

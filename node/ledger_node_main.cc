@@ -1,9 +1,10 @@
 // ledger_node: a provledger validator node. Serves the client gRPC service and orders
 // gateway-signed batches into blocks with PBFT (also for a single validator, N = 1).
 //
-//   ledger_node --genesis=genesis.json --node_id=v0 --key=v0.key --data_dir=DIR
-//               [--listen=127.0.0.1:7000] [--block_timeout_ms=10]
-//               [--config=node.json] [--log_level=info]
+//   ledger_node --genesis=genesis.json --node_id=v0 --key=v0.key --data_dir=DIR [flags]
+//
+// Flags are Abseil flags (defaults on the definitions, --help, --flagfile=FILE); --config=FILE
+// (a JSON object of the same names) keeps working, the command line winning over it.
 //
 // Exit codes (docs/OPERATIONS.md): 0 stopped on SIGTERM/SIGINT; 1 bad flags, files or store
 // at start; 2 the listen port is taken or cannot be bound (ev=listen_failed); 3 the store
@@ -23,8 +24,9 @@
 #include <cstring>
 #include <thread>
 
+#include "absl/flags/flag.h"
 #include "client/channel_options.h"
-#include "common/flags.h"
+#include "common/command_line.h"
 #include "common/key_file.h"
 #include "common/log.h"
 #include "common/process.h"
@@ -35,8 +37,44 @@
 #include "node/pbft_orderer.h"
 #include "node/registry_holder.h"
 
+// The orderer's defaults are the flags' defaults: one place for each.
+static const provledger::node::PbftOptions kDefaults;
+
+ABSL_FLAG(std::string, genesis, "", "the genesis FILE (required)");
+ABSL_FLAG(std::string, node_id, "", "this validator's id in the genesis file (required)");
+ABSL_FLAG(std::string, key, "", "this validator's private key FILE, mode 0600 (required)");
+ABSL_FLAG(std::string, data_dir, "", "DIR of the chain store (required)");
+ABSL_FLAG(std::string, listen, "", "HOST:PORT to serve on (default: the genesis address)");
+ABSL_FLAG(uint64_t, block_timeout_ms, kDefaults.block_timeout_ms,
+          "cut a block this long after its first batch");
+ABSL_FLAG(uint64_t, max_block_batches, kDefaults.max_block_batches,
+          "... or at this many gateway batches");
+ABSL_FLAG(uint64_t, view_change_timeout_ms, kDefaults.view_change_timeout_ms,
+          "base view-change timeout; doubles per try");
+ABSL_FLAG(uint64_t, checkpoint_interval, kDefaults.checkpoint_interval,
+          "blocks between PBFT checkpoints");
+ABSL_FLAG(uint64_t, window, kDefaults.window, "blocks in flight (PBFT watermark window)");
+ABSL_FLAG(bool, persist_votes, kDefaults.persist_votes,
+          "write each vote to disk before sending it (never off in production)");
+ABSL_FLAG(std::string, config, "", "FILE.json: an object of these flag names; flags win");
+ABSL_FLAG(std::string, log_level, "info", "debug|info|warn");
+
 namespace provledger::node {
 namespace {
+
+const std::vector<std::string> kFlagOrder = {"genesis",
+                                             "node_id",
+                                             "key",
+                                             "data_dir",
+                                             "listen",
+                                             "block_timeout_ms",
+                                             "max_block_batches",
+                                             "view_change_timeout_ms",
+                                             "checkpoint_interval",
+                                             "window",
+                                             "persist_votes",
+                                             "config",
+                                             "log_level"};
 
 constexpr int kExitListenFailed = 2;
 constexpr int kExitStoreWriteFailed = 4;
@@ -80,30 +118,31 @@ Status ProbeListen(const std::string& listen) {
   return result;
 }
 
-const char kUsage[] =
-    "usage: ledger_node --genesis=FILE --node_id=ID --key=FILE --data_dir=DIR\n"
-    "                   [--listen=HOST:PORT] [--block_timeout_ms=MS] [--config=FILE.json]\n"
-    "                   [--log_level=debug|info|warn] [--max_block_batches=N] "
-    "[--view_change_timeout_ms=MS]\n"
-    "                   [--checkpoint_interval=K] [--window=N]\n";
-
 // Runs the node; *exit_code is set where the process must exit with a code of its own.
 Status Run(int argc, char** argv, int* exit_code) {
-  PL_ASSIGN_OR_RETURN(Flags flags, Flags::Parse(argc, argv, 1,
-                                                {"genesis", "node_id", "key", "data_dir", "listen",
-                                                 "block_timeout_ms", "log_level", "help",
-                                                 "max_block_batches", "view_change_timeout_ms",
-                                                 "checkpoint_interval", "window", "persist_votes"},
-                                                {"help"}));
-  if (flags.GetBool("help")) {
-    std::fputs(kUsage, stdout);
+  PL_ASSIGN_OR_RETURN(CommandLine cl, SplitCommandLine(argc, argv, 1));
+  if (cl.help) {
+    std::fputs("usage: ledger_node --genesis=FILE --node_id=ID --key=FILE --data_dir=DIR [flags]\n",
+               stdout);
+    PrintFlagHelp(stdout, kFlagOrder);
+    std::fputs("  --flagfile=FILE  one --name=value a line\n", stdout);
     return OkStatus();
   }
-  PL_RETURN_IF_ERROR(SetLogLevelByName(flags.Get("log_level", "info")));
-  PL_ASSIGN_OR_RETURN(std::string genesis_path, flags.Require("genesis"));
-  PL_ASSIGN_OR_RETURN(std::string node_id, flags.Require("node_id"));
-  PL_ASSIGN_OR_RETURN(std::string key_path, flags.Require("key"));
-  PL_ASSIGN_OR_RETURN(std::string data_dir, flags.Require("data_dir"));
+  if (!cl.positional.empty()) {
+    return InvalidArgumentError("unexpected argument '" + cl.positional[0] + "'");
+  }
+  for (const GivenFlag& f : cl.flags) {
+    if (f.name == "config") {
+      PL_RETURN_IF_ERROR(MergeJsonConfig(f.value, &cl));
+      break;
+    }
+  }
+  PL_RETURN_IF_ERROR(ApplyCommandLine(argv[0], cl));
+  PL_RETURN_IF_ERROR(SetLogLevelByName(absl::GetFlag(FLAGS_log_level)));
+  PL_ASSIGN_OR_RETURN(std::string genesis_path, Require(FLAGS_genesis));
+  PL_ASSIGN_OR_RETURN(std::string node_id, Require(FLAGS_node_id));
+  PL_ASSIGN_OR_RETURN(std::string key_path, Require(FLAGS_key));
+  PL_ASSIGN_OR_RETURN(std::string data_dir, Require(FLAGS_data_dir));
   SetLogContext("node", node_id);
 
   PL_ASSIGN_OR_RETURN(ledger::Genesis genesis, ledger::LoadGenesis(genesis_path));
@@ -116,21 +155,20 @@ Status Run(int argc, char** argv, int* exit_code) {
                                  "'s key in the genesis file");
   }
   PbftOptions popts;
-  PL_ASSIGN_OR_RETURN(uint64_t timeout, flags.GetUint("block_timeout_ms", popts.block_timeout_ms));
-  popts.block_timeout_ms = static_cast<uint32_t>(timeout);
+  PL_ASSIGN_OR_RETURN(popts.block_timeout_ms,
+                      NarrowFlag<uint32_t>(FLAGS_block_timeout_ms, "block_timeout_ms"));
   PL_ASSIGN_OR_RETURN(popts.max_block_batches,
-                      flags.GetUint("max_block_batches", popts.max_block_batches));
-  PL_ASSIGN_OR_RETURN(uint64_t vct,
-                      flags.GetUint("view_change_timeout_ms", popts.view_change_timeout_ms));
-  popts.view_change_timeout_ms = static_cast<uint32_t>(vct);
-  PL_ASSIGN_OR_RETURN(popts.checkpoint_interval,
-                      flags.GetUint("checkpoint_interval", popts.checkpoint_interval));
-  PL_ASSIGN_OR_RETURN(popts.window, flags.GetUint("window", popts.window));
-  popts.persist_votes = !flags.Has("persist_votes") || flags.GetBool("persist_votes");
+                      NarrowFlag<size_t>(FLAGS_max_block_batches, "max_block_batches"));
+  PL_ASSIGN_OR_RETURN(popts.view_change_timeout_ms,
+                      NarrowFlag<uint32_t>(FLAGS_view_change_timeout_ms, "view_change_timeout_ms"));
+  popts.checkpoint_interval = absl::GetFlag(FLAGS_checkpoint_interval);
+  popts.window = absl::GetFlag(FLAGS_window);
+  popts.persist_votes = absl::GetFlag(FLAGS_persist_votes);
 
   // A port in use is refused before anything else starts: a second process must never answer
   // for (or vote beside) the one already listening.
-  const std::string listen = flags.Get("listen", genesis.validators[*self].address);
+  const std::string listen = absl::GetFlag(FLAGS_listen).empty() ? genesis.validators[*self].address
+                                                                 : absl::GetFlag(FLAGS_listen);
   Status probe = ProbeListen(listen);
   if (!probe.ok()) {
     LogError("listen_failed")

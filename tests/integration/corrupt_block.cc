@@ -4,19 +4,25 @@
 //   corrupt_block --data_dir=DIR --chain_id=ID --height=H
 #include <cstdio>
 
-#include "common/flags.h"
+#include "absl/flags/flag.h"
+#include "common/command_line.h"
 #include "ledger/store/block_store.h"
 #include "ledger/store/block_store_testing.h"
+
+ABSL_FLAG(std::string, data_dir, "", "the stopped node's data DIR (required)");
+ABSL_FLAG(std::string, chain_id, "", "the chain id (required)");
+ABSL_FLAG(uint64_t, height, 0, "the block to damage (required)");
 
 namespace provledger {
 namespace {
 
 Status Run(int argc, char** argv) {
-  PL_ASSIGN_OR_RETURN(Flags flags,
-                      Flags::Parse(argc, argv, 1, {"data_dir", "chain_id", "height"}, {}));
-  PL_ASSIGN_OR_RETURN(std::string dir, flags.Require("data_dir"));
-  PL_ASSIGN_OR_RETURN(std::string chain_id, flags.Require("chain_id"));
-  PL_ASSIGN_OR_RETURN(uint64_t height, flags.GetUint("height", 0));
+  PL_ASSIGN_OR_RETURN(CommandLine cl, SplitCommandLine(argc, argv, 1));
+  PL_RETURN_IF_ERROR(ApplyCommandLine(argv[0], cl));
+  PL_ASSIGN_OR_RETURN(std::string dir, Require(FLAGS_data_dir));
+  PL_ASSIGN_OR_RETURN(std::string chain_id, Require(FLAGS_chain_id));
+  const uint64_t height = absl::GetFlag(FLAGS_height);
+  if (height == 0) return InvalidArgumentError("--height is required");
   ledger::StoreOptions o;
   o.path = dir + "/chain";
   PL_ASSIGN_OR_RETURN(auto store, ledger::BlockStore::Open(o, chain_id));
