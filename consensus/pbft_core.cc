@@ -106,7 +106,7 @@ void PbftCore::Send(int to, ConsensusMsg msg) {
   out_.to_send.emplace_back(to, std::move(msg));
 }
 
-bool PbftCore::CheckEnvelope(const ConsensusMsg& msg) {
+bool PbftCore::CheckEnvelope(const ConsensusMsg& msg, bool check_signature) {
   if (msg.sender >= config_.n) {
     Drop(DropReason::kUnknownSender);
     return false;
@@ -115,7 +115,8 @@ bool PbftCore::CheckEnvelope(const ConsensusMsg& msg) {
     Drop(DropReason::kDuplicate);
     return false;
   }
-  if (!checker_->Verify(msg.sender, SigningDigest(config_.chain_id, msg), msg.signature)) {
+  if (check_signature &&
+      !checker_->Verify(msg.sender, SigningDigest(config_.chain_id, msg), msg.signature)) {
     Drop(DropReason::kBadSignature);
     return false;
   }
@@ -123,7 +124,14 @@ bool PbftCore::CheckEnvelope(const ConsensusMsg& msg) {
 }
 
 void PbftCore::OnMessage(const ConsensusMsg& msg) {
-  if (!CheckEnvelope(msg)) return;
+  if (CheckEnvelope(msg, /*check_signature=*/true)) HandleMessage(msg);
+}
+
+void PbftCore::OnVerifiedMessage(const ConsensusMsg& msg) {
+  if (CheckEnvelope(msg, /*check_signature=*/false)) HandleMessage(msg);
+}
+
+void PbftCore::HandleMessage(const ConsensusMsg& msg) {
   NoteHeard(msg);
   switch (msg.type) {
     case ConsensusMsg::kSuspect:

@@ -175,6 +175,11 @@ class PbftCore {
   // Handles one message from a peer. Invalid, stale or conflicting messages are dropped and
   // counted (dropped()); nothing else happens to them.
   void OnMessage(const ConsensusMsg& msg);
+  // OnMessage for a shell that checked `msg.signature` itself, off this thread, with the
+  // sender's genesis key over SigningDigest(): the envelope signature is not checked again
+  // (the messages a view change or new view carries still are). Precondition: that check
+  // passed; a shell that cannot promise it calls OnMessage.
+  void OnVerifiedMessage(const ConsensusMsg& msg);
   // Handles a client request (or one forwarded by a backup). Ignored when its id is known
   // or committed; a backup forwards a new one to the primary and arms its view timer.
   void OnRequest(Request req);
@@ -234,7 +239,10 @@ class PbftCore {
 
   // pbft_core.cc: normal case.
   void Drop(DropReason r) { ++dropped_[static_cast<size_t>(r)]; }
-  bool CheckEnvelope(const ConsensusMsg& msg);
+  // Sender in range and not us, and (when `check_signature`) its signature verifies.
+  bool CheckEnvelope(const ConsensusMsg& msg, bool check_signature);
+  // Dispatches a message whose envelope checked out.
+  void HandleMessage(const ConsensusMsg& msg);
   void HandlePrePrepare(const ConsensusMsg& msg, bool own);
   void HandleVote(const ConsensusMsg& msg);
   void HandleCheckpoint(const ConsensusMsg& msg);

@@ -217,7 +217,7 @@ void PbftOrderer::Handle(Event& e) {
       ApplyTransfer(*e.transfer);
       break;
     case Event::kMessage:
-      core_->OnMessage(e.msg);
+      core_->OnVerifiedMessage(e.msg);  // Deliver checked its signature
       break;
     case Event::kRequest:
       // A peer's copy of a request already on our chain (say queued for us while we were

@@ -34,9 +34,11 @@ class FakeChecker : public SignatureChecker {
  public:
   explicit FakeChecker(uint32_t n) : n_(n) {}
   bool Verify(uint32_t validator, ByteView digest32, ByteView sig) override;
+  size_t calls() const { return calls_; }  // Verify calls so far
 
  private:
   uint32_t n_;
+  size_t calls_ = 0;
 };
 
 // The parsed content of a fake block.

@@ -174,6 +174,25 @@ TEST_F(PbftCoreTest, DropsHeightsOutsideTheWatermarks) {
   EXPECT_EQ(core_->dropped(DropReason::kOutsideWatermarks), 2u);
 }
 
+TEST_F(PbftCoreTest, AMessageTheShellVerifiedIsNotVerifiedAgainButStillChecked) {
+  ConsensusMsg pp = PrePrepare(0, 1, Bytes(32, '\0'), 1);
+  const size_t before = checker_.calls();
+  core_->OnVerifiedMessage(pp);
+  EXPECT_EQ(checker_.calls(), before);
+  bool prepared = false;
+  for (const auto& [to, m] : core_->TakeOutput().to_send) {
+    prepared = prepared || m.type == ConsensusMsg::kPrepare;
+  }
+  EXPECT_TRUE(prepared) << "the backup took the pre-prepare and prepares";
+  ConsensusMsg unknown = pp;
+  unknown.sender = 9;
+  core_->OnVerifiedMessage(unknown);
+  EXPECT_EQ(core_->dropped(DropReason::kUnknownSender), 1u);
+  // OnMessage still checks the envelope itself.
+  core_->OnMessage(Vote(ConsensusMsg::kPrepare, pp, 2));
+  EXPECT_EQ(checker_.calls(), before + 1);
+}
+
 TEST_F(PbftCoreTest, DropsUnknownSendersBadSignaturesAndPrePreparesFromBackups) {
   ConsensusMsg pp = PrePrepare(0, 1, Bytes(32, '\0'), 1);
   ConsensusMsg unknown = pp;
