@@ -8,6 +8,7 @@
 #ifndef PROVLEDGER_NODE_BATCH_VALIDATOR_H_
 #define PROVLEDGER_NODE_BATCH_VALIDATOR_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,9 @@ struct CheckedBatch {
   std::string gateway;
   std::vector<CheckedRecord> records;  // the records that passed, in batch order
   std::vector<RecordRefusal> refused;  // the others, in batch order
+  // The registry snapshot it was checked against, when the caller holds it as shared (so
+  // the block derivation on this node can reuse the outcome: node/checked_batch_cache.h).
+  std::shared_ptr<const ledger::RegistrySnapshot> checked_against;
 };
 
 // Checks a gateway batch (PROTOCOL.md 6.5). Errors refuse the whole batch: kPermissionDenied

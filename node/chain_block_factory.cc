@@ -37,12 +37,14 @@ StatusOr<Bytes> RequestId(const std::string& chain_id, const v1::ConsensusReques
 }
 
 ChainBlockFactory::ChainBlockFactory(ledger::BlockStore* store, const ledger::Genesis* genesis,
-                                     RegistryHolder* registry, Clock clock, BatchLimits limits)
+                                     RegistryHolder* registry, Clock clock, BatchLimits limits,
+                                     CheckedBatchCache* checked)
     : store_(store),
       genesis_(genesis),
       registry_(registry),
       clock_(std::move(clock)),
-      limits_(limits) {}
+      limits_(limits),
+      checked_(checked) {}
 
 namespace {
 // The ids and (device, seq) pairs a derived block takes, for checks of later blocks.
@@ -117,14 +119,18 @@ Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
   std::set<std::pair<std::string, uint64_t>> seqs;
   for (size_t i = 0; i < requests.size(); ++i) {
     const auto& req = requests[i];
+    StatusOr<Bytes> request_id = RequestId(genesis_->chain_id, req);
+    if (!request_id.ok()) return request_id.status().Annotate("request " + std::to_string(i));
+    const Bytes& rid = *request_id;
     StatusOr<CheckedBatch> checked = InvalidArgumentError("empty request");
     if (req.has_batch()) {
-      checked = ValidateBatch(*genesis_, *reg, req.batch(), limits_);
+      std::optional<CheckedBatch> cached =
+          checked_ ? checked_->Take(rid, req.batch(), reg.get()) : std::nullopt;
+      checked = cached ? std::move(*cached) : ValidateBatch(*genesis_, *reg, req.batch(), limits_);
     } else if (req.kind_case() == v1::ConsensusRequest::kRegistryTx) {
       checked = ValidateRegistrySubmission(*genesis_, req.registry_tx());
     }
     if (!checked.ok()) return checked.status().Annotate("request " + std::to_string(i));
-    PL_ASSIGN_OR_RETURN(Bytes rid, RequestId(genesis_->chain_id, req));
     out->request_ids.push_back(rid);
     for (auto& r : checked->refused) out->refused_records.emplace(r.id, r.status);
     for (auto& rec : checked->records) {

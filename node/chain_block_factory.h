@@ -28,6 +28,7 @@
 #include "ledger/genesis.h"
 #include "ledger/store/block_store.h"
 #include "node/batch_validator.h"
+#include "node/checked_batch_cache.h"
 #include "node/registry_holder.h"
 #include "proto/consensus.pb.h"
 
@@ -69,8 +70,11 @@ class ChainBlockFactory final : public consensus::BlockFactory {
  public:
   using Clock = std::function<uint64_t()>;
   // All pointers must outlive the factory. `clock` gives the proposer's time in ms.
+  // `checked` (optional) holds batches validated at submission with the same `limits`;
+  // derivation takes their outcome from it instead of validating them again.
   ChainBlockFactory(ledger::BlockStore* store, const ledger::Genesis* genesis,
-                    RegistryHolder* registry, Clock clock, BatchLimits limits = {});
+                    RegistryHolder* registry, Clock clock, BatchLimits limits = {},
+                    CheckedBatchCache* checked = nullptr);
 
   StatusOr<consensus::Proposal> Build(uint64_t height, uint64_t view, ByteView prev_hash,
                                       std::vector<consensus::Request> requests) override;
@@ -100,6 +104,7 @@ class ChainBlockFactory final : public consensus::BlockFactory {
   RegistryHolder* registry_;
   Clock clock_;
   BatchLimits limits_;
+  CheckedBatchCache* checked_;
   struct Pending {
     DerivedBlock block;
     std::set<Bytes> ids;

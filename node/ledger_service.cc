@@ -66,6 +66,7 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
                                    v1::SubmitResponse* resp) {
   auto reg = registry_->Get();
   auto checked = ValidateBatch(*genesis_, *reg, req->batch(), limits_);
+  if (checked.ok()) checked->checked_against = reg;
   if (!checked.ok()) {
     LogWarn("batch_refused")
         .Kv("gateway", req->batch().gateway())

@@ -63,7 +63,10 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
       options_(options),
       signer_(std::make_unique<KeySigner>(&key_)),
       checker_(std::make_unique<GenesisChecker>(genesis_)),
-      factory_(store_, genesis_, registry, [] { return NowMs(); }),  // block time: wall clock
+      batch_cache_(kCheckedBatchCacheEntries, kCheckedBatchCacheBytes),
+      factory_(
+          store_, genesis_, registry, [] { return NowMs(); },  // block time: wall clock
+          BatchLimits(), &batch_cache_),
       applier_(store_, genesis_, registry, &factory_),
       vote_store_(store_, options_.persist_votes),
       monitor_(genesis_, 2 * CoreConfig(*genesis_, self_, options_).view_change_timeout_ticks),
@@ -128,6 +131,10 @@ StatusOr<std::future<SubmitResult>> PbftOrderer::Submit(CheckedBatch batch,
   }
   auto w = waiters_.Make(std::move(record_ids), request.SerializeAsString(),
                          SteadyMs() + options_.submit_timeout_ms);
+  if (request.has_batch() && batch.checked_against) {
+    std::shared_ptr<const ledger::RegistrySnapshot> reg = std::move(batch.checked_against);
+    batch_cache_.Put(id, request.batch(), std::move(reg), std::move(batch));
+  }
   auto fut = w->done.get_future();
   e.kind = Event::kLocal;
   e.request = consensus::Request{id, w->request};

@@ -38,6 +38,7 @@
 #include "node/block_applier.h"
 #include "node/block_repairer.h"
 #include "node/chain_block_factory.h"
+#include "node/checked_batch_cache.h"
 #include "node/orderer.h"
 #include "node/peer_transport.h"
 #include "node/registry_holder.h"
@@ -121,6 +122,10 @@ class PbftOrderer final : public Orderer {
   PbftOptions options_;
   std::unique_ptr<KeySigner> signer_;
   std::unique_ptr<GenesisChecker> checker_;
+  // Batches this node validated at submission, until it derives their block.
+  static constexpr size_t kCheckedBatchCacheEntries = 4096;
+  static constexpr size_t kCheckedBatchCacheBytes = 256u << 20;
+  CheckedBatchCache batch_cache_;
   ChainBlockFactory factory_;
   BlockApplier applier_;
   VoteStore vote_store_;

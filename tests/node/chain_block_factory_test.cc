@@ -220,5 +220,87 @@ TEST_F(ChainBlockFactoryTest, RefusesABlockWhoseRootDoesNotMatchItsRequests) {
             StatusCode::kUnauthenticated);
 }
 
+// The outcome of a batch validated at submission, as LedgerService and PbftOrderer keep it.
+void RememberChecked(CheckedBatchCache* cache, const consensus::Request& r,
+                     std::shared_ptr<const ledger::RegistrySnapshot> reg, CheckedBatch checked) {
+  v1::ConsensusRequest req;
+  ASSERT_TRUE(req.ParseFromString(r.payload));
+  cache->Put(r.id, req.batch(), std::move(reg), std::move(checked));
+}
+
+TEST_F(ChainBlockFactoryTest, DerivationTakesABatchValidatedAtSubmissionOnce) {
+  CheckedBatchCache cache(16, 1 << 20);
+  ChainBlockFactory f(
+      store_.get(), &genesis_, registry_.get(), [] { return uint64_t{1}; }, BatchLimits(), &cache);
+  consensus::Request r = Batch("dev-1", 1);
+  v1::ConsensusRequest req;
+  ASSERT_TRUE(req.ParseFromString(r.payload));
+  auto reg = registry_->Get();
+  auto checked = ValidateBatch(genesis_, *reg, req.batch(), BatchLimits());
+  ASSERT_TRUE(checked.ok());
+  RememberChecked(&cache, r, reg, *checked);
+  auto p = f.Build(1, 0, Bytes(32, '\0'), {r});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.size(), 0u);
+  // The same block derived without the cache is the same block.
+  consensus::BlockInfo info;
+  ASSERT_TRUE(factory_->Validate(1, 0, Bytes(32, '\0'), p->block, &info).ok());
+  EXPECT_EQ(info.header_hash, p->header_hash);
+}
+
+TEST_F(ChainBlockFactoryTest, ABatchCheckedAgainstAnOlderRegistryIsValidatedAgain) {
+  CheckedBatchCache cache(16, 1 << 20);
+  ChainBlockFactory f(
+      store_.get(), &genesis_, registry_.get(), [] { return uint64_t{1}; }, BatchLimits(), &cache);
+  consensus::Request r = BatchOf({{"dev-1", 1}, {"dev-2", 1}});
+  v1::ConsensusRequest req;
+  ASSERT_TRUE(req.ParseFromString(r.payload));
+  auto reg = registry_->Get();
+  auto checked = ValidateBatch(genesis_, *reg, req.batch(), BatchLimits());
+  ASSERT_TRUE(checked.ok());
+  ASSERT_EQ(checked->records.size(), 2u);
+  RememberChecked(&cache, r, reg, *checked);
+  Revoke("dev-2");  // committed between submission and derivation
+  auto p = f.Build(1, 0, Bytes(32, '\0'), {r});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(cache.hits(), 0u);
+  auto d = f.Materialize(p->block);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->records.size(), 1u) << "dev-2's record is left out, as without the cache";
+  EXPECT_EQ(d->refused_records.size(), 1u);
+}
+
+TEST_F(ChainBlockFactoryTest, ACachedOutcomeIsNotTakenForTheSameRecordsWithOtherPayloads) {
+  CheckedBatchCache cache(16, 1 << 20);
+  consensus::Request r = Batch("dev-1", 1);
+  v1::ConsensusRequest req;
+  ASSERT_TRUE(req.ParseFromString(r.payload));
+  req.mutable_batch()->add_payloads("22.0");  // does not hash to the record's payload_hash
+  auto reg = registry_->Get();
+  auto checked = ValidateBatch(genesis_, *reg, req.batch(), BatchLimits());
+  ASSERT_TRUE(checked.ok());
+  ASSERT_EQ(checked->refused.size(), 1u);
+  cache.Put(r.id, req.batch(), reg, *checked);
+  v1::SignedBatch honest = req.batch();
+  honest.set_payloads(0, "21.5");
+  EXPECT_FALSE(cache.Take(r.id, honest, reg.get()).has_value());
+  v1::SignedBatch resigned = req.batch();
+  resigned.set_signature(Bytes(64, '\1'));
+  EXPECT_FALSE(cache.Take(r.id, resigned, reg.get()).has_value());
+  EXPECT_TRUE(cache.Take(r.id, req.batch(), reg.get()).has_value());
+}
+
+TEST(CheckedBatchCache, KeepsAtMostItsEntriesOldestGoingFirst) {
+  CheckedBatchCache cache(2, 1 << 20);
+  auto reg = std::make_shared<ledger::RegistrySnapshot>();
+  v1::SignedBatch b;
+  b.set_signature("s");
+  for (int i = 0; i < 3; ++i) cache.Put(Bytes(32, static_cast<char>(i)), b, reg, CheckedBatch());
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_FALSE(cache.Take(Bytes(32, '\0'), b, reg.get()).has_value());
+  EXPECT_TRUE(cache.Take(Bytes(32, '\2'), b, reg.get()).has_value());
+}
+
 }  // namespace
 }  // namespace provledger::node
