@@ -7,6 +7,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "absl/strings/str_split.h"
 #include "common/file_io.h"
 #include "common/json.h"
 
@@ -163,6 +164,33 @@ void PrintFlagHelp(std::FILE* out, const std::vector<std::string>& names, const 
       std::fprintf(out, "%s%s\n%s%-26s%s\n", indent, head.c_str(), indent, "", help.c_str());
     }
   }
+}
+
+std::vector<std::string> SplitFlagList(const std::string& value) {
+  return absl::StrSplit(value, ',', absl::SkipEmpty());
+}
+
+StatusOr<bool> ReadDaemonCommandLine(int argc, char** argv, const char* usage,
+                                     const std::vector<std::string>& order,
+                                     const std::set<std::string>& repeatable) {
+  PL_ASSIGN_OR_RETURN(CommandLine cl, SplitCommandLine(argc, argv, 1, repeatable));
+  if (cl.help) {
+    std::fputs(usage, stdout);
+    PrintFlagHelp(stdout, order);
+    std::fputs("  --flagfile=FILE  one --name=value a line\n", stdout);
+    return false;
+  }
+  if (!cl.positional.empty()) {
+    return InvalidArgumentError("unexpected argument '" + cl.positional[0] + "'");
+  }
+  for (const GivenFlag& f : cl.flags) {
+    if (f.name == "config") {
+      PL_RETURN_IF_ERROR(MergeJsonConfig(f.value, &cl));
+      break;
+    }
+  }
+  PL_RETURN_IF_ERROR(ApplyCommandLine(argv[0], cl));
+  return true;
 }
 
 }  // namespace provledger

@@ -56,6 +56,17 @@ Status MergeJsonConfig(const std::string& path, CommandLine* cl);
 // error and exit(1).
 Status ApplyCommandLine(const char* argv0, const CommandLine& cl);
 
+// The start of a daemon's main (ledger_node, mqtt_bridge): SplitCommandLine, then for --help
+// prints `usage` and the help of the flags in `order` to stdout and returns false (exit 0);
+// refuses positional words; merges --config=FILE (MergeJsonConfig) and applies it all
+// (ApplyCommandLine). True when the daemon should run; errors as those functions give.
+StatusOr<bool> ReadDaemonCommandLine(int argc, char** argv, const char* usage,
+                                     const std::vector<std::string>& order,
+                                     const std::set<std::string>& repeatable = {});
+
+// The items of a comma-separated flag value (--nodes=a:1,b:2), empty items dropped.
+std::vector<std::string> SplitFlagList(const std::string& value);
+
 // The flag's value; kInvalidArgument "--NAME is required" when it is empty.
 StatusOr<std::string> Require(const absl::Flag<std::string>& flag);
 

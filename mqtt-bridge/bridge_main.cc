@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,49 +90,20 @@ const std::vector<std::string> kFlagOrder = {"gateway_id",
                                              "config",
                                              "log_level"};
 
-template <typename T>
-StatusOr<T> Narrow(const absl::Flag<uint64_t>& flag, const char* name) {
-  const uint64_t v = absl::GetFlag(flag);
-  if (v > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
-    return InvalidArgumentError(std::string("--") + name + " is too large");
-  }
-  return static_cast<T>(v);
-}
-
 Status Run(int argc, char** argv) {
-  PL_ASSIGN_OR_RETURN(CommandLine cl, SplitCommandLine(argc, argv, 1, {"policy"}));
-  if (cl.help) {
-    std::fputs(
-        "usage: mqtt_bridge --gateway_id=ID --gateway_key=FILE --nodes=HOST:PORT[,...] "
-        "--data_dir=DIR [flags]\n",
-        stdout);
-    PrintFlagHelp(stdout, kFlagOrder);
-    std::fputs("  --flagfile=FILE  one --name=value a line\n", stdout);
-    return OkStatus();
-  }
-  if (!cl.positional.empty()) {
-    return InvalidArgumentError("unexpected argument '" + cl.positional[0] + "'");
-  }
-  for (const GivenFlag& f : cl.flags) {
-    if (f.name == "config") {
-      PL_RETURN_IF_ERROR(MergeJsonConfig(f.value, &cl));
-      break;
-    }
-  }
-  PL_RETURN_IF_ERROR(ApplyCommandLine(argv[0], cl));
+  PL_ASSIGN_OR_RETURN(bool run, ReadDaemonCommandLine(argc, argv,
+                                                      "usage: mqtt_bridge --gateway_id=ID "
+                                                      "--gateway_key=FILE --nodes=HOST:PORT[,...] "
+                                                      "--data_dir=DIR [flags]\n",
+                                                      kFlagOrder, {"policy"}));
+  if (!run) return OkStatus();
   PL_RETURN_IF_ERROR(SetLogLevelByName(absl::GetFlag(FLAGS_log_level)));
   BridgeOptions o;
   PL_ASSIGN_OR_RETURN(o.gateway_id, Require(FLAGS_gateway_id));
   SetLogContext("bridge", o.gateway_id);
   PL_ASSIGN_OR_RETURN(std::string key_path, Require(FLAGS_gateway_key));
   PL_ASSIGN_OR_RETURN(std::string nodes, Require(FLAGS_nodes));
-  size_t start = 0;
-  while (start <= nodes.size()) {
-    size_t comma = nodes.find(',', start);
-    if (comma == std::string::npos) comma = nodes.size();
-    if (comma > start) o.nodes.push_back(nodes.substr(start, comma - start));
-    start = comma + 1;
-  }
+  o.nodes = SplitFlagList(nodes);
   PL_ASSIGN_OR_RETURN(o.data_dir, Require(FLAGS_data_dir));
   o.broker_uri = absl::GetFlag(FLAGS_broker);
   o.share_group = absl::GetFlag(FLAGS_share_group);
@@ -145,33 +115,34 @@ Status Run(int argc, char** argv) {
   o.client_id = absl::GetFlag(FLAGS_client_id);
   o.verifier.topic_prefix = absl::GetFlag(FLAGS_topic_prefix);
   PL_ASSIGN_OR_RETURN(o.verifier.max_payload_bytes,
-                      Narrow<size_t>(FLAGS_max_payload_bytes, "max_payload_bytes"));
+                      NarrowFlag<size_t>(FLAGS_max_payload_bytes, "max_payload_bytes"));
   o.verifier.clock_window_ms = absl::GetFlag(FLAGS_clock_window_ms);
   o.sessions.clock_window_ms = o.verifier.clock_window_ms;
   o.sessions.session_lifetime_ms = absl::GetFlag(FLAGS_session_lifetime_ms);
   o.sessions.grace_ms = absl::GetFlag(FLAGS_grace_ms);
   PL_ASSIGN_OR_RETURN(o.verifier.replay_window,
-                      Narrow<uint32_t>(FLAGS_replay_window, "replay_window"));
+                      NarrowFlag<uint32_t>(FLAGS_replay_window, "replay_window"));
   o.verifier.quarantine = absl::GetFlag(FLAGS_quarantine);
   PL_ASSIGN_OR_RETURN(o.max_batch_records,
-                      Narrow<size_t>(FLAGS_max_batch_records, "max_batch_records"));
-  PL_ASSIGN_OR_RETURN(o.max_batch_bytes, Narrow<size_t>(FLAGS_max_batch_bytes, "max_batch_bytes"));
-  PL_ASSIGN_OR_RETURN(o.inbox_capacity, Narrow<size_t>(FLAGS_inbox_capacity, "inbox_capacity"));
+                      NarrowFlag<size_t>(FLAGS_max_batch_records, "max_batch_records"));
+  PL_ASSIGN_OR_RETURN(o.max_batch_bytes,
+                      NarrowFlag<size_t>(FLAGS_max_batch_bytes, "max_batch_bytes"));
+  PL_ASSIGN_OR_RETURN(o.inbox_capacity, NarrowFlag<size_t>(FLAGS_inbox_capacity, "inbox_capacity"));
   PL_ASSIGN_OR_RETURN(o.inbox_capacity_bytes,
-                      Narrow<size_t>(FLAGS_inbox_capacity_bytes, "inbox_capacity_bytes"));
+                      NarrowFlag<size_t>(FLAGS_inbox_capacity_bytes, "inbox_capacity_bytes"));
   PL_ASSIGN_OR_RETURN(o.batch_timeout_ms,
-                      Narrow<uint32_t>(FLAGS_batch_timeout_ms, "batch_timeout_ms"));
-  PL_ASSIGN_OR_RETURN(o.submit_workers, Narrow<size_t>(FLAGS_submit_workers, "submit_workers"));
+                      NarrowFlag<uint32_t>(FLAGS_batch_timeout_ms, "batch_timeout_ms"));
+  PL_ASSIGN_OR_RETURN(o.submit_workers, NarrowFlag<size_t>(FLAGS_submit_workers, "submit_workers"));
   PL_ASSIGN_OR_RETURN(o.registry_refresh_ms,
-                      Narrow<uint32_t>(FLAGS_registry_refresh_ms, "registry_refresh_ms"));
+                      NarrowFlag<uint32_t>(FLAGS_registry_refresh_ms, "registry_refresh_ms"));
   PL_ASSIGN_OR_RETURN(o.stats_interval_ms,
-                      Narrow<uint32_t>(FLAGS_stats_interval_ms, "stats_interval_ms"));
+                      NarrowFlag<uint32_t>(FLAGS_stats_interval_ms, "stats_interval_ms"));
   PL_ASSIGN_OR_RETURN(o.submit_timeout_ms,
-                      Narrow<uint32_t>(FLAGS_submit_timeout_ms, "submit_timeout_ms"));
+                      NarrowFlag<uint32_t>(FLAGS_submit_timeout_ms, "submit_timeout_ms"));
   PL_ASSIGN_OR_RETURN(o.read_timeout_ms,
-                      Narrow<uint32_t>(FLAGS_read_timeout_ms, "read_timeout_ms"));
+                      NarrowFlag<uint32_t>(FLAGS_read_timeout_ms, "read_timeout_ms"));
   PL_ASSIGN_OR_RETURN(o.drain_timeout_ms,
-                      Narrow<uint32_t>(FLAGS_drain_timeout_ms, "drain_timeout_ms"));
+                      NarrowFlag<uint32_t>(FLAGS_drain_timeout_ms, "drain_timeout_ms"));
   o.intake_sync = absl::GetFlag(FLAGS_intake_sync);
   for (const auto& p : absl::GetFlag(FLAGS_policy)) {
     PL_RETURN_IF_ERROR(ParsePolicySpec(p, &o.policies));

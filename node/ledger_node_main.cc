@@ -120,24 +120,13 @@ Status ProbeListen(const std::string& listen) {
 
 // Runs the node; *exit_code is set where the process must exit with a code of its own.
 Status Run(int argc, char** argv, int* exit_code) {
-  PL_ASSIGN_OR_RETURN(CommandLine cl, SplitCommandLine(argc, argv, 1));
-  if (cl.help) {
-    std::fputs("usage: ledger_node --genesis=FILE --node_id=ID --key=FILE --data_dir=DIR [flags]\n",
-               stdout);
-    PrintFlagHelp(stdout, kFlagOrder);
-    std::fputs("  --flagfile=FILE  one --name=value a line\n", stdout);
-    return OkStatus();
-  }
-  if (!cl.positional.empty()) {
-    return InvalidArgumentError("unexpected argument '" + cl.positional[0] + "'");
-  }
-  for (const GivenFlag& f : cl.flags) {
-    if (f.name == "config") {
-      PL_RETURN_IF_ERROR(MergeJsonConfig(f.value, &cl));
-      break;
-    }
-  }
-  PL_RETURN_IF_ERROR(ApplyCommandLine(argv[0], cl));
+  PL_ASSIGN_OR_RETURN(
+      bool run,
+      ReadDaemonCommandLine(
+          argc, argv,
+          "usage: ledger_node --genesis=FILE --node_id=ID --key=FILE --data_dir=DIR [flags]\n",
+          kFlagOrder));
+  if (!run) return OkStatus();
   PL_RETURN_IF_ERROR(SetLogLevelByName(absl::GetFlag(FLAGS_log_level)));
   PL_ASSIGN_OR_RETURN(std::string genesis_path, Require(FLAGS_genesis));
   PL_ASSIGN_OR_RETURN(std::string node_id, Require(FLAGS_node_id));

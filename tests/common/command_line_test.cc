@@ -103,4 +103,10 @@ TEST(CommandLine, AFlagFileIsReadAndTheCommandLineWins) {
 }
 
 }  // namespace
+TEST(SplitFlagList, SplitsOnCommasAndDropsEmptyItems) {
+  EXPECT_EQ(SplitFlagList("a:1,b:2"), (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_EQ(SplitFlagList(",a,,b,"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(SplitFlagList("").empty());
+}
+
 }  // namespace provledger

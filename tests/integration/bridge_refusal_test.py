@@ -11,7 +11,6 @@ real bridge and simulated devices (device_sim) speaking PROTOCOL.md.
    the block holding the device/item's first record: bursts of 1,000 readings from 4
    devices as fast as they go.
 """
-import re
 import signal
 import threading
 import time
@@ -19,31 +18,11 @@ import time
 import pltest as t
 
 
-def stats(bridge):
-    """The last bridge_stats line of a bridge's log, as a dict of ints."""
-    lines = [l for l in bridge.log().splitlines() if "ev=bridge_stats" in l]
-    if not lines:
-        return {}
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)\b", lines[-1])}
-
-
-def stats_lines(bridge):
-    return sum(1 for l in bridge.log().splitlines() if "ev=bridge_stats" in l)
-
-
-def records_of(chain, device):
-    _, out, _ = t.ctl("history", "--device=" + device, "--all", "--limit=1000", "--json",
-                      chain.nodes_flag())
-    import json
-    return json.loads(out)
-
-
 def main():
     t.bridge_bins()
     root = t.tmpdir("bridge_refusal")
     chain = t.Chain(root, n=4)
-    for i in range(4):
-        chain.start(i)
+    chain.start_all()
     chain.register(devices=())
     broker = t.Mosquitto(root)
     # The last --registry_refresh_ms wins: a slow registry follower keeps accepting the
@@ -69,10 +48,10 @@ def main():
     good = threading.Thread(target=run, args=(
         "good", "--devices=5", "--device_prefix=good", "--mode=sig", "--count=%d" % count,
         "--rate=50", "--ack_timeout_ms=150000"))
-    committed_before = stats(bridge).get("committed", 0)
+    committed_before = bridge.stats().get("committed", 0)
     victim.start()
     good.start()
-    t.wait_for(lambda: stats(bridge).get("committed", 0) >= committed_before + 200, 60,
+    t.wait_for(lambda: bridge.stats().get("committed", 0) >= committed_before + 200, 60,
                "the devices' first readings committed")
     t.ctl("revoke-device", "--id=victim-0", "--admin_key=%s/admin.key" % root,
           "--genesis=" + chain.genesis, chain.nodes_flag())
@@ -94,15 +73,15 @@ def main():
     t.check(set(sv["errors"]) <= {"unregistered"} and refused > 0 and
             sv["acked_recorded"] + refused == count,
             "the revoked device's readings after the revocation answered unregistered: %s" % sv)
-    t.check(len(records_of(chain, "victim-0")) == 1 + sv["acked_recorded"],
+    t.check(len(chain.history("victim-0")) == 1 + sv["acked_recorded"],
             "exactly the acknowledged readings of the revoked device are on the ledger")
 
     # The outbox drains, and nothing is resubmitted for ever afterwards.
     # A stats line is written whenever something moved: the last one counts every ack.
     acked = committed_before + 5 * count + sv["acked_recorded"]
-    t.wait_for(lambda: stats(bridge).get("committed", 0) >= acked and
-               stats(bridge).get("outbox", -1) == 0, 60, "the outbox to drain to 0")
-    st = stats(bridge)
+    t.wait_for(lambda: bridge.stats().get("committed", 0) >= acked and
+               bridge.stats().get("outbox", -1) == 0, 60, "the outbox to drain to 0")
+    st = bridge.stats()
     t.log("bridge after the revocation: outbox=%d ledger_refused=%d submit_errors=%d" %
           (st["outbox"], st.get("ledger_refused", 0), st["submit_errors"]))
     t.check(st.get("ledger_refused", 0) > 0,
@@ -115,11 +94,11 @@ def main():
     rc, s, err = sim("--register", "--devices=1", "--device_prefix=late", "--mode=sig",
                      "--count=20", check_rc=False, timeout=200)
     t.check(rc == 0 and s["acked_recorded"] == 20, "a new device is served: %s %s" % (s, err[-500:]))
-    lines = stats_lines(bridge)
-    t.wait_for(lambda: stats_lines(bridge) > lines and stats(bridge).get("outbox", -1) == 0, 30,
+    lines = bridge.stats_lines()
+    t.wait_for(lambda: bridge.stats_lines() > lines and bridge.stats().get("outbox", -1) == 0, 30,
                "a stats line after the new device's readings")
-    t.check(stats(bridge)["submit_errors"] == errors_then,
-            "no batch resubmitted after the outbox drained: %s" % stats(bridge))
+    t.check(bridge.stats()["submit_errors"] == errors_then,
+            "no batch resubmitted after the outbox drained: %s" % bridge.stats())
     t.log("item 1: no reading stuck, outbox 0, revoked device answered unregistered")
 
     # ---- 2. Bursts: one ack per (device, item, block), in height order, datas once ------

@@ -21,19 +21,6 @@ import time
 import pltest as t
 
 
-def stats(bridge):
-    lines = [l for l in bridge.log().splitlines() if "ev=bridge_stats" in l]
-    if not lines:
-        return {}
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)\b", lines[-1])}
-
-
-def ledger_seqs(chain, device):
-    _, out, _ = t.ctl("history", "--device=" + device, "--all", "--limit=1000", "--json",
-                      chain.nodes_flag())
-    return {e["seq"] for e in json.loads(out)}
-
-
 def mqtt_exchange(broker, sub_topic, pub_topic, payload, props, timeout_s=20):
     """Publishes `payload` (bytes) with MQTT v5 user properties `props` to `pub_topic` and
     returns the first message on `sub_topic` (None if none came)."""
@@ -89,10 +76,10 @@ def load_and_restart(chain, broker, bridge, prefix, sig):
                              "--workers=%d" % devices, "--ack_timeout_ms=60000",
                              check_rc=False, timeout=600)
 
-    accepted_before = stats(bridge).get("accepted", 0)
+    accepted_before = bridge.stats().get("accepted", 0)
     th = threading.Thread(target=load)
     th.start()
-    t.wait_for(lambda: stats(bridge).get("accepted", 0) >= accepted_before + 600, 120,
+    t.wait_for(lambda: bridge.stats().get("accepted", 0) >= accepted_before + 600, 120,
                "600 readings of the load accepted")
     t0 = time.time()
     bridge.proc.send_signal(sig)
@@ -112,7 +99,7 @@ def load_and_restart(chain, broker, bridge, prefix, sig):
     # nowhere (lost).
     committed_unacked, lost = 0, 0
     for dev, seqs in s.get("unanswered_seqs", {}).items():
-        on_ledger = ledger_seqs(chain, dev)
+        on_ledger = {e["seq"] for e in chain.history(dev)}
         for q in seqs:
             if q in on_ledger:
                 committed_unacked += 1
@@ -127,7 +114,8 @@ def load_and_restart(chain, broker, bridge, prefix, sig):
     t.check(s["readings"] == devices * count, "every reading published: %s" % s)
     # Exactly the acknowledged and the committed-but-unacknowledged readings are on the
     # ledger (and 1 registration reading each).
-    on_ledger = sum(len(ledger_seqs(chain, "%s-%d" % (prefix, i))) for i in range(devices))
+    on_ledger = sum(len({e["seq"] for e in chain.history("%s-%d" % (prefix, i))})
+                    for i in range(devices))
     t.check(on_ledger == devices + s["acked_recorded"] + committed_unacked,
             "%d records on the ledger, want %d" % (on_ledger,
                                                    devices + s["acked_recorded"] + committed_unacked))
@@ -141,8 +129,7 @@ def main():
         t.log("bridge under test: " + t.MQTT_BRIDGE)
     root = t.tmpdir("bridge_restart")
     chain = t.Chain(root, n=4)
-    for i in range(4):
-        chain.start(i)
+    chain.start_all()
     chain.register(devices=())
     broker = t.Mosquitto(root)
     strict = not os.environ.get("PL_BRIDGE_UNDER_TEST")

@@ -6,36 +6,18 @@ comes from its cause and nothing refused reaches the ledger; an unregistered dev
 `unauth`; an expired session gets `forbidden`; a replay after a bridge restart is refused; readings wait in the outbox while the
 ledger is down and are committed after; a SIGKILL of the bridge loses no accepted reading;
 two bridges on one shared subscription split the load and commit every reading once."""
-import re
 import signal
-import subprocess
 import threading
 import time
 
 import pltest as t
 
 
-def stats(bridge):
-    """The last bridge_stats line of a bridge's log, as a dict of ints."""
-    lines = [l for l in bridge.log().splitlines() if "ev=bridge_stats" in l]
-    if not lines:
-        return {}
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)\b", lines[-1])}
-
-
-def records_of(chain, device):
-    _, out, _ = t.ctl("history", "--device=" + device, "--all", "--limit=1000", "--json",
-                      chain.nodes_flag())
-    import json
-    return json.loads(out)
-
-
 def main():
     t.bridge_bins()
     root = t.tmpdir("bridge")
     chain = t.Chain(root, n=4)
-    for i in range(4):
-        chain.start(i)
+    chain.start_all()
     chain.register(devices=())
     broker = t.Mosquitto(root)
     bridge = t.BridgeProc(chain, broker, extra=["--max_payload_bytes=4096"])
@@ -71,12 +53,12 @@ def main():
     time.sleep(1.0)  # anything wrongly accepted would be committed by now
     for fault, _, _ in cases:
         dev = "f-%s-0" % fault.replace("_", "-")
-        t.check(records_of(chain, dev) == [], "refused readings of %s reached the ledger" % dev)
-    t.check(records_of(chain, "stranger-0") == [], "an unregistered device's readings recorded")
+        t.check(chain.history(dev) == [], "refused readings of %s reached the ledger" % dev)
+    t.check(chain.history("stranger-0") == [], "an unregistered device's readings recorded")
     rc, s, err = sim("--register", "--devices=1", "--device_prefix=dup", "--mode=mac", "--count=5",
                      "--fault=replay", check_rc=False)
     t.check(rc == 0, "replayed copies refused, originals acknowledged: %s %s" % (s, err[-500:]))
-    t.check(len(records_of(chain, "dup-0")) == 5, "replays not recorded twice")
+    t.check(len(chain.history("dup-0")) == 5, "replays not recorded twice")
     t.log("error codes: each produced by its cause, nothing recorded")
 
     # The bridge follows the registry without a restart: a revoked device is refused.
@@ -118,8 +100,8 @@ def main():
     for i in range(4):
         chain.kill(i, signal.SIGTERM)
     th.start()
-    t.wait_for(lambda: stats(bridge).get("outbox", 0) >= 60, 60, "60 readings in the outbox")
-    t.log("ledger down, outbox holds %d" % stats(bridge)["outbox"])
+    t.wait_for(lambda: bridge.stats().get("outbox", 0) >= 60, 60, "60 readings in the outbox")
+    t.log("ledger down, outbox holds %d" % bridge.stats()["outbox"])
     for i in range(4):
         chain.start(i)
     th.join()
@@ -133,11 +115,11 @@ def main():
     time.sleep(1.0)
     for i in range(4):
         chain.kill(i, signal.SIGTERM)
-    accepted_before = stats(bridge).get("accepted", 0)
+    accepted_before = bridge.stats().get("accepted", 0)
     th = threading.Thread(target=run_sim, args=("kill", "--devices=2", "--device_prefix=kill",
                                                 "--mode=sig", "--count=40", "--ack_timeout_ms=90000"))
     th.start()
-    t.wait_for(lambda: stats(bridge).get("accepted", 0) >= accepted_before + 80, 60,
+    t.wait_for(lambda: bridge.stats().get("accepted", 0) >= accepted_before + 80, 60,
                "80 readings accepted into the outbox")
     bridge.kill(signal.SIGKILL)
     for i in range(4):
@@ -147,7 +129,7 @@ def main():
     rc, s, err = result["kill"]
     t.check(rc == 0 and s["acked_recorded"] == 80, "accepted readings survive SIGKILL: %s %s" % (s, err[-500:]))
     for d in ("kill-0", "kill-1"):
-        n = len(records_of(chain, d))
+        n = len(chain.history(d))
         t.check(n == 41, "device %s has %d records, want 1 + 40 (none lost, none twice)" % (d, n))
     t.log("bridge SIGKILL: all 80 accepted readings committed once")
 
@@ -168,14 +150,14 @@ def main():
         if mode == "mac":
             t.log("mac devices over two bridges: %d reading(s) resent after no_session" % s["resent"])
     time.sleep(2.5)  # one stats line each
-    a0, a1 = stats(b0).get("accepted", 0), stats(b1).get("accepted", 0)
+    a0, a1 = b0.stats().get("accepted", 0), b1.stats().get("accepted", 0)
     t.check(a0 > 0 and a1 > 0 and a0 + a1 == 400, "both bridges took a share: %d + %d" % (a0, a1))
-    t.check(stats(b0).get("shared_sessions", 0) + stats(b1).get("shared_sessions", 0) >= 4,
+    t.check(b0.stats().get("shared_sessions", 0) + b1.stats().get("shared_sessions", 0) >= 4,
             "sessions were shared between the bridges")
     for mode in ("sig", "mac"):
         for i in range(4):
             d = "sh-%s-%d" % (mode, i)
-            t.check(len(records_of(chain, d)) == 50, "device %s recorded exactly 50 times" % d)
+            t.check(len(chain.history(d)) == 50, "device %s recorded exactly 50 times" % d)
     t.log("shared subscription: %d + %d readings, each committed once" % (a0, a1))
 
     b0.kill(signal.SIGTERM)
@@ -205,7 +187,7 @@ def main():
     t.check(set(s["errors"]) <= {"internal"} and s["unanswered"] == 0 and
             s["acked_recorded"] + internal == 40, "every reading recorded or refused internal: %s" % s)
     t.check(internal >= 1, "the tiny inbox overflowed: %s" % s)
-    t.check(len(records_of(chain, "ovl-0")) == s["acked_recorded"], "exactly the acknowledged ones recorded")
+    t.check(len(chain.history("ovl-0")) == s["acked_recorded"], "exactly the acknowledged ones recorded")
     t.log("overload: %d recorded, %d answered internal" % (s["acked_recorded"], internal))
     tiny.kill(signal.SIGTERM)
     broker.stop()

@@ -4,6 +4,7 @@ Binaries come from Bazel runfiles; every test gets a fresh folder under $TEST_TM
 Conditions are polled with a deadline, never slept on blindly.
 """
 import json
+import re
 import os
 import signal
 import socket
@@ -165,6 +166,16 @@ class Chain:
         for i in list(self.procs):
             self.kill(i, signal.SIGTERM)
 
+    def start_all(self, extra=()):
+        for i in range(len(self.ids)):
+            self.start(i, extra)
+
+    def history(self, device):
+        """Every record of `device` on the ledger (up to 1000), as ledgerctl history --json."""
+        _, out, _ = ctl("history", "--device=" + device, "--all", "--limit=1000", "--json",
+                        self.nodes_flag())
+        return json.loads(out)
+
     def register(self, gateway="gw-1", devices=("dev-1",)):
         ctl("keygen", "--out=%s/%s.key" % (self.root, gateway))
         ctl("register-gateway", "--id=" + gateway, "--key=%s/%s.key" % (self.root, gateway),
@@ -266,6 +277,17 @@ class BridgeProc:
 
     def log(self):
         return open(self.logpath).read()
+
+    def stats_lines(self):
+        """How many bridge_stats lines the log holds so far."""
+        return sum(1 for l in self.log().splitlines() if "ev=bridge_stats" in l)
+
+    def stats(self):
+        """The last bridge_stats line of the log, as a dict of ints ({} before the first)."""
+        lines = [l for l in self.log().splitlines() if "ev=bridge_stats" in l]
+        if not lines:
+            return {}
+        return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)\b", lines[-1])}
 
 
 def device_sim(chain, broker, *args, check_rc=True, timeout=120):

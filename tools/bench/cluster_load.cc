@@ -72,18 +72,6 @@ struct Stats {
   std::string first_error;
 };
 
-std::vector<std::string> SplitComma(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t c = s.find(',', start);
-    if (c == std::string::npos) c = s.size();
-    if (c > start) out.push_back(s.substr(start, c - start));
-    start = c + 1;
-  }
-  return out;
-}
-
 // One gateway batch of `n` readings with seqs from `first_seq`.
 StatusOr<v1::SignedBatch> MakeBatch(const Config& c, uint64_t first_seq, uint64_t n) {
   v1::SignedBatch b;
@@ -190,7 +178,7 @@ Status Run(int argc, char** argv) {
   PL_RETURN_IF_ERROR(ApplyCommandLine(argv[0], cl));
   Config c;
   PL_ASSIGN_OR_RETURN(std::string nodes, Require(FLAGS_nodes));
-  c.nodes = SplitComma(nodes);
+  c.nodes = SplitFlagList(nodes);
   if (c.nodes.empty()) return InvalidArgumentError("--nodes is empty");
   PL_ASSIGN_OR_RETURN(std::string gpath, Require(FLAGS_genesis));
   PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(gpath));

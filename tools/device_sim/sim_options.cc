@@ -79,18 +79,6 @@ constexpr FaultRow kFaults[] = {
     {Fault::kReservedItem, "reserved_item", "malformed"},
 };
 
-std::vector<std::string> SplitComma(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 bool IsErrorCodeText(const std::string& s) {
   if (s.empty() || s.size() > 32) return false;
   for (char c : s) {
@@ -220,7 +208,7 @@ StatusOr<SimOptions> OptionsFromFlags() {
   o.devices = absl::GetFlag(FLAGS_devices);
   o.keys_dir = absl::GetFlag(FLAGS_keys_dir);
   o.do_register = absl::GetFlag(FLAGS_register);
-  o.nodes = SplitComma(absl::GetFlag(FLAGS_node));
+  o.nodes = SplitFlagList(absl::GetFlag(FLAGS_node));
   o.genesis_path = absl::GetFlag(FLAGS_genesis);
   o.admin_key_path = absl::GetFlag(FLAGS_admin_key);
   o.register_grace_ms = absl::GetFlag(FLAGS_register_grace_ms);

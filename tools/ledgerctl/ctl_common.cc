@@ -33,15 +33,7 @@ StatusOr<int> Done(Status s) {
 void PrintJson(const JsonValue& v) { std::printf("%s\n", WriteJsonPretty(v).c_str()); }
 
 StatusOr<std::unique_ptr<client::LedgerClient>> Connect(const Ctx& c) {
-  std::vector<std::string> addrs;
-  std::string list = absl::GetFlag(FLAGS_node);
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    if (comma == std::string::npos) comma = list.size();
-    if (comma > start) addrs.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
+  const std::vector<std::string> addrs = SplitFlagList(absl::GetFlag(FLAGS_node));
   client::ClientOptions o;
   o.timeout_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_timeout_ms));
   return client::LedgerClient::Create(addrs, o);
