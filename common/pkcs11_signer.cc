@@ -181,7 +181,12 @@ StatusOr<Bytes> Pkcs11Signer::Sign(ByteView digest32) const {
     if (sig.ok() || session_ != nullptr) return sig;
   }
   // The session is gone: a new one, the same key pair, one more try.
+  if (login_refused_.has_value()) return *login_refused_;
   StatusOr<Bytes> again = Connect();
+  if (!again.ok() && again.status().code() == StatusCode::kPermissionDenied) {
+    login_refused_ = again.status().Annotate("token \"" + token_label_ + "\": session lost");
+    return *login_refused_;
+  }
   if (!again.ok()) {
     return UnavailableError("token \"" + token_label_ +
                             "\": session lost and not reopened: " + again.status().message());

@@ -16,6 +16,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/bytes.h"
@@ -48,6 +49,7 @@ class Pkcs11Signer final : public Signer {
 
   // As Signer. When the session was lost (token removed, module restarted), opens a new one
   // and tries once more; kUnavailable if that fails too (the caller may retry later);
+  // kPermissionDenied, for good, once the token refused the PIN on such a new login;
   // kInternal if the token returns a signature that does not verify.
   StatusOr<Bytes> Sign(ByteView digest32) const override;
   const Bytes& public_key() const override { return public_key_; }
@@ -71,7 +73,10 @@ class Pkcs11Signer final : public Signer {
   mutable std::mutex mu_;
   mutable std::unique_ptr<Pkcs11Session> session_;    // guarded by mu_
   mutable CK_OBJECT_HANDLE key_ = CK_INVALID_HANDLE;  // guarded by mu_
-  Bytes public_key_;                                  // set once by Open
+  // Set when a new login was refused: never tried again, so that a changed PIN does not
+  // lock the token one reading at a time. Guarded by mu_.
+  mutable std::optional<Status> login_refused_;
+  Bytes public_key_;  // set once by Open
 };
 
 // Pkcs11Signer::Open as a plain Signer (what protocol code takes).

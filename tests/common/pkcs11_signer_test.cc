@@ -207,6 +207,53 @@ TEST_F(Pkcs11SignerTest, AKeyOnAnotherCurveIsRefused) {
   EXPECT_NE(s.status().message().find("not secp256k1"), std::string::npos) << s.status().message();
 }
 
+// Closes every session of this process on the test token (as an unplugged token would).
+void DropAllSessions(const std::string& module) {
+  StatusOr<std::shared_ptr<Pkcs11Module>> m = Pkcs11Module::Load(module);
+  ASSERT_TRUE(m.ok());
+  StatusOr<CK_SLOT_ID> slot = (*m)->FindToken(kToken);
+  ASSERT_TRUE(slot.ok());
+  ASSERT_EQ((*m)->fn()->C_CloseAllSessions(*slot), CKR_OK);
+}
+
+void SetPin(const std::string& module, const std::string& from, const std::string& to) {
+  StatusOr<std::shared_ptr<Pkcs11Module>> m = Pkcs11Module::Load(module);
+  ASSERT_TRUE(m.ok());
+  StatusOr<std::unique_ptr<Pkcs11Session>> s = Pkcs11Session::Open(*m, kToken, from, true);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  std::string a = from, b = to;
+  ASSERT_EQ((*s)->fn()->C_SetPIN((*s)->handle(), reinterpret_cast<CK_UTF8CHAR*>(a.data()), a.size(),
+                                 reinterpret_cast<CK_UTF8CHAR*>(b.data()), b.size()),
+            CKR_OK);
+}
+
+TEST_F(Pkcs11SignerTest, ALostSessionIsReopened) {
+  const std::string label = NewLabel("replug");
+  ASSERT_TRUE(GeneratePkcs11Key(module_, kToken, label, kPin).ok());
+  StatusOr<std::unique_ptr<Signer>> signer = OpenPkcs11Signer(module_, kToken, label, kPin);
+  ASSERT_TRUE(signer.ok()) << signer.status().ToString();
+  DropAllSessions(module_);
+  Bytes d = Sha256(ByteView("after the token came back"));
+  StatusOr<Bytes> sig = (*signer)->Sign(d);
+  ASSERT_TRUE(sig.ok()) << sig.status().ToString();
+  EXPECT_TRUE(VerifySignature((*signer)->public_key(), d, *sig).ok());
+}
+
+TEST_F(Pkcs11SignerTest, APinChangedUnderASignerIsNotTriedAgain) {
+  const std::string label = NewLabel("repin");
+  ASSERT_TRUE(GeneratePkcs11Key(module_, kToken, label, kPin).ok());
+  StatusOr<std::unique_ptr<Signer>> signer = OpenPkcs11Signer(module_, kToken, label, kPin);
+  ASSERT_TRUE(signer.ok()) << signer.status().ToString();
+  SetPin(module_, kPin, "777777");
+  DropAllSessions(module_);
+  Bytes d = Sha256(ByteView("x"));
+  Status first = (*signer)->Sign(d).status();
+  EXPECT_EQ(first.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(first.message().find("wrong PIN"), std::string::npos) << first.message();
+  SetPin(module_, "777777", kPin);  // the old PIN works again, but the signer stays refused
+  EXPECT_EQ((*signer)->Sign(d).status().code(), StatusCode::kPermissionDenied);
+}
+
 TEST_F(Pkcs11SignerTest, PinFileMustBePrivate) {
   const std::string path = dir_ + "/pin";
   std::ofstream(path) << kPin << "\n";
