@@ -208,6 +208,15 @@ StatusOr<std::unique_ptr<Signer>> OpenPkcs11Signer(const std::string& module_pat
   return std::unique_ptr<Signer>(std::move(s));
 }
 
+StatusOr<std::unique_ptr<Signer>> OpenPkcs11Signer(const Pkcs11KeyRef& ref) {
+  StatusOr<std::string> pin = ReadPinFile(ref.pin_file);
+  if (!pin.ok()) return pin.status();
+  StatusOr<std::unique_ptr<Signer>> signer =
+      OpenPkcs11Signer(ref.module, ref.token, ref.key_label, *pin);
+  Wipe(&*pin);
+  return signer;
+}
+
 StatusOr<Bytes> GeneratePkcs11Key(const std::string& module_path, const std::string& token_label,
                                   const std::string& key_label, const std::string& pin) {
   if (key_label.empty()) return InvalidArgumentError("empty key label");

@@ -85,6 +85,17 @@ StatusOr<std::unique_ptr<Signer>> OpenPkcs11Signer(const std::string& module_pat
                                                    const std::string& key_label,
                                                    const std::string& pin);
 
+// Where a device key in a token is: what the --pkcs11_* flags name (common/pkcs11_flags.h).
+struct Pkcs11KeyRef {
+  std::string module;     // the PKCS#11 module (.so)
+  std::string token;      // token label
+  std::string key_label;  // CKA_LABEL of the key pair
+  std::string pin_file;   // the user PIN, mode 0600 (ReadPinFile)
+};
+
+// ReadPinFile(ref.pin_file), then OpenPkcs11Signer; the PIN is wiped once the signer has it.
+StatusOr<std::unique_ptr<Signer>> OpenPkcs11Signer(const Pkcs11KeyRef& ref);
+
 // Generates a secp256k1 key pair labelled `key_label` inside token `token_label`: the
 // private key is CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not CKA_EXTRACTABLE, sign only.
 // Returns the 33-byte compressed public key. kAlreadyExists if a key has that label;

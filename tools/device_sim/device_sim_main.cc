@@ -48,10 +48,7 @@ int Main(int argc, char** argv) {
   } else {
     std::vector<std::pair<std::string, Bytes>> pubkeys;
     if (o.token_key.has_value()) {
-      const TokenKeyOptions& t = *o.token_key;
-      StatusOr<std::string> pin = ReadPinFile(t.pin_file);
-      if (!pin.ok()) return Setup(pin.status(), "--pkcs11_pin_file");
-      StatusOr<std::unique_ptr<Signer>> k = OpenPkcs11Signer(t.module, t.token, t.key_label, *pin);
+      StatusOr<std::unique_ptr<Signer>> k = OpenPkcs11Signer(*o.token_key);
       if (!k.ok()) return Setup(k.status(), "device key in token");
       keys.push_back(std::move(k).value());
     } else {

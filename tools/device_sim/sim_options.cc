@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/command_line.h"
+#include "common/pkcs11_flags.h"
 #include "device_protocol/topics.h"
 #include "ledger/record.h"
 
@@ -14,12 +15,6 @@ ABSL_FLAG(uint64_t, devices, 1, "devices to simulate");
 ABSL_FLAG(std::string, device_prefix, "sim", "devices are named P-0 .. P-(N-1)");
 ABSL_FLAG(std::string, keys_dir, "device_sim_keys",
           "one DEVICE.key per device, made (mode 0600) if missing");
-ABSL_FLAG(std::string, pkcs11_module, "",
-          "the device key is in a PKCS#11 token: its module .so (with --pkcs11_token, "
-          "--pkcs11_key_label, --pkcs11_pin_file; one device only; see docs/TOKENS.md)");
-ABSL_FLAG(std::string, pkcs11_token, "", "label of the token holding the device key");
-ABSL_FLAG(std::string, pkcs11_key_label, "", "CKA_LABEL of the device key pair in the token");
-ABSL_FLAG(std::string, pkcs11_pin_file, "", "FILE holding the token's user PIN (mode 0600)");
 ABSL_FLAG(bool, register, false,
           "register each device's key on the ledger first (skips those already registered "
           "with the same key); needs --node, --genesis, --admin_key");
@@ -121,8 +116,7 @@ void PrintUsage(std::FILE* out) {
       {"devices and keys",
        {"devices", "device_prefix", "keys_dir", "register", "node", "genesis", "admin_key",
         "register_grace_ms"}},
-      {"device key in a PKCS#11 token",
-       {"pkcs11_module", "pkcs11_token", "pkcs11_key_label", "pkcs11_pin_file"}},
+      {"device key in a PKCS#11 token (one device: --devices=1)", Pkcs11FlagNames()},
       {"MQTT", {"broker", "client_id", "topic_prefix", "wildcard_subscribe"}},
       {"authentication",
        {"mode", "gateway_pubkey", "gateway_id", "key_timeout_ms", "session_overrun_ms"}},
@@ -217,12 +211,6 @@ Status SimOptions::Validate() const {
     return InvalidArgumentError("--replay_from excludes --fault, --register and --replay_file");
   }
   if (token_key.has_value()) {
-    const TokenKeyOptions& t = *token_key;
-    if (t.module.empty() || t.token.empty() || t.key_label.empty() || t.pin_file.empty()) {
-      return InvalidArgumentError(
-          "--pkcs11_module, --pkcs11_token, --pkcs11_key_label and --pkcs11_pin_file go "
-          "together");
-    }
     // One key in a token is one device's identity: devices sharing it could not be told
     // apart by their signatures.
     if (devices != 1) return InvalidArgumentError("--pkcs11_module needs --devices=1");
@@ -239,11 +227,7 @@ StatusOr<SimOptions> OptionsFromFlags() {
   o.device_prefix = absl::GetFlag(FLAGS_device_prefix);
   o.devices = absl::GetFlag(FLAGS_devices);
   o.keys_dir = absl::GetFlag(FLAGS_keys_dir);
-  TokenKeyOptions t{absl::GetFlag(FLAGS_pkcs11_module), absl::GetFlag(FLAGS_pkcs11_token),
-                    absl::GetFlag(FLAGS_pkcs11_key_label), absl::GetFlag(FLAGS_pkcs11_pin_file)};
-  if (!t.module.empty() || !t.token.empty() || !t.key_label.empty() || !t.pin_file.empty()) {
-    o.token_key = t;
-  }
+  PL_ASSIGN_OR_RETURN(o.token_key, Pkcs11KeyFromFlags());
   o.do_register = absl::GetFlag(FLAGS_register);
   o.nodes = SplitComma(absl::GetFlag(FLAGS_node));
   o.genesis_path = absl::GetFlag(FLAGS_genesis);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/pkcs11_signer.h"
 #include "common/status.h"
 
 namespace provledger::device_sim {
@@ -40,14 +41,6 @@ std::string_view FaultName(Fault fault);
 // The error code a fault provokes on every reading; empty for kNone, kReplay, kReplayAfter.
 std::string_view FaultExpectedCode(Fault fault);
 
-// The device key in a PKCS#11 token instead of a key file (docs/TOKENS.md).
-struct TokenKeyOptions {
-  std::string module;     // the PKCS#11 module (.so)
-  std::string token;      // token label
-  std::string key_label;  // CKA_LABEL of the key pair
-  std::string pin_file;   // the user PIN, mode 0600
-};
-
 struct SimOptions {
   std::string broker = "tcp://127.0.0.1:1883";
   std::string client_id;  // empty: random
@@ -55,7 +48,7 @@ struct SimOptions {
   std::string device_prefix = "sim";
   uint64_t devices = 1;
   std::string keys_dir = "device_sim_keys";
-  std::optional<TokenKeyOptions> token_key;  // set: the one device's key is in this token
+  std::optional<Pkcs11KeyRef> token_key;  // set: the one device's key is in this token
   // Registration on the ledger (--register needs node, genesis and admin_key).
   bool do_register = false;
   std::vector<std::string> nodes;
