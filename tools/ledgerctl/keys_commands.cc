@@ -42,7 +42,12 @@ Status CmdTokenKeygen(const Ctx& c, const Pkcs11KeyRef& t) {
 
 Status CmdKeygen(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(std::optional<Pkcs11KeyRef> token, Pkcs11KeyFromFlags());
-  if (token.has_value()) return CmdTokenKeygen(c, *token);
+  if (token.has_value()) {
+    if (!absl::GetFlag(FLAGS_out).empty() || absl::GetFlag(FLAGS_force)) {
+      return InvalidArgumentError("keygen: --out/--force and --pkcs11_* exclude each other");
+    }
+    return CmdTokenKeygen(c, *token);
+  }
   PL_ASSIGN_OR_RETURN(std::string out, Require(FLAGS_out));
   PrivateKey key = PrivateKey::Generate();
   PL_RETURN_IF_ERROR(WriteKeyFile(out, key, absl::GetFlag(FLAGS_force)));
@@ -61,6 +66,9 @@ Status CmdKeygen(const Ctx& c) {
 Status CmdPubkey(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(std::optional<Pkcs11KeyRef> token, Pkcs11KeyFromFlags());
   if (token.has_value()) {
+    if (!absl::GetFlag(FLAGS_key).empty()) {
+      return InvalidArgumentError("pubkey: --key and --pkcs11_* exclude each other");
+    }
     PL_ASSIGN_OR_RETURN(std::unique_ptr<Signer> signer, OpenPkcs11Signer(*token));
     PrintTokenKey(c, *token, signer->public_key(), false);
     return OkStatus();
