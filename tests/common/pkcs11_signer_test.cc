@@ -37,7 +37,8 @@ class Pkcs11SignerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     module_ = FindModule();
-    if (module_.empty() || access("/usr/bin/softhsm2-util", X_OK) != 0) return;
+    if (access("/usr/bin/softhsm2-util", X_OK) != 0) module_.clear();
+    if (module_.empty()) return;
     const char* tmp = std::getenv("TEST_TMPDIR");
     dir_ = std::string(tmp ? tmp : "/tmp") + "/softhsm-" + std::to_string(getpid());
     mkdir(dir_.c_str(), 0700);
@@ -52,7 +53,10 @@ class Pkcs11SignerTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (module_.empty()) GTEST_SKIP() << "softhsm2 is not installed (apt-get install softhsm2)";
+    if (module_.empty()) {
+      GTEST_SKIP() << "softhsm2 is not installed (no libsofthsm2.so or softhsm2-util): "
+                      "apt-get install softhsm2, or ops/install_deps.sh";
+    }
     ASSERT_TRUE(ready_) << "softhsm2-util --init-token failed in " << dir_;
   }
 
