@@ -25,6 +25,18 @@ StatusOr<Bytes> HexField(const JsonValue& doc, const std::string& key, size_t si
 
 StatusOr<KeyAgreement> KeyAgreement::Start(const std::string& device, const PrivateKey& device_key,
                                            uint64_t now_ms, const RandomSource& random) {
+  return StartWith(
+      device, [&device_key](ByteView d) { return device_key.Sign(d); }, now_ms, random);
+}
+
+StatusOr<KeyAgreement> KeyAgreement::Start(const std::string& device, const Signer& device_key,
+                                           uint64_t now_ms, const RandomSource& random) {
+  return StartWith(
+      device, [&device_key](ByteView d) { return device_key.Sign(d); }, now_ms, random);
+}
+
+StatusOr<KeyAgreement> KeyAgreement::StartWith(const std::string& device, const SignFn& sign,
+                                               uint64_t now_ms, const RandomSource& random) {
   std::optional<PrivateKey> eph;
   for (int i = 0; i < kMaxScalarDraws && !eph; ++i) {
     StatusOr<PrivateKey> k = PrivateKey::FromBytes(random(kSecretKeySize));
@@ -35,8 +47,7 @@ StatusOr<KeyAgreement> KeyAgreement::Start(const std::string& device, const Priv
   a.eph_public_ = a.eph_key_.PublicKey();
   a.nonce_ = random(kNonceSize);
   if (a.nonce_.size() != kNonceSize) return InternalError("key request: short nonce");
-  PL_ASSIGN_OR_RETURN(Bytes sig,
-                      device_key.Sign(KeyRequestDigest(device, a.eph_public_, a.nonce_, now_ms)));
+  PL_ASSIGN_OR_RETURN(Bytes sig, sign(KeyRequestDigest(device, a.eph_public_, a.nonce_, now_ms)));
   JsonValue req = JsonValue::Object();
   req.Set("v", JsonValue::Int(1));
   req.Set("device", JsonValue::String(device));

@@ -8,12 +8,14 @@
 #define PROVLEDGER_DEVICE_PROTOCOL_KEY_AGREEMENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/bytes.h"
 #include "common/ecdsa.h"
+#include "common/signer.h"
 #include "common/status.h"
 #include "device_protocol/key_digests.h"
 
@@ -41,6 +43,10 @@ class KeyAgreement {
   // `device_key`. kInternal if no valid scalar comes in 8 draws or signing fails.
   static StatusOr<KeyAgreement> Start(const std::string& device, const PrivateKey& device_key,
                                       uint64_t now_ms, const RandomSource& random);
+  // As above, the request signed by `device_key` (a key in a token, say): its error, if
+  // signing fails, is returned as is (kUnavailable from a token that may come back).
+  static StatusOr<KeyAgreement> Start(const std::string& device, const Signer& device_key,
+                                      uint64_t now_ms, const RandomSource& random);
 
   // {"v":1,"device":..,"eph":..,"nonce":..,"ts":..,"sig":..}: publish to devices/{d}/key.
   const std::string& request_json() const { return request_json_; }
@@ -54,6 +60,10 @@ class KeyAgreement {
   StatusOr<Session> Finish(std::string_view reply_json, const GatewayTrust& trust) const;
 
  private:
+  using SignFn = std::function<StatusOr<Bytes>(ByteView digest32)>;
+  // The one code path of both Starts.
+  static StatusOr<KeyAgreement> StartWith(const std::string& device, const SignFn& sign,
+                                          uint64_t now_ms, const RandomSource& random);
   KeyAgreement(std::string device, PrivateKey eph_key)
       : device_(std::move(device)), eph_key_(std::move(eph_key)) {}
 

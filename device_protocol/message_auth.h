@@ -13,6 +13,7 @@
 
 #include "common/bytes.h"
 #include "common/ecdsa.h"
+#include "common/signer.h"
 #include "common/status.h"
 #include "device_protocol/device_message.h"
 #include "device_protocol/key_agreement.h"
@@ -38,6 +39,9 @@ UserProperties MacProperties(const MessageSpec& spec, std::string_view payload,
 // pl-seq, pl-ts and pl-sig = the signature of `key` over D. kInternal if signing fails.
 StatusOr<UserProperties> SigProperties(const MessageSpec& spec, std::string_view payload,
                                        const PrivateKey& key);
+// As above, signed by `key` (a key in a token, say); its error, if signing fails, as is.
+StatusOr<UserProperties> SigProperties(const MessageSpec& spec, std::string_view payload,
+                                       const Signer& key);
 
 }  // namespace provledger::device_protocol
 

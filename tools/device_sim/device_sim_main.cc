@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/pkcs11_signer.h"
+#include "common/signer.h"
 #include "tools/device_sim/device_keys.h"
 #include "tools/device_sim/sim_options.h"
 #include "tools/device_sim/sim_runner.h"
@@ -37,7 +39,7 @@ int Main(int argc, char** argv) {
   SimOptions o = std::move(parsed).value();
   SetLogContext("device_sim", o.device_prefix);
 
-  std::vector<PrivateKey> keys;
+  std::vector<std::unique_ptr<Signer>> keys;
   std::vector<SentMessage> replay;
   if (!o.replay_from.empty()) {
     StatusOr<std::vector<SentMessage>> r = ReadReplayFile(o.replay_from);
@@ -45,11 +47,19 @@ int Main(int argc, char** argv) {
     replay = std::move(r).value();
   } else {
     std::vector<std::pair<std::string, Bytes>> pubkeys;
-    for (uint64_t i = 0; i < o.devices; ++i) {
-      StatusOr<PrivateKey> k = LoadOrCreateDeviceKey(o.keys_dir, o.DeviceName(i));
-      if (!k.ok()) return Setup(k.status(), "device key");
-      pubkeys.emplace_back(o.DeviceName(i), k->PublicKey());
+    if (o.token_key.has_value()) {
+      StatusOr<std::unique_ptr<Signer>> k = OpenPkcs11Signer(*o.token_key);
+      if (!k.ok()) return Setup(k.status(), "device key in token");
       keys.push_back(std::move(k).value());
+    } else {
+      for (uint64_t i = 0; i < o.devices; ++i) {
+        StatusOr<PrivateKey> k = LoadOrCreateDeviceKey(o.keys_dir, o.DeviceName(i));
+        if (!k.ok()) return Setup(k.status(), "device key");
+        keys.push_back(std::make_unique<LocalSigner>(std::move(k).value()));
+      }
+    }
+    for (uint64_t i = 0; i < o.devices; ++i) {
+      pubkeys.emplace_back(o.DeviceName(i), keys[i]->public_key());
     }
     if (o.do_register) {
       StatusOr<RegistrationReport> rep =

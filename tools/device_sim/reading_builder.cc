@@ -56,6 +56,11 @@ UserProperties MacProperties(const ReadingSpec& r, std::string_view payload, con
 
 StatusOr<UserProperties> SigProperties(const ReadingSpec& r, std::string_view payload,
                                        const PrivateKey& key, Fault fault) {
+  return SigProperties(r, payload, LocalSigner(key), fault);
+}
+
+StatusOr<UserProperties> SigProperties(const ReadingSpec& r, std::string_view payload,
+                                       const Signer& key, Fault fault) {
   PL_ASSIGN_OR_RETURN(UserProperties props, device_protocol::SigProperties(r, payload, key));
   if (fault == Fault::kBadSig) FlipProperty(&props, "pl-sig");
   if (fault == Fault::kMalformed) MalformSeq(&props);

@@ -12,6 +12,7 @@
 
 #include "common/bytes.h"
 #include "common/ecdsa.h"
+#include "common/signer.h"
 #include "common/status.h"
 #include "device_protocol/device_message.h"
 #include "device_protocol/key_agreement.h"
@@ -45,6 +46,9 @@ UserProperties MacProperties(const ReadingSpec& r, std::string_view payload, con
 // kMalformed as above. kInternal if signing fails.
 StatusOr<UserProperties> SigProperties(const ReadingSpec& r, std::string_view payload,
                                        const PrivateKey& key, Fault fault);
+// As above, signed by `key` (in memory or in a token); its error, if signing fails, as is.
+StatusOr<UserProperties> SigProperties(const ReadingSpec& r, std::string_view payload,
+                                       const Signer& key, Fault fault);
 
 // A published reading, as replayed verbatim.
 struct SentMessage {

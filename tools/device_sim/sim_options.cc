@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/command_line.h"
+#include "common/pkcs11_flags.h"
 #include "device_protocol/topics.h"
 #include "ledger/record.h"
 
@@ -103,6 +104,7 @@ void PrintUsage(std::FILE* out) {
       {"devices and keys",
        {"devices", "device_prefix", "keys_dir", "register", "node", "genesis", "admin_key",
         "register_grace_ms"}},
+      {"device key in a PKCS#11 token (one device: --devices=1)", Pkcs11FlagNames()},
       {"MQTT", {"broker", "client_id", "topic_prefix", "wildcard_subscribe"}},
       {"authentication",
        {"mode", "gateway_pubkey", "gateway_id", "key_timeout_ms", "session_overrun_ms"}},
@@ -196,6 +198,12 @@ Status SimOptions::Validate() const {
   if (!replay_from.empty() && (fault != Fault::kNone || do_register || !replay_file.empty())) {
     return InvalidArgumentError("--replay_from excludes --fault, --register and --replay_file");
   }
+  if (token_key.has_value()) {
+    // One key in a token is one device's identity: devices sharing it could not be told
+    // apart by their signatures.
+    if (devices != 1) return InvalidArgumentError("--pkcs11_module needs --devices=1");
+    if (!replay_from.empty()) return InvalidArgumentError("--replay_from excludes --pkcs11_module");
+  }
   return OkStatus();
 }
 
@@ -207,6 +215,7 @@ StatusOr<SimOptions> OptionsFromFlags() {
   o.device_prefix = absl::GetFlag(FLAGS_device_prefix);
   o.devices = absl::GetFlag(FLAGS_devices);
   o.keys_dir = absl::GetFlag(FLAGS_keys_dir);
+  PL_ASSIGN_OR_RETURN(o.token_key, Pkcs11KeyFromFlags());
   o.do_register = absl::GetFlag(FLAGS_register);
   o.nodes = SplitFlagList(absl::GetFlag(FLAGS_node));
   o.genesis_path = absl::GetFlag(FLAGS_genesis);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/pkcs11_signer.h"
 #include "common/status.h"
 
 namespace provledger::device_sim {
@@ -47,6 +48,7 @@ struct SimOptions {
   std::string device_prefix = "sim";
   uint64_t devices = 1;
   std::string keys_dir = "device_sim_keys";
+  std::optional<Pkcs11KeyRef> token_key;  // set: the one device's key is in this token
   // Registration on the ledger (--register needs node, genesis and admin_key).
   bool do_register = false;
   std::vector<std::string> nodes;

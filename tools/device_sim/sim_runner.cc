@@ -18,9 +18,9 @@
 #include "common/log.h"
 #include "common/mqtt_client.h"
 #include "common/worker.h"
+#include "device_protocol/key_agreement.h"
 #include "device_protocol/topics.h"
 #include "tools/device_sim/device_answers.h"
-#include "device_protocol/key_agreement.h"
 
 namespace provledger::device_sim {
 
@@ -98,7 +98,7 @@ struct Event {
 // One simulated device; owned by one publisher worker.
 struct Device {
   std::string name;
-  std::optional<PrivateKey> key;
+  std::unique_ptr<Signer> key;  // in memory or in a token; signs from this device's worker
   uint64_t next_index = 0;
   uint64_t next_seq = 1;
   double next_due = 0;
@@ -472,7 +472,21 @@ struct SimRunner::Impl {
   }
 };
 
+namespace {
+
+std::vector<std::unique_ptr<Signer>> LocalSigners(std::vector<PrivateKey> keys) {
+  std::vector<std::unique_ptr<Signer>> out;
+  for (PrivateKey& k : keys) out.push_back(std::make_unique<LocalSigner>(std::move(k)));
+  return out;
+}
+
+}  // namespace
+
 SimRunner::SimRunner(SimOptions options, std::vector<PrivateKey> keys,
+                     std::vector<SentMessage> replay)
+    : SimRunner(std::move(options), LocalSigners(std::move(keys)), std::move(replay)) {}
+
+SimRunner::SimRunner(SimOptions options, std::vector<std::unique_ptr<Signer>> keys,
                      std::vector<SentMessage> replay)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
@@ -500,7 +514,7 @@ SimRunner::SimRunner(SimOptions options, std::vector<PrivateKey> keys,
   for (size_t i = 0; i < m.devices.size(); ++i) {
     Device& d = m.devices[i];
     d.name = m.o.DeviceName(i);
-    if (i < keys.size()) d.key.emplace(keys[i]);
+    if (i < keys.size()) d.key = std::move(keys[i]);
     d.next_seq = seq_base;
     if (m.o.fault == Fault::kNoSession) {  // MACs under a session never agreed
       d.session = Session{"", RandomBytes(32), RandomBytes(8), 0};

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/ecdsa.h"
+#include "common/signer.h"
 #include "common/status.h"
 #include "tools/device_sim/ack_tracker.h"
 #include "tools/device_sim/reading_builder.h"
@@ -27,6 +28,9 @@ class SimRunner {
   // `keys[i]` is the static key of options.DeviceName(i) (unused with --replay_from, whose
   // messages come in `replay`). `options` must be valid.
   SimRunner(SimOptions options, std::vector<PrivateKey> keys, std::vector<SentMessage> replay);
+  // As above, `keys[i]` signing for options.DeviceName(i) (a key in a token, say).
+  SimRunner(SimOptions options, std::vector<std::unique_ptr<Signer>> keys,
+            std::vector<SentMessage> replay);
   ~SimRunner();
   SimRunner(const SimRunner&) = delete;
   SimRunner& operator=(const SimRunner&) = delete;
