@@ -122,4 +122,9 @@ Status ByteReader::ExpectLiteral(ByteView literal) {
   return OkStatus();
 }
 
+void Wipe(Bytes* secret) {
+  volatile char* p = secret->data();
+  for (size_t i = 0; i < secret->size(); ++i) p[i] = 0;
+}
+
 }  // namespace provledger

@@ -36,6 +36,10 @@ void AppendLp(Bytes* out, ByteView x);
 // str0(s) = s || 0x00.
 void AppendStr0(Bytes* out, ByteView s);
 
+// Overwrites every byte of `secret` with zero in a way the compiler keeps (key material,
+// PINs), before it is freed or reused. The size is unchanged.
+void Wipe(Bytes* secret);
+
 // Reads the encodings above from a view, failing with kInvalidArgument ("truncated ...")
 // when fewer bytes remain than asked. On failure the out-parameter is left unchanged.
 class ByteReader {

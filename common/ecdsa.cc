@@ -18,10 +18,6 @@ namespace {
 const unsigned char* U8(ByteView v) { return reinterpret_cast<const unsigned char*>(v.data()); }
 
 // Overwrites `s` in a way the compiler may not drop as a dead store.
-void Wipe(Bytes* s) {
-  volatile char* p = s->data();
-  for (size_t i = 0; i < s->size(); ++i) p[i] = 0;
-}
 
 // The one shared context: created once, randomized against side channels, then only read.
 const secp256k1_context* Ctx() {

@@ -12,14 +12,7 @@
 
 namespace provledger {
 
-namespace {
-
-void Wipe(Bytes* s) {
-  volatile char* p = s->data();
-  for (size_t i = 0; i < s->size(); ++i) p[i] = 0;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Status WriteKeyFile(const std::string& path, const PrivateKey& key, bool overwrite) {
   Bytes line = HexEncode(key.secret()) + "\n";

@@ -30,10 +30,6 @@ std::map<std::string, LoadedModule>& Registry() {
 }
 
 // Overwrites `s` in a way the compiler may not drop as a dead store.
-void Wipe(std::string* s) {
-  volatile char* p = s->data();
-  for (size_t i = 0; i < s->size(); ++i) p[i] = 0;
-}
 
 std::string TrimLabel(const unsigned char* label, size_t size) {
   std::string s(reinterpret_cast<const char*>(label), size);

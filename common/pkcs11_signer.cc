@@ -21,10 +21,6 @@ namespace {
 constexpr char kPrime256v1EcParams[] = "\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07";
 
 // Overwrites `s` in a way the compiler may not drop as a dead store.
-void Wipe(std::string* s) {
-  volatile char* p = s->data();
-  for (size_t i = 0; i < s->size(); ++i) p[i] = 0;
-}
 
 ByteView Secp256k1Params() { return ByteView(kSecp256k1EcParams, sizeof kSecp256k1EcParams); }
 
