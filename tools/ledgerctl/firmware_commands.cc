@@ -145,67 +145,105 @@ Status CmdList(const Ctx& c) {
   return OkStatus();
 }
 
-// The latest "_update" record of `device` (by device time), or nullopt when it has none.
-StatusOr<std::optional<v1::HistoryEntry>> LatestReport(client::LedgerClient* cl,
-                                                       const std::string& device) {
+// Every "_update" record of `device`, in device-time order.
+StatusOr<std::vector<v1::HistoryEntry>> Reports(client::LedgerClient* cl,
+                                                const std::string& device) {
   v1::HistoryRequest req;
   req.set_device(device);
   req.set_item(std::string(ledger::kUpdateItem));
   req.set_limit(1000);
-  std::optional<v1::HistoryEntry> last;
+  std::vector<v1::HistoryEntry> all;
   while (true) {
     PL_ASSIGN_OR_RETURN(v1::HistoryResponse resp, cl->History(req));
-    for (const auto& e : resp.entries()) last = e;
+    all.insert(all.end(), resp.entries().begin(), resp.entries().end());
     if (resp.next_page_token().empty()) break;
     req.set_page_token(resp.next_page_token());
   }
-  return last;
+  return all;
 }
 
+// One install report as recorded: its record, height and decoded payload.
+struct RecordedReport {
+  Bytes record_id;
+  uint64_t seq = 0;
+  uint64_t height = 0;
+  StatusOr<device_protocol::InstallReport> report = NotFoundError("no report");
+};
+
+StatusOr<RecordedReport> ReadReport(client::LedgerClient* cl, const v1::HistoryEntry& e) {
+  v1::GetRecordRequest gr;
+  gr.set_record_id(e.record_id());
+  PL_ASSIGN_OR_RETURN(v1::RecordResponse rr, cl->GetRecord(gr));
+  RecordedReport r;
+  r.record_id = e.record_id();
+  r.seq = e.seq();
+  r.height = rr.height();
+  r.report = rr.has_payload() ? device_protocol::ParseInstallReport(rr.payload())
+                              : StatusOr<device_protocol::InstallReport>(NotFoundError(
+                                    "the report's payload is not kept on the ledger"));
+  return r;
+}
+
+JsonValue ReportJson(const RecordedReport& r) {
+  JsonValue o = JsonValue::Object();
+  o.Set("record_id", JsonValue::String(HexEncode(r.record_id)));
+  o.Set("seq", JsonValue::Int(r.seq));
+  o.Set("height", JsonValue::Int(r.height));
+  if (!r.report.ok()) {
+    o.Set("error", JsonValue::String(r.report.status().message()));
+    return o;
+  }
+  o.Set("vendor", JsonValue::String(r.report->vendor));
+  o.Set("model", JsonValue::String(r.report->model));
+  o.Set("version", JsonValue::String(r.report->version));
+  o.Set("counter", JsonValue::Int(r.report->counter));
+  o.Set("result", JsonValue::String(r.report->installed ? "installed" : "refused"));
+  o.Set("reason", JsonValue::String(r.report->reason));
+  return o;
+}
+
+std::string ReportText(const RecordedReport& r) {
+  if (!r.report.ok()) {
+    return "report at height " + std::to_string(r.height) + ": " + r.report.status().message();
+  }
+  const auto& p = *r.report;
+  return p.vendor + "/" + p.model + " " + p.version + " (counter " + std::to_string(p.counter) +
+         ") " + (p.installed ? "installed" : "refused") + " at height " + std::to_string(r.height) +
+         ": " + p.reason;
+}
+
+// Per device: the firmware it runs (its latest "installed" report) and, when a later report
+// refused something, that report too.
 Status CmdStatus(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
   PL_ASSIGN_OR_RETURN(v1::RegistryListing devices, cl->Devices(absl::GetFlag(FLAGS_device)));
   JsonValue all = JsonValue::Array();
   for (const v1::DeviceInfo& d : devices.devices()) {
-    JsonValue o = JsonValue::Object();
-    o.Set("device", JsonValue::String(d.id()));
-    PL_ASSIGN_OR_RETURN(std::optional<v1::HistoryEntry> last, LatestReport(cl.get(), d.id()));
-    std::string line = d.id() + ": ";
-    if (!last) {
-      line += "no install report (registered " + d.vendor() + "/" + d.model() + ")";
-      o.Set("report", JsonValue());
-    } else {
-      v1::GetRecordRequest gr;
-      gr.set_record_id(last->record_id());
-      PL_ASSIGN_OR_RETURN(v1::RecordResponse rr, cl->GetRecord(gr));
-      o.Set("record_id", JsonValue::String(HexEncode(last->record_id())));
-      o.Set("seq", JsonValue::Int(last->seq()));
-      o.Set("height", JsonValue::Int(rr.height()));
-      auto report = rr.has_payload() ? device_protocol::ParseInstallReport(rr.payload())
-                                     : StatusOr<device_protocol::InstallReport>(NotFoundError(
-                                           "the report's payload is not kept on the ledger"));
-      if (!report.ok()) {
-        line += "install report at height " + std::to_string(rr.height()) + ": " +
-                report.status().message();
-        o.Set("report", JsonValue());
-      } else {
-        line += report->vendor + "/" + report->model + " " + report->version + " (counter " +
-                std::to_string(report->counter) + ") " +
-                (report->installed ? "installed" : "refused") + " at height " +
-                std::to_string(rr.height()) + ": " + report->reason;
-        o.Set("vendor", JsonValue::String(report->vendor));
-        o.Set("model", JsonValue::String(report->model));
-        o.Set("version", JsonValue::String(report->version));
-        o.Set("counter", JsonValue::Int(report->counter));
-        o.Set("result", JsonValue::String(report->installed ? "installed" : "refused"));
-        o.Set("reason", JsonValue::String(report->reason));
+    PL_ASSIGN_OR_RETURN(std::vector<v1::HistoryEntry> entries, Reports(cl.get(), d.id()));
+    std::optional<RecordedReport> running, latest;
+    for (auto it = entries.rbegin(); it != entries.rend() && !running; ++it) {
+      PL_ASSIGN_OR_RETURN(RecordedReport r, ReadReport(cl.get(), *it));
+      if (r.report.ok() && r.report->installed) {
+        running = std::move(r);
+      } else if (!latest) {
+        latest = std::move(r);
       }
     }
+    JsonValue o = JsonValue::Object();
+    o.Set("device", JsonValue::String(d.id()));
+    o.Set("registered_vendor", JsonValue::String(d.vendor()));
+    o.Set("registered_model", JsonValue::String(d.model()));
+    o.Set("running", running ? ReportJson(*running) : JsonValue());
+    o.Set("latest_refusal", latest ? ReportJson(*latest) : JsonValue());
     if (c.json) {
       all.Push(std::move(o));
-    } else {
-      std::printf("%s\n", line.c_str());
+      continue;
     }
+    std::string line = d.id() + ": ";
+    line += running ? "runs " + ReportText(*running)
+                    : "no install recorded (registered " + d.vendor() + "/" + d.model() + ")";
+    if (latest) line += "\n    since then: " + ReportText(*latest);
+    std::printf("%s\n", line.c_str());
   }
   if (c.json) {
     JsonValue o = JsonValue::Object();
