@@ -68,6 +68,7 @@ class FirmwareUpdater {
   // section 8 install report to publish. The state is durable before it returns.
   std::optional<device_protocol::InstallReport> OnManifest(ByteView payload);
 
+  // The installed firmware as last saved (or as OnManifest left it when saving failed).
   const FirmwareState& state() const { return state_; }
 
  private:

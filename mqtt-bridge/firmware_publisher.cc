@@ -62,14 +62,22 @@ Status FirmwarePublisher::Refresh() {
   PL_ASSIGN_OR_RETURN(v1::FirmwareListing manifests, client_->Firmware(q));
   if (manifests.manifests_size() == 0) return OkStatus();  // nothing to publish: skip devices
   PL_ASSIGN_OR_RETURN(v1::RegistryListing devices, client_->Devices(""));
+  // One log line per refresh that published, not one per device (fleets are large).
+  uint64_t sent = 0, not_queued = 0;
   for (FirmwarePublish& p : PlanFirmwarePublishes(topic_prefix_, manifests, devices, published_)) {
-    if (!publish_(p.topic, p.payload)) continue;  // queue full: the next refresh tries again
-    LogInfo("firmware_published")
-        .Kv("device", p.device)
-        .Kv("record", ShortHex(p.record_id))
-        .Kv("bytes", p.payload.size());
+    if (!publish_(p.topic, p.payload)) {  // queue full: the next refresh tries again
+      ++not_queued;
+      continue;
+    }
     published_[p.device] = std::move(p.record_id);
-    ++published_count_;
+    ++sent;
+  }
+  published_count_ += sent;
+  if (sent > 0 || not_queued > 0) {
+    LogInfo("firmware_published")
+        .Kv("devices", sent)
+        .Kv("not_queued", not_queued)
+        .Kv("manifests", manifests.manifests_size());
   }
   return OkStatus();
 }

@@ -49,6 +49,10 @@ def main():
     bridge = t.BridgeProc(chain, broker)
     bridge.start()
 
+    # A validator down while the manifest is recorded learns it by state transfer, and its
+    # manifest index with it.
+    chain.kill(3)
+
     # ---- Sign and publish ------------------------------------------------------------------
     image = os.path.join(root, "sensor-1-1.2.0.bin")
     with open(image, "wb") as f:
@@ -86,6 +90,15 @@ def main():
     listing = t.ctl_json("firmware", "list", "--vendor=acme", chain.nodes_flag())
     t.check([x["counter"] for x in listing["manifests"]] == [2],
             "only the good manifest is recorded: %s" % listing)
+    rc, out, err = t.ctl("prove", pub["record_id"], "--genesis=" + chain.genesis,
+                         chain.nodes_flag(), check_rc=False)
+    t.check(rc == 0, "the manifest record proves: rc=%d %s %s" % (rc, out, err))
+    chain.start(3)
+
+    def v3_lists_it():
+        l = t.ctl_json("firmware", "list", "--node=" + chain.addr(3), "--timeout_ms=5000")
+        return [x["record_id"] for x in l["manifests"]] == [pub["record_id"]]
+    t.wait_for(v3_lists_it, 120, "v3, restarted, to list the manifest it missed")
 
     # ---- The bridge publishes it retained on update/code ------------------------------------
     got = sub_one(broker, "devices/dev-1/update/code")
