@@ -93,7 +93,7 @@ StatusOr<std::unique_ptr<FirmwareUpdater>> FirmwareUpdater::Open(FirmwareOptions
   if (::mkdir(o.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return InternalError(ErrnoText("mkdir", o.state_dir, errno));
   }
-  std::unique_ptr<FirmwareUpdater> u(new FirmwareUpdater(std::move(o)));
+  auto u = std::make_unique<FirmwareUpdater>(Token(), std::move(o));
   PL_RETURN_IF_ERROR(u->Load());
   return u;
 }

@@ -71,8 +71,14 @@ class FirmwareUpdater {
   // The installed firmware as last saved (or as OnManifest left it when saving failed).
   const FirmwareState& state() const { return state_; }
 
+  // Only Open makes one (Token cannot be named outside the class).
+  class Token {
+    friend class FirmwareUpdater;
+    explicit Token() = default;
+  };
+  FirmwareUpdater(Token, FirmwareOptions o) : options_(std::move(o)) {}
+
  private:
-  explicit FirmwareUpdater(FirmwareOptions o) : options_(std::move(o)) {}
   // A refusal: `permanent` ones are remembered as handled.
   struct Outcome {
     bool installed = false;
