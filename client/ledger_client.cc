@@ -70,6 +70,18 @@ StatusOr<v1::SubmitResponse> LedgerClient::SubmitRegistry(const std::string& tx)
                                                              options_.timeout_ms);
 }
 
+StatusOr<v1::SubmitResponse> LedgerClient::SubmitFirmware(const std::string& record) {
+  v1::SubmitFirmwareRequest req;
+  req.set_record(record);
+  return Call<v1::SubmitFirmwareRequest, v1::SubmitResponse>(req, &v1::Ledger::Stub::SubmitFirmware,
+                                                             options_.timeout_ms);
+}
+
+StatusOr<v1::FirmwareListing> LedgerClient::Firmware(const v1::FirmwareQuery& q) {
+  return Call<v1::FirmwareQuery, v1::FirmwareListing>(q, &v1::Ledger::Stub::Firmware,
+                                                      read_timeout_ms());
+}
+
 StatusOr<v1::NodeStatus> LedgerClient::GetStatus() {
   return Call<v1::StatusRequest, v1::NodeStatus>(v1::StatusRequest(), &v1::Ledger::Stub::GetStatus,
                                                  read_timeout_ms());

@@ -56,6 +56,9 @@ class LedgerClient {
   // kNotFound when no node has it.
   StatusOr<provledger::v1::RegistryListing> FindDeviceOnAnyNode(const std::string& id);
   StatusOr<provledger::v1::RegistryListing> Gateways(const std::string& id);
+  // Firmware manifests (docs/FIRMWARE.md): commit a kind 3 record; list recorded ones.
+  StatusOr<provledger::v1::SubmitResponse> SubmitFirmware(const std::string& record);
+  StatusOr<provledger::v1::FirmwareListing> Firmware(const provledger::v1::FirmwareQuery& q);
 
   const std::vector<std::string>& addresses() const { return addresses_; }
 

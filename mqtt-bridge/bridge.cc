@@ -185,6 +185,15 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   PL_ASSIGN_OR_RETURN(
       b->mqtt_, MqttClient::Connect(mo, [self](MqttMessage m) { self->OnMessage(std::move(m)); }));
   b->stats_worker_ = std::make_unique<Worker>("stats", [self](Worker& w) { self->StatsLoop(w); });
+  if (o.publish_firmware) {
+    b->firmware_ = std::make_unique<FirmwarePublisher>(
+        b->ledger_.get(), o.verifier.topic_prefix, o.registry_refresh_ms,
+        [self](const std::string& topic, const std::string& payload) {
+          return self->publisher_->Publish(Answer{topic, payload, true, {}},
+                                           std::chrono::milliseconds(1000));
+        });
+    b->firmware_->Start();
+  }
 
   const std::string& p = o.verifier.topic_prefix;
   const std::string share = o.share_group.empty() ? "" : "$share/" + o.share_group + "/";
@@ -233,6 +242,7 @@ void Bridge::Stop() {
   }
   if (submitter_) submitter_->Stop();
   stats_worker_.reset();
+  firmware_.reset();
   // 4. Every answer made so far goes out and is acknowledged by the broker before the
   //    answer connection closes.
   if (publisher_) publisher_->Stop();

@@ -39,6 +39,7 @@
 #include "common/worker.h"
 #include "mqtt-bridge/answer_publisher.h"
 #include "mqtt-bridge/batch_submitter.h"
+#include "mqtt-bridge/firmware_publisher.h"
 #include "mqtt-bridge/intake.h"
 #include "mqtt-bridge/ledger_directory.h"
 #include "mqtt-bridge/outbox.h"
@@ -83,6 +84,9 @@ struct BridgeOptions {
   // reading on Paho's thread bounds the intake rate). false: only written to RocksDB's WAL
   // (survives the bridge process dying, not the machine) and synced with the next batch.
   bool intake_sync = true;
+  // Publish the newest recorded firmware manifest of each vendor and model, retained, on
+  // update/code of each of its devices (FirmwarePublisher), polled every registry_refresh_ms.
+  bool publish_firmware = true;
   Status Validate() const;
 };
 
@@ -149,7 +153,8 @@ class Bridge {
   std::unique_ptr<ReadingPipeline> pipeline_;  // inbox -> verify thread -> outbox
   std::unique_ptr<BatchSubmitter> submitter_;  // outbox -> ledger -> answers
   std::unique_ptr<Worker> stats_worker_;
-  std::unique_ptr<AnswerPublisher> publisher_;  // the only sender of answers
+  std::unique_ptr<AnswerPublisher> publisher_;   // the only sender of answers
+  std::unique_ptr<FirmwarePublisher> firmware_;  // publishes through publisher_
 };
 
 }  // namespace provledger::bridge

@@ -49,6 +49,8 @@ ABSL_FLAG(uint64_t, registry_refresh_ms, 1000, "registry refresh period");
 ABSL_FLAG(uint64_t, stats_interval_ms, 10000, "bridge_stats log period");
 ABSL_FLAG(uint64_t, drain_timeout_ms, 10000, "on stop: settle the outbox and answers this long");
 ABSL_FLAG(bool, intake_sync, true, "sync a reading to disk before its PUBACK");
+ABSL_FLAG(bool, publish_firmware, true,
+          "publish recorded firmware manifests retained on update/code (docs/FIRMWARE.md)");
 ABSL_FLAG(uint64_t, submit_timeout_ms, 6000,
           "deadline of one batch on one node (~3x the nodes' --view_change_timeout_ms)");
 ABSL_FLAG(uint64_t, read_timeout_ms, 2000, "deadline of a read on one node");
@@ -84,6 +86,7 @@ const std::vector<std::string> kFlagOrder = {"gateway_id",
                                              "stats_interval_ms",
                                              "drain_timeout_ms",
                                              "intake_sync",
+                                             "publish_firmware",
                                              "submit_timeout_ms",
                                              "read_timeout_ms",
                                              "client_id",
@@ -144,6 +147,7 @@ Status Run(int argc, char** argv) {
   PL_ASSIGN_OR_RETURN(o.drain_timeout_ms,
                       NarrowFlag<uint32_t>(FLAGS_drain_timeout_ms, "drain_timeout_ms"));
   o.intake_sync = absl::GetFlag(FLAGS_intake_sync);
+  o.publish_firmware = absl::GetFlag(FLAGS_publish_firmware);
   for (const auto& p : absl::GetFlag(FLAGS_policy)) {
     PL_RETURN_IF_ERROR(ParsePolicySpec(p, &o.policies));
   }

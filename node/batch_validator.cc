@@ -2,6 +2,7 @@
 
 #include "common/ecdsa.h"
 #include "common/sha256.h"
+#include "device_protocol/firmware_manifest.h"
 #include "ledger/block_header.h"
 #include "ledger/record.h"
 
@@ -118,6 +119,35 @@ StatusOr<CheckedBatch> ValidateRegistrySubmission(const ledger::Genesis& genesis
   c.bytes = ledger::EncodeRecord(rec);
   c.id = ledger::RecordId(c.bytes);
   c.registry_op = op;
+  CheckedBatch out;
+  out.records.push_back(std::move(c));
+  return out;
+}
+
+StatusOr<CheckedBatch> ValidateFirmwareSubmission(const ledger::RegistrySnapshot& registry,
+                                                  ByteView record, const BatchLimits& limits) {
+  if (record.size() > limits.max_record_bytes) {
+    return ResourceExhaustedError("firmware record of " + std::to_string(record.size()) +
+                                  " bytes, limit " + std::to_string(limits.max_record_bytes));
+  }
+  PL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::DecodeRecord(record));
+  if (rec.kind != ledger::RecordKind::kFirmware) {
+    return InvalidArgumentError("SubmitFirmware takes kind 3 records only");
+  }
+  const device_protocol::FirmwareManifest m = device_protocol::FromFirmwareRecord(rec.firmware);
+  PL_RETURN_IF_ERROR(device_protocol::ValidateFirmwareManifest(m));
+  const ledger::KeyEntry* vendor = registry.Vendor(m.vendor);
+  if (vendor == nullptr) {
+    return PermissionDeniedError("vendor '" + m.vendor + "' is not registered");
+  }
+  Status sig = device_protocol::VerifyFirmwareManifest(m, vendor->pubkey);
+  if (!sig.ok()) {
+    return UnauthenticatedError("manifest " + m.vendor + "/" + m.model + " " + m.version +
+                                ": vendor signature does not verify with the registered key");
+  }
+  CheckedRecord c;
+  c.bytes = Bytes(record);
+  c.id = ledger::RecordId(c.bytes);
   CheckedBatch out;
   out.records.push_back(std::move(c));
   return out;

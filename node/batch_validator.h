@@ -71,6 +71,14 @@ StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
 // Checks a registry transaction (see ledger/registry.h) and wraps it as one kind 4 record.
 StatusOr<CheckedBatch> ValidateRegistrySubmission(const ledger::Genesis& genesis, ByteView tx);
 
+// Checks a firmware manifest record (SubmitFirmware, docs/FIRMWARE.md) against `registry`
+// and wraps it as one kind 3 record: kResourceExhausted above max_record_bytes;
+// kInvalidArgument when it does not decode as kind 3 or breaks section 8's field rules;
+// kPermissionDenied when its vendor is not registered; kUnauthenticated when vendor_sig
+// does not verify with the registered vendor key over section 8's digest.
+StatusOr<CheckedBatch> ValidateFirmwareSubmission(const ledger::RegistrySnapshot& registry,
+                                                  ByteView record, const BatchLimits& limits);
+
 // The batch digest of `batch` (PROTOCOL.md 6.5) over the ids of its record bytes.
 Bytes SignedBatchDigest(const std::string& chain_id, const provledger::v1::SignedBatch& batch);
 

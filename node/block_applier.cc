@@ -6,6 +6,7 @@
 #include "ledger/block_header.h"
 #include "ledger/record.h"
 #include "ledger/registry.h"
+#include "node/firmware_index.h"
 
 namespace provledger::node {
 
@@ -34,6 +35,7 @@ Status BlockApplier::ApplyCommitted(const consensus::CommittedBlock& c, DerivedB
   }
   auto snap = registry_->Get();
   for (const auto& op : d->registry_ops) snap = snap->Apply(op, c.height, &b.registry_puts);
+  AddFirmwareRows(b.records, c.height, &b.registry_puts);
   Status s = store_->Append(b);
   if (!s.ok() && !store_->write_status().ok()) return s;
   if (!s.ok()) {
@@ -66,6 +68,7 @@ Status BlockApplier::ApplyFetched(PeerBlock& pb, bool* appended) {
     auto op = ledger::VerifyRegistryTx(*genesis_, rec.registry.tx);
     if (op.ok()) snap = snap->Apply(*op, h, &pb.block.registry_puts);
   }
+  AddFirmwareRows(pb.block.records, h, &pb.block.registry_puts);
   PL_RETURN_IF_ERROR(store_->Append(pb.block));
   registry_->Set(snap);
   factory_->Forget(h);

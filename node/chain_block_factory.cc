@@ -28,7 +28,13 @@ StatusOr<RequestIds> IdentifyRequest(const std::string& chain_id, const v1::Cons
     out.record_ids = out.id;
     return out;
   }
-  return InvalidArgumentError("request carries neither a batch nor a registry transaction");
+  if (r.kind_case() == v1::ConsensusRequest::kFirmwareRecord) {
+    out.id = ledger::RecordId(r.firmware_record());
+    out.record_ids = out.id;
+    return out;
+  }
+  return InvalidArgumentError(
+      "request carries neither a batch, a registry transaction nor a firmware record");
 }
 
 StatusOr<Bytes> RequestId(const std::string& chain_id, const v1::ConsensusRequest& r) {
@@ -129,6 +135,9 @@ Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
       checked = cached ? std::move(*cached) : ValidateBatch(*genesis_, *reg, req.batch(), limits_);
     } else if (req.kind_case() == v1::ConsensusRequest::kRegistryTx) {
       checked = ValidateRegistrySubmission(*genesis_, req.registry_tx());
+    } else if (req.kind_case() == v1::ConsensusRequest::kFirmwareRecord) {
+      // Against the registry as of the parent, like batches: every replica derives the same.
+      checked = ValidateFirmwareSubmission(*reg, req.firmware_record(), limits_);
     }
     if (!checked.ok()) return checked.status().Annotate("request " + std::to_string(i));
     out->request_ids.push_back(rid);

@@ -303,4 +303,76 @@ grpc::Status LedgerService::Gateways(grpc::ServerContext*, const v1::RegistryQue
   return grpc::Status::OK;
 }
 
+StatusOr<std::vector<FirmwareRow>> LedgerService::FirmwareRows(const std::string& vendor,
+                                                               const std::string& model) const {
+  PL_ASSIGN_OR_RETURN(auto kvs, store_->RegistryScan(FirmwareRowPrefix(vendor, model)));
+  std::vector<FirmwareRow> rows;
+  rows.reserve(kvs.size());
+  for (const auto& [key, value] : kvs) {
+    PL_ASSIGN_OR_RETURN(FirmwareRow row, ParseFirmwareRow(key, value));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+grpc::Status LedgerService::SubmitFirmware(grpc::ServerContext* ctx,
+                                           const v1::SubmitFirmwareRequest* req,
+                                           v1::SubmitResponse* resp) {
+  auto reg = registry_->Get();
+  auto checked = ValidateFirmwareSubmission(*reg, req->record(), limits_);
+  if (!checked.ok()) {
+    LogWarn("firmware_refused").Kv("err", checked.status().ToString());
+    return ToGrpc(checked.status());
+  }
+  const Bytes id = checked->records[0].id;
+  auto loc = store_->FindRecord(id);
+  if (loc.ok()) {  // sent again: where it is
+    v1::RecordResult* r = resp->add_results();
+    r->set_record_id(id);
+    r->set_outcome(v1::RecordResult::DUPLICATE);
+    r->set_height(loc->height);
+    r->set_index(loc->index);
+    return grpc::Status::OK;
+  }
+  // No rollback on the ledger either: a counter must be above every one recorded for its
+  // vendor and model. Checked here, at submission, against this node's chain.
+  const ledger::FirmwareRecord f = ledger::DecodeRecord(req->record())->firmware;
+  auto rows = FirmwareRows(f.vendor, f.model);
+  if (!rows.ok()) return ToGrpc(rows.status());
+  for (const FirmwareRow& row : *rows) {
+    if (row.counter >= f.counter) {
+      const Status s = FailedPreconditionError(
+          "manifest " + f.vendor + "/" + f.model + " counter " + std::to_string(f.counter) +
+          " is not above counter " + std::to_string(row.counter) + " recorded at height " +
+          std::to_string(row.height));
+      LogWarn("firmware_refused").Kv("err", s.ToString());
+      return ToGrpc(s);
+    }
+  }
+  v1::ConsensusRequest request;
+  request.set_firmware_record(req->record());
+  return Await(ctx, std::move(*checked), std::move(request), resp);
+}
+
+grpc::Status LedgerService::Firmware(grpc::ServerContext*, const v1::FirmwareQuery* req,
+                                     v1::FirmwareListing* resp) {
+  if (!req->vendor().empty() && !ledger::IsValidName(req->vendor())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "vendor is not a valid name");
+  }
+  if (!req->model().empty() && (req->vendor().empty() || !ledger::IsValidName(req->model()))) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "model must be a valid name, given with its vendor");
+  }
+  resp->set_height(store_->height());
+  auto rows = FirmwareRows(req->vendor(), req->model());
+  if (!rows.ok()) return ToGrpc(rows.status());
+  for (FirmwareRow& row : OrderFirmwareRows(std::move(*rows), req->latest_only())) {
+    v1::FirmwareEntry* e = resp->add_manifests();
+    e->set_record_id(std::move(row.record_id));
+    e->set_record(std::move(row.record));
+    e->set_height(row.height);
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace provledger::node

@@ -10,10 +10,12 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "ledger/genesis.h"
 #include "ledger/store/block_store.h"
 #include "node/batch_validator.h"
+#include "node/firmware_index.h"
 #include "node/orderer.h"
 #include "node/registry_holder.h"
 #include "proto/ledger.grpc.pb.h"
@@ -48,8 +50,16 @@ class LedgerService final : public provledger::v1::Ledger::Service {
                        provledger::v1::RegistryListing* resp) override;
   grpc::Status Gateways(grpc::ServerContext* ctx, const provledger::v1::RegistryQuery* req,
                         provledger::v1::RegistryListing* resp) override;
+  grpc::Status SubmitFirmware(grpc::ServerContext* ctx,
+                              const provledger::v1::SubmitFirmwareRequest* req,
+                              provledger::v1::SubmitResponse* resp) override;
+  grpc::Status Firmware(grpc::ServerContext* ctx, const provledger::v1::FirmwareQuery* req,
+                        provledger::v1::FirmwareListing* resp) override;
 
  private:
+  // The firmware index rows (node/firmware_index.h) of `vendor` and `model` (empty: all).
+  StatusOr<std::vector<FirmwareRow>> FirmwareRows(const std::string& vendor,
+                                                  const std::string& model) const;
   grpc::Status Await(grpc::ServerContext* ctx, CheckedBatch batch,
                      provledger::v1::ConsensusRequest request,
                      provledger::v1::SubmitResponse* resp);

@@ -67,6 +67,7 @@ CommandGroup ProofCommands();     // proof_commands.cc: prove, verify-proof, ver
 CommandGroup RegistryCommands();  // registry_commands.cc: register-*, revoke-device
 CommandGroup AuditCommands();     // audit_commands.cc: verify-chain
 CommandGroup SubmitCommands();    // submit_command.cc: submit
+CommandGroup FirmwareCommands();  // firmware_commands.cc: firmware sign, publish, list, status
 
 // The flags every command taking --node also takes.
 inline const std::vector<std::string> kNodeFlags = {"node", "timeout_ms"};

@@ -20,8 +20,8 @@ namespace {
 constexpr int kExitUsage = 2;
 
 std::vector<CommandGroup> AllGroups() {
-  return {KeyCommands(),      GenesisCommands(), QueryCommands(), ProofCommands(),
-          RegistryCommands(), AuditCommands(),   SubmitCommands()};
+  return {KeyCommands(),      GenesisCommands(), QueryCommands(),  ProofCommands(),
+          RegistryCommands(), AuditCommands(),   SubmitCommands(), FirmwareCommands()};
 }
 
 void PrintCommand(std::FILE* out, const Command& cmd) {
@@ -76,6 +76,15 @@ int Refuse(const std::vector<CommandGroup>& groups, const Command& cmd, const st
   return kExitUsage;
 }
 
+void JoinTwoWordCommand(const std::map<std::string, const Command*>& by_name,
+                        std::vector<std::string>* positional) {
+  if (positional->size() < 2) return;
+  const std::string two = (*positional)[0] + " " + (*positional)[1];
+  if (by_name.count(two) == 0) return;
+  positional->erase(positional->begin());
+  (*positional)[0] = two;
+}
+
 int Main(int argc, char** argv) {
   const std::vector<CommandGroup> groups = AllGroups();
   std::map<std::string, const Command*> by_name;
@@ -94,6 +103,14 @@ int Main(int argc, char** argv) {
   if (!cl.ok()) {
     std::fprintf(stderr, "ledgerctl: %s\n(run 'ledgerctl help')\n", cl.status().message().c_str());
     return kExitUsage;
+  }
+  // A command of two words ("firmware sign") is named by both: its positional[0] is the name.
+  JoinTwoWordCommand(by_name, &cl->positional);
+  if (cl->positional.size() >= 3 && cl->positional[0] == "help") {
+    std::vector<std::string> rest(cl->positional.begin() + 1, cl->positional.end());
+    JoinTwoWordCommand(by_name, &rest);
+    cl->positional.resize(1);
+    cl->positional.insert(cl->positional.end(), rest.begin(), rest.end());
   }
   const std::string name = cl->positional.empty() ? "" : cl->positional[0];
   if (name == "help" || (name.empty() && cl->help)) {

@@ -1,4 +1,5 @@
-// ledgerctl registry: admin-signed register-gateway, register-device and revoke-device.
+// ledgerctl registry: admin-signed register-gateway, register-device, register-vendor and
+// revoke-device.
 #include <cstdio>
 #include <string>
 
@@ -10,11 +11,11 @@
 #include "ledger/registry.h"
 #include "tools/ledgerctl/ctl_common.h"
 
-ABSL_FLAG(std::string, id, "", "the gateway's or device's id");
+ABSL_FLAG(std::string, id, "", "the gateway's, device's or vendor's id");
 ABSL_FLAG(std::string, pubkey, "", "its public key, 66 hex (or give --key=FILE)");
 ABSL_FLAG(std::string, admin_key, "", "the admin's private key FILE (an admin of the genesis)");
-ABSL_FLAG(std::string, vendor, "", "register-device: vendor");
-ABSL_FLAG(std::string, model, "", "register-device: model");
+ABSL_FLAG(std::string, vendor, "", "a vendor id (register-device, firmware commands)");
+ABSL_FLAG(std::string, model, "", "a model (register-device, firmware commands)");
 
 namespace provledger::tools {
 namespace {
@@ -70,6 +71,16 @@ Status CmdRegisterDevice(const Ctx& c) {
   return SubmitRegistryOp(c, op, "device " + id + " registered");
 }
 
+// A firmware vendor, whose key signs manifests (PROTOCOL.md section 8, docs/FIRMWARE.md).
+Status CmdRegisterVendor(const Ctx& c) {
+  v1::RegistryOp op;
+  PL_ASSIGN_OR_RETURN(std::string id, Require(FLAGS_id));
+  PL_ASSIGN_OR_RETURN(Bytes pk, KeyOrPubkey(c));
+  op.mutable_register_vendor()->set_id(id);
+  op.mutable_register_vendor()->set_pubkey(pk);
+  return SubmitRegistryOp(c, op, "vendor " + id + " registered");
+}
+
 Status CmdRevokeDevice(const Ctx& c) {
   v1::RegistryOp op;
   PL_ASSIGN_OR_RETURN(std::string id, Require(FLAGS_id));
@@ -86,17 +97,21 @@ CommandGroup RegistryCommands() {
   gateway.insert(gateway.end(), {"pubkey", "key"});
   std::vector<std::string> device = gateway;
   device.insert(device.end(), {"vendor", "model"});
-  return {"registry (admin-signed; --genesis for the chain id)",
-          {{"register-gateway", "--id=ID --pubkey=HEX|--key=FILE --admin_key=FILE --genesis=FILE",
-            "registers a gateway's key", gateway,
-            [](const Ctx& c) { return Done(CmdRegisterGateway(c)); }},
-           {"register-device",
-            "--id=ID --pubkey=HEX|--key=FILE [--vendor=V --model=M] --admin_key=FILE\n"
-            "        --genesis=FILE",
-            "registers a device's key", device,
-            [](const Ctx& c) { return Done(CmdRegisterDevice(c)); }},
-           {"revoke-device", "--id=ID --admin_key=FILE --genesis=FILE", "revokes a device", common,
-            [](const Ctx& c) { return Done(CmdRevokeDevice(c)); }}}};
+  return {
+      "registry (admin-signed; --genesis for the chain id)",
+      {{"register-gateway", "--id=ID --pubkey=HEX|--key=FILE --admin_key=FILE --genesis=FILE",
+        "registers a gateway's key", gateway,
+        [](const Ctx& c) { return Done(CmdRegisterGateway(c)); }},
+       {"register-device",
+        "--id=ID --pubkey=HEX|--key=FILE [--vendor=V --model=M] --admin_key=FILE\n"
+        "        --genesis=FILE",
+        "registers a device's key", device,
+        [](const Ctx& c) { return Done(CmdRegisterDevice(c)); }},
+       {"register-vendor", "--id=VENDOR --pubkey=HEX|--key=FILE --admin_key=FILE --genesis=FILE",
+        "registers a firmware vendor's key (docs/FIRMWARE.md)", gateway,
+        [](const Ctx& c) { return Done(CmdRegisterVendor(c)); }},
+       {"revoke-device", "--id=ID --admin_key=FILE --genesis=FILE", "revokes a device", common,
+        [](const Ctx& c) { return Done(CmdRevokeDevice(c)); }}}};
 }
 
 }  // namespace provledger::tools
