@@ -19,7 +19,7 @@ namespace provledger::agent {
 
 namespace {
 
-constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kChunk = 256 * 1024;
 
 }  // namespace
 
@@ -32,9 +32,6 @@ StatusOr<std::string> HashFile(const std::string& path, const std::string& algor
     return InternalError(ErrnoText("open", path, err));
   }
   FdCloser closer(fd);
-#ifdef POSIX_FADV_SEQUENTIAL
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-#endif
   static thread_local char buf[kChunk];
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);

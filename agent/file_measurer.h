@@ -1,5 +1,5 @@
 // File measurement where the kernel has no IMA: the hash of a file's bytes (SHA-256, or
-// SM3 as an option, through OpenSSL EVP, read in 64 KiB pieces so a file of any size
+// SM3 as an option, through OpenSSL EVP, read in 256 KiB pieces so a file of any size
 // needs little memory), and a FileMeasurer that records, in the agent's own list, the
 // watched files whose hash is new or changed.
 //
