@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -26,6 +27,7 @@ namespace {
 
 constexpr uint32_t kSubscribeTimeoutMs = 10000;
 constexpr uint32_t kDataLossRetryMs = 60000;
+constexpr uint32_t kConnectBackoffMaxMs = 30000;
 
 void SleepUnlessStopped(uint32_t ms, const std::atomic<bool>& stop) {
   const double until = SteadyNowMs() + ms;
@@ -120,8 +122,18 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
   mo.uri = o_.broker;
   mo.client_id = o_.client_id.empty() ? "pl-agent-" + o_.pusher.device : o_.client_id;
   mo.receive_maximum = 64;
-  PL_ASSIGN_OR_RETURN(mqtt,
-                      MqttClient::Connect(mo, [&router](MqttMessage m) { router.Dispatch(m); }));
+  // A daemon waits for the broker (backing off); --once reports it (exit 1).
+  for (uint32_t wait_ms = 500;; wait_ms = std::min<uint32_t>(wait_ms * 2, kConnectBackoffMaxMs)) {
+    StatusOr<std::unique_ptr<MqttClient>> c =
+        MqttClient::Connect(mo, [&router](MqttMessage m) { router.Dispatch(m); });
+    if (c.ok()) {
+      mqtt = std::move(c).value();
+      break;
+    }
+    if (o_.once || stop.load()) return c.status();
+    LogWarn("broker_unreachable").Kv("broker", o_.broker).Kv("retry_ms", wait_ms);
+    SleepUnlessStopped(wait_ms, stop);
+  }
   PL_RETURN_IF_ERROR(mqtt->Subscribe(router.Topics(), 1, kSubscribeTimeoutMs));
   LogInfo("agent_started")
       .Kv("device", o_.pusher.device)

@@ -156,6 +156,7 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
   const std::string topic = dp::DeviceTopicString(
       o_.topic_prefix, dp::DeviceTopic{o_.device, dp::TopicKind::kIntegrity, ""});
   std::set<uint64_t> sent;  // every seq this report went out under
+  int renewals = 0;
   Delivery d;
   auto expired = [&] { return deadline_ms > 0 && SteadyNowMs() >= deadline_ms; };
   while (true) {
@@ -245,6 +246,9 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
           .Kv("reason", e->reason);
       switch (ClassifyRefusal(e->code)) {
         case Refusal::kRenewSession:
+          // Once at once; if the new session is refused too, the bridges may not share
+          // sessions yet (a restart in progress): back off rather than spin.
+          if (++renewals > 1) Backoff(stopping, deadline_ms);
           session_.reset();
           resend = true;
           break;
