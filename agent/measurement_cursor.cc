@@ -58,8 +58,10 @@ StatusOr<PendingBatch> MeasurementCursor::ReadNew() {
   FdCloser closer(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) return InternalError(ErrnoText("fstat", path, errno));
-  // securityfs reports size 0; only a regular file can be checked for having shrunk.
-  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) < start.byte_offset) {
+  // securityfs lists are regular files of st_size 0 whatever their length: a size says
+  // nothing there. A file that shrank to nothing is caught below (no byte at the position).
+  if (S_ISREG(st.st_mode) && st.st_size > 0 &&
+      static_cast<uint64_t>(st.st_size) < start.byte_offset) {
     return DataLossError(path + " is " + std::to_string(st.st_size) +
                          " bytes, shorter than the acknowledged position " +
                          std::to_string(start.byte_offset) + " of boot " + boot);

@@ -171,6 +171,29 @@ TEST_F(CursorTest, ListShorterThanThePositionIsDataLoss) {
   ASSERT_TRUE(cursor.Commit(*b).ok());
   SetList("short\n");  // same boot, list replaced
   EXPECT_EQ(cursor.ReadNew().status().code(), StatusCode::kDataLoss);
+  SetList("");  // emptied (its size is no evidence: securityfs lists all say 0)
+  EXPECT_EQ(cursor.ReadNew().status().code(), StatusCode::kDataLoss);
+  std::string other = Real("ima_sig_real.txt");  // longer, but the position is mid-line
+  SetList(other);
+  StatusOr<PendingBatch> mid = cursor.ReadNew();
+  if (other[b->end.byte_offset - 1] != '\n') {
+    EXPECT_EQ(mid.status().code(), StatusCode::kDataLoss);
+  }
+}
+
+TEST_F(CursorTest, ReadsAListThatReportsSizeZeroLikeSecurityfs) {
+  // /proc files are regular files of st_size 0 too; read one as the list to show the
+  // size is not trusted. /proc/self/mountinfo has no IMA lines: all skipped, none fatal.
+  options_.list_path = "/proc/self/mountinfo";
+  StateStore store = OpenStore();
+  MeasurementCursor cursor(options_, &store);
+  StatusOr<PendingBatch> b = cursor.ReadNew();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_TRUE(b->entries.empty());
+  EXPECT_FALSE(b->skipped.empty());
+  ASSERT_TRUE(cursor.Commit(*b).ok());
+  StatusOr<PendingBatch> again = cursor.ReadNew();  // offset > 0 > st_size: still fine
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
 }
 
 TEST_F(CursorTest, BadBootIdAndMissingListAreErrors) {
