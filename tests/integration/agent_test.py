@@ -178,6 +178,33 @@ def main():
             "path": os.path.join(watched, "tool")}], "the file entry: %s" % rep)
     t.log("files: measured and reported with template file")
 
+    # 5. Broker and bridge outages: the daemon keeps sending (new seqs), then stops on
+    # SIGTERM with its position unmoved.
+    logf = open(os.path.join(root, "agent-daemon2.log"), "w")
+    p = t.spawn(agent_cmd(root, broker, gw_pub, state, []), stdout=logf, stderr=subprocess.STDOUT)
+    log2 = lambda: open(os.path.join(root, "agent-daemon2.log")).read()
+    refusals = lambda: len(events(log2(), "report_refused"))
+    t.wait_for(lambda: refusals() >= 1, 30, "the daemon's first refusal")
+    broker.stop()
+    time.sleep(3)
+    t.check(p.poll() is None, "the agent survives the broker going away")
+    broker.start()
+    before = refusals()
+    t.wait_for(lambda: refusals() > before, 60, "reports answered again after the broker returned")
+    bridge.kill()
+    time.sleep(2)
+    bridge.start()
+    before = refusals()
+    t.wait_for(lambda: refusals() > before, 60, "reports answered by the restarted bridge")
+    p.send_signal(signal.SIGTERM)
+    t.check(p.wait(timeout=20) == 0, "SIGTERM: clean exit 0")
+    seqs = [int(e["seq"]) for e in events(log2(), "report_sent")]
+    s = state_of(state)
+    t.check(seqs == sorted(set(seqs)) and seqs[0] > max(sent3), "seqs ascending across outages")
+    t.check(s["index"] == 0 and s["next_seq"] == seqs[-1] + 1, "position unmoved: %s" % s)
+    t.check("ev=agent_stopping" in log2(), "stop logged")
+    t.log("outages: broker and bridge restarts survived, SIGTERM clean")
+
     bridge.kill(signal.SIGTERM)
     chain.stop_all()
     t.log("PASS")
