@@ -48,23 +48,30 @@ StatusOr<StateStore> StateStore::Open(const std::string& path) {
   return StateStore(path, std::move(s).value());
 }
 
-Status StateStore::Save(const AgentState& next) {
+AgentState StateStore::state() const {
+  std::lock_guard<std::mutex> lock(*mu_);
+  return state_;
+}
+
+Status StateStore::SaveLocked(const AgentState& next) {
   PL_RETURN_IF_ERROR(WriteFileAtomically(path_, AgentStateJson(next), 0600));
   state_ = next;
   return Status();
 }
 
 Status StateStore::SetPosition(const ListPosition& position) {
+  std::lock_guard<std::mutex> lock(*mu_);
   AgentState next = state_;
   next.position = position;
-  return Save(next);
+  return SaveLocked(next);
 }
 
 StatusOr<uint64_t> StateStore::TakeSeq(uint64_t floor) {
+  std::lock_guard<std::mutex> lock(*mu_);
   AgentState next = state_;
   const uint64_t seq = std::max({state_.next_seq, floor, uint64_t{1}});
   next.next_seq = seq + 1;
-  PL_RETURN_IF_ERROR(Save(next));
+  PL_RETURN_IF_ERROR(SaveLocked(next));
   return seq;
 }
 

@@ -9,11 +9,14 @@
 // `next_seq` is the lowest pl-seq never handed out (PROTOCOL.md section 5: a seq is never
 // published twice), written before the seq is used.
 //
-// Thread rules: a StateStore is owned by one thread; not thread-safe.
+// Thread rules: StateStore is thread-safe (the report pusher and, say, a firmware updater
+// take seqs from one store: a device has one sequence).
 #ifndef PROVLEDGER_AGENT_AGENT_STATE_H_
 #define PROVLEDGER_AGENT_AGENT_STATE_H_
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/status.h"
@@ -51,7 +54,7 @@ class StateStore {
   // repeat a pl-seq).
   static StatusOr<StateStore> Open(const std::string& path);
 
-  const AgentState& state() const { return state_; }
+  AgentState state() const;
 
   // Makes `position` durable. kInternal on I/O (the stored state is then unchanged).
   Status SetPosition(const ListPosition& position);
@@ -63,11 +66,12 @@ class StateStore {
 
  private:
   StateStore(std::string path, AgentState state)
-      : path_(std::move(path)), state_(std::move(state)) {}
-  Status Save(const AgentState& next);
+      : path_(std::move(path)), state_(std::move(state)), mu_(std::make_unique<std::mutex>()) {}
+  Status SaveLocked(const AgentState& next);
 
   std::string path_;
-  AgentState state_;
+  AgentState state_;                // guarded by *mu_
+  std::unique_ptr<std::mutex> mu_;  // a pointer: the store is movable
 };
 
 }  // namespace provledger::agent

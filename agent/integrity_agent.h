@@ -3,8 +3,8 @@
 // incremental report at a time through the ReportPusher, and moves its durable position
 // once the bridge answered. Messages from the broker arrive in one TopicRouter.
 //
-// Thread rules: Run on one thread; RequestStop from any thread (a signal handler sets the
-// flag it polls instead).
+// Thread rules: Run on one thread; the `stop` flag it polls may be set from any thread or a
+// signal handler.
 #ifndef PROVLEDGER_AGENT_INTEGRITY_AGENT_H_
 #define PROVLEDGER_AGENT_INTEGRITY_AGENT_H_
 
@@ -48,7 +48,7 @@ class IntegrityAgent {
   IntegrityAgent(AgentOptions options, PrivateKey key)
       : o_(std::move(options)), key_(std::move(key)) {}
 
-  // Runs until RequestStop (daemon) or until everything new is answered (--once).
+  // Runs until `stop` turns true (daemon) or until everything new is answered (--once).
   // kPermissionDenied for a permanent refusal of the device (bad_auth, wrong gateway);
   // kDeadlineExceeded when --once could not finish in once_timeout_ms; kDataLoss when the
   // list no longer matches the stored position; setup and I/O errors otherwise.

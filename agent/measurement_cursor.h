@@ -71,7 +71,7 @@ class MeasurementCursor {
   // Makes batch.end the acknowledged position (durable when OK). Errors of SetPosition.
   Status Commit(const PendingBatch& batch);
 
-  const ListPosition& position() const { return store_->state().position; }
+  ListPosition position() const { return store_->state().position; }
 
  private:
   CursorOptions options_;

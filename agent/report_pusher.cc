@@ -81,7 +81,38 @@ std::optional<ReportPusher::Answer> ReportPusher::NextAnswer(
 }
 
 bool ReportPusher::SessionUsable() const {
+  std::lock_guard<std::mutex> lock(session_mu_);
   return session_.has_value() && NowMs() < session_renew_at_;
+}
+
+bool ReportPusher::has_session() const {
+  std::lock_guard<std::mutex> lock(session_mu_);
+  return session_.has_value();
+}
+
+void ReportPusher::DropSession() {
+  std::lock_guard<std::mutex> lock(session_mu_);
+  session_.reset();
+}
+
+uint64_t ReportPusher::SeqFloor() const {
+  return std::max(seq_floor_.load(), store_->state().next_seq == 0 ? NowMicros() : uint64_t{0});
+}
+
+StatusOr<UserProperties> ReportPusher::Authenticate(const std::string& item,
+                                                    const std::string& payload) {
+  std::optional<dp::Session> session;
+  if (o_.auth == AuthMode::kMac) {
+    std::lock_guard<std::mutex> lock(session_mu_);
+    if (!session_ || NowMs() >= session_renew_at_) {
+      return UnavailableError("no session agreed yet");
+    }
+    session = *session_;
+  }
+  PL_ASSIGN_OR_RETURN(const uint64_t seq, store_->TakeSeq(SeqFloor()));
+  const dp::MessageSpec spec{o_.device, item, seq, NowMs()};
+  if (session) return dp::MacProperties(spec, payload, *session);
+  return dp::SigProperties(spec, payload, key_);
 }
 
 void ReportPusher::Backoff(const std::function<bool()>& stopping, double deadline_ms) {
@@ -123,6 +154,7 @@ Status ReportPusher::AgreeSession(const std::function<bool()>& stopping, double 
       }
       const uint64_t wall = NowMs();
       const uint64_t life = s->expires > wall ? s->expires - wall : 0;
+      std::lock_guard<std::mutex> lock(session_mu_);
       session_renew_at_ = s->expires - std::min(kRenewMarginMs, life / 2);
       LogInfo("session_agreed")
           .Kv("device", o_.device)
@@ -167,7 +199,7 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
                                    " sends");
     }
     if (o_.auth == AuthMode::kMac && !SessionUsable()) {
-      session_.reset();
+      DropSession();
       Status s = AgreeSession(stopping, deadline_ms);
       if (s.code() == StatusCode::kPermissionDenied || s.code() == StatusCode::kCancelled) return s;
       if (!s.ok()) {
@@ -176,12 +208,11 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
         continue;
       }
     }
-    const uint64_t floor =
-        std::max(seq_floor_, store_->state().next_seq == 0 ? NowMicros() : uint64_t{0});
-    PL_ASSIGN_OR_RETURN(const uint64_t seq, store_->TakeSeq(floor));
+    PL_ASSIGN_OR_RETURN(const uint64_t seq, store_->TakeSeq(SeqFloor()));
     const dp::MessageSpec spec{o_.device, std::string(dp::kIntegrityItem), seq, NowMs()};
     UserProperties props;
     if (o_.auth == AuthMode::kMac) {
+      std::lock_guard<std::mutex> lock(session_mu_);
       props = dp::MacProperties(spec, payload, *session_);
     } else {
       PL_ASSIGN_OR_RETURN(props, dp::SigProperties(spec, payload, key_));
@@ -249,7 +280,7 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
           // Once at once; if the new session is refused too, the bridges may not share
           // sessions yet (a restart in progress): back off rather than spin.
           if (++renewals > 1) Backoff(stopping, deadline_ms);
-          session_.reset();
+          DropSession();
           resend = true;
           break;
         case Refusal::kDropReport:
@@ -262,7 +293,7 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
           return PermissionDeniedError("report refused " + e->code +
                                        ": the key file is not the device's registered key");
         case Refusal::kRetry:
-          if (e->code == "replay") seq_floor_ = NowMicros();
+          if (e->code == "replay") seq_floor_.store(NowMicros());
           Backoff(stopping, deadline_ms);
           resend = true;
           break;

@@ -12,10 +12,11 @@
 // stops the agent (kPermissionDenied).
 //
 // Thread rules: Deliver runs on one thread; OnAnswer may be called from any thread (the
-// MQTT callback) and only queues.
+// MQTT callback) and only queues; Authenticate and has_session from any thread.
 #ifndef PROVLEDGER_AGENT_REPORT_PUSHER_H_
 #define PROVLEDGER_AGENT_REPORT_PUSHER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -85,7 +86,14 @@ class ReportPusher {
   StatusOr<Delivery> Deliver(const device_protocol::IntegrityReport& report,
                              const std::function<bool()>& stopping, double deadline_ms = 0);
 
-  bool has_session() const { return session_.has_value(); }
+  // The pl- headers for another message of this device, e.g. an install report (item
+  // "_update", PROTOCOL.md section 8): a new seq from the same StateStore (a device has one
+  // sequence) and a MAC under the current session, or a signature in kSig mode. Answers to
+  // it are the caller's. kUnavailable in MAC mode while no session is agreed (try again
+  // once Deliver agreed one); kInternal if the state file cannot be written.
+  StatusOr<UserProperties> Authenticate(const std::string& item, const std::string& payload);
+
+  bool has_session() const;
   uint64_t sessions_agreed() const { return sessions_agreed_; }
 
  private:
@@ -99,6 +107,9 @@ class ReportPusher {
   // Agrees a session. OK, kPermissionDenied (permanent), or another error (retry).
   Status AgreeSession(const std::function<bool()>& stopping, double deadline_ms);
   bool SessionUsable() const;
+  void DropSession();
+  // The lowest seq to take now: the clock in us for a first seq or after a `replay`.
+  uint64_t SeqFloor() const;
   void Backoff(const std::function<bool()>& stopping, double deadline_ms);
 
   PusherOptions o_;
@@ -106,11 +117,12 @@ class ReportPusher {
   StateStore* store_;
   PublishFn publish_;
   device_protocol::RandomSource random_;
-  std::optional<device_protocol::Session> session_;
-  uint64_t session_renew_at_ = 0;  // wall clock ms
+  mutable std::mutex session_mu_;
+  std::optional<device_protocol::Session> session_;  // guarded by session_mu_
+  uint64_t session_renew_at_ = 0;                    // wall clock ms; guarded by session_mu_
   uint64_t sessions_agreed_ = 0;
   uint32_t backoff_ms_ = 0;
-  uint64_t seq_floor_ = 0;  // after a `replay`: jump ahead to the clock in microseconds
+  std::atomic<uint64_t> seq_floor_{0};  // after a `replay`: the clock in microseconds
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -90,6 +90,16 @@ class FakeBridge {
     return Status();
   }
 
+  // True when `props` MAC `payload` under item `item` with the current session.
+  bool MacVerifies(const std::string& item, const std::string& payload,
+                   const UserProperties& props) const {
+    const dp::MessageSpec spec{kDevice, item, std::stoull(Prop(props, "pl-seq")),
+                               std::stoull(Prop(props, "pl-ts"))};
+    return Prop(props, "pl-kid") == HexEncode(kid_) &&
+           Prop(props, "pl-mac") ==
+               HexEncode(HmacSha256(session_key_, dp::MessageDigest(spec, payload)));
+  }
+
   std::vector<uint64_t> seqs;
   std::vector<UserProperties> props_seen;
   std::vector<bool> mac_ok;
@@ -251,6 +261,18 @@ TEST_F(PusherTest, SignatureModeNeedsNoSession) {
   EXPECT_TRUE(
       VerifySignature(device_key_.PublicKey(), dp::MessageDigest(spec, bridge_.payloads[0]), *sig)
           .ok());
+}
+
+TEST_F(PusherTest, AuthenticateSharesTheSeqAndTheSession) {
+  MakePusher();
+  EXPECT_EQ(pusher_->Authenticate("_update", "{}").status().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(Deliver().ok());
+  const std::string install = "{\"v\":1,\"result\":\"installed\"}";
+  StatusOr<UserProperties> p = pusher_->Authenticate("_update", install);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(std::stoull(Prop(*p, "pl-seq")), bridge_.seqs.back() + 1);  // one sequence
+  EXPECT_TRUE(bridge_.MacVerifies("_update", install, *p));
+  EXPECT_FALSE(bridge_.MacVerifies("_integrity", install, *p));  // item is in D
 }
 
 TEST_F(PusherTest, AWrongGatewayKeyIsRefused) {
