@@ -188,6 +188,7 @@ ImaChunk ParseImaList(std::string_view text, uint64_t first_line, size_t max_ent
     if (e->violation()) {
       out.violations.push_back(number);
       out.entries.push_back(std::move(e).value());
+      out.entry_ends.emplace_back(out.consumed_bytes, out.lines);
       continue;
     }
     Status check = CheckTemplateHash(*e);
@@ -196,6 +197,7 @@ ImaChunk ParseImaList(std::string_view text, uint64_t first_line, size_t max_ent
       continue;
     }
     out.entries.push_back(std::move(e).value());
+    out.entry_ends.emplace_back(out.consumed_bytes, out.lines);
   }
   return out;
 }

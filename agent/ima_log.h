@@ -89,6 +89,8 @@ struct ImaChunk {
   std::vector<uint64_t> violations;  // line numbers of the violation entries kept
   size_t consumed_bytes = 0;         // bytes of `text` covered by the lines read
   uint64_t lines = 0;                // lines read (entries + skipped)
+  // For entries[i]: consumed_bytes and lines just after its line (to cut a chunk short).
+  std::vector<std::pair<size_t, uint64_t>> entry_ends;
 };
 
 // Reads the complete lines of `text` (from a list whose first line here is number

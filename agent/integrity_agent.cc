@@ -62,6 +62,8 @@ Status AgentOptions::Validate() const {
     return InvalidArgumentError("--batch must be 1 .. " +
                                 std::to_string(device_protocol::kMaxReportEntries));
   }
+  if (max_report_bytes < 1024)
+    return InvalidArgumentError("--max_report_bytes must be 1024 or more");
   if (state_dir.empty()) return InvalidArgumentError("--state_dir is required");
   if (poll_ms == 0) return InvalidArgumentError("--poll_ms must be above 0");
   return Status();
@@ -78,6 +80,7 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
       o_.source == Source::kIma ? o_.ima_list : o_.state_dir + "/file_measurements-{boot}.list";
   co.boot_id_path = o_.boot_id_path;
   co.max_entries = o_.batch;
+  co.max_report_bytes = o_.max_report_bytes;
   MeasurementCursor cursor(co, &store);
 
   // Without IMA: the agent's own list for this boot, a first full scan, then inotify.

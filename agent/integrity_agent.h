@@ -31,8 +31,9 @@ struct AgentOptions {
   std::vector<std::string> watch;  // --source=files
   std::string hash = "sha256";     // --source=files: sha256 or sm3
   std::string state_dir = "/var/lib/provledger-agent";
-  size_t batch = 500;  // entries per report at most
-  bool once = false;   // send what is new, wait for its verdicts, exit
+  size_t batch = 500;                    // entries per report at most
+  size_t max_report_bytes = 256 * 1024;  // and report JSON bytes at most (one entry always)
+  bool once = false;                     // send what is new, wait for its verdicts, exit
   uint64_t once_timeout_ms = 120000;
   uint32_t poll_ms = 2000;  // re-read the IMA list this often (securityfs has no inotify)
 

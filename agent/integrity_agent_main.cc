@@ -44,6 +44,9 @@ ABSL_FLAG(std::string, hash, "sha256", "--source=files: sha256 or sm3");
 ABSL_FLAG(std::string, state_dir, "/var/lib/provledger-agent",
           "folder for agent_state.json (position, seq) and the agent's own lists (mode 0700)");
 ABSL_FLAG(uint64_t, batch, 500, "entries per report at most");
+ABSL_FLAG(uint64_t, max_report_bytes, 262144,
+          "report JSON bytes at most (a report of one long entry may pass it); keep it below "
+          "the bridge's --max_payload_bytes");
 ABSL_FLAG(bool, once, false, "send what is new, wait for its verdicts, exit (tests, cron)");
 ABSL_FLAG(uint64_t, once_timeout_ms, 120000, "--once: give up (exit 1) after this long");
 ABSL_FLAG(uint64_t, poll_ms, 2000,
@@ -67,27 +70,17 @@ std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
 const std::vector<std::string> kFlagOrder = {
-    "device",
-    "key_file",
-    "broker",
-    "client_id",
-    "topic_prefix",
-    "auth",
-    "gateway_id",
-    "gateway_pubkey",
-    "source",
-    "ima_list",
-    "boot_id_path",
-    "watch",
-    "hash",
-    "state_dir",
-    "batch",
-    "once",
-    "once_timeout_ms",
-    "poll_ms",
-    "answer_timeout_ms",
-    "key_timeout_ms",
-    "backoff_max_ms",
+    "device",         "key_file",
+    "broker",         "client_id",
+    "topic_prefix",   "auth",
+    "gateway_id",     "gateway_pubkey",
+    "source",         "ima_list",
+    "boot_id_path",   "watch",
+    "hash",           "state_dir",
+    "batch",          "max_report_bytes",
+    "once",           "once_timeout_ms",
+    "poll_ms",        "answer_timeout_ms",
+    "key_timeout_ms", "backoff_max_ms",
     "debug",
 };
 
@@ -139,6 +132,7 @@ StatusOr<AgentOptions> OptionsFromFlags() {
   o.hash = absl::GetFlag(FLAGS_hash);
   o.state_dir = absl::GetFlag(FLAGS_state_dir);
   o.batch = absl::GetFlag(FLAGS_batch);
+  o.max_report_bytes = absl::GetFlag(FLAGS_max_report_bytes);
   o.once = absl::GetFlag(FLAGS_once);
   o.once_timeout_ms = absl::GetFlag(FLAGS_once_timeout_ms);
   o.poll_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_poll_ms));

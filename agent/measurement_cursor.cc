@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "common/file_io.h"
@@ -95,6 +97,27 @@ StatusOr<PendingBatch> MeasurementCursor::ReadNew() {
     view.remove_prefix(1);
   }
   ImaChunk chunk = ParseImaList(view, start.next_line, options_.max_entries);
+  // Cut the chunk where its report would pass max_report_bytes.
+  device_protocol::IntegrityReport sizing{boot, start.next_index, {}};
+  const size_t empty = device_protocol::IntegrityReportJson(sizing).size();
+  size_t bytes = empty;
+  for (size_t i = 0; i < chunk.entries.size(); ++i) {
+    sizing.entries.assign(1, ToMeasurementEntry(chunk.entries[i]));
+    bytes += device_protocol::IntegrityReportJson(sizing).size() - empty + (i > 0 ? 1 : 0);
+    if (i > 0 && bytes > options_.max_report_bytes) {
+      chunk.entries.resize(i);
+      std::tie(chunk.consumed_bytes, chunk.lines) = chunk.entry_ends[i - 1];
+      const uint64_t last_line = start.next_line + chunk.lines - 1;
+      auto beyond = [last_line](uint64_t line) { return line > last_line; };
+      chunk.skipped.erase(std::remove_if(chunk.skipped.begin(), chunk.skipped.end(),
+                                         [&](const LineIssue& x) { return beyond(x.line); }),
+                          chunk.skipped.end());
+      chunk.violations.erase(
+          std::remove_if(chunk.violations.begin(), chunk.violations.end(), beyond),
+          chunk.violations.end());
+      break;
+    }
+  }
   PendingBatch batch;
   batch.boot = boot;
   batch.from = start.next_index;

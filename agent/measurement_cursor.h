@@ -31,7 +31,11 @@ struct CursorOptions {
   // The list; "{boot}" in it is replaced by the boot id (the agent's own per-boot lists).
   std::string list_path = "/sys/kernel/security/ima/ascii_runtime_measurements";
   std::string boot_id_path = "/proc/sys/kernel/random/boot_id";
-  size_t max_entries = 1000;        // entries per batch (one report)
+  size_t max_entries = 1000;  // entries per batch (one report)
+  // A batch is also cut so that its report's JSON stays at most this size (at least one
+  // entry always goes): well below the bridge's payload limit (default 1 MiB), so long
+  // paths never make a report `too_large`.
+  size_t max_report_bytes = 256 * 1024;
   size_t max_read_bytes = 8 << 20;  // list bytes read per ReadNew
 };
 

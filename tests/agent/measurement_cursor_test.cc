@@ -144,6 +144,29 @@ TEST_F(CursorTest, KillBeforeAckReadsTheSameEntriesAgain) {
   EXPECT_EQ(again->entries[0].path, "/bin/sh");
 }
 
+TEST_F(CursorTest, ABatchIsCutToKeepTheReportSmall) {
+  SetList(Real("ima_sig_real.txt"));  // 6 entries, ~140 bytes each in a report
+  options_.max_report_bytes = 400;
+  StateStore store = OpenStore();
+  MeasurementCursor cursor(options_, &store);
+  uint64_t from = 0;
+  size_t batches = 0;
+  while (true) {
+    StatusOr<PendingBatch> b = cursor.ReadNew();
+    ASSERT_TRUE(b.ok());
+    if (b->entries.empty()) break;
+    ++batches;
+    EXPECT_EQ(b->from, from);
+    const std::string json = device_protocol::IntegrityReportJson(b->Report());
+    EXPECT_TRUE(json.size() <= 400 || b->entries.size() == 1) << json.size();
+    from += b->entries.size();
+    ASSERT_TRUE(cursor.Commit(*b).ok());
+  }
+  EXPECT_EQ(from, 6u);  // every entry, none twice
+  EXPECT_GT(batches, 2u);
+  EXPECT_EQ(cursor.position().next_line, 7u);
+}
+
 TEST_F(CursorTest, NewBootStartsAtZero) {
   SetList(Real("ima_ng_real.txt"));
   StateStore store = OpenStore();
