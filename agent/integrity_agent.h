@@ -1,0 +1,65 @@
+// IntegrityAgent: the agent's run loop (docs/AGENT.md). It reads new measurements (the
+// kernel's IMA list, or its own list of watched files it measures), sends them as one
+// incremental report at a time through the ReportPusher, and moves its durable position
+// once the bridge answered. Messages from the broker arrive in one TopicRouter.
+//
+// Thread rules: Run on one thread; the `stop` flag it polls may be set from any thread or a
+// signal handler.
+#ifndef PROVLEDGER_AGENT_INTEGRITY_AGENT_H_
+#define PROVLEDGER_AGENT_INTEGRITY_AGENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "agent/report_pusher.h"
+#include "common/ecdsa.h"
+#include "common/status.h"
+
+namespace provledger::agent {
+
+enum class Source { kIma, kFiles };
+
+struct AgentOptions {
+  std::string broker = "tcp://127.0.0.1:1883";
+  std::string client_id;  // empty: "pl-agent-<device>"
+  PusherOptions pusher;   // device, prefix, auth mode, gateway trust, timeouts
+  Source source = Source::kIma;
+  std::string ima_list = "/sys/kernel/security/ima/ascii_runtime_measurements";
+  std::string boot_id_path = "/proc/sys/kernel/random/boot_id";
+  std::vector<std::string> watch;  // --source=files
+  std::string hash = "sha256";     // --source=files: sha256 or sm3
+  std::string state_dir = "/var/lib/provledger-agent";
+  size_t batch = 500;                    // entries per report at most
+  size_t max_report_bytes = 256 * 1024;  // and report JSON bytes at most (one entry always)
+  bool once = false;                     // send what is new, wait for its verdicts, exit
+  uint64_t once_timeout_ms = 120000;
+  uint32_t poll_ms = 2000;  // re-read the IMA list this often (securityfs has no inotify)
+
+  // kInvalidArgument naming the flag at fault.
+  Status Validate() const;
+};
+
+// How Run ended, for the exit code.
+enum class RunEnd { kDone, kStopped };
+
+class IntegrityAgent {
+ public:
+  IntegrityAgent(AgentOptions options, PrivateKey key)
+      : o_(std::move(options)), key_(std::move(key)) {}
+
+  // Runs until `stop` turns true (daemon) or until everything new is answered (--once).
+  // kPermissionDenied for a permanent refusal of the device (bad_auth, wrong gateway);
+  // kDeadlineExceeded when --once could not finish in once_timeout_ms; kDataLoss when the
+  // list no longer matches the stored position; setup and I/O errors otherwise.
+  StatusOr<RunEnd> Run(const std::atomic<bool>& stop);
+
+ private:
+  AgentOptions o_;
+  PrivateKey key_;
+};
+
+}  // namespace provledger::agent
+
+#endif  // PROVLEDGER_AGENT_INTEGRITY_AGENT_H_
