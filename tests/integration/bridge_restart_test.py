@@ -73,7 +73,7 @@ def load_and_restart(chain, broker, bridge, prefix, sig):
     def load():
         result["load"] = sim("--devices=%d" % devices, "--device_prefix=" + prefix, "--mode=sig",
                              "--count=%d" % count, "--rate=%d" % rate,
-                             "--workers=%d" % devices, "--ack_timeout_ms=60000",
+                             "--workers=%d" % devices, "--ack_timeout_ms=180000",
                              check_rc=False, timeout=600)
 
     accepted_before = bridge.stats().get("accepted", 0)
