@@ -56,6 +56,8 @@ class LedgerClient {
   // kNotFound when no node has it.
   StatusOr<provledger::v1::RegistryListing> FindDeviceOnAnyNode(const std::string& id);
   StatusOr<provledger::v1::RegistryListing> Gateways(const std::string& id);
+  // Runtime policies (`name` empty: all; `summary`: without digests) and every binding.
+  StatusOr<provledger::v1::PolicyListing> Policies(const std::string& name, bool summary);
 
   const std::vector<std::string>& addresses() const { return addresses_; }
 

@@ -48,6 +48,8 @@ class LedgerService final : public provledger::v1::Ledger::Service {
                        provledger::v1::RegistryListing* resp) override;
   grpc::Status Gateways(grpc::ServerContext* ctx, const provledger::v1::RegistryQuery* req,
                         provledger::v1::RegistryListing* resp) override;
+  grpc::Status Policies(grpc::ServerContext* ctx, const provledger::v1::PolicyQuery* req,
+                        provledger::v1::PolicyListing* resp) override;
 
  private:
   grpc::Status Await(grpc::ServerContext* ctx, CheckedBatch batch,
