@@ -4,6 +4,7 @@
 
 #include "common/ecdsa.h"
 #include "common/sha256.h"
+#include "device_protocol/integrity_report.h"
 
 namespace provledger {
 namespace bridge {
@@ -83,6 +84,15 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(
   if (topic.kind == device_protocol::TopicKind::kUpdateStatus) {
     // Section 8 fixes an install report's shape; nothing else of that topic is recorded.
     StatusOr<device_protocol::InstallReport> report = device_protocol::ParseInstallReport(payload);
+    if (!report.ok()) {
+      return Refuse(topic, device_protocol::DeviceError::kMalformed, report.status().message(), seq,
+                    std::nullopt, now_ms);
+    }
+  }
+  if (topic.kind == device_protocol::TopicKind::kIntegrity) {
+    // Section 7 fixes a report's shape; the pipeline appraises only reports that parse.
+    StatusOr<device_protocol::IntegrityReport> report =
+        device_protocol::ParseIntegrityReport(payload);
     if (!report.ok()) {
       return Refuse(topic, device_protocol::DeviceError::kMalformed, report.status().message(), seq,
                     std::nullopt, now_ms);

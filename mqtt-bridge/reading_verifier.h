@@ -116,10 +116,10 @@ class ReadingVerifier {
 
   // Verifies a reading (kData), integrity report (kIntegrity) or install report
   // (kUpdateStatus) published to `topic` (parsed with ParseDeviceTopic) at bridge time
-  // now_ms. An install report whose payload is not section 8's (ParseInstallReport) is
-  // `malformed`. Accepted marks its seq in the device's replay window. A refusal changes
-  // nothing and names its answer. kKey topics are refused `internal` (use
-  // HandleKeyRequest).
+  // now_ms. An install report whose payload is not section 8's (ParseInstallReport), and an
+  // integrity report that is not section 7's (ParseIntegrityReport), are `malformed`. Accepted
+  // marks its seq in the device's replay window. A refusal changes nothing and names its answer.
+  // kKey topics are refused `internal` (use HandleKeyRequest).
   std::variant<Accepted, Refusal> Verify(const device_protocol::DeviceTopic& topic,
                                          const device_protocol::UserProperties& props,
                                          ByteView payload, uint64_t now_ms);
