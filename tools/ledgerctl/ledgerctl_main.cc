@@ -20,8 +20,8 @@ namespace {
 constexpr int kExitUsage = 2;
 
 std::vector<CommandGroup> AllGroups() {
-  return {KeyCommands(),      GenesisCommands(), QueryCommands(), ProofCommands(),
-          RegistryCommands(), AuditCommands(),   SubmitCommands()};
+  return {KeyCommands(),      GenesisCommands(), QueryCommands(),  ProofCommands(),
+          RegistryCommands(), AuditCommands(),   SubmitCommands(), IntegrityCommands()};
 }
 
 void PrintCommand(std::FILE* out, const Command& cmd) {
