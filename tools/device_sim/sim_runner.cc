@@ -18,9 +18,9 @@
 #include "common/log.h"
 #include "common/mqtt_client.h"
 #include "common/worker.h"
+#include "device_protocol/key_agreement.h"
 #include "device_protocol/topics.h"
 #include "tools/device_sim/device_answers.h"
-#include "device_protocol/key_agreement.h"
 
 namespace provledger::device_sim {
 
