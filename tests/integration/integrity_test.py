@@ -107,6 +107,11 @@ def main():
             proof["decoded"]["type"] == "attestation" and
             proof["decoded"]["verdict"] == "trusted" and
             proof["decoded"]["policy_version"] == 1, "attestation provable: %s" % proof["decoded"])
+    # The proof with its decoded keys still verifies on its own (6.6: extra keys ignored).
+    pfile = os.path.join(root, "attestation-proof.json")
+    with open(pfile, "w") as f:
+        json.dump(proof, f)
+    t.ctl("verify-proof", "--proof=" + pfile, "--genesis=" + chain.genesis)
     r = latest_reading()
     t.check(r["integrity_status"] == "trusted" and r["attestation"] == v1["record"],
             "the next reading carries trusted + the attestation id: %s" % r)
