@@ -92,7 +92,7 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   for (const auto& [key, state] : integrity_states) {
     PL_RETURN_IF_ERROR(b->integrity_.Restore(key, state).Annotate("outbox integrity state"));
   }
-  const size_t integrity_states = b->integrity_.size();  // the verify thread owns it later
+  const size_t integrity_count = b->integrity_.size();  // the verify thread owns it later
   b->sessions_ = std::make_unique<SessionKeyStore>(o.gateway_id, b->gateway_key_, o.sessions);
   b->verifier_ = std::make_unique<ReadingVerifier>(
       o.verifier, b->devices_.get(), &b->integrity_, b->sessions_.get(),
@@ -220,7 +220,7 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
       .Kv("broker", o.broker_uri)
       .Kv("chain", b->chain_id_)
       .Kv("devices", b->devices_->size())
-      .Kv("integrity_states", integrity_states)
+      .Kv("integrity_states", integrity_count)
       .Kv("outbox", b->outbox_->size())
       .Kv("share_group", o.share_group.empty() ? "-" : o.share_group);
   return b;

@@ -139,7 +139,7 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
       continue;
     }
     if (topic->kind == device_protocol::TopicKind::kIntegrity) {
-      entries.push_back(OutboxEntry{0, AppraiseReport(a, m.payload), m.payload});
+      entries.push_back(OutboxEntry{0, AppraiseReport(a), m.payload});
       entry_topics.emplace_back(*topic, a.seq);
       continue;
     }
@@ -193,12 +193,10 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
   on_accepted_();
 }
 
-Bytes ReadingPipeline::AppraiseReport(const Accepted& a, ByteView payload) {
-  // The verifier refused every report that does not parse.
-  StatusOr<device_protocol::IntegrityReport> report =
-      device_protocol::ParseIntegrityReport(payload);
-  device_protocol::IntegrityReport empty;
-  const device_protocol::IntegrityReport& r = report.ok() ? *report : empty;
+Bytes ReadingPipeline::AppraiseReport(const Accepted& a) {
+  // The verifier parsed it (and refused every report that does not parse).
+  const device_protocol::IntegrityReport empty;
+  const device_protocol::IntegrityReport& r = a.report ? *a.report : empty;
   const std::shared_ptr<const CompiledPolicy> policy = policies_->PolicyFor(a.device);
   const uint64_t count = integrity_->AppraisedCount(a.device, r.boot);
   Appraisal ap = Appraise(r, count, policy.get());

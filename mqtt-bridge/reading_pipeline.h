@@ -82,7 +82,7 @@ class ReadingPipeline {
   void Publish(const std::string& topic, const std::string& json, bool retained = false);
   // The attestation record (kind 2) of an accepted report; records the appraisal in the
   // tracker.
-  Bytes AppraiseReport(const Accepted& a, ByteView payload);
+  Bytes AppraiseReport(const Accepted& a);
 
   const ReadingPipelineOptions options_;
   ReadingVerifier* const verifier_;

@@ -89,6 +89,7 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(
                     std::nullopt, now_ms);
     }
   }
+  std::shared_ptr<const device_protocol::IntegrityReport> integrity_report;
   if (topic.kind == device_protocol::TopicKind::kIntegrity) {
     // Section 7 fixes a report's shape; the pipeline appraises only reports that parse.
     StatusOr<device_protocol::IntegrityReport> report =
@@ -97,6 +98,8 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(
       return Refuse(topic, device_protocol::DeviceError::kMalformed, report.status().message(), seq,
                     std::nullopt, now_ms);
     }
+    integrity_report =
+        std::make_shared<const device_protocol::IntegrityReport>(std::move(report).value());
   }
   // unregistered
   std::optional<Bytes> pubkey = devices_ ? devices_->PublicKey(topic.device) : std::nullopt;
@@ -165,6 +168,7 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(
   a.sig = header.sig;
   a.received = now_ms;
   a.integrity = std::move(integrity);
+  a.report = std::move(integrity_report);
   ++accepted_count_;
   return a;
 }

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +38,7 @@
 #include "device_protocol/answers.h"
 #include "device_protocol/device_message.h"
 #include "device_protocol/error_codes.h"
+#include "device_protocol/integrity_report.h"
 #include "device_protocol/topics.h"
 #include "mqtt-bridge/device_directory.h"
 #include "mqtt-bridge/replay_window.h"
@@ -77,6 +79,8 @@ struct Accepted {
   Bytes sig;                 // kSignature: pl-sig (64)
   uint64_t received = 0;     // the bridge clock when verified
   IntegrityState integrity;  // the device's status when accepted
+  // kIntegrity: the report as parsed while checking its shape (so it is parsed once).
+  std::shared_ptr<const device_protocol::IntegrityReport> report;
 };
 
 // A message refused: answer `answer_json` on `answer_topic`.

@@ -33,6 +33,29 @@ def entry(path, hexhash):
     return {"pcr": 10, "template": "ima-ng", "hash": "sha256:" + hexhash, "path": path}
 
 
+def latency_bench(report):
+    """PL_INTEGRITY_LATENCY_REPORTS=N (docs/BENCHMARKS.md): N reports of
+    PL_INTEGRITY_LATENCY_ENTRIES entries (default 100) one after another, each appraised
+    trusted; prints publish -> verdict p50/p99. Skipped when unset; never asserts on speed."""
+    n = int(os.environ.get("PL_INTEGRITY_LATENCY_REPORTS", "0"))
+    if n == 0:
+        return
+    size = int(os.environ.get("PL_INTEGRITY_LATENCY_ENTRIES", "100"))
+    boot = BOOT.replace("6f1c", "8f1c")
+    lat = []
+    for i in range(n):
+        entries = [entry("/usr/bin/bash", H_BASH) if j % 2 else entry("/usr/bin/ls", H_LS)
+                   for j in range(size)]
+        a = report("bench-%d" % i, {"v": 1, "boot": boot, "from": i * size, "entries": entries},
+                   "--mode=sig")
+        t.check(a["answer"]["verdict"] == "trusted", "bench report trusted: %s" % a)
+        lat.append(a["latency_ms"])
+    lat.sort()
+    pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+    t.log("latency: %d reports of %d entries, publish -> verdict ms p50 %d p99 %d max %d" %
+          (n, size, pct(0.50), pct(0.99), lat[-1]))
+
+
 def main():
     t.bridge_bins()
     root = t.tmpdir("integrity")
@@ -182,6 +205,7 @@ def main():
             all(h["policy_version"] == 1 for h in hist), "history entries: %s" % hist)
     _, text, _ = t.ctl("integrity", DEV, chain.nodes_flag())
     t.check("failed: /usr/bin/ls sha256:" + H_EVIL in text, "human history: %s" % text)
+    latency_bench(report)
     t.check_sanitizer_logs(root)
     t.log("PASS")
 
