@@ -96,4 +96,22 @@ Appraisal Appraise(const device_protocol::IntegrityReport& report, uint64_t appr
   return a;
 }
 
+ledger::Record AttestationRecordOf(const ReportHeader& h, const Appraisal& appraisal) {
+  ledger::Record rec;
+  rec.kind = ledger::RecordKind::kAttestation;
+  ledger::AttestationRecord& at = rec.attestation;
+  at.device = h.device;
+  at.seq = h.seq;
+  at.ts = h.ts;
+  at.report_hash = h.report_hash;
+  at.auth = h.auth;
+  if (h.auth == ledger::kAuthSignature) at.device_sig = h.device_sig;
+  at.gateway = h.gateway;
+  at.received = h.received;
+  at.verdict = appraisal.verdict;
+  at.policy_version = appraisal.policy_version;
+  at.failures = appraisal.failures;
+  return rec;
+}
+
 }  // namespace provledger::bridge

@@ -75,6 +75,22 @@ struct Appraisal {
 Appraisal Appraise(const device_protocol::IntegrityReport& report, uint64_t appraised_count,
                    const CompiledPolicy* policy);
 
+// What section 6.1 records of a report besides its appraisal: the verification header the
+// bridge accepted and who accepted it when.
+struct ReportHeader {
+  std::string device;
+  uint64_t seq = 0;
+  uint64_t ts = 0;
+  Bytes report_hash;  // SHA256(report payload), 32
+  uint8_t auth = ledger::kAuthMac;
+  Bytes device_sig;  // 64 when auth is ledger::kAuthSignature
+  std::string gateway;
+  uint64_t received = 0;
+};
+
+// The attestation record (kind 2) of a report and its appraisal.
+ledger::Record AttestationRecordOf(const ReportHeader& header, const Appraisal& appraisal);
+
 }  // namespace provledger::bridge
 
 #endif  // PROVLEDGER_MQTT_BRIDGE_INTEGRITY_APPRAISER_H_

@@ -200,24 +200,19 @@ Bytes ReadingPipeline::AppraiseReport(const Accepted& a) {
   const std::shared_ptr<const CompiledPolicy> policy = policies_->PolicyFor(a.device);
   const uint64_t count = integrity_->AppraisedCount(a.device, r.boot);
   Appraisal ap = Appraise(r, count, policy.get());
-  ledger::Record rec;
-  rec.kind = ledger::RecordKind::kAttestation;
-  ledger::AttestationRecord& at = rec.attestation;
-  at.device = a.device;
-  at.seq = a.seq;
-  at.ts = a.ts;
-  at.report_hash = a.payload_hash;
-  at.auth =
-      a.auth == device_protocol::AuthMode::kSignature ? ledger::kAuthSignature : ledger::kAuthMac;
-  if (a.auth == device_protocol::AuthMode::kSignature) at.device_sig = a.sig;
-  at.gateway = options_.gateway_id;
-  at.received = a.received;
-  at.verdict = ap.verdict;
-  at.policy_version = ap.policy_version;
-  at.failures = std::move(ap.failures);
-  Bytes bytes = ledger::EncodeRecord(rec);
-  const Bytes id = ledger::RecordId(bytes);
   const bool trusted = ap.verdict == ledger::kVerdictTrusted;
+  ReportHeader h;
+  h.device = a.device;
+  h.seq = a.seq;
+  h.ts = a.ts;
+  h.report_hash = a.payload_hash;
+  h.auth =
+      a.auth == device_protocol::AuthMode::kSignature ? ledger::kAuthSignature : ledger::kAuthMac;
+  h.device_sig = a.sig;
+  h.gateway = options_.gateway_id;
+  h.received = a.received;
+  Bytes bytes = ledger::EncodeRecord(AttestationRecordOf(h, ap));
+  const Bytes id = ledger::RecordId(bytes);
   // From this moment the device's readings carry this status (section 7).
   integrity_->Record(a.device, r.boot, ap.next_count,
                      trusted ? IntegrityStatus::kTrusted : IntegrityStatus::kUntrusted, id, a.seq);
@@ -232,7 +227,7 @@ Bytes ReadingPipeline::AppraiseReport(const Accepted& a) {
       .Kv("appraised", ap.appraised)
       .Kv("repeated", ap.repeated)
       .Kv("lost", ap.lost)
-      .Kv("failures", at.failures.size())
+      .Kv("failures", ap.failures.size())
       .Kv("record", HexEncode(id));
   if (!trusted) line.Kv("reason", ap.reason);
   return bytes;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/sha256.h"
 #include "gtest/gtest.h"
 
 namespace provledger::bridge {
@@ -145,6 +146,46 @@ TEST(CompiledPolicy, RefusesAPolicyTheRegistryWouldRefuse) {
   p.set_version(1);
   p.add_excludes("(");
   EXPECT_EQ(CompiledPolicy::Compile(p).status().code(), StatusCode::kInvalidArgument);
+}
+
+// PROTOCOL.md A.4 record B: the MACed empty report of dev-1 (seq 2), appraised trusted under
+// policy version 1, accepted by gw-1 at 1700000002042.
+TEST(AttestationRecordOf, ReproducesAppendixRecordB) {
+  const std::string payload =
+      R"({"v":1,"boot":"6f1c2a4e-0b7d-4a8e-9c3f-2d5e7a9b1c0d","from":0,"entries":[]})";
+  auto report = device_protocol::ParseIntegrityReport(payload);
+  ASSERT_TRUE(report.ok());
+  Appraisal a = Appraise(*report, 0, Policy(1).get());
+  ReportHeader h;
+  h.device = "dev-1";
+  h.seq = 2;
+  h.ts = 1700000002000;
+  h.report_hash = Sha256(payload);
+  h.auth = ledger::kAuthMac;
+  h.gateway = "gw-1";
+  h.received = 1700000002042;
+  const Bytes bytes = ledger::EncodeRecord(AttestationRecordOf(h, a));
+  EXPECT_EQ(bytes.size(), 100u);
+  EXPECT_EQ(HexEncode(ledger::RecordId(bytes)),
+            "fbe775df03eed0e5a427547d3e85aead02f8ad633e7845d9f19a7f8ffce05a4f");
+}
+
+TEST(AttestationRecordOf, CarriesTheFailuresAndASignature) {
+  Appraisal a = Appraise(Report(0, {Entry("/usr/bin/ls", kEvil)}), 0, Policy().get());
+  ReportHeader h;
+  h.device = "dev-1";
+  h.seq = 9;
+  h.report_hash = Bytes(32, '\x11');
+  h.auth = ledger::kAuthSignature;
+  h.device_sig = Bytes(64, '\x22');
+  h.gateway = "gw-1";
+  auto decoded = ledger::DecodeRecord(ledger::EncodeRecord(AttestationRecordOf(h, a)));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->attestation.verdict, ledger::kVerdictUntrusted);
+  EXPECT_EQ(decoded->attestation.policy_version, 3u);
+  ASSERT_EQ(decoded->attestation.failures.size(), 1u);
+  EXPECT_EQ(decoded->attestation.failures[0].hash, "sha256:" + kEvil);
+  EXPECT_EQ(decoded->attestation.device_sig, Bytes(64, '\x22'));
 }
 
 }  // namespace

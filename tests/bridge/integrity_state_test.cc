@@ -4,7 +4,9 @@
 
 #include <string>
 
+#include "common/sha256.h"
 #include "gtest/gtest.h"
+#include "ledger/record.h"
 
 namespace provledger::bridge {
 namespace {
@@ -72,6 +74,30 @@ TEST(IntegrityTracker, ARestoredValueThatDoesNotDecodeIsDataLoss) {
   DeviceIntegrity d;
   d.status = IntegrityStatus::kTrusted;  // trusted needs an attestation id
   EXPECT_EQ(t.Restore("dev-1", IntegrityTracker::Encode(d)).code(), StatusCode::kDataLoss);
+}
+
+// PROTOCOL.md A.4 record C: a MACed reading of dev-1 accepted while attestation B made it
+// trusted carries integrity 1 and B's record id, as the pipeline copies them from State().
+TEST(IntegrityTracker, ItsStateMakesAppendixRecordC) {
+  IntegrityTracker t;
+  const Bytes b = *HexDecode("fbe775df03eed0e5a427547d3e85aead02f8ad633e7845d9f19a7f8ffce05a4f");
+  t.Record("dev-1", "6f1c2a4e-0b7d-4a8e-9c3f-2d5e7a9b1c0d", 0, IntegrityStatus::kTrusted, b, 2);
+  const IntegrityState s = t.State("dev-1");
+  ledger::Record rec;
+  rec.kind = ledger::RecordKind::kReading;
+  auto& r = rec.reading;
+  r.device = "dev-1";
+  r.item = "climate";
+  r.seq = 3;
+  r.ts = 1700000003000;
+  r.payload_hash = Sha256("21.7");
+  r.auth = ledger::kAuthMac;
+  r.gateway = "gw-1";
+  r.received = 1700000003042;
+  r.integrity = static_cast<uint8_t>(s.status);
+  r.attestation = s.attestation;
+  EXPECT_EQ(HexEncode(ledger::RecordId(ledger::EncodeRecord(rec))),
+            "ca234e4e16bd9f32468254630b7c8390df2c1333158b99270f72ef85bc283505");
 }
 
 }  // namespace
