@@ -61,6 +61,7 @@ Status LedgerPolicyDirectory::Refresh() {
   device_policy_.swap(by_device);
   model_policy_.swap(by_model);
   device_model_.swap(models);
+  loaded_.store(true);
   return OkStatus();
 }
 

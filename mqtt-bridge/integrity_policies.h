@@ -9,6 +9,7 @@
 #ifndef PROVLEDGER_MQTT_BRIDGE_INTEGRITY_POLICIES_H_
 #define PROVLEDGER_MQTT_BRIDGE_INTEGRITY_POLICIES_H_
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,9 @@ class PolicySource {
   virtual ~PolicySource() = default;
   // The policy that appraises `device`'s reports now; nullptr when none is bound.
   virtual std::shared_ptr<const CompiledPolicy> PolicyFor(const std::string& device) const = 0;
+  // False until the policies and bindings were read once: a report appraised before would
+  // be untrusted for want of a policy, so the bridge answers it `internal` (send again).
+  virtual bool loaded() const = 0;
 };
 
 class LedgerPolicyDirectory final : public PolicySource {
@@ -39,6 +43,7 @@ class LedgerPolicyDirectory final : public PolicySource {
   void StartRefresher();
 
   std::shared_ptr<const CompiledPolicy> PolicyFor(const std::string& device) const override;
+  bool loaded() const override { return loaded_.load(); }
 
  private:
   client::LedgerClient* client_;
@@ -48,6 +53,7 @@ class LedgerPolicyDirectory final : public PolicySource {
   std::map<std::string, std::string> device_policy_;  // guarded by mu_: device -> policy
   std::map<std::string, std::string> model_policy_;   // guarded by mu_: model -> policy
   std::map<std::string, std::string> device_model_;   // guarded by mu_
+  std::atomic<bool> loaded_{false};
   std::unique_ptr<Worker> refresher_;
 };
 

@@ -139,6 +139,16 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
       continue;
     }
     if (topic->kind == device_protocol::TopicKind::kIntegrity) {
+      if (!policies_->loaded()) {
+        refused_.fetch_add(1);
+        Publish(
+            device_protocol::IntegrityErrorTopic(prefix, a.device),
+            device_protocol::ErrorJson(device_protocol::DeviceError::kInternal,
+                                       "the bridge has not read the runtime policies from the "
+                                       "ledger yet; send the report again",
+                                       a.seq, std::string(ledger::kIntegrityItem), std::nullopt));
+        continue;
+      }
       entries.push_back(OutboxEntry{0, AppraiseReport(a), m.payload});
       entry_topics.emplace_back(*topic, a.seq);
       continue;

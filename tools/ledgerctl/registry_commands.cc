@@ -14,7 +14,7 @@ ABSL_FLAG(std::string, id, "", "the gateway's or device's id");
 ABSL_FLAG(std::string, pubkey, "", "its public key, 66 hex (or give --key=FILE)");
 ABSL_FLAG(std::string, admin_key, "", "the admin's private key FILE (an admin of the genesis)");
 ABSL_FLAG(std::string, vendor, "", "register-device: vendor");
-ABSL_FLAG(std::string, model, "", "register-device: model");
+ABSL_FLAG(std::string, model, "", "register-device: model; policy bind: the model bound");
 
 namespace provledger::tools {
 namespace {
