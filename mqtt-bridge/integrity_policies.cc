@@ -57,6 +57,9 @@ Status LedgerPolicyDirectory::Refresh() {
     if (!d.model().empty()) models[d.id()] = d.model();
   }
   std::lock_guard<std::mutex> lock(mu_);
+  if (by_device != device_policy_ || by_model != model_policy_) {
+    LogInfo("policy_bindings").Kv("devices", by_device.size()).Kv("models", by_model.size());
+  }
   policies_.swap(next);
   device_policy_.swap(by_device);
   model_policy_.swap(by_model);
