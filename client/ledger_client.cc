@@ -142,4 +142,12 @@ StatusOr<v1::RegistryListing> LedgerClient::Gateways(const std::string& id) {
                                                       read_timeout_ms());
 }
 
+StatusOr<v1::PolicyListing> LedgerClient::Policies(const std::string& name, bool summary) {
+  v1::PolicyQuery req;
+  req.set_name(name);
+  req.set_summary(summary);
+  return Call<v1::PolicyQuery, v1::PolicyListing>(req, &v1::Ledger::Stub::Policies,
+                                                  read_timeout_ms());
+}
+
 }  // namespace provledger::client

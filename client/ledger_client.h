@@ -59,6 +59,8 @@ class LedgerClient {
   // Firmware manifests (docs/FIRMWARE.md): commit a kind 3 record; list recorded ones.
   StatusOr<provledger::v1::SubmitResponse> SubmitFirmware(const std::string& record);
   StatusOr<provledger::v1::FirmwareListing> Firmware(const provledger::v1::FirmwareQuery& q);
+  // Runtime policies (`name` empty: all; `summary`: without digests) and every binding.
+  StatusOr<provledger::v1::PolicyListing> Policies(const std::string& name, bool summary);
 
   const std::vector<std::string>& addresses() const { return addresses_; }
 

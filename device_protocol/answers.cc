@@ -41,6 +41,26 @@ std::string SkippedAckJson(uint64_t seq) {
   return WriteJson(o);
 }
 
+std::string VerdictJson(uint64_t seq, bool trusted,
+                        const std::vector<std::pair<std::string, std::string>>& failures,
+                        ByteView record_id, uint64_t height) {
+  JsonValue o = JsonValue::Object();
+  o.Set("v", JsonValue::Int(1));
+  o.Set("seq", JsonValue::Int(seq));
+  o.Set("verdict", JsonValue::String(trusted ? "trusted" : "untrusted"));
+  JsonValue list = JsonValue::Array();
+  for (const auto& [path, hash] : failures) {
+    JsonValue f = JsonValue::Object();
+    f.Set("path", JsonValue::String(path));
+    f.Set("hash", JsonValue::String(hash));
+    list.Push(std::move(f));
+  }
+  o.Set("failures", std::move(list));
+  o.Set("record", JsonValue::String(HexEncode(record_id)));
+  o.Set("height", JsonValue::Int(height));
+  return WriteJson(o);
+}
+
 std::string KeyReplyJson(const KeyReply& reply) {
   JsonValue o = JsonValue::Object();
   o.Set("v", JsonValue::Int(1));

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
@@ -33,6 +34,14 @@ std::string AckJson(uint64_t seq, const std::vector<uint64_t>& seqs, ByteView re
 
 // {"v":1,"seq":N,"recorded":false}: accepted, and left off the ledger by the write policy.
 std::string SkippedAckJson(uint64_t seq);
+
+// {"v":1,"seq":N,"verdict":"trusted"|"untrusted","failures":[{"path":..,"hash":..},..],
+//  "record":"<64 hex>","height":H}: section 7's answer once the attestation `record_id` (32
+// raw bytes) of report `seq` is committed at `height`; `failures` (path, hash) in report
+// order, as the report wrote them.
+std::string VerdictJson(uint64_t seq, bool trusted,
+                        const std::vector<std::pair<std::string, std::string>>& failures,
+                        ByteView record_id, uint64_t height);
 
 // The key reply of section 4, raw bytes of the stated sizes.
 struct KeyReply {

@@ -1,8 +1,11 @@
 #include "ledger/registry.h"
 
+#include <set>
+
 #include "common/ecdsa.h"
 #include "common/sha256.h"
 #include "ledger/record.h"
+#include "re2/re2.h"
 
 namespace provledger::ledger {
 
@@ -11,6 +14,27 @@ namespace {
 constexpr char kGatewayPrefix[] = "gw/";
 constexpr char kDevicePrefix[] = "dev/";
 constexpr char kVendorPrefix[] = "ven/";
+constexpr char kPolicyPrefix[] = "pol/";
+constexpr char kDeviceBindingPrefix[] = "pbd/";
+constexpr char kModelBindingPrefix[] = "pbm/";
+
+bool IsLowerHex(const std::string& s) {
+  if (s.size() < 2 || s.size() > 128 || s.size() % 2 != 0) return false;
+  for (char ch : s) {
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return false;
+  }
+  return true;
+}
+
+Status CheckBinding(const provledger::v1::BindPolicy& b) {
+  if (!b.policy().empty() && !IsValidName(b.policy()))
+    return InvalidArgumentError("policy name is not a valid name");
+  if (b.device().empty() == b.model().empty())
+    return InvalidArgumentError("a binding names exactly one of a device and a model");
+  const std::string& target = b.device().empty() ? b.model() : b.device();
+  if (!IsValidName(target)) return InvalidArgumentError("binding target is not a valid name");
+  return OkStatus();
+}
 
 Status CheckKeyAndName(const std::string& what, const std::string& id, const std::string& pubkey) {
   if (!IsValidName(id)) return InvalidArgumentError(what + " id '" + id + "' is not a valid name");
@@ -20,6 +44,46 @@ Status CheckKeyAndName(const std::string& what, const std::string& id, const std
 }
 
 }  // namespace
+
+Status ValidateRuntimePolicy(const provledger::v1::RuntimePolicy& p) {
+  if (!IsValidName(p.name()))
+    return InvalidArgumentError("policy name '" + p.name() + "' is not a valid name");
+  if (p.version() == 0 || p.version() > (1ull << 53) - 1)
+    return InvalidArgumentError("policy version must be in 1 .. 2^53-1");
+  if (static_cast<size_t>(p.digests_size()) > kMaxPolicyPaths)
+    return InvalidArgumentError("policy lists more than " + std::to_string(kMaxPolicyPaths) +
+                                " paths");
+  std::set<std::string> paths;
+  for (int i = 0; i < p.digests_size(); ++i) {
+    const auto& d = p.digests(i);
+    const std::string where = "policy digests[" + std::to_string(i) + "]";
+    if (d.path().empty() || d.path().size() > kMaxPolicyPathBytes)
+      return InvalidArgumentError(where + ": path empty or too long");
+    if (!paths.insert(d.path()).second) return InvalidArgumentError(where + ": path repeated");
+    if (d.hashes_size() == 0 || static_cast<size_t>(d.hashes_size()) > kMaxPolicyHashesPerPath)
+      return InvalidArgumentError(where + ": 1 .. " + std::to_string(kMaxPolicyHashesPerPath) +
+                                  " hashes");
+    for (const auto& h : d.hashes()) {
+      if (!IsLowerHex(h))
+        return InvalidArgumentError(where + ": a hash is not 2 .. 128 lowercase hex digits");
+    }
+  }
+  if (static_cast<size_t>(p.excludes_size()) > kMaxPolicyExcludes)
+    return InvalidArgumentError("policy has more than " + std::to_string(kMaxPolicyExcludes) +
+                                " excludes");
+  for (int i = 0; i < p.excludes_size(); ++i) {
+    const std::string& ex = p.excludes(i);
+    if (ex.empty() || ex.size() > kMaxPolicyPathBytes)
+      return InvalidArgumentError("policy excludes[" + std::to_string(i) + "]: empty or too long");
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    RE2 re(ex, opts);
+    if (!re.ok())
+      return InvalidArgumentError("policy excludes[" + std::to_string(i) +
+                                  "] is not an RE2 regex: " + re.error());
+  }
+  return OkStatus();
+}
 
 Bytes RegistryDigest(const std::string& chain_id, ByteView op_bytes) {
   Bytes m = "pl/v1/registry";
@@ -78,6 +142,12 @@ StatusOr<provledger::v1::RegistryOp> VerifyRegistryTx(const Genesis& genesis, By
       if (!IsValidName(op.revoke_device().id()))
         return InvalidArgumentError("device id is not a valid name");
       break;
+    case provledger::v1::RegistryOp::kRegisterPolicy:
+      PL_RETURN_IF_ERROR(ValidateRuntimePolicy(op.register_policy().policy()));
+      break;
+    case provledger::v1::RegistryOp::kBindPolicy:
+      PL_RETURN_IF_ERROR(CheckBinding(op.bind_policy()));
+      break;
     default:
       return InvalidArgumentError("registry op has no operation");
   }
@@ -101,6 +171,23 @@ StatusOr<std::shared_ptr<const RegistrySnapshot>> RegistrySnapshot::FromRows(
         return DataLossError("registry entry " + key + " is malformed");
       snap->devices_[d.id()] =
           DeviceEntry{d.pubkey(), d.vendor(), d.model(), d.revoked(), d.registered_height()};
+    } else if (has_prefix(key, kPolicyPrefix)) {
+      provledger::v1::RuntimePolicy p;
+      if (!p.ParseFromString(value))
+        return DataLossError("registry entry " + key + " is malformed");
+      snap->policies_[p.name()] = std::move(p);
+    } else if (has_prefix(key, kDeviceBindingPrefix) || has_prefix(key, kModelBindingPrefix)) {
+      provledger::v1::PolicyBinding b;
+      if (!b.ParseFromString(value))
+        return DataLossError("registry entry " + key + " is malformed");
+      const bool device = has_prefix(key, kDeviceBindingPrefix);
+      auto& into = device ? snap->device_bindings_ : snap->model_bindings_;
+      const std::string& target = device ? b.device() : b.model();
+      if (b.policy().empty()) {
+        into.erase(target);
+      } else {
+        into[target] = BindingEntry{b.policy(), b.height()};
+      }
     }
   }
   return std::shared_ptr<const RegistrySnapshot>(std::move(snap));
@@ -114,6 +201,29 @@ const KeyEntry* RegistrySnapshot::Gateway(const std::string& id) const {
 const DeviceEntry* RegistrySnapshot::Device(const std::string& id) const {
   auto it = devices_.find(id);
   return it == devices_.end() ? nullptr : &it->second;
+}
+
+const provledger::v1::RuntimePolicy* RegistrySnapshot::Policy(const std::string& name) const {
+  auto it = policies_.find(name);
+  return it == policies_.end() ? nullptr : &it->second;
+}
+
+Status RegistrySnapshot::CheckOp(const provledger::v1::RegistryOp& op) const {
+  if (op.op_case() == provledger::v1::RegistryOp::kRegisterPolicy) {
+    const auto& p = op.register_policy().policy();
+    const auto* cur = Policy(p.name());
+    if (cur != nullptr && p.version() <= cur->version()) {
+      return FailedPreconditionError("policy " + p.name() + " version " +
+                                     std::to_string(p.version()) + " is not above the registered " +
+                                     std::to_string(cur->version()));
+    }
+  } else if (op.op_case() == provledger::v1::RegistryOp::kBindPolicy) {
+    const auto& b = op.bind_policy();
+    if (!b.policy().empty() && Policy(b.policy()) == nullptr) {
+      return FailedPreconditionError("policy " + b.policy() + " is not registered");
+    }
+  }
+  return OkStatus();
 }
 
 const KeyEntry* RegistrySnapshot::Vendor(const std::string& id) const {
@@ -168,6 +278,35 @@ std::shared_ptr<const RegistrySnapshot> RegistrySnapshot::Apply(
       d.set_revoked(true);
       d.set_registered_height(it->second.height);
       puts->emplace_back(kDevicePrefix + d.id(), d.SerializeAsString());
+      break;
+    }
+    case provledger::v1::RegistryOp::kRegisterPolicy: {
+      // Every replica ignores the same stale version: the state stays a function of the chain.
+      if (!CheckOp(op).ok()) break;
+      provledger::v1::RuntimePolicy p = op.register_policy().policy();
+      p.set_registered_height(height);
+      puts->emplace_back(kPolicyPrefix + p.name(), p.SerializeAsString());
+      next->policies_[p.name()] = std::move(p);
+      break;
+    }
+    case provledger::v1::RegistryOp::kBindPolicy: {
+      if (!CheckOp(op).ok()) break;
+      const auto& r = op.bind_policy();
+      provledger::v1::PolicyBinding b;
+      b.set_policy(r.policy());
+      b.set_device(r.device());
+      b.set_model(r.model());
+      b.set_height(height);
+      const bool device = !r.device().empty();
+      auto& into = device ? next->device_bindings_ : next->model_bindings_;
+      const std::string& target = device ? r.device() : r.model();
+      if (r.policy().empty()) {
+        into.erase(target);
+      } else {
+        into[target] = BindingEntry{r.policy(), height};
+      }
+      puts->emplace_back((device ? kDeviceBindingPrefix : kModelBindingPrefix) + target,
+                         b.SerializeAsString());
       break;
     }
     default:

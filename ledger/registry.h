@@ -1,5 +1,6 @@
-// The registry on the ledger: gateways, devices (static keys) and firmware vendors,
-// changed only by admin-signed transactions committed as kind 4 records.
+// The registry on the ledger: gateways, devices (static keys), firmware vendors, and runtime
+// policies with their bindings to devices and models (docs/INTEGRITY.md), changed only by
+// admin-signed transactions committed as kind 4 records.
 //
 // The state is kept as rows (key -> serialized entry) that Apply() emits and the caller stores
 // with the block (BlockToAppend::registry_puts); FromRows() builds the state back from them.
@@ -47,6 +48,23 @@ struct KeyEntry {
   Bytes pubkey;
   uint64_t height = 0;
 };
+// A policy binding: the policy name bound to a device or a model, and since when.
+struct BindingEntry {
+  std::string policy;
+  uint64_t height = 0;
+};
+
+// Runtime policy limits a registry op must keep (a policy travels in one kind 4 record).
+constexpr size_t kMaxPolicyPaths = 200000;
+constexpr size_t kMaxPolicyHashesPerPath = 64;
+constexpr size_t kMaxPolicyExcludes = 1000;
+constexpr size_t kMaxPolicyPathBytes = 4096;
+
+// OK when `p` is a well-formed runtime policy: a valid name, version in 1 .. 2^53-1, paths
+// non-empty, unique and at most kMaxPolicyPathBytes, each with 1 .. kMaxPolicyHashesPerPath
+// hashes of lowercase hex (even length, 2 .. 128 digits), excludes that compile as RE2
+// regexes. kInvalidArgument naming the first fault.
+Status ValidateRuntimePolicy(const provledger::v1::RuntimePolicy& p);
 
 class RegistrySnapshot {
  public:
@@ -63,6 +81,17 @@ class RegistrySnapshot {
   const KeyEntry* Vendor(const std::string& id) const;
   const std::map<std::string, DeviceEntry>& devices() const { return devices_; }
   const std::map<std::string, KeyEntry>& gateways() const { return gateways_; }
+  // Runtime policies by name (the latest version of each), and bindings by device / model.
+  const provledger::v1::RuntimePolicy* Policy(const std::string& name) const;
+  const std::map<std::string, provledger::v1::RuntimePolicy>& policies() const { return policies_; }
+  const std::map<std::string, BindingEntry>& device_bindings() const { return device_bindings_; }
+  const std::map<std::string, BindingEntry>& model_bindings() const { return model_bindings_; }
+
+  // What `op` (already through VerifyRegistryTx) would do against this state: OK, or
+  // kFailedPrecondition when Apply would ignore it (a policy version not above the registered
+  // one; a binding to a policy that is not registered). Checked at submission so an admin is
+  // told; Apply still ignores such an op if two race into blocks.
+  Status CheckOp(const provledger::v1::RegistryOp& op) const;
 
   // Returns a new snapshot with `op` applied at `height`, and appends the store writes that
   // persist it to *puts. The op must have passed VerifyRegistryTx.
@@ -74,6 +103,9 @@ class RegistrySnapshot {
   std::map<std::string, KeyEntry> gateways_;
   std::map<std::string, DeviceEntry> devices_;
   std::map<std::string, KeyEntry> vendors_;
+  std::map<std::string, provledger::v1::RuntimePolicy> policies_;
+  std::map<std::string, BindingEntry> device_bindings_;
+  std::map<std::string, BindingEntry> model_bindings_;
 };
 
 }  // namespace provledger::ledger

@@ -16,6 +16,16 @@ namespace provledger::bridge {
 
 namespace v1 = provledger::v1;
 
+namespace {
+// The topic a record of `device` and `item` came from (its answers' base).
+device_protocol::DeviceTopic TopicOf(const std::string& device, const std::string& item) {
+  device_protocol::TopicKind kind = device_protocol::TopicKind::kData;
+  if (item == ledger::kUpdateItem) kind = device_protocol::TopicKind::kUpdateStatus;
+  if (item == ledger::kIntegrityItem) kind = device_protocol::TopicKind::kIntegrity;
+  return device_protocol::DeviceTopic{device, kind, item};
+}
+}  // namespace
+
 BatchSubmitter::BatchSubmitter(BatchSubmitterOptions options, const PrivateKey& gateway_key,
                                Outbox* outbox, client::LedgerClient* ledger,
                                const DeviceDirectory* devices, AnswerPublisher* publisher)
@@ -176,7 +186,8 @@ void BatchSubmitter::AnswerRefused(const OutboxEntry& e, StatusCode code, const 
     RemoveFromOutbox({e.key});
     return;
   }
-  const auto& r = rec->reading;
+  // Kinds 1 and 2 (readings, install reports, attestations) name their device, item, seq.
+  const ledger::RecordFields r = ledger::FieldsOf(*rec);
   ledger_refused_.fetch_add(1);
   // A per-record PERMISSION_DENIED is about the device alone (unregistered or revoked). A
   // whole batch refused so (by an older node) may be about the gateway: ask our registry.
@@ -188,11 +199,7 @@ void BatchSubmitter::AnswerRefused(const OutboxEntry& e, StatusCode code, const 
   } else if (code == StatusCode::kResourceExhausted) {
     error = device_protocol::DeviceError::kTooLarge;
   }
-  device_protocol::DeviceTopic t{r.device,
-                                 r.item == ledger::kUpdateItem
-                                     ? device_protocol::TopicKind::kUpdateStatus
-                                     : device_protocol::TopicKind::kData,
-                                 r.item};
+  const device_protocol::DeviceTopic t = TopicOf(r.device, r.item);
   const std::string why = error == device_protocol::DeviceError::kUnregistered
                               ? "the device is not registered on the ledger, or is revoked"
                               : "the ledger refused the reading: " + reason;
@@ -213,7 +220,21 @@ void BatchSubmitter::Acknowledge(uint64_t token, const std::vector<OutboxEntry>&
       done.push_back(entries[i].key);
       continue;
     }
-    const auto& r = rec->reading;
+    if (rec->kind == ledger::RecordKind::kAttestation &&
+        (res.outcome() == v1::RecordResult::COMMITTED ||
+         res.outcome() == v1::RecordResult::DUPLICATE)) {
+      // One verdict per report, as soon as its record is committed (section 7).
+      const ledger::AttestationRecord& at = rec->attestation;
+      std::vector<std::pair<std::string, std::string>> failures;
+      for (const auto& f : at.failures) failures.emplace_back(f.path, f.hash);
+      committed_.fetch_add(1);
+      Publish(device_protocol::IntegrityVerdictTopic(prefix, at.device),
+              device_protocol::VerdictJson(at.seq, at.verdict == ledger::kVerdictTrusted, failures,
+                                           res.record_id(), res.height()),
+              /*retained=*/false, {entries[i].key});
+      continue;
+    }
+    const ledger::RecordFields r = ledger::FieldsOf(*rec);
     switch (res.outcome()) {
       case v1::RecordResult::COMMITTED:
       case v1::RecordResult::DUPLICATE:
@@ -221,11 +242,7 @@ void BatchSubmitter::Acknowledge(uint64_t token, const std::vector<OutboxEntry>&
                                              res.first_of_item(), entries[i].key});
         break;
       case v1::RecordResult::CONFLICT: {
-        device_protocol::DeviceTopic t{r.device,
-                                       r.item == ledger::kUpdateItem
-                                           ? device_protocol::TopicKind::kUpdateStatus
-                                           : device_protocol::TopicKind::kData,
-                                       r.item};
+        const device_protocol::DeviceTopic t = TopicOf(r.device, r.item);
         Publish(device_protocol::ErrorTopic(prefix, t),
                 device_protocol::ErrorJson(device_protocol::DeviceError::kReplay,
                                            "this seq is already on the ledger with other content",

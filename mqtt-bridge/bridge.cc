@@ -81,6 +81,18 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   }
   PL_RETURN_IF_ERROR(refreshed);
   b->devices_->StartRefresher();
+  b->policies_ = std::make_unique<LedgerPolicyDirectory>(b->ledger_.get(), o.registry_refresh_ms);
+  // Without policies every report is untrusted (docs/INTEGRITY.md); the refresher retries.
+  if (Status ps = b->policies_->Refresh(); !ps.ok()) {
+    LogWarn("policy_refresh_failed").Kv("err", ps.ToString());
+  }
+  b->policies_->StartRefresher();
+  // A restarted bridge appraises from the counts and status it had: state from disk.
+  PL_ASSIGN_OR_RETURN(auto integrity_states, b->outbox_->IntegrityStates());
+  for (const auto& [key, state] : integrity_states) {
+    PL_RETURN_IF_ERROR(b->integrity_.Restore(key, state).Annotate("outbox integrity state"));
+  }
+  const size_t integrity_count = b->integrity_.size();  // the verify thread owns it later
   b->sessions_ = std::make_unique<SessionKeyStore>(o.gateway_id, b->gateway_key_, o.sessions);
   b->verifier_ = std::make_unique<ReadingVerifier>(
       o.verifier, b->devices_.get(), &b->integrity_, b->sessions_.get(),
@@ -164,7 +176,8 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   BatchSubmitter* submitter = b->submitter_.get();
   b->pipeline_ = std::make_unique<ReadingPipeline>(
       rpo, b->verifier_.get(), b->sessions_.get(), b->policy_.get(), b->share_.get(),
-      b->outbox_.get(), b->intake_.get(), b->publisher_.get(), [submitter] { submitter->Wake(); });
+      &b->integrity_, b->policies_.get(), b->outbox_.get(), b->intake_.get(), b->publisher_.get(),
+      [submitter] { submitter->Wake(); });
   // The restored intake goes first, before the consumer connects; it may exceed the inbox,
   // so it waits for the verify thread to make room.
   for (Inbound& in : restored) {
@@ -216,6 +229,7 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
       .Kv("broker", o.broker_uri)
       .Kv("chain", b->chain_id_)
       .Kv("devices", b->devices_->size())
+      .Kv("integrity_states", integrity_count)
       .Kv("outbox", b->outbox_->size())
       .Kv("share_group", o.share_group.empty() ? "-" : o.share_group);
   return b;
@@ -266,6 +280,7 @@ BridgeStats Bridge::stats() const {
   s.submit_errors = submitter_ ? submitter_->submit_errors() : 0;
   s.ledger_refused = submitter_ ? submitter_->ledger_refused() : 0;
   s.shared_sessions = pipeline_ ? pipeline_->shared_sessions() : 0;
+  s.appraised = pipeline_ ? pipeline_->appraised() : 0;
   s.answers_not_queued = publisher_ ? publisher_->not_queued() : 0;
   return s;
 }
@@ -279,12 +294,13 @@ void Bridge::OnMessage(MqttMessage msg) {
   const char* refusal = "the bridge is overloaded; send the reading again";
   if (room) {
     // Paho sends the PUBACK when this returns: a message that may become a record is on
-    // disk first. Key requests are retried by devices, integrity reports answered anyway,
-    // and a message too large or without a valid header is refused for sure (cheap checks
+    // disk first (readings, install and integrity reports). Key requests are retried by
+    // devices, and a message too large or without a valid header is refused for sure (cheap checks
     // that keep a flood of garbage from costing an fsync each).
     uint64_t key = 0;
     const bool keep = topic.ok() && !msg.retained && msg.qos >= 1 &&
                       (topic->kind == device_protocol::TopicKind::kData ||
+                       topic->kind == device_protocol::TopicKind::kIntegrity ||
                        topic->kind == device_protocol::TopicKind::kUpdateStatus) &&
                       msg.payload.size() <= options_.verifier.max_payload_bytes &&
                       device_protocol::ParseDeviceHeader(msg.user_properties).ok();
@@ -354,6 +370,7 @@ void Bridge::StatsLoop(Worker& w) {
         .Kv("submit_errors", s.submit_errors)
         .Kv("ledger_refused", s.ledger_refused)
         .Kv("shared_sessions", s.shared_sessions)
+        .Kv("appraised", s.appraised)
         .Kv("mqtt_connected", mqtt_->connected() ? 1 : 0);
     last = s;
   }

@@ -2,7 +2,8 @@
 //   MqttClient, the consumer connection (Paho callback, OnMessage: a reading or install
 //      report is written to the Intake, one synced write, before the callback returns, so
 //      Paho's PUBACK follows durability; then it goes into the pipeline's bounded inbox)
-//   -> ReadingPipeline, the verify thread (ReadingVerifier, PolicyFilter; builds records;
+//   -> ReadingPipeline, the verify thread (ReadingVerifier, PolicyFilter, the integrity
+//      appraisal against LedgerPolicyDirectory's policies into IntegrityTracker; builds records;
 //      one synced Outbox batch per chunk with replay windows, policy state and the chunk's
 //      intake watermark; answers refusals at once)
 //   -> BatchSubmitter, the submit workers (read the Outbox, sign batches with the gateway
@@ -41,6 +42,8 @@
 #include "mqtt-bridge/batch_submitter.h"
 #include "mqtt-bridge/firmware_publisher.h"
 #include "mqtt-bridge/intake.h"
+#include "mqtt-bridge/integrity_policies.h"
+#include "mqtt-bridge/integrity_state.h"
 #include "mqtt-bridge/ledger_directory.h"
 #include "mqtt-bridge/outbox.h"
 #include "mqtt-bridge/policy_filter.h"
@@ -101,6 +104,7 @@ struct BridgeStats {
   uint64_t outbox = 0;  // accepted, not yet confirmed by the ledger
   uint64_t submit_errors = 0;
   uint64_t shared_sessions = 0;     // sessions installed from other bridges of the group
+  uint64_t appraised = 0;           // integrity reports appraised
   uint64_t ledger_refused = 0;      // readings the ledger refused for good, answered and dropped
   uint64_t answers_not_queued = 0;  // answers the full answer queue did not take (logged)
 };
@@ -138,7 +142,8 @@ class Bridge {
   std::string chain_id_;
   std::unique_ptr<client::LedgerClient> ledger_;
   std::unique_ptr<LedgerDeviceDirectory> devices_;
-  UnknownIntegrityDirectory integrity_;
+  IntegrityTracker integrity_;  // the pipeline's verify thread only (after Start)
+  std::unique_ptr<LedgerPolicyDirectory> policies_;
   std::unique_ptr<SessionKeyStore> sessions_;  // the pipeline's verify thread only
   std::unique_ptr<ReadingVerifier> verifier_;  // the pipeline's verify thread only
   std::unique_ptr<PolicyFilter> policy_;       // the pipeline's verify thread only

@@ -46,13 +46,6 @@ class LedgerDeviceDirectory final : public DeviceDirectory {
   std::unique_ptr<Worker> refresher_;
 };
 
-// Integrity statuses: every device is `unknown` until integrity reports are appraised
-// (the attestation part of the bridge).
-class UnknownIntegrityDirectory final : public IntegrityDirectory {
- public:
-  IntegrityState State(const std::string&) const override { return IntegrityState(); }
-};
-
 }  // namespace provledger::bridge
 
 #endif  // PROVLEDGER_MQTT_BRIDGE_LEDGER_DIRECTORY_H_

@@ -13,6 +13,7 @@ namespace {
 constexpr char kEntryPrefix = 'o';
 constexpr char kReplayPrefix = 'r';
 constexpr char kPolicyPrefix = 'p';
+constexpr char kIntegrityPrefix = 'i';
 constexpr char kWatermarkKey[] = "w";
 
 Bytes NumberedKey(char prefix, uint64_t k) {
@@ -73,6 +74,9 @@ Status Outbox::Append(OutboxBatch* b) {
   for (const auto& [key, state] : b->policy_states) {
     batch.Put(std::string(1, kPolicyPrefix) + key, state);
   }
+  for (const auto& [key, state] : b->integrity_states) {
+    batch.Put(std::string(1, kIntegrityPrefix) + key, state);
+  }
   if (b->intake_upto > 0) {
     Bytes w;
     AppendU64(&w, b->intake_upto);
@@ -125,15 +129,25 @@ StatusOr<std::map<std::string, Bytes>> Outbox::ReplayWindows() const {
   return out;
 }
 
-StatusOr<std::map<Bytes, Bytes>> Outbox::PolicyStates() const {
+namespace {
+StatusOr<std::map<Bytes, Bytes>> ScanPrefixed(rocksdb::DB* db, char prefix, const char* what) {
   std::map<Bytes, Bytes> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(rocksdb::Slice(&kPolicyPrefix, 1));
-       it->Valid() && !it->key().empty() && it->key()[0] == kPolicyPrefix; it->Next()) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(rocksdb::Slice(&prefix, 1));
+       it->Valid() && !it->key().empty() && it->key()[0] == prefix; it->Next()) {
     out[it->key().ToString().substr(1)] = it->value().ToString();
   }
-  PL_RETURN_IF_ERROR(FromRocks(it->status(), "outbox policy states"));
+  PL_RETURN_IF_ERROR(FromRocks(it->status(), what));
   return out;
+}
+}  // namespace
+
+StatusOr<std::map<Bytes, Bytes>> Outbox::PolicyStates() const {
+  return ScanPrefixed(db_.get(), kPolicyPrefix, "outbox policy states");
+}
+
+StatusOr<std::map<Bytes, Bytes>> Outbox::IntegrityStates() const {
+  return ScanPrefixed(db_.get(), kIntegrityPrefix, "outbox integrity states");
 }
 
 StatusOr<uint64_t> Outbox::IntakeWatermark() const {

@@ -1,11 +1,11 @@
 // Outbox: readings the bridge accepted and the ledger has not yet confirmed, on disk
 // (RocksDB), with each device's replay window, the write-policy state of each device and
-// item, and the highest Intake key the batch takes care of, all written in one synced batch
-// per chunk: a message is either above the watermark (still to verify after a crash) or
-// fully taken care of. After a crash, a ledger outage or a broker restart every entry is
-// submitted again; the ledger answers a resent record as a duplicate, so nothing is lost or
-// written twice. When the ledger is slower than the broker the outbox grows on disk, not in
-// memory.
+// item, each device's integrity state (appraised counts per boot, status), and the highest Intake
+// key the batch takes care of, all written in one synced batch per chunk: a message is either above
+// the watermark (still to verify after a crash) or fully taken care of. After a crash, a ledger
+// outage or a broker restart every entry is submitted again; the ledger answers a resent record as
+// a duplicate, so nothing is lost or written twice. When the ledger is slower than the broker the
+// outbox grows on disk, not in memory.
 //
 // Thread rules: all methods are thread-safe (RocksDB is; counters are atomics). Writes
 // take one mutex, so RocksDB never merges the batches of several threads into one write
@@ -42,6 +42,7 @@ struct OutboxBatch {
   std::vector<OutboxEntry> entries;  // keys are assigned and written back by Append
   std::vector<std::pair<std::string, Bytes>> replay_windows;  // device -> window
   std::vector<std::pair<Bytes, Bytes>> policy_states;         // PolicyFilter::Dirty()
+  std::vector<std::pair<Bytes, Bytes>> integrity_states;      // IntegrityTracker::Dirty()
   uint64_t intake_upto = 0;  // > 0: every Intake key up to this is taken care of
 };
 
@@ -63,6 +64,8 @@ class Outbox {
   StatusOr<std::map<std::string, Bytes>> ReplayWindows() const;
   // Every persisted write-policy state, by its PolicyFilter key.
   StatusOr<std::map<Bytes, Bytes>> PolicyStates() const;
+  // Every persisted integrity state (appraised counts, status), by its IntegrityTracker key.
+  StatusOr<std::map<Bytes, Bytes>> IntegrityStates() const;
 
   // The highest intake_upto written (0: none).
   StatusOr<uint64_t> IntakeWatermark() const;

@@ -11,6 +11,7 @@
 #include "device_protocol/answers.h"
 #include "device_protocol/device_message.h"
 #include "device_protocol/error_codes.h"
+#include "device_protocol/integrity_report.h"
 #include "device_protocol/topics.h"
 #include "ledger/record.h"
 
@@ -18,13 +19,16 @@ namespace provledger::bridge {
 
 ReadingPipeline::ReadingPipeline(ReadingPipelineOptions options, ReadingVerifier* verifier,
                                  SessionKeyStore* sessions, PolicyFilter* policy,
-                                 SessionShare* share, Outbox* outbox, Intake* intake,
+                                 SessionShare* share, IntegrityTracker* integrity,
+                                 const PolicySource* policies, Outbox* outbox, Intake* intake,
                                  AnswerPublisher* publisher, std::function<void()> on_accepted)
     : options_(std::move(options)),
       verifier_(verifier),
       sessions_(sessions),
       policy_(policy),
       share_(share),
+      integrity_(integrity),
+      policies_(policies),
       outbox_(outbox),
       intake_(intake),
       publisher_(publisher),
@@ -113,16 +117,6 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
       }
       continue;
     }
-    if (topic->kind == device_protocol::TopicKind::kIntegrity) {
-      refused_.fetch_add(1);
-      // Section 3: an error answer carries the report's seq whenever its pl-seq parsed.
-      Publish(device_protocol::IntegrityErrorTopic(prefix, topic->device),
-              device_protocol::ErrorJson(device_protocol::DeviceError::kInternal,
-                                         "integrity appraisal is not enabled on this bridge",
-                                         device_protocol::FindParsableSeq(m.user_properties),
-                                         std::string(ledger::kIntegrityItem), std::nullopt));
-      continue;
-    }
     auto v = verifier_->Verify(*topic, m.user_properties, m.payload, now);
     if (auto* ref = std::get_if<Refusal>(&v)) {
       if (ref->error == device_protocol::DeviceError::kReplay && m.duplicate) {
@@ -142,6 +136,21 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
       skipped_.fetch_add(1);
       Publish(device_protocol::DataSuccessTopic(prefix, a.device, a.item),
               device_protocol::SkippedAckJson(a.seq));
+      continue;
+    }
+    if (topic->kind == device_protocol::TopicKind::kIntegrity) {
+      if (!policies_->loaded()) {
+        refused_.fetch_add(1);
+        Publish(
+            device_protocol::IntegrityErrorTopic(prefix, a.device),
+            device_protocol::ErrorJson(device_protocol::DeviceError::kInternal,
+                                       "the bridge has not read the runtime policies from the "
+                                       "ledger yet; send the report again",
+                                       a.seq, std::string(ledger::kIntegrityItem), std::nullopt));
+        continue;
+      }
+      entries.push_back(OutboxEntry{0, AppraiseReport(a), m.payload});
+      entry_topics.emplace_back(*topic, a.seq);
       continue;
     }
     ledger::Record rec;
@@ -169,26 +178,69 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
   }
   // The policy state these readings leave behind is written with them.
   batch.policy_states = policy_->Dirty();
+  batch.integrity_states = integrity_->Dirty();
   Status s = outbox_->Append(&batch);
   // Either way the chunk's messages are taken care of (on failure their senders are
   // answered `internal` below): the intake may drop them.
   intake_->MarkDone(batch.intake_upto);
   if (s.ok()) {
     policy_->Commit();
+    integrity_->Commit();
   } else {
     policy_->Rollback();
+    integrity_->Rollback();
     LogError("outbox_write_failed").Kv("err", s.ToString()).Kv("readings", entries.size());
     for (const auto& [t, seq] : entry_topics) {
       refused_.fetch_add(1);
       Publish(device_protocol::ErrorTopic(prefix, t),
               device_protocol::ErrorJson(device_protocol::DeviceError::kInternal,
-                                         "the bridge could not store the reading; send it again",
+                                         "the bridge could not store the message; send it again",
                                          seq, t.item, std::nullopt));
     }
     return;
   }
   accepted_.fetch_add(entries.size());
   on_accepted_();
+}
+
+Bytes ReadingPipeline::AppraiseReport(const Accepted& a) {
+  // The verifier parsed it (and refused every report that does not parse).
+  const device_protocol::IntegrityReport empty;
+  const device_protocol::IntegrityReport& r = a.report ? *a.report : empty;
+  const std::shared_ptr<const CompiledPolicy> policy = policies_->PolicyFor(a.device);
+  const uint64_t count = integrity_->AppraisedCount(a.device, r.boot);
+  Appraisal ap = Appraise(r, count, policy.get());
+  const bool trusted = ap.verdict == ledger::kVerdictTrusted;
+  ReportHeader h;
+  h.device = a.device;
+  h.seq = a.seq;
+  h.ts = a.ts;
+  h.report_hash = a.payload_hash;
+  h.auth =
+      a.auth == device_protocol::AuthMode::kSignature ? ledger::kAuthSignature : ledger::kAuthMac;
+  h.device_sig = a.sig;
+  h.gateway = options_.gateway_id;
+  h.received = a.received;
+  Bytes bytes = ledger::EncodeRecord(AttestationRecordOf(h, ap));
+  const Bytes id = ledger::RecordId(bytes);
+  // From this moment the device's readings carry this status (section 7).
+  integrity_->Record(a.device, r.boot, ap.next_count,
+                     trusted ? IntegrityStatus::kTrusted : IntegrityStatus::kUntrusted, id, a.seq);
+  appraised_.fetch_add(1);
+  LogLine line(trusted ? LogLevel::kInfo : LogLevel::kWarn, "integrity_appraised");
+  line.Kv("device", a.device)
+      .Kv("seq", a.seq)
+      .Kv("boot", r.boot)
+      .Kv("verdict", trusted ? "trusted" : "untrusted")
+      .Kv("policy", policy ? policy->name() : "-")
+      .Kv("policy_version", ap.policy_version)
+      .Kv("appraised", ap.appraised)
+      .Kv("repeated", ap.repeated)
+      .Kv("lost", ap.lost)
+      .Kv("failures", ap.failures.size())
+      .Kv("record", HexEncode(id));
+  if (!trusted) line.Kv("reason", ap.reason);
+  return bytes;
 }
 
 }  // namespace provledger::bridge

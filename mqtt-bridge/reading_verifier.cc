@@ -4,6 +4,7 @@
 
 #include "common/ecdsa.h"
 #include "common/sha256.h"
+#include "device_protocol/integrity_report.h"
 
 namespace provledger {
 namespace bridge {
@@ -88,6 +89,18 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(
                     std::nullopt, now_ms);
     }
   }
+  std::shared_ptr<const device_protocol::IntegrityReport> integrity_report;
+  if (topic.kind == device_protocol::TopicKind::kIntegrity) {
+    // Section 7 fixes a report's shape; the pipeline appraises only reports that parse.
+    StatusOr<device_protocol::IntegrityReport> report =
+        device_protocol::ParseIntegrityReport(payload);
+    if (!report.ok()) {
+      return Refuse(topic, device_protocol::DeviceError::kMalformed, report.status().message(), seq,
+                    std::nullopt, now_ms);
+    }
+    integrity_report =
+        std::make_shared<const device_protocol::IntegrityReport>(std::move(report).value());
+  }
   // unregistered
   std::optional<Bytes> pubkey = devices_ ? devices_->PublicKey(topic.device) : std::nullopt;
   if (!pubkey) {
@@ -155,6 +168,7 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(
   a.sig = header.sig;
   a.received = now_ms;
   a.integrity = std::move(integrity);
+  a.report = std::move(integrity_report);
   ++accepted_count_;
   return a;
 }

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +38,7 @@
 #include "device_protocol/answers.h"
 #include "device_protocol/device_message.h"
 #include "device_protocol/error_codes.h"
+#include "device_protocol/integrity_report.h"
 #include "device_protocol/topics.h"
 #include "mqtt-bridge/device_directory.h"
 #include "mqtt-bridge/replay_window.h"
@@ -77,6 +79,8 @@ struct Accepted {
   Bytes sig;                 // kSignature: pl-sig (64)
   uint64_t received = 0;     // the bridge clock when verified
   IntegrityState integrity;  // the device's status when accepted
+  // kIntegrity: the report as parsed while checking its shape (so it is parsed once).
+  std::shared_ptr<const device_protocol::IntegrityReport> report;
 };
 
 // A message refused: answer `answer_json` on `answer_topic`.
@@ -116,10 +120,10 @@ class ReadingVerifier {
 
   // Verifies a reading (kData), integrity report (kIntegrity) or install report
   // (kUpdateStatus) published to `topic` (parsed with ParseDeviceTopic) at bridge time
-  // now_ms. An install report whose payload is not section 8's (ParseInstallReport) is
-  // `malformed`. Accepted marks its seq in the device's replay window. A refusal changes
-  // nothing and names its answer. kKey topics are refused `internal` (use
-  // HandleKeyRequest).
+  // now_ms. An install report whose payload is not section 8's (ParseInstallReport), and an
+  // integrity report that is not section 7's (ParseIntegrityReport), are `malformed`. Accepted
+  // marks its seq in the device's replay window. A refusal changes nothing and names its answer.
+  // kKey topics are refused `internal` (use HandleKeyRequest).
   std::variant<Accepted, Refusal> Verify(const device_protocol::DeviceTopic& topic,
                                          const device_protocol::UserProperties& props,
                                          ByteView payload, uint64_t now_ms);

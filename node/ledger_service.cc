@@ -137,6 +137,16 @@ grpc::Status LedgerService::SubmitRegistry(grpc::ServerContext* ctx,
     LogWarn("registry_tx_refused").Kv("err", checked.status().ToString());
     return ToGrpc(checked.status());
   }
+  // A stale policy version or a binding to an unknown policy would be ignored when applied:
+  // say so now (docs/INTEGRITY.md).
+  for (const auto& rec : checked->records) {
+    if (!rec.registry_op) continue;
+    Status state = registry_->Get()->CheckOp(*rec.registry_op);
+    if (!state.ok()) {
+      LogWarn("registry_tx_refused").Kv("err", state.ToString());
+      return ToGrpc(state);
+    }
+  }
   v1::ConsensusRequest request;
   request.set_registry_tx(req->tx());
   return Await(ctx, std::move(*checked), std::move(request), resp);
@@ -371,6 +381,40 @@ grpc::Status LedgerService::Firmware(grpc::ServerContext*, const v1::FirmwareQue
     e->set_record_id(std::move(row.record_id));
     e->set_record(std::move(row.record));
     e->set_height(row.height);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerService::Policies(grpc::ServerContext*, const v1::PolicyQuery* req,
+                                     v1::PolicyListing* resp) {
+  auto reg = registry_->Get();
+  resp->set_height(store_->height());
+  for (const auto& [name, p] : reg->policies()) {
+    if (!req->name().empty() && name != req->name()) continue;
+    auto* o = resp->add_policies();
+    if (req->summary()) {
+      o->set_name(p.name());
+      o->set_version(p.version());
+      o->set_registered_height(p.registered_height());
+    } else {
+      *o = p;
+    }
+  }
+  for (const auto& [device, b] : reg->device_bindings()) {
+    auto* o = resp->add_bindings();
+    o->set_policy(b.policy);
+    o->set_device(device);
+    o->set_height(b.height);
+  }
+  for (const auto& [model, b] : reg->model_bindings()) {
+    auto* o = resp->add_bindings();
+    o->set_policy(b.policy);
+    o->set_model(model);
+    o->set_height(b.height);
+  }
+  if (!req->name().empty() && resp->policies_size() == 0) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "policy '" + req->name() + "' is not registered");
   }
   return grpc::Status::OK;
 }

@@ -55,6 +55,8 @@ class LedgerService final : public provledger::v1::Ledger::Service {
                               provledger::v1::SubmitResponse* resp) override;
   grpc::Status Firmware(grpc::ServerContext* ctx, const provledger::v1::FirmwareQuery* req,
                         provledger::v1::FirmwareListing* resp) override;
+  grpc::Status Policies(grpc::ServerContext* ctx, const provledger::v1::PolicyQuery* req,
+                        provledger::v1::PolicyListing* resp) override;
 
  private:
   // The firmware index rows (node/firmware_index.h) of `vendor` and `model` (empty: all).

@@ -13,6 +13,10 @@ namespace provledger {
 namespace bridge {
 namespace {
 
+// PROTOCOL.md A.4's report of record B: the smallest valid section 7 report.
+const char kIntegrityReport[] =
+    R"({"v":1,"boot":"6f1c2a4e-0b7d-4a8e-9c3f-2d5e7a9b1c0d","from":0,"entries":[]})";
+
 using namespace testing;  // NOLINT: test vectors
 
 constexpr uint64_t kNow = 1700000001042;  // A.4: gw-1 received the A.3 reading then
@@ -126,7 +130,7 @@ TEST_F(ReadingVerifierTest, CarriesTheIntegrityStateIntoAcceptedReadings) {
 
 TEST_F(ReadingVerifierTest, VerifiesReportsWithTheirReservedItemInD) {
   AgreeA2();
-  const std::string report = R"({"v":1,"boot":"b","from":0,"entries":[]})";
+  const std::string report = kIntegrityReport;
   Accepted a = ExpectAccepted(verifier_.Verify(Topic("devices/dev-1/integrity"),
                                                Mac("_integrity", 2, kNow, report), report, kNow));
   EXPECT_EQ(a.kind, device_protocol::TopicKind::kIntegrity);
@@ -247,8 +251,22 @@ TEST_F(ReadingVerifierTest, RefusesReadingsAndInstallReportsOfAnUntrustedDeviceA
                 device_protocol::DeviceError::kQuarantined);
   // Its integrity reports are still served, so a trusted report can lift the quarantine.
   device_protocol::UserProperties report =
-      SigProps("dev-1", "_integrity", 3, kNow, "{}", Key(kDeviceSecret));
-  ExpectAccepted(verifier_.Verify(Topic("devices/dev-1/integrity"), report, "{}", kNow));
+      SigProps("dev-1", "_integrity", 3, kNow, kIntegrityReport, Key(kDeviceSecret));
+  ExpectAccepted(
+      verifier_.Verify(Topic("devices/dev-1/integrity"), report, kIntegrityReport, kNow));
+}
+
+TEST_F(ReadingVerifierTest, RefusesAnIntegrityReportNotInSectionSevensShapeAsMalformed) {
+  AgreeA2();
+  for (const std::string bad :
+       {std::string("{}"), std::string(R"({"v":1,"boot":"b","from":0,"entries":[]})"),
+        std::string(R"({"v":1,"boot":"6f1c2a4e-0b7d-4a8e-9c3f-2d5e7a9b1c0d","from":0,)"
+                    R"("entries":[{"pcr":10,"template":"ima-ng","hash":"ab","path":"/x"}]})")}) {
+    Refusal r = ExpectRefused(verifier_.Verify(Topic("devices/dev-1/integrity"),
+                                               Mac("_integrity", 5, kNow, bad), bad, kNow),
+                              device_protocol::DeviceError::kMalformed);
+    EXPECT_EQ(r.answer_topic, "devices/dev-1/integrity/error");
+  }
 }
 
 TEST(ReadingVerifierOptions, QuarantineCanBeTurnedOff) {

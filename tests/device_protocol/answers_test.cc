@@ -46,6 +46,18 @@ TEST(AckJson, ListsTheCommittedSeqsAndRecord) {
       R"("record":"f18bc9d7218edcd66c9ac7f038dd4794b7b938ef62497f1d4c2bce9720bcc94b","height":1})");
 }
 
+TEST(VerdictJson, WritesSectionSevensShape) {
+  Bytes record = *HexDecode("fbe775df03eed0e5a427547d3e85aead02f8ad633e7845d9f19a7f8ffce05a4f");
+  EXPECT_EQ(
+      VerdictJson(2, true, {}, record, 7),
+      R"({"v":1,"seq":2,"verdict":"trusted","failures":[],)"
+      R"("record":"fbe775df03eed0e5a427547d3e85aead02f8ad633e7845d9f19a7f8ffce05a4f","height":7})");
+  EXPECT_EQ(VerdictJson(5, false, {{"/usr/bin/x", "sha256:ab"}}, record, 9),
+            R"({"v":1,"seq":5,"verdict":"untrusted","failures":[{"path":"/usr/bin/x",)"
+            R"("hash":"sha256:ab"}],"record":"fbe775df03eed0e5a427547d3e85aead02f8ad633e7845d9f)"
+            R"(19a7f8ffce05a4f","height":9})");
+}
+
 TEST(SkippedAckJson, SaysNotRecorded) {
   EXPECT_EQ(SkippedAckJson(42), R"({"v":1,"seq":42,"recorded":false})");
 }

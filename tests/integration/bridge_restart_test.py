@@ -49,12 +49,13 @@ def check_install_reports(broker):
         ans = json.loads(got)
         t.check(ans.get("code") == "malformed" and ans.get("seq") == 5 and
                 ans.get("item") == "_update", "install report (%s): %s" % (desc, got))
-    # Integrity appraisal is issue 13; its `internal` answer carries the report's seq.
+    # An integrity report not of section 7's shape is `malformed`, with its seq.
     got = mqtt_exchange(broker, "devices/rep-x/integrity/error", "devices/rep-x/integrity",
                         b"{}", [("pl-seq", "6"), ("pl-ts", "1"), ("pl-sig", "ab" * 64)])
     t.check(got is not None, "integrity report answered")
     ans = json.loads(got)
-    t.check(ans.get("seq") == 6 and ans.get("item") == "_integrity",
+    t.check(ans.get("code") == "malformed" and ans.get("seq") == 6 and
+            ans.get("item") == "_integrity",
             "integrity error answer carries seq and item: %s" % got)
     t.log("install reports: malformed ones refused with their seq; integrity answer has seq")
 

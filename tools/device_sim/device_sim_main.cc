@@ -5,10 +5,13 @@
 #include <utility>
 #include <vector>
 
+#include "common/file_io.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/pkcs11_signer.h"
 #include "common/signer.h"
 #include "tools/device_sim/device_keys.h"
+#include "tools/device_sim/report_sender.h"
 #include "tools/device_sim/sim_options.h"
 #include "tools/device_sim/sim_runner.h"
 
@@ -22,6 +25,33 @@ constexpr int kExitSetup = 3;
 int Setup(const Status& s, const char* what) {
   std::fprintf(stderr, "device_sim: %s: %s\n", what, s.ToString().c_str());
   return kExitSetup;
+}
+
+// --integrity_report: one report, its answer printed as
+// {"device":..,"seq":N,"topic":..,"latency_ms":N,"answer":{...}}; exit 0 on a verdict.
+int SendReport(const SimOptions& o, const PrivateKey& key) {
+  std::string report;
+  if (o.integrity_report == "-") {
+    char buf[65536];
+    size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof(buf), stdin)) > 0) report.append(buf, n);
+  } else {
+    StatusOr<Bytes> r = ReadFile(o.integrity_report);
+    if (!r.ok()) return Setup(r.status(), "--integrity_report");
+    report = std::move(r).value();
+  }
+  StatusOr<ReportAnswer> a = SendIntegrityReport(o, key, report);
+  if (!a.ok()) return Setup(a.status(), "integrity report");
+  JsonValue out = JsonValue::Object();
+  out.Set("device", JsonValue::String(o.DeviceName(0)));
+  out.Set("seq", JsonValue::Int(a->seq));
+  out.Set("topic", JsonValue::String(a->topic));
+  out.Set("latency_ms", JsonValue::Int(a->latency_ms));
+  StatusOr<JsonValue> answer = ParseJson(a->payload);
+  out.Set("answer", answer.ok() ? *answer : JsonValue::String(a->payload));
+  std::printf("%s\n", WriteJson(out).c_str());
+  std::fflush(stdout);
+  return a->verdict ? 0 : kExitFailed;
 }
 
 int Main(int argc, char** argv) {
@@ -83,6 +113,7 @@ int Main(int argc, char** argv) {
     }
   }
 
+  if (!o.integrity_report.empty()) return SendReport(o, keys.front());
   SimRunner runner(o, std::move(keys), std::move(replay));
   StatusOr<Summary> summary = runner.Run();
   if (!summary.ok()) return Setup(summary.status(), "run");

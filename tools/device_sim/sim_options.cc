@@ -53,6 +53,9 @@ ABSL_FLAG(std::optional<std::string>, expect_error, std::nullopt,
           "succeed only if every reading is refused with CODE (default: the --fault's code)");
 ABSL_FLAG(uint64_t, progress_ms, 1000, "progress line period on stderr, 0 = none");
 ABSL_FLAG(std::string, fault, "none", "fault to inject, see below");
+ABSL_FLAG(std::string, integrity_report, "",
+          "one-shot: publish this integrity report FILE ('-': stdin) for device 0, print the "
+          "answer (verdict or error) as JSON");
 ABSL_FLAG(std::string, replay_file, "", "write accepted readings (verbatim) to FILE");
 ABSL_FLAG(std::string, replay_from, "",
           "only resend FILE's readings verbatim, expecting replay (use --mode=sig in the first "
@@ -112,6 +115,7 @@ void PrintUsage(std::FILE* out) {
        {"count", "item", "qos", "rate", "payload", "payload_size", "seq_start", "workers"}},
       {"answers and result", {"ack_timeout_ms", "list_records", "expect_error", "progress_ms"}},
       {"fault injection", {"fault", "replay_file", "replay_from"}},
+      {"integrity (one-shot)", {"integrity_report"}},
   };
   for (const Group& g : groups) {
     std::fprintf(out, "\n%s\n", g.title);
@@ -255,6 +259,7 @@ StatusOr<SimOptions> OptionsFromFlags() {
   o.workers = absl::GetFlag(FLAGS_workers);
   o.wildcard_subscribe = absl::GetFlag(FLAGS_wildcard_subscribe) || o.devices > 16;
   o.progress_ms = absl::GetFlag(FLAGS_progress_ms);
+  o.integrity_report = absl::GetFlag(FLAGS_integrity_report);
   PL_RETURN_IF_ERROR(o.Validate());
   return o;
 }

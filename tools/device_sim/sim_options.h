@@ -82,6 +82,9 @@ struct SimOptions {
   uint64_t workers = 4;     // publishing threads
   bool wildcard_subscribe = false;
   uint64_t progress_ms = 1000;  // stderr progress period; 0 = none
+  // Non-empty: publish this integrity report FILE ('-': stdin) for device 0 and print the
+  // answer (report_sender.h) instead of publishing readings.
+  std::string integrity_report;
 
   // The name of device i (0-based): "<device_prefix>-<i>".
   std::string DeviceName(uint64_t i) const;

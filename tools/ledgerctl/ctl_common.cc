@@ -75,6 +75,13 @@ JsonValue RecordToJson(const ledger::Record& r) {
       o.Set("gateway", JsonValue::String(x.gateway));
       o.Set("received", JsonValue::Int(x.received));
       o.Set("integrity", JsonValue::Int(x.integrity));
+      o.Set("integrity_status",
+            JsonValue::String(x.integrity == ledger::kIntegrityTrusted     ? "trusted"
+                              : x.integrity == ledger::kIntegrityUntrusted ? "untrusted"
+                                                                           : "unknown"));
+      if (x.integrity != ledger::kIntegrityUnknown) {
+        o.Set("attestation", JsonValue::String(HexEncode(x.attestation)));
+      }
       break;
     }
     case ledger::RecordKind::kAttestation: {
@@ -86,6 +93,18 @@ JsonValue RecordToJson(const ledger::Record& r) {
       o.Set("verdict",
             JsonValue::String(x.verdict == ledger::kVerdictTrusted ? "trusted" : "untrusted"));
       o.Set("gateway", JsonValue::String(x.gateway));
+      o.Set("report_hash", JsonValue::String(HexEncode(x.report_hash)));
+      o.Set("policy_version", JsonValue::Int(x.policy_version));
+      {
+        JsonValue fs = JsonValue::Array();
+        for (const auto& f : x.failures) {
+          JsonValue e = JsonValue::Object();
+          e.Set("path", JsonValue::String(f.path));
+          e.Set("hash", JsonValue::String(f.hash));
+          fs.Push(std::move(e));
+        }
+        o.Set("failures", std::move(fs));
+      }
       break;
     }
     case ledger::RecordKind::kFirmware:

@@ -60,14 +60,15 @@ struct CommandGroup {
 };
 
 // One per file, in the order `ledgerctl help` lists them.
-CommandGroup KeyCommands();       // keys_commands.cc: keygen, pubkey
-CommandGroup GenesisCommands();   // genesis_command.cc: genesis
-CommandGroup QueryCommands();     // query_commands.cc: status, block, record, history, ...
-CommandGroup ProofCommands();     // proof_commands.cc: prove, verify-proof, verify, prove-all
-CommandGroup RegistryCommands();  // registry_commands.cc: register-*, revoke-device
-CommandGroup AuditCommands();     // audit_commands.cc: verify-chain
-CommandGroup SubmitCommands();    // submit_command.cc: submit
-CommandGroup FirmwareCommands();  // firmware_commands.cc: firmware sign, publish, list, status
+CommandGroup KeyCommands();        // keys_commands.cc: keygen, pubkey
+CommandGroup GenesisCommands();    // genesis_command.cc: genesis
+CommandGroup QueryCommands();      // query_commands.cc: status, block, record, history, ...
+CommandGroup ProofCommands();      // proof_commands.cc: prove, verify-proof, verify, prove-all
+CommandGroup RegistryCommands();   // registry_commands.cc: register-*, revoke-device
+CommandGroup AuditCommands();      // audit_commands.cc: verify-chain
+CommandGroup SubmitCommands();     // submit_command.cc: submit
+CommandGroup FirmwareCommands();   // firmware_commands.cc: firmware sign, publish, list, status
+CommandGroup IntegrityCommands();  // integrity_commands.cc: policy, integrity
 
 // The flags every command taking --node also takes.
 inline const std::vector<std::string> kNodeFlags = {"node", "timeout_ms"};

@@ -20,8 +20,9 @@ namespace {
 constexpr int kExitUsage = 2;
 
 std::vector<CommandGroup> AllGroups() {
-  return {KeyCommands(),      GenesisCommands(), QueryCommands(),  ProofCommands(),
-          RegistryCommands(), AuditCommands(),   SubmitCommands(), FirmwareCommands()};
+  return {KeyCommands(),    GenesisCommands(),  QueryCommands(),
+          ProofCommands(),  RegistryCommands(), AuditCommands(),
+          SubmitCommands(), FirmwareCommands(), IntegrityCommands()};
 }
 
 void PrintCommand(std::FILE* out, const Command& cmd) {

@@ -97,16 +97,29 @@ StatusOr<int> ProveRecord(const Ctx& c, const Bytes& id) {
         "prove needs --genesis=FILE (validator ids and keys, and the local check)");
   }
   PL_ASSIGN_OR_RETURN(JsonValue pj, ledger::ProofToJson(names, proof));
+  PL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::DecodeRecord(proof.record()));
   if (c.json) {
-    std::printf("%s\n", WriteJson(pj).c_str());
+    // PROTOCOL.md 6.6's keys, plus the record decoded (its integrity status and
+    // attestation id for a reading) under "decoded", which verifiers ignore.
+    JsonValue shown = pj;
+    shown.Set("decoded", RecordToJson(rec));
+    std::printf("%s\n", WriteJson(shown).c_str());
   } else {
-    PL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::DecodeRecord(proof.record()));
     std::printf("record %s\n%s\n", HexEncode(id).c_str(),
                 WriteJsonPretty(RecordToJson(rec)).c_str());
     std::printf("block %llu, leaf %llu of %llu, audit path of %d hash(es)\n",
                 static_cast<unsigned long long>(proof.height()),
                 static_cast<unsigned long long>(proof.leaf_index()),
                 static_cast<unsigned long long>(proof.tree_size()), proof.audit_path_size());
+    if (rec.kind == ledger::RecordKind::kReading) {
+      const auto& r = rec.reading;
+      const char* st = r.integrity == ledger::kIntegrityTrusted     ? "trusted"
+                       : r.integrity == ledger::kIntegrityUntrusted ? "untrusted"
+                                                                    : "unknown";
+      std::printf("integrity %s%s%s\n", st,
+                  r.integrity == ledger::kIntegrityUnknown ? "" : ", attestation ",
+                  r.integrity == ledger::kIntegrityUnknown ? "" : HexEncode(r.attestation).c_str());
+    }
   }
   PL_ASSIGN_OR_RETURN(auto payload, OptionalPayload(c));
   PL_ASSIGN_OR_RETURN(auto dkey, OptionalDeviceKey(c));

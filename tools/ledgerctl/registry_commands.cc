@@ -15,7 +15,8 @@ ABSL_FLAG(std::string, id, "", "the gateway's, device's or vendor's id");
 ABSL_FLAG(std::string, pubkey, "", "its public key, 66 hex (or give --key=FILE)");
 ABSL_FLAG(std::string, admin_key, "", "the admin's private key FILE (an admin of the genesis)");
 ABSL_FLAG(std::string, vendor, "", "a vendor id (register-device, firmware commands)");
-ABSL_FLAG(std::string, model, "", "a model (register-device, firmware commands)");
+ABSL_FLAG(std::string, model, "",
+          "a model (register-device, firmware commands; policy bind: the model bound)");
 
 namespace provledger::tools {
 namespace {
