@@ -29,7 +29,7 @@ int Setup(const Status& s, const char* what) {
 
 // --integrity_report: one report, its answer printed as
 // {"device":..,"seq":N,"topic":..,"latency_ms":N,"answer":{...}}; exit 0 on a verdict.
-int SendReport(const SimOptions& o, const PrivateKey& key) {
+int SendReport(const SimOptions& o, const Signer& key) {
   std::string report;
   if (o.integrity_report == "-") {
     char buf[65536];
@@ -113,7 +113,7 @@ int Main(int argc, char** argv) {
     }
   }
 
-  if (!o.integrity_report.empty()) return SendReport(o, keys.front());
+  if (!o.integrity_report.empty()) return SendReport(o, *keys.front());
   SimRunner runner(o, std::move(keys), std::move(replay));
   StatusOr<Summary> summary = runner.Run();
   if (!summary.ok()) return Setup(summary.status(), "run");

@@ -51,7 +51,7 @@ class Inbox {
 
 }  // namespace
 
-StatusOr<ReportAnswer> SendIntegrityReport(const SimOptions& o, const PrivateKey& key,
+StatusOr<ReportAnswer> SendIntegrityReport(const SimOptions& o, const Signer& key,
                                            const std::string& report) {
   const std::string device = o.DeviceName(0);
   const std::string& p = o.topic_prefix;

@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "common/ecdsa.h"
+#include "common/signer.h"
 #include "common/status.h"
 #include "tools/device_sim/sim_options.h"
 
@@ -27,7 +27,7 @@ struct ReportAnswer {
 // seq o.seq_start (default: the clock in microseconds). kDeadlineExceeded when no answer
 // came within o.ack_timeout_ms; kUnavailable when the broker cannot be reached; the key
 // agreement's errors in MAC mode.
-StatusOr<ReportAnswer> SendIntegrityReport(const SimOptions& o, const PrivateKey& key,
+StatusOr<ReportAnswer> SendIntegrityReport(const SimOptions& o, const Signer& key,
                                            const std::string& report);
 
 }  // namespace provledger::device_sim
