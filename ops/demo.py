@@ -1,17 +1,25 @@
-"""The main job, step by step: a chain, Mosquitto, a bridge, simulated devices, a proof.
+"""The main job, step by step: a chain, Mosquitto, a bridge, simulated devices, an integrity
+agent that attests a device's software, and a proof of one of its readings.
 
 Run through ops/demo.sh (which builds first). Uses the same launcher code as the
 integration tests (tests/integration/pltest.py), with binaries from bazel-bin/.
 """
 import argparse
+import hashlib
 import json
 import os
+import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import pltest as t  # noqa: E402
+
+
+def run(cmd, timeout):
+    """Runs a command; returns (rc, stdout, stderr)."""
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
 
 
 def step(msg):
@@ -28,7 +36,8 @@ def main():
     a = ap.parse_args()
 
     t.bridge_bins()
-    for b in (t.LEDGER_NODE, t.LEDGERCTL, t.MQTT_BRIDGE, t.DEVICE_SIM):
+    agent_bin = t.runfile("agent/integrity_agent")
+    for b in (t.LEDGER_NODE, t.LEDGERCTL, t.MQTT_BRIDGE, t.DEVICE_SIM, agent_bin):
         t.check(os.path.exists(b), "missing %s: run ops/demo.sh, which builds it" % b)
     os.environ["TEST_TMPDIR"] = os.path.dirname(a.dir.rstrip("/")) or "/tmp"
     root = t.tmpdir(os.path.basename(a.dir.rstrip("/")))
@@ -48,17 +57,60 @@ def main():
     bridge.start()
     print("bridge gw-1 ready (log: %s)" % bridge.logpath)
 
-    procs = []
+    admin = ["--admin_key=%s/admin.key" % root, "--genesis=" + chain.genesis, chain.nodes_flag()]
     try:
-        for mode in ("mac", "sig"):
-            step("devices: %d simulated devices, %s mode, %d readings each, QoS 1"
-                 % (a.devices, mode, a.count))
-            rc, summary, err = t.device_sim(
-                chain, broker, "--register", "--devices=%d" % a.devices,
-                "--device_prefix=%s-dev" % mode, "--mode=" + mode, "--count=%d" % a.count,
-                "--item=temp", "--qos=1", "--gateway_id=gw-1", "--list_records=3")
-            print(json.dumps({k: summary[k] for k in summary if k != "records"}, indent=1))
-            last = summary
+        step("devices: %d simulated devices, MAC mode, %d readings each, QoS 1"
+             % (a.devices, a.count))
+        rc, summary, err = t.device_sim(
+            chain, broker, "--register", "--devices=%d" % a.devices, "--device_prefix=mac-dev",
+            "--mode=mac", "--count=%d" % a.count, "--item=temp", "--qos=1", "--gateway_id=gw-1")
+        print(json.dumps({k: summary[k] for k in summary if k != "records"}, indent=1))
+
+        dev = "plant-0"
+        step("device %s: its software (files the agent watches) and a runtime policy of their "
+             "hashes, in Keylime's format, registered on the ledger and bound to it" % dev)
+        fs = os.path.join(root, "device-fs")
+        os.makedirs(fs, exist_ok=True)
+        digests = {}
+        for name, body in (("sensord", b"#!/bin/sh\necho reading\n"), ("sensord.conf", b"rate=1\n")):
+            path = os.path.join(fs, name)
+            with open(path, "wb") as f:
+                f.write(body)
+            digests[path] = [hashlib.sha256(body).hexdigest()]
+        policy_path = os.path.join(root, "runtime-policy.json")
+        with open(policy_path, "w") as f:
+            json.dump({"meta": {"version": 1}, "digests": digests, "excludes": []}, f, indent=1)
+        print(open(policy_path).read())
+        keys = os.path.join(root, "devkeys")
+        os.makedirs(keys, exist_ok=True)
+        key = os.path.join(keys, dev + ".key")
+        t.ctl("keygen", "--out=" + key)
+        t.ctl("register-device", "--id=" + dev, "--key=" + key, *admin)
+        t.ctl("policy", "import", "--name=plant-sw", "--file=" + policy_path, *admin)
+        t.ctl("policy", "bind", "--name=plant-sw", "--device=" + dev, *admin)
+        t.wait_for(lambda: "ev=policy_bindings devices=1" in bridge.log(), 30,
+                   "the bridge to load the policy binding")
+
+        step("integrity agent on %s: measures the watched files and pushes a report; the "
+             "bridge appraises it and records the attestation on the ledger" % dev)
+        gw_pub = t.ctl_json("pubkey", "--key=%s/gw-1.key" % root)["pubkey"]
+        rc, out, err = run([agent_bin, "--device=" + dev, "--key_file=" + key,
+                              "--broker=" + broker.uri(), "--source=files", "--watch=" + fs,
+                              "--state_dir=" + os.path.join(root, "agent-state"),
+                              "--gateway_id=gw-1", "--gateway_pubkey=" + gw_pub,
+                              "--once"], timeout=180)
+        print("\n".join(l for l in err.splitlines() if "ev=report_" in l or "ev=session" in l))
+        t.check(rc == 0 and "verdict=trusted" in err, "the agent's report was not appraised "
+                "trusted (rc=%d):\n%s" % (rc, err[-2000:]))
+        print(t.ctl("integrity", dev, chain.nodes_flag())[1])
+
+        step("device %s: %d signed readings, each recorded with its integrity status"
+             % (dev, a.count))
+        rc, last, err = t.device_sim(
+            chain, broker, "--devices=1", "--device_prefix=plant", "--mode=sig",
+            "--count=%d" % a.count, "--item=temp", "--qos=1", "--gateway_id=gw-1",
+            "--list_records=3")
+        print(json.dumps({k: last[k] for k in last if k != "records"}, indent=1))
         step("status of the ledger")
         print(t.ctl("status", chain.nodes_flag())[1])
 
@@ -69,14 +121,16 @@ def main():
         proof_path = os.path.join(root, "proof.json")
         with open(proof_path, "w") as f:
             f.write(out)
-        print(json.dumps(json.loads(out), indent=1))
-        dev = last["records"][-1]["device"]
+        proof = json.loads(out)
+        print(json.dumps(proof, indent=1))
         rc, out, err = t.ctl("verify-proof", "--genesis=" + chain.genesis, "--proof=" + proof_path,
-                             "--device_pubkey=%s/devkeys/%s.key" % (root, dev))
+                             "--device_pubkey=" + key)
         print(err.strip())
         t.check(rc == 0, "proof verification failed")
-        print("\nDEMO OK: reading %s from %s is final on chain 'demo' and proven "
-              "(proof: %s)" % (rid[:16], dev, proof_path))
+        integrity = proof.get("decoded", {}).get("integrity_status")
+        t.check(integrity == "trusted", "the reading's integrity is %s, not trusted" % integrity)
+        print("\nDEMO OK: reading %s from %s is final on chain 'demo' and proven, its device's "
+              "software attested trusted (proof: %s)" % (rid[:16], dev, proof_path))
     finally:
         if not a.keep:
             bridge.kill()

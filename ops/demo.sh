@@ -9,7 +9,7 @@ DISK_CACHE="${PL_BAZEL_DISK_CACHE:-$HOME/.cache/provledger-bazel-disk}"
 mkdir -p "$DISK_CACHE"
 echo "== building (first run: a few minutes) =="
 bazel build --jobs=2 --disk_cache="$DISK_CACHE" //node:ledger_node //tools/ledgerctl:ledgerctl \
-  //mqtt-bridge:mqtt_bridge //tools/device_sim:device_sim 2>&1 | grep -E "^(ERROR|FAILED)|error:" || true
+  //mqtt-bridge:mqtt_bridge //tools/device_sim:device_sim //agent:integrity_agent 2>&1 | grep -E "^(ERROR|FAILED)|error:" || true
 PL_BIN_DIR="$(bazel info --disk_cache="$DISK_CACHE" bazel-bin 2>/dev/null)"
 export PL_BIN_DIR
 exec python3 ops/demo.py "$@"
