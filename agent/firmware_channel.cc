@@ -41,6 +41,12 @@ FirmwareChannel::FirmwareChannel(FirmwareChannelOptions o, FirmwareChannelHooks 
       o_.topic_prefix, dp::DeviceTopic{o_.device, dp::TopicKind::kUpdateStatus, ""});
   success_topic_ = dp::UpdateStatusSuccessTopic(o_.topic_prefix, o_.device);
   error_topic_ = dp::UpdateStatusErrorTopic(o_.topic_prefix, o_.device);
+  unauth_topic_ = dp::UnauthTopic(o_.topic_prefix, o_.device);
+  forbidden_topic_ = dp::ForbiddenTopic(o_.topic_prefix, o_.device);
+}
+
+std::vector<std::string> FirmwareChannel::SharedTopics() const {
+  return {unauth_topic_, forbidden_topic_};
 }
 
 std::vector<std::string> FirmwareChannel::Topics() const {
@@ -68,8 +74,11 @@ void FirmwareChannel::OnMessage(const MqttMessage& m) {
     }
     a.success = true;
     a.seq = *seq;
-  } else if (m.topic == error_topic_) {
+  } else if (m.topic == error_topic_ || m.topic == unauth_topic_ || m.topic == forbidden_topic_) {
     StatusOr<ErrorAnswer> e = ParseErrorAnswer(m.payload);
+    if (m.topic != error_topic_ && (!e.ok() || e->item != std::string(dp::kUpdateItem))) {
+      return;  // another message's refusal: the report pusher's
+    }
     if (!e.ok() || !e->seq) {
       LogWarn("bad_answer")
           .Kv("topic", "update/status/error")

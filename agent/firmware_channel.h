@@ -7,10 +7,10 @@
 //
 // Retries (each send with a new seq): no headers yet (kUnavailable: no session, a token
 // busy), a publish that failed, no answer in answer_timeout_ms, and the transient refusals
-// (internal, stale, replay, unregistered, no_session: the session is forgotten so a new one
-// is agreed). Never retried: malformed, too_large, bad_auth and headers refused for good
-// (the signer failing permanently); the report is logged and dropped. A retained manifest
-// comes again after every reconnect; the updater answers nullopt for one already handled.
+// (internal, stale, replay, unregistered, quarantined, no_session: the session is
+// forgotten so a new one is agreed). Never retried: malformed, too_large, bad_auth and headers
+// refused for good (the signer failing permanently); the report is logged and dropped. A retained
+// manifest comes again after every reconnect; the updater answers nullopt for one already handled.
 //
 // Thread rules: OnMessage from any thread (the MQTT callback; it only queues); Run on one
 // worker thread; wants_session and the counters from any thread.
@@ -60,8 +60,11 @@ class FirmwareChannel {
 
   // update/code, update/status/success and update/status/error of the device.
   std::vector<std::string> Topics() const;
+  // unauth and forbidden of the device: refusals of any message (no_session, quarantined,
+  // unregistered), shared with the report pusher; OnMessage takes those of item "_update".
+  std::vector<std::string> SharedTopics() const;
 
-  // Queues a message that came on one of Topics().
+  // Queues a message that came on one of Topics() or SharedTopics().
   void OnMessage(const MqttMessage& m);
 
   // Handles queued manifests one at a time until `stopping()` turns true (checked at least
@@ -90,6 +93,7 @@ class FirmwareChannel {
   FirmwareChannelOptions o_;
   FirmwareChannelHooks hooks_;
   std::string code_topic_, status_topic_, success_topic_, error_topic_;
+  std::string unauth_topic_, forbidden_topic_;
   uint32_t backoff_ms_ = 0;
   std::atomic<bool> wants_session_{false};
   std::atomic<uint64_t> acknowledged_{0};

@@ -152,6 +152,12 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
     for (const std::string& t : firmware->Topics()) {
       router.Add(t, [f = firmware.get()](const MqttMessage& m) { f->OnMessage(m); });
     }
+    for (const std::string& t : firmware->SharedTopics()) {  // refusals of either's messages
+      router.Add(t, [f = firmware.get(), &pusher](const MqttMessage& m) {
+        pusher.OnAnswer(m);
+        f->OnMessage(m);
+      });
+    }
   }
   // Stops deliveries into router and pusher before they go, on every way out.
   struct Disconnector {

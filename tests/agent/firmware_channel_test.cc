@@ -21,7 +21,7 @@ namespace {
 namespace dp = ::provledger::device_protocol;
 
 // What the fake bridge answers to the next install report.
-enum class Act { kSuccess, kInternal, kNoSession, kMalformed, kSilence };
+enum class Act { kSuccess, kInternal, kNoSession, kMalformed, kSilence, kOthersRefusal };
 
 class ChannelTest : public ::testing::Test {
  protected:
@@ -82,8 +82,15 @@ class ChannelTest : public ::testing::Test {
         case Act::kInternal:
           a.payload = "{\"v\":1,\"code\":\"internal\",\"reason\":\"x\",\"seq\":" + seq + "}";
           break;
-        case Act::kNoSession:
-          a.payload = "{\"v\":1,\"code\":\"no_session\",\"reason\":\"x\",\"seq\":" + seq + "}";
+        case Act::kNoSession:  // on forbidden, as section 3 answers it
+          a.topic = "devices/dev-1/forbidden";
+          a.payload = "{\"v\":1,\"code\":\"no_session\",\"reason\":\"x\",\"seq\":" + seq +
+                      ",\"item\":\"_update\"}";
+          break;
+        case Act::kOthersRefusal:  // an integrity report's refusal under the same seq number
+          a.topic = "devices/dev-1/forbidden";
+          a.payload = "{\"v\":1,\"code\":\"no_session\",\"reason\":\"x\",\"seq\":" + seq +
+                      ",\"item\":\"_integrity\"}";
           break;
         case Act::kMalformed:
           a.payload = "{\"v\":1,\"code\":\"malformed\",\"reason\":\"x\",\"seq\":" + seq + "}";
@@ -159,6 +166,17 @@ TEST_F(ChannelTest, TransientFailuresAreRetriedUnderNewSeqs) {
   EXPECT_EQ(forgotten_, 1);      // no_session: a new session is agreed before the next send
   EXPECT_FALSE(channel_->wants_session());
   EXPECT_EQ(channel_->reports_dropped(), 0u);
+}
+
+TEST_F(ChannelTest, RefusalsOfOtherItemsOnSharedTopicsAreNotItsOwn) {
+  acts_ = {Act::kOthersRefusal, Act::kSuccess};
+  Start();
+  EXPECT_EQ(channel_->SharedTopics(),
+            (std::vector<std::string>{"devices/dev-1/unauth", "devices/dev-1/forbidden"}));
+  Manifest("m1");
+  ASSERT_TRUE(WaitFor([this] { return channel_->reports_acknowledged() == 1; }));
+  EXPECT_EQ(forgotten_, 0);
+  EXPECT_EQ(seqs_.size(), 2u);  // the first went unanswered (timeout), then sent again
 }
 
 TEST_F(ChannelTest, PermanentRefusalsAreNeverRetried) {
