@@ -1,7 +1,8 @@
 // firmware_apply: one manifest through the agent's firmware checks (agent/firmware_updater.h),
-// for scripts and tests before the updater runs inside the agent daemon. Prints the section
-// 8 install report JSON on stdout; with --report also publishes it, signed with the device
-// key, to devices/{device}/update/status and prints the bridge's answer as a second line.
+// for scripts and tests (the agent daemon runs the same updater: docs/AGENT.md). Prints the
+// section 8 install report JSON on stdout; with --report also publishes it, signed with the
+// device key, to devices/{device}/update/status and prints the bridge's answer as a second
+// line.
 //
 // Exit: 0 installed, 1 refused, 2 usage or setup error, 3 manifest already handled (nothing
 // reported), 4 (--report) the report was not acknowledged on update/status/success.
