@@ -1,7 +1,8 @@
 // firmware_apply: one manifest through the agent's firmware checks (agent/firmware_updater.h),
-// for scripts and tests before the updater runs inside the agent daemon. Prints the section
-// 8 install report JSON on stdout; with --report also publishes it, signed with the device
-// key, to devices/{device}/update/status and prints the bridge's answer as a second line.
+// for scripts and tests (the agent daemon runs the same updater: docs/AGENT.md). Prints the
+// section 8 install report JSON on stdout; with --report also publishes it, signed with the
+// device key, to devices/{device}/update/status and prints the bridge's answer as a second
+// line.
 //
 // Exit: 0 installed, 1 refused, 2 usage or setup error, 3 manifest already handled (nothing
 // reported), 4 (--report) the report was not acknowledged on update/status/success.
@@ -48,21 +49,6 @@ const std::vector<std::string> kFlags = {
     "manifest",           "vendor_key", "device",     "model",  "state_dir",    "install_command",
     "install_timeout_ms", "report",     "device_key", "broker", "topic_prefix", "seq",
     "answer_timeout_ms"};
-
-StatusOr<std::map<std::string, Bytes>> VendorKeys() {
-  std::map<std::string, Bytes> keys;
-  for (const std::string& v : absl::GetFlag(FLAGS_vendor_key)) {
-    const size_t colon = v.find(':');
-    if (colon == std::string::npos) {
-      return InvalidArgumentError("--vendor_key '" + v + "' is not VENDOR:HEX");
-    }
-    auto key = HexDecodeFixed(v.substr(colon + 1), 33);
-    if (!key.ok())
-      return InvalidArgumentError("--vendor_key " + v.substr(0, colon) + ": not 66 hex");
-    keys[v.substr(0, colon)] = *key;
-  }
-  return keys;
-}
 
 // Publishes `report` signed and waits for the bridge's answer; returns the answer's topic
 // suffix ("success" or "error") and payload in *answer.
@@ -123,7 +109,7 @@ StatusOr<int> Run(int argc, char** argv) {
   FirmwareOptions o;
   PL_ASSIGN_OR_RETURN(o.device, Require(FLAGS_device));
   PL_ASSIGN_OR_RETURN(o.model, Require(FLAGS_model));
-  PL_ASSIGN_OR_RETURN(o.vendor_keys, VendorKeys());
+  PL_ASSIGN_OR_RETURN(o.vendor_keys, ParseVendorKeys(absl::GetFlag(FLAGS_vendor_key)));
   PL_ASSIGN_OR_RETURN(o.state_dir, Require(FLAGS_state_dir));
   PL_ASSIGN_OR_RETURN(o.install_command, Require(FLAGS_install_command));
   o.install_timeout_ms = absl::GetFlag(FLAGS_install_timeout_ms);

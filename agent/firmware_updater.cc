@@ -40,6 +40,26 @@ int HexValue(char c) {
 
 }  // namespace
 
+StatusOr<std::map<std::string, Bytes>> ParseVendorKeys(const std::vector<std::string>& values) {
+  std::map<std::string, Bytes> keys;
+  for (const std::string& v : values) {
+    const size_t colon = v.find(':');
+    if (colon == std::string::npos) {
+      return InvalidArgumentError("--vendor_key '" + v + "' is not VENDOR:HEX");
+    }
+    const std::string vendor = v.substr(0, colon);
+    if (!ledger::IsValidName(vendor)) {
+      return InvalidArgumentError("--vendor_key '" + vendor + "': not a vendor name");
+    }
+    StatusOr<Bytes> key = HexDecodeFixed(v.substr(colon + 1), 33);
+    if (!key.ok() || !ValidatePublicKey(*key).ok()) {
+      return InvalidArgumentError("--vendor_key " + vendor + ": not 66 hex of a public key");
+    }
+    keys[vendor] = *key;
+  }
+  return keys;
+}
+
 StatusOr<std::string> LocalImagePath(const std::string& location) {
   if (!location.empty() && location[0] == '/') return location;
   const std::string kFile = "file://";

@@ -33,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/bytes.h"
 #include "common/status.h"
@@ -101,6 +102,11 @@ class FirmwareUpdater {
 // (file:///p or file://localhost/p, %XX decoded). kInvalidArgument naming the location's
 // scheme for anything else.
 StatusOr<std::string> LocalImagePath(const std::string& location);
+
+// The vendor keys of --vendor_key values ("VENDOR:HEX", HEX 66 hex digits of a public key;
+// the flag's comma lists already split), for every program that runs the updater. A vendor
+// named twice keeps the last key. kInvalidArgument naming the value at fault.
+StatusOr<std::map<std::string, Bytes>> ParseVendorKeys(const std::vector<std::string>& values);
 
 }  // namespace provledger::agent
 

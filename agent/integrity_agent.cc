@@ -14,11 +14,13 @@
 #include "agent/file_measurement_log.h"
 #include "agent/file_measurer.h"
 #include "agent/file_watcher.h"
+#include "agent/firmware_channel.h"
 #include "agent/measurement_cursor.h"
 #include "agent/topic_router.h"
 #include "common/file_io.h"
 #include "common/log.h"
 #include "common/mqtt_client.h"
+#include "common/worker.h"
 #include "device_protocol/topics.h"
 
 namespace provledger::agent {
@@ -66,6 +68,15 @@ Status AgentOptions::Validate() const {
     return InvalidArgumentError("--max_report_bytes must be 1024 or more");
   if (state_dir.empty()) return InvalidArgumentError("--state_dir is required");
   if (poll_ms == 0) return InvalidArgumentError("--poll_ms must be above 0");
+  if (firmware) {
+    if (firmware_options.model.empty()) return InvalidArgumentError("--firmware needs --model");
+    if (firmware_options.vendor_keys.empty()) {
+      return InvalidArgumentError("--firmware needs --vendor_key VENDOR:HEX");
+    }
+    if (firmware_options.install_command.empty()) {
+      return InvalidArgumentError("--firmware needs --install_command");
+    }
+  }
   return Status();
 }
 
@@ -105,7 +116,7 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
 
   std::unique_ptr<MqttClient> mqtt;
   ReportPusher pusher(
-      o_.pusher, key_, &store,
+      o_.pusher, *signer_, &store,
       [&mqtt](const std::string& topic, const std::string& payload, const UserProperties& props) {
         return mqtt->Publish(topic, payload, 1, false, props);
       },
@@ -113,6 +124,40 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
   TopicRouter router;  // every message from the broker arrives here, by topic
   for (const std::string& t : pusher.AnswerTopics()) {
     router.Add(t, [&pusher](const MqttMessage& m) { pusher.OnAnswer(m); });
+  }
+  std::unique_ptr<FirmwareUpdater> updater;
+  std::unique_ptr<FirmwareChannel> firmware;
+  if (o_.firmware) {
+    FirmwareOptions fo = o_.firmware_options;
+    fo.device = o_.pusher.device;
+    fo.state_dir = o_.state_dir;  // firmware_state.json next to agent_state.json
+    PL_ASSIGN_OR_RETURN(updater, FirmwareUpdater::Open(std::move(fo)));
+    FirmwareChannelOptions co;
+    co.device = o_.pusher.device;
+    co.topic_prefix = o_.pusher.topic_prefix;
+    co.answer_timeout_ms = o_.pusher.answer_timeout_ms;
+    co.backoff_min_ms = o_.pusher.backoff_min_ms;
+    co.backoff_max_ms = o_.pusher.backoff_max_ms;
+    FirmwareChannelHooks hooks;
+    hooks.on_manifest = [u = updater.get()](ByteView m) { return u->OnManifest(m); };
+    hooks.authenticate = [&pusher](const std::string& item, const std::string& payload) {
+      return pusher.Authenticate(item, payload);
+    };
+    hooks.publish = [&mqtt](const std::string& topic, const std::string& payload,
+                            const UserProperties& props) {
+      return mqtt->Publish(topic, payload, 1, false, props);
+    };
+    hooks.forget_session = [&pusher] { pusher.ForgetSession(); };
+    firmware = std::make_unique<FirmwareChannel>(std::move(co), std::move(hooks));
+    for (const std::string& t : firmware->Topics()) {
+      router.Add(t, [f = firmware.get()](const MqttMessage& m) { f->OnMessage(m); });
+    }
+    for (const std::string& t : firmware->SharedTopics()) {  // refusals of either's messages
+      router.Add(t, [f = firmware.get(), &pusher](const MqttMessage& m) {
+        pusher.OnAnswer(m);
+        f->OnMessage(m);
+      });
+    }
   }
   // Stops deliveries into router and pusher before they go, on every way out.
   struct Disconnector {
@@ -138,11 +183,19 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
     SleepUnlessStopped(wait_ms, stop);
   }
   PL_RETURN_IF_ERROR(mqtt->Subscribe(router.Topics(), 1, kSubscribeTimeoutMs));
+  // Destroyed (stopped, joined) before the client disconnects: it publishes through it.
+  std::unique_ptr<Worker> firmware_worker;
+  if (firmware) {
+    firmware_worker = std::make_unique<Worker>("firmware", [f = firmware.get(), &stop](Worker& w) {
+      f->Run([&w, &stop] { return w.stopping() || stop.load(); });
+    });
+  }
   LogInfo("agent_started")
       .Kv("device", o_.pusher.device)
       .Kv("broker", o_.broker)
       .Kv("source", o_.source == Source::kIma ? "ima" : "files")
       .Kv("auth", o_.pusher.auth == AuthMode::kMac ? "mac" : "sig")
+      .Kv("firmware", o_.firmware ? "on" : "off")
       .Kv("boot", cursor.position().boot)
       .Kv("next_index", cursor.position().next_index)
       .Kv("next_seq", store.state().next_seq);
@@ -175,6 +228,16 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
     if (batch->entries.empty()) {
       PL_RETURN_IF_ERROR(cursor.Commit(*batch));  // past skipped lines only
       if (o_.once) break;
+      if (firmware && firmware->wants_session()) {  // an install report waits for a session
+        Status s = pusher.EnsureSession(stopping);
+        if (s.code() == StatusCode::kPermissionDenied) {
+          end = s;
+          break;
+        }
+        if (!s.ok() && s.code() != StatusCode::kCancelled) {
+          LogWarn("session_retry").Kv("device", o_.pusher.device).Kv("error", s.message());
+        }
+      }
       if (watcher) {
         PL_ASSIGN_OR_RETURN(FileChanges changes, watcher->Wait(static_cast<int>(o_.poll_ms)));
         if (changes.rescan) {

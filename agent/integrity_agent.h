@@ -1,7 +1,9 @@
 // IntegrityAgent: the agent's run loop (docs/AGENT.md). It reads new measurements (the
 // kernel's IMA list, or its own list of watched files it measures), sends them as one
 // incremental report at a time through the ReportPusher, and moves its durable position
-// once the bridge answered. Messages from the broker arrive in one TopicRouter.
+// once the bridge answered. With firmware on, a FirmwareChannel worker installs manifests
+// from update/code and reports them on update/status under the pusher's seq and session.
+// Messages from the broker arrive in one TopicRouter.
 //
 // Thread rules: Run on one thread; the `stop` flag it polls may be set from any thread or a
 // signal handler.
@@ -10,11 +12,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "agent/firmware_updater.h"
 #include "agent/report_pusher.h"
-#include "common/ecdsa.h"
+#include "common/signer.h"
 #include "common/status.h"
 
 namespace provledger::agent {
@@ -36,6 +40,10 @@ struct AgentOptions {
   bool once = false;                     // send what is new, wait for its verdicts, exit
   uint64_t once_timeout_ms = 120000;
   uint32_t poll_ms = 2000;  // re-read the IMA list this often (securityfs has no inotify)
+  // Firmware updates (section 8): manifests on update/code, install reports on update/status.
+  // firmware_options' device and state_dir are the agent's (pusher.device, state_dir).
+  bool firmware = false;
+  FirmwareOptions firmware_options;  // model, vendor_keys, install_command, install timeout
 
   // kInvalidArgument naming the flag at fault.
   Status Validate() const;
@@ -46,8 +54,9 @@ enum class RunEnd { kDone, kStopped };
 
 class IntegrityAgent {
  public:
-  IntegrityAgent(AgentOptions options, PrivateKey key)
-      : o_(std::move(options)), key_(std::move(key)) {}
+  // `signer` holds the device key (a key file's LocalSigner, or a PKCS#11 token).
+  IntegrityAgent(AgentOptions options, std::unique_ptr<Signer> signer)
+      : o_(std::move(options)), signer_(std::move(signer)) {}
 
   // Runs until `stop` turns true (daemon) or until everything new is answered (--once).
   // kPermissionDenied for a permanent refusal of the device (bad_auth, wrong gateway);
@@ -57,7 +66,7 @@ class IntegrityAgent {
 
  private:
   AgentOptions o_;
-  PrivateKey key_;
+  std::unique_ptr<Signer> signer_;
 };
 
 }  // namespace provledger::agent

@@ -6,21 +6,27 @@
 
 #include <atomic>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "agent/firmware_updater.h"
 #include "agent/integrity_agent.h"
 #include "common/bytes.h"
 #include "common/command_line.h"
 #include "common/key_file.h"
 #include "common/log.h"
+#include "common/pkcs11_flags.h"
+#include "common/pkcs11_signer.h"
+#include "common/signer.h"
 
 ABSL_FLAG(std::string, device, "", "device id, as registered on the ledger (required)");
 ABSL_FLAG(std::string, key_file, "",
           "the device's private key FILE (64 hex, mode 0600), as `ledgerctl keygen` writes it "
-          "(required)");
+          "(required unless the key is in a token: --pkcs11_*)");
 ABSL_FLAG(std::string, broker, "tcp://127.0.0.1:1883", "MQTT broker URI");
 ABSL_FLAG(std::string, client_id, "", "MQTT client id (default pl-agent-DEVICE)");
 ABSL_FLAG(std::string, topic_prefix, "devices", "topic prefix the bridge serves");
@@ -56,6 +62,18 @@ ABSL_FLAG(uint64_t, answer_timeout_ms, 30000,
           "wait this long for a verdict before sending the report again (new seq)");
 ABSL_FLAG(uint64_t, key_timeout_ms, 10000, "wait this long for key/success");
 ABSL_FLAG(uint64_t, backoff_max_ms, 30000, "longest wait between retries (doubling from 500)");
+ABSL_FLAG(std::string, model, "", "firmware: this device's model, as registered");
+ABSL_FLAG(std::vector<std::string>, vendor_key, {},
+          "firmware: VENDOR:HEX (66 hex) a vendor key the device trusts; repeatable or a comma "
+          "list");
+ABSL_FLAG(std::string, install_command, "",
+          "firmware: executable run with the checked image's path as its one argument (no "
+          "shell); setting it turns firmware updates on");
+ABSL_FLAG(uint64_t, install_timeout_ms, 300000,
+          "firmware: kill the install command and refuse the update after this long");
+ABSL_FLAG(bool, firmware, true,
+          "serve firmware updates (update/code) when --install_command is set; false ignores "
+          "them");
 ABSL_FLAG(bool, debug, false, "log debug lines too");
 
 namespace provledger::agent {
@@ -70,27 +88,62 @@ std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
 const std::vector<std::string> kFlagOrder = {
-    "device",         "key_file",
-    "broker",         "client_id",
-    "topic_prefix",   "auth",
-    "gateway_id",     "gateway_pubkey",
-    "source",         "ima_list",
-    "boot_id_path",   "watch",
-    "hash",           "state_dir",
-    "batch",          "max_report_bytes",
-    "once",           "once_timeout_ms",
-    "poll_ms",        "answer_timeout_ms",
-    "key_timeout_ms", "backoff_max_ms",
+    "device",
+    "key_file",
+    "broker",
+    "client_id",
+    "topic_prefix",
+    "auth",
+    "gateway_id",
+    "gateway_pubkey",
+    "source",
+    "ima_list",
+    "boot_id_path",
+    "watch",
+    "hash",
+    "state_dir",
+    "batch",
+    "max_report_bytes",
+    "once",
+    "once_timeout_ms",
+    "poll_ms",
+    "answer_timeout_ms",
+    "key_timeout_ms",
+    "backoff_max_ms",
+    "firmware",
+    "model",
+    "vendor_key",
+    "install_command",
+    "install_timeout_ms",
     "debug",
 };
 
 void PrintUsage(std::FILE* out) {
   std::fprintf(out,
-               "usage: integrity_agent --device=ID --key_file=FILE [flags]\n"
+               "usage: integrity_agent --device=ID (--key_file=FILE | --pkcs11_...) [flags]\n"
                "Pushes the device's integrity measurements (IMA, or files it measures) to the\n"
                "bridge as incremental reports (PROTOCOL.md section 7). docs/AGENT.md has more.\n"
                "--flagfile=FILE reads one --name=value a line (ops/provledger-agent.flags).\n\n");
   PrintFlagHelp(out, kFlagOrder);
+  std::fprintf(out,
+               "\nthe device key in a PKCS#11 token instead of --key_file (docs/TOKENS.md):\n");
+  PrintFlagHelp(out, Pkcs11FlagNames());
+}
+
+// The device key: a token's (--pkcs11_*) or a key file's, never both.
+StatusOr<std::unique_ptr<Signer>> OpenSigner() {
+  PL_ASSIGN_OR_RETURN(std::optional<Pkcs11KeyRef> token, Pkcs11KeyFromFlags());
+  const std::string key_path = absl::GetFlag(FLAGS_key_file);
+  if (token.has_value()) {
+    if (!key_path.empty()) {
+      return InvalidArgumentError("--key_file and --pkcs11_* name two keys: give one");
+    }
+    return OpenPkcs11Signer(*token);  // reads and wipes the PIN
+  }
+  if (key_path.empty()) return InvalidArgumentError("--key_file (or --pkcs11_*) is required");
+  StatusOr<PrivateKey> key = ReadKeyFile(key_path);
+  if (!key.ok()) return key.status().Annotate("--key_file");
+  return std::unique_ptr<Signer>(std::make_unique<LocalSigner>(std::move(key).value()));
 }
 
 StatusOr<AgentOptions> OptionsFromFlags() {
@@ -136,12 +189,19 @@ StatusOr<AgentOptions> OptionsFromFlags() {
   o.once = absl::GetFlag(FLAGS_once);
   o.once_timeout_ms = absl::GetFlag(FLAGS_once_timeout_ms);
   o.poll_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_poll_ms));
+  o.firmware_options.install_command = absl::GetFlag(FLAGS_install_command);
+  o.firmware = absl::GetFlag(FLAGS_firmware) && !o.firmware_options.install_command.empty();
+  o.firmware_options.model = absl::GetFlag(FLAGS_model);
+  PL_ASSIGN_OR_RETURN(o.firmware_options.vendor_keys,
+                      ParseVendorKeys(absl::GetFlag(FLAGS_vendor_key)));
+  PL_ASSIGN_OR_RETURN(o.firmware_options.install_timeout_ms,
+                      NarrowFlag<uint32_t>(FLAGS_install_timeout_ms, "install_timeout_ms"));
   PL_RETURN_IF_ERROR(o.Validate());
   return o;
 }
 
 int Main(int argc, char** argv) {
-  StatusOr<CommandLine> cl = SplitCommandLine(argc, argv, 1, {"watch"});
+  StatusOr<CommandLine> cl = SplitCommandLine(argc, argv, 1, {"watch", "vendor_key"});
   if (cl.ok() && cl->help) {
     PrintUsage(stdout);
     return 0;
@@ -158,10 +218,9 @@ int Main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_debug)) SetLogLevel(LogLevel::kDebug);
   SetLogContext("agent", o->pusher.device);
-  StatusOr<PrivateKey> key = ReadKeyFile(absl::GetFlag(FLAGS_key_file));
-  if (absl::GetFlag(FLAGS_key_file).empty()) key = InvalidArgumentError("--key_file is required");
-  if (!key.ok()) {
-    std::fprintf(stderr, "integrity_agent: --key_file: %s\n", key.status().ToString().c_str());
+  StatusOr<std::unique_ptr<Signer>> signer = OpenSigner();
+  if (!signer.ok()) {
+    std::fprintf(stderr, "integrity_agent: %s\n", signer.status().ToString().c_str());
     return kExitUsage;
   }
   if (o->pusher.auth == AuthMode::kMac && !o->pusher.trust.gateway_pubkey) {
@@ -173,7 +232,7 @@ int Main(int argc, char** argv) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  IntegrityAgent agent(std::move(o).value(), std::move(key).value());
+  IntegrityAgent agent(std::move(o).value(), std::move(signer).value());
   StatusOr<RunEnd> end = agent.Run(g_stop);
   if (end.ok()) return 0;
   LogError("agent_failed").Kv("error", end.status().ToString());

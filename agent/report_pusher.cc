@@ -15,6 +15,18 @@ namespace {
 
 namespace dp = ::provledger::device_protocol;
 
+// A signer's errors as the pusher treats them (docs/TOKENS.md): kUnavailable (a token busy
+// or unplugged) passes as is and is retried; any other failure is permanent, so it becomes
+// kPermissionDenied and stops the agent (retrying a refused PIN may lock a card).
+template <typename T>
+StatusOr<T> SignerOutcome(StatusOr<T> r) {
+  if (r.ok() || r.status().code() == StatusCode::kUnavailable ||
+      r.status().code() == StatusCode::kPermissionDenied) {
+    return r;
+  }
+  return Status(StatusCode::kPermissionDenied, "signing: " + r.status().ToString());
+}
+
 constexpr uint64_t kRenewMarginMs = 300000;  // the default clock window
 constexpr double kStopCheckMs = 200;
 constexpr size_t kInboxLimit = 1024;
@@ -33,10 +45,10 @@ double SteadyNowMs() {
       .count();
 }
 
-ReportPusher::ReportPusher(PusherOptions options, const PrivateKey& key, StateStore* store,
+ReportPusher::ReportPusher(PusherOptions options, const Signer& signer, StateStore* store,
                            PublishFn publish, dp::RandomSource random)
     : o_(std::move(options)),
-      key_(key),
+      signer_(signer),
       store_(store),
       publish_(std::move(publish)),
       random_(std::move(random)) {
@@ -90,6 +102,12 @@ bool ReportPusher::has_session() const {
   return session_.has_value();
 }
 
+Status ReportPusher::EnsureSession(const std::function<bool()>& stopping, double deadline_ms) {
+  if (o_.auth != AuthMode::kMac || SessionUsable()) return OkStatus();
+  DropSession();
+  return AgreeSession(stopping, deadline_ms);
+}
+
 void ReportPusher::DropSession() {
   std::lock_guard<std::mutex> lock(session_mu_);
   session_.reset();
@@ -112,7 +130,7 @@ StatusOr<UserProperties> ReportPusher::Authenticate(const std::string& item,
   PL_ASSIGN_OR_RETURN(const uint64_t seq, store_->TakeSeq(SeqFloor()));
   const dp::MessageSpec spec{o_.device, item, seq, NowMs()};
   if (session) return dp::MacProperties(spec, payload, *session);
-  return dp::SigProperties(spec, payload, key_);
+  return SignerOutcome(dp::SigProperties(spec, payload, signer_));
 }
 
 void ReportPusher::Backoff(const std::function<bool()>& stopping, double deadline_ms) {
@@ -127,7 +145,7 @@ void ReportPusher::Backoff(const std::function<bool()>& stopping, double deadlin
 
 Status ReportPusher::AgreeSession(const std::function<bool()>& stopping, double deadline_ms) {
   PL_ASSIGN_OR_RETURN(dp::KeyAgreement agreement,
-                      dp::KeyAgreement::Start(o_.device, key_, NowMs(), random_));
+                      SignerOutcome(dp::KeyAgreement::Start(o_.device, signer_, NowMs(), random_)));
   const std::string topic =
       dp::DeviceTopicString(o_.topic_prefix, dp::DeviceTopic{o_.device, dp::TopicKind::kKey, ""});
   PL_RETURN_IF_ERROR(publish_(topic, agreement.request_json(), {}).Annotate("key request"));
@@ -215,7 +233,14 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
       std::lock_guard<std::mutex> lock(session_mu_);
       props = dp::MacProperties(spec, payload, *session_);
     } else {
-      PL_ASSIGN_OR_RETURN(props, dp::SigProperties(spec, payload, key_));
+      StatusOr<UserProperties> signed_props =
+          SignerOutcome(dp::SigProperties(spec, payload, signer_));
+      if (signed_props.status().code() == StatusCode::kUnavailable) {
+        LogWarn("sign_retry").Kv("device", o_.device).Kv("error", signed_props.status().message());
+        Backoff(stopping, deadline_ms);
+        continue;
+      }
+      PL_ASSIGN_OR_RETURN(props, std::move(signed_props));
     }
     sent.insert(seq);
     ++d.attempts;

@@ -30,8 +30,8 @@
 
 #include "agent/agent_state.h"
 #include "agent/bridge_answers.h"
-#include "common/ecdsa.h"
 #include "common/mqtt_client.h"
+#include "common/signer.h"
 #include "common/status.h"
 #include "device_protocol/integrity_report.h"
 #include "device_protocol/key_agreement.h"
@@ -68,8 +68,8 @@ struct Delivery {
 
 class ReportPusher {
  public:
-  // `key` and `store` outlive the pusher.
-  ReportPusher(PusherOptions options, const PrivateKey& key, StateStore* store, PublishFn publish,
+  // `signer` (the device key: a key file or a token) and `store` outlive the pusher.
+  ReportPusher(PusherOptions options, const Signer& signer, StateStore* store, PublishFn publish,
                device_protocol::RandomSource random);
 
   // The answer topics to subscribe to before the first Deliver.
@@ -81,8 +81,10 @@ class ReportPusher {
   // Delivers `report` (see the file comment) until it is answered or `stopping()` turns
   // true (checked at least every 200 ms; kCancelled then) or `deadline_ms` (steady clock,
   // 0: none) passes (kDeadlineExceeded). kPermissionDenied after bad_auth (the key file is
-  // not the registered key) or a key reply that does not verify against the gateway trust;
-  // kInternal if the state file cannot be written (no seq is then used).
+  // not the registered key), a key reply that does not verify against the gateway trust, or
+  // a signer failing for good (a token refusing the PIN, another key); a signer failing
+  // kUnavailable (token busy, unplugged) is retried like an outage. kInternal if the state
+  // file cannot be written (no seq is then used).
   StatusOr<Delivery> Deliver(const device_protocol::IntegrityReport& report,
                              const std::function<bool()>& stopping, double deadline_ms = 0);
 
@@ -90,8 +92,18 @@ class ReportPusher {
   // "_update", PROTOCOL.md section 8): a new seq from the same StateStore (a device has one
   // sequence) and a MAC under the current session, or a signature in kSig mode. Answers to
   // it are the caller's. kUnavailable in MAC mode while no session is agreed (try again
-  // once Deliver agreed one); kInternal if the state file cannot be written.
+  // once Deliver agreed one; also when the signer is kUnavailable); kPermissionDenied when
+  // the signer fails for good; kInternal if the state file cannot be written.
   StatusOr<UserProperties> Authenticate(const std::string& item, const std::string& payload);
+
+  // In MAC mode, agrees a session unless one is usable (so Authenticate can serve another
+  // message while no report is due); OK at once in kSig mode. Errors as AgreeSession's: OK,
+  // kPermissionDenied (permanent), kCancelled, or another error (try again later). Call from
+  // the thread that calls Deliver.
+  Status EnsureSession(const std::function<bool()>& stopping, double deadline_ms = 0);
+  // Forgets the session (the bridge answered no_session to another message): Authenticate
+  // is kUnavailable until Deliver or EnsureSession agrees a new one. Any thread.
+  void ForgetSession() { DropSession(); }
 
   bool has_session() const;
   uint64_t sessions_agreed() const { return sessions_agreed_; }
@@ -113,7 +125,7 @@ class ReportPusher {
   void Backoff(const std::function<bool()>& stopping, double deadline_ms);
 
   PusherOptions o_;
-  const PrivateKey& key_;
+  const Signer& signer_;
   StateStore* store_;
   PublishFn publish_;
   device_protocol::RandomSource random_;

@@ -6,6 +6,7 @@
 
 #include <deque>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/sha256.h"
+#include "common/signer.h"
 #include "device_protocol/answers.h"
 #include "device_protocol/key_digests.h"
 #include "device_protocol/message_auth.h"
@@ -38,6 +40,33 @@ std::string Prop(const UserProperties& props, const std::string& name) {
 
 // What the fake bridge does with the next integrity report.
 enum class Act { kVerdict, kInternal, kNoSession, kMalformed, kBadAuth, kSilence };
+
+// The device key behind a Signer whose next calls fail with scripted codes (a token busy,
+// a PIN refused).
+class FlakySigner : public Signer {
+ public:
+  explicit FlakySigner(const PrivateKey& key) : key_(key), public_key_(key.PublicKey()) {}
+  StatusOr<Bytes> Sign(ByteView digest32) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!fail_.empty()) {
+      const StatusCode c = fail_.front();
+      fail_.pop_front();
+      return Status(c, "scripted");
+    }
+    return key_.Sign(digest32);
+  }
+  const Bytes& public_key() const override { return public_key_; }
+  void FailNext(std::vector<StatusCode> codes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_.assign(codes.begin(), codes.end());
+  }
+
+ private:
+  const PrivateKey& key_;
+  Bytes public_key_;
+  mutable std::mutex mu_;
+  mutable std::deque<StatusCode> fail_;
+};
 
 class FakeBridge {
  public:
@@ -162,7 +191,7 @@ class PusherTest : public ::testing::Test {
   }
   void MakePusher() {
     pusher_.emplace(
-        options_, device_key_, &*store_,
+        options_, signer_, &*store_,
         [this](const std::string& t, const std::string& p, const UserProperties& props) {
           return bridge_.Publish(t, p, props);
         },
@@ -181,6 +210,7 @@ class PusherTest : public ::testing::Test {
   std::string dir_;
   std::optional<StateStore> store_;
   PrivateKey device_key_ = PrivateKey::Generate();
+  FlakySigner signer_{device_key_};
   FakeBridge bridge_;
   PusherOptions options_;
   std::optional<ReportPusher> pusher_;
@@ -273,6 +303,40 @@ TEST_F(PusherTest, AuthenticateSharesTheSeqAndTheSession) {
   EXPECT_EQ(std::stoull(Prop(*p, "pl-seq")), bridge_.seqs.back() + 1);  // one sequence
   EXPECT_TRUE(bridge_.MacVerifies("_update", install, *p));
   EXPECT_FALSE(bridge_.MacVerifies("_integrity", install, *p));  // item is in D
+}
+
+TEST_F(PusherTest, AnUnavailableSignerIsRetriedInBothModes) {
+  signer_.FailNext({StatusCode::kUnavailable, StatusCode::kUnavailable});
+  MakePusher();
+  StatusOr<Delivery> d = Deliver();  // the key request waits for the token
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->kind, Delivery::Kind::kAppraised);
+  EXPECT_EQ(bridge_.key_requests, 1);
+
+  options_.auth = AuthMode::kSig;
+  MakePusher();
+  signer_.FailNext({StatusCode::kUnavailable});
+  d = Deliver();
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(bridge_.seqs.size(), 2u);  // one report each time: nothing sent unsigned
+}
+
+TEST_F(PusherTest, ASignerFailingForGoodStopsTheAgent) {
+  options_.auth = AuthMode::kSig;
+  MakePusher();
+  signer_.FailNext({StatusCode::kFailedPrecondition});
+  StatusOr<Delivery> d = Deliver();
+  EXPECT_EQ(d.status().code(), StatusCode::kPermissionDenied) << d.status().ToString();
+  EXPECT_TRUE(bridge_.seqs.empty());
+  signer_.FailNext({StatusCode::kPermissionDenied});
+  EXPECT_EQ(pusher_->Authenticate("_update", "{}").status().code(), StatusCode::kPermissionDenied);
+
+  options_.auth = AuthMode::kMac;  // a key request it cannot sign: not retried either
+  MakePusher();
+  signer_.FailNext({StatusCode::kInternal});
+  d = Deliver();
+  EXPECT_EQ(d.status().code(), StatusCode::kPermissionDenied) << d.status().ToString();
+  EXPECT_EQ(bridge_.key_requests, 0);
 }
 
 TEST_F(PusherTest, AWrongGatewayKeyIsRefused) {
