@@ -12,6 +12,7 @@ its refusal reported and recorded. Then a run in --auth=sig with the key in a So
 its report reaches the bridge and is answered (never bad_auth); a key file together with
 the token flags is a usage error.
 """
+import hashlib
 import json
 import os
 import re
@@ -54,6 +55,17 @@ def firmware_part(root, chain, broker, gw_pub):
     os.makedirs(watched)
     with open(os.path.join(watched, "tool"), "w") as f:
         f.write("hello agent\n")
+    # The device's software is attested trusted first: with quarantine on (the default) an
+    # untrusted device's install reports would be refused `quarantined`.
+    policy = os.path.join(root, "policy.json")
+    with open(policy, "w") as f:
+        json.dump({"meta": {"version": 1}, "excludes": [], "digests": {
+            os.path.join(watched, "tool"): [hashlib.sha256(b"hello agent\n").hexdigest()]}}, f)
+    t.ctl("policy", "import", "--name=sensor-sw", "--file=" + policy, *admin)
+    t.ctl("policy", "bind", "--name=sensor-sw", "--model=sensor-1", *admin)
+    bridge_log = os.path.join(root, "bridge-b0.log")
+    t.wait_for(lambda: "ev=policy_bindings devices=0 models=1" in open(bridge_log).read(), 30,
+               "the bridge loads the policy binding")
 
     logpath = os.path.join(root, "agent.log")
     cmd = [t.runfile("agent/integrity_agent"), "--device=dev-1",
