@@ -64,7 +64,9 @@ TEST(IntegrityReport, RefusesWhatSection7DoesNotAllow) {
         std::string("[]")}) {
     auto r = ParseIntegrityReport(doc);
     EXPECT_FALSE(r.ok()) << doc;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << doc;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << doc;
+    }
   }
 }
 
