@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/clock.h"
 #include "common/sha256.h"
 #include "device_protocol/integrity_report.h"
 #include "ledger/record.h"
@@ -21,12 +22,6 @@
 
 namespace provledger::bench {
 namespace {
-
-double CpuNow() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 volatile size_t g_sink;
 
@@ -81,12 +76,12 @@ double Best(F f) {
   double best = 0;
   for (int run = 0; run < 5; ++run) {
     size_t n = 0;
-    const double start = CpuNow();
+    const double start = ThreadCpuSeconds();
     double el = 0;
     do {
       f();
       ++n;
-      el = CpuNow() - start;
+      el = ThreadCpuSeconds() - start;
     } while (el < 0.3);
     best = std::max(best, n / el);
   }

@@ -20,17 +20,18 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/clock.h"
 #include "common/json.h"
 
 namespace provledger::bench {
 namespace {
 
-double CpuNow() {
+double ThreadCpuSeconds() {
   timespec t;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return t.tv_sec + t.tv_nsec / 1e9;
 }
-double Secs(double since) { return CpuNow() - since; }
+double Secs(double since) { return ThreadCpuSeconds() - since; }
 
 volatile size_t g_sink;  // keeps results alive
 
@@ -82,14 +83,14 @@ void Bench(const char* name, const std::string& doc) {
   double best_parse = 0, best_write = 0;
   for (int run = 0; run < 5; ++run) {
     size_t n = 0;
-    double t0 = CpuNow();
+    double t0 = ThreadCpuSeconds();
     while (Secs(t0) < 0.3) {
       for (int i = 0; i < batch; ++i) g_sink = ParseJson(doc)->items().size();
       n += batch;
     }
     best_parse = std::max(best_parse, n / Secs(t0));
     n = 0;
-    t0 = CpuNow();
+    t0 = ThreadCpuSeconds();
     while (Secs(t0) < 0.3) {
       for (int i = 0; i < batch; ++i) g_sink = WriteJson(*first).size();
       n += batch;

@@ -22,6 +22,7 @@
 #include "absl/flags/flag.h"
 #include "agent/digest.h"
 #include "agent/file_measurer.h"
+#include "common/clock.h"
 #include "common/command_line.h"
 #include "common/ecdsa.h"
 #include "common/file_io.h"
@@ -33,7 +34,7 @@ ABSL_FLAG(std::string, dir, "", "folder for the test files (default: a new one i
 namespace provledger::bench {
 namespace {
 
-double CpuNow() {
+double ThreadCpuSeconds() {
   timespec t;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return t.tv_sec + t.tv_nsec / 1e9;
@@ -84,17 +85,17 @@ int Main(int argc, char** argv) {
     std::vector<double> file_cpu, mem_cpu;
     double file_wall = 0, mem_wall = 0;
     for (uint64_t r = 0; r < runs; ++r) {
-      double w = WallNow(), c = CpuNow();
+      double w = WallNow(), c = ThreadCpuSeconds();
       StatusOr<std::string> h = agent::HashFile(path, alg);
-      file_cpu.push_back(CpuNow() - c);
+      file_cpu.push_back(ThreadCpuSeconds() - c);
       file_wall += WallNow() - w;
       if (!h.ok()) return 1;
       g_sink = h->size();
       w = WallNow();
-      c = CpuNow();
+      c = ThreadCpuSeconds();
       (*mem)->Update(data);
       g_sink = (*mem)->Finish().size();
-      mem_cpu.push_back(CpuNow() - c);
+      mem_cpu.push_back(ThreadCpuSeconds() - c);
       mem_wall += WallNow() - w;
     }
     double fsum = 0, msum = 0;

@@ -5,6 +5,9 @@
 #include "absl/flags/flag.h"
 #include "common/ecdsa.h"
 #include "common/key_file.h"
+#include "common/log.h"
+#include "ledger/genesis.h"
+#include "ledger/registry.h"
 
 ABSL_FLAG(bool, json, false, "machine-readable output (every command)");
 ABSL_FLAG(std::string, node, "127.0.0.1:7000",
@@ -13,6 +16,7 @@ ABSL_FLAG(uint64_t, timeout_ms, 30000, "deadline of each call to a node, in ms")
 ABSL_FLAG(std::string, genesis, "",
           "genesis FILE: the chain id, and the validator keys proofs are checked against");
 ABSL_FLAG(std::string, out, "", "FILE to write");
+ABSL_FLAG(std::string, admin_key, "", "the admin's private key FILE (an admin of the genesis)");
 ABSL_FLAG(std::string, key, "", "private key FILE (as written by keygen)");
 ABSL_FLAG(std::string, device, "", "device id");
 ABSL_FLAG(std::optional<uint64_t>, seq, std::nullopt,
@@ -119,6 +123,32 @@ JsonValue RecordToJson(const ledger::Record& r) {
       break;
   }
   return o;
+}
+
+Status SubmitAdminOp(const Ctx& c, provledger::v1::RegistryOp op, const std::string& what,
+                     JsonValue extra) {
+  PL_ASSIGN_OR_RETURN(std::string gpath, Require(FLAGS_genesis));
+  PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(gpath));
+  PL_ASSIGN_OR_RETURN(std::string akey, Require(FLAGS_admin_key));
+  PL_ASSIGN_OR_RETURN(PrivateKey admin, ReadKeyFile(akey));
+  op.set_chain_id(g.chain_id);
+  op.set_nonce(NowMs());
+  PL_ASSIGN_OR_RETURN(Bytes tx, ledger::SignRegistryTx(g.chain_id, op, admin.secret()));
+  PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
+  PL_ASSIGN_OR_RETURN(provledger::v1::SubmitResponse resp, cl->SubmitRegistry(tx));
+  if (resp.results_size() != 1) return InternalError("node answered with no result");
+  const auto& r = resp.results(0);
+  if (c.json) {
+    JsonValue o = JsonValue::Object();
+    o.Set("record_id", JsonValue::String(HexEncode(r.record_id())));
+    o.Set("height", JsonValue::Int(r.height()));
+    for (const auto& [k, v] : extra.members()) o.Set(k, v);
+    PrintJson(o);
+  } else {
+    std::printf("%s: committed at height %llu as record %s\n", what.c_str(),
+                static_cast<unsigned long long>(r.height()), HexEncode(r.record_id()).c_str());
+  }
+  return OkStatus();
 }
 
 }  // namespace provledger::tools

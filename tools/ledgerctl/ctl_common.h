@@ -81,6 +81,13 @@ void PrintJson(const JsonValue& v);
 // A client for --node (a comma-separated list) with --timeout_ms.
 StatusOr<std::unique_ptr<client::LedgerClient>> Connect(const Ctx& c);
 
+// Signs `op` with --admin_key for the chain of --genesis (its chain id and a fresh nonce
+// set), submits it to --node and prints the outcome: with --json an object of record_id,
+// height and the members of `extra`; otherwise "<what>: committed at height H as record R".
+// The node's refusal (a stale policy version, say) as its status.
+Status SubmitAdminOp(const Ctx& c, provledger::v1::RegistryOp op, const std::string& what,
+                     JsonValue extra = JsonValue::Object());
+
 // A public key given as 66 hex digits, or read from a key file.
 StatusOr<Bytes> PubkeyArg(const std::string& arg);
 

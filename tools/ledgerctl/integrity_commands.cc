@@ -23,41 +23,22 @@ ABSL_FLAG(std::string, file, "", "policy import: Keylime runtime-policy JSON FIL
 // Not --version: Abseil reserves that name for its own usage flag.
 ABSL_FLAG(std::optional<uint64_t>, policy_version, std::nullopt,
           "policy import: the version (default: the registered one + 1, or 1)");
-ABSL_DECLARE_FLAG(std::string, admin_key);
 ABSL_DECLARE_FLAG(std::string, model);
 
 namespace provledger::tools {
 
 namespace {
 
-Status SubmitOp(const Ctx& c, v1::RegistryOp op, const std::string& what) {
-  PL_ASSIGN_OR_RETURN(std::string gpath, Require(FLAGS_genesis));
-  PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(gpath));
-  PL_ASSIGN_OR_RETURN(std::string akey, Require(FLAGS_admin_key));
-  PL_ASSIGN_OR_RETURN(PrivateKey admin, ReadKeyFile(akey));
-  op.set_chain_id(g.chain_id);
-  op.set_nonce(NowMs());
-  PL_ASSIGN_OR_RETURN(Bytes tx, ledger::SignRegistryTx(g.chain_id, op, admin.secret()));
-  PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
-  PL_ASSIGN_OR_RETURN(v1::SubmitResponse resp, cl->SubmitRegistry(tx));
-  if (resp.results_size() != 1) return InternalError("node answered with no result");
-  const auto& r = resp.results(0);
-  if (c.json) {
-    JsonValue o = JsonValue::Object();
-    o.Set("record_id", JsonValue::String(HexEncode(r.record_id())));
-    o.Set("height", JsonValue::Int(r.height()));
-    if (op.has_register_policy()) {
-      o.Set("name", JsonValue::String(op.register_policy().policy().name()));
-      o.Set("version", JsonValue::Int(op.register_policy().policy().version()));
-      o.Set("paths", JsonValue::Int(op.register_policy().policy().digests_size()));
-      o.Set("excludes", JsonValue::Int(op.register_policy().policy().excludes_size()));
-    }
-    PrintJson(o);
-  } else {
-    std::printf("%s: committed at height %llu as record %s\n", what.c_str(),
-                static_cast<unsigned long long>(r.height()), HexEncode(r.record_id()).c_str());
+// What `policy import --json` adds to the committed record's id and height.
+JsonValue PolicySummary(const v1::RegistryOp& op) {
+  JsonValue o = JsonValue::Object();
+  if (op.has_register_policy()) {
+    o.Set("name", JsonValue::String(op.register_policy().policy().name()));
+    o.Set("version", JsonValue::Int(op.register_policy().policy().version()));
+    o.Set("paths", JsonValue::Int(op.register_policy().policy().digests_size()));
+    o.Set("excludes", JsonValue::Int(op.register_policy().policy().excludes_size()));
   }
-  return OkStatus();
+  return o;
 }
 
 Status CmdPolicyImport(const Ctx& c) {
@@ -94,10 +75,11 @@ Status CmdPolicyImport(const Ctx& c) {
   }
   v1::RegistryOp op;
   *op.mutable_register_policy()->mutable_policy() = p;
-  return SubmitOp(c, op,
-                  "policy " + name + " version " + std::to_string(version) + " registered (" +
-                      std::to_string(p.digests_size()) + " paths, " +
-                      std::to_string(p.excludes_size()) + " excludes)");
+  return SubmitAdminOp(c, op,
+                       "policy " + name + " version " + std::to_string(version) + " registered (" +
+                           std::to_string(p.digests_size()) + " paths, " +
+                           std::to_string(p.excludes_size()) + " excludes)",
+                       PolicySummary(op));
 }
 
 Status CmdPolicyBind(const Ctx& c) {
@@ -112,8 +94,8 @@ Status CmdPolicyBind(const Ctx& c) {
   b->set_device(device);
   b->set_model(model);
   const std::string target = device.empty() ? "model " + model : "device " + device;
-  return SubmitOp(c, op,
-                  name.empty() ? target + " unbound" : "policy " + name + " bound to " + target);
+  return SubmitAdminOp(
+      c, op, name.empty() ? target + " unbound" : "policy " + name + " bound to " + target);
 }
 
 Status CmdPolicyList(const Ctx& c) {

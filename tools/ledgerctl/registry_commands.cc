@@ -13,37 +13,13 @@
 
 ABSL_FLAG(std::string, id, "", "the gateway's, device's or vendor's id");
 ABSL_FLAG(std::string, pubkey, "", "its public key, 66 hex (or give --key=FILE)");
-ABSL_FLAG(std::string, admin_key, "", "the admin's private key FILE (an admin of the genesis)");
+ABSL_DECLARE_FLAG(std::string, admin_key);
 ABSL_FLAG(std::string, vendor, "", "a vendor id (register-device, firmware commands)");
 ABSL_FLAG(std::string, model, "",
           "a model (register-device, firmware commands; policy bind: the model bound)");
 
 namespace provledger::tools {
 namespace {
-
-Status SubmitRegistryOp(const Ctx& c, v1::RegistryOp op, const std::string& what) {
-  PL_ASSIGN_OR_RETURN(std::string gpath, Require(FLAGS_genesis));
-  PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(gpath));
-  PL_ASSIGN_OR_RETURN(std::string akey, Require(FLAGS_admin_key));
-  PL_ASSIGN_OR_RETURN(PrivateKey admin, ReadKeyFile(akey));
-  op.set_chain_id(g.chain_id);
-  op.set_nonce(NowMs());
-  PL_ASSIGN_OR_RETURN(Bytes tx, ledger::SignRegistryTx(g.chain_id, op, admin.secret()));
-  PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
-  PL_ASSIGN_OR_RETURN(v1::SubmitResponse resp, cl->SubmitRegistry(tx));
-  if (resp.results_size() != 1) return InternalError("node answered with no result");
-  const auto& r = resp.results(0);
-  if (c.json) {
-    JsonValue o = JsonValue::Object();
-    o.Set("record_id", JsonValue::String(HexEncode(r.record_id())));
-    o.Set("height", JsonValue::Int(r.height()));
-    PrintJson(o);
-  } else {
-    std::printf("%s: committed at height %llu as record %s\n", what.c_str(),
-                static_cast<unsigned long long>(r.height()), HexEncode(r.record_id()).c_str());
-  }
-  return OkStatus();
-}
 
 StatusOr<Bytes> KeyOrPubkey(const Ctx& c) {
   if (!absl::GetFlag(FLAGS_pubkey).empty()) return PubkeyArg(absl::GetFlag(FLAGS_pubkey));
@@ -57,7 +33,7 @@ Status CmdRegisterGateway(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(Bytes pk, KeyOrPubkey(c));
   op.mutable_register_gateway()->set_id(id);
   op.mutable_register_gateway()->set_pubkey(pk);
-  return SubmitRegistryOp(c, op, "gateway " + id + " registered");
+  return SubmitAdminOp(c, op, "gateway " + id + " registered");
 }
 
 Status CmdRegisterDevice(const Ctx& c) {
@@ -69,7 +45,7 @@ Status CmdRegisterDevice(const Ctx& c) {
   d->set_pubkey(pk);
   d->set_vendor(absl::GetFlag(FLAGS_vendor));
   d->set_model(absl::GetFlag(FLAGS_model));
-  return SubmitRegistryOp(c, op, "device " + id + " registered");
+  return SubmitAdminOp(c, op, "device " + id + " registered");
 }
 
 // A firmware vendor, whose key signs manifests (PROTOCOL.md section 8, docs/FIRMWARE.md).
@@ -79,14 +55,14 @@ Status CmdRegisterVendor(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(Bytes pk, KeyOrPubkey(c));
   op.mutable_register_vendor()->set_id(id);
   op.mutable_register_vendor()->set_pubkey(pk);
-  return SubmitRegistryOp(c, op, "vendor " + id + " registered");
+  return SubmitAdminOp(c, op, "vendor " + id + " registered");
 }
 
 Status CmdRevokeDevice(const Ctx& c) {
   v1::RegistryOp op;
   PL_ASSIGN_OR_RETURN(std::string id, Require(FLAGS_id));
   op.mutable_revoke_device()->set_id(id);
-  return SubmitRegistryOp(c, op, "device " + id + " revoked");
+  return SubmitAdminOp(c, op, "device " + id + " revoked");
 }
 
 }  // namespace
