@@ -35,6 +35,13 @@ def check(cond, what):
 root = tempfile.mkdtemp(prefix="ledgerctl_flags_")
 key = os.path.join(root, "a.key")
 
+# The first word of two-word commands alone lists them (usage error, exit 2).
+rc, out, err = ctl("firmware")
+check(rc == 2 and "firmware publish" in err and "firmware status" in err,
+      "ledgerctl firmware lists its commands (rc=%d)" % rc)
+rc, out, err = ctl("no-such-command")
+check(rc == 2 and "unknown command" in err, "an unknown command is named (rc=%d)" % rc)
+
 # A flag of another command is refused, naming the command and the flag; no key is written.
 rc, out, err = ctl("keygen", "--out=" + key, "--node=127.0.0.1:7000")
 check(rc == 2, "keygen --node exits 2 (rc=%d)" % rc)

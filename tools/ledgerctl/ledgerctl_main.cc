@@ -125,6 +125,19 @@ int Main(int argc, char** argv) {
   }
   auto it = by_name.find(name);
   if (it == by_name.end()) {
+    // The first word of two-word commands ("firmware"): list them.
+    std::vector<const Command*> family;
+    for (const auto& [n, c] : by_name) {
+      if (n.rfind(name + " ", 0) == 0) family.push_back(c);
+    }
+    if (!name.empty() && !family.empty()) {
+      std::fprintf(stderr, "ledgerctl %s needs one of:\n", name.c_str());
+      for (const Command* c : family) {
+        std::fprintf(stderr, "  %s %s\n", c->name.c_str(), c->synopsis.c_str());
+      }
+      std::fprintf(stderr, "(ledgerctl help %s: its flags)\n", family.front()->name.c_str());
+      return kExitUsage;
+    }
     std::fprintf(stderr, "ledgerctl: unknown command '%s' (run 'ledgerctl help')\n", name.c_str());
     return kExitUsage;
   }
