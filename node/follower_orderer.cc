@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "client/channel_options.h"
@@ -82,8 +83,15 @@ StatusOr<v1::SubmitResponse> FollowerOrderer::SubmitFirmware(const std::string& 
   return forward_->SubmitFirmware(record);
 }
 
-uint64_t FollowerOrderer::HighestReportedHeight() {
-  uint64_t best = 0, view = 0;
+uint64_t FollowTarget(std::vector<uint64_t> reported, size_t f) {
+  if (reported.size() < f + 1) return 0;
+  std::sort(reported.begin(), reported.end(), std::greater<uint64_t>());
+  return reported[f];
+}
+
+uint64_t FollowerOrderer::PollTarget() {
+  std::vector<uint64_t> heights;
+  uint64_t view = 0;
   for (auto& stub : stubs_) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
@@ -91,11 +99,11 @@ uint64_t FollowerOrderer::HighestReportedHeight() {
     v1::StatusRequest req;
     v1::NodeStatus st;
     if (!stub->GetStatus(&ctx, req, &st).ok() || st.chain_id() != genesis_->chain_id) continue;
-    best = std::max<uint64_t>(best, st.height());
+    heights.push_back(st.height());
     view = std::max<uint64_t>(view, st.view());
   }
   view_.store(view);
-  return best;
+  return FollowTarget(std::move(heights), genesis_->f());
 }
 
 void FollowerOrderer::PollLoop(Worker& w) {
@@ -107,7 +115,7 @@ void FollowerOrderer::PollLoop(Worker& w) {
     }
     next_poll = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.poll_ms);
     if (!failure().ok()) continue;  // the process stops (ledger_node_main)
-    const uint64_t target = HighestReportedHeight();
+    const uint64_t target = PollTarget();
     uint64_t next = 0;
     Bytes prev;
     {

@@ -7,8 +7,10 @@
 // fetched again from the validators (BlockRepairer). Submissions are forwarded to the
 // validators (client::LedgerClient, with its failover); their answer is the node's.
 //
-// A reported height is only a hint: a validator that lies about it makes a fetch fail,
-// never a block appear. The store has one writer at a time (write_mu_): the fetch thread
+// A reported height is only a hint: the follower aims at the (f+1)-th highest report
+// (FollowTarget), which at least one honest validator holds, so f lying validators cannot
+// send it after blocks that do not exist; and a lie makes a fetch fail, never a block
+// appear. The store has one writer at a time (write_mu_): the fetch thread
 // or the repair thread.
 //
 // Thread rules: every method may be called from any thread. The destructor stops and
@@ -33,6 +35,10 @@
 #include "node/state_transfer.h"
 
 namespace provledger::node {
+
+// The height to fetch up to from the heads the validators reported now: the (f+1)-th
+// highest (some honest validator has reached it), 0 with fewer than f+1 reports.
+uint64_t FollowTarget(std::vector<uint64_t> reported, size_t f);
 
 struct FollowerOptions {
   uint32_t poll_ms = 200;             // how often the validators' heads are asked for
@@ -74,8 +80,8 @@ class FollowerOrderer final : public Orderer, public SubmitForwarder {
                   RegistryHolder* registry, FollowerOptions options,
                   std::unique_ptr<client::LedgerClient> forward);
   void PollLoop(Worker& w);
-  // The highest head the validators report now (0 when none answers); sets view_.
-  uint64_t HighestReportedHeight();
+  // FollowTarget of the heads the validators report now; sets view_ to the highest view.
+  uint64_t PollTarget();
   Status Deliver(std::shared_ptr<StateTransfer::Batch> batch);
   Status DeliverRepair(std::shared_ptr<BlockRepairer::Copy> copy);
   void Fail(const Status& s);
