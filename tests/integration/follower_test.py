@@ -52,8 +52,8 @@ class Load:
 
 
 def same_head(chain, faddr):
-    """True when every validator and the follower stand at one height and head hash."""
-    sts = [chain.status(i) for i in range(N)] + [chain.status(faddr)]
+    """True when every running validator and the follower stand at one height and head."""
+    sts = [chain.status(i) for i in sorted(chain.procs)] + [chain.status(faddr)]
     if any(s is None for s in sts):
         return False
     return len({(s["height"], s["head_hash"]) for s in sts}) == 1
@@ -125,6 +125,21 @@ def main():
     t.check(rc == 0 and out.strip() == "%d verified, 0 failed" % len(acked),
             "after the restart: rc=%d %s %s" % (rc, out, err[-2000:]))
     t.log("restarted follower at height %d: %s" % (chain.status(faddr)["height"], out.strip()))
+
+    # v0 (the primary of view 0, and the validator a follower asks first) killed: the
+    # follower's forwarded submission fails over and commits after the view change, and the
+    # follower fetches from the others.
+    chain.kill(0)
+    _, out, _ = t.ctl("submit", "--gateway=gw-1", "--gateway_key=%s/gw-1.key" % root,
+                      "--device=dev-1", "--device_key=%s/dev-1.key" % root,
+                      "--genesis=" + chain.genesis, "--node=" + faddr, "--count=5",
+                      "--seq=950000", "--json", timeout=180)
+    res = json.loads(out)
+    t.check(len(res) == 5 and all(r["outcome"] == "committed" for r in res),
+            "forwarded with v0 down: %s" % res)
+    t.wait_for(lambda: same_head(chain, faddr), 120, "the follower at the head without v0")
+    t.check(chain.status(faddr)["height"] >= res[0]["height"], "follower holds them")
+    t.log("v0 down: forwarded records at height %d, follower in step" % res[0]["height"])
 
     # A follower id that is a validator is refused.
     p = t.spawn([t.LEDGER_NODE, "--follow", "--genesis=" + chain.genesis, "--node_id=v1",
