@@ -71,7 +71,7 @@ Status BlockApplier::ApplyFetched(PeerBlock& pb, bool* appended) {
   AddFirmwareRows(pb.block.records, h, &pb.block.registry_puts);
   PL_RETURN_IF_ERROR(store_->Append(pb.block));
   registry_->Set(snap);
-  factory_->Forget(h);
+  if (factory_ != nullptr) factory_->Forget(h);
   *appended = true;
   return OkStatus();
 }

@@ -25,7 +25,8 @@ namespace provledger::node {
 
 class BlockApplier {
  public:
-  // All pointers must outlive the applier.
+  // All pointers must outlive the applier. `factory` may be null for a node that only
+  // appends fetched blocks (a follower): ApplyCommitted then must not be called.
   BlockApplier(ledger::BlockStore* store, const ledger::Genesis* genesis, RegistryHolder* registry,
                ChainBlockFactory* factory)
       : store_(store), genesis_(genesis), registry_(registry), factory_(factory) {}

@@ -1,7 +1,11 @@
 // ledger_node: a provledger validator node. Serves the client gRPC service and orders
 // gateway-signed batches into blocks with PBFT (also for a single validator, N = 1).
+// With --follow it is a follower instead: outside consensus, it pulls committed blocks
+// from the genesis validators, checks and stores them, serves every query and forwards
+// submissions (node/follower_orderer.h).
 //
 //   ledger_node --genesis=genesis.json --node_id=v0 --key=v0.key --data_dir=DIR [flags]
+//   ledger_node --follow --genesis=genesis.json --node_id=f0 --listen=HOST:PORT --data_dir=DIR
 //
 // Flags are Abseil flags (defaults on the definitions, --help, --flagfile=FILE); --config=FILE
 // (a JSON object of the same names) keeps working, the command line winning over it.
@@ -22,6 +26,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -33,6 +38,7 @@
 #include "ledger/genesis.h"
 #include "ledger/registry.h"
 #include "ledger/store/block_store.h"
+#include "node/follower_orderer.h"
 #include "node/ledger_service.h"
 #include "node/pbft_orderer.h"
 #include "node/registry_holder.h"
@@ -42,7 +48,8 @@ static const provledger::node::PbftOptions kDefaults;
 
 ABSL_FLAG(std::string, genesis, "", "the genesis FILE (required)");
 ABSL_FLAG(std::string, node_id, "", "this validator's id in the genesis file (required)");
-ABSL_FLAG(std::string, key, "", "this validator's private key FILE, mode 0600 (required)");
+ABSL_FLAG(std::string, key, "",
+          "this validator's private key FILE, mode 0600 (required; unused with --follow)");
 ABSL_FLAG(std::string, data_dir, "", "DIR of the chain store (required)");
 ABSL_FLAG(std::string, listen, "", "HOST:PORT to serve on (default: the genesis address)");
 ABSL_FLAG(uint64_t, block_timeout_ms, kDefaults.block_timeout_ms,
@@ -56,6 +63,10 @@ ABSL_FLAG(uint64_t, checkpoint_interval, kDefaults.checkpoint_interval,
 ABSL_FLAG(uint64_t, window, kDefaults.window, "blocks in flight (PBFT watermark window)");
 ABSL_FLAG(bool, persist_votes, kDefaults.persist_votes,
           "write each vote to disk before sending it (never off in production)");
+ABSL_FLAG(bool, follow, false,
+          "run as a follower: no consensus, pull committed blocks from the validators, forward "
+          "submissions (--node_id must not be a validator; --listen required)");
+ABSL_FLAG(uint64_t, follow_poll_ms, 200, "follower: ask the validators' heads this often");
 ABSL_FLAG(std::string, config, "", "FILE.json: an object of these flag names; flags win");
 ABSL_FLAG(std::string, log_level, "info", "debug|info|warn");
 
@@ -73,6 +84,8 @@ const std::vector<std::string> kFlagOrder = {"genesis",
                                              "checkpoint_interval",
                                              "window",
                                              "persist_votes",
+                                             "follow",
+                                             "follow_poll_ms",
                                              "config",
                                              "log_level"};
 
@@ -130,19 +143,36 @@ Status Run(int argc, char** argv, int* exit_code) {
   PL_RETURN_IF_ERROR(SetLogLevelByName(absl::GetFlag(FLAGS_log_level)));
   PL_ASSIGN_OR_RETURN(std::string genesis_path, Require(FLAGS_genesis));
   PL_ASSIGN_OR_RETURN(std::string node_id, Require(FLAGS_node_id));
-  PL_ASSIGN_OR_RETURN(std::string key_path, Require(FLAGS_key));
+  const bool follow = absl::GetFlag(FLAGS_follow);
+  std::string key_path;
+  if (!follow) {
+    PL_ASSIGN_OR_RETURN(key_path, Require(FLAGS_key));
+  }
   PL_ASSIGN_OR_RETURN(std::string data_dir, Require(FLAGS_data_dir));
   SetLogContext("node", node_id);
 
   PL_ASSIGN_OR_RETURN(ledger::Genesis genesis, ledger::LoadGenesis(genesis_path));
   auto self = genesis.IndexOf(node_id);
-  if (!self)
-    return InvalidArgumentError("node id '" + node_id + "' is not a validator in " + genesis_path);
-  PL_ASSIGN_OR_RETURN(PrivateKey key, ReadKeyFile(key_path));
-  if (key.PublicKey() != genesis.validators[*self].pubkey) {
-    return PermissionDeniedError("key " + key_path + " is not validator " + node_id +
-                                 "'s key in the genesis file");
+  if (follow && self) {
+    return InvalidArgumentError("node id '" + node_id + "' is a validator in " + genesis_path +
+                                ": a follower needs an id of its own");
   }
+  if (follow && absl::GetFlag(FLAGS_listen).empty()) {
+    return InvalidArgumentError("--follow needs --listen (a follower has no genesis address)");
+  }
+  if (!follow && !self)
+    return InvalidArgumentError("node id '" + node_id + "' is not a validator in " + genesis_path);
+  std::optional<PrivateKey> key;
+  if (!follow) {
+    PL_ASSIGN_OR_RETURN(key, ReadKeyFile(key_path));
+    if (key->PublicKey() != genesis.validators[*self].pubkey) {
+      return PermissionDeniedError("key " + key_path + " is not validator " + node_id +
+                                   "'s key in the genesis file");
+    }
+  }
+  FollowerOptions fopts;
+  PL_ASSIGN_OR_RETURN(fopts.poll_ms, NarrowFlag<uint32_t>(FLAGS_follow_poll_ms, "follow_poll_ms"));
+  if (fopts.poll_ms == 0) return InvalidArgumentError("--follow_poll_ms must be positive");
   PbftOptions popts;
   PL_ASSIGN_OR_RETURN(popts.block_timeout_ms,
                       NarrowFlag<uint32_t>(FLAGS_block_timeout_ms, "block_timeout_ms"));
@@ -193,8 +223,15 @@ Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows));
   RegistryHolder registry(snapshot);
 
-  auto orderer = std::make_unique<PbftOrderer>(store.get(), &genesis, key, *self, &registry, popts);
-  auto consensus_service = std::make_unique<ConsensusService>(orderer.get());
+  std::unique_ptr<Orderer> orderer;
+  std::unique_ptr<ConsensusService> consensus_service;
+  if (follow) {
+    PL_ASSIGN_OR_RETURN(orderer, FollowerOrderer::Create(store.get(), &genesis, &registry, fopts));
+  } else {
+    auto pbft = std::make_unique<PbftOrderer>(store.get(), &genesis, *key, *self, &registry, popts);
+    consensus_service = std::make_unique<ConsensusService>(pbft.get());
+    orderer = std::move(pbft);
+  }
   LedgerService service(&genesis, node_id, store.get(), &registry, orderer.get(), BatchLimits());
 
   grpc::ServerBuilder builder;
@@ -204,7 +241,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
-  builder.RegisterService(consensus_service.get());
+  if (consensus_service) builder.RegisterService(consensus_service.get());
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
   client::ApplyServerKeepalive(&builder);
@@ -224,7 +261,7 @@ Status Run(int argc, char** argv, int* exit_code) {
       .Kv("height", store->height())
       .Kv("head", ShortHex(store->head_hash()))
       .Kv("validators", genesis.n())
-      .Kv("consensus", "pbft");
+      .Kv("consensus", follow ? "follower" : "pbft");
   uint64_t last_height = store->height();
   auto last_report = std::chrono::steady_clock::now();
   RunUntilStopSignal([&] {

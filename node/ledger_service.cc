@@ -53,6 +53,13 @@ grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
   return grpc::Status::OK;
 }
 
+grpc::Status LedgerService::Forwarded(StatusOr<v1::SubmitResponse> answer,
+                                      v1::SubmitResponse* resp) {
+  if (!answer.ok()) return ToGrpc(answer.status());
+  *resp = std::move(*answer);
+  return grpc::Status::OK;
+}
+
 namespace {
 // The device and item a record's first-record index is kept under; empty for other kinds.
 std::pair<std::string, std::string> DeviceItemOf(ByteView record) {
@@ -64,6 +71,7 @@ std::pair<std::string, std::string> DeviceItemOf(ByteView record) {
 
 grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,
                                    v1::SubmitResponse* resp) {
+  if (SubmitForwarder* f = orderer_->forwarder()) return Forwarded(f->Submit(req->batch()), resp);
   auto reg = registry_->Get();
   auto checked = ValidateBatch(*genesis_, *reg, req->batch(), limits_);
   if (checked.ok()) checked->checked_against = reg;
@@ -132,6 +140,8 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
 grpc::Status LedgerService::SubmitRegistry(grpc::ServerContext* ctx,
                                            const v1::SubmitRegistryRequest* req,
                                            v1::SubmitResponse* resp) {
+  if (SubmitForwarder* f = orderer_->forwarder())
+    return Forwarded(f->SubmitRegistry(req->tx()), resp);
   auto checked = ValidateRegistrySubmission(*genesis_, req->tx());
   if (!checked.ok()) {
     LogWarn("registry_tx_refused").Kv("err", checked.status().ToString());
@@ -172,6 +182,7 @@ grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequ
   resp->set_peers_in_view(vh.peers_in_view);
   resp->set_peers_elsewhere(vh.peers_elsewhere);
   resp->set_alone_in_view(vh.alone_in_view);
+  resp->set_role(orderer_->role());
   return grpc::Status::OK;
 }
 
@@ -328,6 +339,9 @@ StatusOr<std::vector<FirmwareRow>> LedgerService::FirmwareRows(const std::string
 grpc::Status LedgerService::SubmitFirmware(grpc::ServerContext* ctx,
                                            const v1::SubmitFirmwareRequest* req,
                                            v1::SubmitResponse* resp) {
+  if (SubmitForwarder* f = orderer_->forwarder()) {
+    return Forwarded(f->SubmitFirmware(req->record()), resp);
+  }
   auto reg = registry_->Get();
   auto checked = ValidateFirmwareSubmission(*reg, req->record(), limits_);
   if (!checked.ok()) {

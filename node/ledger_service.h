@@ -65,6 +65,9 @@ class LedgerService final : public provledger::v1::Ledger::Service {
   grpc::Status Await(grpc::ServerContext* ctx, CheckedBatch batch,
                      provledger::v1::ConsensusRequest request,
                      provledger::v1::SubmitResponse* resp);
+  // A forwarded submission's answer (node/orderer.h SubmitForwarder) as ours.
+  static grpc::Status Forwarded(StatusOr<provledger::v1::SubmitResponse> answer,
+                                provledger::v1::SubmitResponse* resp);
   StatusOr<Bytes> ResolveRecordId(const provledger::v1::GetRecordRequest& req) const;
   // store_->ReadBlock; on kDataLoss also asks the orderer to repair the block from peers
   // (returns at once) and answers kDataLoss until it is rewritten.

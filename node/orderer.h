@@ -6,6 +6,7 @@
 #define PROVLEDGER_NODE_ORDERER_H_
 
 #include <future>
+#include <string>
 
 #include "node/batch_validator.h"
 #include "proto/consensus.pb.h"
@@ -21,6 +22,17 @@ struct ViewHealth {
   uint32_t peers_in_view = 0;    // validators (not us) heard lately in our view
   uint32_t peers_elsewhere = 0;  // ... heard lately in another view
   bool alone_in_view = false;    // f+1 heard elsewhere and fewer than 2f here: in no quorum
+};
+
+// Where a node that orders nothing itself (a follower) sends client submissions; the
+// validators' answer (or their error) is the node's answer. Thread-safe.
+class SubmitForwarder {
+ public:
+  virtual ~SubmitForwarder() = default;
+  virtual StatusOr<provledger::v1::SubmitResponse> Submit(
+      const provledger::v1::SignedBatch& batch) = 0;
+  virtual StatusOr<provledger::v1::SubmitResponse> SubmitRegistry(const std::string& tx) = 0;
+  virtual StatusOr<provledger::v1::SubmitResponse> SubmitFirmware(const std::string& record) = 0;
 };
 
 class Orderer {
@@ -43,6 +55,11 @@ class Orderer {
   virtual void RequestRepair(uint64_t height) { (void)height; }
   // A snapshot of the above; all zero/false for an orderer without peers.
   virtual ViewHealth view_health() const { return ViewHealth(); }
+  // Non-null when this node forwards submissions instead of ordering them (the
+  // LedgerService then hands them on unchecked: the validators check them).
+  virtual SubmitForwarder* forwarder() { return nullptr; }
+  // "validator", or "follower" for a node outside consensus (NodeStatus.role).
+  virtual std::string role() const { return "validator"; }
 };
 
 }  // namespace provledger::node

@@ -134,6 +134,7 @@ class Chain:
         ctl(*args)
         self.genesis = root + "/genesis.json"
         self.procs = {}
+        self.follower_ports = {}  # follower name -> its port (kept across restarts)
 
     def addr(self, i=0):
         return "127.0.0.1:%d" % self.ports[i]
@@ -153,9 +154,22 @@ class Chain:
         return p
 
     def status(self, i=0):
-        rc, out, _ = ctl("status", "--json", "--node=" + self.addr(i), "--timeout_ms=5000",
+        addr = i if isinstance(i, str) else self.addr(i)
+        rc, out, _ = ctl("status", "--json", "--node=" + addr, "--timeout_ms=5000",
                          check_rc=False)
         return json.loads(out) if rc == 0 else None
+
+    def start_follower(self, name="f0", extra=()):
+        """Starts `ledger_node --follow` as `name` (no key; its own port, the same one again
+        on a restart, data in root/name); returns (process, address)."""
+        port = self.follower_ports.setdefault(name, free_port())
+        addr = "127.0.0.1:%d" % port
+        logf = open("%s/%s.log" % (self.root, name), "a")
+        p = spawn([LEDGER_NODE, "--follow", "--genesis=" + self.genesis, "--node_id=" + name,
+                   "--listen=" + addr, "--data_dir=%s/%s" % (self.root, name)] + list(extra),
+                  stdout=logf, stderr=subprocess.STDOUT)
+        wait_for(lambda: self.status(addr) is not None, 20, "follower %s to answer" % name)
+        return p, addr
 
     def kill(self, i=0, sig=signal.SIGKILL):
         p = self.procs.pop(i)

@@ -31,6 +31,7 @@ Status CmdStatus(const Ctx& c) {
     o.Set("validators", JsonValue::Int(s.validators()));
     o.Set("records", JsonValue::Int(s.records()));
     o.Set("mode", JsonValue::String(s.mode()));
+    o.Set("role", JsonValue::String(s.role()));
     o.Set("pending_batches", JsonValue::Int(s.pending_batches()));
     o.Set("gateways", JsonValue::Int(s.gateways()));
     o.Set("devices", JsonValue::Int(s.devices()));
