@@ -11,9 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <set>
 #include <unordered_set>
 
@@ -178,7 +180,10 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
     if (i == kPayloads) {
       cf_opts.enable_blob_files = true;
       cf_opts.min_blob_size = options.min_blob_size;
-      cf_opts.enable_blob_garbage_collection = false;  // payloads are never deleted
+      // Only a light store deletes payloads (Prune); its compactions then rewrite the live
+      // blobs of every blob file so that files holding only pruned payloads are dropped.
+      cf_opts.enable_blob_garbage_collection = options.light;
+      if (options.light) cf_opts.blob_garbage_collection_age_cutoff = 1.0;
     }
     descs.emplace_back(kCfNames[i], cf_opts);
   }
@@ -192,6 +197,8 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
   store->cfs_ = handles;
   store->sync_ = options.sync;
   store->chain_id_ = chain_id;
+  store->light_ = options.light;
+  store->path_ = options.path;
 
   auto stored_chain = store->GetMeta("chain_id");
   if (stored_chain.ok()) {
@@ -205,6 +212,23 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
     return stored_chain.status();
   }
   PL_RETURN_IF_ERROR(store->LoadHead(options.open_damaged_head));
+  auto pruned = store->GetMeta("pruned_below");
+  if (pruned.ok()) {
+    ByteReader r(*pruned);
+    uint64_t below = 0;
+    if (!r.ReadU64(&below).ok() || !r.done() || below == 0) {
+      return DataLossError("store metadata 'pruned_below' is malformed");
+    }
+    if (!options.light) {
+      return FailedPreconditionError("store " + options.path + " was pruned below height " +
+                                     std::to_string(below) +
+                                     " by a light node; it cannot be opened as a full node");
+    }
+    std::lock_guard<std::mutex> lock(store->mu_);
+    store->pruned_below_ = below;
+  } else if (pruned.status().code() != StatusCode::kNotFound) {
+    return pruned.status();
+  }
   PL_RETURN_IF_ERROR(store->BackfillFirstIndex());
   return store;
 }
@@ -515,7 +539,86 @@ Status BlockStore::RepairBlock(uint64_t height, const BlockToAppend& block) {
   return OkStatus();
 }
 
+namespace {
+// Bytes of every regular file under `dir` (0 for what cannot be read: a figure, not a check).
+uint64_t DirBytes(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code fec;
+    if (it->is_regular_file(fec)) {
+      const auto n = it->file_size(fec);
+      if (!fec) total += n;
+    }
+  }
+  return total;
+}
+}  // namespace
+
+uint64_t BlockStore::pruned_below() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pruned_below_;
+}
+
+StatusOr<PruneResult> BlockStore::Prune(uint64_t below) {
+  if (!light_) return FailedPreconditionError("only a light store prunes block bodies");
+  PruneResult res;
+  res.from = pruned_below();
+  below = std::min(below, height());  // the head block is always kept
+  if (below <= res.from) {
+    res.to = res.from - 1;
+    return res;
+  }
+  res.to = below - 1;
+  // Both figures are taken with every memtable flushed, so the WAL does not count twice.
+  PL_RETURN_IF_ERROR(FlushAll());
+  res.bytes_before = DirBytes(path_);
+  rocksdb::WriteBatch batch;
+  for (uint64_t h = res.from; h < below; ++h) {
+    std::string body;
+    PL_RETURN_IF_ERROR(
+        FromRocks(db_->Get(rocksdb::ReadOptions(), cfs_[kBodies], S(HeightKey(h)), &body),
+                  "block " + std::to_string(h) + " body"));
+    auto records = DecodeBody(body);
+    if (!records.ok()) return records.status().Annotate("block " + std::to_string(h));
+    for (const auto& r : *records) batch.Delete(cfs_[kPayloads], S(RecordId(r)));
+  }
+  const Bytes from_key = HeightKey(res.from), to_key = HeightKey(below);
+  batch.DeleteRange(cfs_[kBodies], S(from_key), S(to_key));
+  Bytes mark;
+  AppendU64(&mark, below);
+  batch.Put(cfs_[kMeta], "pruned_below", S(mark));
+  PL_RETURN_IF_ERROR(Write(true, &batch, "prune"));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pruned_below_ = below;
+  }
+  // Reclaim the space now: flush and compact the pruned body range and the payloads (keyed by
+  // record id, so the whole column family).
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  const rocksdb::Slice lo = S(from_key), hi = S(to_key);
+  PL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, cfs_[kBodies], &lo, &hi), "compact bodies"));
+  PL_RETURN_IF_ERROR(
+      FromRocks(db_->CompactRange(co, cfs_[kPayloads], nullptr, nullptr), "compact payloads"));
+  PL_RETURN_IF_ERROR(FlushAll());
+  res.bytes_after = DirBytes(path_);
+  return res;
+}
+
+Status BlockStore::FlushAll() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return FromRocks(db_->Flush(fo, cfs_), "flush");
+}
+
 StatusOr<StoredBlock> BlockStore::ReadBlockUnchecked(uint64_t height, bool with_payloads) const {
+  if (height < pruned_below()) {
+    return FailedPreconditionError("block " + std::to_string(height) +
+                                   " pruned on this light node (bodies kept from height " +
+                                   std::to_string(pruned_below()) + "); ask a full node");
+  }
   StoredBlock b;
   const Bytes hk = HeightKey(height);
   std::string body, cert;
@@ -732,6 +835,22 @@ Status BlockStore::VerifyChain(const Genesis* genesis,
   const uint64_t head = height();
   Bytes prev(32, '\0');
   for (uint64_t h = 1; h <= head; ++h) {
+    if (h < pruned_below()) {  // header and certificate only: the body is gone
+      std::string header, cert;
+      PL_RETURN_IF_ERROR(FromRocks(
+          db_->Get(rocksdb::ReadOptions(), cfs_[kHeaders], S(HeightKey(h)), &header), "header"));
+      PL_RETURN_IF_ERROR(FromRocks(
+          db_->Get(rocksdb::ReadOptions(), cfs_[kCerts], S(HeightKey(h)), &cert), "certificate"));
+      provledger::v1::CommitCertificate c;
+      if (!c.ParseFromString(cert))
+        return DataLossError("block " + std::to_string(h) + ": certificate does not parse");
+      Status s =
+          CheckCertifiedBlock(ChainLink{chain_id_, h, prev}, header, nullptr, c, genesis, nullptr);
+      if (!s.ok()) return DataLossError("block " + std::to_string(h) + ": " + s.message());
+      prev = HeaderHash(header);
+      if (progress && h % 1000 == 0) progress(h);
+      continue;
+    }
     auto b = ReadBlockUnchecked(h, false);
     if (!b.ok()) return DataLossError("block " + std::to_string(h) + ": " + b.status().message());
     PL_RETURN_IF_ERROR(CheckStored(*b, ChainLink{chain_id_, h, prev}, genesis));

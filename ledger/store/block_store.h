@@ -52,6 +52,9 @@ struct StoreOptions {
   // names its height and hash) instead of refusing it; damaged_head() then names the height,
   // for a caller that can fetch the block again (RepairBlock). Off: Open returns kDataLoss.
   bool open_damaged_head = false;
+  // A light store (a follower's --mode=light): Prune may drop old block bodies, and payload
+  // blob files are garbage-collected at compaction so that pruned payloads free their disk.
+  bool light = false;
   Status Validate() const;
 };
 
@@ -87,6 +90,15 @@ struct HistoryItem {
   uint64_t seq = 0;
   uint64_t ts = 0;
   uint64_t height = 0;
+};
+
+// What one Prune did: block bodies [from, to] dropped, and the store folder's size on disk
+// before and after (all files under StoreOptions.path, in bytes).
+struct PruneResult {
+  uint64_t from = 0;
+  uint64_t to = 0;
+  uint64_t bytes_before = 0;
+  uint64_t bytes_after = 0;
 };
 
 class BlockStore {
@@ -133,8 +145,20 @@ class BlockStore {
   // still pins the header). When the write fails, its error (see write_status()).
   Status RepairBlock(uint64_t height, const BlockToAppend& block);
 
-  // Reads and checks block `height`. kOutOfRange past the head; kDataLoss if the stored
-  // bytes fail their checks (never served as good).
+  // Light stores: drops the bodies and payloads of blocks pruned_below()..below-1 (DeleteRange
+  // of the bodies, the payloads of their records, then CompactRange of both), keeping headers,
+  // certificates, the registry and every index (duplicate checks still need them). The head
+  // block is never pruned: `below` is capped at the head. Nothing to do (from > to) when
+  // `below` <= pruned_below(). kFailedPrecondition on a full store; the write's error (see
+  // write_status()) when it fails. Writer thread only.
+  StatusOr<PruneResult> Prune(uint64_t below);
+  // The lowest height whose body is still kept (1 when nothing was pruned).
+  uint64_t pruned_below() const;
+  bool light() const { return light_; }
+
+  // Reads and checks block `height`. kOutOfRange past the head; kFailedPrecondition
+  // ("pruned") for a block whose body a light store dropped (ReadHeaderBytes still answers);
+  // kDataLoss if the stored bytes fail their checks (never served as good).
   StatusOr<StoredBlock> ReadBlock(uint64_t height, bool with_payloads = false) const;
   // Header bytes of `height` only (no body check); kOutOfRange past the head.
   StatusOr<Bytes> ReadHeaderBytes(uint64_t height) const;
@@ -181,6 +205,7 @@ class BlockStore {
   // error, never the entries read before it.
   StatusOr<std::vector<std::pair<std::string, Bytes>>> MetaScan(const std::string& prefix) const;
 
+  // Pruned blocks (light stores) are checked by header and certificate only.
   // Checks every block from height 1 to the head with CheckCertifiedBlock
   // (ledger/chain_check.h): header hash, prev link, Merkle root, record count, and the
   // certificate digest, with `genesis` (may be null) its signatures too; then the head record.
@@ -211,11 +236,15 @@ class BlockStore {
                     const std::vector<Bytes>& leaves,
                     const std::vector<std::optional<Bytes>>& payloads, bool fresh,
                     rocksdb::WriteBatch* batch) const;
+  // Flushes every column family's memtable to table files (waits).
+  Status FlushAll();
   // Writes `batch` unless a write failed before; records the first failure.
   Status Write(bool sync, rocksdb::WriteBatch* batch, const std::string& what);
 
   std::string chain_id_;
   bool sync_ = true;
+  bool light_ = false;
+  std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // owned by db_, destroyed before it
 
@@ -224,6 +253,7 @@ class BlockStore {
   Bytes head_hash_;            // guarded by mu_
   uint64_t record_count_ = 0;  // guarded by mu_
   uint64_t damaged_head_ = 0;  // guarded by mu_
+  uint64_t pruned_below_ = 1;  // guarded by mu_
   Status write_status_;        // guarded by mu_
 };
 

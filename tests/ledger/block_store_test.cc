@@ -162,6 +162,7 @@ class BlockStoreTest : public ::testing::Test {
   StatusOr<std::unique_ptr<BlockStore>> OpenAt(const std::string& chain_id) {
     StoreOptions o;
     o.path = dir_;
+    o.light = light_;
     return BlockStore::Open(o, chain_id);
   }
 
@@ -197,6 +198,7 @@ class BlockStoreTest : public ::testing::Test {
   }
 
   std::string dir_;
+  bool light_ = false;
   std::unique_ptr<BlockStore> store_;
 };
 
@@ -875,6 +877,91 @@ TEST(BlockBody, DecodeBodyRefusesTruncatedRecord) {
   Bytes body = EncodeBody({"abc"});
   body.pop_back();
   EXPECT_EQ(DecodeBody(body).status().code(), StatusCode::kDataLoss);
+}
+
+// --- Light stores: Prune ---
+
+TEST_F(BlockStoreTest, FullStoreRefusesToPrune) {
+  AppendBlocks(3);
+  EXPECT_EQ(store_->Prune(2).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(store_->ReadBlock(1).ok());
+}
+
+// Blocks 1..n with two readings each carrying an 8 KiB payload (so they go to blob files);
+// block 3 also writes a registry row.
+void AppendBigBlocks(BlockStore* store, uint64_t n) {
+  for (uint64_t h = store->height() + 1, last = store->height() + n; h <= last; ++h) {
+    std::vector<Bytes> records, payloads_raw;
+    std::vector<std::optional<Bytes>> payloads;
+    for (uint64_t seq = 2 * h - 1; seq <= 2 * h; ++seq) {
+      const Bytes payload(8192, static_cast<char>('a' + seq % 26));
+      records.push_back(Reading("dev-1", "climate", seq, 1000 * seq, payload));
+      payloads.push_back(payload);
+    }
+    BlockToAppend b = MakeBlock(h, store->head_hash(), std::move(records), std::move(payloads));
+    if (h == 3) b.registry_puts.push_back({"dev/dev-1", "row"});
+    ASSERT_TRUE(store->Append(b).ok());
+  }
+}
+
+TEST_F(BlockStoreTest, LightStorePrunesBodiesKeepsHeadersCertificatesRegistryAndIndexes) {
+  light_ = true;
+  Reopen();
+  AppendBigBlocks(store_.get(), 60);
+  const Bytes old_id = RecordId(store_->ReadBlock(10)->records[0]);
+  const Bytes recent_id = RecordId(store_->ReadBlock(55)->records[1]);
+  StatusOr<Bytes> header10 = store_->ReadHeaderBytes(10);
+  ASSERT_TRUE(header10.ok());
+
+  StatusOr<PruneResult> r = store_->Prune(50);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->from, 1u);
+  EXPECT_EQ(r->to, 49u);
+  EXPECT_LT(r->bytes_after, r->bytes_before);
+  std::printf("prune 1..49 of 60 blocks: bytes_before=%llu bytes_after=%llu\n",
+              static_cast<unsigned long long>(r->bytes_before),
+              static_cast<unsigned long long>(r->bytes_after));
+  // Bodies and payloads gone below 50.
+  EXPECT_EQ(store_->pruned_below(), 50u);
+  StatusOr<StoredBlock> pruned = store_->ReadBlock(10);
+  EXPECT_EQ(pruned.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(pruned.status().message().find("pruned"), std::string::npos);
+  EXPECT_EQ(store_->ReadPayload(old_id).status().code(), StatusCode::kNotFound);
+  // Headers, certificates (VerifyChain checks each digest), registry and indexes kept.
+  EXPECT_EQ(store_->ReadHeaderBytes(10).value(), *header10);
+  EXPECT_TRUE(store_->VerifyChain(nullptr, {}).ok());
+  EXPECT_EQ(store_->RegistryGet("dev/dev-1").value(), "row");
+  EXPECT_EQ(store_->FindRecord(old_id).value().height, 10u);
+  EXPECT_TRUE(store_->Contains(old_id).value());  // duplicates are still refused
+  EXPECT_TRUE(store_->ContainsSeq("dev-1", 19).value());
+  // Recent blocks whole.
+  StatusOr<StoredBlock> recent = store_->ReadBlock(55, /*with_payloads=*/true);
+  ASSERT_TRUE(recent.ok());
+  EXPECT_EQ(RecordId(recent->records[1]), recent_id);
+  EXPECT_TRUE(recent->payloads[1].has_value());
+  // Again below the same height: nothing to do.
+  StatusOr<PruneResult> again = store_->Prune(50);
+  ASSERT_TRUE(again.ok());
+  EXPECT_GT(again->from, again->to);
+}
+
+TEST_F(BlockStoreTest, PruneKeepsTheHeadAndSurvivesReopen) {
+  light_ = true;
+  Reopen();
+  AppendBigBlocks(store_.get(), 8);
+  ASSERT_TRUE(store_->Prune(1000).ok());
+  EXPECT_EQ(store_->pruned_below(), 8u);  // capped: the head block stays
+  EXPECT_TRUE(store_->ReadBlock(8).ok());
+  Reopen();
+  EXPECT_EQ(store_->pruned_below(), 8u);
+  EXPECT_EQ(store_->ReadBlock(7).status().code(), StatusCode::kFailedPrecondition);
+  AppendBigBlocks(store_.get(), 2);  // appending goes on
+  EXPECT_EQ(store_->height(), 10u);
+  // A pruned store is never opened as a full one.
+  store_.reset();
+  light_ = false;
+  auto full = OpenAt(kChain);
+  EXPECT_EQ(full.status().code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
