@@ -44,6 +44,9 @@ struct FollowerOptions {
   uint32_t poll_ms = 200;             // how often the validators' heads are asked for
   uint32_t status_timeout_ms = 1000;  // deadline of each GetStatus
   client::ClientOptions forward;      // deadlines of forwarded submissions
+  // Light node (the store is light): bodies of blocks older than the last `retain_blocks` are
+  // pruned (BlockStore::Prune) in steps of max(10, retain_blocks / 10) blocks. 0: keep all.
+  uint64_t retain_blocks = 0;
 };
 
 class FollowerOrderer final : public Orderer, public SubmitForwarder {
@@ -84,6 +87,9 @@ class FollowerOrderer final : public Orderer, public SubmitForwarder {
   uint64_t PollTarget();
   Status Deliver(std::shared_ptr<StateTransfer::Batch> batch);
   Status DeliverRepair(std::shared_ptr<BlockRepairer::Copy> copy);
+  // Prunes when the bodies kept exceed the window by a step (light nodes); logs ev=pruned.
+  // Called with write_mu_ held.
+  void MaybePrune();
   void Fail(const Status& s);
 
   ledger::BlockStore* store_;

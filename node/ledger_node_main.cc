@@ -67,6 +67,11 @@ ABSL_FLAG(bool, follow, false,
           "run as a follower: no consensus, pull committed blocks from the validators, forward "
           "submissions (--node_id must not be a validator; --listen required)");
 ABSL_FLAG(uint64_t, follow_poll_ms, 200, "follower: ask the validators' heads this often");
+ABSL_FLAG(std::string, mode, "full",
+          "full: keep every block; light (followers only, with --follow): keep headers, "
+          "certificates and the registry, prune older block bodies (see --retain_blocks)");
+ABSL_FLAG(uint64_t, retain_blocks, 1000,
+          "light: keep the bodies (records, payloads) of the last N blocks (N >= 1)");
 ABSL_FLAG(std::string, config, "", "FILE.json: an object of these flag names; flags win");
 ABSL_FLAG(std::string, log_level, "info", "debug|info|warn");
 
@@ -160,6 +165,18 @@ Status Run(int argc, char** argv, int* exit_code) {
   if (follow && absl::GetFlag(FLAGS_listen).empty()) {
     return InvalidArgumentError("--follow needs --listen (a follower has no genesis address)");
   }
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  if (mode != "full" && mode != "light") {
+    return InvalidArgumentError("--mode must be full or light, not '" + mode + "'");
+  }
+  const bool light = mode == "light";
+  if (light && !follow) {
+    return InvalidArgumentError(
+        "--mode=light is for followers only (add --follow): validators keep every block");
+  }
+  if (light && absl::GetFlag(FLAGS_retain_blocks) == 0) {
+    return InvalidArgumentError("--retain_blocks must be at least 1");
+  }
   if (!follow && !self)
     return InvalidArgumentError("node id '" + node_id + "' is not a validator in " + genesis_path);
   std::optional<PrivateKey> key;
@@ -173,6 +190,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   FollowerOptions fopts;
   PL_ASSIGN_OR_RETURN(fopts.poll_ms, NarrowFlag<uint32_t>(FLAGS_follow_poll_ms, "follow_poll_ms"));
   if (fopts.poll_ms == 0) return InvalidArgumentError("--follow_poll_ms must be positive");
+  if (light) fopts.retain_blocks = absl::GetFlag(FLAGS_retain_blocks);
   PbftOptions popts;
   PL_ASSIGN_OR_RETURN(popts.block_timeout_ms,
                       NarrowFlag<uint32_t>(FLAGS_block_timeout_ms, "block_timeout_ms"));
@@ -203,6 +221,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   sopts.path = data_dir + "/chain";
   // A damaged head block is fetched again from the peers.
   sopts.open_damaged_head = true;
+  sopts.light = light;
   PL_ASSIGN_OR_RETURN(auto store, ledger::BlockStore::Open(sopts, genesis.chain_id));
   auto stored_genesis = store->GetMeta("genesis_hash");
   if (stored_genesis.ok() && *stored_genesis != genesis.file_hash) {
@@ -261,7 +280,8 @@ Status Run(int argc, char** argv, int* exit_code) {
       .Kv("height", store->height())
       .Kv("head", ShortHex(store->head_hash()))
       .Kv("validators", genesis.n())
-      .Kv("consensus", follow ? "follower" : "pbft");
+      .Kv("consensus", follow ? "follower" : "pbft")
+      .Kv("mode", mode);
   uint64_t last_height = store->height();
   auto last_report = std::chrono::steady_clock::now();
   RunUntilStopSignal([&] {

@@ -36,6 +36,12 @@ StatusOr<ledger::StoredBlock> LedgerService::ReadOrRepair(uint64_t height,
   return DataLossError(b.status().message() + "; fetching it again from peers, retry later");
 }
 
+Status LedgerService::PrunedRecord(ByteView id, uint64_t height) const {
+  if (height >= store_->pruned_below()) return OkStatus();
+  return NotFoundError("record " + ShortHex(id) + " (block " + std::to_string(height) +
+                       ") pruned on this light node; ask a full node");
+}
+
 grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
                                   v1::ConsensusRequest request, v1::SubmitResponse* resp) {
   auto fut = orderer_->Submit(std::move(batch), std::move(request));
@@ -172,7 +178,7 @@ grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequ
   resp->set_primary(genesis_->Primary(orderer_->view()).id);
   resp->set_validators(static_cast<uint32_t>(genesis_->n()));
   resp->set_records(store_->record_count());
-  resp->set_mode("full");
+  resp->set_mode(store_->light() ? "light" : "full");
   resp->set_pending_batches(orderer_->pending());
   auto reg = registry_->Get();
   resp->set_gateways(reg->gateways().size());
@@ -214,6 +220,7 @@ grpc::Status LedgerService::GetRecord(grpc::ServerContext*, const v1::GetRecordR
   if (!id.ok()) return ToGrpc(id.status());
   auto loc = store_->FindRecord(*id);
   if (!loc.ok()) return ToGrpc(loc.status());
+  if (Status p = PrunedRecord(*id, loc->height); !p.ok()) return ToGrpc(p);
   auto b = ReadOrRepair(loc->height, false);
   if (!b.ok()) return ToGrpc(b.status());
   if (loc->index >= b->records.size()) {
@@ -238,6 +245,7 @@ grpc::Status LedgerService::GetProof(grpc::ServerContext*, const v1::GetProofReq
   }
   auto loc = store_->FindRecord(req->record_id());
   if (!loc.ok()) return ToGrpc(loc.status());
+  if (Status p = PrunedRecord(req->record_id(), loc->height); !p.ok()) return ToGrpc(p);
   auto b = ReadOrRepair(loc->height, false);  // checked: a flipped byte is DATA_LOSS
   if (!b.ok()) return ToGrpc(b.status());
   std::vector<Bytes> leaves;

@@ -72,6 +72,9 @@ class LedgerService final : public provledger::v1::Ledger::Service {
   // store_->ReadBlock; on kDataLoss also asks the orderer to repair the block from peers
   // (returns at once) and answers kDataLoss until it is rewritten.
   StatusOr<ledger::StoredBlock> ReadOrRepair(uint64_t height, bool with_payloads) const;
+  // kNotFound ("pruned on this light node; ask a full node") when record `id` at `height`
+  // lies in a block whose body this light node pruned; OK otherwise.
+  Status PrunedRecord(ByteView id, uint64_t height) const;
 
   const ledger::Genesis* genesis_;
   std::string node_id_;
