@@ -540,12 +540,16 @@ Status BlockStore::RepairBlock(uint64_t height, const BlockToAppend& block) {
 }
 
 namespace {
-// Bytes of every regular file under `dir` (0 for what cannot be read: a figure, not a check).
+// Bytes of the store's data files under `dir` (tables, blob files, WAL, manifest), leaving
+// out RocksDB's diagnostic LOG and OPTIONS files, which say nothing of the chain's size. 0
+// for what cannot be read: a figure, not a check.
 uint64_t DirBytes(const std::string& dir) {
   uint64_t total = 0;
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("LOG", 0) == 0 || name.rfind("OPTIONS", 0) == 0) continue;
     std::error_code fec;
     if (it->is_regular_file(fec)) {
       const auto n = it->file_size(fec);

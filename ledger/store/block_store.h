@@ -92,8 +92,9 @@ struct HistoryItem {
   uint64_t height = 0;
 };
 
-// What one Prune did: block bodies [from, to] dropped, and the store folder's size on disk
-// before and after (all files under StoreOptions.path, in bytes).
+// What one Prune did: block bodies [from, to] dropped, and the store's data files on disk
+// before and after (bytes of tables, blob files, WAL and manifest under StoreOptions.path;
+// RocksDB's diagnostic LOG and OPTIONS files are left out).
 struct PruneResult {
   uint64_t from = 0;
   uint64_t to = 0;

@@ -1,0 +1,88 @@
+"""A light follower (ledger_node --follow --mode=light --retain_blocks=5) and a full follower
+beside four real validators under a load of gateway batches: both reach the validators' head,
+the light one prunes old block bodies (ev=pruned in its log) and its chain folder is smaller
+than the full follower's; a recent record proves on it with the genesis file, an old one
+answers "pruned" there and proves on the full follower; a validator refuses --mode=light."""
+import os
+import re
+
+import pltest as t
+from follower_test import Load, same_head
+
+N = 4
+
+
+def dir_bytes(path):
+    """Bytes of a store's data files (as the ev=pruned figures: no LOG or OPTIONS files)."""
+    total = 0
+    for d, _, files in os.walk(path):
+        for f in files:
+            if f.startswith("LOG") or f.startswith("OPTIONS"):
+                continue
+            try:
+                total += os.path.getsize(os.path.join(d, f))
+            except OSError:
+                pass
+    return total
+
+
+def main():
+    t.bins()
+    root = t.tmpdir("light_follower")
+    chain = t.Chain(root, n=N)
+    chain.start_all()
+    chain.register()
+    _, faddr = chain.start_follower("f0")
+    lproc, laddr = chain.start_follower("l0", extra=["--mode=light", "--retain_blocks=5"])
+    st = chain.status(laddr)
+    t.check(st["role"] == "follower" and st["mode"] == "light", "light status: %s" % st)
+    t.check(chain.status(faddr)["mode"] == "full", "the other follower is full")
+
+    load = Load(chain, seq=1000)
+    t.wait_for(lambda: chain.status(laddr)["height"] >= 40, 300,
+               "the light follower past 40 blocks under load")
+    acked = load.stop()
+    t.wait_for(lambda: same_head(chain, laddr) and same_head(chain, faddr), 120,
+               "both followers at the validators' head")
+    st = chain.status(laddr)
+    t.check(st["records"] == chain.status(0)["records"], "as many records as v0")
+    t.check(st["devices"] == 1 and st["gateways"] == 1, "registry kept: %s" % st)
+
+    log = open(root + "/l0.log").read()
+    pruned = re.findall(r"ev=pruned .*", log)
+    t.check(pruned, "the light follower logged ev=pruned")
+    t.log("last prune: %s" % pruned[-1])
+    light_b = dir_bytes(root + "/l0/chain")
+    full_b = dir_bytes(root + "/f0/chain")
+    t.log("chain dir at height %d: full follower %d bytes, light follower %d bytes" %
+          (st["height"], full_b, light_b))
+    for name in ("f0", "l0"):
+        d = root + "/" + name + "/chain"
+        t.log("%s: %s" % (name, sorted((f, os.path.getsize(d + "/" + f)) for f in os.listdir(d))))
+    t.check(light_b < full_b, "the light chain dir is smaller")
+
+    head = st["height"]
+    recent = [i for i, h in acked.items() if h > head - 5]
+    old = [i for i, h in acked.items() if h < head - 20]
+    t.check(recent and old, "records both recent and old: %d %d" % (len(recent), len(old)))
+    t.ctl("prove", recent[0], "--node=" + laddr, "--genesis=" + chain.genesis)
+    rc, out, err = t.ctl("prove", old[0], "--node=" + laddr, "--genesis=" + chain.genesis,
+                         check_rc=False)
+    t.check(rc != 0 and "pruned on this light node" in out + err,
+            "an old record answers pruned: rc=%d %s %s" % (rc, out, err))
+    rc, out, err = t.ctl("record", old[0], "--node=" + laddr, check_rc=False)
+    t.check(rc != 0 and "pruned" in out + err, "record of an old one too: %s %s" % (out, err))
+    t.ctl("prove", old[0], "--node=" + faddr, "--genesis=" + chain.genesis)
+
+    # A validator refuses to start light.
+    p = t.spawn([t.LEDGER_NODE, "--mode=light", "--genesis=" + chain.genesis, "--node_id=v1",
+                 "--key=%s/v1.key" % root, "--data_dir=%s/bad" % root],
+                stderr=open(root + "/bad.log", "w"))
+    t.check(p.wait(timeout=30) == 1, "a light validator exits 1")
+    t.check("followers only" in open(root + "/bad.log").read(), "and says why")
+    chain.stop_all()
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
