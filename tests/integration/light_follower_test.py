@@ -80,7 +80,12 @@ def main():
                 stderr=open(root + "/bad.log", "w"))
     t.check(p.wait(timeout=30) == 1, "a light validator exits 1")
     t.check("followers only" in open(root + "/bad.log").read(), "and says why")
+    lproc.terminate()
+    lproc.wait(timeout=20)
     chain.stop_all()
+    rc, out, err = t.ctl("verify-chain", "--data_dir=%s/l0" % root, "--genesis=" + chain.genesis,
+                         check_rc=False, timeout=120)
+    t.check(rc == 0 and "chain OK" in out, "verify-chain on the light follower: %s %s" % (out, err))
     print("PASS")
 
 
