@@ -2,9 +2,11 @@
 beside four real validators under a load of gateway batches: both reach the validators' head,
 the light one prunes old block bodies (ev=pruned in its log) and its chain folder is smaller
 than the full follower's; a recent record proves on it with the genesis file, an old one
-answers "pruned" there and proves on the full follower; a validator refuses --mode=light."""
+answers "pruned" there and proves on the full follower; killed, it catches up and prunes on;
+a validator refuses --mode=light; verify-chain checks the light store."""
 import os
 import re
+import signal
 
 import pltest as t
 from follower_test import Load, same_head
@@ -73,6 +75,23 @@ def main():
     rc, out, err = t.ctl("record", old[0], "--node=" + laddr, check_rc=False)
     t.check(rc != 0 and "pruned" in out + err, "record of an old one too: %s %s" % (out, err))
     t.ctl("prove", old[0], "--node=" + faddr, "--genesis=" + chain.genesis)
+
+    # kill -9, more load, restart: it catches up and keeps pruning; old records stay pruned.
+    lproc.send_signal(signal.SIGKILL)
+    lproc.wait(timeout=20)
+    load = Load(chain, seq=2000000)
+    t.wait_for(lambda: chain.status(0)["height"] >= head + 15, 300, "15 more blocks")
+    lproc, laddr = chain.start_follower("l0", extra=["--mode=light", "--retain_blocks=5"])
+    more = load.stop()
+    t.wait_for(lambda: same_head(chain, laddr), 120, "the restarted light follower at the head")
+    newest = max(more, key=lambda i: more[i])
+    t.ctl("prove", newest, "--node=" + laddr, "--genesis=" + chain.genesis)
+    rc, out, err = t.ctl("prove", old[0], "--node=" + laddr, "--genesis=" + chain.genesis,
+                         check_rc=False)
+    t.check(rc != 0 and "pruned" in out + err, "still pruned after the restart")
+    n_pruned = len(re.findall(r"ev=pruned ", open(root + "/l0.log").read()))
+    t.check(n_pruned > len(pruned), "pruned again after the restart (%d)" % n_pruned)
+    t.log("restarted light follower at height %d" % chain.status(laddr)["height"])
 
     # A validator refuses to start light.
     p = t.spawn([t.LEDGER_NODE, "--mode=light", "--genesis=" + chain.genesis, "--node_id=v1",
