@@ -165,7 +165,10 @@ void FollowerOrderer::MaybePrune() {
   const uint64_t below = head - retain + 1;  // keep bodies of below..head
   const uint64_t step = std::max<uint64_t>(10, retain / 10);
   if (below < store_->pruned_below() + step) return;
-  auto r = store_->Prune(below);
+  // At most kMaxPruneBlocks per call: a long chain opened light for the first time is pruned
+  // over several deliveries, never in one huge batch.
+  constexpr uint64_t kMaxPruneBlocks = 1000;
+  auto r = store_->Prune(std::min(below, store_->pruned_below() + kMaxPruneBlocks));
   if (!r.ok()) {
     // Pruning only frees disk: a failure is logged and tried again at the next step, unless
     // the store is broken (then the node stops, as for any failed write).

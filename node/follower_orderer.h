@@ -45,7 +45,8 @@ struct FollowerOptions {
   uint32_t status_timeout_ms = 1000;  // deadline of each GetStatus
   client::ClientOptions forward;      // deadlines of forwarded submissions
   // Light node (the store is light): bodies of blocks older than the last `retain_blocks` are
-  // pruned (BlockStore::Prune) in steps of max(10, retain_blocks / 10) blocks. 0: keep all.
+  // pruned (BlockStore::Prune) in steps of max(10, retain_blocks / 10) blocks, at most 1000
+  // blocks per delivery. 0: keep all.
   uint64_t retain_blocks = 0;
 };
 
