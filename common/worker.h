@@ -6,6 +6,8 @@
 #define PROVLEDGER_COMMON_WORKER_H_
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <thread>
@@ -29,6 +31,12 @@ class Worker {
     if (thread_.joinable()) thread_.join();
   }
   bool stopping() const { return stop_.load(); }
+  // From the body: sleeps `ms`, waking every 50 ms to return early once stopping() is set.
+  void Sleep(uint64_t ms) const {
+    for (uint64_t slept = 0; slept < ms && !stopping(); slept += 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   // A hook run by Stop() before joining, to wake a body blocked on a condition variable.
   void set_on_stop(std::function<void()> f) { on_stop_ = std::move(f); }
   const std::string& name() const { return name_; }

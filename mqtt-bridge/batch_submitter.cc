@@ -171,9 +171,7 @@ void BatchSubmitter::SubmitBatch(Worker& w, uint64_t token, std::vector<OutboxEn
           .Kv("outbox", outbox_->size())
           .Kv("err", err.ToString());
     }
-    for (uint32_t slept = 0; slept < backoff_ms && !w.stopping(); slept += 50) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    w.Sleep(backoff_ms);
     backoff_ms = std::min<uint32_t>(backoff_ms * 2, 2000);
     parts.push_back(std::move(part));  // transient: the same part again
   }

@@ -353,9 +353,7 @@ void Bridge::RemoveFromOutbox(const std::vector<uint64_t>& keys) {
 void Bridge::StatsLoop(Worker& w) {
   BridgeStats last;
   while (!w.stopping()) {
-    for (uint32_t slept = 0; slept < options_.stats_interval_ms && !w.stopping(); slept += 50) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    w.Sleep(options_.stats_interval_ms);
     BridgeStats s = stats();
     if (s.received == last.received && s.committed == last.committed && s.outbox == 0) continue;
     LogInfo("bridge_stats")

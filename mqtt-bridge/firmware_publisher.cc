@@ -1,10 +1,9 @@
 #include "mqtt-bridge/firmware_publisher.h"
 
-#include <chrono>
-#include <thread>
 #include <utility>
 
 #include "common/log.h"
+#include "common/refresher.h"
 #include "device_protocol/firmware_manifest.h"
 #include "device_protocol/topics.h"
 #include "ledger/record.h"
@@ -83,18 +82,8 @@ Status FirmwarePublisher::Refresh() {
 }
 
 void FirmwarePublisher::Start() {
-  refresher_ = std::make_unique<Worker>("firmware", [this](Worker& w) {
-    bool failing = false;
-    while (!w.stopping()) {
-      Status s = Refresh();
-      if (!s.ok() && !failing) LogWarn("firmware_refresh_failed").Kv("err", s.ToString());
-      if (s.ok() && failing) LogInfo("firmware_refresh_recovered");
-      failing = !s.ok();
-      for (uint32_t slept = 0; slept < refresh_ms_ && !w.stopping(); slept += 50) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    }
-  });
+  refresher_ = ::provledger::StartRefresher("firmware", refresh_ms_, /*at_once=*/true,
+                                            [this] { return Refresh(); });
 }
 
 }  // namespace provledger::bridge

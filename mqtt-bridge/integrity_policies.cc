@@ -1,9 +1,7 @@
 #include "mqtt-bridge/integrity_policies.h"
 
-#include <chrono>
-#include <thread>
-
 #include "common/log.h"
+#include "common/refresher.h"
 
 namespace provledger::bridge {
 
@@ -69,19 +67,8 @@ Status LedgerPolicyDirectory::Refresh() {
 }
 
 void LedgerPolicyDirectory::StartRefresher() {
-  refresher_ = std::make_unique<Worker>("policies", [this](Worker& w) {
-    bool failing = false;
-    while (!w.stopping()) {
-      for (uint32_t slept = 0; slept < refresh_ms_ && !w.stopping(); slept += 50) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      if (w.stopping()) break;
-      Status s = Refresh();
-      if (!s.ok() && !failing) LogWarn("policy_refresh_failed").Kv("err", s.ToString());
-      if (s.ok() && failing) LogInfo("policy_refresh_recovered");
-      failing = !s.ok();
-    }
-  });
+  refresher_ = ::provledger::StartRefresher("policy", refresh_ms_, /*at_once=*/false,
+                                            [this] { return Refresh(); });
 }
 
 std::shared_ptr<const CompiledPolicy> LedgerPolicyDirectory::PolicyFor(

@@ -1,9 +1,7 @@
 #include "mqtt-bridge/ledger_directory.h"
 
-#include <chrono>
-#include <thread>
-
 #include "common/log.h"
+#include "common/refresher.h"
 
 namespace provledger::bridge {
 
@@ -25,19 +23,8 @@ Status LedgerDeviceDirectory::Refresh() {
 }
 
 void LedgerDeviceDirectory::StartRefresher() {
-  refresher_ = std::make_unique<Worker>("registry", [this](Worker& w) {
-    bool failing = false;
-    while (!w.stopping()) {
-      for (uint32_t slept = 0; slept < refresh_ms_ && !w.stopping(); slept += 50) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      if (w.stopping()) break;
-      Status s = Refresh();
-      if (!s.ok() && !failing) LogWarn("registry_refresh_failed").Kv("err", s.ToString());
-      if (s.ok() && failing) LogInfo("registry_refresh_recovered");
-      failing = !s.ok();
-    }
-  });
+  refresher_ = ::provledger::StartRefresher("registry", refresh_ms_, /*at_once=*/false,
+                                            [this] { return Refresh(); });
 }
 
 std::optional<Bytes> LedgerDeviceDirectory::PublicKey(const std::string& device) const {

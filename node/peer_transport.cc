@@ -112,9 +112,7 @@ void PeerTransport::Loop(Peer* p, Worker& w) {
           .Kv("err", s.error_message());
     }
     const uint32_t backoff = std::min<uint64_t>(1000, 50 * failures);
-    for (uint32_t slept = 0; slept < backoff && !w.stopping(); slept += 50) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    w.Sleep(backoff);
   }
 }
 
