@@ -10,11 +10,12 @@
 #  2. catch-up by blocks: an empty full follower, then an empty light one, started against
 #     that chain (validators idle); blocks/s and records/s from polling its status;
 #  3. throughput of 4 and of 7 validators (one genesis each, the same cluster_load flags):
-#     committed records/s, commit latency p50/p99, and the ratio 7/4.
+#     committed records/s, commit latency p50/p99, and the ratio 7/4; at full speed (closed
+#     loop: latency is mostly queueing) and at a fixed offered --tput_rate both can carry.
 #
 #   ops/bench_followers.sh [--records=100000] [--batch=100] [--threads=4] [--payload_min=200]
 #       [--payload_max=1024] [--retain_blocks=10] [--reps=2] [--tput_seconds=10]
-#       [--tput_batch=500] [--tput_threads=8] [--keep]
+#       [--tput_batch=500] [--tput_threads=8] [--tput_rate=1000] [--keep]
 #
 # Builds with -c opt. Every node, the load generator and RocksDB share this machine; the load
 # average is printed with each figure. Stops every process it started and removes its folder
@@ -32,6 +33,7 @@ REPS=2
 TPUT_SECONDS=10
 TPUT_BATCH=500
 TPUT_THREADS=8
+TPUT_RATE=1000
 KEEP=0
 for a in "$@"; do
   case "$a" in
@@ -45,6 +47,7 @@ for a in "$@"; do
     --tput_seconds=*) TPUT_SECONDS="${a#*=}" ;;
     --tput_batch=*) TPUT_BATCH="${a#*=}" ;;
     --tput_threads=*) TPUT_THREADS="${a#*=}" ;;
+    --tput_rate=*) TPUT_RATE="${a#*=}" ;;
     --keep) KEEP=1 ;;
     *) echo "unknown argument $a" >&2; exit 2 ;;
   esac
@@ -154,10 +157,10 @@ start_follower() {
   FPID=$!
   PIDS+=("$FPID")
 }
-load() {  # DIR SECONDS BATCH THREADS -> one JSON line
+load() {  # DIR SECONDS BATCH THREADS [RATE] -> one JSON line
   "$LOAD" --nodes="$NODES" --genesis="$1/genesis.json" --gateway=gw-bench \
     --gateway_key="$1/gw-bench.key" --device=dev-bench --threads="$4" --batch="$3" \
-    --seconds="$2" --payload_min="$PMIN" --payload_max="$PMAX" --json
+    --seconds="$2" --rate="${5:-0}" --payload_min="$PMIN" --payload_max="$PMAX" --json
 }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 # wait_height ADDR HEIGHT SECONDS
@@ -191,7 +194,10 @@ tput_run() {  # N REP
   local la
   la="$(loadavg)"
   r="$(load "$dir" "$TPUT_SECONDS" "$TPUT_BATCH" "$TPUT_THREADS")"
-  note "tput n=$1 rep=$2 load=[$la] $r view=$(status "${ADDRS[0]}" view)"
+  note "tput n=$1 rep=$2 offered=max load=[$la] $r view=$(status "${ADDRS[0]}" view)"
+  la="$(loadavg)"
+  r="$(load "$dir" "$TPUT_SECONDS" "$TPUT_BATCH" "$TPUT_THREADS" "$TPUT_RATE")"
+  note "tput n=$1 rep=$2 offered=$TPUT_RATE load=[$la] $r view=$(status "${ADDRS[0]}" view)"
   for p in "${VPIDS[@]}"; do stop "$p"; done
   rm -rf "$dir"
 }
@@ -274,41 +280,46 @@ def mm(xs, fmt="{:,.0f}"):
 
 print("Throughput (min / median of the runs; each run alone on the machine):")
 print()
-print("| validators | committed records/s | p50 ms | p99 ms | errors | load avg at start |")
-print("|---|---|---|---|---|---|")
+print("| validators | offered records/s | committed records/s | p50 ms | p99 ms | errors | load avg at start |")
+print("|---|---|---|---|---|---|---|")
 t = {}
 for l in lines:
     if l.startswith("tput "):
         m = kv(l)
         r = json.loads(l[l.index("{"):l.rindex("}") + 1])
-        t.setdefault(int(m["n"]), []).append((r, re.search(r"load=\[([^\]]*)\]", l).group(1)))
-for n in sorted(t):
-    rs = [r for r, _ in t[n]]
-    print("| %d | %s | %s | %s | %d | %s |" % (
-        n, mm([r["records_per_s"] for r in rs]), mm([r["p50_us"] / 1000 for r in rs], "{:.1f}"),
+        t.setdefault((m["offered"], int(m["n"])), []).append(
+            (r, re.search(r"load=\[([^\]]*)\]", l).group(1)))
+for key in sorted(t, key=lambda k: (k[0] != "max", k[0], k[1])):
+    rs = [r for r, _ in t[key]]
+    print("| %d | %s | %s | %s | %s | %d | %s |" % (
+        key[1], key[0], mm([r["records_per_s"] for r in rs]),
+        mm([r["p50_us"] / 1000 for r in rs], "{:.1f}"),
         mm([r["p99_us"] / 1000 for r in rs], "{:.1f}"), sum(r["errors"] for r in rs),
-        "; ".join(a for _, a in t[n])))
-if 4 in t and 7 in t:
-    med = lambda n: statistics.median(r["records_per_s"] for r, _ in t[n])
+        "; ".join(a for _, a in t[key])))
+med = lambda k: statistics.median(r["records_per_s"] for r, _ in t[k])
+if ("max", 4) in t and ("max", 7) in t:
     print()
-    print("ratio 7/4 of the median records/s: %.2f" % (med(7) / med(4)))
+    print("ratio 7/4 of the median full-speed records/s: %.2f" % (med(("max", 7)) / med(("max", 4))))
+    print("ratios 7/4 per run: %s" % ", ".join("%.2f" % (a[0]["records_per_s"] / b[0]["records_per_s"])
+                                               for a, b in zip(t[("max", 7)], t[("max", 4)])))
 
 print()
 print("Catch-up of an empty follower by blocks (min / median):")
 print()
-print("| mode | chain height | records | seconds (start to head) | of it to first answer | blocks/s | records/s |")
-print("|---|---|---|---|---|---|---|")
+print("| mode | chain height | records | seconds (start to head) | of it to first answer | blocks/s | records/s | records/s after first answer |")
+print("|---|---|---|---|---|---|---|---|")
 c = {}
 for l in lines:
     if l.startswith("catchup "):
         m = kv(l)
         c.setdefault(m["mode"], []).append(m)
 for mode, ms in c.items():
-    print("| %s | %s | %s | %s | %s | %s | %s |" % (
+    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
         mode, "/".join(m["height"] for m in ms), "/".join(m["records"] for m in ms),
         mm([float(m["seconds"]) for m in ms], "{:.2f}"),
         mm([float(m["startup_s"]) for m in ms], "{:.2f}"),
-        mm([float(m["blocks_per_s"]) for m in ms]), mm([float(m["records_per_s"]) for m in ms])))
+        mm([float(m["blocks_per_s"]) for m in ms]), mm([float(m["records_per_s"]) for m in ms]),
+        mm([int(m["records"]) / (float(m["seconds"]) - float(m["startup_s"])) for m in ms])))
 
 print()
 print("Disk per store (data files, as PruneResult counts them; `du`), per run:")
@@ -350,4 +361,19 @@ for name in full_cf:
         name, format(f["keys"], ","), format(f["key_bytes"] + f["value_bytes"], ","),
         format(fd, ","), format(li.get("keys", 0), ","), format(ld, ","), ld / records))
 print("| all | | | %s | | %s | %.1f |" % (format(tot_f, ","), format(tot_l, ","), tot_l / records))
+on = lambda cf, n: cf.get(n, {}).get("sst_bytes", 0) + cf.get(n, {}).get("blob_bytes", 0)
+window = on(light_cf, "bodies") + on(light_cf, "payloads")
+per_rec = ["record_index", "device_seq", "device_item", "time_index"]
+print()
+print("Derived from the table (light, on disk, as %% of the full follower's %s bytes):" % format(tot_f, ","))
+print("- as measured: %.2f %%" % (100.0 * tot_l / tot_f))
+print("- without the retained window (bodies + payloads of the last %s blocks), i.e. a chain"
+      " much longer than the window: %.2f %%" % (retain, 100.0 * (tot_l - window) / tot_f))
+for n in per_rec:
+    print("- %s alone: %.2f %% (%.1f B/record)" % (n, 100.0 * on(light_cf, n) / tot_f, on(light_cf, n) / records))
+rest = tot_l - window - sum(on(light_cf, n) for n in per_rec)
+print("- without window and the history indexes (device_item, time_index): %.2f %%" % (
+    100.0 * (tot_l - window - on(light_cf, "device_item") - on(light_cf, "time_index")) / tot_f))
+print("- headers, certificates, registry and meta only (no per-record index): %.3f %% (%.2f B/record)" % (
+    100.0 * rest / tot_f, rest / records))
 EOF
