@@ -15,7 +15,7 @@
 #
 #   ops/bench_followers.sh [--records=100000] [--batch=100] [--threads=4] [--payload_min=200]
 #       [--payload_max=1024] [--retain_blocks=10] [--reps=2] [--tput_seconds=10]
-#       [--tput_batch=500] [--tput_threads=8] [--tput_rate=1000] [--keep]
+#       [--tput_batch=500] [--tput_threads=8] [--tput_rate=1000] [--figures="tput disk"] [--keep]
 #
 # Builds with -c opt. Every node, the load generator and RocksDB share this machine; the load
 # average is printed with each figure. Stops every process it started and removes its folder
@@ -34,6 +34,7 @@ TPUT_SECONDS=10
 TPUT_BATCH=500
 TPUT_THREADS=8
 TPUT_RATE=1000
+FIGURES="tput disk"
 KEEP=0
 for a in "$@"; do
   case "$a" in
@@ -48,6 +49,7 @@ for a in "$@"; do
     --tput_batch=*) TPUT_BATCH="${a#*=}" ;;
     --tput_threads=*) TPUT_THREADS="${a#*=}" ;;
     --tput_rate=*) TPUT_RATE="${a#*=}" ;;
+    --figures=*) FIGURES="${a#*=}" ;;
     --keep) KEEP=1 ;;
     *) echo "unknown argument $a" >&2; exit 2 ;;
   esac
@@ -76,6 +78,17 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# CPU seconds (user + system) of the processes PIDS..., from /proc/PID/stat.
+cpu_s() {
+  python3 - "$@" <<'PY'
+import os, sys
+t = 0
+for p in sys.argv[1:]:
+    f = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
+    t += int(f[11]) + int(f[12])
+print("%.2f" % (t / os.sysconf("SC_CLK_TCK")))
+PY
+}
 # status ADDR FIELD: one field of `ledgerctl status --json`, "" when the node does not answer.
 status() {
   "$CTL" status --node="$1" --timeout_ms=2000 --json 2>/dev/null |
@@ -191,20 +204,25 @@ tput_run() {  # N REP
   make_cluster "$dir" "$1"
   start_validators "$dir" "$1"
   register "$dir"
-  local la
+  local la c0 c1
   la="$(loadavg)"
+  c0="$(cpu_s "${VPIDS[@]}")"
   r="$(load "$dir" "$TPUT_SECONDS" "$TPUT_BATCH" "$TPUT_THREADS")"
-  note "tput n=$1 rep=$2 offered=max load=[$la] $r view=$(status "${ADDRS[0]}" view)"
+  c1="$(cpu_s "${VPIDS[@]}")"
+  note "tput n=$1 rep=$2 offered=max load=[$la] cpu_s=$(python3 -c "print('%.2f' % ($c1 - $c0))") $r" \
+    "view=$(status "${ADDRS[0]}" view)"
   la="$(loadavg)"
   r="$(load "$dir" "$TPUT_SECONDS" "$TPUT_BATCH" "$TPUT_THREADS" "$TPUT_RATE")"
   note "tput n=$1 rep=$2 offered=$TPUT_RATE load=[$la] $r view=$(status "${ADDRS[0]}" view)"
   for p in "${VPIDS[@]}"; do stop "$p"; done
   rm -rf "$dir"
 }
-for rep in $(seq "$REPS"); do
-  tput_run 4 "$rep"
-  tput_run 7 "$rep"
-done
+case " $FIGURES " in *" tput "*)
+  for rep in $(seq "$REPS"); do
+    tput_run 4 "$rep"
+    tput_run 7 "$rep"
+  done ;;
+esac
 
 # --- 1 and 2. disk per mode and catch-up by blocks ----------------------------------------
 disk_run() {  # REP
@@ -264,7 +282,9 @@ disk_run() {  # REP
   note "pruned rep=$1 last: $(grep -o 'ev=pruned.*' "$dir/l0.log" | tail -1)"
   [ "$KEEP" = 1 ] || rm -rf "$dir"
 }
-for rep in $(seq "$REPS"); do disk_run "$rep"; done
+case " $FIGURES " in *" disk "*)
+  for rep in $(seq "$REPS"); do disk_run "$rep"; done ;;
+esac
 
 # --- the tables --------------------------------------------------------------------------
 echo
@@ -280,21 +300,25 @@ def mm(xs, fmt="{:,.0f}"):
 
 print("Throughput (min / median of the runs; each run alone on the machine):")
 print()
-print("| validators | offered records/s | committed records/s | p50 ms | p99 ms | errors | load avg at start |")
-print("|---|---|---|---|---|---|---|")
+print("| validators | offered records/s | committed records/s | p50 ms | p99 ms | validators' CPU us/record | errors | load avg at start |")
+print("|---|---|---|---|---|---|---|---|")
 t = {}
 for l in lines:
     if l.startswith("tput "):
         m = kv(l)
         r = json.loads(l[l.index("{"):l.rindex("}") + 1])
+        r["cpu_us"] = (float(m["cpu_s"]) * 1e6 / max(1, r["committed_records"])
+                       if "cpu_s" in m else None)
         t.setdefault((m["offered"], int(m["n"])), []).append(
             (r, re.search(r"load=\[([^\]]*)\]", l).group(1)))
 for key in sorted(t, key=lambda k: (k[0] != "max", k[0], k[1])):
     rs = [r for r, _ in t[key]]
-    print("| %d | %s | %s | %s | %s | %d | %s |" % (
+    cpu = [r["cpu_us"] for r in rs if r["cpu_us"] is not None]
+    print("| %d | %s | %s | %s | %s | %s | %d | %s |" % (
         key[1], key[0], mm([r["records_per_s"] for r in rs]),
         mm([r["p50_us"] / 1000 for r in rs], "{:.1f}"),
-        mm([r["p99_us"] / 1000 for r in rs], "{:.1f}"), sum(r["errors"] for r in rs),
+        mm([r["p99_us"] / 1000 for r in rs], "{:.1f}"), mm(cpu, "{:.0f}") if cpu else "",
+        sum(r["errors"] for r in rs),
         "; ".join(a for _, a in t[key])))
 med = lambda k: statistics.median(r["records_per_s"] for r, _ in t[k])
 if ("max", 4) in t and ("max", 7) in t:
