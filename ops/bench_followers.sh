@@ -298,35 +298,39 @@ def mm(xs, fmt="{:,.0f}"):
     xs = sorted(xs)
     return "%s / %s" % (fmt.format(xs[0]), fmt.format(statistics.median(xs)))
 
-print("Throughput (min / median of the runs; each run alone on the machine):")
-print()
-print("| validators | offered records/s | committed records/s | p50 ms | p99 ms | validators' CPU us/record | errors | load avg at start |")
-print("|---|---|---|---|---|---|---|---|")
-t = {}
-for l in lines:
-    if l.startswith("tput "):
-        m = kv(l)
-        r = json.loads(l[l.index("{"):l.rindex("}") + 1])
-        r["cpu_us"] = (float(m["cpu_s"]) * 1e6 / max(1, r["committed_records"])
-                       if "cpu_s" in m else None)
-        t.setdefault((m["offered"], int(m["n"])), []).append(
-            (r, re.search(r"load=\[([^\]]*)\]", l).group(1)))
-for key in sorted(t, key=lambda k: (k[0] != "max", k[0], k[1])):
-    rs = [r for r, _ in t[key]]
-    cpu = [r["cpu_us"] for r in rs if r["cpu_us"] is not None]
-    print("| %d | %s | %s | %s | %s | %s | %d | %s |" % (
-        key[1], key[0], mm([r["records_per_s"] for r in rs]),
-        mm([r["p50_us"] / 1000 for r in rs], "{:.1f}"),
-        mm([r["p99_us"] / 1000 for r in rs], "{:.1f}"), mm(cpu, "{:.0f}") if cpu else "",
-        sum(r["errors"] for r in rs),
-        "; ".join(a for _, a in t[key])))
-med = lambda k: statistics.median(r["records_per_s"] for r, _ in t[k])
-if ("max", 4) in t and ("max", 7) in t:
+if any(l.startswith("tput ") for l in lines):
+    print("Throughput (min / median of the runs; each run alone on the machine; CPU: the"
+          " validators' user + system time over the run and its 1 s warm-up, per committed record):")
     print()
-    print("ratio 7/4 of the median full-speed records/s: %.2f" % (med(("max", 7)) / med(("max", 4))))
-    print("ratios 7/4 per run: %s" % ", ".join("%.2f" % (a[0]["records_per_s"] / b[0]["records_per_s"])
-                                               for a, b in zip(t[("max", 7)], t[("max", 4)])))
+    print("| validators | offered records/s | committed records/s | p50 ms | p99 ms | validators' CPU us/record | errors | load avg at start |")
+    print("|---|---|---|---|---|---|---|---|")
+    t = {}
+    for l in lines:
+        if l.startswith("tput "):
+            m = kv(l)
+            r = json.loads(l[l.index("{"):l.rindex("}") + 1])
+            r["cpu_us"] = (float(m["cpu_s"]) * 1e6 / max(1, r["committed_records"])
+                           if "cpu_s" in m else None)
+            t.setdefault((m["offered"], int(m["n"])), []).append(
+                (r, re.search(r"load=\[([^\]]*)\]", l).group(1)))
+    for key in sorted(t, key=lambda k: (k[0] != "max", k[0], k[1])):
+        rs = [r for r, _ in t[key]]
+        cpu = [r["cpu_us"] for r in rs if r["cpu_us"] is not None]
+        print("| %d | %s | %s | %s | %s | %s | %d | %s |" % (
+            key[1], key[0], mm([r["records_per_s"] for r in rs]),
+            mm([r["p50_us"] / 1000 for r in rs], "{:.1f}"),
+            mm([r["p99_us"] / 1000 for r in rs], "{:.1f}"), mm(cpu, "{:.0f}") if cpu else "",
+            sum(r["errors"] for r in rs),
+            "; ".join(a for _, a in t[key])))
+    med = lambda k: statistics.median(r["records_per_s"] for r, _ in t[k])
+    if ("max", 4) in t and ("max", 7) in t:
+        print()
+        print("ratio 7/4 of the median full-speed records/s: %.2f" % (med(("max", 7)) / med(("max", 4))))
+        print("ratios 7/4 per run: %s" % ", ".join("%.2f" % (a[0]["records_per_s"] / b[0]["records_per_s"])
+                                                   for a, b in zip(t[("max", 7)], t[("max", 4)])))
 
+if not any(l.startswith("disk ") for l in lines):
+    sys.exit(0)  # --figures=tput
 print()
 print("Catch-up of an empty follower by blocks (min / median):")
 print()
