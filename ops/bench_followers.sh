@@ -299,7 +299,7 @@ def mm(xs, fmt="{:,.0f}"):
     return "%s / %s" % (fmt.format(xs[0]), fmt.format(statistics.median(xs)))
 
 if any(l.startswith("tput ") for l in lines):
-    print("Throughput (min / median of the runs; each run alone on the machine; CPU: the"
+    print("Throughput (min / median of the runs; one cluster at a time; CPU: the"
           " validators' user + system time over the run and its 1 s warm-up, per committed record):")
     print()
     print("| validators | offered records/s | committed records/s | p50 ms | p99 ms | validators' CPU us/record | errors | load avg at start |")
