@@ -232,9 +232,8 @@ StatusOr<std::shared_ptr<const RegistrySnapshot>> RegistrySnapshot::FromRows(
         return DataLossError("registry entry " + key + " is malformed");
       auto set = ValidatorSet::FromEntries(info.validators());
       if (!set.ok()) return DataLossError("registry entry " + key + ": " + set.status().message());
-      schedule =
-          schedule.WithChange(std::make_shared<const ValidatorSet>(std::move(*set)),
-                              info.committed_height());
+      schedule = schedule.WithChange(std::make_shared<const ValidatorSet>(std::move(*set)),
+                                     info.committed_height());
     }
     snap->schedule_ = std::make_shared<const ValidatorSchedule>(std::move(schedule));
   }

@@ -102,8 +102,8 @@ class RegistrySnapshot {
   // What `op` (already through VerifyRegistryTx) would do against this state: OK, or
   // kFailedPrecondition when Apply would ignore it (a policy version not above the registered
   // one; a binding to a policy that is not registered; a validator change whose base is not
-  // the latest set, naming both digests, or a snapshot without a schedule). Checked at submission so an admin is
-  // told; Apply still ignores such an op if two race into blocks.
+  // the latest set, naming both digests, or a snapshot without a schedule). Checked at submission
+  // so an admin is told; Apply still ignores such an op if two race into blocks.
   Status CheckOp(const provledger::v1::RegistryOp& op) const;
 
   // Returns a new snapshot with `op` applied at `height`, and appends the store writes that

@@ -43,10 +43,9 @@ std::vector<ValidatorChange> ValidatorSchedule::ChangesInForceAt(uint64_t height
 Status ValidatorSchedule::CheckChange(const provledger::v1::SetValidators& op) const {
   const Bytes& latest = Latest().Digest();
   if (op.base_set_digest() != latest) {
-    return FailedPreconditionError("validator change is based on set " +
-                                   ShortHex(op.base_set_digest()) +
-                                   ", but the latest set (in force or scheduled) is " +
-                                   ShortHex(latest));
+    return FailedPreconditionError(
+        "validator change is based on set " + ShortHex(op.base_set_digest()) +
+        ", but the latest set (in force or scheduled) is " + ShortHex(latest));
   }
   return OkStatus();
 }

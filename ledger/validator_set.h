@@ -49,8 +49,7 @@ class ValidatorSet {
   // SHA256("pl/v1/validators" || u32be(n) || n x (lp(id) || pubkey(33) || lp(address))).
   const Bytes& Digest() const { return digest_; }
   // The members as SetValidators entries (primary order).
-  void ToEntries(
-      google::protobuf::RepeatedPtrField<provledger::v1::ValidatorEntry>* entries) const;
+  void ToEntries(google::protobuf::RepeatedPtrField<provledger::v1::ValidatorEntry>* entries) const;
 
  private:
   explicit ValidatorSet(std::vector<Validator> members);
