@@ -1,6 +1,6 @@
 // StateTransfer (node/state_transfer.h): fetches certified blocks from a peer on its own
 // thread. The peer is an in-process gRPC Ledger service serving a chain of blocks; a
-// two-validator genesis (quorum 1) whose second validator is that peer.
+// two-validator genesis (quorum 2: docs/VALIDATOR_SET.md) whose second validator is that peer.
 #include "node/state_transfer.h"
 
 #include <grpcpp/grpcpp.h>
@@ -63,7 +63,9 @@ class StateTransferTest : public ::testing::Test {
   }
   void TearDown() override { server_->Shutdown(); }
 
-  // Block `height` on `prev`, one reading, certified by the peer; returns its header hash.
+  // Block `height` on `prev`, one reading, certified by both validators (the quorum of a set
+  // of 2, docs/VALIDATOR_SET.md) and proposed by v0, the primary of view 0; returns its
+  // header hash.
   Bytes AddBlock(uint64_t height, const Bytes& prev) {
     ledger::Record rec;
     rec.kind = ledger::RecordKind::kReading;
@@ -83,7 +85,7 @@ class StateTransferTest : public ::testing::Test {
     h.root = Bytes(32, '\x01');
     h.record_count = 1;
     h.timestamp = 1700000000000;
-    h.proposer = "v1";
+    h.proposer = "v0";
     v1::Block b;
     b.set_header(ledger::EncodeHeader(h));
     b.add_records(ledger::EncodeRecord(rec));
@@ -92,6 +94,9 @@ class StateTransferTest : public ::testing::Test {
     const Bytes digest = ledger::CommitDigest("t", height, 0, hash);
     b.mutable_certificate()->set_view(0);
     b.mutable_certificate()->set_digest(digest);
+    auto* s0 = b.mutable_certificate()->add_signatures();
+    s0->set_validator(0);
+    s0->set_signature(*self_key_.Sign(digest));
     auto* s = b.mutable_certificate()->add_signatures();
     s->set_validator(1);
     s->set_signature(*peer_key_.Sign(digest));
