@@ -40,7 +40,8 @@ struct PeerBlock {
 
 // Trusts nothing a peer sends as block `height`: ledger::CheckCertifiedBlock
 // (ledger/chain_check.h) with `genesis` (the header names the chain and `height`, links to
-// `prev_hash` when given, and 2f+1 genesis validators signed its commit digest), and every
+// `prev_hash` when given, 2f+1 genesis validators signed its commit digest and its proposer
+// is the primary of its view), and every
 // record must decode. Payloads are kept where they hash to what their record names. Root and
 // count are the store's to check when it writes. kInvalidArgument or kUnauthenticated naming
 // the cause.

@@ -9,12 +9,17 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "common/ecdsa.h"
 #include "common/sha256.h"
 #include "ledger/block_header.h"
 #include "ledger/record.h"
+#include "ledger/registry.h"
+#include "tests/ledger/validator_test_chain.h"
 
 namespace provledger::node {
 namespace {
@@ -155,6 +160,82 @@ TEST_F(StateTransferTest, StopsAtABlockThatDoesNotExtendTheOneBefore) {
   (void)one;
   const std::vector<uint64_t> got = Run(2);
   EXPECT_EQ(got, std::vector<uint64_t>{1});
+}
+
+// docs/VALIDATOR_SET.md: a fetch runs ahead of the registry, so the set of each fetched block
+// comes from the schedule after the blocks below it. The peer serves a chain whose set went
+// 4 -> 7 at height 2 (in force above 64); the registry (the schedule source) is at height 0.
+class StateTransferAcrossAChangeTest : public StateTransferTest {
+ protected:
+  StateTransferAcrossAChangeTest() : chain_("tchange", 4) {}
+
+  void Serve(uint64_t height) {
+    std::vector<ledger::Validator> seven = chain_.genesis().validators;
+    for (int i = 4; i < 7; ++i) seven.push_back(chain_.NewValidator("v" + std::to_string(i), i));
+    chain_.AddBlock({chain_.FillerRecord()});
+    chain_.AddBlock({chain_.SetValidatorsRecord(seven)});
+    chain_.FillTo(height);
+    std::lock_guard<std::mutex> lock(peer_.mu);
+    for (uint64_t h = 1; h <= height; ++h) peer_.blocks[h] = chain_.BlockAt(h);
+  }
+
+  std::vector<uint64_t> Fetch(uint64_t target, ScheduleSource source) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<uint64_t> heights;
+    bool done = false;
+    StateTransfer st(&chain_.genesis(), 0, {nullptr, stub_.get()},
+                     [&](std::shared_ptr<StateTransfer::Batch> b) {
+                       std::lock_guard<std::mutex> lock(mu);
+                       for (const auto& pb : b->blocks) heights.push_back(pb.header.height);
+                       done = done || b->last;
+                       cv.notify_all();
+                       return OkStatus();
+                     });
+    st.SetScheduleSource(std::move(source));
+    st.Request(1, Bytes(32, '\0'), target);
+    std::unique_lock<std::mutex> lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return done; }));
+    return heights;
+  }
+
+  provledger::testing::ValidatorTestChain chain_;
+};
+
+TEST_F(StateTransferAcrossAChangeTest, BlocksAboveTheEpochAreCheckedAgainstTheNewSet) {
+  Serve(80);
+  auto empty = *ledger::RegistrySnapshot::FromRows({}, &chain_.genesis());
+  const std::vector<uint64_t> got = Fetch(80, [empty] { return empty->schedule(); });
+  ASSERT_EQ(got.size(), 80u);
+  EXPECT_EQ(got.back(), 80u);
+}
+
+TEST_F(StateTransferAcrossAChangeTest, FromGenesisTheFetchedBlocksAloneGiveTheSchedule) {
+  Serve(80);
+  const std::vector<uint64_t> got = Fetch(80, nullptr);  // no registry: genesis + the blocks
+  ASSERT_EQ(got.size(), 80u);
+}
+
+TEST_F(StateTransferAcrossAChangeTest, ABlockAboveTheEpochSignedByTheOldSetIsRefused) {
+  Serve(64);
+  const ledger::ValidatorSet old = ledger::ValidatorSet::FromGenesis(chain_.genesis());
+  chain_.AddBlock({chain_.FillerRecord()}, &old);  // 65: the genesis set's quorum, not the 7-set's
+  {
+    std::lock_guard<std::mutex> lock(peer_.mu);
+    peer_.blocks[65] = chain_.BlockAt(65);
+  }
+  const std::vector<uint64_t> got = Fetch(65, nullptr);
+  ASSERT_EQ(got.size(), 64u);
+  EXPECT_EQ(got.back(), 64u);
+}
+
+TEST_F(StateTransferAcrossAChangeTest, ASourceAheadOfTheFetchIsNotCountedTwice) {
+  Serve(80);
+  // The registry already applied block 2's change (its rows say so); the fetch from 1 takes
+  // it from block 2 again, once.
+  const auto ahead = std::make_shared<const ledger::ValidatorSchedule>(chain_.schedule());
+  const std::vector<uint64_t> got = Fetch(80, [ahead] { return ahead; });
+  ASSERT_EQ(got.size(), 80u);
 }
 
 }  // namespace
