@@ -45,9 +45,14 @@ int ReportVerification(const Ctx& c, const StatusOr<ledger::VerifiedProof>& v) {
   if (!c.json) {
     std::fprintf(stderr,
                  "proof verified: record %s is in block %llu (header %s), final with %zu "
-                 "validator signature(s)%s%s\n",
+                 "validator signature(s)%s%s%s\n",
                  ShortHex(v->record_id).c_str(), static_cast<unsigned long long>(v->height),
                  ShortHex(v->header_hash).c_str(), v->signatures,
+                 v->validator_changes == 0
+                     ? ""
+                     : ("; set reached from genesis through " +
+                        std::to_string(v->validator_changes) + " validator-set change(s)")
+                           .c_str(),
                  v->payload_checked ? "; payload matches" : "",
                  v->device_signature_checked ? "; device signature verifies" : "");
   }
