@@ -239,7 +239,7 @@ Status Run(int argc, char** argv, int* exit_code) {
     }
   }
   PL_ASSIGN_OR_RETURN(auto registry_rows, store->RegistryScan(""));
-  PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows));
+  PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows, &genesis));
   RegistryHolder registry(snapshot);
 
   std::unique_ptr<Orderer> orderer;

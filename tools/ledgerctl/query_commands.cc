@@ -39,6 +39,12 @@ Status CmdStatus(const Ctx& c) {
     o.Set("peers_in_view", JsonValue::Int(s.peers_in_view()));
     o.Set("peers_elsewhere", JsonValue::Int(s.peers_elsewhere()));
     o.Set("alone_in_view", JsonValue::Bool(s.alone_in_view()));
+    // docs/VALIDATOR_SET.md: the set in force at the next height, and a change pending.
+    o.Set("validator_set_digest", JsonValue::String(HexEncode(s.validator_set_digest())));
+    if (s.pending_change_height() != 0) {
+      o.Set("pending_change_height", JsonValue::Int(s.pending_change_height()));
+      o.Set("pending_change_end", JsonValue::Int(s.pending_change_end()));
+    }
     PrintJson(o);
   } else {
     std::printf(
@@ -57,6 +63,11 @@ Status CmdStatus(const Ctx& c) {
           s.peers_in_view(), s.validators() - 1, s.peers_elsewhere(),
           s.view_changing() ? "; changing view" : "",
           s.alone_in_view() ? "; ALONE IN VIEW: in no quorum, following by state transfer" : "");
+    }
+    if (s.pending_change_height() != 0) {
+      std::printf("validators a change committed at %llu is in force above height %llu\n",
+                  static_cast<unsigned long long>(s.pending_change_height()),
+                  static_cast<unsigned long long>(s.pending_change_end()));
     }
   }
   return OkStatus();
