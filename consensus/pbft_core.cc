@@ -468,7 +468,10 @@ bool PbftCore::StepSlot(uint64_t h, Slot& s) {
     c = Signed(std::move(c));
     s.commits[config_.self] = c;
     s.sent_commit = true;
-    last_commit_sent_ = c;
+    // Idle replicas re-send their highest commit: after a view change re-commits lower
+    // heights in any order, all still name the same top (height, view), which is what a
+    // replica behind needs q of to ask for state transfer.
+    if (!last_commit_sent_ || h >= last_commit_sent_->height) last_commit_sent_ = c;
     last_commit_tick_ = now_;
     Send(CoreOutput::kBroadcast, std::move(c));
     changed = true;
