@@ -153,6 +153,7 @@ bool PbftCore::CheckEnvelope(const ConsensusMsg& msg, bool check_signature) {
   // First: another epoch's sender index names another set's validator.
   if (msg.epoch != config_.epoch) {
     Drop(DropReason::kOtherEpoch);
+    if (msg.epoch > config_.epoch) out_.later_epoch = std::max(out_.later_epoch, msg.epoch);
     return false;
   }
   if (msg.sender >= config_.n) {
@@ -311,6 +312,10 @@ void PbftCore::HandleWhenDone(const ConsensusMsg& msg) {
     last_checkpoint_sent_ = cp;
   }
   Send(static_cast<int>(msg.sender), std::move(cp));
+  // And our commit at the end: with ours and its own it may complete the sender's q.
+  if (last_commit_sent_ && last_commit_sent_->height == epoch_.last) {
+    Send(static_cast<int>(msg.sender), *last_commit_sent_);
+  }
 }
 
 void PbftCore::OnRequest(Request req) {

@@ -154,6 +154,11 @@ struct CoreOutput {
   std::optional<uint64_t> need_state_transfer;
   // What happened to our view, in order.
   std::vector<ViewEvent> view_events;
+  // The highest epoch above ours that a dropped message named, or 0. Unverified (we do not
+  // know that set's keys): only a hint that peers moved on to a later validator set, for
+  // the shell to fetch certified blocks (checked against its schedule) as for
+  // need_state_transfer; a replica more than one epoch behind has no other way back.
+  uint64_t later_epoch = 0;
 };
 
 // A block the shell fetched from peers, verified (certificate, chain) and applied itself.

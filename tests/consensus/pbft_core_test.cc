@@ -471,7 +471,9 @@ TEST_F(PbftCoreTest, DropsMessagesOfAnotherEpoch) {
   core_->OnMessage(Sign(suspect));
   EXPECT_EQ(core_->dropped(DropReason::kOtherEpoch), 2u);
   EXPECT_EQ(core_->dropped_total(), 2u);
-  EXPECT_TRUE(core_->TakeOutput().to_send.empty());
+  CoreOutput out = core_->TakeOutput();
+  EXPECT_TRUE(out.to_send.empty());
+  EXPECT_EQ(out.later_epoch, 64u);  // peers moved on: a hint to fetch blocks
   EXPECT_STREQ(DropReasonName(DropReason::kOtherEpoch), "other_epoch");
 }
 
@@ -609,11 +611,14 @@ TEST_F(PbftEpochTest, AFinishedCoreAnswersALaggardWithItsCheckpointAtTheEnd) {
   // Replica 3 missed it all and suspects view 0: it is answered, not joined.
   core->OnMessage(Suspect(0, 0, 3));
   CoreOutput out = core->TakeOutput();
-  ASSERT_EQ(out.to_send.size(), 1u);
+  ASSERT_EQ(out.to_send.size(), 2u);
   EXPECT_EQ(out.to_send[0].first, 3);
   EXPECT_EQ(out.to_send[0].second.type, ConsensusMsg::kCheckpoint);
   EXPECT_EQ(out.to_send[0].second.height, 4u);
   EXPECT_EQ(out.to_send[0].second.digest, applied_.back().header_hash);
+  EXPECT_EQ(out.to_send[1].first, 3);
+  EXPECT_EQ(out.to_send[1].second.type, ConsensusMsg::kCommit);
+  EXPECT_EQ(out.to_send[1].second.height, 4u);
   EXPECT_EQ(core->dropped(DropReason::kEpochDone), 1u);
   core->OnMessage(Suspect(0, 0, 3));  // again at once: rate-limited
   EXPECT_TRUE(core->TakeOutput().to_send.empty());

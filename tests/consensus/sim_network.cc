@@ -321,6 +321,12 @@ void SimNetwork::Collect(uint32_t i, bool finished) {
       }
     }
   }
+  // Peers speak a later epoch: the shell fetches certified blocks, at most once a resend
+  // period (the hint is unverified).
+  if (out.later_epoch > epoch && now_ - hinted_at_[i] >= base_.resend_ticks) {
+    hinted_at_[i] = now_;
+    out.need_state_transfer = out.later_epoch;
+  }
   if (out.need_state_transfer) {
     if (transfer_lag_ == 0) {
       StateTransfer(i);

@@ -20,7 +20,8 @@
 // with the blocks (as a follower would have them). A restarted member gets the core of the
 // epoch its blocks reach, plus a finished core of the previous epoch to answer laggards.
 // Messages go to a member's core of their epoch, else to its current core (which drops
-// them: kOtherEpoch). Certificates are checked against the set in force at their height.
+// them: kOtherEpoch; a message of a later epoch makes the member fetch blocks, as a shell
+// catches up). Certificates are checked against the set in force at their height.
 // Thread rules: not thread-safe; one test drives it.
 #ifndef PROVLEDGER_TESTS_CONSENSUS_SIM_NETWORK_H_
 #define PROVLEDGER_TESTS_CONSENSUS_SIM_NETWORK_H_
@@ -217,6 +218,7 @@ class SimNetwork {
   std::vector<Request> submitted_;
   uint64_t transfer_lag_ = 0;
   std::map<uint32_t, uint64_t> transfer_due_;  // replica -> tick its transfer completes
+  std::map<uint32_t, uint64_t> hinted_at_;     // member -> tick of its last later-epoch hint
   using VoteKey = std::tuple<uint8_t, uint64_t, uint64_t>;     // (type, view, height)
   std::map<uint32_t, std::map<VoteKey, Bytes>> disk_votes_;    // persisted, per replica
   std::map<uint32_t, std::map<VoteKey, Bytes>> signed_votes_;  // every vote sent, never pruned
