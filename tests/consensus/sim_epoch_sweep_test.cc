@@ -191,19 +191,31 @@ void SweepSeeds(uint64_t first, uint64_t count, bool first_part) {
       static_cast<unsigned long long>(max_ticks), static_cast<unsigned long long>(other_epoch));
 }
 
-// Four parts of kSeeds / 4 seeds each, so that test shards run them side by side.
-constexpr uint64_t kPart = kSeeds / 4;
+// Eight parts of kSeeds / 8 seeds each, so that test shards run them side by side.
+constexpr uint64_t kPart = kSeeds / 8;
 TEST(SimEpochSweep, SetChangesWithCrashesMidChangeNeverForkAndKeepCommittingPart1) {
-  SweepSeeds(1, kPart, true);
+  SweepSeeds(1 + 0 * kPart, kPart, true);
 }
 TEST(SimEpochSweep, SetChangesWithCrashesMidChangeNeverForkAndKeepCommittingPart2) {
-  SweepSeeds(1 + kPart, kPart, false);
+  SweepSeeds(1 + 1 * kPart, kPart, false);
 }
 TEST(SimEpochSweep, SetChangesWithCrashesMidChangeNeverForkAndKeepCommittingPart3) {
   SweepSeeds(1 + 2 * kPart, kPart, false);
 }
 TEST(SimEpochSweep, SetChangesWithCrashesMidChangeNeverForkAndKeepCommittingPart4) {
   SweepSeeds(1 + 3 * kPart, kPart, false);
+}
+TEST(SimEpochSweep, SetChangesWithCrashesMidChangeNeverForkAndKeepCommittingPart5) {
+  SweepSeeds(1 + 4 * kPart, kPart, false);
+}
+TEST(SimEpochSweep, SetChangesWithCrashesMidChangeNeverForkAndKeepCommittingPart6) {
+  SweepSeeds(1 + 5 * kPart, kPart, false);
+}
+TEST(SimEpochSweep, SetChangesWithCrashesMidChangeNeverForkAndKeepCommittingPart7) {
+  SweepSeeds(1 + 6 * kPart, kPart, false);
+}
+TEST(SimEpochSweep, SetChangesWithCrashesMidChangeNeverForkAndKeepCommittingPart8) {
+  SweepSeeds(1 + 7 * kPart, kPart, false);
 }
 
 }  // namespace

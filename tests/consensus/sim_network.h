@@ -216,6 +216,7 @@ class SimNetwork {
   double replay_p_ = 0;
   std::vector<std::pair<uint32_t, ConsensusMsg>> history_;  // for replays, bounded
   std::vector<Request> submitted_;
+  std::vector<size_t> checked_upto_;  // per member: submitted_[0..k) seen committed
   uint64_t transfer_lag_ = 0;
   std::map<uint32_t, uint64_t> transfer_due_;  // replica -> tick its transfer completes
   std::map<uint32_t, uint64_t> hinted_at_;     // member -> tick of its last later-epoch hint
