@@ -643,12 +643,8 @@ Status BlockStore::PutStateRows(const std::vector<StateRow>& rows) {
   return Write(false, &batch, "state rows");
 }
 
-Status BlockStore::DiscardStateRows() {
-  if (height() != 0) return FailedPreconditionError("the store already holds a chain");
-  return DiscardStaged(/*headers=*/false);
-}
-
 Status BlockStore::DiscardStaged(bool headers) {
+  if (height() != 0) return FailedPreconditionError("the store already holds a chain");
   std::vector<StateSource> sources;
   for (uint8_t t = kMinStateTable; t <= kMaxStateTable; ++t) sources.push_back(SourceOf(t));
   if (headers) {

@@ -190,8 +190,9 @@ class BlockStore {
   // table out of 1..4 or a first-record row whose key does not start "first/";
   // kFailedPrecondition unless the store is empty.
   Status PutStateRows(const std::vector<StateRow>& rows);
-  // Drops every staged state row (a state that failed its digest); headers stay.
-  Status DiscardStateRows();
+  // Drops every staged state row (a state that failed its digest), and the staged headers
+  // too with `headers` (an install given up). kFailedPrecondition unless the store is empty.
+  Status DiscardStaged(bool headers);
   // Makes the staged state the store's: block `base` (its header, body, certificate and
   // payloads; its prev must be the staged header hash of base-1, its indexes are in the
   // state) becomes the head, `record_count` the records of blocks 1..base, bodies below
@@ -288,8 +289,6 @@ class BlockStore {
   Status FlushAll();
   // Pins the state as of the head when state_interval_ divides it (latest two kept).
   void MaybePinState();
-  // Discards staged state rows (and headers, with `headers`) of an install never finished.
-  Status DiscardStaged(bool headers);
   // Writes `batch` unless a write failed before; records the first failure.
   Status Write(bool sync, rocksdb::WriteBatch* batch, const std::string& what);
 
