@@ -23,13 +23,14 @@ N = 4
 STATE = ["--state_interval=16"]
 
 
-def submit(chain, node, seq, count=1, device="dev-1", payload=""):
+def submit(chain, node, seq, count=1, device="dev-1", ts=0):
+    """ledgerctl submit --json; a fixed `ts` makes the records repeatable (same ids)."""
     args = ["submit", "--gateway=gw-1", "--gateway_key=%s/gw-1.key" % chain.root,
             "--device=" + device, "--device_key=%s/%s.key" % (chain.root, device),
             "--genesis=" + chain.genesis, "--node=" + node, "--count=%d" % count,
             "--seq=%d" % seq, "--json"]
-    if payload:
-        args.append("--payload=" + payload)
+    if ts:
+        args.append("--ts=%d" % ts)
     _, out, _ = t.ctl(*args, timeout=120)
     return json.loads(out)
 
@@ -64,6 +65,11 @@ def main():
     chain.start_all(extra=STATE)
     chain.register()
     tproc, taddr = chain.start_follower("t0", extra=STATE)
+    # Early readings, repeatable: resent later they must answer DUPLICATE (record id index);
+    # the same seq with another ts, CONFLICT ((device, seq) index).
+    early_ts = int(time.time() * 1000)
+    early = submit(chain, chain.addr(0), seq=500, count=3, ts=early_ts)
+    t.check(all(r["outcome"] == "committed" for r in early), "early readings: %s" % early)
 
     acked = grow(chain, 50, seq=1000)
     register_device(chain, "dev-2")
@@ -117,8 +123,11 @@ def main():
     t.ctl("prove", new[0]["record_id"], "--node=" + faddr, "--genesis=" + chain.genesis)
     rc, out, err = t.ctl("record", oldest, "--node=" + faddr, check_rc=False)
     t.check(rc != 0 and "pruned" in out + err, "an old body is absent on f0: %s %s" % (out, err))
-    dup = submit(chain, faddr, seq=old_seq)  # same (device, seq), another ts: a new record id
-    t.check(dup[0]["outcome"] == "duplicate", "an old reading resent via f0: %s" % dup)
+    t.check(max(r["height"] for r in early) < cp, "the early readings lie below the checkpoint")
+    dup = submit(chain, faddr, seq=500, count=3, ts=early_ts)
+    t.check([r["outcome"] for r in dup] == ["duplicate"] * 3 and
+            [r["height"] for r in dup] == [r["height"] for r in early],
+            "old readings resent via f0 answer DUPLICATE where they are: %s" % dup)
 
     # A validator restarted empty rejoins from a checkpoint and votes with what it installed.
     chain.kill(3)
@@ -129,8 +138,12 @@ def main():
     t.wait_for(lambda: chain.status(3)["height"] >= chain.status(0)["height"], 60,
                "v3 at the head")
     chain.kill(2)
-    dup = submit(chain, chain.addr(3), seq=old_seq)
-    t.check(dup[0]["outcome"] == "duplicate", "v3 refuses an old (device, seq): %s" % dup)
+    dup = submit(chain, chain.addr(3), seq=500, count=3, ts=early_ts)
+    t.check([r["outcome"] for r in dup] == ["duplicate"] * 3,
+            "v3 answers DUPLICATE for old readings: %s" % dup)
+    conflict = submit(chain, chain.addr(3), seq=500, count=1, ts=early_ts + 1)
+    t.check(conflict[0]["outcome"] == "conflict",
+            "v3 refuses another record with an old (device, seq): %s" % conflict)
     more = submit(chain, chain.addr(3), seq=9100000, count=5)
     t.check(all(r["outcome"] == "committed" for r in more),
             "v0, v1 and the rejoined v3 commit: %s" % more)
