@@ -79,8 +79,10 @@ uint64_t CheckpointJoiner::ValidatorsHead() {
   std::vector<uint64_t> heights;
   for (Peer& p : validators_) {
     grpc::ClientContext ctx;
+    // Short: every empty node in auto mode asks this at start, often beside peers that are
+    // starting too.
     ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::milliseconds(options_.rpc_timeout_ms));
+                     std::chrono::milliseconds(std::min<uint32_t>(options_.rpc_timeout_ms, 2000)));
     v1::StatusRequest req;
     v1::NodeStatus st;
     if (!p.ledger->GetStatus(&ctx, req, &st).ok() || st.chain_id() != genesis_->chain_id) continue;

@@ -242,7 +242,8 @@ Status Run(int argc, char** argv, int* exit_code) {
   // A damaged head block is fetched again from the peers.
   sopts.open_damaged_head = true;
   sopts.light = light;
-  sopts.state_interval = absl::GetFlag(FLAGS_state_interval);
+  // A light store does not pin states: a pinned state would keep the bodies it prunes on disk.
+  sopts.state_interval = light ? 0 : absl::GetFlag(FLAGS_state_interval);
   CatchUpOptions copts;
   PL_ASSIGN_OR_RETURN(copts.mode, ParseCatchUpMode(absl::GetFlag(FLAGS_catch_up)));
   copts.min_blocks = absl::GetFlag(FLAGS_catch_up_min_blocks);
