@@ -38,10 +38,13 @@
 #include "ledger/genesis.h"
 #include "ledger/registry.h"
 #include "ledger/store/block_store.h"
+#include "node/checkpoint_joiner.h"
 #include "node/follower_orderer.h"
 #include "node/ledger_service.h"
 #include "node/pbft_orderer.h"
 #include "node/registry_holder.h"
+#include "node/state_attester.h"
+#include "node/state_sync_service.h"
 
 // The orderer's defaults are the flags' defaults: one place for each.
 static const provledger::node::PbftOptions kDefaults;
@@ -72,6 +75,17 @@ ABSL_FLAG(std::string, mode, "full",
           "certificates and the registry, prune older block bodies (see --retain_blocks)");
 ABSL_FLAG(uint64_t, retain_blocks, 1000,
           "light: keep the bodies (records, payloads) of the last N blocks (N >= 1)");
+ABSL_FLAG(std::string, catch_up, "auto",
+          "how an empty node joins: blocks (replay every block), checkpoint (install the state "
+          "2f+1 validators attest at a recent checkpoint, then go on by blocks), auto (checkpoint "
+          "when the head is --catch_up_min_blocks ahead, else blocks)");
+ABSL_FLAG(uint64_t, catch_up_min_blocks, 1000,
+          "auto: join from a checkpoint only when the validators' head is this far ahead");
+ABSL_FLAG(uint64_t, state_interval, 256,
+          "pin (and on validators digest and sign) the checkpoint state every N blocks, for "
+          "nodes joining from a checkpoint; 0: never");
+ABSL_FLAG(std::string, state_peers, "",
+          "HOST:PORT,...: nodes asked first for checkpoint state rows (then the validators)");
 ABSL_FLAG(std::string, config, "", "FILE.json: an object of these flag names; flags win");
 ABSL_FLAG(std::string, log_level, "info", "debug|info|warn");
 
@@ -91,6 +105,12 @@ const std::vector<std::string> kFlagOrder = {"genesis",
                                              "persist_votes",
                                              "follow",
                                              "follow_poll_ms",
+                                             "mode",
+                                             "retain_blocks",
+                                             "catch_up",
+                                             "catch_up_min_blocks",
+                                             "state_interval",
+                                             "state_peers",
                                              "config",
                                              "log_level"};
 
@@ -222,6 +242,12 @@ Status Run(int argc, char** argv, int* exit_code) {
   // A damaged head block is fetched again from the peers.
   sopts.open_damaged_head = true;
   sopts.light = light;
+  // A light store does not pin states: a pinned state would keep the bodies it prunes on disk.
+  sopts.state_interval = light ? 0 : absl::GetFlag(FLAGS_state_interval);
+  CatchUpOptions copts;
+  PL_ASSIGN_OR_RETURN(copts.mode, ParseCatchUpMode(absl::GetFlag(FLAGS_catch_up)));
+  copts.min_blocks = absl::GetFlag(FLAGS_catch_up_min_blocks);
+  copts.state_peers = SplitFlagList(absl::GetFlag(FLAGS_state_peers));
   PL_ASSIGN_OR_RETURN(auto store, ledger::BlockStore::Open(sopts, genesis.chain_id));
   auto stored_genesis = store->GetMeta("genesis_hash");
   if (stored_genesis.ok() && *stored_genesis != genesis.file_hash) {
@@ -238,6 +264,18 @@ Status Run(int argc, char** argv, int* exit_code) {
       return put;
     }
   }
+  {
+    // An empty store may start at a recent checkpoint instead of block 1 (docs/CATCHUP.md).
+    CheckpointJoiner joiner(store.get(), &genesis, self, copts);
+    auto joined = joiner.Run();
+    if (!joined.ok()) {
+      if (!store->write_status().ok()) {
+        LogError("store_write_failed").Kv("height", 0).Kv("during", "catch_up");
+        *exit_code = kExitStoreWriteFailed;
+      }
+      return joined.status();
+    }
+  }
   PL_ASSIGN_OR_RETURN(auto registry_rows, store->RegistryScan(""));
   PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows, &genesis));
   RegistryHolder registry(snapshot);
@@ -252,6 +290,11 @@ Status Run(int argc, char** argv, int* exit_code) {
     orderer = std::move(pbft);
   }
   LedgerService service(&genesis, node_id, store.get(), &registry, orderer.get(), BatchLimits());
+  std::unique_ptr<StateAttester> attester;
+  if (!follow && sopts.state_interval > 0) {
+    attester = std::make_unique<StateAttester>(store.get(), *key, node_id);
+  }
+  StateSyncService state_sync(store.get(), attester.get());
 
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default: a second node on a port in use would bind it too
@@ -260,6 +303,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
+  builder.RegisterService(&state_sync);
   if (consensus_service) builder.RegisterService(consensus_service.get());
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
@@ -271,6 +315,7 @@ Status Run(int argc, char** argv, int* exit_code) {
     LogError("listen_failed").Kv("listen", listen).Kv("port", PortOf(listen)).Kv("err", err);
     *exit_code = kExitListenFailed;
     orderer.reset();
+    attester.reset();
     return UnavailableError("cannot listen on " + listen + ": " + err);
   }
 
@@ -305,7 +350,8 @@ Status Run(int argc, char** argv, int* exit_code) {
       .Kv("reason", failure.ok() ? "signal" : "store_write_failed");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   orderer.reset();  // before the store it writes
-  store.reset();    // closes RocksDB (without a flush after a failed write)
+  attester.reset();
+  store.reset();  // closes RocksDB (without a flush after a failed write)
   if (!failure.ok()) {
     *exit_code = kExitStoreWriteFailed;
     return failure;
