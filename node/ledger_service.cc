@@ -175,8 +175,16 @@ grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequ
   resp->set_height(store_->height());
   resp->set_head_hash(store_->head_hash());
   resp->set_view(orderer_->view());
-  resp->set_primary(genesis_->Primary(orderer_->view()).id);
-  resp->set_validators(static_cast<uint32_t>(genesis_->n()));
+  const EpochPlan plan = orderer_->epoch_plan().value_or(GenesisPlan(*genesis_, 0));
+  if (!plan.set.empty()) resp->set_primary(plan.set[orderer_->view() % plan.set.size()].id);
+  resp->set_validators(static_cast<uint32_t>(plan.set.size()));
+  resp->set_epoch(plan.epoch);
+  for (const auto& v : plan.set) resp->add_validator_ids(v.id);
+  if (plan.pending_height != 0) {
+    resp->set_pending_change_height(plan.pending_height);
+    resp->set_pending_change_end(plan.pending_end);
+    for (const auto& v : plan.pending_set) resp->add_pending_validator_ids(v.id);
+  }
   resp->set_records(store_->record_count());
   resp->set_mode(store_->light() ? "light" : "full");
   resp->set_pending_batches(orderer_->pending());

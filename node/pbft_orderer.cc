@@ -55,12 +55,14 @@ consensus::PbftConfig CoreConfig(const ledger::Genesis& genesis, uint32_t self,
 }  // namespace
 
 PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genesis, PrivateKey key,
-                         uint32_t self, RegistryHolder* registry, PbftOptions options)
+                         uint32_t self, RegistryHolder* registry, PbftOptions options,
+                         PbftEpoch epoch)
     : store_(store),
       genesis_(genesis),
       key_(std::move(key)),
       self_(self),
       options_(options),
+      epoch_(std::move(epoch)),
       signer_(std::make_unique<KeySigner>(&key_)),
       checker_(std::make_unique<GenesisChecker>(genesis_)),
       batch_cache_(kCheckedBatchCacheEntries, kCheckedBatchCacheBytes),
@@ -80,6 +82,7 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
     std::_Exit(3);
   }
   core_->RestoreVotes(*votes);
+  NoteEpochEnd();  // restarted between a change and its epoch's end
   transport_ = std::make_unique<PeerTransport>(genesis_, self_, options_.max_peer_queue);
   repairer_ = std::make_unique<BlockRepairer>(genesis_, self_, transport_->ledger_stubs(),
                                               [this](std::shared_ptr<BlockRepairer::Copy> c) {
@@ -223,6 +226,9 @@ void PbftOrderer::Handle(Event& e) {
     case Event::kTransfer:
       ApplyTransfer(*e.transfer);
       break;
+    case Event::kCatchUp:
+      if (e.target > store_->height()) StartTransfer(e.target);
+      break;
     case Event::kMessage:
       core_->OnVerifiedMessage(e.msg);  // Deliver checked its signature
       break;
@@ -285,10 +291,31 @@ void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
     Apply(c);
     if (halted_) return;
   }
-  if (out.need_state_transfer) {
-    if (transfer_start_ == 0) transfer_start_ = store_->height() + 1;
-    transfer_->Request(store_->height() + 1, store_->head_hash(), *out.need_state_transfer);
-  }
+  if (out.need_state_transfer) StartTransfer(*out.need_state_transfer);
+}
+
+void PbftOrderer::StartTransfer(uint64_t target) {
+  if (transfer_start_ == 0) transfer_start_ = store_->height() + 1;
+  transfer_->Request(store_->height() + 1, store_->head_hash(), target);
+}
+
+void PbftOrderer::NoteEpochEnd() {
+  if (!epoch_.pending_end) return;
+  const uint64_t end = epoch_.pending_end();
+  if (end == 0 || end == epoch_end_) return;
+  epoch_end_ = end;
+  LogInfo("epoch_end_scheduled")
+      .Kv("epoch", epoch_.epoch)
+      .Kv("end", end)
+      .Kv("height", store_->height());
+  // VCORE: core_->EndEpochAt(end);
+}
+
+void PbftOrderer::CatchUp(uint64_t target) {
+  Event e;
+  e.kind = Event::kCatchUp;
+  e.target = target;
+  (void)Post(std::move(e));  // a full queue: the next probe asks again
 }
 
 void PbftOrderer::FlushSends() {
@@ -325,6 +352,7 @@ void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
     return;
   }
   if (!appended) return;
+  NoteEpochEnd();
   waiters_.Untrack(c.request_ids);
   // Requests ordered as rejected: their submitters learn why; nothing of them was written.
   waiters_.Reject(d.rejected_ids, d.rejected_errors);
@@ -359,6 +387,7 @@ void PbftOrderer::ApplyTransfer(StateTransfer::Batch& batch) {
     got.back().request_ids = settled;
     transfer_settled_ += settled.size();
   }
+  if (!got.empty()) NoteEpochEnd();
   if (batch.last) {
     if (store_->height() > start) {
       LogInfo("state_transferred")
