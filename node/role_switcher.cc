@@ -162,7 +162,7 @@ void RoleSwitcher::ProbeLag(const EpochPlan& plan) {
           plan.set[i].address, grpc::InsecureChannelCredentials(), args)));
     }
   }
-  std::vector<uint64_t> heights;
+  std::vector<uint64_t> heights, epochs;
   for (auto& stub : probe_stubs_) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
@@ -171,11 +171,29 @@ void RoleSwitcher::ProbeLag(const EpochPlan& plan) {
     v1::NodeStatus st;
     if (!stub->GetStatus(&ctx, req, &st).ok() || st.chain_id() != genesis_->chain_id) continue;
     heights.push_back(st.height());
+    epochs.push_back(st.epoch());
   }
-  const uint64_t target = FollowTarget(std::move(heights), (plan.set.size() - 1) / 3);
-  if (target < plan.height + options_.lag_blocks) return;
-  LogInfo("catching_up").Kv("height", plan.height).Kv("target", target).Kv("epoch", plan.epoch);
+  // As a follower does, trust only what f+1 of the set report (one of them is honest).
+  const size_t f = (plan.set.size() - 1) / 3;
+  const uint64_t target = FollowTarget(std::move(heights), f);
+  const uint64_t their_epoch = FollowTarget(std::move(epochs), f);
+  if (!LagNeedsCatchUp(plan, target, their_epoch, options_.lag_blocks)) return;
+  LogInfo("catching_up")
+      .Kv("height", plan.height)
+      .Kv("target", target)
+      .Kv("epoch", plan.epoch)
+      .Kv("peers_epoch", their_epoch);
   if (auto cur = Current()) cur->CatchUp(target);
+}
+
+bool LagNeedsCatchUp(const EpochPlan& plan, uint64_t target, uint64_t peers_epoch,
+                     uint64_t lag_blocks) {
+  if (target <= plan.height) return false;
+  // Peers in a later epoch no longer speak ours: our core cannot catch up by messages.
+  if (peers_epoch > plan.epoch) return true;
+  // Our epoch ends below what they hold: fetch up to its end and beyond.
+  if (plan.pending_end != 0 && target >= plan.pending_end) return true;
+  return target >= plan.height + lag_blocks;
 }
 
 StatusOr<std::future<SubmitResult>> RoleSwitcher::Submit(CheckedBatch batch,

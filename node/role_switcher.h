@@ -18,9 +18,9 @@
 // the node follows. A restart reads the same plan from the store, so it starts in the role
 // and epoch it had (no state of its own).
 //
-// A validator behind its peers by `lag_blocks` or more (the (f+1)-th highest head of the
-// set in force, asked every `lag_probe_ms`) is told to CatchUp: after a restart its peers
-// may have moved to a later epoch, whose messages its core does not take.
+// A validator behind its peers (LagNeedsCatchUp over the (f+1)-th highest head and epoch the
+// set in force reports, asked every `lag_probe_ms`) is told to CatchUp: after a restart its
+// peers may have moved to a later epoch, whose messages its core does not take.
 //
 // Thread rules: every method from any thread. The destructor stops the poll thread, then
 // destroys the current orderer.
@@ -42,6 +42,12 @@
 #include "proto/ledger.grpc.pb.h"
 
 namespace provledger::node {
+
+// Whether a validator at `plan` must fetch blocks (CatchUp) when the set's (f+1)-th highest
+// head is `target` and its (f+1)-th highest epoch `peers_epoch`: they are in a later epoch,
+// or past the end of ours, or `lag_blocks` ahead of us.
+bool LagNeedsCatchUp(const EpochPlan& plan, uint64_t target, uint64_t peers_epoch,
+                     uint64_t lag_blocks);
 
 struct RoleSwitcherOptions {
   uint32_t poll_ms = 10;             // the plan is read this often

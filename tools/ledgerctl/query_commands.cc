@@ -111,6 +111,10 @@ Status CmdBlock(const Ctx& c) {
   o.Set("proposer", JsonValue::String(hd.proposer));
   o.Set("certificate_view", JsonValue::Int(b.certificate().view()));
   o.Set("certificate_signatures", JsonValue::Int(b.certificate().signatures_size()));
+  // Indexes in the validator set in force at this height (ledgerctl validator list).
+  JsonValue signers = JsonValue::Array();
+  for (const auto& s : b.certificate().signatures()) signers.Push(JsonValue::Int(s.validator()));
+  o.Set("certificate_signers", std::move(signers));
   JsonValue ids = JsonValue::Array();
   for (const auto& r : b.records()) ids.Push(JsonValue::String(HexEncode(ledger::RecordId(r))));
   o.Set("record_ids", std::move(ids));
