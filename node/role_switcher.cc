@@ -85,7 +85,7 @@ Status RoleSwitcher::Build(const EpochPlan& plan) {
       .Kv("role", role.validator ? "validator" : "follower")
       .Kv("n", plan.set.size())
       .Kv("set", JoinIds(plan.set));
-  if (role.validator) line.Kv("index", role.index);
+  if (role.validator) line.Kv("index", role.index).Kv("key", role.key == 0 ? "key" : "next_key");
   if (!role.validator) line.Kv("why", role.why);
   if (plan.pending_height != 0) line.Kv("pending_end", plan.pending_end);
   node_role_ = role;
