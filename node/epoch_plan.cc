@@ -1,11 +1,35 @@
 #include "node/epoch_plan.h"
 
+#include <algorithm>
+
 namespace provledger::node {
 
 EpochPlan GenesisPlan(const ledger::Genesis& genesis, uint64_t height) {
   EpochPlan p;
   p.height = height;
   p.set = genesis.validators;
+  return p;
+}
+
+EpochPlan PlanAt(const ledger::ValidatorSchedule& schedule, uint64_t height) {
+  EpochPlan p;
+  p.height = height;
+  p.set = schedule.SetAt(height + 1).members();
+  for (const auto& c : schedule.changes()) {
+    if (c.end < height + 1) p.epoch = std::max(p.epoch, c.end);
+  }
+  // The NEAREST end above us (not the newest change's): the core must stop there, where the
+  // next set takes over, even when another change is already scheduled after it.
+  for (const auto& c : schedule.changes()) {
+    if (c.end <= height) continue;
+    if (p.pending_end == 0 || c.end < p.pending_end) {
+      p.pending_end = c.end;
+      p.pending_height = c.committed_height;
+    } else if (c.end == p.pending_end) {
+      p.pending_height = std::max(p.pending_height, c.committed_height);  // the last one wins
+    }
+  }
+  if (p.pending_end != 0) p.pending_set = schedule.SetAt(p.pending_end + 1).members();
   return p;
 }
 

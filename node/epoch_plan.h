@@ -17,6 +17,7 @@
 #include "common/ecdsa.h"
 #include "common/status.h"
 #include "ledger/genesis.h"
+#include "ledger/validator_schedule.h"
 
 namespace provledger::node {
 
@@ -36,6 +37,10 @@ using PlanSource = std::function<StatusOr<EpochPlan>()>;
 
 // The plan of a chain whose set never changed: epoch 0, the genesis set, nothing pending.
 EpochPlan GenesisPlan(const ledger::Genesis& genesis, uint64_t height);
+// The plan at `height` under `schedule` (ledger/validator_schedule.h): the set SetAt(height+1),
+// its epoch (the highest end of a change in force there), and the nearest end above `height`
+// with the set in force after it (the change committed last with that end).
+EpochPlan PlanAt(const ledger::ValidatorSchedule& schedule, uint64_t height);
 
 // What node `id` holding `keys` is under `set`.
 struct NodeRole {

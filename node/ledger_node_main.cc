@@ -243,13 +243,15 @@ Status Run(int argc, char** argv, int* exit_code) {
     }
   }
   PL_ASSIGN_OR_RETURN(auto registry_rows, store->RegistryScan(""));
-  PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows));
+  PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows, &genesis));
   RegistryHolder registry(snapshot);
 
   // The validator set in force at our height decides the role (and the epoch), after a
   // restart too: the store holds the schedule.
-  PlanSource plans = [&genesis, st = store.get()]() -> StatusOr<EpochPlan> {
-    return GenesisPlan(genesis, st->height());
+  PlanSource plans = [&genesis, &registry, st = store.get()]() -> StatusOr<EpochPlan> {
+    const auto schedule = registry.Get()->schedule();
+    return schedule != nullptr ? PlanAt(*schedule, st->height())
+                               : GenesisPlan(genesis, st->height());
   };
   PL_ASSIGN_OR_RETURN(EpochPlan plan, plans());
   const NodeRole first_role = RoleIn(plan.set, node_id, keys);

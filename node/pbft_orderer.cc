@@ -98,6 +98,11 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
                                                 e.transfer = std::move(b);
                                                 return Post(std::move(e));
                                               });
+  // Fetched and repaired blocks are checked against the set at their height
+  // (docs/VALIDATOR_SET.md).
+  ScheduleSource schedule = [registry] { return registry->Get()->schedule(); };
+  repairer_->SetScheduleSource(schedule);
+  transfer_->SetScheduleSource(schedule);
   worker_ = std::make_unique<Worker>("consensus", [this](Worker& w) { Run(w); });
   worker_->set_on_stop([this] { cv_.notify_all(); });
   if (store_->damaged_head() != 0) RequestRepair(store_->damaged_head());

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
@@ -23,6 +24,7 @@
 #include "ledger/chain_check.h"
 #include "ledger/merkle/tree_hasher.h"
 #include "ledger/record.h"
+#include "ledger/registry.h"
 
 namespace provledger::ledger {
 
@@ -658,15 +660,15 @@ StatusOr<StoredBlock> BlockStore::ReadBlockUnchecked(uint64_t height, bool with_
 }
 
 Status BlockStore::CheckBlock(const StoredBlock& b, uint64_t height) const {
-  return CheckStored(b, ChainLink{chain_id_, height, std::nullopt}, /*genesis=*/nullptr);
+  return CheckStored(b, ChainLink{chain_id_, height, std::nullopt}, /*set=*/nullptr);
 }
 
 Status BlockStore::CheckStored(const StoredBlock& b, const ChainLink& at,
-                               const Genesis* genesis) const {
+                               const ValidatorSet* set) const {
   std::vector<Bytes> leaves;
   leaves.reserve(b.records.size());
   for (const auto& r : b.records) leaves.push_back(RecordId(r));
-  Status s = CheckCertifiedBlock(at, b.header_bytes, &leaves, b.certificate, genesis, nullptr);
+  Status s = CheckCertifiedBlockWithSet(at, b.header_bytes, &leaves, b.certificate, set, nullptr);
   if (!s.ok()) return DataLossError("block " + std::to_string(at.height) + ": " + s.message());
   return OkStatus();
 }
@@ -837,8 +839,19 @@ StatusOr<std::vector<std::pair<std::string, Bytes>>> BlockStore::MetaScan(
 Status BlockStore::VerifyChain(const Genesis* genesis,
                                const std::function<void(uint64_t)>& progress) const {
   const uint64_t head = height();
+  // The set certifying each block: for pruned blocks (no bodies) the schedule the registry
+  // rows record; from the first kept body on, derived from the chain itself, block by block,
+  // and compared with the rows at the end.
+  std::optional<ValidatorSchedule> stored, derived;
+  if (genesis != nullptr) {
+    PL_ASSIGN_OR_RETURN(auto rows, RegistryScan(kValidatorSetRowPrefix));
+    PL_ASSIGN_OR_RETURN(auto snap, RegistrySnapshot::FromRows(rows, genesis));
+    stored = *snap->schedule();
+    derived = stored->CommittedBelow(pruned_below());
+  }
   Bytes prev(32, '\0');
   for (uint64_t h = 1; h <= head; ++h) {
+    const ValidatorSet* set = derived ? &derived->SetAt(h) : nullptr;
     if (h < pruned_below()) {  // header and certificate only: the body is gone
       std::string header, cert;
       PL_RETURN_IF_ERROR(FromRocks(
@@ -848,8 +861,8 @@ Status BlockStore::VerifyChain(const Genesis* genesis,
       provledger::v1::CommitCertificate c;
       if (!c.ParseFromString(cert))
         return DataLossError("block " + std::to_string(h) + ": certificate does not parse");
-      Status s =
-          CheckCertifiedBlock(ChainLink{chain_id_, h, prev}, header, nullptr, c, genesis, nullptr);
+      Status s = CheckCertifiedBlockWithSet(ChainLink{chain_id_, h, prev}, header, nullptr, c, set,
+                                            nullptr);
       if (!s.ok()) return DataLossError("block " + std::to_string(h) + ": " + s.message());
       prev = HeaderHash(header);
       if (progress && h % 1000 == 0) progress(h);
@@ -857,12 +870,24 @@ Status BlockStore::VerifyChain(const Genesis* genesis,
     }
     auto b = ReadBlockUnchecked(h, false);
     if (!b.ok()) return DataLossError("block " + std::to_string(h) + ": " + b.status().message());
-    PL_RETURN_IF_ERROR(CheckStored(*b, ChainLink{chain_id_, h, prev}, genesis));
+    PL_RETURN_IF_ERROR(CheckStored(*b, ChainLink{chain_id_, h, prev}, set));
+    if (derived) {
+      std::vector<Record> registry_records;
+      for (const auto& r : b->records) {
+        auto rec = DecodeRecord(r);
+        if (rec.ok() && rec->kind == RecordKind::kRegistry) registry_records.push_back(*rec);
+      }
+      if (!registry_records.empty())
+        derived = ScheduleAfterBlock(*genesis, *derived, h, registry_records);
+    }
     prev = b->header_hash;
     if (progress && h % 1000 == 0) progress(h);
   }
   if (prev != head_hash())
     return DataLossError("head hash does not match block " + std::to_string(head));
+  if (derived && !derived->SameChanges(*stored)) {
+    return DataLossError("the validator changes in the registry rows are not those of the chain");
+  }
   return OkStatus();
 }
 

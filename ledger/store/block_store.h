@@ -31,6 +31,7 @@
 #include "ledger/block_header.h"
 #include "ledger/chain_check.h"
 #include "ledger/genesis.h"
+#include "ledger/validator_set.h"
 #include "proto/ledger.pb.h"
 
 namespace rocksdb {
@@ -209,7 +210,10 @@ class BlockStore {
   // Pruned blocks (light stores) are checked by header and certificate only.
   // Checks every block from height 1 to the head with CheckCertifiedBlock
   // (ledger/chain_check.h): header hash, prev link, Merkle root, record count, and the
-  // certificate digest, with `genesis` (may be null) its signatures too; then the head record.
+  // certificate digest, with `genesis` (may be null) its signatures too, each against the
+  // validator set in force at its height (docs/VALIDATOR_SET.md: the schedule of the registry
+  // rows for pruned blocks, else derived from the blocks, which must agree with the rows);
+  // then the head record.
   // Returns OK or kDataLoss naming the first bad height. `progress` (may be empty) is called
   // every 1000 blocks with the height reached.
   Status VerifyChain(const Genesis* genesis, const std::function<void(uint64_t)>& progress) const;
@@ -226,7 +230,7 @@ class BlockStore {
   // A stored block against itself (CheckCertifiedBlock without a prev); kDataLoss.
   Status CheckBlock(const StoredBlock& b, uint64_t height) const;
   // A stored block as block `at` (CheckCertifiedBlock); kDataLoss naming the height.
-  Status CheckStored(const StoredBlock& b, const ChainLink& at, const Genesis* genesis) const;
+  Status CheckStored(const StoredBlock& b, const ChainLink& at, const ValidatorSet* set) const;
   // Checks a block to write as block `at` (CheckCertifiedBlock without signatures); fills
   // *header, *header_hash and *leaves (the record ids). kFailedPrecondition naming the cause.
   Status CheckToWrite(const BlockToAppend& block, const ChainLink& at, BlockHeader* header,

@@ -56,6 +56,7 @@ Status CmdStatus(const Ctx& c) {
     o.Set("pending_change_height", JsonValue::Int(s.pending_change_height()));
     o.Set("pending_change_end", JsonValue::Int(s.pending_change_end()));
     o.Set("pending_validator_ids", IdArray(s.pending_validator_ids()));
+    o.Set("validator_set_digest", JsonValue::String(HexEncode(s.validator_set_digest())));
     PrintJson(o);
   } else {
     std::printf(
