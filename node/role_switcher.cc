@@ -88,6 +88,8 @@ Status RoleSwitcher::Build(const EpochPlan& plan) {
   if (role.validator) line.Kv("index", role.index).Kv("key", role.key == 0 ? "key" : "next_key");
   if (!role.validator) line.Kv("why", role.why);
   if (plan.pending_height != 0) line.Kv("pending_end", plan.pending_end);
+  // How long no orderer served: the old one drained and stopped, the new one built.
+  if (ever_built_) line.Kv("switch_ms", SteadyMs() - switch_started_ms_);
   node_role_ = role;
   built_ = true;
   ever_built_ = true;
@@ -138,6 +140,7 @@ void RoleSwitcher::Loop(Worker& w) {
         switching_to_ = "switching to validator-set epoch " + std::to_string(plan->epoch);
       }
       if (built_) switches_.fetch_add(1);
+      switch_started_ms_ = SteadyMs();
       TearDown();
       if (!Build(*plan).ok()) w.Sleep(1000);  // logged; the next poll tries again
       continue;

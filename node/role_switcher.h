@@ -131,6 +131,7 @@ class RoleSwitcher final : public Orderer, public SubmitForwarder {
   bool built_ = false;       // false after a failed Build: retried at the next poll
   bool ever_built_ = false;  // an orderer was built once (later ones are switches)
   uint64_t next_probe_ms_ = 0;
+  uint64_t switch_started_ms_ = 0;  // SteadyMs() when the running switch began
   std::vector<std::unique_ptr<provledger::v1::Ledger::Stub>> probe_stubs_;  // this epoch's peers
 
   std::atomic<uint64_t> epoch_{0};
