@@ -215,10 +215,7 @@ void PbftOrderer::Run(Worker& w) {
       // primary is known to nobody else, and would wait for our view-change timer alone.
       // Like a PBFT client after a timeout, hand every request still waiting here to all.
       relayed_view_ = core_->view();
-      waiters_.ForEachWaitingRequest([this](const Bytes& request) {
-        v1::ConsensusRequest cr;
-        if (cr.ParseFromString(request)) transport_->BroadcastRequest(cr);
-      });
+      RebroadcastWaiting();
     }
   }
 }
@@ -273,6 +270,15 @@ void PbftOrderer::OnTick() {
 
 void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
   monitor_.Log(out.view_events, store_->height());
+  for (const consensus::ViewEvent& e : out.view_events) {
+    if (e.kind != consensus::ViewEvent::kSuspected) continue;
+    // Our view timer ran out on a request: like a PBFT client after a timeout, hand every
+    // request still waiting here to all. A copy we relayed may have been lost (a peer
+    // switching epochs, restarting): if only we hold it, only we suspect, f+1 never do,
+    // and the primary would never learn of it.
+    RebroadcastWaiting();
+    break;
+  }
   for (const consensus::Vote& v : out.refused_votes) {
     LogError("vote_refused")
         .Kv("type", consensus::TypeName(static_cast<ConsensusMsg::Type>(v.type)))
@@ -297,6 +303,13 @@ void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
     if (halted_) return;
   }
   if (out.need_state_transfer) StartTransfer(*out.need_state_transfer);
+}
+
+void PbftOrderer::RebroadcastWaiting() {
+  waiters_.ForEachWaitingRequest([this](const Bytes& request) {
+    v1::ConsensusRequest cr;
+    if (cr.ParseFromString(request)) transport_->BroadcastRequest(cr);
+  });
 }
 
 void PbftOrderer::StartTransfer(uint64_t target) {

@@ -128,6 +128,8 @@ class PbftOrderer final : public Orderer {
   void ApplyRepair(const BlockRepairer::Copy& r);
   // Consensus thread: caps the core at the epoch's end once a change is committed.
   void NoteEpochEnd();
+  // Consensus thread: hands every request a local client still waits for to every peer.
+  void RebroadcastWaiting();
   // Consensus thread: fetches blocks up to `target` from the peers.
   void StartTransfer(uint64_t target);
   // Consensus thread: a store write failed during `during` at `height`: log it once, stop
