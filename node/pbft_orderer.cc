@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "ledger/block_header.h"
 
 namespace provledger::node {
 
@@ -38,11 +39,13 @@ class PbftOrderer::GenesisChecker final : public consensus::SignatureChecker {
 
 namespace {
 consensus::PbftConfig CoreConfig(const ledger::Genesis& genesis, uint32_t self,
-                                 const PbftOptions& o) {
+                                 const PbftOptions& o, uint64_t epoch = 0, Bytes epoch_hash = {}) {
   consensus::PbftConfig cfg;
   cfg.n = static_cast<uint32_t>(genesis.n());
   cfg.self = self;
   cfg.chain_id = genesis.chain_id;
+  cfg.epoch = epoch;
+  cfg.epoch_hash = std::move(epoch_hash);
   cfg.checkpoint_interval = o.checkpoint_interval;
   cfg.window = o.window;
   cfg.max_batch_requests = o.max_block_batches;
@@ -73,9 +76,21 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
       vote_store_(store_, options_.persist_votes),
       monitor_(genesis_, 2 * CoreConfig(*genesis_, self_, options_).view_change_timeout_ticks),
       waiters_(store_) {
-  core_ = std::make_unique<consensus::PbftCore>(CoreConfig(*genesis_, self_, options_),
-                                                signer_.get(), checker_.get(), &factory_,
-                                                store_->height(), store_->head_hash());
+  Bytes epoch_hash;
+  if (epoch_.epoch != 0) {
+    // The block the epoch starts after: every member applied it before the epoch began.
+    auto header = store_->ReadHeaderBytes(epoch_.epoch);
+    if (!header.ok()) {
+      LogError("epoch_block_unreadable")
+          .Kv("epoch", epoch_.epoch)
+          .Kv("err", header.status().ToString());
+      std::_Exit(3);
+    }
+    epoch_hash = ledger::HeaderHash(*header);
+  }
+  core_ = std::make_unique<consensus::PbftCore>(
+      CoreConfig(*genesis_, self_, options_, epoch_.epoch, std::move(epoch_hash)), signer_.get(),
+      checker_.get(), &factory_, store_->height(), store_->head_hash());
   auto votes = vote_store_.Load();
   if (!votes.ok()) {
     LogError("votes_unreadable").Kv("err", votes.status().ToString());
@@ -326,7 +341,7 @@ void PbftOrderer::NoteEpochEnd() {
       .Kv("epoch", epoch_.epoch)
       .Kv("end", end)
       .Kv("height", store_->height());
-  // VCORE: core_->EndEpochAt(end);
+  core_->EndEpochAt(end);
 }
 
 void PbftOrderer::CatchUp(uint64_t target) {
