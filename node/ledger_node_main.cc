@@ -43,6 +43,7 @@
 #include "node/ledger_service.h"
 #include "node/pbft_orderer.h"
 #include "node/registry_holder.h"
+#include "node/role_switcher.h"
 #include "node/state_attester.h"
 #include "node/state_sync_service.h"
 
@@ -52,7 +53,11 @@ static const provledger::node::PbftOptions kDefaults;
 ABSL_FLAG(std::string, genesis, "", "the genesis FILE (required)");
 ABSL_FLAG(std::string, node_id, "", "this validator's id in the genesis file (required)");
 ABSL_FLAG(std::string, key, "",
-          "this validator's private key FILE, mode 0600 (required; unused with --follow)");
+          "this node's private key FILE, mode 0600 (required unless --follow; a follower "
+          "with a key is promoted once a validator-set change names that key for its id)");
+ABSL_FLAG(std::string, next_key, "",
+          "a second private key FILE: the node signs with whichever of --key and --next_key "
+          "the validator set in force names for its id (key replacement without a restart)");
 ABSL_FLAG(std::string, data_dir, "", "DIR of the chain store (required)");
 ABSL_FLAG(std::string, listen, "", "HOST:PORT to serve on (default: the genesis address)");
 ABSL_FLAG(uint64_t, block_timeout_ms, kDefaults.block_timeout_ms,
@@ -67,8 +72,9 @@ ABSL_FLAG(uint64_t, window, kDefaults.window, "blocks in flight (PBFT watermark 
 ABSL_FLAG(bool, persist_votes, kDefaults.persist_votes,
           "write each vote to disk before sending it (never off in production)");
 ABSL_FLAG(bool, follow, false,
-          "run as a follower: no consensus, pull committed blocks from the validators, forward "
-          "submissions (--node_id must not be a validator; --listen required)");
+          "may start as a follower: no consensus, pull committed blocks from the validators, "
+          "forward submissions (--key optional; --listen required unless the set in force "
+          "names this id). The role follows the validator set in force at every epoch");
 ABSL_FLAG(uint64_t, follow_poll_ms, 200, "follower: ask the validators' heads this often");
 ABSL_FLAG(std::string, mode, "full",
           "full: keep every block; light (followers only, with --follow): keep headers, "
@@ -95,6 +101,7 @@ namespace {
 const std::vector<std::string> kFlagOrder = {"genesis",
                                              "node_id",
                                              "key",
+                                             "next_key",
                                              "data_dir",
                                              "listen",
                                              "block_timeout_ms",
@@ -169,7 +176,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(std::string genesis_path, Require(FLAGS_genesis));
   PL_ASSIGN_OR_RETURN(std::string node_id, Require(FLAGS_node_id));
   const bool follow = absl::GetFlag(FLAGS_follow);
-  std::string key_path;
+  std::string key_path = absl::GetFlag(FLAGS_key);
   if (!follow) {
     PL_ASSIGN_OR_RETURN(key_path, Require(FLAGS_key));
   }
@@ -177,14 +184,6 @@ Status Run(int argc, char** argv, int* exit_code) {
   SetLogContext("node", node_id);
 
   PL_ASSIGN_OR_RETURN(ledger::Genesis genesis, ledger::LoadGenesis(genesis_path));
-  auto self = genesis.IndexOf(node_id);
-  if (follow && self) {
-    return InvalidArgumentError("node id '" + node_id + "' is a validator in " + genesis_path +
-                                ": a follower needs an id of its own");
-  }
-  if (follow && absl::GetFlag(FLAGS_listen).empty()) {
-    return InvalidArgumentError("--follow needs --listen (a follower has no genesis address)");
-  }
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode != "full" && mode != "light") {
     return InvalidArgumentError("--mode must be full or light, not '" + mode + "'");
@@ -197,15 +196,12 @@ Status Run(int argc, char** argv, int* exit_code) {
   if (light && absl::GetFlag(FLAGS_retain_blocks) == 0) {
     return InvalidArgumentError("--retain_blocks must be at least 1");
   }
-  if (!follow && !self)
-    return InvalidArgumentError("node id '" + node_id + "' is not a validator in " + genesis_path);
-  std::optional<PrivateKey> key;
-  if (!follow) {
-    PL_ASSIGN_OR_RETURN(key, ReadKeyFile(key_path));
-    if (key->PublicKey() != genesis.validators[*self].pubkey) {
-      return PermissionDeniedError("key " + key_path + " is not validator " + node_id +
-                                   "'s key in the genesis file");
-    }
+  // Every key this node holds: it signs with the one the set in force names for its id.
+  std::vector<PrivateKey> keys;
+  for (const std::string& path : {key_path, absl::GetFlag(FLAGS_next_key)}) {
+    if (path.empty()) continue;
+    PL_ASSIGN_OR_RETURN(PrivateKey k, ReadKeyFile(path));
+    keys.push_back(std::move(k));
   }
   FollowerOptions fopts;
   PL_ASSIGN_OR_RETURN(fopts.poll_ms, NarrowFlag<uint32_t>(FLAGS_follow_poll_ms, "follow_poll_ms"));
@@ -223,18 +219,26 @@ Status Run(int argc, char** argv, int* exit_code) {
   popts.persist_votes = absl::GetFlag(FLAGS_persist_votes);
 
   // A port in use is refused before anything else starts: a second process must never answer
-  // for (or vote beside) the one already listening.
-  const std::string listen = absl::GetFlag(FLAGS_listen).empty() ? genesis.validators[*self].address
-                                                                 : absl::GetFlag(FLAGS_listen);
-  Status probe = ProbeListen(listen);
-  if (!probe.ok()) {
-    LogError("listen_failed")
-        .Kv("listen", listen)
-        .Kv("port", PortOf(listen))
-        .Kv("err", probe.message());
-    *exit_code = kExitListenFailed;
-    return UnavailableError("cannot listen on " + listen + ": " + probe.message());
+  // for (or vote beside) the one already listening. The listen address is the flag's, else
+  // the genesis one for our id, else (a validator added later) the set in force's.
+  std::string listen = absl::GetFlag(FLAGS_listen);
+  if (listen.empty() && genesis.IndexOf(node_id)) {
+    listen = genesis.validators[*genesis.IndexOf(node_id)].address;
   }
+  const bool probed = !listen.empty();
+  auto probe_listen = [&]() -> Status {
+    Status probe = ProbeListen(listen);
+    if (!probe.ok()) {
+      LogError("listen_failed")
+          .Kv("listen", listen)
+          .Kv("port", PortOf(listen))
+          .Kv("err", probe.message());
+      *exit_code = kExitListenFailed;
+      return UnavailableError("cannot listen on " + listen + ": " + probe.message());
+    }
+    return OkStatus();
+  };
+  if (probed) PL_RETURN_IF_ERROR(probe_listen());
 
   ::mkdir(data_dir.c_str(), 0700);
   ledger::StoreOptions sopts;
@@ -266,7 +270,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   }
   {
     // An empty store may start at a recent checkpoint instead of block 1 (docs/CATCHUP.md).
-    CheckpointJoiner joiner(store.get(), &genesis, self, copts);
+    CheckpointJoiner joiner(store.get(), &genesis, genesis.IndexOf(node_id), copts);
     auto joined = joiner.Run();
     if (!joined.ok()) {
       if (!store->write_status().ok()) {
@@ -280,19 +284,60 @@ Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows, &genesis));
   RegistryHolder registry(snapshot);
 
-  std::unique_ptr<Orderer> orderer;
-  std::unique_ptr<ConsensusService> consensus_service;
-  if (follow) {
-    PL_ASSIGN_OR_RETURN(orderer, FollowerOrderer::Create(store.get(), &genesis, &registry, fopts));
-  } else {
-    auto pbft = std::make_unique<PbftOrderer>(store.get(), &genesis, *key, *self, &registry, popts);
-    consensus_service = std::make_unique<ConsensusService>(pbft.get());
-    orderer = std::move(pbft);
+  // The validator set in force at our height decides the role (and the epoch), after a
+  // restart too: the store holds the schedule.
+  PlanSource plans = [&genesis, &registry, st = store.get()]() -> StatusOr<EpochPlan> {
+    const auto schedule = registry.Get()->schedule();
+    return schedule != nullptr ? PlanAt(*schedule, st->height())
+                               : GenesisPlan(genesis, st->height());
+  };
+  PL_ASSIGN_OR_RETURN(EpochPlan plan, plans());
+  const NodeRole first_role = RoleIn(plan.set, node_id, keys);
+  const auto in_set = EpochGenesis(genesis, plan.set).IndexOf(node_id);
+  if (follow && in_set && !first_role.validator) {
+    // No key of ours is the one the set names for this id: a typo or a copied command line,
+    // not a follower (a promoted follower restarted with --follow holds its key).
+    return InvalidArgumentError("node id '" + node_id +
+                                "' is a validator in the set in force and no key given is "
+                                "its key: a follower needs an id of its own");
   }
+  if (!follow && !in_set && !genesis.IndexOf(node_id)) {
+    return InvalidArgumentError("node id '" + node_id + "' is not a validator in " + genesis_path +
+                                " nor in the set in force (a follower needs --follow)");
+  }
+  if (listen.empty() && in_set) listen = plan.set[*in_set].address;
+  if (listen.empty()) {
+    return InvalidArgumentError("--listen is needed: the validator set names no address for '" +
+                                node_id + "'");
+  }
+  if (!probed) PL_RETURN_IF_ERROR(probe_listen());
+
+  RoleSwitcher::Factory make = [&, st = store.get()](
+                                   const ledger::Genesis* epoch_genesis, const EpochPlan& p,
+                                   const NodeRole& role) -> StatusOr<std::unique_ptr<Orderer>> {
+    if (!role.validator) {
+      PL_ASSIGN_OR_RETURN(auto f, FollowerOrderer::Create(st, epoch_genesis, &registry, fopts));
+      return std::unique_ptr<Orderer>(std::move(f));
+    }
+    PbftEpoch epoch;
+    epoch.epoch = p.epoch;
+    epoch.pending_end = [plans] {
+      auto now = plans();
+      return now.ok() ? now->pending_end : 0;
+    };
+    return std::unique_ptr<Orderer>(std::make_unique<PbftOrderer>(
+        st, epoch_genesis, keys[role.key], role.index, &registry, popts, std::move(epoch)));
+  };
+  PL_ASSIGN_OR_RETURN(
+      std::unique_ptr<Orderer> orderer,
+      RoleSwitcher::Create(&genesis, node_id, keys, plans, make, RoleSwitcherOptions()));
+  // Registered on every node: a follower may become a validator at an epoch's end.
+  auto consensus_service = std::make_unique<ConsensusService>(orderer.get());
   LedgerService service(&genesis, node_id, store.get(), &registry, orderer.get(), BatchLimits());
   std::unique_ptr<StateAttester> attester;
-  if (!follow && sopts.state_interval > 0) {
-    attester = std::make_unique<StateAttester>(store.get(), *key, node_id);
+  // Attestations are checked against the genesis set (docs/CATCHUP.md "Limits").
+  if (first_role.validator && genesis.IndexOf(node_id) && sopts.state_interval > 0) {
+    attester = std::make_unique<StateAttester>(store.get(), keys[first_role.key], node_id);
   }
   StateSyncService state_sync(store.get(), attester.get());
 
@@ -304,7 +349,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
   builder.RegisterService(&state_sync);
-  if (consensus_service) builder.RegisterService(consensus_service.get());
+  builder.RegisterService(consensus_service.get());
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
   client::ApplyServerKeepalive(&builder);
@@ -324,8 +369,9 @@ Status Run(int argc, char** argv, int* exit_code) {
       .Kv("chain", genesis.chain_id)
       .Kv("height", store->height())
       .Kv("head", ShortHex(store->head_hash()))
-      .Kv("validators", genesis.n())
-      .Kv("consensus", follow ? "follower" : "pbft")
+      .Kv("validators", plan.set.size())
+      .Kv("epoch", plan.epoch)
+      .Kv("role", first_role.validator ? "validator" : "follower")
       .Kv("mode", mode);
   uint64_t last_height = store->height();
   auto last_report = std::chrono::steady_clock::now();

@@ -176,17 +176,22 @@ grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequ
   resp->set_head_hash(store_->head_hash());
   resp->set_view(orderer_->view());
   auto reg = registry_->Get();
-  // The set that certifies the next block, and the change scheduled after it, if any.
+  // The set that certifies the next block, its epoch, and the change scheduled after it.
   const auto schedule = reg->schedule();
-  const uint64_t next = store_->height() + 1;
-  const ledger::ValidatorSet set =
-      schedule != nullptr ? schedule->SetAt(next) : ledger::ValidatorSet::FromGenesis(*genesis_);
+  const EpochPlan plan = schedule != nullptr ? PlanAt(*schedule, store_->height())
+                                             : GenesisPlan(*genesis_, store_->height());
+  const ledger::ValidatorSet& set = schedule != nullptr
+                                        ? schedule->SetAt(plan.height + 1)
+                                        : ledger::ValidatorSet::FromGenesis(*genesis_);
   resp->set_primary(set.Primary(orderer_->view()).id);
   resp->set_validators(static_cast<uint32_t>(set.n()));
   resp->set_validator_set_digest(set.Digest());
-  if (const auto* pending = schedule != nullptr ? schedule->PendingAfter(next - 1) : nullptr) {
-    resp->set_pending_change_height(pending->committed_height);
-    resp->set_pending_change_end(pending->end);
+  resp->set_epoch(plan.epoch);
+  for (const auto& v : plan.set) resp->add_validator_ids(v.id);
+  if (plan.pending_height != 0) {
+    resp->set_pending_change_height(plan.pending_height);
+    resp->set_pending_change_end(plan.pending_end);
+    for (const auto& v : plan.pending_set) resp->add_pending_validator_ids(v.id);
   }
   resp->set_records(store_->record_count());
   resp->set_mode(store_->light() ? "light" : "full");
