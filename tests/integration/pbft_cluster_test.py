@@ -6,6 +6,7 @@ provable on every node and every store passes verify-chain."""
 import json
 import os
 import signal
+import threading
 import time
 
 import pltest as t

@@ -402,7 +402,7 @@ class SubmitLoad:
             if not self.busy[k]:
                 time.sleep(0.02)
                 continue
-            rc, out, _ = t.ctl("submit", "--gateway=gw-1", "--gateway_key=%s/gw-1.key" % root,
+            rc, out, _ = ctl("submit", "--gateway=gw-1", "--gateway_key=%s/gw-1.key" % root,
                                "--device=" + dev, "--device_key=%s/%s.key" % (root, dev),
                                "--genesis=" + self.chain.genesis, self.node_order(k),
                                "--count=20", "--seq=%d" % seq, "--json",
@@ -426,7 +426,7 @@ class SubmitLoad:
     def pause(self):
         with self.lock:
             self.paused = True
-        t.wait_for(lambda: not any(self.busy), 60, "submitters to finish their batch")
+        wait_for(lambda: not any(self.busy), 60, "submitters to finish their batch")
 
     def resume(self):
         with self.lock:
