@@ -265,6 +265,19 @@ def bridge_argv(root, gateway, nodes, data_dir, broker_uri):
             "--stats_interval_ms=2000", "--registry_refresh_ms=300"]
 
 
+CUT_TABLE = "plcut"  # the nft table that cuts a node off inside its network namespace
+
+
+def nft_cut_rules(ifname="eth0"):
+    """nft rules (for `nft -f -`, run inside a node's namespace) dropping every packet in and
+    out of `ifname`: silently, no RST, no FIN, as a pulled cable; deleting table inet
+    CUT_TABLE heals."""
+    return ("table inet %s {\n"
+            "  chain in { type filter hook input priority -300; iifname \"%s\" drop; }\n"
+            "  chain out { type filter hook output priority -300; oifname \"%s\" drop; }\n"
+            "}\n" % (CUT_TABLE, ifname, ifname))
+
+
 class Mosquitto:
     """A real mosquitto on a free loopback port, configured as our quickstart says."""
 
