@@ -375,6 +375,52 @@ def check_sanitizer_logs(root):
                 fail("%s in %s:\n%s" % (marker, path, text[i:i + 20000]))
 
 
+class SubmitLoop:
+    """One background submitter: `ledgerctl submit --count=COUNT` as dev-1 to the chain's
+    validators in a loop, from `seq` up (a failed call is counted and retried with new seqs).
+    `acked` maps each acknowledged record id to the height its acknowledgement named."""
+
+    def __init__(self, chain, seq, count=10, timeout_ms=None):
+        self.chain = chain
+        self.seq = seq
+        self.batch = count
+        self.timeout_ms = timeout_ms
+        self.acked = {}
+        self.failures = 0
+        self.lock = threading.Lock()
+        self.stop_ev = threading.Event()
+        self.th = threading.Thread(target=self.run, daemon=True)
+        self.th.start()
+
+    def run(self):
+        root = self.chain.root
+        extra = [] if self.timeout_ms is None else ["--timeout_ms=%d" % self.timeout_ms]
+        while not self.stop_ev.is_set():
+            rc, out, _ = ctl("submit", "--gateway=gw-1", "--gateway_key=%s/gw-1.key" % root,
+                             "--device=dev-1", "--device_key=%s/dev-1.key" % root,
+                             "--genesis=" + self.chain.genesis, self.chain.nodes_flag(),
+                             "--count=%d" % self.batch, "--seq=%d" % self.seq, "--json",
+                             *extra, check_rc=False, timeout=120)
+            self.seq += self.batch
+            with self.lock:
+                if rc != 0:
+                    self.failures += 1
+                    continue
+                for r in json.loads(out):
+                    if r["outcome"] in ("committed", "duplicate"):
+                        self.acked[r["record_id"]] = r["height"]
+
+    def count(self):
+        with self.lock:
+            return len(self.acked)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.th.join(timeout=180)
+        with self.lock:
+            return dict(self.acked)
+
+
 class SubmitLoad:
     """Background submitters: `ledgerctl submit --count=20` in a loop, each thread with its
     own device (of `devices`, registered, keys in chain.root) and seq range and its own node

@@ -12,53 +12,10 @@ validator_changes)."""
 import json
 import signal
 import subprocess
-import threading
 
 import pltest as t
 
 N = 4
-
-
-class Load:
-    """One background submitter: `ledgerctl submit --count=5` to the genesis validators in a
-    loop (a failed call, say during an epoch switch, is retried with new seqs)."""
-
-    def __init__(self, chain, seq):
-        self.chain = chain
-        self.seq = seq
-        self.acked = {}
-        self.failures = 0
-        self.lock = threading.Lock()
-        self.stop_ev = threading.Event()
-        self.th = threading.Thread(target=self.run, daemon=True)
-        self.th.start()
-
-    def run(self):
-        root = self.chain.root
-        while not self.stop_ev.is_set():
-            rc, out, _ = t.ctl("submit", "--gateway=gw-1", "--gateway_key=%s/gw-1.key" % root,
-                               "--device=dev-1", "--device_key=%s/dev-1.key" % root,
-                               "--genesis=" + self.chain.genesis, self.chain.nodes_flag(),
-                               "--count=5", "--seq=%d" % self.seq, "--json", "--timeout_ms=20000",
-                               check_rc=False, timeout=120)
-            self.seq += 5
-            with self.lock:
-                if rc != 0:
-                    self.failures += 1
-                    continue
-                for r in json.loads(out):
-                    if r["outcome"] in ("committed", "duplicate"):
-                        self.acked[r["record_id"]] = r["height"]
-
-    def count(self):
-        with self.lock:
-            return len(self.acked)
-
-    def stop(self):
-        self.stop_ev.set()
-        self.th.join(timeout=180)
-        with self.lock:
-            return dict(self.acked)
 
 
 class Extra:
@@ -146,7 +103,7 @@ def main():
     t.check(st["role"] == "follower" and st["epoch"] == 0 and
             st["validator_ids"] == ["v0", "v1", "v2", "v3"], "a keyed follower follows: %s" % st)
 
-    load = Load(chain, seq=1000)
+    load = t.SubmitLoop(chain, seq=1000, count=5, timeout_ms=20000)
     t.wait_for(lambda: load.count() >= 20, 60, "20 records acknowledged under load")
     # A proof from before any change, saved for later.
     old_id = sorted(load.acked.items(), key=lambda kv: kv[1])[0][0]
