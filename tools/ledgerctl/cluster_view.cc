@@ -114,7 +114,8 @@ std::string FormatStatusTable(const std::vector<NodeRow>& rows, const ClusterSum
     for (const NodeRow& r : rows) {
       if (r.up && r.common_hash) {
         std::string& ids = by_hash[*r.common_hash];
-        ids += (ids.empty() ? "" : ",") + r.id();
+        // Two nodes may carry one id (one of them on another chain): name the address too.
+        ids += (ids.empty() ? "" : ", ") + r.id() + "@" + r.address;
       }
     }
     for (const auto& [hash, ids] : by_hash) out += "  " + ShortHash(hash) + "  " + ids + "\n";

@@ -220,7 +220,8 @@ StatusOr<int> CmdWatch(const Ctx& c) {
   RateWindow rates;
   const uint64_t start = SteadyMs();
   uint64_t last_rate = start;
-  uint64_t last_h = st.height();
+  uint64_t last_h = st.height();  // the last block printed (or skipped)
+  uint64_t head = st.height();    // the node's height at its last answer
   uint64_t printed = 0;
   bool unreachable = false;
   rates.Add(start, st.height(), st.records());
@@ -253,6 +254,7 @@ StatusOr<int> CmdWatch(const Ctx& c) {
       unreachable = false;
     }
     rates.Add(now, s->height(), s->records());
+    head = s->height();
     if (s->height() < last_h) {
       JsonValue j = JsonValue::Object();
       j.Set("type", JsonValue::String("height_back"));
@@ -271,6 +273,7 @@ StatusOr<int> CmdWatch(const Ctx& c) {
         j.Set("type", JsonValue::String("skipped"));
         j.Set("blocks", JsonValue::Int(from - last_h - 1));
         Emit(c, j, "... " + std::to_string(from - last_h - 1) + " block(s) not shown");
+        last_h = from - 1;
       }
       for (uint64_t h = from; h <= s->height() && !(count && printed >= *count); ++h) {
         JsonValue j = JsonValue::Object();
@@ -293,16 +296,16 @@ StatusOr<int> CmdWatch(const Ctx& c) {
           Emit(c, j, FormatBlockLine(h, hd->record_count, hd->proposer, hd->view, age));
         }
         ++printed;
+        last_h = h;  // --count may stop below the node's height: the rate line says where
       }
-      last_h = s->height();
     }
     if (now - last_rate >= kRateEveryMs) {
-      EmitRate(c, rates, last_h);
+      EmitRate(c, rates, head);
       last_rate = now;
     }
   }
   // A last rate line, so a short watch (--count, --seconds) still reports one.
-  EmitRate(c, rates, last_h);
+  EmitRate(c, rates, head);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   return 0;
