@@ -90,7 +90,8 @@ TEST(FormatStatusTable, AForkNamesEachHashAndItsNodes) {
   const ClusterSummary s = Summarize(rows);
   const std::string t = FormatStatusTable(rows, s, 0);
   EXPECT_NE(t.find("FORK: the nodes hold different blocks at height 5"), std::string::npos) << t;
-  EXPECT_NE(t.find("0101010101010101  v0@127.0.0.1:7010, v2@127.0.0.1:7012"), std::string::npos) << t;
+  EXPECT_NE(t.find("0101010101010101  v0@127.0.0.1:7010, v2@127.0.0.1:7012"), std::string::npos)
+      << t;
   EXPECT_NE(t.find("0202020202020202  v1@127.0.0.1:7011"), std::string::npos) << t;
   const JsonValue j = StatusTableJson(rows, s, 0);
   ASSERT_NE(j.Find("fork"), nullptr);
