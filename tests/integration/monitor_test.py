@@ -80,11 +80,11 @@ def main():
                   r"\(height (\d+)\)$", out, re.M)
     t.check(m and int(m.group(1)) >= hs[-1], "a final rate line: %s" % out)
 
-    rc, out, err = t.ctl("watch", "--seconds=7", "--json", "--node=" + faddr, timeout=300)
+    rc, out, err = t.ctl("watch", "--seconds=12", "--json", "--node=" + faddr, timeout=300)
     lines = [json.loads(l) for l in out.splitlines()]
     blocks = [l for l in lines if l["type"] == "block"]
     rates = [l for l in lines if l["type"] == "rate"]
-    t.log("watch --seconds=7 on the follower: %d blocks, rates %s" % (len(blocks), rates))
+    t.log("watch --seconds=12 on the follower: %d blocks, rates %s" % (len(blocks), rates))
     t.check(lines[0]["type"] == "start" and lines[0]["node"] == "f0", "start line: %s" % lines[0])
     t.check(len(blocks) >= 2 and all(b["height"] == blocks[0]["height"] + k
                                      for k, b in enumerate(blocks)), "consecutive: %s" % blocks)
