@@ -299,9 +299,10 @@ StatusOr<int> CmdWatch(const Ctx& c) {
         last_h = h;  // --count may stop below the node's height: the rate line says where
       }
     }
-    if (now - last_rate >= kRateEveryMs) {
+    // Read the clock again: printing the blocks may have taken a while.
+    if (SteadyMs() - last_rate >= kRateEveryMs) {
       EmitRate(c, rates, head);
-      last_rate = now;
+      last_rate = SteadyMs();
     }
   }
   // A last rate line, so a short watch (--count, --seconds) still reports one.
