@@ -1,11 +1,13 @@
 """ledgerctl status --all and ledgerctl watch against four real validators and a follower:
 every node in the table with its own height and role (the validators found from the set in
 force when --node names one node only), a killed validator shown unreachable with a non-zero
-exit, a node of another chain given as a peer shown as a FORK (exit 3); watch under load
+exit, a silent address unreachable after the short deadline, a node of another chain given
+as a peer shown as a FORK (exit 3); watch under load
 prints consecutive heights and rate lines, and stops on --count, --seconds and SIGINT."""
 import json
 import re
 import signal
+import socket
 import subprocess
 
 import pltest as t
@@ -118,6 +120,20 @@ def main():
     t.check(rc == 1 and doc["unreachable"] == 1 and not by_id(doc)["v3"]["up"] and
             by_id(doc)["v3"]["error"], "json: %s" % doc)
     t.check(all(by_id(doc)["v%d" % i]["up"] for i in range(3)), "v0..v2 up: %s" % doc)
+
+    # A silent address (accepts TCP, never answers, as a frozen host): unreachable after the
+    # short deadline, not the 30 s of a submission.
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    hole_addr = "127.0.0.1:%d" % hole.getsockname()[1]
+    rc, out, err = status_all("--node=%s,%s" % (chain.addr(0), hole_addr), "--json")
+    doc = json.loads(out)
+    silent = [n for n in doc["nodes"] if n["address"] == hole_addr]
+    t.check(rc == 1 and len(silent) == 1 and not silent[0]["up"] and silent[0]["id"] == "?" and
+            re.match(r"(DEADLINE_EXCEEDED|UNAVAILABLE): ", silent[0]["error"]),
+            "a silent node: rc=%d %s" % (rc, silent))
+    hole.close()
 
     # A node of another chain given beside v0: different blocks at the common height.
     other_root = t.tmpdir("monitor_other")
