@@ -90,7 +90,16 @@ check(rc == 0 and "4 validator(s)" in out, "repeated --validator: " + out + err)
 
 # Help: per command, its own flags with defaults only.
 rc, out, err = ctl("submit", "--help")
-check(rc == 0 and "--count=1" in out and "--timeout_ms=30000" in out, "submit --help: defaults")
+check(rc == 0 and "--count" in out and "(default 1)" in out and "--timeout_ms=30000" in out,
+      "submit --help: defaults")
+rc, out, err = ctl("watch", "--help")
+check(rc == 0 and all(f in out for f in ("--count", "--seconds=0", "--interval_ms=200", "--node")),
+      "watch --help: its flags " + out)
+check("--all" not in out and "--ids_file" not in out, "watch --help: only watch's flags")
+rc, out, err = ctl("status", "--help")
+check(rc == 0 and "--all" in out and "--genesis" in out and "FORK" in out, "status --help: " + out)
+rc, out, err = ctl("watch", "--all")
+check(rc == 2 and "not a flag of watch" in err, "watch refuses --all: " + err)
 check("--data_dir" not in out and "--ids_file" not in out, "submit --help: only submit's flags")
 rc, out, err = ctl("help")
 check(rc == 0 and all(c in out for c in ("keygen", "verify-chain", "prove-all", "revoke-device")),

@@ -21,6 +21,9 @@ ABSL_FLAG(std::string, key, "", "private key FILE (as written by keygen)");
 ABSL_FLAG(std::string, device, "", "device id");
 ABSL_FLAG(std::optional<uint64_t>, seq, std::nullopt,
           "record: the device's seq; submit: the first reading's seq (default: clock in us)");
+ABSL_FLAG(std::optional<uint64_t>, count, std::nullopt,
+          "submit: readings in the batch (default 1); watch: stop after N blocks (default: "
+          "never)");
 ABSL_FLAG(std::string, item, "",
           "data item; history: only this item (default all); submit: default reading");
 ABSL_FLAG(std::string, payload, "",

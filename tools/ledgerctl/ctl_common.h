@@ -32,6 +32,7 @@ ABSL_DECLARE_FLAG(std::string, device);
 ABSL_DECLARE_FLAG(std::optional<uint64_t>, seq);
 ABSL_DECLARE_FLAG(std::string, item);
 ABSL_DECLARE_FLAG(std::string, payload);
+ABSL_DECLARE_FLAG(std::optional<uint64_t>, count);
 
 namespace provledger::tools {
 
@@ -70,6 +71,12 @@ CommandGroup SubmitCommands();     // submit_command.cc: submit
 CommandGroup FirmwareCommands();   // firmware_commands.cc: firmware sign, publish, list, status
 CommandGroup IntegrityCommands();  // integrity_commands.cc: policy, integrity
 CommandGroup ValidatorCommands();  // validator_commands.cc: validator list, add, remove, rekey
+CommandGroup MonitorCommands();    // monitor_commands.cc: watch
+
+// `status --all` (monitor_commands.cc): every node of --node and of the validator set in
+// force side by side. Exit 0, 1 when a node is unreachable, 3 when two nodes hold different
+// blocks at the lowest common height.
+StatusOr<int> RunStatusAll(const Ctx& c);
 
 // The flags every command taking --node also takes.
 inline const std::vector<std::string> kNodeFlags = {"node", "timeout_ms"};

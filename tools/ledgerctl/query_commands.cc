@@ -12,7 +12,9 @@
 ABSL_FLAG(uint64_t, from, 0, "history: from this ts, ms (0: the first)");
 ABSL_FLAG(uint64_t, to, 0, "history: up to this ts, ms (0: the last)");
 ABSL_FLAG(uint64_t, limit, 100, "history: records a page");
-ABSL_FLAG(bool, all, false, "history: page through everything, not just the first page");
+ABSL_FLAG(bool, all, false,
+          "history: page through everything, not just the first page; status: every node of "
+          "--node and of the validator set in force, side by side");
 
 namespace provledger::tools {
 namespace {
@@ -268,8 +270,16 @@ CommandGroup QueryCommands() {
     return f;
   };
   return {"queries (--node=HOST:PORT[,HOST:PORT...], default 127.0.0.1:7000)",
-          {{"status", "", "chain id, height, head, view, counts", with_node({}),
-            [](const Ctx& c) { return Done(CmdStatus(c)); }},
+          {{"status", "[--all [--genesis=FILE]]",
+            "chain id, height, head, view, counts; with --all one row per node (--node and the\n"
+            "validators of the set in force, asked in parallel; --timeout_ms 2000 unless given):\n"
+            "height, lag, view, role, mode, epoch, primary, last commit, and the blocks at the\n"
+            "lowest common height compared. Exit 1: a node unreachable; 3: FORK",
+            with_node({"all", "genesis"}),
+            [](const Ctx& c) -> StatusOr<int> {
+              if (absl::GetFlag(FLAGS_all)) return RunStatusAll(c);
+              return Done(CmdStatus(c));
+            }},
            {"block", "[HEIGHT]", "a block (default: the head)", with_node({}),
             [](const Ctx& c) { return Done(CmdBlock(c)); }},
            {"record", "ID | --device=D --seq=N", "a record, decoded, with its payload if kept",

@@ -17,7 +17,6 @@
 ABSL_FLAG(std::string, gateway, "", "submit: the gateway id the batch is signed as");
 ABSL_FLAG(std::string, gateway_key, "", "submit: the gateway's private key FILE");
 ABSL_FLAG(std::string, device_key, "", "submit: the device's private key FILE");
-ABSL_FLAG(uint64_t, count, 1, "submit: readings in the batch");
 ABSL_FLAG(uint64_t, ts, 0,
           "submit: fixed reading time, ms (0: now); makes records repeatable: a resend is a "
           "duplicate");
@@ -34,7 +33,7 @@ Status CmdSubmit(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(PrivateKey dkey, ReadKeyFile(dkey_path));
   const std::string item =
       absl::GetFlag(FLAGS_item).empty() ? "reading" : absl::GetFlag(FLAGS_item);
-  uint64_t count = absl::GetFlag(FLAGS_count);
+  uint64_t count = absl::GetFlag(FLAGS_count).value_or(1);
   uint64_t first_seq = absl::GetFlag(FLAGS_seq).value_or(NowMs() * 1000);
   const std::string payload_base = absl::GetFlag(FLAGS_payload);
   std::string chain_id;
