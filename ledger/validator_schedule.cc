@@ -28,8 +28,16 @@ const ValidatorSet& ValidatorSchedule::Latest() const {
 }
 
 const ValidatorChange* ValidatorSchedule::PendingAfter(uint64_t applied_height) const {
-  if (changes_.empty() || changes_.back().end <= applied_height) return nullptr;
-  return &changes_.back();
+  // Ends do not decrease in commit order: the first change above applied_height has the
+  // nearest end, and of those sharing that end the last committed is the one in force after it.
+  // (The newest change may end later still: it is not the next to take effect.)
+  const ValidatorChange* nearest = nullptr;
+  for (const auto& c : changes_) {
+    if (c.end <= applied_height) continue;
+    if (nearest != nullptr && c.end != nearest->end) break;
+    nearest = &c;
+  }
+  return nearest;
 }
 
 std::vector<ValidatorChange> ValidatorSchedule::ChangesInForceAt(uint64_t height) const {
