@@ -86,4 +86,22 @@ ValidatorSchedule ValidatorSchedule::WithChange(std::shared_ptr<const ValidatorS
   return next;
 }
 
+StatusOr<ValidatorSchedule> ScheduleFromListing(const Genesis& genesis,
+                                                const provledger::v1::ValidatorListing& listing) {
+  ValidatorSchedule schedule(genesis);
+  for (int i = 0; i < listing.sets_size(); ++i) {
+    const auto& s = listing.sets(i);
+    if (i == 0) {
+      if (s.digest() != schedule.genesis_set().Digest())
+        return FailedPreconditionError("the node's first validator set is not the genesis set");
+      continue;
+    }
+    auto set = ValidatorSet::FromEntries(s.validators());
+    if (!set.ok()) return set.status().Annotate("validator set " + std::to_string(i));
+    schedule = schedule.WithChange(std::make_shared<const ValidatorSet>(std::move(*set)),
+                                   s.committed_height());
+  }
+  return schedule;
+}
+
 }  // namespace provledger::ledger

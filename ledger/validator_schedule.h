@@ -71,6 +71,13 @@ class ValidatorSchedule {
   std::vector<ValidatorChange> changes_;
 };
 
+// The schedule `listing` (a node's Validators answer) describes, on top of `genesis`: a
+// claim, not a proof (the heights it names hold the changes only if their blocks say so).
+// kFailedPrecondition when its first set is not the genesis set; kInvalidArgument for a
+// malformed set.
+StatusOr<ValidatorSchedule> ScheduleFromListing(const Genesis& genesis,
+                                                const provledger::v1::ValidatorListing& listing);
+
 }  // namespace provledger::ledger
 
 #endif  // PROVLEDGER_LEDGER_VALIDATOR_SCHEDULE_H_
