@@ -83,7 +83,8 @@ ABSL_FLAG(uint64_t, retain_blocks, 1000,
           "light: keep the bodies (records, payloads) of the last N blocks (N >= 1)");
 ABSL_FLAG(std::string, catch_up, "auto",
           "how an empty node joins: blocks (replay every block), checkpoint (install the state "
-          "2f+1 validators attest at a recent checkpoint, then go on by blocks), auto (checkpoint "
+          "a quorum of the validator set in force attests at a recent checkpoint, then go on by "
+          "blocks), auto (checkpoint "
           "when the head is --catch_up_min_blocks ahead, else blocks)");
 ABSL_FLAG(uint64_t, catch_up_min_blocks, 1000,
           "auto: join from a checkpoint only when the validators' head is this far ahead");
