@@ -27,10 +27,9 @@ struct Genesis {
   Bytes file_hash;            // SHA-256 of the file's bytes, to spot a node on another genesis
 
   size_t n() const { return validators.size(); }
-  // f for N = 3f+1.
-  size_t f() const { return (validators.size() - 1) / 3; }
-  // Signatures a certificate needs: 2f+1.
-  size_t quorum() const { return 2 * f() + 1; }
+  // No f() or quorum() here: a Genesis also stands for one epoch's set (node/epoch_plan.h
+  // EpochGenesis), of any N. The one rule is ValidatorSet's (ledger/validator_set.h):
+  // q = floor((N+f)/2)+1, f = floor((N-1)/3), so ValidatorSet::FromGenesis(g).quorum().
   // The primary of `view`: validators[view mod N].
   const Validator& Primary(uint64_t view) const { return validators[view % validators.size()]; }
   // Index of the validator with `id`, or nullopt.

@@ -28,8 +28,16 @@ const ValidatorSet& ValidatorSchedule::Latest() const {
 }
 
 const ValidatorChange* ValidatorSchedule::PendingAfter(uint64_t applied_height) const {
-  if (changes_.empty() || changes_.back().end <= applied_height) return nullptr;
-  return &changes_.back();
+  // Ends do not decrease in commit order: the first change above applied_height has the
+  // nearest end, and of those sharing that end the last committed is the one in force after it.
+  // (The newest change may end later still: it is not the next to take effect.)
+  const ValidatorChange* nearest = nullptr;
+  for (const auto& c : changes_) {
+    if (c.end <= applied_height) continue;
+    if (nearest != nullptr && c.end != nearest->end) break;
+    nearest = &c;
+  }
+  return nearest;
 }
 
 std::vector<ValidatorChange> ValidatorSchedule::ChangesInForceAt(uint64_t height) const {
@@ -76,6 +84,24 @@ ValidatorSchedule ValidatorSchedule::WithChange(std::shared_ptr<const ValidatorS
   next.changes_.push_back(
       ValidatorChange{committed_height, EpochEndFor(committed_height), std::move(set)});
   return next;
+}
+
+StatusOr<ValidatorSchedule> ScheduleFromListing(const Genesis& genesis,
+                                                const provledger::v1::ValidatorListing& listing) {
+  ValidatorSchedule schedule(genesis);
+  for (int i = 0; i < listing.sets_size(); ++i) {
+    const auto& s = listing.sets(i);
+    if (i == 0) {
+      if (s.digest() != schedule.genesis_set().Digest())
+        return FailedPreconditionError("the node's first validator set is not the genesis set");
+      continue;
+    }
+    auto set = ValidatorSet::FromEntries(s.validators());
+    if (!set.ok()) return set.status().Annotate("validator set " + std::to_string(i));
+    schedule = schedule.WithChange(std::make_shared<const ValidatorSet>(std::move(*set)),
+                                   s.committed_height());
+  }
+  return schedule;
 }
 
 }  // namespace provledger::ledger

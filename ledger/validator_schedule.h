@@ -46,8 +46,10 @@ class ValidatorSchedule {
   std::shared_ptr<const ValidatorSet> SharedSetAt(uint64_t height) const;
   // The newest set, in force or scheduled: the base a new change must name.
   const ValidatorSet& Latest() const;
-  // The last change not yet in force at height applied_height+1 (end > applied_height), or
-  // null: what `ledgerctl validator list` shows as pending.
+  // The next change to take effect above applied_height: of the changes with end >
+  // applied_height, those with the nearest end, and of them the last committed (the one in
+  // force above that end); null when none. What `ledgerctl validator list` and GetStatus
+  // (PlanAt) show as pending, even when a later change is already scheduled after it.
   const ValidatorChange* PendingAfter(uint64_t applied_height) const;
   // The changes in force at or below `height` (end < height), in commit order: those a proof
   // of a record at `height` carries (docs/VALIDATOR_SET.md), superseded ones included.
@@ -68,6 +70,13 @@ class ValidatorSchedule {
   std::shared_ptr<const ValidatorSet> genesis_set_;
   std::vector<ValidatorChange> changes_;
 };
+
+// The schedule `listing` (a node's Validators answer) describes, on top of `genesis`: a
+// claim, not a proof (the heights it names hold the changes only if their blocks say so).
+// kFailedPrecondition when its first set is not the genesis set; kInvalidArgument for a
+// malformed set.
+StatusOr<ValidatorSchedule> ScheduleFromListing(const Genesis& genesis,
+                                                const provledger::v1::ValidatorListing& listing);
 
 }  // namespace provledger::ledger
 

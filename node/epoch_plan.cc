@@ -20,14 +20,9 @@ EpochPlan PlanAt(const ledger::ValidatorSchedule& schedule, uint64_t height) {
   }
   // The NEAREST end above us (not the newest change's): the core must stop there, where the
   // next set takes over, even when another change is already scheduled after it.
-  for (const auto& c : schedule.changes()) {
-    if (c.end <= height) continue;
-    if (p.pending_end == 0 || c.end < p.pending_end) {
-      p.pending_end = c.end;
-      p.pending_height = c.committed_height;
-    } else if (c.end == p.pending_end) {
-      p.pending_height = std::max(p.pending_height, c.committed_height);  // the last one wins
-    }
+  if (const ledger::ValidatorChange* next = schedule.PendingAfter(height)) {
+    p.pending_end = next->end;
+    p.pending_height = next->committed_height;
   }
   if (p.pending_end != 0) p.pending_set = schedule.SetAt(p.pending_end + 1).members();
   return p;

@@ -83,7 +83,8 @@ ABSL_FLAG(uint64_t, retain_blocks, 1000,
           "light: keep the bodies (records, payloads) of the last N blocks (N >= 1)");
 ABSL_FLAG(std::string, catch_up, "auto",
           "how an empty node joins: blocks (replay every block), checkpoint (install the state "
-          "2f+1 validators attest at a recent checkpoint, then go on by blocks), auto (checkpoint "
+          "a quorum of the validator set in force attests at a recent checkpoint, then go on by "
+          "blocks), auto (checkpoint "
           "when the head is --catch_up_min_blocks ahead, else blocks)");
 ABSL_FLAG(uint64_t, catch_up_min_blocks, 1000,
           "auto: join from a checkpoint only when the validators' head is this far ahead");
@@ -270,7 +271,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   }
   {
     // An empty store may start at a recent checkpoint instead of block 1 (docs/CATCHUP.md).
-    CheckpointJoiner joiner(store.get(), &genesis, genesis.IndexOf(node_id), copts);
+    CheckpointJoiner joiner(store.get(), &genesis, node_id, copts);
     auto joined = joiner.Run();
     if (!joined.ok()) {
       if (!store->write_status().ok()) {
@@ -335,9 +336,12 @@ Status Run(int argc, char** argv, int* exit_code) {
   auto consensus_service = std::make_unique<ConsensusService>(orderer.get());
   LedgerService service(&genesis, node_id, store.get(), &registry, orderer.get(), BatchLimits());
   std::unique_ptr<StateAttester> attester;
-  // Attestations are checked against the genesis set (docs/CATCHUP.md "Limits").
-  if (first_role.validator && genesis.IndexOf(node_id) && sopts.state_interval > 0) {
-    attester = std::make_unique<StateAttester>(store.get(), keys[first_role.key], node_id);
+  // Any node holding a key attests the heights at which the set in force names it with one of
+  // its keys (a validator added later or promoted from follower, a rekeyed one with its new
+  // key); a removed one stops. Joiners check against the set at each height (docs/CATCHUP.md).
+  if (!keys.empty() && sopts.state_interval > 0) {
+    attester = std::make_unique<StateAttester>(store.get(), &genesis, keys, node_id,
+                                               [&registry] { return registry.Get()->schedule(); });
   }
   StateSyncService state_sync(store.get(), attester.get());
 

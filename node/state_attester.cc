@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/sha256.h"
 #include "ledger/state_digest.h"
+#include "node/epoch_plan.h"
 
 namespace provledger::node {
 
@@ -26,9 +27,14 @@ StatusOr<StateDigestResult> DigestPinnedState(const ledger::BlockStore& store, u
   return out;
 }
 
-StateAttester::StateAttester(const ledger::BlockStore* store, PrivateKey key,
-                             std::string validator_id)
-    : store_(store), key_(std::move(key)), id_(std::move(validator_id)) {
+StateAttester::StateAttester(const ledger::BlockStore* store, const ledger::Genesis* genesis,
+                             std::vector<PrivateKey> keys, std::string validator_id,
+                             ScheduleSource schedule)
+    : store_(store),
+      genesis_(genesis),
+      keys_(std::move(keys)),
+      id_(std::move(validator_id)),
+      schedule_(std::move(schedule)) {
   worker_ = std::make_unique<Worker>("state-attester", [this](Worker& w) { Loop(w); });
 }
 
@@ -52,6 +58,17 @@ void StateAttester::Loop(Worker& w) {
         std::lock_guard<std::mutex> lock(mu_);
         if (made_.count(h) != 0) continue;
       }
+      if (skipped_.count(h) != 0) continue;
+      // The set in force at h signs h: its changes were committed 49+ blocks below h, so the
+      // registry holds them once block h is stored.
+      const ledger::ValidatorSchedule schedule = CurrentSchedule(schedule_, *genesis_);
+      const NodeRole role = RoleIn(schedule.SetAt(h).members(), id_, keys_);
+      if (!role.validator) {
+        LogInfo("state_attest_skipped").Kv("height", h).Kv("why", role.why);
+        skipped_.insert(h);
+        while (skipped_.size() > 4) skipped_.erase(skipped_.begin());
+        continue;
+      }
       const auto start = std::chrono::steady_clock::now();
       auto d = DigestPinnedState(*store_, h);
       if (!d.ok()) {
@@ -59,7 +76,7 @@ void StateAttester::Loop(Worker& w) {
         LogWarn("state_attest_failed").Kv("height", h).Kv("err", d.status().ToString());
         continue;
       }
-      auto sig = key_.Sign(
+      auto sig = keys_[role.key].Sign(
           ledger::StateAttestationDigest(store_->chain_id(), h, d->header_hash, d->digest));
       if (!sig.ok()) continue;  // a 32-byte digest always signs
       v1::StateAttestation a;

@@ -16,8 +16,8 @@ namespace provledger::node {
 
 class StateSyncService final : public provledger::v1::StateSync::Service {
  public:
-  // `store` must outlive the service; `attester` (null on a follower, which signs nothing)
-  // too.
+  // `store` must outlive the service; `attester` (null on a node without a key, which signs
+  // nothing) too.
   StateSyncService(const ledger::BlockStore* store, const StateAttester* attester)
       : store_(store), attester_(attester) {}
 

@@ -13,6 +13,7 @@
 #include "common/file_io.h"
 #include "common/sha256.h"
 #include "gtest/gtest.h"
+#include "ledger/validator_set.h"
 
 namespace provledger::ledger {
 namespace {
@@ -96,8 +97,8 @@ TEST(ParseGenesis, AppendixGenesisHasFourValidatorsOneFaultAndQuorumThree) {
   StatusOr<Genesis> g = ParseGenesis(A5Text());
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   EXPECT_EQ(g->n(), 4u);
-  EXPECT_EQ(g->f(), 1u);
-  EXPECT_EQ(g->quorum(), 3u);
+  EXPECT_EQ(ValidatorSet::FromGenesis(*g).f(), 1u);
+  EXPECT_EQ(ValidatorSet::FromGenesis(*g).quorum(), 3u);
 }
 
 TEST(ParseGenesis, PrimaryOfAViewIsValidatorsAtViewModN) {
@@ -122,8 +123,8 @@ TEST(ParseGenesis, LooksUpValidatorsAndAdmins) {
 TEST(ParseGenesis, AcceptsOneValidatorWithQuorumOne) {
   StatusOr<Genesis> g = ParseGenesis(GenesisText({{"solo", kKeys[0]}}));
   ASSERT_TRUE(g.ok()) << g.status().ToString();
-  EXPECT_EQ(g->f(), 0u);
-  EXPECT_EQ(g->quorum(), 1u);
+  EXPECT_EQ(ValidatorSet::FromGenesis(*g).f(), 0u);
+  EXPECT_EQ(ValidatorSet::FromGenesis(*g).quorum(), 1u);
 }
 
 TEST(ParseGenesis, RefusesNoValidator) { ExpectRefused(GenesisText({})); }

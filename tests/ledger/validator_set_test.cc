@@ -109,6 +109,33 @@ TEST(ValidatorEpochTest, EndIsACheckpointBoundaryAtLeast49Above) {
   EXPECT_EQ(EpochEndFor(16), 80u);
 }
 
+TEST(ValidatorScheduleTest, PendingAfterIsTheNearestChangeNotTheNewest) {
+  ValidatorTestChain chain("vs", 4);
+  auto with = [&](size_t extra) {
+    std::vector<Validator> m = chain.genesis().validators;
+    for (size_t i = 0; i < extra; ++i)
+      m.push_back(chain.NewValidator("p" + std::to_string(i), 4 + i));
+    return std::make_shared<const ValidatorSet>(*ValidatorSet::FromMembers(m));
+  };
+  // Committed at 8 (end 64), 9 (end 64: replaces the one at 8 there) and 21 (end 80).
+  const ValidatorSchedule s = ValidatorSchedule(chain.genesis())
+                                  .WithChange(with(1), 8)
+                                  .WithChange(with(2), 9)
+                                  .WithChange(with(3), 21);
+  const ValidatorChange* p = s.PendingAfter(30);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->end, 64u);  // not 80: the newest change is not the next to take effect
+  EXPECT_EQ(p->committed_height, 9u);
+  EXPECT_EQ(p->set->n(), 6u);  // the set in force above 64
+  EXPECT_EQ(p->set->Digest(), s.SetAt(65).Digest());
+  p = s.PendingAfter(64);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->end, 80u);
+  EXPECT_EQ(p->set->n(), 7u);
+  EXPECT_EQ(s.PendingAfter(80), nullptr);
+  EXPECT_EQ(ValidatorSchedule(chain.genesis()).PendingAfter(0), nullptr);
+}
+
 provledger::v1::RegistryOp SetOp(const ValidatorTestChain& chain, const Bytes& base,
                                  const std::vector<Validator>& members) {
   provledger::v1::RegistryOp op;

@@ -8,6 +8,7 @@ address, a key that is not a key, an id already in the set) change nothing. The 
 far below E, so the node's consensus (not switched here) is never asked to use the new set."""
 import json
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -69,8 +70,17 @@ def main():
     lst = json.loads(ctl("validator", "list", "--json", g, node)[1])
     check(lst["changes"] == 2, "two changes recorded")
     _, v0b, _ = ctl("pubkey", "--key=%s/v0b.key" % root)
-    check(lst["pending"]["validators"][0]["pubkey"] == v0b.strip().split()[-1],
-          "v0's new key is in the pending set")
+    h2 = int(re.search(r"committed at height (\d+)", text).group(1))
+    if 16 * (h2 // 16 + 4) == out["in_force_above"]:
+        # One end for both: the last committed is the set in force above it.
+        check(lst["pending"]["validators"][0]["pubkey"] == v0b.strip().split()[-1],
+              "v0's new key is in the pending set")
+    else:
+        # The rekey ends later: the pending change is the nearest one (the add), not the newest.
+        check(lst["pending"]["committed_height"] == h and
+              lst["pending"]["in_force_above"] == out["in_force_above"] and
+              lst["pending"]["validators"][0]["pubkey"] != v0b.strip().split()[-1],
+              "the nearest change is pending, not the rekey at %d: %s" % (h2, lst["pending"]))
 
     # Refusals change nothing.
     before = lst

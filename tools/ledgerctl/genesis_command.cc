@@ -7,6 +7,7 @@
 #include "common/file_io.h"
 #include "common/log.h"
 #include "ledger/genesis.h"
+#include "ledger/validator_set.h"
 #include "tools/ledgerctl/ctl_common.h"
 
 ABSL_FLAG(std::string, chain_id, "", "genesis: the chain's id");
@@ -55,13 +56,14 @@ Status CmdGenesis(const Ctx& c) {
     o.Set("file", JsonValue::String(out));
     o.Set("chain_id", JsonValue::String(g.chain_id));
     o.Set("validators", JsonValue::Int(g.validators.size()));
-    o.Set("f", JsonValue::Int(check->f()));
+    o.Set("f", JsonValue::Int(ledger::ValidatorSet::FromGenesis(*check).f()));
     o.Set("admins", JsonValue::Int(g.admins.size()));
     o.Set("genesis_hash", JsonValue::String(HexEncode(check->file_hash)));
     PrintJson(o);
   } else {
     std::printf("wrote %s: chain %s, %zu validator(s), f=%zu, %zu admin(s)\n", out.c_str(),
-                g.chain_id.c_str(), g.validators.size(), check->f(), g.admins.size());
+                g.chain_id.c_str(), g.validators.size(),
+                ledger::ValidatorSet::FromGenesis(*check).f(), g.admins.size());
   }
   return OkStatus();
 }

@@ -10,24 +10,6 @@ namespace provledger::tools {
 
 namespace v1 = provledger::v1;
 
-StatusOr<ledger::ValidatorSchedule> ScheduleFromListing(const ledger::Genesis& genesis,
-                                                        const v1::ValidatorListing& listing) {
-  ledger::ValidatorSchedule schedule(genesis);
-  for (int i = 0; i < listing.sets_size(); ++i) {
-    const auto& s = listing.sets(i);
-    if (i == 0) {
-      if (s.digest() != schedule.genesis_set().Digest())
-        return FailedPreconditionError("the node's first validator set is not the genesis set");
-      continue;
-    }
-    auto set = ledger::ValidatorSet::FromEntries(s.validators());
-    if (!set.ok()) return set.status().Annotate("validator set " + std::to_string(i));
-    schedule = schedule.WithChange(std::make_shared<const ledger::ValidatorSet>(std::move(*set)),
-                                   s.committed_height());
-  }
-  return schedule;
-}
-
 StatusOr<ledger::ValidatorSchedule> FetchSchedule(client::LedgerClient* cl,
                                                   const ledger::Genesis& genesis) {
   auto listing = cl->Validators();

@@ -20,11 +20,8 @@
 
 namespace provledger::tools {
 
-// The schedule `listing` (a node's Validators answer) describes, on top of `genesis`.
-// kFailedPrecondition when its first set is not the genesis set; kInvalidArgument for a
-// malformed set.
-StatusOr<ledger::ValidatorSchedule> ScheduleFromListing(
-    const ledger::Genesis& genesis, const provledger::v1::ValidatorListing& listing);
+// ledger/validator_schedule.h (shared with the checkpoint joiner).
+using ledger::ScheduleFromListing;
 
 // The node's schedule (Validators); a node that does not implement it (kUnimplemented) has
 // none: the genesis set alone.
