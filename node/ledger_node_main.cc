@@ -1,5 +1,8 @@
 // ledger_node: a provledger validator node. Serves the client gRPC service and orders
 // gateway-signed batches into blocks with PBFT (also for a single validator, N = 1).
+// With --mode=light (a follower, or a validator its genesis entry declares light) it prunes
+// old block bodies and fetches pruned records from full nodes, checking them against its
+// own headers (node/pruner.h, node/remote_record_fetcher.h).
 // With --follow it is a follower instead: outside consensus, it pulls committed blocks
 // from the genesis validators, checks and stores them, serves every query and forwards
 // submissions (node/follower_orderer.h).
@@ -21,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -41,7 +45,9 @@
 #include "node/follower_orderer.h"
 #include "node/ledger_service.h"
 #include "node/pbft_orderer.h"
+#include "node/pruner.h"
 #include "node/registry_holder.h"
+#include "node/remote_record_fetcher.h"
 
 // The orderer's defaults are the flags' defaults: one place for each.
 static const provledger::node::PbftOptions kDefaults;
@@ -68,10 +74,19 @@ ABSL_FLAG(bool, follow, false,
           "submissions (--node_id must not be a validator; --listen required)");
 ABSL_FLAG(uint64_t, follow_poll_ms, 200, "follower: ask the validators' heads this often");
 ABSL_FLAG(std::string, mode, "full",
-          "full: keep every block; light (followers only, with --follow): keep headers, "
-          "certificates and the registry, prune older block bodies (see --retain_blocks)");
-ABSL_FLAG(uint64_t, retain_blocks, 1000,
-          "light: keep the bodies (records, payloads) of the last N blocks (N >= 1)");
+          "full: keep every block; light: keep headers, certificates, the registry and the "
+          "indexes, prune older block bodies (--retain_blocks, --retain_age) and fetch pruned "
+          "records from full nodes (--full_nodes). A validator may run light only if its "
+          "genesis entry says \"mode\": \"light\"");
+ABSL_FLAG(uint64_t, retain_blocks, 0,
+          "light: keep the bodies of the last N blocks (0: not set; with --retain_age unset "
+          "too, 1000)");
+ABSL_FLAG(std::string, retain_age, "",
+          "light: keep the bodies of blocks younger than this (30d, 12h, 90m, 45s); with "
+          "--retain_blocks too, a body goes once it is outside both windows");
+ABSL_FLAG(std::vector<std::string>, full_nodes, {},
+          "light: HOST:PORT,... of full nodes to fetch pruned records from, asked first and in "
+          "order; then the genesis validators not declared light");
 ABSL_FLAG(std::string, config, "", "FILE.json: an object of these flag names; flags win");
 ABSL_FLAG(std::string, log_level, "info", "debug|info|warn");
 
@@ -91,10 +106,32 @@ const std::vector<std::string> kFlagOrder = {"genesis",
                                              "persist_votes",
                                              "follow",
                                              "follow_poll_ms",
+                                             "mode",
+                                             "retain_blocks",
+                                             "retain_age",
+                                             "full_nodes",
                                              "config",
                                              "log_level"};
 
 constexpr int kExitListenFailed = 2;
+constexpr uint32_t kRemoteFetchDeadlineMs = 5000;  // each GetProof a light node asks a full node
+
+// The full nodes a light node asks for pruned records: `flagged` first, in order, then the
+// genesis validators not declared light (this node's own entry left out), each address once.
+std::vector<std::string> FullNodeAddresses(const ledger::Genesis& genesis,
+                                           std::optional<uint32_t> self,
+                                           const std::vector<std::string>& flagged) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& a) {
+    if (!a.empty() && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  };
+  for (const auto& a : flagged) add(a);
+  for (const ledger::Validator* v : genesis.FullValidators()) {
+    if (self && v == &genesis.validators[*self]) continue;
+    add(v->address);
+  }
+  return out;
+}
 constexpr int kExitStoreWriteFailed = 4;
 
 // The port of HOST:PORT (or [V6]:PORT); "" if there is none.
@@ -170,15 +207,34 @@ Status Run(int argc, char** argv, int* exit_code) {
     return InvalidArgumentError("--mode must be full or light, not '" + mode + "'");
   }
   const bool light = mode == "light";
-  if (light && !follow) {
-    return InvalidArgumentError(
-        "--mode=light is for followers only (add --follow): validators keep every block");
-  }
-  if (light && absl::GetFlag(FLAGS_retain_blocks) == 0) {
-    return InvalidArgumentError("--retain_blocks must be at least 1");
-  }
   if (!follow && !self)
     return InvalidArgumentError("node id '" + node_id + "' is not a validator in " + genesis_path);
+  if (light && !follow && !genesis.validators[*self].light) {
+    // At least one node must keep every block: the genesis says which validators may prune.
+    return FailedPreconditionError(
+        "validator " + node_id + " is declared full in " + genesis_path +
+        " (its entry has no \"mode\": \"light\"), so it must keep every block: run it "
+        "--mode=full, or make a genesis that declares it light (ledgerctl genesis --light=" +
+        node_id + ")");
+  }
+  RetentionOptions retention;
+  std::vector<std::string> full_nodes;
+  if (light) {
+    retention.retain_blocks = absl::GetFlag(FLAGS_retain_blocks);
+    if (!absl::GetFlag(FLAGS_retain_age).empty()) {
+      PL_ASSIGN_OR_RETURN(retention.retain_age_ms,
+                          ParseRetentionAge(absl::GetFlag(FLAGS_retain_age)));
+    }
+    if (!retention.any()) retention.retain_blocks = 1000;
+    full_nodes = FullNodeAddresses(genesis, self, absl::GetFlag(FLAGS_full_nodes));
+    if (full_nodes.empty()) {
+      return FailedPreconditionError(
+          "--mode=light needs a full node to fetch pruned records from: " + genesis_path +
+          " declares no other validator full and --full_nodes is empty");
+    }
+  } else if (absl::GetFlag(FLAGS_retain_blocks) != 0 || !absl::GetFlag(FLAGS_retain_age).empty()) {
+    return InvalidArgumentError("--retain_blocks and --retain_age are for --mode=light");
+  }
   std::optional<PrivateKey> key;
   if (!follow) {
     PL_ASSIGN_OR_RETURN(key, ReadKeyFile(key_path));
@@ -190,7 +246,6 @@ Status Run(int argc, char** argv, int* exit_code) {
   FollowerOptions fopts;
   PL_ASSIGN_OR_RETURN(fopts.poll_ms, NarrowFlag<uint32_t>(FLAGS_follow_poll_ms, "follow_poll_ms"));
   if (fopts.poll_ms == 0) return InvalidArgumentError("--follow_poll_ms must be positive");
-  if (light) fopts.retain_blocks = absl::GetFlag(FLAGS_retain_blocks);
   PbftOptions popts;
   PL_ASSIGN_OR_RETURN(popts.block_timeout_ms,
                       NarrowFlag<uint32_t>(FLAGS_block_timeout_ms, "block_timeout_ms"));
@@ -241,6 +296,14 @@ Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(auto registry_rows, store->RegistryScan(""));
   PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows));
   RegistryHolder registry(snapshot);
+  std::unique_ptr<Pruner> pruner;
+  std::unique_ptr<RemoteRecordFetcher> fetcher;
+  if (light) {
+    pruner = std::make_unique<Pruner>(store.get(), retention, [] { return NowMs(); });
+    fetcher = RemoteRecordFetcher::OverGrpc(full_nodes, kRemoteFetchDeadlineMs);
+    fopts.pruner = pruner.get();
+    popts.pruner = pruner.get();
+  }
 
   std::unique_ptr<Orderer> orderer;
   std::unique_ptr<ConsensusService> consensus_service;
@@ -252,6 +315,7 @@ Status Run(int argc, char** argv, int* exit_code) {
     orderer = std::move(pbft);
   }
   LedgerService service(&genesis, node_id, store.get(), &registry, orderer.get(), BatchLimits());
+  if (light) service.EnableLight(fetcher.get(), pruner.get());
 
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default: a second node on a port in use would bind it too
@@ -281,7 +345,9 @@ Status Run(int argc, char** argv, int* exit_code) {
       .Kv("head", ShortHex(store->head_hash()))
       .Kv("validators", genesis.n())
       .Kv("consensus", follow ? "follower" : "pbft")
-      .Kv("mode", mode);
+      .Kv("mode", mode)
+      .Kv("pruned_below", store->pruned_below())
+      .Kv("full_nodes", light ? std::to_string(full_nodes.size()) : "-");
   uint64_t last_height = store->height();
   auto last_report = std::chrono::steady_clock::now();
   RunUntilStopSignal([&] {

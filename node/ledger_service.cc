@@ -42,6 +42,19 @@ Status LedgerService::PrunedRecord(ByteView id, uint64_t height) const {
                        ") pruned on this light node; ask a full node");
 }
 
+StatusOr<FetchedRecord> LedgerService::FetchPruned(ByteView id, const ledger::RecordLocation& loc,
+                                                   ledger::StoredBlock* header) const {
+  if (fetcher_ == nullptr) return PrunedRecord(id, loc.height);
+  PL_ASSIGN_OR_RETURN(*header, store_->ReadCertifiedHeader(loc.height));
+  LocalRecord local;
+  local.record_id = Bytes(id);
+  local.height = loc.height;
+  local.index = loc.index;
+  local.header = header->header;
+  local.header_hash = header->header_hash;
+  return fetcher_->Fetch(local);
+}
+
 grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
                                   v1::ConsensusRequest request, v1::SubmitResponse* resp) {
   auto fut = orderer_->Submit(std::move(batch), std::move(request));
@@ -189,6 +202,12 @@ grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequ
   resp->set_peers_elsewhere(vh.peers_elsewhere);
   resp->set_alone_in_view(vh.alone_in_view);
   resp->set_role(orderer_->role());
+  resp->set_pruned_below(store_->pruned_below());
+  if (pruner_ != nullptr) {
+    const PruneStats ps = pruner_->stats();
+    resp->set_prune_bytes_before(ps.bytes_before);
+    resp->set_prune_bytes_after(ps.bytes_after);
+  }
   return grpc::Status::OK;
 }
 
@@ -220,7 +239,17 @@ grpc::Status LedgerService::GetRecord(grpc::ServerContext*, const v1::GetRecordR
   if (!id.ok()) return ToGrpc(id.status());
   auto loc = store_->FindRecord(*id);
   if (!loc.ok()) return ToGrpc(loc.status());
-  if (Status p = PrunedRecord(*id, loc->height); !p.ok()) return ToGrpc(p);
+  if (!PrunedRecord(*id, loc->height).ok()) {
+    ledger::StoredBlock header;
+    auto fetched = FetchPruned(*id, *loc, &header);
+    if (!fetched.ok()) return ToGrpc(fetched.status());
+    resp->set_record_id(*id);
+    resp->set_record(std::move(fetched->record));
+    resp->set_height(loc->height);
+    resp->set_index(loc->index);
+    resp->set_fetched_from(fetched->from);  // no payload: a light node keeps none of these
+    return grpc::Status::OK;
+  }
   auto b = ReadOrRepair(loc->height, false);
   if (!b.ok()) return ToGrpc(b.status());
   if (loc->index >= b->records.size()) {
@@ -245,7 +274,22 @@ grpc::Status LedgerService::GetProof(grpc::ServerContext*, const v1::GetProofReq
   }
   auto loc = store_->FindRecord(req->record_id());
   if (!loc.ok()) return ToGrpc(loc.status());
-  if (Status p = PrunedRecord(req->record_id(), loc->height); !p.ok()) return ToGrpc(p);
+  if (!PrunedRecord(req->record_id(), loc->height).ok()) {
+    ledger::StoredBlock header;
+    auto fetched = FetchPruned(req->record_id(), *loc, &header);
+    if (!fetched.ok()) return ToGrpc(fetched.status());
+    resp->set_chain_id(genesis_->chain_id);
+    resp->set_record_id(req->record_id());
+    resp->set_record(std::move(fetched->record));
+    resp->set_height(loc->height);
+    resp->set_leaf_index(loc->index);
+    resp->set_tree_size(header.header.record_count);
+    for (auto& h : fetched->audit_path) resp->add_audit_path(std::move(h));
+    resp->set_header(header.header_bytes);  // ours, as stored and certified
+    *resp->mutable_certificate() = header.certificate;
+    resp->set_fetched_from(fetched->from);
+    return grpc::Status::OK;
+  }
   auto b = ReadOrRepair(loc->height, false);  // checked: a flipped byte is DATA_LOSS
   if (!b.ok()) return ToGrpc(b.status());
   std::vector<Bytes> leaves;
