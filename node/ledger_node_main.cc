@@ -114,6 +114,7 @@ const std::vector<std::string> kFlagOrder = {"genesis",
                                              "log_level"};
 
 constexpr int kExitListenFailed = 2;
+constexpr int kExitStoreWriteFailed = 4;
 constexpr uint32_t kRemoteFetchDeadlineMs = 5000;  // each GetProof a light node asks a full node
 
 // The full nodes a light node asks for pruned records: `flagged` first, in order, then the
@@ -132,7 +133,6 @@ std::vector<std::string> FullNodeAddresses(const ledger::Genesis& genesis,
   }
   return out;
 }
-constexpr int kExitStoreWriteFailed = 4;
 
 // The port of HOST:PORT (or [V6]:PORT); "" if there is none.
 std::string PortOf(const std::string& listen) {
@@ -232,8 +232,10 @@ Status Run(int argc, char** argv, int* exit_code) {
           "--mode=light needs a full node to fetch pruned records from: " + genesis_path +
           " declares no other validator full and --full_nodes is empty");
     }
-  } else if (absl::GetFlag(FLAGS_retain_blocks) != 0 || !absl::GetFlag(FLAGS_retain_age).empty()) {
-    return InvalidArgumentError("--retain_blocks and --retain_age are for --mode=light");
+  } else if (absl::GetFlag(FLAGS_retain_blocks) != 0 || !absl::GetFlag(FLAGS_retain_age).empty() ||
+             !absl::GetFlag(FLAGS_full_nodes).empty()) {
+    return InvalidArgumentError(
+        "--retain_blocks, --retain_age and --full_nodes are for --mode=light");
   }
   std::optional<PrivateKey> key;
   if (!follow) {
