@@ -42,7 +42,8 @@ Status LedgerService::PrunedRecord(ByteView id, uint64_t height) const {
                        ") pruned on this light node; ask a full node");
 }
 
-StatusOr<FetchedRecord> LedgerService::FetchPruned(ByteView id, const ledger::RecordLocation& loc,
+StatusOr<FetchedRecord> LedgerService::FetchPruned(const grpc::ServerContext* ctx, ByteView id,
+                                                   const ledger::RecordLocation& loc,
                                                    ledger::StoredBlock* header) const {
   if (fetcher_ == nullptr) return PrunedRecord(id, loc.height);
   PL_ASSIGN_OR_RETURN(*header, store_->ReadCertifiedHeader(loc.height));
@@ -52,7 +53,8 @@ StatusOr<FetchedRecord> LedgerService::FetchPruned(ByteView id, const ledger::Re
   local.index = loc.index;
   local.header = header->header;
   local.header_hash = header->header_hash;
-  return fetcher_->Fetch(local);
+  return fetcher_->Fetch(local,
+                         ctx != nullptr ? ctx->deadline() : RemoteRecordFetcher::Deadline::max());
 }
 
 grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
@@ -233,7 +235,7 @@ StatusOr<Bytes> LedgerService::ResolveRecordId(const v1::GetRecordRequest& req) 
   return store_->FindBySeq(req.device(), req.seq());
 }
 
-grpc::Status LedgerService::GetRecord(grpc::ServerContext*, const v1::GetRecordRequest* req,
+grpc::Status LedgerService::GetRecord(grpc::ServerContext* ctx, const v1::GetRecordRequest* req,
                                       v1::RecordResponse* resp) {
   auto id = ResolveRecordId(*req);
   if (!id.ok()) return ToGrpc(id.status());
@@ -241,7 +243,7 @@ grpc::Status LedgerService::GetRecord(grpc::ServerContext*, const v1::GetRecordR
   if (!loc.ok()) return ToGrpc(loc.status());
   if (!PrunedRecord(*id, loc->height).ok()) {
     ledger::StoredBlock header;
-    auto fetched = FetchPruned(*id, *loc, &header);
+    auto fetched = FetchPruned(ctx, *id, *loc, &header);
     if (!fetched.ok()) return ToGrpc(fetched.status());
     resp->set_record_id(*id);
     resp->set_record(std::move(fetched->record));
@@ -267,7 +269,7 @@ grpc::Status LedgerService::GetRecord(grpc::ServerContext*, const v1::GetRecordR
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerService::GetProof(grpc::ServerContext*, const v1::GetProofRequest* req,
+grpc::Status LedgerService::GetProof(grpc::ServerContext* ctx, const v1::GetProofRequest* req,
                                      v1::Proof* resp) {
   if (req->record_id().size() != 32) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "record id must be 32 bytes");
@@ -276,7 +278,7 @@ grpc::Status LedgerService::GetProof(grpc::ServerContext*, const v1::GetProofReq
   if (!loc.ok()) return ToGrpc(loc.status());
   if (!PrunedRecord(req->record_id(), loc->height).ok()) {
     ledger::StoredBlock header;
-    auto fetched = FetchPruned(req->record_id(), *loc, &header);
+    auto fetched = FetchPruned(ctx, req->record_id(), *loc, &header);
     if (!fetched.ok()) return ToGrpc(fetched.status());
     resp->set_chain_id(genesis_->chain_id);
     resp->set_record_id(req->record_id());

@@ -89,7 +89,9 @@ class LedgerService final : public provledger::v1::Ledger::Service {
   // Record `id` at `loc`, in a pruned block, fetched from a full node and checked against our
   // certified header of loc.height (RemoteRecordFetcher); the header and certificate are
   // ours. kNotFound as PrunedRecord without a fetcher; the fetcher's error otherwise.
-  StatusOr<FetchedRecord> FetchPruned(ByteView id, const ledger::RecordLocation& loc,
+  // Asks no full node after `ctx`'s deadline.
+  StatusOr<FetchedRecord> FetchPruned(const grpc::ServerContext* ctx, ByteView id,
+                                      const ledger::RecordLocation& loc,
                                       ledger::StoredBlock* header) const;
 
   const ledger::Genesis* genesis_;

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -61,11 +62,13 @@ class GrpcProofSource {
     }
   }
 
-  StatusOr<v1::Proof> Get(const std::string& address, ByteView id) const {
+  StatusOr<v1::Proof> Get(const std::string& address, ByteView id,
+                          RemoteRecordFetcher::Deadline deadline) const {
     auto it = stubs_.find(address);
     if (it == stubs_.end()) return InternalError("no channel to " + address);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms_));
+    ctx.set_deadline(std::min(
+        deadline, std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms_)));
     v1::GetProofRequest req;
     req.set_record_id(std::string(id));
     v1::Proof proof;
@@ -86,13 +89,14 @@ std::unique_ptr<RemoteRecordFetcher> RemoteRecordFetcher::OverGrpc(
   auto source = std::make_shared<const GrpcProofSource>(addresses, deadline_ms);
   return std::make_unique<RemoteRecordFetcher>(
       std::move(addresses),
-      [source](const std::string& a, ByteView id) { return source->Get(a, id); });
+      [source](const std::string& a, ByteView id, Deadline d) { return source->Get(a, id, d); });
 }
 
 RemoteRecordFetcher::RemoteRecordFetcher(std::vector<std::string> addresses, ProofSource source)
     : addresses_(std::move(addresses)), source_(std::move(source)) {}
 
-StatusOr<FetchedRecord> RemoteRecordFetcher::Fetch(const LocalRecord& local) const {
+StatusOr<FetchedRecord> RemoteRecordFetcher::Fetch(const LocalRecord& local,
+                                                   Deadline deadline) const {
   const std::string what =
       "record " + ShortHex(local.record_id) + " (block " + std::to_string(local.height) + ")";
   if (addresses_.empty()) {
@@ -103,7 +107,11 @@ StatusOr<FetchedRecord> RemoteRecordFetcher::Fetch(const LocalRecord& local) con
   std::string outcomes;
   for (const std::string& address : addresses_) {
     if (!outcomes.empty()) outcomes += "; ";
-    StatusOr<v1::Proof> proof = source_(address, local.record_id);
+    if (std::chrono::system_clock::now() >= deadline) {
+      outcomes += address + " not asked: the request's deadline passed";
+      continue;
+    }
+    StatusOr<v1::Proof> proof = source_(address, local.record_id, deadline);
     if (!proof.ok()) {
       LogWarn("remote_proof_failed")
           .Kv("full_node", address)

@@ -10,6 +10,7 @@
 #ifndef PROVLEDGER_NODE_REMOTE_RECORD_FETCHER_H_
 #define PROVLEDGER_NODE_REMOTE_RECORD_FETCHER_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -48,11 +49,14 @@ struct FetchedRecord {
 
 class RemoteRecordFetcher {
  public:
-  // Asks full node `address` for the proof of `record_id`; the node's error as a Status.
-  using ProofSource =
-      std::function<StatusOr<provledger::v1::Proof>(const std::string& address, ByteView id)>;
+  using Deadline = std::chrono::system_clock::time_point;
+  // Asks full node `address` for the proof of record `id`, answering by `deadline`; the
+  // node's error as a Status.
+  using ProofSource = std::function<StatusOr<provledger::v1::Proof>(
+      const std::string& address, ByteView id, Deadline deadline)>;
 
-  // Over gRPC: one channel per address, each call with a `deadline_ms` deadline.
+  // Over gRPC: one channel per address, each call with a deadline of `deadline_ms` (or
+  // Fetch's deadline, if sooner).
   static std::unique_ptr<RemoteRecordFetcher> OverGrpc(std::vector<std::string> addresses,
                                                        uint32_t deadline_ms);
   // With any source (tests).
@@ -60,9 +64,11 @@ class RemoteRecordFetcher {
 
   // Asks each full node in order and returns the first answer that passes CheckFetchedProof
   // for `local`. Each wrong answer is logged (ev=remote_proof_refused) and so is each node
-  // that did not answer (ev=remote_proof_failed). kUnavailable naming what every full node
-  // did when none answered correctly; kFailedPrecondition when no full node is configured.
-  StatusOr<FetchedRecord> Fetch(const LocalRecord& local) const;
+  // that did not answer (ev=remote_proof_failed); once `deadline` (the asking client's) has
+  // passed the others are not asked. kUnavailable naming what every full node did when none
+  // answered correctly; kFailedPrecondition when no full node is configured.
+  StatusOr<FetchedRecord> Fetch(const LocalRecord& local,
+                                Deadline deadline = Deadline::max()) const;
 
   const std::vector<std::string>& addresses() const { return addresses_; }
 

@@ -139,7 +139,8 @@ struct FakeNodes {
   Block block = MakeBlock(12, "a");
   std::vector<std::string> asked;
   RemoteRecordFetcher::ProofSource Source() {
-    return [this](const std::string& address, ByteView id) -> StatusOr<v1::Proof> {
+    return [this](const std::string& address, ByteView id,
+                  RemoteRecordFetcher::Deadline) -> StatusOr<v1::Proof> {
       asked.push_back(address);
       uint32_t index = 0;
       while (index < block.leaves.size() && block.leaves[index] != id) ++index;
@@ -177,6 +178,18 @@ TEST(RemoteRecordFetcher, UnavailableNamingWhatEachFullNodeDid) {
   EXPECT_NE(m.find("tamper answered wrong (refused): record bytes hash to"), std::string::npos)
       << m;
   EXPECT_NE(m.find("down did not answer it"), std::string::npos) << m;
+}
+
+TEST(RemoteRecordFetcher, AsksNoOneOnceTheDeadlineHasPassed) {
+  FakeNodes nodes;
+  RemoteRecordFetcher f({"good"}, nodes.Source());
+  StatusOr<FetchedRecord> r =
+      f.Fetch(Local(nodes.block, 0), std::chrono::system_clock::now() - std::chrono::seconds(1));
+  ASSERT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("good not asked: the request's deadline passed"),
+            std::string::npos)
+      << r.status().message();
+  EXPECT_TRUE(nodes.asked.empty());
 }
 
 TEST(RemoteRecordFetcher, WithoutFullNodesIsAFailedPrecondition) {
