@@ -150,4 +150,10 @@ StatusOr<v1::PolicyListing> LedgerClient::Policies(const std::string& name, bool
                                                   read_timeout_ms());
 }
 
+StatusOr<v1::ValidatorListing> LedgerClient::Validators() {
+  v1::ValidatorsRequest req;
+  return Call<v1::ValidatorsRequest, v1::ValidatorListing>(req, &v1::Ledger::Stub::Validators,
+                                                           read_timeout_ms());
+}
+
 }  // namespace provledger::client

@@ -61,6 +61,8 @@ class LedgerClient {
   StatusOr<provledger::v1::FirmwareListing> Firmware(const provledger::v1::FirmwareQuery& q);
   // Runtime policies (`name` empty: all; `summary`: without digests) and every binding.
   StatusOr<provledger::v1::PolicyListing> Policies(const std::string& name, bool summary);
+  // The validator schedule: genesis set and every recorded change (docs/VALIDATOR_SET.md).
+  StatusOr<provledger::v1::ValidatorListing> Validators();
 
   const std::vector<std::string>& addresses() const { return addresses_; }
 

@@ -8,16 +8,19 @@ namespace consensus {
 
 Status VerifyCheckpointProof(const Quorum& quorum, const std::string& chain_id,
                              SignatureChecker* checker, uint64_t height, ByteView digest,
-                             const std::vector<ConsensusMsg>& proof) {
-  if (height == 0) {
-    if (!proof.empty() || digest != Bytes(32, '\0')) {
-      return InvalidArgumentError("checkpoint 0 must have the zero digest and no proof");
+                             const std::vector<ConsensusMsg>& proof, const EpochBounds& epoch) {
+  if (height < epoch.start) return InvalidArgumentError("checkpoint below the epoch's start");
+  if (height == epoch.start) {
+    if (!proof.empty() || digest != epoch.start_digest) {
+      return InvalidArgumentError(
+          "the epoch's start checkpoint must have the start digest and no proof");
     }
     return OkStatus();
   }
   std::set<uint32_t> signers;
   for (const ConsensusMsg& m : proof) {
-    if (m.type != ConsensusMsg::kCheckpoint || m.height != height || m.digest != digest) {
+    if (m.type != ConsensusMsg::kCheckpoint || m.height != height || m.digest != digest ||
+        m.epoch != epoch.start) {
       return InvalidArgumentError("checkpoint proof holds a message for another checkpoint");
     }
     if (m.sender >= quorum.n()) return InvalidArgumentError("checkpoint proof: unknown sender");
@@ -29,7 +32,7 @@ Status VerifyCheckpointProof(const Quorum& quorum, const std::string& chain_id,
     }
   }
   if (signers.size() < quorum.Strong()) {
-    return InvalidArgumentError("checkpoint proof: fewer than 2f+1 signers");
+    return InvalidArgumentError("checkpoint proof: fewer than a quorum of signers");
   }
   return OkStatus();
 }

@@ -9,6 +9,7 @@
 #define PROVLEDGER_CONSENSUS_CHECKPOINT_TRACKER_H_
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,20 +23,31 @@
 namespace provledger {
 namespace consensus {
 
-// A checkpoint and its proof: 2f+1 signed checkpoint messages (empty for height 0, whose
-// digest is the 32 zero bytes that precede block 1).
+// A checkpoint and its proof: q signed checkpoint messages (empty for height 0, whose
+// digest is the 32 zero bytes that precede block 1, and for an epoch's start height).
 struct StableCheckpoint {
   uint64_t height = 0;
   Bytes digest = Bytes(32, '\0');
   std::vector<ConsensusMsg> proof;
 };
 
-// OK when `proof` holds kCheckpoint messages for (`height`, `digest`) from at least 2f+1
-// distinct validators whose signatures verify; height 0 needs an empty proof and the zero
-// digest. kUnauthenticated / kInvalidArgument otherwise.
+// The heights one validator set orders (one epoch): above `start`, whose block every member
+// has applied before the epoch begins (so its checkpoint needs no proof), up to `last` once
+// the epoch's end is known. `start` is also the epoch's number (ConsensusMsg::epoch).
+struct EpochBounds {
+  uint64_t start = 0;
+  Bytes start_digest = Bytes(32, '\0');  // header hash at `start`; zeros for genesis
+  uint64_t last = std::numeric_limits<uint64_t>::max();
+};
+
+// OK when `proof` holds kCheckpoint messages of epoch `epoch.start` for (`height`,
+// `digest`) from at least q distinct validators whose signatures verify; the epoch's start
+// height needs an empty proof and the start digest, a height below it is refused.
+// kUnauthenticated / kInvalidArgument otherwise.
 Status VerifyCheckpointProof(const Quorum& quorum, const std::string& chain_id,
                              SignatureChecker* checker, uint64_t height, ByteView digest,
-                             const std::vector<ConsensusMsg>& proof);
+                             const std::vector<ConsensusMsg>& proof,
+                             const EpochBounds& epoch = EpochBounds());
 
 class CheckpointTracker {
  public:

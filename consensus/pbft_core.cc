@@ -1,12 +1,14 @@
 #include "consensus/pbft_core.h"
 
+#include <algorithm>
+#include <string>
 #include <utility>
 
 namespace provledger {
 namespace consensus {
 
 Status PbftConfig::Validate() const {
-  if (!Quorum(n).Valid()) return InvalidArgumentError("n must be 3f+1");
+  if (!Quorum(n).Valid()) return InvalidArgumentError("n must be at least 1");
   if (self >= n) return InvalidArgumentError("self must be below n");
   if (checkpoint_interval == 0 || window == 0 || max_batch_requests == 0 ||
       view_change_timeout_ticks == 0 || resend_ticks == 0) {
@@ -14,6 +16,21 @@ Status PbftConfig::Validate() const {
   }
   if (effective_log_size() < checkpoint_interval + window) {
     return InvalidArgumentError("log_size must be at least checkpoint_interval + window");
+  }
+  // Every epoch boundary (a multiple of 16) must be a checkpoint, and the log shorter than
+  // the distance from a set change to its boundary (ledger/validator_epoch.h).
+  if (ledger::kEpochStep % checkpoint_interval != 0) {
+    return InvalidArgumentError("checkpoint_interval must divide " +
+                                std::to_string(ledger::kEpochStep));
+  }
+  if (effective_log_size() > kMaxLogSize) {
+    return InvalidArgumentError(
+        "log_size (default 2 * checkpoint_interval + window) must be at most " +
+        std::to_string(kMaxLogSize));
+  }
+  if (epoch == 0 ? !(epoch_hash.empty() || epoch_hash == Bytes(32, '\0'))
+                 : epoch_hash.size() != 32) {
+    return InvalidArgumentError("epoch_hash must be the 32-byte header hash at the epoch's start");
   }
   return OkStatus();
 }
@@ -50,6 +67,10 @@ const char* DropReasonName(DropReason r) {
       return "invalid_new_view";
     case DropReason::kStaleCheckpoint:
       return "stale_checkpoint";
+    case DropReason::kOtherEpoch:
+      return "other_epoch";
+    case DropReason::kEpochDone:
+      return "epoch_done";
     default:
       return "unknown";
   }
@@ -70,7 +91,28 @@ PbftCore::PbftCore(PbftConfig config, Signer* signer, SignatureChecker* checker,
       checkpoints_(quorum_),
       timer_(config_.view_change_timeout_ticks),
       votes_(config_.self) {
+  epoch_.start = config_.epoch;
+  if (config_.epoch != 0) {
+    epoch_.start_digest = config_.epoch_hash;
+    // Every member applied the block at the epoch's start: its checkpoint needs no proof.
+    checkpoints_.Advance(StableCheckpoint{config_.epoch, config_.epoch_hash, {}});
+  }
   committed_hashes_[committed_height_] = std::move(last_committed_hash);
+}
+
+void PbftCore::EndEpochAt(uint64_t last_height) {
+  if (last_height >= epoch_.last) return;
+  epoch_.last = std::max(last_height, committed_height_);
+  // Nothing above the end was accepted (see pbft_core.h); be strict all the same.
+  bool dropped_any = false;
+  for (auto it = log_.upper_bound(epoch_.last); it != log_.end(); it = log_.erase(it)) {
+    dropped_any |= it->second.pre_prepare.has_value();
+  }
+  if (dropped_any) pool_.ReturnInFlight();
+  if (next_height_ > epoch_.last + 1) next_height_ = epoch_.last + 1;
+  if (epoch_done()) timer_.Stop();
+  UpdateTimer();
+  Pump();
 }
 
 uint64_t PbftCore::dropped_total() const {
@@ -86,6 +128,7 @@ CoreOutput PbftCore::TakeOutput() {
 }
 
 ConsensusMsg PbftCore::Signed(ConsensusMsg msg) {
+  msg.epoch = config_.epoch;
   msg.signature = signer_->Sign(SigningDigest(config_.chain_id, msg));
   return msg;
 }
@@ -107,6 +150,12 @@ void PbftCore::Send(int to, ConsensusMsg msg) {
 }
 
 bool PbftCore::CheckEnvelope(const ConsensusMsg& msg, bool check_signature) {
+  // First: another epoch's sender index names another set's validator.
+  if (msg.epoch != config_.epoch) {
+    Drop(DropReason::kOtherEpoch);
+    if (msg.epoch > config_.epoch) out_.later_epoch = std::max(out_.later_epoch, msg.epoch);
+    return false;
+  }
   if (msg.sender >= config_.n) {
     Drop(DropReason::kUnknownSender);
     return false;
@@ -132,6 +181,10 @@ void PbftCore::OnVerifiedMessage(const ConsensusMsg& msg) {
 }
 
 void PbftCore::HandleMessage(const ConsensusMsg& msg) {
+  if (epoch_done()) {
+    HandleWhenDone(msg);
+    return;
+  }
   NoteHeard(msg);
   switch (msg.type) {
     case ConsensusMsg::kSuspect:
@@ -233,7 +286,40 @@ void PbftCore::HandleCheckpoint(const ConsensusMsg& msg) {
   }
 }
 
+void PbftCore::HandleWhenDone(const ConsensusMsg& msg) {
+  if (msg.type == ConsensusMsg::kCheckpoint) {
+    HandleCheckpoint(msg);  // lets ours become stable, which ends its resends
+    if (msg.height >= epoch_.last) return;
+  } else {
+    Drop(DropReason::kEpochDone);
+  }
+  // The sender is still working in this epoch: hand it our checkpoint at the end; q of
+  // them make it stable there and it fetches the blocks up to it (state transfer).
+  auto at = answered_at_.find(msg.sender);
+  if (at != answered_at_.end() && now_ - at->second < config_.resend_ticks) return;
+  answered_at_[msg.sender] = now_;
+  ConsensusMsg cp;
+  if (last_checkpoint_sent_ && last_checkpoint_sent_->height == epoch_.last) {
+    cp = *last_checkpoint_sent_;
+  } else {
+    std::optional<Bytes> hash = HashAt(epoch_.last);
+    if (!hash) return;
+    cp.type = ConsensusMsg::kCheckpoint;
+    cp.height = epoch_.last;
+    cp.digest = std::move(*hash);
+    cp.sender = config_.self;
+    cp = Signed(std::move(cp));
+    last_checkpoint_sent_ = cp;
+  }
+  Send(static_cast<int>(msg.sender), std::move(cp));
+  // And our commit at the end: with ours and its own it may complete the sender's q.
+  if (last_commit_sent_ && last_commit_sent_->height == epoch_.last) {
+    Send(static_cast<int>(msg.sender), *last_commit_sent_);
+  }
+}
+
 void PbftCore::OnRequest(Request req) {
+  if (epoch_done()) return;  // the next epoch's core orders it
   Bytes id = req.id;
   if (!pool_.Add(req, now_).ok()) return;  // known, committed, or the pool is full
   if (config_.self != primary()) {
@@ -245,6 +331,15 @@ void PbftCore::OnRequest(Request req) {
 
 void PbftCore::OnTick() {
   ++now_;
+  if (epoch_done()) {
+    if (now_ - last_resend_tick_ >= config_.resend_ticks) {
+      last_resend_tick_ = now_;
+      if (last_checkpoint_sent_ && last_checkpoint_sent_->height > checkpoints_.stable().height) {
+        Send(CoreOutput::kBroadcast, *last_checkpoint_sent_);
+      }
+    }
+    return;
+  }
   // The timer only makes us suspect the view (a pre-vote), in normal mode as well as when
   // a view change 2f+1 validators started did not complete: we move on on f+1 suspicions.
   if (timer_.Expired(now_)) Suspect();
@@ -272,8 +367,14 @@ void PbftCore::OnTick() {
 }
 
 void PbftCore::UpdateTimer() {
+  if (epoch_done()) {
+    timer_.Stop();
+    return;
+  }
   if (view_changing_) return;  // the view-change timer runs until a new view starts
-  if (config_.self == primary() || pool_.uncommitted() == 0) {
+  // With an end pending the chain must move even without requests (empty blocks): a
+  // backup that sees none give up on the primary as it would for a waiting request.
+  if (config_.self == primary() || (pool_.uncommitted() == 0 && !EndPending())) {
     timer_.Stop();
   } else {
     timer_.Start(now_);
@@ -372,7 +473,10 @@ bool PbftCore::StepSlot(uint64_t h, Slot& s) {
     c = Signed(std::move(c));
     s.commits[config_.self] = c;
     s.sent_commit = true;
-    last_commit_sent_ = c;
+    // Idle replicas re-send their highest commit: after a view change re-commits lower
+    // heights in any order, all still name the same top (height, view), which is what a
+    // replica behind needs q of to ask for state transfer.
+    if (!last_commit_sent_ || h >= last_commit_sent_->height) last_commit_sent_ = c;
     last_commit_tick_ = now_;
     Send(CoreOutput::kBroadcast, std::move(c));
     changed = true;
@@ -434,9 +538,13 @@ void PbftCore::SendCheckpoint(uint64_t height, const Bytes& hash) {
 }
 
 bool PbftCore::MaybePropose() {
-  if (view_changing_ || config_.self != primary() || pool_.pending() == 0) return false;
-  if (pool_.pending() < config_.max_batch_requests &&
-      now_ - pool_.oldest_pending_tick() < config_.batch_timeout_ticks) {
+  if (view_changing_ || config_.self != primary() || epoch_done()) return false;
+  const bool empty = pool_.pending() == 0;
+  if (empty) {
+    // An idle chain must still reach the epoch's end: one empty block per batch timeout.
+    if (!EndPending() || now_ - last_empty_tick_ < config_.batch_timeout_ticks) return false;
+  } else if (pool_.pending() < config_.max_batch_requests &&
+             now_ - pool_.oldest_pending_tick() < config_.batch_timeout_ticks) {
     return false;
   }
   if (next_height_ <= low_) next_height_ = low_ + 1;
@@ -447,7 +555,9 @@ bool PbftCore::MaybePropose() {
     ++next_height_;
   }
   const uint64_t h = next_height_;
-  if (h > committed_height_ + config_.window || h > high_watermark()) return false;
+  if (h > committed_height_ + config_.window || h > high_watermark() || h > epoch_.last) {
+    return false;
+  }
   std::optional<Bytes> prev = PrevFor(h);
   if (!prev) return false;
   std::vector<Request> batch = pool_.TakeBatch(config_.max_batch_requests);
@@ -471,6 +581,7 @@ bool PbftCore::MaybePropose() {
   s.prev_hash = *prev;
   s.request_ids = std::move(ids);
   ++next_height_;
+  if (empty) last_empty_tick_ = now_;
   Send(CoreOutput::kBroadcast, std::move(pp));
   return true;
 }

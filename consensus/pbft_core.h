@@ -31,6 +31,17 @@
 // behind in views adopts a later one on f+1 validators seen there, or on a NEW-VIEW a peer
 // relays to it when it sends SUSPECT or VIEW-CHANGE for an older view.
 //
+// Epochs (validator-set changes, docs/CONSENSUS.md): a core orders the heights of one
+// validator set, epoch `PbftConfig::epoch` = the height E after which that set orders
+// (0 for genesis). Every message carries its epoch and the core drops others' (kOtherEpoch).
+// It starts at E, view 0, with the checkpoint at E needing no proof (every member applied
+// E before the epoch began). EndEpochAt(E') caps the epoch: nothing above E' is proposed,
+// accepted or re-proposed, the primary cuts empty blocks so that an idle chain reaches E',
+// and once E' is applied the core only answers laggards; the shell then builds the next
+// epoch's core at E'. A replica votes at height x only once it has applied x - log size,
+// so with E' - h > log size (ledger/validator_epoch.h) no honest replica votes above E'
+// before it applied the change committed at h and called EndEpochAt.
+//
 // Owner: the node shell's consensus thread (or a test) owns the core and the interfaces it
 // lends. Thread rules: not thread-safe; call every method from the owner's thread.
 #ifndef PROVLEDGER_CONSENSUS_PBFT_CORE_H_
@@ -38,6 +49,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -54,27 +66,37 @@
 #include "consensus/view_change.h"
 #include "consensus/view_timer.h"
 #include "consensus/vote_guard.h"
+#include "ledger/validator_epoch.h"
 
 namespace provledger {
 namespace consensus {
 
+// The largest log (high - low watermark) a core accepts: below EpochEndFor(h) - h (>= 49),
+// so that an epoch's end lies beyond every height voted on before the change was applied.
+inline constexpr uint64_t kMaxLogSize = 3 * ledger::kEpochStep;
+
 struct PbftConfig {
-  uint32_t n = 4;                     // validators, 3f+1
-  uint32_t self = 0;                  // our index in the genesis order
-  std::string chain_id;               // bound into every signed digest
-  uint64_t checkpoint_interval = 16;  // K: a checkpoint every K heights; smaller = more traffic
-  uint64_t window = 4;                // blocks proposed but not committed, at most
-  uint64_t log_size = 0;              // high watermark = stable + log_size; 0 = 2K + window
-  size_t max_batch_requests = 256;    // a batch is cut when this many requests wait...
-  uint64_t batch_timeout_ticks = 2;   // ...or when the oldest waited this long
+  uint32_t n = 4;        // validators of this epoch's set, any n >= 1
+  uint32_t self = 0;     // our index in this epoch's set
+  std::string chain_id;  // bound into every signed digest
+  // The epoch: the height after which this set orders (0 = genesis), and the header hash
+  // of the block at that height (empty or 32 zero bytes for genesis).
+  uint64_t epoch = 0;
+  Bytes epoch_hash;
+  uint64_t checkpoint_interval = 16;        // K: a checkpoint every K heights, K dividing 16
+  uint64_t window = 4;                      // blocks proposed but not committed, at most
+  uint64_t log_size = 0;                    // high watermark = stable + log_size; 0 = 2K + window
+  size_t max_batch_requests = 256;          // a batch is cut when this many requests wait...
+  uint64_t batch_timeout_ticks = 2;         // ...or when the oldest waited this long
   uint64_t view_change_timeout_ticks = 40;  // base timeout; doubles per failed view change
   uint64_t resend_ticks = 20;               // idle replicas re-send their last commit this often
   size_t max_pending_requests = 1 << 17;    // uncommitted requests kept, at most
   size_t committed_id_memory = 1 << 17;     // committed request ids remembered for dedup
   size_t max_buffered_messages = 4096;      // messages for a view we have not entered yet
 
-  // OK when n = 3f+1, self < n, K, window and timeouts are positive and log_size (after
-  // defaulting) is at least K + window. kInvalidArgument otherwise.
+  // OK when n >= 1, self < n, K, window and timeouts are positive, K divides 16, log_size
+  // (after defaulting) is at least K + window and at most kMaxLogSize, and epoch_hash is
+  // 32 bytes (or empty for epoch 0). kInvalidArgument otherwise.
   Status Validate() const;
   uint64_t effective_log_size() const {
     return log_size != 0 ? log_size : 2 * checkpoint_interval + window;
@@ -88,8 +110,8 @@ struct CommittedBlock {
   Bytes header_hash;
   Bytes block;
   std::vector<Bytes> request_ids;
-  // >= 2f+1 (validator, signature over CommitDigest(chain, height, view, header_hash)),
-  // distinct validators, ascending.
+  // >= q (validator, signature over CommitDigest(chain, height, view, header_hash)),
+  // distinct validators of the epoch's set, ascending.
   std::vector<std::pair<uint32_t, Bytes>> commit_signatures;
 };
 
@@ -132,6 +154,11 @@ struct CoreOutput {
   std::optional<uint64_t> need_state_transfer;
   // What happened to our view, in order.
   std::vector<ViewEvent> view_events;
+  // The highest epoch above ours that a dropped message named, or 0. Unverified (we do not
+  // know that set's keys): only a hint that peers moved on to a later validator set, for
+  // the shell to fetch certified blocks (checked against its schedule) as for
+  // need_state_transfer; a replica more than one epoch behind has no other way back.
+  uint64_t later_epoch = 0;
 };
 
 // A block the shell fetched from peers, verified (certificate, chain) and applied itself.
@@ -157,6 +184,8 @@ enum class DropReason {
   kInvalidViewChange,
   kInvalidNewView,
   kStaleCheckpoint,
+  kOtherEpoch,  // the message names another epoch (validator set) than ours
+  kEpochDone,   // our epoch ended: we only answer laggards now
   kCount,
 };
 const char* DropReasonName(DropReason r);
@@ -164,8 +193,9 @@ const char* DropReasonName(DropReason r);
 class PbftCore {
  public:
   // Starts in view 0 (normal mode) with blocks up to `last_committed_height` (header hash
-  // `last_committed_hash`, 32 zero bytes for 0) applied. `config` must Validate(); the
-  // pointers must outlive the core.
+  // `last_committed_hash`, 32 zero bytes for 0) applied, last_committed_height >=
+  // config.epoch (equal for a fresh epoch, above it after a restart). `config` must
+  // Validate(); the pointers must outlive the core.
   PbftCore(PbftConfig config, Signer* signer, SignatureChecker* checker, BlockFactory* factory,
            uint64_t last_committed_height, Bytes last_committed_hash);
 
@@ -191,6 +221,23 @@ class PbftCore {
   void OnStateTransferred(const std::vector<TransferredBlock>& blocks);
   // Returns and clears what accumulated since the last call.
   CoreOutput TakeOutput();
+
+  // Ends this epoch after `last_height` (>= committed_height(); the shell calls it once it
+  // applied the block holding the set change, with ledger::EpochEndFor of that height).
+  // From now on nothing above last_height is proposed, accepted or re-proposed in a new
+  // view; while committed_height() < last_height and no request waits, the primary cuts
+  // an empty block every batch timeout and the backups' view timers run, so an idle chain
+  // with a dead primary still gets there. An earlier end stays (the lower one wins).
+  void EndEpochAt(uint64_t last_height);
+  // True once the epoch's last height is applied: the core no longer proposes, votes,
+  // suspects or changes views; it only answers peers still behind in this epoch with its
+  // CHECKPOINT at the last height (enough for them to fetch blocks up to it).
+  bool epoch_done() const { return committed_height_ >= epoch_.last; }
+  // The last height this epoch orders; UINT64_MAX while no end is known.
+  uint64_t epoch_last() const { return epoch_.last; }
+  // Requests known but not committed, in arrival order: the shell hands them to the next
+  // epoch's core when this one is done.
+  std::vector<Request> UncommittedRequests() const { return pool_.Uncommitted(); }
 
   uint64_t view() const { return view_; }
   uint32_t primary() const { return quorum_.Primary(view_); }
@@ -256,7 +303,16 @@ class PbftCore {
   bool ChainOk(uint64_t h, const Slot& s) const;
   void Send(int to, ConsensusMsg msg);
   ConsensusMsg Signed(ConsensusMsg msg);
-  bool InWindow(uint64_t h) const { return h > low_ && h <= high_watermark(); }
+  // Heights we accept messages for: inside the watermarks, at most a log size above what
+  // we applied (a laggard with a peer's stable checkpoint does not vote far ahead: see
+  // the epoch rule above), and not above the epoch's end.
+  bool InWindow(uint64_t h) const {
+    return h > low_ && h <= high_watermark() &&
+           h <= committed_height_ + config_.effective_log_size() && h <= epoch_.last;
+  }
+  bool EndPending() const { return epoch_.last != kNoEnd && committed_height_ < epoch_.last; }
+  // A finished epoch: answers a peer still in it (rate-limited per peer).
+  void HandleWhenDone(const ConsensusMsg& msg);
   void UpdateTimer();
 
   // pbft_core_view.cc: view change, new view, buffering, catch-up.
@@ -282,7 +338,10 @@ class PbftCore {
   void RequestStateTransfer(uint64_t target);
   void SendCheckpoint(uint64_t height, const Bytes& hash);
 
+  static constexpr uint64_t kNoEnd = std::numeric_limits<uint64_t>::max();
+
   PbftConfig config_;
+  EpochBounds epoch_;  // start = config_.epoch; last = kNoEnd until EndEpochAt
   Quorum quorum_;
   Signer* signer_;
   SignatureChecker* checker_;
@@ -319,6 +378,8 @@ class PbftCore {
   uint64_t last_resend_tick_ = 0;
   uint64_t stall_since_ = 0;
   uint64_t transfer_requested_ = 0;
+  uint64_t last_empty_tick_ = 0;              // the primary's last empty block (EndEpochAt)
+  std::map<uint32_t, uint64_t> answered_at_;  // done: sender -> tick we last answered it
 
   VoteGuard votes_;  // our votes, mirrored by the shell on disk (to_persist_votes)
   CoreOutput out_;

@@ -71,8 +71,8 @@ void PbftCore::ArmViewChangeTimer() {
 }
 
 void PbftCore::HandleViewChange(const ConsensusMsg& msg) {
-  Status s =
-      VerifyViewChange(quorum_, config_.chain_id, checker_, msg, config_.effective_log_size());
+  Status s = VerifyViewChange(quorum_, config_.chain_id, checker_, msg,
+                              config_.effective_log_size(), epoch_);
   if (!s.ok()) {
     Drop(DropReason::kInvalidViewChange);
     return;
@@ -248,7 +248,7 @@ void PbftCore::TryNewView() {
   if (it == view_changes_.end() || it->second.size() < quorum_.Strong()) return;
   std::vector<ConsensusMsg> vcs;
   for (const auto& [sender, vc] : it->second) vcs.push_back(vc);
-  StatusOr<NewViewPlan> plan = ComputeNewView(quorum_, view_, vcs, factory_);
+  StatusOr<NewViewPlan> plan = ComputeNewView(quorum_, view_, vcs, factory_, epoch_);
   if (!plan.ok()) return;
   ConsensusMsg nv;
   nv.type = ConsensusMsg::kNewView;
@@ -268,7 +268,7 @@ void PbftCore::HandleNewView(const ConsensusMsg& msg) {
   }
   NewViewPlan plan;
   Status s = VerifyNewView(quorum_, config_.chain_id, checker_, factory_, msg,
-                           config_.effective_log_size(), &plan);
+                           config_.effective_log_size(), &plan, epoch_);
   if (!s.ok()) {
     Drop(DropReason::kInvalidNewView);
     return;
@@ -349,6 +349,7 @@ void PbftCore::CheckStall() {
   uint64_t target = 0;
   std::map<std::pair<uint64_t, uint64_t>, std::map<Bytes, uint32_t>> votes;
   for (const auto& [sender, c] : latest_commit_) {
+    if (c.height > epoch_.last) continue;  // our epoch orders nothing there
     if (c.height > committed_height_ && ++votes[{c.height, c.view}][c.digest] >= quorum_.Strong()) {
       target = std::max(target, c.height);
     }
@@ -386,7 +387,8 @@ void PbftCore::OnStateTransferred(const std::vector<TransferredBlock>& blocks) {
   bool any = false;
   for (const TransferredBlock& b : blocks) {
     if (b.height <= committed_height_) continue;
-    if (b.height != committed_height_ + 1) break;
+    // A gap ends the list, and so does the epoch's end: the next epoch's core takes it on.
+    if (b.height != committed_height_ + 1 || b.height > epoch_.last) break;
     committed_height_ = b.height;
     committed_hashes_[b.height] = b.header_hash;
     pool_.MarkCommitted(b.request_ids);

@@ -6,7 +6,8 @@ namespace provledger {
 namespace consensus {
 namespace {
 
-constexpr uint8_t kEncodingVersion = 1;
+constexpr uint8_t kEncodingVersion = 1;       // epoch 0: as before epochs existed
+constexpr uint8_t kEpochEncodingVersion = 2;  // any other epoch: u64be(epoch) after the type
 constexpr size_t kMaxBlockBytes = size_t{1} << 30;
 constexpr size_t kMaxNestedBytes = size_t{1} << 31;
 constexpr size_t kMaxSignatureBytes = 1024;
@@ -21,8 +22,9 @@ void AppendList(Bytes* out, const std::vector<ConsensusMsg>& list) {
 // Every field but the signature.
 Bytes EncodeBody(const ConsensusMsg& msg) {
   Bytes out;
-  AppendU8(&out, kEncodingVersion);
+  AppendU8(&out, msg.epoch == 0 ? kEncodingVersion : kEpochEncodingVersion);
   AppendU8(&out, static_cast<uint8_t>(msg.type));
+  if (msg.epoch != 0) AppendU64(&out, msg.epoch);
   AppendU64(&out, msg.view);
   AppendU64(&out, msg.height);
   AppendLp(&out, msg.digest);
@@ -112,13 +114,20 @@ Status DecodeAt(ByteView data, int depth, ConsensusMsg* msg) {
   uint8_t version = 0;
   uint8_t type = 0;
   PL_RETURN_IF_ERROR(r.ReadU8(&version));
-  if (version != kEncodingVersion) return InvalidArgumentError("unknown encoding version");
+  if (version != kEncodingVersion && version != kEpochEncodingVersion) {
+    return InvalidArgumentError("unknown encoding version");
+  }
   PL_RETURN_IF_ERROR(r.ReadU8(&type));
   if (type < ConsensusMsg::kPrePrepare || type > ConsensusMsg::kSuspect) {
     return InvalidArgumentError("unknown consensus message type");
   }
   *msg = ConsensusMsg();
   msg->type = static_cast<ConsensusMsg::Type>(type);
+  if (version == kEpochEncodingVersion) {
+    PL_RETURN_IF_ERROR(r.ReadU64(&msg->epoch));
+    // One encoding per message: epoch 0 has only version 1.
+    if (msg->epoch == 0) return InvalidArgumentError("version 2 encoding of epoch 0");
+  }
   PL_RETURN_IF_ERROR(r.ReadU64(&msg->view));
   PL_RETURN_IF_ERROR(r.ReadU64(&msg->height));
   PL_RETURN_IF_ERROR(r.ReadLp(&msg->digest, kSha256Size));

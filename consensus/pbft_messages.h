@@ -2,7 +2,9 @@
 //
 // The encoding is the project's own (PROTOCOL.md fixes only the commit digest, 6.4): the
 // node shell carries Encode()'d bytes inside gRPC messages. A Commit's signature is over
-// CommitDigest(), so the 2f+1 commits of one block are its commit certificate.
+// CommitDigest(), so the q commits of one block are its commit certificate. Every other
+// message's signature covers its epoch too; a commit's does not need to: the heights an
+// epoch orders belong to it alone, and its sender index is checked against its set's keys.
 // Thread rules: plain values and pure functions.
 #ifndef PROVLEDGER_CONSENSUS_PBFT_MESSAGES_H_
 #define PROVLEDGER_CONSENSUS_PBFT_MESSAGES_H_
@@ -45,12 +47,15 @@ struct ConsensusMsg {
     kSuspect = 7,
   };
   Type type = kPrepare;
+  // The validator set the message belongs to: the height after which that set orders (0
+  // for the genesis set, E for a set in force from E+1). Views restart at 0 in each epoch.
+  uint64_t epoch = 0;
   // The new view for kViewChange / kNewView; the suspected view for kSuspect; unused by
   // kCheckpoint.
   uint64_t view = 0;
   uint64_t height = 0;  // PBFT sequence number = block height; kViewChange/kNewView/kSuspect: 0
   Bytes digest;         // header hash (32); kCheckpoint: header hash at `height`
-  uint32_t sender = 0;  // validator index in the genesis order
+  uint32_t sender = 0;  // validator index in the order of the epoch's set
   Bytes block;          // kPrePrepare: the opaque serialized proposal
 
   // kViewChange: the sender's stable checkpoint and its 2f+1 signed kCheckpoint messages
@@ -84,12 +89,14 @@ using ::provledger::ledger::CommitDigest;
 // the type's tag, lp(chain_id) and every field but the signature. Never fails.
 Bytes SigningDigest(const std::string& chain_id, const ConsensusMsg& msg);
 
-// Strict binary encoding of `msg` (signature included).
+// Strict binary encoding of `msg` (signature included). Epoch 0 encodes as version 1,
+// byte for byte as before epochs existed; any other epoch as version 2, which adds
+// u64be(epoch) after the type.
 Bytes Encode(const ConsensusMsg& msg);
 
 // Decodes Encode()'s output. kInvalidArgument on truncation, trailing bytes, an unknown
-// type or version, a digest that is neither empty nor 32 bytes, nesting deeper than a
-// new-view allows, or fields the type does not use. *msg is unspecified on failure.
+// type or version, version 2 with epoch 0, a digest that is neither empty nor 32 bytes, nesting
+// deeper than a new-view allows, or fields the type does not use. *msg is unspecified on failure.
 Status Decode(ByteView data, ConsensusMsg* msg);
 
 }  // namespace consensus

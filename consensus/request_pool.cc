@@ -79,5 +79,14 @@ uint64_t RequestPool::oldest_pending_tick() const {
   return entries_.at(pending_order_.begin()->second).arrival;
 }
 
+std::vector<Request> RequestPool::Uncommitted() const {
+  std::map<uint64_t, const Request*> by_seq;
+  for (const auto& [id, e] : entries_) by_seq.emplace(e.seq, &e.req);
+  std::vector<Request> out;
+  out.reserve(by_seq.size());
+  for (const auto& [seq, req] : by_seq) out.push_back(*req);
+  return out;
+}
+
 }  // namespace consensus
 }  // namespace provledger

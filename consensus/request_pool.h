@@ -45,6 +45,8 @@ class RequestPool {
   bool Contains(const Bytes& id) const { return entries_.count(id) > 0; }
   size_t pending() const { return pending_order_.size(); }
   size_t uncommitted() const { return entries_.size(); }
+  // Every uncommitted request (pending and in flight), in arrival order.
+  std::vector<Request> Uncommitted() const;
   // Arrival tick of the oldest pending request; 0 when none is pending.
   uint64_t oldest_pending_tick() const;
 

@@ -15,9 +15,11 @@ bool SignedBy(const std::string& chain_id, SignatureChecker* checker, const Cons
 
 Status VerifyPreparedCert(const Quorum& quorum, const std::string& chain_id,
                           SignatureChecker* checker, const PreparedCert& cert,
-                          uint64_t checkpoint_height, uint64_t log_size, uint64_t before_view) {
+                          uint64_t checkpoint_height, uint64_t log_size, uint64_t before_view,
+                          const EpochBounds& epoch) {
   const ConsensusMsg& pp = cert.pre_prepare;
   if (pp.type != ConsensusMsg::kPrePrepare) return InvalidArgumentError("cert: not a pre-prepare");
+  if (pp.epoch != epoch.start) return InvalidArgumentError("cert: pre-prepare of another epoch");
   if (pp.height <= checkpoint_height || pp.height > checkpoint_height + log_size) {
     return InvalidArgumentError("cert: height outside the sender's watermarks");
   }
@@ -29,7 +31,7 @@ Status VerifyPreparedCert(const Quorum& quorum, const std::string& chain_id,
   std::set<uint32_t> senders;
   for (const ConsensusMsg& p : cert.prepares) {
     if (p.type != ConsensusMsg::kPrepare || p.view != pp.view || p.height != pp.height ||
-        p.digest != pp.digest) {
+        p.digest != pp.digest || p.epoch != epoch.start) {
       return InvalidArgumentError("cert: prepare does not match the pre-prepare");
     }
     if (p.sender >= quorum.n() || p.sender == pp.sender) {
@@ -43,18 +45,20 @@ Status VerifyPreparedCert(const Quorum& quorum, const std::string& chain_id,
 }
 
 Status VerifyViewChange(const Quorum& quorum, const std::string& chain_id,
-                        SignatureChecker* checker, const ConsensusMsg& vc, uint64_t log_size) {
+                        SignatureChecker* checker, const ConsensusMsg& vc, uint64_t log_size,
+                        const EpochBounds& epoch) {
   if (vc.type != ConsensusMsg::kViewChange) return InvalidArgumentError("not a view-change");
+  if (vc.epoch != epoch.start) return InvalidArgumentError("view-change of another epoch");
   if (vc.sender >= quorum.n()) return InvalidArgumentError("view-change: unknown sender");
   if (!SignedBy(chain_id, checker, vc)) return UnauthenticatedError("view-change: bad sig");
   PL_RETURN_IF_ERROR(VerifyCheckpointProof(quorum, chain_id, checker, vc.checkpoint_height,
-                                           vc.checkpoint_digest, vc.checkpoint_proof)
+                                           vc.checkpoint_digest, vc.checkpoint_proof, epoch)
                          .Annotate("view-change"));
   std::set<uint64_t> heights;
   for (const PreparedCert& c : vc.prepared) {
-    PL_RETURN_IF_ERROR(
-        VerifyPreparedCert(quorum, chain_id, checker, c, vc.checkpoint_height, log_size, vc.view)
-            .Annotate("view-change"));
+    PL_RETURN_IF_ERROR(VerifyPreparedCert(quorum, chain_id, checker, c, vc.checkpoint_height,
+                                          log_size, vc.view, epoch)
+                           .Annotate("view-change"));
     if (!heights.insert(c.pre_prepare.height).second) {
       return InvalidArgumentError("view-change: two certificates for one height");
     }
@@ -64,7 +68,7 @@ Status VerifyViewChange(const Quorum& quorum, const std::string& chain_id,
 
 StatusOr<NewViewPlan> ComputeNewView(const Quorum& quorum, uint64_t view,
                                      const std::vector<ConsensusMsg>& view_changes,
-                                     BlockFactory* factory) {
+                                     BlockFactory* factory, const EpochBounds& epoch) {
   std::set<uint32_t> senders;
   const ConsensusMsg* best_cp = nullptr;
   for (const ConsensusMsg& vc : view_changes) {
@@ -73,7 +77,7 @@ StatusOr<NewViewPlan> ComputeNewView(const Quorum& quorum, uint64_t view,
     if (best_cp == nullptr || vc.checkpoint_height > best_cp->checkpoint_height) best_cp = &vc;
   }
   if (senders.size() < quorum.Strong() || senders.size() != view_changes.size()) {
-    return InvalidArgumentError("new view needs 2f+1 view-changes from distinct validators");
+    return InvalidArgumentError("new view needs q view-changes from distinct validators");
   }
   NewViewPlan plan;
   plan.view = view;
@@ -91,7 +95,7 @@ StatusOr<NewViewPlan> ComputeNewView(const Quorum& quorum, uint64_t view,
     }
   }
   Bytes prev = plan.checkpoint.digest;
-  for (uint64_t h = plan.checkpoint.height + 1;; ++h) {
+  for (uint64_t h = plan.checkpoint.height + 1; h <= epoch.last; ++h) {
     auto it = certs.find(h);
     if (it == certs.end()) break;
     const PreparedCert* top = nullptr;
@@ -112,6 +116,7 @@ StatusOr<NewViewPlan> ComputeNewView(const Quorum& quorum, uint64_t view,
     if (chosen == nullptr) break;  // not committed anywhere, nor anything above it
     ConsensusMsg pp;
     pp.type = ConsensusMsg::kPrePrepare;
+    pp.epoch = epoch.start;
     pp.view = view;
     pp.height = h;
     pp.digest = digest;
@@ -125,24 +130,25 @@ StatusOr<NewViewPlan> ComputeNewView(const Quorum& quorum, uint64_t view,
 
 Status VerifyNewView(const Quorum& quorum, const std::string& chain_id, SignatureChecker* checker,
                      BlockFactory* factory, const ConsensusMsg& nv, uint64_t log_size,
-                     NewViewPlan* plan) {
+                     NewViewPlan* plan, const EpochBounds& epoch) {
   if (nv.type != ConsensusMsg::kNewView) return InvalidArgumentError("not a new-view");
+  if (nv.epoch != epoch.start) return InvalidArgumentError("new-view of another epoch");
   if (nv.sender != quorum.Primary(nv.view)) {
     return InvalidArgumentError("new-view not from the view's primary");
   }
   if (!SignedBy(chain_id, checker, nv)) return UnauthenticatedError("new-view: bad signature");
   for (const ConsensusMsg& vc : nv.view_changes) {
     if (vc.view != nv.view) return InvalidArgumentError("new-view: view-change for another view");
-    PL_RETURN_IF_ERROR(VerifyViewChange(quorum, chain_id, checker, vc, log_size));
+    PL_RETURN_IF_ERROR(VerifyViewChange(quorum, chain_id, checker, vc, log_size, epoch));
   }
-  PL_ASSIGN_OR_RETURN(*plan, ComputeNewView(quorum, nv.view, nv.view_changes, factory));
+  PL_ASSIGN_OR_RETURN(*plan, ComputeNewView(quorum, nv.view, nv.view_changes, factory, epoch));
   if (plan->pre_prepares.size() != nv.pre_prepares.size()) {
     return InvalidArgumentError("new-view: wrong number of re-issued pre-prepares");
   }
   for (size_t i = 0; i < nv.pre_prepares.size(); ++i) {
     const ConsensusMsg& got = nv.pre_prepares[i];
     const ConsensusMsg& want = plan->pre_prepares[i];
-    if (got.type != ConsensusMsg::kPrePrepare || got.view != want.view ||
+    if (got.type != ConsensusMsg::kPrePrepare || got.epoch != want.epoch || got.view != want.view ||
         got.height != want.height || got.digest != want.digest || got.sender != want.sender) {
       return InvalidArgumentError("new-view: re-issued pre-prepare differs from the computation");
     }

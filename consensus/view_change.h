@@ -2,7 +2,7 @@
 // and computing which blocks a new view must re-propose.
 //
 // Re-proposal rule (blocks are hash-chained, so there are no null blocks): start at the
-// highest stable checkpoint s among the 2f+1 view-changes; for h = s+1, s+2, ... take the
+// highest stable checkpoint s among the q view-changes; for h = s+1, s+2, ... take the
 // digest of the highest-view prepared certificate for h, and a block with that digest that
 // validates on top of the previous one; stop at the first height where there is none. A
 // committed block always lies inside that chain, because a replica sends COMMIT for h only
@@ -34,31 +34,37 @@ struct NewViewPlan {
   std::vector<ConsensusMsg> pre_prepares;
 };
 
+// Every message checked below, nested ones included, must be of epoch `epoch.start`.
+
 // OK when `cert` proves that a block was prepared at a height above `checkpoint_height`
 // and at most `checkpoint_height + log_size`, in a view below `before_view`: a pre-prepare
-// signed by that view's primary and 2f matching prepares signed by distinct backups.
+// signed by that view's primary and q-1 matching prepares signed by distinct backups.
 Status VerifyPreparedCert(const Quorum& quorum, const std::string& chain_id,
                           SignatureChecker* checker, const PreparedCert& cert,
-                          uint64_t checkpoint_height, uint64_t log_size, uint64_t before_view);
+                          uint64_t checkpoint_height, uint64_t log_size, uint64_t before_view,
+                          const EpochBounds& epoch = EpochBounds());
 
 // OK when `vc` is a well-formed, correctly signed VIEW-CHANGE from a known validator: its
 // checkpoint proof verifies and each prepared certificate verifies, one per height.
 // kUnauthenticated for a bad signature, kInvalidArgument for anything else.
 Status VerifyViewChange(const Quorum& quorum, const std::string& chain_id,
-                        SignatureChecker* checker, const ConsensusMsg& vc, uint64_t log_size);
+                        SignatureChecker* checker, const ConsensusMsg& vc, uint64_t log_size,
+                        const EpochBounds& epoch = EpochBounds());
 
-// Computes the new view `view` from verified view-changes for it (2f+1 distinct senders;
-// extra ones are used too). kInvalidArgument with fewer senders.
+// Computes the new view `view` from verified view-changes for it (q distinct senders;
+// extra ones are used too), re-proposing nothing above `epoch.last`. kInvalidArgument
+// with fewer senders.
 StatusOr<NewViewPlan> ComputeNewView(const Quorum& quorum, uint64_t view,
                                      const std::vector<ConsensusMsg>& view_changes,
-                                     BlockFactory* factory);
+                                     BlockFactory* factory,
+                                     const EpochBounds& epoch = EpochBounds());
 
 // OK when `nv` is a NEW-VIEW signed by the primary of nv.view whose view-changes verify and
 // whose pre-prepares (signed by it) are exactly those ComputeNewView derives; then fills
 // *plan. kUnauthenticated / kInvalidArgument otherwise, *plan unspecified.
 Status VerifyNewView(const Quorum& quorum, const std::string& chain_id, SignatureChecker* checker,
                      BlockFactory* factory, const ConsensusMsg& nv, uint64_t log_size,
-                     NewViewPlan* plan);
+                     NewViewPlan* plan, const EpochBounds& epoch = EpochBounds());
 
 }  // namespace consensus
 }  // namespace provledger

@@ -6,6 +6,7 @@
 
 #include "common/bytes.h"
 #include "ledger/genesis.h"
+#include "ledger/validator_set.h"
 #include "proto/ledger.pb.h"
 
 namespace provledger::ledger {
@@ -14,8 +15,17 @@ namespace provledger::ledger {
 // the commit digest for its view, and it holds at least 2f+1 valid signatures from distinct
 // genesis validators. kUnauthenticated (naming the cause) otherwise; a certificate view
 // below the header's view is kInvalidArgument.
+// The genesis set only: right for a chain whose set never changed (or heights before the
+// first change takes effect); otherwise use the overload below with the set at `height`.
 Status VerifyCertificate(const Genesis& genesis, uint64_t height, ByteView header_hash,
                          uint64_t header_view, const provledger::v1::CommitCertificate& cert);
+
+// The same against `set`, the validator set in force at `height`
+// (ValidatorSchedule::SetAt): signer indexes are positions in `set`, and set.quorum() valid
+// signatures of distinct members are needed (docs/VALIDATOR_SET.md).
+Status VerifyCertificate(const ValidatorSet& set, const std::string& chain_id, uint64_t height,
+                         ByteView header_hash, uint64_t header_view,
+                         const provledger::v1::CommitCertificate& cert);
 
 }  // namespace provledger::ledger
 

@@ -9,6 +9,17 @@ Status CheckCertifiedBlock(const ChainLink& at, ByteView header_bytes,
                            const std::vector<Bytes>* record_ids,
                            const provledger::v1::CommitCertificate& certificate,
                            const Genesis* genesis, CheckedHeader* out) {
+  if (genesis == nullptr) {
+    return CheckCertifiedBlockWithSet(at, header_bytes, record_ids, certificate, nullptr, out);
+  }
+  const ValidatorSet set = ValidatorSet::FromGenesis(*genesis);
+  return CheckCertifiedBlockWithSet(at, header_bytes, record_ids, certificate, &set, out);
+}
+
+Status CheckCertifiedBlockWithSet(const ChainLink& at, ByteView header_bytes,
+                                  const std::vector<Bytes>* record_ids,
+                                  const provledger::v1::CommitCertificate& certificate,
+                                  const ValidatorSet* set, CheckedHeader* out) {
   CheckedHeader local;
   CheckedHeader& c = out != nullptr ? *out : local;
   PL_ASSIGN_OR_RETURN(c.header, DecodeHeader(header_bytes));
@@ -37,8 +48,15 @@ Status CheckCertifiedBlock(const ChainLink& at, ByteView header_bytes,
                                      ", computed " + ShortHex(root) + ")");
     }
   }
-  if (genesis != nullptr) {
-    return VerifyCertificate(*genesis, at.height, c.header_hash, h.view, certificate);
+  if (set != nullptr) {
+    PL_RETURN_IF_ERROR(
+        VerifyCertificate(*set, at.chain_id, at.height, c.header_hash, h.view, certificate));
+    if (h.proposer != set->Primary(h.view).id) {
+      return FailedPreconditionError("proposer " + h.proposer + " is not the primary of view " +
+                                     std::to_string(h.view) + " in the set at height " +
+                                     std::to_string(at.height));
+    }
+    return OkStatus();
   }
   if (certificate.digest() !=
       CommitDigest(at.chain_id, at.height, certificate.view(), c.header_hash)) {

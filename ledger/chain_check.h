@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "ledger/block_header.h"
 #include "ledger/genesis.h"
+#include "ledger/validator_set.h"
 #include "proto/ledger.pb.h"
 
 namespace provledger::ledger {
@@ -46,10 +47,19 @@ struct CheckedHeader {
 //      2f+1 valid signatures of distinct genesis validators over that digest).
 // kFailedPrecondition naming the first of 1-4 that fails; VerifyCertificate's error for 5.
 // Fills *out (when not null) once the header decodes, whatever the outcome.
+// With a genesis, its set certifies every height: right while the set never changed.
 Status CheckCertifiedBlock(const ChainLink& at, ByteView header_bytes,
                            const std::vector<Bytes>* record_ids,
                            const provledger::v1::CommitCertificate& certificate,
                            const Genesis* genesis, CheckedHeader* out);
+
+// The same with `set`, the validator set in force at at.height (ValidatorSchedule::SetAt;
+// docs/VALIDATOR_SET.md), for step 5, and one more step when `set` is given: 6. the header's
+// proposer is set->Primary(header view) (kFailedPrecondition). `set` null: steps 1-4 only.
+Status CheckCertifiedBlockWithSet(const ChainLink& at, ByteView header_bytes,
+                                  const std::vector<Bytes>* record_ids,
+                                  const provledger::v1::CommitCertificate& certificate,
+                                  const ValidatorSet* set, CheckedHeader* out);
 
 }  // namespace provledger::ledger
 

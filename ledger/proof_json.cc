@@ -5,6 +5,10 @@
 namespace provledger::ledger {
 
 StatusOr<JsonValue> ProofToJson(const Genesis& genesis, const provledger::v1::Proof& proof) {
+  return ProofToJson(ValidatorSet::FromGenesis(genesis), proof);
+}
+
+StatusOr<JsonValue> ProofToJson(const ValidatorSet& set, const provledger::v1::Proof& proof) {
   JsonValue o = JsonValue::Object();
   o.Set("v", JsonValue::Int(1));
   o.Set("chain_id", JsonValue::String(proof.chain_id()));
@@ -23,11 +27,12 @@ StatusOr<JsonValue> ProofToJson(const Genesis& genesis, const provledger::v1::Pr
   cert.Set("digest", JsonValue::String(HexEncode(proof.certificate().digest())));
   JsonValue sigs = JsonValue::Array();
   for (const auto& s : proof.certificate().signatures()) {
-    if (s.validator() >= genesis.n()) {
+    if (s.validator() >= set.n()) {
       return InvalidArgumentError("certificate signer index " + std::to_string(s.validator()) +
-                                  " is outside the genesis validators");
+                                  " is outside the validator set at height " +
+                                  std::to_string(proof.height()));
     }
-    const Validator& v = genesis.validators[s.validator()];
+    const Validator& v = set.members()[s.validator()];
     JsonValue e = JsonValue::Object();
     e.Set("validator", JsonValue::String(v.id));
     e.Set("pubkey", JsonValue::String(HexEncode(v.pubkey)));

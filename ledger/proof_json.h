@@ -7,6 +7,7 @@
 
 #include "common/json.h"
 #include "ledger/genesis.h"
+#include "ledger/validator_set.h"
 #include "proto/ledger.pb.h"
 
 namespace provledger::ledger {
@@ -14,6 +15,9 @@ namespace provledger::ledger {
 // The 6.6 JSON object for `proof`. Validator ids and keys come from `genesis`; a signer
 // index outside it is kInvalidArgument.
 StatusOr<JsonValue> ProofToJson(const Genesis& genesis, const provledger::v1::Proof& proof);
+// The same with ids and keys from `set`, the validator set in force at the proof's height
+// (docs/VALIDATOR_SET.md); a signer index outside it is kInvalidArgument.
+StatusOr<JsonValue> ProofToJson(const ValidatorSet& set, const provledger::v1::Proof& proof);
 
 }  // namespace provledger::ledger
 

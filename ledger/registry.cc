@@ -1,5 +1,7 @@
 #include "ledger/registry.h"
 
+#include <cstdio>
+#include <optional>
 #include <set>
 
 #include "common/ecdsa.h"
@@ -17,6 +19,25 @@ constexpr char kVendorPrefix[] = "ven/";
 constexpr char kPolicyPrefix[] = "pol/";
 constexpr char kDeviceBindingPrefix[] = "pbd/";
 constexpr char kModelBindingPrefix[] = "pbm/";
+// Validator-set changes: "vset/" + 16 hex digits of the committed height + "/" + 4 hex digits
+// of its place among that block's changes, so that key order is commit order.
+constexpr const char* kValidatorSetPrefix = kValidatorSetRowPrefix;
+
+std::string ValidatorSetKey(uint64_t height, size_t index) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016llx/%04zx", static_cast<unsigned long long>(height), index);
+  return kValidatorSetPrefix + std::string(buf);
+}
+
+// The schedule plus `op` at `height` when its base is the latest set, else nullopt.
+std::optional<ValidatorSchedule> ScheduleWith(const ValidatorSchedule& schedule,
+                                              const provledger::v1::SetValidators& op,
+                                              uint64_t height) {
+  if (!schedule.CheckChange(op).ok()) return std::nullopt;
+  auto set = ValidatorSet::FromEntries(op.validators());
+  if (!set.ok()) return std::nullopt;  // VerifyRegistryTx refuses it first
+  return schedule.WithChange(std::make_shared<const ValidatorSet>(std::move(*set)), height);
+}
 
 bool IsLowerHex(const std::string& s) {
   if (s.size() < 2 || s.size() > 128 || s.size() % 2 != 0) return false;
@@ -148,6 +169,14 @@ StatusOr<provledger::v1::RegistryOp> VerifyRegistryTx(const Genesis& genesis, By
     case provledger::v1::RegistryOp::kBindPolicy:
       PL_RETURN_IF_ERROR(CheckBinding(op.bind_policy()));
       break;
+    case provledger::v1::RegistryOp::kSetValidators: {
+      const auto& sv = op.set_validators();
+      if (sv.base_set_digest().size() != 32)
+        return InvalidArgumentError("validator change: base_set_digest is not 32 bytes");
+      auto set = ValidatorSet::FromEntries(sv.validators());
+      if (!set.ok()) return set.status().Annotate("validator change");
+      break;
+    }
     default:
       return InvalidArgumentError("registry op has no operation");
   }
@@ -155,10 +184,15 @@ StatusOr<provledger::v1::RegistryOp> VerifyRegistryTx(const Genesis& genesis, By
 }
 
 StatusOr<std::shared_ptr<const RegistrySnapshot>> RegistrySnapshot::FromRows(
-    const std::vector<std::pair<Bytes, Bytes>>& rows) {
+    const std::vector<std::pair<Bytes, Bytes>>& rows, const Genesis* genesis) {
   auto snap = std::make_shared<RegistrySnapshot>();
   auto has_prefix = [](const Bytes& key, const char* prefix) { return key.rfind(prefix, 0) == 0; };
+  std::map<Bytes, const Bytes*> set_rows;  // by key: commit order
   for (const auto& [key, value] : rows) {
+    if (has_prefix(key, kValidatorSetPrefix)) {
+      set_rows[key] = &value;
+      continue;
+    }
     if (has_prefix(key, kGatewayPrefix) || has_prefix(key, kVendorPrefix)) {
       provledger::v1::GatewayInfo g;
       if (!g.ParseFromString(value))
@@ -190,7 +224,33 @@ StatusOr<std::shared_ptr<const RegistrySnapshot>> RegistrySnapshot::FromRows(
       }
     }
   }
+  if (genesis != nullptr) {
+    ValidatorSchedule schedule(*genesis);
+    for (const auto& [key, value] : set_rows) {
+      provledger::v1::ValidatorSetInfo info;
+      if (!info.ParseFromString(*value))
+        return DataLossError("registry entry " + key + " is malformed");
+      auto set = ValidatorSet::FromEntries(info.validators());
+      if (!set.ok()) return DataLossError("registry entry " + key + ": " + set.status().message());
+      schedule = schedule.WithChange(std::make_shared<const ValidatorSet>(std::move(*set)),
+                                     info.committed_height());
+    }
+    snap->schedule_ = std::make_shared<const ValidatorSchedule>(std::move(schedule));
+  }
   return std::shared_ptr<const RegistrySnapshot>(std::move(snap));
+}
+
+ValidatorSchedule ScheduleAfterBlock(const Genesis& genesis, const ValidatorSchedule& schedule,
+                                     uint64_t height, const std::vector<Record>& records) {
+  ValidatorSchedule out = schedule;
+  for (const auto& rec : records) {
+    if (rec.kind != RecordKind::kRegistry) continue;
+    auto op = VerifyRegistryTx(genesis, rec.registry.tx);
+    if (!op.ok() || op->op_case() != provledger::v1::RegistryOp::kSetValidators) continue;
+    auto next = ScheduleWith(out, op->set_validators(), height);
+    if (next) out = std::move(*next);
+  }
+  return out;
 }
 
 const KeyEntry* RegistrySnapshot::Gateway(const std::string& id) const {
@@ -222,6 +282,10 @@ Status RegistrySnapshot::CheckOp(const provledger::v1::RegistryOp& op) const {
     if (!b.policy().empty() && Policy(b.policy()) == nullptr) {
       return FailedPreconditionError("policy " + b.policy() + " is not registered");
     }
+  } else if (op.op_case() == provledger::v1::RegistryOp::kSetValidators) {
+    if (schedule_ == nullptr)
+      return FailedPreconditionError("this registry keeps no validator schedule");
+    return schedule_->CheckChange(op.set_validators());
   }
   return OkStatus();
 }
@@ -307,6 +371,23 @@ std::shared_ptr<const RegistrySnapshot> RegistrySnapshot::Apply(
       }
       puts->emplace_back((device ? kDeviceBindingPrefix : kModelBindingPrefix) + target,
                          b.SerializeAsString());
+      break;
+    }
+    case provledger::v1::RegistryOp::kSetValidators: {
+      // A stale base is ignored on every replica alike (two racing changes: the first wins).
+      if (schedule_ == nullptr) break;
+      auto sched = ScheduleWith(*schedule_, op.set_validators(), height);
+      if (!sched) break;
+      size_t index = 0;
+      for (const auto& c : schedule_->changes()) index += c.committed_height == height ? 1 : 0;
+      const ValidatorChange& added = sched->changes().back();
+      provledger::v1::ValidatorSetInfo info;
+      info.set_committed_height(height);
+      info.set_end(added.end);
+      info.set_digest(added.set->Digest());
+      added.set->ToEntries(info.mutable_validators());
+      puts->emplace_back(ValidatorSetKey(height, index), info.SerializeAsString());
+      next->schedule_ = std::make_shared<const ValidatorSchedule>(std::move(*sched));
       break;
     }
     default:

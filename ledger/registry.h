@@ -21,9 +21,14 @@
 
 #include "common/bytes.h"
 #include "ledger/genesis.h"
+#include "ledger/record.h"
+#include "ledger/validator_schedule.h"
 #include "proto/ledger.pb.h"
 
 namespace provledger::ledger {
+
+// Registry rows of validator-set changes start with this (the store scans them).
+inline constexpr char kValidatorSetRowPrefix[] = "vset/";
 
 // SHA256("pl/v1/registry" || lp(chain_id) || lp(op)): what an admin signs.
 Bytes RegistryDigest(const std::string& chain_id, ByteView op_bytes);
@@ -34,7 +39,8 @@ StatusOr<Bytes> SignRegistryTx(const std::string& chain_id, const provledger::v1
 
 // Checks a serialized RegistryTx: it parses, its admin key is a genesis admin
 // (kPermissionDenied), its signature verifies (kUnauthenticated), its op is for this chain
-// and well formed (kInvalidArgument). Returns the op.
+// and well formed (kInvalidArgument; a SetValidators op: a 32-byte base digest and a valid
+// set, ValidatorSet::FromEntries). Returns the op.
 StatusOr<provledger::v1::RegistryOp> VerifyRegistryTx(const Genesis& genesis, ByteView tx);
 
 struct DeviceEntry {
@@ -70,9 +76,15 @@ class RegistrySnapshot {
  public:
   // The registry state the rows Apply() emitted (every one kept, in any order, later puts of a
   // key replacing earlier ones) describe; rows of keys it does not know are ignored.
-  // kDataLoss naming the key of a row that does not parse.
+  // kDataLoss naming the key of a row that does not parse. With `genesis` the snapshot keeps
+  // the validator schedule (genesis set + recorded changes); without, it has none (schedule()
+  // null) and SetValidators ops are refused by CheckOp and ignored by Apply.
   static StatusOr<std::shared_ptr<const RegistrySnapshot>> FromRows(
-      const std::vector<std::pair<Bytes, Bytes>>& rows);
+      const std::vector<std::pair<Bytes, Bytes>>& rows, const Genesis* genesis = nullptr);
+
+  // The validator schedule as of this snapshot's height, or null (built without a genesis).
+  // A node's RegistryHolder hands it to every certificate check.
+  std::shared_ptr<const ValidatorSchedule> schedule() const { return schedule_; }
 
   // nullptr when the gateway is not registered.
   const KeyEntry* Gateway(const std::string& id) const;
@@ -89,8 +101,9 @@ class RegistrySnapshot {
 
   // What `op` (already through VerifyRegistryTx) would do against this state: OK, or
   // kFailedPrecondition when Apply would ignore it (a policy version not above the registered
-  // one; a binding to a policy that is not registered). Checked at submission so an admin is
-  // told; Apply still ignores such an op if two race into blocks.
+  // one; a binding to a policy that is not registered; a validator change whose base is not
+  // the latest set, naming both digests, or a snapshot without a schedule). Checked at submission
+  // so an admin is told; Apply still ignores such an op if two race into blocks.
   Status CheckOp(const provledger::v1::RegistryOp& op) const;
 
   // Returns a new snapshot with `op` applied at `height`, and appends the store writes that
@@ -106,7 +119,15 @@ class RegistrySnapshot {
   std::map<std::string, provledger::v1::RuntimePolicy> policies_;
   std::map<std::string, BindingEntry> device_bindings_;
   std::map<std::string, BindingEntry> model_bindings_;
+  std::shared_ptr<const ValidatorSchedule> schedule_;
 };
+
+// `schedule` after block `height` whose decoded records are `records`: each kind 4 record
+// that passes VerifyRegistryTx and holds a SetValidators op based on the latest set adds a
+// change, as RegistrySnapshot::Apply does. For a node that checks fetched blocks before its
+// registry applies them: block H+1's set is SetAt(H+1) of the schedule after blocks <= H.
+ValidatorSchedule ScheduleAfterBlock(const Genesis& genesis, const ValidatorSchedule& schedule,
+                                     uint64_t height, const std::vector<Record>& records);
 
 }  // namespace provledger::ledger
 

@@ -16,13 +16,26 @@ namespace provledger::node {
 
 namespace v1 = provledger::v1;
 
+ledger::ValidatorSchedule CurrentSchedule(const ScheduleSource& source,
+                                          const ledger::Genesis& genesis) {
+  std::shared_ptr<const ledger::ValidatorSchedule> s = source ? source() : nullptr;
+  return s != nullptr ? *s : ledger::ValidatorSchedule(genesis);
+}
+
 StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t height,
                                    const v1::Block& blk, const std::optional<Bytes>& prev_hash) {
+  return CheckPeerBlock(genesis, ledger::ValidatorSet::FromGenesis(genesis), height, blk,
+                        prev_hash);
+}
+
+StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, const ledger::ValidatorSet& set,
+                                   uint64_t height, const v1::Block& blk,
+                                   const std::optional<Bytes>& prev_hash) {
   PeerBlock out;
   ledger::CheckedHeader checked;
-  Status s = ledger::CheckCertifiedBlock(ledger::ChainLink{genesis.chain_id, height, prev_hash},
-                                         blk.header(), /*record_ids=*/nullptr, blk.certificate(),
-                                         &genesis, &checked);
+  Status s = ledger::CheckCertifiedBlockWithSet(
+      ledger::ChainLink{genesis.chain_id, height, prev_hash}, blk.header(),
+      /*record_ids=*/nullptr, blk.certificate(), &set, &checked);
   if (s.code() == StatusCode::kFailedPrecondition) return InvalidArgumentError(s.message());
   PL_RETURN_IF_ERROR(s);
   out.header = std::move(checked.header);
@@ -49,7 +62,10 @@ StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t heig
 
 BlockRepairer::BlockRepairer(const ledger::Genesis* genesis, uint32_t self,
                              std::vector<v1::Ledger::Stub*> peers, Deliver deliver)
-    : genesis_(genesis), self_(self), peers_(std::move(peers)), deliver_(std::move(deliver)) {
+    : genesis_(genesis), self_(self), deliver_(std::move(deliver)), peers_(std::move(peers)) {
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    names_.push_back(i < genesis_->n() ? genesis_->validators[i].id : std::to_string(i));
+  }
   worker_ = std::make_unique<Worker>("repair", [this](Worker& w) { Loop(w); });
   worker_->set_on_stop([this] { cv_.notify_all(); });
 }
@@ -65,6 +81,18 @@ void BlockRepairer::Request(uint64_t height) {
   cv_.notify_one();
 }
 
+void BlockRepairer::SetScheduleSource(ScheduleSource source) {
+  std::lock_guard<std::mutex> lock(mu_);
+  schedule_source_ = std::move(source);
+}
+
+void BlockRepairer::SetPeers(std::vector<v1::Ledger::Stub*> peers, std::vector<std::string> names) {
+  std::lock_guard<std::mutex> lock(mu_);
+  peers_ = std::move(peers);
+  names_ = std::move(names);
+  names_.resize(peers_.size());
+}
+
 void BlockRepairer::Done(uint64_t height, bool settled) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -77,6 +105,9 @@ void BlockRepairer::Done(uint64_t height, bool settled) {
 void BlockRepairer::Loop(Worker& w) {
   while (!w.stopping()) {
     uint64_t h = 0;
+    std::vector<v1::Ledger::Stub*> peers;
+    std::vector<std::string> names;
+    ScheduleSource source;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::seconds(1), [&] { return w.stopping() || !wanted_.empty(); });
@@ -85,26 +116,32 @@ void BlockRepairer::Loop(Worker& w) {
       h = *wanted_.begin();
       wanted_.erase(wanted_.begin());
       inflight_.insert(h);
+      peers = peers_;
+      names = names_;
+      source = schedule_source_;
     }
+    // A stored height: the registry's schedule (as of our head) knows its set.
+    const ledger::ValidatorSchedule schedule = CurrentSchedule(source, *genesis_);
+    const ledger::ValidatorSet& set = schedule.SetAt(h);
     bool delivered = false;
     std::string last_err = "no peer";
-    for (size_t k = 0; k < peers_.size() && !delivered && !w.stopping(); ++k) {
-      const size_t i = (self_ + 1 + round_ + k) % peers_.size();
-      if (peers_[i] == nullptr) continue;
+    for (size_t k = 0; k < peers.size() && !delivered && !w.stopping(); ++k) {
+      const size_t i = (self_ + 1 + round_ + k) % peers.size();
+      if (peers[i] == nullptr) continue;
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
       v1::GetBlockRequest req;
       req.set_height(h);
       req.set_with_payloads(true);
       v1::Block blk;
-      grpc::Status gs = peers_[i]->GetBlock(&ctx, req, &blk);
+      grpc::Status gs = peers[i]->GetBlock(&ctx, req, &blk);
       if (!gs.ok()) {
-        last_err = genesis_->validators[i].id + ": " + gs.error_message();
+        last_err = names[i] + ": " + gs.error_message();
         continue;
       }
-      auto pb = CheckPeerBlock(*genesis_, h, blk);
+      auto pb = CheckPeerBlock(*genesis_, set, h, blk);
       if (!pb.ok()) {
-        last_err = genesis_->validators[i].id + ": " + pb.status().ToString();
+        last_err = names[i] + ": " + pb.status().ToString();
         continue;
       }
       auto copy = std::make_shared<Copy>();

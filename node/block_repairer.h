@@ -25,6 +25,7 @@
 #include "ledger/genesis.h"
 #include "ledger/record.h"
 #include "ledger/store/block_store.h"
+#include "ledger/validator_schedule.h"
 #include "proto/ledger.grpc.pb.h"
 
 namespace provledger::node {
@@ -39,13 +40,26 @@ struct PeerBlock {
 
 // Trusts nothing a peer sends as block `height`: ledger::CheckCertifiedBlock
 // (ledger/chain_check.h) with `genesis` (the header names the chain and `height`, links to
-// `prev_hash` when given, and 2f+1 genesis validators signed its commit digest), and every
+// `prev_hash` when given, 2f+1 genesis validators signed its commit digest and its proposer
+// is the primary of its view), and every
 // record must decode. Payloads are kept where they hash to what their record names. Root and
 // count are the store's to check when it writes. kInvalidArgument or kUnauthenticated naming
 // the cause.
 StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t height,
                                    const provledger::v1::Block& block,
                                    const std::optional<Bytes>& prev_hash = std::nullopt);
+// The same with `set`, the validator set in force at `height` (docs/VALIDATOR_SET.md): its
+// quorum signed, and the header's proposer is its primary of the header's view.
+StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, const ledger::ValidatorSet& set,
+                                   uint64_t height, const provledger::v1::Block& block,
+                                   const std::optional<Bytes>& prev_hash = std::nullopt);
+
+// Where the validator schedule comes from (the node's RegistryHolder: registry->Get()->
+// schedule()); null or returning null: the genesis set certifies every height.
+using ScheduleSource = std::function<std::shared_ptr<const ledger::ValidatorSchedule>()>;
+// The schedule `source` gives, or the genesis set alone.
+ledger::ValidatorSchedule CurrentSchedule(const ScheduleSource& source,
+                                          const ledger::Genesis& genesis);
 
 class BlockRepairer {
  public:
@@ -69,6 +83,13 @@ class BlockRepairer {
   // Queues `height` unless it is queued or being repaired already (logs ev=block_damaged
   // when it is new). Returns at once.
   void Request(uint64_t height);
+  // Checks each copy against the set at its height from `source` (default: the genesis
+  // set). Call before the first Request.
+  void SetScheduleSource(ScheduleSource source);
+  // Replaces the peers asked (after a validator-set change), `names` parallel to `peers`
+  // (for logs); Copy::from then indexes the new list.
+  void SetPeers(std::vector<provledger::v1::Ledger::Stub*> peers, std::vector<std::string> names);
+
   // The writer is done with a delivered copy of `height`: rewritten, or found good already
   // (`settled`), or refused (the height is asked for again, from the next peer).
   void Done(uint64_t height, bool settled);
@@ -78,12 +99,14 @@ class BlockRepairer {
 
   const ledger::Genesis* genesis_;
   uint32_t self_;
-  std::vector<provledger::v1::Ledger::Stub*> peers_;
   Deliver deliver_;
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::set<uint64_t> wanted_;         // guarded by mu_: heights to fetch
+  std::vector<provledger::v1::Ledger::Stub*> peers_;  // guarded by mu_
+  std::vector<std::string> names_;                    // guarded by mu_: parallel to peers_
+  ScheduleSource schedule_source_;                    // guarded by mu_
+  std::set<uint64_t> wanted_;                         // guarded by mu_: heights to fetch
   std::set<uint64_t> inflight_;       // guarded by mu_: being fetched, or delivered and not Done
   std::map<uint64_t, int> failures_;  // repair thread only: failed rounds by height
   uint64_t round_ = 0;                // repair thread only

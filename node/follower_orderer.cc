@@ -33,15 +33,11 @@ FollowerOrderer::FollowerOrderer(ledger::BlockStore* store, const ledger::Genesi
       genesis_(genesis),
       options_(options),
       applier_(store, genesis, registry, /*factory=*/nullptr),
-      forward_(std::move(forward)) {
-  const grpc::ChannelArguments args =
-      client::LedgerChannelArguments(client::kDefaultMaxMessageBytes, options.forward.keepalive);
+      forward_(std::move(forward)),
+      registry_(registry) {
   std::vector<v1::Ledger::Stub*> peers;
-  for (const auto& v : genesis->validators) {
-    stubs_.push_back(v1::Ledger::NewStub(
-        grpc::CreateCustomChannel(v.address, grpc::InsecureChannelCredentials(), args)));
-    peers.push_back(stubs_.back().get());
-  }
+  for (const auto& v : genesis->validators) peers.push_back(StubFor(v.address));
+  poll_stubs_ = peers;
   // `self` only picks the first validator asked: index n-1 starts the rounds at v0. No
   // entry is null: every validator is a peer of a follower.
   const uint32_t self = static_cast<uint32_t>(genesis->n() - 1);
@@ -50,6 +46,9 @@ FollowerOrderer::FollowerOrderer(ledger::BlockStore* store, const ledger::Genesi
   repairer_ = std::make_unique<BlockRepairer>(
       genesis, self, peers,
       [this](std::shared_ptr<BlockRepairer::Copy> c) { return DeliverRepair(c); });
+  ScheduleSource source = [registry] { return registry->Get()->schedule(); };
+  transfer_->SetScheduleSource(source);
+  repairer_->SetScheduleSource(source);
   poller_ = std::make_unique<Worker>("follower-poll", [this](Worker& w) { PollLoop(w); });
 }
 
@@ -89,10 +88,58 @@ uint64_t FollowTarget(std::vector<uint64_t> reported, size_t f) {
   return reported[f];
 }
 
+v1::Ledger::Stub* FollowerOrderer::StubFor(const std::string& address) {
+  auto& stub = stubs_[address];
+  if (stub == nullptr) {
+    const grpc::ChannelArguments args =
+        client::LedgerChannelArguments(client::kDefaultMaxMessageBytes, options_.forward.keepalive);
+    stub = v1::Ledger::NewStub(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  }
+  return stub.get();
+}
+
+void FollowerOrderer::UsePeersOf(const ledger::ValidatorSchedule& schedule, uint64_t next) {
+  const ledger::ValidatorSet& current = schedule.SetAt(next);
+  const ledger::ValidatorSet& newest = schedule.Latest();
+  const Bytes key = current.Digest() + newest.Digest();
+  if (key == peers_for_) return;
+  peers_for_ = key;
+  poll_stubs_.clear();
+  std::vector<v1::Ledger::Stub*> peers;
+  std::vector<std::string> names;
+  for (const auto& v : current.members()) {
+    poll_stubs_.push_back(StubFor(v.address));
+    peers.push_back(poll_stubs_.back());
+    names.push_back(v.id);
+  }
+  // Members of a scheduled set serve the blocks above its start too.
+  for (const auto& v : newest.members()) {
+    if (current.IndexOf(v.id)) continue;
+    peers.push_back(StubFor(v.address));
+    names.push_back(v.id);
+  }
+  LogInfo("follow_peers")
+      .Kv("height", next)
+      .Kv("set", ShortHex(current.Digest()))
+      .Kv("validators", current.n())
+      .Kv("peers", peers.size());
+  transfer_->SetPeers(peers, names);
+  repairer_->SetPeers(std::move(peers), std::move(names));
+}
+
 uint64_t FollowerOrderer::PollTarget() {
   std::vector<uint64_t> heights;
   uint64_t view = 0;
-  for (auto& stub : stubs_) {
+  const ledger::ValidatorSchedule schedule =
+      CurrentSchedule([this] { return registry_->Get()->schedule(); }, *genesis_);
+  uint64_t next = 0;
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    next = store_->height() + 1;
+  }
+  UsePeersOf(schedule, next);
+  for (auto* stub : poll_stubs_) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(options_.status_timeout_ms));
@@ -103,7 +150,7 @@ uint64_t FollowerOrderer::PollTarget() {
     view = std::max<uint64_t>(view, st.view());
   }
   view_.store(view);
-  return FollowTarget(std::move(heights), genesis_->f());
+  return FollowTarget(std::move(heights), schedule.SetAt(next).f());
 }
 
 void FollowerOrderer::PollLoop(Worker& w) {

@@ -1,17 +1,18 @@
 // FollowerOrderer: the Orderer of a node outside consensus (ledger_node --follow). It
-// orders nothing: every `poll_ms` it asks the genesis validators for their head
+// orders nothing: every `poll_ms` it asks the validators of the set in force at our next
+// height (the registry's ValidatorSchedule; docs/VALIDATOR_SET.md) for their head
 // (GetStatus) and, when one is ahead, fetches the missing blocks in batches with
-// StateTransfer, which checks each header and commit certificate against the genesis
-// validator set (CheckPeerBlock) and its link to our chain before this appends it
+// StateTransfer, which checks each header and commit certificate against the validator
+// set at its height (CheckPeerBlock) and its link to our chain before this appends it
 // (BlockApplier::ApplyFetched: registry and firmware rows follow). A block read damaged is
 // fetched again from the validators (BlockRepairer). Submissions are forwarded to the
 // validators (client::LedgerClient, with its failover); their answer is the node's.
 //
 // A reported height is only a hint: the follower aims at the (f+1)-th highest report
-// (FollowTarget), which at least one honest validator holds, so f lying validators cannot
-// send it after blocks that do not exist; and a lie makes a fetch fail, never a block
-// appear. The store has one writer at a time (write_mu_): the fetch thread
-// or the repair thread.
+// (FollowTarget, f of the current set), which at least one honest validator holds, so f lying
+// validators cannot send it after blocks that do not exist; and a lie makes a fetch fail, never a
+// block appear. The store has one writer at a time (write_mu_): the fetch thread or the repair
+// thread.
 //
 // Thread rules: every method may be called from any thread. The destructor stops and
 // joins the poll, fetch and repair threads.
@@ -19,6 +20,7 @@
 #define PROVLEDGER_NODE_FOLLOWER_ORDERER_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -84,8 +86,13 @@ class FollowerOrderer final : public Orderer, public SubmitForwarder {
                   RegistryHolder* registry, FollowerOptions options,
                   std::unique_ptr<client::LedgerClient> forward);
   void PollLoop(Worker& w);
-  // FollowTarget of the heads the validators report now; sets view_ to the highest view.
+  // FollowTarget of the heads the validators of the current set report now; sets view_ to
+  // the highest view. Poll thread only.
   uint64_t PollTarget();
+  // Points the fetch and repair at the members of the set in force at `next` and of the
+  // newest set when either changed. Poll thread only.
+  void UsePeersOf(const ledger::ValidatorSchedule& schedule, uint64_t next);
+  provledger::v1::Ledger::Stub* StubFor(const std::string& address);
   Status Deliver(std::shared_ptr<StateTransfer::Batch> batch);
   Status DeliverRepair(std::shared_ptr<BlockRepairer::Copy> copy);
   // options_.pruner->MaybePrune() (light nodes); stops the node if the store broke. Called
@@ -98,7 +105,12 @@ class FollowerOrderer final : public Orderer, public SubmitForwarder {
   FollowerOptions options_;
   BlockApplier applier_;
   std::unique_ptr<client::LedgerClient> forward_;
-  std::vector<std::unique_ptr<provledger::v1::Ledger::Stub>> stubs_;  // by validator index
+  RegistryHolder* registry_;
+  // Poll thread only: a stub per address ever used (the fetch and repair threads hold raw
+  // pointers to them), and the set the peers were last chosen from.
+  std::map<std::string, std::unique_ptr<provledger::v1::Ledger::Stub>> stubs_;
+  std::vector<provledger::v1::Ledger::Stub*> poll_stubs_;  // the current set's, in order
+  Bytes peers_for_;  // digests of the current and the newest set
 
   std::mutex write_mu_;  // one store writer at a time
   mutable std::mutex failure_mu_;

@@ -42,12 +42,16 @@
 #include "ledger/genesis.h"
 #include "ledger/registry.h"
 #include "ledger/store/block_store.h"
+#include "node/checkpoint_joiner.h"
 #include "node/follower_orderer.h"
 #include "node/ledger_service.h"
 #include "node/pbft_orderer.h"
 #include "node/pruner.h"
 #include "node/registry_holder.h"
 #include "node/remote_record_fetcher.h"
+#include "node/role_switcher.h"
+#include "node/state_attester.h"
+#include "node/state_sync_service.h"
 
 // The orderer's defaults are the flags' defaults: one place for each.
 static const provledger::node::PbftOptions kDefaults;
@@ -55,7 +59,11 @@ static const provledger::node::PbftOptions kDefaults;
 ABSL_FLAG(std::string, genesis, "", "the genesis FILE (required)");
 ABSL_FLAG(std::string, node_id, "", "this validator's id in the genesis file (required)");
 ABSL_FLAG(std::string, key, "",
-          "this validator's private key FILE, mode 0600 (required; unused with --follow)");
+          "this node's private key FILE, mode 0600 (required unless --follow; a follower "
+          "with a key is promoted once a validator-set change names that key for its id)");
+ABSL_FLAG(std::string, next_key, "",
+          "a second private key FILE: the node signs with whichever of --key and --next_key "
+          "the validator set in force names for its id (key replacement without a restart)");
 ABSL_FLAG(std::string, data_dir, "", "DIR of the chain store (required)");
 ABSL_FLAG(std::string, listen, "", "HOST:PORT to serve on (default: the genesis address)");
 ABSL_FLAG(uint64_t, block_timeout_ms, kDefaults.block_timeout_ms,
@@ -70,8 +78,9 @@ ABSL_FLAG(uint64_t, window, kDefaults.window, "blocks in flight (PBFT watermark 
 ABSL_FLAG(bool, persist_votes, kDefaults.persist_votes,
           "write each vote to disk before sending it (never off in production)");
 ABSL_FLAG(bool, follow, false,
-          "run as a follower: no consensus, pull committed blocks from the validators, forward "
-          "submissions (--node_id must not be a validator; --listen required)");
+          "may start as a follower: no consensus, pull committed blocks from the validators, "
+          "forward submissions (--key optional; --listen required unless the set in force "
+          "names this id). The role follows the validator set in force at every epoch");
 ABSL_FLAG(uint64_t, follow_poll_ms, 200, "follower: ask the validators' heads this often");
 ABSL_FLAG(std::string, mode, "full",
           "full: keep every block; light: keep headers, certificates, the registry and the "
@@ -87,6 +96,17 @@ ABSL_FLAG(std::string, retain_age, "",
 ABSL_FLAG(std::vector<std::string>, full_nodes, {},
           "light: HOST:PORT,... of full nodes to fetch pruned records from, asked first and in "
           "order; then the genesis validators not declared light");
+ABSL_FLAG(std::string, catch_up, "auto",
+          "how an empty node joins: blocks (replay every block), checkpoint (install the state "
+          "2f+1 validators attest at a recent checkpoint, then go on by blocks), auto (checkpoint "
+          "when the head is --catch_up_min_blocks ahead, else blocks)");
+ABSL_FLAG(uint64_t, catch_up_min_blocks, 1000,
+          "auto: join from a checkpoint only when the validators' head is this far ahead");
+ABSL_FLAG(uint64_t, state_interval, 256,
+          "pin (and on validators digest and sign) the checkpoint state every N blocks, for "
+          "nodes joining from a checkpoint; 0: never");
+ABSL_FLAG(std::string, state_peers, "",
+          "HOST:PORT,...: nodes asked first for checkpoint state rows (then the validators)");
 ABSL_FLAG(std::string, config, "", "FILE.json: an object of these flag names; flags win");
 ABSL_FLAG(std::string, log_level, "info", "debug|info|warn");
 
@@ -96,6 +116,7 @@ namespace {
 const std::vector<std::string> kFlagOrder = {"genesis",
                                              "node_id",
                                              "key",
+                                             "next_key",
                                              "data_dir",
                                              "listen",
                                              "block_timeout_ms",
@@ -110,6 +131,10 @@ const std::vector<std::string> kFlagOrder = {"genesis",
                                              "retain_blocks",
                                              "retain_age",
                                              "full_nodes",
+                                             "catch_up",
+                                             "catch_up_min_blocks",
+                                             "state_interval",
+                                             "state_peers",
                                              "config",
                                              "log_level"};
 
@@ -186,7 +211,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(std::string genesis_path, Require(FLAGS_genesis));
   PL_ASSIGN_OR_RETURN(std::string node_id, Require(FLAGS_node_id));
   const bool follow = absl::GetFlag(FLAGS_follow);
-  std::string key_path;
+  std::string key_path = absl::GetFlag(FLAGS_key);
   if (!follow) {
     PL_ASSIGN_OR_RETURN(key_path, Require(FLAGS_key));
   }
@@ -194,26 +219,18 @@ Status Run(int argc, char** argv, int* exit_code) {
   SetLogContext("node", node_id);
 
   PL_ASSIGN_OR_RETURN(ledger::Genesis genesis, ledger::LoadGenesis(genesis_path));
-  auto self = genesis.IndexOf(node_id);
-  if (follow && self) {
-    return InvalidArgumentError("node id '" + node_id + "' is a validator in " + genesis_path +
-                                ": a follower needs an id of its own");
-  }
-  if (follow && absl::GetFlag(FLAGS_listen).empty()) {
-    return InvalidArgumentError("--follow needs --listen (a follower has no genesis address)");
-  }
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode != "full" && mode != "light") {
     return InvalidArgumentError("--mode must be full or light, not '" + mode + "'");
   }
   const bool light = mode == "light";
-  if (!follow && !self)
-    return InvalidArgumentError("node id '" + node_id + "' is not a validator in " + genesis_path);
-  if (light && !follow && !genesis.validators[*self].light) {
+  const std::optional<uint32_t> self = genesis.IndexOf(node_id);
+  if (light && !follow && !(self && genesis.validators[*self].light)) {
     // At least one node must keep every block: the genesis says which validators may prune.
     return FailedPreconditionError(
         "validator " + node_id + " is declared full in " + genesis_path +
-        " (its entry has no \"mode\": \"light\"), so it must keep every block: run it "
+        " (its entry has no \"mode\": \"light\"; validators added by a set change are "
+        "full), so it must keep every block: run it "
         "--mode=full, or make a genesis that declares it light (ledgerctl genesis --light=" +
         node_id + ")");
   }
@@ -237,13 +254,12 @@ Status Run(int argc, char** argv, int* exit_code) {
     return InvalidArgumentError(
         "--retain_blocks, --retain_age and --full_nodes are for --mode=light");
   }
-  std::optional<PrivateKey> key;
-  if (!follow) {
-    PL_ASSIGN_OR_RETURN(key, ReadKeyFile(key_path));
-    if (key->PublicKey() != genesis.validators[*self].pubkey) {
-      return PermissionDeniedError("key " + key_path + " is not validator " + node_id +
-                                   "'s key in the genesis file");
-    }
+  // Every key this node holds: it signs with the one the set in force names for its id.
+  std::vector<PrivateKey> keys;
+  for (const std::string& path : {key_path, absl::GetFlag(FLAGS_next_key)}) {
+    if (path.empty()) continue;
+    PL_ASSIGN_OR_RETURN(PrivateKey k, ReadKeyFile(path));
+    keys.push_back(std::move(k));
   }
   FollowerOptions fopts;
   PL_ASSIGN_OR_RETURN(fopts.poll_ms, NarrowFlag<uint32_t>(FLAGS_follow_poll_ms, "follow_poll_ms"));
@@ -260,18 +276,26 @@ Status Run(int argc, char** argv, int* exit_code) {
   popts.persist_votes = absl::GetFlag(FLAGS_persist_votes);
 
   // A port in use is refused before anything else starts: a second process must never answer
-  // for (or vote beside) the one already listening.
-  const std::string listen = absl::GetFlag(FLAGS_listen).empty() ? genesis.validators[*self].address
-                                                                 : absl::GetFlag(FLAGS_listen);
-  Status probe = ProbeListen(listen);
-  if (!probe.ok()) {
-    LogError("listen_failed")
-        .Kv("listen", listen)
-        .Kv("port", PortOf(listen))
-        .Kv("err", probe.message());
-    *exit_code = kExitListenFailed;
-    return UnavailableError("cannot listen on " + listen + ": " + probe.message());
+  // for (or vote beside) the one already listening. The listen address is the flag's, else
+  // the genesis one for our id, else (a validator added later) the set in force's.
+  std::string listen = absl::GetFlag(FLAGS_listen);
+  if (listen.empty() && genesis.IndexOf(node_id)) {
+    listen = genesis.validators[*genesis.IndexOf(node_id)].address;
   }
+  const bool probed = !listen.empty();
+  auto probe_listen = [&]() -> Status {
+    Status probe = ProbeListen(listen);
+    if (!probe.ok()) {
+      LogError("listen_failed")
+          .Kv("listen", listen)
+          .Kv("port", PortOf(listen))
+          .Kv("err", probe.message());
+      *exit_code = kExitListenFailed;
+      return UnavailableError("cannot listen on " + listen + ": " + probe.message());
+    }
+    return OkStatus();
+  };
+  if (probed) PL_RETURN_IF_ERROR(probe_listen());
 
   ::mkdir(data_dir.c_str(), 0700);
   ledger::StoreOptions sopts;
@@ -279,6 +303,12 @@ Status Run(int argc, char** argv, int* exit_code) {
   // A damaged head block is fetched again from the peers.
   sopts.open_damaged_head = true;
   sopts.light = light;
+  // A light store does not pin states: a pinned state would keep the bodies it prunes on disk.
+  sopts.state_interval = light ? 0 : absl::GetFlag(FLAGS_state_interval);
+  CatchUpOptions copts;
+  PL_ASSIGN_OR_RETURN(copts.mode, ParseCatchUpMode(absl::GetFlag(FLAGS_catch_up)));
+  copts.min_blocks = absl::GetFlag(FLAGS_catch_up_min_blocks);
+  copts.state_peers = SplitFlagList(absl::GetFlag(FLAGS_state_peers));
   PL_ASSIGN_OR_RETURN(auto store, ledger::BlockStore::Open(sopts, genesis.chain_id));
   auto stored_genesis = store->GetMeta("genesis_hash");
   if (stored_genesis.ok() && *stored_genesis != genesis.file_hash) {
@@ -295,8 +325,20 @@ Status Run(int argc, char** argv, int* exit_code) {
       return put;
     }
   }
+  {
+    // An empty store may start at a recent checkpoint instead of block 1 (docs/CATCHUP.md).
+    CheckpointJoiner joiner(store.get(), &genesis, genesis.IndexOf(node_id), copts);
+    auto joined = joiner.Run();
+    if (!joined.ok()) {
+      if (!store->write_status().ok()) {
+        LogError("store_write_failed").Kv("height", 0).Kv("during", "catch_up");
+        *exit_code = kExitStoreWriteFailed;
+      }
+      return joined.status();
+    }
+  }
   PL_ASSIGN_OR_RETURN(auto registry_rows, store->RegistryScan(""));
-  PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows));
+  PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows, &genesis));
   RegistryHolder registry(snapshot);
   std::unique_ptr<Pruner> pruner;
   std::unique_ptr<RemoteRecordFetcher> fetcher;
@@ -307,17 +349,63 @@ Status Run(int argc, char** argv, int* exit_code) {
     popts.pruner = pruner.get();
   }
 
-  std::unique_ptr<Orderer> orderer;
-  std::unique_ptr<ConsensusService> consensus_service;
-  if (follow) {
-    PL_ASSIGN_OR_RETURN(orderer, FollowerOrderer::Create(store.get(), &genesis, &registry, fopts));
-  } else {
-    auto pbft = std::make_unique<PbftOrderer>(store.get(), &genesis, *key, *self, &registry, popts);
-    consensus_service = std::make_unique<ConsensusService>(pbft.get());
-    orderer = std::move(pbft);
+  // The validator set in force at our height decides the role (and the epoch), after a
+  // restart too: the store holds the schedule.
+  PlanSource plans = [&genesis, &registry, st = store.get()]() -> StatusOr<EpochPlan> {
+    const auto schedule = registry.Get()->schedule();
+    return schedule != nullptr ? PlanAt(*schedule, st->height())
+                               : GenesisPlan(genesis, st->height());
+  };
+  PL_ASSIGN_OR_RETURN(EpochPlan plan, plans());
+  const NodeRole first_role = RoleIn(plan.set, node_id, keys);
+  const auto in_set = EpochGenesis(genesis, plan.set).IndexOf(node_id);
+  if (follow && in_set && !first_role.validator) {
+    // No key of ours is the one the set names for this id: a typo or a copied command line,
+    // not a follower (a promoted follower restarted with --follow holds its key).
+    return InvalidArgumentError("node id '" + node_id +
+                                "' is a validator in the set in force and no key given is "
+                                "its key: a follower needs an id of its own");
   }
+  if (!follow && !in_set && !genesis.IndexOf(node_id)) {
+    return InvalidArgumentError("node id '" + node_id + "' is not a validator in " + genesis_path +
+                                " nor in the set in force (a follower needs --follow)");
+  }
+  if (listen.empty() && in_set) listen = plan.set[*in_set].address;
+  if (listen.empty()) {
+    return InvalidArgumentError("--listen is needed: the validator set names no address for '" +
+                                node_id + "'");
+  }
+  if (!probed) PL_RETURN_IF_ERROR(probe_listen());
+
+  RoleSwitcher::Factory make = [&, st = store.get()](
+                                   const ledger::Genesis* epoch_genesis, const EpochPlan& p,
+                                   const NodeRole& role) -> StatusOr<std::unique_ptr<Orderer>> {
+    if (!role.validator) {
+      PL_ASSIGN_OR_RETURN(auto f, FollowerOrderer::Create(st, epoch_genesis, &registry, fopts));
+      return std::unique_ptr<Orderer>(std::move(f));
+    }
+    PbftEpoch epoch;
+    epoch.epoch = p.epoch;
+    epoch.pending_end = [plans] {
+      auto now = plans();
+      return now.ok() ? now->pending_end : 0;
+    };
+    return std::unique_ptr<Orderer>(std::make_unique<PbftOrderer>(
+        st, epoch_genesis, keys[role.key], role.index, &registry, popts, std::move(epoch)));
+  };
+  PL_ASSIGN_OR_RETURN(
+      std::unique_ptr<Orderer> orderer,
+      RoleSwitcher::Create(&genesis, node_id, keys, plans, make, RoleSwitcherOptions()));
+  // Registered on every node: a follower may become a validator at an epoch's end.
+  auto consensus_service = std::make_unique<ConsensusService>(orderer.get());
   LedgerService service(&genesis, node_id, store.get(), &registry, orderer.get(), BatchLimits());
   if (light) service.EnableLight(fetcher.get(), pruner.get());
+  std::unique_ptr<StateAttester> attester;
+  // Attestations are checked against the genesis set (docs/CATCHUP.md "Limits").
+  if (first_role.validator && genesis.IndexOf(node_id) && sopts.state_interval > 0) {
+    attester = std::make_unique<StateAttester>(store.get(), keys[first_role.key], node_id);
+  }
+  StateSyncService state_sync(store.get(), attester.get());
 
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default: a second node on a port in use would bind it too
@@ -326,7 +414,8 @@ Status Run(int argc, char** argv, int* exit_code) {
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
-  if (consensus_service) builder.RegisterService(consensus_service.get());
+  builder.RegisterService(&state_sync);
+  builder.RegisterService(consensus_service.get());
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
   client::ApplyServerKeepalive(&builder);
@@ -337,6 +426,7 @@ Status Run(int argc, char** argv, int* exit_code) {
     LogError("listen_failed").Kv("listen", listen).Kv("port", PortOf(listen)).Kv("err", err);
     *exit_code = kExitListenFailed;
     orderer.reset();
+    attester.reset();
     return UnavailableError("cannot listen on " + listen + ": " + err);
   }
 
@@ -345,8 +435,9 @@ Status Run(int argc, char** argv, int* exit_code) {
       .Kv("chain", genesis.chain_id)
       .Kv("height", store->height())
       .Kv("head", ShortHex(store->head_hash()))
-      .Kv("validators", genesis.n())
-      .Kv("consensus", follow ? "follower" : "pbft")
+      .Kv("validators", plan.set.size())
+      .Kv("epoch", plan.epoch)
+      .Kv("role", first_role.validator ? "validator" : "follower")
       .Kv("mode", mode)
       .Kv("pruned_below", store->pruned_below())
       .Kv("full_nodes", light ? std::to_string(full_nodes.size()) : "-");
@@ -373,7 +464,8 @@ Status Run(int argc, char** argv, int* exit_code) {
       .Kv("reason", failure.ok() ? "signal" : "store_write_failed");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   orderer.reset();  // before the store it writes
-  store.reset();    // closes RocksDB (without a flush after a failed write)
+  attester.reset();
+  store.reset();  // closes RocksDB (without a flush after a failed write)
   if (!failure.ok()) {
     *exit_code = kExitStoreWriteFailed;
     return failure;

@@ -190,12 +190,27 @@ grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequ
   resp->set_height(store_->height());
   resp->set_head_hash(store_->head_hash());
   resp->set_view(orderer_->view());
-  resp->set_primary(genesis_->Primary(orderer_->view()).id);
-  resp->set_validators(static_cast<uint32_t>(genesis_->n()));
+  auto reg = registry_->Get();
+  // The set that certifies the next block, its epoch, and the change scheduled after it.
+  const auto schedule = reg->schedule();
+  const EpochPlan plan = schedule != nullptr ? PlanAt(*schedule, store_->height())
+                                             : GenesisPlan(*genesis_, store_->height());
+  const ledger::ValidatorSet& set = schedule != nullptr
+                                        ? schedule->SetAt(plan.height + 1)
+                                        : ledger::ValidatorSet::FromGenesis(*genesis_);
+  resp->set_primary(set.Primary(orderer_->view()).id);
+  resp->set_validators(static_cast<uint32_t>(set.n()));
+  resp->set_validator_set_digest(set.Digest());
+  resp->set_epoch(plan.epoch);
+  for (const auto& v : plan.set) resp->add_validator_ids(v.id);
+  if (plan.pending_height != 0) {
+    resp->set_pending_change_height(plan.pending_height);
+    resp->set_pending_change_end(plan.pending_end);
+    for (const auto& v : plan.pending_set) resp->add_pending_validator_ids(v.id);
+  }
   resp->set_records(store_->record_count());
   resp->set_mode(store_->light() ? "light" : "full");
   resp->set_pending_batches(orderer_->pending());
-  auto reg = registry_->Get();
   resp->set_gateways(reg->gateways().size());
   resp->set_devices(reg->devices().size());
   const ViewHealth vh = orderer_->view_health();
@@ -449,6 +464,26 @@ grpc::Status LedgerService::Firmware(grpc::ServerContext*, const v1::FirmwareQue
     e->set_record_id(std::move(row.record_id));
     e->set_record(std::move(row.record));
     e->set_height(row.height);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status LedgerService::Validators(grpc::ServerContext*, const v1::ValidatorsRequest*,
+                                       v1::ValidatorListing* resp) {
+  auto reg = registry_->Get();
+  resp->set_height(store_->height());
+  const auto schedule = reg->schedule();
+  const ledger::ValidatorSchedule sched =
+      schedule != nullptr ? *schedule : ledger::ValidatorSchedule(*genesis_);
+  auto* g = resp->add_sets();
+  g->set_digest(sched.genesis_set().Digest());
+  sched.genesis_set().ToEntries(g->mutable_validators());
+  for (const auto& c : sched.changes()) {
+    auto* e = resp->add_sets();
+    e->set_committed_height(c.committed_height);
+    e->set_end(c.end);
+    e->set_digest(c.set->Digest());
+    c.set->ToEntries(e->mutable_validators());
   }
   return grpc::Status::OK;
 }

@@ -66,6 +66,9 @@ class LedgerService final : public provledger::v1::Ledger::Service {
                               provledger::v1::SubmitResponse* resp) override;
   grpc::Status Firmware(grpc::ServerContext* ctx, const provledger::v1::FirmwareQuery* req,
                         provledger::v1::FirmwareListing* resp) override;
+  // The registry's validator schedule (docs/VALIDATOR_SET.md).
+  grpc::Status Validators(grpc::ServerContext* ctx, const provledger::v1::ValidatorsRequest* req,
+                          provledger::v1::ValidatorListing* resp) override;
   grpc::Status Policies(grpc::ServerContext* ctx, const provledger::v1::PolicyQuery* req,
                         provledger::v1::PolicyListing* resp) override;
 

@@ -6,9 +6,11 @@
 #define PROVLEDGER_NODE_ORDERER_H_
 
 #include <future>
+#include <optional>
 #include <string>
 
 #include "node/batch_validator.h"
+#include "node/epoch_plan.h"
 #include "proto/consensus.pb.h"
 #include "proto/ledger.pb.h"
 
@@ -60,6 +62,16 @@ class Orderer {
   virtual SubmitForwarder* forwarder() { return nullptr; }
   // "validator", or "follower" for a node outside consensus (NodeStatus.role).
   virtual std::string role() const { return "validator"; }
+  // Takes a peer validator's delivery of consensus messages (Consensus.Deliver); an orderer
+  // outside consensus drops it.
+  virtual void Deliver(const provledger::v1::Delivery& d) { (void)d; }
+  // Asks for the blocks up to `target` (which the peers hold) to be fetched and applied:
+  // a validator left behind in an epoch its peers have left cannot catch up by messages.
+  // Returns at once; does nothing for an orderer that fetches on its own.
+  virtual void CatchUp(uint64_t target) { (void)target; }
+  // The validator set in force and the pending change (RoleSwitcher); nullopt for an
+  // orderer that knows only its own set (NodeStatus then shows the genesis set).
+  virtual std::optional<EpochPlan> epoch_plan() const { return std::nullopt; }
 };
 
 }  // namespace provledger::node

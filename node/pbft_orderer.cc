@@ -5,6 +5,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "ledger/block_header.h"
 
 namespace provledger::node {
 
@@ -38,11 +39,13 @@ class PbftOrderer::GenesisChecker final : public consensus::SignatureChecker {
 
 namespace {
 consensus::PbftConfig CoreConfig(const ledger::Genesis& genesis, uint32_t self,
-                                 const PbftOptions& o) {
+                                 const PbftOptions& o, uint64_t epoch = 0, Bytes epoch_hash = {}) {
   consensus::PbftConfig cfg;
   cfg.n = static_cast<uint32_t>(genesis.n());
   cfg.self = self;
   cfg.chain_id = genesis.chain_id;
+  cfg.epoch = epoch;
+  cfg.epoch_hash = std::move(epoch_hash);
   cfg.checkpoint_interval = o.checkpoint_interval;
   cfg.window = o.window;
   cfg.max_batch_requests = o.max_block_batches;
@@ -55,12 +58,14 @@ consensus::PbftConfig CoreConfig(const ledger::Genesis& genesis, uint32_t self,
 }  // namespace
 
 PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genesis, PrivateKey key,
-                         uint32_t self, RegistryHolder* registry, PbftOptions options)
+                         uint32_t self, RegistryHolder* registry, PbftOptions options,
+                         PbftEpoch epoch)
     : store_(store),
       genesis_(genesis),
       key_(std::move(key)),
       self_(self),
       options_(options),
+      epoch_(std::move(epoch)),
       signer_(std::make_unique<KeySigner>(&key_)),
       checker_(std::make_unique<GenesisChecker>(genesis_)),
       batch_cache_(kCheckedBatchCacheEntries, kCheckedBatchCacheBytes),
@@ -71,15 +76,28 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
       vote_store_(store_, options_.persist_votes),
       monitor_(genesis_, 2 * CoreConfig(*genesis_, self_, options_).view_change_timeout_ticks),
       waiters_(store_) {
-  core_ = std::make_unique<consensus::PbftCore>(CoreConfig(*genesis_, self_, options_),
-                                                signer_.get(), checker_.get(), &factory_,
-                                                store_->height(), store_->head_hash());
+  Bytes epoch_hash;
+  if (epoch_.epoch != 0) {
+    // The block the epoch starts after: every member applied it before the epoch began.
+    auto header = store_->ReadHeaderBytes(epoch_.epoch);
+    if (!header.ok()) {
+      LogError("epoch_block_unreadable")
+          .Kv("epoch", epoch_.epoch)
+          .Kv("err", header.status().ToString());
+      std::_Exit(3);
+    }
+    epoch_hash = ledger::HeaderHash(*header);
+  }
+  core_ = std::make_unique<consensus::PbftCore>(
+      CoreConfig(*genesis_, self_, options_, epoch_.epoch, std::move(epoch_hash)), signer_.get(),
+      checker_.get(), &factory_, store_->height(), store_->head_hash());
   auto votes = vote_store_.Load();
   if (!votes.ok()) {
     LogError("votes_unreadable").Kv("err", votes.status().ToString());
     std::_Exit(3);
   }
   core_->RestoreVotes(*votes);
+  NoteEpochEnd();  // restarted between a change and its epoch's end
   transport_ = std::make_unique<PeerTransport>(genesis_, self_, options_.max_peer_queue);
   repairer_ = std::make_unique<BlockRepairer>(genesis_, self_, transport_->ledger_stubs(),
                                               [this](std::shared_ptr<BlockRepairer::Copy> c) {
@@ -95,6 +113,11 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
                                                 e.transfer = std::move(b);
                                                 return Post(std::move(e));
                                               });
+  // Fetched and repaired blocks are checked against the set at their height
+  // (docs/VALIDATOR_SET.md).
+  ScheduleSource schedule = [registry] { return registry->Get()->schedule(); };
+  repairer_->SetScheduleSource(schedule);
+  transfer_->SetScheduleSource(schedule);
   worker_ = std::make_unique<Worker>("consensus", [this](Worker& w) { Run(w); });
   worker_->set_on_stop([this] { cv_.notify_all(); });
   if (store_->damaged_head() != 0) RequestRepair(store_->damaged_head());
@@ -207,10 +230,7 @@ void PbftOrderer::Run(Worker& w) {
       // primary is known to nobody else, and would wait for our view-change timer alone.
       // Like a PBFT client after a timeout, hand every request still waiting here to all.
       relayed_view_ = core_->view();
-      waiters_.ForEachWaitingRequest([this](const Bytes& request) {
-        v1::ConsensusRequest cr;
-        if (cr.ParseFromString(request)) transport_->BroadcastRequest(cr);
-      });
+      RebroadcastWaiting();
     }
   }
 }
@@ -222,6 +242,9 @@ void PbftOrderer::Handle(Event& e) {
       break;
     case Event::kTransfer:
       ApplyTransfer(*e.transfer);
+      break;
+    case Event::kCatchUp:
+      if (e.target > store_->height()) StartTransfer(e.target);
       break;
     case Event::kMessage:
       core_->OnVerifiedMessage(e.msg);  // Deliver checked its signature
@@ -270,6 +293,15 @@ void PbftOrderer::OnTick() {
 
 void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
   monitor_.Log(out.view_events, store_->height());
+  for (const consensus::ViewEvent& e : out.view_events) {
+    if (e.kind != consensus::ViewEvent::kSuspected) continue;
+    // Our view timer ran out on a request: like a PBFT client after a timeout, hand every
+    // request still waiting here to all. A copy we relayed may have been lost (a peer
+    // switching epochs, restarting): if only we hold it, only we suspect, f+1 never do,
+    // and the primary would never learn of it.
+    RebroadcastWaiting();
+    break;
+  }
   for (const consensus::Vote& v : out.refused_votes) {
     LogError("vote_refused")
         .Kv("type", consensus::TypeName(static_cast<ConsensusMsg::Type>(v.type)))
@@ -293,10 +325,38 @@ void PbftOrderer::HandleOutput(consensus::CoreOutput out) {
     Apply(c);
     if (halted_) return;
   }
-  if (out.need_state_transfer) {
-    if (transfer_start_ == 0) transfer_start_ = store_->height() + 1;
-    transfer_->Request(store_->height() + 1, store_->head_hash(), *out.need_state_transfer);
-  }
+  if (out.need_state_transfer) StartTransfer(*out.need_state_transfer);
+}
+
+void PbftOrderer::RebroadcastWaiting() {
+  waiters_.ForEachWaitingRequest([this](const Bytes& request) {
+    v1::ConsensusRequest cr;
+    if (cr.ParseFromString(request)) transport_->BroadcastRequest(cr);
+  });
+}
+
+void PbftOrderer::StartTransfer(uint64_t target) {
+  if (transfer_start_ == 0) transfer_start_ = store_->height() + 1;
+  transfer_->Request(store_->height() + 1, store_->head_hash(), target);
+}
+
+void PbftOrderer::NoteEpochEnd() {
+  if (!epoch_.pending_end) return;
+  const uint64_t end = epoch_.pending_end();
+  if (end == 0 || end == epoch_end_) return;
+  epoch_end_ = end;
+  LogInfo("epoch_end_scheduled")
+      .Kv("epoch", epoch_.epoch)
+      .Kv("end", end)
+      .Kv("height", store_->height());
+  core_->EndEpochAt(end);
+}
+
+void PbftOrderer::CatchUp(uint64_t target) {
+  Event e;
+  e.kind = Event::kCatchUp;
+  e.target = target;
+  (void)Post(std::move(e));  // a full queue: the next probe asks again
 }
 
 void PbftOrderer::FlushSends() {
@@ -333,6 +393,7 @@ void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
     return;
   }
   if (!appended) return;
+  NoteEpochEnd();
   waiters_.Untrack(c.request_ids);
   // Requests ordered as rejected: their submitters learn why; nothing of them was written.
   waiters_.Reject(d.rejected_ids, d.rejected_errors);
@@ -367,6 +428,7 @@ void PbftOrderer::ApplyTransfer(StateTransfer::Batch& batch) {
     got.back().request_ids = settled;
     transfer_settled_ += settled.size();
   }
+  if (!got.empty()) NoteEpochEnd();
   if (batch.last) {
     if (store_->height() > start) {
       LogInfo("state_transferred")

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -71,12 +72,23 @@ struct PbftOptions {
   Pruner* pruner = nullptr;
 };
 
+// The validator-set epoch one PbftOrderer orders (node/epoch_plan.h, RoleSwitcher).
+struct PbftEpoch {
+  uint64_t epoch = 0;  // the set orders the heights above this one (0: genesis)
+  // The end of the epoch once a change is committed (its E), 0 while none is: read after
+  // every block appended (on the consensus thread) and at start, so that the core is capped
+  // before it could vote above E. Empty: the epoch never ends.
+  std::function<uint64_t()> pending_end;
+};
+
 class PbftOrderer final : public Orderer {
  public:
-  // All pointers must outlive the orderer; `self` is this validator's index. Exits the
-  // process (code 3) when the persisted votes cannot be read.
+  // All pointers must outlive the orderer; `genesis` is the chain as this epoch sees it
+  // (its validators are the set in force: EpochGenesis), `self` is this validator's index
+  // in it. Exits the process (code 3) when the persisted votes cannot be read.
   PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genesis, PrivateKey key,
-              uint32_t self, RegistryHolder* registry, PbftOptions options);
+              uint32_t self, RegistryHolder* registry, PbftOptions options,
+              PbftEpoch epoch = PbftEpoch());
   ~PbftOrderer() override;
 
   StatusOr<std::future<SubmitResult>> Submit(CheckedBatch batch,
@@ -89,18 +101,21 @@ class PbftOrderer final : public Orderer {
 
   // Takes a peer's delivery: checks each message's signature (on the calling gRPC thread)
   // and queues the good ones; bad ones are counted and dropped.
-  void Deliver(const provledger::v1::Delivery& d);
+  void Deliver(const provledger::v1::Delivery& d) override;
+  // Fetches the blocks up to `target` by state transfer (posted to the consensus thread).
+  void CatchUp(uint64_t target) override;
   uint64_t dropped_messages() const { return dropped_.load(); }
 
  private:
   struct Event {
-    enum Kind { kMessage, kRequest, kLocal, kRepair, kTransfer } kind = kMessage;
+    enum Kind { kMessage, kRequest, kLocal, kRepair, kTransfer, kCatchUp } kind = kMessage;
     consensus::ConsensusMsg msg;
     consensus::Request request;
     Bytes record_ids;  // kRequest, kLocal: the request's record ids, 32 bytes each
     std::shared_ptr<Waiter> waiter;
     std::shared_ptr<BlockRepairer::Copy> repair;     // kRepair
     std::shared_ptr<StateTransfer::Batch> transfer;  // kTransfer
+    uint64_t target = 0;                             // kCatchUp
   };
   class KeySigner;
   class GenesisChecker;
@@ -116,6 +131,12 @@ class PbftOrderer final : public Orderer {
   void Apply(const consensus::CommittedBlock& c);
   void ApplyTransfer(StateTransfer::Batch& batch);
   void ApplyRepair(const BlockRepairer::Copy& r);
+  // Consensus thread: caps the core at the epoch's end once a change is committed.
+  void NoteEpochEnd();
+  // Consensus thread: hands every request a local client still waits for to every peer.
+  void RebroadcastWaiting();
+  // Consensus thread: fetches blocks up to `target` from the peers.
+  void StartTransfer(uint64_t target);
   // Consensus thread: a store write failed during `during` at `height`: log it once, stop
   // ordering, publish failure().
   void Halt(const char* during, uint64_t height, const Status& s);
@@ -125,6 +146,8 @@ class PbftOrderer final : public Orderer {
   PrivateKey key_;
   uint32_t self_;
   PbftOptions options_;
+  PbftEpoch epoch_;
+  uint64_t epoch_end_ = 0;  // consensus thread only: the end the core was capped at
   std::unique_ptr<KeySigner> signer_;
   std::unique_ptr<GenesisChecker> checker_;
   // Batches this node validated at submission, until it derives their block.
@@ -166,10 +189,10 @@ class PbftOrderer final : public Orderer {
   std::unique_ptr<Worker> worker_;
 };
 
-// The gRPC face of PbftOrderer::Deliver.
+// The gRPC face of Orderer::Deliver (the RoleSwitcher's: the orderer of the epoch in force).
 class ConsensusService final : public provledger::v1::Consensus::Service {
  public:
-  explicit ConsensusService(PbftOrderer* orderer) : orderer_(orderer) {}
+  explicit ConsensusService(Orderer* orderer) : orderer_(orderer) {}
   grpc::Status Deliver(grpc::ServerContext*, const provledger::v1::Delivery* d,
                        provledger::v1::DeliveryAck*) override {
     orderer_->Deliver(*d);
@@ -177,7 +200,7 @@ class ConsensusService final : public provledger::v1::Consensus::Service {
   }
 
  private:
-  PbftOrderer* orderer_;
+  Orderer* orderer_;
 };
 
 }  // namespace provledger::node

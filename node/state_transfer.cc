@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "common/log.h"
+#include "ledger/registry.h"
 
 namespace provledger::node {
 
@@ -13,7 +14,10 @@ namespace v1 = provledger::v1;
 
 StateTransfer::StateTransfer(const ledger::Genesis* genesis, uint32_t self,
                              std::vector<v1::Ledger::Stub*> peers, Deliver deliver)
-    : genesis_(genesis), self_(self), peers_(std::move(peers)), deliver_(std::move(deliver)) {
+    : genesis_(genesis), self_(self), deliver_(std::move(deliver)), peers_(std::move(peers)) {
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    names_.push_back(i < genesis_->n() ? genesis_->validators[i].id : std::to_string(i));
+  }
   worker_ = std::make_unique<Worker>("state-transfer", [this](Worker& w) { Loop(w); });
   worker_->set_on_stop([this] {
     std::lock_guard<std::mutex> lock(mu_);
@@ -22,6 +26,18 @@ StateTransfer::StateTransfer(const ledger::Genesis* genesis, uint32_t self,
 }
 
 StateTransfer::~StateTransfer() { worker_.reset(); }
+
+void StateTransfer::SetScheduleSource(ScheduleSource source) {
+  std::lock_guard<std::mutex> lock(mu_);
+  schedule_source_ = std::move(source);
+}
+
+void StateTransfer::SetPeers(std::vector<v1::Ledger::Stub*> peers, std::vector<std::string> names) {
+  std::lock_guard<std::mutex> lock(mu_);
+  peers_ = std::move(peers);
+  names_ = std::move(names);
+  names_.resize(peers_.size());
+}
 
 void StateTransfer::Request(uint64_t next, Bytes prev_hash, uint64_t target) {
   {
@@ -58,7 +74,20 @@ void StateTransfer::Loop(Worker& w) {
 }
 
 void StateTransfer::Fetch(Worker& w, uint64_t next, Bytes prev) {
-  const size_t n = peers_.size();
+  std::vector<v1::Ledger::Stub*> peers;
+  std::vector<std::string> names;
+  ScheduleSource source;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    peers = peers_;
+    names = names_;
+    source = schedule_source_;
+  }
+  // The registry may already hold changes of blocks >= next (applied meanwhile): those are
+  // taken from the fetched blocks, once each.
+  ledger::ValidatorSchedule schedule = CurrentSchedule(source, *genesis_).CommittedBelow(next);
+  const size_t n = peers.size();
+  if (n == 0) return;
   size_t peer = (self_ + 1) % n;
   int failures = 0;
   auto batch = std::make_shared<Batch>();
@@ -67,9 +96,9 @@ void StateTransfer::Fetch(Worker& w, uint64_t next, Bytes prev) {
     return target_;
   };
   const bool any_peer =
-      std::any_of(peers_.begin(), peers_.end(), [](auto* p) { return p != nullptr; });
+      std::any_of(peers.begin(), peers.end(), [](auto* p) { return p != nullptr; });
   while (any_peer && !w.stopping() && next <= target() && failures < static_cast<int>(n) * 2) {
-    v1::Ledger::Stub* stub = peers_[peer];
+    v1::Ledger::Stub* stub = peers[peer];
     if (stub == nullptr) {
       peer = (peer + 1) % n;
       continue;
@@ -84,11 +113,12 @@ void StateTransfer::Fetch(Worker& w, uint64_t next, Bytes prev) {
     Status s = gs.ok() ? OkStatus() : UnavailableError(gs.error_message());
     // Trust nothing a peer sends: a valid certificate and the chain link; the store checks
     // root and count against the records when the consensus thread appends it.
-    StatusOr<PeerBlock> pb =
-        s.ok() ? CheckPeerBlock(*genesis_, next, blk, prev) : StatusOr<PeerBlock>(s);
+    StatusOr<PeerBlock> pb = s.ok()
+                                 ? CheckPeerBlock(*genesis_, schedule.SetAt(next), next, blk, prev)
+                                 : StatusOr<PeerBlock>(s);
     if (!pb.ok()) {
       LogWarn("state_transfer_failed")
-          .Kv("peer", genesis_->validators[peer].id)
+          .Kv("peer", names[peer])
           .Kv("height", next)
           .Kv("err", pb.status().ToString());
       ++failures;
@@ -96,6 +126,7 @@ void StateTransfer::Fetch(Worker& w, uint64_t next, Bytes prev) {
       continue;
     }
     prev = pb->hash;
+    schedule = ledger::ScheduleAfterBlock(*genesis_, schedule, next, pb->records);
     ++next;
     batch->blocks.push_back(std::move(*pb));
     if (batch->blocks.size() >= 16) {

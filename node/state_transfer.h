@@ -21,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "common/worker.h"
@@ -49,6 +50,15 @@ class StateTransfer {
   StateTransfer(const StateTransfer&) = delete;
   StateTransfer& operator=(const StateTransfer&) = delete;
 
+  // Checks each block against the set at its height (docs/VALIDATOR_SET.md): the schedule
+  // `source` gives (taken at the start of each fetch, its changes below `next`), advanced by
+  // the fetched blocks themselves (ScheduleAfterBlock), since a fetch runs ahead of the
+  // registry. Default: the genesis set. Call before the first Request.
+  void SetScheduleSource(ScheduleSource source);
+  // Replaces the peers asked from the next fetch on (after a validator-set change), `names`
+  // parallel to `peers` (for logs).
+  void SetPeers(std::vector<provledger::v1::Ledger::Stub*> peers, std::vector<std::string> names);
+
   // Fetches from height `next` (whose prev hash must be `prev_hash`) up to `target`, or
   // raises the running fetch's target. Returns at once.
   void Request(uint64_t next, Bytes prev_hash, uint64_t target);
@@ -59,11 +69,13 @@ class StateTransfer {
 
   const ledger::Genesis* genesis_;
   uint32_t self_;
-  std::vector<provledger::v1::Ledger::Stub*> peers_;
   Deliver deliver_;
 
   std::mutex mu_;
   std::condition_variable cv_;
+  std::vector<provledger::v1::Ledger::Stub*> peers_;  // guarded by mu_
+  std::vector<std::string> names_;                    // guarded by mu_: parallel to peers_
+  ScheduleSource schedule_source_;                    // guarded by mu_
   bool wanted_ = false;             // guarded by mu_: a fetch asked for and not started
   bool running_ = false;            // guarded by mu_
   uint64_t next_ = 0;               // guarded by mu_

@@ -1,8 +1,9 @@
 """The main job, step by step: a chain, Mosquitto, a bridge, simulated devices, an integrity
 agent that attests a device's software, and a proof of one of its readings.
 
-Run through ops/demo.sh (which builds first). Uses the same launcher code as the
-integration tests (tests/integration/pltest.py), with binaries from bazel-bin/.
+Run through ops/demo.sh (which builds first). The cluster (validators, Mosquitto, the
+bridge) comes from ops/cluster, the launcher operators use, whose command lines are the
+integration tests' (tests/integration/pltest.py); binaries from bazel-bin/.
 """
 import argparse
 import hashlib
@@ -22,6 +23,40 @@ def run(cmd, timeout):
     return p.returncode, p.stdout, p.stderr
 
 
+CLUSTER = os.path.join(HERE, "cluster")
+
+
+def cluster(*args, dir, quiet=False):
+    """Runs ops/cluster on `dir`, its output shown (unless `quiet` and it succeeds); stops the
+    demo when it fails."""
+    p = subprocess.run([sys.executable, CLUSTER, "--dir=" + dir] + list(args),
+                       stdout=subprocess.PIPE if quiet else None,
+                       stderr=subprocess.STDOUT if quiet else None, text=True)
+    t.check(p.returncode == 0, "ops/cluster %s failed (rc=%d)%s" %
+            (" ".join(args), p.returncode, ":\n" + p.stdout if quiet else ""))
+
+
+class ClusterChain:
+    """The cluster ops/cluster started, as the pltest helpers (device_sim) expect a chain and
+    a broker: from its state file."""
+
+    def __init__(self, d):
+        with open(os.path.join(d, "cluster.json")) as f:
+            self.state = json.load(f)
+        self.root = self.state["dir"]
+        self.genesis = self.state["genesis"]
+        procs = {p["name"]: p for p in self.state["procs"]}
+        self.addrs = [p["addr"] for p in self.state["procs"] if p["kind"] == "validator"]
+        self.mqtt_uri = procs["mosquitto"]["uri"]
+        self.bridge_log = procs["bridge"]["log"]
+
+    def nodes_flag(self):
+        return "--node=" + ",".join(self.addrs)
+
+    def uri(self):
+        return self.mqtt_uri
+
+
 def step(msg):
     print("\n== %s" % msg, flush=True)
 
@@ -39,23 +74,16 @@ def main():
     agent_bin = t.runfile("agent/integrity_agent")
     for b in (t.LEDGER_NODE, t.LEDGERCTL, t.MQTT_BRIDGE, t.DEVICE_SIM, agent_bin):
         t.check(os.path.exists(b), "missing %s: run ops/demo.sh, which builds it" % b)
-    os.environ["TEST_TMPDIR"] = os.path.dirname(a.dir.rstrip("/")) or "/tmp"
-    root = t.tmpdir(os.path.basename(a.dir.rstrip("/")))
 
-    step("chain: keys and genesis for %d validator(s) in %s" % (a.validators, root))
-    chain = t.Chain(root, n=a.validators, chain_id="demo")
+    step("cluster: %d validator(s), Mosquitto and bridge gw-1 from ops/cluster (folder %s)"
+         % (a.validators, a.dir))
+    cluster("down", "--purge", dir=a.dir)  # a fresh folder: the demo starts from nothing
+    cluster("up", "--validators=%d" % a.validators, "--mqtt", "--chain_id=demo", dir=a.dir)
+    chain = ClusterChain(a.dir)
+    root = chain.root
     print(open(chain.genesis).read())
-    for i in range(a.validators):
-        chain.start(i)
-    print(json.dumps(chain.status(), indent=1))
-
-    step("registry: gateway gw-1 (admin-signed, committed on the ledger)")
-    chain.register(devices=())
-    broker = t.Mosquitto(root)
-    print("mosquitto on %s" % broker.uri())
-    bridge = t.BridgeProc(chain, broker)
-    bridge.start()
-    print("bridge gw-1 ready (log: %s)" % bridge.logpath)
+    broker = chain
+    print("mosquitto on %s; bridge gw-1 ready (log: %s)" % (chain.uri(), chain.bridge_log))
 
     admin = ["--admin_key=%s/admin.key" % root, "--genesis=" + chain.genesis, chain.nodes_flag()]
     try:
@@ -88,7 +116,7 @@ def main():
         t.ctl("register-device", "--id=" + dev, "--key=" + key, *admin)
         t.ctl("policy", "import", "--name=plant-sw", "--file=" + policy_path, *admin)
         t.ctl("policy", "bind", "--name=plant-sw", "--device=" + dev, *admin)
-        t.wait_for(lambda: "ev=policy_bindings devices=1" in bridge.log(), 30,
+        t.wait_for(lambda: "ev=policy_bindings devices=1" in open(chain.bridge_log).read(), 30,
                    "the bridge to load the policy binding")
 
         step("integrity agent on %s: measures the watched files and pushes a report; the "
@@ -111,8 +139,9 @@ def main():
             "--count=%d" % a.count, "--item=temp", "--qos=1", "--gateway_id=gw-1",
             "--list_records=3")
         print(json.dumps({k: last[k] for k in last if k != "records"}, indent=1))
-        step("status of the ledger")
+        step("status of the ledger, and of each node (ops/cluster status)")
         print(t.ctl("status", chain.nodes_flag())[1])
+        cluster("status", dir=a.dir)
 
         rid = last["last_record"]
         step("prove record %s (a signed reading) with the genesis file alone" % rid)
@@ -129,16 +158,15 @@ def main():
         t.check(rc == 0, "proof verification failed")
         integrity = proof.get("decoded", {}).get("integrity_status")
         t.check(integrity == "trusted", "the reading's integrity is %s, not trusted" % integrity)
-        print("\nDEMO OK: reading %s from %s is final on chain 'demo' and proven, its device's "
+        ok = ("\nDEMO OK: reading %s from %s is final on chain 'demo' and proven, its device's "
               "software attested trusted (proof: %s)" % (rid[:16], dev, proof_path))
     finally:
         if not a.keep:
-            bridge.kill()
-            broker.stop()
-            chain.stop_all()
+            cluster("down", dir=a.dir, quiet=True)
         else:
-            print("processes left running; data in %s" % root)
-
+            print("processes left running; data in %s (ops/cluster --dir=%s status|down)"
+                  % (root, a.dir))
+    print(ok)  # the last line
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
@@ -23,6 +24,7 @@
 #include "ledger/chain_check.h"
 #include "ledger/merkle/tree_hasher.h"
 #include "ledger/record.h"
+#include "ledger/registry.h"
 
 namespace provledger::ledger {
 
@@ -79,6 +81,29 @@ Bytes FirstItemKey(const std::string& device, const std::string& item) {
   return k;
 }
 constexpr char kFirstIndexMarker[] = "first_index_v1";  // set once the index covers the chain
+constexpr char kFirstPrefix[] = "first/";
+// Meta keys of a checkpoint state install: staged and not finished; the base height.
+constexpr char kStateInstallMarker[] = "state_install";
+constexpr char kStateBaseKey[] = "state_base";
+
+// Where a state table's rows live: a column family and a key prefix.
+struct StateSource {
+  int cf;
+  const char* prefix;
+};
+StateSource SourceOf(uint8_t table) {
+  switch (static_cast<StateTable>(table)) {
+    case StateTable::kRegistry:
+      return {kRegistry, ""};
+    case StateTable::kRecordIndex:
+      return {kRecordIndex, ""};
+    case StateTable::kDeviceSeq:
+      return {kDeviceSeq, ""};
+    case StateTable::kFirstItem:
+    default:
+      return {kMeta, kFirstPrefix};
+  }
+}
 
 // RocksDB's diagnostic LOG file in the store folder, written with plain write(2). RocksDB's
 // own logger asserts (aborting the process) when it writes again after a failed write, as on
@@ -199,6 +224,7 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
   store->chain_id_ = chain_id;
   store->light_ = options.light;
   store->path_ = options.path;
+  store->state_interval_ = options.state_interval;
 
   auto stored_chain = store->GetMeta("chain_id");
   if (stored_chain.ok()) {
@@ -212,6 +238,26 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
     return stored_chain.status();
   }
   PL_RETURN_IF_ERROR(store->LoadHead(options.open_damaged_head));
+  auto staged = store->GetMeta(kStateInstallMarker);
+  if (staged.ok() && store->height() == 0) {
+    // A state install that never finished: start again from an empty store.
+    PL_RETURN_IF_ERROR(store->DiscardStaged(/*headers=*/true));
+  } else if (!staged.ok() && staged.status().code() != StatusCode::kNotFound) {
+    return staged.status();
+  }
+  auto base = store->GetMeta(kStateBaseKey);
+  if (base.ok()) {
+    ByteReader r(*base);
+    uint64_t b = 0;
+    if (!r.ReadU64(&b).ok() || !r.done() || b == 0) {
+      return DataLossError("store metadata 'state_base' is malformed");
+    }
+    std::lock_guard<std::mutex> lock(store->mu_);
+    store->state_base_ = b;
+    store->pruned_below_ = b;
+  } else if (base.status().code() != StatusCode::kNotFound) {
+    return base.status();
+  }
   auto pruned = store->GetMeta("pruned_below");
   if (pruned.ok()) {
     ByteReader r(*pruned);
@@ -225,11 +271,12 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
                                      " by a light node; it cannot be opened as a full node");
     }
     std::lock_guard<std::mutex> lock(store->mu_);
-    store->pruned_below_ = below;
+    store->pruned_below_ = std::max(store->pruned_below_, below);
   } else if (pruned.status().code() != StatusCode::kNotFound) {
     return pruned.status();
   }
   PL_RETURN_IF_ERROR(store->BackfillFirstIndex());
+  store->MaybePinState();
   return store;
 }
 
@@ -272,6 +319,10 @@ StatusOr<uint64_t> BlockStore::FirstItemHeight(const std::string& device,
 }
 
 BlockStore::~BlockStore() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pinned_.clear();  // releases the snapshots while the DB is open
+  }
   if (db_) {
     // Flush so a clean stop leaves everything in checksummed table files; after a failed
     // write, flushing would write through RocksDB's failed log writer (an assertion, or more
@@ -488,11 +539,207 @@ Status BlockStore::Append(const BlockToAppend& block) {
   batch.Put(cfs_[kMeta], "head", S(head));
 
   PL_RETURN_IF_ERROR(Write(sync_, &batch, "append block " + std::to_string(header.height)));
-  std::lock_guard<std::mutex> lock(mu_);
-  height_ = header.height;
-  head_hash_ = header_hash;
-  record_count_ = count + block.records.size();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    height_ = header.height;
+    head_hash_ = header_hash;
+    record_count_ = count + block.records.size();
+  }
+  MaybePinState();
   return OkStatus();
+}
+
+void BlockStore::MaybePinState() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_interval_ == 0 || height_ == 0 || height_ % state_interval_ != 0) return;
+  if (pinned_.count(height_) != 0) return;
+  rocksdb::DB* db = db_.get();
+  pinned_[height_] = std::shared_ptr<const rocksdb::Snapshot>(
+      db->GetSnapshot(), [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
+  while (pinned_.size() > 2) pinned_.erase(pinned_.begin());
+}
+
+std::vector<uint64_t> BlockStore::StateHeights() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<uint64_t> out;
+  for (const auto& kv : pinned_) out.push_back(kv.first);
+  return out;
+}
+
+StatusOr<StateChunk> BlockStore::ReadState(uint64_t height, const Bytes& after,
+                                           size_t max_bytes) const {
+  std::shared_ptr<const rocksdb::Snapshot> snap;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pinned_.find(height);
+    if (it == pinned_.end()) {
+      return NotFoundError("no state pinned at height " + std::to_string(height));
+    }
+    snap = it->second;
+  }
+  uint8_t first_table = kMinStateTable;
+  Bytes start_key;
+  if (!after.empty()) {
+    first_table = static_cast<uint8_t>(after[0]);
+    start_key = after.substr(1);
+    if (first_table < kMinStateTable || first_table > kMaxStateTable) {
+      return InvalidArgumentError("state cursor names no table");
+    }
+  }
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.get();
+  ro.verify_checksums = true;
+  StateChunk out;
+  size_t bytes = 0;
+  max_bytes = std::max<size_t>(max_bytes, 1);
+  for (uint8_t t = first_table; t <= kMaxStateTable; ++t) {
+    const StateSource src = SourceOf(t);
+    const bool resume = t == first_table && !after.empty();
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[src.cf]));
+    for (it->Seek(resume ? rocksdb::Slice(start_key) : rocksdb::Slice(src.prefix));
+         it->Valid() && it->key().starts_with(src.prefix); it->Next()) {
+      if (resume && it->key() == rocksdb::Slice(start_key)) continue;
+      if (bytes >= max_bytes) {
+        out.next = StateCursor(out.rows.back());
+        return out;
+      }
+      StateRow row{t, it->key().ToString(), it->value().ToString()};
+      bytes += row.key.size() + row.value.size() + 8;
+      out.rows.push_back(std::move(row));
+    }
+    PL_RETURN_IF_ERROR(FromRocks(it->status(), "state scan"));
+  }
+  return out;
+}
+
+Status BlockStore::PutStateHeaders(
+    uint64_t first,
+    const std::vector<std::pair<Bytes, provledger::v1::CommitCertificate>>& headers) {
+  if (height() != 0)
+    return FailedPreconditionError("a state is installed only into an empty store");
+  rocksdb::WriteBatch batch;
+  batch.Put(cfs_[kMeta], kStateInstallMarker, "1");
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const Bytes hk = HeightKey(first + i);
+    batch.Put(cfs_[kHeaders], S(hk), S(headers[i].first));
+    batch.Put(cfs_[kCerts], S(hk), headers[i].second.SerializeAsString());
+  }
+  return Write(false, &batch, "state headers");
+}
+
+Status BlockStore::PutStateRows(const std::vector<StateRow>& rows) {
+  if (height() != 0)
+    return FailedPreconditionError("a state is installed only into an empty store");
+  rocksdb::WriteBatch batch;
+  batch.Put(cfs_[kMeta], kStateInstallMarker, "1");
+  for (const StateRow& row : rows) {
+    if (row.table < kMinStateTable || row.table > kMaxStateTable) {
+      return InvalidArgumentError("state row of unknown table " + std::to_string(row.table));
+    }
+    const StateSource src = SourceOf(row.table);
+    if (!rocksdb::Slice(row.key).starts_with(src.prefix)) {
+      return InvalidArgumentError("first-record state row without its key prefix");
+    }
+    batch.Put(cfs_[src.cf], S(row.key), S(row.value));
+  }
+  return Write(false, &batch, "state rows");
+}
+
+Status BlockStore::DiscardStaged(bool headers) {
+  if (height() != 0) return FailedPreconditionError("the store already holds a chain");
+  std::vector<StateSource> sources;
+  for (uint8_t t = kMinStateTable; t <= kMaxStateTable; ++t) sources.push_back(SourceOf(t));
+  if (headers) {
+    sources.push_back({kHeaders, ""});
+    sources.push_back({kCerts, ""});
+  }
+  for (const StateSource& src : sources) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[src.cf]));
+    rocksdb::WriteBatch batch;
+    for (it->Seek(src.prefix); it->Valid() && it->key().starts_with(src.prefix); it->Next()) {
+      batch.Delete(cfs_[src.cf], it->key());
+      if (batch.Count() >= 10000) {
+        PL_RETURN_IF_ERROR(Write(false, &batch, "discard staged state"));
+        batch.Clear();
+      }
+    }
+    PL_RETURN_IF_ERROR(FromRocks(it->status(), "discard staged state"));
+    PL_RETURN_IF_ERROR(Write(false, &batch, "discard staged state"));
+  }
+  if (!headers) return OkStatus();
+  rocksdb::WriteBatch done;
+  done.Delete(cfs_[kMeta], kStateInstallMarker);
+  return Write(true, &done, "discard staged state");
+}
+
+Status BlockStore::FinishStateInstall(uint64_t base, const BlockToAppend& block,
+                                      uint64_t record_count) {
+  if (height() != 0)
+    return FailedPreconditionError("a state is installed only into an empty store");
+  if (base == 0) return InvalidArgumentError("a state base is a height >= 1");
+  ChainLink at{chain_id_, base, Bytes(32, '\0')};
+  if (base > 1) {
+    std::string prev;
+    PL_RETURN_IF_ERROR(
+        FromRocks(db_->Get(rocksdb::ReadOptions(), cfs_[kHeaders], S(HeightKey(base - 1)), &prev),
+                  "staged header " + std::to_string(base - 1)));
+    at.prev_hash = HeaderHash(prev);
+  }
+  BlockHeader header;
+  std::vector<Bytes> leaves;
+  Bytes header_hash;
+  PL_RETURN_IF_ERROR(CheckToWrite(block, at, &header, &leaves, &header_hash));
+  if (record_count < block.records.size()) {
+    return FailedPreconditionError("state record count below the head block's");
+  }
+  rocksdb::WriteBatch batch;
+  const Bytes hk = HeightKey(base);
+  batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
+  batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
+  batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
+  for (size_t i = 0; i < block.payloads.size() && i < leaves.size(); ++i) {
+    if (block.payloads[i].has_value())
+      batch.Put(cfs_[kPayloads], S(leaves[i]), S(*block.payloads[i]));
+  }
+  Bytes head;
+  AppendU64(&head, base);
+  head += header_hash;
+  AppendU64(&head, record_count);
+  batch.Put(cfs_[kMeta], "head", S(head));
+  Bytes b;
+  AppendU64(&b, base);
+  batch.Put(cfs_[kMeta], kStateBaseKey, S(b));
+  batch.Put(cfs_[kMeta], kFirstIndexMarker, "1");
+  batch.Delete(cfs_[kMeta], kStateInstallMarker);
+  PL_RETURN_IF_ERROR(Write(true, &batch, "install state at " + std::to_string(base)));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    height_ = base;
+    head_hash_ = header_hash;
+    record_count_ = record_count;
+    state_base_ = base;
+    pruned_below_ = std::max(pruned_below_, base);
+  }
+  MaybePinState();
+  return OkStatus();
+}
+
+uint64_t BlockStore::state_base() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_base_;
+}
+
+StatusOr<std::pair<Bytes, provledger::v1::CommitCertificate>> BlockStore::ReadHeaderAndCertificate(
+    uint64_t height) const {
+  PL_ASSIGN_OR_RETURN(Bytes header, ReadHeaderBytes(height));
+  std::string cert;
+  PL_RETURN_IF_ERROR(FromRocks(
+      db_->Get(rocksdb::ReadOptions(), cfs_[kCerts], S(HeightKey(height)), &cert), "certificate"));
+  provledger::v1::CommitCertificate c;
+  if (!c.ParseFromString(cert)) {
+    return DataLossError("block " + std::to_string(height) + ": certificate does not parse");
+  }
+  return std::make_pair(std::move(header), std::move(c));
 }
 
 Status BlockStore::RepairBlock(uint64_t height, const BlockToAppend& block) {
@@ -658,15 +905,15 @@ StatusOr<StoredBlock> BlockStore::ReadBlockUnchecked(uint64_t height, bool with_
 }
 
 Status BlockStore::CheckBlock(const StoredBlock& b, uint64_t height) const {
-  return CheckStored(b, ChainLink{chain_id_, height, std::nullopt}, /*genesis=*/nullptr);
+  return CheckStored(b, ChainLink{chain_id_, height, std::nullopt}, /*set=*/nullptr);
 }
 
 Status BlockStore::CheckStored(const StoredBlock& b, const ChainLink& at,
-                               const Genesis* genesis) const {
+                               const ValidatorSet* set) const {
   std::vector<Bytes> leaves;
   leaves.reserve(b.records.size());
   for (const auto& r : b.records) leaves.push_back(RecordId(r));
-  Status s = CheckCertifiedBlock(at, b.header_bytes, &leaves, b.certificate, genesis, nullptr);
+  Status s = CheckCertifiedBlockWithSet(at, b.header_bytes, &leaves, b.certificate, set, nullptr);
   if (!s.ok()) return DataLossError("block " + std::to_string(at.height) + ": " + s.message());
   return OkStatus();
 }
@@ -862,8 +1109,19 @@ StatusOr<std::vector<std::pair<std::string, Bytes>>> BlockStore::MetaScan(
 Status BlockStore::VerifyChain(const Genesis* genesis,
                                const std::function<void(uint64_t)>& progress) const {
   const uint64_t head = height();
+  // The set certifying each block: for pruned blocks (no bodies) the schedule the registry
+  // rows record; from the first kept body on, derived from the chain itself, block by block,
+  // and compared with the rows at the end.
+  std::optional<ValidatorSchedule> stored, derived;
+  if (genesis != nullptr) {
+    PL_ASSIGN_OR_RETURN(auto rows, RegistryScan(kValidatorSetRowPrefix));
+    PL_ASSIGN_OR_RETURN(auto snap, RegistrySnapshot::FromRows(rows, genesis));
+    stored = *snap->schedule();
+    derived = stored->CommittedBelow(pruned_below());
+  }
   Bytes prev(32, '\0');
   for (uint64_t h = 1; h <= head; ++h) {
+    const ValidatorSet* set = derived ? &derived->SetAt(h) : nullptr;
     if (h < pruned_below()) {  // header and certificate only: the body is gone
       std::string header, cert;
       PL_RETURN_IF_ERROR(FromRocks(
@@ -873,8 +1131,8 @@ Status BlockStore::VerifyChain(const Genesis* genesis,
       provledger::v1::CommitCertificate c;
       if (!c.ParseFromString(cert))
         return DataLossError("block " + std::to_string(h) + ": certificate does not parse");
-      Status s =
-          CheckCertifiedBlock(ChainLink{chain_id_, h, prev}, header, nullptr, c, genesis, nullptr);
+      Status s = CheckCertifiedBlockWithSet(ChainLink{chain_id_, h, prev}, header, nullptr, c, set,
+                                            nullptr);
       if (!s.ok()) return DataLossError("block " + std::to_string(h) + ": " + s.message());
       prev = HeaderHash(header);
       if (progress && h % 1000 == 0) progress(h);
@@ -882,12 +1140,24 @@ Status BlockStore::VerifyChain(const Genesis* genesis,
     }
     auto b = ReadBlockUnchecked(h, false);
     if (!b.ok()) return DataLossError("block " + std::to_string(h) + ": " + b.status().message());
-    PL_RETURN_IF_ERROR(CheckStored(*b, ChainLink{chain_id_, h, prev}, genesis));
+    PL_RETURN_IF_ERROR(CheckStored(*b, ChainLink{chain_id_, h, prev}, set));
+    if (derived) {
+      std::vector<Record> registry_records;
+      for (const auto& r : b->records) {
+        auto rec = DecodeRecord(r);
+        if (rec.ok() && rec->kind == RecordKind::kRegistry) registry_records.push_back(*rec);
+      }
+      if (!registry_records.empty())
+        derived = ScheduleAfterBlock(*genesis, *derived, h, registry_records);
+    }
     prev = b->header_hash;
     if (progress && h % 1000 == 0) progress(h);
   }
   if (prev != head_hash())
     return DataLossError("head hash does not match block " + std::to_string(head));
+  if (derived && !derived->SameChanges(*stored)) {
+    return DataLossError("the validator changes in the registry rows are not those of the chain");
+  }
   return OkStatus();
 }
 

@@ -20,6 +20,7 @@
 #define PROVLEDGER_LEDGER_STORE_BLOCK_STORE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,10 +32,13 @@
 #include "ledger/block_header.h"
 #include "ledger/chain_check.h"
 #include "ledger/genesis.h"
+#include "ledger/state_digest.h"
+#include "ledger/validator_set.h"
 #include "proto/ledger.pb.h"
 
 namespace rocksdb {
 class DB;
+class Snapshot;
 class ColumnFamilyHandle;
 class WriteBatch;
 }  // namespace rocksdb
@@ -55,6 +59,10 @@ struct StoreOptions {
   // A light store (a follower's --mode=light): Prune may drop old block bodies, and payload
   // blob files are garbage-collected at compaction so that pruned payloads free their disk.
   bool light = false;
+  // Checkpoint state (docs/CATCHUP.md): after appending a block whose height is a multiple of
+  // this, the store pins its state as of that block (a RocksDB snapshot, the latest two
+  // kept) for ReadState. 0: never.
+  uint64_t state_interval = 0;
   Status Validate() const;
 };
 
@@ -82,6 +90,12 @@ struct BlockToAppend {
   std::vector<std::optional<Bytes>> payloads;
   provledger::v1::CommitCertificate certificate;
   std::vector<std::pair<Bytes, Bytes>> registry_puts;
+};
+
+// One page of a checkpoint state (ReadState).
+struct StateChunk {
+  std::vector<StateRow> rows;  // ascending (table, key)
+  Bytes next;                  // cursor to ask with next; empty when the state is complete
 };
 
 struct HistoryItem {
@@ -157,6 +171,41 @@ class BlockStore {
   uint64_t pruned_below() const;
   bool light() const { return light_; }
 
+  // ---- Checkpoint state (docs/CATCHUP.md) ----
+  // Heights whose state is pinned now (StoreOptions.state_interval), ascending.
+  std::vector<uint64_t> StateHeights() const;
+  // Rows of the state pinned at `height` (ledger/state_digest.h's tables, in digest order)
+  // after cursor `after` (empty: from the first), up to about `max_bytes`. kNotFound when
+  // `height` is not pinned (any more).
+  StatusOr<StateChunk> ReadState(uint64_t height, const Bytes& after, size_t max_bytes) const;
+
+  // Installing a checkpoint state into an empty store (a node joining a long chain), in
+  // steps: PutStateHeaders and PutStateRows stage data (unsynced), FinishStateInstall makes
+  // it the chain; a store reopened before FinishStateInstall drops what was staged.
+  // Headers and certificates of blocks first.., checked by the caller; kFailedPrecondition
+  // unless the store is empty.
+  Status PutStateHeaders(
+      uint64_t first,
+      const std::vector<std::pair<Bytes, provledger::v1::CommitCertificate>>& headers);
+  // Rows of the state (not yet verified: the caller digests them); kInvalidArgument for a
+  // table out of 1..4 or a first-record row whose key does not start "first/";
+  // kFailedPrecondition unless the store is empty.
+  Status PutStateRows(const std::vector<StateRow>& rows);
+  // Drops every staged state row (a state that failed its digest), and the staged headers
+  // too with `headers` (an install given up). kFailedPrecondition unless the store is empty.
+  Status DiscardStaged(bool headers);
+  // Makes the staged state the store's: block `base` (its header, body, certificate and
+  // payloads; its prev must be the staged header hash of base-1, its indexes are in the
+  // state) becomes the head, `record_count` the records of blocks 1..base, bodies below
+  // `base` absent (ReadBlock answers "pruned"), in one synced batch. kFailedPrecondition
+  // unless the store is empty and the block checks out.
+  Status FinishStateInstall(uint64_t base, const BlockToAppend& block, uint64_t record_count);
+  // The height a state install started the store at; 0 for a store built block by block.
+  uint64_t state_base() const;
+  // The header bytes and certificate of `height`; kOutOfRange past the head.
+  StatusOr<std::pair<Bytes, provledger::v1::CommitCertificate>> ReadHeaderAndCertificate(
+      uint64_t height) const;
+
   // Reads and checks block `height`. kOutOfRange past the head; kFailedPrecondition
   // ("pruned") for a block whose body a light store dropped (ReadHeaderBytes still answers);
   // kDataLoss if the stored bytes fail their checks (never served as good).
@@ -215,7 +264,10 @@ class BlockStore {
   // Pruned blocks (light stores) are checked by header and certificate only.
   // Checks every block from height 1 to the head with CheckCertifiedBlock
   // (ledger/chain_check.h): header hash, prev link, Merkle root, record count, and the
-  // certificate digest, with `genesis` (may be null) its signatures too; then the head record.
+  // certificate digest, with `genesis` (may be null) its signatures too, each against the
+  // validator set in force at its height (docs/VALIDATOR_SET.md: the schedule of the registry
+  // rows for pruned blocks, else derived from the blocks, which must agree with the rows);
+  // then the head record.
   // Returns OK or kDataLoss naming the first bad height. `progress` (may be empty) is called
   // every 1000 blocks with the height reached.
   Status VerifyChain(const Genesis* genesis, const std::function<void(uint64_t)>& progress) const;
@@ -232,7 +284,7 @@ class BlockStore {
   // A stored block against itself (CheckCertifiedBlock without a prev); kDataLoss.
   Status CheckBlock(const StoredBlock& b, uint64_t height) const;
   // A stored block as block `at` (CheckCertifiedBlock); kDataLoss naming the height.
-  Status CheckStored(const StoredBlock& b, const ChainLink& at, const Genesis* genesis) const;
+  Status CheckStored(const StoredBlock& b, const ChainLink& at, const ValidatorSet* set) const;
   // Checks a block to write as block `at` (CheckCertifiedBlock without signatures); fills
   // *header, *header_hash and *leaves (the record ids). kFailedPrecondition naming the cause.
   Status CheckToWrite(const BlockToAppend& block, const ChainLink& at, BlockHeader* header,
@@ -245,6 +297,8 @@ class BlockStore {
                     rocksdb::WriteBatch* batch) const;
   // Flushes every column family's memtable to table files (waits).
   Status FlushAll();
+  // Pins the state as of the head when state_interval_ divides it (latest two kept).
+  void MaybePinState();
   // Writes `batch` unless a write failed before; records the first failure.
   Status Write(bool sync, rocksdb::WriteBatch* batch, const std::string& what);
 
@@ -262,6 +316,10 @@ class BlockStore {
   uint64_t damaged_head_ = 0;  // guarded by mu_
   uint64_t pruned_below_ = 1;  // guarded by mu_
   Status write_status_;        // guarded by mu_
+  uint64_t state_interval_ = 0;
+  uint64_t state_base_ = 0;  // guarded by mu_
+  // Pinned states by height; each releases its RocksDB snapshot when the last user drops it.
+  std::map<uint64_t, std::shared_ptr<const rocksdb::Snapshot>> pinned_;  // guarded by mu_
 };
 
 // Encodes a block body (records only) as u32be(count) || count x lp(record).

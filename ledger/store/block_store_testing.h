@@ -7,6 +7,7 @@
 #define PROVLEDGER_LEDGER_STORE_BLOCK_STORE_TESTING_H_
 
 #include <cstdint>
+#include <string>
 
 #include "common/bytes.h"
 #include "common/status.h"
@@ -18,6 +19,9 @@ class BlockStoreTesting {
  public:
   // Overwrites the stored body of block `height` with `body` as is (synced), unchecked.
   static Status CorruptBody(BlockStore& store, uint64_t height, ByteView body);
+  // Deletes the (device, seq) index entry of `device` and `seq` (synced), as if the store had
+  // never seen that record: its checkpoint state then differs from every other node's.
+  static Status DropSeqIndex(BlockStore& store, const std::string& device, uint64_t seq);
 };
 
 }  // namespace provledger::ledger

@@ -80,6 +80,38 @@ TEST(CheckpointProof, RefusesRepeatedSignersBadSignaturesAndTooFewSigners) {
                    .ok());
 }
 
+TEST(CheckpointProof, AnEpochStartsFromItsOwnCheckpointAndTakesOnlyItsOwnMessages) {
+  testing::FakeChecker checker(5);  // a set of 5: q = 4
+  EpochBounds epoch;
+  epoch.start = 64;
+  epoch.start_digest = Sha256("block 64");
+  EXPECT_TRUE(
+      VerifyCheckpointProof(Quorum(5), "c", &checker, 64, epoch.start_digest, {}, epoch).ok());
+  EXPECT_FALSE(VerifyCheckpointProof(Quorum(5), "c", &checker, 64, Sha256("x"), {}, epoch).ok());
+  EXPECT_FALSE(  // the genesis checkpoint is not this epoch's
+      VerifyCheckpointProof(Quorum(5), "c", &checker, 0, Bytes(32, '\0'), {}, epoch).ok());
+  auto at = [&](uint32_t sender, uint64_t e) {
+    ConsensusMsg m;
+    m.type = ConsensusMsg::kCheckpoint;
+    m.epoch = e;
+    m.height = 72;
+    m.digest = Sha256("block 72");
+    m.sender = sender;
+    m.signature = testing::FakeSigner(sender).Sign(SigningDigest("c", m));
+    return m;
+  };
+  const Bytes d = Sha256("block 72");
+  EXPECT_TRUE(VerifyCheckpointProof(Quorum(5), "c", &checker, 72, d,
+                                    {at(0, 64), at(1, 64), at(2, 64), at(3, 64)}, epoch)
+                  .ok());
+  EXPECT_FALSE(VerifyCheckpointProof(Quorum(5), "c", &checker, 72, d,
+                                     {at(0, 64), at(1, 64), at(2, 64)}, epoch)
+                   .ok());  // 3 < q
+  EXPECT_FALSE(VerifyCheckpointProof(Quorum(5), "c", &checker, 72, d,
+                                     {at(0, 64), at(1, 64), at(2, 64), at(3, 0)}, epoch)
+                   .ok());  // one of another epoch
+}
+
 TEST(CheckpointProof, HeightZeroNeedsTheZeroDigestAndNoProof) {
   testing::FakeChecker checker(4);
   EXPECT_TRUE(VerifyCheckpointProof(Quorum(4), "c", &checker, 0, Bytes(32, '\0'), {}).ok());

@@ -20,6 +20,11 @@ bool FakeChecker::Verify(uint32_t validator, ByteView digest32, ByteView sig) {
   return ConstantTimeEqual(HmacSha256(FakeKey(validator), digest32), sig);
 }
 
+bool FakeSetChecker::Verify(uint32_t validator, ByteView digest32, ByteView sig) {
+  if (validator >= key_ids_.size() || digest32.size() != 32) return false;
+  return ConstantTimeEqual(HmacSha256(FakeKey(key_ids_[validator]), digest32), sig);
+}
+
 Bytes EncodeFakeBlock(const FakeBlock& b) {
   Bytes out;
   AppendU64(&out, b.height);

@@ -6,6 +6,7 @@
 #define PROVLEDGER_TESTS_CONSENSUS_FAKES_H_
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
@@ -39,6 +40,17 @@ class FakeChecker : public SignatureChecker {
  private:
   uint32_t n_;
   size_t calls_ = 0;
+};
+
+// Accepts FakeSigner signatures by validator index through a key table: index i's key is
+// FakeKey(key_ids[i]) (a validator set whose members and keys change between epochs).
+class FakeSetChecker : public SignatureChecker {
+ public:
+  explicit FakeSetChecker(std::vector<uint32_t> key_ids) : key_ids_(std::move(key_ids)) {}
+  bool Verify(uint32_t validator, ByteView digest32, ByteView sig) override;
+
+ private:
+  std::vector<uint32_t> key_ids_;
 };
 
 // The parsed content of a fake block.

@@ -428,14 +428,272 @@ TEST_F(PbftCoreTest, IsAloneInItsViewWhenTheOthersAreHeardInAnotherOne) {
 TEST(PbftConfig, ValidatesItsFields) {
   PbftConfig c;
   EXPECT_TRUE(c.Validate().ok());
-  c.n = 5;
+  c.n = 0;
   EXPECT_FALSE(c.Validate().ok());
+  for (uint32_t n : {1u, 2u, 5u, 6u, 7u}) {  // a changed set may have any size
+    c.n = n;
+    EXPECT_TRUE(c.Validate().ok()) << n;
+  }
   c.n = 4;
   c.self = 4;
   EXPECT_FALSE(c.Validate().ok());
   c.self = 0;
   c.log_size = c.checkpoint_interval;  // no room for the window
   EXPECT_FALSE(c.Validate().ok());
+  c.log_size = 0;
+  for (uint64_t k : {3u, 5u, 12u, 32u}) {  // epoch boundaries (multiples of 16) must be checkpoints
+    c.checkpoint_interval = k;
+    EXPECT_FALSE(c.Validate().ok()) << k;
+  }
+  c.checkpoint_interval = 16;
+  c.window = 16;  // default log 2*16+16 = 48: the largest allowed
+  EXPECT_TRUE(c.Validate().ok());
+  c.window = 17;
+  EXPECT_FALSE(c.Validate().ok());
+  c.window = 4;
+  c.log_size = kMaxLogSize + 1;
+  EXPECT_FALSE(c.Validate().ok());
+  c.log_size = 0;
+  c.epoch = 64;  // a later epoch needs the header hash at its start
+  EXPECT_FALSE(c.Validate().ok());
+  c.epoch_hash = Sha256("block 64");
+  EXPECT_TRUE(c.Validate().ok());
+  c.epoch = 0;  // the genesis epoch starts from the zero hash
+  EXPECT_FALSE(c.Validate().ok());
+}
+
+TEST_F(PbftCoreTest, DropsMessagesOfAnotherEpoch) {
+  ConsensusMsg pp = PrePrepare(0, 1, Bytes(32, '\0'), 1);
+  pp.epoch = 64;
+  core_->OnMessage(Sign(pp));
+  ConsensusMsg suspect = Suspect(0, 2);
+  suspect.epoch = 16;
+  core_->OnMessage(Sign(suspect));
+  EXPECT_EQ(core_->dropped(DropReason::kOtherEpoch), 2u);
+  EXPECT_EQ(core_->dropped_total(), 2u);
+  CoreOutput out = core_->TakeOutput();
+  EXPECT_TRUE(out.to_send.empty());
+  EXPECT_EQ(out.later_epoch, 64u);  // peers moved on: a hint to fetch blocks
+  EXPECT_STREQ(DropReasonName(DropReason::kOtherEpoch), "other_epoch");
+}
+
+// Epochs: one core of a 4-validator set driven by hand, its peers' votes signed by the test.
+class PbftEpochTest : public ::testing::Test {
+ protected:
+  PbftEpochTest() : checker_(7) {
+    config_.chain_id = kChain;
+    config_.checkpoint_interval = 4;
+    config_.window = 2;
+    config_.log_size = 8;
+    config_.batch_timeout_ticks = 2;
+  }
+  std::unique_ptr<PbftCore> Make(uint32_t n, uint32_t self, uint64_t epoch, const Bytes& hash) {
+    PbftConfig c = config_;
+    c.n = n;
+    c.self = self;
+    c.epoch = epoch;
+    if (epoch != 0) c.epoch_hash = hash;
+    signer_ = std::make_unique<FakeSigner>(self);
+    return std::make_unique<PbftCore>(c, signer_.get(), &checker_, &factory_, epoch, hash);
+  }
+  static ConsensusMsg Sign(ConsensusMsg m) {
+    m.signature = FakeSigner(m.sender).Sign(SigningDigest(kChain, m));
+    return m;
+  }
+  static ConsensusMsg Vote(ConsensusMsg::Type t, const ConsensusMsg& pp, uint32_t sender) {
+    ConsensusMsg m;
+    m.type = t;
+    m.epoch = pp.epoch;
+    m.view = pp.view;
+    m.height = pp.height;
+    m.digest = pp.digest;
+    m.sender = sender;
+    return Sign(m);
+  }
+  static ConsensusMsg Suspect(uint64_t epoch, uint64_t view, uint32_t sender) {
+    ConsensusMsg m;
+    m.type = ConsensusMsg::kSuspect;
+    m.epoch = epoch;
+    m.view = view;
+    m.sender = sender;
+    return Sign(m);
+  }
+  // Ticks primary `core` (index 0 of 4) for `ticks`, feeding prepares and commits of 1 and 2
+  // to each pre-prepare it sends; records every pre-prepare and the tick it left.
+  void DrivePrimary(PbftCore* core, uint64_t ticks) {
+    Flush(core);
+    for (uint64_t t = 0; t < ticks; ++t) {
+      core->OnTick();
+      ++tick_;
+      Flush(core);
+    }
+  }
+  // Handles what `core` output at tick_, and what that leads to, until it outputs nothing.
+  void Flush(PbftCore* core) {
+    for (CoreOutput out = core->TakeOutput(); !out.to_send.empty() || !out.to_apply.empty();
+         out = core->TakeOutput()) {
+      for (const CommittedBlock& b : out.to_apply) applied_.push_back(b);
+      for (const auto& [to, m] : out.to_send) {
+        if (m.type == ConsensusMsg::kCheckpoint) checkpoints_.push_back(m);
+        if (m.type != ConsensusMsg::kPrePrepare) continue;
+        proposals_.emplace_back(tick_, m);
+        for (uint32_t v : {1u, 2u}) core->OnMessage(Vote(ConsensusMsg::kPrepare, m, v));
+        for (uint32_t v : {1u, 2u}) core->OnMessage(Vote(ConsensusMsg::kCommit, m, v));
+      }
+    }
+  }
+
+  PbftConfig config_;
+  FakeChecker checker_;
+  std::unique_ptr<FakeSigner> signer_;
+  FakeBlockFactory factory_;
+  uint64_t tick_ = 0;
+  std::vector<std::pair<uint64_t, ConsensusMsg>> proposals_;
+  std::vector<CommittedBlock> applied_;
+  std::vector<ConsensusMsg> checkpoints_;
+};
+
+TEST_F(PbftEpochTest, AnIdlePrimaryCutsEmptyBlocksUpToTheEndAndNothingAbove) {
+  auto core = Make(4, 0, 0, Bytes(32, '\0'));
+  DrivePrimary(core.get(), 20);
+  EXPECT_TRUE(proposals_.empty());  // no end pending: an idle chain stays idle
+  core->EndEpochAt(8);
+  EXPECT_FALSE(core->epoch_done());
+  Flush(core.get());
+  DrivePrimary(core.get(), 100);
+  ASSERT_EQ(applied_.size(), 8u);
+  EXPECT_EQ(core->committed_height(), 8u);
+  EXPECT_TRUE(core->epoch_done());
+  ASSERT_EQ(proposals_.size(), 8u);
+  for (size_t i = 0; i < proposals_.size(); ++i) {
+    testing::FakeBlock b;
+    ASSERT_TRUE(testing::DecodeFakeBlock(proposals_[i].second.block, &b).ok());
+    EXPECT_TRUE(b.requests.empty());
+    EXPECT_LE(proposals_[i].second.height, 8u);
+    // One empty block per batch timeout, not a burst.
+    if (i > 0) EXPECT_GE(proposals_[i].first - proposals_[i - 1].first, 2u);
+  }
+  // Requests after the end wait for the next epoch's core: nothing is proposed here.
+  core->OnRequest(Request{Sha256("late"), "p"});
+  DrivePrimary(core.get(), 50);
+  EXPECT_EQ(proposals_.size(), 8u);
+  EXPECT_EQ(core->committed_height(), 8u);
+}
+
+TEST_F(PbftEpochTest, RequestsAreOrderedUpToTheEndAndTheRestHandedOn) {
+  auto core = Make(4, 0, 0, Bytes(32, '\0'));
+  core->EndEpochAt(4);
+  for (int k = 0; k < 40; ++k) core->OnRequest(Request{Sha256("r" + std::to_string(k)), "p"});
+  config_.max_batch_requests = 256;
+  DrivePrimary(core.get(), 100);
+  EXPECT_EQ(core->committed_height(), 4u);
+  EXPECT_TRUE(core->epoch_done());
+  size_t ordered = 0;
+  for (const CommittedBlock& b : applied_) ordered += b.request_ids.size();
+  EXPECT_EQ(ordered + core->UncommittedRequests().size(), 40u);
+}
+
+TEST_F(PbftEpochTest, ABackupWithAnEndPendingSuspectsAPrimaryThatProposesNothing) {
+  auto core = Make(4, 1, 0, Bytes(32, '\0'));
+  for (uint64_t t = 0; t < 3 * config_.view_change_timeout_ticks; ++t) core->OnTick();
+  EXPECT_FALSE(core->suspects_view());  // idle and no end: nothing to wait for
+  core->EndEpochAt(16);
+  for (uint64_t t = 0; t < config_.view_change_timeout_ticks; ++t) core->OnTick();
+  EXPECT_TRUE(core->suspects_view());
+}
+
+TEST_F(PbftEpochTest, AFinishedCoreAnswersALaggardWithItsCheckpointAtTheEnd) {
+  auto core = Make(4, 0, 0, Bytes(32, '\0'));
+  core->EndEpochAt(4);
+  DrivePrimary(core.get(), 60);
+  ASSERT_TRUE(core->epoch_done());
+  core->TakeOutput();
+  // Replica 3 missed it all and suspects view 0: it is answered, not joined.
+  core->OnMessage(Suspect(0, 0, 3));
+  CoreOutput out = core->TakeOutput();
+  ASSERT_EQ(out.to_send.size(), 2u);
+  EXPECT_EQ(out.to_send[0].first, 3);
+  EXPECT_EQ(out.to_send[0].second.type, ConsensusMsg::kCheckpoint);
+  EXPECT_EQ(out.to_send[0].second.height, 4u);
+  EXPECT_EQ(out.to_send[0].second.digest, applied_.back().header_hash);
+  EXPECT_EQ(out.to_send[1].first, 3);
+  EXPECT_EQ(out.to_send[1].second.type, ConsensusMsg::kCommit);
+  EXPECT_EQ(out.to_send[1].second.height, 4u);
+  EXPECT_EQ(core->dropped(DropReason::kEpochDone), 1u);
+  core->OnMessage(Suspect(0, 0, 3));  // again at once: rate-limited
+  EXPECT_TRUE(core->TakeOutput().to_send.empty());
+  for (uint64_t t = 0; t < 4 * config_.view_change_timeout_ticks; ++t) core->OnTick();
+  EXPECT_FALSE(core->suspects_view());
+  EXPECT_EQ(core->view(), 0u);
+}
+
+TEST_F(PbftEpochTest, ANewEpochOfFiveStartsAtItsHeightWithItsQuorum) {
+  const Bytes h16 = Sha256("block 16");
+  auto core = Make(5, 1, 16, h16);  // 5 validators: f = 1, q = 4, 3 prepares
+  EXPECT_EQ(core->committed_height(), 16u);
+  EXPECT_EQ(core->stable_checkpoint().height, 16u);
+  EXPECT_EQ(core->quorum().Strong(), 4u);
+  Proposal p = *factory_.Build(17, 0, h16, {Request{Sha256("x"), "p"}});
+  ConsensusMsg pp;
+  pp.type = ConsensusMsg::kPrePrepare;
+  pp.epoch = 16;
+  pp.height = 17;
+  pp.digest = p.header_hash;
+  pp.sender = 0;
+  pp.block = p.block;
+  pp = Sign(pp);
+  ConsensusMsg stale = pp;  // the same pre-prepare in the genesis epoch
+  stale.epoch = 0;
+  core->OnMessage(Sign(stale));
+  EXPECT_EQ(core->dropped(DropReason::kOtherEpoch), 1u);
+  core->OnMessage(pp);
+  CoreOutput out = core->TakeOutput();
+  ASSERT_EQ(out.to_send.size(), 1u);
+  EXPECT_EQ(out.to_send[0].second.type, ConsensusMsg::kPrepare);
+  EXPECT_EQ(out.to_send[0].second.epoch, 16u);
+  core->OnMessage(Vote(ConsensusMsg::kPrepare, pp, 2));
+  EXPECT_TRUE(core->TakeOutput().to_send.empty());  // 2 prepares of 3: not prepared
+  core->OnMessage(Vote(ConsensusMsg::kPrepare, pp, 3));
+  EXPECT_EQ(core->TakeOutput().to_send.size(), 1u);  // our commit
+  for (uint32_t v : {0u, 2u}) core->OnMessage(Vote(ConsensusMsg::kCommit, pp, v));
+  EXPECT_TRUE(core->TakeOutput().to_apply.empty());  // 3 commits of 4
+  core->OnMessage(Vote(ConsensusMsg::kCommit, pp, 4));
+  out = core->TakeOutput();
+  ASSERT_EQ(out.to_apply.size(), 1u);
+  EXPECT_EQ(out.to_apply[0].height, 17u);
+  EXPECT_EQ(out.to_apply[0].commit_signatures.size(), 4u);
+}
+
+TEST_F(PbftEpochTest, AViewChangeInANewEpochStartsFromItsStartCheckpointWithoutProof) {
+  const Bytes h16 = Sha256("block 16");
+  auto core = Make(5, 1, 16, h16);  // replica 1: the primary of view 1
+  auto vc = [&](uint32_t sender, uint64_t cp_height, const Bytes& cp_digest) {
+    ConsensusMsg m;
+    m.type = ConsensusMsg::kViewChange;
+    m.epoch = 16;
+    m.view = 1;
+    m.sender = sender;
+    m.checkpoint_height = cp_height;
+    m.checkpoint_digest = cp_digest;
+    return Sign(m);
+  };
+  core->OnMessage(vc(4, 0, Bytes(32, '\0')));  // the genesis checkpoint is not this epoch's
+  core->OnMessage(vc(4, 16, Sha256("another block 16")));
+  EXPECT_EQ(core->dropped(DropReason::kInvalidViewChange), 2u);
+  core->OnMessage(Suspect(16, 0, 2));
+  core->OnMessage(Suspect(16, 0, 3));  // f+1 = 2: leave view 0
+  for (uint32_t v : {2u, 3u, 4u}) core->OnMessage(vc(v, 16, h16));
+  EXPECT_EQ(core->view(), 1u);
+  EXPECT_FALSE(core->in_view_change());
+  CoreOutput out = core->TakeOutput();
+  bool sent_new_view = false;
+  for (const auto& [to, m] : out.to_send) {
+    if (m.type != ConsensusMsg::kNewView) continue;
+    sent_new_view = true;
+    EXPECT_EQ(m.epoch, 16u);
+    EXPECT_EQ(m.view_changes.size(), 4u);  // q of 5
+  }
+  EXPECT_TRUE(sent_new_view);
 }
 
 }  // namespace

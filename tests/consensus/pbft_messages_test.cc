@@ -114,8 +114,42 @@ TEST(Encoding, RefusesTruncationTrailingBytesAndUnknownTypes) {
   bad_type[1] = 9;
   EXPECT_FALSE(Decode(bad_type, &m).ok());
   Bytes bad_version = Encode(Vote(ConsensusMsg::kPrepare, 1, 1, 1));
-  bad_version[0] = 2;
+  bad_version[0] = 3;
   EXPECT_FALSE(Decode(bad_version, &m).ok());
+}
+
+TEST(Encoding, EpochZeroEncodesAsBeforeAndAnotherEpochRoundTripsSigned) {
+  ConsensusMsg p = Vote(ConsensusMsg::kPrepare, 1, 70, 2);
+  const Bytes v1 = Encode(p);
+  EXPECT_EQ(v1[0], 1);  // version 1: the bytes of a node that knows no epochs
+  p.epoch = 64;
+  const Bytes v2 = Encode(p);
+  EXPECT_EQ(v2[0], 2);
+  EXPECT_EQ(v2.size(), v1.size() + 8);
+  ConsensusMsg back;
+  ASSERT_TRUE(Decode(v2, &back).ok());
+  EXPECT_EQ(back.epoch, 64u);
+  EXPECT_EQ(Encode(back), v2);
+  // The epoch is signed over, so a message cannot be moved to another epoch.
+  ConsensusMsg q = p;
+  q.epoch = 80;
+  EXPECT_NE(SigningDigest("c", q), SigningDigest("c", p));
+  // Nested messages keep their own epoch.
+  ConsensusMsg nv = SampleNewView();
+  nv.epoch = 16;
+  nv.view_changes[1].epoch = 16;
+  ASSERT_TRUE(Decode(Encode(nv), &back).ok());
+  EXPECT_EQ(back.epoch, 16u);
+  EXPECT_EQ(back.view_changes[0].epoch, 0u);
+  EXPECT_EQ(back.view_changes[1].epoch, 16u);
+}
+
+TEST(Encoding, RefusesAVersionTwoEncodingOfEpochZero) {
+  Bytes enc = Encode(Vote(ConsensusMsg::kPrepare, 1, 1, 1));
+  enc[0] = 2;
+  enc.insert(2, Bytes(8, '\0'));  // u64be(0) after the type
+  ConsensusMsg m;
+  EXPECT_FALSE(Decode(enc, &m).ok());
 }
 
 TEST(Encoding, RefusesFieldsTheTypeDoesNotUse) {

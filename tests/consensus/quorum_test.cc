@@ -8,15 +8,20 @@ namespace provledger {
 namespace consensus {
 namespace {
 
-TEST(Quorum, SizesFollowThreeFPlusOne) {
+TEST(Quorum, SizesForOneToTenValidators) {
   struct Case {
     uint32_t n, f, strong, weak, prepares;
+    bool three_f_plus_one;
   };
   for (const Case& c :
-       {Case{1, 0, 1, 1, 0}, Case{4, 1, 3, 2, 2}, Case{7, 2, 5, 3, 4}, Case{10, 3, 7, 4, 6}}) {
+       {Case{1, 0, 1, 1, 0, true}, Case{2, 0, 2, 1, 1, false}, Case{3, 0, 2, 1, 1, false},
+        Case{4, 1, 3, 2, 2, true}, Case{5, 1, 4, 2, 3, false}, Case{6, 1, 4, 2, 3, false},
+        Case{7, 2, 5, 3, 4, true}, Case{8, 2, 6, 3, 5, false}, Case{9, 2, 6, 3, 5, false},
+        Case{10, 3, 7, 4, 6, true}}) {
     SCOPED_TRACE(c.n);
     Quorum q(c.n);
     EXPECT_TRUE(q.Valid());
+    EXPECT_EQ(q.ThreeFPlusOne(), c.three_f_plus_one);
     EXPECT_EQ(q.f(), c.f);
     EXPECT_EQ(q.Strong(), c.strong);
     EXPECT_EQ(q.Weak(), c.weak);
@@ -24,8 +29,22 @@ TEST(Quorum, SizesFollowThreeFPlusOne) {
   }
 }
 
-TEST(Quorum, RefusesValidatorCountsThatAreNotThreeFPlusOne) {
-  for (uint32_t n : {0u, 2u, 3u, 5u, 6u, 8u}) EXPECT_FALSE(Quorum(n).Valid()) << n;
+TEST(Quorum, TwoQuorumsShareAnHonestValidatorAndTheHonestOnesFormAQuorum) {
+  for (uint32_t n = 1; n <= 100; ++n) {
+    SCOPED_TRACE(n);
+    Quorum q(n);
+    EXPECT_GE(3 * q.f() + 3, n);               // f is as large as the bound allows...
+    EXPECT_LE(3 * q.f() + 1, n);               // ...and no larger
+    EXPECT_GE(2 * q.Strong(), n + q.f() + 1);  // intersection 2q-N >= f+1: one honest
+    EXPECT_GE(n - q.f(), q.Strong());          // liveness: N-f honest make a quorum
+    EXPECT_LE(q.Strong(), n);
+    if (q.ThreeFPlusOne()) EXPECT_EQ(q.Strong(), 2 * q.f() + 1);
+  }
+}
+
+TEST(Quorum, ZeroValidatorsIsNotAValidSet) {
+  EXPECT_FALSE(Quorum(0).Valid());
+  EXPECT_FALSE(Quorum(0).ThreeFPlusOne());
 }
 
 TEST(Quorum, PrimaryIsViewModN) {

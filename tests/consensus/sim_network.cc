@@ -3,47 +3,145 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <sstream>
 #include <utility>
 
 #include "common/sha256.h"
+#include "ledger/validator_epoch.h"
 
 namespace provledger {
 namespace consensus {
 namespace testing {
 
+namespace {
+// Key id of a member's key: FakeKey(member) first, FakeKey(member + 1000 * v) after v
+// key replacements.
+uint32_t KeyIdOf(uint32_t member, uint32_t key_version) { return member + 1000 * key_version; }
+}  // namespace
+
 SimNetwork::SimNetwork(uint32_t n, uint64_t seed, PbftConfig base)
-    : n_(n), seed_(seed), base_(std::move(base)), rng_(seed), checker_(n) {
-  for (uint32_t i = 0; i < n_; ++i) {
-    signers_.push_back(std::make_unique<FakeSigner>(i));
-    factories_.push_back(std::make_unique<FakeBlockFactory>());
-    byzantine_[i] = Byzantine::kHonest;
+    : seed_(seed), base_(std::move(base)), rng_(seed) {
+  Epoch genesis;
+  std::vector<uint32_t> keys;
+  for (uint32_t i = 0; i < n; ++i) {
+    genesis.set.push_back({i, 0});
+    keys.push_back(KeyIdOf(i, 0));
   }
-  chains_.resize(n_);
-  committed_ids_.resize(n_);
-  group_.assign(n_, 0);
-  for (uint32_t i = 0; i < n_; ++i) cores_.push_back(MakeCore(i, 0, Bytes(32, '\0')));
+  genesis.checker = std::make_unique<FakeSetChecker>(keys);
+  epochs_.emplace(0, std::move(genesis));
+  AddMembersUpTo(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    started_[i] = true;
+    cores_[i] = MakeCore(i, 0, 0, &signers_[i]);
+  }
 }
 
-std::unique_ptr<PbftCore> SimNetwork::MakeCore(uint32_t i, uint64_t height, const Bytes& hash) {
+void SimNetwork::AddMembersUpTo(uint32_t count) {
+  while (cores_.size() < count) {
+    const uint32_t i = static_cast<uint32_t>(cores_.size());
+    signers_.emplace_back();
+    factories_.push_back(std::make_unique<FakeBlockFactory>());
+    cores_.emplace_back();
+    core_epoch_.push_back(0);
+    old_cores_.emplace_back();
+    old_epoch_.push_back(0);
+    old_signers_.emplace_back();
+    started_.push_back(false);
+    removed_.push_back(false);
+    chains_.emplace_back();
+    committed_ids_.emplace_back();
+    group_.push_back(0);
+    byzantine_[i] = Byzantine::kHonest;
+  }
+}
+
+int SimNetwork::IndexIn(uint64_t epoch, uint32_t member) const {
+  const std::vector<SimMember>& set = epochs_.at(epoch).set;
+  for (size_t k = 0; k < set.size(); ++k) {
+    if (set[k].member == member) return static_cast<int>(k);
+  }
+  return -1;
+}
+
+uint32_t SimNetwork::KeyId(uint64_t epoch, uint32_t member) const {
+  const int k = IndexIn(epoch, member);
+  return k < 0 ? KeyIdOf(member, 0) : KeyIdOf(member, epochs_.at(epoch).set[k].key_version);
+}
+
+uint64_t SimNetwork::EpochAtHeight(uint64_t height) const {
+  return std::prev(epochs_.upper_bound(height))->first;
+}
+
+uint64_t SimNetwork::EpochOrdering(uint64_t height) const {
+  return height == 0 ? 0 : EpochAtHeight(height - 1);
+}
+
+std::vector<SimMember> SimNetwork::SetAt(uint64_t height) const {
+  return epochs_.at(EpochOrdering(height)).set;
+}
+
+uint64_t SimNetwork::ChangeSetAt(uint64_t height, std::vector<SimMember> set) {
+  const uint64_t e = ledger::EpochEndFor(height);
+  Epoch epoch;
+  epoch.change_height = height;
+  std::vector<uint32_t> keys;
+  uint32_t top = 0;
+  for (const SimMember& m : set) {
+    keys.push_back(KeyIdOf(m.member, m.key_version));
+    top = std::max(top, m.member + 1);
+  }
+  epoch.set = std::move(set);
+  epoch.checker = std::make_unique<FakeSetChecker>(keys);
+  epochs_[e] = std::move(epoch);
+  AddMembersUpTo(top);
+  return e;
+}
+
+ConsensusMsg SimNetwork::SignAs(const std::string& chain_id, uint32_t member, uint32_t key_version,
+                                ConsensusMsg m) {
+  m.signature = FakeSigner(KeyIdOf(member, key_version)).Sign(SigningDigest(chain_id, m));
+  return m;
+}
+
+std::unique_ptr<PbftCore> SimNetwork::MakeCore(uint32_t i, uint64_t epoch, uint64_t height,
+                                               std::unique_ptr<FakeSigner>* signer) {
+  const Epoch& ep = epochs_.at(epoch);
   PbftConfig c = base_;
-  c.n = n_;
-  c.self = i;
-  return std::make_unique<PbftCore>(c, signers_[i].get(), &checker_, factories_[i].get(), height,
-                                    hash);
+  c.n = static_cast<uint32_t>(ep.set.size());
+  c.self = static_cast<uint32_t>(IndexIn(epoch, i));
+  c.epoch = epoch;
+  if (epoch != 0) c.epoch_hash = chains_[i][epoch - 1].hash;
+  *signer = std::make_unique<FakeSigner>(KeyId(epoch, i));
+  const Bytes hash = height == 0 ? Bytes(32, '\0') : chains_[i][height - 1].hash;
+  auto core = std::make_unique<PbftCore>(c, signer->get(), ep.checker.get(), factories_[i].get(),
+                                         height, hash);
+  auto next = epochs_.upper_bound(epoch);
+  if (next != epochs_.end() && next->second.change_height <= height) {
+    core->EndEpochAt(next->first);
+  }
+  return core;
+}
+
+void SimNetwork::RestoreVotesOf(uint32_t i, PbftCore* core) {
+  std::vector<Vote> votes;
+  for (const auto& [key, digest] : disk_votes_[i]) {
+    votes.push_back(Vote{std::get<0>(key), std::get<1>(key), std::get<2>(key), digest});
+  }
+  core->RestoreVotes(votes);
 }
 
 void SimNetwork::Drop(int from, int to, double p) { drop_[{from, to}] = p; }
 
 void SimNetwork::Partition(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
-  group_.assign(n_, 0);
+  group_.assign(members(), 0);
   for (uint32_t x : a) group_[x] = 1;
   for (uint32_t x : b) group_[x] = 2;
 }
 
 void SimNetwork::Heal() {
   drop_.clear();
-  group_.assign(n_, 0);
+  group_.assign(members(), 0);
   max_delay_ = 0;
   reorder_ = false;
   replay_p_ = 0;
@@ -51,19 +149,30 @@ void SimNetwork::Heal() {
 
 void SimNetwork::Crash(uint32_t i) {
   cores_[i].reset();
+  old_cores_[i].reset();
   transfer_due_.erase(i);
 }
 
 void SimNetwork::Restart(uint32_t i, bool with_votes) {
-  if (up(i)) return;
+  if (up(i) || removed_[i] || !started_[i]) return;
   const uint64_t h = chains_[i].size();
-  cores_[i] = MakeCore(i, h, h == 0 ? Bytes(32, '\0') : chains_[i].back().hash);
-  if (!with_votes) return;
-  std::vector<Vote> votes;
-  for (const auto& [key, digest] : disk_votes_[i]) {
-    votes.push_back(Vote{std::get<0>(key), std::get<1>(key), std::get<2>(key), digest});
+  const uint64_t e = EpochAtHeight(h);
+  if (IndexIn(e, i) < 0) {  // its blocks say it left the set: it stays a non-validator
+    removed_[i] = true;
+    return;
   }
-  cores_[i]->RestoreVotes(votes);
+  cores_[i] = MakeCore(i, e, h, &signers_[i]);
+  core_epoch_[i] = e;
+  if (with_votes) RestoreVotesOf(i, cores_[i].get());
+  // Peers still in the previous epoch need our checkpoint at its end: a finished core of
+  // it answers them, as the one we had before the crash did.
+  if (e != 0) {
+    const uint64_t prev = std::prev(epochs_.find(e))->first;
+    if (IndexIn(prev, i) >= 0) {
+      old_cores_[i] = MakeCore(i, prev, e, &old_signers_[i]);
+      old_epoch_[i] = prev;
+    }
+  }
 }
 
 Request SimNetwork::MakeRequest(uint64_t k) {
@@ -75,7 +184,7 @@ Request SimNetwork::MakeRequest(uint64_t k) {
 
 void SimNetwork::Submit(const Request& req) {
   submitted_.push_back(req);
-  for (uint32_t i = 0; i < n_; ++i) {
+  for (uint32_t i = 0; i < members(); ++i) {
     if (!up(i)) continue;
     cores_[i]->OnRequest(req);
     Collect(i);
@@ -110,7 +219,7 @@ void SimNetwork::Schedule(uint32_t from, uint32_t to, Event e) {
 std::vector<ConsensusMsg> SimNetwork::Mutate(uint32_t from, uint32_t to, const ConsensusMsg& m) {
   const Byzantine b = byzantine_.at(from);
   auto resign = [&](ConsensusMsg x) {
-    x.signature = signers_[from]->Sign(SigningDigest(base_.chain_id, x));
+    x.signature = FakeSigner(KeyId(m.epoch, from)).Sign(SigningDigest(base_.chain_id, x));
     return x;
   };
   if (b == Byzantine::kEquivocate && m.type == ConsensusMsg::kPrePrepare && to % 2 == 1) {
@@ -133,7 +242,7 @@ std::vector<ConsensusMsg> SimNetwork::Mutate(uint32_t from, uint32_t to, const C
   }
   if (b == Byzantine::kForge) {
     ConsensusMsg forged = m;
-    forged.sender = (from + 1) % n_;
+    forged.sender = (m.sender + 1) % static_cast<uint32_t>(epochs_.at(m.epoch).set.size());
     if (forged.type == ConsensusMsg::kPrePrepare || forged.type == ConsensusMsg::kPrepare ||
         forged.type == ConsensusMsg::kCommit) {
       forged.digest = Sha256("forged" + m.digest);
@@ -155,9 +264,12 @@ void SimNetwork::CheckNoSecondVote(uint32_t i, const ConsensusMsg& m) {
                std::to_string(m.height);
 }
 
-void SimNetwork::Collect(uint32_t i) {
-  if (!up(i)) return;
-  CoreOutput out = cores_[i]->TakeOutput();
+void SimNetwork::Collect(uint32_t i, bool finished) {
+  PbftCore* core = finished ? old_cores_[i].get() : cores_[i].get();
+  if (core == nullptr) return;
+  const uint64_t epoch = finished ? old_epoch_[i] : core_epoch_[i];
+  const std::vector<SimMember>& set = epochs_.at(epoch).set;
+  CoreOutput out = core->TakeOutput();
   // Persist before send: the votes are on "disk" before any message of this output leaves.
   for (const Vote& v : out.to_persist_votes) disk_votes_[i][{v.type, v.view, v.height}] = v.digest;
   for (const Vote& v : out.to_forget_votes) disk_votes_[i].erase({v.type, v.view, v.height});
@@ -168,13 +280,13 @@ void SimNetwork::Collect(uint32_t i) {
     Event e;
     e.is_request = true;
     e.req = std::move(req);
-    Schedule(i, primary, std::move(e));
+    Schedule(i, set[primary].member, std::move(e));
   }
   for (auto& [to, msg] : out.to_send) {
     if (std::getenv("PL_SIM_TRACE") != nullptr && msg.type != ConsensusMsg::kCheckpoint) {
-      std::fprintf(stderr, "t=%lu r%u send %s to=%d v=%lu h=%lu d=%s", (unsigned long)now_, i,
-                   TypeName(msg.type), to, (unsigned long)msg.view, (unsigned long)msg.height,
-                   ShortHex(msg.digest).c_str());
+      std::fprintf(stderr, "t=%lu r%u e=%lu send %s to=%d v=%lu h=%lu d=%s", (unsigned long)now_, i,
+                   (unsigned long)msg.epoch, TypeName(msg.type), to, (unsigned long)msg.view,
+                   (unsigned long)msg.height, ShortHex(msg.digest).c_str());
       if (msg.type == ConsensusMsg::kNewView) {
         std::fprintf(stderr, " cp=%lu", (unsigned long)msg.view_changes[0].checkpoint_height);
         for (auto& vc : msg.view_changes) {
@@ -194,8 +306,9 @@ void SimNetwork::Collect(uint32_t i) {
       }
       std::fprintf(stderr, "\n");
     }
-    for (uint32_t j = 0; j < n_; ++j) {
-      if (j == i || (to != CoreOutput::kBroadcast && static_cast<uint32_t>(to) != j)) continue;
+    for (uint32_t k = 0; k < set.size(); ++k) {
+      const uint32_t j = set[k].member;
+      if (j == i || (to != CoreOutput::kBroadcast && static_cast<uint32_t>(to) != k)) continue;
       for (ConsensusMsg& m : Mutate(i, j, msg)) {
         if (history_.size() < 4096) {
           history_.emplace_back(i, m);
@@ -208,12 +321,74 @@ void SimNetwork::Collect(uint32_t i) {
       }
     }
   }
+  // Peers speak a later epoch: the shell fetches certified blocks, at most once a resend
+  // period (the hint is unverified).
+  if (out.later_epoch > epoch && now_ - hinted_at_[i] >= base_.resend_ticks) {
+    hinted_at_[i] = now_;
+    out.need_state_transfer = out.later_epoch;
+  }
   if (out.need_state_transfer) {
     if (transfer_lag_ == 0) {
       StateTransfer(i);
     } else if (transfer_due_.count(i) == 0) {
       transfer_due_[i] = now_ + transfer_lag_;
     }
+  }
+  MaybeSwitchEpoch(i);
+}
+
+void SimNetwork::MaybeSwitchEpoch(uint32_t i) {
+  if (!up(i)) return;
+  const uint64_t h = chains_[i].size();
+  const uint64_t e = EpochAtHeight(h);
+  if (e == core_epoch_[i]) return;
+  std::unique_ptr<PbftCore> old = std::move(cores_[i]);
+  std::unique_ptr<FakeSigner> old_signer = std::move(signers_[i]);
+  const std::vector<Request> handed_on = old->UncommittedRequests();
+  if (old->epoch_done()) {  // keeps answering peers still in that epoch
+    old_cores_[i] = std::move(old);
+    old_signers_[i] = std::move(old_signer);
+    old_epoch_[i] = core_epoch_[i];
+  } else {
+    old_cores_[i].reset();
+  }
+  core_epoch_[i] = e;
+  if (IndexIn(e, i) < 0) {  // left the set: stops
+    removed_[i] = true;
+    old_cores_[i].reset();
+    transfer_due_.erase(i);
+    return;
+  }
+  cores_[i] = MakeCore(i, e, h, &signers_[i]);
+  RestoreVotesOf(i, cores_[i].get());
+  for (const Request& r : handed_on) cores_[i]->OnRequest(r);
+  Collect(i);
+}
+
+void SimNetwork::StartMember(uint32_t m, uint32_t from) {
+  const uint64_t e = chains_[from].size();
+  started_[m] = true;
+  chains_[m].assign(chains_[from].begin(), chains_[from].begin() + e);
+  for (const Applied& a : chains_[m]) committed_ids_[m].insert(a.ids.begin(), a.ids.end());
+  core_epoch_[m] = e;
+  cores_[m] = MakeCore(m, e, e, &signers_[m]);
+  for (const Request& r : submitted_) {
+    if (committed_ids_[m].count(r.id) == 0) cores_[m]->OnRequest(r);
+  }
+  Collect(m);
+}
+
+void SimNetwork::OnApplied(uint32_t i, uint64_t height) {
+  if (up(i)) {
+    auto next = epochs_.upper_bound(core_epoch_[i]);
+    if (next != epochs_.end() && next->second.change_height == height) {
+      cores_[i]->EndEpochAt(next->first);
+    }
+  }
+  auto starts = epochs_.find(height);
+  if (starts == epochs_.end() || height == 0 || !honest(i)) return;
+  for (const SimMember& m : starts->second.set) {
+    if (!started_[m.member]) StartMember(m.member, i);
   }
 }
 
@@ -241,10 +416,12 @@ void SimNetwork::Record(uint32_t i, const CommittedBlock& b) {
   }
   std::set<uint32_t> signers;
   const Bytes digest = CommitDigest(base_.chain_id, b.height, b.view, b.header_hash);
+  const Epoch& ep = epochs_.at(EpochOrdering(b.height));
   for (const auto& [v, sig] : b.commit_signatures) {
-    if (checker_.Verify(v, digest, sig)) signers.insert(v);
+    if (ep.checker->Verify(v, digest, sig)) signers.insert(v);
   }
-  if (signers.size() < 2 * ((n_ - 1) / 3) + 1 || signers.size() != b.commit_signatures.size()) {
+  const Quorum quorum(static_cast<uint32_t>(ep.set.size()));
+  if (signers.size() < quorum.Strong() || signers.size() != b.commit_signatures.size()) {
     err << "replica " << i << " height " << b.height << ": bad commit certificate";
   }
   FakeBlock fb;
@@ -266,18 +443,20 @@ void SimNetwork::RecordApplied(uint32_t i, uint64_t height, const Applied& a) {
   }
   chains_[i].push_back(a);
   committed_ids_[i].insert(a.ids.begin(), a.ids.end());
-  if (!honest(i)) return;
-  auto [it, inserted] = honest_hashes_.emplace(height, a.hash);
-  if (!inserted && it->second != a.hash && violation_.empty()) {
-    violation_ = "fork at height " + std::to_string(height) + ": replica " + std::to_string(i) +
-                 " committed " + ShortHex(a.hash) + ", another honest replica " +
-                 ShortHex(it->second);
+  if (honest(i)) {
+    auto [it, inserted] = honest_hashes_.emplace(height, a.hash);
+    if (!inserted && it->second != a.hash && violation_.empty()) {
+      violation_ = "fork at height " + std::to_string(height) + ": replica " + std::to_string(i) +
+                   " committed " + ShortHex(a.hash) + ", another honest replica " +
+                   ShortHex(it->second);
+    }
   }
+  OnApplied(i, height);
 }
 
 void SimNetwork::StateTransfer(uint32_t i) {
   uint32_t best = i;
-  for (uint32_t j = 0; j < n_; ++j) {
+  for (uint32_t j = 0; j < members(); ++j) {
     if (honest(j) && up(j) && chains_[j].size() > chains_[best].size()) best = j;
   }
   if (best == i) return;
@@ -291,29 +470,48 @@ void SimNetwork::StateTransfer(uint32_t i) {
   Collect(i);
 }
 
+void SimNetwork::Deliver(const Event& e) {
+  if (!up(e.to)) return;
+  ++delivered_;
+  if (e.is_request) {
+    cores_[e.to]->OnRequest(e.req);
+    Collect(e.to);
+  } else if (old_cores_[e.to] && e.msg.epoch == old_epoch_[e.to]) {
+    old_cores_[e.to]->OnMessage(e.msg);
+    Collect(e.to, true);
+  } else {
+    cores_[e.to]->OnMessage(e.msg);
+    Collect(e.to);
+  }
+}
+
+void SimNetwork::DeliverNow(uint32_t to, const ConsensusMsg& m) {
+  Event e;
+  e.to = to;
+  e.msg = m;
+  Deliver(e);
+}
+
 void SimNetwork::Step() {
   ++now_;
   while (!queue_.empty() && queue_.top().time <= now_) {
     Event e = queue_.top();
     queue_.pop();
-    if (!up(e.to)) continue;
-    if (e.is_request) {
-      cores_[e.to]->OnRequest(std::move(e.req));
-    } else {
-      cores_[e.to]->OnMessage(e.msg);
-    }
-    ++delivered_;
-    Collect(e.to);
+    Deliver(e);
   }
   if (replay_p_ > 0 && !history_.empty() &&
       std::uniform_real_distribution<double>(0, 1)(rng_) < replay_p_) {
     const auto& [from, m] = history_[rng_() % history_.size()];
     Event e;
     e.msg = m;
-    Schedule(from, static_cast<uint32_t>(rng_() % n_), std::move(e));
+    Schedule(from, static_cast<uint32_t>(rng_() % members()), std::move(e));
   }
   RunDueTransfers();
-  for (uint32_t i = 0; i < n_; ++i) {
+  for (uint32_t i = 0; i < members(); ++i) {
+    if (old_cores_[i]) {
+      old_cores_[i]->OnTick();
+      Collect(i, true);
+    }
     if (!up(i)) continue;
     cores_[i]->OnTick();
     Collect(i);
@@ -325,12 +523,15 @@ void SimNetwork::RunTicks(uint64_t ticks) {
 }
 
 bool SimNetwork::RunUntilAllCommitted(uint64_t max_ticks, uint64_t retry_ticks) {
+  // Committed ids only grow, so each member's prefix of submitted_ known committed only
+  // grows too: checking resumes where it stopped (a full scan every tick dominated long runs).
   auto done = [&] {
-    for (uint32_t i = 0; i < n_; ++i) {
+    checked_upto_.resize(members(), 0);
+    for (uint32_t i = 0; i < members(); ++i) {
       if (!honest(i) || !up(i)) continue;
-      for (const Request& r : submitted_) {
-        if (committed_ids_[i].count(r.id) == 0) return false;
-      }
+      size_t& k = checked_upto_[i];
+      while (k < submitted_.size() && committed_ids_[i].count(submitted_[k].id) > 0) ++k;
+      if (k < submitted_.size()) return false;
     }
     return true;
   };
@@ -338,7 +539,7 @@ bool SimNetwork::RunUntilAllCommitted(uint64_t max_ticks, uint64_t retry_ticks) 
     if (done()) return true;
     if (t % retry_ticks == retry_ticks - 1) {
       for (const Request& r : submitted_) {
-        for (uint32_t i = 0; i < n_; ++i) {
+        for (uint32_t i = 0; i < members(); ++i) {
           if (!up(i) || committed_ids_[i].count(r.id) > 0) continue;
           cores_[i]->OnRequest(r);
           Collect(i);
@@ -353,7 +554,7 @@ bool SimNetwork::RunUntilAllCommitted(uint64_t max_ticks, uint64_t retry_ticks) 
 bool SimNetwork::AllInOneView() const {
   bool first = true;
   uint64_t view = 0;
-  for (uint32_t i = 0; i < n_; ++i) {
+  for (uint32_t i = 0; i < members(); ++i) {
     if (!honest(i) || !up(i)) continue;
     if (cores_[i]->in_view_change()) return false;
     if (!first && cores_[i]->view() != view) return false;
@@ -374,16 +575,25 @@ uint64_t SimNetwork::RunUntilOneView(uint64_t max_ticks) {
 std::string SimNetwork::Describe() const {
   std::ostringstream s;
   s << "seed=" << seed_ << " (replay with PL_SIM_SEED=" << seed_ << ") tick=" << now_;
-  for (uint32_t i = 0; i < n_; ++i) {
+  for (uint32_t i = 0; i < members(); ++i) {
     s << " | r" << i << ":";
     if (!up(i)) {
-      s << "down h=" << chains_[i].size();
+      s << (removed_[i]   ? "removed"
+            : started_[i] ? "down"
+                          : "not started")
+        << " h=" << chains_[i].size();
       continue;
     }
     const PbftCore& c = *cores_[i];
-    s << "v=" << c.view() << (c.in_view_change() ? "(vc)" : "")
+    s << "e=" << core_epoch_[i] << " v=" << c.view() << (c.in_view_change() ? "(vc)" : "")
       << (c.suspects_view() ? "(suspect)" : "") << " h=" << c.committed_height()
       << " low=" << c.low_watermark() << " drops=" << c.dropped_total();
+    if (std::getenv("PL_SIM_DROPS") != nullptr) {
+      for (size_t r = 0; r < static_cast<size_t>(DropReason::kCount); ++r) {
+        const uint64_t d = c.dropped(static_cast<DropReason>(r));
+        if (d != 0) s << " " << DropReasonName(static_cast<DropReason>(r)) << "=" << d;
+      }
+    }
   }
   if (!violation_.empty()) s << " | VIOLATION: " << violation_;
   return s.str();

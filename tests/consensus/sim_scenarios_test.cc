@@ -2,8 +2,12 @@
 // and checks safety after every step and liveness once the network is healed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "tests/consensus/sim_network.h"
 
@@ -302,6 +306,144 @@ TEST(SimScenario, SevenReplicasTolerateTwoCrashes) {
   net.SubmitRange(0, 200);
   ASSERT_TRUE(net.RunUntilAllCommitted(20000)) << net.Describe();
   EXPECT_EQ(net.safety_violation(), "") << net.Describe();
+}
+
+// Validator-set changes. Runs `net` until `done()` or `max_ticks`; true if done.
+template <typename Pred>
+bool RunUntil(SimNetwork& net, uint64_t max_ticks, Pred done) {
+  for (uint64_t t = 0; t < max_ticks; ++t) {
+    if (done()) return true;
+    net.RunTicks(1);
+  }
+  return done();
+}
+
+// Lowest chain height among the members that are up.
+uint64_t LowestUp(const SimNetwork& net) {
+  uint64_t low = UINT64_MAX;
+  for (uint32_t i = 0; i < net.members(); ++i) {
+    if (net.up(i)) low = std::min(low, net.committed_height(i));
+  }
+  return low;
+}
+
+std::vector<SimMember> Members(std::initializer_list<uint32_t> ids) {
+  std::vector<SimMember> set;
+  for (uint32_t id : ids) set.push_back({id, 0});
+  return set;
+}
+
+TEST(SimScenario, SetGrowsFromFourToSevenShrinksToSixAndReplacesAKeyWithCrashesMidChange) {
+  SimNetwork net(4, kSeed, SimConfig());
+  net.Drop(-1, -1, 0.05);
+  net.Delay(2);
+  net.Reorder(true);
+  const uint64_t e1 = net.ChangeSetAt(5, Members({0, 1, 2, 3, 4, 5, 6}));
+  const uint64_t e2 = net.ChangeSetAt(e1 + 2, Members({1, 2, 3, 4, 5, 6}));  // 0 removed
+  std::vector<SimMember> rekeyed = Members({1, 2, 3, 4, 5, 6});
+  rekeyed[2].key_version = 1;  // member 3, same id, a new key
+  const uint64_t e3 = net.ChangeSetAt(e2 + 2, rekeyed);
+  ASSERT_EQ(e1, 64u);
+  ASSERT_EQ(e2, 128u);
+  ASSERT_EQ(e3, 192u);
+  uint64_t next = 0;
+  auto submit = [&](uint64_t count) {
+    net.SubmitRange(next, count);
+    next += count;
+  };
+  submit(100);
+  // Member 2 crashes once the change is applied, before the new set's epoch starts.
+  ASSERT_TRUE(RunUntil(net, 5000, [&] { return net.committed_height(1) >= 30; })) << net.Describe();
+  net.Crash(2);
+  // The chain reaches E1 = 64 with empty blocks if need be; the added members start there.
+  ASSERT_TRUE(RunUntil(net, 5000, [&] { return net.up(5) && net.epoch_of(1) == e1; }))
+      << net.Describe();
+  net.Crash(5);  // ...and a new member crashes right after the epoch started
+  submit(100);
+  ASSERT_TRUE(net.RunUntilAllCommitted(20000)) << net.Describe();  // 5 up: a quorum of 7
+  EXPECT_EQ(net.safety_violation(), "") << net.Describe();
+  net.Restart(2);  // behind in the old epoch: caught up by the others' finished cores
+  net.Restart(5);
+  ASSERT_TRUE(net.RunUntilAllCommitted(20000)) << net.Describe();
+  for (uint32_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(net.epoch_of(i), e1) << i << " " << net.Describe();
+    EXPECT_EQ(net.core(i).quorum().n(), 7u);
+    EXPECT_EQ(net.core(i).quorum().Strong(), 5u);
+  }
+  // On to 7 -> 6: member 0 leaves at E2 and stops.
+  submit(100);
+  ASSERT_TRUE(RunUntil(net, 20000, [&] { return LowestUp(net) >= e2; })) << net.Describe();
+  submit(100);  // ordered by the six
+  ASSERT_TRUE(net.RunUntilAllCommitted(20000)) << net.Describe();
+  EXPECT_GT(LowestUp(net), e2);
+  EXPECT_TRUE(net.removed(0));
+  EXPECT_FALSE(net.up(0));
+  // What member 0 still sends is dropped: messages of an epoch no core of theirs runs (a
+  // finished epoch-64 core would answer with its checkpoint instead, as to any laggard),
+  // and new-epoch ones under its index (now member 1's) or beyond the set.
+  ConsensusMsg old_epoch;
+  old_epoch.type = ConsensusMsg::kSuspect;
+  old_epoch.epoch = 0;
+  old_epoch.view = 0;
+  old_epoch.sender = 0;
+  old_epoch = SimNetwork::SignAs("sim-chain", 0, 0, old_epoch);
+  ConsensusMsg as_index0 = old_epoch;
+  as_index0.epoch = e2;
+  as_index0 = SimNetwork::SignAs("sim-chain", 0, 0, as_index0);
+  ConsensusMsg beyond = as_index0;
+  beyond.sender = 6;
+  beyond = SimNetwork::SignAs("sim-chain", 0, 0, beyond);
+  for (uint32_t i = 1; i < 7; ++i) {
+    ASSERT_EQ(net.epoch_of(i), e2) << net.Describe();
+    EXPECT_EQ(net.core(i).quorum().n(), 6u);
+    EXPECT_EQ(net.core(i).quorum().Strong(), 4u);
+    const uint64_t other = net.dropped(i, DropReason::kOtherEpoch);
+    const uint64_t bad = net.dropped(i, DropReason::kBadSignature);
+    const uint64_t unknown = net.dropped(i, DropReason::kUnknownSender);
+    net.DeliverNow(i, old_epoch);
+    EXPECT_EQ(net.dropped(i, DropReason::kOtherEpoch), other + 1) << i;
+    net.DeliverNow(i, as_index0);
+    net.DeliverNow(i, beyond);
+    // (index 0 is member 1 itself now: to it the message is a replay of its own)
+    if (i != 1) EXPECT_EQ(net.dropped(i, DropReason::kBadSignature), bad + 1) << i;
+    EXPECT_EQ(net.dropped(i, DropReason::kUnknownSender), unknown + 1) << i;
+  }
+  // The key replacement: past E3 member 3's old key no longer counts.
+  submit(100);
+  ASSERT_TRUE(RunUntil(net, 20000, [&] { return LowestUp(net) >= e3; })) << net.Describe();
+  ConsensusMsg old_key;
+  old_key.type = ConsensusMsg::kSuspect;
+  old_key.epoch = e3;
+  old_key.sender = 2;  // member 3's index
+  old_key = SimNetwork::SignAs("sim-chain", 3, 0, old_key);
+  const uint64_t bad = net.dropped(1, DropReason::kBadSignature);
+  net.DeliverNow(1, old_key);
+  EXPECT_EQ(net.dropped(1, DropReason::kBadSignature), bad + 1);
+  submit(50);
+  ASSERT_TRUE(net.RunUntilAllCommitted(20000)) << net.Describe();
+  EXPECT_EQ(net.safety_violation(), "") << net.Describe();
+  for (uint32_t i = 1; i < 7; ++i) {
+    EXPECT_EQ(net.epoch_of(i), e3) << net.Describe();
+    EXPECT_GT(net.committed_height(i), e3);
+  }
+}
+
+TEST(SimScenario, AnIdleChainReachesTheEpochEndWithEmptyBlocksAndTheNewSetCommits) {
+  SimNetwork net(4, kSeed, SimConfig());
+  net.SubmitRange(0, 5);
+  ASSERT_TRUE(net.RunUntilAllCommitted(2000)) << net.Describe();
+  const uint64_t h = net.committed_height(0);
+  const uint64_t e = net.ChangeSetAt(h + 1, Members({0, 1, 2, 3, 4}));  // 4 -> 5: N != 3f+1
+  net.SubmitRange(5, 1);  // the block holding the "change"; then nothing
+  ASSERT_TRUE(RunUntil(net, 5000, [&] { return LowestUp(net) >= e; })) << net.Describe();
+  net.SubmitRange(6, 20);
+  ASSERT_TRUE(net.RunUntilAllCommitted(5000)) << net.Describe();
+  EXPECT_EQ(net.safety_violation(), "") << net.Describe();
+  for (uint32_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(net.epoch_of(i), e);
+    EXPECT_GT(net.committed_height(i), e);
+    EXPECT_EQ(net.core(i).quorum().Strong(), 4u);
+  }
 }
 
 }  // namespace

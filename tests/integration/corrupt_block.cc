@@ -2,6 +2,8 @@
 // stopped node's store, the way a bad disk sector would (tests/integration/node_faults_test).
 //
 //   corrupt_block --data_dir=DIR --chain_id=ID --height=H
+//   corrupt_block --data_dir=DIR --chain_id=ID --drop_seq=DEVICE:SEQ   (drops one index entry:
+//     the store's checkpoint state then differs from the other nodes', catchup_test)
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -11,7 +13,8 @@
 
 ABSL_FLAG(std::string, data_dir, "", "the stopped node's data DIR (required)");
 ABSL_FLAG(std::string, chain_id, "", "the chain id (required)");
-ABSL_FLAG(uint64_t, height, 0, "the block to damage (required)");
+ABSL_FLAG(uint64_t, height, 0, "the block to damage");
+ABSL_FLAG(std::string, drop_seq, "", "DEVICE:SEQ: drop that (device, seq) index entry instead");
 
 namespace provledger {
 namespace {
@@ -22,10 +25,20 @@ Status Run(int argc, char** argv) {
   PL_ASSIGN_OR_RETURN(std::string dir, Require(FLAGS_data_dir));
   PL_ASSIGN_OR_RETURN(std::string chain_id, Require(FLAGS_chain_id));
   const uint64_t height = absl::GetFlag(FLAGS_height);
-  if (height == 0) return InvalidArgumentError("--height is required");
+  const std::string drop = absl::GetFlag(FLAGS_drop_seq);
+  if (height == 0 && drop.empty())
+    return InvalidArgumentError("--height or --drop_seq is required");
   ledger::StoreOptions o;
   o.path = dir + "/chain";
   PL_ASSIGN_OR_RETURN(auto store, ledger::BlockStore::Open(o, chain_id));
+  if (!drop.empty()) {
+    const size_t colon = drop.rfind(':');
+    if (colon == std::string::npos) return InvalidArgumentError("--drop_seq is DEVICE:SEQ");
+    const uint64_t seq = std::stoull(drop.substr(colon + 1));
+    PL_RETURN_IF_ERROR(ledger::BlockStoreTesting::DropSeqIndex(*store, drop.substr(0, colon), seq));
+    std::printf("dropped the index entry of %s\n", drop.c_str());
+    return OkStatus();
+  }
   PL_ASSIGN_OR_RETURN(ledger::StoredBlock b, store->ReadBlock(height, false));
   Bytes body = ledger::EncodeBody(b.records);
   body[body.size() / 2] = static_cast<char>(body[body.size() / 2] ^ 0x01);

@@ -6,49 +6,13 @@ same head."""
 import json
 import os
 import signal
-import threading
 
 import pltest as t
 
 N = 4
 
 
-class Load:
-    """One background submitter: `ledgerctl submit --count=10` to the validators in a loop."""
-
-    def __init__(self, chain, seq):
-        self.chain = chain
-        self.seq = seq
-        self.acked = {}
-        self.lock = threading.Lock()
-        self.stop_ev = threading.Event()
-        self.th = threading.Thread(target=self.run, daemon=True)
-        self.th.start()
-
-    def run(self):
-        root = self.chain.root
-        while not self.stop_ev.is_set():
-            rc, out, _ = t.ctl("submit", "--gateway=gw-1", "--gateway_key=%s/gw-1.key" % root,
-                               "--device=dev-1", "--device_key=%s/dev-1.key" % root,
-                               "--genesis=" + self.chain.genesis, self.chain.nodes_flag(),
-                               "--count=10", "--seq=%d" % self.seq, "--json",
-                               check_rc=False, timeout=120)
-            self.seq += 10
-            if rc == 0:
-                with self.lock:
-                    for r in json.loads(out):
-                        if r["outcome"] in ("committed", "duplicate"):
-                            self.acked[r["record_id"]] = r["height"]
-
-    def count(self):
-        with self.lock:
-            return len(self.acked)
-
-    def stop(self):
-        self.stop_ev.set()
-        self.th.join(timeout=180)
-        with self.lock:
-            return dict(self.acked)
+Load = t.SubmitLoop
 
 
 def same_head(chain, faddr):

@@ -35,7 +35,7 @@ NODE_PORT = 7000
 DEVICES = 4
 RATE = 10          # readings/s per device
 PUBLISH_S = 30     # seconds of publishing per scenario
-CUT_TABLE = "plcut"
+CUT_TABLE = t.CUT_TABLE
 
 
 def run(*args, check=True):
@@ -195,12 +195,8 @@ class Ordered:
 
 def cut(prefix, i):
     """Drops every packet to and from node i's link, silently (no RST, no FIN)."""
-    rules = ("table inet %s {\n"
-             "  chain in { type filter hook input priority -300; iifname \"eth0\" drop; }\n"
-             "  chain out { type filter hook output priority -300; oifname \"eth0\" drop; }\n"
-             "}\n" % CUT_TABLE)
     p = subprocess.run(["ip", "netns", "exec", node_ns(prefix, i), "nft", "-f", "-"],
-                       input=rules, capture_output=True, text=True)
+                       input=t.nft_cut_rules("eth0"), capture_output=True, text=True)
     t.check(p.returncode == 0, "nft drop rules in node %d's namespace: %s" % (i, p.stderr))
 
 

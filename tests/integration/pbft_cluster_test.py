@@ -16,77 +16,7 @@ VIEW_CHANGE_MS = 1000
 DEVICES = ("dev-1", "dev-2", "dev-3")
 
 
-class Load:
-    """Background submitters: `ledgerctl submit --count=20` in a loop, each thread with its
-    own device and seq range and its own node order (failover across all four)."""
-
-    def __init__(self, chain, threads=3, timeout_ms=3000):
-        self.chain = chain
-        self.timeout_ms = timeout_ms
-        self.acked = {}  # record id -> height
-        self.outcomes = {}
-        self.failures = 0
-        self.lock = threading.Lock()
-        self.paused = False
-        self.busy = [False] * threads
-        self.stop_ev = threading.Event()
-        self.threads = [threading.Thread(target=self.run, args=(k,), daemon=True)
-                        for k in range(threads)]
-        for th in self.threads:
-            th.start()
-
-    def node_order(self, k):
-        idx = [(k + j) % N for j in range(N)]
-        return "--node=" + ",".join(self.chain.addr(i) for i in idx)
-
-    def run(self, k):
-        root = self.chain.root
-        seq = 1000000000 * (k + 1)
-        dev = DEVICES[k % len(DEVICES)]
-        while not self.stop_ev.is_set():
-            with self.lock:
-                if self.paused:
-                    self.busy[k] = False
-                else:
-                    self.busy[k] = True
-            if not self.busy[k]:
-                time.sleep(0.02)
-                continue
-            rc, out, _ = t.ctl("submit", "--gateway=gw-1", "--gateway_key=%s/gw-1.key" % root,
-                               "--device=" + dev, "--device_key=%s/%s.key" % (root, dev),
-                               "--genesis=" + self.chain.genesis, self.node_order(k),
-                               "--count=20", "--seq=%d" % seq, "--json",
-                               "--timeout_ms=%d" % self.timeout_ms,
-                               check_rc=False, timeout=N * self.timeout_ms / 1000 + 30)
-            seq += 20
-            with self.lock:
-                if rc != 0:
-                    self.failures += 1
-                else:
-                    for r in json.loads(out):
-                        self.outcomes[r["outcome"]] = self.outcomes.get(r["outcome"], 0) + 1
-                        if r["outcome"] in ("committed", "duplicate"):
-                            self.acked[r["record_id"]] = r["height"]
-                self.busy[k] = False
-
-    def count(self):
-        with self.lock:
-            return len(self.acked)
-
-    def pause(self):
-        with self.lock:
-            self.paused = True
-        t.wait_for(lambda: not any(self.busy), 60, "submitters to finish their batch")
-
-    def resume(self):
-        with self.lock:
-            self.paused = False
-
-    def stop(self):
-        self.pause()
-        self.stop_ev.set()
-        for th in self.threads:
-            th.join(timeout=60)
+Load = t.SubmitLoad
 
 
 def statuses(chain, idx):

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 WS = "provledger"
@@ -117,6 +118,18 @@ def ctl_json(*args):
     return json.loads(out)
 
 
+def validator_argv(root, genesis, v):
+    """ledger_node's command line for validator `v` (key root/v.key, data in root/v)."""
+    return [LEDGER_NODE, "--genesis=" + genesis, "--node_id=" + v, "--key=%s/%s.key" % (root, v),
+            "--data_dir=%s/%s" % (root, v)]
+
+
+def follower_argv(root, genesis, name, addr):
+    """ledger_node's command line for follower `name` serving on `addr` (data in root/name)."""
+    return [LEDGER_NODE, "--follow", "--genesis=" + genesis, "--node_id=" + name,
+            "--listen=" + addr, "--data_dir=%s/%s" % (root, name)]
+
+
 class Chain:
     """A genesis with `n` validators (keys, addresses), an admin key, a gateway and devices."""
 
@@ -147,10 +160,8 @@ class Chain:
     def start(self, i=0, extra=()):
         v = self.ids[i]
         logf = open("%s/%s.log" % (self.root, v), "a")
-        p = spawn([LEDGER_NODE, "--genesis=" + self.genesis, "--node_id=" + v,
-                              "--key=%s/%s.key" % (self.root, v),
-                              "--data_dir=%s/%s" % (self.root, v)] + list(extra),
-                             stdout=logf, stderr=subprocess.STDOUT)
+        p = spawn(validator_argv(self.root, self.genesis, v) + list(extra),
+                  stdout=logf, stderr=subprocess.STDOUT)
         self.procs[i] = p
         wait_for(lambda: self.status(i) is not None, 20, "node %s to answer" % v)
         return p
@@ -167,8 +178,7 @@ class Chain:
         port = self.follower_ports.setdefault(name, free_port())
         addr = "127.0.0.1:%d" % port
         logf = open("%s/%s.log" % (self.root, name), "a")
-        p = spawn([LEDGER_NODE, "--follow", "--genesis=" + self.genesis, "--node_id=" + name,
-                   "--listen=" + addr, "--data_dir=%s/%s" % (self.root, name)] + list(extra),
+        p = spawn(follower_argv(self.root, self.genesis, name, addr) + list(extra),
                   stdout=logf, stderr=subprocess.STDOUT)
         wait_for(lambda: self.status(addr) is not None, 20, "follower %s to answer" % name)
         return p, addr
@@ -220,35 +230,70 @@ def bridge_bins():
     DEVICE_SIM = runfile("tools/device_sim/device_sim")
 
 
+def write_mosquitto_conf(root, port):
+    """Writes root/mosquitto.conf for a broker on 127.0.0.1:port, as our quickstart says;
+    returns its path."""
+    conf = os.path.join(root, "mosquitto.conf")
+    lines = ["listener %d 127.0.0.1" % port, "allow_anonymous true",
+             "set_tcp_nodelay true", "max_queued_messages 100000",
+             "max_inflight_messages 1000", "persistence false"]
+    if os.geteuid() == 0:
+        lines.append("user root")  # the test sandbox forbids dropping privileges
+    with open(conf, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return conf
+
+
+def mosquitto_argv(conf):
+    import shutil
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # PATH may lack sbin
+    return [exe, "-c", conf]
+
+
+def port_open(port, host="127.0.0.1"):
+    """True when something accepts TCP connections on host:port."""
+    try:
+        socket.create_connection((host, port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def bridge_argv(root, gateway, nodes, data_dir, broker_uri):
+    """mqtt_bridge's command line for `gateway` (key root/gateway.key) over `nodes` (addresses
+    in the order it tries them)."""
+    return [MQTT_BRIDGE, "--gateway_id=" + gateway, "--gateway_key=%s/%s.key" % (root, gateway),
+            "--nodes=" + ",".join(nodes), "--data_dir=" + data_dir, "--broker=" + broker_uri,
+            "--stats_interval_ms=2000", "--registry_refresh_ms=300"]
+
+
+CUT_TABLE = "plcut"  # the nft table that cuts a node off inside its network namespace
+
+
+def nft_cut_rules(ifname="eth0"):
+    """nft rules (for `nft -f -`, run inside a node's namespace) dropping every packet in and
+    out of `ifname`: silently, no RST, no FIN, as a pulled cable; deleting table inet
+    CUT_TABLE heals."""
+    return ("table inet %s {\n"
+            "  chain in { type filter hook input priority -300; iifname \"%s\" drop; }\n"
+            "  chain out { type filter hook output priority -300; oifname \"%s\" drop; }\n"
+            "}\n" % (CUT_TABLE, ifname, ifname))
+
+
 class Mosquitto:
     """A real mosquitto on a free loopback port, configured as our quickstart says."""
 
     def __init__(self, root):
         self.root = root
         self.port = free_port()
-        self.conf = os.path.join(root, "mosquitto.conf")
-        lines = ["listener %d 127.0.0.1" % self.port, "allow_anonymous true",
-                 "set_tcp_nodelay true", "max_queued_messages 100000",
-                 "max_inflight_messages 1000", "persistence false"]
-        if os.geteuid() == 0:
-            lines.append("user root")  # the test sandbox forbids dropping privileges
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        self.conf = write_mosquitto_conf(root, self.port)
         self.proc = None
         self.start()
 
     def start(self):
         logf = open(os.path.join(self.root, "mosquitto.log"), "a")
-        import shutil
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # PATH may lack sbin
-        self.proc = spawn([exe, "-c", self.conf], stdout=logf,
-                                     stderr=subprocess.STDOUT)
-
-        def up():
-            s = socket.create_connection(("127.0.0.1", self.port), timeout=0.2)
-            s.close()
-            return True
-        wait_for(up, 10, "mosquitto on port %d" % self.port)
+        self.proc = spawn(mosquitto_argv(self.conf), stdout=logf, stderr=subprocess.STDOUT)
+        wait_for(lambda: port_open(self.port), 10, "mosquitto on port %d" % self.port)
 
     def stop(self):
         if self.proc:
@@ -271,13 +316,10 @@ class BridgeProc:
         ready_before = self.log().count("ev=bridge_ready") if os.path.exists(self.logpath) else 0
         logf = open(self.logpath, "a")
         self.proc = spawn(
-            [MQTT_BRIDGE, "--gateway_id=" + self.gateway,
-             "--gateway_key=%s/%s.key" % (self.chain.root, self.gateway),
-             "--nodes=" + ",".join(self.chain.addr(i) for i in range(len(self.chain.ids))),
-             "--data_dir=%s/bridge-%s" % (self.chain.root, self.name),
-             "--broker=" + self.broker.uri(), "--stats_interval_ms=2000",
-             "--registry_refresh_ms=300"] + self.extra,
-            stdout=logf, stderr=subprocess.STDOUT)
+            bridge_argv(self.chain.root, self.gateway,
+                        [self.chain.addr(i) for i in range(len(self.chain.ids))],
+                        "%s/bridge-%s" % (self.chain.root, self.name), self.broker.uri()) +
+            self.extra, stdout=logf, stderr=subprocess.STDOUT)
         if wait:
             def ready():
                 if self.proc.poll() is not None:
@@ -333,3 +375,126 @@ def check_sanitizer_logs(root):
             i = text.find(marker)
             if i >= 0:
                 fail("%s in %s:\n%s" % (marker, path, text[i:i + 20000]))
+
+
+class SubmitLoop:
+    """One background submitter: `ledgerctl submit --count=COUNT` as dev-1 to the chain's
+    validators in a loop, from `seq` up (a failed call is counted and retried with new seqs).
+    `acked` maps each acknowledged record id to the height its acknowledgement named."""
+
+    def __init__(self, chain, seq, count=10, timeout_ms=None):
+        self.chain = chain
+        self.seq = seq
+        self.batch = count
+        self.timeout_ms = timeout_ms
+        self.acked = {}
+        self.failures = 0
+        self.lock = threading.Lock()
+        self.stop_ev = threading.Event()
+        self.th = threading.Thread(target=self.run, daemon=True)
+        self.th.start()
+
+    def run(self):
+        root = self.chain.root
+        extra = [] if self.timeout_ms is None else ["--timeout_ms=%d" % self.timeout_ms]
+        while not self.stop_ev.is_set():
+            rc, out, _ = ctl("submit", "--gateway=gw-1", "--gateway_key=%s/gw-1.key" % root,
+                             "--device=dev-1", "--device_key=%s/dev-1.key" % root,
+                             "--genesis=" + self.chain.genesis, self.chain.nodes_flag(),
+                             "--count=%d" % self.batch, "--seq=%d" % self.seq, "--json",
+                             *extra, check_rc=False, timeout=120)
+            self.seq += self.batch
+            with self.lock:
+                if rc != 0:
+                    self.failures += 1
+                    continue
+                for r in json.loads(out):
+                    if r["outcome"] in ("committed", "duplicate"):
+                        self.acked[r["record_id"]] = r["height"]
+
+    def count(self):
+        with self.lock:
+            return len(self.acked)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.th.join(timeout=180)
+        with self.lock:
+            return dict(self.acked)
+
+
+class SubmitLoad:
+    """Background submitters: `ledgerctl submit --count=20` in a loop, each thread with its
+    own device (of `devices`, registered, keys in chain.root) and seq range and its own node
+    order (failover across every validator). `acked` maps each acknowledged record id to
+    the height its acknowledgement named."""
+
+    def __init__(self, chain, threads=3, timeout_ms=3000, devices=("dev-1", "dev-2", "dev-3")):
+        self.chain = chain
+        self.devices = devices
+        self.timeout_ms = timeout_ms
+        self.acked = {}  # record id -> height
+        self.outcomes = {}
+        self.failures = 0
+        self.lock = threading.Lock()
+        self.paused = False
+        self.busy = [False] * threads
+        self.stop_ev = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(k,), daemon=True)
+                        for k in range(threads)]
+        for th in self.threads:
+            th.start()
+
+    def node_order(self, k):
+        n = len(self.chain.ids)
+        idx = [(k + j) % n for j in range(n)]
+        return "--node=" + ",".join(self.chain.addr(i) for i in idx)
+
+    def run(self, k):
+        root = self.chain.root
+        seq = 1000000000 * (k + 1)
+        dev = self.devices[k % len(self.devices)]
+        while not self.stop_ev.is_set():
+            with self.lock:
+                if self.paused:
+                    self.busy[k] = False
+                else:
+                    self.busy[k] = True
+            if not self.busy[k]:
+                time.sleep(0.02)
+                continue
+            rc, out, _ = ctl("submit", "--gateway=gw-1", "--gateway_key=%s/gw-1.key" % root,
+                               "--device=" + dev, "--device_key=%s/%s.key" % (root, dev),
+                               "--genesis=" + self.chain.genesis, self.node_order(k),
+                               "--count=20", "--seq=%d" % seq, "--json",
+                               "--timeout_ms=%d" % self.timeout_ms,
+                               check_rc=False, timeout=len(self.chain.ids) * self.timeout_ms / 1000 + 30)
+            seq += 20
+            with self.lock:
+                if rc != 0:
+                    self.failures += 1
+                else:
+                    for r in json.loads(out):
+                        self.outcomes[r["outcome"]] = self.outcomes.get(r["outcome"], 0) + 1
+                        if r["outcome"] in ("committed", "duplicate"):
+                            self.acked[r["record_id"]] = r["height"]
+                self.busy[k] = False
+
+    def count(self):
+        with self.lock:
+            return len(self.acked)
+
+    def pause(self):
+        with self.lock:
+            self.paused = True
+        wait_for(lambda: not any(self.busy), 60, "submitters to finish their batch")
+
+    def resume(self):
+        with self.lock:
+            self.paused = False
+
+    def stop(self):
+        self.pause()
+        self.stop_ev.set()
+        for th in self.threads:
+            th.join(timeout=60)

@@ -115,6 +115,41 @@ TEST_F(ChainBlockFactoryTest, BuildsABlockThatAnotherReplicaValidates) {
   EXPECT_EQ(info.request_ids.size(), 2u);
 }
 
+// An idle chain reaches a validator-set epoch's end with empty blocks (PbftCore::EndEpochAt):
+// no request, record_count 0, the empty tree's root SHA256("") (PROTOCOL.md 6.2); another
+// replica accepts it, the store appends it, and the next block builds on it.
+TEST_F(ChainBlockFactoryTest, BuildsAnEmptyBlockThatValidatesAppendsAndIsBuiltOn) {
+  const Bytes zero(32, '\0');
+  auto p = factory_->Build(1, 0, zero, {});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ChainBlockFactory other(store_.get(), &genesis_, registry_.get(), [] { return uint64_t{0}; });
+  consensus::BlockInfo info;
+  ASSERT_TRUE(other.Validate(1, 0, zero, p->block, &info).ok());
+  EXPECT_EQ(info.header_hash, p->header_hash);
+  EXPECT_TRUE(info.request_ids.empty());
+  StatusOr<DerivedBlock> d = other.Materialize(p->block);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->header.record_count, 0u);
+  EXPECT_EQ(d->header.root, Sha256(""));
+  EXPECT_TRUE(d->records.empty());
+
+  ledger::BlockToAppend b;
+  b.header_bytes = d->header_bytes;
+  b.certificate.set_view(0);
+  b.certificate.set_digest(ledger::CommitDigest("t", 1, 0, d->header_hash));
+  auto* sig = b.certificate.add_signatures();
+  sig->set_validator(0);
+  sig->set_signature(*validator_.Sign(b.certificate.digest()));
+  ASSERT_TRUE(store_->Append(b).ok());
+  EXPECT_EQ(store_->height(), 1u);
+  EXPECT_EQ(store_->head_hash(), p->header_hash);
+  factory_->Forget(1);
+  auto next = factory_->Build(2, 0, p->header_hash, {Batch("dev-1", 1)});
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  ASSERT_TRUE(other.Validate(2, 0, p->header_hash, next->block, &info).ok());
+  EXPECT_EQ(info.request_ids.size(), 1u);
+}
+
 TEST_F(ChainBlockFactoryTest, LeavesOutARecordAlreadyInAnEarlierUnappliedBlock) {
   const Bytes zero(32, '\0');
   auto p1 = factory_->Build(1, 0, zero, {Batch("dev-1", 1)});

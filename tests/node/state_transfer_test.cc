@@ -1,6 +1,6 @@
 // StateTransfer (node/state_transfer.h): fetches certified blocks from a peer on its own
 // thread. The peer is an in-process gRPC Ledger service serving a chain of blocks; a
-// two-validator genesis (quorum 1) whose second validator is that peer.
+// two-validator genesis (quorum 2: docs/VALIDATOR_SET.md) whose second validator is that peer.
 #include "node/state_transfer.h"
 
 #include <grpcpp/grpcpp.h>
@@ -9,12 +9,17 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "common/ecdsa.h"
 #include "common/sha256.h"
 #include "ledger/block_header.h"
 #include "ledger/record.h"
+#include "ledger/registry.h"
+#include "tests/ledger/validator_test_chain.h"
 
 namespace provledger::node {
 namespace {
@@ -63,7 +68,9 @@ class StateTransferTest : public ::testing::Test {
   }
   void TearDown() override { server_->Shutdown(); }
 
-  // Block `height` on `prev`, one reading, certified by the peer; returns its header hash.
+  // Block `height` on `prev`, one reading, certified by both validators (the quorum of a set
+  // of 2, docs/VALIDATOR_SET.md) and proposed by v0, the primary of view 0; returns its
+  // header hash.
   Bytes AddBlock(uint64_t height, const Bytes& prev) {
     ledger::Record rec;
     rec.kind = ledger::RecordKind::kReading;
@@ -83,7 +90,7 @@ class StateTransferTest : public ::testing::Test {
     h.root = Bytes(32, '\x01');
     h.record_count = 1;
     h.timestamp = 1700000000000;
-    h.proposer = "v1";
+    h.proposer = "v0";
     v1::Block b;
     b.set_header(ledger::EncodeHeader(h));
     b.add_records(ledger::EncodeRecord(rec));
@@ -92,6 +99,9 @@ class StateTransferTest : public ::testing::Test {
     const Bytes digest = ledger::CommitDigest("t", height, 0, hash);
     b.mutable_certificate()->set_view(0);
     b.mutable_certificate()->set_digest(digest);
+    auto* s0 = b.mutable_certificate()->add_signatures();
+    s0->set_validator(0);
+    s0->set_signature(*self_key_.Sign(digest));
     auto* s = b.mutable_certificate()->add_signatures();
     s->set_validator(1);
     s->set_signature(*peer_key_.Sign(digest));
@@ -150,6 +160,82 @@ TEST_F(StateTransferTest, StopsAtABlockThatDoesNotExtendTheOneBefore) {
   (void)one;
   const std::vector<uint64_t> got = Run(2);
   EXPECT_EQ(got, std::vector<uint64_t>{1});
+}
+
+// docs/VALIDATOR_SET.md: a fetch runs ahead of the registry, so the set of each fetched block
+// comes from the schedule after the blocks below it. The peer serves a chain whose set went
+// 4 -> 7 at height 2 (in force above 64); the registry (the schedule source) is at height 0.
+class StateTransferAcrossAChangeTest : public StateTransferTest {
+ protected:
+  StateTransferAcrossAChangeTest() : chain_("tchange", 4) {}
+
+  void Serve(uint64_t height) {
+    std::vector<ledger::Validator> seven = chain_.genesis().validators;
+    for (int i = 4; i < 7; ++i) seven.push_back(chain_.NewValidator("v" + std::to_string(i), i));
+    chain_.AddBlock({chain_.FillerRecord()});
+    chain_.AddBlock({chain_.SetValidatorsRecord(seven)});
+    chain_.FillTo(height);
+    std::lock_guard<std::mutex> lock(peer_.mu);
+    for (uint64_t h = 1; h <= height; ++h) peer_.blocks[h] = chain_.BlockAt(h);
+  }
+
+  std::vector<uint64_t> Fetch(uint64_t target, ScheduleSource source) {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<uint64_t> heights;
+    bool done = false;
+    StateTransfer st(&chain_.genesis(), 0, {nullptr, stub_.get()},
+                     [&](std::shared_ptr<StateTransfer::Batch> b) {
+                       std::lock_guard<std::mutex> lock(mu);
+                       for (const auto& pb : b->blocks) heights.push_back(pb.header.height);
+                       done = done || b->last;
+                       cv.notify_all();
+                       return OkStatus();
+                     });
+    st.SetScheduleSource(std::move(source));
+    st.Request(1, Bytes(32, '\0'), target);
+    std::unique_lock<std::mutex> lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return done; }));
+    return heights;
+  }
+
+  provledger::testing::ValidatorTestChain chain_;
+};
+
+TEST_F(StateTransferAcrossAChangeTest, BlocksAboveTheEpochAreCheckedAgainstTheNewSet) {
+  Serve(80);
+  auto empty = *ledger::RegistrySnapshot::FromRows({}, &chain_.genesis());
+  const std::vector<uint64_t> got = Fetch(80, [empty] { return empty->schedule(); });
+  ASSERT_EQ(got.size(), 80u);
+  EXPECT_EQ(got.back(), 80u);
+}
+
+TEST_F(StateTransferAcrossAChangeTest, FromGenesisTheFetchedBlocksAloneGiveTheSchedule) {
+  Serve(80);
+  const std::vector<uint64_t> got = Fetch(80, nullptr);  // no registry: genesis + the blocks
+  ASSERT_EQ(got.size(), 80u);
+}
+
+TEST_F(StateTransferAcrossAChangeTest, ABlockAboveTheEpochSignedByTheOldSetIsRefused) {
+  Serve(64);
+  const ledger::ValidatorSet old = ledger::ValidatorSet::FromGenesis(chain_.genesis());
+  chain_.AddBlock({chain_.FillerRecord()}, &old);  // 65: the genesis set's quorum, not the 7-set's
+  {
+    std::lock_guard<std::mutex> lock(peer_.mu);
+    peer_.blocks[65] = chain_.BlockAt(65);
+  }
+  const std::vector<uint64_t> got = Fetch(65, nullptr);
+  ASSERT_EQ(got.size(), 64u);
+  EXPECT_EQ(got.back(), 64u);
+}
+
+TEST_F(StateTransferAcrossAChangeTest, ASourceAheadOfTheFetchIsNotCountedTwice) {
+  Serve(80);
+  // The registry already applied block 2's change (its rows say so); the fetch from 1 takes
+  // it from block 2 again, once.
+  const auto ahead = std::make_shared<const ledger::ValidatorSchedule>(chain_.schedule());
+  const std::vector<uint64_t> got = Fetch(80, [ahead] { return ahead; });
+  ASSERT_EQ(got.size(), 80u);
 }
 
 }  // namespace

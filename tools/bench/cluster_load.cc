@@ -3,10 +3,13 @@
 //
 //   cluster_load --nodes=H:P[,H:P...] --genesis=FILE --gateway=ID --gateway_key=FILE
 //                --device=ID [--threads=8] [--batch=500] [--seconds=10] [--rate=0]
-//                [--warmup_s=1] [--timeout_ms=30000] [--json]
+//                [--warmup_s=1] [--timeout_ms=30000] [--payload_min=256] [--payload_max=256]
+//                [--json]
 //
-// K threads each submit batches of B readings (256-byte payloads, MAC auth: no device
-// signature) one at a time, thread k first to node k mod N (failover to the others). With
+// K threads each submit batches of B readings (reading-shaped JSON payloads of
+// payload_min..payload_max bytes, 256 by default, distinct per seq, sent with the batch so the
+// nodes store them; MAC auth: no device signature) one at a time, thread k first to node k mod N
+// (failover to the others). With
 // --rate (records/s offered, all threads together) a thread sends its next batch on a fixed
 // schedule, or at once when it is late (late sends are counted); --rate=0 sends as fast as
 // the answers come. Batches sent during the warm-up are not counted.
@@ -44,6 +47,9 @@ ABSL_FLAG(uint64_t, seconds, 10, "measured run time");
 ABSL_FLAG(uint64_t, rate, 0, "records/s offered, all threads together; 0 = as fast as answered");
 ABSL_FLAG(uint64_t, warmup_s, 1, "seconds before counting");
 ABSL_FLAG(uint64_t, timeout_ms, 30000, "deadline of each submit");
+ABSL_FLAG(uint64_t, payload_min, 256, "smallest payload, bytes (>= 32)");
+ABSL_FLAG(uint64_t, payload_max, 256,
+          "largest payload, bytes (sizes spread over min..max by a hash of the seq)");
 ABSL_FLAG(bool, json, false, "one JSON line instead of text");
 
 namespace provledger::bench {
@@ -54,8 +60,9 @@ using Clock = std::chrono::steady_clock;
 
 void PrintUsage() {
   std::fputs("usage: cluster_load [flags]   (--flagfile=FILE: flags from FILE)\n", stdout);
-  PrintFlagHelp(stdout, {"nodes", "genesis", "gateway", "gateway_key", "device", "threads", "batch",
-                         "seconds", "rate", "warmup_s", "timeout_ms", "json"});
+  PrintFlagHelp(
+      stdout, {"nodes", "genesis", "gateway", "gateway_key", "device", "threads", "batch",
+               "seconds", "rate", "warmup_s", "timeout_ms", "payload_min", "payload_max", "json"});
 }
 
 struct Config {
@@ -63,6 +70,7 @@ struct Config {
   std::string chain_id, gateway, device;
   PrivateKey key = PrivateKey::Generate();
   uint64_t threads = 8, batch = 500, seconds = 10, rate = 0, warmup_s = 1, timeout_ms = 30000;
+  uint64_t payload_min = 256, payload_max = 256;
 };
 
 struct Stats {
@@ -72,17 +80,36 @@ struct Stats {
   std::string first_error;
 };
 
+// A reading-shaped JSON payload for `seq`: {"seq":..,"r":[{"k":"s7","v":12.34},..]} padded
+// with more readings to a size spread over payload_min..payload_max by a hash of the seq, so
+// it compresses about as a sensor's JSON does (repeated keys, varying digits). Distinct per
+// seq.
+Bytes ReadingPayload(const Config& c, uint64_t seq) {
+  uint64_t x = seq * 0x9E3779B97F4A7C15ull + 1;  // xorshift state, never 0
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  const uint64_t size = c.payload_min + next() % (c.payload_max - c.payload_min + 1);
+  Bytes p = "{\"seq\":" + std::to_string(seq) + ",\"r\":[";
+  while (p.size() < size) {
+    const uint64_t v = next();
+    p += "{\"k\":\"s" + std::to_string(v % 16) + "\",\"v\":" + std::to_string(v % 4000 / 100) +
+         "." + std::to_string(v / 4000 % 90 + 10) + "},";
+  }
+  p.resize(size);  // cut mid-reading: a size, not valid JSON, is what is measured
+  return p;
+}
+
 // One gateway batch of `n` readings with seqs from `first_seq`.
 StatusOr<v1::SignedBatch> MakeBatch(const Config& c, uint64_t first_seq, uint64_t n) {
   v1::SignedBatch b;
   const uint64_t now = NowMs();
-  Bytes payload(256, '\0');
   for (uint64_t i = 0; i < n; ++i) {
     const uint64_t seq = first_seq + i;
-    for (size_t j = 0; j < payload.size(); ++j) {
-      payload[j] = static_cast<char>((seq * 131 + j * 7) & 0xff);
-    }
-    std::memcpy(&payload[0], &seq, sizeof seq);  // distinct payloads
+    const Bytes payload = ReadingPayload(c, seq);
     ledger::Record rec;
     rec.kind = ledger::RecordKind::kReading;
     auto& r = rec.reading;
@@ -193,6 +220,11 @@ Status Run(int argc, char** argv) {
   c.rate = absl::GetFlag(FLAGS_rate);
   c.warmup_s = absl::GetFlag(FLAGS_warmup_s);
   c.timeout_ms = absl::GetFlag(FLAGS_timeout_ms);
+  c.payload_min = absl::GetFlag(FLAGS_payload_min);
+  c.payload_max = absl::GetFlag(FLAGS_payload_max);
+  if (c.payload_min < 32 || c.payload_max < c.payload_min) {
+    return InvalidArgumentError("need 32 <= --payload_min <= --payload_max");
+  }
   if (c.threads == 0 || c.batch == 0 || c.seconds == 0) {
     return InvalidArgumentError("--threads, --batch and --seconds must be above 0");
   }

@@ -10,6 +10,7 @@
 #include "ledger/chain_check.h"
 #include "ledger/genesis.h"
 #include "ledger/record.h"
+#include "ledger/registry.h"
 #include "ledger/store/block_store.h"
 #include "tools/ledgerctl/ctl_common.h"
 
@@ -36,6 +37,9 @@ StatusOr<int> VerifyChainRemote(const Ctx& c, const ledger::Genesis& g) {
   uint64_t records = 0;
   Status bad;
   uint64_t h = 1;
+  // The set for each block comes from the chain itself (docs/VALIDATOR_SET.md): the
+  // schedule after the blocks below it, never from what the node says.
+  ledger::ValidatorSchedule schedule(g);
   for (; h <= head && bad.ok(); ++h) {
     auto b = cl->GetBlock(h);
     if (!b.ok()) {
@@ -45,9 +49,16 @@ StatusOr<int> VerifyChainRemote(const Ctx& c, const ledger::Genesis& g) {
     std::vector<Bytes> ids;
     for (const auto& r : b->records()) ids.push_back(ledger::RecordId(r));
     ledger::CheckedHeader checked;
-    bad = ledger::CheckCertifiedBlock(ledger::ChainLink{g.chain_id, h, prev}, b->header(), &ids,
-                                      b->certificate(), &g, &checked);
+    bad = ledger::CheckCertifiedBlockWithSet(ledger::ChainLink{g.chain_id, h, prev}, b->header(),
+                                             &ids, b->certificate(), &schedule.SetAt(h), &checked);
     if (!bad.ok()) break;
+    std::vector<ledger::Record> registry_records;
+    for (const auto& r : b->records()) {
+      auto rec = ledger::DecodeRecord(r);
+      if (rec.ok() && rec->kind == ledger::RecordKind::kRegistry) registry_records.push_back(*rec);
+    }
+    if (!registry_records.empty())
+      schedule = ledger::ScheduleAfterBlock(g, schedule, h, registry_records);
     const Bytes& hash = checked.header_hash;
     prev = hash;
     records += ids.size();

@@ -127,17 +127,7 @@ JsonValue RecordToJson(const ledger::Record& r) {
 
 Status SubmitAdminOp(const Ctx& c, provledger::v1::RegistryOp op, const std::string& what,
                      JsonValue extra) {
-  PL_ASSIGN_OR_RETURN(std::string gpath, Require(FLAGS_genesis));
-  PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(gpath));
-  PL_ASSIGN_OR_RETURN(std::string akey, Require(FLAGS_admin_key));
-  PL_ASSIGN_OR_RETURN(PrivateKey admin, ReadKeyFile(akey));
-  op.set_chain_id(g.chain_id);
-  op.set_nonce(NowMs());
-  PL_ASSIGN_OR_RETURN(Bytes tx, ledger::SignRegistryTx(g.chain_id, op, admin.secret()));
-  PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
-  PL_ASSIGN_OR_RETURN(provledger::v1::SubmitResponse resp, cl->SubmitRegistry(tx));
-  if (resp.results_size() != 1) return InternalError("node answered with no result");
-  const auto& r = resp.results(0);
+  PL_ASSIGN_OR_RETURN(provledger::v1::RecordResult r, SignAndSubmitAdminOp(c, std::move(op)));
   if (c.json) {
     JsonValue o = JsonValue::Object();
     o.Set("record_id", JsonValue::String(HexEncode(r.record_id())));
@@ -149,6 +139,21 @@ Status SubmitAdminOp(const Ctx& c, provledger::v1::RegistryOp op, const std::str
                 static_cast<unsigned long long>(r.height()), HexEncode(r.record_id()).c_str());
   }
   return OkStatus();
+}
+
+StatusOr<provledger::v1::RecordResult> SignAndSubmitAdminOp(const Ctx& c,
+                                                            provledger::v1::RegistryOp op) {
+  PL_ASSIGN_OR_RETURN(std::string gpath, Require(FLAGS_genesis));
+  PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(gpath));
+  PL_ASSIGN_OR_RETURN(std::string akey, Require(FLAGS_admin_key));
+  PL_ASSIGN_OR_RETURN(PrivateKey admin, ReadKeyFile(akey));
+  op.set_chain_id(g.chain_id);
+  op.set_nonce(NowMs());
+  PL_ASSIGN_OR_RETURN(Bytes tx, ledger::SignRegistryTx(g.chain_id, op, admin.secret()));
+  PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
+  PL_ASSIGN_OR_RETURN(provledger::v1::SubmitResponse resp, cl->SubmitRegistry(tx));
+  if (resp.results_size() != 1) return InternalError("node answered with no result");
+  return resp.results(0);
 }
 
 }  // namespace provledger::tools

@@ -69,6 +69,7 @@ CommandGroup AuditCommands();      // audit_commands.cc: verify-chain
 CommandGroup SubmitCommands();     // submit_command.cc: submit
 CommandGroup FirmwareCommands();   // firmware_commands.cc: firmware sign, publish, list, status
 CommandGroup IntegrityCommands();  // integrity_commands.cc: policy, integrity
+CommandGroup ValidatorCommands();  // validator_commands.cc: validator list, add, remove, rekey
 
 // The flags every command taking --node also takes.
 inline const std::vector<std::string> kNodeFlags = {"node", "timeout_ms"};
@@ -87,6 +88,9 @@ StatusOr<std::unique_ptr<client::LedgerClient>> Connect(const Ctx& c);
 // The node's refusal (a stale policy version, say) as its status.
 Status SubmitAdminOp(const Ctx& c, provledger::v1::RegistryOp op, const std::string& what,
                      JsonValue extra = JsonValue::Object());
+// The signing and submission of SubmitAdminOp without the printing: the node's result.
+StatusOr<provledger::v1::RecordResult> SignAndSubmitAdminOp(const Ctx& c,
+                                                            provledger::v1::RegistryOp op);
 
 // A public key given as 66 hex digits, or read from a key file.
 StatusOr<Bytes> PubkeyArg(const std::string& arg);

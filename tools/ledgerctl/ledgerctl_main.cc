@@ -20,9 +20,9 @@ namespace {
 constexpr int kExitUsage = 2;
 
 std::vector<CommandGroup> AllGroups() {
-  return {KeyCommands(),    GenesisCommands(),  QueryCommands(),
-          ProofCommands(),  RegistryCommands(), AuditCommands(),
-          SubmitCommands(), FirmwareCommands(), IntegrityCommands()};
+  return {KeyCommands(),       GenesisCommands(),  QueryCommands(),  ProofCommands(),
+          RegistryCommands(),  AuditCommands(),    SubmitCommands(), FirmwareCommands(),
+          IntegrityCommands(), ValidatorCommands()};
 }
 
 void PrintCommand(std::FILE* out, const Command& cmd) {

@@ -12,6 +12,7 @@
 #include "ledger/proof_json.h"
 #include "ledger/record.h"
 #include "tools/ledgerctl/ctl_common.h"
+#include "tools/ledgerctl/validator_changes.h"
 
 ABSL_FLAG(std::string, device_pubkey, "",
           "device public KEY (66 hex or a key file): also check the device's signature");
@@ -44,9 +45,14 @@ int ReportVerification(const Ctx& c, const StatusOr<ledger::VerifiedProof>& v) {
   if (!c.json) {
     std::fprintf(stderr,
                  "proof verified: record %s is in block %llu (header %s), final with %zu "
-                 "validator signature(s)%s%s\n",
+                 "validator signature(s)%s%s%s\n",
                  ShortHex(v->record_id).c_str(), static_cast<unsigned long long>(v->height),
                  ShortHex(v->header_hash).c_str(), v->signatures,
+                 v->validator_changes == 0
+                     ? ""
+                     : ("; set reached from genesis through " +
+                        std::to_string(v->validator_changes) + " validator-set change(s)")
+                           .c_str(),
                  v->payload_checked ? "; payload matches" : "",
                  v->device_signature_checked ? "; device signature verifies" : "");
   }
@@ -88,15 +94,15 @@ StatusOr<int> ProveRecord(const Ctx& c, const Bytes& id) {
     PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(absl::GetFlag(FLAGS_genesis)));
     genesis = g;
   }
-  // Without a genesis file the validator ids come from the certificate's indexes only.
-  ledger::Genesis names;
-  if (genesis) {
-    names = *genesis;
-  } else {
+  if (!genesis) {
     return InvalidArgumentError(
         "prove needs --genesis=FILE (validator ids and keys, and the local check)");
   }
-  PL_ASSIGN_OR_RETURN(JsonValue pj, ledger::ProofToJson(names, proof));
+  // Signer ids and keys of the set at the record's height, and the changes that led to it
+  // (docs/VALIDATOR_SET.md); the local check below trusts none of it.
+  PL_ASSIGN_OR_RETURN(ledger::ValidatorSchedule schedule, FetchSchedule(cl.get(), *genesis));
+  ProofBuilder builder(cl.get(), &*genesis, std::move(schedule));
+  PL_ASSIGN_OR_RETURN(JsonValue pj, builder.Build(proof));
   PL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::DecodeRecord(proof.record()));
   if (c.json) {
     // PROTOCOL.md 6.6's keys, plus the record decoded (its integrity status and
@@ -141,6 +147,8 @@ StatusOr<int> CmdProveAll(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(gpath));
   PL_ASSIGN_OR_RETURN(Bytes text, ReadFile(ids_path));
   PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
+  PL_ASSIGN_OR_RETURN(ledger::ValidatorSchedule schedule, FetchSchedule(cl.get(), g));
+  ProofBuilder builder(cl.get(), &g, std::move(schedule));
   uint64_t verified = 0, failed = 0;
   JsonValue failures = JsonValue::Array();
   size_t start = 0;
@@ -154,7 +162,7 @@ StatusOr<int> CmdProveAll(const Ctx& c) {
     auto check = [&]() -> Status {
       PL_ASSIGN_OR_RETURN(Bytes id, HexDecodeFixed(line, 32));
       PL_ASSIGN_OR_RETURN(v1::Proof proof, cl->GetProof(id));
-      PL_ASSIGN_OR_RETURN(JsonValue pj, ledger::ProofToJson(g, proof));
+      PL_ASSIGN_OR_RETURN(JsonValue pj, builder.Build(proof));
       PL_ASSIGN_OR_RETURN(ledger::VerifiedProof v, ledger::VerifyProofJson(g, pj));
       if (v.record_id != id) return DataLossError("node answered with another record's proof");
       return OkStatus();

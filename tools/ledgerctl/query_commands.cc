@@ -17,6 +17,18 @@ ABSL_FLAG(bool, all, false, "history: page through everything, not just the firs
 namespace provledger::tools {
 namespace {
 
+JsonValue IdArray(const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  JsonValue a = JsonValue::Array();
+  for (const auto& id : ids) a.Push(JsonValue::String(id));
+  return a;
+}
+
+std::string JoinIds(const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) out += (out.empty() ? "" : ",") + id;
+  return out;
+}
+
 Status CmdStatus(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
   PL_ASSIGN_OR_RETURN(v1::NodeStatus s, cl->GetStatus());
@@ -42,6 +54,12 @@ Status CmdStatus(const Ctx& c) {
     o.Set("pruned_below", JsonValue::Int(s.pruned_below()));
     o.Set("prune_bytes_before", JsonValue::Int(s.prune_bytes_before()));
     o.Set("prune_bytes_after", JsonValue::Int(s.prune_bytes_after()));
+    o.Set("epoch", JsonValue::Int(s.epoch()));
+    o.Set("validator_ids", IdArray(s.validator_ids()));
+    o.Set("pending_change_height", JsonValue::Int(s.pending_change_height()));
+    o.Set("pending_change_end", JsonValue::Int(s.pending_change_end()));
+    o.Set("pending_validator_ids", IdArray(s.pending_validator_ids()));
+    o.Set("validator_set_digest", JsonValue::String(HexEncode(s.validator_set_digest())));
     PrintJson(o);
   } else {
     std::printf(
@@ -66,6 +84,15 @@ Status CmdStatus(const Ctx& c) {
           s.peers_in_view(), s.validators() - 1, s.peers_elsewhere(),
           s.view_changing() ? "; changing view" : "",
           s.alone_in_view() ? "; ALONE IN VIEW: in no quorum, following by state transfer" : "");
+    }
+    std::printf("role       %s\nepoch      %llu (set of %d: %s)\n", s.role().c_str(),
+                static_cast<unsigned long long>(s.epoch()), s.validator_ids_size(),
+                JoinIds(s.validator_ids()).c_str());
+    if (s.pending_change_height() != 0) {
+      std::printf("change     committed at %llu: set of %d (%s) in force above %llu\n",
+                  static_cast<unsigned long long>(s.pending_change_height()),
+                  s.pending_validator_ids_size(), JoinIds(s.pending_validator_ids()).c_str(),
+                  static_cast<unsigned long long>(s.pending_change_end()));
     }
   }
   return OkStatus();
@@ -94,6 +121,10 @@ Status CmdBlock(const Ctx& c) {
   o.Set("proposer", JsonValue::String(hd.proposer));
   o.Set("certificate_view", JsonValue::Int(b.certificate().view()));
   o.Set("certificate_signatures", JsonValue::Int(b.certificate().signatures_size()));
+  // Indexes in the validator set in force at this height (ledgerctl validator list).
+  JsonValue signers = JsonValue::Array();
+  for (const auto& s : b.certificate().signatures()) signers.Push(JsonValue::Int(s.validator()));
+  o.Set("certificate_signers", std::move(signers));
   JsonValue ids = JsonValue::Array();
   for (const auto& r : b.records()) ids.Push(JsonValue::String(HexEncode(ledger::RecordId(r))));
   o.Set("record_ids", std::move(ids));
