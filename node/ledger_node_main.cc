@@ -42,6 +42,8 @@
 #include "ledger/genesis.h"
 #include "ledger/registry.h"
 #include "ledger/store/block_store.h"
+#include "ledger/validator_schedule.h"
+#include "ledger/validator_set.h"
 #include "node/checkpoint_joiner.h"
 #include "node/follower_orderer.h"
 #include "node/ledger_service.h"
@@ -143,18 +145,28 @@ constexpr int kExitStoreWriteFailed = 4;
 constexpr uint32_t kRemoteFetchDeadlineMs = 5000;  // each GetProof a light node asks a full node
 
 // The full nodes a light node asks for pruned records: `flagged` first, in order, then the
-// genesis validators not declared light (this node's own entry left out), each address once.
+// members of the validator set in force (`in_force`, may be null) that its genesis entry does
+// not declare light (a validator added by a set change counts as full), then the genesis
+// validators not declared light (a removed one keeps its blocks as a follower); this node's
+// own id left out, each address once.
 std::vector<std::string> FullNodeAddresses(const ledger::Genesis& genesis,
-                                           std::optional<uint32_t> self,
+                                           const ledger::ValidatorSet* in_force,
+                                           const std::string& self_id,
                                            const std::vector<std::string>& flagged) {
   std::vector<std::string> out;
   auto add = [&](const std::string& a) {
     if (!a.empty() && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
   };
   for (const auto& a : flagged) add(a);
+  if (in_force != nullptr) {
+    for (const ledger::Validator& v : in_force->members()) {
+      const auto g = genesis.IndexOf(v.id);
+      if (v.id == self_id || (g && genesis.validators[*g].light)) continue;
+      add(v.address);
+    }
+  }
   for (const ledger::Validator* v : genesis.FullValidators()) {
-    if (self && v == &genesis.validators[*self]) continue;
-    add(v->address);
+    if (v->id != self_id) add(v->address);
   }
   return out;
 }
@@ -243,7 +255,9 @@ Status Run(int argc, char** argv, int* exit_code) {
                           ParseRetentionAge(absl::GetFlag(FLAGS_retain_age)));
     }
     if (!retention.any()) retention.retain_blocks = 1000;
-    full_nodes = FullNodeAddresses(genesis, self, absl::GetFlag(FLAGS_full_nodes));
+    // Checked here against the genesis (before any disk is touched), and again once the
+    // store tells the set in force.
+    full_nodes = FullNodeAddresses(genesis, nullptr, node_id, absl::GetFlag(FLAGS_full_nodes));
     if (full_nodes.empty()) {
       return FailedPreconditionError(
           "--mode=light needs a full node to fetch pruned records from: " + genesis_path +
@@ -343,6 +357,11 @@ Status Run(int argc, char** argv, int* exit_code) {
   std::unique_ptr<Pruner> pruner;
   std::unique_ptr<RemoteRecordFetcher> fetcher;
   if (light) {
+    // The set in force at our height may name full validators the genesis does not.
+    if (const auto schedule = registry.Get()->schedule(); schedule != nullptr) {
+      full_nodes = FullNodeAddresses(genesis, &schedule->SetAt(store->height() + 1), node_id,
+                                     absl::GetFlag(FLAGS_full_nodes));
+    }
     pruner = std::make_unique<Pruner>(store.get(), retention, [] { return NowMs(); });
     fetcher = RemoteRecordFetcher::OverGrpc(full_nodes, kRemoteFetchDeadlineMs);
     fopts.pruner = pruner.get();
