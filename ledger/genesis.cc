@@ -31,6 +31,14 @@ bool Genesis::IsAdmin(ByteView pubkey) const {
   return false;
 }
 
+std::vector<const Validator*> Genesis::FullValidators() const {
+  std::vector<const Validator*> full;
+  for (const auto& v : validators) {
+    if (!v.light) full.push_back(&v);
+  }
+  return full;
+}
+
 StatusOr<Genesis> ParseGenesis(std::string_view text) {
   auto parsed = ParseJson(text);
   if (!parsed.ok()) return parsed.status().Annotate("genesis");
@@ -58,6 +66,15 @@ StatusOr<Genesis> ParseGenesis(std::string_view text) {
         ValidatePublicKey(*key).Annotate("genesis: validator " + val.id + " pubkey"));
     val.pubkey = *key;
     PL_ASSIGN_OR_RETURN(val.address, v.GetString("address"));
+    // Optional, an extension of section 9 (docs/OPERATIONS.md): absent means full.
+    if (const JsonValue* mode = v.Find("mode")) {
+      if (!mode->is_string() ||
+          (mode->string_value() != "full" && mode->string_value() != "light")) {
+        return InvalidArgumentError("genesis: validator " + val.id +
+                                    " mode must be \"full\" or \"light\"");
+      }
+      val.light = mode->string_value() == "light";
+    }
     if (!ids.insert(val.id).second)
       return InvalidArgumentError("genesis: validator id '" + val.id + "' listed twice");
     if (!keys.insert(val.pubkey).second)
@@ -67,6 +84,11 @@ StatusOr<Genesis> ParseGenesis(std::string_view text) {
   if (g.validators.empty() || (g.validators.size() - 1) % 3 != 0) {
     return InvalidArgumentError("genesis: " + std::to_string(g.validators.size()) +
                                 " validators; N must be 3f+1 (1, 4, 7, 10, ...)");
+  }
+  if (g.FullValidators().empty()) {
+    return InvalidArgumentError(
+        "genesis: every validator is \"mode\": \"light\"; at least one must keep every block "
+        "(full), or pruned records could be fetched from no one");
   }
   PL_ASSIGN_OR_RETURN(const JsonValue* admins, doc.GetArray("admins"));
   for (const auto& a : admins->items()) {
@@ -97,6 +119,7 @@ std::string GenesisToJson(const Genesis& g) {
     o.Set("id", JsonValue::String(v.id));
     o.Set("pubkey", JsonValue::String(HexEncode(v.pubkey)));
     o.Set("address", JsonValue::String(v.address));
+    if (v.light) o.Set("mode", JsonValue::String("light"));  // absent: full (unchanged files)
     vals.Push(std::move(o));
   }
   doc.Set("validators", std::move(vals));

@@ -17,6 +17,10 @@ struct Validator {
   std::string id;
   Bytes pubkey;         // 33-byte compressed
   std::string address;  // host:port of its gRPC endpoint
+  // Optional "mode": "light" in its genesis entry (docs/OPERATIONS.md "Light nodes"): this
+  // validator may run --mode=light (prune old block bodies). Default false: it keeps every
+  // block. Verifiers ignore the key; it weighs nothing in certificates.
+  bool light = false;
 };
 
 struct Genesis {
@@ -37,11 +41,15 @@ struct Genesis {
   // Index of the validator with `pubkey`, or nullopt.
   std::optional<uint32_t> IndexOfKey(ByteView pubkey) const;
   bool IsAdmin(ByteView pubkey) const;
+  // The validators that keep every block (entries without "mode": "light"); never empty
+  // for a Genesis that ParseGenesis returned.
+  std::vector<const Validator*> FullValidators() const;
 };
 
 // Parses and checks a genesis file: strict JSON, valid names, N = 3f+1 validators with
-// unique ids and keys, valid compressed keys, at least one admin. kInvalidArgument naming
-// the field otherwise.
+// unique ids and keys, valid compressed keys, each validator's optional "mode" "full" or
+// "light" with at least one full validator, at least one admin. kInvalidArgument naming the
+// field otherwise.
 StatusOr<Genesis> ParseGenesis(std::string_view text);
 // Reads and parses the file at `path` (kNotFound if missing).
 StatusOr<Genesis> LoadGenesis(const std::string& path);

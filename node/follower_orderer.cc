@@ -205,29 +205,9 @@ Status FollowerOrderer::Deliver(std::shared_ptr<StateTransfer::Batch> batch) {
 }
 
 void FollowerOrderer::MaybePrune() {
-  const uint64_t retain = options_.retain_blocks;
-  if (retain == 0 || !store_->light()) return;
-  const uint64_t head = store_->height();
-  if (head <= retain) return;
-  const uint64_t below = head - retain + 1;  // keep bodies of below..head
-  const uint64_t step = std::max<uint64_t>(10, retain / 10);
-  if (below < store_->pruned_below() + step) return;
-  // At most kMaxPruneBlocks per call: a long chain opened light for the first time is pruned
-  // over several deliveries, never in one huge batch.
-  constexpr uint64_t kMaxPruneBlocks = 1000;
-  auto r = store_->Prune(std::min(below, store_->pruned_below() + kMaxPruneBlocks));
-  if (!r.ok()) {
-    // Pruning only frees disk: a failure is logged and tried again at the next step, unless
-    // the store is broken (then the node stops, as for any failed write).
-    LogWarn("prune_failed").Kv("below", below).Kv("err", r.status().ToString());
-    if (!store_->write_status().ok()) Fail(r.status());
-    return;
-  }
-  LogInfo("pruned")
-      .Kv("from", r->from)
-      .Kv("to", r->to)
-      .Kv("bytes_before", r->bytes_before)
-      .Kv("bytes_after", r->bytes_after);
+  if (options_.pruner == nullptr) return;
+  Status s = options_.pruner->MaybePrune();
+  if (!s.ok()) Fail(s);
 }
 
 Status FollowerOrderer::DeliverRepair(std::shared_ptr<BlockRepairer::Copy> copy) {

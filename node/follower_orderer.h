@@ -33,6 +33,7 @@
 #include "node/block_applier.h"
 #include "node/block_repairer.h"
 #include "node/orderer.h"
+#include "node/pruner.h"
 #include "node/registry_holder.h"
 #include "node/state_transfer.h"
 
@@ -46,10 +47,9 @@ struct FollowerOptions {
   uint32_t poll_ms = 200;             // how often the validators' heads are asked for
   uint32_t status_timeout_ms = 1000;  // deadline of each GetStatus
   client::ClientOptions forward;      // deadlines of forwarded submissions
-  // Light node (the store is light): bodies of blocks older than the last `retain_blocks` are
-  // pruned (BlockStore::Prune) in steps of max(10, retain_blocks / 10) blocks, at most 1000
-  // blocks per delivery. 0: keep all.
-  uint64_t retain_blocks = 0;
+  // Light node (the store is light): run after each delivery, on the fetch thread, to prune
+  // old bodies (node/pruner.h). Null: keep all. Must outlive the orderer.
+  Pruner* pruner = nullptr;
 };
 
 class FollowerOrderer final : public Orderer, public SubmitForwarder {
@@ -95,8 +95,8 @@ class FollowerOrderer final : public Orderer, public SubmitForwarder {
   provledger::v1::Ledger::Stub* StubFor(const std::string& address);
   Status Deliver(std::shared_ptr<StateTransfer::Batch> batch);
   Status DeliverRepair(std::shared_ptr<BlockRepairer::Copy> copy);
-  // Prunes when the bodies kept exceed the window by a step (light nodes); logs ev=pruned.
-  // Called with write_mu_ held.
+  // options_.pruner->MaybePrune() (light nodes); stops the node if the store broke. Called
+  // with write_mu_ held.
   void MaybePrune();
   void Fail(const Status& s);
 

@@ -1,5 +1,8 @@
 // ledger_node: a provledger validator node. Serves the client gRPC service and orders
 // gateway-signed batches into blocks with PBFT (also for a single validator, N = 1).
+// With --mode=light (a follower, or a validator its genesis entry declares light) it prunes
+// old block bodies and fetches pruned records from full nodes, checking them against its
+// own headers (node/pruner.h, node/remote_record_fetcher.h).
 // With --follow it is a follower instead: outside consensus, it pulls committed blocks
 // from the genesis validators, checks and stores them, serves every query and forwards
 // submissions (node/follower_orderer.h).
@@ -21,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -38,11 +42,15 @@
 #include "ledger/genesis.h"
 #include "ledger/registry.h"
 #include "ledger/store/block_store.h"
+#include "ledger/validator_schedule.h"
+#include "ledger/validator_set.h"
 #include "node/checkpoint_joiner.h"
 #include "node/follower_orderer.h"
 #include "node/ledger_service.h"
 #include "node/pbft_orderer.h"
+#include "node/pruner.h"
 #include "node/registry_holder.h"
+#include "node/remote_record_fetcher.h"
 #include "node/role_switcher.h"
 #include "node/state_attester.h"
 #include "node/state_sync_service.h"
@@ -77,10 +85,19 @@ ABSL_FLAG(bool, follow, false,
           "names this id). The role follows the validator set in force at every epoch");
 ABSL_FLAG(uint64_t, follow_poll_ms, 200, "follower: ask the validators' heads this often");
 ABSL_FLAG(std::string, mode, "full",
-          "full: keep every block; light (followers only, with --follow): keep headers, "
-          "certificates and the registry, prune older block bodies (see --retain_blocks)");
-ABSL_FLAG(uint64_t, retain_blocks, 1000,
-          "light: keep the bodies (records, payloads) of the last N blocks (N >= 1)");
+          "full: keep every block; light: keep headers, certificates, the registry and the "
+          "indexes, prune older block bodies (--retain_blocks, --retain_age) and fetch pruned "
+          "records from full nodes (--full_nodes). A validator may run light only if its "
+          "genesis entry says \"mode\": \"light\"");
+ABSL_FLAG(uint64_t, retain_blocks, 0,
+          "light: keep the bodies of the last N blocks (0: not set; with --retain_age unset "
+          "too, 1000)");
+ABSL_FLAG(std::string, retain_age, "",
+          "light: keep the bodies of blocks younger than this (30d, 12h, 90m, 45s); with "
+          "--retain_blocks too, a body goes once it is outside both windows");
+ABSL_FLAG(std::vector<std::string>, full_nodes, {},
+          "light: HOST:PORT,... of full nodes to fetch pruned records from, asked first and in "
+          "order; then the genesis validators not declared light");
 ABSL_FLAG(std::string, catch_up, "auto",
           "how an empty node joins: blocks (replay every block), checkpoint (install the state "
           "a quorum of the validator set in force attests at a recent checkpoint, then go on by "
@@ -115,6 +132,8 @@ const std::vector<std::string> kFlagOrder = {"genesis",
                                              "follow_poll_ms",
                                              "mode",
                                              "retain_blocks",
+                                             "retain_age",
+                                             "full_nodes",
                                              "catch_up",
                                              "catch_up_min_blocks",
                                              "state_interval",
@@ -124,6 +143,34 @@ const std::vector<std::string> kFlagOrder = {"genesis",
 
 constexpr int kExitListenFailed = 2;
 constexpr int kExitStoreWriteFailed = 4;
+constexpr uint32_t kRemoteFetchDeadlineMs = 5000;  // each GetProof a light node asks a full node
+
+// The full nodes a light node asks for pruned records: `flagged` first, in order, then the
+// members of the validator set in force (`in_force`, may be null) that its genesis entry does
+// not declare light (a validator added by a set change counts as full), then the genesis
+// validators not declared light (a removed one keeps its blocks as a follower); this node's
+// own id left out, each address once.
+std::vector<std::string> FullNodeAddresses(const ledger::Genesis& genesis,
+                                           const ledger::ValidatorSet* in_force,
+                                           const std::string& self_id,
+                                           const std::vector<std::string>& flagged) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& a) {
+    if (!a.empty() && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  };
+  for (const auto& a : flagged) add(a);
+  if (in_force != nullptr) {
+    for (const ledger::Validator& v : in_force->members()) {
+      const auto g = genesis.IndexOf(v.id);
+      if (v.id == self_id || (g && genesis.validators[*g].light)) continue;
+      add(v.address);
+    }
+  }
+  for (const ledger::Validator* v : genesis.FullValidators()) {
+    if (v->id != self_id) add(v->address);
+  }
+  return out;
+}
 
 // The port of HOST:PORT (or [V6]:PORT); "" if there is none.
 std::string PortOf(const std::string& listen) {
@@ -190,12 +237,37 @@ Status Run(int argc, char** argv, int* exit_code) {
     return InvalidArgumentError("--mode must be full or light, not '" + mode + "'");
   }
   const bool light = mode == "light";
-  if (light && !follow) {
-    return InvalidArgumentError(
-        "--mode=light is for followers only (add --follow): validators keep every block");
+  const std::optional<uint32_t> self = genesis.IndexOf(node_id);
+  if (light && !follow && !(self && genesis.validators[*self].light)) {
+    // At least one node must keep every block: the genesis says which validators may prune.
+    return FailedPreconditionError(
+        "validator " + node_id + " is declared full in " + genesis_path +
+        " (its entry has no \"mode\": \"light\"; validators added by a set change are "
+        "full), so it must keep every block: run it "
+        "--mode=full, or make a genesis that declares it light (ledgerctl genesis --light=" +
+        node_id + ")");
   }
-  if (light && absl::GetFlag(FLAGS_retain_blocks) == 0) {
-    return InvalidArgumentError("--retain_blocks must be at least 1");
+  RetentionOptions retention;
+  std::vector<std::string> full_nodes;
+  if (light) {
+    retention.retain_blocks = absl::GetFlag(FLAGS_retain_blocks);
+    if (!absl::GetFlag(FLAGS_retain_age).empty()) {
+      PL_ASSIGN_OR_RETURN(retention.retain_age_ms,
+                          ParseRetentionAge(absl::GetFlag(FLAGS_retain_age)));
+    }
+    if (!retention.any()) retention.retain_blocks = 1000;
+    // Checked here against the genesis (before any disk is touched), and again once the
+    // store tells the set in force.
+    full_nodes = FullNodeAddresses(genesis, nullptr, node_id, absl::GetFlag(FLAGS_full_nodes));
+    if (full_nodes.empty()) {
+      return FailedPreconditionError(
+          "--mode=light needs a full node to fetch pruned records from: " + genesis_path +
+          " declares no other validator full and --full_nodes is empty");
+    }
+  } else if (absl::GetFlag(FLAGS_retain_blocks) != 0 || !absl::GetFlag(FLAGS_retain_age).empty() ||
+             !absl::GetFlag(FLAGS_full_nodes).empty()) {
+    return InvalidArgumentError(
+        "--retain_blocks, --retain_age and --full_nodes are for --mode=light");
   }
   // Every key this node holds: it signs with the one the set in force names for its id.
   std::vector<PrivateKey> keys;
@@ -207,7 +279,6 @@ Status Run(int argc, char** argv, int* exit_code) {
   FollowerOptions fopts;
   PL_ASSIGN_OR_RETURN(fopts.poll_ms, NarrowFlag<uint32_t>(FLAGS_follow_poll_ms, "follow_poll_ms"));
   if (fopts.poll_ms == 0) return InvalidArgumentError("--follow_poll_ms must be positive");
-  if (light) fopts.retain_blocks = absl::GetFlag(FLAGS_retain_blocks);
   PbftOptions popts;
   PL_ASSIGN_OR_RETURN(popts.block_timeout_ms,
                       NarrowFlag<uint32_t>(FLAGS_block_timeout_ms, "block_timeout_ms"));
@@ -284,6 +355,19 @@ Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(auto registry_rows, store->RegistryScan(""));
   PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows, &genesis));
   RegistryHolder registry(snapshot);
+  std::unique_ptr<Pruner> pruner;
+  std::unique_ptr<RemoteRecordFetcher> fetcher;
+  if (light) {
+    // The set in force at our height may name full validators the genesis does not.
+    if (const auto schedule = registry.Get()->schedule(); schedule != nullptr) {
+      full_nodes = FullNodeAddresses(genesis, &schedule->SetAt(store->height() + 1), node_id,
+                                     absl::GetFlag(FLAGS_full_nodes));
+    }
+    pruner = std::make_unique<Pruner>(store.get(), retention, [] { return NowMs(); });
+    fetcher = RemoteRecordFetcher::OverGrpc(full_nodes, kRemoteFetchDeadlineMs);
+    fopts.pruner = pruner.get();
+    popts.pruner = pruner.get();
+  }
 
   // The validator set in force at our height decides the role (and the epoch), after a
   // restart too: the store holds the schedule.
@@ -335,6 +419,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   // Registered on every node: a follower may become a validator at an epoch's end.
   auto consensus_service = std::make_unique<ConsensusService>(orderer.get());
   LedgerService service(&genesis, node_id, store.get(), &registry, orderer.get(), BatchLimits());
+  if (light) service.EnableLight(fetcher.get(), pruner.get());
   std::unique_ptr<StateAttester> attester;
   // Any node holding a key attests the heights at which the set in force names it with one of
   // its keys (a validator added later or promoted from follower, a rekeyed one with its new
@@ -376,7 +461,9 @@ Status Run(int argc, char** argv, int* exit_code) {
       .Kv("validators", plan.set.size())
       .Kv("epoch", plan.epoch)
       .Kv("role", first_role.validator ? "validator" : "follower")
-      .Kv("mode", mode);
+      .Kv("mode", mode)
+      .Kv("pruned_below", store->pruned_below())
+      .Kv("full_nodes", light ? std::to_string(full_nodes.size()) : "-");
   uint64_t last_height = store->height();
   auto last_report = std::chrono::steady_clock::now();
   RunUntilStopSignal([&] {

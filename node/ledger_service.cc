@@ -42,6 +42,21 @@ Status LedgerService::PrunedRecord(ByteView id, uint64_t height) const {
                        ") pruned on this light node; ask a full node");
 }
 
+StatusOr<FetchedRecord> LedgerService::FetchPruned(const grpc::ServerContext* ctx, ByteView id,
+                                                   const ledger::RecordLocation& loc,
+                                                   ledger::StoredBlock* header) const {
+  if (fetcher_ == nullptr) return PrunedRecord(id, loc.height);
+  PL_ASSIGN_OR_RETURN(*header, store_->ReadCertifiedHeader(loc.height));
+  LocalRecord local;
+  local.record_id = Bytes(id);
+  local.height = loc.height;
+  local.index = loc.index;
+  local.header = header->header;
+  local.header_hash = header->header_hash;
+  return fetcher_->Fetch(local,
+                         ctx != nullptr ? ctx->deadline() : RemoteRecordFetcher::Deadline::max());
+}
+
 grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
                                   v1::ConsensusRequest request, v1::SubmitResponse* resp) {
   auto fut = orderer_->Submit(std::move(batch), std::move(request));
@@ -204,6 +219,12 @@ grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequ
   resp->set_peers_elsewhere(vh.peers_elsewhere);
   resp->set_alone_in_view(vh.alone_in_view);
   resp->set_role(orderer_->role());
+  resp->set_pruned_below(store_->pruned_below());
+  if (pruner_ != nullptr) {
+    const PruneStats ps = pruner_->stats();
+    resp->set_prune_bytes_before(ps.bytes_before);
+    resp->set_prune_bytes_after(ps.bytes_after);
+  }
   return grpc::Status::OK;
 }
 
@@ -229,13 +250,23 @@ StatusOr<Bytes> LedgerService::ResolveRecordId(const v1::GetRecordRequest& req) 
   return store_->FindBySeq(req.device(), req.seq());
 }
 
-grpc::Status LedgerService::GetRecord(grpc::ServerContext*, const v1::GetRecordRequest* req,
+grpc::Status LedgerService::GetRecord(grpc::ServerContext* ctx, const v1::GetRecordRequest* req,
                                       v1::RecordResponse* resp) {
   auto id = ResolveRecordId(*req);
   if (!id.ok()) return ToGrpc(id.status());
   auto loc = store_->FindRecord(*id);
   if (!loc.ok()) return ToGrpc(loc.status());
-  if (Status p = PrunedRecord(*id, loc->height); !p.ok()) return ToGrpc(p);
+  if (!PrunedRecord(*id, loc->height).ok()) {
+    ledger::StoredBlock header;
+    auto fetched = FetchPruned(ctx, *id, *loc, &header);
+    if (!fetched.ok()) return ToGrpc(fetched.status());
+    resp->set_record_id(*id);
+    resp->set_record(std::move(fetched->record));
+    resp->set_height(loc->height);
+    resp->set_index(loc->index);
+    resp->set_fetched_from(fetched->from);  // no payload: a light node keeps none of these
+    return grpc::Status::OK;
+  }
   auto b = ReadOrRepair(loc->height, false);
   if (!b.ok()) return ToGrpc(b.status());
   if (loc->index >= b->records.size()) {
@@ -253,14 +284,29 @@ grpc::Status LedgerService::GetRecord(grpc::ServerContext*, const v1::GetRecordR
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerService::GetProof(grpc::ServerContext*, const v1::GetProofRequest* req,
+grpc::Status LedgerService::GetProof(grpc::ServerContext* ctx, const v1::GetProofRequest* req,
                                      v1::Proof* resp) {
   if (req->record_id().size() != 32) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "record id must be 32 bytes");
   }
   auto loc = store_->FindRecord(req->record_id());
   if (!loc.ok()) return ToGrpc(loc.status());
-  if (Status p = PrunedRecord(req->record_id(), loc->height); !p.ok()) return ToGrpc(p);
+  if (!PrunedRecord(req->record_id(), loc->height).ok()) {
+    ledger::StoredBlock header;
+    auto fetched = FetchPruned(ctx, req->record_id(), *loc, &header);
+    if (!fetched.ok()) return ToGrpc(fetched.status());
+    resp->set_chain_id(genesis_->chain_id);
+    resp->set_record_id(req->record_id());
+    resp->set_record(std::move(fetched->record));
+    resp->set_height(loc->height);
+    resp->set_leaf_index(loc->index);
+    resp->set_tree_size(header.header.record_count);
+    for (auto& h : fetched->audit_path) resp->add_audit_path(std::move(h));
+    resp->set_header(header.header_bytes);  // ours, as stored and certified
+    *resp->mutable_certificate() = header.certificate;
+    resp->set_fetched_from(fetched->from);
+    return grpc::Status::OK;
+  }
   auto b = ReadOrRepair(loc->height, false);  // checked: a flipped byte is DATA_LOSS
   if (!b.ok()) return ToGrpc(b.status());
   std::vector<Bytes> leaves;

@@ -17,7 +17,9 @@
 #include "node/batch_validator.h"
 #include "node/firmware_index.h"
 #include "node/orderer.h"
+#include "node/pruner.h"
 #include "node/registry_holder.h"
+#include "node/remote_record_fetcher.h"
 #include "proto/ledger.grpc.pb.h"
 
 namespace provledger::node {
@@ -30,6 +32,15 @@ class LedgerService final : public provledger::v1::Ledger::Service {
   // All pointers must outlive the service.
   LedgerService(const ledger::Genesis* genesis, std::string node_id, ledger::BlockStore* store,
                 RegistryHolder* registry, Orderer* orderer, BatchLimits limits);
+
+  // A light node: records (and proofs) of pruned blocks are fetched from full nodes with
+  // `fetcher` and checked against this node's headers; `pruner` (may be null) reports its
+  // figures in NodeStatus. Both must outlive the service; call before the server starts.
+  // Without it a pruned record answers kNotFound ("pruned on this light node").
+  void EnableLight(const RemoteRecordFetcher* fetcher, const Pruner* pruner) {
+    fetcher_ = fetcher;
+    pruner_ = pruner;
+  }
 
   grpc::Status Submit(grpc::ServerContext* ctx, const provledger::v1::SubmitRequest* req,
                       provledger::v1::SubmitResponse* resp) override;
@@ -78,6 +89,13 @@ class LedgerService final : public provledger::v1::Ledger::Service {
   // kNotFound ("pruned on this light node; ask a full node") when record `id` at `height`
   // lies in a block whose body this light node pruned; OK otherwise.
   Status PrunedRecord(ByteView id, uint64_t height) const;
+  // Record `id` at `loc`, in a pruned block, fetched from a full node and checked against our
+  // certified header of loc.height (RemoteRecordFetcher); the header and certificate are
+  // ours. kNotFound as PrunedRecord without a fetcher; the fetcher's error otherwise.
+  // Asks no full node after `ctx`'s deadline.
+  StatusOr<FetchedRecord> FetchPruned(const grpc::ServerContext* ctx, ByteView id,
+                                      const ledger::RecordLocation& loc,
+                                      ledger::StoredBlock* header) const;
 
   const ledger::Genesis* genesis_;
   std::string node_id_;
@@ -85,6 +103,8 @@ class LedgerService final : public provledger::v1::Ledger::Service {
   RegistryHolder* registry_;
   Orderer* orderer_;
   BatchLimits limits_;
+  const RemoteRecordFetcher* fetcher_ = nullptr;
+  const Pruner* pruner_ = nullptr;
   // Records refused for good: logged at most once a second, with the count since.
   std::atomic<uint64_t> refused_logged_ms_{0};  // SteadyMs() of the last records_refused
   std::atomic<uint64_t> refused_unlogged_{0};

@@ -280,6 +280,14 @@ void PbftOrderer::OnTick() {
       return;
     }
   }
+  if (ticks_ % 100 == 50 && options_.pruner != nullptr) {
+    // A light validator's old bodies (node/pruner.h): here, since this thread is the writer.
+    Status s = options_.pruner->MaybePrune();
+    if (!s.ok()) {
+      Halt("prune", store_->height(), s);
+      return;
+    }
+  }
   waiters_.Expire(SteadyMs(), options_.submit_timeout_ms);
 }
 

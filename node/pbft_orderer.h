@@ -42,6 +42,7 @@
 #include "node/checked_batch_cache.h"
 #include "node/orderer.h"
 #include "node/peer_transport.h"
+#include "node/pruner.h"
 #include "node/registry_holder.h"
 #include "node/state_transfer.h"
 #include "node/submission_waiters.h"
@@ -65,6 +66,10 @@ struct PbftOptions {
   // refuses a second digest for one after a restart only if it was). Costs one synced write
   // per batch of new votes; off only to measure what it costs.
   bool persist_votes = true;
+  // A light validator (ledger_node --mode=light): prunes old block bodies, about once a
+  // second on the consensus thread (node/pruner.h). Null: keep every block. Must outlive
+  // the orderer.
+  Pruner* pruner = nullptr;
 };
 
 // The validator-set epoch one PbftOrderer orders (node/epoch_plan.h, RoleSwitcher).

@@ -938,6 +938,31 @@ StatusOr<Bytes> BlockStore::ReadHeaderBytes(uint64_t height) const {
   return v;
 }
 
+StatusOr<StoredBlock> BlockStore::ReadCertifiedHeader(uint64_t height) const {
+  if (height == 0 || height > this->height()) {
+    return OutOfRangeError("height " + std::to_string(height) + " is not in 1.." +
+                           std::to_string(this->height()));
+  }
+  StoredBlock b;
+  std::string cert;
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  const std::string where = "block " + std::to_string(height);
+  PL_RETURN_IF_ERROR(FromRocks(db_->Get(ro, cfs_[kHeaders], S(HeightKey(height)), &b.header_bytes),
+                               where + " header"));
+  PL_RETURN_IF_ERROR(
+      FromRocks(db_->Get(ro, cfs_[kCerts], S(HeightKey(height)), &cert), where + " certificate"));
+  if (!b.certificate.ParseFromString(cert))
+    return DataLossError(where + ": certificate does not parse");
+  CheckedHeader checked;
+  Status s = CheckCertifiedBlock(ChainLink{chain_id_, height, std::nullopt}, b.header_bytes,
+                                 nullptr, b.certificate, /*genesis=*/nullptr, &checked);
+  if (!s.ok()) return DataLossError(where + ": " + s.message());
+  b.header = checked.header;
+  b.header_hash = checked.header_hash;
+  return b;
+}
+
 StatusOr<RecordLocation> BlockStore::FindRecord(ByteView record_id) const {
   std::string v;
   PL_RETURN_IF_ERROR(

@@ -213,6 +213,12 @@ class BlockStore {
   // Header bytes of `height` only (no body check); kOutOfRange past the head.
   StatusOr<Bytes> ReadHeaderBytes(uint64_t height) const;
 
+  // Header and certificate of `height`, kept for every block, pruned or not (a light node
+  // checks what a full node sends against them), checked against each other: the header
+  // decodes as block `height` of this chain and the certificate's digest is its commit
+  // digest. kOutOfRange past the head; kDataLoss if they fail those checks. Fills no body.
+  StatusOr<StoredBlock> ReadCertifiedHeader(uint64_t height) const;
+
   // kNotFound if the record id is not on the chain.
   StatusOr<RecordLocation> FindRecord(ByteView record_id) const;
   // The record id stored for (device, seq); kNotFound if none.

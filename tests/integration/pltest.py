@@ -133,7 +133,7 @@ def follower_argv(root, genesis, name, addr):
 class Chain:
     """A genesis with `n` validators (keys, addresses), an admin key, a gateway and devices."""
 
-    def __init__(self, root, n=1, chain_id="itest"):
+    def __init__(self, root, n=1, chain_id="itest", light=()):
         self.root = root
         self.ports = [free_port() for _ in range(n)]
         self.ids = ["v%d" % i for i in range(n)]
@@ -144,6 +144,8 @@ class Chain:
                 "--admin=%s/admin.key" % root]
         for v, p in zip(self.ids, self.ports):
             args.append("--validator=%s:%s/%s.key:127.0.0.1:%d" % (v, root, v, p))
+        if light:  # validators declared "mode": "light" in the genesis
+            args.append("--light=" + ",".join(light))
         ctl(*args)
         self.genesis = root + "/genesis.json"
         self.procs = {}

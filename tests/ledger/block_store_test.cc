@@ -964,5 +964,22 @@ TEST_F(BlockStoreTest, PruneKeepsTheHeadAndSurvivesReopen) {
   EXPECT_EQ(full.status().code(), StatusCode::kFailedPrecondition);
 }
 
+TEST_F(BlockStoreTest, ReadCertifiedHeaderAnswersForAPrunedBlock) {
+  light_ = true;
+  Reopen();
+  AppendBigBlocks(store_.get(), 12);
+  const StatusOr<StoredBlock> whole = store_->ReadBlock(4);
+  ASSERT_TRUE(whole.ok());
+  ASSERT_TRUE(store_->Prune(10).ok());
+  StatusOr<StoredBlock> h = store_->ReadCertifiedHeader(4);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->header_bytes, whole->header_bytes);
+  EXPECT_EQ(h->header_hash, whole->header_hash);
+  EXPECT_EQ(h->header.root, whole->header.root);
+  EXPECT_EQ(h->certificate.digest(), whole->certificate.digest());
+  EXPECT_TRUE(h->records.empty());
+  EXPECT_EQ(store_->ReadCertifiedHeader(13).status().code(), StatusCode::kOutOfRange);
+}
+
 }  // namespace
 }  // namespace provledger::ledger

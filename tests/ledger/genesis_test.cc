@@ -48,6 +48,7 @@ constexpr char kV0Uncompressed[] =
 struct V {
   std::string id;
   std::string pubkey;
+  std::string mode;  // the raw "mode" value of its entry (JSON text), or empty for none
 };
 
 // A genesis text with the given validators; `admins_json` is the raw "admins" member (or
@@ -60,7 +61,8 @@ std::string GenesisText(const std::vector<V>& validators,
   for (size_t i = 0; i < validators.size(); ++i) {
     if (i > 0) s += ", ";
     s += "{\"id\": \"" + validators[i].id + "\", \"pubkey\": \"" + validators[i].pubkey +
-         "\", \"address\": \"127.0.0.1:" + std::to_string(7000 + i) + "\"}";
+         "\", \"address\": \"127.0.0.1:" + std::to_string(7000 + i) + "\"" +
+         (validators[i].mode.empty() ? "" : ", \"mode\": " + validators[i].mode) + "}";
   }
   s += "]";
   if (!admins_json.empty()) s += ", \"admins\": " + admins_json;
@@ -206,6 +208,55 @@ TEST(ParseGenesis, RefusesMissingChainId) {
   ASSERT_NE(text.find(member), std::string::npos);
   text.erase(text.find(member), member.size());
   ExpectRefused(text);
+}
+
+TEST(ParseGenesis, ValidatorsAreFullWithoutAMode) {
+  StatusOr<Genesis> g = ParseGenesis(GenesisText(FourValidators()));
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->FullValidators().size(), 4u);
+}
+
+TEST(ParseGenesis, ReadsLightAndFullModes) {
+  std::vector<V> vals = FourValidators();
+  vals[1].mode = "\"light\"";
+  vals[2].mode = "\"full\"";
+  StatusOr<Genesis> g = ParseGenesis(GenesisText(vals));
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_FALSE(g->validators[0].light);
+  EXPECT_TRUE(g->validators[1].light);
+  EXPECT_FALSE(g->validators[2].light);
+  ASSERT_EQ(g->FullValidators().size(), 3u);
+  EXPECT_EQ(g->FullValidators()[1]->id, "v2");
+}
+
+TEST(ParseGenesis, RefusesAnUnknownMode) {
+  std::vector<V> vals = FourValidators();
+  vals[0].mode = "\"archive\"";
+  ExpectRefused(GenesisText(vals));
+  vals[0].mode = "1";
+  ExpectRefused(GenesisText(vals));
+}
+
+TEST(ParseGenesis, RefusesEveryValidatorLight) {
+  std::vector<V> vals = FourValidators();
+  for (auto& v : vals) v.mode = "\"light\"";
+  StatusOr<Genesis> g = ParseGenesis(GenesisText(vals));
+  ASSERT_EQ(g.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(g.status().message().find("at least one must keep every block"), std::string::npos)
+      << g.status().message();
+}
+
+TEST(GenesisToJson, WritesModeOnlyForLightValidators) {
+  std::vector<V> vals = FourValidators();
+  vals[3].mode = "\"light\"";
+  StatusOr<Genesis> g = ParseGenesis(GenesisText(vals));
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  const std::string text = GenesisToJson(*g);
+  EXPECT_EQ(text.find("\"mode\""), text.rfind("\"mode\"")) << text;  // exactly once
+  StatusOr<Genesis> again = ParseGenesis(text);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->validators[3].light);
+  EXPECT_FALSE(again->validators[0].light);
 }
 
 TEST(GenesisToJson, RoundTripsThroughParseGenesis) {

@@ -1,5 +1,6 @@
 // ledgerctl genesis: writes a chain's genesis file (validators, admins), checked by the
 // rules every node applies.
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -16,6 +17,9 @@ ABSL_FLAG(std::vector<std::string>, validator, {},
           "comma-separated list, as a flag file must) for each");
 ABSL_FLAG(std::vector<std::string>, admin, {},
           "genesis: KEYFILE_OR_PUBHEX of a registry admin; repeatable like --validator");
+ABSL_FLAG(std::vector<std::string>, light, {},
+          "genesis: ids of validators marked \"mode\": \"light\" (may prune old block bodies; "
+          "at least one validator must stay full)");
 ABSL_FLAG(std::optional<uint64_t>, created, std::nullopt,
           "genesis: creation time in ms since the epoch (default: now)");
 
@@ -42,6 +46,14 @@ Status CmdGenesis(const Ctx& c) {
     PL_ASSIGN_OR_RETURN(val.pubkey, PubkeyArg(v.substr(a + 1, mid - a - 1)));
     val.address = v.substr(mid + 1);
     g.validators.push_back(val);
+  }
+  for (const auto& id : absl::GetFlag(FLAGS_light)) {
+    auto it = std::find_if(g.validators.begin(), g.validators.end(),
+                           [&](const ledger::Validator& v) { return v.id == id; });
+    if (it == g.validators.end()) {
+      return InvalidArgumentError("--light names '" + id + "', which is no --validator");
+    }
+    it->light = true;
   }
   for (const auto& a : admins) {
     PL_ASSIGN_OR_RETURN(Bytes k, PubkeyArg(a));
@@ -74,9 +86,9 @@ CommandGroup GenesisCommands() {
   return {"chain setup",
           {{"genesis",
             "--chain_id=ID --validator=ID:KEYFILE_OR_PUBHEX:HOST:PORT [--validator=...]\n"
-            "        --admin=KEYFILE_OR_PUBHEX [--created=MS] --out=FILE",
+            "        --admin=KEYFILE_OR_PUBHEX [--light=ID,...] [--created=MS] --out=FILE",
             "writes the genesis file every node and verifier starts from",
-            {"chain_id", "validator", "admin", "created", "out"},
+            {"chain_id", "validator", "admin", "light", "created", "out"},
             [](const Ctx& c) { return Done(CmdGenesis(c)); }}}};
 }
 

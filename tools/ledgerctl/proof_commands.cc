@@ -127,6 +127,13 @@ StatusOr<int> ProveRecord(const Ctx& c, const Bytes& id) {
                   r.integrity == ledger::kIntegrityUnknown ? "" : HexEncode(r.attestation).c_str());
     }
   }
+  if (!proof.fetched_from().empty()) {
+    // Not part of the proof (6.6): the node's own word on where the pruned record came from.
+    std::fprintf(stderr,
+                 "light node: block %llu pruned there; record and audit path fetched from full "
+                 "node %s and checked against the light node's header (payload not kept there)\n",
+                 static_cast<unsigned long long>(proof.height()), proof.fetched_from().c_str());
+  }
   PL_ASSIGN_OR_RETURN(auto payload, OptionalPayload(c));
   PL_ASSIGN_OR_RETURN(auto dkey, OptionalDeviceKey(c));
   return ReportVerification(c, ledger::VerifyProofJson(*genesis, pj, payload, dkey));

@@ -53,6 +53,9 @@ Status CmdStatus(const Ctx& c) {
     o.Set("peers_in_view", JsonValue::Int(s.peers_in_view()));
     o.Set("peers_elsewhere", JsonValue::Int(s.peers_elsewhere()));
     o.Set("alone_in_view", JsonValue::Bool(s.alone_in_view()));
+    o.Set("pruned_below", JsonValue::Int(s.pruned_below()));
+    o.Set("prune_bytes_before", JsonValue::Int(s.prune_bytes_before()));
+    o.Set("prune_bytes_after", JsonValue::Int(s.prune_bytes_after()));
     o.Set("epoch", JsonValue::Int(s.epoch()));
     o.Set("validator_ids", IdArray(s.validator_ids()));
     o.Set("pending_change_height", JsonValue::Int(s.pending_change_height()));
@@ -71,6 +74,12 @@ Status CmdStatus(const Ctx& c) {
         static_cast<unsigned long long>(s.records()), static_cast<unsigned long long>(s.gateways()),
         static_cast<unsigned long long>(s.devices()),
         static_cast<unsigned long long>(s.pending_batches()));
+    if (s.pruned_below() > 1 || s.prune_bytes_before() > 0) {
+      std::printf("pruned     bodies below height %llu; last prune %llu -> %llu bytes on disk\n",
+                  static_cast<unsigned long long>(s.pruned_below()),
+                  static_cast<unsigned long long>(s.prune_bytes_before()),
+                  static_cast<unsigned long long>(s.prune_bytes_after()));
+    }
     if (s.validators() > 1) {
       std::printf(
           "in view    %u of %u other validator(s) heard here, %u in another view%s%s\n",
@@ -161,6 +170,7 @@ Status CmdRecord(const Ctx& c) {
   o.Set("index", JsonValue::Int(r.index()));
   o.Set("record", JsonValue::String(HexEncode(r.record())));
   if (r.has_payload()) o.Set("payload_hex", JsonValue::String(HexEncode(r.payload())));
+  if (!r.fetched_from().empty()) o.Set("fetched_from", JsonValue::String(r.fetched_from()));
   if (c.json) {
     PrintJson(o);
   } else {
@@ -169,6 +179,12 @@ Status CmdRecord(const Ctx& c) {
       std::printf("\npayload (%zu bytes): %.200s\n", r.payload().size(), r.payload().c_str());
     else
       std::printf("\n");
+    if (!r.fetched_from().empty()) {
+      std::printf(
+          "light node: block body pruned here; record fetched from full node %s and proven "
+          "against this node's header and certificate; payload not kept here\n",
+          r.fetched_from().c_str());
+    }
   }
   return OkStatus();
 }
