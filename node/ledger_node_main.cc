@@ -12,8 +12,9 @@
 //
 // Exit codes (docs/OPERATIONS.md): 0 stopped on SIGTERM/SIGINT; 1 bad flags, files or store
 // at start; 2 the listen port (or the --metrics_listen one) is taken or cannot be bound
-// (ev=listen_failed); 3 the store holds votes or a state it cannot use; 4 a store write failed (ev=store_write_failed; the
-// store is closed cleanly: restart once the disk is fixed and the node catches up).
+// (ev=listen_failed); 3 the store holds votes or a state it cannot use; 4 a store write
+// failed (ev=store_write_failed; the store is closed cleanly: restart once the disk is fixed
+// and the node catches up).
 #include <grpcpp/grpcpp.h>
 #include <netdb.h>
 #include <signal.h>
