@@ -319,6 +319,23 @@ std::string Registry::Render() const {
   return out;
 }
 
+ScopedCallbacks::~ScopedCallbacks() {
+  for (const auto& n : names_) registry_->RemoveCallback(n);
+}
+
+void ScopedCallbacks::Add(const std::string& name, const std::string& help, MetricType type,
+                          std::function<double()> value) {
+  registry_->AddCallback(name, help, type, std::move(value));
+  names_.push_back(name);
+}
+
+void ScopedCallbacks::Add(const std::string& name, const std::string& help, MetricType type,
+                          std::vector<std::string> label_names,
+                          std::function<void(SampleSink&)> collect) {
+  registry_->AddCallback(name, help, type, std::move(label_names), std::move(collect));
+  names_.push_back(name);
+}
+
 Registry& DefaultRegistry() {
   static Registry* r = new Registry();  // never destroyed: threads may update at exit
   return *r;

@@ -165,6 +165,25 @@ class Registry {
   std::map<std::string, Entry> entries_;  // guarded by mu_
 };
 
+// Callbacks registered through it are removed when it is destroyed (waiting for a scrape
+// that runs one): a component's scrape-time metrics go with the component.
+class ScopedCallbacks {
+ public:
+  explicit ScopedCallbacks(Registry* registry) : registry_(registry) {}
+  ~ScopedCallbacks();
+  ScopedCallbacks(const ScopedCallbacks&) = delete;
+  ScopedCallbacks& operator=(const ScopedCallbacks&) = delete;
+  // As Registry::AddCallback.
+  void Add(const std::string& name, const std::string& help, MetricType type,
+           std::function<double()> value);
+  void Add(const std::string& name, const std::string& help, MetricType type,
+           std::vector<std::string> label_names, std::function<void(SampleSink&)> collect);
+
+ private:
+  Registry* registry_;
+  std::vector<std::string> names_;
+};
+
 // The process's registry, which the binaries serve (--metrics_listen) and the components
 // they are built from register their metrics in.
 Registry& DefaultRegistry();

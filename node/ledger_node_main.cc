@@ -383,7 +383,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   }
 
   // Read at each scrape; removed before the orderer and the store go.
-  auto node_metrics = std::make_unique<NodeCallbacks>(store.get(), orderer.get());
+  auto node_metrics = RegisterNodeCallbacks(store.get(), orderer.get());
   LogInfo("node_ready")
       .Kv("listen", listen)
       .Kv("chain", genesis.chain_id)

@@ -47,13 +47,14 @@ void CountRefusal(const char* kind, StatusCode code) {
   Metrics().refusals.With({kind, StatusCodeName(code)}).Inc();
 }
 
-NodeCallbacks::NodeCallbacks(const ledger::BlockStore* store, const Orderer* orderer) {
-  metrics::Registry& r = DefaultRegistry();
+std::unique_ptr<metrics::ScopedCallbacks> RegisterNodeCallbacks(const ledger::BlockStore* store,
+                                                                const Orderer* orderer) {
   (void)Metrics();  // the instrumented families show from the first scrape
+  auto cb = std::make_unique<metrics::ScopedCallbacks>(&DefaultRegistry());
+  metrics::ScopedCallbacks& r = *cb;
   auto gauge = [&](const std::string& name, const std::string& help,
                    std::function<double()> value) {
-    r.AddCallback(name, help, MetricType::kGauge, std::move(value));
-    names_.push_back(name);
+    r.Add(name, help, MetricType::kGauge, std::move(value));
   };
   gauge("provledger_node_height", "Height of the last block in this node's chain.",
         [store] { return static_cast<double>(store->height()); });
@@ -74,52 +75,43 @@ NodeCallbacks::NodeCallbacks(const ledger::BlockStore* store, const Orderer* ord
           auto plan = orderer->epoch_plan();
           return plan ? static_cast<double>(plan->epoch) : 0.0;
         });
-  r.AddCallback("provledger_node_peers",
-                "Peer validators heard lately, by where (in our view, "
-                "elsewhere: in another view).",
-                MetricType::kGauge, {"where"}, [orderer](SampleSink& s) {
-                  const ViewHealth vh = orderer->view_health();
-                  s.Add({"in_view"}, vh.peers_in_view);
-                  s.Add({"elsewhere"}, vh.peers_elsewhere);
-                });
-  names_.push_back("provledger_node_peers");
-  r.AddCallback("provledger_node_role", "1 for the role this node has now (validator, follower).",
-                MetricType::kGauge, {"role"},
-                [orderer](SampleSink& s) { s.Add({orderer->role()}, 1); });
-  names_.push_back("provledger_node_role");
-  r.AddCallback("provledger_node_peer_lag_blocks",
-                "Our height minus the highest height a peer's consensus messages named (0 when "
-                "the peer is ahead); grows while a peer is silent or behind.",
-                MetricType::kGauge, {"peer"}, [store, orderer](SampleSink& s) {
-                  const uint64_t h = store->height();
-                  for (const PeerState& p : orderer->peers()) {
-                    s.Add({p.id}, h > p.height ? static_cast<double>(h - p.height) : 0.0);
-                  }
-                });
-  names_.push_back("provledger_node_peer_lag_blocks");
-  r.AddCallback(
-      "provledger_node_peer_last_heard_seconds",
-      "Seconds since a peer's newest consensus message (+Inf: never heard).", MetricType::kGauge,
-      {"peer"}, [orderer](SampleSink& s) {
-        const uint64_t now = SteadyMs();
-        for (const PeerState& p : orderer->peers()) {
-          s.Add({p.id}, p.heard_ms == 0 ? 1.0 / 0.0 : static_cast<double>(now - p.heard_ms) / 1000);
-        }
-      });
-  names_.push_back("provledger_node_peer_last_heard_seconds");
-  r.AddCallback("provledger_node_store_bytes",
-                "RocksDB live file bytes of the chain store, by kind (sst: tables, blob: "
-                "payload blob files).",
-                MetricType::kGauge, {"kind"}, [store](SampleSink& s) {
-                  const auto b = store->storage_bytes();
-                  s.Add({"sst"}, static_cast<double>(b.sst));
-                  s.Add({"blob"}, static_cast<double>(b.blob));
-                });
-  names_.push_back("provledger_node_store_bytes");
-}
-
-NodeCallbacks::~NodeCallbacks() {
-  for (const auto& n : names_) DefaultRegistry().RemoveCallback(n);
+  r.Add("provledger_node_peers",
+        "Peer validators heard lately, by where (in our view, "
+        "elsewhere: in another view).",
+        MetricType::kGauge, {"where"}, [orderer](SampleSink& s) {
+          const ViewHealth vh = orderer->view_health();
+          s.Add({"in_view"}, vh.peers_in_view);
+          s.Add({"elsewhere"}, vh.peers_elsewhere);
+        });
+  r.Add("provledger_node_role", "1 for the role this node has now (validator, follower).",
+        MetricType::kGauge, {"role"}, [orderer](SampleSink& s) { s.Add({orderer->role()}, 1); });
+  r.Add("provledger_node_peer_lag_blocks",
+        "Our height minus the highest height a peer's consensus messages named (0 when "
+        "the peer is ahead); grows while a peer is silent or behind.",
+        MetricType::kGauge, {"peer"}, [store, orderer](SampleSink& s) {
+          const uint64_t h = store->height();
+          for (const PeerState& p : orderer->peers()) {
+            s.Add({p.id}, h > p.height ? static_cast<double>(h - p.height) : 0.0);
+          }
+        });
+  r.Add("provledger_node_peer_last_heard_seconds",
+        "Seconds since a peer's newest consensus message (+Inf: never heard).", MetricType::kGauge,
+        {"peer"}, [orderer](SampleSink& s) {
+          const uint64_t now = SteadyMs();
+          for (const PeerState& p : orderer->peers()) {
+            s.Add({p.id},
+                  p.heard_ms == 0 ? 1.0 / 0.0 : static_cast<double>(now - p.heard_ms) / 1000);
+          }
+        });
+  r.Add("provledger_node_store_bytes",
+        "RocksDB live file bytes of the chain store, by kind (sst: tables, blob: "
+        "payload blob files).",
+        MetricType::kGauge, {"kind"}, [store](SampleSink& s) {
+          const auto b = store->storage_bytes();
+          s.Add({"sst"}, static_cast<double>(b.sst));
+          s.Add({"blob"}, static_cast<double>(b.blob));
+        });
+  return cb;
 }
 
 }  // namespace provledger::node

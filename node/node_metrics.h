@@ -5,6 +5,7 @@
 #ifndef PROVLEDGER_NODE_NODE_METRICS_H_
 #define PROVLEDGER_NODE_NODE_METRICS_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,17 +44,9 @@ void CountRefusal(const char* kind, StatusCode code);
 
 // Registers the node's scrape-time metrics (height, records, view, view health, peers and
 // their lag, pending requests, role, epoch, RocksDB bytes) over `store` and `orderer`, which
-// must outlive the returned guard; its destruction removes them (waiting for a scrape).
-class NodeCallbacks {
- public:
-  NodeCallbacks(const ledger::BlockStore* store, const Orderer* orderer);
-  ~NodeCallbacks();
-  NodeCallbacks(const NodeCallbacks&) = delete;
-  NodeCallbacks& operator=(const NodeCallbacks&) = delete;
-
- private:
-  std::vector<std::string> names_;
-};
+// must outlive the returned guard; destroying it removes them (waiting for a scrape).
+std::unique_ptr<metrics::ScopedCallbacks> RegisterNodeCallbacks(const ledger::BlockStore* store,
+                                                                const Orderer* orderer);
 
 }  // namespace provledger::node
 

@@ -99,6 +99,19 @@ TEST(MetricsTest, CallbacksAreReadAtScrapeAndCanBeReplacedAndRemoved) {
   EXPECT_EQ(r.Render().find("x_height"), std::string::npos);
 }
 
+TEST(MetricsTest, ScopedCallbacksGoWithTheirScope) {
+  Registry r;
+  {
+    ScopedCallbacks cb(&r);
+    cb.Add("x_a", "a", MetricType::kGauge, [] { return 1.0; });
+    cb.Add("x_b_total", "b", MetricType::kCounter, {"k"}, [](SampleSink& s) { s.Add({"v"}, 2); });
+    const std::string out = r.Render();
+    EXPECT_NE(out.find("# TYPE x_b_total counter\nx_b_total{k=\"v\"} 2\n"), std::string::npos)
+        << out;
+  }
+  EXPECT_EQ(r.Render(), "");
+}
+
 TEST(MetricsTest, FormatsSpecialValues) {
   EXPECT_EQ(FormatValue(0), "0");
   EXPECT_EQ(FormatValue(12345678901.0), "12345678901");
