@@ -129,10 +129,14 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
   error.text_buffer_size = sizeof(text);
   mg_context* ctx = mg_start2(&init_data, &error);
   if (ctx == nullptr) {
-    // CivetWeb's error says only "Failed to setup server ports": ask the OS why.
-    const std::string problem = BindProblem(listen);
-    if (!problem.empty()) return UnavailableError(problem);
-    return UnavailableError(text[0] != 0 ? text : "cannot start the HTTP server");
+    // CivetWeb's error for a port it could not bind says only "Failed to setup server
+    // ports": ask the OS why. Other errors (its threads) are its own words.
+    const std::string why = text;
+    if (why.empty() || why.find("server ports") != std::string::npos) {
+      const std::string problem = BindProblem(listen);
+      if (!problem.empty()) return UnavailableError(problem);
+    }
+    return UnavailableError(why.empty() ? "cannot start the HTTP server" : why);
   }
   std::unique_ptr<MetricsServer> server(new MetricsServer());
   server->ctx_ = ctx;

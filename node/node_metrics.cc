@@ -40,6 +40,11 @@ NodeMetrics& Metrics() {
                      "State transfers (fetches of certified blocks from peers) started."),
     };
   }();
+  static const bool zeroed = [] {  // every stage shows from the first scrape, at 0
+    for (const char* stage : {"suspected", "started", "entered"}) m->view_changes.With({stage});
+    return true;
+  }();
+  (void)zeroed;
   return *m;
 }
 

@@ -353,16 +353,27 @@ def main():
     alog = open(root + "/agent.log", "w")
     agent = t.spawn(cmd + ["--metrics_listen=127.0.0.1:%d" % aport], stdout=alog,
                     stderr=subprocess.STDOUT)
-    t.wait_for(lambda: value(scrape(aport, "agent"), "provledger_agent_reports_total",
-                             outcome="appraised") == 1, 240, "the agent's first report appraised")
+    def appraised(n):
+        """Waits for the agent's n-th appraised report; shows the agent's log if it never
+        comes."""
+        def pred():
+            t.check(agent.poll() is None, "the agent exited: %s" % open(root + "/agent.log").read()[-3000:])
+            return value(scrape(aport, "agent"), "provledger_agent_reports_total",
+                         outcome="appraised") >= n
+        try:
+            t.wait_for(pred, 240, "the agent's report %d appraised" % n)
+        except SystemExit:
+            print(open(root + "/agent.log").read()[-4000:])
+            print(bridge.log()[-3000:])
+            raise
+    appraised(1)
     a1 = scrape(aport, "agent")
     t.check(value(a1, "provledger_agent_measurements_total") == 3 and
             value(a1, "provledger_agent_reports_sent_total") >= 1 and
             value(a1, "provledger_agent_sessions_agreed_total") >= 1,
             "3 measurements in 1 report, a session: %s" % {k: total(a1, k) for k in a1})
     at.append(root, at.ima_line(at.H_SH2, "/bin/sh"))
-    t.wait_for(lambda: value(scrape(aport, "agent"), "provledger_agent_reports_total",
-                             outcome="appraised") == 2, 240, "the agent's second report appraised")
+    appraised(2)
     a2 = scrape(aport, "agent")
     t.check(value(a2, "provledger_agent_measurements_total") == 4 and
             value(a2, "provledger_agent_reports_sent_total") >
