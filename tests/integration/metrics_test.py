@@ -196,7 +196,38 @@ def expect_exit2(argv, logpath, what):
             "%s with its metrics port in use: rc=%d\n%s" % (what, p.returncode, text[-2000:]))
 
 
+def must_refuse(text, why):
+    """The parser must fail on `text` (so a scrape that passes it is well-formed)."""
+    import contextlib
+    import io
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            parse_exposition(text, "bad")
+    except SystemExit:
+        return
+    t.fail("the exposition parser accepted %s:\n%s" % (why, text))
+
+
+def check_parser():
+    good = ("# HELP a_total x\n# TYPE a_total counter\na_total{c=\"q\\\"\\n\"} 1\n"
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\n"
+            "h_sum 3.5\nh_count 2\n")
+    fams = parse_exposition(good, "good")
+    t.check(fams["a_total"]["samples"][0][1] == {"c": 'q"\n'}, "label unescaped: %s" % fams)
+    must_refuse("a_total 1\n", "a sample without # TYPE")
+    must_refuse("# TYPE a_total counter\na_total{c=\"x\\q\"} 1\n", "a bad escape")
+    must_refuse("# TYPE a_total counter\na_total 1\na_total 2\n", "a series twice")
+    must_refuse("# TYPE a_total counter\na_total one\n", "a bad value")
+    must_refuse("# TYPE 9a gauge\n9a 1\n", "a bad name")
+    must_refuse(good.replace("h_count 2", "h_count 3"), "+Inf != _count")
+    must_refuse(good.replace('le=\"1\"} 1', 'le=\"1\"} 5'), "buckets not cumulative")
+    must_refuse(good.replace("h_sum 3.5\n", ""), "a histogram without _sum")
+    must_refuse("# TYPE a gauge\n# TYPE b gauge\na 1\n", "a sample outside its family")
+
+
 def main():
+    check_parser()
     t.bridge_bins()
     root = t.tmpdir("metrics")
     chain = t.Chain(root, n=4)
