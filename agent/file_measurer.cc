@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <system_error>
 #include <utility>
 
@@ -32,9 +33,14 @@ StatusOr<std::string> HashFile(const std::string& path, const std::string& algor
     return InternalError(ErrnoText("open", path, err));
   }
   FdCloser closer(fd);
-  static thread_local char buf[kChunk];
+  // On the heap, per call: a static thread_local buffer would be 256 KiB of TLS in every
+  // thread of the process, and threads made with a small fixed stack (CivetWeb's, for
+  // --metrics_listen) then fail to start (EINVAL). One allocation per file is nothing
+  // beside reading it.
+  std::unique_ptr<char[]> chunk(new char[kChunk]);
+  char* const buf = chunk.get();
   for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+    const ssize_t n = ::read(fd, buf, kChunk);
     if (n < 0) {
       if (errno == EINTR) continue;
       return InternalError(ErrnoText("read", path, errno));

@@ -10,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include "agent/agent_metrics.h"
 #include "agent/agent_state.h"
 #include "agent/file_measurement_log.h"
 #include "agent/file_measurer.h"
@@ -218,6 +219,7 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
         missing_logged = true;
         SleepUnlessStopped(o_.poll_ms, stop);
       } else {
+        Metrics().failures.With({"list_unreadable"}).Inc();
         LogError("list_unreadable").Kv("error", batch.status().message());
         SleepUnlessStopped(code == StatusCode::kDataLoss ? kDataLossRetryMs : o_.poll_ms, stop);
       }
@@ -262,6 +264,8 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
     }
     ++reports;
     if (d->kind == Delivery::Kind::kAppraised) {
+      Metrics().reports_settled.With({"appraised"}).Inc();
+      Metrics().measurements.Inc(batch->entries.size());
       LogInfo("report_appraised")
           .Kv("device", o_.pusher.device)
           .Kv("seq", d->seq)
@@ -276,6 +280,7 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
     } else {
       // Never sent again; moving past it leaves a gap the bridge sees (from above its
       // count: untrusted), which is the honest outcome. docs/AGENT.md, "Refusals".
+      Metrics().reports_settled.With({"dropped"}).Inc();
       LogError("report_dropped")
           .Kv("device", o_.pusher.device)
           .Kv("seq", d->seq)

@@ -1,6 +1,7 @@
 // integrity_agent: pushes the device's integrity measurements to the bridge (docs/AGENT.md;
 // `integrity_agent --help` lists the flags). Exit 0 when done (--once) or stopped by
-// SIGTERM/SIGINT, 1 on a failure worth retrying later, 2 on a usage error, 3 when the
+// SIGTERM/SIGINT, 1 on a failure worth retrying later, 2 on a usage error (a
+// --metrics_listen port in use included), 3 when the
 // bridge refused the device for good (bad_auth, a gateway it does not trust).
 #include <signal.h>
 
@@ -13,12 +14,14 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "agent/agent_metrics.h"
 #include "agent/firmware_updater.h"
 #include "agent/integrity_agent.h"
 #include "common/bytes.h"
 #include "common/command_line.h"
 #include "common/key_file.h"
 #include "common/log.h"
+#include "common/metrics_server.h"
 #include "common/pkcs11_flags.h"
 #include "common/pkcs11_signer.h"
 #include "common/signer.h"
@@ -74,6 +77,9 @@ ABSL_FLAG(uint64_t, install_timeout_ms, 300000,
 ABSL_FLAG(bool, firmware, true,
           "serve firmware updates (update/code) when --install_command is set; false ignores "
           "them");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on at /metrics (default: none; a port in use "
+          "exits 2)");
 ABSL_FLAG(bool, debug, false, "log debug lines too");
 
 namespace provledger::agent {
@@ -115,6 +121,7 @@ const std::vector<std::string> kFlagOrder = {
     "vendor_key",
     "install_command",
     "install_timeout_ms",
+    "metrics_listen",
     "debug",
 };
 
@@ -232,6 +239,13 @@ int Main(int argc, char** argv) {
   ::sigaction(SIGINT, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  // Before the agent starts: a metrics port in use is a usage error (exit 2).
+  auto metrics_server = metrics::StartMetricsServer(absl::GetFlag(FLAGS_metrics_listen));
+  if (!metrics_server.ok()) {
+    std::fprintf(stderr, "integrity_agent: %s\n", metrics_server.status().ToString().c_str());
+    return kExitUsage;
+  }
+  (void)Metrics();  // every family shows from the first scrape
   IntegrityAgent agent(std::move(o).value(), std::move(signer).value());
   StatusOr<RunEnd> end = agent.Run(g_stop);
   if (end.ok()) return 0;

@@ -5,6 +5,7 @@
 #include <thread>
 #include <utility>
 
+#include "agent/agent_metrics.h"
 #include "common/log.h"
 #include "device_protocol/message_auth.h"
 #include "device_protocol/topics.h"
@@ -181,12 +182,14 @@ Status ReportPusher::AgreeSession(const std::function<bool()>& stopping, double 
           .Kv("expires", s->expires);
       session_ = std::move(s).value();
       ++sessions_agreed_;
+      Metrics().sessions_agreed.Inc();
       return Status();
     }
     if (a->kind == Kind::kKeyFail || a->kind == Kind::kUnauth) {
       StatusOr<ErrorAnswer> e = ParseErrorAnswer(a->payload);
       if (!e.ok()) continue;
       if (e->nonce && *e->nonce != agreement.nonce()) continue;  // an older request's
+      Metrics().failures.With({"key_refused"}).Inc();
       LogWarn("key_refused").Kv("device", o_.device).Kv("code", e->code).Kv("reason", e->reason);
       if (e->code == "bad_auth") {
         return PermissionDeniedError(
@@ -246,10 +249,12 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
     ++d.attempts;
     Status pub = publish_(topic, payload, props);
     if (!pub.ok()) {
+      Metrics().failures.With({"publish_failed"}).Inc();
       LogWarn("publish_failed").Kv("device", o_.device).Kv("seq", seq).Kv("error", pub.message());
       Backoff(stopping, deadline_ms);
       continue;
     }
+    Metrics().reports_sent.Inc();
     LogInfo("report_sent")
         .Kv("device", o_.device)
         .Kv("seq", seq)
@@ -265,6 +270,7 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
       std::optional<Answer> a = NextAnswer(until, stopping);
       if (!a) {
         if (stopping()) return Status(StatusCode::kCancelled, "stopping");
+        Metrics().failures.With({"report_unanswered"}).Inc();
         LogWarn("report_unanswered")
             .Kv("device", o_.device)
             .Kv("seq", seq)
@@ -295,6 +301,7 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
       // Only the refusal of the latest send matters; earlier sends were already retried.
       if (e->seq && *e->seq != seq) continue;
       if (e->item && *e->item != dp::kIntegrityItem) continue;  // another message's
+      Metrics().failures.With({"report_refused"}).Inc();
       LogWarn("report_refused")
           .Kv("device", o_.device)
           .Kv("seq", seq)

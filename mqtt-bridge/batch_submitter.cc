@@ -6,11 +6,13 @@
 #include <utility>
 
 #include "client/gateway_batch.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "device_protocol/answers.h"
 #include "device_protocol/error_codes.h"
 #include "device_protocol/topics.h"
 #include "ledger/record.h"
+#include "mqtt-bridge/bridge_metrics.h"
 
 namespace provledger::bridge {
 
@@ -133,7 +135,9 @@ void BatchSubmitter::SubmitBatch(Worker& w, uint64_t token, std::vector<OutboxEn
     if (!sb.ok()) {
       err = sb.status().Annotate("signing the batch");
     } else {
+      const uint64_t start_ms = SteadyMs();
       auto resp = ledger_->Submit(*sb);
+      Metrics().submit_latency.Observe(static_cast<double>(SteadyMs() - start_ms) / 1000);
       if (resp.ok() && resp->results_size() == static_cast<int>(part.size())) {
         if (failures > 0) LogInfo("ledger_submit_recovered").Kv("failures", failures);
         failures = 0;
@@ -187,6 +191,7 @@ void BatchSubmitter::AnswerRefused(const OutboxEntry& e, StatusCode code, const 
   // Kinds 1 and 2 (readings, install reports, attestations) name their device, item, seq.
   const ledger::RecordFields r = ledger::FieldsOf(*rec);
   ledger_refused_.fetch_add(1);
+  Metrics().ledger_refusals.With({StatusCodeName(code)}).Inc();
   // A per-record PERMISSION_DENIED is about the device alone (unregistered or revoked). A
   // whole batch refused so (by an older node) may be about the gateway: ask our registry.
   const bool device_gone = code == StatusCode::kPermissionDenied &&

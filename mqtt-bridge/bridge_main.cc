@@ -4,6 +4,9 @@
 //
 // Flags are Abseil flags (defaults on the definitions, --flagfile=FILE); --config=FILE (a
 // JSON object of the same names) keeps working, the command line winning over it.
+//
+// Exit codes: 0 stopped on SIGTERM/SIGINT; 1 bad flags or files, or the bridge could not
+// start; 2 the --metrics_listen port is taken or cannot be bound (ev=listen_failed).
 #include <signal.h>
 
 #include <atomic>
@@ -18,8 +21,10 @@
 #include "common/command_line.h"
 #include "common/key_file.h"
 #include "common/log.h"
+#include "common/metrics_server.h"
 #include "common/process.h"
 #include "mqtt-bridge/bridge.h"
+#include "mqtt-bridge/bridge_metrics.h"
 
 ABSL_FLAG(std::string, gateway_id, "", "this bridge's registered gateway id (required)");
 ABSL_FLAG(std::string, gateway_key, "", "the gateway's private key FILE (required)");
@@ -55,6 +60,9 @@ ABSL_FLAG(uint64_t, submit_timeout_ms, 6000,
           "deadline of one batch on one node (~3x the nodes' --view_change_timeout_ms)");
 ABSL_FLAG(uint64_t, read_timeout_ms, 2000, "deadline of a read on one node");
 ABSL_FLAG(std::string, client_id, "", "MQTT client id (default pl-bridge-<gateway>)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on at /metrics (default: none; a port in use "
+          "exits 2)");
 ABSL_FLAG(std::string, config, "", "FILE.json: an object of these flag names; flags win");
 ABSL_FLAG(std::string, log_level, "info", "debug|info|warn");
 
@@ -90,10 +98,60 @@ const std::vector<std::string> kFlagOrder = {"gateway_id",
                                              "submit_timeout_ms",
                                              "read_timeout_ms",
                                              "client_id",
+                                             "metrics_listen",
                                              "config",
                                              "log_level"};
 
-Status Run(int argc, char** argv) {
+constexpr int kExitListenFailed = 2;
+
+// The counts the bridge keeps (BridgeStats) as metrics, read at each scrape.
+std::unique_ptr<metrics::ScopedCallbacks> RegisterBridgeStats(const Bridge* b) {
+  (void)Metrics();  // the instrumented families show from the first scrape
+  auto cb = std::make_unique<metrics::ScopedCallbacks>(&metrics::DefaultRegistry());
+  struct Stat {
+    const char* name;
+    const char* help;
+    uint64_t BridgeStats::*field;
+  };
+  static const Stat kCounters[] = {
+      {"provledger_bridge_received_total", "MQTT messages received from the broker (readings in).",
+       &BridgeStats::received},
+      {"provledger_bridge_accepted_total", "Messages verified and queued for the ledger.",
+       &BridgeStats::accepted},
+      {"provledger_bridge_refused_total", "Messages refused and answered with an error.",
+       &BridgeStats::refused},
+      {"provledger_bridge_skipped_total", "Readings left off the ledger by the write policy.",
+       &BridgeStats::skipped},
+      {"provledger_bridge_ignored_total",
+       "Messages ignored without an answer (retained, invalid topic, broker resends).",
+       &BridgeStats::ignored},
+      {"provledger_bridge_dropped_total", "Messages refused because the inbox was full.",
+       &BridgeStats::dropped},
+      {"provledger_bridge_committed_total",
+       "Records the ledger confirmed (committed or already there): readings out.",
+       &BridgeStats::committed},
+      {"provledger_bridge_submit_errors_total", "Failed Submit calls to the ledger (retried).",
+       &BridgeStats::submit_errors},
+      {"provledger_bridge_ledger_refused_total", "Readings the ledger refused for good.",
+       &BridgeStats::ledger_refused},
+      {"provledger_bridge_shared_sessions_total",
+       "Sessions installed from other bridges of the share group.", &BridgeStats::shared_sessions},
+      {"provledger_bridge_appraised_total", "Integrity reports appraised.",
+       &BridgeStats::appraised},
+      {"provledger_bridge_answers_not_queued_total",
+       "Answers the full answer queue did not take (logged).", &BridgeStats::answers_not_queued},
+  };
+  for (const Stat& st : kCounters) {
+    cb->Add(st.name, st.help, metrics::MetricType::kCounter,
+            [b, f = st.field] { return static_cast<double>(b->stats().*f); });
+  }
+  cb->Add("provledger_bridge_outbox_depth",
+          "Readings accepted and not yet confirmed by the ledger (the outbox).",
+          metrics::MetricType::kGauge, [b] { return static_cast<double>(b->stats().outbox); });
+  return cb;
+}
+
+Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(bool run, ReadDaemonCommandLine(argc, argv,
                                                       "usage: mqtt_bridge --gateway_id=ID "
                                                       "--gateway_key=FILE --nodes=HOST:PORT[,...] "
@@ -152,9 +210,17 @@ Status Run(int argc, char** argv) {
     PL_RETURN_IF_ERROR(ParsePolicySpec(p, &o.policies));
   }
   PL_ASSIGN_OR_RETURN(PrivateKey key, ReadKeyFile(key_path));
+  // Before the bridge starts: a metrics port in use stops it at once.
+  auto metrics_server = metrics::StartMetricsServer(absl::GetFlag(FLAGS_metrics_listen));
+  if (!metrics_server.ok()) {
+    *exit_code = kExitListenFailed;
+    return metrics_server.status();
+  }
 
   PL_ASSIGN_OR_RETURN(auto bridge, Bridge::Start(std::move(o), std::move(key)));
+  auto stats_metrics = RegisterBridgeStats(bridge.get());
   RunUntilStopSignal(nullptr);
+  stats_metrics.reset();
   bridge->Stop();  // logs bridge_stopping once it takes no more messages, then drains
   bridge.reset();
   return OkStatus();
@@ -164,10 +230,11 @@ Status Run(int argc, char** argv) {
 }  // namespace provledger::bridge
 
 int main(int argc, char** argv) {
-  provledger::Status s = provledger::bridge::Run(argc, argv);
+  int exit_code = 1;
+  provledger::Status s = provledger::bridge::Run(argc, argv, &exit_code);
   if (!s.ok()) {
     std::fprintf(stderr, "mqtt_bridge: %s\n", s.ToString().c_str());
-    return 1;
+    return exit_code;
   }
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "device_protocol/integrity_report.h"
 #include "device_protocol/topics.h"
 #include "ledger/record.h"
+#include "mqtt-bridge/bridge_metrics.h"
 
 namespace provledger::bridge {
 
@@ -60,6 +61,8 @@ void ReadingPipeline::VerifyLoop(Worker& w) {
     }
     HandleChunk(&chunk);
     chunk.clear();
+    // The store is this thread's: its size is published for scrapes from here.
+    Metrics().session_devices.Set(static_cast<double>(sessions_->device_count()));
   }
 }
 
@@ -110,9 +113,11 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
           }
         }
         Publish(ok->answer_topic, ok->answer_json);
+        Metrics().sessions_agreed.Inc();
       } else {
         refused_.fetch_add(1);
         const auto& ref = std::get<Refusal>(r);
+        CountRefusal(ref.error);
         Publish(ref.answer_topic, ref.answer_json);
       }
       continue;
@@ -126,6 +131,7 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
         continue;
       }
       refused_.fetch_add(1);
+      CountRefusal(ref->error);
       Publish(ref->answer_topic, ref->answer_json);
       continue;
     }
@@ -141,6 +147,7 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
     if (topic->kind == device_protocol::TopicKind::kIntegrity) {
       if (!policies_->loaded()) {
         refused_.fetch_add(1);
+        CountRefusal(device_protocol::DeviceError::kInternal);
         Publish(
             device_protocol::IntegrityErrorTopic(prefix, a.device),
             device_protocol::ErrorJson(device_protocol::DeviceError::kInternal,
@@ -192,6 +199,7 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
     LogError("outbox_write_failed").Kv("err", s.ToString()).Kv("readings", entries.size());
     for (const auto& [t, seq] : entry_topics) {
       refused_.fetch_add(1);
+      CountRefusal(device_protocol::DeviceError::kInternal);
       Publish(device_protocol::ErrorTopic(prefix, t),
               device_protocol::ErrorJson(device_protocol::DeviceError::kInternal,
                                          "the bridge could not store the message; send it again",

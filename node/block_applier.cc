@@ -7,6 +7,7 @@
 #include "ledger/record.h"
 #include "ledger/registry.h"
 #include "node/firmware_index.h"
+#include "node/node_metrics.h"
 
 namespace provledger::node {
 
@@ -50,6 +51,8 @@ Status BlockApplier::ApplyCommitted(const consensus::CommittedBlock& c, DerivedB
       .Kv("view", c.view)
       .Kv("records", d->records.size())
       .Kv("hash", ShortHex(c.header_hash));
+  Metrics().blocks_consensus.Inc();
+  Metrics().records_consensus.Inc(d->records.size());
   *derived = std::move(*d);
   *appended = true;
   return OkStatus();
@@ -72,6 +75,8 @@ Status BlockApplier::ApplyFetched(PeerBlock& pb, bool* appended) {
   PL_RETURN_IF_ERROR(store_->Append(pb.block));
   registry_->Set(snap);
   if (factory_ != nullptr) factory_->Forget(h);
+  Metrics().blocks_transfer.Inc();
+  Metrics().records_transfer.Inc(pb.records.size());
   *appended = true;
   return OkStatus();
 }

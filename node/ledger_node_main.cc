@@ -14,9 +14,10 @@
 // (a JSON object of the same names) keeps working, the command line winning over it.
 //
 // Exit codes (docs/OPERATIONS.md): 0 stopped on SIGTERM/SIGINT; 1 bad flags, files or store
-// at start; 2 the listen port is taken or cannot be bound (ev=listen_failed); 3 the store
-// holds votes or a state it cannot use; 4 a store write failed (ev=store_write_failed; the
-// store is closed cleanly: restart once the disk is fixed and the node catches up).
+// at start; 2 the listen port (or the --metrics_listen one) is taken or cannot be bound
+// (ev=listen_failed); 3 the store holds votes or a state it cannot use; 4 a store write
+// failed (ev=store_write_failed; the store is closed cleanly: restart once the disk is fixed
+// and the node catches up).
 #include <grpcpp/grpcpp.h>
 #include <netdb.h>
 #include <signal.h>
@@ -38,6 +39,7 @@
 #include "common/command_line.h"
 #include "common/key_file.h"
 #include "common/log.h"
+#include "common/metrics_server.h"
 #include "common/process.h"
 #include "ledger/genesis.h"
 #include "ledger/registry.h"
@@ -47,6 +49,7 @@
 #include "node/checkpoint_joiner.h"
 #include "node/follower_orderer.h"
 #include "node/ledger_service.h"
+#include "node/node_metrics.h"
 #include "node/pbft_orderer.h"
 #include "node/pruner.h"
 #include "node/registry_holder.h"
@@ -110,6 +113,9 @@ ABSL_FLAG(uint64_t, state_interval, 256,
           "nodes joining from a checkpoint; 0: never");
 ABSL_FLAG(std::string, state_peers, "",
           "HOST:PORT,...: nodes asked first for checkpoint state rows (then the validators)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on at /metrics (default: none; a port in use "
+          "exits 2 like --listen)");
 ABSL_FLAG(std::string, config, "", "FILE.json: an object of these flag names; flags win");
 ABSL_FLAG(std::string, log_level, "info", "debug|info|warn");
 
@@ -138,6 +144,7 @@ const std::vector<std::string> kFlagOrder = {"genesis",
                                              "catch_up_min_blocks",
                                              "state_interval",
                                              "state_peers",
+                                             "metrics_listen",
                                              "config",
                                              "log_level"};
 
@@ -311,6 +318,13 @@ Status Run(int argc, char** argv, int* exit_code) {
     return OkStatus();
   };
   if (probed) PL_RETURN_IF_ERROR(probe_listen());
+  // The metrics port is taken now, so that a port in use stops the node before it opens
+  // its store (the same exit code as for --listen).
+  auto metrics_server = metrics::StartMetricsServer(absl::GetFlag(FLAGS_metrics_listen));
+  if (!metrics_server.ok()) {
+    *exit_code = kExitListenFailed;
+    return metrics_server.status();
+  }
 
   ::mkdir(data_dir.c_str(), 0700);
   ledger::StoreOptions sopts;
@@ -453,6 +467,8 @@ Status Run(int argc, char** argv, int* exit_code) {
     return UnavailableError("cannot listen on " + listen + ": " + err);
   }
 
+  // Read at each scrape; removed before the orderer and the store go.
+  auto node_metrics = RegisterNodeCallbacks(store.get(), orderer.get());
   LogInfo("node_ready")
       .Kv("listen", listen)
       .Kv("chain", genesis.chain_id)
@@ -485,6 +501,7 @@ Status Run(int argc, char** argv, int* exit_code) {
   LogInfo("node_stopping")
       .Kv("height", store->height())
       .Kv("reason", failure.ok() ? "signal" : "store_write_failed");
+  node_metrics.reset();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   orderer.reset();  // before the store it writes
   attester.reset();

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "ledger/merkle/proof_builder.h"
 #include "ledger/record.h"
+#include "node/node_metrics.h"
 
 namespace provledger::node {
 
@@ -59,6 +60,7 @@ StatusOr<FetchedRecord> LedgerService::FetchPruned(const grpc::ServerContext* ct
 
 grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
                                   v1::ConsensusRequest request, v1::SubmitResponse* resp) {
+  const uint64_t start_ms = SteadyMs();
   auto fut = orderer_->Submit(std::move(batch), std::move(request));
   if (!fut.ok()) return ToGrpc(fut.status());
   // Wait for durability; a client that gives up may resend: the ledger answers DUPLICATE.
@@ -70,6 +72,7 @@ grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
   }
   SubmitResult r = fut->get();
   if (!r.ok()) return ToGrpc(r.status());
+  Metrics().commit_latency.Observe(static_cast<double>(SteadyMs() - start_ms) / 1000);
   *resp = std::move(*r);
   return grpc::Status::OK;
 }
@@ -97,6 +100,7 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
   auto checked = ValidateBatch(*genesis_, *reg, req->batch(), limits_);
   if (checked.ok()) checked->checked_against = reg;
   if (!checked.ok()) {
+    CountRefusal("batch", checked.status().code());
     LogWarn("batch_refused")
         .Kv("gateway", req->batch().gateway())
         .Kv("err", checked.status().ToString());
@@ -105,6 +109,7 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
   // Records refused for good are answered on their own; the others go on to be ordered.
   std::vector<RecordRefusal> refused = std::move(checked->refused);
   const size_t accepted = checked->records.size();
+  for (const RecordRefusal& f : refused) CountRefusal("record", f.status.code());
   if (!refused.empty()) {
     const uint64_t now = SteadyMs(), unlogged = refused_unlogged_.fetch_add(refused.size());
     uint64_t last = refused_logged_ms_.load();
@@ -165,6 +170,7 @@ grpc::Status LedgerService::SubmitRegistry(grpc::ServerContext* ctx,
     return Forwarded(f->SubmitRegistry(req->tx()), resp);
   auto checked = ValidateRegistrySubmission(*genesis_, req->tx());
   if (!checked.ok()) {
+    CountRefusal("registry", checked.status().code());
     LogWarn("registry_tx_refused").Kv("err", checked.status().ToString());
     return ToGrpc(checked.status());
   }
@@ -174,6 +180,7 @@ grpc::Status LedgerService::SubmitRegistry(grpc::ServerContext* ctx,
     if (!rec.registry_op) continue;
     Status state = registry_->Get()->CheckOp(*rec.registry_op);
     if (!state.ok()) {
+      CountRefusal("registry", state.code());
       LogWarn("registry_tx_refused").Kv("err", state.ToString());
       return ToGrpc(state);
     }
@@ -414,6 +421,7 @@ grpc::Status LedgerService::SubmitFirmware(grpc::ServerContext* ctx,
   auto reg = registry_->Get();
   auto checked = ValidateFirmwareSubmission(*reg, req->record(), limits_);
   if (!checked.ok()) {
+    CountRefusal("firmware", checked.status().code());
     LogWarn("firmware_refused").Kv("err", checked.status().ToString());
     return ToGrpc(checked.status());
   }
@@ -438,6 +446,7 @@ grpc::Status LedgerService::SubmitFirmware(grpc::ServerContext* ctx,
           "manifest " + f.vendor + "/" + f.model + " counter " + std::to_string(f.counter) +
           " is not above counter " + std::to_string(row.counter) + " recorded at height " +
           std::to_string(row.height));
+      CountRefusal("firmware", s.code());
       LogWarn("firmware_refused").Kv("err", s.ToString());
       return ToGrpc(s);
     }

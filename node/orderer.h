@@ -8,6 +8,7 @@
 #include <future>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "node/batch_validator.h"
 #include "node/epoch_plan.h"
@@ -24,6 +25,14 @@ struct ViewHealth {
   uint32_t peers_in_view = 0;    // validators (not us) heard lately in our view
   uint32_t peers_elsewhere = 0;  // ... heard lately in another view
   bool alone_in_view = false;    // f+1 heard elsewhere and fewer than 2f here: in no quorum
+};
+
+// A peer validator as this node last heard it (for metrics): the highest height any of its
+// checked consensus messages named, and when the newest arrived (SteadyMs, 0: never).
+struct PeerState {
+  std::string id;
+  uint64_t height = 0;
+  uint64_t heard_ms = 0;
 };
 
 // Where a node that orders nothing itself (a follower) sends client submissions; the
@@ -57,6 +66,9 @@ class Orderer {
   virtual void RequestRepair(uint64_t height) { (void)height; }
   // A snapshot of the above; all zero/false for an orderer without peers.
   virtual ViewHealth view_health() const { return ViewHealth(); }
+  // The peer validators of the set this node orders with; empty for an orderer without
+  // peers (a single validator, a follower).
+  virtual std::vector<PeerState> peers() const { return {}; }
   // Non-null when this node forwards submissions instead of ordering them (the
   // LedgerService then hands them on unchecked: the validators check them).
   virtual SubmitForwarder* forwarder() { return nullptr; }

@@ -75,7 +75,13 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
       applier_(store_, genesis_, registry, &factory_),
       vote_store_(store_, options_.persist_votes),
       monitor_(genesis_, 2 * CoreConfig(*genesis_, self_, options_).view_change_timeout_ticks),
-      waiters_(store_) {
+      waiters_(store_),
+      peer_height_(new std::atomic<uint64_t>[genesis_->n()]),
+      peer_heard_ms_(new std::atomic<uint64_t>[genesis_->n()]) {
+  for (size_t i = 0; i < genesis_->n(); ++i) {
+    peer_height_[i].store(0);
+    peer_heard_ms_[i].store(0);
+  }
   Bytes epoch_hash;
   if (epoch_.epoch != 0) {
     // The block the epoch starts after: every member applied it before the epoch began.
@@ -170,6 +176,24 @@ StatusOr<std::future<SubmitResult>> PbftOrderer::Submit(CheckedBatch batch,
   return fut;
 }
 
+void PbftOrderer::NotePeer(const consensus::ConsensusMsg& m) {
+  std::atomic<uint64_t>& h = peer_height_[m.sender];
+  uint64_t old = h.load(std::memory_order_relaxed);
+  while (m.height > old && !h.compare_exchange_weak(old, m.height, std::memory_order_relaxed)) {
+  }
+  peer_heard_ms_[m.sender].store(SteadyMs(), std::memory_order_relaxed);
+}
+
+std::vector<PeerState> PbftOrderer::peers() const {
+  std::vector<PeerState> out;
+  for (uint32_t i = 0; i < genesis_->n(); ++i) {
+    if (i == self_) continue;
+    out.push_back(
+        PeerState{genesis_->validators[i].id, peer_height_[i].load(), peer_heard_ms_[i].load()});
+  }
+  return out;
+}
+
 void PbftOrderer::Deliver(const v1::Delivery& d) {
   for (const auto& bytes : d.messages()) {
     Event e;
@@ -182,6 +206,7 @@ void PbftOrderer::Deliver(const v1::Delivery& d) {
       dropped_.fetch_add(1);
       continue;
     }
+    NotePeer(e.msg);
     if (!Post(std::move(e)).ok()) dropped_.fetch_add(1);
   }
   for (const auto& r : d.requests()) {

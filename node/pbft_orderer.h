@@ -98,6 +98,7 @@ class PbftOrderer final : public Orderer {
   Status failure() const override;
   void RequestRepair(uint64_t height) override;
   ViewHealth view_health() const override { return monitor_.health(); }
+  std::vector<PeerState> peers() const override;
 
   // Takes a peer's delivery: checks each message's signature (on the calling gRPC thread)
   // and queues the good ones; bad ones are counted and dropped.
@@ -123,7 +124,9 @@ class PbftOrderer final : public Orderer {
   Status Post(Event e);
   void Run(Worker& w);    // the consensus loop
   void Handle(Event& e);  // one input into the core
-  void OnTick();          // the core's tick, deadlines, relays
+  // Any thread: records a checked message of a peer for peers().
+  void NotePeer(const consensus::ConsensusMsg& m);
+  void OnTick();  // the core's tick, deadlines, relays
   // Consensus thread: takes the core's output; its votes and messages wait for FlushSends.
   void HandleOutput(consensus::CoreOutput out);
   // Consensus thread: makes the pending votes durable, then sends the pending messages.
@@ -177,6 +180,10 @@ class PbftOrderer final : public Orderer {
   bool halted_ = false;
 
   std::atomic<uint64_t> dropped_{0};
+  // By validator index (ours unused): the highest height a checked message of that peer
+  // named, and SteadyMs() of its newest; written by Deliver on gRPC threads.
+  std::unique_ptr<std::atomic<uint64_t>[]> peer_height_;
+  std::unique_ptr<std::atomic<uint64_t>[]> peer_heard_ms_;
   std::atomic<bool> failed_{false};
   mutable std::mutex fail_mu_;
   Status failure_;  // guarded by fail_mu_

@@ -236,6 +236,11 @@ ViewHealth RoleSwitcher::view_health() const {
   return cur ? cur->view_health() : ViewHealth();
 }
 
+std::vector<PeerState> RoleSwitcher::peers() const {
+  auto cur = Current();
+  return cur ? cur->peers() : std::vector<PeerState>();
+}
+
 SubmitForwarder* RoleSwitcher::forwarder() {
   auto cur = Current();
   return cur && cur->forwarder() != nullptr ? this : nullptr;

@@ -82,6 +82,7 @@ class RoleSwitcher final : public Orderer, public SubmitForwarder {
   Status failure() const override;
   void RequestRepair(uint64_t height) override;
   ViewHealth view_health() const override;
+  std::vector<PeerState> peers() const override;
   // `this` while the current orderer forwards (a follower), else null.
   SubmitForwarder* forwarder() override;
   std::string role() const override;

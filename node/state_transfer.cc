@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "ledger/registry.h"
+#include "node/node_metrics.h"
 
 namespace provledger::node {
 
@@ -67,6 +68,7 @@ void StateTransfer::Loop(Worker& w) {
       next = next_;
       prev = prev_;
     }
+    Metrics().state_transfers.Inc();
     Fetch(w, next, std::move(prev));
     std::lock_guard<std::mutex> lock(mu_);
     running_ = false;

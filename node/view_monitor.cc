@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "node/node_metrics.h"
 
 namespace provledger::node {
 
@@ -11,15 +12,18 @@ void ViewMonitor::Log(const std::vector<consensus::ViewEvent>& events, uint64_t 
     const std::string primary = genesis_->Primary(e.view).id;
     switch (e.kind) {
       case consensus::ViewEvent::kSuspected:
+        Metrics().view_changes.With({"suspected"}).Inc();
         LogInfo("view_suspected").Kv("view", e.view).Kv("primary", primary);
         break;
       case consensus::ViewEvent::kChangeStarted:
+        Metrics().view_changes.With({"started"}).Inc();
         LogWarn("view_change_started")
             .Kv("view", e.view)
             .Kv("from_view", e.from_view)
             .Kv("primary", primary);
         break;
       case consensus::ViewEvent::kEntered:
+        Metrics().view_changes.With({"entered"}).Inc();
         LogInfo("view_entered")
             .Kv("view", e.view)
             .Kv("from_view", e.from_view)

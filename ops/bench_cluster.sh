@@ -4,7 +4,11 @@
 # (docs/BENCHMARKS.md, "Consensus: a local 4-validator cluster") and stops everything.
 #
 #   ops/bench_cluster.sh [--seconds=10] [--threads=8] [--batches="100 500 1000"]
-#                        [--node_flags="--max_block_batches=64"] [--keep]
+#                        [--node_flags="--max_block_batches=64"] [--scrape_ms=N] [--keep]
+#
+# --scrape_ms=N: the nodes serve metrics (--metrics_listen on a free port each) and every
+# node's /metrics is fetched every N ms during the runs, as Prometheus would (the cost of
+# metrics, docs/BENCHMARKS.md). PL_BAZEL_FLAGS (e.g. --disk_cache=DIR) goes to bazel.
 #
 # Builds with -c opt. The nodes, the load generator and RocksDB all share this machine.
 set -euo pipefail
@@ -15,19 +19,24 @@ THREADS=8
 BATCHES="100 500 1000"
 NODE_FLAGS=""
 KEEP=0
+SCRAPE_MS=0
 for a in "$@"; do
   case "$a" in
     --seconds=*) SECONDS_PER_RUN="${a#*=}" ;;
     --threads=*) THREADS="${a#*=}" ;;
     --batches=*) BATCHES="${a#*=}" ;;
     --node_flags=*) NODE_FLAGS="${a#*=}" ;;
+    --scrape_ms=*) SCRAPE_MS="${a#*=}" ;;
     --keep) KEEP=1 ;;
     *) echo "unknown argument $a" >&2; exit 2 ;;
   esac
 done
 
-bazel build -c opt //node:ledger_node //tools/ledgerctl //tools/bench:cluster_load >&2
-BIN="$(bazel info -c opt bazel-bin 2>/dev/null)"
+# shellcheck disable=SC2086
+bazel build -c opt ${PL_BAZEL_FLAGS:-} //node:ledger_node //tools/ledgerctl \
+  //tools/bench:cluster_load >&2
+# shellcheck disable=SC2086
+BIN="$(bazel info -c opt ${PL_BAZEL_FLAGS:-} bazel-bin 2>/dev/null)"
 NODE="$BIN/node/ledger_node"
 CTL="$BIN/tools/ledgerctl/ledgerctl"
 LOAD="$BIN/tools/bench/cluster_load"
@@ -56,10 +65,12 @@ for k in admin gw-bench dev-bench; do "$CTL" keygen --out="$ROOT/$k.key" >/dev/n
 "$CTL" genesis --chain_id=bench --out="$ROOT/genesis.json" --admin="$ROOT/admin.key" \
   "${VALIDATORS[@]}" >/dev/null
 
+METRICS_FLAG=""
+if [ "$SCRAPE_MS" -gt 0 ]; then METRICS_FLAG="--metrics_listen=127.0.0.1:0"; fi
 for i in 0 1 2 3; do
   # shellcheck disable=SC2086
   "$NODE" --genesis="$ROOT/genesis.json" --node_id="v$i" --key="$ROOT/v$i.key" \
-    --data_dir="$ROOT/v$i" $NODE_FLAGS >"$ROOT/v$i.log" 2>&1 &
+    --data_dir="$ROOT/v$i" $NODE_FLAGS $METRICS_FLAG >"$ROOT/v$i.log" 2>&1 &
   PIDS+=("$!")
 done
 for i in 0 1 2 3; do
@@ -72,6 +83,24 @@ done
   --genesis="$ROOT/genesis.json" --node="$NODES" >/dev/null
 "$CTL" register-device --id=dev-bench --key="$ROOT/dev-bench.key" \
   --admin_key="$ROOT/admin.key" --genesis="$ROOT/genesis.json" --node="$NODES" >/dev/null
+
+if [ "$SCRAPE_MS" -gt 0 ]; then
+  # Every node's metrics port (ev=metrics_ready port=N), fetched every SCRAPE_MS ms.
+  MPORTS="$(cat "$ROOT"/v?.log | sed -n 's/.*ev=metrics_ready .*port=\([0-9]*\).*/\1/p' | tr '\n' ' ')"
+  # shellcheck disable=SC2086
+  python3 - "$SCRAPE_MS" $MPORTS >"$ROOT/scrapes.log" 2>&1 <<'EOF' &
+import sys, time, urllib.request
+period, ports = int(sys.argv[1]) / 1000, sys.argv[2:]
+n = 0
+while True:
+    for p in ports:
+        urllib.request.urlopen("http://127.0.0.1:%s/metrics" % p, timeout=10).read()
+        n += 1
+    print(n, flush=True)
+    time.sleep(period)
+EOF
+  PIDS+=("$!")
+fi
 
 run_load() {  # batch rate -> one JSON line
   "$LOAD" --nodes="$NODES" --genesis="$ROOT/genesis.json" --gateway=gw-bench \
@@ -90,7 +119,8 @@ EOF
 }
 
 echo "4 validators on loopback, $THREADS submitter threads, ${SECONDS_PER_RUN}s per run" \
-  "(after 1s warm-up), 256-byte payloads, MAC records; node flags: ${NODE_FLAGS:-defaults}"
+  "(after 1s warm-up), 256-byte payloads, MAC records; node flags: ${NODE_FLAGS:-defaults}" \
+  "$([ "$SCRAPE_MS" -gt 0 ] && echo "; metrics on, every node scraped every ${SCRAPE_MS} ms")"
 echo
 echo "| records/batch | offered | committed records/s | p50 ms | p95 ms | p99 ms | errors | late sends |"
 echo "|---|---|---|---|---|---|---|---|"
@@ -105,3 +135,4 @@ done
 H="$("$CTL" status --node="${ADDRS[0]}" --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["height"], s["records"], s["view"])')"
 echo
 echo "chain after the runs (height, records, view): $H"
+if [ "$SCRAPE_MS" -gt 0 ]; then echo "scrapes: $(tail -1 "$ROOT/scrapes.log")"; fi

@@ -5,7 +5,7 @@ PKGS="bazel-bootstrap bazel-platforms bazel-rules-java libgrpc++-dev libabsl-dev
   libprotobuf-dev protobuf-compiler librocksdb-dev libsecp256k1-dev libpaho-mqttpp-dev
   libpaho-mqtt-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   mosquitto mosquitto-clients python3 iproute2 nftables
-  softhsm2 libp11-kit-dev opensc libre2-dev"
+  softhsm2 libp11-kit-dev opensc libre2-dev libcivetweb-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

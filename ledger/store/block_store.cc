@@ -807,6 +807,15 @@ uint64_t DirBytes(const std::string& dir) {
 }
 }  // namespace
 
+BlockStore::StorageBytes BlockStore::storage_bytes() const {
+  StorageBytes b;
+  uint64_t v = 0;
+  if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &v)) b.sst = v;
+  v = 0;
+  if (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kLiveBlobFileSize, &v)) b.blob = v;
+  return b;
+}
+
 uint64_t BlockStore::pruned_below() const {
   std::lock_guard<std::mutex> lock(mu_);
   return pruned_below_;

@@ -131,6 +131,14 @@ class BlockStore {
   uint64_t height() const;
   Bytes head_hash() const;
   uint64_t record_count() const;
+  // RocksDB's live table (SST) and blob file bytes over every column family (its
+  // rocksdb.live-sst-files-size and live-blob-file-size properties; 0 where unknown), for
+  // metrics. Any thread.
+  struct StorageBytes {
+    uint64_t sst = 0;
+    uint64_t blob = 0;
+  };
+  StorageBytes storage_bytes() const;
   const std::string& chain_id() const { return chain_id_; }
   // The height of the head block if it failed its checks at open (open_damaged_head) and has
   // not been repaired since; 0 otherwise.
