@@ -64,6 +64,24 @@ Bytes DeviceSeqKey(const std::string& device, uint64_t seq) {
   return k;
 }
 
+// device_item key: (device, item, seq) -> id.
+Bytes DeviceItemKey(const std::string& device, const std::string& item, uint64_t seq) {
+  Bytes k;
+  AppendLp(&k, device);
+  AppendLp(&k, item);
+  AppendU64(&k, seq);
+  return k;
+}
+
+// time_index key: (device, ts, id) -> (item, seq, height).
+Bytes TimeKey(const std::string& device, uint64_t ts, ByteView id) {
+  Bytes k;
+  AppendLp(&k, device);
+  AppendU64(&k, ts);
+  k.append(id.data(), id.size());
+  return k;
+}
+
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return OkStatus();
   if (s.IsNotFound()) return NotFoundError(what + ": not found");
@@ -85,6 +103,9 @@ constexpr char kFirstPrefix[] = "first/";
 // Meta keys of a checkpoint state install: staged and not finished; the base height.
 constexpr char kStateInstallMarker[] = "state_install";
 constexpr char kStateBaseKey[] = "state_base";
+// Meta keys: per-record index entries of blocks below these heights were dropped by Prune.
+constexpr char kIndexPrunedKey[] = "index_pruned_below";
+constexpr char kHistoryPrunedKey[] = "history_pruned_below";
 
 // Where a state table's rows live: a column family and a key prefix.
 struct StateSource {
@@ -275,6 +296,20 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
   } else if (pruned.status().code() != StatusCode::kNotFound) {
     return pruned.status();
   }
+  for (const auto& [key, field] :
+       {std::pair<const char*, uint64_t*>{kIndexPrunedKey, &store->index_pruned_below_},
+        {kHistoryPrunedKey, &store->history_pruned_below_}}) {
+    auto v = store->GetMeta(key);
+    if (v.status().code() == StatusCode::kNotFound) continue;
+    if (!v.ok()) return v.status();
+    ByteReader r(*v);
+    uint64_t below = 0;
+    if (!r.ReadU64(&below).ok() || !r.done() || below == 0) {
+      return DataLossError(std::string("store metadata '") + key + "' is malformed");
+    }
+    std::lock_guard<std::mutex> lock(store->mu_);
+    *field = below;
+  }
   PL_RETURN_IF_ERROR(store->BackfillFirstIndex());
   store->MaybePinState();
   return store;
@@ -444,15 +479,8 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
                                   " twice in block");
       }
       batch->Put(cfs_[kDeviceSeq], S(seq_key), S(id));
-      Bytes item_key;
-      AppendLp(&item_key, f.device);
-      AppendLp(&item_key, f.item);
-      AppendU64(&item_key, f.seq);
-      batch->Put(cfs_[kDeviceItem], S(item_key), S(id));
-      Bytes time_key;
-      AppendLp(&time_key, f.device);
-      AppendU64(&time_key, f.ts);
-      time_key += id;
+      batch->Put(cfs_[kDeviceItem], S(DeviceItemKey(f.device, f.item, f.seq)), S(id));
+      const Bytes time_key = TimeKey(f.device, f.ts, id);
       Bytes time_val;
       AppendLp(&time_val, f.item);
       AppendU64(&time_val, f.seq);
@@ -812,7 +840,17 @@ uint64_t BlockStore::pruned_below() const {
   return pruned_below_;
 }
 
-StatusOr<PruneResult> BlockStore::Prune(uint64_t below) {
+uint64_t BlockStore::index_pruned_below() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return index_pruned_below_;
+}
+
+uint64_t BlockStore::history_pruned_below() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return history_pruned_below_;
+}
+
+StatusOr<PruneResult> BlockStore::Prune(uint64_t below, PrunedIndexes indexes) {
   if (!light_) return FailedPreconditionError("only a light store prunes block bodies");
   PruneResult res;
   res.from = pruned_below();
@@ -833,17 +871,41 @@ StatusOr<PruneResult> BlockStore::Prune(uint64_t below) {
                   "block " + std::to_string(h) + " body"));
     auto records = DecodeBody(body);
     if (!records.ok()) return records.status().Annotate("block " + std::to_string(h));
-    for (const auto& r : *records) batch.Delete(cfs_[kPayloads], S(RecordId(r)));
+    for (const auto& r : *records) {
+      const Bytes id = RecordId(r);
+      batch.Delete(cfs_[kPayloads], S(id));
+      if (indexes == PrunedIndexes::kKeep) continue;
+      // The keys AddIndexes wrote for this record (hashes and device names: no range covers
+      // a block's entries).
+      if (indexes == PrunedIndexes::kAll) {
+        batch.Delete(cfs_[kRecordIndex], S(id));
+        ++res.index_entries_deleted;
+      }
+      auto f = DecodeRecordFields(r);
+      if (!f.ok()) return f.status().Annotate("block " + std::to_string(h));
+      if (!f->from_device) continue;
+      if (indexes == PrunedIndexes::kAll) {
+        batch.Delete(cfs_[kDeviceSeq], S(DeviceSeqKey(f->device, f->seq)));
+        ++res.index_entries_deleted;
+      }
+      batch.Delete(cfs_[kDeviceItem], S(DeviceItemKey(f->device, f->item, f->seq)));
+      batch.Delete(cfs_[kTimeIndex], S(TimeKey(f->device, f->ts, id)));
+      res.index_entries_deleted += 2;
+    }
   }
   const Bytes from_key = HeightKey(res.from), to_key = HeightKey(below);
   batch.DeleteRange(cfs_[kBodies], S(from_key), S(to_key));
   Bytes mark;
   AppendU64(&mark, below);
   batch.Put(cfs_[kMeta], "pruned_below", S(mark));
+  if (indexes != PrunedIndexes::kKeep) batch.Put(cfs_[kMeta], kHistoryPrunedKey, S(mark));
+  if (indexes == PrunedIndexes::kAll) batch.Put(cfs_[kMeta], kIndexPrunedKey, S(mark));
   PL_RETURN_IF_ERROR(Write(true, &batch, "prune"));
   {
     std::lock_guard<std::mutex> lock(mu_);
     pruned_below_ = below;
+    if (indexes != PrunedIndexes::kKeep) history_pruned_below_ = below;
+    if (indexes == PrunedIndexes::kAll) index_pruned_below_ = below;
   }
   // Reclaim the space now: flush and compact the pruned body range and the payloads (keyed by
   // record id, so the whole column family).
@@ -853,6 +915,17 @@ StatusOr<PruneResult> BlockStore::Prune(uint64_t below) {
   PL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, cfs_[kBodies], &lo, &hi), "compact bodies"));
   PL_RETURN_IF_ERROR(
       FromRocks(db_->CompactRange(co, cfs_[kPayloads], nullptr, nullptr), "compact payloads"));
+  // The index entries deleted are spread over every key range: whole column families.
+  std::vector<int> touched;
+  if (indexes != PrunedIndexes::kKeep) touched = {kDeviceItem, kTimeIndex};
+  if (indexes == PrunedIndexes::kAll) {
+    touched.push_back(kRecordIndex);
+    touched.push_back(kDeviceSeq);
+  }
+  for (int cf : touched) {
+    PL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, cfs_[cf], nullptr, nullptr),
+                                 std::string("compact ") + kCfNames[cf]));
+  }
   PL_RETURN_IF_ERROR(FlushAll());
   res.bytes_after = DirBytes(path_);
   return res;
