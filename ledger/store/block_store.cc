@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_set>
@@ -129,21 +130,22 @@ StateSource SourceOf(uint8_t table) {
 // RocksDB's diagnostic LOG file in the store folder, written with plain write(2). RocksDB's
 // own logger asserts (aborting the process) when it writes again after a failed write, as on
 // a full disk; here a line that cannot be written is dropped, so a full disk is reported
-// through the Status of the write that failed and the node can stop cleanly.
+// through the Status of the write that failed and the node can stop cleanly. Past
+// kMaxInfoLogBytes the file is renamed LOG.old and a new one started, so the two stay under
+// twice that (a light node's prunes log a flush and compactions each: unbounded, the LOG
+// outgrew its whole chain data).
+constexpr size_t kMaxInfoLogBytes = 512 * 1024;
 class InfoLogFile final : public rocksdb::Logger {
  public:
   explicit InfoLogFile(const std::string& dir)
-      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {
-    const std::string path = dir + "/LOG";
-    (void)::rename(path.c_str(), (path + ".old").c_str());
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), path_(dir + "/LOG") {
+    Rotate();
   }
   ~InfoLogFile() override {
     if (fd_ >= 0) ::close(fd_);
   }
   using rocksdb::Logger::Logv;
   void Logv(const char* format, va_list ap) override {
-    if (fd_ < 0) return;
     char line[4096];
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME, &ts);
@@ -160,11 +162,25 @@ class InfoLogFile final : public rocksdb::Logger {
     if (m < 0) return;
     size_t len = std::min(sizeof(line) - 2, static_cast<size_t>(n) + static_cast<size_t>(m));
     line[len++] = '\n';
-    (void)!::write(fd_, line, len);  // one line per write; a failed write drops the line
+    std::lock_guard<std::mutex> lock(mu_);  // RocksDB logs from several threads
+    if (written_ + len > kMaxInfoLogBytes) Rotate();
+    if (fd_ < 0) return;
+    // One line per write; a failed write drops the line.
+    if (::write(fd_, line, len) > 0) written_ += len;
   }
 
  private:
+  void Rotate() {
+    if (fd_ >= 0) ::close(fd_);
+    (void)::rename(path_.c_str(), (path_ + ".old").c_str());
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0600);
+    written_ = 0;
+  }
+
+  const std::string path_;
+  std::mutex mu_;
   int fd_ = -1;
+  size_t written_ = 0;
 };
 
 }  // namespace

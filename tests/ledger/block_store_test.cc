@@ -1024,6 +1024,27 @@ TEST_F(BlockStoreTest, PruneWithHistoryIndexesKeepsTheDuplicateChecks) {
   EXPECT_EQ(HistoryCount(*store_, "dev-1"), 6u * 10);
 }
 
+TEST_F(BlockStoreTest, RocksDbInfoLogStaysBoundedOverManyPrunes) {
+  // Each prune logs a flush and compactions in RocksDB's LOG; a light node prunes for years.
+  light_ = true;
+  Reopen();
+  AppendSmallBlocks(store_.get(), 150, 2);
+  for (uint64_t below = 2; below <= 150; ++below) {
+    ASSERT_TRUE(store_->Prune(below, PrunedIndexes::kAll).ok());
+  }
+  const auto size = [&](const char* name) -> uint64_t {
+    std::error_code ec;
+    const auto n = std::filesystem::file_size(dir_ + "/" + name, ec);
+    return ec ? 0 : n;
+  };
+  std::printf("after 149 prunes: LOG %llu bytes, LOG.old %llu bytes\n",
+              static_cast<unsigned long long>(size("LOG")),
+              static_cast<unsigned long long>(size("LOG.old")));
+  EXPECT_GT(size("LOG.old"), 256u * 1024);  // rotated while running, not only at open
+  EXPECT_LE(size("LOG"), 512u * 1024);
+  EXPECT_LE(size("LOG.old"), 512u * 1024);
+}
+
 TEST_F(BlockStoreTest, PruneKeepsTheHeadAndSurvivesReopen) {
   light_ = true;
   Reopen();
