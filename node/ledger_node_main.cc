@@ -369,7 +369,9 @@ Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(auto registry_rows, store->RegistryScan(""));
   PL_ASSIGN_OR_RETURN(auto snapshot, ledger::RegistrySnapshot::FromRows(registry_rows, &genesis));
   RegistryHolder registry(snapshot);
-  std::unique_ptr<Pruner> pruner;
+  // A follower never checks duplicates: it drops every per-record index entry of the blocks
+  // it prunes; a validator keeps record_index and device_seq for its duplicate checks.
+  std::unique_ptr<Pruner> pruner, validator_pruner;
   std::unique_ptr<RemoteRecordFetcher> fetcher;
   if (light) {
     // The set in force at our height may name full validators the genesis does not.
@@ -377,10 +379,13 @@ Status Run(int argc, char** argv, int* exit_code) {
       full_nodes = FullNodeAddresses(genesis, &schedule->SetAt(store->height() + 1), node_id,
                                      absl::GetFlag(FLAGS_full_nodes));
     }
-    pruner = std::make_unique<Pruner>(store.get(), retention, [] { return NowMs(); });
+    pruner = std::make_unique<Pruner>(
+        store.get(), retention, [] { return NowMs(); }, ledger::PrunedIndexes::kAll);
+    validator_pruner = std::make_unique<Pruner>(
+        store.get(), retention, [] { return NowMs(); }, ledger::PrunedIndexes::kHistory);
     fetcher = RemoteRecordFetcher::OverGrpc(full_nodes, kRemoteFetchDeadlineMs);
     fopts.pruner = pruner.get();
-    popts.pruner = pruner.get();
+    popts.pruner = validator_pruner.get();
   }
 
   // The validator set in force at our height decides the role (and the epoch), after a
@@ -414,7 +419,19 @@ Status Run(int argc, char** argv, int* exit_code) {
   RoleSwitcher::Factory make = [&, st = store.get()](
                                    const ledger::Genesis* epoch_genesis, const EpochPlan& p,
                                    const NodeRole& role) -> StatusOr<std::unique_ptr<Orderer>> {
-    if (!role.validator) {
+    if (role.validator && st->index_pruned_below() > 1) {
+      // This light node pruned as a follower and dropped the record and (device, seq) index
+      // entries of old blocks: it could not refuse their duplicates, so it must not vote.
+      LogError("light_cannot_validate")
+          .Kv("epoch", p.epoch)
+          .Kv("index_pruned_below", st->index_pruned_below())
+          .Kv("err",
+              "the set in force names this node, but as a light follower it dropped the "
+              "duplicate-check indexes below that height; it goes on following. Run the "
+              "validator from an empty --data_dir (--mode=full, or light if its genesis "
+              "entry says so)");
+    }
+    if (!role.validator || st->index_pruned_below() > 1) {
       PL_ASSIGN_OR_RETURN(auto f, FollowerOrderer::Create(st, epoch_genesis, &registry, fopts));
       return std::unique_ptr<Orderer>(std::move(f));
     }

@@ -58,6 +58,67 @@ StatusOr<FetchedRecord> LedgerService::FetchPruned(const grpc::ServerContext* ct
                          ctx != nullptr ? ctx->deadline() : RemoteRecordFetcher::Deadline::max());
 }
 
+bool LedgerService::Unindexed() const {
+  return fetcher_ != nullptr && store_->index_pruned_below() > 1;
+}
+
+StatusOr<LocalRecord> LedgerService::Locate(const v1::Proof& proof) const {
+  const uint64_t h = proof.height(), head = store_->height();
+  if (h > head) {
+    return NotFoundError("it places the record at block " + std::to_string(h) +
+                         ", past this node's head " + std::to_string(head));
+  }
+  if (h == 0 || h >= store_->pruned_below()) {
+    return UnauthenticatedError("it places the record at block " + std::to_string(h) +
+                                ", which this node keeps whole without that record");
+  }
+  PL_ASSIGN_OR_RETURN(ledger::StoredBlock header, store_->ReadCertifiedHeader(h));
+  LocalRecord local;
+  local.record_id = proof.record_id();
+  local.height = h;
+  local.index = proof.leaf_index();
+  local.header = std::move(header.header);
+  local.header_hash = std::move(header.header_hash);
+  return local;
+}
+
+Status LedgerService::FillFetchedProof(FetchedRecord fetched, v1::Proof* resp) const {
+  PL_ASSIGN_OR_RETURN(ledger::StoredBlock header, store_->ReadCertifiedHeader(fetched.height));
+  resp->set_chain_id(genesis_->chain_id);
+  resp->set_record_id(fetched.record_id);
+  resp->set_record(std::move(fetched.record));
+  resp->set_height(fetched.height);
+  resp->set_leaf_index(fetched.index);
+  resp->set_tree_size(header.header.record_count);
+  for (auto& h : fetched.audit_path) resp->add_audit_path(std::move(h));
+  resp->set_header(header.header_bytes);  // ours, as stored and certified
+  *resp->mutable_certificate() = header.certificate;
+  resp->set_fetched_from(fetched.from);
+  return OkStatus();
+}
+
+Status LedgerService::CheckHistoryEntry(const v1::HistoryRequest& req, const v1::HistoryEntry& e,
+                                        const FetchedRecord* proven) const {
+  if (proven == nullptr) {
+    // A block whose entries we keep: our own index says where the record is.
+    auto loc = store_->FindRecord(e.record_id());
+    if (!loc.ok() || loc->height != e.height()) {
+      return UnauthenticatedError("this node does not hold that record at that block");
+    }
+    return OkStatus();
+  }
+  auto f = ledger::DecodeRecordFields(proven->record);
+  if (!f.ok() || !f->from_device || f->device != req.device() || f->item != e.item() ||
+      f->seq != e.seq() || f->ts != e.ts()) {
+    return UnauthenticatedError("the proven record is not the entry's (device, item, seq, ts)");
+  }
+  if ((!req.item().empty() && f->item != req.item()) || f->ts < req.from_ts() ||
+      (req.to_ts() != 0 && f->ts > req.to_ts())) {
+    return UnauthenticatedError("the proven record is outside the request");
+  }
+  return OkStatus();
+}
+
 grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
                                   v1::ConsensusRequest request, v1::SubmitResponse* resp) {
   const uint64_t start_ms = SteadyMs();
@@ -259,9 +320,24 @@ StatusOr<Bytes> LedgerService::ResolveRecordId(const v1::GetRecordRequest& req) 
 
 grpc::Status LedgerService::GetRecord(grpc::ServerContext* ctx, const v1::GetRecordRequest* req,
                                       v1::RecordResponse* resp) {
+  const auto deadline = ctx != nullptr ? ctx->deadline() : RemoteRecordFetcher::Deadline::max();
+  const LocateFn locate = [this](const v1::Proof& p) { return Locate(p); };
   auto id = ResolveRecordId(*req);
-  if (!id.ok()) return ToGrpc(id.status());
-  auto loc = store_->FindRecord(*id);
+  StatusOr<ledger::RecordLocation> loc =
+      id.ok() ? store_->FindRecord(*id) : StatusOr<ledger::RecordLocation>(id.status());
+  if (!loc.ok() && loc.status().code() == StatusCode::kNotFound && Unindexed()) {
+    // Possibly in a block whose index entries this light node dropped: a full node's copy,
+    // checked against our header.
+    auto fetched = id.ok() ? fetcher_->FetchById(*id, locate, deadline)
+                           : fetcher_->FetchBySeq(req->device(), req->seq(), locate, deadline);
+    if (!fetched.ok()) return ToGrpc(fetched.status());
+    resp->set_record_id(fetched->record_id);
+    resp->set_record(std::move(fetched->record));
+    resp->set_height(fetched->height);
+    resp->set_index(fetched->index);
+    resp->set_fetched_from(fetched->from);  // no payload: a light node keeps none of these
+    return grpc::Status::OK;
+  }
   if (!loc.ok()) return ToGrpc(loc.status());
   if (!PrunedRecord(*id, loc->height).ok()) {
     ledger::StoredBlock header;
@@ -297,6 +373,13 @@ grpc::Status LedgerService::GetProof(grpc::ServerContext* ctx, const v1::GetProo
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "record id must be 32 bytes");
   }
   auto loc = store_->FindRecord(req->record_id());
+  if (!loc.ok() && loc.status().code() == StatusCode::kNotFound && Unindexed()) {
+    auto fetched = fetcher_->FetchById(
+        req->record_id(), [this](const v1::Proof& p) { return Locate(p); },
+        ctx != nullptr ? ctx->deadline() : RemoteRecordFetcher::Deadline::max());
+    if (!fetched.ok()) return ToGrpc(fetched.status());
+    return ToGrpc(FillFetchedProof(std::move(*fetched), resp));
+  }
   if (!loc.ok()) return ToGrpc(loc.status());
   if (!PrunedRecord(req->record_id(), loc->height).ok()) {
     ledger::StoredBlock header;
@@ -337,13 +420,32 @@ grpc::Status LedgerService::GetProof(grpc::ServerContext* ctx, const v1::GetProo
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerService::History(grpc::ServerContext*, const v1::HistoryRequest* req,
+grpc::Status LedgerService::History(grpc::ServerContext* ctx, const v1::HistoryRequest* req,
                                     v1::HistoryResponse* resp) {
   if (!ledger::IsValidName(req->device())) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "device is not a valid name");
   }
   uint32_t limit = req->limit() == 0 ? 100 : req->limit();
   if (limit > 1000) limit = 1000;
+  const uint64_t kept_from = store_->history_pruned_below();
+  if (fetcher_ != nullptr && kept_from > 1) {
+    // Our time index misses the records of pruned blocks and no timestamp tells which
+    // blocks a time range spans: the whole request goes to a full node, each entry of a
+    // pruned block proven against our header, the others checked against our index.
+    v1::HistoryRequest forwarded = *req;
+    forwarded.set_limit(limit);
+    std::string from;
+    auto page = fetcher_->ForwardHistory(
+        forwarded, kept_from, [this](const v1::Proof& p) { return Locate(p); },
+        [this, req](const v1::HistoryEntry& e, const FetchedRecord* proven) {
+          return CheckHistoryEntry(*req, e, proven);
+        },
+        &from, ctx != nullptr ? ctx->deadline() : RemoteRecordFetcher::Deadline::max());
+    if (!page.ok()) return ToGrpc(page.status());
+    *resp = std::move(*page);
+    resp->set_fetched_from(from);
+    return grpc::Status::OK;
+  }
   std::vector<ledger::HistoryItem> items;
   Bytes next;
   Status s = store_->History(req->device(), req->item(), req->from_ts(), req->to_ts(), limit,

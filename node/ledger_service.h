@@ -97,6 +97,21 @@ class LedgerService final : public provledger::v1::Ledger::Service {
                                       const ledger::RecordLocation& loc,
                                       ledger::StoredBlock* header) const;
 
+  // Whether a lookup that misses the index must ask full nodes: a light store whose Prune
+  // dropped index entries (BlockStore::index_pruned_below) and a fetcher.
+  bool Unindexed() const;
+  // What this node holds at the place a full node's proof claims (RemoteRecordFetcher's
+  // LocateFn): its certified header there, for a height whose body it pruned.
+  StatusOr<LocalRecord> Locate(const provledger::v1::Proof& proof) const;
+  // Fills a proof answer from a fetched record and our certified header of its height.
+  Status FillFetchedProof(FetchedRecord fetched, provledger::v1::Proof* resp) const;
+  // Checks one entry of a History page forwarded to a full node (HistoryEntryCheck): at a
+  // height whose time index we keep, against our record index; below it, the proven
+  // record's fields against the entry and `req`.
+  Status CheckHistoryEntry(const provledger::v1::HistoryRequest& req,
+                           const provledger::v1::HistoryEntry& e,
+                           const FetchedRecord* proven) const;
+
   const ledger::Genesis* genesis_;
   std::string node_id_;
   ledger::BlockStore* store_;

@@ -69,8 +69,8 @@ uint64_t PruneTarget(uint64_t head, uint64_t pruned_below, const RetentionOption
 }
 
 Pruner::Pruner(ledger::BlockStore* store, RetentionOptions options,
-               std::function<uint64_t()> now_ms)
-    : store_(store), options_(options), now_ms_(std::move(now_ms)) {}
+               std::function<uint64_t()> now_ms, ledger::PrunedIndexes indexes)
+    : store_(store), options_(options), now_ms_(std::move(now_ms)), indexes_(indexes) {}
 
 PruneStats Pruner::stats() const {
   PruneStats s;
@@ -93,7 +93,7 @@ Status Pruner::MaybePrune() {
   const uint64_t below =
       PruneTarget(store_->height(), from, options_, now_ms_(), timestamp_at, kMaxPruneBlocks);
   if (below < from + step) return OkStatus();
-  auto r = store_->Prune(below);
+  auto r = store_->Prune(below, indexes_);
   if (!r.ok()) {
     // Pruning only frees disk: a failure is logged and tried again at the next step, unless
     // the store is broken (then the node stops, as for any failed write).
@@ -107,6 +107,7 @@ Status Pruner::MaybePrune() {
       .Kv("to", r->to)
       .Kv("bytes_before", r->bytes_before)
       .Kv("bytes_after", r->bytes_after)
+      .Kv("index_entries_deleted", r->index_entries_deleted)
       .Kv("retain_blocks", options_.retain_blocks)
       .Kv("retain_age_ms", options_.retain_age_ms);
   return OkStatus();

@@ -53,8 +53,10 @@ struct PruneStats {
 class Pruner {
  public:
   // `store` must be light and outlive the pruner; `now_ms` is the wall clock (ms since the
-  // epoch; header timestamps are the proposers' wall clocks).
-  Pruner(ledger::BlockStore* store, RetentionOptions options, std::function<uint64_t()> now_ms);
+  // epoch; header timestamps are the proposers' wall clocks); `indexes`: the per-record index
+  // entries of pruned blocks dropped with their bodies (BlockStore::Prune).
+  Pruner(ledger::BlockStore* store, RetentionOptions options, std::function<uint64_t()> now_ms,
+         ledger::PrunedIndexes indexes = ledger::PrunedIndexes::kKeep);
 
   // Prunes when the bodies outside both windows reach a step; logs ev=pruned with the range
   // and the bytes before and after. A failed prune is logged (ev=prune_failed) and tried again
@@ -67,6 +69,7 @@ class Pruner {
   ledger::BlockStore* store_;
   RetentionOptions options_;
   std::function<uint64_t()> now_ms_;
+  ledger::PrunedIndexes indexes_;
   std::atomic<uint64_t> bytes_before_{0};
   std::atomic<uint64_t> bytes_after_{0};
 };

@@ -16,8 +16,10 @@
 #   ops/bench_followers.sh [--records=100000] [--batch=100] [--threads=4] [--payload_min=200]
 #       [--payload_max=1024] [--retain_blocks=10] [--reps=2] [--tput_seconds=10]
 #       [--tput_batch=500] [--tput_threads=8] [--tput_rate=1000] [--figures="tput disk"] [--keep]
+#       [--compilation_mode=opt]
 #
-# Builds with -c opt. Every node, the load generator and RocksDB share this machine; the load
+# Builds with -c opt (--compilation_mode=fastbuild: the test build's binaries; disk figures do
+# not depend on it, speeds do). Every node, the load generator and RocksDB share this machine; the load
 # average is printed with each figure. Stops every process it started and removes its folder
 # (--keep keeps the folder).
 set -euo pipefail
@@ -36,6 +38,7 @@ TPUT_THREADS=8
 TPUT_RATE=1000
 FIGURES="tput disk"
 KEEP=0
+MODE=opt
 for a in "$@"; do
   case "$a" in
     --records=*) RECORDS="${a#*=}" ;;
@@ -51,13 +54,14 @@ for a in "$@"; do
     --tput_rate=*) TPUT_RATE="${a#*=}" ;;
     --figures=*) FIGURES="${a#*=}" ;;
     --keep) KEEP=1 ;;
+    --compilation_mode=*) MODE="${a#*=}" ;;
     *) echo "unknown argument $a" >&2; exit 2 ;;
   esac
 done
 
-bazel build -c opt --disk_cache="$HOME/.cache/provledger-bazel-disk" --jobs=2 \
+bazel build -c "$MODE" --disk_cache="$HOME/.cache/provledger-bazel-disk" --jobs=2 \
   //node:ledger_node //tools/ledgerctl //tools/bench:cluster_load //tools/bench:store_sizes >&2
-BIN="$(bazel info -c opt bazel-bin 2>/dev/null)"
+BIN="$(bazel info -c "$MODE" bazel-bin 2>/dev/null)"
 # Copies, so that a build in this worktree during the run cannot swap the binaries.
 ROOT="$(mktemp -d /tmp/plbench_followers.XXXXXX)"
 mkdir -p "$ROOT/bin"

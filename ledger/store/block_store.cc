@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_set>
@@ -64,6 +65,24 @@ Bytes DeviceSeqKey(const std::string& device, uint64_t seq) {
   return k;
 }
 
+// device_item key: (device, item, seq) -> id.
+Bytes DeviceItemKey(const std::string& device, const std::string& item, uint64_t seq) {
+  Bytes k;
+  AppendLp(&k, device);
+  AppendLp(&k, item);
+  AppendU64(&k, seq);
+  return k;
+}
+
+// time_index key: (device, ts, id) -> (item, seq, height).
+Bytes TimeKey(const std::string& device, uint64_t ts, ByteView id) {
+  Bytes k;
+  AppendLp(&k, device);
+  AppendU64(&k, ts);
+  k.append(id.data(), id.size());
+  return k;
+}
+
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return OkStatus();
   if (s.IsNotFound()) return NotFoundError(what + ": not found");
@@ -85,6 +104,9 @@ constexpr char kFirstPrefix[] = "first/";
 // Meta keys of a checkpoint state install: staged and not finished; the base height.
 constexpr char kStateInstallMarker[] = "state_install";
 constexpr char kStateBaseKey[] = "state_base";
+// Meta keys: per-record index entries of blocks below these heights were dropped by Prune.
+constexpr char kIndexPrunedKey[] = "index_pruned_below";
+constexpr char kHistoryPrunedKey[] = "history_pruned_below";
 
 // Where a state table's rows live: a column family and a key prefix.
 struct StateSource {
@@ -108,21 +130,22 @@ StateSource SourceOf(uint8_t table) {
 // RocksDB's diagnostic LOG file in the store folder, written with plain write(2). RocksDB's
 // own logger asserts (aborting the process) when it writes again after a failed write, as on
 // a full disk; here a line that cannot be written is dropped, so a full disk is reported
-// through the Status of the write that failed and the node can stop cleanly.
+// through the Status of the write that failed and the node can stop cleanly. Past
+// kMaxInfoLogBytes the file is renamed LOG.old and a new one started, so the two stay under
+// twice that (a light node's prunes log a flush and compactions each: unbounded, the LOG
+// outgrew its whole chain data).
+constexpr size_t kMaxInfoLogBytes = 512 * 1024;
 class InfoLogFile final : public rocksdb::Logger {
  public:
   explicit InfoLogFile(const std::string& dir)
-      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {
-    const std::string path = dir + "/LOG";
-    (void)::rename(path.c_str(), (path + ".old").c_str());
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), path_(dir + "/LOG") {
+    Rotate();
   }
   ~InfoLogFile() override {
     if (fd_ >= 0) ::close(fd_);
   }
   using rocksdb::Logger::Logv;
   void Logv(const char* format, va_list ap) override {
-    if (fd_ < 0) return;
     char line[4096];
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME, &ts);
@@ -139,11 +162,25 @@ class InfoLogFile final : public rocksdb::Logger {
     if (m < 0) return;
     size_t len = std::min(sizeof(line) - 2, static_cast<size_t>(n) + static_cast<size_t>(m));
     line[len++] = '\n';
-    (void)!::write(fd_, line, len);  // one line per write; a failed write drops the line
+    std::lock_guard<std::mutex> lock(mu_);  // RocksDB logs from several threads
+    if (written_ + len > kMaxInfoLogBytes) Rotate();
+    if (fd_ < 0) return;
+    // One line per write; a failed write drops the line.
+    if (::write(fd_, line, len) > 0) written_ += len;
   }
 
  private:
+  void Rotate() {
+    if (fd_ >= 0) ::close(fd_);
+    (void)::rename(path_.c_str(), (path_ + ".old").c_str());
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC, 0600);
+    written_ = 0;
+  }
+
+  const std::string path_;
+  std::mutex mu_;
   int fd_ = -1;
+  size_t written_ = 0;
 };
 
 }  // namespace
@@ -274,6 +311,20 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
     store->pruned_below_ = std::max(store->pruned_below_, below);
   } else if (pruned.status().code() != StatusCode::kNotFound) {
     return pruned.status();
+  }
+  for (const auto& [key, field] :
+       {std::pair<const char*, uint64_t*>{kIndexPrunedKey, &store->index_pruned_below_},
+        {kHistoryPrunedKey, &store->history_pruned_below_}}) {
+    auto v = store->GetMeta(key);
+    if (v.status().code() == StatusCode::kNotFound) continue;
+    if (!v.ok()) return v.status();
+    ByteReader r(*v);
+    uint64_t below = 0;
+    if (!r.ReadU64(&below).ok() || !r.done() || below == 0) {
+      return DataLossError(std::string("store metadata '") + key + "' is malformed");
+    }
+    std::lock_guard<std::mutex> lock(store->mu_);
+    *field = below;
   }
   PL_RETURN_IF_ERROR(store->BackfillFirstIndex());
   store->MaybePinState();
@@ -444,15 +495,8 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
                                   " twice in block");
       }
       batch->Put(cfs_[kDeviceSeq], S(seq_key), S(id));
-      Bytes item_key;
-      AppendLp(&item_key, f.device);
-      AppendLp(&item_key, f.item);
-      AppendU64(&item_key, f.seq);
-      batch->Put(cfs_[kDeviceItem], S(item_key), S(id));
-      Bytes time_key;
-      AppendLp(&time_key, f.device);
-      AppendU64(&time_key, f.ts);
-      time_key += id;
+      batch->Put(cfs_[kDeviceItem], S(DeviceItemKey(f.device, f.item, f.seq)), S(id));
+      const Bytes time_key = TimeKey(f.device, f.ts, id);
       Bytes time_val;
       AppendLp(&time_val, f.item);
       AppendU64(&time_val, f.seq);
@@ -821,7 +865,17 @@ uint64_t BlockStore::pruned_below() const {
   return pruned_below_;
 }
 
-StatusOr<PruneResult> BlockStore::Prune(uint64_t below) {
+uint64_t BlockStore::index_pruned_below() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return index_pruned_below_;
+}
+
+uint64_t BlockStore::history_pruned_below() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return history_pruned_below_;
+}
+
+StatusOr<PruneResult> BlockStore::Prune(uint64_t below, PrunedIndexes indexes) {
   if (!light_) return FailedPreconditionError("only a light store prunes block bodies");
   PruneResult res;
   res.from = pruned_below();
@@ -842,17 +896,41 @@ StatusOr<PruneResult> BlockStore::Prune(uint64_t below) {
                   "block " + std::to_string(h) + " body"));
     auto records = DecodeBody(body);
     if (!records.ok()) return records.status().Annotate("block " + std::to_string(h));
-    for (const auto& r : *records) batch.Delete(cfs_[kPayloads], S(RecordId(r)));
+    for (const auto& r : *records) {
+      const Bytes id = RecordId(r);
+      batch.Delete(cfs_[kPayloads], S(id));
+      if (indexes == PrunedIndexes::kKeep) continue;
+      // The keys AddIndexes wrote for this record (hashes and device names: no range covers
+      // a block's entries).
+      if (indexes == PrunedIndexes::kAll) {
+        batch.Delete(cfs_[kRecordIndex], S(id));
+        ++res.index_entries_deleted;
+      }
+      auto f = DecodeRecordFields(r);
+      if (!f.ok()) return f.status().Annotate("block " + std::to_string(h));
+      if (!f->from_device) continue;
+      if (indexes == PrunedIndexes::kAll) {
+        batch.Delete(cfs_[kDeviceSeq], S(DeviceSeqKey(f->device, f->seq)));
+        ++res.index_entries_deleted;
+      }
+      batch.Delete(cfs_[kDeviceItem], S(DeviceItemKey(f->device, f->item, f->seq)));
+      batch.Delete(cfs_[kTimeIndex], S(TimeKey(f->device, f->ts, id)));
+      res.index_entries_deleted += 2;
+    }
   }
   const Bytes from_key = HeightKey(res.from), to_key = HeightKey(below);
   batch.DeleteRange(cfs_[kBodies], S(from_key), S(to_key));
   Bytes mark;
   AppendU64(&mark, below);
   batch.Put(cfs_[kMeta], "pruned_below", S(mark));
+  if (indexes != PrunedIndexes::kKeep) batch.Put(cfs_[kMeta], kHistoryPrunedKey, S(mark));
+  if (indexes == PrunedIndexes::kAll) batch.Put(cfs_[kMeta], kIndexPrunedKey, S(mark));
   PL_RETURN_IF_ERROR(Write(true, &batch, "prune"));
   {
     std::lock_guard<std::mutex> lock(mu_);
     pruned_below_ = below;
+    if (indexes != PrunedIndexes::kKeep) history_pruned_below_ = below;
+    if (indexes == PrunedIndexes::kAll) index_pruned_below_ = below;
   }
   // Reclaim the space now: flush and compact the pruned body range and the payloads (keyed by
   // record id, so the whole column family).
@@ -862,6 +940,17 @@ StatusOr<PruneResult> BlockStore::Prune(uint64_t below) {
   PL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, cfs_[kBodies], &lo, &hi), "compact bodies"));
   PL_RETURN_IF_ERROR(
       FromRocks(db_->CompactRange(co, cfs_[kPayloads], nullptr, nullptr), "compact payloads"));
+  // The index entries deleted are spread over every key range: whole column families.
+  std::vector<int> touched;
+  if (indexes != PrunedIndexes::kKeep) touched = {kDeviceItem, kTimeIndex};
+  if (indexes == PrunedIndexes::kAll) {
+    touched.push_back(kRecordIndex);
+    touched.push_back(kDeviceSeq);
+  }
+  for (int cf : touched) {
+    PL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, cfs_[cf], nullptr, nullptr),
+                                 std::string("compact ") + kCfNames[cf]));
+  }
   PL_RETURN_IF_ERROR(FlushAll());
   res.bytes_after = DirBytes(path_);
   return res;

@@ -114,6 +114,16 @@ struct PruneResult {
   uint64_t to = 0;
   uint64_t bytes_before = 0;
   uint64_t bytes_after = 0;
+  uint64_t index_entries_deleted = 0;  // per-record index entries of the pruned blocks
+};
+
+// Which per-record index entries of pruned blocks Prune drops beside their bodies.
+enum class PrunedIndexes {
+  kKeep,     // every index (lookups and duplicate checks answered locally)
+  kHistory,  // device_item and time_index (a light validator: record_index and device_seq,
+             // its duplicate checks, stay)
+  kAll,      // all four (a light follower: it never checks duplicates; lookups of pruned
+             // records go to full nodes, checked against its own headers)
 };
 
 class BlockStore {
@@ -169,14 +179,21 @@ class BlockStore {
   Status RepairBlock(uint64_t height, const BlockToAppend& block);
 
   // Light stores: drops the bodies and payloads of blocks pruned_below()..below-1 (DeleteRange
-  // of the bodies, the payloads of their records, then CompactRange of both), keeping headers,
-  // certificates, the registry and every index (duplicate checks still need them). The head
-  // block is never pruned: `below` is capped at the head. Nothing to do (from > to) when
-  // `below` <= pruned_below(). kFailedPrecondition on a full store; the write's error (see
-  // write_status()) when it fails. Writer thread only.
-  StatusOr<PruneResult> Prune(uint64_t below);
+  // of the bodies, the payloads of their records), and the index entries of their records
+  // that `indexes` names (keys are hashes, so one Delete per entry), in one synced batch, then
+  // compacts what it touched. Headers, certificates, the registry, the first-record index and
+  // the metadata stay. The head block is never pruned: `below` is capped at the head. Nothing
+  // to do (from > to) when `below` <= pruned_below(). kFailedPrecondition on a full store; the
+  // write's error (see write_status()) when it fails. Writer thread only.
+  StatusOr<PruneResult> Prune(uint64_t below, PrunedIndexes indexes = PrunedIndexes::kKeep);
   // The lowest height whose body is still kept (1 when nothing was pruned).
   uint64_t pruned_below() const;
+  // record_index and device_seq (FindRecord, FindBySeq, Contains, ContainsSeq) may miss
+  // records of blocks below this height: a Prune with kAll dropped them. 1 when none was.
+  uint64_t index_pruned_below() const;
+  // device_item and time_index (History) may miss records of blocks below this height (a
+  // Prune with kHistory or kAll). 1 when none was.
+  uint64_t history_pruned_below() const;
   bool light() const { return light_; }
 
   // ---- Checkpoint state (docs/CATCHUP.md) ----
@@ -318,12 +335,14 @@ class BlockStore {
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // owned by db_, destroyed before it
 
   mutable std::mutex mu_;
-  uint64_t height_ = 0;        // guarded by mu_
-  Bytes head_hash_;            // guarded by mu_
-  uint64_t record_count_ = 0;  // guarded by mu_
-  uint64_t damaged_head_ = 0;  // guarded by mu_
-  uint64_t pruned_below_ = 1;  // guarded by mu_
-  Status write_status_;        // guarded by mu_
+  uint64_t height_ = 0;                // guarded by mu_
+  Bytes head_hash_;                    // guarded by mu_
+  uint64_t record_count_ = 0;          // guarded by mu_
+  uint64_t damaged_head_ = 0;          // guarded by mu_
+  uint64_t pruned_below_ = 1;          // guarded by mu_
+  uint64_t index_pruned_below_ = 1;    // guarded by mu_
+  uint64_t history_pruned_below_ = 1;  // guarded by mu_
+  Status write_status_;                // guarded by mu_
   uint64_t state_interval_ = 0;
   uint64_t state_base_ = 0;  // guarded by mu_
   // Pinned states by height; each releases its RocksDB snapshot when the last user drops it.

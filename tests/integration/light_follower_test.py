@@ -5,6 +5,7 @@ than the full follower's; a recent record proves on it with the genesis file, an
 proves there through a full validator (fetched, checked against its header; payload not
 kept) and on the full follower; killed, it catches up and prunes on; a validator the genesis
 declares full refuses --mode=light; verify-chain checks the light store."""
+import json
 import os
 import re
 import signal
@@ -76,6 +77,29 @@ def main():
     rc, out, err = t.ctl("record", old[0], "--node=" + laddr)
     t.check("payload not kept here" in out, "record of an old one too: %s %s" % (out, err))
     t.ctl("prove", old[0], "--node=" + faddr, "--genesis=" + chain.genesis)
+    # The light follower dropped the index entries of pruned blocks: its own store no longer
+    # knows the old record (asked offline below); a lookup by (device, seq) and a history
+    # over old blocks go to a full node too, checked against its headers.
+    full_rec = t.ctl_json("record", old[0], "--node=" + faddr)
+    rc, out, err = t.ctl("record", "--device=" + full_rec["device"], "--seq=%d" % full_rec["seq"],
+                         "--node=" + laddr, "--json")
+    by_seq = json.loads(out)
+    t.check(by_seq["record_id"] == old[0] and by_seq["height"] == acked[old[0]] and
+            by_seq.get("fetched_from"), "an old record by (device, seq) via a full node: %s" % out)
+    rc, out, err = t.ctl("history", "--device=" + full_rec["device"], "--all", "--json",
+                         "--node=" + laddr, timeout=180)
+    lhist = json.loads(out)
+    fhist = t.ctl_json("history", "--device=" + full_rec["device"], "--all", "--node=" + faddr)
+    t.check("forwarded to full node" in err and lhist == fhist and
+            any(e["record_id"] == old[0] for e in lhist),
+            "history over pruned blocks via a full node, the same as the full follower's "
+            "(%d entries): %s" % (len(lhist), err))
+    last = pruned[-1]
+    before = int(re.search(r"bytes_before=(\d+)", last).group(1))
+    after = int(re.search(r"bytes_after=(\d+)", last).group(1))
+    deleted = int(re.search(r"index_entries_deleted=(\d+)", last).group(1))
+    t.check(deleted > 0 and after < before, "the last prune dropped index entries and shrank "
+            "the store: %s" % last)
 
     # kill -9, more load, restart: it catches up and keeps pruning; old records stay pruned.
     lproc.send_signal(signal.SIGKILL)

@@ -945,6 +945,106 @@ TEST_F(BlockStoreTest, LightStorePrunesBodiesKeepsHeadersCertificatesRegistryAnd
   EXPECT_GT(again->from, again->to);
 }
 
+// Readings with no payload kept (as on a light follower's chain): most of a store is indexes.
+void AppendSmallBlocks(BlockStore* store, uint64_t n, uint64_t per_block) {
+  for (uint64_t h = store->height() + 1, last = store->height() + n; h <= last; ++h) {
+    std::vector<Bytes> records;
+    for (uint64_t i = 0; i < per_block; ++i) {
+      const uint64_t seq = (h - 1) * per_block + i + 1;
+      records.push_back(
+          Reading("dev-1", i % 2 ? "climate" : "door", seq, 1000 * seq, Payload(seq)));
+    }
+    ASSERT_TRUE(store->Append(MakeBlock(h, store->head_hash(), std::move(records))).ok());
+  }
+}
+
+// Entries of `device` in the time index (History over every time).
+size_t HistoryCount(const BlockStore& store, const std::string& device) {
+  std::vector<HistoryItem> items;
+  Bytes next;
+  EXPECT_TRUE(store.History(device, "", 0, 0, 100000, Bytes(), &items, &next).ok());
+  return items.size();
+}
+
+TEST_F(BlockStoreTest, PruneWithAllIndexesDropsThePrunedRecordsEntriesAndShrinksTheStore) {
+  light_ = true;
+  Reopen();
+  AppendSmallBlocks(store_.get(), 60, 50);
+  const Bytes old_id = RecordId(store_->ReadBlock(10)->records[3]);  // seq 454
+  const Bytes kept_id = RecordId(store_->ReadBlock(55)->records[3]);
+  ASSERT_EQ(HistoryCount(*store_, "dev-1"), 3000u);
+  // What the bodies alone free, for comparison.
+  StatusOr<PruneResult> r = store_->Prune(50, PrunedIndexes::kAll);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->index_entries_deleted, 49u * 50 * 4);
+  std::printf("prune 1..49 of 60 blocks, all indexes: bytes_before=%llu bytes_after=%llu\n",
+              static_cast<unsigned long long>(r->bytes_before),
+              static_cast<unsigned long long>(r->bytes_after));
+  // Below a third of the store is left (11 of 60 blocks' index entries, plus headers).
+  EXPECT_LT(r->bytes_after * 3, r->bytes_before);
+  EXPECT_EQ(store_->index_pruned_below(), 50u);
+  EXPECT_EQ(store_->history_pruned_below(), 50u);
+  // The pruned records are no longer found here; kept blocks' still are.
+  EXPECT_EQ(store_->FindRecord(old_id).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(store_->Contains(old_id).value());
+  EXPECT_EQ(store_->FindBySeq("dev-1", 454).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(store_->ContainsSeq("dev-1", 454).value());
+  EXPECT_EQ(store_->FindRecord(kept_id).value().height, 55u);
+  EXPECT_TRUE(store_->FindBySeq("dev-1", 2754).ok());
+  EXPECT_EQ(HistoryCount(*store_, "dev-1"), 11u * 50);
+  // Headers, certificates and the first-record index stay; the chain still verifies.
+  EXPECT_TRUE(store_->ReadCertifiedHeader(10).ok());
+  EXPECT_EQ(store_->FirstItemHeight("dev-1", "door").value(), 1u);
+  EXPECT_TRUE(store_->VerifyChain(nullptr, {}).ok());
+  // The marks survive a reopen; appending goes on and its entries are indexed.
+  Reopen();
+  EXPECT_EQ(store_->index_pruned_below(), 50u);
+  EXPECT_EQ(store_->history_pruned_below(), 50u);
+  AppendSmallBlocks(store_.get(), 1, 50);
+  EXPECT_TRUE(store_->FindBySeq("dev-1", 3001).ok());
+}
+
+TEST_F(BlockStoreTest, PruneWithHistoryIndexesKeepsTheDuplicateChecks) {
+  light_ = true;
+  Reopen();
+  AppendSmallBlocks(store_.get(), 20, 10);
+  const Bytes old_id = RecordId(store_->ReadBlock(3)->records[0]);  // seq 21
+  StatusOr<PruneResult> r = store_->Prune(15, PrunedIndexes::kHistory);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->index_entries_deleted, 14u * 10 * 2);
+  EXPECT_EQ(store_->index_pruned_below(), 1u);
+  EXPECT_EQ(store_->history_pruned_below(), 15u);
+  EXPECT_TRUE(store_->Contains(old_id).value());  // a light validator still refuses these
+  EXPECT_TRUE(store_->ContainsSeq("dev-1", 21).value());
+  EXPECT_EQ(store_->FindRecord(old_id).value().height, 3u);
+  EXPECT_EQ(HistoryCount(*store_, "dev-1"), 6u * 10);
+  // The default keeps every index.
+  ASSERT_TRUE(store_->Prune(18).ok());
+  EXPECT_EQ(store_->history_pruned_below(), 15u);
+  EXPECT_EQ(HistoryCount(*store_, "dev-1"), 6u * 10);
+}
+
+TEST_F(BlockStoreTest, RocksDbInfoLogStaysBoundedOverManyPrunes) {
+  // Each prune logs a flush and compactions in RocksDB's LOG; a light node prunes for years.
+  light_ = true;
+  Reopen();
+  AppendSmallBlocks(store_.get(), 150, 2);
+  for (uint64_t below = 2; below <= 150; ++below) {
+    ASSERT_TRUE(store_->Prune(below, PrunedIndexes::kAll).ok());
+  }
+  const auto size = [&](const char* name) -> uint64_t {
+    std::error_code ec;
+    const auto n = std::filesystem::file_size(dir_ + "/" + name, ec);
+    return ec ? 0 : n;
+  };
+  std::printf("after 149 prunes: LOG %llu bytes, LOG.old %llu bytes\n",
+              static_cast<unsigned long long>(size("LOG")),
+              static_cast<unsigned long long>(size("LOG.old")));
+  EXPECT_GT(size("LOG.old"), 256u * 1024);  // rotated while running, not only at open
+  EXPECT_LE(size("LOG"), 512u * 1024);
+  EXPECT_LE(size("LOG.old"), 512u * 1024);
+}
+
 TEST_F(BlockStoreTest, PruneKeepsTheHeadAndSurvivesReopen) {
   light_ = true;
   Reopen();

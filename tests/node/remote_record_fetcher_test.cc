@@ -3,6 +3,7 @@
 // next full node after a wrong answer.
 #include "node/remote_record_fetcher.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -197,6 +198,169 @@ TEST(RemoteRecordFetcher, WithoutFullNodesIsAFailedPrecondition) {
   RemoteRecordFetcher f({}, nodes.Source());
   EXPECT_EQ(f.Fetch(Local(nodes.block, 0)).status().code(), StatusCode::kFailedPrecondition);
   EXPECT_TRUE(nodes.asked.empty());
+}
+
+// --- Records this node no longer indexes (FetchById, FetchBySeq, ForwardHistory) ---
+
+// A kind 1 reading of dev-1 with `seq` (well-formed; its signature is not checked here).
+Bytes DeviceReading(uint64_t seq) {
+  ledger::Record r;
+  r.kind = ledger::RecordKind::kReading;
+  r.reading.device = "dev-1";
+  r.reading.item = "climate";
+  r.reading.seq = seq;
+  r.reading.ts = 1000 * seq;
+  r.reading.payload_hash = Bytes(32, 'p');
+  r.reading.auth = ledger::kAuthSignature;
+  r.reading.device_sig = Bytes(64, 's');
+  r.reading.gateway = "gw-1";
+  r.reading.received = 1000 * seq + 1;
+  return ledger::EncodeRecord(r);
+}
+
+// Block 12 of readings seq 1..7, as a full node keeps it.
+Block ReadingBlock() {
+  Block b = MakeBlock(12, "r");
+  b.records.clear();
+  b.leaves.clear();
+  for (uint64_t seq = 1; seq <= 7; ++seq) {
+    b.records.push_back(DeviceReading(seq));
+    b.leaves.push_back(ledger::RecordId(b.records.back()));
+  }
+  b.header.root = ledger::MerkleRoot(b.leaves);
+  b.header_bytes = ledger::EncodeHeader(b.header);
+  return b;
+}
+
+// This node holds the header of block 12, pruned (its index kept from 20 on, head 30).
+LocateFn LocateIn(const Block& b) {
+  return [b](const v1::Proof& p) -> StatusOr<LocalRecord> {
+    if (p.height() > 30) return NotFoundError("past this node's head");
+    if (p.height() >= 20) return UnauthenticatedError("this node keeps that block whole");
+    if (p.height() != b.header.height) return DataLossError("no header");
+    LocalRecord l = Local(b, 0);
+    l.record_id = p.record_id();
+    l.index = p.leaf_index();
+    return l;
+  };
+}
+
+// Full nodes answering for ReadingBlock(): "good", "tamper" (a flipped record byte), "gone"
+// (holds nothing), "liar" (names seq+1's record for seq), "ahead" (places it at block 31),
+// "hlie" (a History entry whose ts is not its record's).
+struct FakeFullNodes {
+  Block block = ReadingBlock();
+  std::vector<std::string> asked;
+  int Find(ByteView id) const {
+    for (size_t i = 0; i < block.leaves.size(); ++i)
+      if (block.leaves[i] == id) return static_cast<int>(i);
+    return -1;
+  }
+  RemoteRecordFetcher::ProofSource Proofs() {
+    return [this](const std::string& a, ByteView id,
+                  RemoteRecordFetcher::Deadline) -> StatusOr<v1::Proof> {
+      asked.push_back(a);
+      const int i = Find(id);
+      if (a == "gone" || i < 0) return NotFoundError("record not on the chain");
+      v1::Proof p = HonestProof(block, i);
+      if (a == "tamper") FlipByte(p.mutable_record(), 9);
+      if (a == "ahead") p.set_height(31);
+      return p;
+    };
+  }
+  RemoteRecordFetcher::RecordSource Records() {
+    return [this](const std::string& a, const v1::GetRecordRequest& req,
+                  RemoteRecordFetcher::Deadline) -> StatusOr<v1::RecordResponse> {
+      if (a == "gone" || req.seq() < 1 || req.seq() > 7) return NotFoundError("no such seq");
+      const uint64_t seq = a == "liar" ? req.seq() % 7 + 1 : req.seq();
+      v1::RecordResponse r;
+      r.set_record(block.records[seq - 1]);
+      return r;
+    };
+  }
+  RemoteRecordFetcher::HistorySource History() {
+    return [this](const std::string& a, const v1::HistoryRequest&,
+                  RemoteRecordFetcher::Deadline) -> StatusOr<v1::HistoryResponse> {
+      v1::HistoryResponse resp;
+      for (uint64_t seq = 1; seq <= 7; ++seq) {
+        auto* e = resp.add_entries();
+        e->set_record_id(block.leaves[seq - 1]);
+        e->set_item("climate");
+        e->set_seq(seq);
+        e->set_ts(1000 * seq);
+        e->set_height(12);
+      }
+      if (a == "hlie") resp.mutable_entries(4)->set_ts(1);  // not what the record says
+      return resp;
+    };
+  }
+};
+
+TEST(RemoteRecordFetcher, FetchByIdTakesTheFirstProofThatChecksAgainstOurHeader) {
+  FakeFullNodes nodes;
+  RemoteRecordFetcher f({"tamper", "gone", "good"}, nodes.Proofs());
+  StatusOr<FetchedRecord> r = f.FetchById(nodes.block.leaves[4], LocateIn(nodes.block));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->from, "good");
+  EXPECT_EQ(r->record, nodes.block.records[4]);
+  EXPECT_EQ(r->height, 12u);
+  EXPECT_EQ(r->index, 4u);
+}
+
+TEST(RemoteRecordFetcher, FetchByIdIsNotFoundOnlyWhenNoFullNodeHoldsIt) {
+  FakeFullNodes nodes;
+  const Bytes unknown(32, 'x');
+  RemoteRecordFetcher f({"gone", "good"}, nodes.Proofs());
+  EXPECT_EQ(f.FetchById(unknown, LocateIn(nodes.block)).status().code(), StatusCode::kNotFound);
+  // Ahead of us is "not here yet"; a place we keep whole is a lie; a tampered answer too.
+  RemoteRecordFetcher ahead({"ahead", "gone"}, nodes.Proofs());
+  EXPECT_EQ(ahead.FetchById(nodes.block.leaves[1], LocateIn(nodes.block)).status().code(),
+            StatusCode::kNotFound);
+  RemoteRecordFetcher bad({"tamper", "gone"}, nodes.Proofs());
+  StatusOr<FetchedRecord> r = bad.FetchById(nodes.block.leaves[1], LocateIn(nodes.block));
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("tamper answered wrong (refused)"), std::string::npos)
+      << r.status().message();
+}
+
+TEST(RemoteRecordFetcher, FetchBySeqRefusesARecordOfAnotherSeq) {
+  FakeFullNodes nodes;
+  RemoteRecordFetcher f({"liar", "good"}, nodes.Proofs(), nodes.Records());
+  StatusOr<FetchedRecord> r = f.FetchBySeq("dev-1", 3, LocateIn(nodes.block));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->from, "good");
+  EXPECT_EQ(r->record, nodes.block.records[2]);
+  RemoteRecordFetcher liar({"liar"}, nodes.Proofs(), nodes.Records());
+  StatusOr<FetchedRecord> l = liar.FetchBySeq("dev-1", 3, LocateIn(nodes.block));
+  EXPECT_EQ(l.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(l.status().message().find("is not device dev-1 seq 3"), std::string::npos)
+      << l.status().message();
+  EXPECT_EQ(f.FetchBySeq("dev-1", 99, LocateIn(nodes.block)).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST(RemoteRecordFetcher, ForwardHistoryProvesEachPrunedEntryAndRefusesAPageThatLies) {
+  FakeFullNodes nodes;
+  RemoteRecordFetcher f({"hlie", "good"}, nodes.Proofs(), nullptr, nodes.History());
+  v1::HistoryRequest req;
+  req.set_device("dev-1");
+  std::string from;
+  // The check compares each proven record with its entry (as the ledger service does).
+  HistoryEntryCheck check = [](const v1::HistoryEntry& e, const FetchedRecord* proven) {
+    if (proven == nullptr) return InternalError("every entry here lies in a pruned block");
+    auto fields = ledger::DecodeRecordFields(proven->record);
+    if (!fields.ok() || fields->seq != e.seq() || fields->ts != e.ts())
+      return UnauthenticatedError("entry is not its record");
+    return OkStatus();
+  };
+  StatusOr<v1::HistoryResponse> page =
+      f.ForwardHistory(req, /*prove_below=*/20, LocateIn(nodes.block), check, &from);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(from, "good");
+  EXPECT_EQ(page->entries_size(), 7);
+  // Seven proofs from "good"; "hlie" was asked until its fifth entry failed its record.
+  EXPECT_EQ(std::count(nodes.asked.begin(), nodes.asked.end(), "good"), 7);
+  EXPECT_EQ(std::count(nodes.asked.begin(), nodes.asked.end(), "hlie"), 5);
 }
 
 }  // namespace

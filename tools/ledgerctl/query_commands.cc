@@ -203,8 +203,16 @@ Status CmdHistory(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
   JsonValue all = JsonValue::Array();
   size_t total = 0;
+  std::string forwarded;  // the full node a light node forwarded the first page to
   while (true) {
     PL_ASSIGN_OR_RETURN(v1::HistoryResponse resp, cl->History(req));
+    if (forwarded.empty() && !resp.fetched_from().empty()) {
+      forwarded = resp.fetched_from();
+      std::fprintf(stderr,
+                   "light node: history forwarded to full node %s; entries of pruned blocks "
+                   "proven against this node's headers, the others checked against its index\n",
+                   forwarded.c_str());
+    }
     for (const auto& e : resp.entries()) {
       ++total;
       if (c.json) {
