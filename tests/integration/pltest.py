@@ -24,6 +24,7 @@ def spawn(args, **kw):
 
 
 _WATCHED = []  # folders whose *.log files are checked for sanitizer reports at exit
+_SHOWN = []  # logs whose report check_sanitizer_logs already printed
 _REPORTS = []  # sanitizer reports on the stderr of short-lived tools (any thread)
 _SANITIZER_MARKERS = ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "runtime error:",
                       "ERROR: LeakSanitizer")
@@ -86,7 +87,7 @@ def _at_exit():
         os._exit(1)
     for root in _WATCHED:
         found = _sanitizer_logs(root)
-        if found:
+        if found and found[0] not in _SHOWN:
             print("FAIL: sanitizer report in %s:\n%s" % found, flush=True)
             os._exit(1)
 
@@ -429,6 +430,7 @@ def check_sanitizer_logs(root):
     `root` (tests also get this check at exit for every folder made by tmpdir())."""
     found = _sanitizer_logs(root)
     if found:
+        _SHOWN.append(found[0])
         fail("sanitizer report in %s:\n%s" % found)
 
 
