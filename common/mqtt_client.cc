@@ -100,6 +100,12 @@ StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& opt
     MqttClient* self = c.get();
     c->client_->set_message_callback([self](mqtt::const_message_ptr m) {
       if (!self->on_message_) return;
+      // Held while on_message runs, so Disconnect can wait for a delivery in progress (the
+      // owner frees what on_message uses once Disconnect returns). Paho's own client lock
+      // does not order this: Paho may run this callback on its receive thread while the
+      // disconnect completes on another.
+      std::lock_guard<std::mutex> lock(self->deliver_mu_);
+      if (self->delivery_stopped_) return;  // disconnected: no PUBACK, the broker resends it
       MqttMessage msg;
       msg.topic = m->get_topic();
       msg.payload = m->get_payload_str();
@@ -156,8 +162,11 @@ void MqttClient::Disconnect(uint32_t timeout_ms) {
     client_->disconnect(static_cast<int>(timeout_ms))
         ->wait_for(std::chrono::milliseconds(timeout_ms + 1000));
   } catch (const std::exception&) {
-    // Not connected: nothing to close, and nothing more will be delivered.
+    // Not connected: nothing to close.
   }
+  // Waits for a delivery still running on Paho's thread; none starts after this.
+  std::lock_guard<std::mutex> lock(deliver_mu_);
+  delivery_stopped_ = true;
 }
 
 Status MqttClient::WaitForPublishes(uint32_t timeout_ms) {

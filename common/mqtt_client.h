@@ -97,7 +97,9 @@ class MqttClient {
   // or written (QoS 0), up to timeout_ms. kDeadlineExceeded naming how many are pending.
   Status WaitForPublishes(uint32_t timeout_ms);
   // Disconnects cleanly (waits for in-flight publishes up to timeout_ms) and stops
-  // reconnecting: no message is delivered to `on_message` once it returns. Idempotent.
+  // reconnecting. When it returns, an `on_message` call in progress has returned and no
+  // other starts: the owner may free what `on_message` uses. Never call it from
+  // `on_message`. Idempotent.
   void Disconnect(uint32_t timeout_ms = 2000);
 
  private:
@@ -111,6 +113,9 @@ class MqttClient {
   std::vector<std::pair<std::string, int>> subscriptions_;  // guarded by mu_
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<bool> closing_{false};
+  // Held by Paho's thread while it runs on_message_; Disconnect takes it to stop delivery.
+  std::mutex deliver_mu_;
+  bool delivery_stopped_ = false;  // guarded by deliver_mu_
 };
 
 }  // namespace provledger

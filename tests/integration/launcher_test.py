@@ -102,6 +102,7 @@ def main():
 
     root = os.path.join(os.environ.get("TEST_TMPDIR", "/tmp"), "launcher-cluster")
     subprocess.run(["rm", "-rf", root], check=True)
+    t.watch_logs(root)
     c = Cluster(root)
     downed = False
     try:

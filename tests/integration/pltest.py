@@ -23,7 +23,56 @@ def spawn(args, **kw):
     return p
 
 
-def _kill_children():
+_WATCHED = []  # folders whose *.log files are checked for sanitizer reports at exit
+_SHOWN = []  # logs whose report check_sanitizer_logs already printed
+_REPORTS = []  # sanitizer reports on the stderr of short-lived tools (any thread)
+_SANITIZER_MARKERS = ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "runtime error:",
+                      "ERROR: LeakSanitizer")
+
+
+def sanitizer_report(text):
+    """The first sanitizer report in `text` (up to 20000 characters), or None."""
+    for marker in _SANITIZER_MARKERS:
+        i = text.find(marker)
+        if i >= 0:
+            return text[i:i + 20000]
+    return None
+
+
+def _tool_report(what, stderr):
+    """Fails when a tool's `stderr` holds a sanitizer report; also remembered for the exit
+    check, since fail() from a background thread only ends that thread."""
+    report = sanitizer_report(stderr)
+    if report:
+        _REPORTS.append("%s: %s" % (what, report))
+        fail("%s: sanitizer report:\n%s" % (what, report))
+
+
+def watch_logs(root):
+    """Checks root's *.log files (and its sub-folders') for sanitizer reports when the test
+    exits: a report fails the test even if every assertion passed."""
+    if root not in _WATCHED:
+        _WATCHED.append(root)
+
+
+def _sanitizer_logs(root):
+    """(path, report) of the first log under `root` holding a sanitizer report, or None."""
+    for d, _, files in os.walk(root):
+        for f in sorted(files):
+            if not f.endswith(".log"):
+                continue
+            path = os.path.join(d, f)
+            try:
+                with open(path, errors="replace") as fh:
+                    report = sanitizer_report(fh.read())
+            except OSError:
+                continue
+            if report:
+                return path, report
+    return None
+
+
+def _at_exit():
     for p in _CHILDREN:
         if p.poll() is None:
             p.kill()
@@ -31,10 +80,20 @@ def _kill_children():
                 p.wait(timeout=5)
             except Exception:
                 pass
+    # Every test, also one that does not call check_sanitizer_logs: a sanitized process
+    # that reported and went on (UBSan, TSan with halt_on_error=0) fails the test.
+    if _REPORTS:
+        print("FAIL: sanitizer report from %s" % _REPORTS[0], flush=True)
+        os._exit(1)
+    for root in _WATCHED:
+        found = _sanitizer_logs(root)
+        if found and found[0] not in _SHOWN:
+            print("FAIL: sanitizer report in %s:\n%s" % found, flush=True)
+            os._exit(1)
 
 
 import atexit  # noqa: E402
-atexit.register(_kill_children)
+atexit.register(_at_exit)
 
 
 def runfile(rel):
@@ -66,6 +125,7 @@ def tmpdir(name):
     d = os.path.join(base, name)
     subprocess.run(["rm", "-rf", d], check=True)
     os.makedirs(d)
+    watch_logs(d)
     return d
 
 
@@ -107,6 +167,7 @@ def ctl(*args, check_rc=True, timeout=60):
     """Runs ledgerctl; returns (rc, stdout, stderr)."""
     p = subprocess.run([LEDGERCTL] + [str(a) for a in args], capture_output=True, text=True,
                        timeout=timeout)
+    _tool_report("ledgerctl " + " ".join(map(str, args)), p.stderr)
     if check_rc and p.returncode != 0:
         fail("ledgerctl %s: rc=%d\n%s%s" % (" ".join(map(str, args)), p.returncode, p.stdout,
                                             p.stderr))
@@ -354,6 +415,7 @@ def device_sim(chain, broker, *args, check_rc=True, timeout=120):
            "--genesis=" + chain.genesis, "--admin_key=%s/admin.key" % chain.root,
            chain.nodes_flag()] + [str(a) for a in args]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    _tool_report("device_sim " + " ".join(map(str, args)), p.stderr)
     summary = None
     for line in reversed(p.stdout.strip().splitlines()):
         if line.startswith("{"):
@@ -366,15 +428,12 @@ def device_sim(chain, broker, *args, check_rc=True, timeout=120):
 
 
 def check_sanitizer_logs(root):
-    """Fails when a process this test ran reported a sanitizer error in its log."""
-    import glob
-    for path in glob.glob(os.path.join(root, "*.log")):
-        text = open(path, errors="replace").read()
-        for marker in ("WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
-                       "runtime error:", "ERROR: LeakSanitizer"):
-            i = text.find(marker)
-            if i >= 0:
-                fail("%s in %s:\n%s" % (marker, path, text[i:i + 20000]))
+    """Fails now when a process this test ran reported a sanitizer error in a log under
+    `root` (tests also get this check at exit for every folder made by tmpdir())."""
+    found = _sanitizer_logs(root)
+    if found:
+        _SHOWN.append(found[0])
+        fail("sanitizer report in %s:\n%s" % found)
 
 
 class SubmitLoop:
