@@ -258,6 +258,8 @@ def status(port):
 
 
 def main():
+    # dockerd, runc, docker-proxy and nft live in sbin, which a test's PATH may lack.
+    os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"
     if os.geteuid() != 0:
         skip("dockerd needs root (running as uid %d)" % os.geteuid())
     for exe in ("dockerd", DOCKER, "docker-compose", "nft", "ldd"):
