@@ -366,7 +366,9 @@ def main():
         step("stopped backup %s (docker-compose stop) at height %d" % (backup, h))
         wait(lambda: min(heights(others).values()) >= h + 5, 120,
                    "commits to go on without %s" % backup)
+        step("commits go on without %s: height %d" % (backup, min(heights(others).values())))
         compose("start", backup)
+        t_start = time.time()
         seen = {}
 
         def rejoined():
@@ -378,8 +380,9 @@ def main():
         target = max(heights(others).values())
         wait(rejoined, 120, "%s to catch up to height %d and every validator to count the "
              "others in its view" % (backup, target), lambda: seen)
-        step("started %s again: it caught up past height %d, all four in view %d" %
-             (backup, target, seen[backup]["view"]))
+        step("started %s again: %.1fs later it had caught up past height %d and all four "
+             "counted each other in view %d" % (backup, time.time() - t_start, target,
+                                                seen[backup]["view"]))
 
         t.check(publishing(), "the devices still publish when the primary is killed (raise "
                 "COUNT)")
@@ -475,6 +478,33 @@ def main():
         wait(attested, 120, "the agent's report appraised trusted",
              lambda: "%s\n%s" % (compose.logs("agent"), compose.logs("bridge")))
         step("agent-0's report of its files is on the ledger, appraised trusted")
+
+        # down without -v, then up again: keys, genesis and chains are in the volumes; the
+        # killed primary comes back, catches up, and proves every reading too.
+        compose("down", "-t", "10")
+        compose("up", "-d", "--no-build", "setup", *vports, "f0")
+        wait(lambda: (compose.state("setup") or {}).get("Status") == "exited", 120,
+             "the setup service to finish again", lambda: compose.logs("setup"))
+        t.check("nothing to do" in compose.logs("setup")[1],
+                "setup keeps the keys and genesis it made: %s" % (compose.logs("setup"),))
+        again = {}
+
+        def caught_up():
+            again.update({v: status(p) for v, p in vports.items()})
+            return all(s and s["height"] >= final["height"] and
+                       s["head_hash"] == again["v0"]["head_hash"] for s in again.values())
+        wait(caught_up, 120, "the four validators, restarted, to reach height %d" %
+             final["height"], lambda: again)
+        rc, out, err = t.ctl("prove-all", "--ids_file=" + os.path.join(tmp, "ids-%s.txt" %
+                                                                       survivors[0]),
+                             "--genesis=" + genesis, "--node=127.0.0.1:%d" % vports[primary],
+                             check_rc=False, timeout=300)
+        t.check(rc == 0 and out.strip() == "%d verified, 0 failed" % (DEVICES * COUNT),
+                "the former primary %s proves every acknowledged reading after the restart: "
+                "rc=%d %s %s" % (primary, rc, out, err[-2000:]))
+        step("down and up again: setup kept keys and genesis, the four validators are back at "
+             "height %d, and the killed primary %s proves all %d readings" %
+             (again["v0"]["height"], primary, DEVICES * COUNT))
         passed = True
     finally:
         if not passed and compose and dk.proc and dk.proc.poll() is None:
