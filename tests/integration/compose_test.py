@@ -205,21 +205,31 @@ class Docker:
 
 
 def procs_using(path):
-    """Pids of processes whose command line names `path` (dockerd, containerd, shims)."""
+    """Pids of processes whose command line names `path` (dockerd, containerd, shims) or
+    whose root is a container root under it (what a container ran, once its shim is gone)."""
     pids = []
     for d in os.listdir("/proc"):
-        if d.isdigit() and int(d) != os.getpid():
-            try:
-                if path in open("/proc/%s/cmdline" % d, "rb").read().decode(errors="replace"):
-                    pids.append(int(d))
-            except OSError:
-                pass
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            if path + "/" in open("/proc/%s/cmdline" % d, "rb").read().decode(errors="replace"):
+                pids.append(int(d))
+                continue
+            with open("/proc/%s/mountinfo" % d) as f:
+                for line in f:
+                    fields = line.split()
+                    if fields[4] == "/" and "overlay" in line and path + "/" in line:
+                        pids.append(int(d))
+                        break
+        except (OSError, IndexError):
+            pass
     return pids
 
 
 def mounts_under(path):
     with open("/proc/mounts") as f:
-        return [l.split()[1] for l in f if l.split()[1].startswith(path)]
+        return [l.split()[1] for l in f
+                if l.split()[1] == path or l.split()[1].startswith(path + "/")]
 
 
 class Compose:
@@ -257,6 +267,34 @@ def status(port):
     return json.loads(out) if rc == 0 else None
 
 
+def reap_stale():
+    """Removes what a run killed before its teardown left (its folder names a pid that is
+    gone): the daemon and shims of that folder, its mounts, the folder."""
+    import glob
+    for d in glob.glob("/tmp/plct-*"):
+        try:
+            pid = int(open(os.path.join(d, "owner")).read())
+        except (OSError, ValueError):
+            continue
+        if os.path.exists("/proc/%d" % pid):
+            continue  # a run in progress
+        t.log("removing what an interrupted run (pid %d) left in %s" % (pid, d))
+        for p in procs_using(d):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(1)
+        for m in reversed(mounts_under(d)):
+            run(["umount", "-l", m], check=False)
+        try:
+            for br in open(os.path.join(d, "bridges")).read().split():
+                run(["ip", "link", "del", br], check=False)
+        except OSError:
+            pass
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     # dockerd, runc, docker-proxy and nft live in sbin, which a test's PATH may lack.
     os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"
@@ -273,7 +311,12 @@ def main():
     tag = "%06x" % random.randrange(1 << 24)
     project = "plct" + tag
     # A short path: the daemon's unix sockets live under it (108 bytes at most).
+    reap_stale()
     tmp = tempfile.mkdtemp(prefix="plct-" + tag + "-", dir="/tmp")
+    with open(os.path.join(tmp, "owner"), "w") as f:
+        f.write(str(os.getpid()))
+    # Bazel's timeout sends SIGTERM first: tear down then too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: terminated (SIGTERM)"))
     dk = Docker(tmp, free_subnet())
     compose = None
     image = "plct%s-provledger:test" % tag
@@ -329,6 +372,8 @@ def main():
             "network", "ls", "-q", "--no-trunc", "--filter",
             "label=com.docker.compose.project=" + project).stdout.split()]
         dk.bridges = bridges
+        with open(os.path.join(tmp, "bridges"), "w") as f:  # for reap_stale, if killed
+            f.write("\n".join(bridges) + "\n")
         t.check(bridges and all(b in run(["ip", "-br", "link"]).stdout for b in bridges),
                 "compose made its network, a Linux bridge: %s" % bridges)
         ps = compose("ps").stdout
