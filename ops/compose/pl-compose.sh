@@ -1,0 +1,204 @@
+#!/bin/sh
+# pl-compose ROLE [ARG]: what each service of ops/docker-compose.yml runs inside the provledger
+# image (installed as /usr/local/bin/pl-compose).
+#
+#   setup             keys and genesis in /conf, once (a later start finds them and exits 0)
+#   validator ID      ledger_node validator ID, once the genesis exists
+#   follower ID       ledger_node --follow --mode=light as ID
+#   register          gw-1, device agent-0 and the agent's runtime policy, retried until the
+#                     nodes answer and each is committed (exits 0 when all are)
+#   mosquitto         the broker (config /etc/provledger/mosquitto.conf)
+#   bridge            mqtt_bridge for gw-1, once the gateway is registered
+#   agent             integrity_agent for agent-0 watching /usr/local/bin, once registered
+#   devices           device_sim: a probe until the whole path answers, then the load
+#
+# No start order is assumed (Compose starts every service at once, Podman runs no health
+# checks): each role waits for the files or answers it needs, polling once a second.
+# Settings come from the environment (defaults in ops/docker-compose.yml).
+set -eu
+
+CONF=/conf
+DATA=/data
+GENESIS=$CONF/genesis.json
+VALIDATORS="v0 v1 v2 v3"
+NODES=${PL_NODES:-v0:7000,v1:7000,v2:7000,v3:7000}
+BROKER=${PL_BROKER:-tcp://mosquitto:1883}
+GATEWAY=gw-1
+AGENT_DEVICE=agent-0
+ROLE=${1:-}
+
+say() { echo "pl-compose $ROLE: $*" >&2; }
+
+wait_file() {
+  n=0
+  until [ -s "$1" ]; do
+    [ $((n % 30)) -eq 0 ] && say "waiting for $1 (written by the setup service)"
+    n=$((n + 1))
+    sleep 1
+  done
+}
+
+# until_ok WHAT CMD...: runs CMD until it exits 0, saying every 30 s what it waits for.
+until_ok() {
+  what=$1
+  shift
+  n=0
+  until "$@" >/dev/null 2>&1; do
+    [ $((n % 30)) -eq 0 ] && say "waiting for $what"
+    n=$((n + 1))
+    sleep 1
+  done
+}
+
+# done_or_do QUERY... -- ACTION...: until QUERY succeeds, runs ACTION (a committed registry op),
+# so a retried action that committed before its answer was lost is not repeated forever.
+done_or_do() {
+  query=""
+  while [ "$1" != "--" ]; do query="$query $1"; shift; done
+  shift
+  n=0
+  # shellcheck disable=SC2086  # $query holds words without spaces
+  until $query >/dev/null 2>&1; do
+    if ! "$@" >/dev/null 2>&1; then
+      [ $((n % 15)) -eq 0 ] && say "retrying: $* (nodes not answering yet?)"
+      n=$((n + 1))
+      sleep 2
+    fi
+  done
+}
+
+admin_args() {
+  echo "--admin_key=$CONF/admin.key --genesis=$GENESIS --node=$NODES --timeout_ms=5000"
+}
+
+setup() {
+  if [ -s "$GENESIS" ]; then
+    say "found $GENESIS: keys and genesis already made, nothing to do"
+    return 0
+  fi
+  umask 077
+  mkdir -p "$CONF/devkeys"
+  # --force: a setup killed half-way left some keys behind without a genesis; start over.
+  ledgerctl keygen --force --out="$CONF/admin.key" >/dev/null
+  set -- --chain_id="${PL_CHAIN_ID:-compose}" --admin="$CONF/admin.key" --out="$GENESIS.tmp"
+  for v in $VALIDATORS; do
+    ledgerctl keygen --force --out="$CONF/$v.key" >/dev/null
+    set -- "$@" --validator="$v:$CONF/$v.key:$v:7000"  # the address is the service name
+  done
+  ledgerctl keygen --force --out="$CONF/$GATEWAY.key" >/dev/null
+  ledgerctl keygen --force --out="$CONF/devkeys/$AGENT_DEVICE.key" >/dev/null
+  ledgerctl genesis "$@" >&2
+  chmod 644 "$GENESIS.tmp"
+  mv "$GENESIS.tmp" "$GENESIS"  # last, in one step: the nodes start when it appears
+  say "made $GENESIS, keys of $VALIDATORS, admin, $GATEWAY and $AGENT_DEVICE in $CONF"
+}
+
+validator() {
+  wait_file "$GENESIS"
+  # shellcheck disable=SC2086  # PL_NODE_ARGS is a list of flags
+  exec ledger_node --genesis="$GENESIS" --node_id="$1" --key="$CONF/$1.key" \
+    --data_dir="$DATA/chain" --listen=0.0.0.0:7000 ${PL_NODE_ARGS:-}
+}
+
+follower() {
+  wait_file "$GENESIS"
+  # shellcheck disable=SC2086
+  exec ledger_node --follow --mode=light --genesis="$GENESIS" --node_id="$1" \
+    --data_dir="$DATA/chain" --listen=0.0.0.0:7000 ${PL_FOLLOWER_ARGS:-}
+}
+
+# The agent's runtime policy (Keylime's format): the sha256 of every file it watches, the
+# same files in every container of the image.
+write_policy() {
+  {
+    printf '{"meta":{"version":1},"excludes":[],"digests":{'
+    sep=""
+    sha256sum /usr/local/bin/* | while read -r hash path; do
+      printf '%s"%s":["%s"]' "$sep" "$path" "$hash"
+      sep=","
+    done
+    printf '}}\n'
+  } >"$1"
+}
+
+register() {
+  wait_file "$GENESIS"
+  # shellcheck disable=SC2046  # admin_args is a list of flags
+  done_or_do ledgerctl gateways "$GATEWAY" --node="$NODES" --timeout_ms=5000 -- \
+    ledgerctl register-gateway --id="$GATEWAY" --key="$CONF/$GATEWAY.key" $(admin_args)
+  say "gateway $GATEWAY registered"
+  # shellcheck disable=SC2046
+  done_or_do ledgerctl devices "$AGENT_DEVICE" --node="$NODES" --timeout_ms=5000 -- \
+    ledgerctl register-device --id="$AGENT_DEVICE" --key="$CONF/devkeys/$AGENT_DEVICE.key" \
+    $(admin_args)
+  if [ ! -s "$CONF/agent-policy.done" ]; then
+    write_policy /tmp/agent-policy.json
+    # A repeated import registers the next version and a repeated bind changes nothing: both
+    # are retried together until they commit.
+    # shellcheck disable=SC2046
+    until ledgerctl policy import --name=compose-agent --file=/tmp/agent-policy.json \
+      $(admin_args) >/dev/null 2>&1 && ledgerctl policy bind --name=compose-agent \
+      --device="$AGENT_DEVICE" $(admin_args) >/dev/null 2>&1; do
+      say "retrying the agent's policy import and bind"
+      sleep 2
+    done
+    echo bound >"$CONF/agent-policy.done"
+  fi
+  say "device $AGENT_DEVICE registered, runtime policy compose-agent bound to it"
+}
+
+bridge() {
+  wait_file "$GENESIS"
+  until_ok "gateway $GATEWAY to be registered (by the register service)" \
+    ledgerctl gateways "$GATEWAY" --node="$NODES" --timeout_ms=3000
+  # shellcheck disable=SC2086
+  exec mqtt_bridge --gateway_id="$GATEWAY" --gateway_key="$CONF/$GATEWAY.key" \
+    --nodes="$NODES" --data_dir="$DATA" --broker="$BROKER" ${PL_BRIDGE_ARGS:-}
+}
+
+agent() {
+  wait_file "$CONF/agent-policy.done"
+  # The bridge reads new policy bindings on its registry refresh (1 s): a report appraised
+  # before would be untrusted for want of a policy.
+  sleep 3
+  pub=$(ledgerctl pubkey --key="$CONF/$GATEWAY.key" 2>/dev/null)
+  exec integrity_agent --device="$AGENT_DEVICE" --key_file="$CONF/devkeys/$AGENT_DEVICE.key" \
+    --broker="$BROKER" --source=files --watch=/usr/local/bin --state_dir="$DATA" \
+    --gateway_id="$GATEWAY" --gateway_pubkey="$pub"
+}
+
+devices() {
+  wait_file "$GENESIS"
+  sim="--broker=$BROKER --keys_dir=$CONF/devkeys --genesis=$GENESIS --admin_key=$CONF/admin.key \
+    --node=$NODES --gateway_id=$GATEWAY --qos=1 --progress_ms=0"
+  # One reading through the whole path (nodes, gateway registered, broker, bridge): retried
+  # until it is acknowledged.
+  # shellcheck disable=SC2086
+  until_ok "one probe reading to be acknowledged (nodes, broker and bridge up)" \
+    device_sim $sim --register --devices=1 --device_prefix=probe --mode=mac --count=1 \
+    --key_timeout_ms=3000 --ack_timeout_ms=10000
+  say "the path answers: publishing ${PL_DEVICES:-4} devices x ${PL_COUNT:-100} readings" \
+    "at ${PL_RATE:-10}/s each"
+  # shellcheck disable=SC2086
+  exec device_sim $sim --register --devices="${PL_DEVICES:-4}" \
+    --device_prefix="${PL_DEVICE_PREFIX:-sim}" --mode="${PL_MODE:-mac}" \
+    --count="${PL_COUNT:-100}" --rate="${PL_RATE:-10}" --progress_ms=10000 ${PL_SIM_ARGS:-}
+}
+
+mosquitto_role() {
+  exec mosquitto -c /etc/provledger/mosquitto.conf
+}
+
+case "$ROLE" in
+  setup) setup ;;
+  validator | follower) [ $# -eq 2 ] || { say "usage: pl-compose $ROLE ID"; exit 2; }; $ROLE "$2" ;;
+  register) register ;;
+  bridge) bridge ;;
+  agent) agent ;;
+  devices) devices ;;
+  mosquitto) mosquitto_role ;;
+  *)
+    echo "usage: pl-compose setup|validator ID|follower ID|register|mosquitto|bridge|agent|devices" >&2
+    exit 2
+    ;;
+esac
