@@ -245,6 +245,23 @@ Status ChainBlockFactory::Validate(uint64_t height, uint64_t view, ByteView prev
   if (h.proposer != genesis_->Primary(h.view).id) {
     return UnauthenticatedError("block proposer is not the primary of its view");
   }
+  if (height <= store_->height()) {
+    // Already on our chain (committed with a certificate, applied, gone from the overlay):
+    // a NEW-VIEW re-issues such blocks, and one relayed to a restarted replica long after
+    // names many. Derived again, its records would all be "seen below" and the block
+    // refused, and with it the NEW-VIEW, for good. Only this very block is taken as is.
+    StatusOr<Bytes> stored = store_->ReadHeaderBytes(height);
+    if (!stored.ok()) return stored.status();
+    if (ledger::HeaderHash(*stored) == hash) {
+      info->header_hash = hash;
+      info->request_ids.assign(cb.request_ids().begin(), cb.request_ids().end());
+      for (const auto& r : cb.rejected()) {
+        PL_ASSIGN_OR_RETURN(Bytes rid, RequestId(genesis_->chain_id, r));
+        info->request_ids.push_back(std::move(rid));
+      }
+      return OkStatus();
+    }
+  }
   std::vector<v1::ConsensusRequest> reqs(cb.requests().begin(), cb.requests().end());
   DerivedBlock d;
   PL_RETURN_IF_ERROR(Derive(height, prev_hash, reqs, &d));
@@ -289,7 +306,10 @@ StatusOr<DerivedBlock> ChainBlockFactory::Materialize(ByteView block) {
   consensus::BlockInfo info;
   Status s = Validate(h.height, h.view, h.prev, block, &info);
   if (!s.ok()) return DataLossError("committed block does not check out: " + s.message());
-  return overlay_[hash].block;
+  it = overlay_.find(hash);
+  // Validate derives nothing for a block already in the store (the caller applies none).
+  if (it == overlay_.end()) return FailedPreconditionError("block is in the store already");
+  return it->second.block;
 }
 
 void ChainBlockFactory::Forget(uint64_t height) {

@@ -78,6 +78,8 @@ class ChainBlockFactory final : public consensus::BlockFactory {
 
   StatusOr<consensus::Proposal> Build(uint64_t height, uint64_t view, ByteView prev_hash,
                                       std::vector<consensus::Request> requests) override;
+  // A block already in the store at `height` (same header hash) is accepted without deriving
+  // it again (its records are stored: derived again they would all be left out).
   Status Validate(uint64_t height, uint64_t view, ByteView prev_hash, ByteView block,
                   consensus::BlockInfo* info) override;
 

@@ -193,6 +193,47 @@ TEST(SimScenario, RestartedBackupWhoseTimerRunsOutDuringCatchUpStaysInTheOthersV
   EXPECT_EQ(net.safety_violation(), "") << net.Describe();
 }
 
+// A backup restarted while the others run a view above 0 comes back in view 0 and must reach
+// their view and vote there within a bounded time, also when the cluster is idle (the
+// others then change no view and send little) and when checkpoints moved on since their
+// NEW-VIEW. Then the primary crashes: no block commits without the restarted backup.
+void RestartIntoLaterView(uint64_t requests_after_view_change, bool idle_after_restart) {
+  SimNetwork net(4, kSeed, SimConfig());
+  net.SubmitRange(0, 50);
+  ASSERT_TRUE(net.RunUntilAllCommitted(2000)) << net.Describe();
+  net.Crash(0);  // view change to 1 among 1, 2 and 3
+  net.SubmitRange(50, 20 + requests_after_view_change);
+  ASSERT_TRUE(net.RunUntilAllCommitted(20000)) << net.Describe();
+  ASSERT_GE(net.core(1).view(), 1u) << net.Describe();
+  net.Restart(0);  // from its persisted chain and votes, in view 0, now a backup
+  if (!idle_after_restart) net.SubmitRange(1000, 20);
+  const uint64_t bound = 8 * SimConfig().view_change_timeout_ticks;
+  const uint64_t ticks = net.RunUntilOneView(bound);
+  ASSERT_LE(ticks, bound) << net.Describe();
+  const uint64_t view = net.core(1).view();
+  ASSERT_EQ(net.core(0).view(), view) << net.Describe();
+  ASSERT_TRUE(net.RunUntilAllCommitted(20000)) << net.Describe();
+  const uint32_t primary = net.core(1).primary();
+  ASSERT_NE(primary, 0u);
+  net.Crash(primary);  // the view change and the commits after it need replica 0
+  net.SubmitRange(2000, 30);
+  ASSERT_TRUE(net.RunUntilAllCommitted(20000)) << net.Describe();
+  EXPECT_GT(net.core(0).view(), view) << net.Describe();
+  EXPECT_EQ(net.safety_violation(), "") << net.Describe();
+}
+
+TEST(SimScenario, BackupRestartedIntoAnIdleLaterViewJoinsItAndItsVotesCount) {
+  RestartIntoLaterView(0, /*idle_after_restart=*/true);
+}
+
+TEST(SimScenario, BackupRestartedIntoALaterViewAfterCheckpointsJoinsItAndItsVotesCount) {
+  RestartIntoLaterView(200, /*idle_after_restart=*/false);
+}
+
+TEST(SimScenario, BackupRestartedIntoAnIdleLaterViewAfterCheckpointsJoinsIt) {
+  RestartIntoLaterView(200, /*idle_after_restart=*/true);
+}
+
 // The other direction: the primary is cut off while the others move to a new view; after
 // the heal it adopts their view (it never sent a view-change, so it may) and votes there.
 TEST(SimScenario, IsolatedPrimaryAdoptsTheOthersNewViewAfterHeal) {

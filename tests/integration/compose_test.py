@@ -424,10 +424,11 @@ def main():
                         s["peers_in_view"] == len(vports) - 1 for s in seen.values()))
         target = max(heights(others).values())
         def stuck():
-            # Seen in about 1 run in 6: the restarted validator, started in view 0 while the
-            # others are in a later view, asks for that view, gets no new-view it accepts,
-            # and follows by state transfer only, `view_changing` for good; a primary crash
-            # then leaves two validators of four in the view: no quorum.
+            # Seen in about 1 run in 6 before ChainBlockFactory::Validate accepted blocks
+            # already stored (docs/OPERATIONS.md): the restarted validator, started in view 0
+            # while the others are in a later view, asks for that view, gets no new-view it
+            # accepts, and follows by state transfer only, `view_changing` for good; a
+            # primary crash then leaves two validators of four in the view: no quorum.
             b = seen.get(backup) or {}
             hint = ""
             if b.get("view_changing") and all(

@@ -150,6 +150,49 @@ TEST_F(ChainBlockFactoryTest, BuildsAnEmptyBlockThatValidatesAppendsAndIsBuiltOn
   EXPECT_EQ(info.request_ids.size(), 1u);
 }
 
+// A NEW-VIEW re-issues blocks prepared above its checkpoint, which a replica may have
+// applied already; a restarted replica is relayed that NEW-VIEW long after. Its records are
+// in the store by then: derived again they would all be "seen" and the block refused, so the
+// replica refused the NEW-VIEW for good and stayed view-changing. A block on our chain is
+// accepted as it is; another block at that height is still checked.
+TEST_F(ChainBlockFactoryTest, ValidatesABlockAlreadyAppliedHereAfterARestart) {
+  const Bytes zero(32, '\0');
+  auto p = factory_->Build(1, 0, zero, {Batch("dev-1", 1), Batch("dev-1", 2)});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  StatusOr<DerivedBlock> d = factory_->Materialize(p->block);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_EQ(d->records.size(), 2u);
+  ledger::BlockToAppend b;
+  b.header_bytes = d->header_bytes;
+  b.records = d->records;
+  b.payloads = d->payloads;
+  b.certificate.set_view(0);
+  b.certificate.set_digest(ledger::CommitDigest("t", 1, 0, d->header_hash));
+  auto* sig = b.certificate.add_signatures();
+  sig->set_validator(0);
+  sig->set_signature(*validator_.Sign(b.certificate.digest()));
+  ASSERT_TRUE(store_->Append(b).ok());
+  factory_->Forget(1);
+
+  ChainBlockFactory restarted(store_.get(), &genesis_, registry_.get(), [] { return uint64_t{0}; });
+  consensus::BlockInfo info;
+  Status s = restarted.Validate(1, 1, zero, p->block, &info);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(info.header_hash, p->header_hash);
+  EXPECT_EQ(info.request_ids.size(), 2u);
+  s = factory_->Validate(1, 1, zero, p->block, &info);  // applied and forgotten, same
+  EXPECT_TRUE(s.ok()) << s.ToString();
+
+  // Another block at height 1 with the same records is not on our chain: derived, refused.
+  v1::ConsensusBlock cb;
+  ASSERT_TRUE(cb.ParseFromString(p->block));
+  auto header = ledger::DecodeHeader(cb.header());
+  ASSERT_TRUE(header.ok());
+  header->timestamp += 1;
+  cb.set_header(ledger::EncodeHeader(*header));
+  EXPECT_FALSE(restarted.Validate(1, 1, zero, cb.SerializeAsString(), &info).ok());
+}
+
 TEST_F(ChainBlockFactoryTest, LeavesOutARecordAlreadyInAnEarlierUnappliedBlock) {
   const Bytes zero(32, '\0');
   auto p1 = factory_->Build(1, 0, zero, {Batch("dev-1", 1)});
