@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "common/listen_probe.h"
 #include "common/log.h"
 
 namespace provledger::metrics {
@@ -48,37 +49,6 @@ StatusOr<std::string> CivetPorts(const std::string& listen) {
   ::freeaddrinfo(res);
   if (ni != 0) return InvalidArgumentError("--metrics_listen '" + listen + "': cannot resolve");
   return v6 ? "[" + std::string(numeric) + "]:" + port : std::string(numeric) + ":" + port;
-}
-
-// Why `listen` cannot be bound, found by binding it the way CivetWeb does (SO_REUSEADDR):
-// "address in use" or the OS's words; "" when it can be bound now.
-std::string BindProblem(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
-  if (::getaddrinfo(host.empty() ? nullptr : host.c_str(), listen.substr(colon + 1).c_str(), &hints,
-                    &res) != 0) {
-    return "cannot resolve";
-  }
-  std::string problem;
-  const int fd = ::socket(res->ai_family, res->ai_socktype, res->ai_protocol);
-  if (fd >= 0) {
-    const int one = 1;
-    (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
-      problem = errno == EADDRINUSE ? "address in use" : std::strerror(errno);
-    }
-    ::close(fd);
-  }
-  ::freeaddrinfo(res);
-  return problem;
 }
 
 int HandleMetrics(mg_connection* conn, void* data) {
@@ -133,8 +103,8 @@ StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string&
     // ports": ask the OS why. Other errors (its threads) are its own words.
     const std::string why = text;
     if (why.empty() || why.find("server ports") != std::string::npos) {
-      const std::string problem = BindProblem(listen);
-      if (!problem.empty()) return UnavailableError(problem);
+      const Status probe = ProbeListen(listen);
+      if (!probe.ok()) return UnavailableError(probe.message());
     }
     return UnavailableError(why.empty() ? "cannot start the HTTP server" : why);
   }
