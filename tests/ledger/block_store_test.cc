@@ -1082,5 +1082,54 @@ TEST_F(BlockStoreTest, ReadCertifiedHeaderAnswersForAPrunedBlock) {
   EXPECT_EQ(store_->ReadCertifiedHeader(13).status().code(), StatusCode::kOutOfRange);
 }
 
+TEST_F(BlockStoreTest, AFormat1StoreIsMigratedAtOpenAndKeepsItsPayloads) {
+  light_ = true;
+  Reopen();
+  AppendBlocks(6);
+  ASSERT_TRUE(BlockStoreTesting::RewriteAsFormat1(*store_).ok());
+  ASSERT_EQ(BlockStoreTesting::CountRows(*store_, "device_item"), 12);
+  Reopen();
+  EXPECT_EQ(store_->migrated_from(), 1u);
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "device_item"), 0);
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "payloads"), 12);
+  EXPECT_EQ(store_->ReadPayload(RecordId(Reading(5))).value(), Payload(5));
+  StatusOr<StoredBlock> b = store_->ReadBlock(6, /*with_payloads=*/true);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->payloads[1].value_or(""), Payload(12));
+  EXPECT_TRUE(store_->VerifyChain(nullptr, {}).ok());
+  // Migrated once: the next open finds the current format; pruning drops migrated payloads.
+  Reopen();
+  EXPECT_EQ(store_->migrated_from(), 0u);
+  ASSERT_TRUE(store_->Prune(4).ok());
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "payloads"), 6);
+  EXPECT_EQ(store_->ReadPayload(RecordId(Reading(3))).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ReadPayload(RecordId(Reading(7))).value(), Payload(7));
+}
+
+TEST_F(BlockStoreTest, AStoreOfANewerFormatIsRefusedAndLeftAsItIs) {
+  AppendBlocks(2);
+  Bytes v;
+  AppendU32(&v, 3);
+  ASSERT_TRUE(store_->PutMeta("format_version", v).ok());
+  store_.reset();
+  StatusOr<std::unique_ptr<BlockStore>> s = OpenAt(kChain);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(s.status().message().find("format version 3"), std::string::npos)
+      << s.status().ToString();
+  // Still refused: nothing was rewritten.
+  s = OpenAt(kChain);
+  ASSERT_EQ(s.status().code(), StatusCode::kUnimplemented);
+}
+
+TEST_F(BlockStoreTest, ANewStoreIsWrittenInTheCurrentFormat) {
+  AppendBlocks(1);
+  StatusOr<Bytes> v = store_->GetMeta("format_version");
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(*v, Bytes("\0\0\0\2", 4));
+  EXPECT_EQ(store_->migrated_from(), 0u);
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "device_item"), 0);
+}
+
 }  // namespace
 }  // namespace provledger::ledger
