@@ -600,47 +600,50 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
                                 " twice in block");
     }
   }
+  // Each index's keys in key order: for the batched lookups (sorted input) and for the puts.
+  // RocksDB inserts a batch in order, and a memtable insert next to the previous one of the
+  // same column family skips most of the skiplist search that a random record id costs from
+  // the top.
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return leaves[a] < leaves[b]; });
+  std::vector<size_t> dev;  // the device records, by (device, seq)
+  dev.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (fields[i].from_device) dev.push_back(i);
+  }
+  std::sort(dev.begin(), dev.end(), [&](size_t a, size_t b) { return seq_keys[a] < seq_keys[b]; });
   if (fresh) {
-    // One batched lookup per index for the whole block (RocksDB sorts the keys and takes its
-    // read state once) instead of a Get per record and index.
-    std::vector<rocksdb::Slice> id_keys, dev_keys;
-    std::vector<size_t> dev_of;
-    id_keys.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      id_keys.push_back(S(leaves[i]));
-      if (!seq_keys[i].empty()) {
-        dev_keys.push_back(S(seq_keys[i]));
-        dev_of.push_back(i);
-      }
-    }
-    std::vector<rocksdb::PinnableSlice> values(std::max(id_keys.size(), dev_keys.size()));
-    std::vector<rocksdb::Status> st(values.size());
-    db_->MultiGet(rocksdb::ReadOptions(), cfs_[kRecordIndex], id_keys.size(), id_keys.data(),
-                  values.data(), st.data());
-    for (size_t i = 0; i < id_keys.size(); ++i) {
-      PL_ASSIGN_OR_RETURN(bool stored, Found(st[i], "record index"));
+    // One batched lookup per index for the whole block (RocksDB takes its read state once)
+    // instead of a Get per record and index.
+    std::vector<rocksdb::Slice> keys;
+    keys.reserve(n);
+    for (size_t i : order) keys.push_back(S(leaves[i]));
+    std::vector<rocksdb::PinnableSlice> values(n);
+    std::vector<rocksdb::Status> st(n);
+    db_->MultiGet(rocksdb::ReadOptions(), cfs_[kRecordIndex], keys.size(), keys.data(),
+                  values.data(), st.data(), /*sorted_input=*/true);
+    for (size_t j = 0; j < keys.size(); ++j) {
+      PL_ASSIGN_OR_RETURN(bool stored, Found(st[j], "record index"));
       if (stored) {
-        return AlreadyExistsError("record " + ShortHex(leaves[i]) + " is already on the chain");
+        return AlreadyExistsError("record " + ShortHex(leaves[order[j]]) +
+                                  " is already on the chain");
       }
     }
+    keys.clear();
+    for (size_t i : dev) keys.push_back(S(seq_keys[i]));
     for (auto& v : values) v.Reset();
-    db_->MultiGet(rocksdb::ReadOptions(), cfs_[kDeviceSeq], dev_keys.size(), dev_keys.data(),
-                  values.data(), st.data());
-    for (size_t j = 0; j < dev_keys.size(); ++j) {
+    db_->MultiGet(rocksdb::ReadOptions(), cfs_[kDeviceSeq], keys.size(), keys.data(), values.data(),
+                  st.data(), /*sorted_input=*/true);
+    for (size_t j = 0; j < keys.size(); ++j) {
       PL_ASSIGN_OR_RETURN(bool stored, Found(st[j], "device index"));
       if (stored) {
-        const RecordFields& f = fields[dev_of[j]];
+        const RecordFields& f = fields[dev[j]];
         return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
                                   " is already on the chain");
       }
     }
   }
-  // Each index's entries go into the batch in key order: RocksDB inserts a batch in order,
-  // and a memtable insert next to the previous one of the same column family skips most of
-  // the skiplist search that a random record id costs from the top.
-  std::vector<size_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return leaves[a] < leaves[b]; });
   Bytes loc;
   for (size_t i : order) {
     loc.clear();
@@ -648,12 +651,6 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
     AppendU32(&loc, static_cast<uint32_t>(i));
     batch->Put(cfs_[kRecordIndex], S(leaves[i]), S(loc));
   }
-  std::vector<size_t> dev;  // the device records, by (device, seq)
-  dev.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (fields[i].from_device) dev.push_back(i);
-  }
-  std::sort(dev.begin(), dev.end(), [&](size_t a, size_t b) { return seq_keys[a] < seq_keys[b]; });
   for (size_t i : dev) batch->Put(cfs_[kDeviceSeq], S(seq_keys[i]), S(leaves[i]));
   std::vector<std::pair<Bytes, size_t>> time_keys;
   time_keys.reserve(dev.size());

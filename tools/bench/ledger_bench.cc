@@ -204,13 +204,18 @@ Status BenchStore(const std::string& dir, uint64_t blocks, uint64_t devices, con
   }
   const double s = Secs(t0);
   const double cpu = CpuSecs() - cpu0;
+  // Closing flushes every memtable to table files: work each record costs too, only later.
+  store.reset();
+  const double cpu_flushed = CpuSecs() - cpu0;
   std::sort(lat.begin(), lat.end());
   std::printf(
       "store_append    blocks=%llu x 1000 records, %llu devices, 256 B payloads, synced: %.0f "
-      "records/s, %.2f us CPU/record, block append p50 %.2f ms p99 %.2f ms\n",
+      "records/s, %.2f us CPU/record (%.2f with the flush at close), block append p50 %.2f ms "
+      "p99 %.2f ms\n",
       static_cast<unsigned long long>(blocks), static_cast<unsigned long long>(devices),
-      blocks * 1000 / s, cpu * 1e6 / (blocks * 1000), lat[lat.size() / 2],
-      lat[lat.size() * 99 / 100]);
+      blocks * 1000 / s, cpu * 1e6 / (blocks * 1000), cpu_flushed * 1e6 / (blocks * 1000),
+      lat[lat.size() / 2], lat[lat.size() * 99 / 100]);
+  PL_ASSIGN_OR_RETURN(store, ledger::BlockStore::Open(so, f.genesis.chain_id));
 
   // Proof verification, from a stored block.
   PL_ASSIGN_OR_RETURN(ledger::StoredBlock blk, store->ReadBlock(1));
