@@ -613,7 +613,7 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
     if (fields[i].from_device) dev.push_back(i);
   }
   std::sort(dev.begin(), dev.end(), [&](size_t a, size_t b) { return seq_keys[a] < seq_keys[b]; });
-  if (fresh) {
+  if (fresh && n > 0) {
     // One batched lookup per index for the whole block (RocksDB takes its read state once)
     // instead of a Get per record and index.
     std::vector<rocksdb::Slice> keys;
@@ -633,8 +633,10 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
     keys.clear();
     for (size_t i : dev) keys.push_back(S(seq_keys[i]));
     for (auto& v : values) v.Reset();
-    db_->MultiGet(rocksdb::ReadOptions(), cfs_[kDeviceSeq], keys.size(), keys.data(), values.data(),
-                  st.data(), /*sorted_input=*/true);
+    if (!keys.empty()) {
+      db_->MultiGet(rocksdb::ReadOptions(), cfs_[kDeviceSeq], keys.size(), keys.data(),
+                    values.data(), st.data(), /*sorted_input=*/true);
+    }
     for (size_t j = 0; j < keys.size(); ++j) {
       PL_ASSIGN_OR_RETURN(bool stored, Found(st[j], "device index"));
       if (stored) {

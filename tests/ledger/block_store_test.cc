@@ -1122,6 +1122,18 @@ TEST_F(BlockStoreTest, AStoreOfANewerFormatIsRefusedAndLeftAsItIs) {
   ASSERT_EQ(s.status().code(), StatusCode::kUnimplemented);
 }
 
+TEST_F(BlockStoreTest, ABlockWithoutRecordsIsAppendedAndTheNextOneStillChecksDuplicates) {
+  ASSERT_TRUE(store_->Append(MakeBlock(1, store_->head_hash(), {})).ok());
+  EXPECT_EQ(store_->height(), 1u);
+  EXPECT_EQ(store_->record_count(), 0u);
+  ASSERT_TRUE(store_->Append(MakeBlock(2, store_->head_hash(), {Reading(1)}, {Payload(1)})).ok());
+  const Snapshot before = Snap();
+  EXPECT_EQ(store_->Append(MakeBlock(3, store_->head_hash(), {Reading(1)})).code(),
+            StatusCode::kAlreadyExists);
+  ExpectUnchanged(before);
+  EXPECT_EQ(store_->ReadPayload(RecordId(Reading(1))).value(), Payload(1));
+}
+
 TEST_F(BlockStoreTest, ANewStoreIsWrittenInTheCurrentFormat) {
   AppendBlocks(1);
   StatusOr<Bytes> v = store_->GetMeta("format_version");
