@@ -23,9 +23,23 @@ struct Sha256Hasher::Ctx {
   EVP_MD_CTX* md = nullptr;
 };
 
+namespace {
+// SHA-256 fetched from the default provider once: EVP_sha256() makes every EVP_DigestInit_ex
+// look the algorithm up again under libcrypto's global read lock, which cost more than
+// hashing a record (a hasher is made per record id and per Merkle node).
+const EVP_MD* FetchedSha256() {
+  static const EVP_MD* const md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+    if (m == nullptr) std::abort();  // no default provider: libcrypto is unusable
+    return m;
+  }();
+  return md;
+}
+}  // namespace
+
 Sha256Hasher::Sha256Hasher() : ctx_(std::make_unique<Ctx>()) {
   ctx_->md = EVP_MD_CTX_new();
-  if (ctx_->md == nullptr || EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1) {
+  if (ctx_->md == nullptr || EVP_DigestInit_ex(ctx_->md, FetchedSha256(), nullptr) != 1) {
     std::abort();  // out of memory in libcrypto: nothing sensible left to do
   }
 }

@@ -150,6 +150,7 @@ const std::vector<std::string> kFlagOrder = {"genesis",
                                              "log_level"};
 
 constexpr int kExitListenFailed = 2;
+constexpr int kExitUnusableState = 3;  // the store holds state this build cannot use
 constexpr int kExitStoreWriteFailed = 4;
 constexpr uint32_t kRemoteFetchDeadlineMs = 5000;  // each GetProof a light node asks a full node
 
@@ -306,7 +307,19 @@ Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(copts.mode, ParseCatchUpMode(absl::GetFlag(FLAGS_catch_up)));
   copts.min_blocks = absl::GetFlag(FLAGS_catch_up_min_blocks);
   copts.state_peers = SplitFlagList(absl::GetFlag(FLAGS_state_peers));
-  PL_ASSIGN_OR_RETURN(auto store, ledger::BlockStore::Open(sopts, genesis.chain_id));
+  auto opened = ledger::BlockStore::Open(sopts, genesis.chain_id);
+  if (opened.status().code() == StatusCode::kUnimplemented) {
+    // A store written by a newer build: never read it with this one's layout.
+    LogError("store_format_unsupported")
+        .Kv("path", sopts.path)
+        .Kv("err", opened.status().ToString());
+    *exit_code = kExitUnusableState;
+    return opened.status();
+  }
+  PL_ASSIGN_OR_RETURN(auto store, std::move(opened));
+  if (store->migrated_from() != 0) {
+    LogInfo("store_migrated").Kv("path", sopts.path).Kv("from", store->migrated_from());
+  }
   auto stored_genesis = store->GetMeta("genesis_hash");
   if (stored_genesis.ok() && *stored_genesis != genesis.file_hash) {
     return FailedPreconditionError("data dir " + data_dir + " was made with another genesis file");

@@ -6,6 +6,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
@@ -31,7 +32,9 @@ namespace provledger::ledger {
 
 namespace {
 
-// Column family order; index into cfs_.
+// Column family order; index into cfs_. device_item (device, item, seq -> id) was written by
+// format 1 and read by nothing; format 2 leaves it empty (kept so that RocksDB opens stores of
+// either format: every column family on disk must be named at open).
 enum Cf {
   kDefault = 0,
   kHeaders,
@@ -65,14 +68,44 @@ Bytes DeviceSeqKey(const std::string& device, uint64_t seq) {
   return k;
 }
 
-// device_item key: (device, item, seq) -> id.
-Bytes DeviceItemKey(const std::string& device, const std::string& item, uint64_t seq) {
+// payloads key (format 2): (height, index in block) -> payload. Keys of one block are
+// adjacent and ascending, so a block's payloads are cheap memtable inserts (no search from the
+// top of the skiplist, as random record ids needed), one range per block for Prune, and one
+// scan for ReadBlock(with_payloads).
+Bytes PayloadKey(uint64_t height, uint32_t index) {
   Bytes k;
-  AppendLp(&k, device);
-  AppendLp(&k, item);
-  AppendU64(&k, seq);
+  k.reserve(12);
+  AppendU64(&k, height);
+  AppendU32(&k, index);
   return k;
 }
+constexpr size_t kPayloadKeySize = 12;
+constexpr size_t kRecordIdSize = 32;  // format 1 payload keys: the record id
+
+// The store's layout version, in meta "format_version" (u32be). 1: stores written before the
+// key existed (payloads by record id, device_item filled); Open migrates them to 2.
+constexpr char kFormatKey[] = "format_version";
+constexpr uint32_t kFormatVersion = 2;
+
+// The lp(device) prefix of device_seq and time_index keys: RocksDB keeps one memtable insert
+// hint per device, so each device's ascending seq and ts keys go in next to the previous
+// one even when the readings of many devices interleave in a block.
+class DevicePrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "provledger.DevicePrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 4 + Len(key));
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() >= 4 && 4 + Len(key) <= key.size();
+  }
+
+ private:
+  static size_t Len(const rocksdb::Slice& key) {
+    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+    return (size_t{p[0]} << 24) | (size_t{p[1]} << 16) | (size_t{p[2]} << 8) | size_t{p[3]};
+  }
+};
 
 // time_index key: (device, ts, id) -> (item, seq, height).
 Bytes TimeKey(const std::string& device, uint64_t ts, ByteView id) {
@@ -89,6 +122,13 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsCorruption()) return DataLossError(what + ": " + s.ToString());
   if (s.IsNoSpace()) return ResourceExhaustedError(what + ": disk full: " + s.ToString());
   return InternalError(what + ": " + s.ToString());
+}
+
+// Present, absent, or the read's error.
+StatusOr<bool> Found(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return true;
+  if (s.IsNotFound()) return false;
+  return FromRocks(s, what);
 }
 
 // Meta key of the first-record index: (device, item) -> u64be(height of the block holding
@@ -239,6 +279,9 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
       cf_opts.memtable_prefix_bloom_size_ratio = 0.05;
       cf_opts.memtable_whole_key_filtering = true;
     }
+    if (i == kDeviceSeq || i == kTimeIndex) {
+      cf_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<DevicePrefix>();
+    }
     if (i == kPayloads) {
       cf_opts.enable_blob_files = true;
       cf_opts.min_blob_size = options.min_blob_size;
@@ -270,9 +313,26 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
                                      "', not '" + chain_id + "'");
     }
   } else if (stored_chain.status().code() == StatusCode::kNotFound) {
-    PL_RETURN_IF_ERROR(store->PutMeta("chain_id", chain_id));
+    Bytes v;
+    AppendU32(&v, kFormatVersion);
+    PL_RETURN_IF_ERROR(store->PutMetaBatch({{"chain_id", chain_id}, {kFormatKey, v}}, {}, true));
   } else {
     return stored_chain.status();
+  }
+  uint32_t format = 1;  // a store without the key predates it
+  auto stored_format = store->GetMeta(kFormatKey);
+  if (stored_format.ok()) {
+    ByteReader r(*stored_format);
+    if (!r.ReadU32(&format).ok() || !r.done() || format == 0) {
+      return DataLossError("store metadata '" + std::string(kFormatKey) + "' is malformed");
+    }
+  } else if (stored_format.status().code() != StatusCode::kNotFound) {
+    return stored_format.status();
+  }
+  if (format > kFormatVersion) {
+    return UnimplementedError("store " + options.path + " has format version " +
+                              std::to_string(format) + "; this build reads versions up to " +
+                              std::to_string(kFormatVersion));
   }
   PL_RETURN_IF_ERROR(store->LoadHead(options.open_damaged_head));
   auto staged = store->GetMeta(kStateInstallMarker);
@@ -327,8 +387,65 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
     *field = below;
   }
   PL_RETURN_IF_ERROR(store->BackfillFirstIndex());
+  if (format < kFormatVersion) {
+    PL_RETURN_IF_ERROR(store->MigrateFromFormat1());
+    store->migrated_from_ = format;
+  }
   store->MaybePinState();
   return store;
+}
+
+Status BlockStore::MigrateFromFormat1() {
+  // Payloads move from record-id keys to (height, index) keys; the device_item rows go. Each
+  // step is idempotent (a moved payload's old key is gone, a deleted row stays deleted), and
+  // the version is written last: a migration cut short runs again at the next open.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kPayloads]));
+  rocksdb::WriteBatch batch;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key();
+    if (k.size() == kPayloadKeySize) continue;  // already moved
+    if (k.size() != kRecordIdSize) {
+      return DataLossError("payload key of " + std::to_string(k.size()) +
+                           " bytes in a format 1 "
+                           "store");
+    }
+    const ByteView id(k.data(), k.size());
+    auto loc = FindRecord(id);
+    if (!loc.ok()) {
+      return loc.status().code() == StatusCode::kNotFound
+                 ? DataLossError("payload of record " + ShortHex(id) + " which is not on the chain")
+                 : loc.status();
+    }
+    batch.Put(cfs_[kPayloads], S(PayloadKey(loc->height, loc->index)), it->value());
+    batch.Delete(cfs_[kPayloads], k);
+    if (batch.Count() >= 2000) {
+      PL_RETURN_IF_ERROR(Write(false, &batch, "migrate payloads"));
+      batch.Clear();
+    }
+  }
+  PL_RETURN_IF_ERROR(FromRocks(it->status(), "migrate payloads"));
+  it.reset(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDeviceItem]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    batch.Delete(cfs_[kDeviceItem], it->key());
+    if (batch.Count() >= 2000) {
+      PL_RETURN_IF_ERROR(Write(false, &batch, "migrate device_item"));
+      batch.Clear();
+    }
+  }
+  PL_RETURN_IF_ERROR(FromRocks(it->status(), "migrate device_item"));
+  it.reset();
+  Bytes v;
+  AppendU32(&v, kFormatVersion);
+  batch.Put(cfs_[kMeta], kFormatKey, S(v));
+  PL_RETURN_IF_ERROR(Write(true, &batch, "migrate store format"));
+  // The old keys' disk is reclaimed now rather than at some later compaction.
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (int cf : {kPayloads, kDeviceItem}) {
+    PL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, cfs_[cf], nullptr, nullptr),
+                                 std::string("compact ") + kCfNames[cf]));
+  }
+  return OkStatus();
 }
 
 Status BlockStore::BackfillFirstIndex() {
@@ -463,63 +580,115 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
                               const std::vector<Bytes>& leaves,
                               const std::vector<std::optional<Bytes>>& payloads, bool fresh,
                               rocksdb::WriteBatch* batch) const {
-  std::unordered_set<Bytes> seen_ids, seen_seq_keys, seen_first;
-  seen_ids.reserve(records.size());
-  seen_seq_keys.reserve(records.size());
-  for (size_t i = 0; i < records.size(); ++i) {
+  const size_t n = records.size();
+  std::vector<RecordFields> fields(n);
+  std::vector<Bytes> seq_keys(n);  // empty for records not from a device
+  std::unordered_set<ByteView> seen_ids, seen_seq_keys;
+  seen_ids.reserve(n);
+  seen_seq_keys.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
     const Bytes& id = leaves[i];
     if (!seen_ids.insert(id).second) {
       return AlreadyExistsError("record " + ShortHex(id) + " twice in block");
     }
-    if (fresh) {
-      PL_ASSIGN_OR_RETURN(bool stored, Contains(id));
-      if (stored) return AlreadyExistsError("record " + ShortHex(id) + " is already on the chain");
+    PL_ASSIGN_OR_RETURN(fields[i], DecodeRecordFields(records[i]));
+    const RecordFields& f = fields[i];
+    if (!f.from_device) continue;
+    seq_keys[i] = DeviceSeqKey(f.device, f.seq);
+    if (!seen_seq_keys.insert(seq_keys[i]).second) {
+      return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
+                                " twice in block");
     }
-    Bytes loc;
+  }
+  // Each index's keys in key order: for the batched lookups (sorted input) and for the puts.
+  // RocksDB inserts a batch in order, and a memtable insert next to the previous one of the
+  // same column family skips most of the skiplist search that a random record id costs from
+  // the top.
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return leaves[a] < leaves[b]; });
+  std::vector<size_t> dev;  // the device records, by (device, seq)
+  dev.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (fields[i].from_device) dev.push_back(i);
+  }
+  std::sort(dev.begin(), dev.end(), [&](size_t a, size_t b) { return seq_keys[a] < seq_keys[b]; });
+  if (fresh && n > 0) {
+    // One batched lookup per index for the whole block (RocksDB takes its read state once)
+    // instead of a Get per record and index.
+    std::vector<rocksdb::Slice> keys;
+    keys.reserve(n);
+    for (size_t i : order) keys.push_back(S(leaves[i]));
+    std::vector<rocksdb::PinnableSlice> values(n);
+    std::vector<rocksdb::Status> st(n);
+    db_->MultiGet(rocksdb::ReadOptions(), cfs_[kRecordIndex], keys.size(), keys.data(),
+                  values.data(), st.data(), /*sorted_input=*/true);
+    for (size_t j = 0; j < keys.size(); ++j) {
+      PL_ASSIGN_OR_RETURN(bool stored, Found(st[j], "record index"));
+      if (stored) {
+        return AlreadyExistsError("record " + ShortHex(leaves[order[j]]) +
+                                  " is already on the chain");
+      }
+    }
+    keys.clear();
+    for (size_t i : dev) keys.push_back(S(seq_keys[i]));
+    for (auto& v : values) v.Reset();
+    if (!keys.empty()) {
+      db_->MultiGet(rocksdb::ReadOptions(), cfs_[kDeviceSeq], keys.size(), keys.data(),
+                    values.data(), st.data(), /*sorted_input=*/true);
+    }
+    for (size_t j = 0; j < keys.size(); ++j) {
+      PL_ASSIGN_OR_RETURN(bool stored, Found(st[j], "device index"));
+      if (stored) {
+        const RecordFields& f = fields[dev[j]];
+        return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
+                                  " is already on the chain");
+      }
+    }
+  }
+  Bytes loc;
+  for (size_t i : order) {
+    loc.clear();
     AppendU64(&loc, height);
     AppendU32(&loc, static_cast<uint32_t>(i));
-    batch->Put(cfs_[kRecordIndex], S(id), S(loc));
-
-    PL_ASSIGN_OR_RETURN(RecordFields f, DecodeRecordFields(records[i]));
-    if (f.from_device) {
-      const Bytes seq_key = DeviceSeqKey(f.device, f.seq);
-      if (fresh) {
-        PL_ASSIGN_OR_RETURN(bool stored, ContainsSeq(f.device, f.seq));
-        if (stored) {
-          return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
-                                    " is already on the chain");
-        }
-      }
-      if (!seen_seq_keys.insert(seq_key).second) {
-        return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
-                                  " twice in block");
-      }
-      batch->Put(cfs_[kDeviceSeq], S(seq_key), S(id));
-      batch->Put(cfs_[kDeviceItem], S(DeviceItemKey(f.device, f.item, f.seq)), S(id));
-      const Bytes time_key = TimeKey(f.device, f.ts, id);
-      Bytes time_val;
-      AppendLp(&time_val, f.item);
-      AppendU64(&time_val, f.seq);
-      AppendU64(&time_val, height);
-      batch->Put(cfs_[kTimeIndex], S(time_key), S(time_val));
-      // The first block of a device and item keeps its entry; later blocks (and a repaired
-      // block that already holds it) leave it alone.
-      const Bytes first_key = FirstItemKey(f.device, f.item);
-      if (seen_first.insert(first_key).second) {
-        std::string existing;
-        const rocksdb::Status got =
-            db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], S(first_key), &existing);
-        if (got.IsNotFound()) {
-          Bytes v;
-          AppendU64(&v, height);
-          batch->Put(cfs_[kMeta], S(first_key), S(v));
-        } else if (!got.ok()) {
-          return FromRocks(got, "first-record index of " + f.device);
-        }
-      }
+    batch->Put(cfs_[kRecordIndex], S(leaves[i]), S(loc));
+  }
+  for (size_t i : dev) batch->Put(cfs_[kDeviceSeq], S(seq_keys[i]), S(leaves[i]));
+  std::vector<std::pair<Bytes, size_t>> time_keys;
+  time_keys.reserve(dev.size());
+  for (size_t i : dev)
+    time_keys.emplace_back(TimeKey(fields[i].device, fields[i].ts, leaves[i]), i);
+  std::sort(time_keys.begin(), time_keys.end());
+  Bytes time_val;
+  for (const auto& [key, i] : time_keys) {
+    time_val.clear();
+    AppendLp(&time_val, fields[i].item);
+    AppendU64(&time_val, fields[i].seq);
+    AppendU64(&time_val, height);
+    batch->Put(cfs_[kTimeIndex], S(key), S(time_val));
+  }
+  // The first block of a device and item keeps its entry; later blocks (and a repaired block
+  // that already holds it) leave it alone.
+  std::unordered_set<Bytes> seen_first;
+  for (size_t i : dev) {
+    const RecordFields& f = fields[i];
+    Bytes first_key = FirstItemKey(f.device, f.item);
+    if (seen_first.count(first_key) != 0) continue;
+    std::string existing;
+    const rocksdb::Status got =
+        db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], S(first_key), &existing);
+    if (got.IsNotFound()) {
+      Bytes v;
+      AppendU64(&v, height);
+      batch->Put(cfs_[kMeta], S(first_key), S(v));
+    } else if (!got.ok()) {
+      return FromRocks(got, "first-record index of " + f.device);
     }
-    if (!payloads.empty() && payloads[i].has_value()) {
-      batch->Put(cfs_[kPayloads], S(id), S(*payloads[i]));
+    seen_first.insert(std::move(first_key));
+  }
+  for (size_t i = 0; i < payloads.size() && i < n; ++i) {  // (height, index): in order
+    if (payloads[i].has_value()) {
+      batch->Put(cfs_[kPayloads], S(PayloadKey(height, static_cast<uint32_t>(i))), S(*payloads[i]));
     }
   }
   return OkStatus();
@@ -743,7 +912,8 @@ Status BlockStore::FinishStateInstall(uint64_t base, const BlockToAppend& block,
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
   for (size_t i = 0; i < block.payloads.size() && i < leaves.size(); ++i) {
     if (block.payloads[i].has_value())
-      batch.Put(cfs_[kPayloads], S(leaves[i]), S(*block.payloads[i]));
+      batch.Put(cfs_[kPayloads], S(PayloadKey(base, static_cast<uint32_t>(i))),
+                S(*block.payloads[i]));
   }
   Bytes head;
   AppendU64(&head, base);
@@ -889,7 +1059,9 @@ StatusOr<PruneResult> BlockStore::Prune(uint64_t below, PrunedIndexes indexes) {
   PL_RETURN_IF_ERROR(FlushAll());
   res.bytes_before = DirBytes(path_);
   rocksdb::WriteBatch batch;
-  for (uint64_t h = res.from; h < below; ++h) {
+  // Bodies and payloads are keyed by height: one range each. The index entries have no
+  // range (hashes and device names): those to drop are found from the bodies.
+  for (uint64_t h = res.from; indexes != PrunedIndexes::kKeep && h < below; ++h) {
     std::string body;
     PL_RETURN_IF_ERROR(
         FromRocks(db_->Get(rocksdb::ReadOptions(), cfs_[kBodies], S(HeightKey(h)), &body),
@@ -898,10 +1070,6 @@ StatusOr<PruneResult> BlockStore::Prune(uint64_t below, PrunedIndexes indexes) {
     if (!records.ok()) return records.status().Annotate("block " + std::to_string(h));
     for (const auto& r : *records) {
       const Bytes id = RecordId(r);
-      batch.Delete(cfs_[kPayloads], S(id));
-      if (indexes == PrunedIndexes::kKeep) continue;
-      // The keys AddIndexes wrote for this record (hashes and device names: no range covers
-      // a block's entries).
       if (indexes == PrunedIndexes::kAll) {
         batch.Delete(cfs_[kRecordIndex], S(id));
         ++res.index_entries_deleted;
@@ -913,13 +1081,13 @@ StatusOr<PruneResult> BlockStore::Prune(uint64_t below, PrunedIndexes indexes) {
         batch.Delete(cfs_[kDeviceSeq], S(DeviceSeqKey(f->device, f->seq)));
         ++res.index_entries_deleted;
       }
-      batch.Delete(cfs_[kDeviceItem], S(DeviceItemKey(f->device, f->item, f->seq)));
       batch.Delete(cfs_[kTimeIndex], S(TimeKey(f->device, f->ts, id)));
-      res.index_entries_deleted += 2;
+      ++res.index_entries_deleted;
     }
   }
   const Bytes from_key = HeightKey(res.from), to_key = HeightKey(below);
   batch.DeleteRange(cfs_[kBodies], S(from_key), S(to_key));
+  batch.DeleteRange(cfs_[kPayloads], S(from_key), S(to_key));
   Bytes mark;
   AppendU64(&mark, below);
   batch.Put(cfs_[kMeta], "pruned_below", S(mark));
@@ -932,17 +1100,16 @@ StatusOr<PruneResult> BlockStore::Prune(uint64_t below, PrunedIndexes indexes) {
     if (indexes != PrunedIndexes::kKeep) history_pruned_below_ = below;
     if (indexes == PrunedIndexes::kAll) index_pruned_below_ = below;
   }
-  // Reclaim the space now: flush and compact the pruned body range and the payloads (keyed by
-  // record id, so the whole column family).
+  // Reclaim the space now: flush and compact the pruned range of bodies and payloads.
   rocksdb::CompactRangeOptions co;
   co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   const rocksdb::Slice lo = S(from_key), hi = S(to_key);
   PL_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, cfs_[kBodies], &lo, &hi), "compact bodies"));
   PL_RETURN_IF_ERROR(
-      FromRocks(db_->CompactRange(co, cfs_[kPayloads], nullptr, nullptr), "compact payloads"));
+      FromRocks(db_->CompactRange(co, cfs_[kPayloads], &lo, &hi), "compact payloads"));
   // The index entries deleted are spread over every key range: whole column families.
   std::vector<int> touched;
-  if (indexes != PrunedIndexes::kKeep) touched = {kDeviceItem, kTimeIndex};
+  if (indexes != PrunedIndexes::kKeep) touched = {kTimeIndex};
   if (indexes == PrunedIndexes::kAll) {
     touched.push_back(kRecordIndex);
     touched.push_back(kDeviceSeq);
@@ -989,15 +1156,25 @@ StatusOr<StoredBlock> BlockStore::ReadBlockUnchecked(uint64_t height, bool with_
   if (!b.certificate.ParseFromString(cert))
     return DataLossError(where + ": certificate does not parse");
   if (with_payloads) {
+    // The block's payload keys are one range: (height, 0) .. (height, count-1).
     b.payloads.resize(b.records.size());
-    for (size_t i = 0; i < b.records.size(); ++i) {
-      auto p = ReadPayload(RecordId(b.records[i]));
-      if (p.ok()) {
-        b.payloads[i] = std::move(*p);
-      } else if (p.status().code() != StatusCode::kNotFound) {
-        return p.status().Annotate(where);
+    rocksdb::ReadOptions pro;
+    pro.verify_checksums = true;
+    const Bytes end = HeightKey(height + 1);
+    const rocksdb::Slice upper = S(end);
+    pro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(pro, cfs_[kPayloads]));
+    for (it->Seek(S(hk)); it->Valid(); it->Next()) {
+      ByteReader kr(ByteView(it->key().data(), it->key().size()));
+      uint64_t kh = 0;
+      uint32_t index = 0;
+      if (!kr.ReadU64(&kh).ok() || !kr.ReadU32(&index).ok() || !kr.done() || kh != height ||
+          index >= b.records.size()) {
+        return DataLossError(where + ": payload key does not name a record of the block");
       }
+      b.payloads[index] = it->value().ToString();
     }
+    PL_RETURN_IF_ERROR(FromRocks(it->status(), where + " payloads"));
   }
   return b;
 }
@@ -1082,15 +1259,6 @@ StatusOr<Bytes> BlockStore::FindBySeq(const std::string& device, uint64_t seq) c
   return v;
 }
 
-namespace {
-// Present, absent, or the read's error.
-StatusOr<bool> Found(const rocksdb::Status& s, const std::string& what) {
-  if (s.ok()) return true;
-  if (s.IsNotFound()) return false;
-  return FromRocks(s, what);
-}
-}  // namespace
-
 StatusOr<bool> BlockStore::Contains(ByteView record_id) const {
   std::string v;
   return Found(db_->Get(rocksdb::ReadOptions(), cfs_[kRecordIndex], S(record_id), &v),
@@ -1104,9 +1272,15 @@ StatusOr<bool> BlockStore::ContainsSeq(const std::string& device, uint64_t seq) 
 }
 
 StatusOr<Bytes> BlockStore::ReadPayload(ByteView record_id) const {
+  StatusOr<RecordLocation> loc = FindRecord(record_id);
+  if (!loc.ok()) {
+    if (loc.status().code() != StatusCode::kNotFound) return loc.status();
+    return NotFoundError("payload of " + ShortHex(record_id) + ": not found");
+  }
   std::string v;
-  PL_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(record_id), &v),
-                               "payload of " + ShortHex(record_id)));
+  PL_RETURN_IF_ERROR(FromRocks(
+      db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(PayloadKey(loc->height, loc->index)), &v),
+      "payload of " + ShortHex(record_id)));
   return v;
 }
 

@@ -1,12 +1,15 @@
 // BlockStore: the chain on disk, in RocksDB.
 //
-// Column families: headers, bodies and certificates by height; a record index
-// (id -> height, position); a device index (device, seq -> id), a device-item index
-// (device, item, seq -> id) and a time index (device, ts, id -> item, seq, height);
-// payloads (RocksDB blob files, so large payloads stay out of the LSM); the registry
-// state; node metadata. One block with all its index entries, its certificate and its
-// registry changes is one WriteBatch written with a synced WAL: a killed process loses
-// nothing Append returned OK for, and never shows half a block.
+// Column families (format version 2, in meta "format_version"): headers, bodies and
+// certificates by height; a record index (id -> height, position); a device index
+// (device, seq -> id) and a time index (device, ts, id -> item, seq, height); payloads by
+// (height, position) (RocksDB blob files, so large payloads stay out of the LSM); the registry
+// state; node metadata. Three index rows per device record: the record index and the device
+// index answer lookups and duplicate checks, the time index History. One block with all its
+// index entries, its certificate and its registry changes is one WriteBatch written with a
+// synced WAL: a killed process loses nothing Append returned OK for, and never shows half a
+// block. Format 1 (payloads by record id, a device_item index read by nothing) is migrated to
+// 2 at Open (docs/OPERATIONS.md).
 //
 // A write that fails (disk full, I/O error) is final for this BlockStore: every later write
 // returns the same error without reaching RocksDB (write_status()), and closing skips the
@@ -120,9 +123,9 @@ struct PruneResult {
 // Which per-record index entries of pruned blocks Prune drops beside their bodies.
 enum class PrunedIndexes {
   kKeep,     // every index (lookups and duplicate checks answered locally)
-  kHistory,  // device_item and time_index (a light validator: record_index and device_seq,
-             // its duplicate checks, stay)
-  kAll,      // all four (a light follower: it never checks duplicates; lookups of pruned
+  kHistory,  // time_index (a light validator: record_index and device_seq, its duplicate
+             // checks, stay)
+  kAll,      // all three (a light follower: it never checks duplicates; lookups of pruned
              // records go to full nodes, checked against its own headers)
 };
 
@@ -130,7 +133,9 @@ class BlockStore {
  public:
   // Opens or creates the store at options.path for `chain_id`. An existing store must hold
   // the same chain id (kFailedPrecondition otherwise) and its head must check out
-  // (kDataLoss naming the height otherwise, unless options.open_damaged_head).
+  // (kDataLoss naming the height otherwise, unless options.open_damaged_head). A store of
+  // format 1 is migrated to the current format first (migrated_from() then says 1); one of a
+  // format newer than this build's is refused with kUnimplemented, unchanged.
   static StatusOr<std::unique_ptr<BlockStore>> Open(const StoreOptions& options,
                                                     const std::string& chain_id);
   ~BlockStore();
@@ -150,6 +155,8 @@ class BlockStore {
   };
   StorageBytes storage_bytes() const;
   const std::string& chain_id() const { return chain_id_; }
+  // The format version Open migrated this store from; 0 when it was already current.
+  uint32_t migrated_from() const { return migrated_from_; }
   // The height of the head block if it failed its checks at open (open_damaged_head) and has
   // not been repaired since; 0 otherwise.
   uint64_t damaged_head() const;
@@ -178,8 +185,8 @@ class BlockStore {
   // still pins the header). When the write fails, its error (see write_status()).
   Status RepairBlock(uint64_t height, const BlockToAppend& block);
 
-  // Light stores: drops the bodies and payloads of blocks pruned_below()..below-1 (DeleteRange
-  // of the bodies, the payloads of their records), and the index entries of their records
+  // Light stores: drops the bodies and payloads of blocks pruned_below()..below-1 (a
+  // DeleteRange of each, both keyed by height), and the index entries of their records
   // that `indexes` names (keys are hashes, so one Delete per entry), in one synced batch, then
   // compacts what it touched. Headers, certificates, the registry, the first-record index and
   // the metadata stay. The head block is never pruned: `below` is capped at the head. Nothing
@@ -191,7 +198,7 @@ class BlockStore {
   // record_index and device_seq (FindRecord, FindBySeq, Contains, ContainsSeq) may miss
   // records of blocks below this height: a Prune with kAll dropped them. 1 when none was.
   uint64_t index_pruned_below() const;
-  // device_item and time_index (History) may miss records of blocks below this height (a
+  // time_index (History) may miss records of blocks below this height (a
   // Prune with kHistory or kAll). 1 when none was.
   uint64_t history_pruned_below() const;
   bool light() const { return light_; }
@@ -305,6 +312,9 @@ class BlockStore {
   Status LoadHead(bool open_damaged_head);
   // Builds the first-record index once for a store written before it existed.
   Status BackfillFirstIndex();
+  // Rewrites a format 1 store as format 2 (payload keys, device_item rows), idempotently,
+  // writing the version last (synced).
+  Status MigrateFromFormat1();
   StatusOr<StoredBlock> ReadBlockUnchecked(uint64_t height, bool with_payloads) const;
   // A stored block against itself (CheckCertifiedBlock without a prev); kDataLoss.
   Status CheckBlock(const StoredBlock& b, uint64_t height) const;
@@ -314,8 +324,8 @@ class BlockStore {
   // *header, *header_hash and *leaves (the record ids). kFailedPrecondition naming the cause.
   Status CheckToWrite(const BlockToAppend& block, const ChainLink& at, BlockHeader* header,
                       std::vector<Bytes>* leaves, Bytes* header_hash) const;
-  // Adds the index entries of `records` at `height` to `batch`; kAlreadyExists if `fresh` and
-  // a record id or (device, seq) is already stored or twice in the block.
+  // Adds the index entries and payloads of `records` at `height` to `batch`; kAlreadyExists
+  // if a record id or (device, seq) is twice in the block or, when `fresh`, already stored.
   Status AddIndexes(uint64_t height, const std::vector<Bytes>& records,
                     const std::vector<Bytes>& leaves,
                     const std::vector<std::optional<Bytes>>& payloads, bool fresh,
@@ -328,6 +338,7 @@ class BlockStore {
   Status Write(bool sync, rocksdb::WriteBatch* batch, const std::string& what);
 
   std::string chain_id_;
+  uint32_t migrated_from_ = 0;
   bool sync_ = true;
   bool light_ = false;
   std::string path_;

@@ -22,6 +22,11 @@ class BlockStoreTesting {
   // Deletes the (device, seq) index entry of `device` and `seq` (synced), as if the store had
   // never seen that record: its checkpoint state then differs from every other node's.
   static Status DropSeqIndex(BlockStore& store, const std::string& device, uint64_t seq);
+  // Rewrites the store as format 1 wrote it (synced): payloads keyed by record id, a
+  // device_item row (device, item, seq -> id) per device record, no "format_version".
+  static Status RewriteAsFormat1(BlockStore& store);
+  // Rows in column family `cf` (an exact scan); -1 if the store has no such family.
+  static int64_t CountRows(const BlockStore& store, const std::string& cf);
 };
 
 }  // namespace provledger::ledger

@@ -4,6 +4,10 @@
 //   corrupt_block --data_dir=DIR --chain_id=ID --height=H
 //   corrupt_block --data_dir=DIR --chain_id=ID --drop_seq=DEVICE:SEQ   (drops one index entry:
 //     the store's checkpoint state then differs from the other nodes', catchup_test)
+//   corrupt_block --data_dir=DIR --chain_id=ID --format_version=N   (writes that store format
+//     version, as a newer build would, node_faults_test format)
+//   corrupt_block --data_dir=DIR --chain_id=ID --as_format1   (rewrites the store as format 1
+//     wrote it, node_faults_test format)
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -15,6 +19,8 @@ ABSL_FLAG(std::string, data_dir, "", "the stopped node's data DIR (required)");
 ABSL_FLAG(std::string, chain_id, "", "the chain id (required)");
 ABSL_FLAG(uint64_t, height, 0, "the block to damage");
 ABSL_FLAG(std::string, drop_seq, "", "DEVICE:SEQ: drop that (device, seq) index entry instead");
+ABSL_FLAG(uint32_t, format_version, 0, "N: write store format version N instead");
+ABSL_FLAG(bool, as_format1, false, "rewrite the store as format 1 wrote it instead");
 
 namespace provledger {
 namespace {
@@ -26,11 +32,26 @@ Status Run(int argc, char** argv) {
   PL_ASSIGN_OR_RETURN(std::string chain_id, Require(FLAGS_chain_id));
   const uint64_t height = absl::GetFlag(FLAGS_height);
   const std::string drop = absl::GetFlag(FLAGS_drop_seq);
-  if (height == 0 && drop.empty())
-    return InvalidArgumentError("--height or --drop_seq is required");
+  const uint32_t format = absl::GetFlag(FLAGS_format_version);
+  const bool as_format1 = absl::GetFlag(FLAGS_as_format1);
+  if (height == 0 && drop.empty() && format == 0 && !as_format1)
+    return InvalidArgumentError(
+        "--height, --drop_seq, --format_version or --as_format1 is required");
   ledger::StoreOptions o;
   o.path = dir + "/chain";
   PL_ASSIGN_OR_RETURN(auto store, ledger::BlockStore::Open(o, chain_id));
+  if (format != 0) {
+    Bytes v;
+    AppendU32(&v, format);
+    PL_RETURN_IF_ERROR(store->PutMeta("format_version", v));
+    std::printf("wrote store format version %u\n", format);
+    return OkStatus();
+  }
+  if (as_format1) {
+    PL_RETURN_IF_ERROR(ledger::BlockStoreTesting::RewriteAsFormat1(*store));
+    std::printf("rewrote the store as format 1\n");
+    return OkStatus();
+  }
   if (!drop.empty()) {
     const size_t colon = drop.rfind(':');
     if (colon == std::string::npos) return InvalidArgumentError("--drop_seq is DEVICE:SEQ");

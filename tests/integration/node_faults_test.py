@@ -9,8 +9,11 @@
             ev=store_write_failed and exit code 4, its store still openable; copied to a
             bigger disk it catches up and verify-chain is OK. Needs root (mount -t tmpfs);
             skips, saying so, where mounting is forbidden.
+  format    a backup's store given a newer format version is refused (ev=store_format_unsupported,
+            exit 3); rewritten as format 1, it is migrated at start (ev=store_migrated from=1),
+            catches up, proves old and new records, and verify-chain is OK.
 
-usage: node_faults_test.py port|repair|diskfull
+usage: node_faults_test.py port|repair|diskfull|format
 """
 import os
 import re
@@ -24,6 +27,7 @@ import pltest as t
 N = 4
 EXTRA = ["--view_change_timeout_ms=1000"]
 EXIT_LISTEN_FAILED = 2
+EXIT_UNUSABLE_STATE = 3
 EXIT_STORE_WRITE_FAILED = 4
 
 
@@ -286,9 +290,69 @@ def scenario_diskfull():
             subprocess.run(["umount", "-l", v3])
 
 
+# -------------------------------------------------------------------------------------- format
+def store_tool(chain, i, *flags):
+    tool = t.runfile("tests/integration/corrupt_block")
+    p = subprocess.run([tool, "--data_dir=%s/v%d" % (chain.root, i), "--chain_id=itest"] +
+                       list(flags), capture_output=True, text=True, timeout=120)
+    t.check(p.returncode == 0, "corrupt_block %s: %s %s" % (" ".join(flags), p.stdout, p.stderr))
+    t.log(p.stdout.strip())
+
+
+def scenario_format():
+    root = t.tmpdir("faults_format")
+    chain = start_cluster(root)
+    v3 = "%s/v3" % root
+    try:
+        acked = submit(chain, seq=1, payload="21.5")
+        t.wait_for(lambda: height(chain, 3) == height(chain, 0), 60, "v3 at the head")
+        chain.kill(3, signal.SIGTERM)
+        # 1. A store of a newer format than this build's: refused, exit 3.
+        subprocess.run(["cp", "-a", v3, v3 + ".orig"], check=True)
+        store_tool(chain, 3, "--format_version=3")
+        with open("%s/v3.log" % root, "a") as logf:
+            p = t.spawn([t.LEDGER_NODE, "--genesis=" + chain.genesis, "--node_id=v3",
+                         "--key=%s/v3.key" % root, "--data_dir=" + v3] + EXTRA,
+                        stdout=logf, stderr=subprocess.STDOUT)
+        rc = wait_exit(p, 120, "v3 to refuse a store of format 3")
+        log = open("%s/v3.log" % root, errors="replace").read()
+        refused = re.findall(r".*ev=store_format_unsupported.*", log)
+        t.check(rc == EXIT_UNUSABLE_STATE, "v3 exit code %d on a format 3 store, want %d" %
+                (rc, EXIT_UNUSABLE_STATE))
+        t.check(len(refused) == 1 and "lvl=error" in refused[0] and "format version 3" in
+                refused[0], "one lvl=error ev=store_format_unsupported line: %s" % refused)
+        # 2. The same store as format 1 wrote it: migrated at start, then it serves and follows.
+        subprocess.run(["rm", "-rf", v3], check=True)
+        os.rename(v3 + ".orig", v3)
+        store_tool(chain, 3, "--as_format1")
+        more = submit(chain, seq=1000)  # committed while v3 is down: it catches up after
+        chain.start(3, EXTRA)
+        log = open("%s/v3.log" % root, errors="replace").read()
+        t.check(re.search(r"lvl=info .*ev=store_migrated .*from=1", log),
+                "v3 logs ev=store_migrated from=1")
+        t.wait_for(lambda: height(chain, 3) >= more[-1]["height"], 120, "v3 to catch up")
+        for r in (acked[0], more[-1]):
+            rc, out, err = t.ctl("prove", r["record_id"], "--genesis=" + chain.genesis,
+                                 "--node=" + chain.addr(3), check_rc=False)
+            t.check(rc == 0, "migrated v3 proves %s: rc=%d %s %s" % (r["record_id"][:12], rc,
+                                                                     out, err))
+        chain.stop_all()
+        t.log("v3 after migration: " + verify_chain_ok(chain, v3, "v3 after migration"))
+        t.check_sanitizer_logs(root)
+        print("PASS")
+    except SystemExit:
+        dump_logs(root, chain.ids)
+        raise
+    finally:
+        for i in list(chain.procs):
+            chain.procs[i].send_signal(signal.SIGKILL)
+            chain.procs[i].wait(timeout=20)
+
+
 def main():
     t.bins()
-    scenarios = {"port": scenario_port, "repair": scenario_repair, "diskfull": scenario_diskfull}
+    scenarios = {"port": scenario_port, "repair": scenario_repair, "diskfull": scenario_diskfull,
+                 "format": scenario_format}
     if len(sys.argv) != 2 or sys.argv[1] not in scenarios:
         t.fail("usage: node_faults_test.py %s" % "|".join(sorted(scenarios)))
     scenarios[sys.argv[1]]()

@@ -976,7 +976,8 @@ TEST_F(BlockStoreTest, PruneWithAllIndexesDropsThePrunedRecordsEntriesAndShrinks
   // What the bodies alone free, for comparison.
   StatusOr<PruneResult> r = store_->Prune(50, PrunedIndexes::kAll);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->index_entries_deleted, 49u * 50 * 4);
+  // record_index, device_seq and time_index of each record.
+  EXPECT_EQ(r->index_entries_deleted, 49u * 50 * 3);
   std::printf("prune 1..49 of 60 blocks, all indexes: bytes_before=%llu bytes_after=%llu\n",
               static_cast<unsigned long long>(r->bytes_before),
               static_cast<unsigned long long>(r->bytes_after));
@@ -1011,7 +1012,7 @@ TEST_F(BlockStoreTest, PruneWithHistoryIndexesKeepsTheDuplicateChecks) {
   const Bytes old_id = RecordId(store_->ReadBlock(3)->records[0]);  // seq 21
   StatusOr<PruneResult> r = store_->Prune(15, PrunedIndexes::kHistory);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->index_entries_deleted, 14u * 10 * 2);
+  EXPECT_EQ(r->index_entries_deleted, 14u * 10 * 1);  // time_index only
   EXPECT_EQ(store_->index_pruned_below(), 1u);
   EXPECT_EQ(store_->history_pruned_below(), 15u);
   EXPECT_TRUE(store_->Contains(old_id).value());  // a light validator still refuses these
@@ -1079,6 +1080,67 @@ TEST_F(BlockStoreTest, ReadCertifiedHeaderAnswersForAPrunedBlock) {
   EXPECT_EQ(h->certificate.digest(), whole->certificate.digest());
   EXPECT_TRUE(h->records.empty());
   EXPECT_EQ(store_->ReadCertifiedHeader(13).status().code(), StatusCode::kOutOfRange);
+}
+
+TEST_F(BlockStoreTest, AFormat1StoreIsMigratedAtOpenAndKeepsItsPayloads) {
+  light_ = true;
+  Reopen();
+  AppendBlocks(6);
+  ASSERT_TRUE(BlockStoreTesting::RewriteAsFormat1(*store_).ok());
+  ASSERT_EQ(BlockStoreTesting::CountRows(*store_, "device_item"), 12);
+  Reopen();
+  EXPECT_EQ(store_->migrated_from(), 1u);
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "device_item"), 0);
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "payloads"), 12);
+  EXPECT_EQ(store_->ReadPayload(RecordId(Reading(5))).value(), Payload(5));
+  StatusOr<StoredBlock> b = store_->ReadBlock(6, /*with_payloads=*/true);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->payloads[1].value_or(""), Payload(12));
+  EXPECT_TRUE(store_->VerifyChain(nullptr, {}).ok());
+  // Migrated once: the next open finds the current format; pruning drops migrated payloads.
+  Reopen();
+  EXPECT_EQ(store_->migrated_from(), 0u);
+  ASSERT_TRUE(store_->Prune(4).ok());
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "payloads"), 6);
+  EXPECT_EQ(store_->ReadPayload(RecordId(Reading(3))).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ReadPayload(RecordId(Reading(7))).value(), Payload(7));
+}
+
+TEST_F(BlockStoreTest, AStoreOfANewerFormatIsRefusedAndLeftAsItIs) {
+  AppendBlocks(2);
+  Bytes v;
+  AppendU32(&v, 3);
+  ASSERT_TRUE(store_->PutMeta("format_version", v).ok());
+  store_.reset();
+  StatusOr<std::unique_ptr<BlockStore>> s = OpenAt(kChain);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(s.status().message().find("format version 3"), std::string::npos)
+      << s.status().ToString();
+  // Still refused: nothing was rewritten.
+  s = OpenAt(kChain);
+  ASSERT_EQ(s.status().code(), StatusCode::kUnimplemented);
+}
+
+TEST_F(BlockStoreTest, ABlockWithoutRecordsIsAppendedAndTheNextOneStillChecksDuplicates) {
+  ASSERT_TRUE(store_->Append(MakeBlock(1, store_->head_hash(), {})).ok());
+  EXPECT_EQ(store_->height(), 1u);
+  EXPECT_EQ(store_->record_count(), 0u);
+  ASSERT_TRUE(store_->Append(MakeBlock(2, store_->head_hash(), {Reading(1)}, {Payload(1)})).ok());
+  const Snapshot before = Snap();
+  EXPECT_EQ(store_->Append(MakeBlock(3, store_->head_hash(), {Reading(1)})).code(),
+            StatusCode::kAlreadyExists);
+  ExpectUnchanged(before);
+  EXPECT_EQ(store_->ReadPayload(RecordId(Reading(1))).value(), Payload(1));
+}
+
+TEST_F(BlockStoreTest, ANewStoreIsWrittenInTheCurrentFormat) {
+  AppendBlocks(1);
+  StatusOr<Bytes> v = store_->GetMeta("format_version");
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(*v, Bytes("\0\0\0\2", 4));
+  EXPECT_EQ(store_->migrated_from(), 0u);
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "device_item"), 0);
 }
 
 }  // namespace
