@@ -290,7 +290,9 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
           .Kv("reason", d->reason);
     }
     PL_RETURN_IF_ERROR(cursor.Commit(*batch));
+    pusher.MaybeSendAccount(/*flush=*/o_.once);
   }
+  pusher.MaybeSendAccount(/*flush=*/true);
   LogInfo("agent_stopping")
       .Kv("device", o_.pusher.device)
       .Kv("reports", reports)
