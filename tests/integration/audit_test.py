@@ -8,6 +8,8 @@ Mosquitto, a real 4-validator PBFT ledger, the real bridge, device_sim.
    seq layout and the one the seam logged), each through gw-1, and exits 3.
 2. The real bridge: the same run on another device; audit finds nothing missing, every chain
    head matches, exit 0.
+   The gateway then records readings of its own in place of the first account's two dropped
+   ones: they are no longer missing, but that account's chain head no longer matches (exit 3).
 3. A device that never sends accounts: audit has nothing to compare and exits 0.
 """
 import json
@@ -15,6 +17,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 
 import pltest as t
 
@@ -32,8 +35,10 @@ def reading_seq(k):
 
 def audit(chain, device):
     """(rc, --json document, text output) of ledgerctl audit DEVICE."""
+    start = time.monotonic()
     p = subprocess.run([t.LEDGERCTL, "audit", device, "--json", chain.nodes_flag()],
                        capture_output=True, text=True, timeout=120)
+    t.log("ledgerctl audit %s --json: %.2f s wall" % (device, time.monotonic() - start))
     doc = json.loads(p.stdout) if p.stdout.strip().startswith("{") else None
     text = subprocess.run([t.LEDGERCTL, "audit", device, chain.nodes_flag()],
                           capture_output=True, text=True, timeout=120)
@@ -99,6 +104,26 @@ def main():
     for seq in sorted(expected):
         t.check("MISSING seq %d " % seq in text, "the text output names seq %d" % seq)
     t.check("missing through gw-1: 10" in text, "the text output sums up per gateway")
+
+    # The same gateway now records other readings in place of the two dropped from the
+    # first account (ledgerctl submit: a batch signed with gw-1's key): nothing of that
+    # account is missing any more, but its chain head no longer matches what the device sent.
+    forged = sorted(expected)[:2]
+    for seq in forged:
+        t.ctl("submit", "--gateway=gw-1", "--gateway_key=%s/gw-1.key" % root,
+              "--device=victim-0", "--device_key=%s/devkeys/victim-0.key" % root,
+              "--seq=%d" % seq, "--item=temp", "--payload=forged", "--genesis=" + chain.genesis,
+              chain.nodes_flag())
+    rc, doc, text = audit(chain, "victim-0")
+    t.log("audit victim-0 after the forgery (exit %d):\n%s" % (rc, text))
+    first = doc["accounts"][0]
+    t.check(rc == 3 and {m["seq"] for m in doc["missing"]} == expected - set(forged),
+            "the forged seqs are no longer missing, the other 8 still are: %s" % doc["missing"])
+    t.check(first["missing"] == 0 and first["chain"] == "MISMATCH" and
+            all(a["chain"] != "MISMATCH" for a in doc["accounts"][1:]),
+            "the first account's chain head no longer matches: %s" % doc["accounts"])
+    t.check(any("chain head differs" in f and "gw-1" in f for f in doc["failures"]),
+            "the failure names the account and its gateway: %s" % doc["failures"])
     bad.kill(signal.SIGTERM)
 
     # ---- 2. The real bridge --------------------------------------------------------------
