@@ -195,7 +195,13 @@ struct SimRunner::Impl {
       return;
     }
     if (t->kind == AnswerKind::kAccountSuccess) {
-      accounts_recorded.fetch_add(1);
+      // One ack per block covers every account of the device in it (its seqs).
+      StatusOr<Ack> ack = ParseAck(m.payload);
+      if (!ack.ok()) {
+        Warn(&bad_answers, "unparsable ack on " + m.topic + ": " + ack.status().message());
+        return;
+      }
+      accounts_recorded.fetch_add(ack->recorded ? ack->seqs.size() : 0);
       return;
     }
     if (t->kind == AnswerKind::kAccountError) {
