@@ -4,6 +4,7 @@
 // the gateway(s) it went missing through. Exit 0 when nothing is missing, 3 when something is.
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
