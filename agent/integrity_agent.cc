@@ -290,7 +290,11 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
           .Kv("reason", d->reason);
     }
     PL_RETURN_IF_ERROR(cursor.Commit(*batch));
+    pusher.MaybeSendAccount(/*flush=*/o_.once);
   }
+  pusher.MaybeSendAccount(/*flush=*/true);
+  // The last account is fire and forget: let it reach the broker before the disconnect.
+  if (mqtt) (void)mqtt->WaitForPublishes(5000);
   LogInfo("agent_stopping")
       .Kv("device", o_.pusher.device)
       .Kv("reports", reports)

@@ -64,6 +64,11 @@ ABSL_FLAG(uint64_t, poll_ms, 2000,
 ABSL_FLAG(uint64_t, answer_timeout_ms, 30000,
           "wait this long for a verdict before sending the report again (new seq)");
 ABSL_FLAG(uint64_t, key_timeout_ms, 10000, "wait this long for key/success");
+ABSL_FLAG(uint64_t, account_every, 0,
+          "publish an account of the reports sent (docs/ACCOUNTS.md) every N reports (0: not by "
+          "count)");
+ABSL_FLAG(uint64_t, account_interval_ms, 0,
+          "publish an account of the reports sent every MS (0: not by time)");
 ABSL_FLAG(uint64_t, backoff_max_ms, 30000, "longest wait between retries (doubling from 500)");
 ABSL_FLAG(std::string, model, "", "firmware: this device's model, as registered");
 ABSL_FLAG(std::vector<std::string>, vendor_key, {},
@@ -116,6 +121,8 @@ const std::vector<std::string> kFlagOrder = {
     "answer_timeout_ms",
     "key_timeout_ms",
     "backoff_max_ms",
+    "account_every",
+    "account_interval_ms",
     "firmware",
     "model",
     "vendor_key",
@@ -178,6 +185,8 @@ StatusOr<AgentOptions> OptionsFromFlags() {
   o.pusher.answer_timeout_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_answer_timeout_ms));
   o.pusher.key_timeout_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_key_timeout_ms));
   o.pusher.backoff_max_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_backoff_max_ms));
+  o.pusher.account_every = static_cast<uint32_t>(absl::GetFlag(FLAGS_account_every));
+  o.pusher.account_interval_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_account_interval_ms));
   const std::string source = absl::GetFlag(FLAGS_source);
   if (source == "ima") {
     o.source = Source::kIma;

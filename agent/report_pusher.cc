@@ -134,6 +134,38 @@ StatusOr<UserProperties> ReportPusher::Authenticate(const std::string& item,
   return SignerOutcome(dp::SigProperties(spec, payload, signer_));
 }
 
+void ReportPusher::MaybeSendAccount(bool flush) {
+  if (chain_.pending() == 0) return;
+  const double now = SteadyNowMs();
+  if (account_due_ == 0) account_due_ = now + o_.account_interval_ms;
+  const bool due = (o_.account_every > 0 && since_account_ >= o_.account_every) ||
+                   (o_.account_interval_ms > 0 && now >= account_due_);
+  if (!flush && !due) return;
+  if (o_.auth == AuthMode::kMac && !SessionUsable()) return;  // pending until a session
+  std::optional<dp::Account> a = chain_.Cut();
+  since_account_ = 0;
+  account_due_ = now + o_.account_interval_ms;
+  const std::string payload = dp::AccountJson(*a);
+  StatusOr<UserProperties> props = Authenticate(std::string(dp::kAccountItem), payload);
+  Status s = props.status();
+  if (s.ok()) {
+    s = publish_(dp::DeviceTopicString(o_.topic_prefix,
+                                       dp::DeviceTopic{o_.device, dp::TopicKind::kAccount, ""}),
+                 payload, *props);
+  }
+  if (!s.ok()) {
+    // The chain moved on: the next account's prev shows this one missing, as it is.
+    LogWarn("account_not_sent").Kv("device", o_.device).Kv("error", s.ToString());
+    return;
+  }
+  LogInfo("account_sent")
+      .Kv("device", o_.device)
+      .Kv("first", a->first())
+      .Kv("last", a->last())
+      .Kv("count", a->count)
+      .Kv("head", ShortHex(a->head));
+}
+
 void ReportPusher::Backoff(const std::function<bool()>& stopping, double deadline_ms) {
   backoff_ms_ = backoff_ms_ == 0 ? o_.backoff_min_ms : std::min(backoff_ms_ * 2, o_.backoff_max_ms);
   double until = SteadyNowMs() + backoff_ms_;
@@ -255,6 +287,10 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
       continue;
     }
     Metrics().reports_sent.Inc();
+    if (o_.account_every > 0 || o_.account_interval_ms > 0) {
+      chain_.Add(seq, dp::MessageDigest(spec, payload));
+      ++since_account_;
+    }
     LogInfo("report_sent")
         .Kv("device", o_.device)
         .Kv("seq", seq)
@@ -301,6 +337,7 @@ StatusOr<Delivery> ReportPusher::Deliver(const dp::IntegrityReport& report,
       // Only the refusal of the latest send matters; earlier sends were already retried.
       if (e->seq && *e->seq != seq) continue;
       if (e->item && *e->item != dp::kIntegrityItem) continue;  // another message's
+      chain_.Forget(seq);  // refused: not on the ledger (docs/ACCOUNTS.md section 1)
       Metrics().failures.With({"report_refused"}).Inc();
       LogWarn("report_refused")
           .Kv("device", o_.device)

@@ -33,6 +33,7 @@
 #include "common/mqtt_client.h"
 #include "common/signer.h"
 #include "common/status.h"
+#include "device_protocol/account.h"
 #include "device_protocol/integrity_report.h"
 #include "device_protocol/key_agreement.h"
 
@@ -49,6 +50,10 @@ struct PusherOptions {
   uint32_t answer_timeout_ms = 30000;  // wait for a verdict before sending again
   uint32_t backoff_min_ms = 500;       // first wait after a transient failure
   uint32_t backoff_max_ms = 30000;     // doubling up to this
+  // Accounts (docs/ACCOUNTS.md) of the reports sent: one every `account_every` reports
+  // and/or `account_interval_ms`; 0 and 0: none.
+  uint32_t account_every = 0;
+  uint32_t account_interval_ms = 0;
 };
 
 // Publishes one message (QoS 1, retain 0). The agent's is MqttClient::Publish.
@@ -108,6 +113,12 @@ class ReportPusher {
   bool has_session() const;
   uint64_t sessions_agreed() const { return sessions_agreed_; }
 
+  // Publishes an account (docs/ACCOUNTS.md) of the reports sent since the last one when
+  // account_every reports or account_interval_ms have passed, or with `flush` whenever one is
+  // pending. Fire and forget (logged `account_sent`); in MAC mode only under a usable session
+  // (else the reports stay pending). Call from the thread that calls Deliver.
+  void MaybeSendAccount(bool flush);
+
  private:
   enum class Kind { kKeySuccess, kKeyFail, kUnauth, kForbidden, kVerdict, kError };
   struct Answer {
@@ -135,6 +146,10 @@ class ReportPusher {
   uint64_t sessions_agreed_ = 0;
   uint32_t backoff_ms_ = 0;
   std::atomic<uint64_t> seq_floor_{0};  // after a `replay`: the clock in microseconds
+  // Accounts: the Deliver thread only.
+  device_protocol::AccountChain chain_;
+  uint64_t since_account_ = 0;
+  double account_due_ = 0;  // steady ms
 
   std::mutex mu_;
   std::condition_variable cv_;

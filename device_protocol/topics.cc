@@ -69,6 +69,9 @@ StatusOr<DeviceTopic> ParseDeviceTopic(std::string_view prefix, std::string_view
   } else if (levels.size() == 3 && levels[1] == "update" && levels[2] == "status") {
     parsed.kind = TopicKind::kUpdateStatus;
     parsed.item = std::string(kUpdateItem);
+  } else if (levels.size() == 2 && levels[1] == "account") {
+    parsed.kind = TopicKind::kAccount;
+    parsed.item = std::string(kAccountItem);
   } else {
     return InvalidArgumentError("topic: not a device topic");
   }
@@ -85,6 +88,8 @@ std::string DeviceTopicString(std::string_view prefix, const DeviceTopic& parsed
       return Join(prefix, parsed.device, "integrity");
     case TopicKind::kUpdateStatus:
       return Join(prefix, parsed.device, "update/status");
+    case TopicKind::kAccount:
+      return Join(prefix, parsed.device, "account");
   }
   return Join(prefix, parsed.device, "");
 }
@@ -127,6 +132,13 @@ std::string UpdateStatusSuccessTopic(std::string_view prefix, std::string_view d
 }
 std::string UpdateStatusErrorTopic(std::string_view prefix, std::string_view device) {
   return Join(prefix, device, "update/status/error");
+}
+
+std::string AccountSuccessTopic(std::string_view prefix, std::string_view device) {
+  return Join(prefix, device, "account/success");
+}
+std::string AccountErrorTopic(std::string_view prefix, std::string_view device) {
+  return Join(prefix, device, "account/error");
 }
 
 std::string ErrorTopic(std::string_view prefix, const DeviceTopic& parsed) {

@@ -18,6 +18,7 @@ constexpr std::string_view kDefaultTopicPrefix = "devices";
 // The items that stand in D for reports (PROTOCOL.md sections 7 and 8), and the name rule
 // of section 2: the ledger's own, so bridge and ledger can never disagree on a name.
 using ::provledger::ledger::IsValidName;
+using ::provledger::ledger::kAccountItem;
 using ::provledger::ledger::kIntegrityItem;
 using ::provledger::ledger::kUpdateItem;
 
@@ -27,13 +28,14 @@ enum class TopicKind {
   kData,          // {prefix}/{device}/data/{item}
   kIntegrity,     // {prefix}/{device}/integrity
   kUpdateStatus,  // {prefix}/{device}/update/status
+  kAccount,       // {prefix}/{device}/account (docs/ACCOUNTS.md)
 };
 
 struct DeviceTopic {
   std::string device;
   TopicKind kind = TopicKind::kData;
   // The topic's item for kData; "_integrity" for kIntegrity, "_update" for kUpdateStatus
-  // (the item that goes into D); empty for kKey.
+  // and "_account" for kAccount (the item that goes into D); empty for kKey.
   std::string item;
 };
 
@@ -45,7 +47,7 @@ struct DeviceTopic {
 Status ValidateTopicPrefix(std::string_view prefix);
 
 // Parses a device -> bridge topic under `prefix` (assumed valid). kInvalidArgument when
-// the topic is not one of the four device topics or holds an invalid name: such a
+// the topic is not one of the five device topics or holds an invalid name: such a
 // message is dropped without an answer (PROTOCOL.md section 3).
 StatusOr<DeviceTopic> ParseDeviceTopic(std::string_view prefix, std::string_view topic);
 
@@ -66,6 +68,8 @@ std::string IntegrityErrorTopic(std::string_view prefix, std::string_view device
 std::string UpdateCodeTopic(std::string_view prefix, std::string_view device);
 std::string UpdateStatusSuccessTopic(std::string_view prefix, std::string_view device);
 std::string UpdateStatusErrorTopic(std::string_view prefix, std::string_view device);
+std::string AccountSuccessTopic(std::string_view prefix, std::string_view device);
+std::string AccountErrorTopic(std::string_view prefix, std::string_view device);
 
 // The error topic of a message (section 3): its topic plus "/error", and key/fail for a
 // key request.

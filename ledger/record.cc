@@ -51,8 +51,9 @@ bool AllZero(ByteView b) {
 Status ValidateReading(const ReadingRecord& r) {
   PL_RETURN_IF_ERROR(CheckName("device", r.device));
   PL_RETURN_IF_ERROR(CheckName("item", r.item));
-  if (r.item[0] == '_' && r.item != kUpdateItem) {
-    return Invalid("item", "'" + r.item + "' is reserved (only _update may be a reading)");
+  if (r.item[0] == '_' && r.item != kUpdateItem && r.item != kAccountItem) {
+    return Invalid("item",
+                   "'" + r.item + "' is reserved (only _update and _account may be a reading)");
   }
   PL_RETURN_IF_ERROR(CheckSize("payload_hash", r.payload_hash, kHashSize));
   PL_RETURN_IF_ERROR(CheckAuth(r.auth, r.device_sig));

@@ -19,7 +19,7 @@
 namespace provledger::ledger {
 
 enum class RecordKind : uint8_t {
-  kReading = 1,      // a reading, or an install report (item "_update")
+  kReading = 1,      // a reading, an install report (item "_update") or an account ("_account")
   kAttestation = 2,  // an integrity report and its appraisal (item "_integrity" in D)
   kFirmware = 3,     // a firmware manifest (section 8)
   kRegistry = 4,     // an admin-signed registry transaction
@@ -39,11 +39,13 @@ constexpr uint8_t kVerdictUntrusted = 2;
 // Reserved data items (section 2): the stand-ins in D for reports.
 constexpr std::string_view kIntegrityItem = "_integrity";
 constexpr std::string_view kUpdateItem = "_update";
+// A device's account of what it sent (docs/ACCOUNTS.md): recorded as a kind 1 record.
+constexpr std::string_view kAccountItem = "_account";
 
 // Kind 1.
 struct ReadingRecord {
   std::string device;
-  std::string item;  // a valid name; of the reserved ones only "_update"
+  std::string item;  // a valid name; of the reserved ones only "_update" and "_account"
   uint64_t seq = 0;
   uint64_t ts = 0;
   Bytes payload_hash;  // 32 bytes, SHA256(payload)

@@ -24,6 +24,7 @@ device_protocol::DeviceTopic TopicOf(const std::string& device, const std::strin
   device_protocol::TopicKind kind = device_protocol::TopicKind::kData;
   if (item == ledger::kUpdateItem) kind = device_protocol::TopicKind::kUpdateStatus;
   if (item == ledger::kIntegrityItem) kind = device_protocol::TopicKind::kIntegrity;
+  if (item == ledger::kAccountItem) kind = device_protocol::TopicKind::kAccount;
   return device_protocol::DeviceTopic{device, kind, item};
 }
 }  // namespace
@@ -278,6 +279,8 @@ void BatchSubmitter::PublishAcks(std::vector<BlockAck> acks) {
     std::string topic;
     if (a.item == ledger::kUpdateItem) {
       topic = device_protocol::UpdateStatusSuccessTopic(prefix, a.device);
+    } else if (a.item == ledger::kAccountItem) {
+      topic = device_protocol::AccountSuccessTopic(prefix, a.device);
     } else if (a.datas) {
       topic = device_protocol::DataDatasTopic(prefix, a.device, a.item);
     } else {

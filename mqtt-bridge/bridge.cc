@@ -219,7 +219,8 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
         .Kv("detail", "no --share_secret: MACed devices must agree keys with every bridge");
   }
   for (const std::string& f :
-       {p + "/+/key", p + "/+/data/+", p + "/+/integrity", p + "/+/update/status"}) {
+       {p + "/+/key", p + "/+/data/+", p + "/+/integrity", p + "/+/update/status",
+        p + "/+/account"}) {
     filters.push_back(share + f);
   }
   // One SUBSCRIBE: after a restart its SUBACK comes behind the backlog the broker kept.
@@ -301,7 +302,8 @@ void Bridge::OnMessage(MqttMessage msg) {
     const bool keep = topic.ok() && !msg.retained && msg.qos >= 1 &&
                       (topic->kind == device_protocol::TopicKind::kData ||
                        topic->kind == device_protocol::TopicKind::kIntegrity ||
-                       topic->kind == device_protocol::TopicKind::kUpdateStatus) &&
+                       topic->kind == device_protocol::TopicKind::kUpdateStatus ||
+                       topic->kind == device_protocol::TopicKind::kAccount) &&
                       msg.payload.size() <= options_.verifier.max_payload_bytes &&
                       device_protocol::ParseDeviceHeader(msg.user_properties).ok();
     if (keep) {

@@ -15,6 +15,7 @@
 #include "device_protocol/topics.h"
 #include "ledger/record.h"
 #include "mqtt-bridge/bridge_metrics.h"
+#include "mqtt-bridge/test_seams.h"
 
 namespace provledger::bridge {
 
@@ -143,6 +144,10 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
       Publish(device_protocol::DataSuccessTopic(prefix, a.device, a.item),
               device_protocol::SkippedAckJson(a.seq));
       continue;
+    }
+    if (topic->kind == device_protocol::TopicKind::kData &&
+        test_seams::DropReading(a.device, a.item, a.seq)) {
+      continue;  // only in a test build of a dishonest gateway (test_seams.h)
     }
     if (topic->kind == device_protocol::TopicKind::kIntegrity) {
       if (!policies_->loaded()) {

@@ -4,6 +4,7 @@
 
 #include "common/ecdsa.h"
 #include "common/sha256.h"
+#include "device_protocol/account.h"
 #include "device_protocol/integrity_report.h"
 
 namespace provledger {
@@ -22,6 +23,8 @@ const char* KindName(device_protocol::TopicKind kind) {
       return "integrity";
     case device_protocol::TopicKind::kUpdateStatus:
       return "update_status";
+    case device_protocol::TopicKind::kAccount:
+      return "account";
   }
   return "unknown";
 }
@@ -89,6 +92,19 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(
                     std::nullopt, now_ms);
     }
   }
+  if (topic.kind == device_protocol::TopicKind::kAccount) {
+    // docs/ACCOUNTS.md fixes an account's shape; it covers only messages sent before it.
+    StatusOr<device_protocol::Account> account = device_protocol::ParseAccount(payload);
+    if (!account.ok()) {
+      return Refuse(topic, device_protocol::DeviceError::kMalformed, account.status().message(),
+                    seq, std::nullopt, now_ms);
+    }
+    if (account->last() >= header.seq) {
+      return Refuse(topic, device_protocol::DeviceError::kMalformed,
+                    "account: \"last\" is not below the account's own pl-seq", seq, std::nullopt,
+                    now_ms);
+    }
+  }
   std::shared_ptr<const device_protocol::IntegrityReport> integrity_report;
   if (topic.kind == device_protocol::TopicKind::kIntegrity) {
     // Section 7 fixes a report's shape; the pipeline appraises only reports that parse.
@@ -131,9 +147,11 @@ std::variant<Accepted, Refusal> ReadingVerifier::Verify(
     return Refuse(topic, device_protocol::DeviceError::kBadAuth, "pl-sig does not verify", seq,
                   std::nullopt, now_ms);
   }
-  // quarantined (readings and install reports only)
+  // quarantined (readings and install reports only: a quarantined device still accounts for
+  // what it sent)
   IntegrityState integrity = integrity_ ? integrity_->State(topic.device) : IntegrityState{};
   if (options_.quarantine && topic.kind != device_protocol::TopicKind::kIntegrity &&
+      topic.kind != device_protocol::TopicKind::kAccount &&
       integrity.status == IntegrityStatus::kUntrusted) {
     return Refuse(topic, device_protocol::DeviceError::kQuarantined,
                   "device integrity is untrusted", seq, std::nullopt, now_ms);

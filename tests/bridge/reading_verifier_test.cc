@@ -269,6 +269,52 @@ TEST_F(ReadingVerifierTest, RefusesAnIntegrityReportNotInSectionSevensShapeAsMal
   }
 }
 
+// docs/ACCOUNTS.md: an account is verified as a message with item "_account" in D; its
+// payload must be an account covering seqs below its own; quarantine does not apply.
+const std::string kAccount =
+    R"({"v":1,"first":1,"last":3,"count":2,"runs":[[1,1],[3,3]],"prev":")" + std::string(64, '0') +
+    R"(","head":"10f01fd6dc4629e728722b91273ff0cbb5817884f0646aaaa47edb546f952b28"})";
+
+TEST_F(ReadingVerifierTest, AcceptsAnAccountWithItsReservedItemInD) {
+  AgreeA2();
+  const auto topic = Topic("devices/dev-1/account");
+  EXPECT_EQ(topic.kind, device_protocol::TopicKind::kAccount);
+  Accepted a =
+      ExpectAccepted(verifier_.Verify(topic, Mac("_account", 4, kNow, kAccount), kAccount, kNow));
+  EXPECT_EQ(a.item, "_account");
+  EXPECT_EQ(a.seq, 4u);
+  // MACed as a reading of another item it does not verify, nor a reading as an account.
+  ExpectRefused(verifier_.Verify(topic, Mac("climate", 5, kNow, kAccount), kAccount, kNow),
+                device_protocol::DeviceError::kBadAuth);
+  ExpectRefused(verifier_.Verify(Topic("devices/dev-1/data/_account"),
+                                 Mac("_account", 6, kNow, kAccount), kAccount, kNow),
+                device_protocol::DeviceError::kMalformed);
+}
+
+TEST_F(ReadingVerifierTest, RefusesAnAccountNotInItsShapeAsMalformedOnAccountError) {
+  AgreeA2();
+  const auto topic = Topic("devices/dev-1/account");
+  for (const std::string bad : {std::string("{}"), std::string("21.5"),
+                                std::string(R"({"v":1,"first":1,"last":1,"count":2,"runs":[[1,1]],)"
+                                            R"("prev":"00","head":"00"})")}) {
+    Refusal r = ExpectRefused(verifier_.Verify(topic, Mac("_account", 7, kNow, bad), bad, kNow),
+                              device_protocol::DeviceError::kMalformed);
+    EXPECT_EQ(r.answer_topic, "devices/dev-1/account/error");
+  }
+  // An account must cover only seqs below its own.
+  Refusal r =
+      ExpectRefused(verifier_.Verify(topic, Mac("_account", 3, kNow, kAccount), kAccount, kNow),
+                    device_protocol::DeviceError::kMalformed);
+  EXPECT_NE(r.reason.find("last"), std::string::npos) << r.reason;
+}
+
+TEST_F(ReadingVerifierTest, AcceptsTheAccountOfAQuarantinedDevice) {
+  integrity_.Set("dev-1", {IntegrityStatus::kUntrusted, Bytes(32, '\x01')});
+  ExpectAccepted(verifier_.Verify(
+      Topic("devices/dev-1/account"),
+      SigProps("dev-1", "_account", 9, kNow, kAccount, Key(kDeviceSecret)), kAccount, kNow));
+}
+
 TEST(ReadingVerifierOptions, QuarantineCanBeTurnedOff) {
   FakeDeviceDirectory devices;
   devices.Add("dev-1", Unhex(kDevicePub));

@@ -310,6 +310,24 @@ def main():
             "stop logged, position at the end: %s" % state_of(state))
     t.log("outage: the daemon reconnected and its next entry was trusted; SIGTERM clean")
 
+    # ---- 7. accounts (docs/ACCOUNTS.md): the agent accounts for the reports it sent --------
+    append(root, ima_line(H_SH2, "/bin/sh"))
+    rc, text = run_once(root, broker, gw_pub, DEV, state, ["--account_every=1"])
+    sent = events(text, "account_sent")
+    t.check(rc == 0 and len(sent) == 1 and sent[0]["count"] == "1",
+            "--account_every=1: one account of the one report sent: rc=%d\n%s" %
+            (rc, text[-3000:]))
+
+    def audited():
+        doc = json.loads(t.ctl("audit", DEV, "--json", chain.nodes_flag(), check_rc=False)[1])
+        return doc if doc["accounts"] else None
+    t.wait_for(audited, 60, "the agent's account on the ledger")
+    doc = audited()
+    t.check(doc["ok"] and doc["missing"] == [] and doc["accounts"][0]["chain"] == "matches" and
+            doc["accounts"][0]["gateway"] == "gw-1",
+            "ledgerctl audit: the report accounted for is on the ledger, chain matches: %s" % doc)
+    t.log("accounts: the agent's account recorded, audit finds nothing missing")
+
     bridge.kill(signal.SIGTERM)
     chain.stop_all()
     t.check_sanitizer_logs(root)

@@ -338,6 +338,21 @@ TEST(RecordDecoding, RefusesALengthPrefixPastTheEnd) {
   EXPECT_EQ(DecodeRecord(b).status().code(), StatusCode::kInvalidArgument);
 }
 
+// Of the reserved items only _update (install reports) and _account (device accounts,
+// docs/ACCOUNTS.md) may be a kind 1 record's; the others are refused.
+TEST(RecordValidation, AllowsOnlyUpdateAndAccountAmongReservedItems) {
+  Record r = RecordA();
+  for (const char* item : {"_update", "_account"}) {
+    r.reading.item = item;
+    EXPECT_TRUE(ValidateRecord(r).ok()) << item;
+    EXPECT_TRUE(DecodeRecord(EncodeRecord(r)).ok()) << item;
+  }
+  for (const char* item : {"_integrity", "_x", "_accounts"}) {
+    r.reading.item = item;
+    EXPECT_EQ(ValidateRecord(r).code(), StatusCode::kInvalidArgument) << item;
+  }
+}
+
 // ---- Names. ----
 
 TEST(RecordNames, AcceptsNamesOfSection2) {

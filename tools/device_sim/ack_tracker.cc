@@ -328,6 +328,11 @@ std::string SummaryJson(const Summary& s) {
   o += ",\"acked_skipped\":" + std::to_string(s.acked_skipped);
   o += ",\"errors\":" + CodeMap(s.errors);
   o += ",\"unanswered\":" + std::to_string(s.unanswered);
+  if (s.accounts_sent > 0) {
+    o += ",\"accounts\":{\"sent\":" + std::to_string(s.accounts_sent) +
+         ",\"recorded\":" + std::to_string(s.accounts_recorded) +
+         ",\"refused\":" + std::to_string(s.accounts_refused) + "}";
+  }
   o += ",\"publish_rate\":" + Num(s.publish_rate);
   o += ",\"ack_rate\":" + Num(s.ack_rate);
   o += ",\"latency_ms\":{\"p50\":" + Num(s.latency_ms.p50) + ",\"p95\":" + Num(s.latency_ms.p95) +

@@ -77,6 +77,10 @@ struct Summary {
   std::map<std::string, uint64_t> replay_other;  // copies answered otherwise ("acked": an ack)
   uint64_t replay_unanswered = 0;
   uint64_t unmatched_answers = 0;
+  // Accounts (docs/ACCOUNTS.md), filled by the runner: published, acknowledged, refused.
+  uint64_t accounts_sent = 0;
+  uint64_t accounts_recorded = 0;
+  uint64_t accounts_refused = 0;
   double publish_rate = 0;  // publishes/s from the first to the last publish
   double ack_rate = 0;      // acks/s from the first publish to the last ack
   LatencyPercentiles latency_ms;

@@ -50,6 +50,8 @@ StatusOr<AnswerTopic> ParseAnswerTopic(std::string_view prefix, std::string_view
     t.kind = AnswerKind::kKeySuccess;
   } else if (l.size() == 3 && l[1] == "key" && l[2] == "fail") {
     t.kind = AnswerKind::kKeyFail;
+  } else if (l.size() == 3 && l[1] == "account" && (l[2] == "success" || l[2] == "error")) {
+    t.kind = l[2] == "success" ? AnswerKind::kAccountSuccess : AnswerKind::kAccountError;
   } else if (l.size() == 4 && l[1] == "data" && ledger::IsValidName(l[2])) {
     t.item = std::string(l[2]);
     if (l[3] == "datas") {

@@ -17,13 +17,15 @@
 namespace provledger::device_sim {
 
 enum class AnswerKind {
-  kKeySuccess,  // {prefix}/{device}/key/success
-  kKeyFail,     // {prefix}/{device}/key/fail
-  kUnauth,      // {prefix}/{device}/unauth
-  kForbidden,   // {prefix}/{device}/forbidden
-  kDatas,       // {prefix}/{device}/data/{item}/datas
-  kSuccess,     // {prefix}/{device}/data/{item}/success
-  kDataError,   // {prefix}/{device}/data/{item}/error
+  kKeySuccess,      // {prefix}/{device}/key/success
+  kKeyFail,         // {prefix}/{device}/key/fail
+  kUnauth,          // {prefix}/{device}/unauth
+  kForbidden,       // {prefix}/{device}/forbidden
+  kDatas,           // {prefix}/{device}/data/{item}/datas
+  kSuccess,         // {prefix}/{device}/data/{item}/success
+  kDataError,       // {prefix}/{device}/data/{item}/error
+  kAccountSuccess,  // {prefix}/{device}/account/success (docs/ACCOUNTS.md)
+  kAccountError,    // {prefix}/{device}/account/error
 };
 
 struct AnswerTopic {

@@ -47,6 +47,10 @@ ABSL_FLAG(uint64_t, payload_size, 0, "pad generated payloads to BYTES (0: no pad
 ABSL_FLAG(std::optional<uint64_t>, seq_start, std::nullopt,
           "first pl-seq (default: the clock in microseconds)");
 ABSL_FLAG(uint64_t, workers, 4, "publishing threads");
+ABSL_FLAG(uint64_t, account_every, 0,
+          "publish an account (docs/ACCOUNTS.md) every N readings of a device (0: not by count)");
+ABSL_FLAG(uint64_t, account_interval_ms, 0,
+          "publish an account of a device's readings every MS (0: not by time)");
 ABSL_FLAG(uint64_t, ack_timeout_ms, 30000, "wait this long after the last publish");
 ABSL_FLAG(uint64_t, list_records, 5, "records listed in the summary");
 ABSL_FLAG(std::optional<std::string>, expect_error, std::nullopt,
@@ -113,6 +117,8 @@ void PrintUsage(std::FILE* out) {
        {"mode", "gateway_pubkey", "gateway_id", "key_timeout_ms", "session_overrun_ms"}},
       {"readings",
        {"count", "item", "qos", "rate", "payload", "payload_size", "seq_start", "workers"}},
+      {"accounts (docs/ACCOUNTS.md; off unless one is set)",
+       {"account_every", "account_interval_ms"}},
       {"answers and result", {"ack_timeout_ms", "list_records", "expect_error", "progress_ms"}},
       {"fault injection", {"fault", "replay_file", "replay_from"}},
       {"integrity (one-shot)", {"integrity_report"}},
@@ -247,6 +253,8 @@ StatusOr<SimOptions> OptionsFromFlags() {
   o.payload = absl::GetFlag(FLAGS_payload);
   o.payload_size = absl::GetFlag(FLAGS_payload_size);
   o.seq_start = absl::GetFlag(FLAGS_seq_start);
+  o.account_every = absl::GetFlag(FLAGS_account_every);
+  o.account_interval_ms = absl::GetFlag(FLAGS_account_interval_ms);
   o.ack_timeout_ms = absl::GetFlag(FLAGS_ack_timeout_ms);
   o.key_timeout_ms = absl::GetFlag(FLAGS_key_timeout_ms);
   o.session_overrun_ms = absl::GetFlag(FLAGS_session_overrun_ms);

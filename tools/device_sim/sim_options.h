@@ -68,6 +68,11 @@ struct SimOptions {
   std::optional<std::string> payload;
   uint64_t payload_size = 0;          // pad generated payloads to this size (0: no padding)
   std::optional<uint64_t> seq_start;  // default: the clock in microseconds
+  // Accounts (docs/ACCOUNTS.md): one every `account_every` readings and/or every
+  // `account_interval_ms`, and one for the rest once every reading is answered. 0 and 0: none.
+  uint64_t account_every = 0;
+  uint64_t account_interval_ms = 0;
+  bool accounts() const { return account_every > 0 || account_interval_ms > 0; }
   uint64_t ack_timeout_ms = 30000;
   uint64_t key_timeout_ms = 10000;
   // Test aid: keep MACing under a session this long past its expiry instead of renewing

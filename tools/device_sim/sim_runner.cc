@@ -18,7 +18,9 @@
 #include "common/log.h"
 #include "common/mqtt_client.h"
 #include "common/worker.h"
+#include "device_protocol/account.h"
 #include "device_protocol/key_agreement.h"
+#include "device_protocol/message_auth.h"
 #include "device_protocol/topics.h"
 #include "tools/device_sim/device_answers.h"
 
@@ -112,6 +114,9 @@ struct Device {
   std::deque<std::pair<uint64_t, uint64_t>> resends;  // (refused seq, reading index)
   bool failed = false;                                // nothing more is published
   std::vector<SentMessage> sent;                      // kept for --replay_file, replay_after
+  device_protocol::AccountChain chain;                // readings not yet in an account
+  uint64_t since_account = 0;                         // readings added since the last account
+  double account_due = 0;                             // steady clock; --account_interval_ms
 };
 
 // Prints the first few occurrences of a warning in full, then only counts them.
@@ -139,6 +144,8 @@ struct SimRunner::Impl {
   std::set<std::string> resend_codes;  // the tracker's once the grace is over
   std::atomic<uint64_t> answers_seen{0}, answers_dropped{0}, bad_answers{0}, sessions{0};
   std::atomic<uint64_t> key_warnings{0}, publish_warnings{0}, events_dropped{0};
+  std::atomic<uint64_t> accounts_sent{0}, accounts_recorded{0}, accounts_refused{0},
+      account_warnings{0};
   std::unique_ptr<MqttClient> mqtt;  // declared last: gone before the queues
 
   bool replay_mode() const { return !o.replay_from.empty(); }
@@ -153,6 +160,10 @@ struct SimRunner::Impl {
       f.push_back(device_protocol::KeyFailTopic(p, d));
       f.push_back(device_protocol::UnauthTopic(p, d));
       f.push_back(device_protocol::ForbiddenTopic(p, d));
+      if (o.accounts()) {
+        f.push_back(device_protocol::AccountSuccessTopic(p, d));
+        f.push_back(device_protocol::AccountErrorTopic(p, d));
+      }
       for (const std::string& i : o.wildcard_subscribe ? std::set<std::string>{"+"} : items) {
         f.push_back(device_protocol::DataDatasTopic(p, d, i));
         f.push_back(device_protocol::DataSuccessTopic(p, d, i));
@@ -181,6 +192,21 @@ struct SimRunner::Impl {
       e.type = Event::Type::kKeyReply;
       e.payload = m.payload;
       Post(it->second, std::move(e));
+      return;
+    }
+    if (t->kind == AnswerKind::kAccountSuccess) {
+      // One ack per block covers every account of the device in it (its seqs).
+      StatusOr<Ack> ack = ParseAck(m.payload);
+      if (!ack.ok()) {
+        Warn(&bad_answers, "unparsable ack on " + m.topic + ": " + ack.status().message());
+        return;
+      }
+      accounts_recorded.fetch_add(ack->recorded ? ack->seqs.size() : 0);
+      return;
+    }
+    if (t->kind == AnswerKind::kAccountError) {
+      accounts_refused.fetch_add(1);
+      Warn(&account_warnings, "account refused on " + m.topic + ": " + m.payload);
       return;
     }
     if (t->kind == AnswerKind::kDatas || t->kind == AnswerKind::kSuccess) {
@@ -282,6 +308,37 @@ struct SimRunner::Impl {
       return;
     }
     if (keep_sent()) d->sent.push_back(SentMessage{d->name, item, spec.seq, topic, payload, props});
+    if (o.accounts()) {
+      d->chain.Add(spec.seq, device_protocol::MessageDigest(spec, payload));
+      if (o.account_every > 0 && ++d->since_account >= o.account_every) PublishAccount(d);
+    }
+  }
+
+  // Publishes the account of `d`'s readings not yet in one (docs/ACCOUNTS.md), under the
+  // device's own sequence, authenticated like its readings.
+  void PublishAccount(Device* d) {
+    // Without a session the readings stay pending for the next account.
+    if (o.mode == AuthMode::kMac && !d->session) return;
+    d->since_account = 0;
+    d->account_due = SteadyMs() + static_cast<double>(o.account_interval_ms);
+    std::optional<device_protocol::Account> a = d->chain.Cut();
+    if (!a) return;
+    const std::string payload = device_protocol::AccountJson(*a);
+    ReadingSpec spec{d->name, std::string(device_protocol::kAccountItem), d->next_seq++, NowMs()};
+    UserProperties props;
+    if (o.mode == AuthMode::kMac) {
+      props = MacProperties(spec, payload, *d->session, Fault::kNone);
+    } else {
+      StatusOr<UserProperties> p = SigProperties(spec, payload, *d->key, Fault::kNone);
+      if (!p.ok()) return Warn(&account_warnings, d->name + ": signing an account failed");
+      props = std::move(p).value();
+    }
+    const std::string topic = device_protocol::DeviceTopicString(
+        o.topic_prefix,
+        device_protocol::DeviceTopic{d->name, device_protocol::TopicKind::kAccount, ""});
+    Status s = mqtt->Publish(topic, payload, 1, false, props);
+    if (!s.ok()) return Warn(&account_warnings, "publish " + topic + ": " + s.ToString());
+    accounts_sent.fetch_add(1);
   }
 
   void HandleEvent(const Event& e) {
@@ -319,6 +376,7 @@ struct SimRunner::Impl {
           return;
         }
         d->resends.emplace_back(e.old_seq, e.index);
+        d->chain.Forget(e.old_seq);  // refused: not on the ledger, sent again under a new seq
         if (e.code == "unregistered") d->resend_not_before = SteadyMs() + kUnregisteredRetryMs;
         // Refused under the session current when it was sent: agree a new one.
         if (e.code == "no_session" && d->session && d->session_agreed_ms <= e.sent_ms) {
@@ -332,6 +390,10 @@ struct SimRunner::Impl {
   // device still has something to publish or a key request in flight.
   double Step(Device* d, double now, bool* idle) {
     if (d->failed) return kNever;
+    if (o.account_interval_ms > 0 && d->chain.pending() > 0 && now >= d->account_due &&
+        (o.mode != AuthMode::kMac || d->session)) {
+      PublishAccount(d);
+    }
     const bool has_work = d->next_index < o.count || !d->resends.empty();
     if (o.mode == AuthMode::kMac && o.fault != Fault::kNoSession) {
       if (d->agreement) {
@@ -460,6 +522,23 @@ struct SimRunner::Impl {
     }
   }
 
+  // Once every reading is answered: the account of each device's rest, then wait for the
+  // answers to all accounts (up to ack_timeout_ms).
+  void FinishAccounts() {
+    for (Device& d : devices) {
+      if (!d.failed && d.chain.pending() > 0) PublishAccount(&d);
+    }
+    const double deadline = SteadyMs() + static_cast<double>(o.ack_timeout_ms);
+    while (accounts_recorded.load() + accounts_refused.load() < accounts_sent.load() &&
+           SteadyMs() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::fprintf(stderr, "device_sim: accounts sent=%llu recorded=%llu refused=%llu\n",
+                 static_cast<unsigned long long>(accounts_sent.load()),
+                 static_cast<unsigned long long>(accounts_recorded.load()),
+                 static_cast<unsigned long long>(accounts_refused.load()));
+  }
+
   std::vector<SentMessage> AcceptedSent() {
     std::vector<SentMessage> out;
     std::lock_guard<std::mutex> lock(tracker_mu);
@@ -575,6 +654,7 @@ StatusOr<Summary> SimRunner::Run() {
       }
       m.WaitForAnswers(start);
     }  // publishers joined: their devices' state is ours now
+    if (o.accounts()) m.FinishAccounts();
     std::vector<SentMessage> accepted = m.AcceptedSent();
     if (!o.replay_file.empty()) {
       std::string lines;
@@ -605,7 +685,11 @@ StatusOr<Summary> SimRunner::Run() {
                  o.broker.c_str(), o.topic_prefix.c_str());
   }
   std::lock_guard<std::mutex> lock(m.tracker_mu);
-  return m.tracker.Summarize(m.replay_mode() ? names.size() : o.devices, o.expect_error);
+  Summary summary = m.tracker.Summarize(m.replay_mode() ? names.size() : o.devices, o.expect_error);
+  summary.accounts_sent = m.accounts_sent.load();
+  summary.accounts_recorded = m.accounts_recorded.load();
+  summary.accounts_refused = m.accounts_refused.load();
+  return summary;
 }
 
 StatusOr<std::vector<SentMessage>> ReadReplayFile(const std::string& path) {

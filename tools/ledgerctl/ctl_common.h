@@ -73,6 +73,9 @@ CommandGroup IntegrityCommands();  // integrity_commands.cc: policy, integrity
 CommandGroup ValidatorCommands();  // validator_commands.cc: validator list, add, remove, rekey
 CommandGroup MonitorCommands();    // monitor_commands.cc: watch
 
+// account_audit_command.cc: audit (docs/ACCOUNTS.md).
+CommandGroup AccountAuditCommands();
+
 // `status --all` (monitor_commands.cc): every node of --node and of the validator set in
 // force side by side. Exit 0, 1 when a node is unreachable, 3 when two nodes hold different
 // blocks at the lowest common height.

@@ -20,9 +20,9 @@ namespace {
 constexpr int kExitUsage = 2;
 
 std::vector<CommandGroup> AllGroups() {
-  return {KeyCommands(),       GenesisCommands(),   QueryCommands(),  ProofCommands(),
-          RegistryCommands(),  AuditCommands(),     SubmitCommands(), FirmwareCommands(),
-          IntegrityCommands(), ValidatorCommands(), MonitorCommands()};
+  return {KeyCommands(),       GenesisCommands(),   QueryCommands(),   ProofCommands(),
+          RegistryCommands(),  AuditCommands(),     SubmitCommands(),  FirmwareCommands(),
+          IntegrityCommands(), ValidatorCommands(), MonitorCommands(), AccountAuditCommands()};
 }
 
 void PrintCommand(std::FILE* out, const Command& cmd) {

@@ -1,0 +1,17 @@
+#include "mqtt-bridge/test_seams.h"
+
+#include <atomic>
+
+namespace provledger::bridge::test_seams {
+namespace {
+std::atomic<DropReadingFn> drop_reading{nullptr};
+}  // namespace
+
+void SetDropReading(DropReadingFn fn) { drop_reading.store(fn); }
+
+bool DropReading(const std::string& device, const std::string& item, uint64_t seq) {
+  DropReadingFn fn = drop_reading.load(std::memory_order_relaxed);
+  return fn != nullptr && fn(device, item, seq);
+}
+
+}  // namespace provledger::bridge::test_seams

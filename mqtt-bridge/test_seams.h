@@ -1,0 +1,25 @@
+// Test seams: hooks that only test binaries set (tests/integration:dropping_bridge links
+// the bridge with one), so that the real bridge can be made to misbehave in a test without a
+// flag that could ever be turned on in the field. Unset, each costs one atomic load.
+//
+// Thread rules: Set* before the bridge starts (a static initializer of the test binary);
+// the seams are then called from the bridge's verify thread.
+#ifndef PROVLEDGER_MQTT_BRIDGE_TEST_SEAMS_H_
+#define PROVLEDGER_MQTT_BRIDGE_TEST_SEAMS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace provledger::bridge::test_seams {
+
+// Asked for each reading the bridge accepted (data topics only, after the write policy):
+// true makes the bridge drop it without a trace, as a dishonest gateway would (taken in and
+// PUBACKed, its seq marked in the replay window, never recorded, never answered).
+using DropReadingFn = bool (*)(const std::string& device, const std::string& item, uint64_t seq);
+void SetDropReading(DropReadingFn fn);
+// False when no seam is set.
+bool DropReading(const std::string& device, const std::string& item, uint64_t seq);
+
+}  // namespace provledger::bridge::test_seams
+
+#endif  // PROVLEDGER_MQTT_BRIDGE_TEST_SEAMS_H_
