@@ -113,7 +113,8 @@ class Suite:
 
     # --- generator ------------------------------------------------------------------------
     def gen(self, mode, procs, devices=None, count=None, size=None, rate=0, conns=None,
-            prefix=None, dev_prefix="load", chain=None, register=False, tag=None, log="gen"):
+            prefix=None, dev_prefix="load", chain=None, register=False, tag=None, log="gen",
+            duration=0):
         a = self.a
         devices = devices or a.devices
         count = count or a.count
@@ -124,7 +125,7 @@ class Suite:
                "--topic_prefix=" + prefix, "--device_prefix=" + dev_prefix,
                "--devices=%d" % devices, "--count=%d" % count, "--payload_size=%d" % size,
                "--rate=%d" % rate, "--connections=%d" % conns, "--window=%d" % a.window,
-               "--keys_dir=" + self.keys_dir]
+               "--keys_dir=" + self.keys_dir, "--duration_s=%d" % duration]
         if chain is not None:
             cmd += ["--nodes=" + ",".join(chain.addr(i) for i in range(len(chain.ids))),
                     "--gateway_id=gw-1"]
@@ -209,7 +210,8 @@ class Suite:
             reps = a.reps if n == 4 else a.reps7
             for r in range(reps):
                 for mode in ("bare", "mac", "sig"):
-                    self.record(self.gen(mode, procs, chain=None if mode == "bare" else chain),
+                    self.record(self.gen(mode, procs, chain=None if mode == "bare" else chain,
+                                         duration=a.max_seconds),
                                 kind="max", validators=n, rep=r)
             if a.fractions:
                 for mode in ("bare", "mac", "sig"):
@@ -222,7 +224,8 @@ class Suite:
                             continue
                         count = max(10, int(rate * a.sweep_seconds / a.devices))
                         self.record(self.gen(mode, procs, count=count, rate=rate,
-                                             chain=None if mode == "bare" else chain),
+                                             chain=None if mode == "bare" else chain,
+                                             duration=2 * a.sweep_seconds),
                                     kind="sweep", validators=n, fraction=f)
             if "cluster" in stages:
                 self.cluster(chain, procs, n)
@@ -234,7 +237,9 @@ class Suite:
             self.res.setdefault("bridge_stats", {})[str(n)] = bridge.stats()
             bridge.kill()
             chain.stop_all()
-            shutil.rmtree(root, ignore_errors=True)
+            for d in os.listdir(root):  # the stores; the logs stay for a look afterwards
+                if os.path.isdir(os.path.join(root, d)):
+                    shutil.rmtree(os.path.join(root, d), ignore_errors=True)
 
     def cluster(self, chain, procs, n):
         a = self.a
@@ -298,7 +303,14 @@ class Suite:
             rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
                                   "--sort", "dso,symbol", "-g", "none", "--percent-limit", "0.1"],
                                  capture_output=True, text=True).stdout
-            top = [ln for ln in rep.splitlines() if ln.strip() and not ln.startswith("#")][:30]
+            top = []
+            for ln in rep.splitlines():
+                if not ln.strip() or ln.startswith("#"):
+                    continue
+                ln = re.sub(r"(\s+-)+\s*$", "", ln.rstrip())  # empty trailing columns
+                top.append(re.sub(r"(\S)  +", r"\1  ", ln))
+                if len(top) == 30:
+                    break
             head = ("# perf record -g -p <%s> for %d s under mqtt_load --mode=mac at full speed, "
                     "4 validators; perf report --stdio --no-children --sort dso,symbol; top 30\n"
                     "# %s\n" % (name, a.profile_seconds, self.caption()))
@@ -560,7 +572,7 @@ def plots(res, png_dir):
     os.makedirs(png_dir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="plbench_plot")
     ns = sorted({r["validators"] for r in res["runs"]})
-    cap = caption(res["machine"]).replace('"', "'")
+    cap = caption(res["machine"]).replace('"', "'").replace("`", "")  # ` runs a command in gnuplot
     term = 'set terminal pngcairo size 1000,560 font ",10"\n'
     foot = 'set label 99 "%s" at screen 0.01,0.015 font ",7"\n' % cap[:230]
     written = []
@@ -679,7 +691,9 @@ def main():
     ap.add_argument("--count", type=int, default=2000, help="readings per device, flat-out runs")
     ap.add_argument("--payload_size", type=int, default=256)
     ap.add_argument("--connections", type=int, default=4)
-    ap.add_argument("--window", type=int, default=2000, help="unanswered readings per connection")
+    ap.add_argument("--window", type=int, default=1000, help="unanswered readings per connection")
+    ap.add_argument("--max_seconds", type=int, default=60,
+                    help="a flat-out run publishes for at most this long (a loaded machine)")
     ap.add_argument("--reps", type=int, default=3, help="flat-out reps, 4 validators")
     ap.add_argument("--reps7", type=int, default=1, help="flat-out reps, 7 validators")
     ap.add_argument("--fractions", default="0.25,0.5,0.75", help="offered load sweep")
@@ -700,7 +714,7 @@ def main():
         return
     if a.quick:
         a.devices, a.count, a.reps, a.reps7 = min(a.devices, 16), min(a.count, 500), 1, 1
-        a.fractions, a.sweep_seconds, a.cluster_seconds = "0.5", 5, 5
+        a.fractions, a.sweep_seconds, a.cluster_seconds, a.max_seconds = "0.5", 5, 5, 15
         a.large_count, a.store_blocks, a.profile_seconds = 2, 20, 8
     a.fractions = [float(x) for x in a.fractions.split(",") if x]
     for b in ("ledger_node", "ledgerctl", "mqtt_bridge", "mqtt_load", "ledger_bench",
