@@ -299,24 +299,12 @@ class Suite:
             p.wait()
         load.join()
         os.makedirs(a.png_dir, exist_ok=True)
+        cap = caption(dict(self.res["machine"], load_end=loadavg()))
         for name, (data, _) in perfs.items():
-            rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
-                                  "--sort", "dso,symbol", "-g", "none", "--percent-limit", "0.1"],
-                                 capture_output=True, text=True).stdout
-            top = []
-            for ln in rep.splitlines():
-                if not ln.strip() or ln.startswith("#"):
-                    continue
-                ln = re.sub(r"(\s+-)+\s*$", "", ln.rstrip())  # empty trailing columns
-                top.append(re.sub(r"(\S)  +", r"\1  ", ln))
-                if len(top) == 30:
-                    break
-            head = ("# perf record -g -p <%s> for %d s under mqtt_load --mode=mac at full speed, "
-                    "4 validators; perf report --stdio --no-children --sort dso,symbol; top 30\n"
-                    "# %s\n" % (name, a.profile_seconds, self.caption()))
+            text, top = profile_text(data, name, a.profile_seconds, cap)
             path = os.path.join(a.png_dir, "profile-%s.txt" % name)
             with open(path, "w") as f:
-                f.write(head + "\n".join(top) + "\n")
+                f.write(text)
             self.res["profile"][name] = top
             say("profile %s -> %s" % (name, path))
 
@@ -346,6 +334,40 @@ class Suite:
         self.res["machine"]["load_end"] = loadavg()
         self.res["wall_s"] = round(time.time() - t0)
         return self.res
+
+
+def perf_lines(data, *args, keep=None, limit=30):
+    """`perf report --stdio` lines of `data` (comments and empty trailing columns dropped)."""
+    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "-g", "none",
+                          "--percent-limit", "0.1"] + list(args),
+                         capture_output=True, text=True).stdout
+    out = []
+    for ln in rep.splitlines():
+        if not ln.strip() or ln.startswith("#") or (keep and not re.search(keep, ln)):
+            continue
+        ln = re.sub(r"(\s+-)+\s*$", "", ln.rstrip())
+        out.append(re.sub(r"(\S)  +", r"\1  ", ln))
+        if len(out) == limit:
+            break
+    return out
+
+
+def profile_text(data, name, seconds, cap):
+    """The profile file of one process: top 30 symbols by self time (what perf report shows
+    with --no-children), self time by library, and our functions by inclusive time (frame
+    pointers: -c opt keeps them). Returns (text, the top-30 lines)."""
+    top = perf_lines(data, "--no-children", "--sort", "dso,symbol")
+    dso = perf_lines(data, "--no-children", "--sort", "dso", limit=12)
+    ours = perf_lines(data, "--children", "--sort", "symbol",
+                      keep=r"provledger::|mqtt::async_client::on_message", limit=25)
+    text = ("# perf record -g -p <%s> for %d s under mqtt_load --mode=mac at full speed, "
+            "4 validators\n# %s\n\n"
+            "## top 30 symbols, self time (perf report --stdio --no-children --sort dso,symbol)\n"
+            % (name, seconds, cap) + "\n".join(top) +
+            "\n\n## self time by library (--no-children --sort dso)\n" + "\n".join(dso) +
+            "\n\n## our functions by inclusive time (--children --sort symbol; children, self)\n"
+            + "\n".join(ours) + "\n")
+    return text, top
 
 
 # --- rendering ----------------------------------------------------------------------------
