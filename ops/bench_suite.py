@@ -286,7 +286,8 @@ class Suite:
         est = med([r["rate"] for r in runs_of(self.res, "max", 4, "mac")]) or 5000
         count = max(10, int((a.profile_seconds + 5) * est / a.devices))
         load = threading.Thread(target=lambda: self.res["profile"].update(
-            load=self.gen("mac", procs, count=count, chain=chain, log="profile")))
+            load=self.gen("mac", procs, count=count, chain=chain, log="profile",
+                          duration=a.profile_seconds + 4)))
         load.start()
         time.sleep(2)
         perfs = {}
