@@ -36,6 +36,19 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import pltest as t  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+class SuiteFailure(BaseException):
+    """pltest.fail inside the suite: ends the measuring, keeps what was measured. Not an
+    Exception, so that pltest.wait_for's polling does not swallow it."""
+
+
+def _fail(msg):
+    print("FAIL:", msg, flush=True)
+    raise SuiteFailure(msg)
+
+
+t.fail = _fail
 LARGE_KB = (125, 345, 665, 1000)  # the seed paper's payloads (1,000 KB = 1,024,000 bytes)
 KB = 1024
 TABLES = ("machine", "aims", "throughput", "latency", "cpu", "large", "store", "profile")
@@ -421,8 +434,9 @@ def tables(res):
             "| load average (1/5/15 min) at start / end | %s / %s |" % (
                 "/".join("%.2f" % x for x in m["load_start"]),
                 "/".join("%.2f" % x for x in m.get("load_end", m["load_start"]))),
-            "| suite wall time | %s s (%s) |" % (res.get("wall_s", "?"),
-                                                "--quick" if cfg.get("quick") else "full"),
+            "| suite wall time | %s s (%s)%s |" % (
+                res.get("wall_s", "?"), "--quick" if cfg.get("quick") else "full",
+                "; STOPPED EARLY: " + res["incomplete"] if res.get("incomplete") else ""),
             "| generator | `mqtt_load`: %d devices x %d QoS 1 readings of %d B over %d "
             "libmosquitto connections, at most %d unanswered per connection |" % (
                 cfg["devices"], cfg["count"], cfg["payload_size"], cfg["connections"],
@@ -597,7 +611,8 @@ def plots(res, png_dir):
     ns = sorted({r["validators"] for r in res["runs"]})
     cap = caption(res["machine"]).replace('"', "'").replace("`", "")  # ` runs a command in gnuplot
     term = 'set terminal pngcairo size 1000,560 font ",10"\n'
-    foot = 'set label 99 "%s" at screen 0.01,0.015 font ",7"\n' % cap[:230]
+    cap = cap.replace("; load average", ";\\nload average", 1)  # two lines
+    foot = 'set label 99 "%s" at screen 0.01,0.045 font ",7"\n' % cap
     written = []
 
     # Throughput against offered load: flat-out runs at x = their own rate.
@@ -637,7 +652,7 @@ def plots(res, png_dir):
     if os.path.getsize(f):
         path = os.path.join(png_dir, "latency.png")
         gp(term + foot + 'set output "%s"\nset title "Publish -> ack (bare: -> receive) at half '
-           'the flat-out rate"\nset ylabel "ms"\nset logscale y\nset style data histograms\n'
+           'the flat-out rate"\nset ylabel "ms"\nset key outside right top\nset logscale y\nset style data histograms\n'
            'set style histogram clustered gap 1\nset style fill solid 0.8\nset grid y\n'
            'set bmargin 5\nplot "%s" using 2:xtic(1) title "p50", "" using 3 title "p95", '
            '"" using 4 title "p99"' % (path, f), tmp)
@@ -659,7 +674,7 @@ def plots(res, png_dir):
     if os.path.getsize(f):
         path = os.path.join(png_dir, "cpu.png")
         gp(term + foot + 'set output "%s"\nset title "CPU microseconds per answered reading, by '
-           'process (flat-out runs)"\nset ylabel "us per reading"\nset style data histograms\n'
+           'process (flat-out runs)"\nset ylabel "us per reading"\nset key outside right top\nset style data histograms\n'
            'set style histogram rowstacked\nset style fill solid 0.8\nset boxwidth 0.6\n'
            'set grid y\nset bmargin 5\nplot "%s" using 2:xtic(1) title "generator", "" using 3 '
            'title "broker", "" using 4 title "bridge", "" using 5 title "validators"' % (path, f),
@@ -751,12 +766,24 @@ def main():
         a.dir = tempfile.mkdtemp(prefix="plbench_suite.")
     os.makedirs(a.dir, exist_ok=True)
     say("run folder %s" % a.dir)
-    res = Suite(a).run()
+    suite = Suite(a)
+    res = suite.res
+    try:
+        suite.run()
+    except BaseException as e:  # t.fail exits; a crash or ^C too: keep what was measured
+        res["incomplete"] = str(e)[:300] if isinstance(e, SuiteFailure) else "%s: %s" % (
+            type(e).__name__, e)
+        say("suite stopped early (%s): writing what it measured" % res["incomplete"])
+        res.setdefault("machine", {}).setdefault("load_end", loadavg())
+        if "machine" not in res or "nproc" not in res["machine"]:
+            raise
     os.makedirs(os.path.dirname(results) or ".", exist_ok=True)
     with open(results, "w") as f:
         json.dump(res, f, indent=1)
     render(res, a.doc, a.png_dir, only, not a.no_plots)
-    say("suite wall time %d s; results %s" % (res["wall_s"], results))
+    say("suite wall time %s s; results %s" % (res.get("wall_s", "?"), results))
+    if res.get("incomplete"):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
