@@ -473,6 +473,12 @@ def tables(res):
             "| 1,000 KB reading, publish -> commit ack p50 (bare publish -> receive) | %s ms (%s ms) "
             "| <= 30 ms |" % (fmt(big[0]["mac"]["latency_ms"]["p50"] if big else None, "{:.1f}"),
                               fmt(big[0]["bare"]["latency_ms"]["p50"] if big else None, "{:.1f}"))]
+    def per_rep(n, mode):
+        pairs = zip(runs_of(res, "max", n, "bare"), runs_of(res, "max", n, mode))
+        return ", ".join("%.3f" % (m["rate"] / b["rate"]) for b, m in pairs if b["rate"])
+    if len(runs_of(res, "max", 4, "bare")) > 1:
+        rows.append("| bridge / bare per rep (each against the bare run just before it), MAC; "
+                    "signed | %s; %s | |" % (per_rep(4, "mac"), per_rep(4, "sig")))
     if 7 in ns:
         rows.append("| the same, 7 validators: bridge / bare MAC / signed; CPU us bridge + 7 "
                     "validators MAC / signed | %s / %s; %s / %s | |" % (
