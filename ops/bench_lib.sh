@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared preamble of the bench scripts (ops/bench.sh, bench_bridge.sh, bench_cluster.sh,
 # bench_followers.sh, profile.sh); source it from the repository root.
 #
