@@ -8,6 +8,8 @@
 #
 #   ops/bench.sh [--quick] [--stages=store,v4,v7,cluster,large,profile] [--devices=64]
 #                [--count=2000] [--reps=3] ...        (python3 ops/bench_suite.py --help)
+#   ops/bench.sh --baseline_bin=/tmp/before-bin   # also: those binaries against this build,
+#                                                 # alternating in this run (stage ab)
 #   ops/bench.sh --render_only=docs/bench/results.json   # tables and plots again
 #
 # Builds -c opt and copies the binaries to $PL_BENCH_BIN (ops/bench_lib.sh; set it to a folder

@@ -51,7 +51,7 @@ def _fail(msg):
 t.fail = _fail
 LARGE_KB = (125, 345, 665, 1000)  # the seed paper's payloads (1,000 KB = 1,024,000 bytes)
 KB = 1024
-TABLES = ("machine", "aims", "throughput", "latency", "cpu", "large", "store", "profile")
+TABLES = ("machine", "aims", "ab", "throughput", "latency", "cpu", "large", "store", "profile")
 
 
 def say(msg):
@@ -127,7 +127,7 @@ class Suite:
     # --- generator ------------------------------------------------------------------------
     def gen(self, mode, procs, devices=None, count=None, size=None, rate=0, conns=None,
             prefix=None, dev_prefix="load", chain=None, register=False, tag=None, log="gen",
-            duration=0):
+            duration=0, gateway="gw-1"):
         a = self.a
         devices = devices or a.devices
         count = count or a.count
@@ -141,7 +141,7 @@ class Suite:
                "--keys_dir=" + self.keys_dir, "--duration_s=%d" % duration]
         if chain is not None:
             cmd += ["--nodes=" + ",".join(chain.addr(i) for i in range(len(chain.ids))),
-                    "--gateway_id=gw-1"]
+                    "--gateway_id=" + gateway]
             if register:
                 cmd += ["--do_register", "--genesis=" + chain.genesis,
                         "--admin_key=%s/admin.key" % chain.root]
@@ -178,8 +178,8 @@ class Suite:
     def record(self, run, **kw):
         run.update(kw)
         self.res["runs"].append(run)
-        say("%s n=%s %s rate=%s: %.0f/s p50 %.1f p99 %.1f ms ok=%s" % (
-            run.get("kind"), run.get("validators"), run["mode"], run["offered_rate"],
+        say("%s%s n=%s %s rate=%s: %.0f/s p50 %.1f p99 %.1f ms ok=%s" % (
+            run.get("kind"), " " + run["side"] if run.get("side") else "", run.get("validators"), run["mode"], run["offered_rate"],
             run["rate"], run["latency_ms"]["p50"], run["latency_ms"]["p99"], run["ok"]))
 
     # --- stages -----------------------------------------------------------------------------
@@ -253,6 +253,58 @@ class Suite:
             for d in os.listdir(root):  # the stores; the logs stay for a look afterwards
                 if os.path.isdir(os.path.join(root, d)):
                     shutil.rmtree(os.path.join(root, d), ignore_errors=True)
+
+    def start_chain(self, name, n, bin_dir, prefix):
+        """A chain of n validators and a bridge on `prefix`, from the binaries in bin_dir."""
+        a = self.a
+        t.LEDGER_NODE = bin_dir + "/ledger_node"
+        t.MQTT_BRIDGE = bin_dir + "/mqtt_bridge"
+        root = os.path.join(self.root, name)
+        os.makedirs(root)
+        chain = t.Chain(root, n=n, chain_id="bench" + name)
+        procs = Procs()
+        procs.add("broker", self.broker.proc.pid)
+        for i in range(n):
+            chain.start(i)
+            procs.add("v%d" % i, chain.procs[i].pid)
+        # A gateway of its own: two bridges with one gateway id (one MQTT client id) on one
+        # broker would take each other's connection over.
+        chain.register(gateway="gw-" + prefix, devices=())
+        bridge = t.BridgeProc(chain, self.broker, gateway="gw-" + prefix,
+                              extra=["--topic_prefix=" + prefix] + a.bridge_flags.split())
+        bridge.start()
+        procs.add("bridge", bridge.proc.pid)
+        t.LEDGER_NODE = a.bin + "/ledger_node"
+        t.MQTT_BRIDGE = a.bin + "/mqtt_bridge"
+        return root, chain, procs, bridge
+
+    def ab_stage(self):
+        """Before/after in one run: a 4-validator chain and bridge from --baseline_bin beside
+        one from --bin, both idle but for the run at hand, the same generator; flat-out MAC
+        and signed runs alternate between them (which goes first alternates by rep)."""
+        a = self.a
+        say("A/B: 4 validators from %s (base) against %s (new)" % (a.baseline_bin, a.bin))
+        sides = {}
+        try:
+            for side, bin_dir in (("base", a.baseline_bin), ("new", a.bin)):
+                sides[side] = self.start_chain("ab_" + side, 4, bin_dir, side)
+            for side, (_, chain, procs, _) in sides.items():
+                self.gen("mac", procs, count=2, chain=chain, register=True, prefix=side,
+                         gateway="gw-" + side, log="warmup")
+                self.gen("sig", procs, count=2, chain=chain, prefix=side, gateway="gw-" + side,
+                         log="warmup")
+            for r in range(a.reps):
+                order = ("base", "new") if r % 2 == 0 else ("new", "base")
+                for mode in ("mac", "sig"):
+                    for side in order:
+                        _, chain, procs, _ = sides[side]
+                        self.record(self.gen(mode, procs, chain=chain, prefix=side,
+                                             gateway="gw-" + side, duration=a.max_seconds),
+                                    kind="ab", validators=4, rep=r, side=side)
+        finally:
+            for side, (root, chain, _, bridge) in sides.items():
+                bridge.kill()
+                chain.stop_all()
 
     def cluster(self, chain, procs, n):
         a = self.a
@@ -338,6 +390,8 @@ class Suite:
         say("Mosquitto (quickstart configuration)")
         self.broker = t.Mosquitto(self.root)
         try:
+            if a.baseline_bin and "ab" in stages:
+                self.ab_stage()
             for n in (4, 7):
                 if "v%d" % n in stages:
                     self.chain_stage(n, stages)
@@ -485,6 +539,32 @@ def tables(res):
                         fmt(ratio(7, "mac"), "{:.3f}"), fmt(ratio(7, "sig"), "{:.3f}"),
                         fmt(us(7, "mac")), fmt(us(7, "sig"))))
     out["aims"] = "\n".join(rows) + "\n" + cap
+
+    # Before/after (stage ab).
+    rows = ["| readings | base: answered/s (runs) | new: answered/s (runs) | new / base, per rep "
+            "| ledger CPU us/reading base -> new | p50 ms base -> new | load1 |",
+            "|---|---|---|---|---|---|---|"]
+    for mode in ("mac", "sig"):
+        base = [r for r in res["runs"] if r["kind"] == "ab" and r["mode"] == mode and
+                r["side"] == "base"]
+        new = [r for r in res["runs"] if r["kind"] == "ab" and r["mode"] == mode and
+               r["side"] == "new"]
+        if not base or not new:
+            continue
+        rows.append("| %s | %s (%s) | %s (%s) | %s | %s -> %s | %s -> %s | %s |" % (
+            mode, fmt(med([r["rate"] for r in base])), "; ".join(fmt(r["rate"]) for r in base),
+            fmt(med([r["rate"] for r in new])), "; ".join(fmt(r["rate"]) for r in new),
+            ", ".join("%.2f" % (n_["rate"] / b["rate"]) for b, n_ in zip(base, new) if b["rate"]),
+            fmt(med([ledger_us(r) for r in base])), fmt(med([ledger_us(r) for r in new])),
+            fmt(med([r["latency_ms"]["p50"] for r in base]), "{:.1f}"),
+            fmt(med([r["latency_ms"]["p50"] for r in new]), "{:.1f}"),
+            "; ".join("%.1f" % r["load1"] for r in base + new)))
+    if len(rows) > 2:
+        out["ab"] = ("Baseline binaries `%s` (base) against `%s` (new), 4 validators each, flat "
+                     "out, alternating:\n\n" % (cfg.get("baseline_bin"), cfg.get("bin")) +
+                     "\n".join(rows) + "\n" + cap)
+    else:
+        out["ab"] = "(no before/after stage in this run: `ops/bench.sh --baseline_bin=DIR`)\n"
 
     # Throughput against offered load.
     rows = ["| validators | path | offered readings/s | answered readings/s (median; runs) | "
@@ -730,7 +810,10 @@ def main():
     ap.add_argument("--results", default="", help="results JSON (default: <png_dir>/results.json)")
     ap.add_argument("--render_only", default="", help="re-render from this results JSON")
     ap.add_argument("--quick", action="store_true", help="a few-minute run: fewer readings, 1 rep")
-    ap.add_argument("--stages", default="store,v4,v7,cluster,large,profile")
+    ap.add_argument("--stages", default="store,ab,v4,v7,cluster,large,profile")
+    ap.add_argument("--baseline_bin", default="",
+                    help="binaries of a baseline (say, before a change): stage ab runs them "
+                         "beside --bin's, alternating, in this run")
     ap.add_argument("--devices", type=int, default=64)
     ap.add_argument("--count", type=int, default=2000, help="readings per device, flat-out runs")
     ap.add_argument("--payload_size", type=int, default=256)
@@ -765,6 +848,10 @@ def main():
               "cluster_load"):
         t.check(os.path.exists(os.path.join(a.bin, b)),
                 "missing %s/%s: run ops/bench.sh, which builds it" % (a.bin, b))
+    if a.baseline_bin:
+        for b in ("ledger_node", "mqtt_bridge"):
+            t.check(os.path.exists(os.path.join(a.baseline_bin, b)),
+                    "missing %s/%s (--baseline_bin)" % (a.baseline_bin, b))
     t.LEDGER_NODE = a.bin + "/ledger_node"
     t.LEDGERCTL = a.bin + "/ledgerctl"
     t.MQTT_BRIDGE = a.bin + "/mqtt_bridge"

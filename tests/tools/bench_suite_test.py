@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The benchmark suite's parts work (ops/bench.sh; no figure is asserted): the load generator
 tools/bench/mqtt_load against a real Mosquitto (bare: every reading delivered back and
-counted once; --duration_s caps publishing; an unreachable broker is an error) and through a
+counted once; --duration_s caps publishing; unanswered readings end the run, not hang it; an
+unreachable broker is an error) and through a
 real bridge into a one-validator ledger (MAC after key agreement, and signed: every reading
 acknowledged as recorded); then ops/bench_suite.py's table writer on those results (tables
 between their markers, rewritten in place on a second render, the ratios computed from the
@@ -69,6 +70,13 @@ def main():
     s = lines[-1]
     check(s["capped"] and s["ok"] and 5 <= s["published"] <= 40 and
           s["answered"] == s["published"], "capped run: %s" % s)
+
+    log("no bridge to answer: a full window gives up after --answer_timeout_ms, not hangs")
+    lines, _ = load(broker.port, "--mode=sig", "--devices=1", "--count=50", "--window=3",
+                    "--answer_timeout_ms=1000", "--keys_dir=%s/nobridge" % root, expect_rc=1)
+    s = lines[-1]
+    check(s["stalled"] and not s["ok"] and s["published"] == 3 and s["unanswered"] == 3,
+          "stalled run: %s" % s)
 
     log("an unreachable broker is an error, not an empty run")
     _, err = load(pltest.free_port(), "--mode=bare", "--devices=1", "--count=1", expect_rc=2)

@@ -138,8 +138,10 @@ struct Load {
   Mode mode = Mode::kMac;
   std::string prefix, device_prefix, item;
   uint64_t count = 0, payload_size = 0, rate = 0, window = 0;
-  double duration_ms = 0;           // 0: no cap
-  std::atomic<bool> capped{false};  // a publisher stopped at duration_ms
+  double duration_ms = 0;            // 0: no cap
+  std::atomic<bool> capped{false};   // a publisher stopped at duration_ms
+  std::atomic<bool> stalled{false};  // a publisher gave up on a full window
+  double answer_timeout_ms = 60000;
   device_protocol::GatewayTrust trust;
   std::vector<Device> devices;
   std::vector<std::unique_ptr<Conn>> conns;
@@ -314,7 +316,20 @@ struct Load {
         {
           std::unique_lock<std::mutex> lock(c->mu);
           if (window > 0) {
-            c->cv.wait(lock, [&] { return c->published - c->answered < window; });
+            // A full window with no answer for answer_timeout_ms: the other side is gone
+            // (stop publishing; the summary counts the unanswered).
+            uint64_t seen = c->answered;
+            double since = SteadyMs();
+            while (c->published - c->answered >= window) {
+              c->cv.wait_for(lock, std::chrono::milliseconds(100));
+              if (c->answered != seen) {
+                seen = c->answered;
+                since = SteadyMs();
+              } else if (SteadyMs() - since > answer_timeout_ms) {
+                stalled.store(true);
+                return;
+              }
+            }
           }
           const double now = SteadyMs();
           d->sent_ms[i] = now;
@@ -409,6 +424,7 @@ StatusOr<bool> Run(int argc, char** argv) {
   L.rate = absl::GetFlag(FLAGS_rate);
   L.window = absl::GetFlag(FLAGS_window);
   L.duration_ms = 1000.0 * static_cast<double>(absl::GetFlag(FLAGS_duration_s));
+  L.answer_timeout_ms = static_cast<double>(absl::GetFlag(FLAGS_answer_timeout_ms));
   const uint64_t ndev = absl::GetFlag(FLAGS_devices);
   const uint64_t nconn = std::min<uint64_t>(absl::GetFlag(FLAGS_connections), ndev);
   if (ndev == 0 || L.count == 0 || nconn == 0) {
@@ -647,7 +663,7 @@ StatusOr<bool> Run(int argc, char** argv) {
       "\"answered\":%llu,\"acked_recorded\":%llu,\"acked_skipped\":%llu,\"errors\":%s,"
       "\"key_failures\":%llu,\"unanswered\":%llu,\"unmatched\":%llu,\"bad_messages\":%llu,"
       "\"span_s\":%s,\"rate\":%s,\"latency_ms\":{\"p50\":%s,\"p95\":%s,\"p99\":%s,\"max\":%s},"
-      "\"cpu_s\":%s,\"capped\":%s,\"ok\":%s}\n",
+      "\"cpu_s\":%s,\"capped\":%s,\"stalled\":%s,\"ok\":%s}\n",
       mode.c_str(), static_cast<unsigned long long>(ndev), static_cast<unsigned long long>(L.count),
       static_cast<unsigned long long>(L.payload_size), static_cast<unsigned long long>(nconn),
       static_cast<unsigned long long>(L.rate), static_cast<unsigned long long>(L.window),
@@ -659,7 +675,8 @@ StatusOr<bool> Run(int argc, char** argv) {
       static_cast<unsigned long long>(L.bad_messages.load()), Fixed3(span_s).c_str(),
       Fixed3(span_s > 0 ? static_cast<double>(answered) / span_s : 0).c_str(),
       Fixed3(p.p50).c_str(), Fixed3(p.p95).c_str(), Fixed3(p.p99).c_str(), Fixed3(p.max).c_str(),
-      Fixed3(cpu1 - cpu0).c_str(), capped ? "true" : "false", ok ? "true" : "false");
+      Fixed3(cpu1 - cpu0).c_str(), capped ? "true" : "false", L.stalled.load() ? "true" : "false",
+      ok ? "true" : "false");
   std::fflush(stdout);
   return ok;
 }
