@@ -138,7 +138,10 @@ class Suite:
                "--topic_prefix=" + prefix, "--device_prefix=" + dev_prefix,
                "--devices=%d" % devices, "--count=%d" % count, "--payload_size=%d" % size,
                "--rate=%d" % rate, "--connections=%d" % conns, "--window=%d" % a.window,
-               "--keys_dir=" + self.keys_dir, "--duration_s=%d" % duration]
+               "--keys_dir=" + self.keys_dir, "--duration_s=%d" % duration,
+               # Up to 4 x --window readings in flight drain at the path's rate: on a loaded
+               # machine that can take minutes; leftovers would load the next run.
+               "--answer_timeout_ms=%d" % (a.answer_timeout_s * 1000)]
         if chain is not None:
             cmd += ["--nodes=" + ",".join(chain.addr(i) for i in range(len(chain.ids))),
                     "--gateway_id=" + gateway]
@@ -819,6 +822,8 @@ def main():
     ap.add_argument("--payload_size", type=int, default=256)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--window", type=int, default=1000, help="unanswered readings per connection")
+    ap.add_argument("--answer_timeout_s", type=int, default=180,
+                    help="a run waits this long after its last publish for the answers")
     ap.add_argument("--max_seconds", type=int, default=60,
                     help="a flat-out run publishes for at most this long (a loaded machine)")
     ap.add_argument("--reps", type=int, default=3, help="flat-out reps, 4 validators")
