@@ -10,18 +10,7 @@
 # PL_BENCH_NOBUILD=1 skips the build and runs the binaries already in $PL_BENCH_BIN.
 set -eu
 cd "$(dirname "$0")/.."
-BIN="${PL_BENCH_BIN:-/tmp/provledger-bench-bin}"
-TARGETS="//node:ledger_node //tools/ledgerctl:ledgerctl //mqtt-bridge:mqtt_bridge \
-  //tools/device_sim:device_sim //tools/bench:mqtt_bare_bench"
-if [ "${PL_BENCH_NOBUILD:-0}" = 1 ]; then
-  exec python3 ops/bench_bridge.py --bin="$BIN" "$@"
-fi
-echo "== building -c opt =="
-bazel build -c opt --jobs=2 $TARGETS 2>&1 | grep -E "^(ERROR|FAILED)|error:" && exit 1
-OUT="$(bazel info -c opt bazel-bin 2>/dev/null)"
-mkdir -p "$BIN"
-for b in node/ledger_node tools/ledgerctl/ledgerctl mqtt-bridge/mqtt_bridge \
-  tools/device_sim/device_sim tools/bench/mqtt_bare_bench; do
-  install -m 0755 "$OUT/$b" "$BIN/"
-done
+. ops/bench_lib.sh
+bench_build //node:ledger_node //tools/ledgerctl:ledgerctl //mqtt-bridge:mqtt_bridge \
+  //tools/device_sim:device_sim //tools/bench:mqtt_bare_bench
 exec python3 ops/bench_bridge.py --bin="$BIN" "$@"

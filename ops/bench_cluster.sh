@@ -8,7 +8,8 @@
 #
 # --scrape_ms=N: the nodes serve metrics (--metrics_listen on a free port each) and every
 # node's /metrics is fetched every N ms during the runs, as Prometheus would (the cost of
-# metrics, docs/BENCHMARKS.md). PL_BAZEL_FLAGS (e.g. --disk_cache=DIR) goes to bazel.
+# metrics, docs/BENCHMARKS.md). Builds and copies the binaries as ops/bench_lib.sh says
+# ($PL_BENCH_BIN, PL_BENCH_NOBUILD=1, PL_BAZEL_FLAGS).
 #
 # Builds with -c opt. The nodes, the load generator and RocksDB all share this machine.
 set -euo pipefail
@@ -32,14 +33,11 @@ for a in "$@"; do
   esac
 done
 
-# shellcheck disable=SC2086
-bazel build -c opt ${PL_BAZEL_FLAGS:-} //node:ledger_node //tools/ledgerctl \
-  //tools/bench:cluster_load >&2
-# shellcheck disable=SC2086
-BIN="$(bazel info -c opt ${PL_BAZEL_FLAGS:-} bazel-bin 2>/dev/null)"
-NODE="$BIN/node/ledger_node"
-CTL="$BIN/tools/ledgerctl/ledgerctl"
-LOAD="$BIN/tools/bench/cluster_load"
+. ops/bench_lib.sh
+bench_build //node:ledger_node //tools/ledgerctl //tools/bench:cluster_load
+NODE="$BIN/ledger_node"
+CTL="$BIN/ledgerctl"
+LOAD="$BIN/cluster_load"
 
 ROOT="$(mktemp -d /tmp/plbench_cluster.XXXXXX)"
 PIDS=()

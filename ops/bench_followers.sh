@@ -59,18 +59,14 @@ for a in "$@"; do
   esac
 done
 
-bazel build -c "$MODE" --disk_cache="$HOME/.cache/provledger-bazel-disk" --jobs=2 \
-  //node:ledger_node //tools/ledgerctl //tools/bench:cluster_load //tools/bench:store_sizes >&2
-BIN="$(bazel info -c "$MODE" bazel-bin 2>/dev/null)"
-# Copies, so that a build in this worktree during the run cannot swap the binaries.
+. ops/bench_lib.sh
+bench_build -c "$MODE" //node:ledger_node //tools/ledgerctl //tools/bench:cluster_load \
+  //tools/bench:store_sizes
 ROOT="$(mktemp -d /tmp/plbench_followers.XXXXXX)"
-mkdir -p "$ROOT/bin"
-cp "$BIN/node/ledger_node" "$BIN/tools/ledgerctl/ledgerctl" "$BIN/tools/bench/cluster_load" \
-  "$BIN/tools/bench/store_sizes" "$ROOT/bin/"
-NODE="$ROOT/bin/ledger_node"
-CTL="$ROOT/bin/ledgerctl"
-LOAD="$ROOT/bin/cluster_load"
-SIZES="$ROOT/bin/store_sizes"
+NODE="$BIN/ledger_node"
+CTL="$BIN/ledgerctl"
+LOAD="$BIN/cluster_load"
+SIZES="$BIN/store_sizes"
 
 PIDS=()
 cleanup() {
@@ -196,8 +192,7 @@ RESULTS="$ROOT/results.txt"
 : >"$RESULTS"
 note() { echo "$*" | tee -a "$RESULTS"; }
 
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \
-  "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(openssl version)"
+bench_machine
 echo "reference (same run): openssl speed ecdsap256 sign/s, verify/s:"
 openssl speed -seconds 2 ecdsap256 2>/dev/null | awk '/256 bits ecdsa/ {print "  " $0}'
 echo
