@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Writes the seed inputs of the fuzz targets that read their input with libFuzzer's
+FuzzedDataProvider (device_message, ...) into tests/fuzz/corpus/<target>/. Run it after
+changing what a target reads: python3 tests/fuzz/make_seeds.py
+
+FuzzedDataProvider (LLVM 14) takes strings from the front of the input and integers from the
+back; Fdp below lays out an input that it reads back as the given values.
+"""
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Fdp:
+    def __init__(self):
+        self.front = b""
+        self.tail = []  # bytes, in the order they are consumed from the back
+
+    def string(self, s):  # ConsumeRandomLengthString
+        if isinstance(s, str):
+            s = s.encode()
+        self.front += s.replace(b"\\", b"\\\\") + b"\\x"
+        return self
+
+    def integral(self, value, lo, hi):  # ConsumeIntegralInRange / ConsumeIntegral / Bool
+        rng = hi - lo
+        nbytes = max(1, (rng.bit_length() + 7) // 8)
+        v = value - lo
+        self.tail += list(v.to_bytes(nbytes, "big"))
+        return self
+
+    def boolean(self, b):
+        return self.integral(1 if b else 0, 0, 255)
+
+    def rest(self, data):  # ConsumeRemainingBytesAsString
+        if isinstance(data, str):
+            data = data.encode()
+        return self.front + data + bytes(reversed(self.tail))
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+NOW_SPAN = (-400000, 400000)
+KID = "c919def2b263a0af"
+MAC = "98a98063b9b8fbbcb5aba57d2ccded7b720d34665bd269c7d58d00c799d2e276"
+SIG = ("4b1d2a7e1a1ac1a5c15f5c6bb2ad0e0f0a1c6d0f8f0d6d3aa1e9b8f0a2d7c3e1"
+       "3c2a0f5e7d9b1c3e5a7f9d1b3c5e7a9f1d3b5c7e9a1f3d5b7c9e1a3f5d7b9c1e")
+
+
+def device_message():
+    def raw(name, topic, props, payload, now_delta=0):
+        f = Fdp().boolean(False).string(topic).integral(len(props), 0, 8)
+        for k, v in props:
+            f.string(k).string(v)
+        f.integral(now_delta, *NOW_SPAN)
+        write("device_message", name, f.rest(payload))
+
+    a3 = [("pl-seq", "1"), ("pl-ts", "1700000001000"), ("pl-kid", KID), ("pl-mac", MAC)]
+    raw("a3_mac_reading", "devices/dev-1/data/climate", a3, "21.5")
+    raw("a3_sig_reading", "devices/dev-1/data/climate",
+        [("pl-seq", "1"), ("pl-ts", "1700000001000"), ("pl-sig", SIG)], "21.5")
+    raw("integrity_report", "devices/dev-1/integrity", a3,
+        '{"v":1,"boot":"6f1c2a4e-0b7d-4a8e-9c3f-2d5e7a9b1c0d","from":0,"entries":'
+        '[{"pcr":10,"template":"ima-ng","hash":"sha256:' + "ab" * 32 + '","path":"/bin/sh"}]}')
+    raw("install_report", "devices/dev-1/update/status", a3,
+        '{"v":1,"vendor":"acme","model":"m-1","version":"1.4.0-rc.1+b7","counter":7,'
+        '"result":"installed","reason":"ok"}')
+    raw("key_request", "devices/dev-1/key", [],
+        '{"v":1,"device":"dev-1","eph":"02' + "11" * 32 + '","nonce":"' + "22" * 16 +
+        '","ts":1700000001000,"sig":"' + "33" * 64 + '"}')
+    raw("unknown_device", "devices/dev-9/data/x", a3[:2], "1")
+
+    def honest(name, mac, seq, ts_off, item, what, where, delta, payload):
+        f = Fdp().boolean(True).boolean(mac).integral(seq, 1, (1 << 53) - 1)
+        f.integral(ts_off, 0, 400000).string(item).integral(what, 0, 255)
+        f.integral(where, 0, (1 << 64) - 1).integral(delta, 1, 255)
+        write("device_message", name, f.rest(payload))
+
+    for what in range(7):
+        honest("honest_mac_change%d" % what, True, 5, 200000, "climate", what, 3, 1, "21.5")
+        honest("honest_sig_change%d" % what, False, 9, 100, "temp", what, 0, 0x20,
+               '{"value":21.5}')
+
+
+if __name__ == "__main__":
+    device_message()
