@@ -6,6 +6,7 @@ changing what a target reads: python3 tests/fuzz/make_seeds.py
 FuzzedDataProvider (LLVM 14) takes strings from the front of the input and integers from the
 back; Fdp below lays out an input that it reads back as the given values.
 """
+import json
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -87,5 +88,60 @@ def device_message():
                '{"value":21.5}')
 
 
+
+
+def plain_seeds():
+    """Seeds that are whole documents: copies of the repo's test vectors and examples."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    boot = "6f1c2a4e-0b7d-4a8e-9c3f-2d5e7a9b1c0d"
+    write("integrity_report", "a4_empty", ('{"v":1,"boot":"%s","from":0,"entries":[]}' % boot).encode())
+    write("integrity_report", "entries", (
+        '{"v":1,"boot":"%s","from":3,"entries":[{"pcr":10,"template":"ima-ng","hash":"sha256:%s",'
+        '"path":"/bin/sh"},{"pcr":0,"template":"file","hash":"sha1:%s","path":"/etc/x"},'
+        '{"pcr":10,"template":"ima-sig","hash":"sha512:%s","path":"/usr/bin/dd","x":1}]}'
+        % (boot, "ab" * 32, "cd" * 20, "ef" * 64)).encode())
+    report = ('{"v":1,"vendor":"acme","model":"m-1","version":"1.4.0-rc.1+b7","counter":7,'
+              '"result":"installed","reason":"ok"}')
+    write("install_report", "section8", report.encode())
+    write("install_report", "refused", report.replace("installed", "refused").encode())
+    write("firmware_manifest", "firmware_md_vector", (
+        '{"v":1,"vendor":"acme","model":"sensor-1","version":"1.2.0","counter":7,"size":32,'
+        '"sha256":"75fa65b8072d6fe32293c68b053a52eae3abcb89959b315a3ede96b4ad1f8cfc",'
+        '"location":"file:///var/lib/provledger/fw/sensor-1-1.2.0.bin",'
+        '"sig":"2552a04f1ef55ca3459252c302114e03d4f7d2cd4f6366cd5f6b3129b58e7139'
+        '424004f9fef54a4b8a7d501e8b0cab7214e5b3e497562af91dd0f7e978fccbe7"}').encode())
+    for f in ("ima_ng_real.txt", "ima_sig_real.txt", "mixed_list.txt"):
+        with open(os.path.join(root, "tests/agent/testdata", f), "rb") as src:
+            write("ima_list", f, src.read())
+    with open(os.path.join(root, "tests/testdata/appendix_a5_genesis.json"), "rb") as src:
+        write("genesis", "appendix_a5", src.read())
+    with open(os.path.join(root, "tests/testdata/appendix_a5_proof.json"), "rb") as src:
+        proof_text = src.read()
+    write("proof", "appendix_a5", proof_text)
+    # Each of appendix_a5_mutants.json's rows applied: documents one step of 6.7 refuses.
+    with open(os.path.join(root, "tests/testdata/appendix_a5_mutants.json")) as src:
+        mutants = json.load(src)["mutants"]
+    for i, m in enumerate(mutants):
+        doc = json.loads(proof_text)
+        *parents, last = m["path"]
+        node = doc
+        for p in parents:
+            node = node[p]
+        if m["op"] == "set":
+            node[last] = m["value"]
+        elif m["op"] == "delete":
+            del node[last]
+        elif m["op"] == "insert":
+            node.insert(last, m["value"])
+        else:
+            continue
+        write("proof", "mutant_%02d" % i, json.dumps(doc).encode())
+    write("config", "node", b'{"listen":"127.0.0.1:7001","batch_max":250,"fsync":false}')
+    write("config", "bad_type", b'{"listen":["x"]}')
+    write("config", "unknown", b'{"nope":1}')
+    write("config", "double", b'{"loss":"0.25"}')
+
+
 if __name__ == "__main__":
     device_message()
+    plain_seeds()

@@ -1,7 +1,8 @@
 """libFuzzer targets built with clang-14 inside the normal (g++) build.
 
-fuzz_test(name, fuzzer, corpus, dict) is a test that runs the cc_binary `fuzzer` (its
-LLVMFuzzerTestOneInput) for a short while on its seed corpus. The fuzzer and everything it
+fuzz_test(name, srcs, deps, corpus, dict) declares `<name>_fuzzer`, a cc_binary of `srcs`
+(defining LLVMFuzzerTestOneInput, no main), and the test `<name>_fuzz_test` that runs it for
+a short while on its seed corpus. The fuzzer and everything it
 links are built with tools/fuzz/toolchain's clang-14 under -fsanitize=fuzzer,address,undefined
 through a configuration transition, in their own output folder: the rest of the build keeps
 g++ and its flags. ops/fuzz.sh runs the same binaries for longer.
@@ -61,7 +62,7 @@ def _fuzz_test_impl(ctx):
     runfiles = ctx.runfiles(files = files).merge(fuzzer_info.default_runfiles)
     return [DefaultInfo(executable = script, runfiles = runfiles)]
 
-fuzz_test = rule(
+_fuzz_test = rule(
     implementation = _fuzz_test_impl,
     test = True,
     attrs = {
@@ -84,3 +85,25 @@ fuzz_test = rule(
         ),
     },
 )
+
+def fuzz_test(name, srcs, deps, corpus, dict = None, data = [], runs = 20000, max_len = 4096):
+    """The fuzzer `<name>_fuzzer` and its short run `<name>_fuzz_test` (see the file comment)."""
+
+    # Manual: built only through the test's transition (with g++ it has no main to link).
+    native.cc_binary(
+        name = name + "_fuzzer",
+        srcs = srcs,
+        deps = deps,
+        data = data,
+        testonly = True,
+        tags = ["manual"],
+    )
+    _fuzz_test(
+        name = name + "_fuzz_test",
+        size = "medium",
+        fuzzer = ":" + name + "_fuzzer",
+        corpus = corpus,
+        dict = dict,
+        runs = runs,
+        max_len = max_len,
+    )
