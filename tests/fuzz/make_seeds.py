@@ -142,6 +142,53 @@ def plain_seeds():
     write("config", "double", b'{"loss":"0.25"}')
 
 
+def pbft_msg(type_, view=0, height=0, digest=b"", sender=0, block=b"", cp_height=0, cp_digest=b"",
+             cp_proof=(), prepared=(), view_changes=(), pre_prepares=(), epoch=0, sig=b"\x5a" * 32):
+    """consensus/pbft_messages.cc's Encode."""
+    u32 = lambda v: v.to_bytes(4, "big")
+    u64 = lambda v: v.to_bytes(8, "big")
+    lp = lambda b: u32(len(b)) + b
+    lst = lambda items: u32(len(items)) + b"".join(lp(m) for m in items)
+    out = bytes([1 if epoch == 0 else 2, type_])
+    if epoch:
+        out += u64(epoch)
+    out += u64(view) + u64(height) + lp(digest) + u32(sender) + lp(block) + u64(cp_height)
+    out += lp(cp_digest) + lst(cp_proof) + u32(len(prepared))
+    for pp, prepares in prepared:
+        out += lp(pp) + lst(prepares)
+    out += lst(view_changes) + lst(pre_prepares)
+    return out + lp(sig)
+
+
+def pbft_seeds():
+    h = bytes(range(32))
+    pp = pbft_msg(1, 0, 1, h, 0, b"block-bytes")
+    prep = pbft_msg(2, 0, 1, h, 2)
+    write("pbft_messages", "pre_prepare", pp)
+    write("pbft_messages", "prepare", prep)
+    write("pbft_messages", "commit", pbft_msg(3, 0, 1, h, 3))
+    write("pbft_messages", "checkpoint_epoch", pbft_msg(4, 0, 16, h, 1, epoch=16))
+    cp = pbft_msg(4, 0, 4, h, 2)
+    vc = pbft_msg(5, 1, 0, b"", 2, cp_height=4, cp_digest=h, cp_proof=[cp, cp],
+                  prepared=[(pp, [prep, prep])])
+    write("pbft_messages", "view_change", vc)
+    write("pbft_messages", "new_view", pbft_msg(6, 1, 0, b"", 1, view_changes=[vc, vc],
+                                                pre_prepares=[pbft_msg(1, 1, 5, h, 1, b"b")]))
+    write("pbft_messages", "suspect", pbft_msg(7, 0, 0, b"", 3))
+    # pbft_core: op bytes (FuzzedDataProvider integers, from the back): messages, ticks, requests.
+    f = Fdp()
+    for op in (3, 4, 0, 0, 1, 0, 4, 2, 5, 0):
+        f.integral(op, 0, 5)
+        if op in (0, 1):
+            f.integral(op % 7 + 1, 1, 7).integral(0, 0, 3).integral(1, 0, 12)
+            f.integral(0, 0, 63).integral(op % 4, 0, 4)
+        elif op == 4:
+            f.integral(9, 1, 10)
+    write("pbft_core", "mixed", f.rest(b"\x00" * 64))
+    write("pbft_core", "raw_pre_prepare", Fdp().integral(2, 0, 5).string(pp).rest(b""))
+
+
 if __name__ == "__main__":
     device_message()
     plain_seeds()
+    pbft_seeds()
