@@ -160,13 +160,27 @@ void HonestThenMutated(FuzzedDataProvider* in) {
     (*s)[where % s->size()] = static_cast<char>((*s)[where % s->size()] ^ delta);
   };
   switch (what % 7) {
-    case 0: flip(&changed.payload); break;
-    case 1: changed.seq = 1 + (honest.seq + delta - 1) % dp::kMaxSeq; break;
-    case 2: changed.ts = honest.ts + 1 + where % 1000; break;
-    case 3: changed.item = honest.item + "x"; break;
-    case 4: changed.device = "dev-2"; break;
-    case 5: flip(&changed.props.back().second); break;  // pl-mac or pl-sig hex
-    case 6: flip(&changed.props[1].second); break;      // pl-ts text
+    case 0:
+      flip(&changed.payload);
+      break;
+    case 1:
+      changed.seq = 1 + (honest.seq + delta - 1) % dp::kMaxSeq;
+      break;
+    case 2:
+      changed.ts = honest.ts + 1 + where % 1000;
+      break;
+    case 3:
+      changed.item = honest.item + "x";
+      break;
+    case 4:
+      changed.device = "dev-2";
+      break;
+    case 5:
+      flip(&changed.props.back().second);
+      break;  // pl-mac or pl-sig hex
+    case 6:
+      flip(&changed.props[1].second);
+      break;  // pl-ts text
   }
   // pl-seq / pl-ts follow a changed seq / ts; the MAC or signature stays the honest one.
   if (what % 7 == 1) changed.props[0].second = std::to_string(changed.seq);

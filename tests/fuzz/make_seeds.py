@@ -188,7 +188,64 @@ def pbft_seeds():
     write("pbft_core", "raw_pre_prepare", Fdp().integral(2, 0, 5).string(pp).rest(b""))
 
 
+def pb_varint(v):
+    out = b""
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def pb(fields):
+    """A protobuf message from (field number, value): int = varint, bytes/str = length-delimited."""
+    out = b""
+    for num, v in fields:
+        if isinstance(v, int):
+            out += pb_varint(num << 3) + pb_varint(v)
+        else:
+            v = v.encode() if isinstance(v, str) else v
+            out += pb_varint(num << 3 | 2) + pb_varint(len(v)) + v
+    return out
+
+
+def ledger_service_seeds():
+    root = os.path.dirname(os.path.dirname(HERE))
+    with open(os.path.join(root, "tests/testdata/appendix_a5_proof.json")) as src:
+        proof = json.load(src)
+    record = bytes.fromhex(proof["record"])
+    rid = bytes.fromhex(proof["record_id"])
+    batch = pb([(1, "gw-1"), (2, record), (3, b"21.5"), (4, b"\x11" * 64)])
+    seeds = {  # method index (ledger_service_fuzzer.cc) -> request
+        "submit": (0, pb([(1, batch)])),
+        "submit_registry": (1, pb([(1, b"\x0a\x04test")])),
+        "status": (2, b""),
+        "block_head": (3, pb([(1, 0)])),
+        "block_2_payloads": (3, pb([(1, 2), (2, 1)])),
+        "record_by_id": (4, pb([(1, rid)])),
+        "record_by_seq": (4, pb([(2, "dev-1"), (3, 1)])),
+        "proof": (5, pb([(1, rid)])),
+        "history": (6, pb([(1, "dev-1"), (2, "climate"), (3, 0), (4, 0), (5, 10)])),
+        "devices": (7, pb([(1, "dev-1")])),
+        "gateways": (8, b""),
+        "submit_firmware": (9, pb([(1, record)])),
+        "firmware": (10, pb([(1, "acme"), (2, "sensor-1"), (3, 1)])),
+        "validators": (11, b""),
+        "policies": (12, pb([(2, 1)])),
+        "headers": (13, pb([(1, 1), (2, 3)])),
+        "attestations": (14, b""),
+        "state_rows": (15, pb([(1, 3)])),
+        "deliver": (16, pb([(1, 2), (2, pbft_msg(2, 0, 1, bytes(range(32)), 2)),
+                            (3, pb([(1, batch)]))])),
+    }
+    for name, (method, body) in seeds.items():
+        write("ledger_service", name, bytes([method]) + body)
+
+
 if __name__ == "__main__":
     device_message()
     plain_seeds()
     pbft_seeds()
+    ledger_service_seeds()

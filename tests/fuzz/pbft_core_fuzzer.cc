@@ -9,8 +9,8 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -73,7 +73,8 @@ struct Harness {
       ConsensusMsg back;
       provledger::Status decoded = Decode(Encode(msg), &back);
       if (!decoded.ok()) {
-        std::fprintf(stderr, "the core sent a %s (view %llu height %llu) that does not decode: %s\n",
+        std::fprintf(stderr,
+                     "the core sent a %s (view %llu height %llu) that does not decode: %s\n",
                      TypeName(msg.type), static_cast<unsigned long long>(msg.view),
                      static_cast<unsigned long long>(msg.height), decoded.ToString().c_str());
       }

@@ -29,12 +29,12 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 log="$work/$name.log"
 set +e
-./@FUZZER@ "${args[@]}" "$corpus" 2>&1 | tee "$log" | grep -v '^#[0-9]*	\(NEW\|REDUCE\|pulse\)'
+./@FUZZER@ "${args[@]}" "$corpus" 2>&1 | tee "$log" | grep -av '^#[0-9]*	\(NEW\|REDUCE\|pulse\)'
 rc=${PIPESTATUS[0]}
 set -e
 if [ "$rc" -ne 0 ]; then
   echo "FAIL $name: fuzzer exit $rc; the input is in $artifacts (see the report above)"
   exit 1
 fi
-grep -q '^Done [0-9]* runs' "$log" || { echo "FAIL $name: no 'Done N runs' line"; exit 1; }
-echo "PASS $name: $(grep '^Done' "$log"); corpus $(ls "$corpus" | wc -l) files"
+grep -aq '^Done [0-9]* runs' "$log" || { echo "FAIL $name: no 'Done N runs' line"; exit 1; }
+echo "PASS $name: $(grep -a '^Done' "$log"); corpus $(ls "$corpus" | wc -l) files"
