@@ -10,7 +10,12 @@ else
   cd "$0.runfiles/provledger"
 fi
 name=@NAME@
-work="${TEST_TMPDIR:-$(mktemp -d)}"
+if [ -n "${TEST_TMPDIR:-}" ]; then
+  work="$TEST_TMPDIR"
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
 corpus="${PL_FUZZ_CORPUS:-$work/corpus}"
 artifacts="${PL_FUZZ_ARTIFACTS:-${TEST_UNDECLARED_OUTPUTS_DIR:-$work}}/"
 mkdir -p "$corpus" "$artifacts"
