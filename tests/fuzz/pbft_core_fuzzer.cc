@@ -56,6 +56,10 @@ struct Harness {
     config.window = 2;
     config.log_size = 8;
     config.view_change_timeout_ticks = 8;
+    // Small bounds: cheaper cores per input, and the fuzzer reaches them.
+    config.max_pending_requests = 64;
+    config.committed_id_memory = 64;
+    config.max_buffered_messages = 64;
     core = std::make_unique<PbftCore>(config, &signer, &checker, &factory, 0, Bytes(32, '\0'));
   }
 
