@@ -198,6 +198,22 @@ def pbft_seeds():
     write("pbft_core", "commit_height_1", f.rest(b""))
 
 
+def device_answers_seeds():
+    """PROTOCOL.md A.2's key reply, and the answer shapes of agent/bridge_answers.h."""
+    write("device_answers", "a2_key_reply", (
+        '{"v":1,"gateway":"gw-1","eph":"03f96444870a8ea462e78b82ecbdd0ce50fc5bb6e1679c92064d9b09'
+        'a026a35168","nonce":"101112131415161718191a1b1c1d1e1f","kid":"c919def2b263a0af",'
+        '"expires":1700086400250,"sig":"9ccd25b14d9c370730eb4a56fc62868cb2c2d98f2af116c1cbe607'
+        '84652df34c61ade3300e488880eec6532d1fc813054100bf5def06ff0f90a9e536f1b8c389"}').encode())
+    write("device_answers", "verdict", (
+        '{"v":1,"seq":3,"verdict":"untrusted","failures":[{"path":"/bin/sh","hash":"sha256:%s"}],'
+        '"record":"%s","height":9}' % ("ab" * 32, "cd" * 32)).encode())
+    write("device_answers", "error_key", (
+        '{"v":1,"code":"stale","reason":"ts outside the window","nonce":"%s"}' % ("00" * 16)).encode())
+    write("device_answers", "error_reading",
+          b'{"v":1,"code":"replay","reason":"seq seen","seq":7,"item":"climate"}')
+
+
 def pb_varint(v):
     out = b""
     while True:
@@ -259,3 +275,4 @@ if __name__ == "__main__":
     plain_seeds()
     pbft_seeds()
     ledger_service_seeds()
+    device_answers_seeds()
