@@ -178,24 +178,31 @@ def pbft_seeds():
     # pbft_core: op bytes (FuzzedDataProvider integers, from the back): messages, ticks, requests.
     f = Fdp()
     for op in (3, 4, 0, 0, 1, 0, 4, 2, 5, 0):
-        f.integral(op, 0, 5)
+        f.integral(op, 0, 6)
         if op in (0, 1):
             f.integral(op % 7 + 1, 1, 7).integral(0, 0, 3).integral(1, 0, 12)
             f.integral(0, 0, 63).integral(op % 4, 0, 4)
         elif op == 4:
             f.integral(9, 1, 10)
     write("pbft_core", "mixed", f.rest(b"\x00" * 64))
-    write("pbft_core", "raw_pre_prepare", Fdp().integral(2, 0, 5).string(pp).rest(b""))
+    write("pbft_core", "raw_pre_prepare", Fdp().integral(2, 0, 6).string(pp).rest(b""))
     # Height 1 committed: the primary's pre-prepare on genesis, a prepare and two commits on
     # its header hash (the second entry of the fuzzer's hash list), then ticks.
     f = Fdp()
-    f.integral(0, 0, 5).integral(1, 1, 7).integral(0, 0, 3).integral(1, 0, 12)  # pre-prepare
+    f.integral(0, 0, 6).integral(1, 1, 7).integral(0, 0, 3).integral(1, 0, 12)  # pre-prepare
     f.integral(0, 0, 4).integral(0, 0, 3).integral(1, 0, 15)  # sender 0, no request, signed
     for type_, sender in ((2, 2), (3, 0), (3, 2)):
-        f.integral(0, 0, 5).integral(type_, 1, 7).integral(0, 0, 3).integral(1, 0, 12)
+        f.integral(0, 0, 6).integral(type_, 1, 7).integral(0, 0, 3).integral(1, 0, 12)
         f.integral(1, 0, 255).integral(sender, 0, 4).integral(1, 0, 15)
-    f.integral(4, 0, 5).integral(10, 1, 10)
+    f.integral(4, 0, 6).integral(10, 1, 10)
     write("pbft_core", "commit_height_1", f.rest(b""))
+    # Ten honest rounds with ticks, a forged prepare and a request between them.
+    f = Fdp()
+    for i in range(10):
+        f.integral(6, 0, 6)
+        if i % 3 == 2:
+            f.integral(4, 0, 6).integral(3, 1, 10).integral(3, 0, 6)
+    write("pbft_core", "honest_rounds", f.rest(bytes(range(64))))
 
 
 def device_answers_seeds():

@@ -2,10 +2,10 @@
 // (tests/consensus/fakes.h: HMAC signatures, fake blocks, no transport: the core's output is
 // taken and inspected). Replica 1 of 4 gets a sequence of inputs the fuzzer picks: messages
 // of every type signed by any validator (or with a wrong signature), decoded from raw bytes,
-// pre-prepares holding fake blocks on a small set of hashes, requests, ticks and state
-// transfers. The core must never crash, and what it applies must stay one chain: heights
-// one after the other, each block on the header hash of the one before, never two blocks
-// at one height.
+// pre-prepares holding fake blocks on a small set of hashes, requests, ticks, state
+// transfers, and rounds of the honest others' normal case (so that inputs get deep). The core must
+// never crash, and what it applies must stay one chain: heights one after the other, each block on
+// the header hash of the one before, never two blocks at one height.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <algorithm>
@@ -95,6 +95,55 @@ struct Harness {
     }
   }
 
+  ConsensusMsg Signed(ConsensusMsg m) {
+    m.signature = FakeSigner(m.sender).Sign(SigningDigest(kChain, m));
+    return m;
+  }
+
+  // The honest others' normal case for the next height in the core's view (when another
+  // replica is its primary): pre-prepare, prepares, commits, and checkpoints at checkpoint
+  // heights, so that inputs reach deep heights and the log moves on between the fuzzer's
+  // own messages.
+  void HonestRound(FuzzedDataProvider* in) {
+    uint64_t view = core->view();
+    auto primary = static_cast<uint32_t>(view % 4);
+    if (primary == 1 || core->in_view_change()) return;
+    uint64_t height = core->committed_height() + 1;
+    std::vector<Request> requests = {{Sha256(in->ConsumeBytesAsString(2)), "p"}};
+    auto p = factory.Build(height, view, applied_hash, requests);
+    if (!p.ok()) return;
+    ConsensusMsg pp;
+    pp.type = ConsensusMsg::kPrePrepare;
+    pp.view = view;
+    pp.height = height;
+    pp.digest = p->header_hash;
+    pp.sender = primary;
+    pp.block = p->block;
+    core->OnMessage(Signed(pp));
+    for (ConsensusMsg::Type t : {ConsensusMsg::kPrepare, ConsensusMsg::kCommit}) {
+      for (uint32_t v : {0u, 2u, 3u}) {
+        if (t == ConsensusMsg::kPrepare && v == primary) continue;
+        ConsensusMsg vote;
+        vote.type = t;
+        vote.view = view;
+        vote.height = height;
+        vote.digest = p->header_hash;
+        vote.sender = v;
+        core->OnMessage(Signed(vote));
+      }
+    }
+    if (height % config.checkpoint_interval == 0) {
+      for (uint32_t v : {0u, 2u, 3u}) {
+        ConsensusMsg cp;
+        cp.type = ConsensusMsg::kCheckpoint;
+        cp.height = height;
+        cp.digest = p->header_hash;
+        cp.sender = v;
+        core->OnMessage(Signed(cp));
+      }
+    }
+  }
+
   ConsensusMsg Message(FuzzedDataProvider* in) {
     ConsensusMsg m;
     m.type = static_cast<ConsensusMsg::Type>(in->ConsumeIntegralInRange<int>(1, 7));
@@ -161,8 +210,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace provledger::consensus;  // NOLINT: one test file
   FuzzedDataProvider in(data, size);
   Harness h;
-  for (int step = 0; step < 200 && in.remaining_bytes() > 0; ++step) {
-    switch (in.ConsumeIntegralInRange<int>(0, 5)) {
+  for (int step = 0; step < 64 && in.remaining_bytes() > 0; ++step) {
+    switch (in.ConsumeIntegralInRange<int>(0, 6)) {
       case 0:
       case 1: {
         // What a peer sends reaches the core through Decode (node/peer_transport): only
@@ -195,6 +244,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         h.applied_hash = b.header_hash;
         break;
       }
+      case 6:
+        h.HonestRound(&in);
+        break;
     }
     h.Drain();
   }

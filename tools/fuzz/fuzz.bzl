@@ -2,10 +2,10 @@
 
 fuzz_test(name, srcs, deps, corpus, dict) declares `<name>_fuzzer`, a cc_binary of `srcs`
 (defining LLVMFuzzerTestOneInput, no main), and the test `<name>_fuzz_test` that runs it for
-a short while on its seed corpus. The fuzzer and everything it
-links are built with tools/fuzz/toolchain's clang-14 under -fsanitize=fuzzer,address,undefined
-through a configuration transition, in their own output folder: the rest of the build keeps
-g++ and its flags. ops/fuzz.sh runs the same binaries for longer.
+a short while on its seed corpus. The fuzzer and everything it links are built with
+tools/fuzz/toolchain's clang-14 under -fsanitize=fuzzer,address,undefined through a
+configuration transition, in their own output folder: the rest of the build keeps g++ and its
+flags. ops/fuzz.sh runs the same binaries for longer.
 """
 
 _SANITIZE = "-fsanitize=fuzzer-no-link,address,undefined"
