@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -18,8 +20,22 @@ ABSL_FLAG(uint64_t, batch_max, 100, "an integer flag");
 ABSL_FLAG(bool, fsync, true, "a bool flag");
 ABSL_FLAG(double, loss, 0.5, "a double flag");
 
+namespace {
+// The file each input is written to: in the test's temporary folder, removed at exit.
+const std::string& ConfigPath() {
+  static const std::string* path = [] {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    auto* p = new std::string(std::string(tmp != nullptr ? tmp : "/tmp") + "/pl-config-fuzz-" +
+                              std::to_string(getpid()) + ".json");
+    std::atexit([] { std::remove(ConfigPath().c_str()); });
+    return p;
+  }();
+  return *path;
+}
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string path = "/tmp/pl-config-fuzz-" + std::to_string(getpid()) + ".json";
+  const std::string& path = ConfigPath();
   std::string_view text(reinterpret_cast<const char*>(data), size);
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);

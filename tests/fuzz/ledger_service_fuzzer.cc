@@ -13,6 +13,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <string>
@@ -99,9 +101,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   SetLogLevel(LogLevel::kError);
   google::protobuf::SetLogHandler(nullptr);
   auto* n = new node::Node();
-  char tmpl[] = "/tmp/pl-ledger-service-fuzz-XXXXXX";
-  FUZZ_CHECK(mkdtemp(tmpl) != nullptr);
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string tmpl = std::string(tmp != nullptr ? tmp : "/tmp") + "/pl-ledger-service-fuzz-XXXXXX";
+  FUZZ_CHECK(mkdtemp(tmpl.data()) != nullptr);
   n->dir = tmpl;
+  // The store stays open until exit; its folder goes with the process.
+  std::atexit([] { std::filesystem::remove_all(provledger::node::node->dir); });
   ledger::StoreOptions options;
   options.path = n->dir + "/store";
   options.sync = false;
