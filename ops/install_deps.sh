@@ -7,9 +7,10 @@ PKGS="bazel-bootstrap bazel-platforms bazel-rules-java libgrpc++-dev libabsl-dev
   libpaho-mqtt-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   mosquitto mosquitto-clients python3 iproute2 nftables
   softhsm2 libp11-kit-dev opensc libre2-dev libcivetweb-dev libmosquitto-dev"
-# tests/integration:compose_test runs ops/docker-compose.yml on a dockerd it starts itself.
+# tests/integration:compose_test runs ops/docker-compose.yml on a dockerd it starts itself;
+# tests/fuzz builds its libFuzzer targets with clang-14 and lld (tools/fuzz/toolchain);
 # ops/bench.sh plots with gnuplot; ops/profile.sh records with perf.
-[ "${1:-}" = "--build" ] || PKGS="$PKGS docker.io docker-compose gnuplot-nox linux-perf"
+[ "${1:-}" = "--build" ] || PKGS="$PKGS docker.io docker-compose clang-14 libfuzzer-14-dev lld-14 gnuplot-nox linux-perf"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
