@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "client/transport_security.h"
 #include "common/log.h"
 
 namespace provledger::client {
@@ -18,7 +19,7 @@ StatusOr<std::unique_ptr<LedgerClient>> LedgerClient::Create(
       LedgerChannelArguments(kDefaultMaxMessageBytes, options.keepalive);
   for (const auto& a : addresses) {
     c->stubs_.push_back(v1::Ledger::NewStub(
-        grpc::CreateCustomChannel(a, grpc::InsecureChannelCredentials(), args)));
+        grpc::CreateCustomChannel(a, ChannelCredentials(), args)));
   }
   return c;
 }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "client/channel_options.h"
+#include "client/transport_security.h"
 #include "common/log.h"
 
 namespace provledger::node {
@@ -94,7 +95,7 @@ v1::Ledger::Stub* FollowerOrderer::StubFor(const std::string& address) {
     const grpc::ChannelArguments args =
         client::LedgerChannelArguments(client::kDefaultMaxMessageBytes, options_.forward.keepalive);
     stub = v1::Ledger::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+        grpc::CreateCustomChannel(address, client::ChannelCredentials(), args));
   }
   return stub.get();
 }
