@@ -3,19 +3,17 @@
 #include <grpc/grpc_security_constants.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <optional>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "ledger/record.h"
 #include "node/node_metrics.h"
 
 namespace provledger::node {
 namespace {
-
-constexpr char kRoleProperty[] = "provledger_role";
-constexpr char kIdProperty[] = "provledger_id";
-constexpr char kDeviceProperty[] = "provledger_device";  // one value per device of a reader
 
 constexpr unsigned Bit(Role r) { return 1u << static_cast<unsigned>(r); }
 constexpr unsigned kAll =
@@ -58,24 +56,58 @@ std::string ShortName(const std::string& method) {
   return method.substr(method.rfind('/') + 1);
 }
 
+// Refusals logged: at most one line per 100 ms; the next line says how many were not.
+std::atomic<uint64_t> g_last_logged_ms{0};
+std::atomic<uint64_t> g_unlogged{0};
+
 grpc::Status Deny(const std::string& method, const PeerIdentity* who, const char* reason,
                   const std::string& why) {
   const std::string role = who != nullptr ? RoleName(who->role) : "none";
   CountAccessDenied(ShortName(method), role, reason);
+  const uint64_t now = SteadyMs();
+  uint64_t last = g_last_logged_ms.load();
+  if (now < last + 100 || !g_last_logged_ms.compare_exchange_strong(last, now)) {
+    g_unlogged.fetch_add(1);
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why);
+  }
   LogWarn("access_denied")
       .Kv("method", ShortName(method))
       .Kv("role", role)
       .Kv("id", who != nullptr ? who->id : "-")
       .Kv("reason", reason)
+      .Kv("unlogged", g_unlogged.exchange(0))
       .Kv("err", why);
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why);
 }
 
 std::string Str(const grpc::string_ref& s) { return std::string(s.data(), s.size()); }
 
-// The identity the processor stored in the call's auth context; nullopt on a plaintext
-// server (no TLS: nothing to check). `secure` tells which.
-std::optional<PeerIdentity> StoredIdentity(const grpc::ServerContext* ctx, bool* secure) {
+// The identity of the client certificate behind `auth`: its one provledger: subjectAltName
+// URI. kPermissionDenied saying why there is none.
+StatusOr<PeerIdentity> IdentityOf(const grpc::AuthContext& auth) {
+  std::vector<std::string> uris;
+  for (const auto& san : auth.FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
+    std::string v = Str(san);
+    if (v.rfind(kIdentityUriScheme, 0) == 0) uris.push_back(std::move(v));
+  }
+  if (uris.size() != 1) {
+    return PermissionDeniedError(
+        uris.empty() ? "the client certificate names no provledger role (a "
+                       "subjectAltName URI provledger:role=...;id=...)"
+                     : "the client certificate names more than one provledger role");
+  }
+  StatusOr<PeerIdentity> who = ParseIdentityUri(uris[0]);
+  if (!who.ok()) {
+    return PermissionDeniedError("the client certificate's role is unreadable: " +
+                                 who.status().message());
+  }
+  return who;
+}
+
+// The caller's identity; nullopt on a plaintext server (no TLS: nothing to check), which
+// *secure tells; *why says what is wrong when a TLS caller has none.
+std::optional<PeerIdentity> CallerIdentity(const grpc::ServerContext* ctx, bool* secure,
+                                           std::string* why) {
   *secure = false;
   if (ctx == nullptr) return std::nullopt;  // an in-process call (tests)
   const std::shared_ptr<const grpc::AuthContext> auth = ctx->auth_context();
@@ -83,16 +115,12 @@ std::optional<PeerIdentity> StoredIdentity(const grpc::ServerContext* ctx, bool*
   const auto type = auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
   *secure = !type.empty() && Str(type[0]) == GRPC_SSL_TRANSPORT_SECURITY_TYPE;
   if (!*secure) return std::nullopt;
-  const auto role = auth->FindPropertyValues(kRoleProperty);
-  const auto id = auth->FindPropertyValues(kIdProperty);
-  if (role.size() != 1 || id.size() != 1) return std::nullopt;
-  auto r = ParseRole(Str(role[0]));
-  if (!r.ok()) return std::nullopt;
-  PeerIdentity who;
-  who.role = *r;
-  who.id = Str(id[0]);
-  for (const auto& d : auth->FindPropertyValues(kDeviceProperty)) who.devices.push_back(Str(d));
-  return who;
+  StatusOr<PeerIdentity> who = IdentityOf(*auth);
+  if (!who.ok()) {
+    *why = who.status().message();
+    return std::nullopt;
+  }
+  return std::move(who).value();
 }
 
 }  // namespace
@@ -121,37 +149,20 @@ grpc::Status AccessProcessor::Process(const InputMetadata& auth_metadata,
                                       OutputMetadata*) {
   std::string method;
   if (auto p = auth_metadata.find(":path"); p != auth_metadata.end()) method = Str(p->second);
-  // The identity is the certificate's one provledger: subjectAltName URI.
-  std::vector<std::string> uris;
-  for (const auto& san : context->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
-    const std::string v = Str(san);
-    if (v.rfind(kIdentityUriScheme, 0) == 0) uris.push_back(v);
-  }
-  if (uris.size() != 1) {
-    return Deny(method, nullptr, "no_identity",
-                uris.empty() ? "the client certificate names no provledger role (a "
-                               "subjectAltName URI provledger:role=...;id=...)"
-                             : "the client certificate names more than one provledger role");
-  }
-  StatusOr<PeerIdentity> who = ParseIdentityUri(uris[0]);
-  if (!who.ok()) {
-    return Deny(method, nullptr, "no_identity",
-                "the client certificate's role is unreadable: " + who.status().message());
-  }
+  StatusOr<PeerIdentity> who = IdentityOf(*context);
+  if (!who.ok()) return Deny(method, nullptr, "no_identity", who.status().message());
   grpc::Status allowed = CheckMethod(*who, method);
   if (!allowed.ok()) return Deny(method, &*who, "role", allowed.error_message());
-  context->AddProperty(kRoleProperty, RoleName(who->role));
-  context->AddProperty(kIdProperty, who->id);
-  for (const std::string& d : who->devices) context->AddProperty(kDeviceProperty, d);
   return grpc::Status::OK;
 }
 
 grpc::Status CheckSubmitAs(const grpc::ServerContext* ctx, const std::string& gateway) {
   static const std::string kMethod = "/provledger.v1.Ledger/Submit";
   bool secure = false;
-  const std::optional<PeerIdentity> who = StoredIdentity(ctx, &secure);
+  std::string why;
+  const std::optional<PeerIdentity> who = CallerIdentity(ctx, &secure, &why);
   if (!secure) return grpc::Status::OK;
-  if (!who) return Deny(kMethod, nullptr, "no_identity", "no role stored for this call");
+  if (!who) return Deny(kMethod, nullptr, "no_identity", why);
   if (who->role == Role::kGateway && who->id != gateway) {
     return Deny(
         kMethod, &*who, "gateway_id",
@@ -163,10 +174,11 @@ grpc::Status CheckSubmitAs(const grpc::ServerContext* ctx, const std::string& ga
 grpc::Status CheckDevice(const grpc::ServerContext* ctx, const std::string& device,
                          const char* method) {
   bool secure = false;
-  const std::optional<PeerIdentity> who = StoredIdentity(ctx, &secure);
+  std::string why;
+  const std::optional<PeerIdentity> who = CallerIdentity(ctx, &secure, &why);
   const std::string path = std::string("/provledger.v1.Ledger/") + method;
   if (!secure) return grpc::Status::OK;
-  if (!who) return Deny(path, nullptr, "no_identity", "no role stored for this call");
+  if (!who) return Deny(path, nullptr, "no_identity", why);
   if (who->role != Role::kReader || who->devices.empty()) return grpc::Status::OK;
   if (std::find(who->devices.begin(), who->devices.end(), device) != who->devices.end()) {
     return grpc::Status::OK;
@@ -179,7 +191,8 @@ grpc::Status CheckDevice(const grpc::ServerContext* ctx, const std::string& devi
 grpc::Status CheckRecordDevice(const grpc::ServerContext* ctx, ByteView record,
                                const char* method) {
   bool secure = false;
-  const std::optional<PeerIdentity> who = StoredIdentity(ctx, &secure);
+  std::string why;
+  const std::optional<PeerIdentity> who = CallerIdentity(ctx, &secure, &why);
   // Only a limited reader's answers are decoded.
   if (!secure || (who && (who->role != Role::kReader || who->devices.empty()))) {
     return grpc::Status::OK;

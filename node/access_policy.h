@@ -10,10 +10,10 @@
 // Two checks, both PERMISSION_DENIED with a reason, counted (provledger_node_access_denied_
 // total) and logged (ev=access_denied), never more:
 //   - AccessProcessor runs on every call before its handler (gRPC's AuthMetadataProcessor
-//     on the server's TLS credentials): role against method. It stores the identity in the
-//     call's auth context.
+//     on the server's TLS credentials): role against method.
 //   - The handlers whose answer depends on the request's contents call CheckSubmitAs /
-//     CheckDevice with what the request names.
+//     CheckDevice with what the request names; they read the identity from the certificate
+//     again (a short URI), as gRPC keeps no per-call state for them.
 // On a plaintext (--insecure) server there are no identities: both allow everything.
 //
 // Thread rules: everything may be called from any thread.

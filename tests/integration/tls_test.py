@@ -50,6 +50,8 @@ def main():
     v3 = t.spawn(t.validator_argv(root, chain.genesis, "v3") + t.tls_flags(certs, "gw-2"),
                  stdout=logf, stderr=subprocess.STDOUT)
     chain.procs[3] = v3
+    # Up before the first block, so that it votes on it (and is refused) instead of fetching.
+    t.wait_for(lambda: chain.status(3) is not None, 60, "v3 to answer")
     t.check("transport=tls" in open(root + "/v0.log").read(), "v0 says it serves TLS")
     chain.register(gateway="gw-1", devices=("dev-b",))
     chain.register(gateway="gw-2", devices=())
@@ -84,14 +86,37 @@ def main():
     rc, out, err = t.ctl("status", "--node=" + chain.addr(0), "--timeout_ms=3000", "--insecure",
                          check_rc=False)
     t.check(rc != 0 and "UNAVAILABLE" in err, "a plaintext client is refused: %s" % err[-500:])
+    # ledgerctl itself refuses to present a certificate the CA did not sign ...
     rc, out, err = t.ctl("status", "--node=" + chain.addr(0), "--timeout_ms=3000",
                          "--tls_ca=%s/ca.pem" % certs, "--tls_cert=%s/admin.pem" % rogue,
                          "--tls_key=%s/admin.key" % rogue, check_rc=False)
+    t.check(rc != 0 and "does not verify against --tls_ca" in err,
+            "ledgerctl refuses a certificate of another CA: %s" % err[-300:])
+    rc, out, err = t.ctl("status", "--node=" + chain.addr(0), "--timeout_ms=3000",
+                         *t.tls_flags(rogue, "admin"), check_rc=False)
     t.check(rc != 0 and "UNAVAILABLE" in err,
-            "a client certificate of another CA is refused: %s" % err[-500:])
-    rc, out, err = t.ctl("status", "--node=" + chain.addr(0), *t.tls_flags(rogue, "admin"),
-                         check_rc=False)
-    t.check(rc != 0, "a client trusting another CA refuses the node: %s" % err[-300:])
+            "a client trusting another CA refuses the node: %s" % err[-300:])
+
+    # ... and the node refuses such a certificate, or none, in the TLS handshake (openssl as
+    # the client, since ours check first; gRPC logs why). A good certificate is the control.
+    def handshake(*cert):
+        before = open(root + "/v0.log", errors="replace").read().count("Handshake failed")
+        subprocess.run(["openssl", "s_client", "-connect", chain.addr(0), "-CAfile",
+                        certs + "/ca.pem", "-alpn", "h2"] + list(cert), input="",
+                       capture_output=True, timeout=30)
+        time.sleep(0.5)
+        text = open(root + "/v0.log", errors="replace").read()
+        return text.count("Handshake failed") - before, text
+
+    failed, _ = handshake("-cert", certs + "/admin.pem", "-key", certs + "/admin.key")
+    t.check(failed == 0, "a certificate of the CA passes the handshake")
+    for what, cert, why in [("no certificate", [], "peer did not return a certificate"),
+                            ("another CA's certificate",
+                             ["-cert", rogue + "/admin.pem", "-key", rogue + "/admin.key"],
+                             "certificate verify failed")]:
+        failed, text = handshake(*cert)
+        t.check(failed >= 1 and why in text,
+                "the node refuses a client with %s in the handshake (%s)" % (what, why))
     t.log("plaintext and wrong-CA clients refused")
 
     # A reader may not submit; a gateway only as itself.
@@ -134,8 +159,8 @@ def main():
                               {"method": "Deliver", "role": "gateway", "reason": "role"}) > 0,
                60, "v0 counting v3's refused Deliver calls")
     v0_log = open(root + "/v0.log").read()
-    t.check(re.search(r"ev=access_denied method=Deliver role=gateway id=gw-2", v0_log),
-            "v0 logs ev=access_denied for v3's Deliver")
+    t.check(re.search(r"ev=access_denied method=\w+ role=gateway id=gw-2", v0_log),
+            "v0 logs ev=access_denied for v3's calls")
     # The clients ask v0 first (--node order), so v0 counted their refusals.
     t.check(metric(metrics_port, "provledger_node_access_denied_total",
                    {"method": "Submit", "role": "reader", "reason": "role"}) >= 1,
@@ -172,11 +197,11 @@ def main():
                        capture_output=True, text=True, timeout=30)
 
     # sim-0 publishes under dev-b's topic: the broker drops it (gw-1 sees only the control).
-    spy = listen("gw-1", "devices/+/acltest", 2)
-    publish("sim-0", "devices/dev-b/acltest", "forged")
-    publish("sim-0", "devices/sim-0/acltest", "own")
+    spy = listen("gw-1", "devices/+/data/acl", 2)
+    publish("sim-0", "devices/dev-b/data/acl", "forged")
+    publish("sim-0", "devices/sim-0/data/acl", "own")
     out, _ = spy.communicate(timeout=30)
-    t.check("devices/sim-0/acltest own" in out, "the control message is delivered: %r" % out)
+    t.check("devices/sim-0/data/acl own" in out, "the control message is delivered: %r" % out)
     t.check("forged" not in out, "sim-0 may not publish under dev-b's topic: %r" % out)
     # dev-b's answers are not delivered to sim-0; its own are.
     foreign = listen("sim-0", "devices/dev-b/#", 1)
