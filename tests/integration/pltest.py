@@ -234,6 +234,9 @@ class Chain:
     With `certs` (a ledgerctl certs folder holding peer certificates named v0.. and an admin
     one named "admin"), the validators serve TLS and the helpers below call them as admin."""
 
+    certs = None  # class defaults too: subclasses with an __init__ of their own run plaintext
+    ctl_tls = []
+
     def __init__(self, root, n=1, chain_id="itest", light=(), certs=None):
         self.root = root
         self.certs = certs
