@@ -287,7 +287,10 @@ class Chain:
         port = self.follower_ports.setdefault(name, free_port())
         addr = "127.0.0.1:%d" % port
         logf = open("%s/%s.log" % (self.root, name), "a")
-        p = spawn(follower_argv(self.root, self.genesis, name, addr) + list(extra),
+        extra = list(extra)
+        if self.certs and not any(str(a).startswith("--tls_") for a in extra):
+            extra += tls_flags(self.certs, name)  # a peer certificate named after it
+        p = spawn(follower_argv(self.root, self.genesis, name, addr) + extra,
                   stdout=logf, stderr=subprocess.STDOUT)
         wait_for(lambda: self.status(addr) is not None, 20, "follower %s to answer" % name)
         return p, addr
