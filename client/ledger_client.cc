@@ -18,8 +18,8 @@ StatusOr<std::unique_ptr<LedgerClient>> LedgerClient::Create(
   const grpc::ChannelArguments args =
       LedgerChannelArguments(kDefaultMaxMessageBytes, options.keepalive);
   for (const auto& a : addresses) {
-    c->stubs_.push_back(v1::Ledger::NewStub(
-        grpc::CreateCustomChannel(a, ChannelCredentials(), args)));
+    c->stubs_.push_back(
+        v1::Ledger::NewStub(grpc::CreateCustomChannel(a, ChannelCredentials(), args)));
   }
   return c;
 }

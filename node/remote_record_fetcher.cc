@@ -58,8 +58,8 @@ class GrpcProofSource {
       : deadline_ms_(deadline_ms) {
     const grpc::ChannelArguments args = client::LedgerChannelArguments();
     for (const auto& a : addresses) {
-      stubs_[a] = v1::Ledger::NewStub(
-          grpc::CreateCustomChannel(a, client::ChannelCredentials(), args));
+      stubs_[a] =
+          v1::Ledger::NewStub(grpc::CreateCustomChannel(a, client::ChannelCredentials(), args));
     }
   }
 
