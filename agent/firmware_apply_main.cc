@@ -20,6 +20,7 @@
 #include "common/key_file.h"
 #include "common/log.h"
 #include "common/mqtt_client.h"
+#include "common/mqtt_flags.h"
 #include "device_protocol/firmware_manifest.h"
 #include "device_protocol/message_auth.h"
 #include "device_protocol/topics.h"
@@ -45,10 +46,24 @@ namespace {
 
 namespace dp = device_protocol;
 
-const std::vector<std::string> kFlags = {
-    "manifest",           "vendor_key", "device",     "model",  "state_dir",    "install_command",
-    "install_timeout_ms", "report",     "device_key", "broker", "topic_prefix", "seq",
-    "answer_timeout_ms"};
+const std::vector<std::string> kFlags = {"manifest",
+                                         "vendor_key",
+                                         "device",
+                                         "model",
+                                         "state_dir",
+                                         "install_command",
+                                         "install_timeout_ms",
+                                         "report",
+                                         "device_key",
+                                         "broker",
+                                         "broker_ca",
+                                         "broker_cert",
+                                         "broker_key",
+                                         "broker_user",
+                                         "broker_password_file",
+                                         "topic_prefix",
+                                         "seq",
+                                         "answer_timeout_ms"};
 
 // Publishes `report` signed and waits for the bridge's answer; returns the answer's topic
 // suffix ("success" or "error") and payload in *answer.
@@ -63,6 +78,7 @@ Status Publish(const std::string& device, const std::string& report, std::string
   std::optional<MqttMessage> got;
   MqttOptions mo;
   mo.uri = absl::GetFlag(FLAGS_broker);
+  PL_ASSIGN_OR_RETURN(mo.security, BrokerSecurityFromFlags());
   PL_ASSIGN_OR_RETURN(auto mqtt, MqttClient::Connect(mo, [&](MqttMessage m) {
                         std::lock_guard<std::mutex> lock(mu);
                         if (!got) got = std::move(m);

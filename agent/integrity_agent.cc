@@ -169,6 +169,7 @@ StatusOr<RunEnd> IntegrityAgent::Run(const std::atomic<bool>& stop) {
   } disconnector{&mqtt};
   MqttOptions mo;
   mo.uri = o_.broker;
+  mo.security = o_.broker_security;
   mo.client_id = o_.client_id.empty() ? "pl-agent-" + o_.pusher.device : o_.client_id;
   mo.receive_maximum = 64;
   // A daemon waits for the broker (backing off); --once reports it (exit 1).

@@ -18,6 +18,7 @@
 
 #include "agent/firmware_updater.h"
 #include "agent/report_pusher.h"
+#include "common/mqtt_client.h"
 #include "common/signer.h"
 #include "common/status.h"
 
@@ -27,8 +28,9 @@ enum class Source { kIma, kFiles };
 
 struct AgentOptions {
   std::string broker = "tcp://127.0.0.1:1883";
-  std::string client_id;  // empty: "pl-agent-<device>"
-  PusherOptions pusher;   // device, prefix, auth mode, gateway trust, timeouts
+  MqttSecurity broker_security;  // TLS files, username and password for the broker
+  std::string client_id;         // empty: "pl-agent-<device>"
+  PusherOptions pusher;          // device, prefix, auth mode, gateway trust, timeouts
   Source source = Source::kIma;
   std::string ima_list = "/sys/kernel/security/ima/ascii_runtime_measurements";
   std::string boot_id_path = "/proc/sys/kernel/random/boot_id";

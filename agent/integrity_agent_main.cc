@@ -22,6 +22,7 @@
 #include "common/key_file.h"
 #include "common/log.h"
 #include "common/metrics_server.h"
+#include "common/mqtt_flags.h"
 #include "common/pkcs11_flags.h"
 #include "common/pkcs11_signer.h"
 #include "common/signer.h"
@@ -102,6 +103,11 @@ const std::vector<std::string> kFlagOrder = {
     "device",
     "key_file",
     "broker",
+    "broker_ca",
+    "broker_cert",
+    "broker_key",
+    "broker_user",
+    "broker_password_file",
     "client_id",
     "topic_prefix",
     "auth",
@@ -164,6 +170,7 @@ StatusOr<AgentOptions> OptionsFromFlags() {
   AgentOptions o;
   PL_ASSIGN_OR_RETURN(o.pusher.device, Require(FLAGS_device));
   o.broker = absl::GetFlag(FLAGS_broker);
+  PL_ASSIGN_OR_RETURN(o.broker_security, BrokerSecurityFromFlags());
   o.client_id = absl::GetFlag(FLAGS_client_id);
   o.pusher.topic_prefix = absl::GetFlag(FLAGS_topic_prefix);
   const std::string auth = absl::GetFlag(FLAGS_auth);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "client/transport_security.h"
 #include "common/log.h"
 
 namespace provledger::client {
@@ -17,8 +18,8 @@ StatusOr<std::unique_ptr<LedgerClient>> LedgerClient::Create(
   const grpc::ChannelArguments args =
       LedgerChannelArguments(kDefaultMaxMessageBytes, options.keepalive);
   for (const auto& a : addresses) {
-    c->stubs_.push_back(v1::Ledger::NewStub(
-        grpc::CreateCustomChannel(a, grpc::InsecureChannelCredentials(), args)));
+    c->stubs_.push_back(
+        v1::Ledger::NewStub(grpc::CreateCustomChannel(a, ChannelCredentials(), args)));
   }
   return c;
 }

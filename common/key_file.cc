@@ -12,8 +12,6 @@
 
 namespace provledger {
 
-namespace {}  // namespace
-
 Status WriteKeyFile(const std::string& path, const PrivateKey& key, bool overwrite) {
   Bytes line = HexEncode(key.secret()) + "\n";
   Status s = WriteFileAtomically(path, line, 0600, overwrite);
@@ -21,29 +19,35 @@ Status WriteKeyFile(const std::string& path, const PrivateKey& key, bool overwri
   return s;
 }
 
-StatusOr<PrivateKey> ReadKeyFile(const std::string& path) {
+StatusOr<Bytes> ReadPrivateFile(const std::string& path, const std::string& what) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return NotFoundError("key file " + path + " not found");
-    return InternalError(ErrnoText("cannot open key file", path, errno));
+    if (errno == ENOENT) return NotFoundError(what + " " + path + " not found");
+    return InternalError(ErrnoText("cannot open " + what, path, errno));
   }
   FdCloser closer(fd);
   struct stat st;
-  if (fstat(fd, &st) != 0) return InternalError(ErrnoText("cannot stat key file", path, errno));
-  if (!S_ISREG(st.st_mode)) return InvalidArgumentError("key file " + path + " is not a file");
+  if (fstat(fd, &st) != 0) return InternalError(ErrnoText("cannot stat " + what, path, errno));
+  if (!S_ISREG(st.st_mode)) return InvalidArgumentError(what + " " + path + " is not a file");
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return PermissionDeniedError("key file " + path + " has mode " + mode +
+    return PermissionDeniedError(what + " " + path + " has mode " + mode +
                                  ": group or others may read it (want 0600)");
   }
   Bytes contents;
-  contents.reserve(256);  // one buffer, so that Wipe reaches every copy of the secret
+  contents.reserve(st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 256);  // one buffer
   Status read = ReadAllFrom(fd, path, &contents);
   if (!read.ok()) {
     Wipe(&contents);
     return read;
   }
+  return contents;
+}
+
+StatusOr<PrivateKey> ReadKeyFile(const std::string& path) {
+  // One buffer, so that Wipe reaches every copy of the secret.
+  PL_ASSIGN_OR_RETURN(Bytes contents, ReadPrivateFile(path, "key file"));
   std::string_view hex = contents;
   if (!hex.empty() && hex.back() == '\n') hex.remove_suffix(1);
   StatusOr<PrivateKey> key = PrivateKey::FromHex(hex);

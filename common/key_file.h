@@ -15,6 +15,11 @@ namespace provledger {
 // fsynced, then renamed). kAlreadyExists if `path` exists and !overwrite; kInternal on I/O.
 Status WriteKeyFile(const std::string& path, const PrivateKey& key, bool overwrite = false);
 
+// Reads a secret file whole (a TLS private key, a broker password): kNotFound if missing;
+// kPermissionDenied if group or others may read it (mode & 077), naming `what` and the path.
+// The caller wipes the result (Wipe) when done.
+StatusOr<Bytes> ReadPrivateFile(const std::string& path, const std::string& what);
+
 // Reads a key file. kNotFound if missing; kPermissionDenied if group or others may read it
 // (mode & 077); kInvalidArgument if its contents are not one 64-hex-digit secret.
 StatusOr<PrivateKey> ReadKeyFile(const std::string& path);

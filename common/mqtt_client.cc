@@ -143,6 +143,29 @@ StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& opt
                     .connect_timeout(std::chrono::milliseconds(options.connect_timeout_ms))
                     .finalize();
     conn.set_max_inflight(options.max_inflight);
+    const MqttSecurity& sec = options.security;
+    const bool tls = options.uri.rfind("ssl://", 0) == 0 || options.uri.rfind("mqtts://", 0) == 0;
+    if (tls) {
+      if (sec.ca_file.empty()) {
+        return InvalidArgumentError("broker " + options.uri +
+                                    ": an ssl:// broker needs the CA of its certificate "
+                                    "(--broker_ca)");
+      }
+      mqtt::ssl_options ssl;
+      ssl.set_trust_store(sec.ca_file);
+      if (!sec.cert_file.empty()) ssl.set_key_store(sec.cert_file);
+      if (!sec.key_file.empty()) ssl.set_private_key(sec.key_file);
+      ssl.set_enable_server_cert_auth(true);
+      ssl.set_verify(true);  // the certificate must name the host we connect to
+      conn.set_ssl(std::move(ssl));
+    } else if (!sec.ca_file.empty() || !sec.cert_file.empty()) {
+      return InvalidArgumentError("broker " + options.uri +
+                                  ": TLS files given for a plaintext URI (use ssl://)");
+    }
+    if (!sec.username.empty()) {
+      conn.set_user_name(sec.username);
+      conn.set_password(sec.password);
+    }
     auto tok = c->client_->connect(conn);
     if (!tok->wait_for(std::chrono::milliseconds(options.connect_timeout_ms + 1000))) {
       return UnavailableError("mqtt broker " + options.uri + " did not answer");

@@ -43,8 +43,19 @@ struct MqttMessage {
   UserProperties user_properties;
 };
 
+// How we prove ourselves to the broker and check it (docs/SECURITY.md). With an ssl:// (or
+// mqtts://) URI the broker's certificate must be signed by ca_file and name the URI's host.
+struct MqttSecurity {
+  std::string ca_file;    // PEM: the CA of the broker's certificate (required for ssl://)
+  std::string cert_file;  // PEM: our client certificate (optional; with key_file)
+  std::string key_file;   // PEM: its private key, mode 0600
+  std::string username;   // empty: none
+  std::string password;   // sent only with a username
+};
+
 struct MqttOptions {
   std::string uri = "tcp://127.0.0.1:1883";
+  MqttSecurity security;
   std::string client_id;      // empty: a random one
   int max_inflight = 1000;    // QoS 1 messages in flight towards the broker
   int max_buffered = 100000;  // publishes kept while disconnected

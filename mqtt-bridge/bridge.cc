@@ -138,6 +138,7 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
 
   MqttOptions mo;
   mo.uri = o.broker_uri;
+  mo.security = o.broker_security;
   // A stable client id and a persistent session: readings published while the bridge is
   // down wait at the broker and are delivered when it returns.
   mo.client_id = o.client_id.empty() ? "pl-bridge-" + o.gateway_id : o.client_id;
@@ -147,6 +148,7 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   // has disconnected at Stop. A clean session: nothing is ever delivered to it.
   MqttOptions ao;
   ao.uri = o.broker_uri;
+  ao.security = o.broker_security;
   ao.client_id = mo.client_id + "-answers";
   Bridge* self = b.get();
   PL_ASSIGN_OR_RETURN(std::unique_ptr<MqttClient> answers, MqttClient::Connect(ao, nullptr));

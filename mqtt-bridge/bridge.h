@@ -56,6 +56,7 @@ namespace provledger::bridge {
 
 struct BridgeOptions {
   std::string broker_uri = "tcp://127.0.0.1:1883";
+  MqttSecurity broker_security;  // TLS files, username and password for the broker
   std::string
       client_id;  // empty: "pl-bridge-<gateway>"; a second bridge of one gateway needs its own
   std::string share_group;  // non-empty: subscribe through $share/<group>/...

@@ -18,10 +18,12 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "client/transport_security.h"
 #include "common/command_line.h"
 #include "common/key_file.h"
 #include "common/log.h"
 #include "common/metrics_server.h"
+#include "common/mqtt_flags.h"
 #include "common/process.h"
 #include "mqtt-bridge/bridge.h"
 #include "mqtt-bridge/bridge_metrics.h"
@@ -74,6 +76,11 @@ const std::vector<std::string> kFlagOrder = {"gateway_id",
                                              "nodes",
                                              "data_dir",
                                              "broker",
+                                             "broker_ca",
+                                             "broker_cert",
+                                             "broker_key",
+                                             "broker_user",
+                                             "broker_password_file",
                                              "topic_prefix",
                                              "share_group",
                                              "share_secret",
@@ -99,6 +106,10 @@ const std::vector<std::string> kFlagOrder = {"gateway_id",
                                              "read_timeout_ms",
                                              "client_id",
                                              "metrics_listen",
+                                             "tls_ca",
+                                             "tls_cert",
+                                             "tls_key",
+                                             "insecure",
                                              "config",
                                              "log_level"};
 
@@ -167,6 +178,8 @@ Status Run(int argc, char** argv, int* exit_code) {
   o.nodes = SplitFlagList(nodes);
   PL_ASSIGN_OR_RETURN(o.data_dir, Require(FLAGS_data_dir));
   o.broker_uri = absl::GetFlag(FLAGS_broker);
+  PL_ASSIGN_OR_RETURN(o.broker_security, BrokerSecurityFromFlags());
+  PL_RETURN_IF_ERROR(client::ConfigureTransportFromFlags("mqtt_bridge"));
   o.share_group = absl::GetFlag(FLAGS_share_group);
   if (!absl::GetFlag(FLAGS_share_secret).empty()) {
     // A key file (ledgerctl keygen), the same on every bridge of the group, mode 0600.

@@ -9,6 +9,7 @@
 #include <thread>
 #include <tuple>
 
+#include "client/transport_security.h"
 #include "common/ecdsa.h"
 #include "common/log.h"
 #include "ledger/chain_check.h"
@@ -30,7 +31,7 @@ constexpr uint32_t kStageHeaders = 5000;
 std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, client::ChannelCredentials(), args);
 }
 
 Status FromGrpc(const grpc::Status& gs) {

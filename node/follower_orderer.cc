@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "client/channel_options.h"
+#include "client/transport_security.h"
 #include "common/log.h"
 
 namespace provledger::node {
@@ -93,8 +94,8 @@ v1::Ledger::Stub* FollowerOrderer::StubFor(const std::string& address) {
   if (stub == nullptr) {
     const grpc::ChannelArguments args =
         client::LedgerChannelArguments(client::kDefaultMaxMessageBytes, options_.forward.keepalive);
-    stub = v1::Ledger::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    stub =
+        v1::Ledger::NewStub(grpc::CreateCustomChannel(address, client::ChannelCredentials(), args));
   }
   return stub.get();
 }

@@ -36,6 +36,7 @@
 
 #include "absl/flags/flag.h"
 #include "client/channel_options.h"
+#include "client/transport_security.h"
 #include "common/command_line.h"
 #include "common/key_file.h"
 #include "common/listen_probe.h"
@@ -47,6 +48,7 @@
 #include "ledger/store/block_store.h"
 #include "ledger/validator_schedule.h"
 #include "ledger/validator_set.h"
+#include "node/access_policy.h"
 #include "node/checkpoint_joiner.h"
 #include "node/follower_orderer.h"
 #include "node/ledger_service.h"
@@ -146,6 +148,10 @@ const std::vector<std::string> kFlagOrder = {"genesis",
                                              "state_interval",
                                              "state_peers",
                                              "metrics_listen",
+                                             "tls_ca",
+                                             "tls_cert",
+                                             "tls_key",
+                                             "insecure",
                                              "config",
                                              "log_level"};
 
@@ -206,6 +212,8 @@ Status Run(int argc, char** argv, int* exit_code) {
   }
   PL_ASSIGN_OR_RETURN(std::string data_dir, Require(FLAGS_data_dir));
   SetLogContext("node", node_id);
+  // Before any channel opens (the checkpoint joiner's, the orderer's peers).
+  PL_RETURN_IF_ERROR(client::ConfigureTransportFromFlags("ledger_node"));
 
   PL_ASSIGN_OR_RETURN(ledger::Genesis genesis, ledger::LoadGenesis(genesis_path));
   const std::string mode = absl::GetFlag(FLAGS_mode);
@@ -447,7 +455,8 @@ Status Run(int argc, char** argv, int* exit_code) {
   // and answer for the first. Without it, a taken port fails to bind.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, client::ServerCredentials(std::make_shared<AccessProcessor>()),
+                           &port);
   builder.RegisterService(&service);
   builder.RegisterService(&state_sync);
   builder.RegisterService(consensus_service.get());
@@ -475,6 +484,7 @@ Status Run(int argc, char** argv, int* exit_code) {
       .Kv("validators", plan.set.size())
       .Kv("epoch", plan.epoch)
       .Kv("role", first_role.validator ? "validator" : "follower")
+      .Kv("transport", client::TransportIsSecure() ? "tls" : "insecure")
       .Kv("mode", mode)
       .Kv("pruned_below", store->pruned_below())
       .Kv("full_nodes", light ? std::to_string(full_nodes.size()) : "-");

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "ledger/merkle/proof_builder.h"
 #include "ledger/record.h"
+#include "node/access_policy.h"
 #include "node/node_metrics.h"
 
 namespace provledger::node {
@@ -156,6 +157,7 @@ std::pair<std::string, std::string> DeviceItemOf(ByteView record) {
 
 grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,
                                    v1::SubmitResponse* resp) {
+  if (grpc::Status a = CheckSubmitAs(ctx, req->batch().gateway()); !a.ok()) return a;
   if (SubmitForwarder* f = orderer_->forwarder()) return Forwarded(f->Submit(req->batch()), resp);
   auto reg = registry_->Get();
   auto checked = ValidateBatch(*genesis_, *reg, req->batch(), limits_);
@@ -320,6 +322,14 @@ StatusOr<Bytes> LedgerService::ResolveRecordId(const v1::GetRecordRequest& req) 
 
 grpc::Status LedgerService::GetRecord(grpc::ServerContext* ctx, const v1::GetRecordRequest* req,
                                       v1::RecordResponse* resp) {
+  grpc::Status s = FindRecord(ctx, req, resp);
+  if (s.ok()) s = CheckRecordDevice(ctx, resp->record(), "GetRecord");
+  if (!s.ok()) resp->Clear();
+  return s;
+}
+
+grpc::Status LedgerService::FindRecord(grpc::ServerContext* ctx, const v1::GetRecordRequest* req,
+                                       v1::RecordResponse* resp) {
   const auto deadline = ctx != nullptr ? ctx->deadline() : RemoteRecordFetcher::Deadline::max();
   const LocateFn locate = [this](const v1::Proof& p) { return Locate(p); };
   auto id = ResolveRecordId(*req);
@@ -369,6 +379,14 @@ grpc::Status LedgerService::GetRecord(grpc::ServerContext* ctx, const v1::GetRec
 
 grpc::Status LedgerService::GetProof(grpc::ServerContext* ctx, const v1::GetProofRequest* req,
                                      v1::Proof* resp) {
+  grpc::Status s = FindProof(ctx, req, resp);
+  if (s.ok()) s = CheckRecordDevice(ctx, resp->record(), "GetProof");
+  if (!s.ok()) resp->Clear();
+  return s;
+}
+
+grpc::Status LedgerService::FindProof(grpc::ServerContext* ctx, const v1::GetProofRequest* req,
+                                      v1::Proof* resp) {
   if (req->record_id().size() != 32) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "record id must be 32 bytes");
   }
@@ -422,6 +440,7 @@ grpc::Status LedgerService::GetProof(grpc::ServerContext* ctx, const v1::GetProo
 
 grpc::Status LedgerService::History(grpc::ServerContext* ctx, const v1::HistoryRequest* req,
                                     v1::HistoryResponse* resp) {
+  if (grpc::Status a = CheckDevice(ctx, req->device(), "History"); !a.ok()) return a;
   if (!ledger::IsValidName(req->device())) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "device is not a valid name");
   }

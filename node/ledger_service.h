@@ -73,6 +73,11 @@ class LedgerService final : public provledger::v1::Ledger::Service {
                         provledger::v1::PolicyListing* resp) override;
 
  private:
+  // GetRecord and GetProof before the access policy sees the answer's device.
+  grpc::Status FindRecord(grpc::ServerContext* ctx, const provledger::v1::GetRecordRequest* req,
+                          provledger::v1::RecordResponse* resp);
+  grpc::Status FindProof(grpc::ServerContext* ctx, const provledger::v1::GetProofRequest* req,
+                         provledger::v1::Proof* resp);
   // The firmware index rows (node/firmware_index.h) of `vendor` and `model` (empty: all).
   StatusOr<std::vector<FirmwareRow>> FirmwareRows(const std::string& vendor,
                                                   const std::string& model) const;

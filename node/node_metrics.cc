@@ -52,6 +52,15 @@ void CountRefusal(const char* kind, StatusCode code) {
   Metrics().refusals.With({kind, StatusCodeName(code)}).Inc();
 }
 
+void CountAccessDenied(const std::string& method, const std::string& role, const char* reason) {
+  static metrics::Family<metrics::Counter>& denied = DefaultRegistry().AddCounterFamily(
+      "provledger_node_access_denied_total",
+      "Calls refused PERMISSION_DENIED by the access policy (docs/SECURITY.md), by method, the "
+      "client certificate's role and the reason (no_identity, role, gateway_id, device).",
+      {"method", "role", "reason"});
+  denied.With({method, role, reason}).Inc();
+}
+
 std::unique_ptr<metrics::ScopedCallbacks> RegisterNodeCallbacks(const ledger::BlockStore* store,
                                                                 const Orderer* orderer) {
   (void)Metrics();  // the instrumented families show from the first scrape

@@ -42,6 +42,12 @@ NodeMetrics& Metrics();
 // Counts one refusal of `kind` with `code`.
 void CountRefusal(const char* kind, StatusCode code);
 
+// Counts one call refused by the access policy (node/access_policy.h): provledger_node_
+// access_denied_total{method, role, reason}; `method` the RPC's short name, `role` the
+// client's ("none" without an identity), `reason` a fixed word (no_identity, role,
+// gateway_id, device).
+void CountAccessDenied(const std::string& method, const std::string& role, const char* reason);
+
 // Registers the node's scrape-time metrics (height, records, view, view health, peers and
 // their lag, pending requests, role, epoch, RocksDB bytes) over `store` and `orderer`, which
 // must outlive the returned guard; destroying it removes them (waiting for a scrape).

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "client/channel_options.h"
+#include "client/transport_security.h"
 #include "common/log.h"
 
 namespace provledger::node {
@@ -24,7 +25,7 @@ PeerTransport::PeerTransport(const ledger::Genesis* genesis, uint32_t self, size
     auto p = std::make_unique<Peer>();
     p->index = i;
     p->address = genesis_->validators[i].address;
-    auto ch = grpc::CreateCustomChannel(p->address, grpc::InsecureChannelCredentials(), args);
+    auto ch = grpc::CreateCustomChannel(p->address, client::ChannelCredentials(), args);
     p->consensus = v1::Consensus::NewStub(ch);
     p->ledger = v1::Ledger::NewStub(ch);
     Peer* raw = p.get();

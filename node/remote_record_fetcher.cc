@@ -7,6 +7,7 @@
 #include <map>
 
 #include "client/channel_options.h"
+#include "client/transport_security.h"
 #include "common/log.h"
 #include "ledger/merkle/proof_verifier.h"
 #include "ledger/record.h"
@@ -57,8 +58,8 @@ class GrpcProofSource {
       : deadline_ms_(deadline_ms) {
     const grpc::ChannelArguments args = client::LedgerChannelArguments();
     for (const auto& a : addresses) {
-      stubs_[a] = v1::Ledger::NewStub(
-          grpc::CreateCustomChannel(a, grpc::InsecureChannelCredentials(), args));
+      stubs_[a] =
+          v1::Ledger::NewStub(grpc::CreateCustomChannel(a, client::ChannelCredentials(), args));
     }
   }
 

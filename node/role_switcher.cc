@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "client/channel_options.h"
+#include "client/transport_security.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "node/follower_orderer.h"
@@ -161,8 +162,8 @@ void RoleSwitcher::ProbeLag(const EpochPlan& plan) {
     const grpc::ChannelArguments args = client::LedgerChannelArguments();
     for (uint32_t i = 0; i < plan.set.size(); ++i) {
       if (i == node_role_.index) continue;
-      probe_stubs_.push_back(v1::Ledger::NewStub(grpc::CreateCustomChannel(
-          plan.set[i].address, grpc::InsecureChannelCredentials(), args)));
+      probe_stubs_.push_back(v1::Ledger::NewStub(
+          grpc::CreateCustomChannel(plan.set[i].address, client::ChannelCredentials(), args)));
     }
   }
   std::vector<uint64_t> heights, epochs;

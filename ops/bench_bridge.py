@@ -159,7 +159,7 @@ def sim_run(a, chain, broker, prefix, mode, devices, count, extra=(), register=F
            "--progress_ms=0", "--list_records=0", "--ack_timeout_ms=120000"] + list(extra)
     if register:
         cmd.append("--register")
-    rc, out, err, cpu = run_timed(cmd, 900)
+    rc, out, err, cpu = run_timed(t.with_transport(cmd), 900)
     s = last_json(out)
     if s is None:
         t.fail("device_sim %s: rc=%d\n%s\n%s" % (prefix, rc, out[-2000:], err[-3000:]))

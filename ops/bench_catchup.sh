@@ -46,7 +46,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 status_field() {  # addr field
-  "$CTL" status --node="$1" --json --timeout_ms=2000 2>/dev/null |
+  "$CTL" --insecure status --node="$1" --json --timeout_ms=2000 2>/dev/null |
     python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2" 2>/dev/null || echo 0
 }
 now_ms() { date +%s%3N; }
@@ -54,34 +54,34 @@ now_ms() { date +%s%3N; }
 VALIDATORS=()
 ADDRS=()
 for i in 0 1 2 3; do
-  "$CTL" keygen --out="$ROOT/v$i.key" >/dev/null
+  "$CTL" --insecure keygen --out="$ROOT/v$i.key" >/dev/null
   port="$(free_port)"
   ADDRS+=("127.0.0.1:$port")
   VALIDATORS+=("--validator=v$i:$ROOT/v$i.key:127.0.0.1:$port")
 done
 NODES="$(IFS=,; echo "${ADDRS[*]}")"
-for k in admin gw-bench dev-bench; do "$CTL" keygen --out="$ROOT/$k.key" >/dev/null; done
-"$CTL" genesis --chain_id=bench --out="$ROOT/genesis.json" --admin="$ROOT/admin.key" \
+for k in admin gw-bench dev-bench; do "$CTL" --insecure keygen --out="$ROOT/$k.key" >/dev/null; done
+"$CTL" --insecure genesis --chain_id=bench --out="$ROOT/genesis.json" --admin="$ROOT/admin.key" \
   "${VALIDATORS[@]}" >/dev/null
 for i in 0 1 2 3; do
   # shellcheck disable=SC2086
-  "$NODE" --genesis="$ROOT/genesis.json" --node_id="v$i" --key="$ROOT/v$i.key" \
+  "$NODE" --insecure --genesis="$ROOT/genesis.json" --node_id="v$i" --key="$ROOT/v$i.key" \
     --data_dir="$ROOT/v$i" --state_interval="$INTERVAL" $NODE_FLAGS >"$ROOT/v$i.log" 2>&1 &
   PIDS+=("$!")
 done
 for i in 0 1 2 3; do
   for _ in $(seq 100); do
-    "$CTL" status --node="${ADDRS[$i]}" --timeout_ms=500 >/dev/null 2>&1 && break
+    "$CTL" --insecure status --node="${ADDRS[$i]}" --timeout_ms=500 >/dev/null 2>&1 && break
     sleep 0.1
   done
 done
-"$CTL" register-gateway --id=gw-bench --key="$ROOT/gw-bench.key" --admin_key="$ROOT/admin.key" \
+"$CTL" --insecure register-gateway --id=gw-bench --key="$ROOT/gw-bench.key" --admin_key="$ROOT/admin.key" \
   --genesis="$ROOT/genesis.json" --node="$NODES" >/dev/null
-"$CTL" register-device --id=dev-bench --key="$ROOT/dev-bench.key" \
+"$CTL" --insecure register-device --id=dev-bench --key="$ROOT/dev-bench.key" \
   --admin_key="$ROOT/admin.key" --genesis="$ROOT/genesis.json" --node="$NODES" >/dev/null
 
 echo "building the chain: cluster_load ${LOAD_SECONDS}s, $THREADS threads, $BATCH records/batch" >&2
-"$LOAD" --nodes="$NODES" --genesis="$ROOT/genesis.json" --gateway=gw-bench \
+"$LOAD" --insecure --nodes="$NODES" --genesis="$ROOT/genesis.json" --gateway=gw-bench \
   --gateway_key="$ROOT/gw-bench.key" --device=dev-bench --threads="$THREADS" --batch="$BATCH" \
   --seconds="$LOAD_SECONDS" --json >"$ROOT/load.json"
 HEAD="$(status_field "${ADDRS[0]}" height)"
@@ -101,7 +101,7 @@ join() {  # name mode -> "ms blocks_fetched records_fetched"
   port="$(free_port)"
   addr="127.0.0.1:$port"
   start="$(now_ms)"
-  "$NODE" --follow --genesis="$ROOT/genesis.json" --node_id="$1" --listen="$addr" \
+  "$NODE" --insecure --follow --genesis="$ROOT/genesis.json" --node_id="$1" --listen="$addr" \
     --data_dir="$ROOT/$1" --catch_up="$2" >"$ROOT/$1.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")

@@ -53,33 +53,33 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 VALIDATORS=()
 ADDRS=()
 for i in 0 1 2 3; do
-  "$CTL" keygen --out="$ROOT/v$i.key" >/dev/null
+  "$CTL" --insecure keygen --out="$ROOT/v$i.key" >/dev/null
   port="$(free_port)"
   ADDRS+=("127.0.0.1:$port")
   VALIDATORS+=("--validator=v$i:$ROOT/v$i.key:127.0.0.1:$port")
 done
 NODES="$(IFS=,; echo "${ADDRS[*]}")"
-for k in admin gw-bench dev-bench; do "$CTL" keygen --out="$ROOT/$k.key" >/dev/null; done
-"$CTL" genesis --chain_id=bench --out="$ROOT/genesis.json" --admin="$ROOT/admin.key" \
+for k in admin gw-bench dev-bench; do "$CTL" --insecure keygen --out="$ROOT/$k.key" >/dev/null; done
+"$CTL" --insecure genesis --chain_id=bench --out="$ROOT/genesis.json" --admin="$ROOT/admin.key" \
   "${VALIDATORS[@]}" >/dev/null
 
 METRICS_FLAG=""
 if [ "$SCRAPE_MS" -gt 0 ]; then METRICS_FLAG="--metrics_listen=127.0.0.1:0"; fi
 for i in 0 1 2 3; do
   # shellcheck disable=SC2086
-  "$NODE" --genesis="$ROOT/genesis.json" --node_id="v$i" --key="$ROOT/v$i.key" \
+  "$NODE" --insecure --genesis="$ROOT/genesis.json" --node_id="v$i" --key="$ROOT/v$i.key" \
     --data_dir="$ROOT/v$i" $NODE_FLAGS $METRICS_FLAG >"$ROOT/v$i.log" 2>&1 &
   PIDS+=("$!")
 done
 for i in 0 1 2 3; do
   for _ in $(seq 100); do
-    "$CTL" status --node="${ADDRS[$i]}" --timeout_ms=500 >/dev/null 2>&1 && break
+    "$CTL" --insecure status --node="${ADDRS[$i]}" --timeout_ms=500 >/dev/null 2>&1 && break
     sleep 0.1
   done
 done
-"$CTL" register-gateway --id=gw-bench --key="$ROOT/gw-bench.key" --admin_key="$ROOT/admin.key" \
+"$CTL" --insecure register-gateway --id=gw-bench --key="$ROOT/gw-bench.key" --admin_key="$ROOT/admin.key" \
   --genesis="$ROOT/genesis.json" --node="$NODES" >/dev/null
-"$CTL" register-device --id=dev-bench --key="$ROOT/dev-bench.key" \
+"$CTL" --insecure register-device --id=dev-bench --key="$ROOT/dev-bench.key" \
   --admin_key="$ROOT/admin.key" --genesis="$ROOT/genesis.json" --node="$NODES" >/dev/null
 
 if [ "$SCRAPE_MS" -gt 0 ]; then
@@ -101,7 +101,7 @@ EOF
 fi
 
 run_load() {  # batch rate -> one JSON line
-  "$LOAD" --nodes="$NODES" --genesis="$ROOT/genesis.json" --gateway=gw-bench \
+  "$LOAD" --insecure --nodes="$NODES" --genesis="$ROOT/genesis.json" --gateway=gw-bench \
     --gateway_key="$ROOT/gw-bench.key" --device=dev-bench --threads="$THREADS" --batch="$1" \
     --seconds="$SECONDS_PER_RUN" --rate="$2" --json
 }
@@ -130,7 +130,7 @@ for b in $BATCHES; do
     row "$b" "$(printf "%'d" "$half")/s" "$(run_load "$b" "$half")"
   fi
 done
-H="$("$CTL" status --node="${ADDRS[0]}" --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["height"], s["records"], s["view"])')"
+H="$("$CTL" --insecure status --node="${ADDRS[0]}" --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["height"], s["records"], s["view"])')"
 echo
 echo "chain after the runs (height, records, view): $H"
 if [ "$SCRAPE_MS" -gt 0 ]; then echo "scrapes: $(tail -1 "$ROOT/scrapes.log")"; fi

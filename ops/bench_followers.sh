@@ -91,7 +91,7 @@ PY
 }
 # status ADDR FIELD: one field of `ledgerctl status --json`, "" when the node does not answer.
 status() {
-  "$CTL" status --node="$1" --timeout_ms=2000 --json 2>/dev/null |
+  "$CTL" --insecure status --node="$1" --timeout_ms=2000 --json 2>/dev/null |
     python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2" 2>/dev/null || true
 }
 wait_up() {
@@ -129,14 +129,14 @@ make_cluster() {
   mkdir -p "$dir"
   ADDRS=()
   for i in $(seq 0 $((n - 1))); do
-    "$CTL" keygen --out="$dir/v$i.key" >/dev/null
+    "$CTL" --insecure keygen --out="$dir/v$i.key" >/dev/null
     port="$(free_port)"
     ADDRS+=("127.0.0.1:$port")
     vals+=("--validator=v$i:$dir/v$i.key:127.0.0.1:$port")
   done
   NODES="$(IFS=,; echo "${ADDRS[*]}")"
-  for k in admin gw-bench dev-bench; do "$CTL" keygen --out="$dir/$k.key" >/dev/null; done
-  "$CTL" genesis --chain_id=bench --out="$dir/genesis.json" --admin="$dir/admin.key" \
+  for k in admin gw-bench dev-bench; do "$CTL" --insecure keygen --out="$dir/$k.key" >/dev/null; done
+  "$CTL" --insecure genesis --chain_id=bench --out="$dir/genesis.json" --admin="$dir/admin.key" \
     "${vals[@]}" >/dev/null
 }
 # start_validators DIR N: sets VPIDS.
@@ -144,7 +144,7 @@ start_validators() {
   local dir="$1" n="$2" i
   VPIDS=()
   for i in $(seq 0 $((n - 1))); do
-    "$NODE" --genesis="$dir/genesis.json" --node_id="v$i" --key="$dir/v$i.key" \
+    "$NODE" --insecure --genesis="$dir/genesis.json" --node_id="v$i" --key="$dir/v$i.key" \
       --data_dir="$dir/v$i" >"$dir/v$i.log" 2>&1 &
     PIDS+=("$!")
     VPIDS+=("$!")
@@ -153,9 +153,9 @@ start_validators() {
 }
 register() {
   local dir="$1"
-  "$CTL" register-gateway --id=gw-bench --key="$dir/gw-bench.key" --admin_key="$dir/admin.key" \
+  "$CTL" --insecure register-gateway --id=gw-bench --key="$dir/gw-bench.key" --admin_key="$dir/admin.key" \
     --genesis="$dir/genesis.json" --node="$NODES" >/dev/null
-  "$CTL" register-device --id=dev-bench --key="$dir/dev-bench.key" \
+  "$CTL" --insecure register-device --id=dev-bench --key="$dir/dev-bench.key" \
     --admin_key="$dir/admin.key" --genesis="$dir/genesis.json" --node="$NODES" >/dev/null
 }
 # start_follower DIR NAME [FLAGS...]: sets FPID and FADDR (a child of this shell, so that
@@ -165,13 +165,13 @@ start_follower() {
   shift 2
   port="$(free_port)"
   FADDR="127.0.0.1:$port"
-  "$NODE" --follow --genesis="$dir/genesis.json" --node_id="$name" --listen="$FADDR" \
+  "$NODE" --insecure --follow --genesis="$dir/genesis.json" --node_id="$name" --listen="$FADDR" \
     --data_dir="$dir/$name" "$@" >"$dir/$name.log" 2>&1 &
   FPID=$!
   PIDS+=("$FPID")
 }
 load() {  # DIR SECONDS BATCH THREADS [RATE] -> one JSON line
-  "$LOAD" --nodes="$NODES" --genesis="$1/genesis.json" --gateway=gw-bench \
+  "$LOAD" --insecure --nodes="$NODES" --genesis="$1/genesis.json" --gateway=gw-bench \
     --gateway_key="$1/gw-bench.key" --device=dev-bench --threads="$4" --batch="$3" \
     --seconds="$2" --rate="${5:-0}" --payload_min="$PMIN" --payload_max="$PMAX" --json
 }

@@ -78,20 +78,34 @@ def main():
     step("cluster: %d validator(s), Mosquitto and bridge gw-1 from ops/cluster (folder %s)"
          % (a.validators, a.dir))
     cluster("down", "--purge", dir=a.dir)  # a fresh folder: the demo starts from nothing
-    cluster("up", "--validators=%d" % a.validators, "--mqtt", "--chain_id=demo", dir=a.dir)
+    cluster("up", "--validators=%d" % a.validators, "--mqtt", "--chain_id=demo", "--tls",
+            "--mqtt_device=plant-0", dir=a.dir)
     chain = ClusterChain(a.dir)
     root = chain.root
     print(open(chain.genesis).read())
     broker = chain
     print("mosquitto on %s; bridge gw-1 ready (log: %s)" % (chain.uri(), chain.bridge_log))
 
-    admin = ["--admin_key=%s/admin.key" % root, "--genesis=" + chain.genesis, chain.nodes_flag()]
+    # gRPC is mutual TLS: ledgerctl runs as the admin (registrations) or as a reader
+    # (queries), with the certificates ops/cluster made (docs/SECURITY.md).
+    as_admin = t.tls_flags(root + "/certs", "admin")
+    as_reader = t.tls_flags(root + "/certs", "reader")
+
+    def mqtt_as(user):
+        """The broker flags of `user`: ssl://, its password file (ops/cluster made them)."""
+        return ["--broker_ca=%s/certs/ca.pem" % root, "--broker_user=" + user,
+                "--broker_password_file=%s/mqtt-%s.password" % (root, user)]
+
+    print("certificates (ledgerctl certs): %s" % " ".join(sorted(os.listdir(root + "/certs"))))
+    admin = ["--admin_key=%s/admin.key" % root, "--genesis=" + chain.genesis, chain.nodes_flag()
+             ] + as_admin
     try:
         step("devices: %d simulated devices, MAC mode, %d readings each, QoS 1"
              % (a.devices, a.count))
         rc, summary, err = t.device_sim(
             chain, broker, "--register", "--devices=%d" % a.devices, "--device_prefix=mac-dev",
-            "--mode=mac", "--count=%d" % a.count, "--item=temp", "--qos=1", "--gateway_id=gw-1")
+            "--mode=mac", "--count=%d" % a.count, "--item=temp", "--qos=1", "--gateway_id=gw-1",
+            *as_admin, *mqtt_as("devices"))
         print(json.dumps({k: summary[k] for k in summary if k != "records"}, indent=1))
 
         dev = "plant-0"
@@ -126,27 +140,27 @@ def main():
                               "--broker=" + broker.uri(), "--source=files", "--watch=" + fs,
                               "--state_dir=" + os.path.join(root, "agent-state"),
                               "--gateway_id=gw-1", "--gateway_pubkey=" + gw_pub,
-                              "--once"], timeout=180)
+                              "--once"] + mqtt_as("plant-0"), timeout=180)
         print("\n".join(l for l in err.splitlines() if "ev=report_" in l or "ev=session" in l))
         t.check(rc == 0 and "verdict=trusted" in err, "the agent's report was not appraised "
                 "trusted (rc=%d):\n%s" % (rc, err[-2000:]))
-        print(t.ctl("integrity", dev, chain.nodes_flag())[1])
+        print(t.ctl("integrity", dev, chain.nodes_flag(), *as_reader)[1])
 
         step("device %s: %d signed readings, each recorded with its integrity status"
              % (dev, a.count))
         rc, last, err = t.device_sim(
             chain, broker, "--devices=1", "--device_prefix=plant", "--mode=sig",
             "--count=%d" % a.count, "--item=temp", "--qos=1", "--gateway_id=gw-1",
-            "--list_records=3")
+            "--list_records=3", *as_admin, *mqtt_as("plant-0"))
         print(json.dumps({k: last[k] for k in last if k != "records"}, indent=1))
         step("status of the ledger, and of each node (ops/cluster status)")
-        print(t.ctl("status", chain.nodes_flag())[1])
+        print(t.ctl("status", chain.nodes_flag(), *as_reader)[1])
         cluster("status", dir=a.dir)
 
         rid = last["last_record"]
         step("prove record %s (a signed reading) with the genesis file alone" % rid)
         rc, out, err = t.ctl("prove", rid, "--genesis=" + chain.genesis, "--json",
-                             chain.nodes_flag())
+                             chain.nodes_flag(), *as_reader)
         proof_path = os.path.join(root, "proof.json")
         with open(proof_path, "w") as f:
             f.write(out)

@@ -29,6 +29,10 @@ ROLE=${1:-}
 
 say() { echo "pl-compose $ROLE: $*" >&2; }
 
+# gRPC is plaintext in Compose for now (docs/SECURITY.md, "Known gaps"): every binary that
+# speaks it gets --insecure, which it logs at start (ev=insecure_transport).
+ledgerctl() { command ledgerctl --insecure "$@"; }
+
 wait_file() {
   n=0
   until [ -s "$1" ]; do
@@ -96,14 +100,14 @@ setup() {
 validator() {
   wait_file "$GENESIS"
   # shellcheck disable=SC2086  # PL_NODE_ARGS is a list of flags
-  exec ledger_node --genesis="$GENESIS" --node_id="$1" --key="$CONF/$1.key" \
+  exec ledger_node --insecure --genesis="$GENESIS" --node_id="$1" --key="$CONF/$1.key" \
     --data_dir="$DATA/chain" --listen=0.0.0.0:7000 ${PL_NODE_ARGS:-}
 }
 
 follower() {
   wait_file "$GENESIS"
   # shellcheck disable=SC2086
-  exec ledger_node --follow --mode=light --genesis="$GENESIS" --node_id="$1" \
+  exec ledger_node --insecure --follow --mode=light --genesis="$GENESIS" --node_id="$1" \
     --data_dir="$DATA/chain" --listen=0.0.0.0:7000 ${PL_FOLLOWER_ARGS:-}
 }
 
@@ -152,7 +156,7 @@ bridge() {
   until_ok "gateway $GATEWAY to be registered (by the register service)" \
     ledgerctl gateways "$GATEWAY" --node="$NODES" --timeout_ms=3000
   # shellcheck disable=SC2086
-  exec mqtt_bridge --gateway_id="$GATEWAY" --gateway_key="$CONF/$GATEWAY.key" \
+  exec mqtt_bridge --insecure --gateway_id="$GATEWAY" --gateway_key="$CONF/$GATEWAY.key" \
     --nodes="$NODES" --data_dir="$DATA" --broker="$BROKER" ${PL_BRIDGE_ARGS:-}
 }
 
@@ -175,12 +179,12 @@ devices() {
   # until it is acknowledged.
   # shellcheck disable=SC2086
   until_ok "one probe reading to be acknowledged (nodes, broker and bridge up)" \
-    device_sim $sim --register --devices=1 --device_prefix=probe --mode=mac --count=1 \
+    device_sim --insecure $sim --register --devices=1 --device_prefix=probe --mode=mac --count=1 \
     --key_timeout_ms=3000 --ack_timeout_ms=10000
   say "the path answers: publishing ${PL_DEVICES:-4} devices x ${PL_COUNT:-100} readings" \
     "at ${PL_RATE:-10}/s each"
   # shellcheck disable=SC2086
-  exec device_sim $sim --register --devices="${PL_DEVICES:-4}" \
+  exec device_sim --insecure $sim --register --devices="${PL_DEVICES:-4}" \
     --device_prefix="${PL_DEVICE_PREFIX:-sim}" --mode="${PL_MODE:-mac}" \
     --count="${PL_COUNT:-100}" --rate="${PL_RATE:-10}" --progress_ms=10000 ${PL_SIM_ARGS:-}
 }

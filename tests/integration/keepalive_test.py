@@ -27,8 +27,8 @@ def main():
     # gRPC's own log names a GOAWAY; ask for it so a failure says why.
     env = dict(os.environ, GRPC_VERBOSITY="debug", GRPC_TRACE="http_keepalive")
     start = time.time()
-    p = subprocess.run([t.LEDGERCTL] + args + ["--count=1", "--timeout_ms=%d" % WAIT_MS],
-                       capture_output=True, text=True, env=env, timeout=120)
+    cmd = t.with_transport([t.LEDGERCTL] + args + ["--count=1", "--timeout_ms=%d" % WAIT_MS])
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     took = time.time() - start
     last = [l for l in p.stderr.splitlines() if l.startswith("ledgerctl")]
     t.log("submit without a quorum: rc=%d after %.1f s, %d keepalive pings: %s" % (

@@ -190,7 +190,7 @@ def total(fams, fam):
 def expect_exit2(argv, logpath, what):
     """Runs argv to its end (a port in use): exit 2 and ev=listen_failed in its output."""
     with open(logpath, "w") as f:
-        p = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT, timeout=120)
+        p = subprocess.run(t.with_transport(argv), stdout=f, stderr=subprocess.STDOUT, timeout=120)
     text = open(logpath).read()
     t.check(p.returncode == 2 and "ev=listen_failed" in text and "what=metrics" in text,
             "%s with its metrics port in use: rc=%d\n%s" % (what, p.returncode, text[-2000:]))

@@ -95,8 +95,8 @@ def main():
             "the rate counts moved under load: %s" % rates)
 
     # SIGINT stops it cleanly, with a last rate line.
-    p = subprocess.Popen([t.LEDGERCTL, "watch", "--node=" + chain.addr(0)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(t.with_transport([t.LEDGERCTL, "watch", "--node=" + chain.addr(0)]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = p.stdout.readline()
     t.check(first.startswith("watching v0"), "watch started: %r" % first)
     seen = [p.stdout.readline() for _ in range(2)]  # two blocks printed: it is polling

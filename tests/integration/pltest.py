@@ -7,6 +7,7 @@ import json
 import re
 import os
 import signal
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ _CHILDREN = []  # every process a test starts; killed at exit, pass or fail
 
 
 def spawn(args, **kw):
-    p = subprocess.Popen(args, **kw)
+    p = subprocess.Popen(with_transport(args), **kw)
     _CHILDREN.append(p)
     return p
 
@@ -165,13 +166,50 @@ def wait_for(pred, timeout, what):
 
 def ctl(*args, check_rc=True, timeout=60):
     """Runs ledgerctl; returns (rc, stdout, stderr)."""
-    p = subprocess.run([LEDGERCTL] + [str(a) for a in args], capture_output=True, text=True,
-                       timeout=timeout)
+    p = subprocess.run(with_transport([LEDGERCTL] + [str(a) for a in args]), capture_output=True,
+                       text=True, timeout=timeout)
     _tool_report("ledgerctl " + " ".join(map(str, args)), p.stderr)
     if check_rc and p.returncode != 0:
         fail("ledgerctl %s: rc=%d\n%s%s" % (" ".join(map(str, args)), p.returncode, p.stdout,
                                             p.stderr))
     return p.returncode, p.stdout, p.stderr
+
+
+# How gRPC runs in tests: plaintext (--insecure) unless a test gives its processes TLS flags
+# of its own (tls_flags below). Every node, bridge, ledgerctl and device_sim started through
+# spawn, ctl and device_sim gets --insecure appended when its command line has no --tls_*
+# flag, so the tests written before TLS run unchanged.
+def _grpc_binaries():
+    return {b for b in (LEDGER_NODE, LEDGERCTL, MQTT_BRIDGE, DEVICE_SIM) if b}
+
+
+def with_transport(args):
+    """`args` with --insecure appended when it runs one of our gRPC binaries (directly or
+    through `ip netns exec`) and names no transport flag of its own."""
+    if isinstance(args, str):  # a shell command line
+        return args
+    args = [str(a) for a in args]
+    if not any(a in _grpc_binaries() for a in args):
+        return args
+    if any(a == "--insecure" or a.startswith("--tls_") for a in args):
+        return args
+    return args + ["--insecure"]
+
+
+def tls_flags(certs_dir, name):
+    """The gRPC TLS flags of holder `name` of a `ledgerctl certs --dir=certs_dir`."""
+    return ["--tls_ca=%s/ca.pem" % certs_dir, "--tls_cert=%s/%s.pem" % (certs_dir, name),
+            "--tls_key=%s/%s.key" % (certs_dir, name)]
+
+
+def make_certs(certs_dir, **roles):
+    """Runs `ledgerctl certs --dir=certs_dir` with roles given as lists: peers=[...],
+    gateways=[...], readers=[...] (NAME or NAME:DEV+DEV), admins=[...]."""
+    args = ["certs", "--dir=" + certs_dir]
+    for role, names in roles.items():
+        if names:
+            args.append("--%s=%s" % (role, ",".join(names)))
+    ctl(*args)
 
 
 def ctl_json(*args):
@@ -192,10 +230,17 @@ def follower_argv(root, genesis, name, addr):
 
 
 class Chain:
-    """A genesis with `n` validators (keys, addresses), an admin key, a gateway and devices."""
+    """A genesis with `n` validators (keys, addresses), an admin key, a gateway and devices.
+    With `certs` (a ledgerctl certs folder holding peer certificates named v0.. and an admin
+    one named "admin"), the validators serve TLS and the helpers below call them as admin."""
 
-    def __init__(self, root, n=1, chain_id="itest", light=()):
+    certs = None  # class defaults too: subclasses with an __init__ of their own run plaintext
+    ctl_tls = []
+
+    def __init__(self, root, n=1, chain_id="itest", light=(), certs=None):
         self.root = root
+        self.certs = certs
+        self.ctl_tls = tls_flags(certs, "admin") if certs else []
         self.ports = [free_port() for _ in range(n)]
         self.ids = ["v%d" % i for i in range(n)]
         for v in self.ids:
@@ -221,7 +266,10 @@ class Chain:
     def start(self, i=0, extra=()):
         v = self.ids[i]
         logf = open("%s/%s.log" % (self.root, v), "a")
-        p = spawn(validator_argv(self.root, self.genesis, v) + list(extra),
+        extra = list(extra)
+        if self.certs and not any(str(a).startswith("--tls_") for a in extra):
+            extra += tls_flags(self.certs, v)
+        p = spawn(validator_argv(self.root, self.genesis, v) + extra,
                   stdout=logf, stderr=subprocess.STDOUT)
         self.procs[i] = p
         wait_for(lambda: self.status(i) is not None, 20, "node %s to answer" % v)
@@ -230,7 +278,7 @@ class Chain:
     def status(self, i=0):
         addr = i if isinstance(i, str) else self.addr(i)
         rc, out, _ = ctl("status", "--json", "--node=" + addr, "--timeout_ms=5000",
-                         check_rc=False)
+                         *self.ctl_tls, check_rc=False)
         return json.loads(out) if rc == 0 else None
 
     def start_follower(self, name="f0", extra=()):
@@ -239,7 +287,10 @@ class Chain:
         port = self.follower_ports.setdefault(name, free_port())
         addr = "127.0.0.1:%d" % port
         logf = open("%s/%s.log" % (self.root, name), "a")
-        p = spawn(follower_argv(self.root, self.genesis, name, addr) + list(extra),
+        extra = list(extra)
+        if self.certs and not any(str(a).startswith("--tls_") for a in extra):
+            extra += tls_flags(self.certs, name)  # a peer certificate named after it
+        p = spawn(follower_argv(self.root, self.genesis, name, addr) + extra,
                   stdout=logf, stderr=subprocess.STDOUT)
         wait_for(lambda: self.status(addr) is not None, 20, "follower %s to answer" % name)
         return p, addr
@@ -260,19 +311,19 @@ class Chain:
     def history(self, device):
         """Every record of `device` on the ledger (up to 1000), as ledgerctl history --json."""
         _, out, _ = ctl("history", "--device=" + device, "--all", "--limit=1000", "--json",
-                        self.nodes_flag())
+                        self.nodes_flag(), *self.ctl_tls)
         return json.loads(out)
 
     def register(self, gateway="gw-1", devices=("dev-1",)):
         ctl("keygen", "--out=%s/%s.key" % (self.root, gateway))
         ctl("register-gateway", "--id=" + gateway, "--key=%s/%s.key" % (self.root, gateway),
             "--admin_key=%s/admin.key" % self.root, "--genesis=" + self.genesis,
-            self.nodes_flag())
+            self.nodes_flag(), *self.ctl_tls)
         for d in devices:
             ctl("keygen", "--out=%s/%s.key" % (self.root, d))
             ctl("register-device", "--id=" + d, "--key=%s/%s.key" % (self.root, d),
                 "--admin_key=%s/admin.key" % self.root, "--genesis=" + self.genesis,
-                self.nodes_flag())
+                self.nodes_flag(), *self.ctl_tls)
 
     def submit_args(self, device="dev-1", gateway="gw-1"):
         return ["submit", "--gateway=" + gateway, "--gateway_key=%s/%s.key" % (self.root, gateway),
@@ -291,18 +342,39 @@ def bridge_bins():
     DEVICE_SIM = runfile("tools/device_sim/device_sim")
 
 
-def write_mosquitto_conf(root, port):
+def write_mosquitto_conf(root, port, tls=None, passwd=None, acl=None):
     """Writes root/mosquitto.conf for a broker on 127.0.0.1:port, as our quickstart says;
-    returns its path."""
+    returns its path. tls=(ca, cert, key) files: a TLS listener; passwd and acl files: no
+    anonymous clients, and each one's topics limited as the ACL says."""
     conf = os.path.join(root, "mosquitto.conf")
-    lines = ["listener %d 127.0.0.1" % port, "allow_anonymous true",
+    lines = ["listener %d 127.0.0.1" % port,
+             "allow_anonymous %s" % ("false" if passwd else "true"),
              "set_tcp_nodelay true", "max_queued_messages 100000",
              "max_inflight_messages 1000", "persistence false"]
+    if tls:
+        lines += ["cafile %s" % tls[0], "certfile %s" % tls[1], "keyfile %s" % tls[2],
+                  "require_certificate false"]
+    if passwd:
+        lines.append("password_file %s" % passwd)
+    if acl:
+        lines.append("acl_file %s" % acl)
     if os.geteuid() == 0:
         lines.append("user root")  # the test sandbox forbids dropping privileges
     with open(conf, "w") as f:
         f.write("\n".join(lines) + "\n")
     return conf
+
+
+# The broker ACL of docs/SECURITY.md: a device (its MQTT username is its id) publishes only
+# under its own devices/{id}/... and reads only its own answers; each gateway user in
+# `gateways` reads and answers every device's topics.
+def device_acl(gateways):
+    lines = ["pattern write devices/%u/key", "pattern write devices/%u/data/+",
+             "pattern write devices/%u/integrity", "pattern write devices/%u/update/status",
+             "pattern read devices/%u/#"]
+    for g in gateways:
+        lines += ["", "user %s" % g, "topic readwrite devices/#"]
+    return "\n".join(lines) + "\n"
 
 
 def mosquitto_argv(conf):
@@ -342,12 +414,29 @@ def nft_cut_rules(ifname="eth0"):
 
 
 class Mosquitto:
-    """A real mosquitto on a free loopback port, configured as our quickstart says."""
+    """A real mosquitto on a free loopback port, configured as our quickstart says; with
+    `certs` (a ledgerctl certs folder holding a server certificate "broker"), a TLS listener
+    (uri() is ssl://); with `users` ({name: password}), a password file and device_acl(gateways)."""
 
-    def __init__(self, root):
+    def __init__(self, root, certs=None, users=None, gateways=()):
         self.root = root
         self.port = free_port()
-        self.conf = write_mosquitto_conf(root, self.port)
+        self.certs = certs
+        self.users = dict(users or {})
+        tls = (certs + "/ca.pem", certs + "/broker.pem", certs + "/broker.key") if certs else None
+        passwd = acl = None
+        if self.users:
+            passwd = os.path.join(root, "mosquitto.passwd")
+            if os.path.exists(passwd):
+                os.remove(passwd)
+            tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+            for name, pw in self.users.items():
+                subprocess.run([tool, "-b"] + ([] if os.path.exists(passwd) else ["-c"]) +
+                               [passwd, name, pw], check=True, capture_output=True)
+            acl = os.path.join(root, "mosquitto.acl")
+            with open(acl, "w") as f:
+                f.write(device_acl(gateways))
+        self.conf = write_mosquitto_conf(root, self.port, tls, passwd, acl)
         self.proc = None
         self.start()
 
@@ -363,7 +452,27 @@ class Mosquitto:
             self.proc = None
 
     def uri(self):
-        return "tcp://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("ssl" if self.certs else "tcp", self.port)
+
+    def client_flags(self, user=None):
+        """Our binaries' broker flags for `user` (its password in a 0600 file)."""
+        flags = ["--broker_ca=%s/ca.pem" % self.certs] if self.certs else []
+        if user is not None:
+            pw = os.path.join(self.root, "mqtt-%s.password" % user)
+            fd = os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.write(fd, (self.users[user] + "\n").encode())
+            os.close(fd)
+            flags += ["--broker_user=" + user, "--broker_password_file=" + pw]
+        return flags
+
+    def cli_flags(self, user=None):
+        """mosquitto_pub/mosquitto_sub flags for `user`."""
+        flags = ["-h", "127.0.0.1", "-p", str(self.port), "-V", "5"]
+        if self.certs:
+            flags += ["--cafile", self.certs + "/ca.pem"]
+        if user is not None:
+            flags += ["-u", user, "-P", self.users[user]]
+        return flags
 
 
 class BridgeProc:
@@ -414,7 +523,7 @@ def device_sim(chain, broker, *args, check_rc=True, timeout=120):
     cmd = [DEVICE_SIM, "--broker=" + broker.uri(), "--keys_dir=%s/devkeys" % chain.root,
            "--genesis=" + chain.genesis, "--admin_key=%s/admin.key" % chain.root,
            chain.nodes_flag()] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(with_transport(cmd), capture_output=True, text=True, timeout=timeout)
     _tool_report("device_sim " + " ".join(map(str, args)), p.stderr)
     summary = None
     for line in reversed(p.stdout.strip().splitlines()):

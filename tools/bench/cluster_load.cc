@@ -26,6 +26,7 @@
 #include "absl/flags/flag.h"
 #include "client/gateway_batch.h"
 #include "client/ledger_client.h"
+#include "client/transport_security.h"
 #include "common/command_line.h"
 #include "common/ecdsa.h"
 #include "common/json.h"
@@ -203,6 +204,7 @@ Status Run(int argc, char** argv) {
     return OkStatus();
   }
   PL_RETURN_IF_ERROR(ApplyCommandLine(argv[0], cl));
+  PL_RETURN_IF_ERROR(client::ConfigureTransportFromFlags("cluster_load"));
   Config c;
   PL_ASSIGN_OR_RETURN(std::string nodes, Require(FLAGS_nodes));
   c.nodes = SplitFlagList(nodes);

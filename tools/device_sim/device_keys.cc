@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "client/ledger_client.h"
+#include "client/transport_security.h"
 #include "common/key_file.h"
 #include "common/log.h"
 #include "common/worker.h"
@@ -58,6 +59,7 @@ StatusOr<RegistrationReport> RegisterDevices(
     const std::string& admin_key_path, const std::vector<std::pair<std::string, Bytes>>& devices) {
   PL_ASSIGN_OR_RETURN(ledger::Genesis genesis, ledger::LoadGenesis(genesis_path));
   PL_ASSIGN_OR_RETURN(PrivateKey admin, ReadKeyFile(admin_key_path));
+  PL_RETURN_IF_ERROR(client::ConfigureTransportFromFlags("device_sim"));
   PL_ASSIGN_OR_RETURN(std::unique_ptr<client::LedgerClient> cl,
                       client::LedgerClient::Create(nodes));
   PL_ASSIGN_OR_RETURN(v1::RegistryListing listing, cl->Devices(""));
@@ -126,6 +128,7 @@ StatusOr<RegistrationReport> RegisterDevices(
 
 StatusOr<Bytes> LookupGatewayKey(const std::vector<std::string>& nodes,
                                  const std::string& gateway_id) {
+  PL_RETURN_IF_ERROR(client::ConfigureTransportFromFlags("device_sim"));
   PL_ASSIGN_OR_RETURN(std::unique_ptr<client::LedgerClient> cl,
                       client::LedgerClient::Create(nodes));
   PL_ASSIGN_OR_RETURN(v1::RegistryListing listing, cl->Gateways(gateway_id));

@@ -58,6 +58,7 @@ StatusOr<ReportAnswer> SendIntegrityReport(const SimOptions& o, const Signer& ke
   Inbox inbox;
   MqttOptions mo;
   mo.uri = o.broker;
+  mo.security = o.broker_security;
   mo.client_id = o.client_id;
   PL_ASSIGN_OR_RETURN(
       auto mqtt, MqttClient::Connect(mo, [&inbox](MqttMessage m) { inbox.Put(std::move(m)); }));

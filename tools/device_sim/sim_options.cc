@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/command_line.h"
+#include "common/mqtt_flags.h"
 #include "common/pkcs11_flags.h"
 #include "device_protocol/topics.h"
 #include "ledger/record.h"
@@ -112,7 +113,10 @@ void PrintUsage(std::FILE* out) {
        {"devices", "device_prefix", "keys_dir", "register", "node", "genesis", "admin_key",
         "register_grace_ms"}},
       {"device key in a PKCS#11 token (one device: --devices=1)", Pkcs11FlagNames()},
-      {"MQTT", {"broker", "client_id", "topic_prefix", "wildcard_subscribe"}},
+      {"MQTT",
+       {"broker", "broker_ca", "broker_cert", "broker_key", "broker_user", "broker_password_file",
+        "client_id", "topic_prefix", "wildcard_subscribe"}},
+      {"gRPC to the nodes (--register)", {"tls_ca", "tls_cert", "tls_key", "insecure"}},
       {"authentication",
        {"mode", "gateway_pubkey", "gateway_id", "key_timeout_ms", "session_overrun_ms"}},
       {"readings",
@@ -220,6 +224,7 @@ Status SimOptions::Validate() const {
 StatusOr<SimOptions> OptionsFromFlags() {
   SimOptions o;
   o.broker = absl::GetFlag(FLAGS_broker);
+  PL_ASSIGN_OR_RETURN(o.broker_security, BrokerSecurityFromFlags());
   o.client_id = absl::GetFlag(FLAGS_client_id);
   o.topic_prefix = absl::GetFlag(FLAGS_topic_prefix);
   o.device_prefix = absl::GetFlag(FLAGS_device_prefix);

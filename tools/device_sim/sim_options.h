@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/mqtt_client.h"
 #include "common/pkcs11_signer.h"
 #include "common/status.h"
 
@@ -43,7 +44,8 @@ std::string_view FaultExpectedCode(Fault fault);
 
 struct SimOptions {
   std::string broker = "tcp://127.0.0.1:1883";
-  std::string client_id;  // empty: random
+  MqttSecurity broker_security;  // TLS files, username and password for the broker
+  std::string client_id;         // empty: random
   std::string topic_prefix = "devices";
   std::string device_prefix = "sim";
   uint64_t devices = 1;

@@ -616,6 +616,7 @@ StatusOr<Summary> SimRunner::Run() {
   const double start = SteadyMs();
   MqttOptions mo;
   mo.uri = o.broker;
+  mo.security = o.broker_security;
   mo.client_id = o.client_id;
   Impl* self = &m;
   PL_ASSIGN_OR_RETURN(m.mqtt, MqttClient::Connect(mo, [self](MqttMessage msg) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
+#include "client/transport_security.h"
 #include "common/ecdsa.h"
 #include "common/key_file.h"
 #include "common/log.h"
@@ -40,6 +41,7 @@ StatusOr<int> Done(Status s) {
 void PrintJson(const JsonValue& v) { std::printf("%s\n", WriteJsonPretty(v).c_str()); }
 
 StatusOr<std::unique_ptr<client::LedgerClient>> Connect(const Ctx& c) {
+  PL_RETURN_IF_ERROR(client::ConfigureTransportFromFlags("ledgerctl"));
   const std::vector<std::string> addrs = SplitFlagList(absl::GetFlag(FLAGS_node));
   client::ClientOptions o;
   o.timeout_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_timeout_ms));

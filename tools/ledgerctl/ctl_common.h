@@ -62,6 +62,7 @@ struct CommandGroup {
 
 // One per file, in the order `ledgerctl help` lists them.
 CommandGroup KeyCommands();        // keys_commands.cc: keygen, pubkey
+CommandGroup CertsCommands();      // certs_command.cc: certs
 CommandGroup GenesisCommands();    // genesis_command.cc: genesis
 CommandGroup QueryCommands();      // query_commands.cc: status, block, record, history, ...
 CommandGroup ProofCommands();      // proof_commands.cc: prove, verify-proof, verify, prove-all

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "client/transport_security.h"
 #include "common/command_line.h"
 #include "tools/ledgerctl/ctl_common.h"
 
@@ -20,9 +21,10 @@ namespace {
 constexpr int kExitUsage = 2;
 
 std::vector<CommandGroup> AllGroups() {
-  return {KeyCommands(),       GenesisCommands(),   QueryCommands(),   ProofCommands(),
-          RegistryCommands(),  AuditCommands(),     SubmitCommands(),  FirmwareCommands(),
-          IntegrityCommands(), ValidatorCommands(), MonitorCommands(), AccountAuditCommands()};
+  return {KeyCommands(),         CertsCommands(),     GenesisCommands(),   QueryCommands(),
+          ProofCommands(),       RegistryCommands(),  AuditCommands(),     SubmitCommands(),
+          FirmwareCommands(),    IntegrityCommands(), ValidatorCommands(), MonitorCommands(),
+          AccountAuditCommands()};
 }
 
 void PrintCommand(std::FILE* out, const Command& cmd) {
@@ -50,7 +52,9 @@ void PrintHelp(std::FILE* out, const std::vector<CommandGroup>& groups) {
   std::fputs(
       "\nevery command takes --json for machine-readable output, and --flagfile=FILE for flags\n"
       "read from FILE (one --name=value a line, '#' comments; later flags win). A command\n"
-      "refuses the flags of other commands.\n",
+      "refuses the flags of other commands. Commands that reach a node connect over TLS with\n"
+      "--tls_ca=FILE --tls_cert=FILE --tls_key=FILE (ledgerctl certs; docs/SECURITY.md), or\n"
+      "plaintext with --insecure; every command accepts these four.\n",
       out);
 }
 
@@ -147,8 +151,13 @@ int Main(int argc, char** argv) {
     return 0;
   }
   const std::set<std::string> own(cmd.flags.begin(), cmd.flags.end());
+  // Every command takes the transport flags: they matter only to those that reach a node.
+  const std::set<std::string> transport(client::TransportFlagNames().begin(),
+                                        client::TransportFlagNames().end());
   for (const GivenFlag& f : cl->flags) {
-    if (f.name != "json" && own.count(f.name) == 0) return Refuse(groups, cmd, f.name, "");
+    if (f.name != "json" && own.count(f.name) == 0 && transport.count(f.name) == 0) {
+      return Refuse(groups, cmd, f.name, "");
+    }
   }
   Status applied = ApplyCommandLine(argv[0], *cl);
   if (!applied.ok()) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "client/transport_security.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "ledger/block_header.h"
@@ -34,6 +35,7 @@ uint32_t ReadDeadlineMs() {
 }
 
 StatusOr<std::unique_ptr<client::LedgerClient>> ConnectOne(const std::string& addr) {
+  PL_RETURN_IF_ERROR(client::ConfigureTransportFromFlags("ledgerctl"));
   client::ClientOptions o;
   o.timeout_ms = ReadDeadlineMs();
   return client::LedgerClient::Create({addr}, o);
@@ -200,6 +202,7 @@ StatusOr<int> CmdWatch(const Ctx& c) {
   const std::vector<std::string> addrs = SplitFlagList(absl::GetFlag(FLAGS_node));
   client::ClientOptions o;
   o.timeout_ms = ReadDeadlineMs();
+  PL_RETURN_IF_ERROR(client::ConfigureTransportFromFlags("ledgerctl"));
   PL_ASSIGN_OR_RETURN(auto cl, client::LedgerClient::Create(addrs, o));
   const std::optional<uint64_t> count = absl::GetFlag(FLAGS_count);
   const uint64_t seconds = absl::GetFlag(FLAGS_seconds);
