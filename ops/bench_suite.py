@@ -71,6 +71,13 @@ def cpu_s(pid):
         return None
 
 
+def knows_insecure(binary):
+    """Whether `binary` has the --insecure flag (built after TLS came): older ones speak
+    plaintext without it and refuse an unknown flag."""
+    p = subprocess.run([binary, "--helpfull"], capture_output=True, text=True)
+    return "--insecure" in p.stdout + p.stderr
+
+
 def loadavg():
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -262,6 +269,7 @@ class Suite:
         a = self.a
         t.LEDGER_NODE = bin_dir + "/ledger_node"
         t.MQTT_BRIDGE = bin_dir + "/mqtt_bridge"
+        t.APPEND_INSECURE = knows_insecure(t.LEDGER_NODE)
         root = os.path.join(self.root, name)
         os.makedirs(root)
         chain = t.Chain(root, n=n, chain_id="bench" + name)
@@ -279,6 +287,7 @@ class Suite:
         procs.add("bridge", bridge.proc.pid)
         t.LEDGER_NODE = a.bin + "/ledger_node"
         t.MQTT_BRIDGE = a.bin + "/mqtt_bridge"
+        t.APPEND_INSECURE = True
         return root, chain, procs, bridge
 
     def ab_stage(self):
@@ -315,7 +324,7 @@ class Suite:
                "--nodes=" + ",".join(chain.addr(i) for i in range(len(chain.ids))),
                "--genesis=" + chain.genesis, "--gateway=gw-load",
                "--gateway_key=%s/gw-load.key" % chain.root, "--device=dev-1", "--threads=8",
-               "--batch=500", "--seconds=%d" % a.cluster_seconds, "--json"]
+               "--batch=500", "--seconds=%d" % a.cluster_seconds, "--json", "--insecure"]
         la = loadavg()
         c0 = procs.snap()
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)

@@ -183,13 +183,18 @@ def _grpc_binaries():
     return {b for b in (LEDGER_NODE, LEDGERCTL, MQTT_BRIDGE, DEVICE_SIM) if b}
 
 
+# False while starting binaries built before --insecure existed (ops/bench_suite.py's
+# --baseline_bin): they speak plaintext without it and refuse an unknown flag.
+APPEND_INSECURE = True
+
+
 def with_transport(args):
     """`args` with --insecure appended when it runs one of our gRPC binaries (directly or
     through `ip netns exec`) and names no transport flag of its own."""
     if isinstance(args, str):  # a shell command line
         return args
     args = [str(a) for a in args]
-    if not any(a in _grpc_binaries() for a in args):
+    if not APPEND_INSECURE or not any(a in _grpc_binaries() for a in args):
         return args
     if any(a == "--insecure" or a.startswith("--tls_") for a in args):
         return args
