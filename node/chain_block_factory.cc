@@ -75,13 +75,15 @@ PendingT MakePending(DerivedBlock d) {
 
 StatusOr<bool> ChainBlockFactory::SeenBelow(ByteView prev_hash, const Bytes& id,
                                             const std::pair<std::string, uint64_t>* seq) const {
+  // The head first: a block appended after this read is then either seen by the lookups
+  // below or still walked in the overlay.
+  const Bytes head = store_->head_hash();
   PL_ASSIGN_OR_RETURN(bool stored, store_->Contains(id));
   if (stored) return true;
   if (seq != nullptr) {
     PL_ASSIGN_OR_RETURN(stored, store_->ContainsSeq(seq->first, seq->second));
     if (stored) return true;
   }
-  const Bytes head = store_->head_hash();
   Bytes h(prev_hash);
   // Walk the proposed-but-unapplied blocks down to the store's head.
   for (int guard = 0; h != head && guard < 1024; ++guard) {
@@ -310,6 +312,36 @@ StatusOr<DerivedBlock> ChainBlockFactory::Materialize(ByteView block) {
   // Validate derives nothing for a block already in the store (the caller applies none).
   if (it == overlay_.end()) return FailedPreconditionError("block is in the store already");
   return it->second.block;
+}
+
+StatusOr<DerivedBlock> ChainBlockFactory::TakeCommitted(ByteView block) {
+  v1::ConsensusBlock cb;
+  if (!cb.ParseFromArray(block.data(), static_cast<int>(block.size()))) {
+    return DataLossError("committed block does not parse");
+  }
+  const Bytes hash = ledger::HeaderHash(cb.header());
+  if (overlay_.find(hash) == overlay_.end()) {
+    PL_RETURN_IF_ERROR(Materialize(block).status());  // derives it into the overlay
+  }
+  auto it = overlay_.find(hash);
+  if (it == overlay_.end()) return FailedPreconditionError("block is in the store already");
+  DerivedBlock& kept = it->second.block;
+  DerivedBlock out;
+  out.header = kept.header;
+  out.header_bytes = kept.header_bytes;
+  out.header_hash = kept.header_hash;
+  out.records = std::move(kept.records);
+  out.record_ids = std::move(kept.record_ids);
+  out.payloads = std::move(kept.payloads);
+  out.registry_ops = kept.registry_ops;  // RegistryAt reads them until Forget
+  out.request_ids = kept.request_ids;    // Validate of a re-sent block reads them
+  out.rejected_ids = kept.rejected_ids;
+  out.rejected_errors = kept.rejected_errors;
+  out.refused_records = std::move(kept.refused_records);
+  kept.records.clear();
+  kept.record_ids.clear();
+  kept.payloads.clear();
+  return out;
 }
 
 void ChainBlockFactory::Forget(uint64_t height) {

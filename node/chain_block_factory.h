@@ -9,7 +9,9 @@
 // left out and recorded as refused, and the other records of its batch are kept.
 //
 // Blocks proposed but not yet applied are remembered by header hash (the overlay), so a
-// pipelined block h+1 is checked against h's records before h is durable.
+// pipelined block h+1 is checked against h's records before h is durable. The store may be
+// appended to by another thread meanwhile (node/store_writer.h) as long as an appended
+// block stays in the overlay until Forget and changes no registry entry.
 //
 // Thread rules: not thread-safe; owned by the consensus thread, like the store's writes.
 #ifndef PROVLEDGER_NODE_CHAIN_BLOCK_FACTORY_H_
@@ -86,6 +88,10 @@ class ChainBlockFactory final : public consensus::BlockFactory {
   // The records and registry changes of a committed `block` (from the overlay when it was
   // built or validated here, derived again otherwise). kDataLoss if it does not check out.
   StatusOr<DerivedBlock> Materialize(ByteView block);
+  // Materialize, moving the records, their ids and payloads out of the overlay instead of
+  // copying them: once per committed block. The entry keeps what checks of later blocks
+  // read until Forget.
+  StatusOr<DerivedBlock> TakeCommitted(ByteView block);
   // Drops overlay entries at or below `height` (they are in the store now).
   void Forget(uint64_t height);
 

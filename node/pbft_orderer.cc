@@ -124,6 +124,13 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
   ScheduleSource schedule = [registry] { return registry->Get()->schedule(); };
   repairer_->SetScheduleSource(schedule);
   transfer_->SetScheduleSource(schedule);
+  writer_ = std::make_unique<StoreWriter>(std::max<size_t>(1, options_.apply_queue), [this] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writer_woke_ = true;
+    }
+    cv_.notify_one();
+  });
   worker_ = std::make_unique<Worker>("consensus", [this](Worker& w) { Run(w); });
   worker_->set_on_stop([this] { cv_.notify_all(); });
   if (store_->damaged_head() != 0) RequestRepair(store_->damaged_head());
@@ -131,6 +138,7 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
 
 PbftOrderer::~PbftOrderer() {
   worker_.reset();  // first: the consensus thread calls into everything else
+  writer_.reset();
   transfer_.reset();
   repairer_.reset();
   transport_.reset();
@@ -230,9 +238,14 @@ void PbftOrderer::Run(Worker& w) {
   while (!w.stopping() && !halted_) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_until(lock, next_tick, [&] { return w.stopping() || !events_.empty(); });
+      cv_.wait_until(lock, next_tick,
+                     [&] { return w.stopping() || !events_.empty() || writer_woke_; });
       batch.swap(events_);
+      writer_woke_ = false;
     }
+    CheckWriter();
+    if (halted_) break;
+    ProcessApplied();
     for (auto& e : batch) {
       if (halted_) break;
       Handle(e);
@@ -258,18 +271,23 @@ void PbftOrderer::Run(Worker& w) {
       RebroadcastWaiting();
     }
   }
+  // Stopping: what was handed to the writer is written, and its submitters answered.
+  if (!halted_) DrainWriter();
 }
 
 void PbftOrderer::Handle(Event& e) {
   switch (e.kind) {
     case Event::kRepair:
-      ApplyRepair(*e.repair);
+      DrainWriter();
+      if (!halted_) ApplyRepair(*e.repair);
       break;
     case Event::kTransfer:
-      ApplyTransfer(*e.transfer);
+      DrainWriter();
+      if (!halted_) ApplyTransfer(*e.transfer);
       break;
     case Event::kCatchUp:
-      if (e.target > store_->height()) StartTransfer(e.target);
+      DrainWriter();
+      if (!halted_ && e.target > store_->height()) StartTransfer(e.target);
       break;
     case Event::kMessage:
       core_->OnVerifiedMessage(e.msg);  // Deliver checked its signature
@@ -298,15 +316,15 @@ void PbftOrderer::OnTick() {
   if (halted_) return;
   if (++ticks_ % 100 == 0 && !forget_votes_.empty()) {
     // Votes at or below the stable checkpoint can never be asked for again.
-    Status s = vote_store_.Forget(forget_votes_);
+    auto gone = std::make_shared<std::vector<consensus::Vote>>(std::move(forget_votes_));
     forget_votes_.clear();
-    if (!s.ok()) {
-      Halt("prune_votes", store_->height(), s);
-      return;
-    }
+    writer_->Queue("prune_votes", store_->height(),
+                   [this, gone] { return vote_store_.Forget(*gone); });
   }
   if (ticks_ % 100 == 50 && options_.pruner != nullptr) {
-    // A light validator's old bodies (node/pruner.h): here, since this thread is the writer.
+    // A light validator's old bodies (node/pruner.h): here, with the writer idle.
+    DrainWriter();
+    if (halted_) return;
     Status s = options_.pruner->MaybePrune();
     if (!s.ok()) {
       Halt("prune", store_->height(), s);
@@ -361,6 +379,8 @@ void PbftOrderer::RebroadcastWaiting() {
 }
 
 void PbftOrderer::StartTransfer(uint64_t target) {
+  DrainWriter();  // the transfer starts above our durable head
+  if (halted_) return;
   if (transfer_start_ == 0) transfer_start_ = store_->height() + 1;
   transfer_->Request(store_->height() + 1, store_->head_hash(), target);
 }
@@ -386,43 +406,80 @@ void PbftOrderer::CatchUp(uint64_t target) {
 
 void PbftOrderer::FlushSends() {
   if (halted_) return;
+  if (pending_votes_.empty() && pending_sends_.empty()) return;
   // Persist before send: every new vote is durable before any message of the outputs it
-  // came with leaves (one synced write per batch of events).
-  if (!pending_votes_.empty()) {
-    Status s = vote_store_.Persist(pending_votes_);
-    pending_votes_.clear();
-    if (!s.ok()) {
-      Halt("votes", store_->height(), s);  // a vote we cannot make durable must not be sent
-      return;
-    }
-  }
-  for (const auto& [to, msg] : pending_sends_) {
-    const Bytes bytes = consensus::Encode(msg);
-    if (to == consensus::CoreOutput::kBroadcast) {
-      transport_->Broadcast(bytes);
-    } else {
-      transport_->Send(static_cast<uint32_t>(to), bytes);
-    }
-  }
+  // came with leaves (one synced write per batch of events). On the writer, behind the
+  // blocks committed by these outputs: a CHECKPOINT leaves once its block is durable. A
+  // failed write skips the sends (a vote we cannot make durable must not be sent).
+  auto votes = std::make_shared<std::vector<consensus::Vote>>(std::move(pending_votes_));
+  auto sends =
+      std::make_shared<std::vector<std::pair<int, ConsensusMsg>>>(std::move(pending_sends_));
+  pending_votes_.clear();
   pending_sends_.clear();
+  writer_->Queue("votes", store_->height(), [this, votes, sends] {
+    PL_RETURN_IF_ERROR(vote_store_.Persist(*votes));
+    for (const auto& [to, msg] : *sends) {
+      const Bytes bytes = consensus::Encode(msg);
+      if (to == consensus::CoreOutput::kBroadcast) {
+        transport_->Broadcast(bytes);
+      } else {
+        transport_->Send(static_cast<uint32_t>(to), bytes);
+      }
+    }
+    return OkStatus();
+  });
+  if (options_.apply_queue == 0) DrainWriter();
 }
 
 void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
-  DerivedBlock d;
-  bool appended = false;
-  Status s = applier_.ApplyCommitted(c, &d, &appended);
-  if (!s.ok()) {
-    // A validator that cannot persist must stop: the others go on (f of them may fail), and
-    // after a restart on a fixed disk this one catches up by state transfer.
-    Halt("apply", c.height, s);
-    return;
+  // Already here through state transfer.
+  if (c.height <= std::max(store_->height(), queued_height_)) return;
+  auto p = std::make_shared<PreparedBlock>();
+  applier_.PrepareCommitted(c, p.get());
+  p->derived.request_ids = c.request_ids;
+  const uint64_t h = c.height;
+  in_flight_.emplace(h, p);
+  queued_height_ = h;
+  // The consensus thread reads *p again only once TakeApplied names it (after the job).
+  writer_->AppendBlock(h, [this, p] {
+    PL_RETURN_IF_ERROR(applier_.WritePrepared(*p));
+    // Freed here rather than on the consensus thread; nothing reads them any more.
+    p->block = ledger::BlockToAppend();
+    return OkStatus();
+  });
+  // A block changing the registry was prepared on the registry as of the store's head, and
+  // the next is derived on its registry: it is finished before anything else goes on.
+  if (p->changes_registry || options_.apply_queue == 0) DrainWriter();
+}
+
+void PbftOrderer::ProcessApplied() {
+  for (uint64_t h : writer_->TakeApplied()) {
+    auto it = in_flight_.find(h);
+    if (it == in_flight_.end()) continue;
+    PreparedBlock& p = *it->second;
+    applier_.FinishPrepared(p);
+    NoteEpochEnd();
+    waiters_.Untrack(p.derived.request_ids);
+    // Requests ordered as rejected: their submitters learn why; nothing of them was written.
+    waiters_.Reject(p.derived.rejected_ids, p.derived.rejected_errors);
+    waiters_.Complete(p.derived.request_ids, h - 1, &p.derived.refused_records);
+    in_flight_.erase(it);
   }
-  if (!appended) return;
-  NoteEpochEnd();
-  waiters_.Untrack(c.request_ids);
-  // Requests ordered as rejected: their submitters learn why; nothing of them was written.
-  waiters_.Reject(d.rejected_ids, d.rejected_errors);
-  waiters_.Complete(c.request_ids, c.height - 1, &d.refused_records);
+}
+
+void PbftOrderer::CheckWriter() {
+  if (halted_) return;
+  StoreWriter::Failure f = writer_->failure();
+  // A validator that cannot persist must stop: the others go on (f of them may fail), and
+  // after a restart on a fixed disk this one catches up by state transfer.
+  if (!f.status.ok()) Halt(f.during, f.height, f.status);
+}
+
+void PbftOrderer::DrainWriter() {
+  if (halted_) return;
+  writer_->Drain();
+  ProcessApplied();
+  CheckWriter();
 }
 
 void PbftOrderer::ApplyTransfer(StateTransfer::Batch& batch) {

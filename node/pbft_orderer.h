@@ -5,12 +5,20 @@
 //   StateTransfer      fetching certified blocks from peers, on its own Worker
 //   BlockRepairer      fetching a damaged block again, on its own Worker
 //   BlockApplier       committed / fetched / repaired blocks into the store and registry
+//   StoreWriter        committed blocks and votes written and synced in order, on its own
+//                      thread, while the consensus thread goes on
 //   VoteStore          the core's votes, durable before anything of that output is sent
 //   ViewMonitor        view events and view health, for logs and `status`
 // The consensus thread is the sole owner of the core and the sole writer of the BlockStore:
 // every input (peer message, request, fetched block, repair copy) reaches it through one
-// bounded queue, and every core output is handled there: votes persisted, then messages
-// sent, blocks applied, waiters answered, a state transfer started.
+// bounded queue, and every core output is handled there. Its store writes go, in order,
+// to the StoreWriter: a committed block (derived here, written there), then the votes of
+// an output (written there, then that output's messages sent from there, so persist before
+// send holds, and a CHECKPOINT for a height leaves only once that block is durable). A
+// block's submitters are answered here once the writer reports it durable. Any other store
+// write (a fetched or repaired block, pruning) first waits for the writer to finish, and a
+// block that changes the registry is written the same way, so the registry and the store's
+// head the factory derives on never change behind the consensus thread's back.
 //
 // A store write that fails (disk full, I/O error: a committed or fetched block, a vote, a
 // repair) stops ordering for good: ev=store_write_failed is logged, nothing more is written
@@ -25,6 +33,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -45,6 +54,7 @@
 #include "node/pruner.h"
 #include "node/registry_holder.h"
 #include "node/state_transfer.h"
+#include "node/store_writer.h"
 #include "node/submission_waiters.h"
 #include "node/view_monitor.h"
 #include "node/vote_store.h"
@@ -58,7 +68,10 @@ struct PbftOptions {
   size_t max_block_batches = 64;           // ... or at this many gateway batches
   uint32_t view_change_timeout_ms = 2000;  // base; doubles per failed view change
   uint64_t checkpoint_interval = 16;
-  uint64_t window = 4;                 // blocks in flight
+  uint64_t window = 4;  // blocks in flight
+  // Committed blocks handed to the store writer and not yet durable, at most; 0 writes
+  // each on the consensus thread before it goes on (to measure what the pipeline gains).
+  size_t apply_queue = 4;
   uint32_t submit_timeout_ms = 30000;  // a submission not committed by then: DEADLINE_EXCEEDED
   size_t max_queued_events = 100000;
   size_t max_peer_queue = 20000;  // messages waiting for one peer; oldest dropped
@@ -132,6 +145,13 @@ class PbftOrderer final : public Orderer {
   // Consensus thread: makes the pending votes durable, then sends the pending messages.
   void FlushSends();
   void Apply(const consensus::CommittedBlock& c);
+  // Consensus thread: answers the submitters of the blocks the writer made durable.
+  void ProcessApplied();
+  // Consensus thread: waits for every queued store write, then ProcessApplied(); halts
+  // when one failed. Before any other store write, and before reading the store's head.
+  void DrainWriter();
+  // Consensus thread: halts when a queued store write failed.
+  void CheckWriter();
   void ApplyTransfer(StateTransfer::Batch& batch);
   void ApplyRepair(const BlockRepairer::Copy& r);
   // Consensus thread: caps the core at the epoch's end once a change is committed.
@@ -178,6 +198,10 @@ class PbftOrderer final : public Orderer {
   size_t transfer_settled_ = 0;  // requests its blocks settled so far
   uint64_t ticks_ = 0;
   bool halted_ = false;
+  // Blocks handed to writer_, not yet answered, by height; the highest such height.
+  std::map<uint64_t, std::shared_ptr<PreparedBlock>> in_flight_;
+  uint64_t queued_height_ = 0;
+  bool writer_woke_ = false;  // guarded by mu_: a write finished, for Run to look
 
   std::atomic<uint64_t> dropped_{0};
   // By validator index (ours unused): the highest height a checked message of that peer
@@ -189,10 +213,12 @@ class PbftOrderer final : public Orderer {
   Status failure_;  // guarded by fail_mu_
 
   // Threads, stopped in reverse order: the consensus thread first (it calls into the
-  // others), then the fetchers (they use the transport's stubs), then the transport.
+  // others), then the store writer (it sends), the fetchers (they use the transport's
+  // stubs), then the transport.
   std::unique_ptr<PeerTransport> transport_;
   std::unique_ptr<BlockRepairer> repairer_;
   std::unique_ptr<StateTransfer> transfer_;
+  std::unique_ptr<StoreWriter> writer_;  // sends through transport_
   std::unique_ptr<Worker> worker_;
 };
 
