@@ -53,24 +53,12 @@ ChainBlockFactory::ChainBlockFactory(ledger::BlockStore* store, const ledger::Ge
       checked_(checked) {}
 
 namespace {
-// The ids and (device, seq) pairs a derived block takes, for checks of later blocks.
 // A failed read of our store (kDataLoss, kInternal from BlockStore): never a verdict on a
 // request, which would be rejected on this replica only.
 bool IsStoreReadError(const Status& s) {
   return s.code() == StatusCode::kDataLoss || s.code() == StatusCode::kInternal;
 }
 
-template <typename PendingT>
-PendingT MakePending(DerivedBlock d) {
-  PendingT p;
-  p.ids.insert(d.record_ids.begin(), d.record_ids.end());
-  for (const auto& r : d.records) {
-    auto f = ledger::DecodeRecordFields(r);
-    if (f.ok() && f->from_device) p.seqs.insert({f->device, f->seq});
-  }
-  p.block = std::move(d);
-  return p;
-}
 }  // namespace
 
 StatusOr<bool> ChainBlockFactory::SeenBelow(ByteView prev_hash, const Bytes& id,
@@ -118,7 +106,7 @@ std::shared_ptr<const ledger::RegistrySnapshot> ChainBlockFactory::RegistryAt(
 
 Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
                                  const std::vector<v1::ConsensusRequest>& requests,
-                                 DerivedBlock* out) {
+                                 DerivedBlock* out, Pending* keys) {
   // Every replica checks a block's requests against the registry as of its parent, the
   // registry changes of pipelined blocks not yet applied included, so all derive the same
   // records whichever blocks each has applied yet.
@@ -158,6 +146,10 @@ Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
     }
   }
   (void)height;
+  if (keys != nullptr) {
+    keys->ids = std::move(ids);
+    keys->seqs = std::move(seqs);
+  }
   return OkStatus();
 }
 
@@ -174,9 +166,10 @@ StatusOr<consensus::Proposal> ChainBlockFactory::Build(uint64_t height, uint64_t
     reqs.push_back(std::move(cr));
   }
   DerivedBlock d;
+  Pending pending;
   // A request that no longer checks out (say a revoked device) is ordered as rejected
   // instead of stalling every later one or staying pending on the backups.
-  Status s = Derive(height, prev_hash, reqs, &d);
+  Status s = Derive(height, prev_hash, reqs, &d, &pending);
   if (IsStoreReadError(s)) return s;  // our disk, not the requests: propose nothing
   if (!s.ok()) {
     std::vector<v1::ConsensusRequest> good;
@@ -199,7 +192,7 @@ StatusOr<consensus::Proposal> ChainBlockFactory::Build(uint64_t height, uint64_t
     std::vector<Bytes> rejected_ids = std::move(d.rejected_ids);
     std::vector<Status> rejected_errors = std::move(d.rejected_errors);
     d = DerivedBlock();
-    PL_RETURN_IF_ERROR(Derive(height, prev_hash, good, &d));
+    PL_RETURN_IF_ERROR(Derive(height, prev_hash, good, &d, &pending));
     d.rejected_ids = std::move(rejected_ids);
     d.rejected_errors = std::move(rejected_errors);
   }
@@ -219,7 +212,8 @@ StatusOr<consensus::Proposal> ChainBlockFactory::Build(uint64_t height, uint64_t
   d.header_hash = ledger::HeaderHash(d.header_bytes);
   cb.set_header(d.header_bytes);
   consensus::Proposal p{d.header_hash, cb.SerializeAsString()};
-  overlay_[p.header_hash] = MakePending<Pending>(std::move(d));
+  pending.block = std::move(d);
+  overlay_[p.header_hash] = std::move(pending);
   return p;
 }
 
@@ -266,7 +260,8 @@ Status ChainBlockFactory::Validate(uint64_t height, uint64_t view, ByteView prev
   }
   std::vector<v1::ConsensusRequest> reqs(cb.requests().begin(), cb.requests().end());
   DerivedBlock d;
-  PL_RETURN_IF_ERROR(Derive(height, prev_hash, reqs, &d));
+  Pending pending;
+  PL_RETURN_IF_ERROR(Derive(height, prev_hash, reqs, &d, &pending));
   if (static_cast<int>(d.request_ids.size()) != cb.request_ids_size()) {
     return InvalidArgumentError("request ids do not match the requests");
   }
@@ -292,7 +287,8 @@ Status ChainBlockFactory::Validate(uint64_t height, uint64_t view, ByteView prev
   info->header_hash = hash;
   info->request_ids = d.request_ids;
   info->request_ids.insert(info->request_ids.end(), d.rejected_ids.begin(), d.rejected_ids.end());
-  overlay_[hash] = MakePending<Pending>(std::move(d));
+  pending.block = std::move(d);
+  overlay_[hash] = std::move(pending);
   return OkStatus();
 }
 

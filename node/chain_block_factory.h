@@ -96,9 +96,12 @@ class ChainBlockFactory final : public consensus::BlockFactory {
   void Forget(uint64_t height);
 
  private:
-  // Derives records from `requests` on top of `prev_hash` at `height`.
+  struct Pending;
+  // Derives records from `requests` on top of `prev_hash` at `height`; when `keys` is not
+  // null, its ids and seqs get those of the derived records (for the overlay).
   Status Derive(uint64_t height, ByteView prev_hash,
-                const std::vector<provledger::v1::ConsensusRequest>& requests, DerivedBlock* out);
+                const std::vector<provledger::v1::ConsensusRequest>& requests, DerivedBlock* out,
+                Pending* keys = nullptr);
   // Whether `id` (or `seq`, when not null) is on the chain below `prev_hash`: stored, or in
   // a proposed-but-unapplied block under it. The store's error when a read fails.
   StatusOr<bool> SeenBelow(ByteView prev_hash, const Bytes& id,

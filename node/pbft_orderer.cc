@@ -38,6 +38,9 @@ class PbftOrderer::GenesisChecker final : public consensus::SignatureChecker {
 };
 
 namespace {
+// What the factory derives blocks with, and relayed batches are checked with beforehand.
+BatchLimits FactoryLimits() { return BatchLimits(); }
+
 consensus::PbftConfig CoreConfig(const ledger::Genesis& genesis, uint32_t self,
                                  const PbftOptions& o, uint64_t epoch = 0, Bytes epoch_hash = {}) {
   consensus::PbftConfig cfg;
@@ -62,6 +65,7 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
                          PbftEpoch epoch)
     : store_(store),
       genesis_(genesis),
+      registry_(registry),
       key_(std::move(key)),
       self_(self),
       options_(options),
@@ -71,7 +75,7 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
       batch_cache_(kCheckedBatchCacheEntries, kCheckedBatchCacheBytes),
       factory_(
           store_, genesis_, registry, [] { return NowMs(); },  // block time: wall clock
-          BatchLimits(), &batch_cache_),
+          FactoryLimits(), &batch_cache_),
       applier_(store_, genesis_, registry, &factory_),
       vote_store_(store_, options_.persist_votes),
       monitor_(genesis_, 2 * CoreConfig(*genesis_, self_, options_).view_change_timeout_ticks),
@@ -124,13 +128,15 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
   ScheduleSource schedule = [registry] { return registry->Get()->schedule(); };
   repairer_->SetScheduleSource(schedule);
   transfer_->SetScheduleSource(schedule);
-  writer_ = std::make_unique<StoreWriter>(std::max<size_t>(1, options_.apply_queue), [this] {
+  auto wake = [this] {
     {
       std::lock_guard<std::mutex> lock(mu_);
       writer_woke_ = true;
     }
     cv_.notify_one();
-  });
+  };
+  writer_ = std::make_unique<StoreWriter>(std::max<size_t>(1, options_.apply_queue), wake);
+  vote_writer_ = std::make_unique<StoreWriter>(1, wake);
   worker_ = std::make_unique<Worker>("consensus", [this](Worker& w) { Run(w); });
   worker_->set_on_stop([this] { cv_.notify_all(); });
   if (store_->damaged_head() != 0) RequestRepair(store_->damaged_head());
@@ -139,6 +145,7 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
 PbftOrderer::~PbftOrderer() {
   worker_.reset();  // first: the consensus thread calls into everything else
   writer_.reset();
+  vote_writer_.reset();
   transfer_.reset();
   repairer_.reset();
   transport_.reset();
@@ -222,6 +229,13 @@ void PbftOrderer::Deliver(const v1::Delivery& d) {
     if (!ids.ok()) {
       dropped_.fetch_add(1);
       continue;
+    }
+    if (r.has_batch()) {
+      // Checked as ChainBlockFactory would, against the registry a block derived now would
+      // use; the cache hands the outcome only to a block derived on this very snapshot.
+      std::shared_ptr<const ledger::RegistrySnapshot> reg = registry_->Get();
+      StatusOr<CheckedBatch> checked = ValidateBatch(*genesis_, *reg, r.batch(), FactoryLimits());
+      if (checked.ok()) batch_cache_.Put(ids->id, r.batch(), std::move(reg), std::move(*checked));
     }
     Event e;
     e.kind = Event::kRequest;
@@ -318,8 +332,8 @@ void PbftOrderer::OnTick() {
     // Votes at or below the stable checkpoint can never be asked for again.
     auto gone = std::make_shared<std::vector<consensus::Vote>>(std::move(forget_votes_));
     forget_votes_.clear();
-    writer_->Queue("prune_votes", store_->height(),
-                   [this, gone] { return vote_store_.Forget(*gone); });
+    vote_writer_->Queue("prune_votes", store_->height(),
+                        [this, gone] { return vote_store_.Forget(*gone); });
   }
   if (ticks_ % 100 == 50 && options_.pruner != nullptr) {
     // A light validator's old bodies (node/pruner.h): here, with the writer idle.
@@ -407,28 +421,61 @@ void PbftOrderer::CatchUp(uint64_t target) {
 void PbftOrderer::FlushSends() {
   if (halted_) return;
   if (pending_votes_.empty() && pending_sends_.empty()) return;
-  // Persist before send: every new vote is durable before any message of the outputs it
-  // came with leaves (one synced write per batch of events). On the writer, behind the
-  // blocks committed by these outputs: a CHECKPOINT leaves once its block is durable. A
-  // failed write skips the sends (a vote we cannot make durable must not be sent).
-  auto votes = std::make_shared<std::vector<consensus::Vote>>(std::move(pending_votes_));
-  auto sends =
-      std::make_shared<std::vector<std::pair<int, ConsensusMsg>>>(std::move(pending_sends_));
-  pending_votes_.clear();
-  pending_sends_.clear();
-  writer_->Queue("votes", store_->height(), [this, votes, sends] {
-    PL_RETURN_IF_ERROR(vote_store_.Persist(*votes));
-    for (const auto& [to, msg] : *sends) {
-      const Bytes bytes = consensus::Encode(msg);
-      if (to == consensus::CoreOutput::kBroadcast) {
-        transport_->Broadcast(bytes);
-      } else {
-        transport_->Send(static_cast<uint32_t>(to), bytes);
-      }
+  // A CHECKPOINT says its block is applied here: it waits until that block is durable.
+  std::vector<std::pair<int, ConsensusMsg>> sends;
+  sends.reserve(pending_sends_.size());
+  for (auto& send : pending_sends_) {
+    if (send.second.type == ConsensusMsg::kCheckpoint && send.second.height > store_->height()) {
+      held_checkpoints_.push_back(std::move(send));
+    } else {
+      sends.push_back(std::move(send));
     }
-    return OkStatus();
-  });
-  if (options_.apply_queue == 0) DrainWriter();
+  }
+  pending_sends_.clear();
+  std::vector<consensus::Vote> votes = std::move(pending_votes_);
+  pending_votes_.clear();
+  QueueSends(std::move(votes), std::move(sends));
+}
+
+void PbftOrderer::QueueSends(std::vector<consensus::Vote> votes,
+                             std::vector<std::pair<int, ConsensusMsg>> sends) {
+  if (votes.empty() && sends.empty()) return;
+  bool queue = false;
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    for (auto& v : votes) out_votes_.push_back(std::move(v));
+    for (auto& m : sends) out_sends_.push_back(std::move(m));
+    queue = !out_queued_;
+    out_queued_ = true;
+  }
+  // One job takes everything handed over until it runs: the outputs of several loops of
+  // this thread, while the writer synced the last ones, cost one synced write.
+  if (queue) vote_writer_->Queue("votes", store_->height(), [this] { return SendOutputs(); });
+  if (options_.apply_queue == 0) vote_writer_->Drain();
+}
+
+Status PbftOrderer::SendOutputs() {
+  std::vector<consensus::Vote> votes;
+  std::vector<std::pair<int, ConsensusMsg>> sends;
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    votes.swap(out_votes_);
+    sends.swap(out_sends_);
+    out_queued_ = false;
+  }
+  // Persist before send: every new vote is durable before any message of the outputs it
+  // came with leaves. A failed write skips the sends (and the writer every later job): a
+  // vote we cannot make durable must not be sent.
+  PL_RETURN_IF_ERROR(vote_store_.Persist(votes));
+  for (const auto& [to, msg] : sends) {
+    const Bytes bytes = consensus::Encode(msg);
+    if (to == consensus::CoreOutput::kBroadcast) {
+      transport_->Broadcast(bytes);
+    } else {
+      transport_->Send(static_cast<uint32_t>(to), bytes);
+    }
+  }
+  return OkStatus();
 }
 
 void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
@@ -465,14 +512,30 @@ void PbftOrderer::ProcessApplied() {
     waiters_.Complete(p.derived.request_ids, h - 1, &p.derived.refused_records);
     in_flight_.erase(it);
   }
+  if (held_checkpoints_.empty()) return;
+  std::vector<std::pair<int, ConsensusMsg>> ready;
+  for (auto it = held_checkpoints_.begin(); it != held_checkpoints_.end();) {
+    if (it->second.height <= store_->height()) {
+      ready.push_back(std::move(*it));
+      it = held_checkpoints_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  QueueSends({}, std::move(ready));
 }
 
 void PbftOrderer::CheckWriter() {
   if (halted_) return;
-  StoreWriter::Failure f = writer_->failure();
   // A validator that cannot persist must stop: the others go on (f of them may fail), and
   // after a restart on a fixed disk this one catches up by state transfer.
-  if (!f.status.ok()) Halt(f.during, f.height, f.status);
+  for (StoreWriter* w : {writer_.get(), vote_writer_.get()}) {
+    StoreWriter::Failure f = w->failure();
+    if (!f.status.ok()) {
+      Halt(f.during, f.height, f.status);
+      return;
+    }
+  }
 }
 
 void PbftOrderer::DrainWriter() {

@@ -5,20 +5,21 @@
 //   StateTransfer      fetching certified blocks from peers, on its own Worker
 //   BlockRepairer      fetching a damaged block again, on its own Worker
 //   BlockApplier       committed / fetched / repaired blocks into the store and registry
-//   StoreWriter        committed blocks and votes written and synced in order, on its own
-//                      thread, while the consensus thread goes on
+//   StoreWriter        two: committed blocks written and synced in order on one, votes
+//                      (then the messages that carry them) on the other, while the
+//                      consensus thread goes on
 //   VoteStore          the core's votes, durable before anything of that output is sent
 //   ViewMonitor        view events and view health, for logs and `status`
 // The consensus thread is the sole owner of the core and the sole writer of the BlockStore:
 // every input (peer message, request, fetched block, repair copy) reaches it through one
-// bounded queue, and every core output is handled there. Its store writes go, in order,
-// to the StoreWriter: a committed block (derived here, written there), then the votes of
-// an output (written there, then that output's messages sent from there, so persist before
-// send holds, and a CHECKPOINT for a height leaves only once that block is durable). A
-// block's submitters are answered here once the writer reports it durable. Any other store
-// write (a fetched or repaired block, pruning) first waits for the writer to finish, and a
-// block that changes the registry is written the same way, so the registry and the store's
-// head the factory derives on never change behind the consensus thread's back.
+// bounded queue, and every core output is handled there. A committed block is derived here
+// and written and synced, in height order, by the block writer; its submitters are
+// answered here once that writer reports it durable. The votes of an output are written by
+// the vote writer, which then sends that output's messages (persist before send), but a
+// CHECKPOINT for a height, held here until that block is durable. Any other store write (a
+// fetched or repaired block, pruning) first waits for the block writer to finish, and a
+// block that changes the registry is finished before anything else goes on, so the registry
+// and the store's head the factory derives on never change behind this thread's back.
 //
 // A store write that fails (disk full, I/O error: a committed or fetched block, a vote, a
 // repair) stops ordering for good: ev=store_write_failed is logged, nothing more is written
@@ -114,7 +115,9 @@ class PbftOrderer final : public Orderer {
   std::vector<PeerState> peers() const override;
 
   // Takes a peer's delivery: checks each message's signature (on the calling gRPC thread)
-  // and queues the good ones; bad ones are counted and dropped.
+  // and queues the good ones; bad ones are counted and dropped. A relayed gateway batch is
+  // validated here too (signature, records, payloads) and the outcome kept for the block
+  // that orders it (CheckedBatchCache), so that the consensus thread does not check it.
   void Deliver(const provledger::v1::Delivery& d) override;
   // Fetches the blocks up to `target` by state transfer (posted to the consensus thread).
   void CatchUp(uint64_t target) override;
@@ -145,13 +148,20 @@ class PbftOrderer final : public Orderer {
   // Consensus thread: makes the pending votes durable, then sends the pending messages.
   void FlushSends();
   void Apply(const consensus::CommittedBlock& c);
-  // Consensus thread: answers the submitters of the blocks the writer made durable.
+  // Consensus thread: answers the submitters of the blocks the writer made durable, and
+  // sends the CHECKPOINTs held for them.
   void ProcessApplied();
-  // Consensus thread: waits for every queued store write, then ProcessApplied(); halts
-  // when one failed. Before any other store write, and before reading the store's head.
+  // Consensus thread: waits for every queued block write, then ProcessApplied(); halts
+  // when a write failed. Before any other block write, and before reading the store's head.
   void DrainWriter();
   // Consensus thread: halts when a queued store write failed.
   void CheckWriter();
+  // Consensus thread: hands `sends` to the vote writer, to leave once `votes` (and every
+  // vote handed over before) are durable.
+  void QueueSends(std::vector<consensus::Vote> votes,
+                  std::vector<std::pair<int, consensus::ConsensusMsg>> sends);
+  // Vote writer: persists every vote handed over so far, then sends the messages.
+  Status SendOutputs();
   void ApplyTransfer(StateTransfer::Batch& batch);
   void ApplyRepair(const BlockRepairer::Copy& r);
   // Consensus thread: caps the core at the epoch's end once a change is committed.
@@ -166,6 +176,7 @@ class PbftOrderer final : public Orderer {
 
   ledger::BlockStore* store_;
   const ledger::Genesis* genesis_;
+  RegistryHolder* registry_;
   PrivateKey key_;
   uint32_t self_;
   PbftOptions options_;
@@ -202,6 +213,13 @@ class PbftOrderer final : public Orderer {
   std::map<uint64_t, std::shared_ptr<PreparedBlock>> in_flight_;
   uint64_t queued_height_ = 0;
   bool writer_woke_ = false;  // guarded by mu_: a write finished, for Run to look
+  // Handed to the vote writer by QueueSends, taken by SendOutputs; guarded by out_mu_.
+  std::mutex out_mu_;
+  std::vector<consensus::Vote> out_votes_;
+  std::vector<std::pair<int, consensus::ConsensusMsg>> out_sends_;
+  bool out_queued_ = false;  // a SendOutputs job is queued and has not taken them yet
+  // Our CHECKPOINTs for heights not yet durable here.
+  std::vector<std::pair<int, consensus::ConsensusMsg>> held_checkpoints_;
 
   std::atomic<uint64_t> dropped_{0};
   // By validator index (ours unused): the highest height a checked message of that peer
@@ -218,7 +236,8 @@ class PbftOrderer final : public Orderer {
   std::unique_ptr<PeerTransport> transport_;
   std::unique_ptr<BlockRepairer> repairer_;
   std::unique_ptr<StateTransfer> transfer_;
-  std::unique_ptr<StoreWriter> writer_;  // sends through transport_
+  std::unique_ptr<StoreWriter> writer_;       // committed blocks
+  std::unique_ptr<StoreWriter> vote_writer_;  // votes, then sends through transport_
   std::unique_ptr<Worker> worker_;
 };
 

@@ -77,7 +77,7 @@ void StoreWriter::Loop(Worker& w) {
     if (!skip && s.ok() && item.block) applied_.push_back(item.height);
     if (!skip && !s.ok()) failure_ = Failure{s, item.during, item.height};
     done_cv_.notify_all();
-    if (wake_) {
+    if (wake_ && (item.block || !s.ok())) {
       lock.unlock();
       wake_();
       lock.lock();

@@ -11,8 +11,8 @@
 //
 // Owner: PbftOrderer. Thread rules: AppendBlock, Queue, Drain, TakeApplied and failure()
 // from the owner's thread (the consensus thread); `wake` is called on the writer thread,
-// after each job, without any lock of ours held. The destructor runs every job still
-// queued, then joins.
+// after each block job and after a failed job, without any lock of ours held. The destructor runs
+// every job still queued, then joins.
 #ifndef PROVLEDGER_NODE_STORE_WRITER_H_
 #define PROVLEDGER_NODE_STORE_WRITER_H_
 
@@ -38,7 +38,8 @@ class StoreWriter {
     uint64_t height = 0;
   };
 
-  // `max_blocks` >= 1. `wake` (may be empty) tells the owner that a job finished.
+  // `max_blocks` >= 1. `wake` (may be empty) tells the owner that a block job finished or
+  // a job failed.
   StoreWriter(size_t max_blocks, std::function<void()> wake);
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;

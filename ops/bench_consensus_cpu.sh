@@ -3,14 +3,16 @@
 # (docs/BENCHMARKS.md, "Consensus path (issue 16)").
 #
 #   ops/bench_consensus_cpu.sh --a=DIR [--b=DIR] [--reps=3] [--seconds=8] [--batch=500]
-#                              [--threads=8] [--node_flags="..."]
+#                              [--threads=8] [--node_flags="..."] [--a_flags="..."]
+#                              [--b_flags="..."]
 #
 # DIR holds ledger_node, ledgerctl and cluster_load (copies of an -c opt build: see
 # --stage=DIR below). For each rep, A then B: a fresh cluster of that build is started, loaded
 # by cluster_load at full speed for --seconds, and stopped. Printed per run: committed
 # records/s (chain records after - before, over the load's wall time) and CPU µs per committed
 # record for each validator (utime+stime from /proc/PID/stat over the load ÷ records), and at
-# the end the median of each and the B/A ratios pair by pair.
+# the end the median of each and the B/A ratios pair by pair. --node_flags go to every node,
+# --a_flags / --b_flags to A's / B's only (one build against itself with another flag).
 #
 # --perf=PREFIX: `perf record -g` of validators 0 (the primary) and 1 during each load, to
 # PREFIX.v0.data and PREFIX.v1.data (the last run's).
@@ -20,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-A="" B="" REPS=3 SECS=8 BATCH=500 THREADS=8 NODE_FLAGS="" STAGE="" PERF=""
+A="" B="" REPS=3 SECS=8 BATCH=500 THREADS=8 NODE_FLAGS="" STAGE="" PERF="" A_FLAGS="" B_FLAGS=""
 for a in "$@"; do
   case "$a" in
     --a=*) A="${a#*=}" ;;
@@ -30,6 +32,8 @@ for a in "$@"; do
     --batch=*) BATCH="${a#*=}" ;;
     --threads=*) THREADS="${a#*=}" ;;
     --node_flags=*) NODE_FLAGS="${a#*=}" ;;
+    --a_flags=*) A_FLAGS="${a#*=}" ;;
+    --b_flags=*) B_FLAGS="${a#*=}" ;;
     --stage=*) STAGE="${a#*=}" ;;
     --perf=*) PERF="${a#*=}" ;;
     *) echo "unknown argument $a" >&2; exit 2 ;;
@@ -54,8 +58,8 @@ TICK="$(getconf CLK_TCK)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-run_one() {  # DIR -> "records_per_s us0 us1 us2 us3"
-  local dir="$1" root pids=() addrs=() vals=() i port nodes r0 r1 t0 t1 c0=() c1=()
+run_one() {  # DIR EXTRA_FLAGS -> "records_per_s us0 us1 us2 us3"
+  local dir="$1" extra="$2" root pids=() addrs=() vals=() i port nodes r0 r1 t0 t1 c0=() c1=()
   root="$(mktemp -d /tmp/plbench_cpu.XXXXXX)"
   for i in 0 1 2 3; do
     "$dir/ledgerctl" keygen --out="$root/v$i.key" >/dev/null
@@ -70,7 +74,7 @@ run_one() {  # DIR -> "records_per_s us0 us1 us2 us3"
   for i in 0 1 2 3; do
     # shellcheck disable=SC2086
     "$dir/ledger_node" --genesis="$root/genesis.json" --node_id="v$i" --key="$root/v$i.key" \
-      --data_dir="$root/v$i" $NODE_FLAGS >"$root/v$i.log" 2>&1 &
+      --data_dir="$root/v$i" $NODE_FLAGS $extra >"$root/v$i.log" 2>&1 &
     pids+=("$!")
   done
   for i in 0 1 2 3; do
@@ -122,18 +126,18 @@ EOF
 median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 echo "4 validators, cluster_load batch=$BATCH threads=$THREADS, ${SECS}s a run, $REPS reps;" \
-  "node flags: ${NODE_FLAGS:-defaults}; $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+  "node flags: ${NODE_FLAGS:-defaults} (A: ${A_FLAGS:-none}, B: ${B_FLAGS:-none}); $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "| run | build | records/s | CPU µs/record v0 v1 v2 v3 | mean µs/record/validator |"
 echo "|---|---|---|---|---|"
 RA=() RB=() UA=() UB=() RATIO_R=() RATIO_U=()
 for rep in $(seq "$REPS"); do
   for side in A B; do
-    dir="$A"
+    dir="$A" extra="$A_FLAGS"
     if [ "$side" = B ]; then
       [ -n "$B" ] || continue
-      dir="$B"
+      dir="$B" extra="$B_FLAGS"
     fi
-    read -r rps u0 u1 u2 u3 <<<"$(run_one "$dir")"
+    read -r rps u0 u1 u2 u3 <<<"$(run_one "$dir" "$extra")"
     mean="$(python3 -c "print('%.1f' % (($u0+$u1+$u2+$u3)/4))")"
     echo "| $rep | $side | $rps | $u0 $u1 $u2 $u3 | $mean |"
     if [ "$side" = A ]; then RA+=("$rps"); UA+=("$mean"); else
