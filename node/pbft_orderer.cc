@@ -509,7 +509,8 @@ void PbftOrderer::ProcessApplied() {
     waiters_.Untrack(p.derived.request_ids);
     // Requests ordered as rejected: their submitters learn why; nothing of them was written.
     waiters_.Reject(p.derived.rejected_ids, p.derived.rejected_errors);
-    waiters_.Complete(p.derived.request_ids, h - 1, &p.derived.refused_records);
+    waiters_.Complete(p.derived.request_ids, h - 1, &p.derived.refused_records,
+                      &p.derived.record_ids);
     in_flight_.erase(it);
   }
   if (held_checkpoints_.empty()) return;

@@ -4,14 +4,16 @@
 #
 #   ops/bench_consensus_cpu.sh --a=DIR [--b=DIR] [--reps=3] [--seconds=8] [--batch=500]
 #                              [--threads=8] [--node_flags="..."] [--a_flags="..."]
-#                              [--b_flags="..."]
+#                              [--b_flags="..."] [--rate=0]
 #
 # DIR holds ledger_node, ledgerctl and cluster_load (copies of an -c opt build: see
 # --stage=DIR below). For each rep, A then B: a fresh cluster of that build is started, loaded
 # by cluster_load at full speed for --seconds, and stopped. Printed per run: committed
-# records/s (chain records after - before, over the load's wall time) and CPU µs per committed
+# records/s (chain records after - before, over the load's wall time), records per block, and
+# CPU µs per committed
 # record for each validator (utime+stime from /proc/PID/stat over the load ÷ records), and at
-# the end the median of each and the B/A ratios pair by pair. --node_flags go to every node,
+# the end the median of each and the B/A ratios pair by pair. --rate: records/s offered (0:
+# as fast as answered, closed loop: each submitter thread waits for its answer). --node_flags go to every node,
 # --a_flags / --b_flags to A's / B's only (one build against itself with another flag).
 #
 # --perf=PREFIX: `perf record -g` of validators 0 (the primary) and 1 during each load, to
@@ -22,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-A="" B="" REPS=3 SECS=8 BATCH=500 THREADS=8 NODE_FLAGS="" STAGE="" PERF="" A_FLAGS="" B_FLAGS=""
+A="" B="" REPS=3 SECS=8 BATCH=500 THREADS=8 NODE_FLAGS="" STAGE="" PERF="" A_FLAGS="" B_FLAGS="" RATE=0
 for a in "$@"; do
   case "$a" in
     --a=*) A="${a#*=}" ;;
@@ -33,6 +35,7 @@ for a in "$@"; do
     --threads=*) THREADS="${a#*=}" ;;
     --node_flags=*) NODE_FLAGS="${a#*=}" ;;
     --a_flags=*) A_FLAGS="${a#*=}" ;;
+    --rate=*) RATE="${a#*=}" ;;
     --b_flags=*) B_FLAGS="${a#*=}" ;;
     --stage=*) STAGE="${a#*=}" ;;
     --perf=*) PERF="${a#*=}" ;;
@@ -87,9 +90,9 @@ run_one() {  # DIR EXTRA_FLAGS -> "records_per_s us0 us1 us2 us3"
     --admin_key="$root/admin.key" --genesis="$root/genesis.json" --node="$nodes" >/dev/null
   "$dir/ledgerctl" register-device --id=dev-bench --key="$root/dev-bench.key" \
     --admin_key="$root/admin.key" --genesis="$root/genesis.json" --node="$nodes" >/dev/null
-  records() {
+  records() {  # "records height" of node 0
     "$dir/ledgerctl" status --node="${addrs[0]}" --json |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])'
+      python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["records"], s["height"])'
   }
   r0="$(records)"
   for i in 0 1 2 3; do c0+=("$(cpu_ticks "${pids[$i]}")"); done
@@ -103,7 +106,7 @@ run_one() {  # DIR EXTRA_FLAGS -> "records_per_s us0 us1 us2 us3"
   t0="$(date +%s.%N)"
   "$dir/cluster_load" --nodes="$nodes" --genesis="$root/genesis.json" --gateway=gw-bench \
     --gateway_key="$root/gw-bench.key" --device=dev-bench --threads="$THREADS" \
-    --batch="$BATCH" --seconds="$SECS" --warmup_s=0 --json >"$root/load.json"
+    --batch="$BATCH" --seconds="$SECS" --rate="$RATE" --warmup_s=0 --json >"$root/load.json"
   t1="$(date +%s.%N)"
   for p in "${perf_pids[@]}"; do wait "$p" || true; done
   for i in 0 1 2 3; do c1+=("$(cpu_ticks "${pids[$i]}")"); done
@@ -113,22 +116,23 @@ run_one() {  # DIR EXTRA_FLAGS -> "records_per_s us0 us1 us2 us3"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$root"
-  python3 - "$r0" "$r1" "$t0" "$t1" "$TICK" "${c0[@]}" "${c1[@]}" <<'EOF'
+  python3 - $r0 $r1 "$t0" "$t1" "$TICK" "${c0[@]}" "${c1[@]}" <<'EOF'
 import sys
-r0, r1, t0, t1, tick = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-c = [int(x) for x in sys.argv[6:]]
+r0, h0, r1, h1 = (int(x) for x in sys.argv[1:5])
+t0, t1, tick = float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
+c = [int(x) for x in sys.argv[8:]]
 recs = max(1, r1 - r0)
 us = [(c[4 + i] - c[i]) / tick * 1e6 / recs for i in range(4)]
-print("%d %s" % (recs / (t1 - t0), " ".join("%.1f" % u for u in us)))
+print("%d %d %s" % (recs / (t1 - t0), recs / max(1, h1 - h0), " ".join("%.1f" % u for u in us)))
 EOF
 }
 
 median() { python3 -c 'import statistics,sys; print("%.2f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
-echo "4 validators, cluster_load batch=$BATCH threads=$THREADS, ${SECS}s a run, $REPS reps;" \
+echo "4 validators, cluster_load batch=$BATCH threads=$THREADS rate=$RATE, ${SECS}s a run, $REPS reps;" \
   "node flags: ${NODE_FLAGS:-defaults} (A: ${A_FLAGS:-none}, B: ${B_FLAGS:-none}); $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
-echo "| run | build | records/s | CPU µs/record v0 v1 v2 v3 | mean µs/record/validator |"
-echo "|---|---|---|---|---|"
+echo "| run | build | records/s | records/block | CPU µs/record v0 v1 v2 v3 | mean µs/record/validator |"
+echo "|---|---|---|---|---|---|"
 RA=() RB=() UA=() UB=() RATIO_R=() RATIO_U=()
 for rep in $(seq "$REPS"); do
   for side in A B; do
@@ -137,9 +141,9 @@ for rep in $(seq "$REPS"); do
       [ -n "$B" ] || continue
       dir="$B" extra="$B_FLAGS"
     fi
-    read -r rps u0 u1 u2 u3 <<<"$(run_one "$dir" "$extra")"
+    read -r rps rpb u0 u1 u2 u3 <<<"$(run_one "$dir" "$extra")"
     mean="$(python3 -c "print('%.1f' % (($u0+$u1+$u2+$u3)/4))")"
-    echo "| $rep | $side | $rps | $u0 $u1 $u2 $u3 | $mean |"
+    echo "| $rep | $side | $rps | $rpb | $u0 $u1 $u2 $u3 | $mean |"
     if [ "$side" = A ]; then RA+=("$rps"); UA+=("$mean"); else
       RB+=("$rps"); UB+=("$mean")
       RATIO_R+=("$(python3 -c "print(${RB[-1]}/${RA[-1]})")")
