@@ -332,14 +332,20 @@ void PbftOrderer::OnTick() {
     // Votes at or below the stable checkpoint can never be asked for again.
     auto gone = std::make_shared<std::vector<consensus::Vote>>(std::move(forget_votes_));
     forget_votes_.clear();
-    vote_writer_->Queue("prune_votes", store_->height(),
-                        [this, gone] { return vote_store_.Forget(*gone); });
+    vote_writer_->Queue("prune_votes", store_->height(), [this, gone] {
+      std::lock_guard<std::mutex> lock(store_write_mu_);
+      return vote_store_.Forget(*gone);
+    });
   }
   if (ticks_ % 100 == 50 && options_.pruner != nullptr) {
     // A light validator's old bodies (node/pruner.h): here, with the writer idle.
     DrainWriter();
     if (halted_) return;
-    Status s = options_.pruner->MaybePrune();
+    Status s;
+    {
+      std::lock_guard<std::mutex> lock(store_write_mu_);
+      s = options_.pruner->MaybePrune();
+    }
     if (!s.ok()) {
       Halt("prune", store_->height(), s);
       return;
@@ -466,7 +472,10 @@ Status PbftOrderer::SendOutputs() {
   // Persist before send: every new vote is durable before any message of the outputs it
   // came with leaves. A failed write skips the sends (and the writer every later job): a
   // vote we cannot make durable must not be sent.
-  PL_RETURN_IF_ERROR(vote_store_.Persist(votes));
+  {
+    std::lock_guard<std::mutex> lock(store_write_mu_);
+    PL_RETURN_IF_ERROR(vote_store_.Persist(votes));
+  }
   for (const auto& [to, msg] : sends) {
     const Bytes bytes = consensus::Encode(msg);
     if (to == consensus::CoreOutput::kBroadcast) {
@@ -489,7 +498,10 @@ void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
   queued_height_ = h;
   // The consensus thread reads *p again only once TakeApplied names it (after the job).
   writer_->AppendBlock(h, [this, p] {
-    PL_RETURN_IF_ERROR(applier_.WritePrepared(*p));
+    {
+      std::lock_guard<std::mutex> lock(store_write_mu_);
+      PL_RETURN_IF_ERROR(applier_.WritePrepared(*p));
+    }
     // Freed here rather than on the consensus thread; nothing reads them any more.
     p->block = ledger::BlockToAppend();
     return OkStatus();
@@ -551,7 +563,11 @@ void PbftOrderer::ApplyTransfer(StateTransfer::Batch& batch) {
   std::vector<consensus::TransferredBlock> got;
   for (PeerBlock& pb : batch.blocks) {
     bool appended = false;
-    Status s = applier_.ApplyFetched(pb, &appended);
+    Status s;
+    {
+      std::lock_guard<std::mutex> lock(store_write_mu_);
+      s = applier_.ApplyFetched(pb, &appended);
+    }
     if (!s.ok() && !store_->write_status().ok()) {
       // Our disk, not the peer's block: asking another peer would fail the same way.
       Halt("state_transfer", pb.header.height, s);
@@ -591,7 +607,11 @@ void PbftOrderer::ApplyTransfer(StateTransfer::Batch& batch) {
 }
 
 void PbftOrderer::ApplyRepair(const BlockRepairer::Copy& r) {
-  Status s = applier_.ApplyRepair(r);
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(store_write_mu_);
+    s = applier_.ApplyRepair(r);
+  }
   if (!s.ok() && !store_->write_status().ok()) {
     Halt("repair", r.height, s);
     return;

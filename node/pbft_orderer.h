@@ -213,6 +213,10 @@ class PbftOrderer final : public Orderer {
   std::map<uint64_t, std::shared_ptr<PreparedBlock>> in_flight_;
   uint64_t queued_height_ = 0;
   bool writer_woke_ = false;  // guarded by mu_: a write finished, for Run to look
+  // Held around every store write (BlockStore: one writer at a time): the two writers' and
+  // this thread's. A failed write then sets the store's write_status() before any other
+  // write starts, so nothing reaches RocksDB after a failed WAL write.
+  std::mutex store_write_mu_;
   // Handed to the vote writer by QueueSends, taken by SendOutputs; guarded by out_mu_.
   std::mutex out_mu_;
   std::vector<consensus::Vote> out_votes_;
