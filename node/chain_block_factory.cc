@@ -66,12 +66,13 @@ StatusOr<bool> ChainBlockFactory::SeenBelow(ByteView prev_hash, const Bytes& id,
   // The head first: a block appended after this read is then either seen by the lookups
   // below or still walked in the overlay.
   const Bytes head = store_->head_hash();
-  PL_ASSIGN_OR_RETURN(bool stored, store_->Contains(id));
+  // A device's record: one lookup. A stored record with this id has this (device, seq) (the
+  // id hashes the record's bytes), and the store writes, prunes and installs its id and
+  // (device, seq) index entries together, so "id or (device, seq) stored" is "(device, seq)
+  // stored".
+  PL_ASSIGN_OR_RETURN(bool stored, seq != nullptr ? store_->ContainsSeq(seq->first, seq->second)
+                                                  : store_->Contains(id));
   if (stored) return true;
-  if (seq != nullptr) {
-    PL_ASSIGN_OR_RETURN(stored, store_->ContainsSeq(seq->first, seq->second));
-    if (stored) return true;
-  }
   Bytes h(prev_hash);
   // Walk the proposed-but-unapplied blocks down to the store's head.
   for (int guard = 0; h != head && guard < 1024; ++guard) {
