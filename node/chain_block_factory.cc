@@ -42,6 +42,25 @@ StatusOr<Bytes> RequestId(const std::string& chain_id, const v1::ConsensusReques
   return std::move(ids.id);
 }
 
+size_t PrecheckProposal(const ledger::Genesis& genesis,
+                        std::shared_ptr<const ledger::RegistrySnapshot> registry, ByteView block,
+                        const BatchLimits& limits, CheckedBatchCache* cache) {
+  v1::ConsensusBlock cb;
+  if (!cb.ParseFromArray(block.data(), static_cast<int>(block.size()))) return 0;
+  size_t validated = 0;
+  for (int i = 0; i < cb.requests_size(); ++i) {
+    const v1::ConsensusRequest& req = cb.requests(i);
+    if (!req.has_batch()) continue;
+    if (i < cb.request_ids_size() && cache->Contains(cb.request_ids(i))) continue;
+    StatusOr<CheckedBatch> checked = ValidateBatch(genesis, *registry, req.batch(), limits);
+    ++validated;
+    if (!checked.ok()) continue;  // the derivation refuses it again, with the same reason
+    const Bytes id = checked->digest;
+    cache->Put(id, req.batch(), registry, std::move(*checked));
+  }
+  return validated;
+}
+
 ChainBlockFactory::ChainBlockFactory(ledger::BlockStore* store, const ledger::Genesis* genesis,
                                      RegistryHolder* registry, Clock clock, BatchLimits limits,
                                      CheckedBatchCache* checked)

@@ -68,6 +68,16 @@ StatusOr<RequestIds> IdentifyRequest(const std::string& chain_id,
 // IdentifyRequest(chain_id, r).id.
 StatusOr<Bytes> RequestId(const std::string& chain_id, const provledger::v1::ConsensusRequest& r);
 
+// For a replica's gRPC thread, ahead of the consensus thread deriving it: validates the
+// gateway batches of a proposed `block` (a serialized ConsensusBlock) against `registry` and
+// keeps their outcomes in `cache` under the digest it computes, so that the derivation on
+// that very snapshot takes them instead of validating again. Skips a batch whose claimed
+// request id the cache holds already (a wrong claim only costs a validation later). Returns
+// how many it validated; a block that does not parse validates nothing.
+size_t PrecheckProposal(const ledger::Genesis& genesis,
+                        std::shared_ptr<const ledger::RegistrySnapshot> registry, ByteView block,
+                        const BatchLimits& limits, CheckedBatchCache* cache);
+
 class ChainBlockFactory final : public consensus::BlockFactory {
  public:
   using Clock = std::function<uint64_t()>;

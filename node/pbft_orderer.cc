@@ -222,6 +222,11 @@ void PbftOrderer::Deliver(const v1::Delivery& d) {
       continue;
     }
     NotePeer(e.msg);
+    if (e.msg.type == ConsensusMsg::kPrePrepare && !e.msg.block.empty()) {
+      // Batches submitted to the primary reach us first in its proposal: checked here, not
+      // on the consensus thread (relayed ones were, below, when they came).
+      PrecheckProposal(*genesis_, registry_->Get(), e.msg.block, FactoryLimits(), &batch_cache_);
+    }
     if (!Post(std::move(e)).ok()) dropped_.fetch_add(1);
   }
   for (const auto& r : d.requests()) {
@@ -235,7 +240,9 @@ void PbftOrderer::Deliver(const v1::Delivery& d) {
       // use; the cache hands the outcome only to a block derived on this very snapshot.
       std::shared_ptr<const ledger::RegistrySnapshot> reg = registry_->Get();
       StatusOr<CheckedBatch> checked = ValidateBatch(*genesis_, *reg, r.batch(), FactoryLimits());
-      if (checked.ok()) batch_cache_.Put(ids->id, r.batch(), std::move(reg), std::move(*checked));
+      if (checked.ok()) {
+        batch_cache_.Put(checked->digest, r.batch(), std::move(reg), std::move(*checked));
+      }
     }
     Event e;
     e.kind = Event::kRequest;

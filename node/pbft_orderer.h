@@ -115,9 +115,10 @@ class PbftOrderer final : public Orderer {
   std::vector<PeerState> peers() const override;
 
   // Takes a peer's delivery: checks each message's signature (on the calling gRPC thread)
-  // and queues the good ones; bad ones are counted and dropped. A relayed gateway batch is
-  // validated here too (signature, records, payloads) and the outcome kept for the block
-  // that orders it (CheckedBatchCache), so that the consensus thread does not check it.
+  // and queues the good ones; bad ones are counted and dropped. A relayed gateway batch, and
+  // the batches of a PRE-PREPARE not seen relayed, are validated here too (signature,
+  // records, payloads) and the outcome kept for the block that orders them
+  // (CheckedBatchCache), so that the consensus thread does not check them.
   void Deliver(const provledger::v1::Delivery& d) override;
   // Fetches the blocks up to `target` by state transfer (posted to the consensus thread).
   void CatchUp(uint64_t target) override;

@@ -434,6 +434,49 @@ TEST_F(ChainBlockFactoryTest, DerivationTakesABatchValidatedAtSubmissionOnce) {
   EXPECT_EQ(info.header_hash, p->header_hash);
 }
 
+// A backup's gRPC thread checks the batches of a PRE-PREPARE ahead of its consensus thread
+// (PbftOrderer::Deliver): the derivation then takes both outcomes, and the block is the same.
+TEST_F(ChainBlockFactoryTest, AProposalPrecheckedAheadIsDerivedFromTheCache) {
+  const Bytes zero(32, '\0');
+  auto p = factory_->Build(1, 0, zero, {Batch("dev-1", 1), BatchOf({{"dev-1", 2}, {"dev-2", 1}})});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  CheckedBatchCache cache(16, 1 << 20);
+  EXPECT_EQ(PrecheckProposal(genesis_, registry_->Get(), p->block, BatchLimits(), &cache), 2u);
+  EXPECT_EQ(cache.size(), 2u);
+  // Seen already: not validated again.
+  EXPECT_EQ(PrecheckProposal(genesis_, registry_->Get(), p->block, BatchLimits(), &cache), 0u);
+  EXPECT_EQ(PrecheckProposal(genesis_, registry_->Get(), "not a block", BatchLimits(), &cache), 0u);
+  ChainBlockFactory backup(
+      store_.get(), &genesis_, registry_.get(), [] { return uint64_t{1}; }, BatchLimits(), &cache);
+  consensus::BlockInfo info;
+  ASSERT_TRUE(backup.Validate(1, 0, zero, p->block, &info).ok());
+  EXPECT_EQ(info.header_hash, p->header_hash);
+  EXPECT_EQ(cache.hits(), 2u);
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+// A primary that names a wrong request id in its proposal gains nothing: the outcome is
+// kept under the digest of the batch itself, and a bad signature is kept nowhere.
+TEST_F(ChainBlockFactoryTest, APrecheckKeepsOutcomesUnderTheirOwnDigest) {
+  const Bytes zero(32, '\0');
+  auto p = factory_->Build(1, 0, zero, {Batch("dev-1", 1)});
+  ASSERT_TRUE(p.ok());
+  v1::ConsensusBlock cb;
+  ASSERT_TRUE(cb.ParseFromString(p->block));
+  const Bytes real_id = cb.request_ids(0);
+  cb.set_request_ids(0, Bytes(32, 'x'));
+  v1::ConsensusRequest forged;
+  ASSERT_TRUE(forged.ParseFromString(BatchOf({{"dev-1", 9}}, /*bad_signature=*/true).payload));
+  *cb.add_requests() = forged;
+  CheckedBatchCache cache(16, 1 << 20);
+  EXPECT_EQ(
+      PrecheckProposal(genesis_, registry_->Get(), cb.SerializeAsString(), BatchLimits(), &cache),
+      2u);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_TRUE(cache.Contains(real_id));
+  EXPECT_FALSE(cache.Contains(Bytes(32, 'x')));
+}
+
 TEST_F(ChainBlockFactoryTest, ABatchCheckedAgainstAnOlderRegistryIsValidatedAgain) {
   CheckedBatchCache cache(16, 1 << 20);
   ChainBlockFactory f(
