@@ -307,8 +307,9 @@ void PbftOrderer::Handle(Event& e) {
       if (!halted_) ApplyTransfer(*e.transfer);
       break;
     case Event::kCatchUp:
-      DrainWriter();
-      if (!halted_ && e.target > store_->height()) StartTransfer(e.target);
+      // Blocks we committed and are writing are no reason to fetch (StartTransfer waits for
+      // the writer when one is).
+      if (e.target > std::max(store_->height(), queued_height_)) StartTransfer(e.target);
       break;
     case Event::kMessage:
       core_->OnVerifiedMessage(e.msg);  // Deliver checked its signature
