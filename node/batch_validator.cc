@@ -84,16 +84,15 @@ StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
   // The signature first: an unsigned batch learns nothing about devices or records.
   // Each record is hashed once: its id serves the batch digest and the checks below.
   std::vector<Bytes> ids = RecordIds(batch);
-  {
-    const Bytes digest = ledger::BatchDigest(genesis.chain_id, batch.gateway(), ids);
-    Status sig = VerifySignature(gw->pubkey, digest, batch.signature());
-    if (!sig.ok()) {
-      return UnauthenticatedError("batch signature of gateway '" + batch.gateway() +
-                                  "' does not verify: " + sig.message());
-    }
+  Bytes digest = ledger::BatchDigest(genesis.chain_id, batch.gateway(), ids);
+  Status sig = VerifySignature(gw->pubkey, digest, batch.signature());
+  if (!sig.ok()) {
+    return UnauthenticatedError("batch signature of gateway '" + batch.gateway() +
+                                "' does not verify: " + sig.message());
   }
   CheckedBatch out;
   out.gateway = batch.gateway();
+  out.digest = std::move(digest);
   out.records.reserve(batch.records_size());
   for (int i = 0; i < batch.records_size(); ++i) {
     const std::string where = "record " + std::to_string(i);

@@ -49,6 +49,7 @@ struct RecordRefusal {
 
 struct CheckedBatch {
   std::string gateway;
+  Bytes digest;                        // gateway batches: the batch digest (its request id)
   std::vector<CheckedRecord> records;  // the records that passed, in batch order
   std::vector<RecordRefusal> refused;  // the others, in batch order
   // The registry snapshot it was checked against, when the caller holds it as shared (so

@@ -15,17 +15,31 @@ Status BlockApplier::ApplyCommitted(const consensus::CommittedBlock& c, DerivedB
                                     bool* appended) {
   *appended = false;
   if (c.height <= store_->height()) return OkStatus();  // already here through state transfer
-  auto d = factory_->Materialize(c.block);
+  PreparedBlock p;
+  PrepareCommitted(c, &p);
+  PL_RETURN_IF_ERROR(WritePrepared(p));
+  FinishPrepared(p);
+  *derived = std::move(p.derived);
+  *appended = true;
+  return OkStatus();
+}
+
+void BlockApplier::PrepareCommitted(const consensus::CommittedBlock& c, PreparedBlock* out) {
+  auto d = factory_->TakeCommitted(c.block);
   if (!d.ok()) {
     LogError("committed_block_invalid").Kv("height", c.height).Kv("err", d.status().ToString());
     std::abort();  // a certified block we cannot derive: our state is wrong, stop
   }
-  ledger::BlockToAppend b;
+  out->height = c.height;
+  out->view = c.view;
+  out->header_hash = c.header_hash;
+  ledger::BlockToAppend& b = out->block;
   b.header_bytes = d->header_bytes;
-  b.records = d->records;
+  b.records = std::move(d->records);
   bool any_payload = false;
   for (const auto& p : d->payloads) any_payload = any_payload || p.has_value();
-  if (any_payload) b.payloads = d->payloads;
+  if (any_payload) b.payloads = std::move(d->payloads);
+  d->payloads.clear();
   b.certificate.set_view(c.view);
   b.certificate.set_digest(
       ledger::CommitDigest(genesis_->chain_id, c.height, c.view, c.header_hash));
@@ -36,26 +50,34 @@ Status BlockApplier::ApplyCommitted(const consensus::CommittedBlock& c, DerivedB
   }
   auto snap = registry_->Get();
   for (const auto& op : d->registry_ops) snap = snap->Apply(op, c.height, &b.registry_puts);
+  out->changes_registry = !d->registry_ops.empty();
+  out->registry = std::move(snap);
   AddFirmwareRows(b.records, c.height, &b.registry_puts);
-  Status s = store_->Append(b);
+  out->record_count = b.records.size();
+  out->derived = std::move(*d);
+}
+
+Status BlockApplier::WritePrepared(const PreparedBlock& p) {
+  Status s = store_->Append(p.block);
   if (!s.ok() && !store_->write_status().ok()) return s;
   if (!s.ok()) {
     // Nothing was written, but a certified block does not fit our chain: our state is wrong.
-    LogError("block_append_failed").Kv("height", c.height).Kv("err", s.ToString());
+    LogError("block_append_failed").Kv("height", p.height).Kv("err", s.ToString());
     std::_Exit(3);
   }
-  registry_->Set(snap);
-  factory_->Forget(c.height);
-  LogDebug("block_committed")
-      .Kv("height", c.height)
-      .Kv("view", c.view)
-      .Kv("records", d->records.size())
-      .Kv("hash", ShortHex(c.header_hash));
-  Metrics().blocks_consensus.Inc();
-  Metrics().records_consensus.Inc(d->records.size());
-  *derived = std::move(*d);
-  *appended = true;
   return OkStatus();
+}
+
+void BlockApplier::FinishPrepared(const PreparedBlock& p) {
+  if (p.changes_registry) registry_->Set(p.registry);
+  factory_->Forget(p.height);
+  LogDebug("block_committed")
+      .Kv("height", p.height)
+      .Kv("view", p.view)
+      .Kv("records", p.record_count)
+      .Kv("hash", ShortHex(p.header_hash));
+  Metrics().blocks_consensus.Inc();
+  Metrics().records_consensus.Inc(p.record_count);
 }
 
 Status BlockApplier::ApplyFetched(PeerBlock& pb, bool* appended) {

@@ -9,7 +9,13 @@
 // derived, or that does not fit our chain, means our state is wrong: the process stops
 // (ev=committed_block_invalid / block_append_failed).
 //
-// Owner: PbftOrderer. Thread rules: the consensus thread only (the store's sole writer).
+// A committed block can also be applied in three steps, so that its write runs on another
+// thread while the consensus thread goes on (node/store_writer.h): PrepareCommitted and
+// FinishPrepared on the consensus thread, WritePrepared on the one thread writing the store
+// at that time, in between.
+//
+// Owner: PbftOrderer. Thread rules: the consensus thread only (the store's sole writer),
+// but WritePrepared (see above).
 #ifndef PROVLEDGER_NODE_BLOCK_APPLIER_H_
 #define PROVLEDGER_NODE_BLOCK_APPLIER_H_
 
@@ -23,6 +29,21 @@
 
 namespace provledger::node {
 
+// A committed block derived and made ready to write.
+struct PreparedBlock {
+  uint64_t height = 0;
+  uint64_t view = 0;
+  Bytes header_hash;
+  ledger::BlockToAppend block;
+  size_t record_count = 0;
+  // Its registry changes; `registry` is the snapshot once they are applied.
+  bool changes_registry = false;
+  std::shared_ptr<const ledger::RegistrySnapshot> registry;
+  // Its refusals and rejections (to answer its submitters); its records and payloads were
+  // moved into `block`.
+  DerivedBlock derived;
+};
+
 class BlockApplier {
  public:
   // All pointers must outlive the applier. `factory` may be null for a node that only
@@ -35,6 +56,14 @@ class BlockApplier {
   // answer its submitters). OK with *appended false when the block is here already (state
   // transfer brought it). On a failed write, the store's error.
   Status ApplyCommitted(const consensus::CommittedBlock& c, DerivedBlock* derived, bool* appended);
+  // ApplyCommitted in steps. PrepareCommitted derives `c` (once per committed block: it
+  // takes the records out of the factory's overlay) on top of the registry as of the store's
+  // head, so no block changing the registry may be prepared and not yet finished.
+  void PrepareCommitted(const consensus::CommittedBlock& c, PreparedBlock* out);
+  // Appends `p` to the store: OK, or the store's error on a failed write (write_status()).
+  Status WritePrepared(const PreparedBlock& p);
+  // After WritePrepared returned OK: publishes the registry, forgets the overlay entry.
+  void FinishPrepared(const PreparedBlock& p);
   // Appends `block`, fetched and checked by StateTransfer, as the next block. OK with
   // *appended false when that height is here already; kInvalidArgument when it does not
   // extend our chain; the store's error otherwise (write_status() tells a failed write).

@@ -42,6 +42,25 @@ StatusOr<Bytes> RequestId(const std::string& chain_id, const v1::ConsensusReques
   return std::move(ids.id);
 }
 
+size_t PrecheckProposal(const ledger::Genesis& genesis,
+                        std::shared_ptr<const ledger::RegistrySnapshot> registry, ByteView block,
+                        const BatchLimits& limits, CheckedBatchCache* cache) {
+  v1::ConsensusBlock cb;
+  if (!cb.ParseFromArray(block.data(), static_cast<int>(block.size()))) return 0;
+  size_t validated = 0;
+  for (int i = 0; i < cb.requests_size(); ++i) {
+    const v1::ConsensusRequest& req = cb.requests(i);
+    if (!req.has_batch()) continue;
+    if (i < cb.request_ids_size() && cache->Contains(cb.request_ids(i))) continue;
+    StatusOr<CheckedBatch> checked = ValidateBatch(genesis, *registry, req.batch(), limits);
+    ++validated;
+    if (!checked.ok()) continue;  // the derivation refuses it again, with the same reason
+    const Bytes id = checked->digest;
+    cache->Put(id, req.batch(), registry, std::move(*checked));
+  }
+  return validated;
+}
+
 ChainBlockFactory::ChainBlockFactory(ledger::BlockStore* store, const ledger::Genesis* genesis,
                                      RegistryHolder* registry, Clock clock, BatchLimits limits,
                                      CheckedBatchCache* checked)
@@ -53,35 +72,26 @@ ChainBlockFactory::ChainBlockFactory(ledger::BlockStore* store, const ledger::Ge
       checked_(checked) {}
 
 namespace {
-// The ids and (device, seq) pairs a derived block takes, for checks of later blocks.
 // A failed read of our store (kDataLoss, kInternal from BlockStore): never a verdict on a
 // request, which would be rejected on this replica only.
 bool IsStoreReadError(const Status& s) {
   return s.code() == StatusCode::kDataLoss || s.code() == StatusCode::kInternal;
 }
 
-template <typename PendingT>
-PendingT MakePending(DerivedBlock d) {
-  PendingT p;
-  p.ids.insert(d.record_ids.begin(), d.record_ids.end());
-  for (const auto& r : d.records) {
-    auto f = ledger::DecodeRecordFields(r);
-    if (f.ok() && f->from_device) p.seqs.insert({f->device, f->seq});
-  }
-  p.block = std::move(d);
-  return p;
-}
 }  // namespace
 
 StatusOr<bool> ChainBlockFactory::SeenBelow(ByteView prev_hash, const Bytes& id,
                                             const std::pair<std::string, uint64_t>* seq) const {
-  PL_ASSIGN_OR_RETURN(bool stored, store_->Contains(id));
-  if (stored) return true;
-  if (seq != nullptr) {
-    PL_ASSIGN_OR_RETURN(stored, store_->ContainsSeq(seq->first, seq->second));
-    if (stored) return true;
-  }
+  // The head first: a block appended after this read is then either seen by the lookups
+  // below or still walked in the overlay.
   const Bytes head = store_->head_hash();
+  // A device's record: one lookup. A stored record with this id has this (device, seq) (the
+  // id hashes the record's bytes), and the store writes, prunes and installs its id and
+  // (device, seq) index entries together, so "id or (device, seq) stored" is "(device, seq)
+  // stored".
+  PL_ASSIGN_OR_RETURN(bool stored, seq != nullptr ? store_->ContainsSeq(seq->first, seq->second)
+                                                  : store_->Contains(id));
+  if (stored) return true;
   Bytes h(prev_hash);
   // Walk the proposed-but-unapplied blocks down to the store's head.
   for (int guard = 0; h != head && guard < 1024; ++guard) {
@@ -116,7 +126,7 @@ std::shared_ptr<const ledger::RegistrySnapshot> ChainBlockFactory::RegistryAt(
 
 Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
                                  const std::vector<v1::ConsensusRequest>& requests,
-                                 DerivedBlock* out) {
+                                 DerivedBlock* out, Pending* keys) {
   // Every replica checks a block's requests against the registry as of its parent, the
   // registry changes of pipelined blocks not yet applied included, so all derive the same
   // records whichever blocks each has applied yet.
@@ -156,6 +166,10 @@ Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
     }
   }
   (void)height;
+  if (keys != nullptr) {
+    keys->ids = std::move(ids);
+    keys->seqs = std::move(seqs);
+  }
   return OkStatus();
 }
 
@@ -172,9 +186,10 @@ StatusOr<consensus::Proposal> ChainBlockFactory::Build(uint64_t height, uint64_t
     reqs.push_back(std::move(cr));
   }
   DerivedBlock d;
+  Pending pending;
   // A request that no longer checks out (say a revoked device) is ordered as rejected
   // instead of stalling every later one or staying pending on the backups.
-  Status s = Derive(height, prev_hash, reqs, &d);
+  Status s = Derive(height, prev_hash, reqs, &d, &pending);
   if (IsStoreReadError(s)) return s;  // our disk, not the requests: propose nothing
   if (!s.ok()) {
     std::vector<v1::ConsensusRequest> good;
@@ -197,7 +212,7 @@ StatusOr<consensus::Proposal> ChainBlockFactory::Build(uint64_t height, uint64_t
     std::vector<Bytes> rejected_ids = std::move(d.rejected_ids);
     std::vector<Status> rejected_errors = std::move(d.rejected_errors);
     d = DerivedBlock();
-    PL_RETURN_IF_ERROR(Derive(height, prev_hash, good, &d));
+    PL_RETURN_IF_ERROR(Derive(height, prev_hash, good, &d, &pending));
     d.rejected_ids = std::move(rejected_ids);
     d.rejected_errors = std::move(rejected_errors);
   }
@@ -217,7 +232,8 @@ StatusOr<consensus::Proposal> ChainBlockFactory::Build(uint64_t height, uint64_t
   d.header_hash = ledger::HeaderHash(d.header_bytes);
   cb.set_header(d.header_bytes);
   consensus::Proposal p{d.header_hash, cb.SerializeAsString()};
-  overlay_[p.header_hash] = MakePending<Pending>(std::move(d));
+  pending.block = std::move(d);
+  overlay_[p.header_hash] = std::move(pending);
   return p;
 }
 
@@ -264,7 +280,8 @@ Status ChainBlockFactory::Validate(uint64_t height, uint64_t view, ByteView prev
   }
   std::vector<v1::ConsensusRequest> reqs(cb.requests().begin(), cb.requests().end());
   DerivedBlock d;
-  PL_RETURN_IF_ERROR(Derive(height, prev_hash, reqs, &d));
+  Pending pending;
+  PL_RETURN_IF_ERROR(Derive(height, prev_hash, reqs, &d, &pending));
   if (static_cast<int>(d.request_ids.size()) != cb.request_ids_size()) {
     return InvalidArgumentError("request ids do not match the requests");
   }
@@ -290,7 +307,8 @@ Status ChainBlockFactory::Validate(uint64_t height, uint64_t view, ByteView prev
   info->header_hash = hash;
   info->request_ids = d.request_ids;
   info->request_ids.insert(info->request_ids.end(), d.rejected_ids.begin(), d.rejected_ids.end());
-  overlay_[hash] = MakePending<Pending>(std::move(d));
+  pending.block = std::move(d);
+  overlay_[hash] = std::move(pending);
   return OkStatus();
 }
 
@@ -310,6 +328,36 @@ StatusOr<DerivedBlock> ChainBlockFactory::Materialize(ByteView block) {
   // Validate derives nothing for a block already in the store (the caller applies none).
   if (it == overlay_.end()) return FailedPreconditionError("block is in the store already");
   return it->second.block;
+}
+
+StatusOr<DerivedBlock> ChainBlockFactory::TakeCommitted(ByteView block) {
+  v1::ConsensusBlock cb;
+  if (!cb.ParseFromArray(block.data(), static_cast<int>(block.size()))) {
+    return DataLossError("committed block does not parse");
+  }
+  const Bytes hash = ledger::HeaderHash(cb.header());
+  if (overlay_.find(hash) == overlay_.end()) {
+    PL_RETURN_IF_ERROR(Materialize(block).status());  // derives it into the overlay
+  }
+  auto it = overlay_.find(hash);
+  if (it == overlay_.end()) return FailedPreconditionError("block is in the store already");
+  DerivedBlock& kept = it->second.block;
+  DerivedBlock out;
+  out.header = kept.header;
+  out.header_bytes = kept.header_bytes;
+  out.header_hash = kept.header_hash;
+  out.records = std::move(kept.records);
+  out.record_ids = std::move(kept.record_ids);
+  out.payloads = std::move(kept.payloads);
+  out.registry_ops = kept.registry_ops;  // RegistryAt reads them until Forget
+  out.request_ids = kept.request_ids;    // Validate of a re-sent block reads them
+  out.rejected_ids = kept.rejected_ids;
+  out.rejected_errors = kept.rejected_errors;
+  out.refused_records = std::move(kept.refused_records);
+  kept.records.clear();
+  kept.record_ids.clear();
+  kept.payloads.clear();
+  return out;
 }
 
 void ChainBlockFactory::Forget(uint64_t height) {

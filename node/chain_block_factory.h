@@ -9,7 +9,9 @@
 // left out and recorded as refused, and the other records of its batch are kept.
 //
 // Blocks proposed but not yet applied are remembered by header hash (the overlay), so a
-// pipelined block h+1 is checked against h's records before h is durable.
+// pipelined block h+1 is checked against h's records before h is durable. The store may be
+// appended to by another thread meanwhile (node/store_writer.h) as long as an appended
+// block stays in the overlay until Forget and changes no registry entry.
 //
 // Thread rules: not thread-safe; owned by the consensus thread, like the store's writes.
 #ifndef PROVLEDGER_NODE_CHAIN_BLOCK_FACTORY_H_
@@ -66,6 +68,16 @@ StatusOr<RequestIds> IdentifyRequest(const std::string& chain_id,
 // IdentifyRequest(chain_id, r).id.
 StatusOr<Bytes> RequestId(const std::string& chain_id, const provledger::v1::ConsensusRequest& r);
 
+// For a replica's gRPC thread, ahead of the consensus thread deriving it: validates the
+// gateway batches of a proposed `block` (a serialized ConsensusBlock) against `registry` and
+// keeps their outcomes in `cache` under the digest it computes, so that the derivation on
+// that very snapshot takes them instead of validating again. Skips a batch whose claimed
+// request id the cache holds already (a wrong claim only costs a validation later). Returns
+// how many it validated; a block that does not parse validates nothing.
+size_t PrecheckProposal(const ledger::Genesis& genesis,
+                        std::shared_ptr<const ledger::RegistrySnapshot> registry, ByteView block,
+                        const BatchLimits& limits, CheckedBatchCache* cache);
+
 class ChainBlockFactory final : public consensus::BlockFactory {
  public:
   using Clock = std::function<uint64_t()>;
@@ -86,13 +98,20 @@ class ChainBlockFactory final : public consensus::BlockFactory {
   // The records and registry changes of a committed `block` (from the overlay when it was
   // built or validated here, derived again otherwise). kDataLoss if it does not check out.
   StatusOr<DerivedBlock> Materialize(ByteView block);
+  // Materialize, moving the records, their ids and payloads out of the overlay instead of
+  // copying them: once per committed block. The entry keeps what checks of later blocks
+  // read until Forget.
+  StatusOr<DerivedBlock> TakeCommitted(ByteView block);
   // Drops overlay entries at or below `height` (they are in the store now).
   void Forget(uint64_t height);
 
  private:
-  // Derives records from `requests` on top of `prev_hash` at `height`.
+  struct Pending;
+  // Derives records from `requests` on top of `prev_hash` at `height`; when `keys` is not
+  // null, its ids and seqs get those of the derived records (for the overlay).
   Status Derive(uint64_t height, ByteView prev_hash,
-                const std::vector<provledger::v1::ConsensusRequest>& requests, DerivedBlock* out);
+                const std::vector<provledger::v1::ConsensusRequest>& requests, DerivedBlock* out,
+                Pending* keys = nullptr);
   // Whether `id` (or `seq`, when not null) is on the chain below `prev_hash`: stored, or in
   // a proposed-but-unapplied block under it. The store's error when a read fails.
   StatusOr<bool> SeenBelow(ByteView prev_hash, const Bytes& id,

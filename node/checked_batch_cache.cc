@@ -83,6 +83,11 @@ std::optional<CheckedBatch> CheckedBatchCache::Take(const Bytes& id,
   return out;
 }
 
+bool CheckedBatchCache::Contains(const Bytes& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.count(id) > 0;
+}
+
 size_t CheckedBatchCache::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return entries_.size();

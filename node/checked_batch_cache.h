@@ -40,6 +40,8 @@ class CheckedBatchCache {
   std::optional<CheckedBatch> Take(const Bytes& id, const provledger::v1::SignedBatch& batch,
                                    const ledger::RegistrySnapshot* registry);
 
+  // Whether an entry of `id` is kept (for any batch or registry).
+  bool Contains(const Bytes& id) const;
   size_t size() const;
   uint64_t hits() const;
 

@@ -83,6 +83,9 @@ ABSL_FLAG(uint64_t, view_change_timeout_ms, kDefaults.view_change_timeout_ms,
 ABSL_FLAG(uint64_t, checkpoint_interval, kDefaults.checkpoint_interval,
           "blocks between PBFT checkpoints");
 ABSL_FLAG(uint64_t, window, kDefaults.window, "blocks in flight (PBFT watermark window)");
+ABSL_FLAG(uint64_t, apply_queue, kDefaults.apply_queue,
+          "committed blocks being written and synced while consensus goes on; 0: each "
+          "written before consensus goes on (only to measure the pipeline)");
 ABSL_FLAG(bool, persist_votes, kDefaults.persist_votes,
           "write each vote to disk before sending it (never off in production)");
 ABSL_FLAG(bool, follow, false,
@@ -136,6 +139,7 @@ const std::vector<std::string> kFlagOrder = {"genesis",
                                              "view_change_timeout_ms",
                                              "checkpoint_interval",
                                              "window",
+                                             "apply_queue",
                                              "persist_votes",
                                              "follow",
                                              "follow_poll_ms",
@@ -272,6 +276,7 @@ Status Run(int argc, char** argv, int* exit_code) {
                       NarrowFlag<uint32_t>(FLAGS_view_change_timeout_ms, "view_change_timeout_ms"));
   popts.checkpoint_interval = absl::GetFlag(FLAGS_checkpoint_interval);
   popts.window = absl::GetFlag(FLAGS_window);
+  PL_ASSIGN_OR_RETURN(popts.apply_queue, NarrowFlag<size_t>(FLAGS_apply_queue, "apply_queue"));
   popts.persist_votes = absl::GetFlag(FLAGS_persist_votes);
 
   // A port in use is refused before anything else starts: a second process must never answer

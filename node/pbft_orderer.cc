@@ -38,6 +38,9 @@ class PbftOrderer::GenesisChecker final : public consensus::SignatureChecker {
 };
 
 namespace {
+// What the factory derives blocks with, and relayed batches are checked with beforehand.
+BatchLimits FactoryLimits() { return BatchLimits(); }
+
 consensus::PbftConfig CoreConfig(const ledger::Genesis& genesis, uint32_t self,
                                  const PbftOptions& o, uint64_t epoch = 0, Bytes epoch_hash = {}) {
   consensus::PbftConfig cfg;
@@ -62,6 +65,7 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
                          PbftEpoch epoch)
     : store_(store),
       genesis_(genesis),
+      registry_(registry),
       key_(std::move(key)),
       self_(self),
       options_(options),
@@ -71,7 +75,7 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
       batch_cache_(kCheckedBatchCacheEntries, kCheckedBatchCacheBytes),
       factory_(
           store_, genesis_, registry, [] { return NowMs(); },  // block time: wall clock
-          BatchLimits(), &batch_cache_),
+          FactoryLimits(), &batch_cache_),
       applier_(store_, genesis_, registry, &factory_),
       vote_store_(store_, options_.persist_votes),
       monitor_(genesis_, 2 * CoreConfig(*genesis_, self_, options_).view_change_timeout_ticks),
@@ -124,6 +128,15 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
   ScheduleSource schedule = [registry] { return registry->Get()->schedule(); };
   repairer_->SetScheduleSource(schedule);
   transfer_->SetScheduleSource(schedule);
+  auto wake = [this] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writer_woke_ = true;
+    }
+    cv_.notify_one();
+  };
+  writer_ = std::make_unique<StoreWriter>(std::max<size_t>(1, options_.apply_queue), wake);
+  vote_writer_ = std::make_unique<StoreWriter>(1, wake);
   worker_ = std::make_unique<Worker>("consensus", [this](Worker& w) { Run(w); });
   worker_->set_on_stop([this] { cv_.notify_all(); });
   if (store_->damaged_head() != 0) RequestRepair(store_->damaged_head());
@@ -131,6 +144,8 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
 
 PbftOrderer::~PbftOrderer() {
   worker_.reset();  // first: the consensus thread calls into everything else
+  writer_.reset();
+  vote_writer_.reset();
   transfer_.reset();
   repairer_.reset();
   transport_.reset();
@@ -207,6 +222,11 @@ void PbftOrderer::Deliver(const v1::Delivery& d) {
       continue;
     }
     NotePeer(e.msg);
+    if (e.msg.type == ConsensusMsg::kPrePrepare && !e.msg.block.empty()) {
+      // Batches submitted to the primary reach us first in its proposal: checked here, not
+      // on the consensus thread (relayed ones were, below, when they came).
+      PrecheckProposal(*genesis_, registry_->Get(), e.msg.block, FactoryLimits(), &batch_cache_);
+    }
     if (!Post(std::move(e)).ok()) dropped_.fetch_add(1);
   }
   for (const auto& r : d.requests()) {
@@ -214,6 +234,15 @@ void PbftOrderer::Deliver(const v1::Delivery& d) {
     if (!ids.ok()) {
       dropped_.fetch_add(1);
       continue;
+    }
+    if (r.has_batch()) {
+      // Checked as ChainBlockFactory would, against the registry a block derived now would
+      // use; the cache hands the outcome only to a block derived on this very snapshot.
+      std::shared_ptr<const ledger::RegistrySnapshot> reg = registry_->Get();
+      StatusOr<CheckedBatch> checked = ValidateBatch(*genesis_, *reg, r.batch(), FactoryLimits());
+      if (checked.ok()) {
+        batch_cache_.Put(checked->digest, r.batch(), std::move(reg), std::move(*checked));
+      }
     }
     Event e;
     e.kind = Event::kRequest;
@@ -230,9 +259,14 @@ void PbftOrderer::Run(Worker& w) {
   while (!w.stopping() && !halted_) {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_until(lock, next_tick, [&] { return w.stopping() || !events_.empty(); });
+      cv_.wait_until(lock, next_tick,
+                     [&] { return w.stopping() || !events_.empty() || writer_woke_; });
       batch.swap(events_);
+      writer_woke_ = false;
     }
+    CheckWriter();
+    if (halted_) break;
+    ProcessApplied();
     for (auto& e : batch) {
       if (halted_) break;
       Handle(e);
@@ -258,18 +292,24 @@ void PbftOrderer::Run(Worker& w) {
       RebroadcastWaiting();
     }
   }
+  // Stopping: what was handed to the writer is written, and its submitters answered.
+  if (!halted_) DrainWriter();
 }
 
 void PbftOrderer::Handle(Event& e) {
   switch (e.kind) {
     case Event::kRepair:
-      ApplyRepair(*e.repair);
+      DrainWriter();
+      if (!halted_) ApplyRepair(*e.repair);
       break;
     case Event::kTransfer:
-      ApplyTransfer(*e.transfer);
+      DrainWriter();
+      if (!halted_) ApplyTransfer(*e.transfer);
       break;
     case Event::kCatchUp:
-      if (e.target > store_->height()) StartTransfer(e.target);
+      // Blocks we committed and are writing are no reason to fetch (StartTransfer waits for
+      // the writer when one is).
+      if (e.target > std::max(store_->height(), queued_height_)) StartTransfer(e.target);
       break;
     case Event::kMessage:
       core_->OnVerifiedMessage(e.msg);  // Deliver checked its signature
@@ -298,16 +338,22 @@ void PbftOrderer::OnTick() {
   if (halted_) return;
   if (++ticks_ % 100 == 0 && !forget_votes_.empty()) {
     // Votes at or below the stable checkpoint can never be asked for again.
-    Status s = vote_store_.Forget(forget_votes_);
+    auto gone = std::make_shared<std::vector<consensus::Vote>>(std::move(forget_votes_));
     forget_votes_.clear();
-    if (!s.ok()) {
-      Halt("prune_votes", store_->height(), s);
-      return;
-    }
+    vote_writer_->Queue("prune_votes", store_->height(), [this, gone] {
+      std::lock_guard<std::mutex> lock(store_write_mu_);
+      return vote_store_.Forget(*gone);
+    });
   }
   if (ticks_ % 100 == 50 && options_.pruner != nullptr) {
-    // A light validator's old bodies (node/pruner.h): here, since this thread is the writer.
-    Status s = options_.pruner->MaybePrune();
+    // A light validator's old bodies (node/pruner.h): here, with the writer idle.
+    DrainWriter();
+    if (halted_) return;
+    Status s;
+    {
+      std::lock_guard<std::mutex> lock(store_write_mu_);
+      s = options_.pruner->MaybePrune();
+    }
     if (!s.ok()) {
       Halt("prune", store_->height(), s);
       return;
@@ -361,6 +407,8 @@ void PbftOrderer::RebroadcastWaiting() {
 }
 
 void PbftOrderer::StartTransfer(uint64_t target) {
+  DrainWriter();  // the transfer starts above our durable head
+  if (halted_) return;
   if (transfer_start_ == 0) transfer_start_ = store_->height() + 1;
   transfer_->Request(store_->height() + 1, store_->head_hash(), target);
 }
@@ -386,17 +434,57 @@ void PbftOrderer::CatchUp(uint64_t target) {
 
 void PbftOrderer::FlushSends() {
   if (halted_) return;
-  // Persist before send: every new vote is durable before any message of the outputs it
-  // came with leaves (one synced write per batch of events).
-  if (!pending_votes_.empty()) {
-    Status s = vote_store_.Persist(pending_votes_);
-    pending_votes_.clear();
-    if (!s.ok()) {
-      Halt("votes", store_->height(), s);  // a vote we cannot make durable must not be sent
-      return;
+  if (pending_votes_.empty() && pending_sends_.empty()) return;
+  // A CHECKPOINT says its block is applied here: it waits until that block is durable.
+  std::vector<std::pair<int, ConsensusMsg>> sends;
+  sends.reserve(pending_sends_.size());
+  for (auto& send : pending_sends_) {
+    if (send.second.type == ConsensusMsg::kCheckpoint && send.second.height > store_->height()) {
+      held_checkpoints_.push_back(std::move(send));
+    } else {
+      sends.push_back(std::move(send));
     }
   }
-  for (const auto& [to, msg] : pending_sends_) {
+  pending_sends_.clear();
+  std::vector<consensus::Vote> votes = std::move(pending_votes_);
+  pending_votes_.clear();
+  QueueSends(std::move(votes), std::move(sends));
+}
+
+void PbftOrderer::QueueSends(std::vector<consensus::Vote> votes,
+                             std::vector<std::pair<int, ConsensusMsg>> sends) {
+  if (votes.empty() && sends.empty()) return;
+  bool queue = false;
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    for (auto& v : votes) out_votes_.push_back(std::move(v));
+    for (auto& m : sends) out_sends_.push_back(std::move(m));
+    queue = !out_queued_;
+    out_queued_ = true;
+  }
+  // One job takes everything handed over until it runs: the outputs of several loops of
+  // this thread, while the writer synced the last ones, cost one synced write.
+  if (queue) vote_writer_->Queue("votes", store_->height(), [this] { return SendOutputs(); });
+  if (options_.apply_queue == 0) vote_writer_->Drain();
+}
+
+Status PbftOrderer::SendOutputs() {
+  std::vector<consensus::Vote> votes;
+  std::vector<std::pair<int, ConsensusMsg>> sends;
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    votes.swap(out_votes_);
+    sends.swap(out_sends_);
+    out_queued_ = false;
+  }
+  // Persist before send: every new vote is durable before any message of the outputs it
+  // came with leaves. A failed write skips the sends (and the writer every later job): a
+  // vote we cannot make durable must not be sent.
+  {
+    std::lock_guard<std::mutex> lock(store_write_mu_);
+    PL_RETURN_IF_ERROR(vote_store_.Persist(votes));
+  }
+  for (const auto& [to, msg] : sends) {
     const Bytes bytes = consensus::Encode(msg);
     if (to == consensus::CoreOutput::kBroadcast) {
       transport_->Broadcast(bytes);
@@ -404,25 +492,78 @@ void PbftOrderer::FlushSends() {
       transport_->Send(static_cast<uint32_t>(to), bytes);
     }
   }
-  pending_sends_.clear();
+  return OkStatus();
 }
 
 void PbftOrderer::Apply(const consensus::CommittedBlock& c) {
-  DerivedBlock d;
-  bool appended = false;
-  Status s = applier_.ApplyCommitted(c, &d, &appended);
-  if (!s.ok()) {
-    // A validator that cannot persist must stop: the others go on (f of them may fail), and
-    // after a restart on a fixed disk this one catches up by state transfer.
-    Halt("apply", c.height, s);
-    return;
+  // Already here through state transfer.
+  if (c.height <= std::max(store_->height(), queued_height_)) return;
+  auto p = std::make_shared<PreparedBlock>();
+  applier_.PrepareCommitted(c, p.get());
+  p->derived.request_ids = c.request_ids;
+  const uint64_t h = c.height;
+  in_flight_.emplace(h, p);
+  queued_height_ = h;
+  // The consensus thread reads *p again only once TakeApplied names it (after the job).
+  writer_->AppendBlock(h, [this, p] {
+    {
+      std::lock_guard<std::mutex> lock(store_write_mu_);
+      PL_RETURN_IF_ERROR(applier_.WritePrepared(*p));
+    }
+    // Freed here rather than on the consensus thread; nothing reads them any more.
+    p->block = ledger::BlockToAppend();
+    return OkStatus();
+  });
+  // A block changing the registry was prepared on the registry as of the store's head, and
+  // the next is derived on its registry: it is finished before anything else goes on.
+  if (p->changes_registry || options_.apply_queue == 0) DrainWriter();
+}
+
+void PbftOrderer::ProcessApplied() {
+  for (uint64_t h : writer_->TakeApplied()) {
+    auto it = in_flight_.find(h);
+    if (it == in_flight_.end()) continue;
+    PreparedBlock& p = *it->second;
+    applier_.FinishPrepared(p);
+    NoteEpochEnd();
+    waiters_.Untrack(p.derived.request_ids);
+    // Requests ordered as rejected: their submitters learn why; nothing of them was written.
+    waiters_.Reject(p.derived.rejected_ids, p.derived.rejected_errors);
+    waiters_.Complete(p.derived.request_ids, h - 1, &p.derived.refused_records,
+                      &p.derived.record_ids);
+    in_flight_.erase(it);
   }
-  if (!appended) return;
-  NoteEpochEnd();
-  waiters_.Untrack(c.request_ids);
-  // Requests ordered as rejected: their submitters learn why; nothing of them was written.
-  waiters_.Reject(d.rejected_ids, d.rejected_errors);
-  waiters_.Complete(c.request_ids, c.height - 1, &d.refused_records);
+  if (held_checkpoints_.empty()) return;
+  std::vector<std::pair<int, ConsensusMsg>> ready;
+  for (auto it = held_checkpoints_.begin(); it != held_checkpoints_.end();) {
+    if (it->second.height <= store_->height()) {
+      ready.push_back(std::move(*it));
+      it = held_checkpoints_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  QueueSends({}, std::move(ready));
+}
+
+void PbftOrderer::CheckWriter() {
+  if (halted_) return;
+  // A validator that cannot persist must stop: the others go on (f of them may fail), and
+  // after a restart on a fixed disk this one catches up by state transfer.
+  for (StoreWriter* w : {writer_.get(), vote_writer_.get()}) {
+    StoreWriter::Failure f = w->failure();
+    if (!f.status.ok()) {
+      Halt(f.during, f.height, f.status);
+      return;
+    }
+  }
+}
+
+void PbftOrderer::DrainWriter() {
+  if (halted_) return;
+  writer_->Drain();
+  ProcessApplied();
+  CheckWriter();
 }
 
 void PbftOrderer::ApplyTransfer(StateTransfer::Batch& batch) {
@@ -430,7 +571,11 @@ void PbftOrderer::ApplyTransfer(StateTransfer::Batch& batch) {
   std::vector<consensus::TransferredBlock> got;
   for (PeerBlock& pb : batch.blocks) {
     bool appended = false;
-    Status s = applier_.ApplyFetched(pb, &appended);
+    Status s;
+    {
+      std::lock_guard<std::mutex> lock(store_write_mu_);
+      s = applier_.ApplyFetched(pb, &appended);
+    }
     if (!s.ok() && !store_->write_status().ok()) {
       // Our disk, not the peer's block: asking another peer would fail the same way.
       Halt("state_transfer", pb.header.height, s);
@@ -470,7 +615,11 @@ void PbftOrderer::ApplyTransfer(StateTransfer::Batch& batch) {
 }
 
 void PbftOrderer::ApplyRepair(const BlockRepairer::Copy& r) {
-  Status s = applier_.ApplyRepair(r);
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(store_write_mu_);
+    s = applier_.ApplyRepair(r);
+  }
   if (!s.ok() && !store_->write_status().ok()) {
     Halt("repair", r.height, s);
     return;

@@ -5,12 +5,21 @@
 //   StateTransfer      fetching certified blocks from peers, on its own Worker
 //   BlockRepairer      fetching a damaged block again, on its own Worker
 //   BlockApplier       committed / fetched / repaired blocks into the store and registry
+//   StoreWriter        two: committed blocks written and synced in order on one, votes
+//                      (then the messages that carry them) on the other, while the
+//                      consensus thread goes on
 //   VoteStore          the core's votes, durable before anything of that output is sent
 //   ViewMonitor        view events and view health, for logs and `status`
 // The consensus thread is the sole owner of the core and the sole writer of the BlockStore:
 // every input (peer message, request, fetched block, repair copy) reaches it through one
-// bounded queue, and every core output is handled there: votes persisted, then messages
-// sent, blocks applied, waiters answered, a state transfer started.
+// bounded queue, and every core output is handled there. A committed block is derived here
+// and written and synced, in height order, by the block writer; its submitters are
+// answered here once that writer reports it durable. The votes of an output are written by
+// the vote writer, which then sends that output's messages (persist before send), but a
+// CHECKPOINT for a height, held here until that block is durable. Any other store write (a
+// fetched or repaired block, pruning) first waits for the block writer to finish, and a
+// block that changes the registry is finished before anything else goes on, so the registry
+// and the store's head the factory derives on never change behind this thread's back.
 //
 // A store write that fails (disk full, I/O error: a committed or fetched block, a vote, a
 // repair) stops ordering for good: ev=store_write_failed is logged, nothing more is written
@@ -25,6 +34,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -45,6 +55,7 @@
 #include "node/pruner.h"
 #include "node/registry_holder.h"
 #include "node/state_transfer.h"
+#include "node/store_writer.h"
 #include "node/submission_waiters.h"
 #include "node/view_monitor.h"
 #include "node/vote_store.h"
@@ -58,7 +69,10 @@ struct PbftOptions {
   size_t max_block_batches = 64;           // ... or at this many gateway batches
   uint32_t view_change_timeout_ms = 2000;  // base; doubles per failed view change
   uint64_t checkpoint_interval = 16;
-  uint64_t window = 4;                 // blocks in flight
+  uint64_t window = 4;  // blocks in flight
+  // Committed blocks handed to the store writer and not yet durable, at most; 0 writes
+  // each on the consensus thread before it goes on (to measure what the pipeline gains).
+  size_t apply_queue = 4;
   uint32_t submit_timeout_ms = 30000;  // a submission not committed by then: DEADLINE_EXCEEDED
   size_t max_queued_events = 100000;
   size_t max_peer_queue = 20000;  // messages waiting for one peer; oldest dropped
@@ -101,7 +115,10 @@ class PbftOrderer final : public Orderer {
   std::vector<PeerState> peers() const override;
 
   // Takes a peer's delivery: checks each message's signature (on the calling gRPC thread)
-  // and queues the good ones; bad ones are counted and dropped.
+  // and queues the good ones; bad ones are counted and dropped. A relayed gateway batch, and
+  // the batches of a PRE-PREPARE not seen relayed, are validated here too (signature,
+  // records, payloads) and the outcome kept for the block that orders them
+  // (CheckedBatchCache), so that the consensus thread does not check them.
   void Deliver(const provledger::v1::Delivery& d) override;
   // Fetches the blocks up to `target` by state transfer (posted to the consensus thread).
   void CatchUp(uint64_t target) override;
@@ -132,6 +149,20 @@ class PbftOrderer final : public Orderer {
   // Consensus thread: makes the pending votes durable, then sends the pending messages.
   void FlushSends();
   void Apply(const consensus::CommittedBlock& c);
+  // Consensus thread: answers the submitters of the blocks the writer made durable, and
+  // sends the CHECKPOINTs held for them.
+  void ProcessApplied();
+  // Consensus thread: waits for every queued block write, then ProcessApplied(); halts
+  // when a write failed. Before any other block write, and before reading the store's head.
+  void DrainWriter();
+  // Consensus thread: halts when a queued store write failed.
+  void CheckWriter();
+  // Consensus thread: hands `sends` to the vote writer, to leave once `votes` (and every
+  // vote handed over before) are durable.
+  void QueueSends(std::vector<consensus::Vote> votes,
+                  std::vector<std::pair<int, consensus::ConsensusMsg>> sends);
+  // Vote writer: persists every vote handed over so far, then sends the messages.
+  Status SendOutputs();
   void ApplyTransfer(StateTransfer::Batch& batch);
   void ApplyRepair(const BlockRepairer::Copy& r);
   // Consensus thread: caps the core at the epoch's end once a change is committed.
@@ -146,6 +177,7 @@ class PbftOrderer final : public Orderer {
 
   ledger::BlockStore* store_;
   const ledger::Genesis* genesis_;
+  RegistryHolder* registry_;
   PrivateKey key_;
   uint32_t self_;
   PbftOptions options_;
@@ -178,6 +210,21 @@ class PbftOrderer final : public Orderer {
   size_t transfer_settled_ = 0;  // requests its blocks settled so far
   uint64_t ticks_ = 0;
   bool halted_ = false;
+  // Blocks handed to writer_, not yet answered, by height; the highest such height.
+  std::map<uint64_t, std::shared_ptr<PreparedBlock>> in_flight_;
+  uint64_t queued_height_ = 0;
+  bool writer_woke_ = false;  // guarded by mu_: a write finished, for Run to look
+  // Held around every store write (BlockStore: one writer at a time): the two writers' and
+  // this thread's. A failed write then sets the store's write_status() before any other
+  // write starts, so nothing reaches RocksDB after a failed WAL write.
+  std::mutex store_write_mu_;
+  // Handed to the vote writer by QueueSends, taken by SendOutputs; guarded by out_mu_.
+  std::mutex out_mu_;
+  std::vector<consensus::Vote> out_votes_;
+  std::vector<std::pair<int, consensus::ConsensusMsg>> out_sends_;
+  bool out_queued_ = false;  // a SendOutputs job is queued and has not taken them yet
+  // Our CHECKPOINTs for heights not yet durable here.
+  std::vector<std::pair<int, consensus::ConsensusMsg>> held_checkpoints_;
 
   std::atomic<uint64_t> dropped_{0};
   // By validator index (ours unused): the highest height a checked message of that peer
@@ -189,10 +236,13 @@ class PbftOrderer final : public Orderer {
   Status failure_;  // guarded by fail_mu_
 
   // Threads, stopped in reverse order: the consensus thread first (it calls into the
-  // others), then the fetchers (they use the transport's stubs), then the transport.
+  // others), then the store writer (it sends), the fetchers (they use the transport's
+  // stubs), then the transport.
   std::unique_ptr<PeerTransport> transport_;
   std::unique_ptr<BlockRepairer> repairer_;
   std::unique_ptr<StateTransfer> transfer_;
+  std::unique_ptr<StoreWriter> writer_;       // committed blocks
+  std::unique_ptr<StoreWriter> vote_writer_;  // votes, then sends through transport_
   std::unique_ptr<Worker> worker_;
 };
 

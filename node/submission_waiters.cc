@@ -1,6 +1,7 @@
 #include "node/submission_waiters.h"
 
 #include <string>
+#include <unordered_map>
 
 namespace provledger::node {
 
@@ -43,15 +44,33 @@ void SubmissionWaiters::Add(const Bytes& request_id, std::shared_ptr<Waiter> w) 
 }
 
 void SubmissionWaiters::Complete(const std::vector<Bytes>& request_ids, uint64_t committed_above,
-                                 const std::map<Bytes, Status>* refused) {
+                                 const std::map<Bytes, Status>* refused,
+                                 const std::vector<Bytes>* block_ids) {
+  // The block's own records, by id: made once, on the first waiter found.
+  std::unordered_map<Bytes, uint32_t> in_block;
+  bool indexed = false;
   for (const auto& rid : request_ids) {
     auto it = waiters_.find(rid);
     if (it == waiters_.end()) continue;
+    if (!indexed && block_ids != nullptr) {
+      in_block.reserve(block_ids->size());
+      for (size_t i = 0; i < block_ids->size(); ++i) {
+        in_block.emplace((*block_ids)[i], static_cast<uint32_t>(i));
+      }
+      indexed = true;
+    }
     for (auto& w : it->second) {
       v1::SubmitResponse resp;
       for (const auto& id : w->record_ids) {
         auto* r = resp.add_results();
         r->set_record_id(id);
+        auto here = in_block.find(id);
+        if (here != in_block.end()) {
+          r->set_outcome(v1::RecordResult::COMMITTED);
+          r->set_height(committed_above + 1);
+          r->set_index(here->second);
+          continue;
+        }
         auto loc = store_->FindRecord(id);
         if (!loc.ok()) {
           const auto why =

@@ -61,9 +61,11 @@ class SubmissionWaiters {
   void Add(const Bytes& request_id, std::shared_ptr<Waiter> w);
   // Answers the waiters of `request_ids` from the chain (see the class comment);
   // `committed_above` is the height below the block that committed them; `refused` (may
-  // be null) names the records the block refused, and why.
+  // be null) names the records the block refused, and why; `block_ids` (may be null) are
+  // the record ids of that block in order, whose locations need no store lookup.
   void Complete(const std::vector<Bytes>& request_ids, uint64_t committed_above,
-                const std::map<Bytes, Status>* refused = nullptr);
+                const std::map<Bytes, Status>* refused = nullptr,
+                const std::vector<Bytes>* block_ids = nullptr);
   // Answers the waiters of request ids[i] with errors[i] (ordered as rejected).
   void Reject(const std::vector<Bytes>& ids, const std::vector<Status>& errors);
   // Answers DEADLINE_EXCEEDED to every waiter whose deadline is at or before `now_ms`;

@@ -9,6 +9,7 @@
 #include "ledger/block_header.h"
 #include "ledger/record.h"
 #include "ledger/registry.h"
+#include "node/submission_waiters.h"
 
 namespace provledger::node {
 namespace {
@@ -204,6 +205,112 @@ TEST_F(ChainBlockFactoryTest, LeavesOutARecordAlreadyInAnEarlierUnappliedBlock) 
   EXPECT_EQ(d->records.size(), 1u);  // seq 1 is in block 1 already
 }
 
+// The apply pipeline (PbftOrderer, node/store_writer.h): block 1 is committed and taken
+// out of the overlay, block 2 is derived while block 1 is not yet in the store, and again
+// once block 1 was appended by another thread but not yet forgotten: both times its records
+// are "seen below" (in the overlay, then in the store) and left out of block 2.
+TEST_F(ChainBlockFactoryTest, ACommittedBlockStaysSeenWhileItIsWrittenUntilForget) {
+  const Bytes zero(32, '\0');
+  auto p1 = factory_->Build(1, 0, zero, {Batch("dev-1", 1), Batch("dev-1", 2)});
+  ASSERT_TRUE(p1.ok()) << p1.status().ToString();
+  StatusOr<DerivedBlock> d1 = factory_->TakeCommitted(p1->block);
+  ASSERT_TRUE(d1.ok()) << d1.status().ToString();
+  ASSERT_EQ(d1->records.size(), 2u);
+  ASSERT_EQ(d1->request_ids.size(), 2u);
+
+  // Not yet in the store: a resent seq 2 and a new seq 3.
+  auto p2 = factory_->Build(2, 0, p1->header_hash, {Batch("dev-1", 2), Batch("dev-1", 3)});
+  ASSERT_TRUE(p2.ok()) << p2.status().ToString();
+  StatusOr<DerivedBlock> d2 = factory_->Materialize(p2->block);
+  ASSERT_TRUE(d2.ok());
+  EXPECT_EQ(d2->records.size(), 1u);
+
+  // Appended (as the store writer does), not yet forgotten: another replica's block 2.
+  ledger::BlockToAppend b;
+  b.header_bytes = d1->header_bytes;
+  b.records = d1->records;
+  b.certificate.set_view(0);
+  b.certificate.set_digest(ledger::CommitDigest("t", 1, 0, d1->header_hash));
+  auto* sig = b.certificate.add_signatures();
+  sig->set_validator(0);
+  sig->set_signature(*validator_.Sign(b.certificate.digest()));
+  ASSERT_TRUE(store_->Append(b).ok());
+  auto p2b = factory_->Build(2, 1, p1->header_hash, {Batch("dev-1", 1), Batch("dev-1", 4)});
+  ASSERT_TRUE(p2b.ok()) << p2b.status().ToString();
+  StatusOr<DerivedBlock> d2b = factory_->Materialize(p2b->block);
+  ASSERT_TRUE(d2b.ok());
+  EXPECT_EQ(d2b->records.size(), 1u);
+
+  // A resent pre-prepare of block 1 still validates from the overlay (its request ids).
+  consensus::BlockInfo info;
+  ASSERT_TRUE(factory_->Validate(1, 0, zero, p1->block, &info).ok());
+  EXPECT_EQ(info.request_ids.size(), 2u);
+  factory_->Forget(1);
+  auto p3 = factory_->Build(2, 2, p1->header_hash, {Batch("dev-1", 2), Batch("dev-1", 5)});
+  ASSERT_TRUE(p3.ok());
+  StatusOr<DerivedBlock> d3 = factory_->Materialize(p3->block);
+  ASSERT_TRUE(d3.ok());
+  EXPECT_EQ(d3->records.size(), 1u);  // seq 2 from the store now
+}
+
+// SubmissionWaiters::Complete answers a block's own records from the block's ids (no store
+// lookup), and the others from the store, the same as from the store alone.
+TEST_F(ChainBlockFactoryTest, WaitersGetTheSameAnswerFromTheBlockAsFromTheStore) {
+  const Bytes zero(32, '\0');
+  auto append = [&](const DerivedBlock& d, uint64_t height) {
+    ledger::BlockToAppend b;
+    b.header_bytes = d.header_bytes;
+    b.records = d.records;
+    b.certificate.set_view(0);
+    b.certificate.set_digest(ledger::CommitDigest("t", height, 0, d.header_hash));
+    auto* sig = b.certificate.add_signatures();
+    sig->set_validator(0);
+    sig->set_signature(*validator_.Sign(b.certificate.digest()));
+    ASSERT_TRUE(store_->Append(b).ok());
+    factory_->Forget(height);
+  };
+  auto p1 = factory_->Build(1, 0, zero, {Batch("dev-1", 1)});
+  ASSERT_TRUE(p1.ok());
+  StatusOr<DerivedBlock> d1 = factory_->TakeCommitted(p1->block);
+  ASSERT_TRUE(d1.ok());
+  append(*d1, 1);
+  // Block 2: seq 1 again (a duplicate, left out), then seqs 3, 2 and 4.
+  consensus::Request req = BatchOf({{"dev-1", 1}, {"dev-1", 3}, {"dev-1", 2}, {"dev-1", 4}});
+  auto p2 = factory_->Build(2, 0, p1->header_hash, {req});
+  ASSERT_TRUE(p2.ok());
+  StatusOr<DerivedBlock> d2 = factory_->TakeCommitted(p2->block);
+  ASSERT_TRUE(d2.ok());
+  ASSERT_EQ(d2->record_ids.size(), 3u);
+  append(*d2, 2);
+
+  v1::ConsensusRequest cr;
+  ASSERT_TRUE(cr.ParseFromString(req.payload));
+  std::vector<Bytes> ids;
+  for (const auto& r : cr.batch().records()) ids.push_back(ledger::RecordId(r));
+  auto answer = [&](const std::vector<Bytes>* block_ids) {
+    SubmissionWaiters waiters(store_.get());
+    auto w = waiters.Make(ids, req.payload, /*deadline_ms=*/~uint64_t{0});
+    auto fut = w->done.get_future();
+    waiters.Add(req.id, w);
+    waiters.Complete({req.id}, 1, &d2->refused_records, block_ids);
+    SubmitResult r = fut.get();
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r->SerializeAsString() : std::string();
+  };
+  const std::string from_store = answer(nullptr);
+  const std::string from_block = answer(&d2->record_ids);
+  EXPECT_EQ(from_block, from_store);
+  v1::SubmitResponse resp;
+  ASSERT_TRUE(resp.ParseFromString(from_block));
+  ASSERT_EQ(resp.results_size(), 4);
+  EXPECT_EQ(resp.results(0).outcome(), v1::RecordResult::DUPLICATE);
+  EXPECT_EQ(resp.results(0).height(), 1u);
+  EXPECT_EQ(resp.results(1).outcome(), v1::RecordResult::COMMITTED);
+  EXPECT_EQ(resp.results(1).height(), 2u);
+  EXPECT_EQ(resp.results(1).index(), 0u);
+  EXPECT_EQ(resp.results(3).index(), 2u);
+}
+
 TEST_F(ChainBlockFactoryTest, OrdersABatchThatNoLongerChecksOutAsRejected) {
   auto p = factory_->Build(1, 0, Bytes(32, '\0'),
                            {Batch("dev-1", 1), BatchOf({{"dev-1", 2}}, /*bad_signature=*/true)});
@@ -325,6 +432,49 @@ TEST_F(ChainBlockFactoryTest, DerivationTakesABatchValidatedAtSubmissionOnce) {
   consensus::BlockInfo info;
   ASSERT_TRUE(factory_->Validate(1, 0, Bytes(32, '\0'), p->block, &info).ok());
   EXPECT_EQ(info.header_hash, p->header_hash);
+}
+
+// A backup's gRPC thread checks the batches of a PRE-PREPARE ahead of its consensus thread
+// (PbftOrderer::Deliver): the derivation then takes both outcomes, and the block is the same.
+TEST_F(ChainBlockFactoryTest, AProposalPrecheckedAheadIsDerivedFromTheCache) {
+  const Bytes zero(32, '\0');
+  auto p = factory_->Build(1, 0, zero, {Batch("dev-1", 1), BatchOf({{"dev-1", 2}, {"dev-2", 1}})});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  CheckedBatchCache cache(16, 1 << 20);
+  EXPECT_EQ(PrecheckProposal(genesis_, registry_->Get(), p->block, BatchLimits(), &cache), 2u);
+  EXPECT_EQ(cache.size(), 2u);
+  // Seen already: not validated again.
+  EXPECT_EQ(PrecheckProposal(genesis_, registry_->Get(), p->block, BatchLimits(), &cache), 0u);
+  EXPECT_EQ(PrecheckProposal(genesis_, registry_->Get(), "not a block", BatchLimits(), &cache), 0u);
+  ChainBlockFactory backup(
+      store_.get(), &genesis_, registry_.get(), [] { return uint64_t{1}; }, BatchLimits(), &cache);
+  consensus::BlockInfo info;
+  ASSERT_TRUE(backup.Validate(1, 0, zero, p->block, &info).ok());
+  EXPECT_EQ(info.header_hash, p->header_hash);
+  EXPECT_EQ(cache.hits(), 2u);
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+// A primary that names a wrong request id in its proposal gains nothing: the outcome is
+// kept under the digest of the batch itself, and a bad signature is kept nowhere.
+TEST_F(ChainBlockFactoryTest, APrecheckKeepsOutcomesUnderTheirOwnDigest) {
+  const Bytes zero(32, '\0');
+  auto p = factory_->Build(1, 0, zero, {Batch("dev-1", 1)});
+  ASSERT_TRUE(p.ok());
+  v1::ConsensusBlock cb;
+  ASSERT_TRUE(cb.ParseFromString(p->block));
+  const Bytes real_id = cb.request_ids(0);
+  cb.set_request_ids(0, Bytes(32, 'x'));
+  v1::ConsensusRequest forged;
+  ASSERT_TRUE(forged.ParseFromString(BatchOf({{"dev-1", 9}}, /*bad_signature=*/true).payload));
+  *cb.add_requests() = forged;
+  CheckedBatchCache cache(16, 1 << 20);
+  EXPECT_EQ(
+      PrecheckProposal(genesis_, registry_->Get(), cb.SerializeAsString(), BatchLimits(), &cache),
+      2u);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_TRUE(cache.Contains(real_id));
+  EXPECT_FALSE(cache.Contains(Bytes(32, 'x')));
 }
 
 TEST_F(ChainBlockFactoryTest, ABatchCheckedAgainstAnOlderRegistryIsValidatedAgain) {
