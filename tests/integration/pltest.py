@@ -291,13 +291,19 @@ def bridge_bins():
     DEVICE_SIM = runfile("tools/device_sim/device_sim")
 
 
-def write_mosquitto_conf(root, port):
+def write_mosquitto_conf(root, port, persistence=False):
     """Writes root/mosquitto.conf for a broker on 127.0.0.1:port, as our quickstart says;
-    returns its path."""
+    returns its path. With `persistence`, sessions and queued messages are saved in root/
+    at a clean stop and every second, so they outlive a broker restart."""
     conf = os.path.join(root, "mosquitto.conf")
     lines = ["listener %d 127.0.0.1" % port, "allow_anonymous true",
              "set_tcp_nodelay true", "max_queued_messages 100000",
-             "max_inflight_messages 1000", "persistence false"]
+             "max_inflight_messages 1000"]
+    if persistence:
+        lines += ["persistence true", "persistence_location %s/" % root,
+                  "autosave_interval 1"]
+    else:
+        lines.append("persistence false")
     if os.geteuid() == 0:
         lines.append("user root")  # the test sandbox forbids dropping privileges
     with open(conf, "w") as f:
@@ -344,10 +350,10 @@ def nft_cut_rules(ifname="eth0"):
 class Mosquitto:
     """A real mosquitto on a free loopback port, configured as our quickstart says."""
 
-    def __init__(self, root):
+    def __init__(self, root, persistence=False):
         self.root = root
         self.port = free_port()
-        self.conf = write_mosquitto_conf(root, self.port)
+        self.conf = write_mosquitto_conf(root, self.port, persistence)
         self.proc = None
         self.start()
 
