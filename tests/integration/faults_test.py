@@ -14,8 +14,9 @@ namespace (tests/integration/netns.py), device_sim -> Mosquitto -> mqtt_bridge -
   resource  broker_restart  Mosquitto (persistent) stopped and started again on its port
             disk_full       a backup's store on a small tmpfs, filled: ev=store_write_failed,
                             exit 4; space freed, restarted, caught up
-            clock_skew      one device's clock 10 min behind (device_sim --fault=stale): every
-                            reading of it refused `stale`, nothing else disturbed
+            clock_skew      a device's clock 10 min behind, another's 10 min ahead (device_sim
+                            --clock_offset_ms): every reading of theirs refused `stale`, nothing
+                            else disturbed
 
 One cluster per group, the scenarios in turn, each with its own devices publishing at a steady
 rate while the fault is applied and undone, and each ending with check_outcome(): no fork
@@ -44,12 +45,13 @@ N = 4
 VIEW_CHANGE_MS = 1000
 NODE_EXTRA = ["--view_change_timeout_ms=%d" % VIEW_CHANGE_MS]
 SUBMIT_TIMEOUT_MS = 3 * VIEW_CHANGE_MS
-DEVICES = 2        # per scenario
-RATE = 10          # readings/s per device
+DEVICES = 4        # per scenario
+RATE = 12          # readings/s per device
 PUBLISH_S = 16     # seconds of publishing per scenario
 FAULT_AT_ACKS = 2 * DEVICES * RATE  # about two seconds of answers before the fault
 FAULT_S = 6        # seconds a network fault lasts (several view-change timeouts)
 EXIT_STORE_WRITE_FAILED = 4
+SKEW_MS = 600000    # a skewed device's clock offset, twice the bridge's --clock_window_ms
 DISK_MB = 48       # the disk_full validator's tmpfs
 
 
@@ -349,8 +351,12 @@ def network_fault(ctx, name, victim, apply, what):
     apply(ctx.prefix, victim)
     t.log("%s: %s on %s" % (name, what, ctx.chain.ids[victim]))
     time.sleep(FAULT_S)
+    effect = netns.dropped(ctx.prefix, victim)
     t0 = time.time()
     netns.heal(ctx.prefix, victim)
+    t.log("%s: healed %s after %.1f s: %s" % (name, ctx.chain.ids[victim], t0 - t_fault, effect))
+    t.check(effect["nft_dropped"] + effect["tbf_dropped"] + effect["tbf_overlimits"] > 0,
+            "%s: the fault touched no packet: %s" % (name, effect))
     rejoin = wait_rejoin(ctx, victim, t0, [i for i in range(N) if i != victim])
     summary, rc = load.finish()
     return check_outcome(ctx, name, load, summary, rc, t_fault, rejoin, victim)
@@ -384,7 +390,13 @@ def sc_slow_link(ctx, name):
 
 # ---------------------------------------------------------------------------------- resource
 def sc_broker_restart(ctx, name):
-    load = Load(ctx, name)
+    # The checked devices keep their MQTT session at the broker (as the bridge does), so
+    # answers published while they reconnect wait for them. Beside them, devices with a
+    # clean session: the answers published before they reconnect are lost (MQTT drops QoS 1
+    # messages for a client with no session); counted, and their readings must be on the
+    # ledger all the same.
+    load = Load(ctx, name, extra=["--persistent_session", "--client_id=pl-" + name])
+    clean = Load(ctx, name + "c", devices=2)
     load.wait_acks(FAULT_AT_ACKS)
     t_fault = time.time()
     ctx.broker.stop()
@@ -394,11 +406,28 @@ def sc_broker_restart(ctx, name):
     ctx.broker.start()
     t.log("%s: Mosquitto started again on port %d" % (name, ctx.broker.port))
     summary, rc = load.finish()
+    csum, crc = clean.finish()
     # Back: the first answer the broker delivered after its restart.
     _, acked, _ = ctx.tap.parse(name)
     after = [when for when, _ in acked.values() if when > t0]
     back = min(after) - t0 if after else None
-    return check_outcome(ctx, name, load, summary, rc, t_fault, back)
+    t.check(csum is not None and not csum["errors"] and
+            csum["acked_recorded"] + csum["unanswered"] == clean.total,
+            "%s: clean-session devices: only answers or silence: %s" % (name, csum))
+    lost = 0
+    for device, seqs in csum["unanswered_seqs"].items():
+        _, hist, _ = t.ctl("history", "--device=" + device, "--all", "--limit=100000", "--json",
+                           ctx.chain.nodes_flag())
+        on = [e["seq"] for e in json.loads(hist)]
+        for s in seqs:
+            t.check(on.count(s) == 1, "%s: unanswered %s seq %d is on the ledger %d times" % (
+                name, device, s, on.count(s)))
+            lost += 1
+    t.log("%s: clean-session devices: %d of %d answers lost in the restart (their readings "
+          "on the ledger once each): %s" % (name, lost, clean.total, csum["unanswered_seqs"]))
+    row = check_outcome(ctx, name, load, summary, rc, t_fault, back)
+    row["clean_session_answers_lost"] = lost
+    return row
 
 
 def sc_disk_full(ctx, name):
@@ -441,19 +470,25 @@ def sc_clock_skew(ctx, name):
     load = Load(ctx, name)
     load.wait_acks(FAULT_AT_ACKS)
     t_fault = time.time()
-    skewed = name + "x"
-    sim = Load(ctx, skewed, devices=1, seconds=2, extra=["--fault=stale"])
-    ssum, src = sim.finish()
-    t.log("%s: the skewed device: rc=%s %s" % (name, src, ssum))
-    t.check(src == 0 and ssum and ssum["errors"] == {"stale": sim.total} and
-            ssum["acked_recorded"] == 0,
-            "%s: every reading of the skewed device refused stale: rc=%s %s" % (name, src, ssum))
-    _, _, errs = ctx.tap.parse(skewed)
-    t.check(len(errs) == sim.total and all(b.get("code") == "stale" for _, b in errs),
-            "%s: %d stale answers on the broker: %s" % (name, len(errs), errs[:3]))
-    _, hist, _ = t.ctl("history", "--device=%s-0" % skewed, "--all", "--json",
-                       ctx.chain.nodes_flag())
-    t.check(json.loads(hist) == [], "%s: nothing of the skewed device on the ledger" % name)
+    # Two devices whose clocks are 10 min behind and ahead (the bridge's window: 5 min),
+    # publishing beside the others.
+    for tag, offset in (("b", -SKEW_MS), ("a", SKEW_MS)):
+        skewed = name + tag
+        sim = Load(ctx, skewed, devices=1, seconds=2,
+                   extra=["--clock_offset_ms=%d" % offset, "--expect_error=stale"])
+        ssum, src = sim.finish()
+        t.log("%s: a device %+d ms off: rc=%s errors %s acked %s" % (
+            name, offset, src, ssum and ssum["errors"], ssum and ssum["acked_recorded"]))
+        t.check(src == 0 and ssum and ssum["errors"] == {"stale": sim.total} and
+                ssum["acked_recorded"] == 0,
+                "%s: every reading of the device %+d ms off refused stale: rc=%s %s" % (
+                    name, offset, src, ssum))
+        _, _, errs = ctx.tap.parse(skewed)
+        t.check(len(errs) == sim.total and all(b.get("code") == "stale" for _, b in errs),
+                "%s: %d stale answers on the broker: %s" % (name, len(errs), errs[:3]))
+        _, hist, _ = t.ctl("history", "--device=%s-0" % skewed, "--all", "--json",
+                           ctx.chain.nodes_flag())
+        t.check(json.loads(hist) == [], "%s: nothing of %s-0 on the ledger" % (name, skewed))
     summary, rc = load.finish()
     return check_outcome(ctx, name, load, summary, rc, t_fault, None)
 

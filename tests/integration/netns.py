@@ -17,6 +17,7 @@ Faults on one node's link, all inside its namespace (these kernels have no netem
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -206,6 +207,7 @@ def nft_rules(ifname="eth0", inbound=True, outbound=True, loss_pct=None):
     of `ifname`: all of them, or `loss_pct` percent at random. Table inet CUT_TABLE, so
     deleting it heals."""
     match = "" if loss_pct is None else " numgen random mod 100 < %d" % loss_pct
+    match += " counter"
     chains = []
     if inbound:
         chains.append("  chain in {\n    type filter hook input priority -300;\n"
@@ -224,7 +226,7 @@ def _nft(prefix, i, rules):
 
 def cut(prefix, i):
     """Drops every packet to and from node i's link, silently (no RST, no FIN)."""
-    _nft(prefix, i, t.nft_cut_rules("eth0"))
+    _nft(prefix, i, nft_rules("eth0"))
 
 
 def one_way(prefix, i, inbound):
@@ -247,6 +249,26 @@ def slow(prefix, i, rate="500kbit", burst="16kbit", latency="200ms"):
             argv = ["ip", "netns", "exec", ns] + argv
         p = run(*argv, check=False)
         t.check(p.returncode == 0, "tc tbf on %s: %s" % (dev, p.stderr))
+
+
+def dropped(prefix, i):
+    """What the faults on node i did so far: packets the nft rules dropped, and packets the
+    tbf qdiscs dropped or held back (overlimits)."""
+    out = run("ip", "netns", "exec", node_ns(prefix, i), "nft", "list", "table", "inet",
+              CUT_TABLE, check=False).stdout
+    packets = sum(int(n) for n in re.findall(r"counter packets (\d+)", out))
+    tbf_dropped = tbf_over = 0
+    for ns, dev in ((node_ns(prefix, i), "eth0"), (None, "p%d" % i)):
+        argv = ["tc", "-s", "qdisc", "show", "dev", dev]
+        if ns:
+            argv = ["ip", "netns", "exec", ns] + argv
+        text = run(*argv, check=False).stdout
+        if "tbf" in text:
+            m = re.search(r"dropped (\d+), overlimits (\d+)", text)
+            if m:
+                tbf_dropped += int(m.group(1))
+                tbf_over += int(m.group(2))
+    return {"nft_dropped": packets, "tbf_dropped": tbf_dropped, "tbf_overlimits": tbf_over}
 
 
 def heal(prefix, i):
