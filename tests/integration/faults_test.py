@@ -10,7 +10,7 @@ namespace (tests/integration/netns.py), device_sim -> Mosquitto -> mqtt_bridge -
   network   partition_primary, partition_backup   the node's link dropped both ways (nft)
             one_way         only the packets into the primary dropped
             loss30          30 % of the primary's packets dropped each way (nft numgen)
-            slow_link       the primary's link rate-limited both ways (tbf 500 kbit/s)
+            slow_link       the primary's link rate-limited both ways (tbf 100 kbit/s)
   resource  broker_restart  Mosquitto (persistent) stopped and started again on its port
             disk_full       a backup's store on a small tmpfs, filled: ev=store_write_failed,
                             exit 4; space freed, restarted, caught up
@@ -51,6 +51,7 @@ PUBLISH_S = 16     # seconds of publishing per scenario
 FAULT_AT_ACKS = 2 * DEVICES * RATE  # about two seconds of answers before the fault
 FAULT_S = 6        # seconds a network fault lasts (several view-change timeouts)
 EXIT_STORE_WRITE_FAILED = 4
+SLOW_RATE = "100kbit"  # the slow link: well below what the primary sends under this load
 SKEW_MS = 600000    # a skewed device's clock offset, twice the bridge's --clock_window_ms
 DISK_MB = 48       # the disk_full validator's tmpfs
 
@@ -70,8 +71,10 @@ class Ctx:
         if disk_node is not None:
             d = "%s/%s" % (self.root, self.chain.ids[disk_node])
             os.makedirs(d)
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % DISK_MB, "tmpfs", d],
-                           check=True)
+            p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % DISK_MB, "tmpfs",
+                                d], capture_output=True, text=True)
+            t.check(p.returncode == 0, "mount -t tmpfs for %s's store: %s" % (
+                self.chain.ids[disk_node], p.stderr.strip()))
             self.mounted.append(d)
         for i in range(N):
             self.chain.start(i, NODE_EXTRA)
@@ -86,8 +89,9 @@ class Ctx:
         self.tap = netns.Tap(self.root, self.broker, self.group)
 
     def cleanup(self):
-        for i in list(self.chain.procs):
-            p = self.chain.procs.pop(i)
+        chain = getattr(self, "chain", None)
+        for i in list(chain.procs if chain else ()):
+            p = chain.procs.pop(i)
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=20)
@@ -337,6 +341,8 @@ def sc_bridge_kill(ctx, name):
     t0 = time.time()
     ctx.bridge.start()
     ready = time.time() - t0
+    line = [ln for ln in ctx.bridge.log().splitlines() if "ev=bridge_ready" in ln][-1]
+    t.log("%s: restarted: %s" % (name, line[line.index("ev="):]))
     summary, rc = load.finish()
     row = check_outcome(ctx, name, load, summary, rc, t_fault, ready)
     t.log("%s: the restarted bridge was ready after %.1f s" % (name, ready))
@@ -384,8 +390,9 @@ def sc_loss30(ctx, name):
 
 
 def sc_slow_link(ctx, name):
-    return network_fault(ctx, name, ctx.primary(), lambda prefix, i: netns.slow(prefix, i),
-                         "tbf 500kbit each way")
+    return network_fault(ctx, name, ctx.primary(),
+                         lambda prefix, i: netns.slow(prefix, i, rate=SLOW_RATE),
+                         "tbf %s each way" % SLOW_RATE)
 
 
 # ---------------------------------------------------------------------------------- resource
