@@ -145,11 +145,15 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   mo.persistent_session = true;
   mo.receive_maximum = 100;
   // Answers leave on a connection of their own, so they still go out after the consumer
-  // has disconnected at Stop. A clean session: nothing is ever delivered to it.
+  // has disconnected at Stop. Nothing is delivered to it, but its session is persistent
+  // too: a client reconnecting with a clean session discards the answers it had sent and
+  // the broker had not acknowledged (a broker crash or restart), and those readings' outbox
+  // entries would be settled unanswered. With the session kept, they are sent again.
   MqttOptions ao;
   ao.uri = o.broker_uri;
   ao.security = o.broker_security;
   ao.client_id = mo.client_id + "-answers";
+  ao.persistent_session = true;
   Bridge* self = b.get();
   PL_ASSIGN_OR_RETURN(std::unique_ptr<MqttClient> answers, MqttClient::Connect(ao, nullptr));
   AnswerPublisherOptions po;

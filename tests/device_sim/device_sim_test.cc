@@ -12,13 +12,14 @@
 #include "common/bytes.h"
 #include "common/ecdsa.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/sha256.h"
 #include "device_protocol/answers.h"
+#include "device_protocol/key_agreement.h"
 #include "mqtt-bridge/session_key_store.h"
 #include "tests/device_protocol/appendix_a.h"
 #include "tools/device_sim/ack_tracker.h"
 #include "tools/device_sim/device_answers.h"
-#include "device_protocol/key_agreement.h"
 #include "tools/device_sim/reading_builder.h"
 #include "tools/device_sim/sim_options.h"
 
@@ -521,6 +522,29 @@ TEST(SimOptions, AFaultImpliesItsErrorCodeUnlessOneIsGiven) {
   EXPECT_TRUE(Parse({"--fault=replay"})->expect_error.empty());
 }
 
+TEST(SimOptions, ClockOffsetShiftsTheDeviceClockBothWays) {
+  StatusOr<SimOptions> behind = Parse({"--clock_offset_ms=-600000"});
+  StatusOr<SimOptions> ahead = Parse({"--clock_offset_ms=600000"});
+  StatusOr<SimOptions> none = Parse({});
+  ASSERT_TRUE(behind.ok() && ahead.ok() && none.ok()) << behind.status().ToString();
+  const uint64_t before = NowMs();
+  const uint64_t b = behind->DeviceClockMs(), a = ahead->DeviceClockMs(), n = none->DeviceClockMs();
+  const uint64_t after = NowMs();
+  EXPECT_GE(n, before);
+  EXPECT_LE(n, after);
+  EXPECT_GE(a, before + 600000);
+  EXPECT_LE(a, after + 600000);
+  EXPECT_GE(b + 600000, before);
+  EXPECT_LE(b + 600000, after);
+}
+
+TEST(SimOptions, PersistentSessionNeedsAClientId) {
+  StatusOr<SimOptions> o = Parse({"--persistent_session", "--client_id=dev-7"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->persistent_session);
+  EXPECT_FALSE(Parse({})->persistent_session);
+}
+
 TEST(SimOptions, RefusesContradictoryFlags) {
   const std::vector<std::vector<std::string>> bad = {
       {"--fault=bad_sig"},                    // needs sig mode
@@ -535,6 +559,7 @@ TEST(SimOptions, RefusesContradictoryFlags) {
       {"--gateway_pubkey=02AB"},
       {"--fault=nope"},
       {"--bogus=1"},
+      {"--persistent_session"},  // needs a stable --client_id
   };
   for (const auto& args : bad) {
     SCOPED_TRACE(args[0]);

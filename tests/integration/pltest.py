@@ -347,15 +347,22 @@ def bridge_bins():
     DEVICE_SIM = runfile("tools/device_sim/device_sim")
 
 
-def write_mosquitto_conf(root, port, tls=None, passwd=None, acl=None):
+def write_mosquitto_conf(root, port, tls=None, passwd=None, acl=None, persistence=False):
     """Writes root/mosquitto.conf for a broker on 127.0.0.1:port, as our quickstart says;
     returns its path. tls=(ca, cert, key) files: a TLS listener; passwd and acl files: no
-    anonymous clients, and each one's topics limited as the ACL says."""
+    anonymous clients, and each one's topics limited as the ACL says. With `persistence`,
+    sessions and queued messages are saved in root/ at a clean stop and every second, so
+    they outlive a broker restart."""
     conf = os.path.join(root, "mosquitto.conf")
     lines = ["listener %d 127.0.0.1" % port,
              "allow_anonymous %s" % ("false" if passwd else "true"),
              "set_tcp_nodelay true", "max_queued_messages 100000",
-             "max_inflight_messages 1000", "persistence false"]
+             "max_inflight_messages 1000"]
+    if persistence:
+        lines += ["persistence true", "persistence_location %s/" % root,
+                  "autosave_interval 1"]
+    else:
+        lines.append("persistence false")
     if tls:
         lines += ["cafile %s" % tls[0], "certfile %s" % tls[1], "keyfile %s" % tls[2],
                   "require_certificate false"]
@@ -423,7 +430,7 @@ class Mosquitto:
     `certs` (a ledgerctl certs folder holding a server certificate "broker"), a TLS listener
     (uri() is ssl://); with `users` ({name: password}), a password file and device_acl(gateways)."""
 
-    def __init__(self, root, certs=None, users=None, gateways=()):
+    def __init__(self, root, certs=None, users=None, gateways=(), persistence=False):
         self.root = root
         self.port = free_port()
         self.certs = certs
@@ -441,7 +448,7 @@ class Mosquitto:
             acl = os.path.join(root, "mosquitto.acl")
             with open(acl, "w") as f:
                 f.write(device_acl(gateways))
-        self.conf = write_mosquitto_conf(root, self.port, tls, passwd, acl)
+        self.conf = write_mosquitto_conf(root, self.port, tls, passwd, acl, persistence)
         self.proc = None
         self.start()
 

@@ -73,13 +73,14 @@ StatusOr<ReportAnswer> SendIntegrityReport(const SimOptions& o, const Signer& ke
   PL_RETURN_IF_ERROR(mqtt->Subscribe(filters, 1, 10000));
 
   const uint64_t seq = o.seq_start.value_or(NowMs() * 1000);
-  const uint64_t ts = NowMs();
+  const uint64_t ts = o.DeviceClockMs();
   device_protocol::MessageSpec spec{device, std::string(ledger::kIntegrityItem), seq, ts};
   UserProperties props;
   if (o.mode == AuthMode::kMac) {
-    PL_ASSIGN_OR_RETURN(device_protocol::KeyAgreement ka,
-                        device_protocol::KeyAgreement::Start(
-                            device, key, NowMs(), [](size_t n) { return RandomBytes(n); }));
+    PL_ASSIGN_OR_RETURN(
+        device_protocol::KeyAgreement ka,
+        device_protocol::KeyAgreement::Start(device, key, o.DeviceClockMs(),
+                                             [](size_t n) { return RandomBytes(n); }));
     PL_RETURN_IF_ERROR(mqtt->Publish(p + "/" + device + "/key", ka.request_json(), 1, false));
     auto reply = inbox.Take(
         {device_protocol::KeySuccessTopic(p, device), device_protocol::KeyFailTopic(p, device),

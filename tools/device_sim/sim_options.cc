@@ -6,6 +6,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/command_line.h"
+#include "common/log.h"
 #include "common/mqtt_flags.h"
 #include "common/pkcs11_flags.h"
 #include "device_protocol/topics.h"
@@ -27,6 +28,9 @@ ABSL_FLAG(uint64_t, register_grace_ms, 5000,
           "up");
 ABSL_FLAG(std::string, broker, "tcp://127.0.0.1:1883", "MQTT broker URI");
 ABSL_FLAG(std::string, client_id, "", "MQTT client id (default random); one connection for all");
+ABSL_FLAG(bool, persistent_session, false,
+          "keep the MQTT session at the broker across disconnects (clean start off; needs "
+          "--client_id), so answers published while reconnecting wait at the broker");
 ABSL_FLAG(std::string, topic_prefix, "devices", "topic prefix");
 ABSL_FLAG(bool, wildcard_subscribe, false,
           "subscribe P/+/... answer topics once instead of per device (automatic above 16 "
@@ -58,6 +62,9 @@ ABSL_FLAG(std::optional<std::string>, expect_error, std::nullopt,
           "succeed only if every reading is refused with CODE (default: the --fault's code)");
 ABSL_FLAG(uint64_t, progress_ms, 1000, "progress line period on stderr, 0 = none");
 ABSL_FLAG(std::string, fault, "none", "fault to inject, see below");
+ABSL_FLAG(int64_t, clock_offset_ms, 0,
+          "add MS (may be negative) to the device clock in pl-ts and key requests; past the "
+          "bridge's clock window every reading is answered stale (with --expect_error=stale)");
 ABSL_FLAG(std::string, integrity_report, "",
           "one-shot: publish this integrity report FILE ('-': stdin) for device 0, print the "
           "answer (verdict or error) as JSON");
@@ -115,7 +122,7 @@ void PrintUsage(std::FILE* out) {
       {"device key in a PKCS#11 token (one device: --devices=1)", Pkcs11FlagNames()},
       {"MQTT",
        {"broker", "broker_ca", "broker_cert", "broker_key", "broker_user", "broker_password_file",
-        "client_id", "topic_prefix", "wildcard_subscribe"}},
+        "client_id", "persistent_session", "topic_prefix", "wildcard_subscribe"}},
       {"gRPC to the nodes (--register)", {"tls_ca", "tls_cert", "tls_key", "insecure"}},
       {"authentication",
        {"mode", "gateway_pubkey", "gateway_id", "key_timeout_ms", "session_overrun_ms"}},
@@ -124,7 +131,7 @@ void PrintUsage(std::FILE* out) {
       {"accounts (docs/ACCOUNTS.md; off unless one is set)",
        {"account_every", "account_interval_ms"}},
       {"answers and result", {"ack_timeout_ms", "list_records", "expect_error", "progress_ms"}},
-      {"fault injection", {"fault", "replay_file", "replay_from"}},
+      {"fault injection", {"fault", "clock_offset_ms", "replay_file", "replay_from"}},
       {"integrity (one-shot)", {"integrity_report"}},
   };
   for (const Group& g : groups) {
@@ -169,6 +176,10 @@ std::string SimOptions::DeviceName(uint64_t i) const {
   return device_prefix + "-" + std::to_string(i);
 }
 
+uint64_t SimOptions::DeviceClockMs() const {
+  return static_cast<uint64_t>(static_cast<int64_t>(NowMs()) + clock_offset_ms);
+}
+
 std::string SimOptions::PublishItem() const { return fault == Fault::kReservedItem ? "_x" : item; }
 
 Status SimOptions::Validate() const {
@@ -184,6 +195,9 @@ Status SimOptions::Validate() const {
   if (qos != 0 && qos != 1) return InvalidArgumentError("--qos must be 0 or 1");
   if (count == 0 && replay_from.empty()) return InvalidArgumentError("--count must be >= 1");
   if (workers == 0) return InvalidArgumentError("--workers must be >= 1");
+  if (persistent_session && client_id.empty()) {
+    return InvalidArgumentError("--persistent_session needs a --client_id");
+  }
   if (keys_dir.empty()) return InvalidArgumentError("--keys_dir must not be empty");
   if (do_register && (nodes.empty() || genesis_path.empty() || admin_key_path.empty())) {
     return InvalidArgumentError("--register needs --node, --genesis and --admin_key");
@@ -226,6 +240,7 @@ StatusOr<SimOptions> OptionsFromFlags() {
   o.broker = absl::GetFlag(FLAGS_broker);
   PL_ASSIGN_OR_RETURN(o.broker_security, BrokerSecurityFromFlags());
   o.client_id = absl::GetFlag(FLAGS_client_id);
+  o.persistent_session = absl::GetFlag(FLAGS_persistent_session);
   o.topic_prefix = absl::GetFlag(FLAGS_topic_prefix);
   o.device_prefix = absl::GetFlag(FLAGS_device_prefix);
   o.devices = absl::GetFlag(FLAGS_devices);
@@ -263,6 +278,7 @@ StatusOr<SimOptions> OptionsFromFlags() {
   o.ack_timeout_ms = absl::GetFlag(FLAGS_ack_timeout_ms);
   o.key_timeout_ms = absl::GetFlag(FLAGS_key_timeout_ms);
   o.session_overrun_ms = absl::GetFlag(FLAGS_session_overrun_ms);
+  o.clock_offset_ms = absl::GetFlag(FLAGS_clock_offset_ms);
   o.list_records = absl::GetFlag(FLAGS_list_records);
   PL_ASSIGN_OR_RETURN(o.fault, ParseFault(absl::GetFlag(FLAGS_fault)));
   o.expect_error =

@@ -44,8 +44,9 @@ std::string_view FaultExpectedCode(Fault fault);
 
 struct SimOptions {
   std::string broker = "tcp://127.0.0.1:1883";
-  MqttSecurity broker_security;  // TLS files, username and password for the broker
-  std::string client_id;         // empty: random
+  MqttSecurity broker_security;     // TLS files, username and password for the broker
+  std::string client_id;            // empty: random
+  bool persistent_session = false;  // clean start off, so answers wait while reconnecting
   std::string topic_prefix = "devices";
   std::string device_prefix = "sim";
   uint64_t devices = 1;
@@ -81,6 +82,11 @@ struct SimOptions {
   // before it, so the bridge's refusal of an expired session (forbidden, no_session) and
   // the device's renew-and-resend are exercised. 0 = renew ahead, as a device should.
   uint64_t session_overrun_ms = 0;
+  // Test aid: added to the device's clock (may be negative) in every pl-ts and key request,
+  // as a device whose clock is off; past the bridge's window they are answered `stale`.
+  int64_t clock_offset_ms = 0;
+  // The device's clock: the wall clock in ms plus clock_offset_ms.
+  uint64_t DeviceClockMs() const;
   uint64_t list_records = 5;
   std::string expect_error;  // empty: every reading must be acknowledged
   Fault fault = Fault::kNone;

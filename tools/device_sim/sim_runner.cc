@@ -265,8 +265,8 @@ struct SimRunner::Impl {
   }
 
   void StartAgreement(Device* d, double now) {
-    StatusOr<KeyAgreement> a =
-        KeyAgreement::Start(d->name, *d->key, NowMs(), [](size_t n) { return RandomBytes(n); });
+    StatusOr<KeyAgreement> a = KeyAgreement::Start(d->name, *d->key, o.DeviceClockMs(),
+                                                   [](size_t n) { return RandomBytes(n); });
     if (!a.ok()) return FailDevice(d, "internal", a.status().ToString());
     d->agreement.emplace(std::move(a).value());
     d->key_deadline = now + static_cast<double>(o.key_timeout_ms);
@@ -279,7 +279,7 @@ struct SimRunner::Impl {
 
   void PublishReading(Device* d, uint64_t index, std::optional<uint64_t> resend_of) {
     const std::string item = o.PublishItem();
-    ReadingSpec spec{d->name, item, d->next_seq++, NowMs()};
+    ReadingSpec spec{d->name, item, d->next_seq++, o.DeviceClockMs()};
     if (o.fault == Fault::kStale) spec.ts -= kStaleOffsetMs;
     const std::string payload = o.payload ? *o.payload : GeneratePayload(index, o.payload_size);
     UserProperties props;
@@ -618,6 +618,7 @@ StatusOr<Summary> SimRunner::Run() {
   mo.uri = o.broker;
   mo.security = o.broker_security;
   mo.client_id = o.client_id;
+  mo.persistent_session = o.persistent_session;
   Impl* self = &m;
   PL_ASSIGN_OR_RETURN(m.mqtt, MqttClient::Connect(mo, [self](MqttMessage msg) {
                         if (!self->answers.Push(std::move(msg))) self->answers_dropped.fetch_add(1);
