@@ -153,7 +153,7 @@ class Suite:
             cmd += ["--nodes=" + ",".join(chain.addr(i) for i in range(len(chain.ids))),
                     "--gateway_id=" + gateway]
             if register:
-                cmd += ["--do_register", "--genesis=" + chain.genesis,
+                cmd += ["--do_register", "--insecure", "--genesis=" + chain.genesis,
                         "--admin_key=%s/admin.key" % chain.root]
         errf = open(os.path.join(self.root, log + ".log"), "a")
         errf.write("$ %s\n" % " ".join(cmd))
