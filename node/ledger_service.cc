@@ -8,9 +8,9 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/worker.h"
 #include "ledger/merkle/proof_builder.h"
 #include "ledger/record.h"
-#include "common/worker.h"
 #include "node/node_metrics.h"
 
 namespace provledger::node {
@@ -248,20 +248,20 @@ void LedgerService::Await(const std::shared_ptr<CallAnswer>& call, CheckedBatch 
   std::shared_ptr<AnswerQueue> answers = answers_;
   // Durable, or refused: a client that gave up meanwhile may resend (answered DUPLICATE).
   SubmitDone done = [call, answers, start_ms,
-                      compose = std::move(compose)](SubmitResult r) mutable {
+                     compose = std::move(compose)](SubmitResult r) mutable {
     if (call->answered()) return;  // cancelled: nobody to tell
-    const bool posted = answers->Post([call, start_ms, compose = std::move(compose),
-                                       r = std::move(r)]() mutable {
-      if (call->answered()) return;
-      if (!r.ok()) {
-        call->Finish(ToGrpc(r.status()));
-        return;
-      }
-      Metrics().commit_latency.Observe(static_cast<double>(SteadyMs() - start_ms) / 1000);
-      v1::SubmitResponse reply;
-      const grpc::Status gs = compose(std::move(*r), &reply);
-      call->Finish(gs, gs.ok() ? &reply : nullptr);
-    });
+    const bool posted =
+        answers->Post([call, start_ms, compose = std::move(compose), r = std::move(r)]() mutable {
+          if (call->answered()) return;
+          if (!r.ok()) {
+            call->Finish(ToGrpc(r.status()));
+            return;
+          }
+          Metrics().commit_latency.Observe(static_cast<double>(SteadyMs() - start_ms) / 1000);
+          v1::SubmitResponse reply;
+          const grpc::Status gs = compose(std::move(*r), &reply);
+          call->Finish(gs, gs.ok() ? &reply : nullptr);
+        });
     if (!posted) call->Finish(ToGrpc(UnavailableError("node is shutting down")));
   };
   Status queued = orderer_->Submit(std::move(batch), std::move(request), std::move(done));

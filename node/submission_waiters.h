@@ -34,7 +34,7 @@ namespace provledger::node {
 // One client's submission, waiting for its answer.
 struct Waiter {
   std::vector<Bytes> record_ids;
-  SubmitDone done;  // called once, with the answer
+  SubmitDone done;           // called once, with the answer
   uint64_t deadline_ms = 0;  // SteadyMs()
   Bytes request;             // the serialized ConsensusRequest, relayed again after a view change
 };

@@ -186,8 +186,8 @@ class SubmitTest : public ::testing::Test {
     so.path = std::string(std::getenv("TEST_TMPDIR")) + "/store-" +
               ::testing::UnitTest::GetInstance()->current_test_info()->name();
     store_ = std::move(ledger::BlockStore::Open(so, kChain)).value();
-    service_ = std::make_unique<LedgerService>(&genesis_, "v0", store_.get(), &registry_,
-                                               &orderer_, BatchLimits());
+    service_ = std::make_unique<LedgerService>(&genesis_, "v0", store_.get(), &registry_, &orderer_,
+                                               BatchLimits());
     grpc::ServerBuilder builder;
     grpc::ResourceQuota quota("submit-test");
     quota.SetMaxThreads(kServerThreads);
@@ -266,8 +266,7 @@ TEST_F(SubmitTest, ManyMorePendingSubmissionsThanServerThreadsAreAllAnswered) {
   // A server holding a thread per pending submission never gets past kServerThreads here
   // (the others wait, or are refused RESOURCE_EXHAUSTED).
   while (orderer_.pending() < static_cast<uint64_t>(kCalls)) {
-    ASSERT_EQ(DoneCount(), 0u) << "a call ended before the orderer answered: "
-                               << FirstDoneStatus();
+    ASSERT_EQ(DoneCount(), 0u) << "a call ended before the orderer answered: " << FirstDoneStatus();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(orderer_.pending(), static_cast<uint64_t>(kCalls));
