@@ -173,7 +173,6 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   rpo.inbox_capacity = o.inbox_capacity;
   rpo.inbox_capacity_bytes = o.inbox_capacity_bytes;
   rpo.answer_wait_ms = o.drain_timeout_ms;
-  rpo.outbox_sync_ms = o.intake_sync ? o.outbox_sync_ms : 0;
   BatchSubmitter* submitter = b->submitter_.get();
   b->pipeline_ = std::make_unique<ReadingPipeline>(
       rpo, b->verifier_.get(), b->sessions_.get(), b->policy_.get(), b->share_.get(),

@@ -87,11 +87,6 @@ struct BridgeOptions {
   // reading on Paho's thread bounds the intake rate). false: only written to RocksDB's WAL
   // (survives the bridge process dying, not the machine) and synced with the next batch.
   bool intake_sync = true;
-  // With intake_sync: the outbox is synced at most this often instead of once per verified
-  // chunk (ReadingPipeline; the intake keeps the messages until then). Nothing waits for
-  // this sync (submissions and answers do not), so it costs no latency: only the intake
-  // holds up to this long of messages more. Not a flag.
-  uint32_t outbox_sync_ms = 100;
   // Publish the newest recorded firmware manifest of each vendor and model, retained, on
   // update/code of each of its devices (FirmwarePublisher), polled every registry_refresh_ms.
   bool publish_firmware = true;

@@ -58,7 +58,7 @@ Outbox::~Outbox() {
   if (db_) db_->Close();
 }
 
-Status Outbox::Append(OutboxBatch* b, bool sync) {
+Status Outbox::Append(OutboxBatch* b) {
   rocksdb::WriteBatch batch;
   const uint64_t first = next_key_.fetch_add(b->entries.size());
   for (size_t i = 0; i < b->entries.size(); ++i) {
@@ -84,7 +84,7 @@ Status Outbox::Append(OutboxBatch* b, bool sync) {
     batch.Put(kWatermarkKey, w);
   }
   rocksdb::WriteOptions wo;
-  wo.sync = sync;
+  wo.sync = true;
   {
     std::lock_guard<std::mutex> lock(write_mu_);
     PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox append"));
@@ -109,11 +109,6 @@ Status Outbox::Append(OutboxBatch* b, bool sync) {
     size_.fetch_add(b->entries.size());
   }
   return OkStatus();
-}
-
-Status Outbox::Sync() {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  return FromRocks(db_->SyncWAL(), "outbox sync");
 }
 
 bool Outbox::ReadMem(uint64_t after, size_t max, std::vector<OutboxEntry>* out) const {

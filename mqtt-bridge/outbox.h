@@ -58,15 +58,11 @@ class Outbox {
   ~Outbox();
 
   // Appends batch->entries (their keys are assigned and written back), writes the replay
-  // windows, policy states and intake watermark, all in one batch, synced when `sync` (else
-  // durable after the next Sync() or synced Append; until then the caller keeps what it
-  // needs to redo it: the intake copies of its messages). On success the
+  // windows, policy states and intake watermark, all in one synced batch. On success the
   // entries' record and payload bytes are moved into the outbox (the caller keeps their keys
   // and count). On error nothing is written (kResourceExhausted when the disk is full,
   // kInternal otherwise).
-  Status Append(OutboxBatch* batch, bool sync = true);
-  // Makes every write so far durable (syncs the WAL). Errors as Append.
-  Status Sync();
+  Status Append(OutboxBatch* batch);
   // Up to `max` entries with key > after, in key order.
   StatusOr<std::vector<OutboxEntry>> Read(uint64_t after, size_t max) const;
   // Removes confirmed entries (not synced: a lost removal only causes a harmless resend).

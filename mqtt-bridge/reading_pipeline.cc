@@ -6,7 +6,6 @@
 #include <utility>
 #include <variant>
 
-#include "common/clock.h"
 #include "common/ecdsa.h"
 #include "common/log.h"
 #include "device_protocol/answers.h"
@@ -57,13 +56,11 @@ void ReadingPipeline::VerifyLoop(Worker& w) {
     inbox_.PopBatch(2000, std::chrono::milliseconds(100), &chunk);
     // Asked to stop, it still drains: the consumer has stopped, so the inbox only empties.
     if (chunk.empty()) {
-      SyncOutbox(/*force=*/true);  // idle: nothing to wait for
       if (w.stopping()) return;
       continue;
     }
     HandleChunk(&chunk);
     chunk.clear();
-    SyncOutbox(/*force=*/false);
     // The store is this thread's: its size is published for scrapes from here.
     Metrics().session_devices.Set(static_cast<double>(sessions_->device_count()));
   }
@@ -189,13 +186,10 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
   // The policy state these readings leave behind is written with them.
   batch.policy_states = policy_->Dirty();
   batch.integrity_states = integrity_->Dirty();
-  const bool deferred = options_.outbox_sync_ms > 0;
-  Status s = outbox_->Append(&batch, /*sync=*/!deferred);
+  Status s = outbox_->Append(&batch);
   // Either way the chunk's messages are taken care of (on failure their senders are
-  // answered `internal` below): the intake may drop them once the outbox is synced.
-  release_upto_ = std::max(release_upto_, batch.intake_upto);
-  if (s.ok() && deferred) unsynced_ = true;
-  if (!deferred) SyncOutbox(/*force=*/true);
+  // answered `internal` below): the intake may drop them.
+  intake_->MarkDone(batch.intake_upto);
   if (s.ok()) {
     policy_->Commit();
     integrity_->Commit();
@@ -215,21 +209,6 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
   }
   accepted_.fetch_add(entries.size());
   on_accepted_();
-}
-
-void ReadingPipeline::SyncOutbox(bool force) {
-  const uint64_t now = SteadyMs();
-  if (unsynced_) {
-    if (!force && now < last_sync_ms_ + options_.outbox_sync_ms) return;
-    Status s = outbox_->Sync();
-    if (!s.ok()) {
-      LogError("outbox_sync_failed").Kv("err", s.ToString());
-      return;
-    }
-    unsynced_ = false;
-    last_sync_ms_ = now;
-  }
-  intake_->MarkDone(release_upto_);
 }
 
 Bytes ReadingPipeline::AppraiseReport(const Accepted& a) {

@@ -5,16 +5,9 @@
 // (ReadingVerifier), appraises integrity reports (Appraise, against the PolicySource's
 // policy, with the IntegrityTracker's counts) into attestation records, applies the write
 // policy (PolicyFilter) and builds the ledger records. A chunk's records, replay windows,
-// policy state, integrity state and intake watermark go to the Outbox in one batch; refusals
-// are answered at once. With outbox_sync_ms > 0 (the intake syncs every message before its
-// PUBACK) that batch is not synced by itself: the outbox is synced at most every
-// outbox_sync_ms (and when the inbox is idle or stops), and only then are the chunks' intake
-// copies released (Intake::MarkDone). A power loss before that sync loses the unsynced
-// batches but not their messages, which the intake still holds and the next start verifies
-// again (a resubmitted record is answered as a duplicate with its location): one fsync per
-// interval instead of one per chunk, which under load was one per reading or two. A reading
-// verified after a report in the same chunk already carries that report's status. After a stored
-// batch `on_accepted` tells the submitter.
+// policy state, integrity state and intake watermark go to the Outbox in one synced batch;
+// refusals are answered at once. A reading verified after a report in the same chunk
+// already carries that report's status. After a stored batch `on_accepted` tells the submitter.
 //
 // Thread rules: the constructor starts the verify thread, which alone uses the verifier,
 // session store, integrity tracker and policy filter; inbox() and the counters from any thread;
@@ -58,9 +51,6 @@ struct ReadingPipelineOptions {
   size_t inbox_capacity = 200000;           // messages ...
   size_t inbox_capacity_bytes = 256 << 20;  // ... and their bytes (topic + payload)
   uint32_t answer_wait_ms = 10000;          // wait for room in the answer queue
-  // 0: every chunk's outbox batch synced, its intake copies released at once (for an intake
-  // not synced per message). Else: see the class comment.
-  uint32_t outbox_sync_ms = 0;
 };
 
 class ReadingPipeline {
@@ -89,10 +79,6 @@ class ReadingPipeline {
  private:
   void VerifyLoop(Worker& w);
   void HandleChunk(std::vector<Inbound>* chunk);
-  // Syncs the outbox if batches were written unsynced and (`force` or) outbox_sync_ms has
-  // passed since the last sync, then releases the intake copies they cover. On a sync error
-  // the copies stay (logged; tried again next time).
-  void SyncOutbox(bool force);
   void Publish(const std::string& topic, const std::string& json, bool retained = false);
   // The attestation record (kind 2) of an accepted report; records the appraisal in the
   // tracker.
@@ -112,11 +98,6 @@ class ReadingPipeline {
   BoundedQueue<Inbound> inbox_;
   std::atomic<uint64_t> ignored_{0}, refused_{0}, accepted_{0}, skipped_{0}, shared_sessions_{0},
       appraised_{0};
-  // The verify thread's: outbox batches written unsynced since the last sync, the intake
-  // key they cover, and when the last sync was (SteadyMs).
-  bool unsynced_ = false;
-  uint64_t release_upto_ = 0;
-  uint64_t last_sync_ms_ = 0;
   std::unique_ptr<Worker> worker_;
 };
 
