@@ -19,8 +19,9 @@ namespace provledger::bridge {
 // kInternal otherwise; the message starts with `what`.
 Status FromRocks(const rocksdb::Status& s, const std::string& what);
 
-// Opens (creating if missing) the store at `path` with paranoid checks, tolerating a
-// corrupted WAL tail (a record torn by a crash was never acknowledged). Errors name `what`.
+// Opens (creating if missing) the store at `path` with paranoid checks, recovering up to a
+// corrupted WAL tail (a record torn by a crash was never acknowledged), WAL files recycled
+// (a synced write then does not rewrite the inode). Errors name `what`.
 StatusOr<std::unique_ptr<rocksdb::DB>> OpenLocalDb(const std::string& path,
                                                    const std::string& what);
 

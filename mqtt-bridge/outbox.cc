@@ -50,6 +50,7 @@ StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
   PL_RETURN_IF_ERROR(ScanNumbered(o->db_.get(), kEntryPrefix, &count, &last));
   o->size_ = count;
   o->next_key_ = last + 1;
+  o->mem_from_ = last + 1;  // what this run appends is cached; earlier entries are on disk
   return o;
 }
 
@@ -84,14 +85,44 @@ Status Outbox::Append(OutboxBatch* b) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  std::lock_guard<std::mutex> lock(write_mu_);
-  PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox append"));
-  size_.fetch_add(b->entries.size());
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "outbox append"));
+    // Cached before size_ grows, so a reader that sees the entries counted finds them.
+    std::lock_guard<std::mutex> mlock(mem_mu_);
+    for (auto& e : b->entries) {
+      const size_t bytes = e.record.size() + e.payload.size();
+      if (mem_from_ <= e.key && mem_bytes_ + bytes <= kMemBytes) {
+        mem_bytes_ += bytes;
+        OutboxEntry& m = mem_[e.key];
+        m.key = e.key;
+        m.record = std::move(e.record);
+        m.payload = std::move(e.payload);
+      } else if (mem_from_ <= e.key) {
+        // Over budget: from here on the cache holds nothing older than what comes next.
+        mem_.clear();
+        mem_bytes_ = 0;
+        mem_from_ = b->entries.back().key + 1;
+        break;
+      }
+    }
+    size_.fetch_add(b->entries.size());
+  }
   return OkStatus();
+}
+
+bool Outbox::ReadMem(uint64_t after, size_t max, std::vector<OutboxEntry>* out) const {
+  std::lock_guard<std::mutex> lock(mem_mu_);
+  if (after + 1 < mem_from_) return false;
+  for (auto it = mem_.upper_bound(after); it != mem_.end() && out->size() < max; ++it) {
+    out->push_back(it->second);
+  }
+  return true;
 }
 
 StatusOr<std::vector<OutboxEntry>> Outbox::Read(uint64_t after, size_t max) const {
   std::vector<OutboxEntry> out;
+  if (ReadMem(after, max, &out)) return out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(EntryKey(after + 1));
        it->Valid() && out.size() < max && it->key().size() == 9 && it->key()[0] == kEntryPrefix;
@@ -114,6 +145,15 @@ Status Outbox::Remove(const std::vector<uint64_t>& keys) {
   for (uint64_t k : keys) batch.Delete(EntryKey(k));
   std::lock_guard<std::mutex> lock(write_mu_);
   PL_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "outbox remove"));
+  {
+    std::lock_guard<std::mutex> mlock(mem_mu_);
+    for (uint64_t k : keys) {
+      auto it = mem_.find(k);
+      if (it == mem_.end()) continue;
+      mem_bytes_ -= it->second.record.size() + it->second.payload.size();
+      mem_.erase(it);
+    }
+  }
   size_.fetch_sub(keys.size());
   return OkStatus();
 }

@@ -12,6 +12,11 @@
 // group: that merging synchronises inside the uninstrumented library, where ThreadSanitizer
 // cannot see it, and it reported merges of the verify thread's and submit workers' batches
 // as races. The cost: a removal may wait for an append's fsync.
+//
+// Entries appended by this process are also kept in memory (up to kMemBytes of records and
+// payloads) until removed, so the submit workers read what the verify thread just wrote
+// without a RocksDB scan; entries left by an earlier run, or beyond that budget, are read
+// from disk.
 #ifndef PROVLEDGER_MQTT_BRIDGE_OUTBOX_H_
 #define PROVLEDGER_MQTT_BRIDGE_OUTBOX_H_
 
@@ -53,8 +58,10 @@ class Outbox {
   ~Outbox();
 
   // Appends batch->entries (their keys are assigned and written back), writes the replay
-  // windows, policy states and intake watermark, all in one synced batch. On error nothing
-  // is written (kResourceExhausted when the disk is full, kInternal otherwise).
+  // windows, policy states and intake watermark, all in one synced batch. On success the
+  // entries' record and payload bytes are moved into the outbox (the caller keeps their keys
+  // and count). On error nothing is written (kResourceExhausted when the disk is full,
+  // kInternal otherwise).
   Status Append(OutboxBatch* batch);
   // Up to `max` entries with key > after, in key order.
   StatusOr<std::vector<OutboxEntry>> Read(uint64_t after, size_t max) const;
@@ -74,8 +81,17 @@ class Outbox {
 
  private:
   Outbox() = default;
+  static constexpr size_t kMemBytes = 64 << 20;
+  // Read from mem_ when it holds every entry above `after`; false: read from disk.
+  bool ReadMem(uint64_t after, size_t max, std::vector<OutboxEntry>* out) const;
+
   std::unique_ptr<rocksdb::DB> db_;
   std::mutex write_mu_;  // held across every write to db_ (see the thread rules)
+  mutable std::mutex mem_mu_;
+  // guarded by mem_mu_: entries with keys >= mem_from_ not yet removed are all in mem_.
+  std::map<uint64_t, OutboxEntry> mem_;
+  uint64_t mem_from_ = 0;  // guarded by mem_mu_; 0: nothing cached yet (set at Open)
+  size_t mem_bytes_ = 0;   // guarded by mem_mu_
   std::atomic<uint64_t> next_key_{1};
   std::atomic<uint64_t> size_{0};
 };

@@ -106,7 +106,7 @@ StatusOr<PeerIdentity> IdentityOf(const grpc::AuthContext& auth) {
 
 // The caller's identity; nullopt on a plaintext server (no TLS: nothing to check), which
 // *secure tells; *why says what is wrong when a TLS caller has none.
-std::optional<PeerIdentity> CallerIdentity(const grpc::ServerContext* ctx, bool* secure,
+std::optional<PeerIdentity> CallerIdentity(const grpc::ServerContextBase* ctx, bool* secure,
                                            std::string* why) {
   *secure = false;
   if (ctx == nullptr) return std::nullopt;  // an in-process call (tests)
@@ -156,7 +156,7 @@ grpc::Status AccessProcessor::Process(const InputMetadata& auth_metadata,
   return grpc::Status::OK;
 }
 
-grpc::Status CheckSubmitAs(const grpc::ServerContext* ctx, const std::string& gateway) {
+grpc::Status CheckSubmitAs(const grpc::ServerContextBase* ctx, const std::string& gateway) {
   static const std::string kMethod = "/provledger.v1.Ledger/Submit";
   bool secure = false;
   std::string why;
@@ -171,7 +171,7 @@ grpc::Status CheckSubmitAs(const grpc::ServerContext* ctx, const std::string& ga
   return grpc::Status::OK;
 }
 
-grpc::Status CheckDevice(const grpc::ServerContext* ctx, const std::string& device,
+grpc::Status CheckDevice(const grpc::ServerContextBase* ctx, const std::string& device,
                          const char* method) {
   bool secure = false;
   std::string why;
@@ -188,7 +188,7 @@ grpc::Status CheckDevice(const grpc::ServerContext* ctx, const std::string& devi
                   (device.empty() ? std::string("(none)") : device) + "'s records");
 }
 
-grpc::Status CheckRecordDevice(const grpc::ServerContext* ctx, ByteView record,
+grpc::Status CheckRecordDevice(const grpc::ServerContextBase* ctx, ByteView record,
                                const char* method) {
   bool secure = false;
   std::string why;

@@ -45,15 +45,16 @@ grpc::Status CheckMethod(const PeerIdentity& who, const std::string& method);
 
 // Submit: OK unless the caller is a gateway whose certificate names another gateway than the
 // batch's `gateway`.
-grpc::Status CheckSubmitAs(const grpc::ServerContext* ctx, const std::string& gateway);
+grpc::Status CheckSubmitAs(const grpc::ServerContextBase* ctx, const std::string& gateway);
 
 // History: OK unless the caller is a reader limited to devices that do not include `device`.
-grpc::Status CheckDevice(const grpc::ServerContext* ctx, const std::string& device,
+grpc::Status CheckDevice(const grpc::ServerContextBase* ctx, const std::string& device,
                          const char* method);
 
 // GetRecord, GetProof: CheckDevice for the device of `record` (the record's bytes); a record
 // of no device (a registry record) is refused to a limited reader.
-grpc::Status CheckRecordDevice(const grpc::ServerContext* ctx, ByteView record, const char* method);
+grpc::Status CheckRecordDevice(const grpc::ServerContextBase* ctx, ByteView record,
+                               const char* method);
 
 }  // namespace provledger::node
 

@@ -59,7 +59,7 @@ FollowerOrderer::~FollowerOrderer() {
   transfer_.reset();
 }
 
-StatusOr<std::future<SubmitResult>> FollowerOrderer::Submit(CheckedBatch, v1::ConsensusRequest) {
+Status FollowerOrderer::Submit(CheckedBatch, v1::ConsensusRequest, SubmitDone) {
   return FailedPreconditionError("a follower orders nothing: submissions are forwarded");
 }
 

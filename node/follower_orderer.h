@@ -65,8 +65,8 @@ class FollowerOrderer final : public Orderer, public SubmitForwarder {
   FollowerOrderer& operator=(const FollowerOrderer&) = delete;
 
   // Orderer. Submit is never used (LedgerService forwards instead): kFailedPrecondition.
-  StatusOr<std::future<SubmitResult>> Submit(CheckedBatch batch,
-                                             provledger::v1::ConsensusRequest request) override;
+  Status Submit(CheckedBatch batch, provledger::v1::ConsensusRequest request,
+                SubmitDone done) override;
   uint64_t pending() const override { return 0; }
   // The highest view a validator reported lately.
   uint64_t view() const override { return view_.load(); }

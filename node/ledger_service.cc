@@ -1,9 +1,14 @@
 #include "node/ledger_service.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/worker.h"
 #include "ledger/merkle/proof_builder.h"
 #include "ledger/record.h"
 #include "node/access_policy.h"
@@ -18,6 +23,112 @@ grpc::Status ToGrpc(const Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
 }
 
+// The answer of one submission call, given once: whichever comes first of the orderer's
+// answer (or an error) and the client going away wins; later attempts do nothing. Shared by
+// the call's reactor and whoever answers later, so it outlives the call.
+class CallAnswer {
+ public:
+  CallAnswer(grpc::ServerUnaryReactor* reactor, v1::SubmitResponse* reply)
+      : reactor_(reactor), reply_(reply) {}
+  // Finishes the call with `status` and, when `answer` is given, that reply. False when the
+  // call was answered already (then nothing is touched).
+  bool Finish(const grpc::Status& status, v1::SubmitResponse* answer = nullptr) {
+    grpc::ServerUnaryReactor* r = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (reactor_ == nullptr) return false;
+      if (answer != nullptr) reply_->Swap(answer);
+      r = reactor_;
+      reactor_ = nullptr;
+    }
+    r->Finish(status);  // the reactor lives until OnDone, which follows this
+    return true;
+  }
+  bool answered() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reactor_ == nullptr;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  grpc::ServerUnaryReactor* reactor_;  // guarded by mu_; null once finished
+  v1::SubmitResponse* reply_;          // gRPC's, valid while reactor_ is set
+};
+
+namespace {
+
+// The reactor of one submission call: answered through its CallAnswer; a cancelled call
+// (client gone, deadline passed, server shutting down) is answered CANCELLED at once.
+class SubmitReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit SubmitReactor(v1::SubmitResponse* reply)
+      : answer_(std::make_shared<CallAnswer>(this, reply)) {}
+  const std::shared_ptr<CallAnswer>& answer() const { return answer_; }
+  void OnCancel() override {
+    std::shared_ptr<CallAnswer> a = answer_;  // OnDone may run inside Finish
+    a->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                           "client went away; the batch may still commit, resend to learn where"));
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  std::shared_ptr<CallAnswer> answer_;
+};
+
+}  // namespace
+
+// A FIFO of tasks run by a few threads: the orderer hands its answers over here, so their
+// composing (store lookups) never runs on the consensus thread. Close() runs what is queued
+// and joins; a task posted after it is refused.
+class AnswerQueue {
+ public:
+  explicit AnswerQueue(size_t threads) {
+    for (size_t i = 0; i < threads; ++i) {
+      workers_.push_back(std::make_unique<Worker>("answers", [this](Worker& w) { Run(w); }));
+    }
+  }
+  ~AnswerQueue() { Close(); }
+  // False (task not run) once closed.
+  bool Post(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return false;
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return true;
+  }
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+    workers_.clear();  // each drains and joins
+  }
+
+ private:
+  void Run(Worker&) {
+    while (true) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return closed_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;  // closed and drained
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool closed_ = false;                      // guarded by mu_
+  std::deque<std::function<void()>> tasks_;  // guarded by mu_
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
 LedgerService::LedgerService(const ledger::Genesis* genesis, std::string node_id,
                              ledger::BlockStore* store, RegistryHolder* registry, Orderer* orderer,
                              BatchLimits limits)
@@ -26,7 +137,18 @@ LedgerService::LedgerService(const ledger::Genesis* genesis, std::string node_id
       store_(store),
       registry_(registry),
       orderer_(orderer),
-      limits_(limits) {}
+      limits_(limits),
+      answers_(std::make_shared<AnswerQueue>(2)) {}
+
+LedgerService::~LedgerService() {
+  std::shared_ptr<AnswerQueue> forwards;
+  {
+    std::lock_guard<std::mutex> lock(forward_mu_);
+    forwards = forwards_;
+  }
+  if (forwards) forwards->Close();
+  answers_->Close();
+}
 
 StatusOr<ledger::StoredBlock> LedgerService::ReadOrRepair(uint64_t height,
                                                           bool with_payloads) const {
@@ -120,30 +242,51 @@ Status LedgerService::CheckHistoryEntry(const v1::HistoryRequest& req, const v1:
   return OkStatus();
 }
 
-grpc::Status LedgerService::Await(grpc::ServerContext* ctx, CheckedBatch batch,
-                                  v1::ConsensusRequest request, v1::SubmitResponse* resp) {
+void LedgerService::Await(const std::shared_ptr<CallAnswer>& call, CheckedBatch batch,
+                          v1::ConsensusRequest request, Compose compose) {
   const uint64_t start_ms = SteadyMs();
-  auto fut = orderer_->Submit(std::move(batch), std::move(request));
-  if (!fut.ok()) return ToGrpc(fut.status());
-  // Wait for durability; a client that gives up may resend: the ledger answers DUPLICATE.
-  while (fut->wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-    if (ctx->IsCancelled()) {
-      return grpc::Status(grpc::StatusCode::CANCELLED,
-                          "client went away; the batch may still commit, resend to learn where");
-    }
-  }
-  SubmitResult r = fut->get();
-  if (!r.ok()) return ToGrpc(r.status());
-  Metrics().commit_latency.Observe(static_cast<double>(SteadyMs() - start_ms) / 1000);
-  *resp = std::move(*r);
-  return grpc::Status::OK;
+  // Held by the orderer's waiter: the queue outlives the service if an answer comes late.
+  std::shared_ptr<AnswerQueue> answers = answers_;
+  // Durable, or refused: a client that gave up meanwhile may resend (answered DUPLICATE).
+  SubmitDone done = [call, answers, start_ms,
+                     compose = std::move(compose)](SubmitResult r) mutable {
+    if (call->answered()) return;  // cancelled: nobody to tell
+    const bool posted =
+        answers->Post([call, start_ms, compose = std::move(compose), r = std::move(r)]() mutable {
+          if (call->answered()) return;
+          if (!r.ok()) {
+            call->Finish(ToGrpc(r.status()));
+            return;
+          }
+          Metrics().commit_latency.Observe(static_cast<double>(SteadyMs() - start_ms) / 1000);
+          v1::SubmitResponse reply;
+          const grpc::Status gs = compose(std::move(*r), &reply);
+          call->Finish(gs, gs.ok() ? &reply : nullptr);
+        });
+    if (!posted) call->Finish(ToGrpc(UnavailableError("node is shutting down")));
+  };
+  Status queued = orderer_->Submit(std::move(batch), std::move(request), std::move(done));
+  if (!queued.ok()) call->Finish(ToGrpc(queued));
 }
 
-grpc::Status LedgerService::Forwarded(StatusOr<v1::SubmitResponse> answer,
-                                      v1::SubmitResponse* resp) {
-  if (!answer.ok()) return ToGrpc(answer.status());
-  *resp = std::move(*answer);
-  return grpc::Status::OK;
+void LedgerService::Forward(const std::shared_ptr<CallAnswer>& call,
+                            std::function<StatusOr<v1::SubmitResponse>()> forward) {
+  std::shared_ptr<AnswerQueue> q;
+  {
+    std::lock_guard<std::mutex> lock(forward_mu_);
+    if (!forwards_) forwards_ = std::make_shared<AnswerQueue>(kForwardThreads);
+    q = forwards_;
+  }
+  const bool posted = q->Post([call, forward = std::move(forward)] {
+    if (call->answered()) return;  // cancelled while queued
+    StatusOr<v1::SubmitResponse> answer = forward();
+    if (answer.ok()) {
+      call->Finish(grpc::Status::OK, &*answer);
+    } else {
+      call->Finish(ToGrpc(answer.status()));
+    }
+  });
+  if (!posted) call->Finish(ToGrpc(UnavailableError("node is shutting down")));
 }
 
 namespace {
@@ -155,10 +298,19 @@ std::pair<std::string, std::string> DeviceItemOf(ByteView record) {
 }
 }  // namespace
 
-grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitRequest* req,
-                                   v1::SubmitResponse* resp) {
-  if (grpc::Status a = CheckSubmitAs(ctx, req->batch().gateway()); !a.ok()) return a;
-  if (SubmitForwarder* f = orderer_->forwarder()) return Forwarded(f->Submit(req->batch()), resp);
+grpc::ServerUnaryReactor* LedgerService::Submit(grpc::CallbackServerContext* ctx,
+                                                const v1::SubmitRequest* req,
+                                                v1::SubmitResponse* resp) {
+  auto* reactor = new SubmitReactor(resp);
+  const std::shared_ptr<CallAnswer>& call = reactor->answer();
+  if (grpc::Status a = CheckSubmitAs(ctx, req->batch().gateway()); !a.ok()) {
+    call->Finish(a);
+    return reactor;
+  }
+  if (SubmitForwarder* f = orderer_->forwarder()) {
+    Forward(call, [f, batch = req->batch()] { return f->Submit(batch); });
+    return reactor;
+  }
   auto reg = registry_->Get();
   auto checked = ValidateBatch(*genesis_, *reg, req->batch(), limits_);
   if (checked.ok()) checked->checked_against = reg;
@@ -167,7 +319,8 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
     LogWarn("batch_refused")
         .Kv("gateway", req->batch().gateway())
         .Kv("err", checked.status().ToString());
-    return ToGrpc(checked.status());
+    call->Finish(ToGrpc(checked.status()));
+    return reactor;
   }
   // Records refused for good are answered on their own; the others go on to be ordered.
   std::vector<RecordRefusal> refused = std::move(checked->refused);
@@ -184,20 +337,37 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
           .Kv("first", refused.front().status.ToString());
     }
   }
-  v1::SubmitResponse good;
-  if (accepted > 0) {
-    v1::ConsensusRequest request;
-    *request.mutable_batch() = req->batch();
-    grpc::Status gs = Await(ctx, std::move(*checked), std::move(request), &good);
-    if (!gs.ok()) return gs;
-    if (static_cast<size_t>(good.results_size()) != accepted) {
-      return ToGrpc(InternalError("orderer answered " + std::to_string(good.results_size()) +
-                                  " results for " + std::to_string(accepted) + " records"));
-    }
+  // Taken from the request now: the reply may be composed after the call has gone.
+  std::vector<std::pair<std::string, std::string>> items;
+  items.reserve(static_cast<size_t>(req->batch().records_size()));
+  for (const auto& rec : req->batch().records()) items.push_back(DeviceItemOf(rec));
+  if (accepted == 0) {
+    v1::SubmitResponse reply;
+    const grpc::Status gs = ComposeSubmit(refused, items, v1::SubmitResponse(), &reply);
+    call->Finish(gs, gs.ok() ? &reply : nullptr);
+    return reactor;
   }
+  v1::ConsensusRequest request;
+  *request.mutable_batch() = req->batch();
+  Await(call, std::move(*checked), std::move(request),
+        [this, accepted, refused = std::move(refused), items = std::move(items)](
+            v1::SubmitResponse good, v1::SubmitResponse* reply) {
+          if (static_cast<size_t>(good.results_size()) != accepted) {
+            return ToGrpc(InternalError("orderer answered " + std::to_string(good.results_size()) +
+                                        " results for " + std::to_string(accepted) + " records"));
+          }
+          return ComposeSubmit(refused, items, std::move(good), reply);
+        });
+  return reactor;
+}
+
+grpc::Status LedgerService::ComposeSubmit(
+    const std::vector<RecordRefusal>& refused,
+    const std::vector<std::pair<std::string, std::string>>& items, v1::SubmitResponse good,
+    v1::SubmitResponse* resp) const {
   size_t next_refused = 0;
   int next_good = 0;
-  for (int i = 0; i < req->batch().records_size(); ++i) {
+  for (size_t i = 0; i < items.size(); ++i) {
     v1::RecordResult* r = resp->add_results();
     if (next_refused < refused.size() && refused[next_refused].index == static_cast<uint32_t>(i)) {
       const RecordRefusal& f = refused[next_refused++];
@@ -217,7 +387,7 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
     }
     if (r->outcome() == v1::RecordResult::COMMITTED ||
         r->outcome() == v1::RecordResult::DUPLICATE) {
-      const auto [device, item] = DeviceItemOf(req->batch().records(i));
+      const auto& [device, item] = items[i];
       if (device.empty()) continue;
       auto first = store_->FirstItemHeight(device, item);
       r->set_first_of_item(first.ok() && *first == r->height());
@@ -226,16 +396,29 @@ grpc::Status LedgerService::Submit(grpc::ServerContext* ctx, const v1::SubmitReq
   return grpc::Status::OK;
 }
 
-grpc::Status LedgerService::SubmitRegistry(grpc::ServerContext* ctx,
-                                           const v1::SubmitRegistryRequest* req,
-                                           v1::SubmitResponse* resp) {
-  if (SubmitForwarder* f = orderer_->forwarder())
-    return Forwarded(f->SubmitRegistry(req->tx()), resp);
+namespace {
+// The orderer's answer as the reply, unchanged (registry and firmware submissions).
+grpc::Status AsIs(v1::SubmitResponse ordered, v1::SubmitResponse* reply) {
+  *reply = std::move(ordered);
+  return grpc::Status::OK;
+}
+}  // namespace
+
+grpc::ServerUnaryReactor* LedgerService::SubmitRegistry(grpc::CallbackServerContext*,
+                                                        const v1::SubmitRegistryRequest* req,
+                                                        v1::SubmitResponse* resp) {
+  auto* reactor = new SubmitReactor(resp);
+  const std::shared_ptr<CallAnswer>& call = reactor->answer();
+  if (SubmitForwarder* f = orderer_->forwarder()) {
+    Forward(call, [f, tx = req->tx()] { return f->SubmitRegistry(tx); });
+    return reactor;
+  }
   auto checked = ValidateRegistrySubmission(*genesis_, req->tx());
   if (!checked.ok()) {
     CountRefusal("registry", checked.status().code());
     LogWarn("registry_tx_refused").Kv("err", checked.status().ToString());
-    return ToGrpc(checked.status());
+    call->Finish(ToGrpc(checked.status()));
+    return reactor;
   }
   // A stale policy version or a binding to an unknown policy would be ignored when applied:
   // say so now (docs/INTEGRITY.md).
@@ -245,12 +428,14 @@ grpc::Status LedgerService::SubmitRegistry(grpc::ServerContext* ctx,
     if (!state.ok()) {
       CountRefusal("registry", state.code());
       LogWarn("registry_tx_refused").Kv("err", state.ToString());
-      return ToGrpc(state);
+      call->Finish(ToGrpc(state));
+      return reactor;
     }
   }
   v1::ConsensusRequest request;
   request.set_registry_tx(req->tx());
-  return Await(ctx, std::move(*checked), std::move(request), resp);
+  Await(call, std::move(*checked), std::move(request), AsIs);
+  return reactor;
 }
 
 grpc::Status LedgerService::GetStatus(grpc::ServerContext*, const v1::StatusRequest*,
@@ -533,34 +718,43 @@ StatusOr<std::vector<FirmwareRow>> LedgerService::FirmwareRows(const std::string
   return rows;
 }
 
-grpc::Status LedgerService::SubmitFirmware(grpc::ServerContext* ctx,
-                                           const v1::SubmitFirmwareRequest* req,
-                                           v1::SubmitResponse* resp) {
+grpc::ServerUnaryReactor* LedgerService::SubmitFirmware(grpc::CallbackServerContext*,
+                                                        const v1::SubmitFirmwareRequest* req,
+                                                        v1::SubmitResponse* resp) {
+  auto* reactor = new SubmitReactor(resp);
+  const std::shared_ptr<CallAnswer>& call = reactor->answer();
   if (SubmitForwarder* f = orderer_->forwarder()) {
-    return Forwarded(f->SubmitFirmware(req->record()), resp);
+    Forward(call, [f, record = req->record()] { return f->SubmitFirmware(record); });
+    return reactor;
   }
   auto reg = registry_->Get();
   auto checked = ValidateFirmwareSubmission(*reg, req->record(), limits_);
   if (!checked.ok()) {
     CountRefusal("firmware", checked.status().code());
     LogWarn("firmware_refused").Kv("err", checked.status().ToString());
-    return ToGrpc(checked.status());
+    call->Finish(ToGrpc(checked.status()));
+    return reactor;
   }
   const Bytes id = checked->records[0].id;
   auto loc = store_->FindRecord(id);
   if (loc.ok()) {  // sent again: where it is
-    v1::RecordResult* r = resp->add_results();
+    v1::SubmitResponse reply;
+    v1::RecordResult* r = reply.add_results();
     r->set_record_id(id);
     r->set_outcome(v1::RecordResult::DUPLICATE);
     r->set_height(loc->height);
     r->set_index(loc->index);
-    return grpc::Status::OK;
+    call->Finish(grpc::Status::OK, &reply);
+    return reactor;
   }
   // No rollback on the ledger either: a counter must be above every one recorded for its
   // vendor and model. Checked here, at submission, against this node's chain.
   const ledger::FirmwareRecord f = ledger::DecodeRecord(req->record())->firmware;
   auto rows = FirmwareRows(f.vendor, f.model);
-  if (!rows.ok()) return ToGrpc(rows.status());
+  if (!rows.ok()) {
+    call->Finish(ToGrpc(rows.status()));
+    return reactor;
+  }
   for (const FirmwareRow& row : *rows) {
     if (row.counter >= f.counter) {
       const Status s = FailedPreconditionError(
@@ -569,12 +763,14 @@ grpc::Status LedgerService::SubmitFirmware(grpc::ServerContext* ctx,
           std::to_string(row.height));
       CountRefusal("firmware", s.code());
       LogWarn("firmware_refused").Kv("err", s.ToString());
-      return ToGrpc(s);
+      call->Finish(ToGrpc(s));
+      return reactor;
     }
   }
   v1::ConsensusRequest request;
   request.set_firmware_record(req->record());
-  return Await(ctx, std::move(*checked), std::move(request), resp);
+  Await(call, std::move(*checked), std::move(request), AsIs);
+  return reactor;
 }
 
 grpc::Status LedgerService::Firmware(grpc::ServerContext*, const v1::FirmwareQuery* req,

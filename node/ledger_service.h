@@ -1,14 +1,27 @@
 // LedgerService: the client gRPC service of a node (proto/ledger.proto). Handlers validate
 // and enqueue, or read the store; they never write it.
 //
+// Submit, SubmitRegistry and SubmitFirmware use gRPC's callback API: a submission waiting for
+// its block holds no thread. The orderer's answer (on its consensus thread) is handed to the
+// service's answer threads, which compose the reply (store lookups) and finish the call; a
+// client that goes away first is answered CANCELLED at once, and the orderer's later answer
+// is dropped (its waiter ends with it, or at the orderer's submit timeout). On a follower
+// (orderer forwarder) a submission is forwarded from a pool of kForwardThreads threads, the
+// forwarder being synchronous (more wait their turn).
+//
 // Thread rules: called on gRPC's server threads concurrently; holds no mutable state of
-// its own beyond atomics.
+// its own beyond atomics and the answer queues. The destructor runs what is queued and joins
+// their threads; destroy it after the server has shut down (an orderer's answer arriving
+// later is dropped).
 #ifndef PROVLEDGER_NODE_LEDGER_SERVICE_H_
 #define PROVLEDGER_NODE_LEDGER_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -27,11 +40,21 @@ namespace provledger::node {
 // Converts our Status to gRPC's (same code numbers).
 grpc::Status ToGrpc(const Status& s);
 
-class LedgerService final : public provledger::v1::Ledger::Service {
+// The three submission methods on the callback API, the others synchronous.
+using LedgerServiceBase = provledger::v1::Ledger::WithCallbackMethod_Submit<
+    provledger::v1::Ledger::WithCallbackMethod_SubmitRegistry<
+        provledger::v1::Ledger::WithCallbackMethod_SubmitFirmware<
+            provledger::v1::Ledger::Service>>>;
+
+class AnswerQueue;
+class CallAnswer;
+
+class LedgerService final : public LedgerServiceBase {
  public:
   // All pointers must outlive the service.
   LedgerService(const ledger::Genesis* genesis, std::string node_id, ledger::BlockStore* store,
                 RegistryHolder* registry, Orderer* orderer, BatchLimits limits);
+  ~LedgerService() override;
 
   // A light node: records (and proofs) of pruned blocks are fetched from full nodes with
   // `fetcher` and checked against this node's headers; `pruner` (may be null) reports its
@@ -42,11 +65,12 @@ class LedgerService final : public provledger::v1::Ledger::Service {
     pruner_ = pruner;
   }
 
-  grpc::Status Submit(grpc::ServerContext* ctx, const provledger::v1::SubmitRequest* req,
-                      provledger::v1::SubmitResponse* resp) override;
-  grpc::Status SubmitRegistry(grpc::ServerContext* ctx,
-                              const provledger::v1::SubmitRegistryRequest* req,
-                              provledger::v1::SubmitResponse* resp) override;
+  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* ctx,
+                                   const provledger::v1::SubmitRequest* req,
+                                   provledger::v1::SubmitResponse* resp) override;
+  grpc::ServerUnaryReactor* SubmitRegistry(grpc::CallbackServerContext* ctx,
+                                           const provledger::v1::SubmitRegistryRequest* req,
+                                           provledger::v1::SubmitResponse* resp) override;
   grpc::Status GetStatus(grpc::ServerContext* ctx, const provledger::v1::StatusRequest* req,
                          provledger::v1::NodeStatus* resp) override;
   grpc::Status GetBlock(grpc::ServerContext* ctx, const provledger::v1::GetBlockRequest* req,
@@ -61,9 +85,9 @@ class LedgerService final : public provledger::v1::Ledger::Service {
                        provledger::v1::RegistryListing* resp) override;
   grpc::Status Gateways(grpc::ServerContext* ctx, const provledger::v1::RegistryQuery* req,
                         provledger::v1::RegistryListing* resp) override;
-  grpc::Status SubmitFirmware(grpc::ServerContext* ctx,
-                              const provledger::v1::SubmitFirmwareRequest* req,
-                              provledger::v1::SubmitResponse* resp) override;
+  grpc::ServerUnaryReactor* SubmitFirmware(grpc::CallbackServerContext* ctx,
+                                           const provledger::v1::SubmitFirmwareRequest* req,
+                                           provledger::v1::SubmitResponse* resp) override;
   grpc::Status Firmware(grpc::ServerContext* ctx, const provledger::v1::FirmwareQuery* req,
                         provledger::v1::FirmwareListing* resp) override;
   // The registry's validator schedule (docs/VALIDATOR_SET.md).
@@ -81,12 +105,23 @@ class LedgerService final : public provledger::v1::Ledger::Service {
   // The firmware index rows (node/firmware_index.h) of `vendor` and `model` (empty: all).
   StatusOr<std::vector<FirmwareRow>> FirmwareRows(const std::string& vendor,
                                                   const std::string& model) const;
-  grpc::Status Await(grpc::ServerContext* ctx, CheckedBatch batch,
-                     provledger::v1::ConsensusRequest request,
-                     provledger::v1::SubmitResponse* resp);
-  // A forwarded submission's answer (node/orderer.h SubmitForwarder) as ours.
-  static grpc::Status Forwarded(StatusOr<provledger::v1::SubmitResponse> answer,
-                                provledger::v1::SubmitResponse* resp);
+  // Turns the orderer's answer into the call's reply (on an answer thread).
+  using Compose = std::function<grpc::Status(provledger::v1::SubmitResponse ordered,
+                                             provledger::v1::SubmitResponse* reply)>;
+  // Hands `batch` to the orderer; `call` is answered once it is durable (through
+  // `compose`), with the orderer's error, or CANCELLED by the call itself.
+  void Await(const std::shared_ptr<CallAnswer>& call, CheckedBatch batch,
+             provledger::v1::ConsensusRequest request, Compose compose);
+  // Runs `forward` (a SubmitForwarder call) on a forwarding thread and answers `call` with
+  // its answer or error.
+  void Forward(const std::shared_ptr<CallAnswer>& call,
+               std::function<StatusOr<provledger::v1::SubmitResponse>()> forward);
+  // The whole reply to a Submit: the orderer's results (`good`, for the records not
+  // refused) merged with the refusals, in batch order, with first_of_item set.
+  grpc::Status ComposeSubmit(const std::vector<RecordRefusal>& refused,
+                             const std::vector<std::pair<std::string, std::string>>& items,
+                             provledger::v1::SubmitResponse good,
+                             provledger::v1::SubmitResponse* resp) const;
   StatusOr<Bytes> ResolveRecordId(const provledger::v1::GetRecordRequest& req) const;
   // store_->ReadBlock; on kDataLoss also asks the orderer to repair the block from peers
   // (returns at once) and answers kDataLoss until it is rewritten.
@@ -128,6 +163,12 @@ class LedgerService final : public provledger::v1::Ledger::Service {
   // Records refused for good: logged at most once a second, with the count since.
   std::atomic<uint64_t> refused_logged_ms_{0};  // SteadyMs() of the last records_refused
   std::atomic<uint64_t> refused_unlogged_{0};
+  // Where the orderer's answers are composed and sent (never on the consensus thread).
+  std::shared_ptr<AnswerQueue> answers_;
+  // A follower's forwarded submissions, each holding a thread while the validators commit.
+  static constexpr size_t kForwardThreads = 16;
+  std::mutex forward_mu_;
+  std::shared_ptr<AnswerQueue> forwards_;  // guarded by forward_mu_; made on first use
 };
 
 }  // namespace provledger::node

@@ -5,7 +5,7 @@
 #ifndef PROVLEDGER_NODE_ORDERER_H_
 #define PROVLEDGER_NODE_ORDERER_H_
 
-#include <future>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +18,9 @@
 namespace provledger::node {
 
 using SubmitResult = StatusOr<provledger::v1::SubmitResponse>;
+// Receives a submission's answer. Called once, on the orderer's own thread: it must not
+// block (hand real work to another thread).
+using SubmitDone = std::function<void(SubmitResult)>;
 
 // How this node stands in its view, for `status` (PbftCore::PeersByView, AloneInView).
 struct ViewHealth {
@@ -49,12 +52,14 @@ class SubmitForwarder {
 class Orderer {
  public:
   virtual ~Orderer() = default;
-  // Queues a checked submission (and the request that carries it through consensus). The
-  // future completes once its records are committed and durable here, with one result per
-  // record, or with the error that kept them out. kResourceExhausted when the queue is
-  // full; kUnavailable when shutting down.
-  virtual StatusOr<std::future<SubmitResult>> Submit(CheckedBatch batch,
-                                                     provledger::v1::ConsensusRequest request) = 0;
+  // Queues a checked submission (and the request that carries it through consensus). When
+  // it returns OK, `done` is called once its records are committed and durable here, with
+  // one result per record, or with the error that kept them out (DEADLINE_EXCEEDED after
+  // the orderer's submit timeout, UNAVAILABLE when the orderer goes): no thread waits
+  // meanwhile. Otherwise `done` is never called: kResourceExhausted when the queue is full,
+  // kUnavailable when shutting down.
+  virtual Status Submit(CheckedBatch batch, provledger::v1::ConsensusRequest request,
+                        SubmitDone done) = 0;
   virtual uint64_t pending() const = 0;
   virtual uint64_t view() const = 0;
   // OK while the orderer runs; once a store write failed (disk full, I/O error), that error:

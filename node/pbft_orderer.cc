@@ -164,8 +164,7 @@ Status PbftOrderer::Post(Event e) {
   return OkStatus();
 }
 
-StatusOr<std::future<SubmitResult>> PbftOrderer::Submit(CheckedBatch batch,
-                                                        v1::ConsensusRequest request) {
+Status PbftOrderer::Submit(CheckedBatch batch, v1::ConsensusRequest request, SubmitDone done) {
   PL_ASSIGN_OR_RETURN(Bytes id, RequestId(genesis_->chain_id, request));
   Event e;
   std::vector<Bytes> record_ids;
@@ -174,12 +173,11 @@ StatusOr<std::future<SubmitResult>> PbftOrderer::Submit(CheckedBatch batch,
     e.record_ids += r.id;
   }
   auto w = waiters_.Make(std::move(record_ids), request.SerializeAsString(),
-                         SteadyMs() + options_.submit_timeout_ms);
+                         SteadyMs() + options_.submit_timeout_ms, std::move(done));
   if (request.has_batch() && batch.checked_against) {
     std::shared_ptr<const ledger::RegistrySnapshot> reg = std::move(batch.checked_against);
     batch_cache_.Put(id, request.batch(), std::move(reg), std::move(batch));
   }
-  auto fut = w->done.get_future();
   e.kind = Event::kLocal;
   e.request = consensus::Request{id, w->request};
   e.waiter = w;
@@ -188,7 +186,7 @@ StatusOr<std::future<SubmitResult>> PbftOrderer::Submit(CheckedBatch batch,
     waiters_.Unmake();
     return posted;
   }
-  return fut;
+  return OkStatus();
 }
 
 void PbftOrderer::NotePeer(const consensus::ConsensusMsg& m) {

@@ -105,8 +105,8 @@ class PbftOrderer final : public Orderer {
               PbftEpoch epoch = PbftEpoch());
   ~PbftOrderer() override;
 
-  StatusOr<std::future<SubmitResult>> Submit(CheckedBatch batch,
-                                             provledger::v1::ConsensusRequest request) override;
+  Status Submit(CheckedBatch batch, provledger::v1::ConsensusRequest request,
+                SubmitDone done) override;
   uint64_t pending() const override { return waiters_.pending(); }
   uint64_t view() const override { return monitor_.view(); }
   Status failure() const override;

@@ -200,8 +200,7 @@ bool LagNeedsCatchUp(const EpochPlan& plan, uint64_t target, uint64_t peers_epoc
   return target >= plan.height + lag_blocks;
 }
 
-StatusOr<std::future<SubmitResult>> RoleSwitcher::Submit(CheckedBatch batch,
-                                                         v1::ConsensusRequest request) {
+Status RoleSwitcher::Submit(CheckedBatch batch, v1::ConsensusRequest request, SubmitDone done) {
   std::shared_ptr<Orderer> cur;
   std::string why;
   {
@@ -210,7 +209,7 @@ StatusOr<std::future<SubmitResult>> RoleSwitcher::Submit(CheckedBatch batch,
     why = switching_to_;
   }
   if (!cur) return UnavailableError(why + "; retry");
-  return cur->Submit(std::move(batch), std::move(request));
+  return cur->Submit(std::move(batch), std::move(request), std::move(done));
 }
 
 uint64_t RoleSwitcher::pending() const {

@@ -75,8 +75,8 @@ class RoleSwitcher final : public Orderer, public SubmitForwarder {
   RoleSwitcher& operator=(const RoleSwitcher&) = delete;
 
   // Orderer: the current orderer's answer; kUnavailable ("retry") while switching.
-  StatusOr<std::future<SubmitResult>> Submit(CheckedBatch batch,
-                                             provledger::v1::ConsensusRequest request) override;
+  Status Submit(CheckedBatch batch, provledger::v1::ConsensusRequest request,
+                SubmitDone done) override;
   uint64_t pending() const override;
   uint64_t view() const override;
   Status failure() const override;

@@ -9,13 +9,14 @@ namespace v1 = provledger::v1;
 
 SubmissionWaiters::~SubmissionWaiters() {
   for (auto& [id, ws] : waiters_) {
-    for (auto& w : ws) w->done.set_value(UnavailableError("node is shutting down"));
+    for (auto& w : ws) w->done(UnavailableError("node is shutting down"));
   }
 }
 
 std::shared_ptr<Waiter> SubmissionWaiters::Make(std::vector<Bytes> record_ids, Bytes request,
-                                                uint64_t deadline_ms) {
+                                                uint64_t deadline_ms, SubmitDone done) {
   auto w = std::make_shared<Waiter>();
+  w->done = std::move(done);
   w->record_ids = std::move(record_ids);
   w->request = std::move(request);
   w->deadline_ms = deadline_ms;
@@ -34,7 +35,7 @@ bool SubmissionWaiters::AnswerIfKnown(Waiter* w) {
     r->set_height(loc->height);
     r->set_index(loc->index);
   }
-  w->done.set_value(std::move(resp));
+  w->done(std::move(resp));
   pending_.fetch_sub(1);
   return true;
 }
@@ -89,7 +90,7 @@ void SubmissionWaiters::Complete(const std::vector<Bytes>& request_ids, uint64_t
         r->set_height(loc->height);
         r->set_index(loc->index);
       }
-      w->done.set_value(std::move(resp));
+      w->done(std::move(resp));
       pending_.fetch_sub(1);
     }
     waiters_.erase(it);
@@ -101,7 +102,7 @@ void SubmissionWaiters::Reject(const std::vector<Bytes>& ids, const std::vector<
     auto it = waiters_.find(ids[i]);
     if (it == waiters_.end()) continue;
     for (auto& w : it->second) {
-      w->done.set_value(errors[i].Annotate("refused when ordered"));
+      w->done(errors[i].Annotate("refused when ordered"));
       pending_.fetch_sub(1);
     }
     waiters_.erase(it);
@@ -113,7 +114,7 @@ void SubmissionWaiters::Expire(uint64_t now_ms, uint32_t timeout_ms) {
     auto& ws = it->second;
     for (auto wi = ws.begin(); wi != ws.end();) {
       if ((*wi)->deadline_ms <= now_ms) {
-        (*wi)->done.set_value(DeadlineExceededError(
+        (*wi)->done(DeadlineExceededError(
             "not committed within " + std::to_string(timeout_ms) +
             " ms (view change or overload); resend: records already written are answered "
             "as duplicates with their location"));

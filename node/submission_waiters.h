@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
 #include <vector>
@@ -35,7 +34,7 @@ namespace provledger::node {
 // One client's submission, waiting for its answer.
 struct Waiter {
   std::vector<Bytes> record_ids;
-  std::promise<SubmitResult> done;
+  SubmitDone done;           // called once, with the answer
   uint64_t deadline_ms = 0;  // SteadyMs()
   Bytes request;             // the serialized ConsensusRequest, relayed again after a view change
 };
@@ -49,7 +48,8 @@ class SubmissionWaiters {
   SubmissionWaiters& operator=(const SubmissionWaiters&) = delete;
 
   // Any thread: a new waiter, counted in pending() until answered or Unmake()'d.
-  std::shared_ptr<Waiter> Make(std::vector<Bytes> record_ids, Bytes request, uint64_t deadline_ms);
+  std::shared_ptr<Waiter> Make(std::vector<Bytes> record_ids, Bytes request, uint64_t deadline_ms,
+                               SubmitDone done);
   // Any thread: a Make()'d waiter that never reached the consensus thread.
   void Unmake() { pending_.fetch_sub(1); }
   uint64_t pending() const { return pending_.load(); }

@@ -32,6 +32,54 @@ std::unique_ptr<Outbox> Open(const std::string& dir) {
   return o.ok() ? std::move(o).value() : nullptr;
 }
 
+// What this run appended is read back from memory, removed entries are gone from it, and a
+// reopened outbox finds the same on disk, the entries of the earlier run before the new ones.
+TEST(Outbox, ReadsThisRunsEntriesAndAfterReopenTheSameFromDisk) {
+  const std::string dir = FreshDir("outbox_mem");
+  std::vector<uint64_t> keys;
+  {
+    auto o = Open(dir);
+    ASSERT_NE(o, nullptr);
+    OutboxBatch first;
+    for (int i = 0; i < 3; ++i) {
+      first.entries.push_back(OutboxEntry{0, "rec-" + std::to_string(i), "pay"});
+    }
+    ASSERT_TRUE(o->Append(&first).ok());
+    OutboxBatch second;
+    second.entries.push_back(OutboxEntry{0, "rec-3", std::string("a\0b", 3)});
+    second.intake_upto = 9;
+    ASSERT_TRUE(o->Append(&second).ok());
+    for (const auto& e : first.entries) keys.push_back(e.key);
+    keys.push_back(second.entries[0].key);
+    auto got = o->Read(0, 10);
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(got->size(), 4u);
+    EXPECT_EQ((*got)[3].payload, std::string("a\0b", 3));
+    ASSERT_TRUE(o->Remove({keys[1]}).ok());
+    got = o->Read(keys[0], 10);
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(got->size(), 2u);
+    EXPECT_EQ((*got)[0].record, "rec-2");
+    EXPECT_EQ((*got)[1].record, "rec-3");
+  }
+  auto o = Open(dir);
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->size(), 3u);
+  auto w = o->IntakeWatermark();
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(*w, 9u);
+  OutboxBatch later;
+  later.entries.push_back(OutboxEntry{0, "rec-4", "pay"});
+  ASSERT_TRUE(o->Append(&later).ok());
+  EXPECT_GT(later.entries[0].key, keys.back());
+  auto got = o->Read(0, 10);
+  ASSERT_TRUE(got.ok());
+  std::vector<std::string> records;
+  for (const auto& e : *got) records.push_back(e.record);
+  EXPECT_EQ(records, (std::vector<std::string>{"rec-0", "rec-2", "rec-3", "rec-4"}));
+  EXPECT_EQ((*got)[2].payload, std::string("a\0b", 3));
+}
+
 TEST(Intake, KeepsWhatTheOutboxWatermarkDoesNotCoverAcrossReopen) {
   const std::string dir = FreshDir("intake_reopen");
   {

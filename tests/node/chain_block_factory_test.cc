@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <future>
 
 #include "common/ecdsa.h"
 #include "common/sha256.h"
@@ -289,8 +290,10 @@ TEST_F(ChainBlockFactoryTest, WaitersGetTheSameAnswerFromTheBlockAsFromTheStore)
   for (const auto& r : cr.batch().records()) ids.push_back(ledger::RecordId(r));
   auto answer = [&](const std::vector<Bytes>* block_ids) {
     SubmissionWaiters waiters(store_.get());
-    auto w = waiters.Make(ids, req.payload, /*deadline_ms=*/~uint64_t{0});
-    auto fut = w->done.get_future();
+    std::promise<SubmitResult> done;
+    auto fut = done.get_future();
+    auto w = waiters.Make(ids, req.payload, /*deadline_ms=*/~uint64_t{0},
+                          [&done](SubmitResult r) { done.set_value(std::move(r)); });
     waiters.Add(req.id, w);
     waiters.Complete({req.id}, 1, &d2->refused_records, block_ids);
     SubmitResult r = fut.get();

@@ -29,8 +29,7 @@ class FakeOrderer final : public Orderer, public SubmitForwarder {
     }
   }
   ~FakeOrderer() override { --*alive_; }
-  StatusOr<std::future<SubmitResult>> Submit(CheckedBatch,
-                                             provledger::v1::ConsensusRequest) override {
+  Status Submit(CheckedBatch, provledger::v1::ConsensusRequest, SubmitDone) override {
     return ResourceExhaustedError("fake");
   }
   uint64_t pending() const override { return 0; }
