@@ -72,16 +72,18 @@ void StoreWriter::Loop(Worker& w) {
     Status s = skip ? OkStatus() : item.job();
     item.job = nullptr;  // its captures go now, outside the lock
     lock.lock();
-    --running_;
     if (item.block) --blocks_;
     if (!skip && s.ok() && item.block) applied_.push_back(item.height);
     if (!skip && !s.ok()) failure_ = Failure{s, item.during, item.height};
-    done_cv_.notify_all();
+    // The job counts as running until its owner is woken: a drained writer has told it of
+    // every block it wrote.
     if (wake_ && (item.block || !s.ok())) {
       lock.unlock();
       wake_();
       lock.lock();
     }
+    --running_;
+    done_cv_.notify_all();
   }
 }
 

@@ -198,8 +198,9 @@ class Suite:
         out = subprocess.run([self.a.bin + "/ledger_bench", "--dir=" + d,
                               "--blocks=%d" % self.a.store_blocks],
                              capture_output=True, text=True, timeout=900).stdout
-        m = re.search(r"store_append .*?: (\d+) records/s, block append p50 ([\d.]+) ms p99 ([\d.]+)",
-                      out)
+        # "...: N records/s[, X us CPU/record (Y with the flush at close)], block append p50 ..."
+        m = re.search(r"store_append .*?: (\d+) records/s,(?: [^,]*?CPU/record[^,]*,)? "
+                      r"block append p50 ([\d.]+) ms p99 ([\d.]+)", out)
         t.check(m is not None, "ledger_bench printed no store_append line:\n" + out)
         r = {"when": when, "records_per_s": int(m.group(1)), "p50_ms": float(m.group(2)),
              "p99_ms": float(m.group(3)), "load1": loadavg()[0]}

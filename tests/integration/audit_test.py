@@ -36,11 +36,11 @@ def reading_seq(k):
 def audit(chain, device):
     """(rc, --json document, text output) of ledgerctl audit DEVICE."""
     start = time.monotonic()
-    p = subprocess.run([t.LEDGERCTL, "audit", device, "--json", chain.nodes_flag()],
+    p = subprocess.run(t.with_transport([t.LEDGERCTL, "audit", device, "--json", chain.nodes_flag()]),
                        capture_output=True, text=True, timeout=120)
     t.log("ledgerctl audit %s --json: %.2f s wall" % (device, time.monotonic() - start))
     doc = json.loads(p.stdout) if p.stdout.strip().startswith("{") else None
-    text = subprocess.run([t.LEDGERCTL, "audit", device, chain.nodes_flag()],
+    text = subprocess.run(t.with_transport([t.LEDGERCTL, "audit", device, chain.nodes_flag()]),
                           capture_output=True, text=True, timeout=120)
     t.check(text.returncode == p.returncode, "text and --json audit agree on the exit code")
     return p.returncode, doc, text.stdout + text.stderr

@@ -98,6 +98,10 @@ def main():
             (cp, end, quorum, signers))
     t.check(re.search(r"ev=state_installed height=%d .*validators=4" % cp, log),
             "the headers gave the 4-member set at %d" % cp)
+    # The state is installed before the node serves: ask once it says it is ready.
+    t.wait_for(lambda: "ev=node_ready" in open(flog).read() or fproc.poll() is not None, 120,
+               "f0 to serve after installing the checkpoint")
+    t.check(fproc.poll() is None, "f0 runs after the install: %s" % open(flog).read()[-2000:])
     rc, out, err = t.ctl("block", "1", "--node=" + faddr, check_rc=False)
     t.check(rc != 0 and "pruned" in out + err, "block 1 was never fetched by f0: %s %s" % (out, err))
 
