@@ -12,12 +12,17 @@
 #   agent             integrity_agent for agent-0 watching /usr/local/bin, once registered
 #   devices           device_sim: a probe until the whole path answers, then the load
 #
+# gRPC is mutual TLS: the certificates are made on the host before `up` (`ledgerctl certs`,
+# docs/OPERATIONS.md "Running with compose") and mounted read-only at /certs; each process
+# shows its own (vN, f0, gw-1, admin). The broker connection stays plaintext (tcp://).
+#
 # No start order is assumed (Compose starts every service at once, Podman runs no health
 # checks): each role waits for the files or answers it needs, polling once a second.
 # Settings come from the environment (defaults in ops/docker-compose.yml).
 set -eu
 
 CONF=/conf
+CERTS=/certs
 DATA=/data
 GENESIS=$CONF/genesis.json
 VALIDATORS="v0 v1 v2 v3"
@@ -29,9 +34,27 @@ ROLE=${1:-}
 
 say() { echo "pl-compose $ROLE: $*" >&2; }
 
-# gRPC is plaintext in Compose for now (docs/SECURITY.md, "Known gaps"): every binary that
-# speaks it gets --insecure, which it logs at start (ev=insecure_transport).
-ledgerctl() { command ledgerctl --insecure "$@"; }
+# tls NAME: the gRPC flags of certificate holder NAME (ledgerctl certs' file names).
+tls() { echo "--tls_ca=$CERTS/ca.pem --tls_cert=$CERTS/$1.pem --tls_key=$CERTS/$1.key"; }
+
+# Every ledgerctl call that reaches a node runs as the admin (the setup service's keygen and
+# genesis reach none and call `command ledgerctl`).
+# shellcheck disable=SC2046  # tls prints a list of flags without spaces
+ledgerctl() { command ledgerctl $(tls admin) "$@"; }
+
+# wait_certs NAME...: until the host's certificates (CA and NAME's) are in /certs. A missing
+# host folder is mounted as an empty one: say what to run instead of failing obscurely.
+wait_certs() {
+  for c in ca "$@"; do
+    n=0
+    until [ -s "$CERTS/$c.pem" ]; do
+      [ $((n % 30)) -eq 0 ] && say "waiting for $CERTS/$c.pem: make the certificates on the" \
+        "host before up (ledgerctl certs --dir=\$PL_CERTS ..., docs/OPERATIONS.md)"
+      n=$((n + 1))
+      sleep 1
+    done
+  done
+}
 
 wait_file() {
   n=0
@@ -83,15 +106,15 @@ setup() {
   umask 077
   mkdir -p "$CONF/devkeys"
   # --force: a setup killed half-way left some keys behind without a genesis; start over.
-  ledgerctl keygen --force --out="$CONF/admin.key" >/dev/null
+  command ledgerctl keygen --force --out="$CONF/admin.key" >/dev/null
   set -- --chain_id="${PL_CHAIN_ID:-compose}" --admin="$CONF/admin.key" --out="$GENESIS.tmp"
   for v in $VALIDATORS; do
-    ledgerctl keygen --force --out="$CONF/$v.key" >/dev/null
+    command ledgerctl keygen --force --out="$CONF/$v.key" >/dev/null
     set -- "$@" --validator="$v:$CONF/$v.key:$v:7000"  # the address is the service name
   done
-  ledgerctl keygen --force --out="$CONF/$GATEWAY.key" >/dev/null
-  ledgerctl keygen --force --out="$CONF/devkeys/$AGENT_DEVICE.key" >/dev/null
-  ledgerctl genesis "$@" >&2
+  command ledgerctl keygen --force --out="$CONF/$GATEWAY.key" >/dev/null
+  command ledgerctl keygen --force --out="$CONF/devkeys/$AGENT_DEVICE.key" >/dev/null
+  command ledgerctl genesis "$@" >&2
   chmod 644 "$GENESIS.tmp"
   mv "$GENESIS.tmp" "$GENESIS"  # last, in one step: the nodes start when it appears
   say "made $GENESIS, keys of $VALIDATORS, admin, $GATEWAY and $AGENT_DEVICE in $CONF"
@@ -99,15 +122,17 @@ setup() {
 
 validator() {
   wait_file "$GENESIS"
-  # shellcheck disable=SC2086  # PL_NODE_ARGS is a list of flags
-  exec ledger_node --insecure --genesis="$GENESIS" --node_id="$1" --key="$CONF/$1.key" \
+  wait_certs "$1"
+  # shellcheck disable=SC2086,SC2046  # PL_NODE_ARGS and tls's output are lists of flags
+  exec ledger_node $(tls "$1") --genesis="$GENESIS" --node_id="$1" --key="$CONF/$1.key" \
     --data_dir="$DATA/chain" --listen=0.0.0.0:7000 ${PL_NODE_ARGS:-}
 }
 
 follower() {
   wait_file "$GENESIS"
-  # shellcheck disable=SC2086
-  exec ledger_node --insecure --follow --mode=light --genesis="$GENESIS" --node_id="$1" \
+  wait_certs "$1"
+  # shellcheck disable=SC2086,SC2046
+  exec ledger_node $(tls "$1") --follow --mode=light --genesis="$GENESIS" --node_id="$1" \
     --data_dir="$DATA/chain" --listen=0.0.0.0:7000 ${PL_FOLLOWER_ARGS:-}
 }
 
@@ -127,6 +152,7 @@ write_policy() {
 
 register() {
   wait_file "$GENESIS"
+  wait_certs admin
   # shellcheck disable=SC2046  # admin_args is a list of flags
   done_or_do ledgerctl gateways "$GATEWAY" --node="$NODES" --timeout_ms=5000 -- \
     ledgerctl register-gateway --id="$GATEWAY" --key="$CONF/$GATEWAY.key" $(admin_args)
@@ -153,10 +179,11 @@ register() {
 
 bridge() {
   wait_file "$GENESIS"
+  wait_certs admin "$GATEWAY"
   until_ok "gateway $GATEWAY to be registered (by the register service)" \
     ledgerctl gateways "$GATEWAY" --node="$NODES" --timeout_ms=3000
-  # shellcheck disable=SC2086
-  exec mqtt_bridge --insecure --gateway_id="$GATEWAY" --gateway_key="$CONF/$GATEWAY.key" \
+  # shellcheck disable=SC2086,SC2046
+  exec mqtt_bridge $(tls "$GATEWAY") --gateway_id="$GATEWAY" --gateway_key="$CONF/$GATEWAY.key" \
     --nodes="$NODES" --data_dir="$DATA" --broker="$BROKER" ${PL_BRIDGE_ARGS:-}
 }
 
@@ -165,7 +192,7 @@ agent() {
   # The bridge reads new policy bindings on its registry refresh (1 s): a report appraised
   # before would be untrusted for want of a policy.
   sleep 3
-  pub=$(ledgerctl pubkey --key="$CONF/$GATEWAY.key" 2>/dev/null)
+  pub=$(command ledgerctl pubkey --key="$CONF/$GATEWAY.key" 2>/dev/null)
   exec integrity_agent --device="$AGENT_DEVICE" --key_file="$CONF/devkeys/$AGENT_DEVICE.key" \
     --broker="$BROKER" --source=files --watch=/usr/local/bin --state_dir="$DATA" \
     --gateway_id="$GATEWAY" --gateway_pubkey="$pub"
@@ -173,18 +200,20 @@ agent() {
 
 devices() {
   wait_file "$GENESIS"
-  sim="--broker=$BROKER --keys_dir=$CONF/devkeys --genesis=$GENESIS --admin_key=$CONF/admin.key \
+  wait_certs admin
+  # device_sim --register submits registry transactions: the admin's certificate.
+  sim="$(tls admin) --broker=$BROKER --keys_dir=$CONF/devkeys --genesis=$GENESIS --admin_key=$CONF/admin.key \
     --node=$NODES --gateway_id=$GATEWAY --qos=1 --progress_ms=0"
   # One reading through the whole path (nodes, gateway registered, broker, bridge): retried
   # until it is acknowledged.
   # shellcheck disable=SC2086
   until_ok "one probe reading to be acknowledged (nodes, broker and bridge up)" \
-    device_sim --insecure $sim --register --devices=1 --device_prefix=probe --mode=mac --count=1 \
+    device_sim $sim --register --devices=1 --device_prefix=probe --mode=mac --count=1 \
     --key_timeout_ms=3000 --ack_timeout_ms=10000
   say "the path answers: publishing ${PL_DEVICES:-4} devices x ${PL_COUNT:-100} readings" \
     "at ${PL_RATE:-10}/s each"
   # shellcheck disable=SC2086
-  exec device_sim --insecure $sim --register --devices="${PL_DEVICES:-4}" \
+  exec device_sim $sim --register --devices="${PL_DEVICES:-4}" \
     --device_prefix="${PL_DEVICE_PREFIX:-sim}" --mode="${PL_MODE:-mac}" \
     --count="${PL_COUNT:-100}" --rate="${PL_RATE:-10}" --progress_ms=10000 ${PL_SIM_ARGS:-}
 }

@@ -4,9 +4,11 @@ dockerd runs with its own --data-root, --exec-root, socket and pidfile in a temp
 without iptables rules (--iptables=false, no default bridge, an address pool of one free
 10.x/24). No registry is reachable, so the image the compose file names ($PL_IMAGE) is made
 from the binaries Bazel built plus the shared libraries `ldd` lists for them and for Mosquitto
-(`docker import` of that tree). Then: `docker-compose up -d` (four validators, a light
-follower, Mosquitto, the bridge, the agent, device_sim; keys and genesis made by the setup
-service), and while the devices publish: a backup validator stopped (`docker-compose stop`)
+(`docker import` of that tree). Then: `ledgerctl certs` on the host (as
+docs/OPERATIONS.md says), `docker-compose up -d` (four validators, a light follower,
+Mosquitto, the bridge, the agent, device_sim; keys and genesis made by the setup service;
+every gRPC channel mutual TLS with those certificates: the nodes log transport=tls and refuse a
+plaintext client), and while the devices publish: a backup validator stopped (`docker-compose stop`)
 and started again, the primary killed (`docker kill`, SIGKILL). Every reading is acknowledged,
 each acknowledged one is provable on every remaining node through its published 127.0.0.1
 port, the agent's report is appraised trusted, and everything goes away: containers,
@@ -36,6 +38,7 @@ BINS = ["node/ledger_node", "tools/ledgerctl/ledgerctl", "mqtt-bridge/mqtt_bridg
 # What ops/compose/pl-compose.sh runs besides the binaries (dash's builtins do the rest).
 TOOLS = ["sleep", "mkdir", "mv", "chmod", "sha256sum"]
 DOCKER = "/usr/bin/docker"  # docker.io's client (a different one may come first in PATH)
+TLS = []  # the host ledgerctl's gRPC flags: the admin's certificate, once made
 
 
 def source(rel):
@@ -261,8 +264,13 @@ class Compose:
         return p.stdout, p.stderr
 
 
+def ctl(*args, **kw):
+    """ledgerctl on the host, as the admin of the compose certificates."""
+    return t.ctl(*args, *TLS, **kw)
+
+
 def status(port):
-    rc, out, _ = t.ctl("status", "--json", "--node=127.0.0.1:%d" % port, "--timeout_ms=3000",
+    rc, out, _ = ctl("status", "--json", "--node=127.0.0.1:%d" % port, "--timeout_ms=3000",
                        check_rc=False, timeout=30)
     return json.loads(out) if rc == 0 else None
 
@@ -355,8 +363,16 @@ def main():
         t.check(probe.returncode == 0, "a container of the image runs ledgerctl: %s" %
                 probe.stderr)
 
+        # Certificates on the host before `up`, as docs/OPERATIONS.md says: each node's names
+        # its service name (peers dial v1:7000) and 127.0.0.1 (the published ports).
+        certs = os.path.join(tmp, "certs")
+        t.make_certs(certs, peers=["v0", "v1", "v2", "v3", "f0"], gateways=["gw-1"],
+                     admins=["admin"], hosts=["v0", "v1", "v2", "v3", "f0", "127.0.0.1",
+                                              "localhost"])
+        TLS[:] = t.tls_flags(certs, "admin")
+
         ports = {k: t.free_port() for k in ("V0", "V1", "V2", "V3", "F0", "MQTT")}
-        env = {"PL_IMAGE": image, "PL_NODE_ARGS": "--view_change_timeout_ms=%d" % VIEW_CHANGE_MS,
+        env = {"PL_IMAGE": image, "PL_CERTS": certs, "PL_NODE_ARGS": "--view_change_timeout_ms=%d" % VIEW_CHANGE_MS,
                "PL_DEVICES": str(DEVICES), "PL_COUNT": str(COUNT), "PL_RATE": str(RATE),
                "PL_SIM_ARGS": "--seq_start=1 --list_records=0 --ack_timeout_ms=180000",
                "PL_BRIDGE_ARGS": "--stats_interval_ms=2000"}
@@ -385,6 +401,14 @@ def main():
         t.check(s0["role"] == "follower" and s0["mode"] == "light", "f0 is a light follower: %s"
                 % s0)
         step("4 validators and the light follower answer on their published ports")
+        for name in list(vports) + ["f0"]:
+            t.check("transport=tls" in "".join(compose.logs(name)),
+                    "%s serves mutual TLS: %s" % (name, compose.logs(name)))
+        rc, _, err = t.ctl("status", "--insecure", "--node=127.0.0.1:%d" % vports["v0"],
+                           "--timeout_ms=3000", check_rc=False, timeout=30)
+        t.check(rc != 0 and "UNAVAILABLE" in err, "a plaintext client is refused: rc=%d %s" %
+                (rc, err[-500:]))
+        step("every node serves mutual TLS with the host's certificates; plaintext refused")
         wait(lambda: (compose.state("register") or {}).get("Status") == "exited", 180,
              "the register service to finish", lambda: compose.logs("register"))
         t.check(compose.state("register")["ExitCode"] == 0, "register exits 0: %s" %
@@ -497,7 +521,7 @@ def main():
             ids = []
             for i in range(DEVICES):
                 dev = "sim-%d" % i
-                _, hist, _ = t.ctl("history", "--device=" + dev, "--all", "--limit=1000",
+                _, hist, _ = ctl("history", "--device=" + dev, "--all", "--limit=1000",
                                    "--json", "--node=127.0.0.1:%d" % port, timeout=120)
                 by_seq = {e["seq"]: e["record_id"] for e in json.loads(hist)}
                 missing = [q for q in range(1, COUNT + 1) if q not in by_seq]
@@ -507,7 +531,7 @@ def main():
             ids_file = os.path.join(tmp, "ids-%s.txt" % n)
             with open(ids_file, "w") as f:
                 f.write("\n".join(ids) + "\n")
-            rc, out, err = t.ctl("prove-all", "--ids_file=" + ids_file, "--genesis=" + genesis,
+            rc, out, err = ctl("prove-all", "--ids_file=" + ids_file, "--genesis=" + genesis,
                                  "--node=127.0.0.1:%d" % port, check_rc=False, timeout=300)
             if n != "f0":
                 t.check(rc == 0 and out.strip() == "%d verified, 0 failed" % len(ids),
@@ -532,7 +556,7 @@ def main():
                            RETAIN, light[1]))
 
         def attested():
-            rc, out, _ = t.ctl("integrity", "agent-0", "--json",
+            rc, out, _ = ctl("integrity", "agent-0", "--json",
                                "--node=127.0.0.1:%d" % nodes[survivors[0]], check_rc=False)
             return rc == 0 and '"trusted"' in out
         wait(attested, 120, "the agent's report appraised trusted",
@@ -555,7 +579,7 @@ def main():
                        s["head_hash"] == again["v0"]["head_hash"] for s in again.values())
         wait(caught_up, 120, "the four validators, restarted, to reach height %d" %
              final["height"], lambda: again)
-        rc, out, err = t.ctl("prove-all", "--ids_file=" + os.path.join(tmp, "ids-%s.txt" %
+        rc, out, err = ctl("prove-all", "--ids_file=" + os.path.join(tmp, "ids-%s.txt" %
                                                                        survivors[0]),
                              "--genesis=" + genesis, "--node=127.0.0.1:%d" % vports[primary],
                              check_rc=False, timeout=300)
