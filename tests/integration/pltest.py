@@ -183,9 +183,9 @@ def _grpc_binaries():
     return {b for b in (LEDGER_NODE, LEDGERCTL, MQTT_BRIDGE, DEVICE_SIM) if b}
 
 
-# False while starting binaries built before --insecure existed (ops/bench_suite.py's
-# --baseline_bin): they speak plaintext without it and refuse an unknown flag.
-APPEND_INSECURE = True
+# Paths of binaries built before --insecure existed (ops/bench_suite.py's --baseline_bin):
+# they speak plaintext without it and refuse an unknown flag.
+PLAINTEXT_ONLY = set()
 
 
 def with_transport(args):
@@ -194,7 +194,8 @@ def with_transport(args):
     if isinstance(args, str):  # a shell command line
         return args
     args = [str(a) for a in args]
-    if not APPEND_INSECURE or not any(a in _grpc_binaries() for a in args):
+    ours = [a for a in args if a in _grpc_binaries()]
+    if not ours or all(a in PLAINTEXT_ONLY for a in ours):
         return args
     if any(a == "--insecure" or a.startswith("--tls_") for a in args):
         return args

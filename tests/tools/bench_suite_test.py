@@ -89,9 +89,9 @@ def main():
     bridge = pltest.BridgeProc(chain, broker)
     bridge.start()
     common = ["--keys_dir=%s/devkeys" % root, "--nodes=" + chain.addr(0), "--gateway_id=gw-1",
+              "--insecure",
               "--devices=2", "--count=5", "--connections=2"]
-    lines, err = load(broker.port, "--mode=mac", "--do_register", "--insecure",
-                      "--genesis=" + chain.genesis,
+    lines, err = load(broker.port, "--mode=mac", "--do_register", "--genesis=" + chain.genesis,
                       "--admin_key=%s/admin.key" % root, *common)
     mac = summary_ok(lines, 10)
     check(mac["acked_recorded"] == 10 and mac["key_failures"] == 0, "mac: %s" % mac)
