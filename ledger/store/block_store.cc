@@ -917,12 +917,12 @@ Status BlockStore::LoadIndexChain() {
   auto v = GetMeta(kIndexChainKey);
   if (v.ok()) {
     PL_ASSIGN_OR_RETURN(index_chain_, DecodeIndexChain(*v));
+    // Written in the head's own batch; behind the head only when a build without the chain
+    // appended meanwhile (a downgrade and upgrade), then derived again below.
     if (index_chain_.height == head) return OkStatus();
-    // Written in the head's own batch, so only a damaged store disagrees.
-    return DataLossError("store index chain is at height " + std::to_string(index_chain_.height) +
-                         ", the head at " + std::to_string(head));
+  } else if (v.status().code() != StatusCode::kNotFound) {
+    return v.status();
   }
-  if (v.status().code() != StatusCode::kNotFound) return v.status();
   // A store written before the chain existed: derived once from its index rows.
   PL_ASSIGN_OR_RETURN(index_chain_, DeriveIndexChain(head));
   if (head == 0) return OkStatus();

@@ -330,7 +330,7 @@ class BlockStore {
   // The index chain at the head, from a scan of the index rows (a store written before the
   // chain existed, or a state install given none).
   StatusOr<IndexChainHead> DeriveIndexChain(uint64_t head) const;
-  // Loads the stored index chain, deriving and storing it once when absent.
+  // Loads the stored index chain, deriving and storing it when absent or not at the head.
   Status LoadIndexChain();
   // Rewrites a format 1 store as format 2 (payload keys, device_item rows), idempotently,
   // writing the version last (synced).

@@ -221,6 +221,20 @@ TEST(StateIndexChain, AStoreWithoutTheChainDerivesItAtOpen) {
   EXPECT_EQ(AttestedDigest(*s, 12), FullDigest(*s, 12));
 }
 
+TEST(StateIndexChain, AChainBehindTheHeadIsDerivedAgainAtOpen) {
+  const std::string dir = Dir("src");
+  auto s = Open(dir, 4);
+  Grow(s.get(), 4);
+  const Bytes at4 = *s->GetMeta("state_index_chain");
+  Grow(s.get(), 8);
+  const Bytes at8 = AttestedDigest(*s, 8);
+  // As after blocks appended by a build that does not keep the chain.
+  ASSERT_TRUE(s->PutMeta("state_index_chain", at4).ok());
+  s.reset();
+  s = Open(dir, 4);
+  EXPECT_EQ(AttestedDigest(*s, 8), at8);
+}
+
 TEST(StateSnapshot, PinsTheLatestTwoMultiplesOfTheInterval) {
   auto s = Open(Dir("src"), 2);
   Grow(s.get(), 5);
