@@ -330,7 +330,8 @@ Status CheckpointJoiner::FetchHeaders(const AttestedCheckpoint& cp, HeaderWalk* 
 }
 
 Status CheckpointJoiner::FetchRows(Peer& peer, const AttestedCheckpoint& cp,
-                                   std::vector<std::pair<Bytes, Bytes>>* vset_rows) {
+                                   std::vector<std::pair<Bytes, Bytes>>* vset_rows,
+                                   ledger::IndexChainHead* index_chain) {
   ledger::StateDigester digester(genesis_->chain_id, cp.height, cp.header_hash);
   Bytes cursor;
   do {
@@ -370,6 +371,10 @@ Status CheckpointJoiner::FetchRows(Peer& peer, const AttestedCheckpoint& cp,
     return UnauthenticatedError("state digest differs from the attested one (" + std::to_string(n) +
                                 " rows)");
   }
+  // Installed with the state, so this node's own checkpoints continue the chain.
+  index_chain->height = cp.height;
+  index_chain->digest = digester.index_digest();
+  index_chain->rows = digester.index_rows();
   return OkStatus();
 }
 
@@ -442,11 +447,12 @@ StatusOr<uint64_t> CheckpointJoiner::Run() {
     }
   }
   bool installed = false;
+  ledger::IndexChainHead index_chain;
   Status why =
       FailedPreconditionError("no node served the attested state at " + std::to_string(cp->height));
   for (Peer* p : sources) {
     std::vector<std::pair<Bytes, Bytes>> vset_rows;
-    Status s = FetchRows(*p, *cp, &vset_rows);
+    Status s = FetchRows(*p, *cp, &vset_rows, &index_chain);
     if (s.ok()) {
       // The attested state carries the schedule: it must be the one the headers gave, or a
       // change was left out of the listing (and the set at H counted may be wrong).
@@ -479,7 +485,7 @@ StatusOr<uint64_t> CheckpointJoiner::Run() {
     }
     return why;
   }
-  PL_RETURN_IF_ERROR(store_->FinishStateInstall(cp->height, head, records));
+  PL_RETURN_IF_ERROR(store_->FinishStateInstall(cp->height, head, records, &index_chain));
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();

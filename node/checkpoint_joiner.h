@@ -158,9 +158,11 @@ class CheckpointJoiner {
   Status FetchHeaders(const AttestedCheckpoint& cp, HeaderWalk* walk, ledger::BlockToAppend* head,
                       uint64_t* records);
   // From one source: OK when its rows give the attested digest (staged), else the reason;
-  // the registry's vset/ rows are appended to *vset_rows.
+  // the registry's vset/ rows are appended to *vset_rows, and *index_chain is set to the
+  // rows' index chain at the checkpoint (installed with them).
   Status FetchRows(Peer& peer, const AttestedCheckpoint& cp,
-                   std::vector<std::pair<Bytes, Bytes>>* vset_rows);
+                   std::vector<std::pair<Bytes, Bytes>>* vset_rows,
+                   ledger::IndexChainHead* index_chain);
 
   ledger::BlockStore* store_;
   const ledger::Genesis* genesis_;

@@ -15,15 +15,22 @@ StatusOr<StateDigestResult> DigestPinnedState(const ledger::BlockStore& store, u
   StateDigestResult out;
   PL_ASSIGN_OR_RETURN(Bytes header, store.ReadHeaderBytes(height));
   out.header_hash = Sha256(header);
-  ledger::StateDigester digester(store.chain_id(), height, out.header_hash);
+  // The index tables' digest is kept by the store as it appends (ledger/state_digest.h), so
+  // only the registry is scanned here.
+  PL_ASSIGN_OR_RETURN(ledger::IndexChainHead index, store.PinnedIndexChain(height));
+  ledger::RowsDigester registry;
+  constexpr auto kRegistry = static_cast<uint8_t>(ledger::StateTable::kRegistry);
   Bytes cursor;
   do {
-    PL_ASSIGN_OR_RETURN(ledger::StateChunk chunk, store.ReadState(height, cursor, 4 << 20));
-    for (const auto& row : chunk.rows) PL_RETURN_IF_ERROR(digester.Add(row));
+    PL_ASSIGN_OR_RETURN(ledger::StateChunk chunk,
+                        store.ReadState(height, cursor, 4 << 20, /*last_table=*/kRegistry));
+    for (const auto& row : chunk.rows) registry.Add(row.table, row.key, row.value);
     cursor = std::move(chunk.next);
   } while (!cursor.empty());
-  out.rows = digester.rows();
-  out.digest = digester.Finish();
+  out.rows = registry.rows() + index.rows;
+  out.digested_rows = registry.rows();
+  out.digest = ledger::StateDigest(store.chain_id(), height, out.header_hash, registry.Finish(),
+                                   index.digest);
   return out;
 }
 
@@ -92,6 +99,7 @@ void StateAttester::Loop(Worker& w) {
       LogInfo("state_attested")
           .Kv("height", h)
           .Kv("rows", d->rows)
+          .Kv("digested", d->digested_rows)
           .Kv("digest", ShortHex(d->digest))
           .Kv("ms", ms);
       std::lock_guard<std::mutex> lock(mu_);

@@ -30,12 +30,14 @@
 
 namespace provledger::node {
 
-// The digest of the state pinned at `height` and its row count; the store's error (kNotFound
-// once the state is no longer pinned).
+// The digest of the state pinned at `height`, its row count and how many rows this call read
+// and hashed (the registry: the store keeps the index tables' digest as it appends); the
+// store's error (kNotFound once the state is no longer pinned).
 struct StateDigestResult {
   Bytes header_hash;
   Bytes digest;
   uint64_t rows = 0;
+  uint64_t digested_rows = 0;
 };
 StatusOr<StateDigestResult> DigestPinnedState(const ledger::BlockStore& store, uint64_t height);
 

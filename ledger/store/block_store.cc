@@ -147,6 +147,27 @@ constexpr char kStateBaseKey[] = "state_base";
 // Meta keys: per-record index entries of blocks below these heights were dropped by Prune.
 constexpr char kIndexPrunedKey[] = "index_pruned_below";
 constexpr char kHistoryPrunedKey[] = "history_pruned_below";
+// Meta key of the index chain (ledger/state_digest.h): u64be(height) ‖ index(height) (32) ‖
+// u64be(index rows), written in each block's batch.
+constexpr char kIndexChainKey[] = "state_index_chain";
+
+Bytes EncodeIndexChain(const IndexChainHead& c) {
+  Bytes v;
+  AppendU64(&v, c.height);
+  v += c.digest;
+  AppendU64(&v, c.rows);
+  return v;
+}
+
+StatusOr<IndexChainHead> DecodeIndexChain(ByteView v) {
+  ByteReader r(v);
+  IndexChainHead c;
+  if (!r.ReadU64(&c.height).ok() || !r.ReadFixed(32, &c.digest).ok() || !r.ReadU64(&c.rows).ok() ||
+      !r.done()) {
+    return DataLossError(std::string("store metadata '") + kIndexChainKey + "' is malformed");
+  }
+  return c;
+}
 
 // Where a state table's rows live: a column family and a key prefix.
 struct StateSource {
@@ -391,6 +412,7 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
     PL_RETURN_IF_ERROR(store->MigrateFromFormat1());
     store->migrated_from_ = format;
   }
+  PL_RETURN_IF_ERROR(store->LoadIndexChain());
   store->MaybePinState();
   return store;
 }
@@ -579,7 +601,7 @@ Status BlockStore::CheckToWrite(const BlockToAppend& block, const ChainLink& at,
 Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records,
                               const std::vector<Bytes>& leaves,
                               const std::vector<std::optional<Bytes>>& payloads, bool fresh,
-                              rocksdb::WriteBatch* batch) const {
+                              rocksdb::WriteBatch* batch, RowsDigester* added) const {
   const size_t n = records.size();
   std::vector<RecordFields> fields(n);
   std::vector<Bytes> seq_keys(n);  // empty for records not from a device
@@ -652,8 +674,12 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
     AppendU64(&loc, height);
     AppendU32(&loc, static_cast<uint32_t>(i));
     batch->Put(cfs_[kRecordIndex], S(leaves[i]), S(loc));
+    if (added) added->Add(static_cast<uint8_t>(StateTable::kRecordIndex), leaves[i], loc);
   }
-  for (size_t i : dev) batch->Put(cfs_[kDeviceSeq], S(seq_keys[i]), S(leaves[i]));
+  for (size_t i : dev) {
+    batch->Put(cfs_[kDeviceSeq], S(seq_keys[i]), S(leaves[i]));
+    if (added) added->Add(static_cast<uint8_t>(StateTable::kDeviceSeq), seq_keys[i], leaves[i]);
+  }
   std::vector<std::pair<Bytes, size_t>> time_keys;
   time_keys.reserve(dev.size());
   for (size_t i : dev)
@@ -670,6 +696,7 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
   // The first block of a device and item keeps its entry; later blocks (and a repaired block
   // that already holds it) leave it alone.
   std::unordered_set<Bytes> seen_first;
+  std::vector<std::pair<Bytes, Bytes>> new_first;  // for `added`, sorted below
   for (size_t i : dev) {
     const RecordFields& f = fields[i];
     Bytes first_key = FirstItemKey(f.device, f.item);
@@ -681,10 +708,17 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
       Bytes v;
       AppendU64(&v, height);
       batch->Put(cfs_[kMeta], S(first_key), S(v));
+      if (added) new_first.emplace_back(first_key, std::move(v));
     } else if (!got.ok()) {
       return FromRocks(got, "first-record index of " + f.device);
     }
     seen_first.insert(std::move(first_key));
+  }
+  if (added) {
+    std::sort(new_first.begin(), new_first.end());
+    for (const auto& [k, v] : new_first) {
+      added->Add(static_cast<uint8_t>(StateTable::kFirstItem), k, v);
+    }
   }
   for (size_t i = 0; i < payloads.size() && i < n; ++i) {  // (height, index): in order
     if (payloads[i].has_value()) {
@@ -737,12 +771,13 @@ Status BlockStore::Append(const BlockToAppend& block) {
   PL_RETURN_IF_ERROR(CheckToWrite(block, at, &header, &leaves, &header_hash));
 
   rocksdb::WriteBatch batch;
+  RowsDigester added;
   const Bytes hk = HeightKey(header.height);
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
-  PL_RETURN_IF_ERROR(
-      AddIndexes(header.height, block.records, leaves, block.payloads, /*fresh=*/true, &batch));
+  PL_RETURN_IF_ERROR(AddIndexes(header.height, block.records, leaves, block.payloads,
+                                /*fresh=*/true, &batch, &added));
   for (const auto& kv : block.registry_puts) batch.Put(cfs_[kRegistry], S(kv.first), S(kv.second));
 
   Bytes head;
@@ -750,8 +785,14 @@ Status BlockStore::Append(const BlockToAppend& block) {
   head += header_hash;
   AppendU64(&head, count + block.records.size());
   batch.Put(cfs_[kMeta], "head", S(head));
+  IndexChainHead chain;
+  chain.height = header.height;
+  chain.rows = index_chain_.rows + added.rows();
+  chain.digest = IndexChainStep(index_chain_.digest, header.height, added.Finish());
+  batch.Put(cfs_[kMeta], kIndexChainKey, S(EncodeIndexChain(chain)));
 
   PL_RETURN_IF_ERROR(Write(sync_, &batch, "append block " + std::to_string(header.height)));
+  index_chain_ = std::move(chain);
   {
     std::lock_guard<std::mutex> lock(mu_);
     height_ = header.height;
@@ -779,8 +820,8 @@ std::vector<uint64_t> BlockStore::StateHeights() const {
   return out;
 }
 
-StatusOr<StateChunk> BlockStore::ReadState(uint64_t height, const Bytes& after,
-                                           size_t max_bytes) const {
+StatusOr<StateChunk> BlockStore::ReadState(uint64_t height, const Bytes& after, size_t max_bytes,
+                                           uint8_t last_table) const {
   std::shared_ptr<const rocksdb::Snapshot> snap;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -805,7 +846,8 @@ StatusOr<StateChunk> BlockStore::ReadState(uint64_t height, const Bytes& after,
   StateChunk out;
   size_t bytes = 0;
   max_bytes = std::max<size_t>(max_bytes, 1);
-  for (uint8_t t = first_table; t <= kMaxStateTable; ++t) {
+  last_table = std::min(last_table, kMaxStateTable);
+  for (uint8_t t = first_table; t <= last_table; ++t) {
     const StateSource src = SourceOf(t);
     const bool resume = t == first_table && !after.empty();
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[src.cf]));
@@ -823,6 +865,68 @@ StatusOr<StateChunk> BlockStore::ReadState(uint64_t height, const Bytes& after,
     PL_RETURN_IF_ERROR(FromRocks(it->status(), "state scan"));
   }
   return out;
+}
+
+StatusOr<IndexChainHead> BlockStore::PinnedIndexChain(uint64_t height) const {
+  std::shared_ptr<const rocksdb::Snapshot> snap;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pinned_.find(height);
+    if (it == pinned_.end()) {
+      return NotFoundError("no state pinned at height " + std::to_string(height));
+    }
+    snap = it->second;
+  }
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.get();
+  std::string v;
+  PL_RETURN_IF_ERROR(FromRocks(db_->Get(ro, cfs_[kMeta], kIndexChainKey, &v), "index chain"));
+  PL_ASSIGN_OR_RETURN(IndexChainHead c, DecodeIndexChain(v));
+  if (c.height != height) {
+    return DataLossError("index chain pinned at " + std::to_string(height) + " is at height " +
+                         std::to_string(c.height));
+  }
+  return c;
+}
+
+StatusOr<IndexChainHead> BlockStore::DeriveIndexChain(uint64_t head) const {
+  IndexChainHead out;
+  out.height = head;
+  if (head == 0) {
+    out.digest = IndexChainStart();
+    return out;
+  }
+  StateDigester d(chain_id_, head, Bytes(32, '\0'));
+  for (uint8_t t = static_cast<uint8_t>(StateTable::kRecordIndex); t <= kMaxStateTable; ++t) {
+    const StateSource src = SourceOf(t);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[src.cf]));
+    for (it->Seek(src.prefix); it->Valid() && it->key().starts_with(src.prefix); it->Next()) {
+      PL_RETURN_IF_ERROR(
+          d.Add(StateRow{t, it->key().ToString(), it->value().ToString()}).Annotate("index chain"));
+    }
+    PL_RETURN_IF_ERROR(FromRocks(it->status(), "index chain scan"));
+  }
+  (void)d.Finish();
+  out.digest = d.index_digest();
+  out.rows = d.index_rows();
+  return out;
+}
+
+Status BlockStore::LoadIndexChain() {
+  const uint64_t head = height();
+  auto v = GetMeta(kIndexChainKey);
+  if (v.ok()) {
+    PL_ASSIGN_OR_RETURN(index_chain_, DecodeIndexChain(*v));
+    // Written in the head's own batch; behind the head only when a build without the chain
+    // appended meanwhile (a downgrade and upgrade), then derived again below.
+    if (index_chain_.height == head) return OkStatus();
+  } else if (v.status().code() != StatusCode::kNotFound) {
+    return v.status();
+  }
+  // A store written before the chain existed: derived once from its index rows.
+  PL_ASSIGN_OR_RETURN(index_chain_, DeriveIndexChain(head));
+  if (head == 0) return OkStatus();
+  return PutMeta(kIndexChainKey, EncodeIndexChain(index_chain_));
 }
 
 Status BlockStore::PutStateHeaders(
@@ -886,7 +990,7 @@ Status BlockStore::DiscardStaged(bool headers) {
 }
 
 Status BlockStore::FinishStateInstall(uint64_t base, const BlockToAppend& block,
-                                      uint64_t record_count) {
+                                      uint64_t record_count, const IndexChainHead* index) {
   if (height() != 0)
     return FailedPreconditionError("a state is installed only into an empty store");
   if (base == 0) return InvalidArgumentError("a state base is a height >= 1");
@@ -905,7 +1009,17 @@ Status BlockStore::FinishStateInstall(uint64_t base, const BlockToAppend& block,
   if (record_count < block.records.size()) {
     return FailedPreconditionError("state record count below the head block's");
   }
+  IndexChainHead chain;
+  if (index != nullptr) {
+    if (index->height != base || index->digest.size() != 32) {
+      return InvalidArgumentError("index chain given is not one at the state base");
+    }
+    chain = *index;
+  } else {
+    PL_ASSIGN_OR_RETURN(chain, DeriveIndexChain(base));
+  }
   rocksdb::WriteBatch batch;
+  batch.Put(cfs_[kMeta], kIndexChainKey, S(EncodeIndexChain(chain)));
   const Bytes hk = HeightKey(base);
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
@@ -926,6 +1040,7 @@ Status BlockStore::FinishStateInstall(uint64_t base, const BlockToAppend& block,
   batch.Put(cfs_[kMeta], kFirstIndexMarker, "1");
   batch.Delete(cfs_[kMeta], kStateInstallMarker);
   PL_RETURN_IF_ERROR(Write(true, &batch, "install state at " + std::to_string(base)));
+  index_chain_ = std::move(chain);
   {
     std::lock_guard<std::mutex> lock(mu_);
     height_ = base;
@@ -992,8 +1107,9 @@ Status BlockStore::RepairBlock(uint64_t height, const BlockToAppend& block) {
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
-  PL_RETURN_IF_ERROR(
-      AddIndexes(height, block.records, leaves, block.payloads, /*fresh=*/false, &batch));
+  PL_RETURN_IF_ERROR(AddIndexes(height, block.records, leaves, block.payloads, /*fresh=*/false,
+                                &batch,
+                                /*added=*/nullptr));
   PL_RETURN_IF_ERROR(Write(/*sync=*/true, &batch, "repair " + where));
   std::lock_guard<std::mutex> lock(mu_);
   if (damaged_head_ == height) damaged_head_ = 0;

@@ -95,6 +95,14 @@ struct BlockToAppend {
   std::vector<std::pair<Bytes, Bytes>> registry_puts;
 };
 
+// The running digest of the index tables (ledger/state_digest.h's index(h)) as of `height`,
+// and how many index rows (tables 2..4) blocks 1..height added.
+struct IndexChainHead {
+  uint64_t height = 0;
+  Bytes digest;
+  uint64_t rows = 0;
+};
+
 // One page of a checkpoint state (ReadState).
 struct StateChunk {
   std::vector<StateRow> rows;  // ascending (table, key)
@@ -208,8 +216,13 @@ class BlockStore {
   std::vector<uint64_t> StateHeights() const;
   // Rows of the state pinned at `height` (ledger/state_digest.h's tables, in digest order)
   // after cursor `after` (empty: from the first), up to about `max_bytes`. kNotFound when
-  // `height` is not pinned (any more).
-  StatusOr<StateChunk> ReadState(uint64_t height, const Bytes& after, size_t max_bytes) const;
+  // `height` is not pinned (any more). Rows of tables above `last_table` are left out.
+  StatusOr<StateChunk> ReadState(uint64_t height, const Bytes& after, size_t max_bytes,
+                                 uint8_t last_table = kMaxStateTable) const;
+  // The index chain as of pinned `height` (Append extends it with every block, in the
+  // block's own batch). kNotFound when `height` is not pinned (any more); kDataLoss when the
+  // stored chain is malformed or not at `height`.
+  StatusOr<IndexChainHead> PinnedIndexChain(uint64_t height) const;
 
   // Installing a checkpoint state into an empty store (a node joining a long chain), in
   // steps: PutStateHeaders and PutStateRows stage data (unsynced), FinishStateInstall makes
@@ -228,10 +241,12 @@ class BlockStore {
   Status DiscardStaged(bool headers);
   // Makes the staged state the store's: block `base` (its header, body, certificate and
   // payloads; its prev must be the staged header hash of base-1, its indexes are in the
-  // state) becomes the head, `record_count` the records of blocks 1..base, bodies below
-  // `base` absent (ReadBlock answers "pruned"), in one synced batch. kFailedPrecondition
-  // unless the store is empty and the block checks out.
-  Status FinishStateInstall(uint64_t base, const BlockToAppend& block, uint64_t record_count);
+  // state) becomes the head, `index` (the joiner's StateDigester's index chain at `base`;
+  // null: derived here by one scan of the staged index rows) its index chain, `record_count` the
+  // records of blocks 1..base, bodies below `base` absent (ReadBlock answers "pruned"), in one
+  // synced batch. kFailedPrecondition unless the store is empty and the block checks out.
+  Status FinishStateInstall(uint64_t base, const BlockToAppend& block, uint64_t record_count,
+                            const IndexChainHead* index = nullptr);
   // The height a state install started the store at; 0 for a store built block by block.
   uint64_t state_base() const;
   // The header bytes and certificate of `height`; kOutOfRange past the head.
@@ -312,6 +327,11 @@ class BlockStore {
   Status LoadHead(bool open_damaged_head);
   // Builds the first-record index once for a store written before it existed.
   Status BackfillFirstIndex();
+  // The index chain at the head, from a scan of the index rows (a store written before the
+  // chain existed, or a state install given none).
+  StatusOr<IndexChainHead> DeriveIndexChain(uint64_t head) const;
+  // Loads the stored index chain, deriving and storing it when absent or not at the head.
+  Status LoadIndexChain();
   // Rewrites a format 1 store as format 2 (payload keys, device_item rows), idempotently,
   // writing the version last (synced).
   Status MigrateFromFormat1();
@@ -326,10 +346,11 @@ class BlockStore {
                       std::vector<Bytes>* leaves, Bytes* header_hash) const;
   // Adds the index entries and payloads of `records` at `height` to `batch`; kAlreadyExists
   // if a record id or (device, seq) is twice in the block or, when `fresh`, already stored.
+  // Feeds the index rows it adds (tables 2..4, (table, key) order) to `added` unless null.
   Status AddIndexes(uint64_t height, const std::vector<Bytes>& records,
                     const std::vector<Bytes>& leaves,
                     const std::vector<std::optional<Bytes>>& payloads, bool fresh,
-                    rocksdb::WriteBatch* batch) const;
+                    rocksdb::WriteBatch* batch, RowsDigester* added) const;
   // Flushes every column family's memtable to table files (waits).
   Status FlushAll();
   // Pins the state as of the head when state_interval_ divides it (latest two kept).
@@ -355,7 +376,8 @@ class BlockStore {
   uint64_t history_pruned_below_ = 1;  // guarded by mu_
   Status write_status_;                // guarded by mu_
   uint64_t state_interval_ = 0;
-  uint64_t state_base_ = 0;  // guarded by mu_
+  IndexChainHead index_chain_;  // at the head; writer thread only
+  uint64_t state_base_ = 0;     // guarded by mu_
   // Pinned states by height; each releases its RocksDB snapshot when the last user drops it.
   std::map<uint64_t, std::shared_ptr<const rocksdb::Snapshot>> pinned_;  // guarded by mu_
 };

@@ -109,25 +109,130 @@ Bytes DigestOf(const std::vector<StateRow>& rows, uint64_t height, const Bytes& 
   return d.Finish();
 }
 
+// A record-index value: u64be(height) ‖ u32be(index).
+Bytes Loc(uint64_t height, uint32_t index) {
+  Bytes v;
+  AppendU64(&v, height);
+  AppendU32(&v, index);
+  return v;
+}
+Bytes U64(uint64_t x) {
+  Bytes v;
+  AppendU64(&v, x);
+  return v;
+}
+
 TEST(StateDigester, RefusesRowsOutOfOrderOrOfUnknownTables) {
   StateDigester d(kChain, 4, Bytes(32, 'h'));
   ASSERT_TRUE(d.Add({1, "b", "x"}).ok());
   EXPECT_EQ(d.Add({1, "a", "x"}).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(d.Add({1, "b", "y"}).code(), StatusCode::kInvalidArgument);  // same key twice
   EXPECT_EQ(d.Add({5, "a", "x"}).code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(d.Add({2, "a", "x"}).ok());  // a later table sorts above any key
+  EXPECT_TRUE(d.Add({2, "a", Loc(1, 0)}).ok());  // a later table sorts above any key
   EXPECT_EQ(d.rows(), 2u);
 }
 
+TEST(StateDigester, RefusesIndexRowsOfNoBlockOfTheState) {
+  StateDigester d(kChain, 4, Bytes(32, 'h'));
+  EXPECT_EQ(d.Add({2, "a", "x"}).code(), StatusCode::kInvalidArgument);        // no location
+  EXPECT_EQ(d.Add({2, "a", Loc(5, 0)}).code(), StatusCode::kInvalidArgument);  // above H
+  EXPECT_EQ(d.Add({2, "a", Loc(0, 0)}).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(d.Add({2, "a", Loc(3, 0)}).ok());
+  EXPECT_EQ(d.Add({3, "s", "b"}).code(), StatusCode::kInvalidArgument);  // no record "b"
+  EXPECT_TRUE(d.Add({3, "s", "a"}).ok());
+  EXPECT_EQ(d.Add({4, "first/x", U64(9)}).code(), StatusCode::kInvalidArgument);
+}
+
 TEST(StateDigester, EveryRowValueHeightAndHeaderCounts) {
-  const std::vector<StateRow> rows = {{1, "a", "1"}, {2, "b", "2"}, {3, "c", "3"}};
+  const std::vector<StateRow> rows = {
+      {1, "a", "1"}, {2, "b", Loc(2, 0)}, {3, "c", "b"}, {4, "first/d", U64(2)}};
   const Bytes base = DigestOf(rows, 4, Bytes(32, 'h'));
-  EXPECT_NE(DigestOf({rows[0], rows[2]}, 4, Bytes(32, 'h')), base);  // a row left out
-  EXPECT_NE(DigestOf({rows[0], rows[1], {3, "c", "4"}}, 4, Bytes(32, 'h')), base);
+  EXPECT_NE(DigestOf({rows[0], rows[1], rows[2]}, 4, Bytes(32, 'h')), base);  // a row left out
+  EXPECT_NE(DigestOf({rows[0], rows[1]}, 4, Bytes(32, 'h')), base);
+  EXPECT_NE(DigestOf({rows[1], rows[2], rows[3]}, 4, Bytes(32, 'h')), base);
+  EXPECT_NE(DigestOf({{1, "a", "2"}, rows[1], rows[2], rows[3]}, 4, Bytes(32, 'h')), base);
+  // The same rows, the record in block 3 (its (device, seq) row moves with it).
+  EXPECT_NE(DigestOf({rows[0], {2, "b", Loc(3, 0)}, rows[2], rows[3]}, 4, Bytes(32, 'h')), base);
+  EXPECT_NE(DigestOf({rows[0], {2, "b", Loc(2, 1)}, rows[2], rows[3]}, 4, Bytes(32, 'h')), base);
+  EXPECT_NE(DigestOf({rows[0], rows[1], rows[2], {4, "first/d", U64(3)}}, 4, Bytes(32, 'h')), base);
+  EXPECT_NE(
+      DigestOf({rows[0], rows[1], rows[2], rows[3], {4, "first/e", U64(1)}}, 4, Bytes(32, 'h')),
+      base);  // a row added
   EXPECT_NE(DigestOf(rows, 5, Bytes(32, 'h')), base);
   EXPECT_NE(DigestOf(rows, 4, Bytes(32, 'i')), base);
   EXPECT_NE(StateAttestationDigest(kChain, 4, Bytes(32, 'h'), base),
             StateAttestationDigest("other", 4, Bytes(32, 'h'), base));
+}
+
+// The digest an attester signs for the state pinned at `height`: the registry scanned, the
+// index tables from the store's running chain.
+Bytes AttestedDigest(const BlockStore& s, uint64_t height) {
+  auto index = s.PinnedIndexChain(height);
+  EXPECT_TRUE(index.ok()) << index.status().ToString();
+  if (!index.ok()) return "";
+  RowsDigester registry;
+  uint64_t index_rows = 0;
+  for (const auto& r : AllRows(s, height, 1 << 20)) {
+    if (r.table == static_cast<uint8_t>(StateTable::kRegistry)) {
+      registry.Add(r.table, r.key, r.value);
+    } else {
+      ++index_rows;
+    }
+  }
+  EXPECT_EQ(index->rows, index_rows);
+  return StateDigest(kChain, height, HeaderHash(*s.ReadHeaderBytes(height)), registry.Finish(),
+                     index->digest);
+}
+
+Bytes FullDigest(const BlockStore& s, uint64_t height) {
+  return DigestOf(AllRows(s, height, 1 << 20), height, HeaderHash(*s.ReadHeaderBytes(height)));
+}
+
+TEST(StateIndexChain, RunningDigestIsTheDigestOfTheWholeStateAndSurvivesARestart) {
+  const std::string dir = Dir("src");
+  auto s = Open(dir, 4);
+  Grow(s.get(), 4);
+  // An empty block, and one that repeats a device and item (no new first-record row).
+  ASSERT_TRUE(s->Append(MakeBlock(5, s->head_hash(), {})).ok());
+  ASSERT_TRUE(s->Append(MakeBlock(6, s->head_hash(), {Reading(100)})).ok());
+  Grow(s.get(), 8);
+  EXPECT_EQ(AttestedDigest(*s, 4), FullDigest(*s, 4));
+  EXPECT_EQ(AttestedDigest(*s, 8), FullDigest(*s, 8));
+  const Bytes at8 = AttestedDigest(*s, 8);
+  s.reset();
+  s = Open(dir, 4);
+  EXPECT_EQ(AttestedDigest(*s, 8), at8);
+  Grow(s.get(), 12);
+  EXPECT_EQ(AttestedDigest(*s, 12), FullDigest(*s, 12));
+}
+
+TEST(StateIndexChain, AStoreWithoutTheChainDerivesItAtOpen) {
+  const std::string dir = Dir("src");
+  auto s = Open(dir, 4);
+  Grow(s.get(), 8);
+  const Bytes at8 = AttestedDigest(*s, 8);
+  // As a store written before the chain existed: no chain in the metadata.
+  ASSERT_TRUE(s->PutMetaBatch({}, {"state_index_chain"}, true).ok());
+  s.reset();
+  s = Open(dir, 4);
+  EXPECT_EQ(AttestedDigest(*s, 8), at8);
+  EXPECT_TRUE(s->GetMeta("state_index_chain").ok());  // stored: derived once
+  Grow(s.get(), 12);
+  EXPECT_EQ(AttestedDigest(*s, 12), FullDigest(*s, 12));
+}
+
+TEST(StateIndexChain, AChainBehindTheHeadIsDerivedAgainAtOpen) {
+  const std::string dir = Dir("src");
+  auto s = Open(dir, 4);
+  Grow(s.get(), 4);
+  const Bytes at4 = *s->GetMeta("state_index_chain");
+  Grow(s.get(), 8);
+  const Bytes at8 = AttestedDigest(*s, 8);
+  // As after blocks appended by a build that does not keep the chain.
+  ASSERT_TRUE(s->PutMeta("state_index_chain", at4).ok());
+  s.reset();
+  s = Open(dir, 4);
+  EXPECT_EQ(AttestedDigest(*s, 8), at8);
 }
 
 TEST(StateSnapshot, PinsTheLatestTwoMultiplesOfTheInterval) {
@@ -207,6 +312,29 @@ TEST_F(StateInstallTest, InstalledStoreRefusesOldDuplicatesAndGoesOn) {
   EXPECT_EQ(dst_->height(), 5u);
   EXPECT_EQ(dst_->state_base(), 4u);
   EXPECT_TRUE(dst_->VerifyChain(nullptr, {}).ok());
+}
+
+TEST_F(StateInstallTest, InstalledStoreContinuesTheIndexChain) {
+  for (bool given : {true, false}) {
+    dst_.reset();
+    src_.reset();
+    SetUp();
+    Stage();
+    const std::vector<StateRow> rows = AllRows(*src_, 4, 1 << 20);
+    StateDigester d(kChain, 4, HeaderHash(*src_->ReadHeaderBytes(4)));
+    for (const auto& r : rows) ASSERT_TRUE(d.Add(r).ok());
+    ASSERT_EQ(d.Finish(), AttestedDigest(*src_, 4));
+    IndexChainHead chain{4, d.index_digest(), d.index_rows()};
+    ASSERT_TRUE(
+        dst_->FinishStateInstall(4, Head(), src_->record_count(), given ? &chain : nullptr).ok());
+    EXPECT_EQ(AttestedDigest(*dst_, 4), AttestedDigest(*src_, 4)) << given;
+    for (uint64_t h = 5; h <= 8; ++h) {
+      BlockToAppend b = MakeBlock(h, src_->head_hash(), {Reading(2 * h - 1), Reading(2 * h)});
+      ASSERT_TRUE(src_->Append(b).ok());
+      ASSERT_TRUE(dst_->Append(b).ok());
+    }
+    EXPECT_EQ(AttestedDigest(*dst_, 8), AttestedDigest(*src_, 8)) << given;
+  }
 }
 
 TEST_F(StateInstallTest, UnfinishedInstallIsDroppedAtReopen) {
