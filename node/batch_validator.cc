@@ -20,7 +20,7 @@ std::vector<Bytes> RecordIds(const provledger::v1::SignedBatch& batch) {
 // record only.
 Status CheckRecord(const ledger::RegistrySnapshot& registry,
                    const provledger::v1::SignedBatch& batch, int i, const BatchLimits& limits,
-                   CheckedRecord* c) {
+                   DeviceCheck device_check, CheckedRecord* c) {
   const Bytes& bytes = batch.records(i);
   if (bytes.size() > limits.max_record_bytes) {
     return ResourceExhaustedError(std::to_string(bytes.size()) + " bytes, limit " +
@@ -39,10 +39,13 @@ Status CheckRecord(const ledger::RegistrySnapshot& registry,
                                 batch.gateway() + "'");
   }
   const auto* dev = registry.Device(c->device);
-  if (dev == nullptr) {
-    return PermissionDeniedError("device '" + c->device + "' is not registered");
+  if (dev == nullptr || dev->revoked) {
+    if (device_check == DeviceCheck::kRefuse) {
+      return PermissionDeniedError("device '" + c->device + "' is " +
+                                   (dev == nullptr ? "not registered" : "revoked"));
+    }
+    c->device_left_to_block = true;
   }
-  if (dev->revoked) return PermissionDeniedError("device '" + c->device + "' is revoked");
   if (batch.payloads_size() != 0) {
     const Bytes& p = batch.payloads(i);
     if (p.size() > limits.max_payload_bytes) {
@@ -66,7 +69,7 @@ Bytes SignedBatchDigest(const std::string& chain_id, const provledger::v1::Signe
 StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
                                      const ledger::RegistrySnapshot& registry,
                                      const provledger::v1::SignedBatch& batch,
-                                     const BatchLimits& limits) {
+                                     const BatchLimits& limits, DeviceCheck device_check) {
   const auto* gw = registry.Gateway(batch.gateway());
   if (gw == nullptr) {
     return PermissionDeniedError("gateway '" + batch.gateway() + "' is not registered");
@@ -99,7 +102,7 @@ StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
     CheckedRecord c;
     c.index = static_cast<uint32_t>(i);
     c.id = std::move(ids[i]);
-    Status s = CheckRecord(registry, batch, i, limits, &c);
+    Status s = CheckRecord(registry, batch, i, limits, device_check, &c);
     if (!s.ok()) {
       out.refused.push_back(RecordRefusal{c.index, std::move(c.id), s.Annotate(where)});
       continue;

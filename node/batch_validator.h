@@ -38,6 +38,9 @@ struct CheckedRecord {
   uint32_t index = 0;  // position in the submitted batch
   // A kind 4 record's verified op, applied to the registry when its block commits.
   std::optional<provledger::v1::RegistryOp> registry_op;
+  // Checked with DeviceCheck::kLeaveToBlock, and its device was not registered (or was
+  // revoked) in that registry: the block that orders it decides.
+  bool device_left_to_block = false;
 };
 
 // A record refused for good: never written, answered with `status` (RecordResult REFUSED).
@@ -57,17 +60,29 @@ struct CheckedBatch {
   std::shared_ptr<const ledger::RegistrySnapshot> checked_against;
 };
 
+// Who refuses a record for its device's registry entry (not registered, or revoked). The
+// block does (ChainBlockFactory, on every replica against the registry as of the block's
+// parent, so all refuse alike). A validator taking a submission must not: its applied
+// registry may be behind the quorum that committed the registration, and a refusal is
+// never retried (docs/RELIABILITY.md, "A node that may be behind").
+enum class DeviceCheck {
+  kRefuse,       // refuse the record, kPermissionDenied (block derivation, prechecks)
+  kLeaveToBlock  // keep it, marked device_left_to_block (a submission)
+};
+
 // Checks a gateway batch (PROTOCOL.md 6.5). Errors refuse the whole batch: kPermissionDenied
 // when the gateway is not registered; kUnauthenticated when the batch signature does not
 // verify; kInvalidArgument for an empty batch or a payload count unlike the record count;
 // kResourceExhausted above max_records. Otherwise every record is either in `records` or in
 // `refused`, with kPermissionDenied (device not registered or revoked), kInvalidArgument
 // (does not decode, kind 3/4, names another gateway, payload does not hash to its
-// payload_hash) or kResourceExhausted (record or payload above its limit).
+// payload_hash) or kResourceExhausted (record or payload above its limit). With
+// kLeaveToBlock a record is never refused for its device (see DeviceCheck).
 StatusOr<CheckedBatch> ValidateBatch(const ledger::Genesis& genesis,
                                      const ledger::RegistrySnapshot& registry,
                                      const provledger::v1::SignedBatch& batch,
-                                     const BatchLimits& limits);
+                                     const BatchLimits& limits,
+                                     DeviceCheck device_check = DeviceCheck::kRefuse);
 
 // Checks a registry transaction (see ledger/registry.h) and wraps it as one kind 4 record.
 StatusOr<CheckedBatch> ValidateRegistrySubmission(const ledger::Genesis& genesis, ByteView tx);

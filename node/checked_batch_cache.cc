@@ -10,6 +10,11 @@ CheckedBatchCache::CheckedBatchCache(size_t max_entries, size_t max_bytes)
 void CheckedBatchCache::Put(const Bytes& id, const provledger::v1::SignedBatch& batch,
                             std::shared_ptr<const ledger::RegistrySnapshot> registry,
                             CheckedBatch checked) {
+  // A record left to the block for its device (DeviceCheck::kLeaveToBlock) is an outcome
+  // the derivation does not have: keeping it would write a record the block must refuse.
+  for (const CheckedRecord& r : checked.records) {
+    if (r.device_left_to_block) return;
+  }
   Entry e;
   e.signature = batch.signature();
   e.payload_count = batch.payloads_size();

@@ -31,7 +31,8 @@ class CheckedBatchCache {
 
   // Remembers that `batch`, whose request id (batch digest) is `id`, checked as `checked`
   // against `registry` (with the limits the deriving factory uses). Replaces an entry of the
-  // same id.
+  // same id. Keeps nothing when a record of `checked` was left to the block for its device
+  // (DeviceCheck::kLeaveToBlock): the derivation would refuse it.
   void Put(const Bytes& id, const provledger::v1::SignedBatch& batch,
            std::shared_ptr<const ledger::RegistrySnapshot> registry, CheckedBatch checked);
 

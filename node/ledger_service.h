@@ -1,5 +1,7 @@
 // LedgerService: the client gRPC service of a node (proto/ledger.proto). Handlers validate
-// and enqueue, or read the store; they never write it.
+// and enqueue, or read the store; they never write it. Submit never refuses a record for its
+// device's registry entry (DeviceCheck::kLeaveToBlock): this node may be behind; the block
+// that orders it decides, on every replica alike.
 //
 // Submit, SubmitRegistry and SubmitFirmware use gRPC's callback API: a submission waiting for
 // its block holds no thread. The orderer's answer (on its consensus thread) is handed to the

@@ -297,6 +297,34 @@ TEST(ValidateBatch, RefusesARevokedDevicesRecordAloneAsPermissionDenied) {
                       "revoked", 0);
 }
 
+// A validator taking a submission may be behind the quorum that registered (or registered
+// again) a device: it leaves the device to the block instead of refusing the record, and
+// every other check still applies.
+TEST(ValidateBatch, LeavesAnUnknownOrRevokedDeviceToTheBlockWhenAsked) {
+  const SignedBatch b = Batch({Reading("dev-1", 7), Reading("dev-9", 1), Reading("dev-2", 1)});
+  StatusOr<CheckedBatch> r =
+      ValidateBatch(TestGenesis(), *TestRegistry(), b, BatchLimits(), DeviceCheck::kLeaveToBlock);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->refused.empty());
+  ASSERT_EQ(r->records.size(), 3u);
+  EXPECT_FALSE(r->records[0].device_left_to_block);
+  EXPECT_TRUE(r->records[1].device_left_to_block);
+  EXPECT_EQ(r->records[1].device, "dev-9");
+  EXPECT_TRUE(r->records[2].device_left_to_block);
+  EXPECT_EQ(r->records[2].device, "dev-2");
+  // The default (the block's own check) refuses both.
+  StatusOr<CheckedBatch> block = Validate(b);
+  ASSERT_TRUE(block.ok());
+  EXPECT_EQ(block->records.size(), 1u);
+  EXPECT_EQ(block->refused.size(), 2u);
+  // A fault of the record itself is still refused at once.
+  SignedBatch bad = Batch({Reading("dev-9", 2)});
+  bad.add_payloads("not its payload");  // payloads are not under the signature
+  ExpectRecordRefused(
+      ValidateBatch(TestGenesis(), *TestRegistry(), bad, BatchLimits(), DeviceCheck::kLeaveToBlock),
+      0, StatusCode::kInvalidArgument, "payload_hash", 0);
+}
+
 // One revoked device's record in the middle of a batch of
 // others' must not refuse the batch; the others keep their order and indexes.
 TEST(ValidateBatch, KeepsTheOtherRecordsOfABatchHoldingARevokedDevicesRecord) {

@@ -502,6 +502,63 @@ TEST_F(ChainBlockFactoryTest, ABatchCheckedAgainstAnOlderRegistryIsValidatedAgai
   EXPECT_EQ(d->refused_records.size(), 1u);
 }
 
+// Issue 17: a validator behind the quorum that registered a device takes its first readings
+// (DeviceCheck::kLeaveToBlock): the block decides, against the registry as of its parent.
+// Registered there (here in an unapplied parent block), the record is written; the batch's
+// submission outcome is not cached, so it never stands in for the derivation.
+TEST_F(ChainBlockFactoryTest, ADeviceRegisteredAboveTheSubmittersRegistryIsDecidedByTheBlock) {
+  CheckedBatchCache cache(16, 1 << 20);
+  ChainBlockFactory f(
+      store_.get(), &genesis_, registry_.get(), [] { return uint64_t{1}; }, BatchLimits(), &cache);
+  const Bytes zero(32, '\0');
+  v1::RegistryOp op;
+  op.set_chain_id("t");
+  op.set_nonce(8);
+  op.mutable_register_device()->set_id("dev-9");
+  op.mutable_register_device()->set_pubkey(device_.PublicKey());
+  StatusOr<Bytes> tx = ledger::SignRegistryTx("t", op, validator_.secret());
+  ASSERT_TRUE(tx.ok()) << tx.status().ToString();
+  v1::ConsensusRequest reg_req;
+  reg_req.set_registry_tx(*tx);
+  auto p1 = f.Build(1, 0, zero, {{*RequestId("t", reg_req), reg_req.SerializeAsString()}});
+  ASSERT_TRUE(p1.ok()) << p1.status().ToString();
+
+  consensus::Request r = BatchOf({{"dev-1", 1}, {"dev-9", 1}});
+  v1::ConsensusRequest req;
+  ASSERT_TRUE(req.ParseFromString(r.payload));
+  auto reg = registry_->Get();  // the submitter's: dev-9 not in it
+  auto checked =
+      ValidateBatch(genesis_, *reg, req.batch(), BatchLimits(), DeviceCheck::kLeaveToBlock);
+  ASSERT_TRUE(checked.ok());
+  ASSERT_EQ(checked->records.size(), 2u);
+  ASSERT_TRUE(checked->records[1].device_left_to_block);
+  RememberChecked(&cache, r, reg, *checked);
+  EXPECT_EQ(cache.size(), 0u) << "an outcome left to the block is not kept";
+
+  auto p2 = f.Build(2, 0, p1->header_hash, {r});
+  ASSERT_TRUE(p2.ok()) << p2.status().ToString();
+  auto d = f.Materialize(p2->block);
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->records.size(), 2u);
+  EXPECT_EQ(d->records[1], Reading("dev-9", 1));
+  EXPECT_TRUE(d->refused_records.empty());
+
+  // Built on a parent without the registration, the same request's dev-9 record is refused
+  // by the block, with the cache holding the submission's outcome for that very registry.
+  RememberChecked(&cache, r, reg, *checked);
+  auto p3 = f.Build(1, 1, zero, {r});
+  ASSERT_TRUE(p3.ok()) << p3.status().ToString();
+  auto d3 = f.Materialize(p3->block);
+  ASSERT_TRUE(d3.ok());
+  ASSERT_EQ(d3->records.size(), 1u);
+  EXPECT_EQ(d3->records[0], Reading("dev-1", 1));
+  ASSERT_EQ(d3->refused_records.size(), 1u);
+  const Status& why = d3->refused_records.begin()->second;
+  EXPECT_EQ(why.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(why.message().find("not registered"), std::string::npos) << why.ToString();
+  EXPECT_EQ(cache.hits(), 0u);
+}
+
 TEST_F(ChainBlockFactoryTest, ACachedOutcomeIsNotTakenForTheSameRecordsWithOtherPayloads) {
   CheckedBatchCache cache(16, 1 << 20);
   consensus::Request r = Batch("dev-1", 1);

@@ -5,7 +5,9 @@
 // - answers and errors reach the client as the orderer gave them (status codes unchanged);
 // - a client that goes away (deadline, cancel) is answered at once, and the orderer's later
 //   answer is dropped without touching the finished call;
-// - a follower forwards submissions unchecked and answers with the validators' answer.
+// - a follower forwards submissions unchecked and answers with the validators' answer;
+// - a record of a device this node's registry does not know is ordered, not refused (issue
+//   17: the node may be behind the quorum that registered it; the block decides).
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/resource_quota.h>
 #include <gtest/gtest.h>
@@ -69,11 +71,11 @@ std::shared_ptr<const ledger::RegistrySnapshot> TestRegistry() {
   return snap->Apply(dev, 1, &puts);
 }
 
-// A batch of one MACed reading of dev-1 with sequence number `seq`, signed by gw-1.
-v1::SignedBatch Batch(uint64_t seq) {
+// A batch of one MACed reading of `device` with sequence number `seq`, signed by gw-1.
+v1::SignedBatch Batch(uint64_t seq, const std::string& device = "dev-1") {
   ledger::Record r;
   r.kind = ledger::RecordKind::kReading;
-  r.reading.device = "dev-1";
+  r.reading.device = device;
   r.reading.item = "climate";
   r.reading.seq = seq;
   r.reading.ts = 1700000000000 + seq;
@@ -129,6 +131,11 @@ class HoldingOrderer final : public Orderer, public SubmitForwarder {
     return r;
   }
 
+  // The batch of the oldest submission held (the orderer has not answered it yet).
+  CheckedBatch FirstHeld() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_.front().batch;
+  }
   // Waits (no deadline of its own: the test's timeout bounds it) until `n` are held.
   void WaitHeld(size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -313,6 +320,40 @@ TEST_F(SubmitTest, ABatchThatFailsItsChecksIsRefusedWithoutOrdering) {
   c->status = stub_->Submit(&c->ctx, c->req, &c->resp);
   EXPECT_EQ(c->status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(orderer_.pending(), 0u);
+}
+
+// The registry here lacks dev-9, as a validator's does while it is behind the quorum that
+// committed dev-9's registration: its reading is not refused (a refusal is final: the bridge
+// would tell the device `unregistered`), it goes on to the orderer, whose block decides.
+TEST_F(SubmitTest, AReadingOfADeviceThisNodeDoesNotKnowIsOrderedNotRefused) {
+  calls_.push_back(std::make_unique<Call>());
+  Call* c = calls_.back().get();
+  *c->req.mutable_batch() = Batch(1, "dev-9");
+  stub_->async()->Submit(&c->ctx, &c->req, &c->resp, [this, c](grpc::Status s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    c->status = std::move(s);
+    c->done = true;
+    cv_.notify_all();
+  });
+  // Answered at once (REFUSED) before the fix; the orderer holds it now. Either happens
+  // first: wait for whichever does.
+  while (orderer_.pending() == 0 && DoneCount() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(DoneCount(), 0u) << "answered without ordering: "
+                             << (c->resp.results_size() > 0 ? c->resp.results(0).reason()
+                                                            : c->status.error_message());
+  ASSERT_EQ(orderer_.pending(), 1u);
+  const CheckedBatch held = orderer_.FirstHeld();
+  ASSERT_EQ(held.records.size(), 1u);
+  EXPECT_TRUE(held.records[0].device_left_to_block);
+  EXPECT_TRUE(held.refused.empty());
+  orderer_.AnswerAll(5);
+  WaitDone(c);
+  ASSERT_TRUE(c->status.ok()) << c->status.error_message();
+  ASSERT_EQ(c->resp.results_size(), 1);
+  EXPECT_EQ(c->resp.results(0).outcome(), v1::RecordResult::COMMITTED);
+  EXPECT_EQ(c->resp.results(0).height(), 5u);
 }
 
 TEST_F(SubmitTest, AClientThatGoesAwayIsAnsweredAtOnceAndTheLateAnswerIsDropped) {
