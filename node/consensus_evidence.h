@@ -10,7 +10,8 @@
 //   invalid_block, digest_mismatch, not_from_primary, malformed, invalid_view_change,
 //   invalid_new_view                             the core's drops of those names
 // Each is counted in provledger_node_consensus_evidence_total{kind} and logged as
-// ev=consensus_evidence kind=K count=N total=T (from=ID when the sender is known), the
+// ev=consensus_evidence kind=K count=N total=T (from=ID when the claimed author is known,
+// via=ID when another validator delivered it), the
 // first at once, then at most one line per kind every 5 s with the count since the last.
 //
 // Owner: PbftOrderer. Thread rules: Count() from any thread; Note() on the consensus thread.
@@ -31,8 +32,10 @@ class ConsensusEvidence {
  public:
   ConsensusEvidence();
   // Counts `n` pieces of evidence of `kind` (a fixed word above); `from` is the claimed
-  // sender's id, or empty when not known.
-  void Count(const char* kind, uint64_t n, const std::string& from);
+  // author's id, `via` the delivering validator's when another (a relay), each empty when
+  // not known.
+  void Count(const char* kind, uint64_t n, const std::string& from,
+             const std::string& via = std::string());
   // Counts what the core dropped or doubted since the last call (for this core).
   void Note(const consensus::PbftCore& core);
 

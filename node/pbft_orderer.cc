@@ -229,7 +229,14 @@ void PbftOrderer::Deliver(const v1::Delivery& d) {
     }
     if (refused != nullptr) {
       dropped_.fetch_add(1);
-      if (*refused != '\0') evidence_.Count(refused, 1, from);
+      if (*refused != '\0') {
+        // Who delivered it (unauthenticated here; the peer's TLS certificate names it).
+        std::string via;
+        if (d.sender() < genesis_->n() && d.sender() != e.msg.sender) {
+          via = genesis_->validators[d.sender()].id;
+        }
+        evidence_.Count(refused, 1, from, via);
+      }
       continue;
     }
     NotePeer(e.msg);
