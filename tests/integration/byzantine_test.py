@@ -33,7 +33,7 @@ N = 4
 HONEST = [1, 2, 3]
 DEVICES = 2
 RATE = 10      # readings/s per device
-SECONDS = 12
+SECONDS = 8
 PHASE_KIND = {"equivocate": "other_digest_vote", "wrong_digest": "other_digest_vote",
               "forge": "bad_signature"}
 
@@ -126,6 +126,10 @@ def run_phase(ctx, behaviour):
     load_s = time.time() - t0
     s = last_json(out)
     total = DEVICES * RATE * SECONDS
+    # No fork, first: status --all compares every node's block at their common height.
+    rc, doc, err = status_all(ctx)
+    t.check(rc == 0 and doc is not None and not doc["fork"],
+            "%s: ledgerctl status --all reports no FORK: rc=%d %s %s" % (behaviour, rc, doc, err))
     t.check(s is not None, "%s: device_sim printed a summary (rc=%s)" % (behaviour, p.returncode))
     t.log("%s: device_sim %s (%.1f s)" % (behaviour, json.dumps(
         {k: s.get(k) for k in ("published", "acked_recorded", "unanswered", "errors")}), load_s))
