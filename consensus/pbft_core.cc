@@ -260,6 +260,7 @@ void PbftCore::HandleVote(const ConsensusMsg& msg) {
     Drop(it->second.digest == msg.digest ? DropReason::kDuplicate : DropReason::kConflictingVote);
     return;
   }
+  if (s.pre_prepare && s.pre_prepare->digest != msg.digest) ++other_digest_votes_;
   votes.emplace(msg.sender, msg);
 }
 
@@ -430,6 +431,11 @@ bool PbftCore::StepSlot(uint64_t h, Slot& s) {
       } else {
         s.pre_prepare = std::move(s.waiting);
         s.waiting.reset();
+        for (const auto* votes : {&s.prepares, &s.commits}) {
+          for (const auto& [sender, v] : *votes) {
+            if (v.digest != s.pre_prepare->digest) ++other_digest_votes_;
+          }
+        }
         s.prev_hash = *prev;
         s.request_ids = std::move(info.request_ids);
         pool_.MarkInFlight(s.request_ids);

@@ -248,6 +248,11 @@ class PbftCore {
   const StableCheckpoint& stable_checkpoint() const { return checkpoints_.stable(); }
   uint64_t dropped(DropReason r) const { return dropped_[static_cast<size_t>(r)]; }
   uint64_t dropped_total() const;
+  // Prepares and commits of a peer naming another digest than the pre-prepare we accepted
+  // for their view and height. Kept (they count for nothing) but counted: the voter or the
+  // primary equivocated (an honest primary signs one digest per view and height), so this
+  // stays 0 among honest validators.
+  uint64_t other_digest_votes() const { return other_digest_votes_; }
   const Quorum& quorum() const { return quorum_; }
   // True when we sent SUSPECT for the current view (our timer ran out, in it or while
   // changing into it) and are still there.
@@ -384,6 +389,7 @@ class PbftCore {
   VoteGuard votes_;  // our votes, mirrored by the shell on disk (to_persist_votes)
   CoreOutput out_;
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped_{};
+  uint64_t other_digest_votes_ = 0;
 };
 
 }  // namespace consensus

@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "ledger/block_header.h"
+#include "node/test_seams.h"
 
 namespace provledger::node {
 
@@ -211,12 +212,31 @@ void PbftOrderer::Deliver(const v1::Delivery& d) {
   for (const auto& bytes : d.messages()) {
     Event e;
     e.kind = Event::kMessage;
-    if (!consensus::Decode(bytes, &e.msg).ok() || e.msg.sender >= genesis_->n() ||
-        e.msg.sender == self_ ||
-        !VerifySignature(genesis_->validators[e.msg.sender].pubkey,
-                         consensus::SigningDigest(genesis_->chain_id, e.msg), e.msg.signature)
-             .ok()) {
+    const char* refused = nullptr;
+    std::string from;
+    if (!consensus::Decode(bytes, &e.msg).ok()) {
+      refused = "undecodable";
+    } else if (e.msg.sender >= genesis_->n()) {
+      refused = "unknown_sender";
+    } else if (e.msg.sender == self_) {
+      refused = "";  // our own message back: a replay, no evidence of anything
+    } else if (!VerifySignature(genesis_->validators[e.msg.sender].pubkey,
+                                consensus::SigningDigest(genesis_->chain_id, e.msg),
+                                e.msg.signature)
+                    .ok()) {
+      refused = "bad_signature";
+      from = genesis_->validators[e.msg.sender].id;  // as claimed: the signature is not its
+    }
+    if (refused != nullptr) {
       dropped_.fetch_add(1);
+      if (*refused != '\0') {
+        // Who delivered it (unauthenticated here; the peer's TLS certificate names it).
+        std::string via;
+        if (d.sender() < genesis_->n() && d.sender() != e.msg.sender) {
+          via = genesis_->validators[d.sender()].id;
+        }
+        evidence_.Count(refused, 1, from, via);
+      }
       continue;
     }
     NotePeer(e.msg);
@@ -281,6 +301,7 @@ void PbftOrderer::Run(Worker& w) {
       if (halted_) break;
     }
     monitor_.Note(*core_);
+    evidence_.Note(*core_);
     if (core_->view() != relayed_view_ && !core_->in_view_change()) {
       // A new view began. The core forwards a client's request only when it arrives at a
       // backup; one that reached us while we were (or, restarted, believed we were) the
@@ -482,6 +503,10 @@ Status PbftOrderer::SendOutputs() {
     std::lock_guard<std::mutex> lock(store_write_mu_);
     PL_RETURN_IF_ERROR(vote_store_.Persist(votes));
   }
+  if (test_seams::OutgoingFn seam = test_seams::GetOutgoing()) {
+    SendThroughSeam(seam, sends);
+    return OkStatus();
+  }
   for (const auto& [to, msg] : sends) {
     const Bytes bytes = consensus::Encode(msg);
     if (to == consensus::CoreOutput::kBroadcast) {
@@ -491,6 +516,24 @@ Status PbftOrderer::SendOutputs() {
     }
   }
   return OkStatus();
+}
+
+void PbftOrderer::SendThroughSeam(test_seams::OutgoingFn seam,
+                                  const std::vector<std::pair<int, ConsensusMsg>>& sends) {
+  test_seams::Outgoing where;
+  where.self = self_;
+  where.n = static_cast<uint32_t>(genesis_->n());
+  where.chain_id = &genesis_->chain_id;
+  where.signer = signer_.get();
+  for (const auto& [to, msg] : sends) {
+    for (uint32_t i = 0; i < where.n; ++i) {
+      if (i == self_ || (to != consensus::CoreOutput::kBroadcast && static_cast<int>(i) != to)) {
+        continue;
+      }
+      where.to = i;
+      for (const ConsensusMsg& m : seam(where, msg)) transport_->Send(i, consensus::Encode(m));
+    }
+  }
 }
 
 void PbftOrderer::Apply(const consensus::CommittedBlock& c) {

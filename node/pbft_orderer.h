@@ -10,6 +10,7 @@
 //                      consensus thread goes on
 //   VoteStore          the core's votes, durable before anything of that output is sent
 //   ViewMonitor        view events and view health, for logs and `status`
+//   ConsensusEvidence  peers' messages refused or doubted, for logs and metrics
 // The consensus thread is the sole owner of the core and the sole writer of the BlockStore:
 // every input (peer message, request, fetched block, repair copy) reaches it through one
 // bounded queue, and every core output is handled there. A committed block is derived here
@@ -50,6 +51,7 @@
 #include "node/block_repairer.h"
 #include "node/chain_block_factory.h"
 #include "node/checked_batch_cache.h"
+#include "node/consensus_evidence.h"
 #include "node/orderer.h"
 #include "node/peer_transport.h"
 #include "node/pruner.h"
@@ -57,6 +59,7 @@
 #include "node/state_transfer.h"
 #include "node/store_writer.h"
 #include "node/submission_waiters.h"
+#include "node/test_seams.h"
 #include "node/view_monitor.h"
 #include "node/vote_store.h"
 #include "proto/consensus.grpc.pb.h"
@@ -163,6 +166,10 @@ class PbftOrderer final : public Orderer {
                   std::vector<std::pair<int, consensus::ConsensusMsg>> sends);
   // Vote writer: persists every vote handed over so far, then sends the messages.
   Status SendOutputs();
+  // Vote writer, test binaries only (node/test_seams.h): sends what `seam` makes of each
+  // message, per recipient.
+  void SendThroughSeam(test_seams::OutgoingFn seam,
+                       const std::vector<std::pair<int, consensus::ConsensusMsg>>& sends);
   void ApplyTransfer(StateTransfer::Batch& batch);
   void ApplyRepair(const BlockRepairer::Copy& r);
   // Consensus thread: caps the core at the epoch's end once a change is committed.
@@ -193,6 +200,7 @@ class PbftOrderer final : public Orderer {
   BlockApplier applier_;
   VoteStore vote_store_;
   ViewMonitor monitor_;
+  ConsensusEvidence evidence_;
   SubmissionWaiters waiters_;                  // consensus thread only, but pending()
   std::unique_ptr<consensus::PbftCore> core_;  // consensus thread only
 

@@ -239,6 +239,7 @@ TEST_F(PbftCoreTest, CountsConflictingVotesAndIgnoresWrongDigestVotes) {
   EXPECT_EQ(core_->dropped(DropReason::kConflictingVote), 1u);
   core_->OnMessage(Vote(ConsensusMsg::kPrepare, pp, 3));
   EXPECT_EQ(Count(core_->TakeOutput(), ConsensusMsg::kCommit), 1);
+  EXPECT_EQ(core_->other_digest_votes(), 1u);  // the wrong prepare; the later right one is not
 }
 
 TEST_F(PbftCoreTest, StableCheckpointAdvancesTheLowWatermarkAndTruncates) {

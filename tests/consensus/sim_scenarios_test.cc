@@ -38,6 +38,7 @@ TEST(SimScenario, FourHonestReplicasCommitAThousandRequests) {
   for (uint32_t i = 0; i < 4; ++i) {
     EXPECT_EQ(net.core(i).view(), 0u) << net.Describe();
     EXPECT_GE(net.core(i).low_watermark(), 8u) << net.Describe();
+    EXPECT_EQ(net.core(i).other_digest_votes(), 0u) << net.Describe();
   }
 }
 
@@ -305,6 +306,8 @@ TEST(SimScenario, EquivocatingPrimaryIsReplacedAndNoForkOccurs) {
   ASSERT_TRUE(net.RunUntilAllCommitted(20000)) << net.Describe();
   EXPECT_EQ(net.safety_violation(), "") << net.Describe();
   EXPECT_GE(net.core(1).view(), 1u) << net.Describe();
+  // Backup 2 got the honest pre-prepare, 1 and 3 another: it sees their prepares.
+  EXPECT_GT(net.core(2).other_digest_votes(), 0u) << net.Describe();
 }
 
 TEST(SimScenario, ReplicaVotingForAWrongDigestCannotStopOrForkTheOthers) {
@@ -314,6 +317,7 @@ TEST(SimScenario, ReplicaVotingForAWrongDigestCannotStopOrForkTheOthers) {
   ASSERT_TRUE(net.RunUntilAllCommitted(5000)) << net.Describe();
   EXPECT_EQ(net.safety_violation(), "") << net.Describe();
   EXPECT_EQ(net.core(0).view(), 0u) << net.Describe();
+  EXPECT_GT(net.core(0).other_digest_votes(), 0u) << net.Describe();
 }
 
 TEST(SimScenario, ForgedSignaturesAreDroppedAndCounted) {

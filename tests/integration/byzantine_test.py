@@ -1,0 +1,290 @@
+"""Issue 17, a Byzantine validator, with real processes: 4 validators (f = 1), v1..v3 the real
+ledger_node, v0 the node's own main linked with a test seam that makes it Byzantine in what it
+sends (tests/integration:byzantine_node, --byzantine, a flag of that binary only); real
+RocksDB, gRPC, Mosquitto, mqtt_bridge and device_sim under load.
+
+One cluster, three phases; v0 is restarted with the next behaviour between them:
+1. equivocate: v0, primary of view 0, sends each backup another validly signed pre-prepare
+   for every height (the block as built, its requests reversed, its last request left out).
+2. wrong_digest: v0, now a backup, votes (prepare, commit) for a wrong digest, validly signed.
+3. forge: every message of v0 carries a garbage signature, plus a copy claiming another sender.
+Each phase runs DEVICES devices x RATE readings/s x SECONDS under load and ends with:
+- no fork: the honest nodes at one head; `ledgerctl status --all` (all four) reports no FORK;
+  `ledgerctl verify-chain` of each honest node (links, roots, certificates) from genesis;
+- every acknowledged reading (device_sim: all of them, nothing unanswered) on every honest
+  node exactly once, at one height, and proven there (`prove-all`);
+- the cluster keeps committing: a reading after the phase is acknowledged; after phase 1 the
+  honest nodes are in a view above 0 (v0 replaced): the view change time is printed;
+- the honest nodes counted v0's messages (provledger_node_consensus_evidence_total{kind},
+  ev=consensus_evidence), for the kind that phase makes.
+"""
+import calendar
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pltest as t
+
+N = 4
+HONEST = [1, 2, 3]
+DEVICES = 2
+RATE = 10      # readings/s per device
+SECONDS = 8
+PHASE_KIND = {"equivocate": "other_digest_vote", "wrong_digest": "other_digest_vote",
+              "forge": "bad_signature"}
+
+
+class Ctx:
+    pass
+
+
+def scrape_evidence(port):
+    """{kind: count} of provledger_node_consensus_evidence_total on a node."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30) as r:
+        text = r.read().decode()
+    out = {}
+    for kind, v in re.findall(
+            r'^provledger_node_consensus_evidence_total\{kind="([a-z_]+)"\} (\d+)', text, re.M):
+        out[kind] = int(v)
+    return out
+
+
+def log_of(ctx, i):
+    return open("%s/v%d.log" % (ctx.root, i)).read()
+
+
+def start_v0(ctx, behaviour):
+    real = t.LEDGER_NODE
+    t.LEDGER_NODE = ctx.byz_bin
+    try:
+        extra = ["--view_change_timeout_ms=1000", "--metrics_listen=127.0.0.1:%d" % ctx.mports[0]]
+        if behaviour:
+            extra.append("--byzantine=" + behaviour)
+        ctx.chain.start(0, extra=extra)
+    finally:
+        t.LEDGER_NODE = real
+
+
+def status_all(ctx):
+    rc, out, err = t.ctl("status", "--all", "--json", ctx.chain.nodes_flag(), check_rc=False,
+                         timeout=60)
+    return rc, (json.loads(out) if out.strip().startswith("{") else None), err
+
+
+def converge_honest(ctx, timeout=120):
+    seen = {}
+
+    def same():
+        sts = [ctx.chain.status(i) for i in HONEST]
+        if any(s is None for s in sts):
+            return False
+        seen["sts"] = sts
+        return len({(s["height"], s["head_hash"]) for s in sts}) == 1
+    t.wait_for(same, timeout, "the honest validators at one height and head")
+    return seen["sts"][0]
+
+
+def device_argv(ctx, prefix, devices, count):
+    c = ctx.chain
+    return [t.DEVICE_SIM, "--broker=" + ctx.broker.uri(), "--keys_dir=%s/devkeys" % ctx.root,
+            "--genesis=" + c.genesis, "--admin_key=%s/admin.key" % ctx.root, honest_first(c),
+            "--devices=%d" % devices, "--device_prefix=" + prefix, "--mode=sig",
+            "--count=%d" % count, "--ack_timeout_ms=120000", "--list_records=0",
+            "--workers=2", "--register_grace_ms=20000"]
+
+
+def honest_first(c):
+    # Clients (the bridge, device_sim's registrations) ask an honest node first: one that
+    # asks the Byzantine primary first waits out its submit timeout (30 s) before trying
+    # another node (docs/RELIABILITY.md, Byzantine validator).
+    return "--node=" + ",".join(c.addr(i) for i in HONEST + [0])
+
+
+def last_json(out):
+    for line in reversed((out or "").strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return None
+
+
+def run_phase(ctx, behaviour):
+    c = ctx.chain
+    name = behaviour.replace("_", "")
+    before = {i: scrape_evidence(ctx.mports[i]) for i in HONEST}
+    log_at = {i: len(log_of(ctx, i)) for i in HONEST}
+    view_before = max(c.status(i)["view"] for i in HONEST)
+    t0 = time.time()
+    p = t.spawn(t.with_transport(device_argv(ctx, name, DEVICES, RATE * SECONDS) +
+                                 ["--register", "--rate=%d" % RATE]),
+                stdout=subprocess.PIPE, stderr=open("%s/device_sim-%s.log" % (ctx.root, name), "w"),
+                text=True)
+    out, _ = p.communicate(timeout=400)
+    load_s = time.time() - t0
+    s = last_json(out)
+    total = DEVICES * RATE * SECONDS
+    # No fork, first: status --all compares every node's block at their common height.
+    rc, doc, err = status_all(ctx)
+    t.check(rc == 0 and doc is not None and not doc["fork"],
+            "%s: ledgerctl status --all reports no FORK: rc=%d %s %s" % (behaviour, rc, doc, err))
+    t.check(s is not None, "%s: device_sim printed a summary (rc=%s)" % (behaviour, p.returncode))
+    t.log("%s: device_sim %s (%.1f s)" % (behaviour, json.dumps(
+        {k: s.get(k) for k in ("published", "acked_recorded", "unanswered", "errors")}), load_s))
+    t.check(p.returncode == 0 and not s["errors"] and s["unanswered"] == 0 and
+            s["acked_recorded"] == total,
+            "%s: every reading acknowledged as recorded: rc=%s %s" % (behaviour, p.returncode, s))
+
+    # The cluster keeps committing: one more reading, after the phase, acknowledged.
+    pr = subprocess.run(t.with_transport(device_argv(ctx, name, 1, 1)),
+                        capture_output=True, text=True, timeout=300)
+    probe = last_json(pr.stdout)
+    t.check(pr.returncode == 0 and probe and probe["acked_recorded"] == 1,
+            "%s: a reading after the phase is acknowledged: %s %s" % (behaviour, probe,
+                                                                      pr.stderr[-500:]))
+
+    # No fork among the honest nodes (and none with v0 either: status --all lists all four).
+    head = converge_honest(ctx)
+    rc, doc, err = status_all(ctx)
+    t.check(rc == 0 and doc is not None and not doc["fork"],
+            "%s: ledgerctl status --all reports no FORK: rc=%d %s %s" % (behaviour, rc, doc, err))
+    for i in HONEST:
+        vrc, vout, verr = t.ctl("verify-chain", "--node=" + c.addr(i), "--genesis=" + c.genesis,
+                                check_rc=False, timeout=300)
+        t.check(vrc == 0 and "chain OK" in vout and head["head_hash"] in vout,
+                "%s: v%d's chain verifies and ends at %s: rc=%d %s %s" % (
+                    behaviour, i, head["head_hash"][:16], vrc, vout, verr[-800:]))
+
+    # Every acknowledged reading exactly once on every honest node, at one height, proven.
+    heights = {}
+    ids = set()
+    for i in HONEST:
+        n = 0
+        for d in range(DEVICES):
+            device = "%s-%d" % (name, d)
+            _, hist, _ = t.ctl("history", "--device=" + device, "--all", "--limit=100000",
+                               "--json", "--timeout_ms=20000", "--node=" + c.addr(i))
+            seen = set()
+            for e in json.loads(hist):
+                key = (device, e["seq"])
+                t.check(key not in seen, "%s: %s seq %d twice on v%d" % (behaviour, device,
+                                                                         e["seq"], i))
+                seen.add(key)
+                t.check(heights.setdefault(key, e["height"]) == e["height"],
+                        "%s: %s seq %d at height %d on v%d, %d elsewhere" % (
+                            behaviour, device, e["seq"], e["height"], i, heights[key]))
+                ids.add(e["record_id"])
+            n += len(seen)
+        t.check(n == total + 1, "%s: v%d holds %d readings of the phase, acknowledged %d + probe"
+                % (behaviour, i, n, total))
+    ids_file = os.path.join(ctx.root, "ids-%s.txt" % name)
+    with open(ids_file, "w") as f:
+        f.write("\n".join(sorted(ids)) + "\n")
+    t.check(len(ids) == total + 1, "%s: one record id per reading: %d" % (behaviour, len(ids)))
+    for i in HONEST:
+        prc, pout, perr = t.ctl("prove-all", "--ids_file=" + ids_file, "--genesis=" + c.genesis,
+                                "--node=" + c.addr(i), check_rc=False, timeout=300)
+        t.check(prc == 0 and pout.strip() == "%d verified, 0 failed" % len(ids),
+                "%s: v%d proves every acknowledged reading: %s %s" % (behaviour, i, pout,
+                                                                      perr[-500:]))
+
+    # The honest nodes counted v0's messages.
+    kind = PHASE_KIND[behaviour]
+    sent = re.findall(r"ev=test_byzantine_sent behaviour=%s count=(\d+)" % behaviour,
+                      log_of(ctx, 0))
+    t.check(sent, "%s: v0's seam logged what it sent" % behaviour)
+    counted = {}
+    for i in HONEST:
+        after = scrape_evidence(ctx.mports[i])
+        counted[i] = {k: after.get(k, 0) - before[i].get(k, 0) for k in after
+                      if after.get(k, 0) != before[i].get(k, 0)}
+        lines = re.findall(r"ev=consensus_evidence kind=%s count=(\d+)" % kind,
+                           log_of(ctx, i)[log_at[i]:])
+        t.log("%s: v%d counted %s; %d ev=consensus_evidence kind=%s line(s)" % (
+            behaviour, i, counted[i], len(lines), kind))
+        t.check(counted[i].get(kind, 0) > 0 and len(lines) > 0, "%s: v%d counted %s evidence: %s" % (behaviour, i, kind, counted[i]))
+    if behaviour == "forge":
+        for i in HONEST:
+            t.check(re.search(r"ev=consensus_evidence kind=bad_signature .*from=v0",
+                              log_of(ctx, i)[log_at[i]:]),
+                    "forge: v%d names v0 in a bad_signature line" % i)
+
+    view_after = max(c.status(i)["view"] for i in HONEST)
+    vc_s = None
+    if behaviour == "equivocate":
+        t.check(view_after > view_before, "equivocate: v0 replaced by a view change (view %d -> %d)"
+                % (view_before, view_after))
+        first_sent = first_ts(log_of(ctx, 0), r"ev=test_byzantine_sent")
+        entered = [first_ts(log_of(ctx, i)[log_at[i]:], r"ev=view_entered") for i in HONEST]
+        if first_sent and all(entered):
+            vc_s = max(entered) - first_sent
+            t.log("equivocate: view change %.2f s from v0's first equivocated pre-prepare to "
+                  "the last honest node's ev=view_entered" % vc_s)
+    row = {"behaviour": behaviour, "published": total, "acked": s["acked_recorded"],
+           "committed_each": total + 1, "unanswered": s["unanswered"],
+           "byzantine_sent": int(sent[-1]), "kind": kind,
+           "counted": [counted[i].get(kind, 0) for i in HONEST], "height": head["height"],
+           "view": view_after, "view_change_s": vc_s, "load_s": round(load_s, 1)}
+    ctx.rows.append(row)
+    t.log("%s: OK %s" % (behaviour, json.dumps(row)))
+
+
+def first_ts(text, pattern):
+    """Seconds since the epoch of the first log line matching `pattern`, or None."""
+    for line in text.splitlines():
+        if re.search(pattern, line):
+            m = re.match(r"ts=(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d+)Z", line)
+            if m:
+                y, mo, d, h, mi, s, ms = map(int, m.groups())
+                return calendar.timegm((y, mo, d, h, mi, s)) + ms / 1000.0
+    return None
+
+
+def main():
+    t.bridge_bins()
+    ctx = Ctx()
+    ctx.byz_bin = t.runfile("tests/integration/byzantine_node")
+    ctx.root = t.tmpdir("byzantine")
+    ctx.rows = []
+    c = ctx.chain = t.Chain(ctx.root, n=N)
+    ctx.mports = [t.free_port() for _ in range(N)]
+    start_v0(ctx, "")  # honest until the load starts: registration commits in view 0
+    for i in HONEST:
+        c.start(i, extra=["--view_change_timeout_ms=1000",
+                          "--metrics_listen=127.0.0.1:%d" % ctx.mports[i]])
+    c.register(devices=())
+    ctx.broker = t.Mosquitto(ctx.root)
+    bridge_log = open(os.path.join(ctx.root, "bridge.log"), "a")
+    # The bridge talks to an honest backup first; v0 last.
+    nodes = [c.addr(i) for i in (1, 2, 3, 0)]
+    ctx.bridge = t.spawn(t.bridge_argv(ctx.root, "gw-1", nodes, ctx.root + "/bridge",
+                                       ctx.broker.uri()) + ["--submit_timeout_ms=3000"],
+                         stdout=bridge_log, stderr=subprocess.STDOUT)
+    t.wait_for(lambda: "ev=bridge_ready" in open(os.path.join(ctx.root, "bridge.log")).read(),
+               60, "bridge ready")
+
+    for behaviour in ("equivocate", "wrong_digest", "forge"):
+        c.kill(0, signal.SIGTERM)
+        start_v0(ctx, behaviour)
+        t.log("v0 restarted with --byzantine=%s" % behaviour)
+        run_phase(ctx, behaviour)
+
+    t.log("| behaviour | published / acked / on each honest node | unanswered | v0 sent | "
+          "honest nodes counted (kind) | height, view | view change |")
+    for r in ctx.rows:
+        t.log("| %s | %d / %d / %d | %d | %d | %s (%s) | %d, %d | %s |" % (
+            r["behaviour"], r["published"], r["acked"], r["committed_each"], r["unanswered"],
+            r["byzantine_sent"], "/".join(map(str, r["counted"])), r["kind"], r["height"],
+            r["view"], "-" if r["view_change_s"] is None else "%.2f s" % r["view_change_s"]))
+    ctx.bridge.send_signal(signal.SIGTERM)
+    ctx.bridge.wait(timeout=30)
+    ctx.broker.stop()
+    c.stop_all()
+    t.check_sanitizer_logs(ctx.root)
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
