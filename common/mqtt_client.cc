@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -114,6 +115,7 @@ StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& opt
       msg.duplicate = m->is_duplicate();
       msg.user_properties = ReadUserProperties(m->get_properties());
       self->on_message_(std::move(msg));
+      self->delivered_.fetch_add(1, std::memory_order_relaxed);
     });
     c->client_->set_connected_handler([self](const std::string&) {
       SetNoDelayTowards(BrokerPort(self->options_.uri));
@@ -286,9 +288,21 @@ Status MqttClient::Subscribe(const std::vector<std::string>& filters, int qos,
   try {
     auto tok = client_->subscribe(mqtt::string_collection::create(filters),
                                   mqtt::iasync_client::qos_collection(filters.size(), qos));
-    if (!tok->wait_for(std::chrono::milliseconds(timeout_ms))) {
-      return UnavailableError("subscribe " + std::to_string(filters.size()) +
-                              " filters: no SUBACK");
+    // A resumed session's backlog arrives before the SUBACK: while messages are still being
+    // delivered the broker is answering, however long a slow consumer takes to take them in.
+    const auto idle = std::chrono::milliseconds(timeout_ms);
+    auto deadline = std::chrono::steady_clock::now() + idle;
+    uint64_t seen = delivered_.load(std::memory_order_relaxed);
+    while (!tok->wait_for(std::chrono::milliseconds(std::min<uint32_t>(timeout_ms, 500)))) {
+      const uint64_t now_seen = delivered_.load(std::memory_order_relaxed);
+      if (now_seen != seen) {
+        seen = now_seen;
+        deadline = std::chrono::steady_clock::now() + idle;
+      } else if (std::chrono::steady_clock::now() >= deadline) {
+        return UnavailableError("subscribe " + std::to_string(filters.size()) +
+                                " filters: no SUBACK and no message for " +
+                                std::to_string(timeout_ms) + " ms");
+      }
     }
   } catch (const std::exception& e) {
     return PahoError("subscribe " + std::to_string(filters.size()) + " filters", e);

@@ -92,8 +92,9 @@ class MqttClient {
 
   // Subscribes `filter` at `qos` (waits for the SUBACK). No-local is off.
   Status Subscribe(const std::string& filter, int qos);
-  // Subscribes every filter at `qos` in one SUBSCRIBE, waiting up to timeout_ms for its
-  // SUBACK (kUnavailable after). No-local is off.
+  // Subscribes every filter at `qos` in one SUBSCRIBE and waits for its SUBACK; kUnavailable
+  // once timeout_ms pass with neither the SUBACK nor a delivered message (a resumed session's
+  // backlog comes before the SUBACK, and a slow consumer may take long over it). No-local is off.
   Status Subscribe(const std::vector<std::string>& filters, int qos, uint32_t timeout_ms);
   // Queues a publish; returns once Paho has taken it (not when the broker acknowledged).
   Status Publish(const std::string& topic, const std::string& payload, int qos, bool retained,
@@ -126,7 +127,8 @@ class MqttClient {
   std::atomic<bool> closing_{false};
   // Held by Paho's thread while it runs on_message_; Disconnect takes it to stop delivery.
   std::mutex deliver_mu_;
-  bool delivery_stopped_ = false;  // guarded by deliver_mu_
+  bool delivery_stopped_ = false;       // guarded by deliver_mu_
+  std::atomic<uint64_t> delivered_{0};  // messages handed to on_message_
 };
 
 }  // namespace provledger

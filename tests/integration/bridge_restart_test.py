@@ -60,6 +60,26 @@ def check_install_reports(broker):
     t.log("install reports: malformed ones refused with their seq; integrity answer has seq")
 
 
+def settled_late(chain, bridge, s, timeout_s=300):
+    """Waits (up to timeout_s) until the bridge has settled: its outbox empty and its received
+    count unchanged for 10 s. Returns how many of summary `s`'s unanswered readings are on the
+    ledger then."""
+    deadline, last, since = time.time() + timeout_s, None, time.time()
+    while time.time() < deadline:
+        st = bridge.stats()
+        key = (st.get("received"), st.get("committed"))
+        if key != last:
+            last, since = key, time.time()
+        elif st.get("outbox", 1) == 0 and time.time() - since >= 10:
+            break
+        time.sleep(1)
+    late = 0
+    for dev, seqs in s.get("unanswered_seqs", {}).items():
+        on_ledger = {e["seq"] for e in chain.history(dev)}
+        late += sum(1 for q in seqs if q in on_ledger)
+    return late
+
+
 def load_and_restart(chain, broker, bridge, prefix, sig):
     """Runs a load of ~400 signed readings/s, stops the bridge with `sig` mid-load, starts it
     again and waits for device_sim's verdict. Returns (summary, committed_unacked, lost, the
@@ -106,6 +126,12 @@ def load_and_restart(chain, broker, bridge, prefix, sig):
                 committed_unacked += 1
             else:
                 lost += 1
+    if lost:
+        # Tell a late reading from a lost one: once the bridge has settled (nothing left in
+        # its outbox, nothing more received), is it on the ledger after all?
+        late = settled_late(chain, bridge, s)
+        t.log("%s load: %d of the %d readings device_sim gave up on were recorded after it "
+              "stopped waiting; bridge stats %s" % (prefix, late, lost, bridge.stats()))
     t.log("%s load, signal %d: %d readings, %d acknowledged, %d answered with an error %s, "
           "%d unanswered (%d committed but unacknowledged, %d lost), %d unmatched answers" %
           (prefix, sig, s["readings"], s["acked_recorded"], sum(s["errors"].values()), s["errors"],

@@ -509,7 +509,7 @@ class BridgeProc:
                     fail("bridge %s exited with %d:\n%s" % (self.name, self.proc.returncode,
                                                              self.log()[-3000:]))
                 return self.log().count("ev=bridge_ready") > ready_before
-            wait_for(ready, 60, "bridge %s ready" % self.name)
+            wait_for(ready, 180, "bridge %s ready" % self.name)
 
     def kill(self, sig=signal.SIGKILL):
         self.proc.send_signal(sig)
