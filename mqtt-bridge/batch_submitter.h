@@ -6,8 +6,8 @@
 // leaves the outbox only once the broker has acknowledged its answer (AnswerPublisher).
 //
 // When a batch leaves is BatchCut's rule: at once to an idle ledger or when full, else once
-// the batch in flight is answered or after batch_timeout_ms; up to submit_workers batches
-// are in flight.
+// the batch in flight is answered (a second short one beside it after batch_timeout_ms);
+// full batches up to submit_workers in flight.
 //
 // Transient failures (ClassifySubmitFailure) are retried with backoff; a batch refused as a
 // whole for good is split in halves, and a single record so refused is answered with its
@@ -46,8 +46,9 @@ struct BatchSubmitterOptions {
   std::string topic_prefix;
   size_t max_batch_records = 1000;    // records per submitted batch
   size_t max_batch_bytes = 16 << 20;  // ... and bytes (records + payloads), >= 1 record
-  // A short batch waits at most this long for the batch in flight to be answered (BatchCut).
-  uint32_t batch_timeout_ms = 50;
+  // A short batch waits this long for the one batch in flight to be answered, then leaves
+  // beside it (BatchCut).
+  uint32_t batch_timeout_ms = 100;
   size_t submit_workers = 4;        // batches in flight towards the ledger, at most
   uint32_t answer_wait_ms = 10000;  // wait for room in the answer queue
 };

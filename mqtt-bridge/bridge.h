@@ -70,7 +70,7 @@ struct BridgeOptions {
   size_t max_batch_records = 1000;              // records per submitted batch
   size_t max_batch_bytes = 16 << 20;            // ... and bytes (records + payloads), >= 1 record
   // A short batch leaves once the batch in flight is answered, or after this long (BatchCut).
-  uint32_t batch_timeout_ms = 50;
+  uint32_t batch_timeout_ms = 100;
   size_t submit_workers = 4;                // batches in flight towards the ledger, at most
   size_t inbox_capacity = 200000;           // messages between Paho and the verifier ...
   size_t inbox_capacity_bytes = 256 << 20;  // ... and their bytes; beyond: `internal`, counted

@@ -48,7 +48,7 @@ ABSL_FLAG(uint64_t, replay_window, 1024, "replay window width (seqs)");
 ABSL_FLAG(bool, quarantine, true, "refuse readings of untrusted devices with quarantined");
 ABSL_FLAG(uint64_t, max_batch_records, 1000, "records per submitted batch");
 ABSL_FLAG(uint64_t, max_batch_bytes, 16777216, "bytes per submitted batch (>= 1 record)");
-ABSL_FLAG(uint64_t, batch_timeout_ms, 50,
+ABSL_FLAG(uint64_t, batch_timeout_ms, 100,
           "a short batch waits at most this long for the batch in flight to be answered");
 ABSL_FLAG(uint64_t, inbox_capacity, 200000, "messages between Paho and the verifier");
 ABSL_FLAG(uint64_t, inbox_capacity_bytes, 268435456, "... and their bytes");

@@ -33,9 +33,23 @@ TEST(BatchCut, AShortBatchLeavesAfterTheDelayWhileTheLedgerIsSlow) {
   EXPECT_EQ(cut.Decide(false, 1060), 0u);
   cut.Cut(false, 1060);
   EXPECT_EQ(cut.in_flight(), 2u);
+  cut.Answered();
   // A later arrival waits from its own arrival, not from the first one's.
   cut.Arrived(1070);
   EXPECT_EQ(cut.Decide(false, 1080), 40u);
+}
+
+TEST(BatchCut, NeverAThirdShortBatchWhileTwoAreInFlight) {
+  BatchCut cut(50);
+  cut.Cut(false, 1000);
+  cut.Arrived(1001);
+  EXPECT_EQ(cut.Decide(false, 1051), 0u);
+  cut.Cut(false, 1051);
+  cut.Arrived(1052);
+  EXPECT_GT(cut.Decide(false, 1200), 0u);          // long overdue, but two are with the ledger
+  EXPECT_EQ(cut.Decide(/*full=*/true, 1200), 0u);  // a full one still leaves
+  cut.Answered();
+  EXPECT_EQ(cut.Decide(false, 1201), 0u);  // one in flight, overdue: leaves
 }
 
 TEST(BatchCut, AFullBatchLeavesAtOnceAndTheRestWaitsFromThen) {
@@ -44,6 +58,7 @@ TEST(BatchCut, AFullBatchLeavesAtOnceAndTheRestWaitsFromThen) {
   cut.Arrived(1001);
   EXPECT_EQ(cut.Decide(/*full=*/true, 1020), 0u);
   cut.Cut(/*remaining=*/true, 1020);
+  cut.Answered();  // the first one: the full one is still in flight
   EXPECT_EQ(cut.Decide(false, 1021), 49u);
   EXPECT_EQ(cut.Decide(false, 1070), 0u);
 }
