@@ -37,7 +37,8 @@ BatchSubmitter::BatchSubmitter(BatchSubmitterOptions options, const PrivateKey& 
       outbox_(outbox),
       ledger_(ledger),
       devices_(devices),
-      publisher_(publisher) {
+      publisher_(publisher),
+      cut_(options_.batch_timeout_ms) {
   for (size_t i = 0; i < options_.submit_workers; ++i) {
     workers_.push_back(std::make_unique<Worker>("submit", [this](Worker& w) { SubmitLoop(w); }));
   }
@@ -54,36 +55,45 @@ void BatchSubmitter::Publish(const std::string& topic, const std::string& json, 
                       std::chrono::milliseconds(options_.answer_wait_ms));
 }
 
+void BatchSubmitter::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(take_mu_);
+    cut_.Arrived(SteadyMs());
+  }
+  take_cv_.notify_all();
+}
+
 StatusOr<std::vector<OutboxEntry>> BatchSubmitter::TakeBatch(Worker& w) {
   std::unique_lock<std::mutex> lock(take_mu_);
-  bool waited = false;
   while (!w.stopping()) {
-    auto got = outbox_->Read(cursor_, options_.max_batch_records);
+    // One entry beyond a full batch tells whether any would remain after it.
+    auto got = outbox_->Read(cursor_, options_.max_batch_records + 1);
     if (!got.ok()) return got.status();
-    if (!got->empty()) {
-      // Let a short batch fill for a moment, but only while earlier batches are still with
-      // the ledger (outbox entries beyond this batch): an idle ledger gets it at once.
-      // A reading no longer waits batch_timeout_ms on top of a commit at low rates.
-      const bool ledger_busy = outbox_->size() > got->size();
-      if (got->size() < options_.max_batch_records && !waited && ledger_busy &&
-          options_.batch_timeout_ms > 0) {
-        waited = true;
-        take_cv_.wait_for(lock, std::chrono::milliseconds(options_.batch_timeout_ms));
-        continue;
-      }
-      // A batch is also capped in bytes: payloads travel with their records, and a node
-      // refuses a gRPC message above 64 MiB on every retry.
-      size_t bytes = 0, keep = 0;
-      while (keep < got->size()) {
-        bytes += (*got)[keep].record.size() + (*got)[keep].payload.size();
-        if (keep > 0 && bytes > options_.max_batch_bytes) break;
-        ++keep;
-      }
-      got->resize(keep);
-      cursor_ = got->back().key;
-      return got;
+    if (got->empty()) {
+      take_cv_.wait_for(lock, std::chrono::milliseconds(100));
+      continue;
     }
-    take_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    // A batch is also capped in bytes: payloads travel with their records, and a node
+    // refuses a gRPC message above 64 MiB on every retry.
+    size_t bytes = 0, keep = 0;
+    while (keep < got->size() && keep < options_.max_batch_records) {
+      bytes += (*got)[keep].record.size() + (*got)[keep].payload.size();
+      if (keep > 0 && bytes > options_.max_batch_bytes) break;
+      ++keep;
+    }
+    const bool remaining = keep < got->size();  // a size cap cut the batch short
+    const bool full = remaining || keep == options_.max_batch_records;
+    const uint64_t now = SteadyMs();
+    const uint64_t wait_ms = cut_.Decide(full, now);
+    if (wait_ms > 0) {
+      // Woken by an arrival, an answer, or the delay's end: decide again.
+      take_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms));
+      continue;
+    }
+    got->resize(keep);
+    cut_.Cut(remaining, now);
+    cursor_ = got->back().key;
+    return got;
   }
   return std::vector<OutboxEntry>();
 }
@@ -103,8 +113,15 @@ void BatchSubmitter::SubmitLoop(Worker& w) {
       token = acks_.BeginBatch();
     }
     SubmitBatch(w, token, std::move(*batch));
-    std::lock_guard<std::mutex> lock(ack_mu_);
-    PublishAcks(acks_.EndBatch(token));
+    {
+      std::lock_guard<std::mutex> lock(ack_mu_);
+      PublishAcks(acks_.EndBatch(token));
+    }
+    {
+      std::lock_guard<std::mutex> lock(take_mu_);
+      cut_.Answered();
+    }
+    take_cv_.notify_all();  // the next batch may leave now
   }
 }
 

@@ -5,6 +5,10 @@
 // block is complete; conflicting and refused ones are answered at once. An answered entry
 // leaves the outbox only once the broker has acknowledged its answer (AnswerPublisher).
 //
+// When a batch leaves is BatchCut's rule: at once to an idle ledger or when full, else once
+// the batch in flight is answered (a second short one beside it after batch_timeout_ms);
+// full batches up to submit_workers in flight.
+//
 // Transient failures (ClassifySubmitFailure) are retried with backoff; a batch refused as a
 // whole for good is split in halves, and a single record so refused is answered with its
 // device error and dropped.
@@ -29,6 +33,7 @@
 #include "common/worker.h"
 #include "mqtt-bridge/ack_aggregator.h"
 #include "mqtt-bridge/answer_publisher.h"
+#include "mqtt-bridge/batch_cut.h"
 #include "mqtt-bridge/device_directory.h"
 #include "mqtt-bridge/outbox.h"
 #include "proto/ledger.pb.h"
@@ -41,9 +46,11 @@ struct BatchSubmitterOptions {
   std::string topic_prefix;
   size_t max_batch_records = 1000;    // records per submitted batch
   size_t max_batch_bytes = 16 << 20;  // ... and bytes (records + payloads), >= 1 record
-  uint32_t batch_timeout_ms = 10;     // wait this long for a batch to fill
-  size_t submit_workers = 4;          // batches in flight towards the ledger
-  uint32_t answer_wait_ms = 10000;    // wait for room in the answer queue
+  // A short batch waits this long for the one batch in flight to be answered, then leaves
+  // beside it (BatchCut).
+  uint32_t batch_timeout_ms = 100;
+  size_t submit_workers = 4;        // batches in flight towards the ledger, at most
+  uint32_t answer_wait_ms = 10000;  // wait for room in the answer queue
 };
 
 class BatchSubmitter {
@@ -56,7 +63,7 @@ class BatchSubmitter {
   ~BatchSubmitter() { Stop(); }
 
   // New entries are in the outbox: a waiting worker looks at once.
-  void Wake() { take_cv_.notify_all(); }
+  void Wake();
   // Stops and joins the workers (a submission in flight finishes). Idempotent.
   void Stop();
 
@@ -99,6 +106,7 @@ class BatchSubmitter {
   std::mutex take_mu_;
   std::condition_variable take_cv_;
   uint64_t cursor_ = 0;  // guarded by take_mu_: highest outbox key handed to a worker
+  BatchCut cut_;         // guarded by take_mu_
 
   std::mutex ack_mu_;
   AckAggregator acks_;  // guarded by ack_mu_

@@ -69,10 +69,11 @@ struct BridgeOptions {
   std::map<std::string, WritePolicy> policies;  // per item; others: all
   size_t max_batch_records = 1000;              // records per submitted batch
   size_t max_batch_bytes = 16 << 20;            // ... and bytes (records + payloads), >= 1 record
-  uint32_t batch_timeout_ms = 10;               // wait this long for a batch to fill
-  size_t submit_workers = 4;                    // batches in flight towards the ledger
-  size_t inbox_capacity = 200000;               // messages between Paho and the verifier ...
-  size_t inbox_capacity_bytes = 256 << 20;      // ... and their bytes; beyond: `internal`, counted
+  // A short batch leaves once the batch in flight is answered, or after this long (BatchCut).
+  uint32_t batch_timeout_ms = 100;
+  size_t submit_workers = 4;                // batches in flight towards the ledger, at most
+  size_t inbox_capacity = 200000;           // messages between Paho and the verifier ...
+  size_t inbox_capacity_bytes = 256 << 20;  // ... and their bytes; beyond: `internal`, counted
   uint32_t registry_refresh_ms = 1000;
   uint32_t stats_interval_ms = 10000;
   // Deadline of one batch's submission to one node (it waits for the commit). Size it to the

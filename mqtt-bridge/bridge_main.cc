@@ -48,10 +48,11 @@ ABSL_FLAG(uint64_t, replay_window, 1024, "replay window width (seqs)");
 ABSL_FLAG(bool, quarantine, true, "refuse readings of untrusted devices with quarantined");
 ABSL_FLAG(uint64_t, max_batch_records, 1000, "records per submitted batch");
 ABSL_FLAG(uint64_t, max_batch_bytes, 16777216, "bytes per submitted batch (>= 1 record)");
-ABSL_FLAG(uint64_t, batch_timeout_ms, 10, "wait this long for a batch to fill");
+ABSL_FLAG(uint64_t, batch_timeout_ms, 100,
+          "a short batch waits at most this long for the batch in flight to be answered");
 ABSL_FLAG(uint64_t, inbox_capacity, 200000, "messages between Paho and the verifier");
 ABSL_FLAG(uint64_t, inbox_capacity_bytes, 268435456, "... and their bytes");
-ABSL_FLAG(uint64_t, submit_workers, 4, "batches in flight towards the ledger");
+ABSL_FLAG(uint64_t, submit_workers, 4, "batches in flight towards the ledger, at most");
 ABSL_FLAG(uint64_t, registry_refresh_ms, 1000, "registry refresh period");
 ABSL_FLAG(uint64_t, stats_interval_ms, 10000, "bridge_stats log period");
 ABSL_FLAG(uint64_t, drain_timeout_ms, 10000, "on stop: settle the outbox and answers this long");
