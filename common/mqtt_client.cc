@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -87,44 +86,19 @@ void SetNoDelayTowards(int port) {
 
 }  // namespace
 
-// Watches every publish: a QoS 1 publish whose first write failed (rc -1, the connection
-// dying under it) leaves Paho C (1.3.12 to 1.3.15, MQTTAsync_processCommand) with an in-flight
-// copy whose topic and payload it has already freed. Paho sends that copy again after every
-// reconnect: garbage that the broker refuses as a malformed packet (the client then loops
-// reconnecting) or passes on with a corrupt payload. Freeing the client would free them a
-// second time. So the client is replaced (MqttClient::Repair) and never freed.
-class MqttClient::FailureWatch : public mqtt::iaction_listener {
- public:
-  explicit FailureWatch(MqttClient* owner) : owner_(owner) {}
-  void on_success(const mqtt::token&) override {}
-  void on_failure(const mqtt::token& tok) override {
-    if (tok.get_return_code() != MQTTASYNC_FAILURE) return;
-    const auto* d = dynamic_cast<const mqtt::delivery_token*>(&tok);
-    std::lock_guard<std::mutex> lock(owner_->repair_mu_);
-    // A tracked publish is sent again by its owner (its receipt reads failed).
-    if (d != nullptr && d->get_message() && tok.get_user_context() == nullptr) {
-      owner_->resend_.push_back(d->get_message());
-    }
-    owner_->repair_needed_ = true;
-    owner_->repair_cv_.notify_all();
-  }
-
- private:
-  MqttClient* owner_;
-};
-
-namespace {
-// Tracked publishes carry this user context (their owner republishes them).
-int kTracked = 0;
-}  // namespace
-
-StatusOr<std::shared_ptr<mqtt::async_client>> MqttClient::NewPaho() {
+StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& options,
+                                                          MessageHandler on_message) {
+  std::unique_ptr<MqttClient> c(new MqttClient());
+  c->options_ = options;
+  c->on_message_ = std::move(on_message);
+  const std::string id =
+      options.client_id.empty() ? "pl-" + HexEncode(RandomBytes(6)) : options.client_id;
   try {
-    mqtt::create_options copts(MQTTVERSION_5, options_.max_buffered);
+    mqtt::create_options copts(MQTTVERSION_5, options.max_buffered);
     copts.set_send_while_disconnected(true, true);
-    auto cli = std::make_shared<mqtt::async_client>(options_.uri, client_id_, copts, nullptr);
-    MqttClient* self = this;
-    cli->set_message_callback([self](mqtt::const_message_ptr m) {
+    c->client_ = std::make_unique<mqtt::async_client>(options.uri, id, copts, nullptr);
+    MqttClient* self = c.get();
+    c->client_->set_message_callback([self](mqtt::const_message_ptr m) {
       if (!self->on_message_) return;
       // Held while on_message runs, so Disconnect can wait for a delivery in progress (the
       // owner frees what on_message uses once Disconnect returns). Paho's own client lock
@@ -141,30 +115,16 @@ StatusOr<std::shared_ptr<mqtt::async_client>> MqttClient::NewPaho() {
       msg.user_properties = ReadUserProperties(m->get_properties());
       self->on_message_(std::move(msg));
     });
-    cli->set_connected_handler([self](const std::string&) {
+    c->client_->set_connected_handler([self](const std::string&) {
       SetNoDelayTowards(BrokerPort(self->options_.uri));
       if (self->reconnects_.fetch_add(1) > 0) {
         LogInfo("mqtt_reconnected").Kv("uri", self->options_.uri);
       }
       self->Resubscribe();
     });
-    cli->set_connection_lost_handler([self](const std::string& cause) {
+    c->client_->set_connection_lost_handler([self](const std::string& cause) {
       if (!self->closing_.load()) LogWarn("mqtt_connection_lost").Kv("cause", cause);
     });
-    return cli;
-  } catch (const std::exception& e) {
-    return PahoError("mqtt client for " + options_.uri, e);
-  }
-}
-
-StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& options,
-                                                          MessageHandler on_message) {
-  std::unique_ptr<MqttClient> c(new MqttClient());
-  c->options_ = options;
-  c->on_message_ = std::move(on_message);
-  c->client_id_ = options.client_id.empty() ? "pl-" + HexEncode(RandomBytes(6)) : options.client_id;
-  c->watch_ = std::make_unique<FailureWatch>(c.get());
-  try {
     mqtt::properties connect_props;
     if (options.persistent_session) {
       connect_props.add(
@@ -206,118 +166,23 @@ StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& opt
       conn.set_user_name(sec.username);
       conn.set_password(sec.password);
     }
-    c->conn_opts_ = std::make_unique<mqtt::connect_options>(conn);
-    PL_ASSIGN_OR_RETURN(c->client_, c->NewPaho());
-    auto tok = c->client_->connect(*c->conn_opts_);
+    auto tok = c->client_->connect(conn);
     if (!tok->wait_for(std::chrono::milliseconds(options.connect_timeout_ms + 1000))) {
       return UnavailableError("mqtt broker " + options.uri + " did not answer");
     }
   } catch (const std::exception& e) {
     return PahoError("mqtt connect to " + options.uri, e);
   }
-  MqttClient* self = c.get();
-  c->repairer_ = std::thread([self] { self->RepairLoop(); });
   return c;
-}
-
-std::shared_ptr<mqtt::async_client> MqttClient::Client() const {
-  std::lock_guard<std::mutex> lock(client_mu_);
-  return client_;
-}
-
-void MqttClient::RepairLoop() {
-  while (true) {
-    {
-      std::unique_lock<std::mutex> lock(repair_mu_);
-      repair_cv_.wait(lock, [this] { return repair_needed_ || closing_.load(); });
-      if (closing_.load()) return;
-      repair_needed_ = false;
-    }
-    Repair();
-  }
-}
-
-void MqttClient::Repair() {
-  std::shared_ptr<mqtt::async_client> old = Client();
-  StatusOr<std::shared_ptr<mqtt::async_client>> fresh = NewPaho();
-  if (!fresh.ok()) {
-    LogError("mqtt_client_repair_failed").Kv("err", fresh.status().ToString());
-    return;
-  }
-  try {
-    old->disconnect(0)->wait_for(std::chrono::seconds(2));  // stops its reconnecting
-  } catch (const std::exception&) {
-    // Not connected: nothing to close.
-  }
-  std::vector<mqtt::delivery_token_ptr> pending;
-  {
-    // Publishes hold client_mu_ while they hand a message to Paho, so none reaches the old
-    // client after this and every one it took is in `pending`.
-    std::lock_guard<std::mutex> lock(client_mu_);
-    client_ = *fresh;
-    generation_->fetch_add(1);  // receipts of the old client read failed from now on
-    try {
-      pending = old->get_pending_delivery_tokens();
-    } catch (const std::exception&) {
-    }
-  }
-  // Never freed: its teardown would free the corrupt publish's buffers again.
-  static auto* graveyard = new std::vector<std::shared_ptr<mqtt::async_client>>();
-  {
-    static std::mutex graveyard_mu;
-    std::lock_guard<std::mutex> lock(graveyard_mu);
-    graveyard->push_back(old);
-  }
-  std::vector<mqtt::const_message_ptr> resend;
-  {
-    std::lock_guard<std::mutex> lock(repair_mu_);
-    resend.swap(resend_);
-  }
-  std::sort(pending.begin(), pending.end(),
-            [](const auto& a, const auto& b) { return a->get_message_id() < b->get_message_id(); });
-  for (const auto& t : pending) {
-    if (t->get_user_context() == nullptr && t->get_message()) resend.push_back(t->get_message());
-  }
-  LogWarn("mqtt_client_replaced")
-      .Kv("uri", options_.uri)
-      .Kv("resent", resend.size())
-      .Kv("detail", "a publish failed mid-write; Paho would resend freed memory");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!closing_.load()) {
-    try {
-      auto tok = (*fresh)->connect(*conn_opts_);
-      if (tok->wait_for(std::chrono::milliseconds(options_.connect_timeout_ms + 1000))) break;
-    } catch (const std::exception& e) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        LogError("mqtt_client_repair_failed").Kv("err", e.what());
-        break;
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  for (const auto& m : resend) {
-    try {
-      std::lock_guard<std::mutex> lock(client_mu_);
-      client_->publish(m, nullptr, *watch_);
-    } catch (const std::exception& e) {
-      LogWarn("mqtt_resend_failed").Kv("topic", m->get_topic()).Kv("err", e.what());
-    }
-  }
 }
 
 MqttClient::~MqttClient() { Disconnect(); }
 
 void MqttClient::Disconnect(uint32_t timeout_ms) {
   if (!client_ || closing_.exchange(true)) return;
-  {
-    std::lock_guard<std::mutex> lock(repair_mu_);
-    repair_cv_.notify_all();
-  }
-  if (repairer_.joinable()) repairer_.join();
   try {
     // Also while reconnecting: an explicit disconnect ends automatic reconnection.
-    Client()
-        ->disconnect(static_cast<int>(timeout_ms))
+    client_->disconnect(static_cast<int>(timeout_ms))
         ->wait_for(std::chrono::milliseconds(timeout_ms + 1000));
   } catch (const std::exception&) {
     // Not connected: nothing to close.
@@ -332,7 +197,7 @@ Status MqttClient::WaitForPublishes(uint32_t timeout_ms) {
   size_t pending = 0;
   while (true) {
     try {
-      pending = client_ ? Client()->get_pending_delivery_tokens().size() : 0;
+      pending = client_ ? client_->get_pending_delivery_tokens().size() : 0;
     } catch (const std::exception& e) {
       return PahoError("pending publishes", e);
     }
@@ -390,7 +255,7 @@ void MqttClient::Resubscribe() {
   }
   for (const auto& [filter, qos] : subs) {
     try {
-      Client()->subscribe(filter, qos);
+      client_->subscribe(filter, qos);
     } catch (const std::exception& e) {
       LogWarn("mqtt_resubscribe_failed").Kv("filter", filter).Kv("err", e.what());
     }
@@ -403,7 +268,7 @@ Status MqttClient::Subscribe(const std::string& filter, int qos) {
     subscriptions_.emplace_back(filter, qos);
   }
   try {
-    auto tok = Client()->subscribe(filter, qos);
+    auto tok = client_->subscribe(filter, qos);
     if (!tok->wait_for(std::chrono::seconds(10)))
       return UnavailableError("subscribe " + filter + ": no SUBACK");
   } catch (const std::exception& e) {
@@ -419,8 +284,8 @@ Status MqttClient::Subscribe(const std::vector<std::string>& filters, int qos,
     for (const auto& f : filters) subscriptions_.emplace_back(f, qos);
   }
   try {
-    auto tok = Client()->subscribe(mqtt::string_collection::create(filters),
-                                   mqtt::iasync_client::qos_collection(filters.size(), qos));
+    auto tok = client_->subscribe(mqtt::string_collection::create(filters),
+                                  mqtt::iasync_client::qos_collection(filters.size(), qos));
     if (!tok->wait_for(std::chrono::milliseconds(timeout_ms))) {
       return UnavailableError("subscribe " + std::to_string(filters.size()) +
                               " filters: no SUBACK");
@@ -447,8 +312,7 @@ mqtt::message_ptr MakeMessage(const std::string& topic, const std::string& paylo
 Status MqttClient::Publish(const std::string& topic, const std::string& payload, int qos,
                            bool retained, const UserProperties& props) {
   try {
-    std::lock_guard<std::mutex> lock(client_mu_);
-    client_->publish(MakeMessage(topic, payload, qos, retained, props), nullptr, *watch_);
+    client_->publish(MakeMessage(topic, payload, qos, retained, props));
   } catch (const std::exception& e) {
     return PahoError("publish " + topic, e);
   }
@@ -460,12 +324,7 @@ StatusOr<PublishReceipt> MqttClient::PublishTracked(const std::string& topic,
                                                     bool retained, const UserProperties& props) {
   PublishReceipt r;
   try {
-    // Under client_mu_: the receipt's generation is that of the client that takes it.
-    std::lock_guard<std::mutex> lock(client_mu_);
-    r.generation_ = generation_;
-    r.born_ = generation_->load();
-    r.token_ =
-        client_->publish(MakeMessage(topic, payload, qos, retained, props), &kTracked, *watch_);
+    r.token_ = client_->publish(MakeMessage(topic, payload, qos, retained, props));
   } catch (const std::exception& e) {
     return PahoError("publish " + topic, e);
   }
@@ -477,10 +336,7 @@ PublishReceipt::State PublishReceipt::state() const {
   if (!token_) return State::kFailed;
   try {
     // wait_for takes the token's lock (is_complete does not) and throws on a failure.
-    if (token_->wait_for(std::chrono::milliseconds(0))) return State::kDelivered;
-    // Its client was replaced (MqttClient::Repair): it will never be acknowledged.
-    if (generation_ && generation_->load() != born_) return State::kFailed;
-    return State::kPending;
+    return token_->wait_for(std::chrono::milliseconds(0)) ? State::kDelivered : State::kPending;
   } catch (const std::exception&) {
     return State::kFailed;
   }
@@ -489,11 +345,7 @@ PublishReceipt::State PublishReceipt::state() const {
 Status MqttClient::PublishAndWait(const std::string& topic, const std::string& payload, int qos,
                                   bool retained, const UserProperties& props, uint32_t timeout_ms) {
   try {
-    mqtt::delivery_token_ptr tok;
-    {
-      std::lock_guard<std::mutex> lock(client_mu_);
-      tok = client_->publish(MakeMessage(topic, payload, qos, retained, props), nullptr, *watch_);
-    }
+    auto tok = client_->publish(MakeMessage(topic, payload, qos, retained, props));
     if (!tok->wait_for(std::chrono::milliseconds(timeout_ms))) {
       return DeadlineExceededError("publish " + topic + ": no acknowledgement");
     }
@@ -505,7 +357,7 @@ Status MqttClient::PublishAndWait(const std::string& topic, const std::string& p
 
 bool MqttClient::connected() const {
   try {
-    return client_ && Client()->is_connected();
+    return client_ && client_->is_connected();
   } catch (const std::exception&) {
     return false;
   }

@@ -14,12 +14,10 @@
 #define PROVLEDGER_COMMON_MQTT_CLIENT_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -28,9 +26,7 @@
 
 namespace mqtt {
 class async_client;
-class connect_options;
 class delivery_token;
-class message;
 }  // namespace mqtt
 
 namespace provledger {
@@ -98,8 +94,6 @@ class PublishReceipt {
  private:
   friend class MqttClient;
   std::shared_ptr<mqtt::delivery_token> token_;
-  std::shared_ptr<std::atomic<uint64_t>> generation_;  // the client's, see MqttClient::Repair
-  uint64_t born_ = 0;
 };
 
 class MqttClient {
@@ -143,31 +137,11 @@ class MqttClient {
   void Disconnect(uint32_t timeout_ms = 2000);
 
  private:
-  class FailureWatch;
   MqttClient() = default;
   void Resubscribe();
-  // A Paho client for options_ with our callbacks, not connected.
-  StatusOr<std::shared_ptr<mqtt::async_client>> NewPaho();
-  std::shared_ptr<mqtt::async_client> Client() const;
-  // On repairer_: replaces the Paho client after a publish failed mid-write (FailureWatch),
-  // sending again what the old one had not delivered; the old one is never freed.
-  void RepairLoop();
-  void Repair();
 
   MqttOptions options_;
-  std::string client_id_;
-  std::unique_ptr<mqtt::connect_options> conn_opts_;
-  std::unique_ptr<FailureWatch> watch_;
-  // Before client_: a Paho client being destroyed may still call FailureWatch.
-  std::mutex repair_mu_;
-  std::condition_variable repair_cv_;
-  bool repair_needed_ = false;                                // guarded by repair_mu_
-  std::vector<std::shared_ptr<const mqtt::message>> resend_;  // guarded by repair_mu_
-  mutable std::mutex client_mu_;
-  std::shared_ptr<mqtt::async_client> client_;  // guarded by client_mu_ (replaced by Repair)
-  std::shared_ptr<std::atomic<uint64_t>> generation_ =
-      std::make_shared<std::atomic<uint64_t>>(0);  // counts replacements
-  std::thread repairer_;
+  std::unique_ptr<mqtt::async_client> client_;
   MessageHandler on_message_;
   std::mutex mu_;
   std::vector<std::pair<std::string, int>> subscriptions_;  // guarded by mu_
