@@ -333,6 +333,29 @@ Status MqttClient::Publish(const std::string& topic, const std::string& payload,
   return OkStatus();
 }
 
+StatusOr<PublishReceipt> MqttClient::PublishTracked(const std::string& topic,
+                                                    const std::string& payload, int qos,
+                                                    bool retained, const UserProperties& props) {
+  PublishReceipt r;
+  try {
+    r.token_ = client_->publish(MakeMessage(topic, payload, qos, retained, props));
+  } catch (const std::exception& e) {
+    return PahoError("publish " + topic, e);
+  }
+  if (!r.token_) return UnavailableError("publish " + topic + ": no delivery token");
+  return r;
+}
+
+PublishReceipt::State PublishReceipt::state() const {
+  if (!token_) return State::kFailed;
+  try {
+    // wait_for takes the token's lock (is_complete does not) and throws on a failure.
+    return token_->wait_for(std::chrono::milliseconds(0)) ? State::kDelivered : State::kPending;
+  } catch (const std::exception&) {
+    return State::kFailed;
+  }
+}
+
 Status MqttClient::PublishAndWait(const std::string& topic, const std::string& payload, int qos,
                                   bool retained, const UserProperties& props, uint32_t timeout_ms) {
   try {

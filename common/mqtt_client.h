@@ -26,7 +26,8 @@
 
 namespace mqtt {
 class async_client;
-}
+class delivery_token;
+}  // namespace mqtt
 
 namespace provledger {
 
@@ -78,6 +79,23 @@ Bytes EncodeMessage(const MqttMessage& m);
 // kInvalidArgument when `bytes` is not EncodeMessage output.
 StatusOr<MqttMessage> DecodeMessage(ByteView bytes);
 
+// What became of one publish (MqttClient::PublishTracked). Cheap to copy.
+class PublishReceipt {
+ public:
+  enum class State {
+    kPending,    // handed to Paho, no acknowledgement yet (it resends it after a reconnect)
+    kDelivered,  // QoS 1: the broker acknowledged it (PUBACK, success reason); QoS 0: written
+    kFailed,     // Paho gave up on it (e.g. it discarded its session state when the broker
+                 // had lost the session) or the broker refused it: publish it again
+  };
+  // Never blocks.
+  State state() const;
+
+ private:
+  friend class MqttClient;
+  std::shared_ptr<mqtt::delivery_token> token_;
+};
+
 class MqttClient {
  public:
   using MessageHandler = std::function<void(MqttMessage)>;
@@ -99,14 +117,19 @@ class MqttClient {
   // Queues a publish; returns once Paho has taken it (not when the broker acknowledged).
   Status Publish(const std::string& topic, const std::string& payload, int qos, bool retained,
                  const UserProperties& props = {});
+  // Queues a publish like Publish and returns its receipt, to learn whether the broker
+  // acknowledged this very message (WaitForPublishes cannot tell a dropped one).
+  StatusOr<PublishReceipt> PublishTracked(const std::string& topic, const std::string& payload,
+                                          int qos, bool retained, const UserProperties& props = {});
   // Publishes and waits until the broker acknowledged it (QoS 1) or it was written (QoS 0).
   Status PublishAndWait(const std::string& topic, const std::string& payload, int qos,
                         bool retained, const UserProperties& props = {},
                         uint32_t timeout_ms = 10000);
   bool connected() const;
   uint64_t reconnects() const { return reconnects_.load(); }
-  // Waits until every publish handed to Paho has been acknowledged by the broker (QoS 1)
-  // or written (QoS 0), up to timeout_ms. kDeadlineExceeded naming how many are pending.
+  // Waits until no publish handed to Paho is pending (acknowledged by the broker, written,
+  // or given up by Paho: a dropped publish counts as done here; use PublishTracked to
+  // tell), up to timeout_ms. kDeadlineExceeded naming how many are pending.
   Status WaitForPublishes(uint32_t timeout_ms);
   // Disconnects cleanly (waits for in-flight publishes up to timeout_ms) and stops
   // reconnecting. When it returns, an `on_message` call in progress has returned and no

@@ -1,5 +1,6 @@
 #include "mqtt-bridge/answer_publisher.h"
 
+#include <thread>
 #include <utility>
 
 #include "common/log.h"
@@ -33,48 +34,87 @@ bool AnswerPublisher::Publish(Answer answer, std::chrono::milliseconds wait) {
   return false;
 }
 
+void AnswerPublisher::Send(Answer a) {
+  auto r = connection_->PublishTracked(a.topic, a.payload, 1, a.retained);
+  if (!r.ok() && publish_failures_++ % 1000 == 0) {
+    LogWarn("answer_publish_failed").Kv("topic", a.topic).Kv("err", r.status().ToString());
+  }
+  // Not handed to Paho: a receipt with no token reads as failed, so it is sent again.
+  in_flight_.push_back(InFlight{std::move(a), r.ok() ? *r : PublishReceipt{}});
+}
+
+void AnswerPublisher::Reap(std::vector<uint64_t>* settled) {
+  std::vector<Answer> again;
+  std::deque<InFlight> pending;
+  for (InFlight& f : in_flight_) {
+    switch (f.receipt.state()) {
+      case PublishReceipt::State::kPending:
+        pending.push_back(std::move(f));
+        break;
+      case PublishReceipt::State::kDelivered:
+        settled->insert(settled->end(), f.answer.settles.begin(), f.answer.settles.end());
+        break;
+      case PublishReceipt::State::kFailed:
+        again.push_back(std::move(f.answer));
+        break;
+    }
+  }
+  in_flight_.swap(pending);
+  if (!again.empty()) {
+    // Paho dropped them unacknowledged (it discards its in-flight publishes when the broker
+    // says it has no session for us, e.g. a broker that lost its store): the broker never
+    // had them, so their devices would never hear. Sent again, in their order.
+    const uint64_t before = republished_.fetch_add(again.size());
+    if (before == 0 || before / 1000 != (before + again.size()) / 1000) {
+      LogWarn("answers_republished")
+          .Kv("answers", again.size())
+          .Kv("republished", before + again.size())
+          .Kv("detail", "the broker never acknowledged them; sent again");
+    }
+    for (Answer& a : again) Send(std::move(a));
+  }
+}
+
 void AnswerPublisher::Loop(Worker& w) {
   std::vector<Answer> batch;
   std::vector<uint64_t> settled;
+  std::chrono::steady_clock::time_point stop_deadline{};
   while (true) {
-    queue_.PopBatch(SIZE_MAX, std::chrono::milliseconds(100), &batch);
-    bool all_sent = true;
-    for (Answer& a : batch) {
-      Status s = connection_->Publish(a.topic, a.payload, 1, a.retained);
-      if (!s.ok()) {
-        all_sent = false;
-        LogWarn("answer_publish_failed").Kv("topic", a.topic).Kv("err", s.ToString());
-      }
-      settled.insert(settled.end(), a.settles.begin(), a.settles.end());
-    }
+    // Poll the answers in flight often while there are some.
+    queue_.PopBatch(SIZE_MAX, std::chrono::milliseconds(in_flight_.empty() ? 100 : 10), &batch);
+    for (Answer& a : batch) Send(std::move(a));
     batch.clear();
+    // An outbox entry leaves only once the broker has acknowledged this very answer:
+    // killed before that, the bridge resubmits it after the restart and the ledger's
+    // duplicate answer is acknowledged again.
+    Reap(&settled);
     if (!settled.empty()) {
-      // An outbox entry leaves only once the broker holds its answer: killed before that,
-      // the bridge resubmits it after the restart and the ledger's duplicate answer is
-      // acknowledged again. Unconfirmed answers keep their entries until then.
-      Status acked = all_sent ? connection_->WaitForPublishes(options_.ack_timeout_ms)
-                              : UnavailableError("an answer could not be published");
-      if (acked.ok()) {
-        settle_(settled);
-      } else {
-        LogWarn("answers_unconfirmed")
-            .Kv("readings", settled.size())
-            .Kv("detail", "kept in the outbox; answered again after the next restart")
-            .Kv("err", acked.ToString());
-      }
+      settle_(settled);
       settled.clear();
     }
-    // Closed by Stop: answers queued before it still go out.
-    if (w.stopping() && queue_.closed() && queue_.empty()) return;
+    // Closed by Stop: answers queued before it still go out, and are waited for up to
+    // ack_timeout_ms; those still unconfirmed keep their outbox entries.
+    if (w.stopping() && queue_.closed() && queue_.empty()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (stop_deadline == std::chrono::steady_clock::time_point{}) {
+        stop_deadline = now + std::chrono::milliseconds(options_.ack_timeout_ms);
+      }
+      if (in_flight_.empty()) return;
+      if (now >= stop_deadline) {
+        LogWarn("answers_not_acknowledged")
+            .Kv("answers", in_flight_.size())
+            .Kv("detail", "kept in the outbox; answered again after the next restart");
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // PopBatch no longer waits
+    }
   }
 }
 
 void AnswerPublisher::Stop() {
   if (!worker_) return;
   worker_->set_on_stop([this] { queue_.Close(); });
-  worker_.reset();  // sends what is queued, then joins
-  Status s = connection_->WaitForPublishes(options_.ack_timeout_ms);
-  if (!s.ok()) LogWarn("answers_not_acknowledged").Kv("err", s.ToString());
+  worker_.reset();  // sends what is queued, waits for its acknowledgements, then joins
   connection_->Disconnect();
 }
 

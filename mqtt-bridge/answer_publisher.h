@@ -2,8 +2,10 @@
 // shared sessions), on a connection of its own (the answer connection), so that answers
 // still leave after consumption has stopped. Answers leave in the order they were queued.
 // An answer may settle outbox entries: those keys are handed to `settle` only once the
-// broker has acknowledged the answer (PUBACK), so a bridge killed with answers in memory
-// answers those readings again after its restart.
+// broker has acknowledged that very answer (PUBACK), so a bridge killed with answers in
+// memory answers those readings again after its restart. An answer Paho gives up on
+// unacknowledged (it drops its in-flight publishes when the broker has lost our session)
+// is published again, so a running bridge loses no answer the broker never took.
 //
 // The queue is bounded (items and bytes). When it is full, Publish waits up to `wait` for
 // room (worker threads: backpressure, the publisher drains at the broker's pace); an answer
@@ -19,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -40,7 +43,7 @@ struct Answer {
 struct AnswerPublisherOptions {
   size_t max_answers = 200000;      // answers queued ...
   size_t max_bytes = 64 << 20;      // ... and their bytes
-  uint32_t ack_timeout_ms = 10000;  // wait for the broker's PUBACKs of a batch, and at Stop
+  uint32_t ack_timeout_ms = 10000;  // wait for the broker's PUBACKs at Stop
 };
 
 class AnswerPublisher {
@@ -59,15 +62,28 @@ class AnswerPublisher {
   void Stop();
 
   uint64_t not_queued() const { return not_queued_.load(); }
+  // Answers published again because Paho dropped them unacknowledged.
+  uint64_t republished() const { return republished_.load(); }
 
  private:
+  struct InFlight {
+    Answer answer;
+    PublishReceipt receipt;
+  };
   void Loop(Worker& w);
+  // Hands `a` to the connection and keeps it in flight until its receipt settles.
+  void Send(Answer a);
+  // Moves the settles of acknowledged answers to `settled`; publishes dropped ones again.
+  void Reap(std::vector<uint64_t>* settled);
 
   std::unique_ptr<MqttClient> connection_;  // publisher thread, then Stop
   AnswerPublisherOptions options_;
   std::function<void(const std::vector<uint64_t>&)> settle_;
   BoundedQueue<Answer> queue_;
   std::atomic<uint64_t> not_queued_{0};
+  std::atomic<uint64_t> republished_{0};
+  std::deque<InFlight> in_flight_;  // publisher thread only, in publish order
+  uint64_t publish_failures_ = 0;   // publisher thread only
   std::unique_ptr<Worker> worker_;
 };
 

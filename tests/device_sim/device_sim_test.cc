@@ -368,6 +368,41 @@ TEST_F(AckTrackerTest, AReplayCopyThatIsAcknowledgedFailsTheRun) {
   EXPECT_EQ(s.replay_other, (std::map<std::string, uint64_t>{{"acked", 1}}));
 }
 
+// After a reconnect the MQTT client sends its unacknowledged readings again; the bridge
+// answers such a copy `replay` (PROTOCOL.md 5), possibly before the first copy's ack.
+TEST_F(AckTrackerTest, AReplayAfterAReconnectWaitsForTheFirstCopysAck) {
+  tracker_.set_connections(1);
+  tracker_.OnPublished("d", 3, 0, 0);
+  tracker_.set_connections(2);
+  EXPECT_EQ(tracker_.OnError("d", Error("replay", 3), 1).action, ErrorOutcome::Action::kReplayCopy);
+  EXPECT_EQ(tracker_.outstanding(), 1u);  // still waiting for its ack
+  EXPECT_EQ(tracker_.OnAck("d", Recorded(3, {3}, 1), 2), 1u);
+  Summary s = tracker_.Summarize(1, "");
+  EXPECT_TRUE(s.ok) << s.verdict;
+  EXPECT_EQ(s.acked_recorded, 1u);
+  EXPECT_EQ(s.replay_before_ack, 1u);
+  EXPECT_TRUE(s.errors.empty());
+}
+
+TEST_F(AckTrackerTest, AReadingThatOnlyHeardReplayAfterAReconnectFails) {
+  tracker_.set_connections(1);
+  tracker_.OnPublished("d", 3, 0, 0);
+  tracker_.set_connections(2);
+  tracker_.OnError("d", Error("replay", 3), 1);
+  Summary s = tracker_.Summarize(1, "");
+  EXPECT_FALSE(s.ok);
+  EXPECT_EQ(s.errors, (std::map<std::string, uint64_t>{{"replay", 1}}));
+  EXPECT_EQ(s.unanswered, 0u);
+}
+
+TEST_F(AckTrackerTest, AReplayWithoutAReconnectIsFinalAtOnce) {
+  tracker_.set_connections(1);
+  tracker_.OnPublished("d", 3, 0, 0);
+  EXPECT_EQ(tracker_.OnError("d", Error("replay", 3), 1).action, ErrorOutcome::Action::kFinal);
+  EXPECT_EQ(tracker_.outstanding(), 0u);
+  EXPECT_EQ(tracker_.Summarize(1, "").errors, (std::map<std::string, uint64_t>{{"replay", 1}}));
+}
+
 TEST_F(AckTrackerTest, ExpectErrorSucceedsOnlyWhenEveryReadingGotThatCode) {
   PublishSeqs(1, 2);
   tracker_.OnError("d", Error("bad_auth", 1), 1);
@@ -439,7 +474,7 @@ TEST(SummaryJson, IsOneLineWithTheAgreedKeys) {
           "\"record\":\"" +
           rec +
           "\",\"height\":3}],\"resent\":0,\"not_sent\":0,\"replay\":{\"sent\":0,"
-          "\"answered_replay\":0,\"other\":{},\"unanswered\":0},\"unmatched\":0,"
+          "\"answered_replay\":0,\"other\":{},\"unanswered\":0,\"before_ack\":0},\"unmatched\":0,"
           "\"ack_shape\":{\"items\":0,\"acks\":0,\"same_block\":0,\"out_of_order\":0,\"datas\":0,"
           "\"datas_not_first\":0,\"items_without_datas\":0},"
           "\"unanswered_seqs\":{},\"ok\":true,\"verdict\":\"\"}");

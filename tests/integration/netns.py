@@ -118,7 +118,13 @@ def enter(name, script, n=4, tools=()):
     for tool, pkg in needed:
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
             t.fail("%s not found: install %s (ops/install_deps.sh)" % (tool, pkg))
-    prefix = "pl%06x" % random.randrange(1 << 24)
+    # Unique per process (other sessions run these tests at the same time): the low 12
+    # bits of the pid and 12 random bits, drawn again while a namespace has that prefix.
+    existing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    while True:
+        prefix = "pl%03x%03x" % (os.getpid() & 0xfff, random.randrange(1 << 12))
+        if prefix not in existing:
+            break
     topo = Topology(prefix, n)
     try:
         topo.add_ns(topo.hub)

@@ -60,6 +60,7 @@ void AckTracker::OnPublished(const std::string& device, uint64_t seq, uint64_t i
   e.index = index;
   e.first_sent_ms = now_ms;
   e.sent_ms = now_ms;
+  e.connections = connections_;
   if (resend_of.has_value()) {
     auto old = book.readings.find(*resend_of);
     if (old != book.readings.end() && old->second.state == State::kResending) {
@@ -155,6 +156,7 @@ uint64_t AckTracker::OnAck(const std::string& device, const Ack& ack, double now
   for (uint64_t s : seqs) {
     auto it = book.readings.find(s);
     if (it != book.readings.end() && it->second.state == State::kPending) {
+      if (it->second.replay_heard) ++replay_before_ack_;
       Finish(&it->second, ack.recorded ? State::kRecorded : State::kSkipped, "");
       latencies_.push_back(now_ms - it->second.first_sent_ms);
       ++answered;
@@ -217,6 +219,13 @@ ErrorOutcome AckTracker::OnError(const std::string& device, const ErrorAnswer& e
   if (it != book.readings.end() && it->second.state == State::kPending) {
     Entry& e = it->second;
     last_ack_ms_ = now_ms;
+    if (error.code == "replay" && e.connections < connections_) {
+      // Possibly a copy the client sent again after reconnecting, while the first copy's
+      // ack is still on its way: held (outstanding) until that ack or the end.
+      e.replay_heard = true;
+      out.action = ErrorOutcome::Action::kReplayCopy;
+      return out;
+    }
     if (options_.resend_codes.count(error.code) > 0 && e.resends < options_.max_resends) {
       e.state = State::kResending;  // still outstanding until resent or given up
       out.action = ErrorOutcome::Action::kResend;
@@ -265,6 +274,10 @@ Summary AckTracker::Summarize(uint64_t devices, const std::string& expect_error)
     for (const auto& [seq, e] : book.readings) {
       if (e.state == State::kSuperseded) continue;
       ++s.readings;
+      if (e.state == State::kPending && e.replay_heard) {
+        ++s.errors["replay"];  // only `replay` came: the first copy's ack never did
+        continue;
+      }
       if (e.state == State::kPending || e.state == State::kResending || e.state == State::kLost) {
         ++s.unanswered;
         if (e.state != State::kLost) s.unanswered_seqs[device].push_back(seq);
@@ -277,6 +290,7 @@ Summary AckTracker::Summarize(uint64_t devices, const std::string& expect_error)
   s.replay_sent = replay_sent_;
   s.replay_answered = replay_answered_;
   s.replay_other = replay_other_;
+  s.replay_before_ack = replay_before_ack_;
   s.unmatched_answers = unmatched_;
   if (first_publish_ms_) {
     const double pub_s = std::max(*last_publish_ms_ - *first_publish_ms_, 1.0) / 1000.0;
@@ -352,7 +366,8 @@ std::string SummaryJson(const Summary& s) {
   o += ",\"replay\":{\"sent\":" + std::to_string(s.replay_sent) +
        ",\"answered_replay\":" + std::to_string(s.replay_answered) +
        ",\"other\":" + CodeMap(s.replay_other) +
-       ",\"unanswered\":" + std::to_string(s.replay_unanswered) + "}";
+       ",\"unanswered\":" + std::to_string(s.replay_unanswered) +
+       ",\"before_ack\":" + std::to_string(s.replay_before_ack) + "}";
   o += ",\"unmatched\":" + std::to_string(s.unmatched_answers);
   o += ",\"ack_shape\":{\"items\":" + std::to_string(s.ack_items) +
        ",\"acks\":" + std::to_string(s.acks) +

@@ -8,6 +8,7 @@
 #ifndef PROVLEDGER_TOOLS_DEVICE_SIM_ACK_TRACKER_H_
 #define PROVLEDGER_TOOLS_DEVICE_SIM_ACK_TRACKER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -50,7 +51,8 @@ struct ErrorOutcome {
   enum class Action {
     kFinal,       // counted as refused with its code
     kResend,      // a resend code: (agree a key again and) publish reading `index` anew
-    kReplayCopy,  // the expected `replay` for a copy: counted apart, not a failure
+    kReplayCopy,  // the expected `replay` for a copy, or one held until the reading's ack
+                  // (set_connections): counted apart, not a failure
     kUnmatched,   // answers nothing outstanding (a duplicate, or another run's)
   };
   Action action = Action::kUnmatched;
@@ -76,6 +78,10 @@ struct Summary {
   uint64_t replay_answered = 0;                  // copies answered `replay`
   std::map<std::string, uint64_t> replay_other;  // copies answered otherwise ("acked": an ack)
   uint64_t replay_unanswered = 0;
+  // Readings answered `replay` before their own ack: a copy the MQTT client sent again
+  // after a reconnect reached the bridge first (PROTOCOL.md 5: harmless, the first copy's
+  // ack stands). A reading that only ever heard `replay` is in errors["replay"].
+  uint64_t replay_before_ack = 0;
   uint64_t unmatched_answers = 0;
   // Accounts (docs/ACCOUNTS.md), filled by the runner: published, acknowledged, refused.
   uint64_t accounts_sent = 0;
@@ -128,6 +134,12 @@ class AckTracker {
   // Applies an error answer for a reading of `device` (see ErrorOutcome).
   ErrorOutcome OnError(const std::string& device, const ErrorAnswer& error, double now_ms);
 
+  // The MQTT client's connection count (MqttClient::reconnects()). A reading published
+  // before the latest reconnect may have been sent again by the client (MQTT resends
+  // unacknowledged publishes), so a `replay` answer to it is held until the end: its ack
+  // may still come (then the replay answered the copy); without one it is final.
+  void set_connections(uint64_t n) { connections_ = std::max(connections_, n); }
+
   // Replaces TrackerOptions::resend_codes (e.g. stops retrying `unregistered` once the
   // bridge has had time to see a fresh registration).
   void set_resend_codes(std::set<std::string> codes) { options_.resend_codes = std::move(codes); }
@@ -150,6 +162,8 @@ class AckTracker {
     double first_sent_ms = 0;  // of the first copy, for latency across resends
     double sent_ms = 0;
     uint64_t resends = 0;
+    uint64_t connections = 0;   // the client's connection count when it was published
+    bool replay_heard = false;  // answered `replay` while still waiting for its ack
     State state = State::kPending;
     std::string code;
   };
@@ -177,7 +191,9 @@ class AckTracker {
   uint64_t replay_sent_ = 0;
   uint64_t replay_answered_ = 0;
   std::map<std::string, uint64_t> replay_other_;
+  uint64_t replay_before_ack_ = 0;
   uint64_t unmatched_ = 0;
+  uint64_t connections_ = 0;
   std::vector<double> latencies_;
   std::optional<double> first_publish_ms_, last_publish_ms_, last_ack_ms_;
   std::optional<RecordRef> last_record_;

@@ -236,6 +236,7 @@ struct SimRunner::Impl {
     ErrorOutcome out;
     {
       std::lock_guard<std::mutex> lock(tracker_mu);
+      tracker.set_connections(mqtt->reconnects());
       out = tracker.OnError(t->device, *err, now);
     }
     if (out.action == ErrorOutcome::Action::kResend) {
@@ -295,6 +296,7 @@ struct SimRunner::Impl {
         device_protocol::DeviceTopic{d->name, device_protocol::TopicKind::kData, item});
     {
       std::lock_guard<std::mutex> lock(tracker_mu);  // before publishing: answers are fast
+      tracker.set_connections(mqtt->reconnects());
       tracker.OnPublished(d->name, spec.seq, index, SteadyMs(), resend_of);
       if (o.fault == Fault::kReplay) tracker.OnReplayCopyPublished(d->name, spec.seq, SteadyMs());
     }
