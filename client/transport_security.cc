@@ -1,9 +1,6 @@
 #include "client/transport_security.h"
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
@@ -14,6 +11,7 @@
 #include "common/file_io.h"
 #include "common/key_file.h"
 #include "common/log.h"
+#include "common/openssl_ptr.h"
 
 ABSL_FLAG(std::string, tls_ca, "",
           "gRPC TLS: the operator CA's certificate FILE (PEM); peers must be signed by it");
@@ -50,44 +48,21 @@ std::string OpensslError() {
   return buf;
 }
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct StoreFree {
-  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
-};
-struct StoreCtxFree {
-  void operator()(X509_STORE_CTX* s) const { X509_STORE_CTX_free(s); }
-};
-
-std::unique_ptr<X509, X509Free> ParseCert(const std::string& pem) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return std::unique_ptr<X509, X509Free>(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-}
-
 // The certificate parses, matches the key, and the CA signed it (at the current time).
 Status CheckPems(const TransportFiles& f, const TransportPems& p) {
-  auto ca = ParseCert(p.ca);
+  X509Ptr ca = ReadPemCert(p.ca);
   if (!ca) return InvalidArgumentError("--tls_ca " + f.ca + ": not a PEM certificate");
-  auto cert = ParseCert(p.cert);
+  X509Ptr cert = ReadPemCert(p.cert);
   if (!cert) return InvalidArgumentError("--tls_cert " + f.cert + ": not a PEM certificate");
-  std::unique_ptr<BIO, BioFree> kbio(BIO_new_mem_buf(p.key.data(), static_cast<int>(p.key.size())));
-  std::unique_ptr<EVP_PKEY, KeyFree> key(
-      PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr));
+  KeyPtr key = ReadPemKey(p.key);
   if (!key) return InvalidArgumentError("--tls_key " + f.key + ": not a PEM private key");
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
     return InvalidArgumentError("--tls_key " + f.key + " is not the key of --tls_cert " + f.cert);
   }
-  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+  X509StorePtr store(X509_STORE_new());
   X509_STORE_add_cert(store.get(), ca.get());
-  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
+  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr);
   if (X509_verify_cert(ctx.get()) != 1) {
     const int err = X509_STORE_CTX_get_error(ctx.get());

@@ -9,7 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <memory>
+#include "common/openssl_ptr.h"
 
 namespace provledger {
 namespace {
@@ -35,21 +35,6 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   }
 }
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct NamesFree {
-  void operator()(GENERAL_NAMES* n) const { GENERAL_NAMES_free(n); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
-
 Status OpensslError(const std::string& what) {
   const unsigned long e = ERR_get_error();
   ERR_clear_error();
@@ -65,7 +50,7 @@ std::string BioText(BIO* bio) {
 }
 
 StatusOr<std::string> KeyPem(EVP_PKEY* key) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  BioPtr bio(BIO_new(BIO_s_mem()));
   if (PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return OpensslError("writing a private key");
   }
@@ -73,7 +58,7 @@ StatusOr<std::string> KeyPem(EVP_PKEY* key) {
 }
 
 StatusOr<std::string> CertPem(X509* cert) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  BioPtr bio(BIO_new(BIO_s_mem()));
   if (PEM_write_bio_X509(bio.get(), cert) != 1) return OpensslError("writing a certificate");
   return BioText(bio.get());
 }
@@ -215,12 +200,8 @@ StatusOr<CertAndKey> MakeCa(const std::string& name, uint32_t days) {
 StatusOr<CertAndKey> IssueCert(const CertAndKey& ca, const CertRequest& req) {
   const std::string uri = IdentityUri(req.identity);
   if (!req.no_role) PL_RETURN_IF_ERROR(ParseIdentityUri(uri).status());
-  std::unique_ptr<BIO, BioFree> cbio(
-      BIO_new_mem_buf(ca.cert_pem.data(), static_cast<int>(ca.cert_pem.size())));
-  X509Ptr ca_cert(PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr));
-  std::unique_ptr<BIO, BioFree> kbio(
-      BIO_new_mem_buf(ca.key_pem.data(), static_cast<int>(ca.key_pem.size())));
-  KeyPtr ca_key(PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr));
+  X509Ptr ca_cert = ReadPemCert(ca.cert_pem);
+  KeyPtr ca_key = ReadPemKey(ca.key_pem);
   if (!ca_cert || !ca_key) {
     ERR_clear_error();
     return InvalidArgumentError("the CA certificate or key is not PEM");
@@ -238,7 +219,7 @@ StatusOr<CertAndKey> IssueCert(const CertAndKey& ca, const CertRequest& req) {
   PL_RETURN_IF_ERROR(AddExt(x.get(), ca_cert.get(), NID_subject_key_identifier, "hash"));
   PL_RETURN_IF_ERROR(AddExt(x.get(), ca_cert.get(), NID_authority_key_identifier, "keyid"));
   // Built as GENERAL_NAMEs, not a config string: the URI holds ',' and ';'.
-  std::unique_ptr<GENERAL_NAMES, NamesFree> names(sk_GENERAL_NAME_new_null());
+  GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
   auto add = [&](int type, ASN1_STRING* value) {
     GENERAL_NAME* g = GENERAL_NAME_new();
     GENERAL_NAME_set0_value(g, type, value);

@@ -27,11 +27,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+sys.path.insert(0, HERE)
+import bench_procs  # noqa: E402
 import pltest as t  # noqa: E402
 
 KB = 1024
 LARGE_SIZES_KB = (0, 125, 345, 665, 1000)  # 0: the default ~30-byte reading, for reference
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def say(msg):
@@ -50,11 +51,8 @@ def wait_quiet():
 
 
 def cpu_s(pid):
-    try:
-        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-        return (int(f[11]) + int(f[12])) / TICK  # utime, stime
-    except (OSError, IndexError):
-        return 0.0
+    """CPU seconds of `pid`, 0 once it is gone (bench_bridge_ab subtracts them)."""
+    return bench_procs.cpu_s(pid, missing=0.0)
 
 
 def run_timed(cmd, timeout):
@@ -113,21 +111,16 @@ class TopSampler:
         self.th.join()
 
 
-class Procs:
-    """CPU seconds of the long-running processes we started, per measurement."""
+class Procs(bench_procs.Procs):
+    """CPU seconds of the long-running processes we started, per measurement: a gone one
+    counts 0, deltas in hundredths (this script's tables)."""
 
     def __init__(self):
-        self.pids = {}
-
-    def add(self, name, pid):
-        self.pids[name] = pid
-
-    def snap(self):
-        return {n: cpu_s(p) for n, p in self.pids.items()}
+        super().__init__(missing=0.0)
 
     @staticmethod
     def diff(a, b):
-        return {n: round(b[n] - a.get(n, 0.0), 2) for n in b}
+        return bench_procs.Procs.diff(a, b, digits=2)
 
 
 def bare_run(a, broker, devices, count, payload_size=0, rate=0, connections=1, window=0):

@@ -33,9 +33,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, HERE)
 import pltest as t  # noqa: E402
-
-TICK = os.sysconf("SC_CLK_TCK")
+from bench_procs import Procs  # noqa: E402
 
 
 class SuiteFailure(BaseException):
@@ -61,14 +61,6 @@ def say(msg):
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
-
-
-def cpu_s(pid):
-    try:
-        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-        return (int(f[11]) + int(f[12])) / TICK  # utime, stime
-    except (OSError, IndexError):
-        return None
 
 
 def knows_insecure(binary):
@@ -104,23 +96,6 @@ def machine():
     return {"nproc": os.cpu_count(), "cpu": model, "mem_gib": round(mem), "sha256_mb_s": sha,
             "openssl": ver, "load_start": loadavg(),
             "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")}
-
-
-class Procs:
-    """Long-running processes of a stage, by name, for CPU deltas."""
-
-    def __init__(self):
-        self.pids = {}
-
-    def add(self, name, pid):
-        self.pids[name] = pid
-
-    def snap(self):
-        return {n: cpu_s(p) for n, p in self.pids.items()}
-
-    @staticmethod
-    def diff(a, b):
-        return {n: round(b[n] - a[n], 3) for n in b if b[n] is not None and a.get(n) is not None}
 
 
 class Suite:

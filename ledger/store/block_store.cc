@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -129,6 +130,22 @@ StatusOr<bool> Found(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return true;
   if (s.IsNotFound()) return false;
   return FromRocks(s, what);
+}
+
+// Calls `row` for each row of column family `cf` whose key starts with `prefix`, in key
+// order, from `from` on (from the prefix when `from` is empty); stops, OK, when `row` answers
+// false. Returns `row`'s first error, else the scan's (`what` names it).
+Status ScanRows(rocksdb::DB* db, const rocksdb::ReadOptions& ro, rocksdb::ColumnFamilyHandle* cf,
+                rocksdb::Slice prefix, rocksdb::Slice from, const std::string& what,
+                const std::function<StatusOr<bool>(const rocksdb::Slice& key,
+                                                   const rocksdb::Slice& value)>& row) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+  for (it->Seek(from.empty() ? prefix : from); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    PL_ASSIGN_OR_RETURN(bool more, row(it->key(), it->value()));
+    if (!more) return OkStatus();
+  }
+  return FromRocks(it->status(), what);
 }
 
 // Meta key of the first-record index: (device, item) -> u64be(height of the block holding
@@ -421,11 +438,9 @@ Status BlockStore::MigrateFromFormat1() {
   // Payloads move from record-id keys to (height, index) keys; the device_item rows go. Each
   // step is idempotent (a moved payload's old key is gone, a deleted row stays deleted), and
   // the version is written last: a migration cut short runs again at the next open.
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kPayloads]));
   rocksdb::WriteBatch batch;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const rocksdb::Slice k = it->key();
-    if (k.size() == kPayloadKeySize) continue;  // already moved
+  auto move_payload = [&](const rocksdb::Slice& k, const rocksdb::Slice& value) -> StatusOr<bool> {
+    if (k.size() == kPayloadKeySize) return true;  // already moved
     if (k.size() != kRecordIdSize) {
       return DataLossError("payload key of " + std::to_string(k.size()) +
                            " bytes in a format 1 "
@@ -438,24 +453,26 @@ Status BlockStore::MigrateFromFormat1() {
                  ? DataLossError("payload of record " + ShortHex(id) + " which is not on the chain")
                  : loc.status();
     }
-    batch.Put(cfs_[kPayloads], S(PayloadKey(loc->height, loc->index)), it->value());
+    batch.Put(cfs_[kPayloads], S(PayloadKey(loc->height, loc->index)), value);
     batch.Delete(cfs_[kPayloads], k);
     if (batch.Count() >= 2000) {
       PL_RETURN_IF_ERROR(Write(false, &batch, "migrate payloads"));
       batch.Clear();
     }
-  }
-  PL_RETURN_IF_ERROR(FromRocks(it->status(), "migrate payloads"));
-  it.reset(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDeviceItem]));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    batch.Delete(cfs_[kDeviceItem], it->key());
-    if (batch.Count() >= 2000) {
-      PL_RETURN_IF_ERROR(Write(false, &batch, "migrate device_item"));
-      batch.Clear();
-    }
-  }
-  PL_RETURN_IF_ERROR(FromRocks(it->status(), "migrate device_item"));
-  it.reset();
+    return true;
+  };
+  PL_RETURN_IF_ERROR(ScanRows(db_.get(), rocksdb::ReadOptions(), cfs_[kPayloads], "", "",
+                              "migrate payloads", move_payload));
+  PL_RETURN_IF_ERROR(
+      ScanRows(db_.get(), rocksdb::ReadOptions(), cfs_[kDeviceItem], "", "", "migrate device_item",
+               [&](const rocksdb::Slice& k, const rocksdb::Slice&) -> StatusOr<bool> {
+                 batch.Delete(cfs_[kDeviceItem], k);
+                 if (batch.Count() >= 2000) {
+                   PL_RETURN_IF_ERROR(Write(false, &batch, "migrate device_item"));
+                   batch.Clear();
+                 }
+                 return true;
+               }));
   Bytes v;
   AppendU32(&v, kFormatVersion);
   batch.Put(cfs_[kMeta], kFormatKey, S(v));
@@ -850,19 +867,21 @@ StatusOr<StateChunk> BlockStore::ReadState(uint64_t height, const Bytes& after, 
   for (uint8_t t = first_table; t <= last_table; ++t) {
     const StateSource src = SourceOf(t);
     const bool resume = t == first_table && !after.empty();
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cfs_[src.cf]));
-    for (it->Seek(resume ? rocksdb::Slice(start_key) : rocksdb::Slice(src.prefix));
-         it->Valid() && it->key().starts_with(src.prefix); it->Next()) {
-      if (resume && it->key() == rocksdb::Slice(start_key)) continue;
-      if (bytes >= max_bytes) {
-        out.next = StateCursor(out.rows.back());
-        return out;
-      }
-      StateRow row{t, it->key().ToString(), it->value().ToString()};
-      bytes += row.key.size() + row.value.size() + 8;
-      out.rows.push_back(std::move(row));
-    }
-    PL_RETURN_IF_ERROR(FromRocks(it->status(), "state scan"));
+    const rocksdb::Slice from = resume ? rocksdb::Slice(start_key) : rocksdb::Slice();
+    PL_RETURN_IF_ERROR(
+        ScanRows(db_.get(), ro, cfs_[src.cf], src.prefix, from, "state scan",
+                 [&](const rocksdb::Slice& key, const rocksdb::Slice& value) -> StatusOr<bool> {
+                   if (resume && key == from) return true;
+                   if (bytes >= max_bytes) {
+                     out.next = StateCursor(out.rows.back());
+                     return false;
+                   }
+                   StateRow row{t, key.ToString(), value.ToString()};
+                   bytes += row.key.size() + row.value.size() + 8;
+                   out.rows.push_back(std::move(row));
+                   return true;
+                 }));
+    if (!out.next.empty()) return out;
   }
   return out;
 }
@@ -899,12 +918,14 @@ StatusOr<IndexChainHead> BlockStore::DeriveIndexChain(uint64_t head) const {
   StateDigester d(chain_id_, head, Bytes(32, '\0'));
   for (uint8_t t = static_cast<uint8_t>(StateTable::kRecordIndex); t <= kMaxStateTable; ++t) {
     const StateSource src = SourceOf(t);
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[src.cf]));
-    for (it->Seek(src.prefix); it->Valid() && it->key().starts_with(src.prefix); it->Next()) {
-      PL_RETURN_IF_ERROR(
-          d.Add(StateRow{t, it->key().ToString(), it->value().ToString()}).Annotate("index chain"));
-    }
-    PL_RETURN_IF_ERROR(FromRocks(it->status(), "index chain scan"));
+    PL_RETURN_IF_ERROR(ScanRows(
+        db_.get(), rocksdb::ReadOptions(), cfs_[src.cf], src.prefix, rocksdb::Slice(),
+        "index chain scan",
+        [&](const rocksdb::Slice& key, const rocksdb::Slice& value) -> StatusOr<bool> {
+          PL_RETURN_IF_ERROR(
+              d.Add(StateRow{t, key.ToString(), value.ToString()}).Annotate("index chain"));
+          return true;
+        }));
   }
   (void)d.Finish();
   out.digest = d.index_digest();
@@ -971,16 +992,18 @@ Status BlockStore::DiscardStaged(bool headers) {
     sources.push_back({kCerts, ""});
   }
   for (const StateSource& src : sources) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[src.cf]));
     rocksdb::WriteBatch batch;
-    for (it->Seek(src.prefix); it->Valid() && it->key().starts_with(src.prefix); it->Next()) {
-      batch.Delete(cfs_[src.cf], it->key());
-      if (batch.Count() >= 10000) {
-        PL_RETURN_IF_ERROR(Write(false, &batch, "discard staged state"));
-        batch.Clear();
-      }
-    }
-    PL_RETURN_IF_ERROR(FromRocks(it->status(), "discard staged state"));
+    PL_RETURN_IF_ERROR(
+        ScanRows(db_.get(), rocksdb::ReadOptions(), cfs_[src.cf], src.prefix, rocksdb::Slice(),
+                 "discard staged state",
+                 [&](const rocksdb::Slice& key, const rocksdb::Slice&) -> StatusOr<bool> {
+                   batch.Delete(cfs_[src.cf], key);
+                   if (batch.Count() >= 10000) {
+                     PL_RETURN_IF_ERROR(Write(false, &batch, "discard staged state"));
+                     batch.Clear();
+                   }
+                   return true;
+                 }));
     PL_RETURN_IF_ERROR(Write(false, &batch, "discard staged state"));
   }
   if (!headers) return OkStatus();

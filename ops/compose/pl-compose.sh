@@ -2,19 +2,23 @@
 # pl-compose ROLE [ARG]: what each service of ops/docker-compose.yml runs inside the provledger
 # image (installed as /usr/local/bin/pl-compose).
 #
-#   setup             keys and genesis in /conf, once (a later start finds them and exits 0)
+#   setup             the broker users' passwords, keys and genesis in /conf, once (a later
+#                     start finds them and exits 0)
 #   validator ID      ledger_node validator ID, once the genesis exists
 #   follower ID       ledger_node --follow --mode=light as ID
 #   register          gw-1, device agent-0 and the agent's runtime policy, retried until the
 #                     nodes answer and each is committed (exits 0 when all are)
-#   mosquitto         the broker (config /etc/provledger/mosquitto.conf)
+#   mosquitto         the broker: TLS, passwords, the device ACL (/etc/provledger/mosquitto.*)
 #   bridge            mqtt_bridge for gw-1, once the gateway is registered
 #   agent             integrity_agent for agent-0 watching /usr/local/bin, once registered
 #   devices           device_sim: a probe until the whole path answers, then the load
 #
 # gRPC is mutual TLS: the certificates are made on the host before `up` (`ledgerctl certs`,
 # docs/OPERATIONS.md "Running with compose") and mounted read-only at /certs; each process
-# shows its own (vN, f0, gw-1, admin). The broker connection stays plaintext (tcp://).
+# shows its own (vN, f0, gw-1, admin). The broker is TLS too (ssl://, its certificate
+# "mosquitto" from the same `ledgerctl certs`): no anonymous clients, each one logs in with a
+# password the setup service made (bridge gw-1, agent agent-0, device_sim "devices") and the
+# ACL keeps a device to its own topics.
 #
 # No start order is assumed (Compose starts every service at once, Podman runs no health
 # checks): each role waits for the files or answers it needs, polling once a second.
@@ -27,15 +31,24 @@ DATA=/data
 GENESIS=$CONF/genesis.json
 VALIDATORS="v0 v1 v2 v3"
 NODES=${PL_NODES:-v0:7000,v1:7000,v2:7000,v3:7000}
-BROKER=${PL_BROKER:-tcp://mosquitto:1883}
+BROKER=${PL_BROKER:-ssl://mosquitto:8883}
 GATEWAY=gw-1
 AGENT_DEVICE=agent-0
+MQTT=$CONF/mqtt                               # the broker's password file, each user's password
+BROKER_USERS="$GATEWAY $AGENT_DEVICE devices" # the ACL's (ops/compose/mosquitto.acl)
+MOSQUITTO_RUN=/tmp/mosquitto                  # mosquitto.conf's private copies
 ROLE=${1:-}
 
 say() { echo "pl-compose $ROLE: $*" >&2; }
 
 # tls NAME: the gRPC flags of certificate holder NAME (ledgerctl certs' file names).
 tls() { echo "--tls_ca=$CERTS/ca.pem --tls_cert=$CERTS/$1.pem --tls_key=$CERTS/$1.key"; }
+
+# mqtt USER: the broker flags of MQTT user USER (its password made by setup_mqtt).
+mqtt() {
+  echo "--broker=$BROKER --broker_ca=$CERTS/ca.pem --broker_user=$1" \
+    "--broker_password_file=$MQTT/$1.password"
+}
 
 # Every ledgerctl call that reaches a node runs as the admin (the setup service's keygen and
 # genesis reach none and call `command ledgerctl`).
@@ -98,12 +111,32 @@ admin_args() {
   echo "--admin_key=$CONF/admin.key --genesis=$GENESIS --node=$NODES --timeout_ms=5000"
 }
 
+# The broker's users: a random password each in $MQTT/USER.password (mode 0600, read by that
+# client), their hashes in $MQTT/passwd (mosquitto_passwd's format), moved into place last: the
+# broker starts when it appears. Apart from the genesis, so that a conf volume made before the
+# broker had passwords gets them too.
+setup_mqtt() {
+  [ -s "$MQTT/passwd" ] && return 0
+  mkdir -p "$MQTT"
+  : >"$MQTT/passwd.tmp"
+  for u in $BROKER_USERS; do
+    # shellcheck disable=SC2046  # the hash and sha256sum's "-"
+    set -- $(head -c 32 /dev/urandom | sha256sum)
+    printf '%s\n' "$1" >"$MQTT/$u.password"
+    printf '%s:%s\n' "$u" "$1" >>"$MQTT/passwd.tmp"
+  done
+  mosquitto_passwd -U "$MQTT/passwd.tmp"  # in place: plaintext to hashes, no password in argv
+  mv "$MQTT/passwd.tmp" "$MQTT/passwd"
+  say "made the broker's password file and a password for each of $BROKER_USERS in $MQTT"
+}
+
 setup() {
+  umask 077
+  setup_mqtt
   if [ -s "$GENESIS" ]; then
     say "found $GENESIS: keys and genesis already made, nothing to do"
     return 0
   fi
-  umask 077
   mkdir -p "$CONF/devkeys"
   # --force: a setup killed half-way left some keys behind without a genesis; start over.
   command ledgerctl keygen --force --out="$CONF/admin.key" >/dev/null
@@ -179,30 +212,35 @@ register() {
 
 bridge() {
   wait_file "$GENESIS"
+  wait_file "$MQTT/$GATEWAY.password"
   wait_certs admin "$GATEWAY"
   until_ok "gateway $GATEWAY to be registered (by the register service)" \
     ledgerctl gateways "$GATEWAY" --node="$NODES" --timeout_ms=3000
   # shellcheck disable=SC2086,SC2046
-  exec mqtt_bridge $(tls "$GATEWAY") --gateway_id="$GATEWAY" --gateway_key="$CONF/$GATEWAY.key" \
-    --nodes="$NODES" --data_dir="$DATA" --broker="$BROKER" ${PL_BRIDGE_ARGS:-}
+  exec mqtt_bridge $(tls "$GATEWAY") $(mqtt "$GATEWAY") --gateway_id="$GATEWAY" \
+    --gateway_key="$CONF/$GATEWAY.key" --nodes="$NODES" --data_dir="$DATA" ${PL_BRIDGE_ARGS:-}
 }
 
 agent() {
   wait_file "$CONF/agent-policy.done"
+  wait_file "$MQTT/$AGENT_DEVICE.password"
+  wait_certs
   # The bridge reads new policy bindings on its registry refresh (1 s): a report appraised
   # before would be untrusted for want of a policy.
   sleep 3
   pub=$(command ledgerctl pubkey --key="$CONF/$GATEWAY.key" 2>/dev/null)
-  exec integrity_agent --device="$AGENT_DEVICE" --key_file="$CONF/devkeys/$AGENT_DEVICE.key" \
-    --broker="$BROKER" --source=files --watch=/usr/local/bin --state_dir="$DATA" \
+  # shellcheck disable=SC2046  # mqtt prints a list of flags without spaces
+  exec integrity_agent $(mqtt "$AGENT_DEVICE") --device="$AGENT_DEVICE" \
+    --key_file="$CONF/devkeys/$AGENT_DEVICE.key" --source=files --watch=/usr/local/bin --state_dir="$DATA" \
     --gateway_id="$GATEWAY" --gateway_pubkey="$pub"
 }
 
 devices() {
   wait_file "$GENESIS"
+  wait_file "$MQTT/devices.password"
   wait_certs admin
   # device_sim --register submits registry transactions: the admin's certificate.
-  sim="$(tls admin) --broker=$BROKER --keys_dir=$CONF/devkeys --genesis=$GENESIS --admin_key=$CONF/admin.key \
+  sim="$(tls admin) $(mqtt devices) --keys_dir=$CONF/devkeys --genesis=$GENESIS --admin_key=$CONF/admin.key \
     --node=$NODES --gateway_id=$GATEWAY --qos=1 --progress_ms=0"
   # One reading through the whole path (nodes, gateway registered, broker, bridge): retried
   # until it is acknowledged.
@@ -218,7 +256,16 @@ devices() {
     --count="${PL_COUNT:-100}" --rate="${PL_RATE:-10}" --progress_ms=10000 ${PL_SIM_ARGS:-}
 }
 
+# Mosquitto starts as root and drops to the user mosquitto (mosquitto.conf's `user`) before it
+# reads its key and password file: it gets copies of them (and of the CA and its certificate)
+# that the user owns, mode 0600, in a folder of its own; the host's /certs stay read-only and
+# 0600 to root.
 mosquitto_role() {
+  wait_certs mosquitto
+  wait_file "$MQTT/passwd"
+  install -d -o mosquitto -m 700 "$MOSQUITTO_RUN"
+  install -o mosquitto -m 600 "$CERTS/ca.pem" "$CERTS/mosquitto.pem" "$CERTS/mosquitto.key" \
+    "$MQTT/passwd" "$MOSQUITTO_RUN/"
   exec mosquitto -c /etc/provledger/mosquitto.conf
 }
 

@@ -8,7 +8,9 @@ from the binaries Bazel built plus the shared libraries `ldd` lists for them and
 docs/OPERATIONS.md says), `docker-compose up -d` (four validators, a light follower,
 Mosquitto, the bridge, the agent, device_sim; keys and genesis made by the setup service;
 every gRPC channel mutual TLS with those certificates: the nodes log transport=tls and refuse a
-plaintext client), and while the devices publish: a backup validator stopped (`docker-compose stop`)
+plaintext client; the broker serves TLS only, as the user mosquitto, and refuses a plaintext
+client and one without a password or with a wrong one, while the password the setup service
+made logs in), and while the devices publish: a backup validator stopped (`docker-compose stop`)
 and started again, the primary killed (`docker kill`, SIGKILL). Every reading is acknowledged,
 each acknowledged one is provable on every remaining node through its published 127.0.0.1
 port, the agent's report is appraised trusted, and everything goes away: containers,
@@ -23,6 +25,9 @@ import random
 import re
 import shutil
 import signal
+import socket
+import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -36,7 +41,7 @@ RETAIN = 1000  # ledger_node --retain_blocks default: blocks a light follower ke
 BINS = ["node/ledger_node", "tools/ledgerctl/ledgerctl", "mqtt-bridge/mqtt_bridge",
         "tools/device_sim/device_sim", "agent/integrity_agent"]
 # What ops/compose/pl-compose.sh runs besides the binaries (dash's builtins do the rest).
-TOOLS = ["sleep", "mkdir", "mv", "chmod", "sha256sum"]
+TOOLS = ["sleep", "mkdir", "mv", "chmod", "sha256sum", "head", "install", "mosquitto_passwd"]
 DOCKER = "/usr/bin/docker"  # docker.io's client (a different one may come first in PATH)
 TLS = []  # the host ledgerctl's gRPC flags: the admin's certificate, once made
 
@@ -269,6 +274,48 @@ def ctl(*args, **kw):
     return t.ctl(*args, *TLS, **kw)
 
 
+def mqtt_connack(port, ca=None, user=None, password=None):
+    """Sends an MQTT 3.1.1 CONNECT (clean session, `user` and `password` when given) to
+    127.0.0.1:port, over TLS trusting `ca` when given, else plaintext. Returns (the CONNACK's
+    return code: 0 accepted, 4 bad user name or password, 5 not authorized; or None when the
+    broker answered no CONNACK) and what came back instead."""
+    def field(text):
+        b = text.encode()
+        return struct.pack("!H", len(b)) + b
+    flags = 0x02 | (0x80 if user is not None else 0) | (0x40 if password is not None else 0)
+    body = field("MQTT") + bytes([4, flags]) + struct.pack("!H", 30) + \
+        field("compose-test-%d" % os.getpid())
+    body += (field(user) if user is not None else b"") + \
+        (field(password) if password is not None else b"")
+    length, n = b"", len(body)  # the remaining length, MQTT's variable-length integer
+    while True:
+        n, digit = n >> 7, n & 0x7F
+        length += bytes([digit | (0x80 if n else 0)])
+        if not n:
+            break
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        if ca:
+            sock = ssl.create_default_context(cafile=ca).wrap_socket(
+                sock, server_hostname="127.0.0.1")
+        sock.sendall(b"\x10" + length + body)
+        got = b""
+        while len(got) < 4:
+            chunk = sock.recv(4 - len(got))
+            if not chunk:
+                return None, "connection closed after %r" % got
+            got += chunk
+        if got[:4] == b"\x20\x02\x00\x00":
+            sock.sendall(b"\xe0\x00")  # DISCONNECT: leave as a client should
+    except (OSError, ssl.SSLError) as e:
+        return None, repr(e)
+    finally:
+        sock.close()
+    if got[0] != 0x20 or got[1] != 2:
+        return None, "no CONNACK: %r" % got
+    return got[3], "CONNACK %r" % got
+
+
 def status(port):
     rc, out, _ = ctl("status", "--json", "--node=127.0.0.1:%d" % port, "--timeout_ms=3000",
                        check_rc=False, timeout=30)
@@ -314,6 +361,12 @@ def main():
                  "(ops/install_deps.sh)" % exe)
     t.bridge_bins()
     ops = source("ops")
+    # The compose broker's ACL is the one tls_test shows holding (device_acl).
+    acl = [l for l in open(os.path.join(ops, "compose", "mosquitto.acl")).read().splitlines()
+           if not l.startswith("#")]
+    t.check("\n".join(acl).strip() == t.device_acl(["gw-1", "devices"]).strip(),
+            "ops/compose/mosquitto.acl is pltest.device_acl(['gw-1', 'devices']):\n%s" %
+            "\n".join(acl))
     compose_file = source("ops/docker-compose.yml")
     tables_before = nft_tables()
     tag = "%06x" % random.randrange(1 << 24)
@@ -339,7 +392,8 @@ def main():
         files = {t.runfile(b): "/usr/local/bin/" + os.path.basename(b) for b in BINS}
         files[shutil.which("mosquitto") or "/usr/sbin/mosquitto"] = "/usr/sbin/mosquitto"
         files[os.path.join(ops, "compose", "pl-compose.sh")] = "/usr/local/bin/pl-compose"
-        files[os.path.join(ops, "compose", "mosquitto.conf")] = "/etc/provledger/mosquitto.conf"
+        for f in ("mosquitto.conf", "mosquitto.acl"):
+            files[os.path.join(ops, "compose", f)] = "/etc/provledger/" + f
         files["/bin/sh"] = "/bin/sh"
         for tool in TOOLS:
             files[shutil.which(tool)] = "/usr/bin/" + tool
@@ -363,12 +417,14 @@ def main():
         t.check(probe.returncode == 0, "a container of the image runs ledgerctl: %s" %
                 probe.stderr)
 
-        # Certificates on the host before `up`, as docs/OPERATIONS.md says: each node's names
-        # its service name (peers dial v1:7000) and 127.0.0.1 (the published ports).
+        # Certificates on the host before `up`, as docs/OPERATIONS.md says: each node's and
+        # the broker's names its service name (peers dial v1:7000, clients
+        # ssl://mosquitto:8883) and 127.0.0.1 (the published ports).
         certs = os.path.join(tmp, "certs")
         t.make_certs(certs, peers=["v0", "v1", "v2", "v3", "f0"], gateways=["gw-1"],
-                     admins=["admin"], hosts=["v0", "v1", "v2", "v3", "f0", "127.0.0.1",
-                                              "localhost"])
+                     admins=["admin"], servers=["mosquitto"],
+                     hosts=["v0", "v1", "v2", "v3", "f0", "mosquitto", "127.0.0.1",
+                            "localhost"])
         TLS[:] = t.tls_flags(certs, "admin")
 
         ports = {k: t.free_port() for k in ("V0", "V1", "V2", "V3", "F0", "MQTT")}
@@ -409,6 +465,33 @@ def main():
         t.check(rc != 0 and "UNAVAILABLE" in err, "a plaintext client is refused: rc=%d %s" %
                 (rc, err[-500:]))
         step("every node serves mutual TLS with the host's certificates; plaintext refused")
+
+        # The broker: the password setup made for device_sim's user logs in over TLS (the
+        # control); plaintext, no user, no password and a wrong one get no session.
+        wait(lambda: (compose.state("setup") or {}).get("Status") == "exited", 120,
+             "the setup service to finish", lambda: compose.logs("setup"))
+        pw_file = os.path.join(tmp, "devices.password")
+        dk.docker("cp", compose.container("setup") + ":/conf/mqtt/devices.password", pw_file)
+        password = open(pw_file).read().strip()
+        ca, mport = os.path.join(certs, "ca.pem"), ports["MQTT"]
+        wait(lambda: mqtt_connack(mport, ca, "devices", password)[0] == 0, 120,
+             "the broker to accept device_sim's user over TLS on 127.0.0.1:%d" % mport,
+             lambda: "%s\n%s" % (mqtt_connack(mport, ca, "devices", password),
+                                 compose.logs("mosquitto")))
+        for what, args in [("a plaintext client with the right password",
+                            (None, "devices", password)),
+                           ("a TLS client without a user name", (ca, None, None)),
+                           ("a TLS client without a password", (ca, "devices", None)),
+                           ("a TLS client with a wrong password", (ca, "devices", "x" + password))]:
+            rc, got = mqtt_connack(mport, *args)
+            t.check(rc is None if args[0] is None else rc in (4, 5),
+                    "the broker refuses %s: %s" % (what, got))
+        uid = dk.docker("exec", compose.container("mosquitto"), "sh", "-c",
+                        'while read -r k v _; do case $k in Uid:) echo "$v" ;; esac; done '
+                        "</proc/1/status").stdout.strip()
+        t.check(uid == "1883", "the broker runs as the user mosquitto (uid 1883), not %r" % uid)
+        step("the broker serves TLS only and refuses plaintext, anonymous, password-less and "
+             "wrong-password clients; it runs as uid %s" % uid)
         wait(lambda: (compose.state("register") or {}).get("Status") == "exited", 180,
              "the register service to finish", lambda: compose.logs("register"))
         t.check(compose.state("register")["ExitCode"] == 0, "register exits 0: %s" %

@@ -384,7 +384,7 @@ def write_mosquitto_conf(root, port, tls=None, passwd=None, acl=None, persistenc
 def device_acl(gateways):
     lines = ["pattern write devices/%u/key", "pattern write devices/%u/data/+",
              "pattern write devices/%u/integrity", "pattern write devices/%u/update/status",
-             "pattern read devices/%u/#"]
+             "pattern write devices/%u/account", "pattern read devices/%u/#"]
     for g in gateways:
         lines += ["", "user %s" % g, "topic readwrite devices/#"]
     return "\n".join(lines) + "\n"
