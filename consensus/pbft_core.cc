@@ -543,6 +543,26 @@ void PbftCore::SendCheckpoint(uint64_t height, const Bytes& hash) {
   Send(CoreOutput::kBroadcast, std::move(cp));
 }
 
+uint64_t PbftCore::ProposalsInFlight() const {
+  const uint64_t base =
+      durable_known_ ? std::min(committed_height_, durable_height_) : committed_height_;
+  return next_height_ > base + 1 ? next_height_ - 1 - base : 0;
+}
+
+bool PbftCore::HoldBatch(uint64_t waited) const {
+  if (waited < config_.batch_timeout_ticks) return true;
+  // Held for a round in flight, but never until the backups' view timers could run out.
+  return config_.full_cut_in_flight != 0 && waited < config_.view_change_timeout_ticks / 2 &&
+         ProposalsInFlight() >= config_.full_cut_in_flight;
+}
+
+void PbftCore::SetDurableHeight(uint64_t height) {
+  durable_known_ = true;
+  if (height <= durable_height_) return;
+  durable_height_ = height;
+  if (config_.full_cut_in_flight != 0) Pump();
+}
+
 bool PbftCore::MaybePropose() {
   if (view_changing_ || config_.self != primary() || epoch_done()) return false;
   const bool empty = pool_.pending() == 0;
@@ -550,7 +570,7 @@ bool PbftCore::MaybePropose() {
     // An idle chain must still reach the epoch's end: one empty block per batch timeout.
     if (!EndPending() || now_ - last_empty_tick_ < config_.batch_timeout_ticks) return false;
   } else if (pool_.pending() < config_.max_batch_requests &&
-             now_ - pool_.oldest_pending_tick() < config_.batch_timeout_ticks) {
+             HoldBatch(now_ - pool_.oldest_pending_tick())) {
     return false;
   }
   if (next_height_ <= low_) next_height_ = low_ + 1;

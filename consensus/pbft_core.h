@@ -83,11 +83,17 @@ struct PbftConfig {
   // of the block at that height (empty or 32 zero bytes for genesis).
   uint64_t epoch = 0;
   Bytes epoch_hash;
-  uint64_t checkpoint_interval = 16;        // K: a checkpoint every K heights, K dividing 16
-  uint64_t window = 4;                      // blocks proposed but not committed, at most
-  uint64_t log_size = 0;                    // high watermark = stable + log_size; 0 = 2K + window
-  size_t max_batch_requests = 256;          // a batch is cut when this many requests wait...
-  uint64_t batch_timeout_ticks = 2;         // ...or when the oldest waited this long
+  uint64_t checkpoint_interval = 16;  // K: a checkpoint every K heights, K dividing 16
+  uint64_t window = 4;                // blocks proposed but not committed, at most
+  uint64_t log_size = 0;              // high watermark = stable + log_size; 0 = 2K + window
+  size_t max_batch_requests = 256;    // a batch is cut when this many requests wait...
+  uint64_t batch_timeout_ticks = 2;   // ...or when the oldest waited this long
+  // Self-clocking: while this many blocks we proposed are in flight (not committed, or not
+  // yet durable at the shell: SetDurableHeight), a batch is cut only once it is full
+  // (max_batch_requests), not at the timeout; the next block fills while a round runs, so
+  // small requests under load share a round (held at most half a view-change timeout).
+  // 0: always cut at the timeout.
+  uint64_t full_cut_in_flight = 0;
   uint64_t view_change_timeout_ticks = 40;  // base timeout; doubles per failed view change
   uint64_t resend_ticks = 20;               // idle replicas re-send their last commit this often
   size_t max_pending_requests = 1 << 17;    // uncommitted requests kept, at most
@@ -221,6 +227,9 @@ class PbftCore {
   void OnStateTransferred(const std::vector<TransferredBlock>& blocks);
   // Returns and clears what accumulated since the last call.
   CoreOutput TakeOutput();
+  // The shell made every block up to `height` durable (full_cut_in_flight counts the
+  // blocks above it as in flight once this was called). May cut a batch held back.
+  void SetDurableHeight(uint64_t height);
 
   // Ends this epoch after `last_height` (>= committed_height(); the shell calls it once it
   // applied the block holding the set change, with ledger::EpochEndFor of that height).
@@ -303,6 +312,10 @@ class PbftCore {
   bool StepSlot(uint64_t h, Slot& s);
   bool ApplyReady();
   bool MaybePropose();
+  // Our proposals above what is committed (and durable, when the shell says).
+  uint64_t ProposalsInFlight() const;
+  // A partial batch whose oldest request waited `waited` ticks is not cut yet.
+  bool HoldBatch(uint64_t waited) const;
   std::optional<Bytes> HashAt(uint64_t h) const;
   std::optional<Bytes> PrevFor(uint64_t h) const;
   bool ChainOk(uint64_t h, const Slot& s) const;
@@ -383,7 +396,10 @@ class PbftCore {
   uint64_t last_resend_tick_ = 0;
   uint64_t stall_since_ = 0;
   uint64_t transfer_requested_ = 0;
-  uint64_t last_empty_tick_ = 0;              // the primary's last empty block (EndEpochAt)
+  uint64_t last_empty_tick_ = 0;  // the primary's last empty block (EndEpochAt)
+  // SetDurableHeight's, once called (durable_known_).
+  uint64_t durable_height_ = 0;
+  bool durable_known_ = false;
   std::map<uint32_t, uint64_t> answered_at_;  // done: sender -> tick we last answered it
 
   VoteGuard votes_;  // our votes, mirrored by the shell on disk (to_persist_votes)

@@ -78,6 +78,10 @@ ABSL_FLAG(uint64_t, block_timeout_ms, kDefaults.block_timeout_ms,
           "cut a block this long after its first batch");
 ABSL_FLAG(uint64_t, max_block_batches, kDefaults.max_block_batches,
           "... or at this many gateway batches");
+ABSL_FLAG(uint64_t, block_cut_in_flight, kDefaults.block_cut_in_flight,
+          "primary: while this many of its blocks are in flight (not committed or not yet "
+          "durable here), cut the next only at --max_block_batches, so that it fills while "
+          "the round runs; 0: cut at --block_timeout_ms regardless");
 ABSL_FLAG(uint64_t, view_change_timeout_ms, kDefaults.view_change_timeout_ms,
           "base view-change timeout; doubles per try");
 ABSL_FLAG(uint64_t, checkpoint_interval, kDefaults.checkpoint_interval,
@@ -136,6 +140,7 @@ const std::vector<std::string> kFlagOrder = {"genesis",
                                              "listen",
                                              "block_timeout_ms",
                                              "max_block_batches",
+                                             "block_cut_in_flight",
                                              "view_change_timeout_ms",
                                              "checkpoint_interval",
                                              "window",
@@ -276,6 +281,7 @@ Status Run(int argc, char** argv, int* exit_code) {
                       NarrowFlag<uint32_t>(FLAGS_view_change_timeout_ms, "view_change_timeout_ms"));
   popts.checkpoint_interval = absl::GetFlag(FLAGS_checkpoint_interval);
   popts.window = absl::GetFlag(FLAGS_window);
+  popts.block_cut_in_flight = absl::GetFlag(FLAGS_block_cut_in_flight);
   PL_ASSIGN_OR_RETURN(popts.apply_queue, NarrowFlag<size_t>(FLAGS_apply_queue, "apply_queue"));
   popts.persist_votes = absl::GetFlag(FLAGS_persist_votes);
 

@@ -53,6 +53,7 @@ consensus::PbftConfig CoreConfig(const ledger::Genesis& genesis, uint32_t self,
   cfg.checkpoint_interval = o.checkpoint_interval;
   cfg.window = o.window;
   cfg.max_batch_requests = o.max_block_batches;
+  cfg.full_cut_in_flight = o.block_cut_in_flight;
   const uint32_t tick = std::max<uint32_t>(1, o.tick_ms);
   cfg.batch_timeout_ticks = std::max<uint64_t>(1, o.block_timeout_ms / tick);
   cfg.view_change_timeout_ticks = std::max<uint64_t>(10, o.view_change_timeout_ms / tick);
@@ -285,6 +286,9 @@ void PbftOrderer::Run(Worker& w) {
     CheckWriter();
     if (halted_) break;
     ProcessApplied();
+    // A block durable now may let the primary cut the batch it held (self-clocking).
+    HandleOutput(core_->TakeOutput());
+    if (halted_) break;
     for (auto& e : batch) {
       if (halted_) break;
       Handle(e);
@@ -507,14 +511,14 @@ Status PbftOrderer::SendOutputs() {
     SendThroughSeam(seam, sends);
     return OkStatus();
   }
+  // Encoded once each, handed over together: what is ready for one peer leaves in one call.
+  std::vector<std::pair<int, Bytes>> encoded;
+  encoded.reserve(sends.size());
   for (const auto& [to, msg] : sends) {
-    const Bytes bytes = consensus::Encode(msg);
-    if (to == consensus::CoreOutput::kBroadcast) {
-      transport_->Broadcast(bytes);
-    } else {
-      transport_->Send(static_cast<uint32_t>(to), bytes);
-    }
+    encoded.emplace_back(to == consensus::CoreOutput::kBroadcast ? PeerTransport::kToAll : to,
+                         consensus::Encode(msg));
   }
+  transport_->SendAll(encoded);
   return OkStatus();
 }
 
@@ -574,6 +578,7 @@ void PbftOrderer::ProcessApplied() {
                       &p.derived.record_ids);
     in_flight_.erase(it);
   }
+  core_->SetDurableHeight(store_->height());
   if (held_checkpoints_.empty()) return;
   std::vector<std::pair<int, ConsensusMsg>> ready;
   for (auto it = held_checkpoints_.begin(); it != held_checkpoints_.end();) {
@@ -652,6 +657,7 @@ void PbftOrderer::ApplyTransfer(StateTransfer::Batch& batch) {
     transfer_settled_ = 0;
   }
   core_->OnStateTransferred(got);
+  core_->SetDurableHeight(store_->height());
   waiters_.Complete(settled, start);
 }
 

@@ -56,6 +56,23 @@ void PeerTransport::Broadcast(const Bytes& msg) {
   for (uint32_t i = 0; i < peers_.size(); ++i) Send(i, msg);
 }
 
+void PeerTransport::SendAll(const std::vector<std::pair<int, Bytes>>& msgs) {
+  for (auto& p : peers_) {
+    if (!p) continue;
+    bool any = false;
+    {
+      std::lock_guard<std::mutex> lock(p->mu);
+      for (const auto& [to, msg] : msgs) {
+        if (to != kToAll && static_cast<uint32_t>(to) != p->index) continue;
+        p->messages.push_back(msg);
+        if (p->messages.size() > max_queue_) p->messages.pop_front();
+        any = true;
+      }
+    }
+    if (any) p->cv.notify_one();
+  }
+}
+
 void PeerTransport::BroadcastRequest(const v1::ConsensusRequest& request) {
   for (auto& p : peers_) {
     if (!p) continue;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
@@ -43,6 +44,10 @@ class PeerTransport {
   void Send(uint32_t to, const Bytes& msg);
   // Queues `msg` for every peer.
   void Broadcast(const Bytes& msg);
+  // Queues each (validator index or kToAll, encoded message) in order, and wakes each
+  // peer's sender once, after all: messages ready together leave in one Deliver call.
+  static constexpr int kToAll = -1;
+  void SendAll(const std::vector<std::pair<int, Bytes>>& msgs);
   // Queues a client request for every peer (PBFT clients multicast; see PbftOrderer).
   void BroadcastRequest(const provledger::v1::ConsensusRequest& request);
   // The Ledger stub to validator `i`; null for self. Valid as long as the transport.

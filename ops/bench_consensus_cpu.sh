@@ -65,33 +65,33 @@ run_one() {  # DIR EXTRA_FLAGS -> "records_per_s us0 us1 us2 us3"
   local dir="$1" extra="$2" root pids=() addrs=() vals=() i port nodes r0 r1 t0 t1 c0=() c1=()
   root="$(mktemp -d /tmp/plbench_cpu.XXXXXX)"
   for i in 0 1 2 3; do
-    "$dir/ledgerctl" keygen --out="$root/v$i.key" >/dev/null
+    "$dir/ledgerctl" --insecure keygen --out="$root/v$i.key" >/dev/null
     port="$(free_port)"
     addrs+=("127.0.0.1:$port")
     vals+=("--validator=v$i:$root/v$i.key:127.0.0.1:$port")
   done
   nodes="$(IFS=,; echo "${addrs[*]}")"
-  for k in admin gw-bench dev-bench; do "$dir/ledgerctl" keygen --out="$root/$k.key" >/dev/null; done
-  "$dir/ledgerctl" genesis --chain_id=bench --out="$root/genesis.json" --admin="$root/admin.key" \
+  for k in admin gw-bench dev-bench; do "$dir/ledgerctl" --insecure keygen --out="$root/$k.key" >/dev/null; done
+  "$dir/ledgerctl" --insecure genesis --chain_id=bench --out="$root/genesis.json" --admin="$root/admin.key" \
     "${vals[@]}" >/dev/null
   for i in 0 1 2 3; do
     # shellcheck disable=SC2086
-    "$dir/ledger_node" --genesis="$root/genesis.json" --node_id="v$i" --key="$root/v$i.key" \
+    "$dir/ledger_node" --insecure --genesis="$root/genesis.json" --node_id="v$i" --key="$root/v$i.key" \
       --data_dir="$root/v$i" $NODE_FLAGS $extra >"$root/v$i.log" 2>&1 &
     pids+=("$!")
   done
   for i in 0 1 2 3; do
     for _ in $(seq 200); do
-      "$dir/ledgerctl" status --node="${addrs[$i]}" --timeout_ms=500 >/dev/null 2>&1 && break
+      "$dir/ledgerctl" --insecure status --node="${addrs[$i]}" --timeout_ms=500 >/dev/null 2>&1 && break
       sleep 0.1
     done
   done
-  "$dir/ledgerctl" register-gateway --id=gw-bench --key="$root/gw-bench.key" \
+  "$dir/ledgerctl" --insecure register-gateway --id=gw-bench --key="$root/gw-bench.key" \
     --admin_key="$root/admin.key" --genesis="$root/genesis.json" --node="$nodes" >/dev/null
-  "$dir/ledgerctl" register-device --id=dev-bench --key="$root/dev-bench.key" \
+  "$dir/ledgerctl" --insecure register-device --id=dev-bench --key="$root/dev-bench.key" \
     --admin_key="$root/admin.key" --genesis="$root/genesis.json" --node="$nodes" >/dev/null
   records() {  # "records height" of node 0
-    "$dir/ledgerctl" status --node="${addrs[0]}" --json |
+    "$dir/ledgerctl" --insecure status --node="${addrs[0]}" --json |
       python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["records"], s["height"])'
   }
   r0="$(records)"
@@ -104,7 +104,7 @@ run_one() {  # DIR EXTRA_FLAGS -> "records_per_s us0 us1 us2 us3"
     done
   fi
   t0="$(date +%s.%N)"
-  "$dir/cluster_load" --nodes="$nodes" --genesis="$root/genesis.json" --gateway=gw-bench \
+  "$dir/cluster_load" --insecure --nodes="$nodes" --genesis="$root/genesis.json" --gateway=gw-bench \
     --gateway_key="$root/gw-bench.key" --device=dev-bench --threads="$THREADS" \
     --batch="$BATCH" --seconds="$SECS" --rate="$RATE" --warmup_s=0 --json >"$root/load.json"
   t1="$(date +%s.%N)"
