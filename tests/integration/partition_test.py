@@ -26,7 +26,10 @@ from netns import NsChain, Ordered, Tap, cut, heal, resume_seconds
 
 N = 4
 VIEW_CHANGE_MS = 1000
-BOUND_FACTOR = 5  # acks must resume within BOUND_FACTOR x VIEW_CHANGE_MS after a cut
+# Acks must resume within BOUND_FACTOR x VIEW_CHANGE_MS after a cut. The bound tells a view
+# change plus the bridge's move to another node (2-5 s here, 5-11 s on a 2-core machine at load
+# 70-100) from the ~40 s stall this test was written against; it is not a speed figure.
+BOUND_FACTOR = 15
 SUBMIT_TIMEOUT_MS = 3 * VIEW_CHANGE_MS  # the bridge's --submit_timeout_ms
 DEVICES = 4
 RATE = 10          # readings/s per device
