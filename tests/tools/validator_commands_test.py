@@ -97,8 +97,12 @@ def main():
                      "--address=127.0.0.1:1", admin, g, node, check_rc=False)
     check(rc != 0 and "already" in err, "an id already in the set: rc=%d %s" % (rc, err))
     after = json.loads(ctl("validator", "list", "--json", g, node)[1])
-    check(after["changes"] == before["changes"] and after["pending"] == before["pending"],
-          "refusals changed nothing")
+    # The chain moves on meanwhile: on a loaded machine the nearest pending change may come
+    # into force between the two lists, which is not a change the refusals made.
+    same_pending = after.get("pending") == before.get("pending")
+    came_into_force = after["in_force"]["digest"] != before["in_force"]["digest"]
+    check(after["changes"] == before["changes"] and (same_pending or came_into_force),
+          "refusals changed nothing: before %s, after %s" % (before, after))
 
     # The chain itself is still good, and the change record proves like any record.
     ctl("verify-chain", node, g)
