@@ -175,7 +175,7 @@ TEST(RemoteRecordFetcher, UnavailableNamingWhatEachFullNodeDid) {
   RemoteRecordFetcher f({"tamper", "down"}, nodes.Source());
   StatusOr<FetchedRecord> r = f.Fetch(Local(nodes.block, 5));
   ASSERT_EQ(r.status().code(), StatusCode::kUnavailable);
-  const std::string& m = r.status().message();
+  const std::string m = r.status().message();  // status() returns a copy
   EXPECT_NE(m.find("tamper answered wrong (refused): record bytes hash to"), std::string::npos)
       << m;
   EXPECT_NE(m.find("down did not answer it"), std::string::npos) << m;
