@@ -80,16 +80,8 @@ def status_all(ctx):
 
 
 def converge_honest(ctx, timeout=120):
-    seen = {}
-
-    def same():
-        sts = [ctx.chain.status(i) for i in HONEST]
-        if any(s is None for s in sts):
-            return False
-        seen["sts"] = sts
-        return len({(s["height"], s["head_hash"]) for s in sts}) == 1
-    t.wait_for(same, timeout, "the honest validators at one height and head")
-    return seen["sts"][0]
+    return t.converge(ctx.chain.status, HONEST, timeout,
+                      "the honest validators at one height and head")
 
 
 def device_argv(ctx, prefix, devices, count):

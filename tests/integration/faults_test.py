@@ -185,16 +185,7 @@ def wait_rejoin(ctx, victim, t0, others):
 
 def converge(ctx, timeout=120):
     """Waits until every validator reports the same height and head; -> that status."""
-    seen = {}
-
-    def same():
-        sts = [ctx.status(i) for i in range(N)]
-        if any(s is None for s in sts):
-            return False
-        seen["sts"] = sts
-        return len({(s["height"], s["head_hash"]) for s in sts}) == 1
-    t.wait_for(same, timeout, "all validators at one height and head")
-    return seen["sts"][0]
+    return t.converge(ctx.status, range(N), timeout, "all validators at one height and head")
 
 
 def check_outcome(ctx, name, load, summary, rc, fault_at, recovered_at, victim=None,

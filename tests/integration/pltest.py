@@ -164,6 +164,21 @@ def wait_for(pred, timeout, what):
     fail("timed out after %ss waiting for %s" % (timeout, what))
 
 
+def converge(status_of, nodes, timeout, what):
+    """Waits until every node in `nodes` answers `status_of(i)` with the same height and head;
+    -> that status. `what` names the wait in the failure."""
+    seen = {}
+
+    def same():
+        sts = [status_of(i) for i in nodes]
+        if any(s is None for s in sts):
+            return False
+        seen["sts"] = sts
+        return len({(s["height"], s["head_hash"]) for s in sts}) == 1
+    wait_for(same, timeout, what)
+    return seen["sts"][0]
+
+
 def ctl(*args, check_rc=True, timeout=60):
     """Runs ledgerctl; returns (rc, stdout, stderr)."""
     p = subprocess.run(with_transport([LEDGERCTL] + [str(a) for a in args]), capture_output=True,
