@@ -264,6 +264,20 @@ void PbftCore::HandleVote(const ConsensusMsg& msg) {
   votes.emplace(msg.sender, msg);
 }
 
+uint64_t PbftCore::VotesAgainstTheMost(const Slot& s) {
+  std::map<Bytes, uint64_t> by_digest;
+  uint64_t total = 0;
+  for (const auto* votes : {&s.prepares, &s.commits}) {
+    for (const auto& [sender, v] : *votes) {
+      ++by_digest[v.digest];
+      ++total;
+    }
+  }
+  uint64_t most = 0;
+  for (const auto& [digest, n] : by_digest) most = std::max(most, n);
+  return total - most;
+}
+
 void PbftCore::HandleCheckpoint(const ConsensusMsg& msg) {
   if (msg.height == 0 || msg.height % config_.checkpoint_interval != 0) {
     Drop(DropReason::kMalformed);

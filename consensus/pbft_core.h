@@ -258,9 +258,12 @@ class PbftCore {
   uint64_t dropped(DropReason r) const { return dropped_[static_cast<size_t>(r)]; }
   uint64_t dropped_total() const;
   // Prepares and commits of a peer naming another digest than the pre-prepare we accepted
-  // for their view and height. Kept (they count for nothing) but counted: the voter or the
-  // primary equivocated (an honest primary signs one digest per view and height), so this
-  // stays 0 among honest validators.
+  // for their view and height (also those that came before it). Kept (they count for
+  // nothing) but counted: the voter or the primary equivocated (an honest primary signs one
+  // digest per view and height), so this stays 0 among honest validators. A height whose
+  // pre-prepare never reached us (lost on the way, or after we left the view) still counts,
+  // when we leave its view, its votes naming a digest other than the one most of them name:
+  // honest validators never vote for two digests of one view and height.
   uint64_t other_digest_votes() const { return other_digest_votes_; }
   const Quorum& quorum() const { return quorum_; }
   // True when we sent SUSPECT for the current view (our timer ran out, in it or while
@@ -306,6 +309,9 @@ class PbftCore {
   void HandleMessage(const ConsensusMsg& msg);
   void HandlePrePrepare(const ConsensusMsg& msg, bool own);
   void HandleVote(const ConsensusMsg& msg);
+  // Of the votes in `s` (one view and height), those not naming the digest most of them
+  // name: 0 when they all agree.
+  static uint64_t VotesAgainstTheMost(const Slot& s);
   void HandleCheckpoint(const ConsensusMsg& msg);
   void DispatchNormal(const ConsensusMsg& msg);
   void Pump();

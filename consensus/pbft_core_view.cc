@@ -12,6 +12,9 @@ namespace consensus {
 
 void PbftCore::ResetViewState() {
   for (auto& [h, s] : log_) {
+    // Without an accepted pre-prepare nothing compared these votes yet (see
+    // other_digest_votes()): the view they were for ends here.
+    if (!s.pre_prepare) other_digest_votes_ += VotesAgainstTheMost(s);
     s.pre_prepare.reset();
     s.waiting.reset();
     s.rejected = false;

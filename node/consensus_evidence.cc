@@ -46,7 +46,7 @@ ConsensusEvidence::ConsensusEvidence() {
   for (const char* k :
        {"bad_signature", "undecodable", "unknown_sender", "equivocation", "conflicting_vote",
         "other_digest_vote", "invalid_block", "digest_mismatch", "not_from_primary", "malformed",
-        "invalid_view_change", "invalid_new_view"}) {
+        "invalid_view_change", "invalid_new_view", "bad_state_transfer"}) {
     EvidenceCounters().With({k});
   }
 }

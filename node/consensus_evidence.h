@@ -9,6 +9,10 @@
 //                                                than the pre-prepare we accepted
 //   invalid_block, digest_mismatch, not_from_primary, malformed, invalid_view_change,
 //   invalid_new_view                             the core's drops of those names
+//   bad_state_transfer                           a block a peer answered to our state
+//                                                transfer that failed a check (certificate,
+//                                                height, link, records vs root and count;
+//                                                ev=state_transfer_refused)
 // Each is counted in provledger_node_consensus_evidence_total{kind} and logged as
 // ev=consensus_evidence kind=K count=N total=T (from=ID when the claimed author is known,
 // via=ID when another validator delivered it), the

@@ -13,6 +13,7 @@
 #include "ledger/record.h"
 #include "node/access_policy.h"
 #include "node/node_metrics.h"
+#include "node/test_seams.h"
 
 namespace provledger::node {
 
@@ -495,6 +496,7 @@ grpc::Status LedgerService::GetBlock(grpc::ServerContext*, const v1::GetBlockReq
   for (auto& r : b->records) resp->add_records(std::move(r));
   for (auto& p : b->payloads) resp->add_payloads(p ? std::move(*p) : Bytes());
   *resp->mutable_certificate() = b->certificate;
+  if (test_seams::ServedBlockFn seam = test_seams::GetServedBlock()) seam(*req, resp);
   return grpc::Status::OK;
 }
 

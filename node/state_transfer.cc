@@ -6,12 +6,29 @@
 #include <chrono>
 
 #include "common/log.h"
+#include "ledger/merkle/tree_hasher.h"
+#include "ledger/record.h"
 #include "ledger/registry.h"
 #include "node/node_metrics.h"
 
 namespace provledger::node {
 
 namespace v1 = provledger::v1;
+
+namespace {
+// The header's root and count are those of the records the peer sent (CheckPeerBlock leaves
+// them to the store; checked here so that a peer that leaves out or changes a record is
+// refused, and another asked, before the block reaches the consensus thread).
+Status CheckRecordsMatchHeader(const PeerBlock& pb) {
+  std::vector<Bytes> ids;
+  ids.reserve(pb.block.records.size());
+  for (const Bytes& r : pb.block.records) ids.push_back(ledger::RecordId(r));
+  if (pb.header.record_count != ids.size() || ledger::MerkleRoot(ids) != pb.header.root) {
+    return InvalidArgumentError("its records do not match the header's root and count");
+  }
+  return OkStatus();
+}
+}  // namespace
 
 StateTransfer::StateTransfer(const ledger::Genesis* genesis, uint32_t self,
                              std::vector<v1::Ledger::Stub*> peers, Deliver deliver)
@@ -31,6 +48,11 @@ StateTransfer::~StateTransfer() { worker_.reset(); }
 void StateTransfer::SetScheduleSource(ScheduleSource source) {
   std::lock_guard<std::mutex> lock(mu_);
   schedule_source_ = std::move(source);
+}
+
+void StateTransfer::SetOnRefused(Refused refused) {
+  std::lock_guard<std::mutex> lock(mu_);
+  refused_ = std::move(refused);
 }
 
 void StateTransfer::SetPeers(std::vector<v1::Ledger::Stub*> peers, std::vector<std::string> names) {
@@ -79,11 +101,13 @@ void StateTransfer::Fetch(Worker& w, uint64_t next, Bytes prev) {
   std::vector<v1::Ledger::Stub*> peers;
   std::vector<std::string> names;
   ScheduleSource source;
+  Refused refused;
   {
     std::lock_guard<std::mutex> lock(mu_);
     peers = peers_;
     names = names_;
     source = schedule_source_;
+    refused = refused_;
   }
   // The registry may already hold changes of blocks >= next (applied meanwhile): those are
   // taken from the fetched blocks, once each.
@@ -112,17 +136,22 @@ void StateTransfer::Fetch(Worker& w, uint64_t next, Bytes prev) {
     req.set_with_payloads(true);
     v1::Block blk;
     grpc::Status gs = stub->GetBlock(&ctx, req, &blk);
-    Status s = gs.ok() ? OkStatus() : UnavailableError(gs.error_message());
-    // Trust nothing a peer sends: a valid certificate and the chain link; the store checks
-    // root and count against the records when the consensus thread appends it.
-    StatusOr<PeerBlock> pb = s.ok()
+    // Trust nothing a peer sends: a valid certificate, the chain link, the records the
+    // header names.
+    StatusOr<PeerBlock> pb = gs.ok()
                                  ? CheckPeerBlock(*genesis_, schedule.SetAt(next), next, blk, prev)
-                                 : StatusOr<PeerBlock>(s);
+                                 : StatusOr<PeerBlock>(UnavailableError(gs.error_message()));
+    if (gs.ok() && pb.ok()) {
+      Status records = CheckRecordsMatchHeader(*pb);
+      if (!records.ok()) pb = records;
+    }
     if (!pb.ok()) {
-      LogWarn("state_transfer_failed")
+      // An answer that fails a check is a lie (or a faulty peer); no answer is not.
+      LogWarn(gs.ok() ? "state_transfer_refused" : "state_transfer_failed")
           .Kv("peer", names[peer])
           .Kv("height", next)
           .Kv("err", pb.status().ToString());
+      if (gs.ok() && refused) refused(names[peer], next, pb.status());
       ++failures;
       peer = (peer + 1) % n;
       continue;

@@ -3,13 +3,15 @@
 //
 // Request(next, prev_hash, target) starts a fetch of blocks next, next+1, ... up to
 // `target`: each asked of the peers in turn (GetBlock with payloads, 5 s deadline), checked
-// with CheckPeerBlock (certificate against the genesis validators, records decode) and
-// against the chain (its prev hash is the hash of the block before: `prev_hash` for the
-// first, the previous fetched block's after). Verified blocks are handed to `deliver` in
-// batches of up to 16, in height order; the batch that ends the fetch (target reached, or
-// 2 failures per validator) has `last` set and may be empty. `deliver` posts them to the
-// consensus thread, which appends them (BlockApplier::ApplyFetched) and tells the core.
-// While a fetch runs, Request() only raises its target.
+// with CheckPeerBlock (certificate against the genesis validators, records decode), its
+// records against the header's Merkle root and count, and against the chain (its prev hash
+// is the hash of the block before: `prev_hash` for the first, the previous fetched block's
+// after). A peer's block that fails a check is refused (ev=state_transfer_refused, and
+// `refused` when set: only a faulty or lying peer answers so) and the next peer asked. Verified
+// blocks are handed to `deliver` in batches of up to 16, in height order; the batch that ends the
+// fetch (target reached, or 2 failures per validator) has `last` set and may be empty. `deliver`
+// posts them to the consensus thread, which appends them (BlockApplier::ApplyFetched) and tells the
+// core. While a fetch runs, Request() only raises its target.
 //
 // Owner: PbftOrderer. Thread rules: Request() from any thread; `deliver` runs on the
 // fetch thread and must not block. The destructor stops and joins the fetch thread.
@@ -41,6 +43,9 @@ class StateTransfer {
   // Takes a batch for the consensus thread; an error (its queue is full, the node stops)
   // ends the fetch.
   using Deliver = std::function<Status(std::shared_ptr<Batch>)>;
+  // Told of a block `peer` (its name) answered for `height` that failed a check, `why`.
+  // Runs on the fetch thread.
+  using Refused = std::function<void(const std::string& peer, uint64_t height, const Status& why)>;
 
   // `peers` by validator index, null for this validator; they and `genesis` must outlive
   // this.
@@ -55,6 +60,8 @@ class StateTransfer {
   // the fetched blocks themselves (ScheduleAfterBlock), since a fetch runs ahead of the
   // registry. Default: the genesis set. Call before the first Request.
   void SetScheduleSource(ScheduleSource source);
+  // Sets who is told of refused blocks. Call before the first Request.
+  void SetOnRefused(Refused refused);
   // Replaces the peers asked from the next fetch on (after a validator-set change), `names`
   // parallel to `peers` (for logs).
   void SetPeers(std::vector<provledger::v1::Ledger::Stub*> peers, std::vector<std::string> names);
@@ -76,6 +83,7 @@ class StateTransfer {
   std::vector<provledger::v1::Ledger::Stub*> peers_;  // guarded by mu_
   std::vector<std::string> names_;                    // guarded by mu_: parallel to peers_
   ScheduleSource schedule_source_;                    // guarded by mu_
+  Refused refused_;                                   // guarded by mu_
   bool wanted_ = false;             // guarded by mu_: a fetch asked for and not started
   bool running_ = false;            // guarded by mu_
   uint64_t next_ = 0;               // guarded by mu_

@@ -4,7 +4,8 @@
 // load per batch of outgoing messages.
 //
 // Thread rules: Set* before the node starts (a static initializer of the test binary); the
-// seam is then called from the orderer's vote writer thread, one call at a time.
+// outgoing seam is then called from the orderer's vote writer thread, one call at a time,
+// the served-block seam from gRPC's server threads.
 #ifndef PROVLEDGER_NODE_TEST_SEAMS_H_
 #define PROVLEDGER_NODE_TEST_SEAMS_H_
 
@@ -14,6 +15,11 @@
 
 #include "consensus/core_seams.h"
 #include "consensus/pbft_messages.h"
+
+namespace provledger::v1 {
+class Block;
+class GetBlockRequest;
+}  // namespace provledger::v1
 
 namespace provledger::node::test_seams {
 
@@ -35,6 +41,15 @@ using OutgoingFn = std::vector<consensus::ConsensusMsg> (*)(const Outgoing& wher
 void SetOutgoing(OutgoingFn fn);
 // Null when no seam is set.
 OutgoingFn GetOutgoing();
+
+// Asked for each block this validator serves by Ledger.GetBlock (state transfer and block
+// repair of its peers, clients), with the request: may change `block` in place. Called on
+// gRPC's server threads, concurrently.
+using ServedBlockFn = void (*)(const provledger::v1::GetBlockRequest& req,
+                               provledger::v1::Block* block);
+void SetServedBlock(ServedBlockFn fn);
+// Null when no seam is set.
+ServedBlockFn GetServedBlock();
 
 }  // namespace provledger::node::test_seams
 

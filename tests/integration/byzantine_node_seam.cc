@@ -9,9 +9,16 @@
 //   wrong_digest  its prepares and commits name a wrong digest, validly signed.
 //   forge         every message goes out with a garbage signature, plus a copy claiming to
 //                 come from the next validator (another digest, signed with our key).
+//   lie_state     honest in consensus, but every block it serves with payloads (what a
+//                 peer's state transfer and block repair ask for; clients' plain reads stay
+//                 true) is a lie: a block with records has its last record left out (header
+//                 and certificate as committed, so only the records betray it); one without
+//                 has, by height, every certificate signature garbled (odd) or the header's
+//                 Merkle root changed, which the certificate then no longer covers (even).
 // What it sent is logged (ev=test_byzantine_sent, cumulative: the first 50, then every 2 s), so a
 // test can set what the honest nodes counted against it.
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
@@ -26,9 +33,10 @@
 #include "node/chain_block_factory.h"
 #include "node/test_seams.h"
 #include "proto/consensus.pb.h"
+#include "proto/ledger.pb.h"
 
 ABSL_FLAG(std::string, byzantine, "",
-          "test binary only: equivocate | wrong_digest | forge (empty: honest)");
+          "test binary only: equivocate | wrong_digest | forge | lie_state (empty: honest)");
 
 namespace provledger::node {
 namespace {
@@ -137,8 +145,47 @@ std::vector<ConsensusMsg> Byzantine(const Outgoing& w, const ConsensusMsg& m) {
   return {m};
 }
 
+// What lie_state told: logged as NoteSent does (first 50, then every 2 s).
+std::atomic<uint64_t> lies{0};
+std::atomic<uint64_t> lie_logged_ms{0};
+
+void LieAbout(const v1::GetBlockRequest& req, v1::Block* b) {
+  static const std::string behaviour = absl::GetFlag(FLAGS_byzantine);
+  if (behaviour != "lie_state" || !req.with_payloads()) return;
+  const uint64_t h = req.height();
+  std::string how;
+  if (b->records_size() > 0) {
+    b->mutable_records()->RemoveLast();
+    if (b->payloads_size() > b->records_size()) b->mutable_payloads()->RemoveLast();
+    how = "record_left_out";
+  } else if (h % 2 == 0) {
+    StatusOr<ledger::BlockHeader> hdr = ledger::DecodeHeader(b->header());
+    if (!hdr.ok() || hdr->root.empty()) return;
+    hdr->root[0] = static_cast<char>(hdr->root[0] ^ 0x01);
+    b->set_header(ledger::EncodeHeader(*hdr));
+    how = "wrong_root";
+  } else {
+    for (auto& sig : *b->mutable_certificate()->mutable_signatures()) {
+      std::string* bytes = sig.mutable_signature();
+      if (bytes->empty()) bytes->assign(64, '\0');
+      (*bytes)[0] = static_cast<char>((*bytes)[0] ^ 0x5a);
+    }
+    how = "forged_certificate";
+  }
+  const uint64_t n = ++lies;
+  const uint64_t now = SteadyMs();
+  if (n > 50 && now - lie_logged_ms.load() < 2000) return;
+  lie_logged_ms.store(now);
+  LogWarn("test_byzantine_sent")
+      .Kv("behaviour", behaviour)
+      .Kv("count", n)
+      .Kv("last_type", how)
+      .Kv("last_height", h);
+}
+
 const bool installed = [] {
   test_seams::SetOutgoing(&Byzantine);
+  test_seams::SetServedBlock(&LieAbout);
   return true;
 }();
 

@@ -8,6 +8,11 @@ One cluster, three phases; v0 is restarted with the next behaviour between them:
    for every height (the block as built, its requests reversed, its last request left out).
 2. wrong_digest: v0, now a backup, votes (prepare, commit) for a wrong digest, validly signed.
 3. forge: every message of v0 carries a garbage signature, plus a copy claiming another sender.
+4. lie_state: v0, honest in consensus, answers every block fetch of a peer with a lie (its
+   last record left out; a block without records: a garbled certificate or a changed
+   root); v3 is stopped (SIGSTOP) until the others are BEHIND_BLOCKS ahead, so it catches
+   up by state transfer, asking v0 first: it must refuse each lie (ev=state_transfer_refused,
+   evidence bad_state_transfer from=v0), fetch from the others, and pass the checks below.
 Each phase runs DEVICES devices x RATE readings/s x SECONDS under load and ends with:
 - no fork: the honest nodes at one head; `ledgerctl status --all` (all four) reports no FORK;
   `ledgerctl verify-chain` of each honest node (links, roots, certificates) from genesis;
@@ -16,7 +21,11 @@ Each phase runs DEVICES devices x RATE readings/s x SECONDS under load and ends 
 - the cluster keeps committing: a reading after the phase is acknowledged; after phase 1 the
   honest nodes are in a view above 0 (v0 replaced): the view change time is printed;
 - the honest nodes counted v0's messages (provledger_node_consensus_evidence_total{kind},
-  ev=consensus_evidence), for the kind that phase makes.
+  ev=consensus_evidence), for the kind that phase makes: each of them, but one to which some
+  sender logged a failed delivery in the phase (what it lost may have been all it would have
+  counted: it is named), and their sum > 0.
+Before each phase the honest nodes must reach the restarted v0 again (a request forwarded to
+it before then is lost, and the phase would exercise nothing).
 """
 import calendar
 import json
@@ -35,7 +44,11 @@ DEVICES = 2
 RATE = 10      # readings/s per device
 SECONDS = 8
 PHASE_KIND = {"equivocate": "other_digest_vote", "wrong_digest": "other_digest_vote",
-              "forge": "bad_signature"}
+              "forge": "bad_signature", "lie_state": "bad_state_transfer"}
+# lie_state: the honest node stopped (SIGSTOP) while the others commit, so that it must catch
+# up by state transfer; v3, whose transfer asks v0 first (peer self+1).
+BEHIND = 3
+BEHIND_BLOCKS = 40  # it stays stopped until the others are this many blocks ahead
 
 
 class Ctx:
@@ -84,6 +97,31 @@ def converge_honest(ctx, timeout=120):
                       "the honest validators at one height and head")
 
 
+def wait_honest_reach_v0(ctx, at):
+    """Until every honest node's sender reaches the restarted v0 again. A Deliver that fails
+    drops its batch (node/peer_transport.h), and a backup forwards a client's request to the
+    primary once: a request forwarded before then never reaches v0, whose view ends on the
+    backups' timers before it proposed anything (seen under load: the phase then exercised
+    nothing)."""
+    ready = time.time()
+
+    def reached(i):
+        text = log_of(ctx, i)[at[i]:]
+        lost = text.rfind("ev=peer_unreachable peer=v0 ")
+        if lost < 0:  # nothing failed yet: give the first sends after the restart time to
+            return time.time() - ready > 3
+        return text.rfind("ev=peer_reachable peer=v0") > lost
+
+    t.wait_for(lambda: all(reached(i) for i in HONEST), 120,
+               "the honest validators reach the restarted v0")
+
+
+def lost_deliveries_to(ctx, i, log_at):
+    """The nodes whose sender logged failing to deliver to v<i> since the phase began."""
+    return [j for j in range(N) if j != i and
+            ("ev=peer_unreachable peer=v%d " % i) in log_of(ctx, j)[log_at[j]:]]
+
+
 def device_argv(ctx, prefix, devices, count):
     c = ctx.chain
     return [t.DEVICE_SIM, "--broker=" + ctx.broker.uri(), "--keys_dir=%s/devkeys" % ctx.root,
@@ -111,7 +149,7 @@ def run_phase(ctx, behaviour):
     c = ctx.chain
     name = behaviour.replace("_", "")
     before = {i: scrape_evidence(ctx.mports[i]) for i in HONEST}
-    log_at = {i: len(log_of(ctx, i)) for i in HONEST}
+    log_at = {i: len(log_of(ctx, i)) for i in range(N)}
     view_before = max(c.status(i)["view"] for i in HONEST)
     # Only a primary equivocates: if a view change under load made another node primary
     # before the phase, the phase still checks safety and liveness, not the equivocation.
@@ -124,6 +162,8 @@ def run_phase(ctx, behaviour):
                                  ["--register", "--rate=%d" % RATE]),
                 stdout=subprocess.PIPE, stderr=open("%s/device_sim-%s.log" % (ctx.root, name), "w"),
                 text=True)
+    if behaviour == "lie_state":
+        fall_behind(ctx)
     out, _ = p.communicate(timeout=400)
     load_s = time.time() - t0
     s = last_json(out)
@@ -198,7 +238,9 @@ def run_phase(ctx, behaviour):
                       log_of(ctx, 0))
     t.check(sent or not exercised, "%s: v0's seam logged what it sent" % behaviour)
     counted = {}
-    for i in HONEST:
+    # lie_state: only the node that fell behind asked v0 for blocks.
+    counters = [BEHIND] if behaviour == "lie_state" else HONEST
+    for i in counters:
         after = scrape_evidence(ctx.mports[i])
         counted[i] = {k: after.get(k, 0) - before[i].get(k, 0) for k in after
                       if after.get(k, 0) != before[i].get(k, 0)}
@@ -206,7 +248,31 @@ def run_phase(ctx, behaviour):
                            log_of(ctx, i)[log_at[i]:])
         t.log("%s: v%d counted %s; %d ev=consensus_evidence kind=%s line(s)" % (
             behaviour, i, counted[i], len(lines), kind))
-        t.check(not exercised or (counted[i].get(kind, 0) > 0 and len(lines) > 0), "%s: v%d counted %s evidence: %s" % (behaviour, i, kind, counted[i]))
+        if (exercised and behaviour in ("equivocate", "wrong_digest") and
+                counted[i].get(kind, 0) == 0 and lost_deliveries_to(ctx, i, log_at)):
+            # What v0 or a peer sent it was lost in a failed Deliver: it may have heard no
+            # two digests of one height (the sum below still has to be > 0).
+            t.log("%s: v%d counted nothing; deliveries to it failed from %s (ev=peer_unreachable)"
+                  % (behaviour, i, lost_deliveries_to(ctx, i, log_at)))
+            continue
+        t.check(not exercised or (counted[i].get(kind, 0) > 0 and len(lines) > 0),
+                "%s: v%d counted %s evidence: %s" % (behaviour, i, kind, counted[i]))
+    t.check(not exercised or sum(counted[i].get(kind, 0) for i in counters) > 0,
+            "%s: the honest validators counted %s evidence" % (behaviour, kind))
+    transferred = None
+    if behaviour == "lie_state":
+        text = log_of(ctx, BEHIND)[log_at[BEHIND]:]
+        refused = re.findall(r"ev=state_transfer_refused peer=v0 height=(\d+) err=(.*)", text)
+        t.check(refused, "lie_state: v%d refused v0's blocks (ev=state_transfer_refused)" % BEHIND)
+        t.check(re.search(r"ev=consensus_evidence kind=bad_state_transfer .*from=v0", text),
+                "lie_state: v%d names v0 in a bad_state_transfer line" % BEHIND)
+        moved = re.findall(r"ev=state_transferred from=(\d+) to=(\d+)", text)
+        t.check(moved, "lie_state: v%d caught up by state transfer (ev=state_transferred)"
+                % BEHIND)
+        transferred = sum(int(b) - int(a) + 1 for a, b in moved)
+        t.log("lie_state: v%d refused %d of v0's blocks (first: height %s, %s); fetched %d "
+              "blocks from the others" % (BEHIND, len(refused), refused[0][0],
+                                          refused[0][1][:120], transferred))
     if behaviour == "forge":
         for i in HONEST:
             t.check(re.search(r"ev=consensus_evidence kind=bad_signature .*from=v0",
@@ -227,10 +293,31 @@ def run_phase(ctx, behaviour):
     row = {"behaviour": behaviour, "published": total, "acked": s["acked_recorded"],
            "committed_each": total + 1, "unanswered": s["unanswered"],
            "byzantine_sent": int(sent[-1]) if sent else 0, "kind": kind,
-           "counted": [counted[i].get(kind, 0) for i in HONEST], "height": head["height"],
+           "counted": [counted[i].get(kind, 0) for i in counters], "height": head["height"],
+           "transferred": transferred,
            "view": view_after, "view_change_s": vc_s, "load_s": round(load_s, 1)}
     ctx.rows.append(row)
     t.log("%s: OK %s" % (behaviour, json.dumps(row)))
+
+
+def fall_behind(ctx):
+    """Stops v<BEHIND> (SIGSTOP) while the load goes on until the others are BEHIND_BLOCKS
+    ahead, then lets it go on: it must catch up by state transfer, asking v0 first."""
+    c = ctx.chain
+    def height(i):
+        st = c.status(i)  # None when it did not answer in time (a loaded machine)
+        return st["height"] if st else -1
+
+    time.sleep(1)
+    h0 = height(BEHIND)
+    t.check(h0 >= 0, "lie_state: v%d answers status before it is stopped" % BEHIND)
+    c.procs[BEHIND].send_signal(signal.SIGSTOP)
+    try:
+        t.wait_for(lambda: height(1) >= h0 + BEHIND_BLOCKS, 120,
+                   "the others %d blocks ahead of the stopped v%d" % (BEHIND_BLOCKS, BEHIND))
+    finally:
+        c.procs[BEHIND].send_signal(signal.SIGCONT)
+    t.log("lie_state: v%d stopped at height %d, let go on at %d" % (BEHIND, h0, height(1)))
 
 
 def first_ts(text, pattern):
@@ -267,9 +354,11 @@ def main():
     t.wait_for(lambda: "ev=bridge_ready" in open(os.path.join(ctx.root, "bridge.log")).read(),
                60, "bridge ready")
 
-    for behaviour in ("equivocate", "wrong_digest", "forge"):
+    for behaviour in ("equivocate", "wrong_digest", "forge", "lie_state"):
+        at = {i: len(log_of(ctx, i)) for i in HONEST}
         c.kill(0, signal.SIGTERM)
         start_v0(ctx, behaviour)
+        wait_honest_reach_v0(ctx, at)
         t.log("v0 restarted with --byzantine=%s" % behaviour)
         run_phase(ctx, behaviour)
 

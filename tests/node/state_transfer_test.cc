@@ -17,6 +17,7 @@
 #include "common/ecdsa.h"
 #include "common/sha256.h"
 #include "ledger/block_header.h"
+#include "ledger/merkle/tree_hasher.h"
 #include "ledger/record.h"
 #include "ledger/registry.h"
 #include "tests/ledger/validator_test_chain.h"
@@ -87,7 +88,7 @@ class StateTransferTest : public ::testing::Test {
     h.chain_id = "t";
     h.height = height;
     h.prev = prev;
-    h.root = Bytes(32, '\x01');
+    h.root = ledger::MerkleRoot({ledger::RecordId(ledger::EncodeRecord(rec))});
     h.record_count = 1;
     h.timestamp = 1700000000000;
     h.proposer = "v0";
@@ -110,7 +111,8 @@ class StateTransferTest : public ::testing::Test {
     return hash;
   }
 
-  // Starts a transfer, collecting what it delivers; returns once the fetch ended.
+  // Starts a transfer, collecting what it delivers (and in refused_ what it refused);
+  // returns once the fetch ended.
   std::vector<uint64_t> Run(uint64_t target, bool release_after_request = false) {
     std::mutex mu;
     std::condition_variable cv;
@@ -124,6 +126,10 @@ class StateTransferTest : public ::testing::Test {
                        cv.notify_all();
                        return OkStatus();
                      });
+    st.SetOnRefused([&](const std::string& peer, uint64_t height, const Status&) {
+      std::lock_guard<std::mutex> lock(mu);
+      refused_.push_back(peer + "@" + std::to_string(height));
+    });
     const auto t0 = std::chrono::steady_clock::now();
     st.Request(1, Bytes(32, '\0'), target);
     request_ms_ =
@@ -142,6 +148,7 @@ class StateTransferTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::Ledger::Stub> stub_;
   int64_t request_ms_ = 0;
+  std::vector<std::string> refused_;
 };
 
 TEST_F(StateTransferTest, RequestReturnsWhileThePeerHasNotAnsweredAndTheBlocksFollowInOrder) {
@@ -160,6 +167,41 @@ TEST_F(StateTransferTest, StopsAtABlockThatDoesNotExtendTheOneBefore) {
   (void)one;
   const std::vector<uint64_t> got = Run(2);
   EXPECT_EQ(got, std::vector<uint64_t>{1});
+}
+
+// A lying peer (tests/integration:byzantine_test, lie_state): block 2 as committed, header
+// and certificate, but its record left out. Before, the fetch took it (the store refused it
+// later, on the consensus thread, and the next fetch asked the same peer first again).
+TEST_F(StateTransferTest, ABlockWhoseRecordsDoNotMatchItsRootIsRefusedAndCounted) {
+  const Bytes one = AddBlock(1, Bytes(32, '\0'));
+  AddBlock(2, one);
+  {
+    std::lock_guard<std::mutex> lock(peer_.mu);
+    peer_.blocks[2].mutable_records()->RemoveLast();
+    peer_.blocks[2].mutable_payloads()->RemoveLast();
+  }
+  const std::vector<uint64_t> got = Run(2);
+  EXPECT_EQ(got, std::vector<uint64_t>{1});
+  ASSERT_FALSE(refused_.empty());
+  EXPECT_EQ(refused_.front(), "v1@2");
+}
+
+TEST_F(StateTransferTest, ABlockWithAGarbledCertificateIsRefusedAndCounted) {
+  AddBlock(1, Bytes(32, '\0'));
+  {
+    std::lock_guard<std::mutex> lock(peer_.mu);
+    for (auto& sig : *peer_.blocks[1].mutable_certificate()->mutable_signatures()) {
+      (*sig.mutable_signature())[0] ^= 0x5a;
+    }
+  }
+  EXPECT_TRUE(Run(1).empty());
+  ASSERT_FALSE(refused_.empty());
+  EXPECT_EQ(refused_.front(), "v1@1");
+}
+
+TEST_F(StateTransferTest, APeerWithoutTheBlockIsNotCountedAsRefusing) {
+  EXPECT_TRUE(Run(1).empty());  // NOT_FOUND: no answer, not a lie
+  EXPECT_TRUE(refused_.empty());
 }
 
 // docs/VALIDATOR_SET.md: a fetch runs ahead of the registry, so the set of each fetched block
