@@ -201,4 +201,12 @@ grpc::Status CheckRecordDevice(const grpc::ServerContextBase* ctx, ByteView reco
   return CheckDevice(ctx, f.ok() && f->from_device ? f->device : "", method);
 }
 
+std::string AuthenticatedPeer(const grpc::ServerContextBase* ctx) {
+  bool secure = false;
+  std::string why;
+  std::optional<PeerIdentity> who = CallerIdentity(ctx, &secure, &why);
+  if (who) return who->id;
+  return secure ? "unidentified" : "unauthenticated";
+}
+
 }  // namespace provledger::node

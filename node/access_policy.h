@@ -56,6 +56,11 @@ grpc::Status CheckDevice(const grpc::ServerContextBase* ctx, const std::string& 
 grpc::Status CheckRecordDevice(const grpc::ServerContextBase* ctx, ByteView record,
                                const char* method);
 
+// Who the caller is by its TLS certificate, for logs (never a metric label): the id its
+// provledger role names; "unauthenticated" on a plaintext (--insecure) server or an
+// in-process call (null `ctx`); "unidentified" for a TLS caller naming none.
+std::string AuthenticatedPeer(const grpc::ServerContextBase* ctx);
+
 }  // namespace provledger::node
 
 #endif  // PROVLEDGER_NODE_ACCESS_POLICY_H_

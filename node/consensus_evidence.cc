@@ -52,7 +52,7 @@ ConsensusEvidence::ConsensusEvidence() {
 }
 
 void ConsensusEvidence::Count(const char* kind, uint64_t n, const std::string& from,
-                              const std::string& via) {
+                              const Delivered& via) {
   if (n == 0) return;
   EvidenceCounters().With({kind}).Inc(n);
   const uint64_t now = SteadyMs();
@@ -64,7 +64,8 @@ void ConsensusEvidence::Count(const char* kind, uint64_t n, const std::string& f
   LogLine line(LogLevel::kWarn, "consensus_evidence");
   line.Kv("kind", kind).Kv("count", k.unlogged).Kv("total", k.total);
   if (!from.empty()) line.Kv("from", from);
-  if (!via.empty()) line.Kv("via", via);
+  if (!via.peer.empty()) line.Kv("peer", via.peer);
+  if (!via.claimed.empty()) line.Kv("claimed", via.claimed);
   k.unlogged = 0;
   k.logged_ms = now == 0 ? 1 : now;
 }

@@ -14,9 +14,11 @@
 //                                                height, link, records vs root and count;
 //                                                ev=state_transfer_refused)
 // Each is counted in provledger_node_consensus_evidence_total{kind} and logged as
-// ev=consensus_evidence kind=K count=N total=T (from=ID when the claimed author is known,
-// via=ID when another validator delivered it), the
-// first at once, then at most one line per kind every 5 s with the count since the last.
+// ev=consensus_evidence kind=K count=N total=T (from=ID when the claimed author is known;
+// for a message refused as delivered, peer=ID the delivering caller as its TLS certificate
+// names it, or peer=unauthenticated under --insecure, and claimed=ID the sender the
+// delivery names), the first at once, then at most one line per kind every 5 s with the
+// count since the last. Identities go to the log only: the metric's one label is `kind`.
 //
 // Owner: PbftOrderer. Thread rules: Count() from any thread; Note() on the consensus thread.
 #ifndef PROVLEDGER_NODE_CONSENSUS_EVIDENCE_H_
@@ -35,11 +37,16 @@ namespace provledger::node {
 class ConsensusEvidence {
  public:
   ConsensusEvidence();
+  // Who delivered a message: `peer` as authenticated (AuthenticatedPeer), `claimed` as the
+  // delivery names its sender; each empty when not known.
+  struct Delivered {
+    std::string peer;
+    std::string claimed;
+  };
   // Counts `n` pieces of evidence of `kind` (a fixed word above); `from` is the claimed
-  // author's id, `via` the delivering validator's when another (a relay), each empty when
-  // not known.
+  // author's id, empty when not known.
   void Count(const char* kind, uint64_t n, const std::string& from,
-             const std::string& via = std::string());
+             const Delivered& via = Delivered());
   // Counts what the core dropped or doubted since the last call (for this core).
   void Note(const consensus::PbftCore& core);
 

@@ -79,9 +79,13 @@ class Orderer {
   virtual SubmitForwarder* forwarder() { return nullptr; }
   // "validator", or "follower" for a node outside consensus (NodeStatus.role).
   virtual std::string role() const { return "validator"; }
-  // Takes a peer validator's delivery of consensus messages (Consensus.Deliver); an orderer
+  // Takes a peer validator's delivery of consensus messages (Consensus.Deliver); `peer`
+  // names the caller as its TLS certificate does (AuthenticatedPeer), for logs. An orderer
   // outside consensus drops it.
-  virtual void Deliver(const provledger::v1::Delivery& d) { (void)d; }
+  virtual void Deliver(const provledger::v1::Delivery& d, const std::string& peer) {
+    (void)d;
+    (void)peer;
+  }
   // Asks for the blocks up to `target` (which the peers hold) to be fetched and applied:
   // a validator left behind in an epoch its peers have left cannot catch up by messages.
   // Returns at once; does nothing for an orderer that fetches on its own.

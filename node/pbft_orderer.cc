@@ -213,7 +213,7 @@ std::vector<PeerState> PbftOrderer::peers() const {
   return out;
 }
 
-void PbftOrderer::Deliver(const v1::Delivery& d) {
+void PbftOrderer::Deliver(const v1::Delivery& d, const std::string& peer) {
   for (const auto& bytes : d.messages()) {
     Event e;
     e.kind = Event::kMessage;
@@ -235,12 +235,11 @@ void PbftOrderer::Deliver(const v1::Delivery& d) {
     if (refused != nullptr) {
       dropped_.fetch_add(1);
       if (*refused != '\0') {
-        // Who delivered it (unauthenticated here; the peer's TLS certificate names it).
-        std::string via;
-        if (d.sender() < genesis_->n() && d.sender() != e.msg.sender) {
-          via = genesis_->validators[d.sender()].id;
-        }
-        evidence_.Count(refused, 1, from, via);
+        // Who delivered it: `peer` as its certificate names it; the delivery's own sender
+        // field only as claimed (any caller may write it).
+        std::string claimed;
+        if (d.sender() < genesis_->n()) claimed = genesis_->validators[d.sender()].id;
+        evidence_.Count(refused, 1, from, ConsensusEvidence::Delivered{peer, claimed});
       }
       continue;
     }

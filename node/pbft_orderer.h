@@ -47,6 +47,7 @@
 #include "consensus/pbft_core.h"
 #include "ledger/genesis.h"
 #include "ledger/store/block_store.h"
+#include "node/access_policy.h"
 #include "node/block_applier.h"
 #include "node/block_repairer.h"
 #include "node/chain_block_factory.h"
@@ -128,7 +129,7 @@ class PbftOrderer final : public Orderer {
   // the batches of a PRE-PREPARE not seen relayed, are validated here too (signature,
   // records, payloads) and the outcome kept for the block that orders them
   // (CheckedBatchCache), so that the consensus thread does not check them.
-  void Deliver(const provledger::v1::Delivery& d) override;
+  void Deliver(const provledger::v1::Delivery& d, const std::string& peer) override;
   // Fetches the blocks up to `target` by state transfer (posted to the consensus thread).
   void CatchUp(uint64_t target) override;
   uint64_t dropped_messages() const { return dropped_.load(); }
@@ -264,9 +265,9 @@ class PbftOrderer final : public Orderer {
 class ConsensusService final : public provledger::v1::Consensus::Service {
  public:
   explicit ConsensusService(Orderer* orderer) : orderer_(orderer) {}
-  grpc::Status Deliver(grpc::ServerContext*, const provledger::v1::Delivery* d,
+  grpc::Status Deliver(grpc::ServerContext* ctx, const provledger::v1::Delivery* d,
                        provledger::v1::DeliveryAck*) override {
-    orderer_->Deliver(*d);
+    orderer_->Deliver(*d, AuthenticatedPeer(ctx));
     return grpc::Status::OK;
   }
 

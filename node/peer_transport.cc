@@ -42,19 +42,11 @@ PeerTransport::~PeerTransport() {
 }
 
 void PeerTransport::Send(uint32_t to, const Bytes& msg) {
-  if (to >= peers_.size() || !peers_[to]) return;
-  Peer* p = peers_[to].get();
-  {
-    std::lock_guard<std::mutex> lock(p->mu);
-    p->messages.push_back(msg);
-    if (p->messages.size() > max_queue_) p->messages.pop_front();
-  }
-  p->cv.notify_one();
+  if (to >= peers_.size()) return;  // kept from turning into kToAll as an int
+  SendAll({{static_cast<int>(to), msg}});
 }
 
-void PeerTransport::Broadcast(const Bytes& msg) {
-  for (uint32_t i = 0; i < peers_.size(); ++i) Send(i, msg);
-}
+void PeerTransport::Broadcast(const Bytes& msg) { SendAll({{kToAll, msg}}); }
 
 void PeerTransport::SendAll(const std::vector<std::pair<int, Bytes>>& msgs) {
   for (auto& p : peers_) {

@@ -251,8 +251,8 @@ std::string RoleSwitcher::role() const {
   return role_;
 }
 
-void RoleSwitcher::Deliver(const v1::Delivery& d) {
-  if (auto cur = Current()) cur->Deliver(d);
+void RoleSwitcher::Deliver(const v1::Delivery& d, const std::string& peer) {
+  if (auto cur = Current()) cur->Deliver(d, peer);
 }
 
 void RoleSwitcher::CatchUp(uint64_t target) {

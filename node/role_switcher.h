@@ -86,7 +86,7 @@ class RoleSwitcher final : public Orderer, public SubmitForwarder {
   // `this` while the current orderer forwards (a follower), else null.
   SubmitForwarder* forwarder() override;
   std::string role() const override;
-  void Deliver(const provledger::v1::Delivery& d) override;
+  void Deliver(const provledger::v1::Delivery& d, const std::string& peer) override;
   void CatchUp(uint64_t target) override;
   std::optional<EpochPlan> epoch_plan() const override;
 

@@ -36,7 +36,8 @@ GATEWAY=gw-1
 AGENT_DEVICE=agent-0
 MQTT=$CONF/mqtt                               # the broker's password file, each user's password
 BROKER_USERS="$GATEWAY $AGENT_DEVICE devices" # the ACL's (ops/compose/mosquitto.acl)
-MOSQUITTO_RUN=/tmp/mosquitto                  # mosquitto.conf's private copies
+BROKER_DIR=/broker                            # the broker's own files (mosquitto.conf)
+MOSQUITTO_UID=1883                            # the broker's user (docker-compose.yml `user`)
 ROLE=${1:-}
 
 say() { echo "pl-compose $ROLE: $*" >&2; }
@@ -112,27 +113,51 @@ admin_args() {
 }
 
 # The broker's users: a random password each in $MQTT/USER.password (mode 0600, read by that
-# client), their hashes in $MQTT/passwd (mosquitto_passwd's format), moved into place last: the
-# broker starts when it appears. Apart from the genesis, so that a conf volume made before the
-# broker had passwords gets them too.
+# client), made for each user that has none (one added to BROKER_USERS later too); an existing
+# one is never changed. Their hashes go to $MQTT/passwd (mosquitto_passwd's format), made again
+# whenever a password was made, moved into place last. Apart from the genesis, so that a conf
+# volume made before the broker had passwords gets them too.
 setup_mqtt() {
-  [ -s "$MQTT/passwd" ] && return 0
   mkdir -p "$MQTT"
-  : >"$MQTT/passwd.tmp"
+  made=""
   for u in $BROKER_USERS; do
+    [ -s "$MQTT/$u.password" ] && continue
     # shellcheck disable=SC2046  # the hash and sha256sum's "-"
     set -- $(head -c 32 /dev/urandom | sha256sum)
-    printf '%s\n' "$1" >"$MQTT/$u.password"
-    printf '%s:%s\n' "$u" "$1" >>"$MQTT/passwd.tmp"
+    printf '%s\n' "$1" >"$MQTT/$u.password.tmp"
+    chmod 600 "$MQTT/$u.password.tmp"
+    mv "$MQTT/$u.password.tmp" "$MQTT/$u.password"
+    made="$made $u"
+  done
+  [ -z "$made" ] && [ -s "$MQTT/passwd" ] && return 0
+  : >"$MQTT/passwd.tmp"
+  for u in $BROKER_USERS; do
+    read -r pw <"$MQTT/$u.password"
+    printf '%s:%s\n' "$u" "$pw" >>"$MQTT/passwd.tmp"
   done
   mosquitto_passwd -U "$MQTT/passwd.tmp"  # in place: plaintext to hashes, no password in argv
   mv "$MQTT/passwd.tmp" "$MQTT/passwd"
-  say "made the broker's password file and a password for each of $BROKER_USERS in $MQTT"
+  say "made the broker's password file, and a password for each of${made:- none} in $MQTT"
+}
+
+# The broker's files in $BROKER_DIR (its own volume, mounted read-only there): its key,
+# certificate, the CA and the password file, owned by its user, mode 0600, so that it starts
+# as that user and sees nothing else of /conf or /certs. Copied at every setup (certificates
+# renewed on the host, users added); the broker reads them when it starts.
+setup_broker() {
+  wait_certs mosquitto
+  install -d -o "$MOSQUITTO_UID" -g "$MOSQUITTO_UID" -m 700 "$BROKER_DIR"
+  for f in "$CERTS/ca.pem" "$CERTS/mosquitto.pem" "$CERTS/mosquitto.key" "$MQTT/passwd"; do
+    name=${f##*/}
+    install -o "$MOSQUITTO_UID" -g "$MOSQUITTO_UID" -m 600 "$f" "$BROKER_DIR/$name.tmp"
+    mv "$BROKER_DIR/$name.tmp" "$BROKER_DIR/$name"
+  done
 }
 
 setup() {
   umask 077
   setup_mqtt
+  setup_broker
   if [ -s "$GENESIS" ]; then
     say "found $GENESIS: keys and genesis already made, nothing to do"
     return 0
@@ -256,16 +281,10 @@ devices() {
     --count="${PL_COUNT:-100}" --rate="${PL_RATE:-10}" --progress_ms=10000 ${PL_SIM_ARGS:-}
 }
 
-# Mosquitto starts as root and drops to the user mosquitto (mosquitto.conf's `user`) before it
-# reads its key and password file: it gets copies of them (and of the CA and its certificate)
-# that the user owns, mode 0600, in a folder of its own; the host's /certs stay read-only and
-# 0600 to root.
+# Mosquitto runs as its user from the start (docker-compose.yml `user`), with only its own
+# files, read-only: the ones setup_broker copied.
 mosquitto_role() {
-  wait_certs mosquitto
-  wait_file "$MQTT/passwd"
-  install -d -o mosquitto -m 700 "$MOSQUITTO_RUN"
-  install -o mosquitto -m 600 "$CERTS/ca.pem" "$CERTS/mosquitto.pem" "$CERTS/mosquitto.key" \
-    "$MQTT/passwd" "$MOSQUITTO_RUN/"
+  wait_file "$BROKER_DIR/passwd"
   exec mosquitto -c /etc/provledger/mosquitto.conf
 }
 

@@ -167,9 +167,10 @@ TEST(SimSweep, TwoHundredSeedsKeepSafetyAndRecoverAfterHeal) {
   }
 }
 
-// The node's default: a primary with a block in flight holds a partial batch for the round
-// (PbftConfig::full_cut_in_flight). The same adversaries, the first 50 seeds (or the
-// environment's): still safe, still live after the heal.
+// Self-clocking, off by default (--block_cut_in_flight=0, PbftConfig::full_cut_in_flight=0)
+// but an operator's choice: a primary with a block in flight holds a partial batch for the
+// round. The same adversaries, the first 50 seeds (or the environment's): still safe, still
+// live after the heal.
 TEST(SimSweep, ASelfClockingPrimaryKeepsSafetyAndRecoversAfterHeal) {
   SeedRange range = SeedsFromEnv();
   if (std::getenv("PL_SIM_SEEDS") == nullptr && std::getenv("PL_SIM_SEED") == nullptr) {

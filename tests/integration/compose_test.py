@@ -490,6 +490,13 @@ def main():
                         'while read -r k v _; do case $k in Uid:) echo "$v" ;; esac; done '
                         "</proc/1/status").stdout.strip()
         t.check(uid == "1883", "the broker runs as the user mosquitto (uid 1883), not %r" % uid)
+        info = json.loads(dk.docker("inspect", compose.container("mosquitto")).stdout)[0]
+        mounts = sorted((m["Destination"], m["RW"]) for m in info["Mounts"])
+        t.check(info["Config"]["User"] == "1883:1883" and info["HostConfig"]["ReadonlyRootfs"]
+                and mounts == [("/broker", False)],
+                "the broker starts as uid 1883 (not root), with a read-only root and only its "
+                "own files mounted, read-only: user %r, read-only root %r, mounts %r" %
+                (info["Config"]["User"], info["HostConfig"]["ReadonlyRootfs"], mounts))
         step("the broker serves TLS only and refuses plaintext, anonymous, password-less and "
              "wrong-password clients; it runs as uid %s" % uid)
         wait(lambda: (compose.state("register") or {}).get("Status") == "exited", 180,
@@ -649,11 +656,26 @@ def main():
         # down without -v, then up again: keys, genesis and chains are in the volumes; the
         # killed primary comes back, catches up, and proves every reading too.
         compose("down", "-t", "10")
+        # A broker user with no password yet (as one added to BROKER_USERS after the first
+        # setup): setup makes one, 0600, and keeps the others' as they were.
+        compose("run", "--rm", "--no-deps", "--entrypoint", "mv", "setup",
+                "/conf/mqtt/agent-0.password", "/conf/mqtt/agent-0.password.old")
         compose("up", "-d", "--no-build", "setup", *vports, "f0")
         wait(lambda: (compose.state("setup") or {}).get("Status") == "exited", 120,
              "the setup service to finish again", lambda: compose.logs("setup"))
         t.check("nothing to do" in compose.logs("setup")[1],
                 "setup keeps the keys and genesis it made: %s" % (compose.logs("setup"),))
+        t.check("a password for each of agent-0 in" in compose.logs("setup")[1],
+                "setup makes a password for the user that had none: %s" %
+                (compose.logs("setup"),))
+        for user in ("devices", "agent-0"):
+            dk.docker("cp", compose.container("setup") + ":/conf/mqtt/%s.password" % user,
+                      os.path.join(tmp, "%s.password.again" % user))
+        again_pw = open(os.path.join(tmp, "devices.password.again")).read().strip()
+        mode = os.stat(os.path.join(tmp, "agent-0.password.again")).st_mode & 0o777
+        t.check(again_pw == password and mode == 0o600,
+                "setup kept devices' password (%s) and made agent-0's mode 0600 (%o)" %
+                (again_pw == password, mode))
         again = {}
 
         def caught_up():

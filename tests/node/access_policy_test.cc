@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -13,6 +14,7 @@
 #include "client/transport_security.h"
 #include "common/file_io.h"
 #include "common/tls_certs.h"
+#include "proto/consensus.grpc.pb.h"
 
 namespace provledger::node {
 namespace {
@@ -155,6 +157,64 @@ TEST_F(TransportFilesTest, NeedsAllThreeFilesOrInsecureAlone) {
   auto ok = client::LoadTransport(plain);
   ASSERT_TRUE(ok.ok());
   EXPECT_TRUE(ok->insecure);
+}
+
+// The Consensus service's view of its caller, as PbftOrderer's evidence lines name it.
+class WhoDelivered final : public provledger::v1::Consensus::Service {
+ public:
+  grpc::Status Deliver(grpc::ServerContext* ctx, const provledger::v1::Delivery*,
+                       provledger::v1::DeliveryAck*) override {
+    peer = AuthenticatedPeer(ctx);
+    return grpc::Status::OK;
+  }
+  std::string peer;
+};
+
+// Calls Deliver once on a server with `server_creds`, through `channel_creds`.
+std::string DeliveredBy(std::shared_ptr<grpc::ServerCredentials> server_creds,
+                        std::shared_ptr<grpc::ChannelCredentials> channel_creds) {
+  WhoDelivered service;
+  grpc::ServerBuilder b;
+  int port = 0;
+  b.AddListeningPort("127.0.0.1:0", server_creds, &port);
+  b.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+  if (port == 0) return "no server";
+  auto stub = provledger::v1::Consensus::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), channel_creds));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  provledger::v1::Delivery d;
+  d.set_sender(2);  // claimed: the certificate below names v1
+  provledger::v1::DeliveryAck ack;
+  grpc::Status s = stub->Deliver(&ctx, d, &ack);
+  server->Shutdown();
+  return s.ok() ? service.peer : "call failed: " + s.error_message();
+}
+
+TEST(AuthenticatedPeer, NamesTheCertificatesIdentityNotTheClaimedSender) {
+  EXPECT_EQ(AuthenticatedPeer(nullptr), "unauthenticated");
+  EXPECT_EQ(DeliveredBy(grpc::InsecureServerCredentials(), grpc::InsecureChannelCredentials()),
+            "unauthenticated");
+
+  auto ca = MakeCa("test-ca", 1);
+  ASSERT_TRUE(ca.ok()) << ca.status().ToString();
+  CertRequest server_req;
+  server_req.identity = Who(Role::kPeer, "v0");
+  server_req.hosts = {"127.0.0.1"};
+  auto server_cert = IssueCert(*ca, server_req);
+  CertRequest client_req;
+  client_req.identity = Who(Role::kPeer, "v1");
+  auto client_cert = IssueCert(*ca, client_req);
+  ASSERT_TRUE(server_cert.ok() && client_cert.ok());
+  grpc::SslServerCredentialsOptions so(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  so.pem_root_certs = ca->cert_pem;
+  so.pem_key_cert_pairs.push_back({server_cert->key_pem, server_cert->cert_pem});
+  grpc::SslCredentialsOptions co;
+  co.pem_root_certs = ca->cert_pem;
+  co.pem_private_key = client_cert->key_pem;
+  co.pem_cert_chain = client_cert->cert_pem;
+  EXPECT_EQ(DeliveredBy(grpc::SslServerCredentials(so), grpc::SslCredentials(co)), "v1");
 }
 
 }  // namespace

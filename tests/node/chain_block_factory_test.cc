@@ -535,19 +535,32 @@ TEST_F(ChainBlockFactoryTest, ADeviceRegisteredAboveTheSubmittersRegistryIsDecid
   RememberChecked(&cache, r, reg, *checked);
   EXPECT_EQ(cache.size(), 0u) << "an outcome left to the block is not kept";
 
+  // The outcome a strict check (DeviceCheck::kRefuse) made against the submitter's registry
+  // is kept: dev-9 refused there. It stands for that very registry only.
+  auto strict = ValidateBatch(genesis_, *reg, req.batch(), BatchLimits());
+  ASSERT_TRUE(strict.ok());
+  ASSERT_EQ(strict->records.size(), 1u);
+  ASSERT_EQ(strict->refused.size(), 1u);
+  RememberChecked(&cache, r, reg, *strict);
+  ASSERT_EQ(cache.size(), 1u);
+
+  // On the parent that registers dev-9 the registry is another: the cached refusal is not
+  // taken, and the block writes dev-9's record.
   auto p2 = f.Build(2, 0, p1->header_hash, {r});
   ASSERT_TRUE(p2.ok()) << p2.status().ToString();
+  EXPECT_EQ(cache.hits(), 0u) << "an outcome of another registry stood for the derivation";
   auto d = f.Materialize(p2->block);
   ASSERT_TRUE(d.ok());
   ASSERT_EQ(d->records.size(), 2u);
   EXPECT_EQ(d->records[1], Reading("dev-9", 1));
   EXPECT_TRUE(d->refused_records.empty());
 
-  // Built on a parent without the registration, the same request's dev-9 record is refused
-  // by the block, with the cache holding the submission's outcome for that very registry.
-  RememberChecked(&cache, r, reg, *checked);
+  // On a parent without the registration the registry is the submitter's: the cached
+  // outcome is taken, and it refuses dev-9 as the derivation itself would.
   auto p3 = f.Build(1, 1, zero, {r});
   ASSERT_TRUE(p3.ok()) << p3.status().ToString();
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.size(), 0u);
   auto d3 = f.Materialize(p3->block);
   ASSERT_TRUE(d3.ok());
   ASSERT_EQ(d3->records.size(), 1u);
@@ -556,7 +569,6 @@ TEST_F(ChainBlockFactoryTest, ADeviceRegisteredAboveTheSubmittersRegistryIsDecid
   const Status& why = d3->refused_records.begin()->second;
   EXPECT_EQ(why.code(), StatusCode::kPermissionDenied);
   EXPECT_NE(why.message().find("not registered"), std::string::npos) << why.ToString();
-  EXPECT_EQ(cache.hits(), 0u);
 }
 
 TEST_F(ChainBlockFactoryTest, ACachedOutcomeIsNotTakenForTheSameRecordsWithOtherPayloads) {
