@@ -1,33 +1,44 @@
-// MqttClient: the one wrapper around Eclipse Paho MQTT C++ (async client, MQTT v5). Paho
-// throws; this class catches everything and returns Status, so nothing escapes into our
-// threads. It reconnects on its own and subscribes again after every (re)connection.
+// MqttClient: the one wrapper around libmosquitto (MQTT v5), on a network thread of its own.
+// Every libmosquitto result becomes a Status; nothing throws. It reconnects on its own (backoff
+// 1 s doubling to 5 s) and subscribes again after a (re)connection whose session the broker
+// did not keep.
 //
-// Delivery: Paho C (MQTTProtocol_handlePublishes) runs `on_message` for a QoS 1 PUBLISH
-// on its receive thread, and sends the PUBACK only after `on_message` returns; there is no
-// manual acknowledgement. So whatever `on_message` has made durable before returning is
-// durable before the broker forgets the message; a message it only queued in memory is not.
+// Delivery timing: libmosquitto (handle__publish) queues the PUBACK of a QoS 1 PUBLISH as soon
+// as it has read it, BEFORE `on_message` runs, and there is no manual acknowledgement. So the
+// broker may forget a message before `on_message` has made it durable: a process killed in
+// between loses it (docs/RELIABILITY.md, finding 7). Nothing `on_message` does is durable
+// before the PUBACK.
 //
-// Thread rules: Publish/Subscribe from any thread. `on_message` runs on Paho's callback
-// thread, holding Paho's client lock (no other call into Paho proceeds meanwhile): it must
-// copy what it needs and return quickly (never block on the ledger or on another Paho call).
+// Publishing: a QoS 1 publish is copied and queued by libmosquitto (also while disconnected),
+// at most max_inflight unacknowledged on the wire; after a reconnect the unacknowledged ones
+// are sent again (DUP). Publishes not yet acknowledged are bounded by max_buffered.
+//
+// Thread rules: every method from any thread, except that `on_message` must not call the
+// methods that wait (Subscribe, PublishAndWait, WaitForPublishes, Disconnect): `on_message`
+// runs on the client's network thread, which is the one that would complete them. It must copy
+// what it needs and return quickly (while it runs, no acknowledgement is read and no keepalive
+// is sent). Publish/PublishTracked from `on_message` are fine (they never wait).
 #ifndef PROVLEDGER_COMMON_MQTT_CLIENT_H_
 #define PROVLEDGER_COMMON_MQTT_CLIENT_H_
 
 #include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "common/bytes.h"
 #include "common/status.h"
 
-namespace mqtt {
-class async_client;
-class delivery_token;
-}  // namespace mqtt
+struct mosquitto;
+struct mosquitto_message;
+struct mqtt5__property;
 
 namespace provledger {
 
@@ -51,15 +62,15 @@ struct MqttSecurity {
   std::string cert_file;  // PEM: our client certificate (optional; with key_file)
   std::string key_file;   // PEM: its private key, mode 0600
   std::string username;   // empty: none
-  std::string password;   // sent only with a username
+  std::string password;   // sent only with a username; never logged
 };
 
 struct MqttOptions {
-  std::string uri = "tcp://127.0.0.1:1883";
+  std::string uri = "tcp://127.0.0.1:1883";  // tcp:// mqtt:// ssl:// mqtts://, host:port
   MqttSecurity security;
   std::string client_id;      // empty: a random one
-  int max_inflight = 1000;    // QoS 1 messages in flight towards the broker
-  int max_buffered = 100000;  // publishes kept while disconnected
+  int max_inflight = 1000;    // QoS 1 messages in flight towards the broker (<= 65535)
+  int max_buffered = 100000;  // QoS 1 publishes kept beyond those (e.g. while disconnected)
   uint32_t connect_timeout_ms = 10000;
   // Keep the session at the broker across disconnects (clean start off, this expiry), so
   // QoS 1 messages published while we are down are delivered when we return. Needs a
@@ -67,8 +78,7 @@ struct MqttOptions {
   bool persistent_session = false;
   uint32_t session_expiry_s = 7 * 86400;
   // MQTT v5 Receive Maximum: QoS 1 messages the broker may have in flight towards us
-  // (0: the broker's default, 65535). Messages are acknowledged one at a time after
-  // on_message returns, so a small window keeps a SUBACK from queueing behind thousands.
+  // (0: 65535). A small window keeps a SUBACK from queueing behind thousands of messages.
   uint16_t receive_maximum = 0;
 };
 
@@ -83,75 +93,120 @@ StatusOr<MqttMessage> DecodeMessage(ByteView bytes);
 class PublishReceipt {
  public:
   enum class State {
-    kPending,    // handed to Paho, no acknowledgement yet (it resends it after a reconnect)
+    kPending,    // queued or on the wire, no acknowledgement yet (resent after a reconnect)
     kDelivered,  // QoS 1: the broker acknowledged it (PUBACK, success reason); QoS 0: written
-    kFailed,     // Paho gave up on it (e.g. it discarded its session state when the broker
-                 // had lost the session) or the broker refused it: publish it again
+    kRefused,    // the broker answered with a PUBACK reason >= 0x80 (e.g. 0x87 not
+                 // authorized by its ACL): permanent, publishing it again gets the same answer
+    kFailed,     // never acknowledged and no longer pending (the client was disconnected
+                 // with it in flight): publish it again
   };
   // Never blocks.
   State state() const;
+  // The PUBACK reason code once kDelivered or kRefused (0 before).
+  int reason_code() const;
 
  private:
   friend class MqttClient;
-  std::shared_ptr<mqtt::delivery_token> token_;
+  struct Cell {
+    std::atomic<int> state{static_cast<int>(State::kPending)};
+    std::atomic<int> reason{0};
+  };
+  std::shared_ptr<Cell> cell_;  // null: never handed over (reads kFailed)
 };
 
 class MqttClient {
  public:
   using MessageHandler = std::function<void(MqttMessage)>;
 
-  // Connects (waiting up to connect_timeout_ms for the first connection); kUnavailable if
-  // the broker cannot be reached. Subscriptions made later are restored after reconnects.
+  // Connects (waiting up to connect_timeout_ms for the first CONNACK); kUnavailable if the
+  // broker cannot be reached, refuses the TLS handshake or refuses the CONNECT (the first
+  // failed attempt ends it); kInvalidArgument for a bad URI or TLS files on a plaintext URI.
   static StatusOr<std::unique_ptr<MqttClient>> Connect(const MqttOptions& options,
                                                        MessageHandler on_message);
   ~MqttClient();
   MqttClient(const MqttClient&) = delete;
   MqttClient& operator=(const MqttClient&) = delete;
 
-  // Subscribes `filter` at `qos` (waits for the SUBACK). No-local is off.
+  // Subscribes `filter` at `qos` (waits up to 10 s for the SUBACK). No-local is off.
   Status Subscribe(const std::string& filter, int qos);
   // Subscribes every filter at `qos` in one SUBSCRIBE and waits for its SUBACK; kUnavailable
   // once timeout_ms pass with neither the SUBACK nor a delivered message (a resumed session's
-  // backlog comes before the SUBACK, and a slow consumer may take long over it). No-local is off.
+  // backlog comes before the SUBACK, and a slow consumer may take long over it), and in any
+  // case after 10 x timeout_ms; kPermissionDenied when the broker refuses a filter. While
+  // disconnected the subscription is sent at the next connection (and waited for). Kept for
+  // every later reconnection either way. No-local is off.
   Status Subscribe(const std::vector<std::string>& filters, int qos, uint32_t timeout_ms);
-  // Queues a publish; returns once Paho has taken it (not when the broker acknowledged).
+  // Queues a publish (copied); returns once libmosquitto has it, not when the broker
+  // acknowledged it. kResourceExhausted when max_inflight + max_buffered publishes are
+  // unacknowledged; kUnavailable for a QoS 0 publish while disconnected.
   Status Publish(const std::string& topic, const std::string& payload, int qos, bool retained,
                  const UserProperties& props = {});
   // Queues a publish like Publish and returns its receipt, to learn whether the broker
-  // acknowledged this very message (WaitForPublishes cannot tell a dropped one).
+  // acknowledged or refused this very message.
   StatusOr<PublishReceipt> PublishTracked(const std::string& topic, const std::string& payload,
                                           int qos, bool retained, const UserProperties& props = {});
   // Publishes and waits until the broker acknowledged it (QoS 1) or it was written (QoS 0).
+  // kPermissionDenied when the broker refused it, kDeadlineExceeded after timeout_ms.
   Status PublishAndWait(const std::string& topic, const std::string& payload, int qos,
                         bool retained, const UserProperties& props = {},
                         uint32_t timeout_ms = 10000);
-  bool connected() const;
+  bool connected() const { return connected_.load(); }
   uint64_t reconnects() const { return reconnects_.load(); }
-  // Waits until no publish handed to Paho is pending (acknowledged by the broker, written,
-  // or given up by Paho: a dropped publish counts as done here; use PublishTracked to
-  // tell), up to timeout_ms. kDeadlineExceeded naming how many are pending.
+  // Waits until no publish is pending (acknowledged, refused or written), up to timeout_ms.
+  // kDeadlineExceeded naming how many are pending.
   Status WaitForPublishes(uint32_t timeout_ms);
-  // Disconnects cleanly (waits for in-flight publishes up to timeout_ms) and stops
-  // reconnecting. When it returns, an `on_message` call in progress has returned and no
-  // other starts: the owner may free what `on_message` uses. Never call it from
-  // `on_message`. Idempotent.
+  // Waits for in-flight publishes up to timeout_ms, disconnects cleanly and stops the
+  // network thread (no more reconnects). Publishes still pending read kFailed afterwards.
+  // When it returns, an `on_message` call in progress has returned and no other starts: the
+  // owner may free what `on_message` uses. Never call it from `on_message`. Idempotent.
   void Disconnect(uint32_t timeout_ms = 2000);
 
  private:
+  struct Subscription {
+    std::vector<std::string> filters;
+    int qos = 1;
+    std::vector<int> mids;   // of the SUBSCRIBEs sent and not answered yet
+    bool confirmed = false;  // SUBACK'd in the current session
+    bool refused = false;
+  };
+
   MqttClient() = default;
-  void Resubscribe();
+  StatusOr<PublishReceipt> Enqueue(const std::string& topic, const std::string& payload, int qos,
+                                   bool retained, const UserProperties& props);
+  void Loop();
+  bool TryConnect();                       // network thread
+  void SendSubscription(Subscription* s);  // mu_ held
+
+  // libmosquitto callbacks (network thread).
+  static void OnConnect(mosquitto*, void* self, int rc, int flags, const mqtt5__property*);
+  static void OnDisconnect(mosquitto*, void* self, int rc, const mqtt5__property*);
+  static void OnPublish(mosquitto*, void* self, int mid, int rc, const mqtt5__property*);
+  static void OnSubscribe(mosquitto*, void* self, int mid, int count, const int* granted,
+                          const mqtt5__property*);
+  static void OnMessage(mosquitto*, void* self, const mosquitto_message* m,
+                        const mqtt5__property* props);
 
   MqttOptions options_;
-  std::unique_ptr<mqtt::async_client> client_;
+  std::string host_;
+  int port_ = 1883;
+  mosquitto* mosq_ = nullptr;
+  mqtt5__property* connect_props_ = nullptr;  // sent with every CONNECT
   MessageHandler on_message_;
-  std::mutex mu_;
-  std::vector<std::pair<std::string, int>> subscriptions_;  // guarded by mu_
+  std::thread thread_;
+  std::atomic<bool> stop_{false};     // ends the network thread
+  std::atomic<bool> closing_{false};  // Disconnect called
+  std::atomic<bool> connected_{false};
   std::atomic<uint64_t> reconnects_{0};
-  std::atomic<bool> closing_{false};
-  // Held by Paho's thread while it runs on_message_; Disconnect takes it to stop delivery.
-  std::mutex deliver_mu_;
-  bool delivery_stopped_ = false;       // guarded by deliver_mu_
   std::atomic<uint64_t> delivered_{0};  // messages handed to on_message_
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // any change below
+  std::vector<Subscription> subscriptions_;
+  std::unordered_map<int, std::shared_ptr<PublishReceipt::Cell>> pending_;  // by mid
+  std::unordered_map<int, int> early_acks_;      // mid -> reason, acked before Enqueue recorded it
+  std::unordered_map<int, bool> early_subacks_;  // mid -> refused, before Subscribe recorded it
+  int attempts_failed_ = 0;                      // failed attempts since the last CONNACK
+  std::string last_error_;
 };
 
 }  // namespace provledger

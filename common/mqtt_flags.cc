@@ -29,7 +29,7 @@ StatusOr<MqttSecurity> BrokerSecurityFromFlags() {
     return InvalidArgumentError("--broker_cert and --broker_key go together");
   }
   if (!s.key_file.empty()) {
-    // Paho reads the key itself; its mode is checked here as every key's is.
+    // libmosquitto reads the key itself; its mode is checked here as every key's is.
     PL_ASSIGN_OR_RETURN(Bytes key, ReadPrivateFile(s.key_file, "broker key file"));
     Wipe(&key);
   }

@@ -224,9 +224,8 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
     LogWarn("sessions_not_shared")
         .Kv("detail", "no --share_secret: MACed devices must agree keys with every bridge");
   }
-  for (const std::string& f :
-       {p + "/+/key", p + "/+/data/+", p + "/+/integrity", p + "/+/update/status",
-        p + "/+/account"}) {
+  for (const std::string& f : {p + "/+/key", p + "/+/data/+", p + "/+/integrity",
+                               p + "/+/update/status", p + "/+/account"}) {
     filters.push_back(share + f);
   }
   // One SUBSCRIBE: after a restart its SUBACK comes behind the backlog the broker kept.
@@ -289,6 +288,7 @@ BridgeStats Bridge::stats() const {
   s.shared_sessions = pipeline_ ? pipeline_->shared_sessions() : 0;
   s.appraised = pipeline_ ? pipeline_->appraised() : 0;
   s.answers_not_queued = publisher_ ? publisher_->not_queued() : 0;
+  s.answers_refused = publisher_ ? publisher_->refused() : 0;
   return s;
 }
 
@@ -300,10 +300,10 @@ void Bridge::OnMessage(MqttMessage msg) {
   auto topic = device_protocol::ParseDeviceTopic(options_.verifier.topic_prefix, msg.topic);
   const char* refusal = "the bridge is overloaded; send the reading again";
   if (room) {
-    // Paho sends the PUBACK when this returns: a message that may become a record is on
-    // disk first (readings, install and integrity reports). Key requests are retried by
-    // devices, and a message too large or without a valid header is refused for sure (cheap checks
-    // that keep a flood of garbage from costing an fsync each).
+    // A message that may become a record is on disk before it goes on (the client queued
+    // its PUBACK already, mqtt_client.h) (readings, install and integrity reports). Key requests
+    // are retried by devices, and a message too large or without a valid header is refused for sure
+    // (cheap checks that keep a flood of garbage from costing an fsync each).
     uint64_t key = 0;
     const bool keep = topic.ok() && !msg.retained && msg.qos >= 1 &&
                       (topic->kind == device_protocol::TopicKind::kData ||
@@ -332,8 +332,8 @@ void Bridge::OnMessage(MqttMessage msg) {
       msg = std::move(in.msg);  // closed by Stop: answered below
     }
   }
-  // Full (or not storable): never block Paho's thread and never hold more than the limits
-  // in memory. The device is told (`internal`: nothing recorded, send it again) and the
+  // Full (or not storable): never block the MQTT client's network thread and never hold more than
+  // the limits in memory. The device is told (`internal`: nothing recorded, send it again) and the
   // drop is counted.
   dropped_.fetch_add(1);
   if (!topic.ok() || msg.retained) return;

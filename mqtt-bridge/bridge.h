@@ -1,7 +1,7 @@
 // Bridge: wires the parts of the MQTT bridge and holds none of their logic:
-//   MqttClient, the consumer connection (Paho callback, OnMessage: a reading or install
-//      report is written to the Intake, one synced write, before the callback returns, so
-//      Paho's PUBACK follows durability; then it goes into the pipeline's bounded inbox)
+//   MqttClient, the consumer connection (its network thread's callback, OnMessage: a reading
+//      or install report is written to the Intake, one synced write, before the callback
+//      returns; the PUBACK was queued before it, mqtt_client.h; then into the bounded inbox)
 //   -> ReadingPipeline, the verify thread (ReadingVerifier, PolicyFilter, the integrity
 //      appraisal against LedgerPolicyDirectory's policies into IntegrityTracker; builds records;
 //      one synced Outbox batch per chunk with replay windows, policy state and the chunk's
@@ -72,7 +72,7 @@ struct BridgeOptions {
   // A short batch leaves once the batch in flight is answered, or after this long (BatchCut).
   uint32_t batch_timeout_ms = 100;
   size_t submit_workers = 4;                // batches in flight towards the ledger, at most
-  size_t inbox_capacity = 200000;           // messages between Paho and the verifier ...
+  size_t inbox_capacity = 200000;           // messages between the MQTT client and the verifier ...
   size_t inbox_capacity_bytes = 256 << 20;  // ... and their bytes; beyond: `internal`, counted
   uint32_t registry_refresh_ms = 1000;
   uint32_t stats_interval_ms = 10000;
@@ -86,8 +86,8 @@ struct BridgeOptions {
   // after the next Start).
   uint32_t drain_timeout_ms = 10000;
   // Before the PUBACK a reading is synced to disk (survives a power loss; one fsync per
-  // reading on Paho's thread bounds the intake rate). false: only written to RocksDB's WAL
-  // (survives the bridge process dying, not the machine) and synced with the next batch.
+  // reading on the MQTT client's thread bounds the intake rate). false: only written to RocksDB's
+  // WAL (survives the bridge process dying, not the machine) and synced with the next batch.
   bool intake_sync = true;
   // Publish the newest recorded firmware manifest of each vendor and model, retained, on
   // update/code of each of its devices (FirmwarePublisher), polled every registry_refresh_ms.
@@ -109,6 +109,7 @@ struct BridgeStats {
   uint64_t appraised = 0;           // integrity reports appraised
   uint64_t ledger_refused = 0;      // readings the ledger refused for good, answered and dropped
   uint64_t answers_not_queued = 0;  // answers the full answer queue did not take (logged)
+  uint64_t answers_refused = 0;     // answers the broker refused (settled, logged)
 };
 
 class Bridge {
@@ -134,8 +135,8 @@ class Bridge {
   // Queues an answer for the AnswerPublisher (QoS 1). `settles`: outbox keys the answer
   // settles, removed only after the broker acknowledged it, so a bridge killed with answers
   // still in memory answers those readings again after its restart. Waits for room in the
-  // answer queue up to drain_timeout_ms, except on Paho's thread (`may_wait` false), which
-  // never blocks; an answer not queued is counted and logged by the publisher.
+  // answer queue up to drain_timeout_ms, except on the MQTT client's thread (`may_wait` false),
+  // which never blocks; an answer not queued is counted and logged by the publisher.
   void Publish(const std::string& topic, const std::string& json, bool retained = false,
                std::vector<uint64_t> settles = {}, bool may_wait = true);
 

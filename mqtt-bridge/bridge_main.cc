@@ -50,7 +50,7 @@ ABSL_FLAG(uint64_t, max_batch_records, 1000, "records per submitted batch");
 ABSL_FLAG(uint64_t, max_batch_bytes, 16777216, "bytes per submitted batch (>= 1 record)");
 ABSL_FLAG(uint64_t, batch_timeout_ms, 100,
           "a short batch waits at most this long for the batch in flight to be answered");
-ABSL_FLAG(uint64_t, inbox_capacity, 200000, "messages between Paho and the verifier");
+ABSL_FLAG(uint64_t, inbox_capacity, 200000, "messages between the MQTT client and the verifier");
 ABSL_FLAG(uint64_t, inbox_capacity_bytes, 268435456, "... and their bytes");
 ABSL_FLAG(uint64_t, submit_workers, 4, "batches in flight towards the ledger, at most");
 ABSL_FLAG(uint64_t, registry_refresh_ms, 1000, "registry refresh period");
@@ -152,6 +152,9 @@ std::unique_ptr<metrics::ScopedCallbacks> RegisterBridgeStats(const Bridge* b) {
        &BridgeStats::appraised},
       {"provledger_bridge_answers_not_queued_total",
        "Answers the full answer queue did not take (logged).", &BridgeStats::answers_not_queued},
+      {"provledger_bridge_answers_refused_total",
+       "Answers the broker refused (PUBACK >= 0x80, e.g. its ACL): settled, not sent again.",
+       &BridgeStats::answers_refused},
   };
   for (const Stat& st : kCounters) {
     cb->Add(st.name, st.help, metrics::MetricType::kCounter,

@@ -1,6 +1,6 @@
 // Intake: the messages the bridge took from the broker and has not yet verified, on disk in
-// their own RocksDB (<data_dir>/intake). Paho sends a message's PUBACK when the MQTT callback
-// returns (mqtt_client.h), so the callback Put()s the message here first.
+// their own RocksDB (<data_dir>/intake). The callback Put()s the message here first; the MQTT
+// client has queued its PUBACK already (mqtt_client.h), so a crash in between loses it.
 //
 // A message is taken care of once the verify thread has written what became of it to the
 // Outbox (whose batch records the highest intake key it covers, Outbox::IntakeWatermark) or

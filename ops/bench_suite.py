@@ -416,7 +416,7 @@ def profile_text(data, name, seconds, cap):
     top = perf_lines(data, "--no-children", "--sort", "dso,symbol")
     dso = perf_lines(data, "--no-children", "--sort", "dso", limit=12)
     ours = perf_lines(data, "--children", "--sort", "symbol",
-                      keep=r"provledger::|mqtt::async_client::on_message", limit=25)
+                      keep=r"provledger::|mosquitto_loop", limit=25)
     text = ("# perf record -g -p <%s> for %d s under mqtt_load --mode=mac at full speed, "
             "4 validators\n# %s\n\n"
             "## top 30 symbols, self time (perf report --stdio --no-children --sort dso,symbol)\n"

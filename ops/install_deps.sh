@@ -3,8 +3,8 @@
 # --build: only what building needs (ops/Dockerfile's build stage), not the test tools.
 set -eu
 PKGS="bazel-bootstrap bazel-platforms bazel-rules-java libgrpc++-dev libabsl-dev protobuf-compiler-grpc
-  libprotobuf-dev protobuf-compiler librocksdb-dev libsecp256k1-dev libpaho-mqttpp-dev
-  libpaho-mqtt-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
+  libprotobuf-dev protobuf-compiler librocksdb-dev libsecp256k1-dev
+  libssl-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   mosquitto mosquitto-clients openssl python3 iproute2 nftables
   softhsm2 libp11-kit-dev opensc libre2-dev libcivetweb-dev libmosquitto-dev"
 # tests/integration:compose_test runs ops/docker-compose.yml on a dockerd it starts itself;

@@ -415,15 +415,14 @@ def sc_slow_link(ctx, name):
 
 # ---------------------------------------------------------------------------------- resource
 def check_device_session(ctx, name, summary):
-    """Names a known defect of Paho C (1.3.12, still in 1.3.15; docs/RELIABILITY.md, fault
-    suite finding 2): a QoS 1 publish whose first write fails as the broker goes away keeps
-    an in-flight copy whose topic and payload Paho has already freed; after every reconnect
-    it resends that garbage, Mosquitto closes the connection as `malformed packet`, and the
-    client loops reconnecting."""
+    """A device client disconnected for malformed packets after a broker restart fails the
+    scenario. Paho C (used until 2026-12-03; docs/RELIABILITY.md, fault suite finding 2)
+    resent a QoS 1 publish from freed memory after a failed first write; the libmosquitto
+    client that replaced it must never show it."""
     log = open(os.path.join(ctx.root, "mosquitto.log"), errors="replace").read()
     loops = log.count("Client pl-%s disconnected due to malformed packet" % name)
     t.check(not (summary and summary["unanswered"] and loops),
-            "%s: KNOWN ISSUE (Paho C resends a freed publish, refused as malformed): the device's "
+            "%s: no malformed-packet disconnects (Paho C's freed-publish resend, fixed): the device's "
             "client was disconnected %d times for a malformed packet after the restart and "
             "left %d readings unanswered" % (name, loops, summary and summary["unanswered"]))
 

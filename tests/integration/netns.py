@@ -295,7 +295,10 @@ class Tap:
         self.broker = broker
         self.proc = t.spawn(["stdbuf", "-oL", shutil.which("mosquitto_sub") or "mosquitto_sub",
                              "-h", "127.0.0.1", "-p", str(broker.port), "-V", "5",
-                             "-q", "1", "-t", "devices/#", "-F", "%U|%j"],
+                             "-q", "1", "-t", "devices/#", "-F", "%U|%j",
+                             # A kept session: answers the bridge resends right after a broker
+                             # restart, before this client is back, wait for it at the broker.
+                             "-c", "-i", "pl-tap-%s-%d" % (name, os.getpid()), "-x", "3600"],
                             stdout=open(self.path, "w"), stderr=subprocess.STDOUT)
         time.sleep(0.5)  # subscribed before the devices start
 

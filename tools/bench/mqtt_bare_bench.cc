@@ -16,7 +16,7 @@
 // readings' topics and counts them; every payload begins with its send time (steady clock,
 // ns), so the subscriber measures publish-to-receive latency. --window=W holds publishing
 // while W messages are published but not yet received (0: never, as device_sim): flooding
-// Paho's queue with thousands of unsent messages costs it throughput.
+// the client's queue with thousands of unsent messages costs it throughput.
 //
 // Prints one JSON line: {"devices","count","published","received","publish_rate","rate",
 // "p50","p95","p99","max"} (rates in messages/s, latencies in ms).

@@ -16,7 +16,7 @@
 namespace provledger::device_sim {
 namespace {
 
-// Answers as they arrive from Paho's thread.
+// Answers as they arrive from the MQTT client's thread.
 class Inbox {
  public:
   void Put(MqttMessage m) {

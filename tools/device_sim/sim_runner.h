@@ -3,7 +3,7 @@
 // readings, resends after `no_session`), feeds every answer into one AckTracker, and
 // waits until every reading is answered or --ack_timeout_ms passes after the last publish.
 //
-// Threads (all owned by Run()): the Paho callback copies answers into a bounded queue; one
+// Threads (all owned by Run()): the MQTT client's callback copies answers into a bounded queue; one
 // answer worker parses them, updates the tracker and posts key replies and resend requests
 // to the owning publisher's inbox; publisher workers own their devices' state. The tracker
 // is the one shared object, guarded by a mutex never held across I/O.
