@@ -129,7 +129,7 @@ TEST(RunWithRetries, GivesUpAtTheBudgetNamingEveryNodesLastError) {
   EXPECT_GE(clock.now, 5000u);
   EXPECT_LE(clock.now, 5000u + 50u);
   EXPECT_GT(calls, 6);
-  const std::string& m = r.status().message();
+  const std::string m = r.status().message();  // status() returns a copy
   EXPECT_NE(m.find("within 4000 ms"), std::string::npos) << m;
   EXPECT_NE(m.find("a:1: UNAVAILABLE down"), std::string::npos) << m;
   EXPECT_NE(m.find("b:2: DEADLINE_EXCEEDED slow"), std::string::npos) << m;
