@@ -25,57 +25,56 @@ StatusOr<std::unique_ptr<LedgerClient>> LedgerClient::Create(
 }
 
 template <typename Req, typename Resp>
-StatusOr<Resp> LedgerClient::Call(const Req& req, Method<Req, Resp> method, uint32_t timeout_ms) {
-  Status last = UnavailableError("no node answered");
-  const size_t n = stubs_.size();
+StatusOr<Resp> LedgerClient::Call(const Req& req, Method<Req, Resp> method, uint32_t timeout_ms,
+                                  CallKind kind) {
+  Resp resp;
+  Status first_error = OkStatus();  // the preferred node's, for the switch's log line
   const size_t start = preferred_.load();
-  for (size_t k = 0; k < n; ++k) {
-    const size_t i = (start + k) % n;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
-    Resp resp;
-    grpc::Status s = (stubs_[i].get()->*method)(&ctx, req, &resp);
-    if (s.ok()) {
-      size_t expected = start;
-      // Logged once per move, by the call that made it.
-      if (i != start && preferred_.compare_exchange_strong(expected, i)) {
-        LogWarn("ledger_node_switched")
-            .Kv("from", addresses_[start])
-            .Kv("to", addresses_[i])
-            .Kv("err", last.ToString());
-      }
-      return resp;
-    }
-    last =
-        Status(static_cast<StatusCode>(s.error_code()), addresses_[i] + ": " + s.error_message());
-    // Only a node that could not answer is worth skipping; a refusal is the answer.
-    if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
-        s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
-      return last;
-    }
+  auto answered = RunWithRetries(
+      addresses_, start, kind, timeout_ms, options_.retry, RetryClock::Steady(),
+      [&](size_t i, uint32_t t) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(t));
+        resp.Clear();
+        grpc::Status s = (stubs_[i].get()->*method)(&ctx, req, &resp);
+        if (s.ok()) return OkStatus();
+        Status err(static_cast<StatusCode>(s.error_code()), s.error_message());
+        if (first_error.ok()) first_error = err.Annotate(addresses_[i]);
+        return err;
+      });
+  if (!answered.ok()) return answered.status();
+  const size_t i = *answered;
+  size_t expected = start;
+  // Logged once per move, by the call that made it.
+  if (i != start && preferred_.compare_exchange_strong(expected, i)) {
+    LogWarn("ledger_node_switched")
+        .Kv("from", addresses_[start])
+        .Kv("to", addresses_[i])
+        .Kv("err", first_error.ToString());
   }
-  return last;
+  return resp;
 }
 
 StatusOr<v1::SubmitResponse> LedgerClient::Submit(const v1::SignedBatch& batch) {
   v1::SubmitRequest req;
   *req.mutable_batch() = batch;
-  return Call<v1::SubmitRequest, v1::SubmitResponse>(req, &v1::Ledger::Stub::Submit,
-                                                     options_.timeout_ms);
+  return Call<v1::SubmitRequest, v1::SubmitResponse>(
+      req, &v1::Ledger::Stub::Submit, options_.timeout_ms,
+      batch.records_size() > 1 ? CallKind::kBatchOfMany : CallKind::kWrite);
 }
 
 StatusOr<v1::SubmitResponse> LedgerClient::SubmitRegistry(const std::string& tx) {
   v1::SubmitRegistryRequest req;
   req.set_tx(tx);
   return Call<v1::SubmitRegistryRequest, v1::SubmitResponse>(req, &v1::Ledger::Stub::SubmitRegistry,
-                                                             options_.timeout_ms);
+                                                             options_.timeout_ms, CallKind::kWrite);
 }
 
 StatusOr<v1::SubmitResponse> LedgerClient::SubmitFirmware(const std::string& record) {
   v1::SubmitFirmwareRequest req;
   req.set_record(record);
   return Call<v1::SubmitFirmwareRequest, v1::SubmitResponse>(req, &v1::Ledger::Stub::SubmitFirmware,
-                                                             options_.timeout_ms);
+                                                             options_.timeout_ms, CallKind::kWrite);
 }
 
 StatusOr<v1::FirmwareListing> LedgerClient::Firmware(const v1::FirmwareQuery& q) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "client/channel_options.h"
+#include "client/retry_policy.h"
 #include "common/status.h"
 #include "proto/ledger.grpc.pb.h"
 
@@ -33,6 +34,10 @@ struct ClientOptions {
   // consensus: short means a node that does not answer is left sooner.
   uint32_t read_timeout_ms = 0;
   KeepaliveOptions keepalive;
+  // Retrying transient failures across the nodes (client/retry_policy.h). The default, a
+  // budget of 0, makes one pass (callers with their own retry loop, like the bridge, keep
+  // it); ledgerctl retries until its --timeout_ms.
+  RetryOptions retry;
 };
 
 class LedgerClient {
@@ -42,7 +47,8 @@ class LedgerClient {
                                                         ClientOptions options = {});
 
   // Each call returns the node's answer, or its gRPC status as our Status (same codes, the
-  // message prefixed with the address). kUnavailable after every address failed.
+  // message prefixed with the address). kUnavailable after every address failed; with a
+  // retry budget, the last code after it ran out, naming every node's last error.
   StatusOr<provledger::v1::SubmitResponse> Submit(const provledger::v1::SignedBatch& batch);
   StatusOr<provledger::v1::SubmitResponse> SubmitRegistry(const std::string& tx);
   StatusOr<provledger::v1::NodeStatus> GetStatus();
@@ -72,10 +78,11 @@ class LedgerClient {
   template <typename Req, typename Resp>
   using Method = grpc::Status (provledger::v1::Ledger::Stub::*)(grpc::ClientContext*, const Req&,
                                                                 Resp*);
-  // Calls `method` on the preferred node with a deadline of `timeout_ms`, failing over to the
-  // next on UNAVAILABLE or DEADLINE_EXCEEDED.
+  // Calls `method` from the preferred node on, with a deadline of `timeout_ms` per attempt,
+  // under options_.retry (RunWithRetries) for a call of `kind`.
   template <typename Req, typename Resp>
-  StatusOr<Resp> Call(const Req& req, Method<Req, Resp> method, uint32_t timeout_ms);
+  StatusOr<Resp> Call(const Req& req, Method<Req, Resp> method, uint32_t timeout_ms,
+                      CallKind kind = CallKind::kRead);
   uint32_t read_timeout_ms() const {
     return options_.read_timeout_ms > 0 ? options_.read_timeout_ms : options_.timeout_ms;
   }

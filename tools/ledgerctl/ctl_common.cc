@@ -1,5 +1,6 @@
 #include "tools/ledgerctl/ctl_common.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -13,7 +14,10 @@
 ABSL_FLAG(bool, json, false, "machine-readable output (every command)");
 ABSL_FLAG(std::string, node, "127.0.0.1:7000",
           "node(s) to ask, HOST:PORT[,HOST:PORT...]; the next one is tried when one fails");
-ABSL_FLAG(uint64_t, timeout_ms, 30000, "deadline of each call to a node, in ms");
+ABSL_FLAG(uint64_t, timeout_ms, 30000,
+          "how long each request to the ledger may take, in ms: a transient failure "
+          "(UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED) is retried on the "
+          "--node addresses, with backoff, until then; a refusal is never retried");
 ABSL_FLAG(std::string, genesis, "",
           "genesis FILE: the chain id, and the validator keys proofs are checked against");
 ABSL_FLAG(std::string, out, "", "FILE to write");
@@ -32,6 +36,9 @@ ABSL_FLAG(std::string, payload, "",
           "readings' payload TEXT (default: a made-up temperature)");
 
 namespace provledger::tools {
+namespace {
+constexpr uint32_t kReadAttemptMs = 10000;
+}  // namespace
 
 StatusOr<int> Done(Status s) {
   if (!s.ok()) return s;
@@ -44,7 +51,13 @@ StatusOr<std::unique_ptr<client::LedgerClient>> Connect(const Ctx& c) {
   PL_RETURN_IF_ERROR(client::ConfigureTransportFromFlags("ledgerctl"));
   const std::vector<std::string> addrs = SplitFlagList(absl::GetFlag(FLAGS_node));
   client::ClientOptions o;
-  o.timeout_ms = static_cast<uint32_t>(absl::GetFlag(FLAGS_timeout_ms));
+  const uint32_t budget = static_cast<uint32_t>(absl::GetFlag(FLAGS_timeout_ms));
+  // A submission waits for its commit: it may take the whole budget. A read is answered at
+  // once by a node that is up: a slow one is left sooner for the next.
+  o.timeout_ms = budget;
+  o.read_timeout_ms = std::min<uint32_t>(budget, kReadAttemptMs);
+  o.retry.budget_ms = budget;
+  o.retry.on_retry = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   return client::LedgerClient::Create(addrs, o);
 }
 
@@ -140,8 +153,11 @@ Status SubmitAdminOp(const Ctx& c, provledger::v1::RegistryOp op, const std::str
     for (const auto& [k, v] : extra.members()) o.Set(k, v);
     PrintJson(o);
   } else {
-    std::printf("%s: committed at height %llu as record %s\n", what.c_str(),
-                static_cast<unsigned long long>(r.height()), HexEncode(r.record_id()).c_str());
+    std::printf("%s: committed at height %llu as record %s%s\n", what.c_str(),
+                static_cast<unsigned long long>(r.height()), HexEncode(r.record_id()).c_str(),
+                r.outcome() == provledger::v1::RecordResult::DUPLICATE
+                    ? " (already on the ledger: an earlier attempt committed it)"
+                    : "");
   }
   return OkStatus();
 }
@@ -158,7 +174,13 @@ StatusOr<provledger::v1::RecordResult> SignAndSubmitAdminOp(const Ctx& c,
   PL_ASSIGN_OR_RETURN(auto cl, Connect(c));
   PL_ASSIGN_OR_RETURN(provledger::v1::SubmitResponse resp, cl->SubmitRegistry(tx));
   if (resp.results_size() != 1) return InternalError("node answered with no result");
-  return resp.results(0);
+  const provledger::v1::RecordResult& r = resp.results(0);
+  if (r.outcome() == provledger::v1::RecordResult::REFUSED) {
+    const StatusCode code =
+        r.code() != 0 ? static_cast<StatusCode>(r.code()) : StatusCode::kInternal;
+    return Status(code, "refused: " + r.reason());
+  }
+  return r;
 }
 
 }  // namespace provledger::tools

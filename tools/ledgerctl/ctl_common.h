@@ -90,7 +90,9 @@ StatusOr<int> Done(Status s);
 
 void PrintJson(const JsonValue& v);
 
-// A client for --node (a comma-separated list) with --timeout_ms.
+// A client for --node (a comma-separated list) that retries each request's transient
+// failures across the nodes until --timeout_ms (client/retry_policy.h), telling each retry
+// on stderr.
 StatusOr<std::unique_ptr<client::LedgerClient>> Connect(const Ctx& c);
 
 // Signs `op` with --admin_key for the chain of --genesis (its chain id and a fresh nonce

@@ -4,6 +4,7 @@
 // racing changes cannot both apply; it is in force above E(h) = 16 * (h / 16 + 4) when it
 // commits at height h.
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,39 @@ StatusOr<int> CmdList(const Ctx& c) {
   return 0;
 }
 
+// The height of a recorded change to the set `digest` committed above `height`, if any.
+std::optional<uint64_t> CommittedSince(const Ctx& c, uint64_t height, const Bytes& digest) {
+  auto cl = Connect(c);
+  if (!cl.ok()) return std::nullopt;
+  auto listing = (*cl)->Validators();
+  if (!listing.ok()) return std::nullopt;
+  for (const auto& s : listing->sets()) {
+    if (s.committed_height() > height && s.digest() == digest) return s.committed_height();
+  }
+  return std::nullopt;
+}
+
+Status ReportAlreadyApplied(const Ctx& c, uint64_t h, const ledger::ValidatorSet& next,
+                            const std::string& what) {
+  const uint64_t end = ledger::EpochEndFor(h);
+  if (c.json) {
+    JsonValue o = JsonValue::Object();
+    o.Set("height", JsonValue::Int(h));
+    o.Set("in_force_above", JsonValue::Int(end));
+    o.Set("applied", JsonValue::Bool(true));
+    o.Set("already_committed", JsonValue::Bool(true));
+    o.Set("set", SetToJson(next));
+    PrintJson(o);
+  } else {
+    std::printf(
+        "%s: committed at height %llu (already on the ledger: an earlier attempt committed "
+        "it)\nthe new set (%zu validators, quorum %zu) is in force above height %llu\n",
+        what.c_str(), static_cast<unsigned long long>(h), next.n(), next.quorum(),
+        static_cast<unsigned long long>(end));
+  }
+  return OkStatus();
+}
+
 // Submits the change from the newest set to `members` and tells when it takes effect.
 Status SubmitChange(const Ctx& c, const NodeView& nv, std::vector<ledger::Validator> members,
                     const std::string& what) {
@@ -106,7 +140,15 @@ Status SubmitChange(const Ctx& c, const NodeView& nv, std::vector<ledger::Valida
   auto* sv = op.mutable_set_validators();
   sv->set_base_set_digest(base.Digest());
   next.ToEntries(sv->mutable_validators());
-  PL_ASSIGN_OR_RETURN(v1::RecordResult r, SignAndSubmitAdminOp(c, op));
+  auto submitted = SignAndSubmitAdminOp(c, op);
+  if (!submitted.ok() && submitted.status().code() == StatusCode::kFailedPrecondition) {
+    // A retried submission whose earlier attempt committed (its answer lost) is refused as
+    // based on an overtaken set: the change itself is there.
+    if (auto h = CommittedSince(c, nv.height, next.Digest())) {
+      return ReportAlreadyApplied(c, *h, next, what);
+    }
+  }
+  PL_ASSIGN_OR_RETURN(v1::RecordResult r, std::move(submitted));
   const uint64_t end = ledger::EpochEndFor(r.height());
   // A change whose base was overtaken commits but is ignored: say so rather than promise it.
   bool applied = false;
