@@ -11,6 +11,7 @@ namespace provledger {
 namespace consensus {
 
 void PbftCore::ResetViewState() {
+  last_propose_tick_.reset();
   for (auto& [h, s] : log_) {
     s.pre_prepare.reset();
     s.waiting.reset();
