@@ -565,8 +565,14 @@ uint64_t PbftCore::ProposalsInFlight() const {
 
 bool PbftCore::HoldBatch(uint64_t waited) const {
   if (waited < config_.batch_timeout_ticks) return true;
-  // Held for a round in flight, but never until the backups' view timers could run out.
-  return config_.full_cut_in_flight != 0 && waited < config_.view_change_timeout_ticks / 2 &&
+  // Held for a round in flight, but never until the backups' view timers could run out:
+  // measured from the request alone, a round slower than the hold would let nearly a whole
+  // timeout pass between two proposals (the round's length plus the hold).
+  if (config_.full_cut_in_flight == 0 || !last_propose_tick_) return false;
+  const uint64_t since_proposal = now_ - *last_propose_tick_;
+  return waited < config_.view_change_timeout_ticks / 2 &&
+         since_proposal < std::max<uint64_t>(config_.batch_timeout_ticks,
+                                             config_.view_change_timeout_ticks / 4) &&
          ProposalsInFlight() >= config_.full_cut_in_flight;
 }
 
@@ -621,6 +627,7 @@ bool PbftCore::MaybePropose() {
   s.prev_hash = *prev;
   s.request_ids = std::move(ids);
   ++next_height_;
+  last_propose_tick_ = now_;
   if (empty) last_empty_tick_ = now_;
   Send(CoreOutput::kBroadcast, std::move(pp));
   return true;

@@ -320,7 +320,10 @@ class PbftCore {
   bool MaybePropose();
   // Our proposals above what is committed (and durable, when the shell says).
   uint64_t ProposalsInFlight() const;
-  // A partial batch whose oldest request waited `waited` ticks is not cut yet.
+  // A partial batch whose oldest request waited `waited` ticks is not cut yet. Self-clocking
+  // holds it for at most half a view-change timeout after its oldest request arrived and a
+  // quarter after our last proposal of this view, so that proposals, and the commits that
+  // restart the backups' view timers, stay well within a timeout however slow a round is.
   bool HoldBatch(uint64_t waited) const;
   std::optional<Bytes> HashAt(uint64_t h) const;
   std::optional<Bytes> PrevFor(uint64_t h) const;
@@ -403,6 +406,9 @@ class PbftCore {
   uint64_t stall_since_ = 0;
   uint64_t transfer_requested_ = 0;
   uint64_t last_empty_tick_ = 0;  // the primary's last empty block (EndEpochAt)
+  // The tick of our last pre-prepare of this view (self-clocking holds a batch only
+  // shortly after one); unset on entering a view: a new primary does not hold.
+  std::optional<uint64_t> last_propose_tick_;
   // SetDurableHeight's, once called (durable_known_).
   uint64_t durable_height_ = 0;
   bool durable_known_ = false;

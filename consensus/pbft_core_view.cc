@@ -11,6 +11,7 @@ namespace provledger {
 namespace consensus {
 
 void PbftCore::ResetViewState() {
+  last_propose_tick_.reset();
   for (auto& [h, s] : log_) {
     // Without an accepted pre-prepare nothing compared these votes yet (see
     // other_digest_votes()): the view they were for ends here.

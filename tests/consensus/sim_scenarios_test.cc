@@ -30,6 +30,84 @@ PbftConfig SimConfig() {
 
 constexpr uint64_t kSeed = 20240611;
 
+// The views the live replicas reached after `ticks` of one request per tick, with backup 2
+// down (every commit needs all three others) and each message delayed 0..`delay` ticks:
+// rounds slow against the view-change timeout, as on a loaded machine.
+uint64_t ViewsUnderSlowRounds(uint64_t full_cut_in_flight, uint64_t delay, uint64_t seed,
+                              uint64_t ticks) {
+  PbftConfig config = SimConfig();
+  config.full_cut_in_flight = full_cut_in_flight;
+  SimNetwork net(4, seed, config);
+  net.Crash(2);
+  net.Delay(delay);
+  for (uint64_t k = 0; k < ticks; ++k) {
+    net.Submit(SimNetwork::MakeRequest(k));
+    net.RunTicks(1);
+  }
+  EXPECT_EQ(net.safety_violation(), "") << net.Describe();
+  uint64_t view = 0;
+  for (uint32_t i : {0u, 1u, 3u}) view = std::max(view, net.core(i).view());
+  return view;
+}
+
+// Under one request per tick (messages delayed 0..`delay` ticks), the primary crashes: the
+// ticks until a live replica, in the new view, commits a block there (2000: never).
+uint64_t ResumeAfterPrimaryCrash(uint64_t full_cut_in_flight, uint64_t delay, uint64_t seed) {
+  PbftConfig config = SimConfig();
+  config.full_cut_in_flight = full_cut_in_flight;
+  SimNetwork net(4, seed, config);
+  net.Delay(delay);
+  uint64_t k = 0;
+  for (; k < 200; ++k) {
+    net.Submit(SimNetwork::MakeRequest(k));
+    net.RunTicks(1);
+  }
+  const uint32_t primary = static_cast<uint32_t>(net.core(1).view() % 4);
+  net.Crash(primary);
+  const uint32_t live = primary == 1 ? 2 : 1;
+  const uint64_t view = net.core(live).view();
+  uint64_t entered_at = 0;
+  bool entered = false;
+  uint64_t t = 0;
+  while (t < 2000 && (!entered || net.committed_height(live) <= entered_at)) {
+    if (!entered && net.core(live).view() > view && !net.core(live).in_view_change()) {
+      entered = true;
+      entered_at = net.committed_height(live);
+    }
+    net.Submit(SimNetwork::MakeRequest(k++));
+    net.RunTicks(1);
+    ++t;
+  }
+  EXPECT_EQ(net.safety_violation(), "") << net.Describe();
+  return t;
+}
+
+// Self-clocking with rounds slow against the view-change timeout and no slack (one backup
+// down): the primary's holds never let a backup's view timer run out.
+TEST(SimScenario, ASelfClockingPrimaryUnderSlowRoundsMakesNoViewChange) {
+  for (uint64_t delay : {8, 12, 16}) {
+    for (uint64_t seed = 1; seed <= 4; ++seed) {
+      EXPECT_EQ(ViewsUnderSlowRounds(1, delay, seed, 600), 0u)
+          << "delay " << delay << " seed " << seed;
+    }
+  }
+}
+
+// Self-clocking and a crashed primary under load, rounds fast to slow: the live replicas
+// commit in the new view no later than without self-clocking plus the hold's bound (half a
+// timeout); seeded runs differ by their schedules, not only by the hold.
+TEST(SimScenario, ASelfClockingPrimaryDelaysNoResumeAfterThePrimaryCrashes) {
+  for (uint64_t delay : {2, 8, 14}) {
+    for (uint64_t seed = 1; seed <= 3; ++seed) {
+      const uint64_t off = ResumeAfterPrimaryCrash(0, delay, seed);
+      const uint64_t on = ResumeAfterPrimaryCrash(1, delay, seed);
+      EXPECT_LT(off, 2000u) << "delay " << delay << " seed " << seed;
+      EXPECT_LE(on, off + SimConfig().view_change_timeout_ticks / 2)
+          << "delay " << delay << " seed " << seed << ": off " << off << " on " << on;
+    }
+  }
+}
+
 TEST(SimScenario, FourHonestReplicasCommitAThousandRequests) {
   SimNetwork net(4, kSeed, SimConfig());
   net.SubmitRange(0, 1000);

@@ -239,9 +239,11 @@ def ctl_json(*args):
 
 
 def validator_argv(root, genesis, v):
-    """ledger_node's command line for validator `v` (key root/v.key, data in root/v)."""
+    """ledger_node's command line for validator `v` (key root/v.key, data in root/v), then the
+    flags of $PL_VALIDATOR_FLAGS (space-separated; for running a test with a flag turned, e.g.
+    bazel test --test_env=PL_VALIDATOR_FLAGS=--block_cut_in_flight=0)."""
     return [LEDGER_NODE, "--genesis=" + genesis, "--node_id=" + v, "--key=%s/%s.key" % (root, v),
-            "--data_dir=%s/%s" % (root, v)]
+            "--data_dir=%s/%s" % (root, v)] + os.environ.get("PL_VALIDATOR_FLAGS", "").split()
 
 
 def follower_argv(root, genesis, name, addr):
