@@ -130,12 +130,48 @@ def tmpdir(name):
     return d
 
 
+# Ports handed out by free_port: below the kernel's ephemeral range (outgoing connections of
+# other tests never take them) and reserved by a lock file held until this test exits, so
+# two tests running side by side cannot both be given one port.
+_PORT_LOCK_DIR = "/tmp/provledger-test-ports"
+_PORT_RANGE = (15000, 32000)
+_PORT_LOCKS = []  # open lock files, kept for the life of the test process
+_PORT_RNG = None
+
+
+def _reserve_port(port):
+    import fcntl
+    os.makedirs(_PORT_LOCK_DIR, exist_ok=True)
+    f = open("%s/%d" % (_PORT_LOCK_DIR, port), "a")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return False
+    _PORT_LOCKS.append(f)
+    return True
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback TCP port no one listens on, not handed to any other running test."""
+    global _PORT_RNG
+    if _PORT_RNG is None:
+        import random
+        _PORT_RNG = random.Random(os.getpid() ^ int(time.time() * 1e6))
+    for _ in range(1000):
+        port = _PORT_RNG.randrange(*_PORT_RANGE)
+        if not _reserve_port(port):
+            continue
+        s = socket.socket()
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue  # in use by something outside the tests; keep the lock, pick again
+        finally:
+            s.close()
+        return port
+    fail("no free port in %d..%d after 1000 tries" % _PORT_RANGE)
 
 
 def log(*a):
@@ -162,6 +198,34 @@ def wait_for(pred, timeout, what):
             pass
         time.sleep(0.05)
     fail("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def wait_answering(proc, status_of, node_id, logpath, timeout=20):
+    """Waits until `proc` answers status_of() as `node_id`; fails at once, with the tail of
+    its log, when it exits first, and names any other node found on its address."""
+    deadline = time.time() + timeout
+    other = None
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            tail = ""
+            try:
+                with open(logpath, errors="replace") as f:
+                    tail = "".join(f.readlines()[-15:])
+            except OSError:
+                pass
+            fail("node %s exited with code %d before answering; its log ends:\n%s" %
+                 (node_id, proc.returncode, tail))
+        try:
+            st = status_of()
+        except Exception:  # not up yet
+            st = None
+        if st is not None:
+            if st.get("node_id", node_id) == node_id:
+                return st
+            other = st.get("node_id")
+        time.sleep(0.05)
+    fail("timed out after %ss waiting for node %s to answer%s" %
+         (timeout, node_id, " (its address answers as %s)" % other if other else ""))
 
 
 def converge(status_of, nodes, timeout, what):
@@ -295,7 +359,7 @@ class Chain:
         p = spawn(validator_argv(self.root, self.genesis, v) + extra,
                   stdout=logf, stderr=subprocess.STDOUT)
         self.procs[i] = p
-        wait_for(lambda: self.status(i) is not None, 20, "node %s to answer" % v)
+        wait_answering(p, lambda: self.status(i), v, "%s/%s.log" % (self.root, v))
         return p
 
     def status(self, i=0):
@@ -315,7 +379,7 @@ class Chain:
             extra += tls_flags(self.certs, name)  # a peer certificate named after it
         p = spawn(follower_argv(self.root, self.genesis, name, addr) + extra,
                   stdout=logf, stderr=subprocess.STDOUT)
-        wait_for(lambda: self.status(addr) is not None, 20, "follower %s to answer" % name)
+        wait_answering(p, lambda: self.status(addr), name, "%s/%s.log" % (self.root, name))
         return p, addr
 
     def kill(self, i=0, sig=signal.SIGKILL):

@@ -37,8 +37,8 @@ class Extra:
                              "--listen=" + self.addr,
                              "--data_dir=%s/%s" % (self.chain.root, self.name)] + list(extra),
                             stdout=logf, stderr=subprocess.STDOUT)
-        t.wait_for(lambda: self.chain.status(self.addr) is not None, 20,
-                   "%s to answer" % self.name)
+        t.wait_answering(self.proc, lambda: self.chain.status(self.addr), self.name,
+                         "%s/%s.log" % (self.chain.root, self.name))
 
 
 def change(chain, *args):
