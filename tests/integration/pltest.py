@@ -178,8 +178,31 @@ def log(*a):
     print("[test]", *a, flush=True)
 
 
+def _log_tails(lines_each=6, width=240):
+    """The last lines of every process log a test wrote: what each node was doing when the
+    test gave up (a CI failure is often all anyone gets to read)."""
+    out = []
+    for root in _WATCHED:
+        try:
+            names = sorted(n for n in os.listdir(root) if n.endswith(".log"))
+        except OSError:
+            continue
+        for n in names:
+            try:
+                with open(os.path.join(root, n), errors="replace") as f:
+                    tail = f.readlines()[-lines_each:]
+            except OSError:
+                continue
+            out.append("--- %s (last %d lines)" % (n, len(tail)))
+            out.extend(l.rstrip("\n")[:width] for l in tail)
+    return "\n".join(out[:400])
+
+
 def fail(msg):
     print("FAIL:", msg, flush=True)
+    tails = _log_tails()
+    if tails:
+        print("logs of the processes this test ran, at the failure:\n" + tails, flush=True)
     sys.exit(1)
 
 
