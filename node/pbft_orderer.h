@@ -73,10 +73,9 @@ struct PbftOptions {
   size_t max_block_batches = 64;   // ... or at this many gateway batches
   // Self-clocking: while this many of the primary's blocks are in flight (not committed or
   // not yet durable here), the next is cut only when max_block_batches wait, so that it
-  // fills while the round and the write run; 0: cut at block_timeout_ms regardless. Off
-  // by default until partition_test's recovery times with it on are understood
-  // (docs/BENCHMARKS.md, "Validators with small batches").
-  uint64_t block_cut_in_flight = 0;
+  // fills while the round and the write run; 0: cut at block_timeout_ms regardless
+  // (docs/CONSENSUS.md, "When the primary cuts a block").
+  uint64_t block_cut_in_flight = 1;
   uint32_t view_change_timeout_ms = 2000;  // base; doubles per failed view change
   uint64_t checkpoint_interval = 16;
   uint64_t window = 4;  // blocks in flight

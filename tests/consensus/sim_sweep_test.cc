@@ -167,9 +167,9 @@ TEST(SimSweep, TwoHundredSeedsKeepSafetyAndRecoverAfterHeal) {
   }
 }
 
-// Self-clocking, off by default (--block_cut_in_flight=0, PbftConfig::full_cut_in_flight=0)
-// but an operator's choice: a primary with a block in flight holds a partial batch for the
-// round. The same adversaries, the first 50 seeds (or the environment's): still safe, still
+// Self-clocking, the node's default (--block_cut_in_flight=1; PbftConfig::full_cut_in_flight
+// is 0 unless the shell sets it): a primary with a block in flight holds a partial batch for
+// the round. The same adversaries, the first 50 seeds (or the environment's): still safe, still
 // live after the heal.
 TEST(SimSweep, ASelfClockingPrimaryKeepsSafetyAndRecoversAfterHeal) {
   SeedRange range = SeedsFromEnv();
