@@ -66,11 +66,19 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   }));
   b->chain_id_ = st->chain_id();
   StatusOr<v1::RegistryListing> gw = UnavailableError("not asked");
+  std::vector<client::NodeAnswer> gw_answers;
   PL_RETURN_IF_ERROR(wait.Until("gateway '" + o.gateway_id + "' to be registered",
                                 [&](std::vector<client::NodeAnswer>* answers) {
                                   gw = b->ledger_->FindGatewayOnAnyNode(o.gateway_id, answers);
+                                  gw_answers = *answers;
                                   return gw.status();
                                 }));
+  if (gw_answers.size() > 1) {  // the first nodes asked had not applied the registration yet
+    gw_answers.pop_back();
+    LogInfo("gateway_found_elsewhere")
+        .Kv("gateway", o.gateway_id)
+        .Kv("before", DescribeAnswers(gw_answers));
+  }
   if (gw->gateways_size() != 1 || gw->gateways(0).pubkey() != b->gateway_key_.PublicKey()) {
     return PermissionDeniedError("gateway '" + o.gateway_id +
                                  "' is registered with another key than --gateway_key");

@@ -164,6 +164,9 @@ def main():
     late = t.BridgeProc(netns.Ordered(chain, order), broker, name="late", gateway="gw-late",
                         extra=["--client_id=pl-lagging-late"])
     late.start()  # fails the test if the bridge exits first
+    found = [l for l in late.log().splitlines() if "ev=gateway_found_elsewhere" in l]
+    t.check(found and chain.addr(lag) + " says NOT_FOUND" in found[0],
+            "the late bridge asked %s first and heard NOT_FOUND: %s" % (chain.ids[lag], found))
     t.log("a bridge of gw-late, registered while %s was behind, started asking it first" %
           chain.ids[lag])
     late.kill(signal.SIGTERM)
