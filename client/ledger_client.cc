@@ -142,6 +142,39 @@ StatusOr<v1::RegistryListing> LedgerClient::Gateways(const std::string& id) {
                                                       read_timeout_ms());
 }
 
+StatusOr<v1::RegistryListing> LedgerClient::FindGatewayOnAnyNode(const std::string& id,
+                                                                 std::vector<NodeAnswer>* answers) {
+  v1::RegistryQuery req;
+  req.set_id(id);
+  const size_t n = stubs_.size();
+  const size_t start = preferred_.load();
+  bool not_found = false;
+  Status last = UnavailableError("no node answered");
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = (start + k) % n;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(read_timeout_ms()));
+    v1::RegistryListing resp;
+    grpc::Status s = stubs_[i]->Gateways(&ctx, req, &resp);
+    Status st = OkStatus();
+    if (!s.ok()) {
+      st = Status(static_cast<StatusCode>(s.error_code()), s.error_message());
+    } else if (resp.gateways_size() == 0) {
+      st = NotFoundError("gateway '" + id + "' is not registered");
+    }
+    if (answers != nullptr) answers->push_back(NodeAnswer{addresses_[i], st});
+    if (st.ok()) return resp;
+    if (st.code() == StatusCode::kNotFound) {
+      not_found = true;
+    } else {
+      last = st.Annotate(addresses_[i]);
+    }
+  }
+  if (not_found) return NotFoundError("gateway '" + id + "' is not registered on any node");
+  return last;
+}
+
 StatusOr<v1::PolicyListing> LedgerClient::Policies(const std::string& name, bool summary) {
   v1::PolicyQuery req;
   req.set_name(name);

@@ -24,6 +24,14 @@
 
 namespace provledger::client {
 
+// One node's own answer to a call, for callers that must tell a node that is behind (a
+// registration commits on a quorum first, the others apply it later) from a ledger that does
+// not hold an entry.
+struct NodeAnswer {
+  std::string address;
+  Status status;  // the node's gRPC status as ours, its message without the address
+};
+
 struct ClientOptions {
   // Deadline of a Submit or SubmitRegistry, per address tried. The call waits for the commit,
   // which may take a view change (--view_change_timeout_ms of the nodes, doubled per failed
@@ -62,6 +70,13 @@ class LedgerClient {
   // kNotFound when no node has it.
   StatusOr<provledger::v1::RegistryListing> FindDeviceOnAnyNode(const std::string& id);
   StatusOr<provledger::v1::RegistryListing> Gateways(const std::string& id);
+  // Asks the nodes in turn, from the preferred one, for gateway `id` (one attempt each, the
+  // read deadline, no retry) and returns the first listing that has it; a node that answers
+  // NOT_FOUND may be behind, so the next is asked. `answers` (if not null) gets what each
+  // node asked said, in the order asked. kNotFound when no node lists it; the last node's
+  // error when no node answered. Never retries: the caller decides how long to wait.
+  StatusOr<provledger::v1::RegistryListing> FindGatewayOnAnyNode(const std::string& id,
+                                                                 std::vector<NodeAnswer>* answers);
   // Firmware manifests (docs/FIRMWARE.md): commit a kind 3 record; list recorded ones.
   StatusOr<provledger::v1::SubmitResponse> SubmitFirmware(const std::string& record);
   StatusOr<provledger::v1::FirmwareListing> Firmware(const provledger::v1::FirmwareQuery& q);

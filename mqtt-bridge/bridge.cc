@@ -9,6 +9,7 @@
 #include "device_protocol/device_message.h"
 #include "device_protocol/topics.h"
 #include "ledger/record.h"
+#include "mqtt-bridge/startup_wait.h"
 
 namespace provledger::bridge {
 
@@ -52,34 +53,42 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   copts.timeout_ms = o.submit_timeout_ms;
   copts.read_timeout_ms = o.read_timeout_ms;
   PL_ASSIGN_OR_RETURN(b->ledger_, client::LedgerClient::Create(o.nodes, copts));
-  // The chain id goes into every batch digest; wait a little for a node that is starting.
+  // What the bridge needs before it takes readings, waited for within one budget: the
+  // nodes may be starting, and a registration just committed may not have reached the node
+  // asked first (startup_wait.h).
+  StartupWait wait(o.startup_timeout_ms, client::RetryClock::Steady(),
+                   [](const std::string& line) { LogWarn("startup_waiting").Kv("msg", line); });
   StatusOr<v1::NodeStatus> st = UnavailableError("not asked");
-  for (int i = 0; i < 100; ++i) {
+  // The chain id goes into every batch digest.
+  PL_RETURN_IF_ERROR(wait.Until("a ledger node to answer", [&](std::vector<client::NodeAnswer>*) {
     st = b->ledger_->GetStatus();
-    if (st.ok()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  if (!st.ok()) return st.status().Annotate("no ledger node answers");
+    return st.status();
+  }));
   b->chain_id_ = st->chain_id();
   StatusOr<v1::RegistryListing> gw = UnavailableError("not asked");
-  for (int i = 0; i < 50; ++i) {  // nodes that are starting may not answer at once
-    gw = b->ledger_->Gateways(o.gateway_id);
-    if (gw.ok() || gw.status().code() == StatusCode::kNotFound) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::vector<client::NodeAnswer> gw_answers;
+  PL_RETURN_IF_ERROR(wait.Until("gateway '" + o.gateway_id + "' to be registered",
+                                [&](std::vector<client::NodeAnswer>* answers) {
+                                  gw = b->ledger_->FindGatewayOnAnyNode(o.gateway_id, answers);
+                                  gw_answers = *answers;
+                                  return gw.status();
+                                }));
+  if (gw_answers.size() > 1) {  // the first nodes asked had not applied the registration yet
+    gw_answers.pop_back();
+    LogInfo("gateway_found_elsewhere")
+        .Kv("gateway", o.gateway_id)
+        .Kv("before", DescribeAnswers(gw_answers));
   }
-  if (!gw.ok()) return gw.status().Annotate("gateway " + o.gateway_id);
   if (gw->gateways_size() != 1 || gw->gateways(0).pubkey() != b->gateway_key_.PublicKey()) {
     return PermissionDeniedError("gateway '" + o.gateway_id +
                                  "' is registered with another key than --gateway_key");
   }
 
+  // A device registered on a quorum but not yet on the node this listing came from is found
+  // on its first reading: LedgerDeviceDirectory looks a miss up on every node.
   b->devices_ = std::make_unique<LedgerDeviceDirectory>(b->ledger_.get(), o.registry_refresh_ms);
-  Status refreshed = b->devices_->Refresh();
-  for (int i = 0; !refreshed.ok() && i < 50; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    refreshed = b->devices_->Refresh();
-  }
-  PL_RETURN_IF_ERROR(refreshed);
+  PL_RETURN_IF_ERROR(wait.Until(
+      "the device list", [&](std::vector<client::NodeAnswer>*) { return b->devices_->Refresh(); }));
   b->devices_->StartRefresher();
   b->policies_ = std::make_unique<LedgerPolicyDirectory>(b->ledger_.get(), o.registry_refresh_ms);
   // Without policies every report is untrusted (docs/INTEGRITY.md); the refresher retries.

@@ -81,6 +81,10 @@ struct BridgeOptions {
   // change; past it the batch goes to the next node (duplicates are answered, not recorded).
   uint32_t submit_timeout_ms = 6000;
   uint32_t read_timeout_ms = 2000;  // deadline of a read (registry, history) on one node
+  // At start: how long the bridge waits for a node to answer, for its gateway's registration
+  // to be known to one of the nodes (it may not have reached the first one asked yet), and
+  // for the device list, before it gives up (mqtt-bridge/startup_wait.h).
+  uint32_t startup_timeout_ms = 30000;
   // On Stop: how long submit workers may go on settling the outbox, and answers wait for
   // the broker's acknowledgement, before the bridge exits anyway (the rest is settled
   // after the next Start).

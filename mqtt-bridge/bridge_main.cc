@@ -62,6 +62,11 @@ ABSL_FLAG(bool, publish_firmware, true,
 ABSL_FLAG(uint64_t, submit_timeout_ms, 6000,
           "deadline of one batch on one node (~3x the nodes' --view_change_timeout_ms)");
 ABSL_FLAG(uint64_t, read_timeout_ms, 2000, "deadline of a read on one node");
+ABSL_FLAG(uint64_t, startup_timeout_ms, 30000,
+          "at start, wait this long for a node to answer and for --gateway_id to be registered "
+          "on one of --nodes (a node may not have applied a new registration yet; NOT_FOUND, "
+          "UNAVAILABLE and DEADLINE_EXCEEDED are retried with backoff, a line on stderr per "
+          "try), then exit 1 naming what each node said; PERMISSION_DENIED exits at once");
 ABSL_FLAG(std::string, client_id, "", "MQTT client id (default pl-bridge-<gateway>)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT to serve Prometheus metrics on at /metrics (default: none; a port in use "
@@ -105,6 +110,7 @@ const std::vector<std::string> kFlagOrder = {"gateway_id",
                                              "publish_firmware",
                                              "submit_timeout_ms",
                                              "read_timeout_ms",
+                                             "startup_timeout_ms",
                                              "client_id",
                                              "metrics_listen",
                                              "tls_ca",
@@ -219,6 +225,8 @@ Status Run(int argc, char** argv, int* exit_code) {
                       NarrowFlag<uint32_t>(FLAGS_submit_timeout_ms, "submit_timeout_ms"));
   PL_ASSIGN_OR_RETURN(o.read_timeout_ms,
                       NarrowFlag<uint32_t>(FLAGS_read_timeout_ms, "read_timeout_ms"));
+  PL_ASSIGN_OR_RETURN(o.startup_timeout_ms,
+                      NarrowFlag<uint32_t>(FLAGS_startup_timeout_ms, "startup_timeout_ms"));
   PL_ASSIGN_OR_RETURN(o.drain_timeout_ms,
                       NarrowFlag<uint32_t>(FLAGS_drain_timeout_ms, "drain_timeout_ms"));
   o.intake_sync = absl::GetFlag(FLAGS_intake_sync);

@@ -5,7 +5,8 @@ Shows: MACed and signed readings are committed, acknowledged and provable; each 
 comes from its cause and nothing refused reaches the ledger; an unregistered device gets
 `unauth`; an expired session gets `forbidden`; a replay after a bridge restart is refused; readings wait in the outbox while the
 ledger is down and are committed after; a SIGKILL of the bridge loses no accepted reading;
-two bridges on one shared subscription split the load and commit every reading once."""
+two bridges on one shared subscription split the load and commit every reading once; a bridge
+started before its gateway is registered waits for it, one registered nowhere exits 1."""
 import signal
 import threading
 import time
@@ -190,6 +191,49 @@ def main():
     t.check(len(chain.history("ovl-0")) == s["acked_recorded"], "exactly the acknowledged ones recorded")
     t.log("overload: %d recorded, %d answered internal" % (s["acked_recorded"], internal))
     tiny.kill(signal.SIGTERM)
+
+    # 9. A bridge started before its gateway is registered anywhere waits (a registration
+    # reaches the nodes one by one), then serves; one registered nowhere exits 1 once its
+    # --startup_timeout_ms is spent, naming every node and what it said.
+    t.ctl("keygen", "--out=%s/gw-2.key" % root)
+    late = t.BridgeProc(chain, broker, name="late", gateway="gw-2",
+                        extra=["--client_id=late", "--startup_timeout_ms=300000"])
+    late.start(wait=False)
+    t.wait_for(lambda: late.proc.poll() is not None or
+               late.log().count("ev=startup_waiting") >= 3, 120,
+               "the late bridge waiting for gw-2")
+    t.check(late.proc.poll() is None, "a bridge whose gateway is not registered yet exited "
+            "(rc=%s):\n%s" % (late.proc.returncode, late.log()[-2000:]))
+    waiting = [l for l in late.log().splitlines() if "ev=startup_waiting" in l][-1]
+    t.check("gateway 'gw-2' to be registered" in waiting and
+            all(chain.addr(i) + " says NOT_FOUND" in waiting for i in range(len(chain.ids))),
+            "the progress line names every node's answer: " + waiting)
+    _, out, _ = t.ctl("register-gateway", "--id=gw-2", "--key=%s/gw-2.key" % root,
+                      "--admin_key=%s/admin.key" % root, "--genesis=" + chain.genesis,
+                      chain.nodes_flag())
+    t.wait_for(lambda: late.proc.poll() is not None or "ev=bridge_ready" in late.log(), 120,
+               "the late bridge ready once gw-2 is registered")
+    t.check(late.proc.poll() is None, "the late bridge exited (rc=%s):\n%s" % (
+        late.proc.returncode, late.log()[-2000:]))
+    rc, s, err = sim("--register", "--devices=1", "--device_prefix=late", "--mode=mac",
+                     "--count=5", "--gateway_id=gw-2", check_rc=False)
+    t.check(rc == 0 and s["acked_recorded"] == 5 and s["unanswered"] == 0,
+            "the late bridge serves readings as gw-2: rc=%s %s %s" % (rc, s, err[-500:]))
+    t.log("late bridge: waited %d tries for gw-2, then served 5 readings" %
+          late.log().count("ev=startup_waiting"))
+    late.kill(signal.SIGTERM)
+
+    t.ctl("keygen", "--out=%s/gw-none.key" % root)
+    nowhere = t.BridgeProc(chain, broker, name="nowhere", gateway="gw-none",
+                           extra=["--client_id=nowhere", "--startup_timeout_ms=3000"])
+    nowhere.start(wait=False)
+    rc = nowhere.proc.wait(timeout=120)
+    last = nowhere.log().rstrip().splitlines()[-1]
+    t.check(rc == 1 and "gateway 'gw-none' to be registered after 3000 ms" in last and
+            all(chain.addr(i) + " says NOT_FOUND" in last for i in range(len(chain.ids))),
+            "a bridge whose gateway is registered nowhere exits 1 naming every node: rc=%s %s"
+            % (rc, last))
+    t.log("unregistered gateway: exit 1: " + last[:200])
     broker.stop()
     chain.stop_all()
     t.check_sanitizer_logs(root)

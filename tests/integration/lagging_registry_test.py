@@ -14,6 +14,9 @@ every reading on every node exactly once. LAG must have held the submissions (pe
 while it was behind, so the test did reach the lagging node. Before the fix LAG answered each
 record REFUSED / PERMISSION_DENIED at once and the bridge told the device `unregistered`.
 
+A bridge of a gateway registered through the others while LAG is behind, asking LAG first,
+hears NOT_FOUND there and starts from the others' answer (before the fix it exited 1).
+
 Last, a device revoked on the ledger while the bridge still holds its key (no registry refresh)
 is still answered `unregistered`: the block refuses its reading, on every replica alike.
 
@@ -21,6 +24,7 @@ Needs root (ip netns, nft): prints SKIPPED and passes where namespaces are forbi
 import json
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -150,6 +154,22 @@ def main():
     t.check(max(pending_seen or [0]) > 0,
             "%s never held a submission while behind (the test did not reach it): %s" % (
                 chain.ids[lag], pending_seen[-10:]))
+
+    # A gateway registered while LAG is behind: a bridge asking LAG first hears NOT_FOUND
+    # there, and must ask the others instead of exiting.
+    t.ctl("keygen", "--out=%s/gw-late.key" % root)
+    t.ctl("register-gateway", "--id=gw-late", "--key=%s/gw-late.key" % root,
+          "--admin_key=%s/admin.key" % root, "--genesis=" + chain.genesis,
+          chain.nodes_flag_without(lag))
+    late = t.BridgeProc(netns.Ordered(chain, order), broker, name="late", gateway="gw-late",
+                        extra=["--client_id=pl-lagging-late"])
+    late.start()  # fails the test if the bridge exits first
+    found = [l for l in late.log().splitlines() if "ev=gateway_found_elsewhere" in l]
+    t.check(found and chain.addr(lag) + " says NOT_FOUND" in found[0],
+            "the late bridge asked %s first and heard NOT_FOUND: %s" % (chain.ids[lag], found))
+    t.log("a bridge of gw-late, registered while %s was behind, started asking it first" %
+          chain.ids[lag])
+    late.kill(signal.SIGTERM)
 
     netns.heal(prefix, lag)
     t.log("%s healed" % chain.ids[lag])

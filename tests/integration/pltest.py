@@ -277,6 +277,14 @@ def ctl(*args, check_rc=True, timeout=60):
     return p.returncode, p.stdout, p.stderr
 
 
+def _committed_height(ctl_stdout):
+    """The height in ledgerctl's "...: committed at height N as record ..." line."""
+    m = re.search(r"committed at height (\d+)", ctl_stdout)
+    if not m:
+        fail("no commit height in ledgerctl's output: %r" % ctl_stdout)
+    return int(m.group(1))
+
+
 # How gRPC runs in tests: plaintext (--insecure) unless a test gives its processes TLS flags
 # of its own (tls_flags below). Every node, bridge, ledgerctl and device_sim started through
 # spawn, ctl and device_sim gets --insecure appended when its command line has no --tls_*
@@ -425,15 +433,31 @@ class Chain:
         return json.loads(out)
 
     def register(self, gateway="gw-1", devices=("dev-1",)):
+        """Registers `gateway` and `devices` (keys in root), then waits until every running
+        validator has applied them: a bridge or device started next may ask any node, and one
+        that commits a registration late would answer NOT_FOUND."""
         ctl("keygen", "--out=%s/%s.key" % (self.root, gateway))
-        ctl("register-gateway", "--id=" + gateway, "--key=%s/%s.key" % (self.root, gateway),
-            "--admin_key=%s/admin.key" % self.root, "--genesis=" + self.genesis,
-            self.nodes_flag(), *self.ctl_tls)
+        _, out, _ = ctl("register-gateway", "--id=" + gateway,
+                        "--key=%s/%s.key" % (self.root, gateway),
+                        "--admin_key=%s/admin.key" % self.root, "--genesis=" + self.genesis,
+                        self.nodes_flag(), *self.ctl_tls)
+        heights = [_committed_height(out)]
         for d in devices:
             ctl("keygen", "--out=%s/%s.key" % (self.root, d))
-            ctl("register-device", "--id=" + d, "--key=%s/%s.key" % (self.root, d),
-                "--admin_key=%s/admin.key" % self.root, "--genesis=" + self.genesis,
-                self.nodes_flag(), *self.ctl_tls)
+            _, out, _ = ctl("register-device", "--id=" + d, "--key=%s/%s.key" % (self.root, d),
+                            "--admin_key=%s/admin.key" % self.root, "--genesis=" + self.genesis,
+                            self.nodes_flag(), *self.ctl_tls)
+            heights.append(_committed_height(out))
+        self.wait_applied(max(heights), "the registrations of %s and %d device(s)" % (
+            gateway, len(devices)))
+
+    def wait_applied(self, height, what, timeout=60):
+        """Waits until every running validator (started, not killed) is at `height` or
+        above, i.e. has applied what committed there (`what` names it in the failure)."""
+        running = [i for i, p in self.procs.items() if p.poll() is None]
+        wait_for(lambda: all((self.status(i) or {}).get("height", -1) >= height for i in running),
+                 timeout, "%s (height %d) on every running validator %s" % (
+                     what, height, [self.ids[i] for i in running]))
 
     def submit_args(self, device="dev-1", gateway="gw-1"):
         return ["submit", "--gateway=" + gateway, "--gateway_key=%s/%s.key" % (self.root, gateway),
