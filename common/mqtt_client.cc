@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <string>
 
 #include "common/bytes.h"
 #include "common/ecdsa.h"
@@ -133,12 +135,18 @@ Status ProbeTcp(const std::string& host, int port, uint32_t timeout_ms,
 }
 
 std::once_flag lib_init_once;
+// Set once by InitLib (before any client exists, so before any OnMessage): whether the
+// libmosquitto loaded at run time has the layout ReceivedDup reads.
+std::atomic<bool> dup_layout_ok{false};
 
 // libmosquitto hands on_message the `msg` member of its internal mosquitto_message_all and
 // keeps the PUBLISH's DUP flag next to it; it has no accessor. The bridge needs DUP (a
 // redelivered reading it already answered, mqtt-bridge/reading_pipeline.cc), so read it from
-// the 2.0.x layout (lib/mosquitto_internal.h); other versions report false.
+// the 2.0.x layout (lib/mosquitto_internal.h), and only when the library loaded at run time is
+// 2.0 too (a newer shared library under a binary built on 2.0 may have moved it): otherwise
+// report false.
 #if LIBMOSQUITTO_MAJOR == 2 && LIBMOSQUITTO_MINOR == 0
+constexpr bool kBuiltOnDupLayout = true;
 struct Mosq20MessageAll {
   void* next;
   void* prev;
@@ -150,14 +158,37 @@ struct Mosq20MessageAll {
   uint32_t expiry_interval;
 };
 bool ReceivedDup(const mosquitto_message* m) {
+  if (!dup_layout_ok.load(std::memory_order_relaxed)) return false;
   const char* base = reinterpret_cast<const char*>(m) - offsetof(Mosq20MessageAll, msg);
   return reinterpret_cast<const Mosq20MessageAll*>(base)->dup;
 }
 #else
+constexpr bool kBuiltOnDupLayout = false;
 bool ReceivedDup(const mosquitto_message*) { return false; }
 #endif
 
+void InitLib() {
+  mosquitto_lib_init();
+  int major = 0, minor = 0, revision = 0;
+  mosquitto_lib_version(&major, &minor, &revision);
+  const bool ok = kBuiltOnDupLayout && MosquittoDupLayoutKnown(major, minor);
+  dup_layout_ok.store(ok);
+  if (!ok) {
+    LogWarn("mqtt_dup_detection_off")
+        .Kv("libmosquitto",
+            std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(revision))
+        .Kv("built_on",
+            std::to_string(LIBMOSQUITTO_MAJOR) + "." + std::to_string(LIBMOSQUITTO_MINOR))
+        .Kv("why",
+            "DUP of received messages is read from libmosquitto 2.0's internal layout, so "
+            "detection is off: every message reads duplicate=false, and a reading the broker "
+            "redelivers after a bridge restart may be answered replay beside its first answer");
+  }
+}
+
 }  // namespace
+
+bool MosquittoDupLayoutKnown(int major, int minor) { return major == 2 && minor == 0; }
 
 PublishReceipt::State PublishReceipt::state() const {
   if (!cell_) return State::kFailed;
@@ -168,7 +199,7 @@ int PublishReceipt::reason_code() const { return cell_ ? cell_->reason.load() : 
 
 StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& options,
                                                           MessageHandler on_message) {
-  std::call_once(lib_init_once, [] { mosquitto_lib_init(); });
+  std::call_once(lib_init_once, InitLib);
   std::unique_ptr<MqttClient> c(new MqttClient());
   c->options_ = options;
   c->on_message_ = std::move(on_message);

@@ -50,7 +50,8 @@ struct MqttMessage {
   int qos = 0;
   bool retained = false;
   // DUP: the broker sent this PUBLISH before (it was not acknowledged, e.g. the bridge was
-  // killed after taking it in and before its PUBACK left).
+  // killed after taking it in and before its PUBACK left). Always false when the libmosquitto
+  // loaded is not 2.0 (MosquittoDupLayoutKnown).
   bool duplicate = false;
   UserProperties user_properties;
 };
@@ -88,6 +89,12 @@ struct MqttOptions {
 Bytes EncodeMessage(const MqttMessage& m);
 // kInvalidArgument when `bytes` is not EncodeMessage output.
 StatusOr<MqttMessage> DecodeMessage(ByteView bytes);
+
+// Whether the DUP flag of a received message can be read from libmosquitto `major`.`minor`
+// (its internal message layout, which has no accessor): true only for 2.0, the layout it was
+// written for. The client checks the library loaded at run time once; for any other version
+// every received message reads duplicate = false, and it logs mqtt_dup_detection_off once.
+bool MosquittoDupLayoutKnown(int major, int minor);
 
 // What became of one publish (MqttClient::PublishTracked). Cheap to copy.
 class PublishReceipt {

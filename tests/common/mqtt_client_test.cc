@@ -2,12 +2,15 @@
 #include "common/mqtt_client.h"
 
 #include <gtest/gtest.h>
+#include <mosquitto.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -31,6 +34,14 @@ class Inbox {
       messages_.push_back(std::move(m));
       cv_.notify_all();
     };
+  }
+  // The latest message on `topic` (empty if none).
+  MqttMessage Last(const std::string& topic) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = messages_.rbegin(); it != messages_.rend(); ++it) {
+      if (it->topic == topic) return *it;
+    }
+    return {};
   }
   // The first message on `topic`, waiting up to 20 s.
   bool WaitFor(const std::string& topic, MqttMessage* out) {
@@ -167,6 +178,88 @@ TEST(MqttClientTest, UnreachableBrokerIsUnavailable) {
   MqttOptions o = Options("tcp://127.0.0.1:" + std::to_string(FreePort()));
   auto c = MqttClient::Connect(o, nullptr);
   EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
+}
+
+TEST(MqttClientTest, DupLayoutOnlyForLibmosquitto20) {
+  EXPECT_TRUE(MosquittoDupLayoutKnown(2, 0));
+  EXPECT_FALSE(MosquittoDupLayoutKnown(2, 1));
+  EXPECT_FALSE(MosquittoDupLayoutKnown(1, 6));
+  EXPECT_FALSE(MosquittoDupLayoutKnown(3, 0));
+}
+
+// Writes all of `bytes` to `fd`.
+bool SendAll(int fd, const std::string& bytes) {
+  return send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
+// Reads until `n` bytes came (or EOF / 20 s without data).
+std::string ReadN(int fd, size_t n) {
+  std::string out;
+  timeval tv{20, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[512];
+  while (out.size() < n) {
+    const ssize_t r = recv(fd, buf, std::min(sizeof buf, n - out.size()), 0);
+    if (r <= 0) break;
+    out.append(buf, static_cast<size_t>(r));
+  }
+  return out;
+}
+
+// A message the broker sends again (its first delivery never acknowledged) reads duplicate on
+// the libmosquitto this test runs with; a first delivery does not. The first receiver is a
+// bare MQTT 3.1.1 session over a socket, since MqttClient always acknowledges.
+TEST(MqttClientTest, RedeliveryReadsDuplicate) {
+  int major = 0, minor = 0, revision = 0;
+  mosquitto_lib_version(&major, &minor, &revision);
+  if (!MosquittoDupLayoutKnown(major, minor)) GTEST_SKIP() << "DUP detection is off here";
+  Broker broker("dup");
+  const std::string id = "pl-dup-test";
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(broker.port()));
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  // CONNECT: MQTT 3.1.1, clean session off, keepalive 60 s.
+  const std::string connect_vh = std::string("\x00\x04MQTT\x04\x00\x00\x3c", 10) +
+                                 std::string("\x00", 1) + static_cast<char>(id.size()) + id;
+  ASSERT_TRUE(
+      SendAll(fd, std::string("\x10", 1) + static_cast<char>(connect_vh.size()) + connect_vh));
+  ASSERT_EQ(ReadN(fd, 4), std::string("\x20\x02\x00\x00", 4));  // CONNACK, accepted
+  // SUBSCRIBE dup/x at QoS 1, packet id 1.
+  ASSERT_TRUE(SendAll(fd, std::string("\x82\x0a\x00\x01\x00\x05"
+                                      "dup/x\x01",
+                                      12)));
+  ASSERT_EQ(ReadN(fd, 5), std::string("\x90\x03\x00\x01\x01", 5));  // SUBACK, QoS 1
+
+  auto pub = MqttClient::Connect(Options(broker.uri()), nullptr);
+  ASSERT_TRUE(pub.ok()) << pub.status().ToString();
+  ASSERT_TRUE((*pub)->PublishAndWait("dup/x", "again", 1, false).ok());
+  const std::string first = ReadN(fd, 1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(static_cast<uint8_t>(first[0]) & 0xF8, 0x30);  // a PUBLISH, DUP clear
+  close(fd);  // without its PUBACK: the session keeps it in flight
+
+  Inbox inbox;
+  MqttOptions o = Options(broker.uri());
+  o.client_id = id;
+  o.persistent_session = true;
+  auto sub = MqttClient::Connect(o, inbox.Handler());
+  ASSERT_TRUE(sub.ok()) << sub.status().ToString();
+  MqttMessage m;
+  ASSERT_TRUE(inbox.WaitFor("dup/x", &m));
+  EXPECT_EQ(m.payload, "again");
+  EXPECT_TRUE(m.duplicate);
+
+  ASSERT_TRUE((*pub)->PublishAndWait("dup/x", "fresh", 1, false).ok());
+  MqttMessage fresh;
+  for (int i = 0; i < 400 && fresh.payload != "fresh"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    fresh = inbox.Last("dup/x");
+  }
+  EXPECT_EQ(fresh.payload, "fresh");
+  EXPECT_FALSE(fresh.duplicate);
 }
 
 void Sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }

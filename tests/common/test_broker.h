@@ -89,6 +89,7 @@ class Broker {
   std::string uri(const std::string& scheme = "tcp") const {
     return scheme + "://127.0.0.1:" + std::to_string(port_);
   }
+  int port() const { return port_; }
   const std::string& dir() const { return dir_; }
 
  private:
