@@ -10,9 +10,10 @@ One cluster, three phases; v0 is restarted with the next behaviour between them:
 3. forge: every message of v0 carries a garbage signature, plus a copy claiming another sender.
 4. lie_state: v0, honest in consensus, answers every block fetch of a peer with a lie (its
    last record left out; a block without records: a garbled certificate or a changed
-   root); v3 is stopped (SIGSTOP) until the others, v0 too, are BEHIND_BLOCKS ahead, so it
-   catches up by state transfer, whose first fetch asks v0 (the validator after it: the
-   node's own order, node/state_transfer.h) for a block v0 holds: it must refuse the lie
+   root); v3 is stopped (SIGTERM) until the others, v0 too, are BEHIND_BLOCKS ahead, and
+   started again, so it catches up by state transfer, whose first fetch asks v0 (the
+   validator after it: the node's own order, node/state_transfer.h) for a block v0 holds:
+   it must refuse the lie
    (ev=state_transfer_refused, evidence bad_state_transfer from=v0), fetch from the others,
    and pass the checks below. Then block repair: a block of the phase is damaged on the
    stopped v3's disk; restarted, v3 repairs it when read, asking v0 first (the same order):
@@ -50,8 +51,8 @@ RATE = 10      # readings/s per device
 SECONDS = 8
 PHASE_KIND = {"equivocate": "other_digest_vote", "wrong_digest": "other_digest_vote",
               "forge": "bad_signature", "lie_state": "bad_state_transfer"}
-# lie_state: the honest node stopped (SIGSTOP) while the others commit, so that it must catch
-# up by state transfer; v3, whose transfer and repair ask v0 first (peer self+1).
+# lie_state: the honest node stopped while the others commit, so that it must catch up by state
+# transfer; v3, whose transfer and repair ask v0 first (peer self+1).
 BEHIND = 3
 BEHIND_BLOCKS = 40  # it stays stopped until the others are this many blocks ahead
 
@@ -81,11 +82,16 @@ def log_of(ctx, i):
     return open("%s/v%d.log" % (ctx.root, i)).read()
 
 
+def honest_extra(ctx, i):
+    return ["--view_change_timeout_ms=%d" % VIEW_CHANGE_MS,
+            "--metrics_listen=127.0.0.1:%d" % ctx.mports[i]]
+
+
 def start_v0(ctx, behaviour):
     real = t.LEDGER_NODE
     t.LEDGER_NODE = ctx.byz_bin
     try:
-        extra = ["--view_change_timeout_ms=%d" % VIEW_CHANGE_MS, "--metrics_listen=127.0.0.1:%d" % ctx.mports[0]]
+        extra = honest_extra(ctx, 0)
         if behaviour:
             extra.append("--byzantine=" + behaviour)
         # Started while three validators commit under load on a shared machine: a restart
@@ -173,6 +179,7 @@ def run_phase(ctx, behaviour):
                 text=True)
     if behaviour == "lie_state":
         fall_behind(ctx)
+        before[BEHIND] = {}  # restarted: its counters begin again
     out, _ = p.communicate(timeout=400)
     load_s = time.time() - t0
     s = last_json(out)
@@ -249,8 +256,8 @@ def run_phase(ctx, behaviour):
                       log_of(ctx, 0))
     seen = ""
     if behaviour == "lie_state":  # what v3 fetched instead, and from whom
-        seen = "; v%d logged: %s" % (BEHIND, re.findall(
-            r"ev=(?:state_transfer\w*|state_transferred) .*", log_of(ctx, BEHIND)[log_at[BEHIND]:])[:6])
+        seen = "; v%d logged: %s" % (BEHIND, re.findall(r"ev=state_transfer\w* .*",
+                                                        log_of(ctx, BEHIND)[log_at[BEHIND]:])[:6])
     t.check(sent or not exercised, "%s: v0's seam logged what it sent%s" % (behaviour, seen))
     counted = {}
     # lie_state: only the node that fell behind asked v0 for blocks.
@@ -319,26 +326,32 @@ def run_phase(ctx, behaviour):
 
 
 def fall_behind(ctx):
-    """Stops v<BEHIND> (SIGSTOP) while the load goes on until the others, v0 among them, are
-    BEHIND_BLOCKS ahead, then lets it go on: it must catch up by state transfer, whose first
-    fetch asks v0 for the block after its head. v0 must hold that block by then: a v0 still
-    behind (it was restarted for the phase) answers NOT_FOUND, no lie, and the fetch goes on
-    at v1 (seen in CI: the phase then exercised nothing)."""
+    """Stops v<BEHIND> (SIGTERM) while the load goes on until the others, v0 among them, are
+    BEHIND_BLOCKS ahead of the head it stopped at, then starts it again: it must catch up by
+    state transfer, whose first fetch asks v0 for the block after its head, which v0 holds by
+    then (a v0 still behind, restarted for the phase, would answer NOT_FOUND, no lie). Not
+    SIGSTOP: a process let go on reads what its sockets buffered meanwhile, the consensus
+    messages of the heights it missed (up to 36 heights ahead fit its log), and may catch up by
+    consensus alone, asking nobody: the likely cause of the phase's CI failure and of 2 of 3
+    runs in one batch here that told no lie."""
     c = ctx.chain
+
     def height(i):
         st = c.status(i)  # None when it did not answer in time (a loaded machine)
         return st["height"] if st else -1
 
     time.sleep(1)
-    h0 = height(BEHIND)
-    t.check(h0 >= 0, "lie_state: v%d answers status before it is stopped" % BEHIND)
-    c.procs[BEHIND].send_signal(signal.SIGSTOP)
-    try:
-        t.wait_for(lambda: min(height(0), height(1)) >= h0 + BEHIND_BLOCKS, 120,
-                   "v0 and v1 %d blocks ahead of the stopped v%d" % (BEHIND_BLOCKS, BEHIND))
-    finally:
-        c.procs[BEHIND].send_signal(signal.SIGCONT)
-    t.log("lie_state: v%d stopped at height %d, let go on at %d" % (BEHIND, h0, height(1)))
+    at = len(log_of(ctx, BEHIND))
+    c.kill(BEHIND, signal.SIGTERM)
+    m = re.search(r"ev=node_stopping height=(\d+)", log_of(ctx, BEHIND)[at:])
+    t.check(m, "lie_state: v%d logged its head as it stopped (ev=node_stopping)" % BEHIND)
+    h0 = int(m.group(1))
+    t.wait_for(lambda: min(height(0), height(1)) >= h0 + BEHIND_BLOCKS, 120,
+               "v0 and v1 %d blocks ahead of the stopped v%d" % (BEHIND_BLOCKS, BEHIND))
+    ahead = height(1)
+    c.start(BEHIND, extra=honest_extra(ctx, BEHIND), timeout=START_TIMEOUT_S)
+    t.log("lie_state: v%d stopped at height %d, started again with the others at %d" % (
+        BEHIND, h0, ahead))
 
 
 def repair_from_liar(ctx, heights, rid_of, head):
@@ -356,9 +369,7 @@ def repair_from_liar(ctx, heights, rid_of, head):
     c.kill(BEHIND, signal.SIGTERM)
     t.log("lie_state: " + c.corrupt_block(BEHIND, hv))
     at = len(log_of(ctx, BEHIND))
-    c.start(BEHIND, extra=["--view_change_timeout_ms=%d" % VIEW_CHANGE_MS,
-                           "--metrics_listen=127.0.0.1:%d" % ctx.mports[BEHIND]],
-            timeout=START_TIMEOUT_S)
+    c.start(BEHIND, extra=honest_extra(ctx, BEHIND), timeout=START_TIMEOUT_S)
 
     def served():
         rc, _, err = t.ctl("record", rid, "--json", "--node=" + c.addr(BEHIND), check_rc=False)
@@ -412,8 +423,7 @@ def main():
     ctx.mports = [t.free_port() for _ in range(N)]
     start_v0(ctx, "")  # honest until the load starts: registration commits in view 0
     for i in HONEST:
-        c.start(i, extra=["--view_change_timeout_ms=%d" % VIEW_CHANGE_MS,
-                          "--metrics_listen=127.0.0.1:%d" % ctx.mports[i]])
+        c.start(i, extra=honest_extra(ctx, i))
     c.register(devices=())
     ctx.broker = t.Mosquitto(ctx.root)
     bridge_log = open(os.path.join(ctx.root, "bridge.log"), "a")
@@ -440,6 +450,11 @@ def main():
             r["behaviour"], r["published"], r["acked"], r["committed_each"], r["unanswered"],
             r["byzantine_sent"], "/".join(map(str, r["counted"])), r["kind"], r["height"],
             r["view"], "-" if r["view_change_s"] is None else "%.2f s" % r["view_change_s"]))
+        if r["repair"]:
+            t.log("| %s, block repair | block %d damaged on v%d | - | its copy | v%d: refused "
+                  "from %s, repaired from %s | - | - |" % (
+                      r["behaviour"], r["repair"]["height"], BEHIND, BEHIND,
+                      r["repair"]["refused_from"], r["repair"]["repaired_from"]))
     ctx.bridge.send_signal(signal.SIGTERM)
     ctx.bridge.wait(timeout=30)
     ctx.broker.stop()
