@@ -11,6 +11,7 @@
 #include "common/sha256.h"
 #include "ledger/block_header.h"
 #include "ledger/chain_check.h"
+#include "ledger/merkle/tree_hasher.h"
 
 namespace provledger::node {
 
@@ -60,6 +61,16 @@ StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, const ledger:
   return out;
 }
 
+Status CheckRecordsMatchHeader(const PeerBlock& pb) {
+  std::vector<Bytes> ids;
+  ids.reserve(pb.block.records.size());
+  for (const Bytes& r : pb.block.records) ids.push_back(ledger::RecordId(r));
+  if (pb.header.record_count != ids.size() || ledger::MerkleRoot(ids) != pb.header.root) {
+    return InvalidArgumentError("its records do not match the header's root and count");
+  }
+  return OkStatus();
+}
+
 BlockRepairer::BlockRepairer(const ledger::Genesis* genesis, uint32_t self,
                              std::vector<v1::Ledger::Stub*> peers, Deliver deliver)
     : genesis_(genesis), self_(self), deliver_(std::move(deliver)), peers_(std::move(peers)) {
@@ -86,6 +97,11 @@ void BlockRepairer::SetScheduleSource(ScheduleSource source) {
   schedule_source_ = std::move(source);
 }
 
+void BlockRepairer::SetOnRefused(RefusedBlockFn refused) {
+  std::lock_guard<std::mutex> lock(mu_);
+  refused_ = std::move(refused);
+}
+
 void BlockRepairer::SetPeers(std::vector<v1::Ledger::Stub*> peers, std::vector<std::string> names) {
   std::lock_guard<std::mutex> lock(mu_);
   peers_ = std::move(peers);
@@ -108,6 +124,7 @@ void BlockRepairer::Loop(Worker& w) {
     std::vector<v1::Ledger::Stub*> peers;
     std::vector<std::string> names;
     ScheduleSource source;
+    RefusedBlockFn refused;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::seconds(1), [&] { return w.stopping() || !wanted_.empty(); });
@@ -119,6 +136,7 @@ void BlockRepairer::Loop(Worker& w) {
       peers = peers_;
       names = names_;
       source = schedule_source_;
+      refused = refused_;
     }
     // A stored height: the registry's schedule (as of our head) knows its set.
     const ledger::ValidatorSchedule schedule = CurrentSchedule(source, *genesis_);
@@ -139,8 +157,19 @@ void BlockRepairer::Loop(Worker& w) {
         last_err = names[i] + ": " + gs.error_message();
         continue;
       }
-      auto pb = CheckPeerBlock(*genesis_, set, h, blk);
+      // Trust nothing a peer sends: a valid certificate, the records the header names.
+      StatusOr<PeerBlock> pb = CheckPeerBlock(*genesis_, set, h, blk);
+      if (pb.ok()) {
+        Status records = CheckRecordsMatchHeader(*pb);
+        if (!records.ok()) pb = records;
+      }
       if (!pb.ok()) {
+        // An answer that fails a check is a lie (or a faulty peer); no answer is not.
+        LogWarn("block_repair_refused")
+            .Kv("height", h)
+            .Kv("from", names[i])
+            .Kv("err", pb.status().ToString());
+        if (refused) refused(names[i], h, pb.status());
         last_err = names[i] + ": " + pb.status().ToString();
         continue;
       }

@@ -2,10 +2,13 @@
 // damaged (ledger_service reads, a peer's catch-up request, the head block at open).
 //
 // Request(height) queues a height; the repair thread asks the peers for it in turn
-// (GetBlock with payloads, 5 s each), checks each copy with CheckPeerBlock (certificate
-// against the genesis validators) and hands the first good one to `deliver`, which posts it
-// to the store's sole writer (the consensus thread, which calls BlockStore::RepairBlock and
-// then Done()). A height no peer could send is asked for again, backing off up to 30 s.
+// (GetBlock with payloads, 5 s each), checks each copy with CheckPeerBlock (certificate against the
+// set at its height) and CheckRecordsMatchHeader (its records against the header's Merkle root and
+// count) and hands the first good one to `deliver`, which posts it to the store's sole writer (the
+// consensus thread, which calls BlockStore::RepairBlock and then Done()). A copy that fails a check
+// is refused (ev=block_repair_refused from=PEER, and `refused` when set: only a faulty or lying
+// peer answers so) and the next peer asked in the same round. A height no peer could send is
+// asked for again, backing off up to 30 s.
 //
 // Thread rules: Request() and Done() from any thread; `deliver` runs on the repair thread
 // and must not block. The destructor stops and joins the repair thread.
@@ -19,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "common/worker.h"
@@ -43,7 +47,7 @@ struct PeerBlock {
 // `prev_hash` when given, 2f+1 genesis validators signed its commit digest and its proposer
 // is the primary of its view), and every
 // record must decode. Payloads are kept where they hash to what their record names. Root and
-// count are the store's to check when it writes. kInvalidArgument or kUnauthenticated naming
+// count are CheckRecordsMatchHeader's to check. kInvalidArgument or kUnauthenticated naming
 // the cause.
 StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t height,
                                    const provledger::v1::Block& block,
@@ -53,6 +57,17 @@ StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, uint64_t heig
 StatusOr<PeerBlock> CheckPeerBlock(const ledger::Genesis& genesis, const ledger::ValidatorSet& set,
                                    uint64_t height, const provledger::v1::Block& block,
                                    const std::optional<Bytes>& prev_hash = std::nullopt);
+// OK when the header's Merkle root and record count are those of the records `pb` holds
+// (CheckPeerBlock does not look at them), so that a peer that left out or changed a
+// record of a certified block is refused before the block reaches the store's writer;
+// kInvalidArgument otherwise.
+Status CheckRecordsMatchHeader(const PeerBlock& pb);
+
+// Told of a block `peer` (its name) answered for `height` that failed a check, `why`:
+// evidence against that peer (a missing block or no answer is not). Runs on the fetching
+// thread.
+using RefusedBlockFn =
+    std::function<void(const std::string& peer, uint64_t height, const Status& why)>;
 
 // Where the validator schedule comes from (the node's RegistryHolder: registry->Get()->
 // schedule()); null or returning null: the genesis set certifies every height.
@@ -86,6 +101,8 @@ class BlockRepairer {
   // Checks each copy against the set at its height from `source` (default: the genesis
   // set). Call before the first Request.
   void SetScheduleSource(ScheduleSource source);
+  // Sets who is told of refused copies. Call before the first Request.
+  void SetOnRefused(RefusedBlockFn refused);
   // Replaces the peers asked (after a validator-set change), `names` parallel to `peers`
   // (for logs); Copy::from then indexes the new list.
   void SetPeers(std::vector<provledger::v1::Ledger::Stub*> peers, std::vector<std::string> names);
@@ -106,6 +123,7 @@ class BlockRepairer {
   std::vector<provledger::v1::Ledger::Stub*> peers_;  // guarded by mu_
   std::vector<std::string> names_;                    // guarded by mu_: parallel to peers_
   ScheduleSource schedule_source_;                    // guarded by mu_
+  RefusedBlockFn refused_;                            // guarded by mu_
   std::set<uint64_t> wanted_;                         // guarded by mu_: heights to fetch
   std::set<uint64_t> inflight_;       // guarded by mu_: being fetched, or delivered and not Done
   std::map<uint64_t, int> failures_;  // repair thread only: failed rounds by height

@@ -10,9 +10,10 @@
 //   invalid_block, digest_mismatch, not_from_primary, malformed, invalid_view_change,
 //   invalid_new_view                             the core's drops of those names
 //   bad_state_transfer                           a block a peer answered to our state
-//                                                transfer that failed a check (certificate,
-//                                                height, link, records vs root and count;
-//                                                ev=state_transfer_refused)
+//                                                transfer (ev=state_transfer_refused) or
+//                                                block repair (ev=block_repair_refused)
+//                                                that failed a check (certificate, height,
+//                                                link, records vs root and count)
 // Each is counted in provledger_node_consensus_evidence_total{kind} and logged as
 // ev=consensus_evidence kind=K count=N total=T (from=ID when the claimed author is known;
 // for a message refused as delivered, peer=ID the delivering caller as its TLS certificate

@@ -125,10 +125,13 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
                                                 e.transfer = std::move(b);
                                                 return Post(std::move(e));
                                               });
-  // A block a peer answered that fails a check: only a faulty or lying validator sends it.
-  transfer_->SetOnRefused([this](const std::string& peer, uint64_t, const Status&) {
+  // A block a peer answered that fails a check, to a state transfer or a block repair: only
+  // a faulty or lying validator sends it.
+  RefusedBlockFn refused = [this](const std::string& peer, uint64_t, const Status&) {
     evidence_.Count("bad_state_transfer", 1, peer);
-  });
+  };
+  transfer_->SetOnRefused(refused);
+  repairer_->SetOnRefused(refused);
   // Fetched and repaired blocks are checked against the set at their height
   // (docs/VALIDATOR_SET.md).
   ScheduleSource schedule = [registry] { return registry->Get()->schedule(); };

@@ -6,29 +6,12 @@
 #include <chrono>
 
 #include "common/log.h"
-#include "ledger/merkle/tree_hasher.h"
-#include "ledger/record.h"
 #include "ledger/registry.h"
 #include "node/node_metrics.h"
 
 namespace provledger::node {
 
 namespace v1 = provledger::v1;
-
-namespace {
-// The header's root and count are those of the records the peer sent (CheckPeerBlock leaves
-// them to the store; checked here so that a peer that leaves out or changes a record is
-// refused, and another asked, before the block reaches the consensus thread).
-Status CheckRecordsMatchHeader(const PeerBlock& pb) {
-  std::vector<Bytes> ids;
-  ids.reserve(pb.block.records.size());
-  for (const Bytes& r : pb.block.records) ids.push_back(ledger::RecordId(r));
-  if (pb.header.record_count != ids.size() || ledger::MerkleRoot(ids) != pb.header.root) {
-    return InvalidArgumentError("its records do not match the header's root and count");
-  }
-  return OkStatus();
-}
-}  // namespace
 
 StateTransfer::StateTransfer(const ledger::Genesis* genesis, uint32_t self,
                              std::vector<v1::Ledger::Stub*> peers, Deliver deliver)

@@ -2,7 +2,8 @@
 // (CoreOutput::need_state_transfer), on its own Worker, never on the consensus thread.
 //
 // Request(next, prev_hash, target) starts a fetch of blocks next, next+1, ... up to
-// `target`: each asked of the peers in turn (GetBlock with payloads, 5 s deadline), checked
+// `target`: each asked of the peers in turn, from the validator after this one on (GetBlock
+// with payloads, 5 s deadline), checked
 // with CheckPeerBlock (certificate against the genesis validators, records decode), its
 // records against the header's Merkle root and count, and against the chain (its prev hash
 // is the hash of the block before: `prev_hash` for the first, the previous fetched block's
@@ -43,9 +44,8 @@ class StateTransfer {
   // Takes a batch for the consensus thread; an error (its queue is full, the node stops)
   // ends the fetch.
   using Deliver = std::function<Status(std::shared_ptr<Batch>)>;
-  // Told of a block `peer` (its name) answered for `height` that failed a check, `why`.
-  // Runs on the fetch thread.
-  using Refused = std::function<void(const std::string& peer, uint64_t height, const Status& why)>;
+  // Told of a block a peer answered that failed a check (RefusedBlockFn).
+  using Refused = RefusedBlockFn;
 
   // `peers` by validator index, null for this validator; they and `genesis` must outlive
   // this.

@@ -10,9 +10,15 @@ One cluster, three phases; v0 is restarted with the next behaviour between them:
 3. forge: every message of v0 carries a garbage signature, plus a copy claiming another sender.
 4. lie_state: v0, honest in consensus, answers every block fetch of a peer with a lie (its
    last record left out; a block without records: a garbled certificate or a changed
-   root); v3 is stopped (SIGSTOP) until the others are BEHIND_BLOCKS ahead, so it catches
-   up by state transfer, asking v0 first: it must refuse each lie (ev=state_transfer_refused,
-   evidence bad_state_transfer from=v0), fetch from the others, and pass the checks below.
+   root); v3 is stopped (SIGTERM) until the others, v0 too, are BEHIND_BLOCKS ahead, and
+   started again, so it catches up by state transfer, whose first fetch asks v0 (the
+   validator after it: the node's own order, node/state_transfer.h) for a block v0 holds:
+   it must refuse the lie
+   (ev=state_transfer_refused, evidence bad_state_transfer from=v0), fetch from the others,
+   and pass the checks below. Then block repair: a block of the phase is damaged on the
+   stopped v3's disk; restarted, v3 repairs it when read, asking v0 first (the same order):
+   it must refuse v0's copy (ev=block_repair_refused from=v0, evidence bad_state_transfer),
+   take an honest peer's (ev=block_repaired) and prove the record.
 Each phase runs DEVICES devices x RATE readings/s x SECONDS under load and ends with:
 - no fork: the honest nodes at one head; `ledgerctl status --all` (all four) reports no FORK;
   `ledgerctl verify-chain` of each honest node (links, roots, certificates) from genesis;
@@ -45,8 +51,8 @@ RATE = 10      # readings/s per device
 SECONDS = 8
 PHASE_KIND = {"equivocate": "other_digest_vote", "wrong_digest": "other_digest_vote",
               "forge": "bad_signature", "lie_state": "bad_state_transfer"}
-# lie_state: the honest node stopped (SIGSTOP) while the others commit, so that it must catch
-# up by state transfer; v3, whose transfer asks v0 first (peer self+1).
+# lie_state: the honest node stopped while the others commit, so that it must catch up by state
+# transfer; v3, whose transfer and repair ask v0 first (peer self+1).
 BEHIND = 3
 BEHIND_BLOCKS = 40  # it stays stopped until the others are this many blocks ahead
 
@@ -68,20 +74,29 @@ def scrape_evidence(port):
 
 # Long enough that a loaded 2-core machine makes no view change of its own before a phase.
 VIEW_CHANGE_MS = 3000
+# How long a restarted node may take to answer (wait_answering fails at once if it exits).
+START_TIMEOUT_S = 180
 
 
 def log_of(ctx, i):
     return open("%s/v%d.log" % (ctx.root, i)).read()
 
 
+def honest_extra(ctx, i):
+    return ["--view_change_timeout_ms=%d" % VIEW_CHANGE_MS,
+            "--metrics_listen=127.0.0.1:%d" % ctx.mports[i]]
+
+
 def start_v0(ctx, behaviour):
     real = t.LEDGER_NODE
     t.LEDGER_NODE = ctx.byz_bin
     try:
-        extra = ["--view_change_timeout_ms=%d" % VIEW_CHANGE_MS, "--metrics_listen=127.0.0.1:%d" % ctx.mports[0]]
+        extra = honest_extra(ctx, 0)
         if behaviour:
             extra.append("--byzantine=" + behaviour)
-        ctx.chain.start(0, extra=extra)
+        # Started while three validators commit under load on a shared machine: a restart
+        # waited 20 s for its first answer in CI and failed.
+        ctx.chain.start(0, extra=extra, timeout=START_TIMEOUT_S)
     finally:
         t.LEDGER_NODE = real
 
@@ -164,6 +179,7 @@ def run_phase(ctx, behaviour):
                 text=True)
     if behaviour == "lie_state":
         fall_behind(ctx)
+        before[BEHIND] = {}  # restarted: its counters begin again
     out, _ = p.communicate(timeout=400)
     load_s = time.time() - t0
     s = last_json(out)
@@ -202,6 +218,7 @@ def run_phase(ctx, behaviour):
     # Every acknowledged reading exactly once on every honest node, at one height, proven.
     heights = {}
     ids = set()
+    rid_of = {}
     for i in HONEST:
         n = 0
         for d in range(DEVICES):
@@ -218,6 +235,7 @@ def run_phase(ctx, behaviour):
                         "%s: %s seq %d at height %d on v%d, %d elsewhere" % (
                             behaviour, device, e["seq"], e["height"], i, heights[key]))
                 ids.add(e["record_id"])
+                rid_of[key] = e["record_id"]
             n += len(seen)
         t.check(n == total + 1, "%s: v%d holds %d readings of the phase, acknowledged %d + probe"
                 % (behaviour, i, n, total))
@@ -236,7 +254,11 @@ def run_phase(ctx, behaviour):
     kind = PHASE_KIND[behaviour]
     sent = re.findall(r"ev=test_byzantine_sent behaviour=%s count=(\d+)" % behaviour,
                       log_of(ctx, 0))
-    t.check(sent or not exercised, "%s: v0's seam logged what it sent" % behaviour)
+    seen = ""
+    if behaviour == "lie_state":  # what v3 fetched instead, and from whom
+        seen = "; v%d logged: %s" % (BEHIND, re.findall(r"ev=state_transfer\w* .*",
+                                                        log_of(ctx, BEHIND)[log_at[BEHIND]:])[:6])
+    t.check(sent or not exercised, "%s: v0's seam logged what it sent%s" % (behaviour, seen))
     counted = {}
     # lie_state: only the node that fell behind asked v0 for blocks.
     counters = [BEHIND] if behaviour == "lie_state" else HONEST
@@ -263,7 +285,9 @@ def run_phase(ctx, behaviour):
     if behaviour == "lie_state":
         text = log_of(ctx, BEHIND)[log_at[BEHIND]:]
         refused = re.findall(r"ev=state_transfer_refused peer=v0 height=(\d+) err=(.*)", text)
-        t.check(refused, "lie_state: v%d refused v0's blocks (ev=state_transfer_refused)" % BEHIND)
+        t.check(refused, "lie_state: v%d refused v0's blocks (ev=state_transfer_refused); its "
+                "fetches from v0 that got no answer: %s" % (BEHIND, re.findall(
+                    r"ev=state_transfer_failed peer=v0 .*", text)[:3]))
         t.check(re.search(r"ev=consensus_evidence kind=bad_state_transfer .*from=v0", text),
                 "lie_state: v%d names v0 in a bad_state_transfer line" % BEHIND)
         moved = re.findall(r"ev=state_transferred from=(\d+) to=(\d+)", text)
@@ -273,6 +297,7 @@ def run_phase(ctx, behaviour):
         t.log("lie_state: v%d refused %d of v0's blocks (first: height %s, %s); fetched %d "
               "blocks from the others" % (BEHIND, len(refused), refused[0][0],
                                           refused[0][1][:120], transferred))
+        repair = repair_from_liar(ctx, heights, rid_of, head)
     if behaviour == "forge":
         for i in HONEST:
             t.check(re.search(r"ev=consensus_evidence kind=bad_signature .*from=v0",
@@ -294,30 +319,87 @@ def run_phase(ctx, behaviour):
            "committed_each": total + 1, "unanswered": s["unanswered"],
            "byzantine_sent": int(sent[-1]) if sent else 0, "kind": kind,
            "counted": [counted[i].get(kind, 0) for i in counters], "height": head["height"],
-           "transferred": transferred,
+           "transferred": transferred, "repair": repair if behaviour == "lie_state" else None,
            "view": view_after, "view_change_s": vc_s, "load_s": round(load_s, 1)}
     ctx.rows.append(row)
     t.log("%s: OK %s" % (behaviour, json.dumps(row)))
 
 
 def fall_behind(ctx):
-    """Stops v<BEHIND> (SIGSTOP) while the load goes on until the others are BEHIND_BLOCKS
-    ahead, then lets it go on: it must catch up by state transfer, asking v0 first."""
+    """Stops v<BEHIND> (SIGTERM) while the load goes on until the others, v0 among them, are
+    BEHIND_BLOCKS ahead of the head it stopped at, then starts it again: it must catch up by
+    state transfer, whose first fetch asks v0 for the block after its head, which v0 holds by
+    then (a v0 still behind, restarted for the phase, would answer NOT_FOUND, no lie). Not
+    SIGSTOP: a process let go on reads what its sockets buffered meanwhile, the consensus
+    messages of the heights it missed (up to 36 heights ahead fit its log), and may catch up by
+    consensus alone, asking nobody: the likely cause of the phase's CI failure and of 2 of 3
+    runs in one batch here that told no lie."""
     c = ctx.chain
+
     def height(i):
         st = c.status(i)  # None when it did not answer in time (a loaded machine)
         return st["height"] if st else -1
 
     time.sleep(1)
-    h0 = height(BEHIND)
-    t.check(h0 >= 0, "lie_state: v%d answers status before it is stopped" % BEHIND)
-    c.procs[BEHIND].send_signal(signal.SIGSTOP)
-    try:
-        t.wait_for(lambda: height(1) >= h0 + BEHIND_BLOCKS, 120,
-                   "the others %d blocks ahead of the stopped v%d" % (BEHIND_BLOCKS, BEHIND))
-    finally:
-        c.procs[BEHIND].send_signal(signal.SIGCONT)
-    t.log("lie_state: v%d stopped at height %d, let go on at %d" % (BEHIND, h0, height(1)))
+    at = len(log_of(ctx, BEHIND))
+    c.kill(BEHIND, signal.SIGTERM)
+    m = re.search(r"ev=node_stopping height=(\d+)", log_of(ctx, BEHIND)[at:])
+    t.check(m, "lie_state: v%d logged its head as it stopped (ev=node_stopping)" % BEHIND)
+    h0 = int(m.group(1))
+    t.wait_for(lambda: min(height(0), height(1)) >= h0 + BEHIND_BLOCKS, 120,
+               "v0 and v1 %d blocks ahead of the stopped v%d" % (BEHIND_BLOCKS, BEHIND))
+    ahead = height(1)
+    c.start(BEHIND, extra=honest_extra(ctx, BEHIND), timeout=START_TIMEOUT_S)
+    t.log("lie_state: v%d stopped at height %d, started again with the others at %d" % (
+        BEHIND, h0, ahead))
+
+
+def repair_from_liar(ctx, heights, rid_of, head):
+    """Damages, on the stopped v<BEHIND>'s disk, the block of one of the phase's readings below
+    the head; restarted, v<BEHIND> repairs it when the record is read, asking v0 (lie_state)
+    first: it must refuse v0's copy, count it, repair from an honest peer and prove the
+    record. -> {"height", "refused_from", "repaired_from"}."""
+    c = ctx.chain
+    below = [(h, key) for key, h in heights.items() if h < head["height"]]
+    t.check(below, "lie_state: a reading of the phase below the head")
+    hv, key = max(below)
+    rid = rid_of[key]
+    # v0 must hold the block, or it answers NOT_FOUND instead of the lie.
+    t.wait_for(lambda: (c.status(0) or {}).get("height", 0) >= hv, 120, "v0 at height %d" % hv)
+    c.kill(BEHIND, signal.SIGTERM)
+    t.log("lie_state: " + c.corrupt_block(BEHIND, hv))
+    at = len(log_of(ctx, BEHIND))
+    c.start(BEHIND, extra=honest_extra(ctx, BEHIND), timeout=START_TIMEOUT_S)
+
+    def served():
+        rc, _, err = t.ctl("record", rid, "--json", "--node=" + c.addr(BEHIND), check_rc=False)
+        t.check(rc == 0 or "DATA_LOSS" in err or "UNAVAILABLE" in err,
+                "lie_state: v%d answers a damaged block DATA_LOSS: %s" % (BEHIND, err))
+        return rc == 0
+    t.wait_for(served, 120, "v%d to serve record %s of the repaired block %d" % (BEHIND, rid[:12],
+                                                                                 hv))
+    text = log_of(ctx, BEHIND)[at:]
+    refused = re.search(r"ev=block_repair_refused height=%d from=v0 err=(.*)" % hv, text)
+    t.check(refused, "lie_state: v%d refused v0's copy of block %d (ev=block_repair_refused "
+            "from=v0)" % (BEHIND, hv))
+    t.check(re.search(r"ev=consensus_evidence kind=bad_state_transfer .*from=v0", text),
+            "lie_state: v%d names v0 in a bad_state_transfer line after the repair" % BEHIND)
+    counted = scrape_evidence(ctx.mports[BEHIND]).get("bad_state_transfer", 0)
+    t.check(counted > 0, "lie_state: v%d counted bad_state_transfer after the repair: %d" %
+            (BEHIND, counted))
+    repaired = re.search(r"ev=block_repaired height=%d from=(v\d+)" % hv, text)
+    t.check(repaired and repaired.group(1) in ("v%d" % i for i in HONEST),
+            "lie_state: v%d repaired block %d from an honest peer: %s" % (
+                BEHIND, hv, repaired.group(0) if repaired else None))
+    prc, pout, perr = t.ctl("prove", rid, "--genesis=" + c.genesis, "--node=" + c.addr(BEHIND),
+                            check_rc=False)
+    t.check(prc == 0, "lie_state: v%d proves the record of the repaired block: rc=%d %s %s" % (
+        BEHIND, prc, pout, perr[-500:]))
+    converge_honest(ctx)
+    t.log("lie_state: v%d refused v0's copy of damaged block %d (%s), counted %d "
+          "bad_state_transfer, repaired it from %s, proves record %s" % (
+              BEHIND, hv, refused.group(1)[:80], counted, repaired.group(1), rid[:12]))
+    return {"height": hv, "refused_from": "v0", "repaired_from": repaired.group(1)}
 
 
 def first_ts(text, pattern):
@@ -341,8 +423,7 @@ def main():
     ctx.mports = [t.free_port() for _ in range(N)]
     start_v0(ctx, "")  # honest until the load starts: registration commits in view 0
     for i in HONEST:
-        c.start(i, extra=["--view_change_timeout_ms=%d" % VIEW_CHANGE_MS,
-                          "--metrics_listen=127.0.0.1:%d" % ctx.mports[i]])
+        c.start(i, extra=honest_extra(ctx, i))
     c.register(devices=())
     ctx.broker = t.Mosquitto(ctx.root)
     bridge_log = open(os.path.join(ctx.root, "bridge.log"), "a")
@@ -369,6 +450,11 @@ def main():
             r["behaviour"], r["published"], r["acked"], r["committed_each"], r["unanswered"],
             r["byzantine_sent"], "/".join(map(str, r["counted"])), r["kind"], r["height"],
             r["view"], "-" if r["view_change_s"] is None else "%.2f s" % r["view_change_s"]))
+        if r["repair"]:
+            t.log("| %s, block repair | block %d damaged on v%d | - | its copy | v%d: refused "
+                  "from %s, repaired from %s | - | - |" % (
+                      r["behaviour"], r["repair"]["height"], BEHIND, BEHIND,
+                      r["repair"]["refused_from"], r["repair"]["repaired_from"]))
     ctx.bridge.send_signal(signal.SIGTERM)
     ctx.bridge.wait(timeout=30)
     ctx.broker.stop()

@@ -116,11 +116,7 @@ def scenario_port():
 
 # -------------------------------------------------------------------------------------- repair
 def corrupt(chain, i, h):
-    tool = t.runfile("tests/integration/corrupt_block")
-    p = subprocess.run([tool, "--data_dir=%s/v%d" % (chain.root, i), "--chain_id=itest",
-                        "--height=%d" % h], capture_output=True, text=True, timeout=60)
-    t.check(p.returncode == 0, "corrupt_block: %s %s" % (p.stdout, p.stderr))
-    t.log(p.stdout.strip())
+    t.log(chain.corrupt_block(i, h))
 
 
 def expect_bad_height(chain, i, h):

@@ -203,7 +203,26 @@ def fail(msg):
     tails = _log_tails()
     if tails:
         print("logs of the processes this test ran, at the failure:\n" + tails, flush=True)
+    _save_logs()
     sys.exit(1)
+
+
+def _save_logs():
+    """Under Bazel, the *.log files of every folder made by tmpdir, into the undeclared
+    outputs (test.outputs/outputs.zip): TEST_TMPDIR is gone once a failed run ends."""
+    out = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR")
+    if not out:
+        return
+    for root in _WATCHED:
+        for d, _, files in os.walk(root):
+            for f in files:
+                if f.endswith(".log"):
+                    rel = os.path.relpath(os.path.join(d, f), os.path.dirname(root))
+                    try:
+                        os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
+                        shutil.copyfile(os.path.join(d, f), os.path.join(out, rel))
+                    except OSError:
+                        pass
 
 
 def check(cond, msg):
@@ -381,7 +400,9 @@ class Chain:
     def nodes_flag(self):
         return "--node=" + ",".join(self.addr(i) for i in range(len(self.ids)))
 
-    def start(self, i=0, extra=()):
+    def start(self, i=0, extra=(), timeout=20):
+        """Starts validator `i`; returns once it answers status as itself (wait_answering,
+        up to `timeout` s: give more where the machine is loaded by a running cluster)."""
         v = self.ids[i]
         logf = open("%s/%s.log" % (self.root, v), "a")
         extra = list(extra)
@@ -390,8 +411,18 @@ class Chain:
         p = spawn(validator_argv(self.root, self.genesis, v) + extra,
                   stdout=logf, stderr=subprocess.STDOUT)
         self.procs[i] = p
-        wait_answering(p, lambda: self.status(i), v, "%s/%s.log" % (self.root, v))
+        wait_answering(p, lambda: self.status(i), v, "%s/%s.log" % (self.root, v), timeout)
         return p
+
+    def corrupt_block(self, i, height):
+        """Flips a byte of block `height`'s body in stopped validator `i`'s store (the
+        tests/integration:corrupt_block tool, in the test's data); returns what it printed."""
+        p = subprocess.run([runfile("tests/integration/corrupt_block"),
+                            "--data_dir=%s/%s" % (self.root, self.ids[i]),
+                            "--chain_id=" + json.load(open(self.genesis))["chain_id"],
+                            "--height=%d" % height], capture_output=True, text=True, timeout=60)
+        check(p.returncode == 0, "corrupt_block: %s %s" % (p.stdout, p.stderr))
+        return p.stdout.strip()
 
     def status(self, i=0):
         addr = i if isinstance(i, str) else self.addr(i)
