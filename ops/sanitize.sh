@@ -3,6 +3,7 @@
 # consensus, node and bridge tests (threads) under ThreadSanitizer. One command:
 #   bash ops/sanitize.sh                 # every stage (~40 min on an idle 2-core machine)
 #   bash ops/sanitize.sh asan-unit tsan  # only these stages, in this order
+#   PL_TEST_TMPDIR=/tmp/keep bash ops/sanitize.sh tsan  # and keep the tests' process logs
 # Stages: asan-unit (every test outside tests/integration), asan-integration (the
 # integration tests), tsan (consensus, node, bridge, agent, device protocol and the
 # integration tests that run node and bridge processes). A stage fails on any report:
@@ -48,6 +49,9 @@ TSAN_TARGETS=(//tests/consensus/... //tests/node/... //tests/bridge/... //tests/
 # --nocache_test_results: a target whose sanitized binary and inputs did not change would
 # otherwise keep an earlier run's result, and the stage would report tests it never ran.
 COMMON=(--jobs="$JOBS" --disk_cache="$DISK_CACHE" --keep_going --nocache_test_results)
+# PL_TEST_TMPDIR=DIR keeps each test's temporary folder (the integration tests' process logs)
+# under DIR after the run, to read a failure's logs; Bazel otherwise deletes them.
+[ -n "${PL_TEST_TMPDIR:-}" ] && COMMON+=(--test_tmpdir="$PL_TEST_TMPDIR")
 OUT=$(mktemp /tmp/sanitize.XXXXXX)
 SUMMARY=()
 
