@@ -3,6 +3,7 @@
 # consensus, node and bridge tests (threads) under ThreadSanitizer. One command:
 #   bash ops/sanitize.sh                 # every stage (~40 min on an idle 2-core machine)
 #   bash ops/sanitize.sh asan-unit tsan  # only these stages, in this order
+#   PL_TEST_TMPDIR=/tmp/keep bash ops/sanitize.sh tsan  # and keep the tests' process logs
 # Stages: asan-unit (every test outside tests/integration), asan-integration (the
 # integration tests), tsan (consensus, node, bridge, agent, device protocol and the
 # integration tests that run node and bridge processes). A stage fails on any report:
@@ -45,31 +46,62 @@ TSAN_TARGETS=(//tests/consensus/... //tests/node/... //tests/bridge/... //tests/
   //tests/integration:tls_test //tests/integration:audit_test
   -//tests/consensus:sim_sweep_test -//tests/consensus:sim_epoch_sweep_test)
 
+# --nocache_test_results: a target whose sanitized binary and inputs did not change would
+# otherwise keep an earlier run's result, and the stage would report tests it never ran.
+COMMON=(--jobs="$JOBS" --disk_cache="$DISK_CACHE" --keep_going --nocache_test_results)
+# PL_TEST_TMPDIR=DIR keeps each test's temporary folder (the integration tests' process logs)
+# under DIR after the run, to read a failure's logs; Bazel otherwise deletes them.
+[ -n "${PL_TEST_TMPDIR:-}" ] && COMMON+=(--test_tmpdir="$PL_TEST_TMPDIR")
+OUT=$(mktemp /tmp/sanitize.XXXXXX)
+SUMMARY=()
+
+# Counts the per-target result lines of Bazel's test summary in $OUT; the targets that did not
+# pass go to $OUT.bad, printed at the end.
+summarize() {
+  local stage=$1 secs=$2 bazel_rc=$3 passed failed timeout nostatus flaky
+  passed=$(grep -cE '^//[^ ]+ +PASSED in' "$OUT")
+  flaky=$(grep -cE '^//[^ ]+ +FLAKY' "$OUT")
+  failed=$(grep -cE '^//[^ ]+ +FAILED' "$OUT")
+  timeout=$(grep -cE '^//[^ ]+ +TIMEOUT' "$OUT")
+  nostatus=$(grep -cE '^//[^ ]+ +(NO STATUS|FAILED TO BUILD|INCOMPLETE)' "$OUT")
+  SUMMARY+=("$stage: $passed passed, $flaky flaky, $failed failed, $timeout timed out, $nostatus not run; bazel exit $bazel_rc; ${secs} s")
+  grep -E '^//[^ ]+ +(FAILED|TIMEOUT|FLAKY|NO STATUS|FAILED TO BUILD|INCOMPLETE)' "$OUT" |
+    sed "s/^/  $stage: /" >>"$OUT.bad"
+}
+
 rc=0
+: >"$OUT.bad"
+trap 'rm -f "$OUT" "$OUT.bad"' EXIT
 for stage in "${STAGES[@]}"; do
   start=$(date +%s)
   case "$stage" in
     asan-unit)
       echo "== ASan + UBSan: unit tests"
-      bazel test --config=asan --jobs="$JOBS" --disk_cache="$DISK_CACHE" --keep_going \
-        "${ASAN_ENV[@]}" -- //... -//tests/integration/... || rc=1
+      bazel test --config=asan "${COMMON[@]}" "${ASAN_ENV[@]}" -- //... -//tests/integration/... \
+        2>&1 | tee "$OUT"
       ;;
     asan-integration)
       echo "== ASan + UBSan: integration tests"
-      bazel test --config=asan --jobs="$JOBS" --disk_cache="$DISK_CACHE" --keep_going \
-        "${ASAN_ENV[@]}" -- //tests/integration/... "${ASAN_INTEGRATION_SKIP[@]}" || rc=1
+      bazel test --config=asan "${COMMON[@]}" "${ASAN_ENV[@]}" -- //tests/integration/... \
+        "${ASAN_INTEGRATION_SKIP[@]}" 2>&1 | tee "$OUT"
       ;;
     tsan)
       echo "== TSan: consensus, node, bridge, agent; node and bridge processes"
-      bazel test --config=tsan --jobs="$JOBS" --disk_cache="$DISK_CACHE" --keep_going \
-        "${TSAN_ENV[@]}" -- "${TSAN_TARGETS[@]}" || rc=1
+      bazel test --config=tsan "${COMMON[@]}" "${TSAN_ENV[@]}" -- "${TSAN_TARGETS[@]}" 2>&1 |
+        tee "$OUT"
       ;;
     *)
       echo "unknown stage $stage (asan-unit, asan-integration, tsan)" >&2
       exit 2
       ;;
   esac
-  echo "== $stage: $(( $(date +%s) - start )) s, rc so far $rc"
+  bazel_rc=${PIPESTATUS[0]}
+  [ "$bazel_rc" -ne 0 ] && rc=1
+  summarize "$stage" $(( $(date +%s) - start )) "$bazel_rc"
+  echo "== ${SUMMARY[-1]}"
 done
 bazel shutdown >/dev/null 2>&1
+echo "== summary (passed counts only tests that ran: --nocache_test_results)"
+printf '%s\n' "${SUMMARY[@]}"
+cat "$OUT.bad"
 exit $rc
