@@ -1,5 +1,6 @@
 #include "node/chain_block_factory.h"
 
+#include "common/log.h"
 #include "ledger/block_header.h"
 #include "ledger/merkle/tree_hasher.h"
 #include "ledger/record.h"
@@ -176,6 +177,22 @@ Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
 StatusOr<consensus::Proposal> ChainBlockFactory::Build(uint64_t height, uint64_t view,
                                                        ByteView prev_hash,
                                                        std::vector<consensus::Request> requests) {
+  const size_t n = requests.size();
+  auto p = BuildBlock(height, view, prev_hash, std::move(requests));
+  if (!p.ok() && (height != logged_failure_height_ || p.status().ToString() != logged_failure_)) {
+    logged_failure_height_ = height;
+    logged_failure_ = p.status().ToString();
+    LogWarn("propose_failed")
+        .Kv("height", height)
+        .Kv("view", view)
+        .Kv("requests", static_cast<uint64_t>(n))
+        .Kv("err", logged_failure_);
+  }
+  return p;
+}
+
+StatusOr<consensus::Proposal> ChainBlockFactory::BuildBlock(
+    uint64_t height, uint64_t view, ByteView prev_hash, std::vector<consensus::Request> requests) {
   std::vector<v1::ConsensusRequest> reqs;
   v1::ConsensusBlock cb;
   for (const auto& r : requests) {

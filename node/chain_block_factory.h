@@ -107,6 +107,10 @@ class ChainBlockFactory final : public consensus::BlockFactory {
 
  private:
   struct Pending;
+  // Build's work; Build logs what it returns when that is an error (the core retries
+  // silently on every tick, so a proposal that keeps failing would stall without a trace).
+  StatusOr<consensus::Proposal> BuildBlock(uint64_t height, uint64_t view, ByteView prev_hash,
+                                           std::vector<consensus::Request> requests);
   // Derives records from `requests` on top of `prev_hash` at `height`; when `keys` is not
   // null, its ids and seqs get those of the derived records (for the overlay).
   Status Derive(uint64_t height, ByteView prev_hash,
@@ -132,6 +136,9 @@ class ChainBlockFactory final : public consensus::BlockFactory {
     std::set<std::pair<std::string, uint64_t>> seqs;
   };
   std::map<Bytes, Pending> overlay_;  // by header hash
+  // The last Build error logged (height, message): logged once, not on every retry.
+  uint64_t logged_failure_height_ = 0;
+  std::string logged_failure_;
 };
 
 }  // namespace provledger::node
