@@ -4,6 +4,7 @@ Binaries come from Bazel runfiles; every test gets a fresh folder under $TEST_TM
 Conditions are polled with a deadline, never slept on blindly.
 """
 import json
+import random
 import re
 import os
 import signal
@@ -136,7 +137,7 @@ def tmpdir(name):
 _PORT_LOCK_DIR = "/tmp/provledger-test-ports"
 _PORT_RANGE = (15000, 32000)
 _PORT_LOCKS = []  # open lock files, kept for the life of the test process
-_PORT_RNG = None
+_PORT_RNG = random.Random()  # seeded from os.urandom: tests started together pick apart
 
 
 def _reserve_port(port):
@@ -154,10 +155,6 @@ def _reserve_port(port):
 
 def free_port():
     """A loopback TCP port no one listens on, not handed to any other running test."""
-    global _PORT_RNG
-    if _PORT_RNG is None:
-        import random
-        _PORT_RNG = random.Random(os.getpid() ^ int(time.time() * 1e6))
     for _ in range(1000):
         port = _PORT_RNG.randrange(*_PORT_RANGE)
         if not _reserve_port(port):
@@ -216,7 +213,8 @@ def _save_logs():
     for root in _WATCHED:
         for d, _, files in os.walk(root):
             for f in files:
-                if f.endswith(".log"):
+                # 000004.log and the like are RocksDB's write-ahead logs, not process logs.
+                if f.endswith(".log") and not re.fullmatch(r"\d+\.log", f):
                     rel = os.path.relpath(os.path.join(d, f), os.path.dirname(root))
                     try:
                         os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
