@@ -7,9 +7,10 @@ While devices publish at a steady rate, one node's packets are dropped with nft 
 namespace (no RST, no FIN): in turn the node the bridge talks to (a backup), the primary (the
 bridge talks to a backup), and the primary that is also the bridge's node. For each cut the test
 measures, per device, the seconds from the cut until the first acknowledgement of a reading
-published after the cut, asserts the worst device resumes within BOUND_FACTOR x
---view_change_timeout_ms, and checks that every acknowledged reading is on the ledger, at the
-height its acknowledgement named, exactly once.
+published after the cut and prints the worst device's figure (a figure, never a pass mark:
+docs/RELIABILITY.md records the runs); it asserts that every device's acknowledgements resume
+and that every reading is acknowledged as recorded and is on the ledger, at the height its
+acknowledgement named, exactly once.
 
 Runs as root only: skipped (exit 0, "SKIPPED: ...") where the machine forbids network
 namespaces. The namespaces (tests/integration/netns.py, shared with faults_test) carry a
@@ -26,10 +27,10 @@ from netns import NsChain, Ordered, Tap, cut, heal, resume_seconds
 
 N = 4
 VIEW_CHANGE_MS = 1000
-# Acks must resume within BOUND_FACTOR x VIEW_CHANGE_MS after a cut. The bound tells a view
-# change plus the bridge's move to another node (2-5 s here, 5-11 s on a 2-core machine at load
-# 70-100) from the ~40 s stall this test was written against; it is not a speed figure.
-BOUND_FACTOR = 15
+# A hang guard, not a speed bound: acks that have not resumed this long after a cut never will
+# in this test's 30 s of publishing (a view change and the bridge's move take 1-11 s, the ~40 s
+# stall this test was written against would still show as a figure).
+RESUME_GUARD_S = 120
 SUBMIT_TIMEOUT_MS = 3 * VIEW_CHANGE_MS  # the bridge's --submit_timeout_ms
 DEVICES = 4
 RATE = 10          # readings/s per device
@@ -73,8 +74,7 @@ def scenario(prefix, broker, name, pick):
     def resumed():
         published, acked, _ = tap.parse()
         return len(resume_seconds(published, acked, t_cut)) == DEVICES
-    # Wait long enough to measure today's ~40 s stall as a figure rather than a timeout.
-    deadline = time.time() + 90
+    deadline = time.time() + RESUME_GUARD_S
     while time.time() < deadline and not resumed():
         time.sleep(0.5)
     out, _ = sim.communicate(timeout=240)
@@ -87,10 +87,12 @@ def scenario(prefix, broker, name, pick):
     published, acked, errors = tap.parse()
     per_device = resume_seconds(published, acked, t_cut)
     worst = max(per_device.values()) if len(per_device) == DEVICES else float("inf")
-    t.log("%s: acks resumed %.2f s after the cut (worst device; bound %.1f s = %dx "
-          "view_change_timeout_ms=%d); per device: %s" % (
-              name, worst, BOUND_FACTOR * VIEW_CHANGE_MS / 1000.0, BOUND_FACTOR, VIEW_CHANGE_MS,
-              ", ".join("%s %.2f" % kv for kv in sorted(per_device.items()))))
+    t.log("%s: acks resumed %.2f s after the cut (worst device; view_change_timeout_ms=%d); "
+          "per device: %s" % (name, worst, VIEW_CHANGE_MS,
+                              ", ".join("%s %.2f" % kv for kv in sorted(per_device.items()))))
+    t.check(len(per_device) == DEVICES,
+            "%s: acks resumed for %d of %d devices within %d s of the cut (%s)" % (
+                name, len(per_device), DEVICES, RESUME_GUARD_S, sorted(per_device)))
 
     # Nothing acknowledged is lost: every acked reading is on the ledger (asked of the
     # nodes that were not cut), once, at the height its ack named.
@@ -148,17 +150,12 @@ def inside(prefix):
         # The primary that is also the bridge's node: both at once.
         ("primary-bridge-node", lambda p: (p, p)),
     ]
-    bound = BOUND_FACTOR * VIEW_CHANGE_MS / 1000.0
     results = {}
     for name, pick in scenarios:
         results[name] = scenario(prefix, broker, name, pick)
     broker.stop()
     for name, worst in results.items():
-        print("partition_test: %s cut: acks resumed after %.2f s (bound %.1f s)" % (
-            name, worst, bound), flush=True)
-    for name, worst in results.items():
-        t.check(worst <= bound, "%s cut: acks resumed after %.2f s, more than %dx "
-                "view_change_timeout_ms = %.1f s" % (name, worst, BOUND_FACTOR, bound))
+        print("partition_test: %s cut: acks resumed after %.2f s" % (name, worst), flush=True)
     print("PASS")
 
 

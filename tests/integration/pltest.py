@@ -57,11 +57,18 @@ def watch_logs(root):
         _WATCHED.append(root)
 
 
+def _process_log(name):
+    """True for a process log's file name: *.log, but not RocksDB's write-ahead logs
+    (000004.log and the like, in every store's folder), which hold records, not reports."""
+    return name.endswith(".log") and not re.fullmatch(r"\d+\.log", name)
+
+
 def _sanitizer_logs(root):
-    """(path, report) of the first log under `root` holding a sanitizer report, or None."""
+    """(path, report) of the first process log under `root` holding a sanitizer report, or
+    None."""
     for d, _, files in os.walk(root):
         for f in sorted(files):
-            if not f.endswith(".log"):
+            if not _process_log(f):
                 continue
             path = os.path.join(d, f)
             try:
@@ -181,7 +188,7 @@ def _log_tails(lines_each=6, width=240):
     out = []
     for root in _WATCHED:
         try:
-            names = sorted(n for n in os.listdir(root) if n.endswith(".log"))
+            names = sorted(n for n in os.listdir(root) if _process_log(n))
         except OSError:
             continue
         for n in names:
@@ -213,8 +220,7 @@ def _save_logs():
     for root in _WATCHED:
         for d, _, files in os.walk(root):
             for f in files:
-                # 000004.log and the like are RocksDB's write-ahead logs, not process logs.
-                if f.endswith(".log") and not re.fullmatch(r"\d+\.log", f):
+                if _process_log(f):
                     rel = os.path.relpath(os.path.join(d, f), os.path.dirname(root))
                     try:
                         os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
