@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "client/transport_security.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 
 namespace provledger::client {
@@ -38,7 +39,7 @@ StatusOr<Resp> LedgerClient::Call(const Req& req, Method<Req, Resp> method, uint
         resp.Clear();
         grpc::Status s = (stubs_[i].get()->*method)(&ctx, req, &resp);
         if (s.ok()) return OkStatus();
-        Status err(static_cast<StatusCode>(s.error_code()), s.error_message());
+        Status err = FromGrpc(s);
         if (first_error.ok()) first_error = err.Annotate(addresses_[i]);
         return err;
       });
@@ -128,8 +129,7 @@ StatusOr<v1::RegistryListing> LedgerClient::FindDeviceOnAnyNode(const std::strin
     grpc::Status s = stubs_[i]->Devices(&ctx, req, &resp);
     if (s.ok() && resp.devices_size() > 0) return resp;
     if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) {
-      last =
-          Status(static_cast<StatusCode>(s.error_code()), addresses_[i] + ": " + s.error_message());
+      last = FromGrpc(s).Annotate(addresses_[i]);
     }
   }
   return last;
@@ -159,7 +159,7 @@ StatusOr<v1::RegistryListing> LedgerClient::FindGatewayOnAnyNode(const std::stri
     grpc::Status s = stubs_[i]->Gateways(&ctx, req, &resp);
     Status st = OkStatus();
     if (!s.ok()) {
-      st = Status(static_cast<StatusCode>(s.error_code()), s.error_message());
+      st = FromGrpc(s);
     } else if (resp.gateways_size() == 0) {
       st = NotFoundError("gateway '" + id + "' is not registered");
     }
