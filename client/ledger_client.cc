@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "client/transport_security.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 
 namespace provledger::client {
@@ -38,7 +39,7 @@ StatusOr<Resp> LedgerClient::Call(const Req& req, Method<Req, Resp> method, uint
         resp.Clear();
         grpc::Status s = (stubs_[i].get()->*method)(&ctx, req, &resp);
         if (s.ok()) return OkStatus();
-        Status err(static_cast<StatusCode>(s.error_code()), s.error_message());
+        Status err = FromGrpc(s);
         if (first_error.ok()) first_error = err.Annotate(addresses_[i]);
         return err;
       });
@@ -53,6 +54,38 @@ StatusOr<Resp> LedgerClient::Call(const Req& req, Method<Req, Resp> method, uint
         .Kv("err", first_error.ToString());
   }
   return resp;
+}
+
+template <typename Req, typename Resp>
+StatusOr<Resp> LedgerClient::FindOnAnyNode(const Req& req, Method<Req, Resp> method,
+                                           PerNode per_node, bool (*found)(const Resp&),
+                                           const std::string& what,
+                                           std::vector<NodeAnswer>* answers) {
+  const size_t n = stubs_.size();
+  const size_t start = preferred_.load();
+  bool not_found = false;
+  Status last = UnavailableError("no node answered");
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = (start + k) % n;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(per_node.deadline_ms));
+    ctx.set_wait_for_ready(per_node.wait_for_ready);
+    Resp resp;
+    Status st = FromGrpc((stubs_[i].get()->*method)(&ctx, req, &resp));
+    if (st.ok() && !found(resp)) st = NotFoundError(what + " is not registered");
+    if (answers != nullptr) answers->push_back(NodeAnswer{addresses_[i], st});
+    if (st.ok()) return resp;
+    if (st.code() == StatusCode::kNotFound) {
+      not_found = true;
+      continue;
+    }
+    last = st.Annotate(addresses_[i]);
+    // The same refusal from every node (a TLS role not allowed, a bad id): asking on is waste.
+    if (!IsTransient(st.code(), CallKind::kRead)) return last;
+  }
+  if (not_found) return NotFoundError(what + " is not registered on any node");
+  return last;
 }
 
 StatusOr<v1::SubmitResponse> LedgerClient::Submit(const v1::SignedBatch& batch) {
@@ -119,20 +152,10 @@ StatusOr<v1::RegistryListing> LedgerClient::Devices(const std::string& id) {
 StatusOr<v1::RegistryListing> LedgerClient::FindDeviceOnAnyNode(const std::string& id) {
   v1::RegistryQuery req;
   req.set_id(id);
-  Status last = NotFoundError("device " + id + " is not registered");
-  for (size_t i = 0; i < stubs_.size(); ++i) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(1000));
-    ctx.set_wait_for_ready(true);  // a node that just restarted: wait for the connection
-    v1::RegistryListing resp;
-    grpc::Status s = stubs_[i]->Devices(&ctx, req, &resp);
-    if (s.ok() && resp.devices_size() > 0) return resp;
-    if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) {
-      last =
-          Status(static_cast<StatusCode>(s.error_code()), addresses_[i] + ": " + s.error_message());
-    }
-  }
-  return last;
+  return FindOnAnyNode<v1::RegistryQuery, v1::RegistryListing>(
+      req, &v1::Ledger::Stub::Devices, PerNode{/*deadline_ms=*/1000, /*wait_for_ready=*/true},
+      [](const v1::RegistryListing& l) { return l.devices_size() > 0; }, "device " + id,
+      /*answers=*/nullptr);
 }
 
 StatusOr<v1::RegistryListing> LedgerClient::Gateways(const std::string& id) {
@@ -146,33 +169,10 @@ StatusOr<v1::RegistryListing> LedgerClient::FindGatewayOnAnyNode(const std::stri
                                                                  std::vector<NodeAnswer>* answers) {
   v1::RegistryQuery req;
   req.set_id(id);
-  const size_t n = stubs_.size();
-  const size_t start = preferred_.load();
-  bool not_found = false;
-  Status last = UnavailableError("no node answered");
-  for (size_t k = 0; k < n; ++k) {
-    const size_t i = (start + k) % n;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::milliseconds(read_timeout_ms()));
-    v1::RegistryListing resp;
-    grpc::Status s = stubs_[i]->Gateways(&ctx, req, &resp);
-    Status st = OkStatus();
-    if (!s.ok()) {
-      st = Status(static_cast<StatusCode>(s.error_code()), s.error_message());
-    } else if (resp.gateways_size() == 0) {
-      st = NotFoundError("gateway '" + id + "' is not registered");
-    }
-    if (answers != nullptr) answers->push_back(NodeAnswer{addresses_[i], st});
-    if (st.ok()) return resp;
-    if (st.code() == StatusCode::kNotFound) {
-      not_found = true;
-    } else {
-      last = st.Annotate(addresses_[i]);
-    }
-  }
-  if (not_found) return NotFoundError("gateway '" + id + "' is not registered on any node");
-  return last;
+  return FindOnAnyNode<v1::RegistryQuery, v1::RegistryListing>(
+      req, &v1::Ledger::Stub::Gateways, PerNode{read_timeout_ms(), /*wait_for_ready=*/false},
+      [](const v1::RegistryListing& l) { return l.gateways_size() > 0; }, "gateway '" + id + "'",
+      answers);
 }
 
 StatusOr<v1::PolicyListing> LedgerClient::Policies(const std::string& name, bool summary) {

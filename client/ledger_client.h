@@ -65,16 +65,23 @@ class LedgerClient {
   StatusOr<provledger::v1::Proof> GetProof(const std::string& record_id);
   StatusOr<provledger::v1::HistoryResponse> History(const provledger::v1::HistoryRequest& req);
   StatusOr<provledger::v1::RegistryListing> Devices(const std::string& id);
-  // Asks every node in turn for device `id` and returns the first listing that has it:
-  // a node that is still catching up may not know a registration the others committed.
-  // kNotFound when no node has it.
+  // Asks the nodes in turn, from the preferred one, for device `id` (one attempt each of at
+  // most 1 s, waiting for a connection to a node that is restarting, no retry) and returns the
+  // first listing that has it: a node that is still catching up may not know a registration
+  // the others committed. Moves on from NOT_FOUND and from a node that is unreachable or
+  // missed its deadline; any other error (PERMISSION_DENIED, ...) is returned at once,
+  // prefixed with the address. kNotFound when no node lists it and some node said so; the
+  // last node's error when no node answered.
   StatusOr<provledger::v1::RegistryListing> FindDeviceOnAnyNode(const std::string& id);
   StatusOr<provledger::v1::RegistryListing> Gateways(const std::string& id);
   // Asks the nodes in turn, from the preferred one, for gateway `id` (one attempt each, the
   // read deadline, no retry) and returns the first listing that has it; a node that answers
-  // NOT_FOUND may be behind, so the next is asked. `answers` (if not null) gets what each
-  // node asked said, in the order asked. kNotFound when no node lists it; the last node's
-  // error when no node answered. Never retries: the caller decides how long to wait.
+  // NOT_FOUND may be behind, so the next is asked, as is the next after a node that is
+  // unreachable or missed its deadline. Any other error (PERMISSION_DENIED, ...) is returned
+  // at once, prefixed with the address. `answers` (if not null) gets what each node asked
+  // said, in the order asked. kNotFound when no node lists it and some node said so; the
+  // last node's error when no node answered. Never retries: the caller decides how long to
+  // wait.
   StatusOr<provledger::v1::RegistryListing> FindGatewayOnAnyNode(const std::string& id,
                                                                  std::vector<NodeAnswer>* answers);
   // Firmware manifests (docs/FIRMWARE.md): commit a kind 3 record; list recorded ones.
@@ -98,6 +105,22 @@ class LedgerClient {
   template <typename Req, typename Resp>
   StatusOr<Resp> Call(const Req& req, Method<Req, Resp> method, uint32_t timeout_ms,
                       CallKind kind = CallKind::kRead);
+  // How FindOnAnyNode asks each node.
+  struct PerNode {
+    uint32_t deadline_ms;
+    bool wait_for_ready;  // gRPC's: wait for a connection (until the deadline), not fail fast
+  };
+  // Calls `method` once on each node, from the preferred one (preferred_ unchanged), until one
+  // answers OK with a response `found` accepts. An OK answer `found` refuses counts as
+  // NOT_FOUND "<what> is not registered". NOT_FOUND and the transient codes of a read
+  // (IsTransient) move on to the next node; any other error is returned at once, prefixed
+  // with the address. `answers` (if not null) gets each node's answer, in the order asked.
+  // After the last node: kNotFound "<what> is not registered on any node" if a node said
+  // NOT_FOUND, else the last error (prefixed).
+  template <typename Req, typename Resp>
+  StatusOr<Resp> FindOnAnyNode(const Req& req, Method<Req, Resp> method, PerNode per_node,
+                               bool (*found)(const Resp&), const std::string& what,
+                               std::vector<NodeAnswer>* answers);
   uint32_t read_timeout_ms() const {
     return options_.read_timeout_ms > 0 ? options_.read_timeout_ms : options_.timeout_ms;
   }

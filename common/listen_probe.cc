@@ -9,13 +9,21 @@
 
 namespace provledger {
 
-Status ProbeListen(const std::string& listen) {
+std::optional<HostPort> SplitHostPort(const std::string& listen) {
   const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return InvalidArgumentError("no port in '" + listen + "'");
-  std::string host = listen.substr(0, colon);
-  const std::string port = listen.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
+  if (colon == std::string::npos) return std::nullopt;
+  HostPort hp{listen.substr(0, colon), listen.substr(colon + 1)};
+  if (hp.host.size() >= 2 && hp.host.front() == '[' && hp.host.back() == ']') {
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  }
+  return hp;
+}
+
+Status ProbeListen(const std::string& listen) {
+  const std::optional<HostPort> hp = SplitHostPort(listen);
+  if (!hp) return InvalidArgumentError("no port in '" + listen + "'");
+  const std::string& host = hp->host;
+  const std::string& port = hp->port;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -106,13 +106,17 @@ void SampleSink::Add(std::vector<std::string> label_values, double value) {
   samples_.emplace_back(std::move(label_values), value);
 }
 
-std::string EscapeLabelValue(std::string_view v) {
+namespace {
+
+// The exposition format's escapes: backslash and newline in both HELP texts and label values,
+// the double quote only in a label value (it is the value's delimiter).
+std::string Escape(std::string_view v, bool quoted) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
     if (c == '\\') {
       out += "\\\\";
-    } else if (c == '"') {
+    } else if (c == '"' && quoted) {
       out += "\\\"";
     } else if (c == '\n') {
       out += "\\n";
@@ -123,20 +127,11 @@ std::string EscapeLabelValue(std::string_view v) {
   return out;
 }
 
-std::string EscapeHelp(std::string_view v) {
-  std::string out;
-  out.reserve(v.size());
-  for (char c : v) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+}  // namespace
+
+std::string EscapeLabelValue(std::string_view v) { return Escape(v, /*quoted=*/true); }
+
+std::string EscapeHelp(std::string_view v) { return Escape(v, /*quoted=*/false); }
 
 std::string FormatValue(double v) {
   if (std::isnan(v)) return "NaN";

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 #include "common/listen_probe.h"
 #include "common/log.h"
@@ -18,20 +19,17 @@ namespace {
 
 // CivetWeb's listening_ports value for `listen`: "PORT", "A.B.C.D:PORT" or "[V6]:PORT".
 StatusOr<std::string> CivetPorts(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon + 1 == listen.size()) {
+  const std::optional<HostPort> hp = SplitHostPort(listen);
+  if (!hp || hp->port.empty()) {
     return InvalidArgumentError("--metrics_listen '" + listen + "' has no :PORT");
   }
-  std::string host = listen.substr(0, colon);
-  const std::string port = listen.substr(colon + 1);
+  const std::string& host = hp->host;
+  const std::string& port = hp->port;
   if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 ||
       std::stoi(port) > 65535) {
     return InvalidArgumentError("--metrics_listen '" + listen + "': bad port");
   }
   if (host.empty()) return port;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
   // CivetWeb takes numeric addresses only: resolve a name once, here.
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

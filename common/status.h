@@ -1,7 +1,7 @@
 // Status and StatusOr: errors as values at every module boundary.
 //
-// Codes are numbered as google.rpc.Code (and grpc::StatusCode), so the gRPC shell converts
-// with a cast. A Status is cheap to copy when OK. Thread rules: values, no shared state.
+// Codes are numbered as google.rpc.Code (and grpc::StatusCode); common/grpc_status.h converts
+// gRPC's status to ours. A Status is cheap to copy when OK. Thread rules: values, no shared state.
 #ifndef PROVLEDGER_COMMON_STATUS_H_
 #define PROVLEDGER_COMMON_STATUS_H_
 

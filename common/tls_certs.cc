@@ -103,6 +103,17 @@ Status AddExt(X509* cert, X509* issuer, int nid, const char* value) {
 
 KeyPtr NewKey() { return KeyPtr(EVP_EC_gen("P-256")); }
 
+// Signs `cert` with `signer` (SHA-256) and returns it as PEM with `key`, the key it certifies;
+// `what` names the signing in an error.
+StatusOr<CertAndKey> SignAndExport(X509* cert, EVP_PKEY* signer, EVP_PKEY* key,
+                                   const std::string& what) {
+  if (X509_sign(cert, signer, EVP_sha256()) == 0) return OpensslError(what);
+  CertAndKey out;
+  PL_ASSIGN_OR_RETURN(out.cert_pem, CertPem(cert));
+  PL_ASSIGN_OR_RETURN(out.key_pem, KeyPem(key));
+  return out;
+}
+
 }  // namespace
 
 const char* RoleName(Role role) {
@@ -190,11 +201,7 @@ StatusOr<CertAndKey> MakeCa(const std::string& name, uint32_t days) {
   PL_RETURN_IF_ERROR(AddExt(x.get(), x.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0"));
   PL_RETURN_IF_ERROR(AddExt(x.get(), x.get(), NID_key_usage, "critical,keyCertSign,cRLSign"));
   PL_RETURN_IF_ERROR(AddExt(x.get(), x.get(), NID_subject_key_identifier, "hash"));
-  if (X509_sign(x.get(), key.get(), EVP_sha256()) == 0) return OpensslError("signing the CA");
-  CertAndKey out;
-  PL_ASSIGN_OR_RETURN(out.cert_pem, CertPem(x.get()));
-  PL_ASSIGN_OR_RETURN(out.key_pem, KeyPem(key.get()));
-  return out;
+  return SignAndExport(x.get(), key.get(), key.get(), "signing the CA");
 }
 
 StatusOr<CertAndKey> IssueCert(const CertAndKey& ca, const CertRequest& req) {
@@ -246,11 +253,7 @@ StatusOr<CertAndKey> IssueCert(const CertAndKey& ca, const CertRequest& req) {
   if (X509_add1_ext_i2d(x.get(), NID_subject_alt_name, names.get(), 0, 0) != 1) {
     return OpensslError("subjectAltName");
   }
-  if (X509_sign(x.get(), ca_key.get(), EVP_sha256()) == 0) return OpensslError("signing");
-  CertAndKey out;
-  PL_ASSIGN_OR_RETURN(out.cert_pem, CertPem(x.get()));
-  PL_ASSIGN_OR_RETURN(out.key_pem, KeyPem(key.get()));
-  return out;
+  return SignAndExport(x.get(), ca_key.get(), key.get(), "signing");
 }
 
 }  // namespace provledger

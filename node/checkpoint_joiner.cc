@@ -11,6 +11,7 @@
 
 #include "client/transport_security.h"
 #include "common/ecdsa.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 #include "ledger/chain_check.h"
 #include "ledger/record.h"
@@ -32,11 +33,6 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   return grpc::CreateCustomChannel(address, client::ChannelCredentials(), args);
-}
-
-Status FromGrpc(const grpc::Status& gs) {
-  if (gs.ok()) return OkStatus();
-  return Status(static_cast<StatusCode>(gs.error_code()), gs.error_message());
 }
 
 }  // namespace

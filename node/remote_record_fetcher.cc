@@ -8,6 +8,7 @@
 
 #include "client/channel_options.h"
 #include "client/transport_security.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 #include "ledger/merkle/proof_verifier.h"
 #include "ledger/record.h"
@@ -74,7 +75,7 @@ class GrpcProofSource {
     req.set_record_id(std::string(id));
     v1::Proof proof;
     grpc::Status gs = it->second->GetProof(&ctx, req, &proof);
-    if (!gs.ok()) return Status(static_cast<StatusCode>(gs.error_code()), gs.error_message());
+    if (!gs.ok()) return FromGrpc(gs);
     return proof;
   }
 
@@ -87,7 +88,7 @@ class GrpcProofSource {
     SetDeadline(&ctx, deadline);
     v1::RecordResponse resp;
     grpc::Status gs = it->second->GetRecord(&ctx, req, &resp);
-    if (!gs.ok()) return Status(static_cast<StatusCode>(gs.error_code()), gs.error_message());
+    if (!gs.ok()) return FromGrpc(gs);
     return resp;
   }
 
@@ -99,7 +100,7 @@ class GrpcProofSource {
     SetDeadline(&ctx, deadline);
     v1::HistoryResponse resp;
     grpc::Status gs = it->second->History(&ctx, req, &resp);
-    if (!gs.ok()) return Status(static_cast<StatusCode>(gs.error_code()), gs.error_message());
+    if (!gs.ok()) return FromGrpc(gs);
     return resp;
   }
 

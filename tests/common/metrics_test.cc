@@ -53,6 +53,11 @@ TEST(MetricsTest, LabelsAreEscapedAndSorted) {
             "x_refusals_total{code=\"b\\\"q\",k=\"new\\nline\"} 1\n");
 }
 
+TEST(MetricsTest, AHelpTextKeepsItsQuotesALabelValueEscapesThem) {
+  EXPECT_EQ(EscapeHelp("say \"hi\"\\n\n"), "say \"hi\"\\\\n\\n");
+  EXPECT_EQ(EscapeLabelValue("say \"hi\"\\n\n"), "say \\\"hi\\\"\\\\n\\n");
+}
+
 TEST(MetricsTest, HistogramBucketsAreCumulativeAndInfEqualsCount) {
   Registry r;
   Histogram& h = r.AddHistogram("x_latency_seconds", "Latency.", {0.5, 1, 10});
