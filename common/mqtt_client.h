@@ -7,7 +7,7 @@
 // as it has read it, BEFORE `on_message` runs, and there is no manual acknowledgement. So the
 // broker may forget a message before `on_message` has made it durable: a process killed in
 // between loses it (docs/RELIABILITY.md, finding 7). Nothing `on_message` does is durable
-// before the PUBACK.
+// before the PUBACK: a consumer that must store first uses MqttConsumer (mqtt_consumer.h).
 //
 // Publishing: a QoS 1 publish is copied and queued by libmosquitto (also while disconnected),
 // at most max_inflight unacknowledged on the wire; after a reconnect the unacknowledged ones
