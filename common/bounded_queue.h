@@ -63,9 +63,11 @@ class BoundedQueue {
 
   // Whether an item of `bytes` would fit now (a hint unless the caller is the only
   // producer, as the bridge's MQTT callback is for its inbox).
-  bool HasRoom(size_t bytes) const {
+  bool HasRoom(size_t bytes) const { return HasRoom(1, bytes); }
+  // Whether `items` more items of `bytes` together would fit now (a hint, as above).
+  bool HasRoom(size_t items, size_t bytes) const {
     std::lock_guard<std::mutex> lock(mu_);
-    return !closed_ && items_.size() < max_items_ && bytes_ + bytes <= max_bytes_;
+    return !closed_ && items_.size() + items <= max_items_ && bytes_ + bytes <= max_bytes_;
   }
 
   // Removes the oldest item, waiting up to `timeout` for one. nullopt on timeout, or at

@@ -57,8 +57,9 @@ UserProperties ReadUserProperties(const mosquitto_property* props) {
   return out;
 }
 
-// "scheme://host:port" -> host, port, tls. Schemes: tcp, mqtt, ssl, mqtts (none: tcp).
-Status ParseUri(const std::string& uri, std::string* host, int* port, bool* tls) {
+}  // namespace
+
+Status ParseBrokerUri(const std::string& uri, std::string* host, int* port, bool* tls) {
   std::string rest = uri;
   std::string scheme = "tcp";
   const size_t sep = uri.find("://");
@@ -97,6 +98,8 @@ Status ParseUri(const std::string& uri, std::string* host, int* port, bool* tls)
   if (host->empty()) return InvalidArgumentError("broker " + uri + ": no host");
   return OkStatus();
 }
+
+namespace {
 
 // libmosquitto connects with a blocking connect(): towards a host whose packets are dropped
 // that takes the kernel's SYN retries (~2 min), with the network thread stuck. A non-blocking
@@ -204,7 +207,7 @@ StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(const MqttOptions& opt
   c->options_ = options;
   c->on_message_ = std::move(on_message);
   bool tls = false;
-  PL_RETURN_IF_ERROR(ParseUri(options.uri, &c->host_, &c->port_, &tls));
+  PL_RETURN_IF_ERROR(ParseBrokerUri(options.uri, &c->host_, &c->port_, &tls));
   const MqttSecurity& sec = options.security;
   if (tls && sec.ca_file.empty()) {
     return InvalidArgumentError("broker " + options.uri +

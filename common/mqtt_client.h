@@ -7,7 +7,7 @@
 // as it has read it, BEFORE `on_message` runs, and there is no manual acknowledgement. So the
 // broker may forget a message before `on_message` has made it durable: a process killed in
 // between loses it (docs/RELIABILITY.md, finding 7). Nothing `on_message` does is durable
-// before the PUBACK.
+// before the PUBACK: a consumer that must store first uses MqttConsumer (mqtt_consumer.h).
 //
 // Publishing: a QoS 1 publish is copied and queued by libmosquitto (also while disconnected),
 // at most max_inflight unacknowledged on the wire; after a reconnect the unacknowledged ones
@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/mqtt_message.h"
 #include "common/status.h"
 
 struct mosquitto;
@@ -41,20 +42,6 @@ struct mosquitto_message;
 struct mqtt5__property;
 
 namespace provledger {
-
-using UserProperties = std::vector<std::pair<std::string, std::string>>;
-
-struct MqttMessage {
-  std::string topic;
-  std::string payload;
-  int qos = 0;
-  bool retained = false;
-  // DUP: the broker sent this PUBLISH before (it was not acknowledged, e.g. the bridge was
-  // killed after taking it in and before its PUBACK left). Always false when the libmosquitto
-  // loaded is not 2.0 (MosquittoDupLayoutKnown).
-  bool duplicate = false;
-  UserProperties user_properties;
-};
 
 // How we prove ourselves to the broker and check it (docs/SECURITY.md). With an ssl:// (or
 // mqtts://) URI the broker's certificate must be signed by ca_file and name the URI's host.
@@ -82,6 +69,11 @@ struct MqttOptions {
   // (0: 65535). A small window keeps a SUBACK from queueing behind thousands of messages.
   uint16_t receive_maximum = 0;
 };
+
+// "scheme://host:port" -> host, port (default 1883, 8883 for TLS) and whether it is TLS.
+// Schemes: tcp, mqtt, ssl, mqtts (none: tcp); an IPv6 host in brackets. kInvalidArgument for
+// another scheme, no host or a bad port.
+Status ParseBrokerUri(const std::string& uri, std::string* host, int* port, bool* tls);
 
 // A message as bytes (the bridge keeps received messages in its durable intake) and back:
 // lp(topic) || lp(payload) || u8(qos) || u8(flags: 1 retained, 2 duplicate) || u32be(n) ||

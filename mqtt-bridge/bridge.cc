@@ -10,6 +10,7 @@
 #include "device_protocol/topics.h"
 #include "ledger/record.h"
 #include "mqtt-bridge/startup_wait.h"
+#include "mqtt-bridge/test_seams.h"
 
 namespace provledger::bridge {
 
@@ -21,8 +22,11 @@ Status BridgeOptions::Validate() const {
   }
   if (nodes.empty()) return InvalidArgumentError("no ledger node address given");
   if (data_dir.empty()) return InvalidArgumentError("no data dir given");
-  if (max_batch_records == 0 || submit_workers == 0 || inbox_capacity == 0) {
-    return InvalidArgumentError("batch size, workers and inbox capacity must be above 0");
+  if (max_batch_records == 0 || submit_workers == 0 || inbox_capacity == 0 ||
+      intake_batch_messages == 0 || intake_batch_messages > 65535) {
+    return InvalidArgumentError(
+        "batch size, workers and inbox capacity must be above 0, and intake batches 1-65535 "
+        "messages");
   }
   if (submit_timeout_ms == 0 || read_timeout_ms == 0) {
     return InvalidArgumentError("submit and read timeouts must be above 0 ms");
@@ -210,8 +214,24 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   }
   restored.clear();
   // Last: with a persistent session the broker delivers as soon as this connects.
-  PL_ASSIGN_OR_RETURN(
-      b->mqtt_, MqttClient::Connect(mo, [self](MqttMessage m) { self->OnMessage(std::move(m)); }));
+  if (o.consumer == BridgeOptions::Consumer::kAcked) {
+    // Receive Maximum: the QoS 1 messages unacknowledged at once; several batches' worth, so
+    // the broker keeps sending while one batch is being written.
+    mo.receive_maximum = static_cast<uint16_t>(
+        std::min<size_t>(65535, std::max<size_t>(1024, 4 * o.intake_batch_messages)));
+    MqttConsumerLimits limits;
+    // Above it the broker drops a message for us (MQTT v5 3.1.2.11.4): well above the largest
+    // payload the verifier takes, so a too-large reading is still answered `too_large`.
+    limits.max_packet_size = static_cast<uint32_t>(std::min<uint64_t>(
+        268435455, std::max<uint64_t>(16 << 20, 2 * o.verifier.max_payload_bytes + (1 << 20))));
+    PL_ASSIGN_OR_RETURN(b->consumer_, MqttConsumer::Connect(mo, limits));
+    b->consumer_worker_ =
+        std::make_unique<Worker>("consumer", [self](Worker& w) { self->ConsumeLoop(w); });
+  } else {
+    PL_ASSIGN_OR_RETURN(b->mqtt_, MqttClient::Connect(mo, [self](MqttMessage m) {
+                          self->OnMessage(std::move(m));
+                        }));
+  }
   b->stats_worker_ = std::make_unique<Worker>("stats", [self](Worker& w) { self->StatsLoop(w); });
   if (o.publish_firmware) {
     b->firmware_ = std::make_unique<FirmwarePublisher>(
@@ -238,7 +258,8 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
     filters.push_back(share + f);
   }
   // One SUBSCRIBE: after a restart its SUBACK comes behind the backlog the broker kept.
-  PL_RETURN_IF_ERROR(b->mqtt_->Subscribe(filters, 1, 60000));
+  PL_RETURN_IF_ERROR(b->consumer_ ? b->consumer_->Subscribe(filters, 1, 60000)
+                                  : b->mqtt_->Subscribe(filters, 1, 60000));
   LogInfo("bridge_ready")
       .Kv("gateway", o.gateway_id)
       .Kv("broker", o.broker_uri)
@@ -246,7 +267,8 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
       .Kv("devices", b->devices_->size())
       .Kv("integrity_states", integrity_count)
       .Kv("outbox", b->outbox_->size())
-      .Kv("share_group", o.share_group.empty() ? "-" : o.share_group);
+      .Kv("share_group", o.share_group.empty() ? "-" : o.share_group)
+      .Kv("consumer", b->consumer_ ? "acked" : "library");
   return b;
 }
 
@@ -255,7 +277,10 @@ Bridge::~Bridge() { Stop(); }
 void Bridge::Stop() {
   if (stopped_.exchange(true)) return;
   // 1. Stop consuming. Once the consumer has disconnected no message is taken; what the
-  //    broker holds for us waits in our persistent session.
+  //    broker holds for us waits in our persistent session. The consumer thread finishes
+  //    the batch in hand first (intake write, PUBACKs), and Disconnect sends those PUBACKs.
+  if (consumer_worker_) consumer_worker_->Stop();
+  if (consumer_) consumer_->Disconnect();
   if (mqtt_) mqtt_->Disconnect();
   const size_t inbox = pipeline_ ? pipeline_->inbox().size() : 0;
   LogInfo("bridge_stopping")
@@ -302,57 +327,118 @@ BridgeStats Bridge::stats() const {
 }
 
 void Bridge::OnMessage(MqttMessage msg) {
-  received_.fetch_add(1);
-  const size_t bytes = msg.payload.size() + msg.topic.size();
-  // Only this thread adds to the inbox: room found here is still there below.
-  bool room = pipeline_->inbox().HasRoom(bytes);
-  auto topic = device_protocol::ParseDeviceTopic(options_.verifier.topic_prefix, msg.topic);
-  const char* refusal = "the bridge is overloaded; send the reading again";
-  if (room) {
-    // A message that may become a record is on disk before it goes on (the client queued
-    // its PUBACK already, mqtt_client.h) (readings, install and integrity reports). Key requests
-    // are retried by devices, and a message too large or without a valid header is refused for sure
-    // (cheap checks that keep a flood of garbage from costing an fsync each).
+  std::vector<MqttMessage> one;
+  one.push_back(std::move(msg));
+  TakeIn(&one);
+}
+
+void Bridge::ConsumeLoop(Worker& w) {
+  std::vector<MqttConsumer::Delivery> got;
+  std::vector<MqttMessage> batch;
+  std::vector<uint64_t> acks;
+  while (!w.stopping()) {
+    got.clear();
+    if (consumer_->Poll(&got, options_.intake_batch_messages, options_.intake_batch_bytes,
+                        std::chrono::milliseconds(100)) == 0) {
+      continue;
+    }
+    batch.clear();
+    acks.clear();
+    for (MqttConsumer::Delivery& d : got) {
+      acks.push_back(d.ack);
+      batch.push_back(std::move(d.message));
+    }
+    consumed_ += batch.size();
+    test_seams::ConsumerSeam(test_seams::ConsumerPhase::kReceived, consumed_);
+    TakeIn(&batch);
+    test_seams::ConsumerSeam(test_seams::ConsumerPhase::kIntakeWritten, consumed_);
+    // Each of them is on disk, in the inbox or answered: the broker may forget them now.
+    consumer_->Acknowledge(acks);
+  }
+}
+
+void Bridge::TakeIn(std::vector<MqttMessage>* batch) {
+  constexpr const char* kOverloaded = "the bridge is overloaded; send the reading again";
+  constexpr const char* kNotStored = "the bridge could not store the reading; send it again";
+  struct Taken {
+    StatusOr<device_protocol::DeviceTopic> topic = InvalidArgumentError("unparsed");
+    bool room = false;
     uint64_t key = 0;
-    const bool keep = topic.ok() && !msg.retained && msg.qos >= 1 &&
-                      (topic->kind == device_protocol::TopicKind::kData ||
-                       topic->kind == device_protocol::TopicKind::kIntegrity ||
-                       topic->kind == device_protocol::TopicKind::kUpdateStatus ||
-                       topic->kind == device_protocol::TopicKind::kAccount) &&
+    const char* refusal = kOverloaded;
+  };
+  std::vector<Taken> taken(batch->size());
+  std::vector<Bytes> encoded;
+  std::vector<size_t> kept;  // indexes of `encoded`'s messages
+  size_t items = 0, bytes = 0;
+  received_.fetch_add(batch->size());
+  for (size_t i = 0; i < batch->size(); ++i) {
+    const MqttMessage& msg = (*batch)[i];
+    Taken& t = taken[i];
+    const size_t size = msg.payload.size() + msg.topic.size();
+    // Only this thread adds to the inbox: room found here for the batch so far is still
+    // there below.
+    t.room = pipeline_->inbox().HasRoom(items + 1, bytes + size);
+    if (t.room) {
+      ++items;
+      bytes += size;
+    }
+    t.topic = device_protocol::ParseDeviceTopic(options_.verifier.topic_prefix, msg.topic);
+    // A message that may become a record is on disk before its PUBACK (readings, install
+    // and integrity reports). Key requests are retried by devices, and a message too large
+    // or without a valid header is refused for sure (cheap checks that keep a flood of
+    // garbage from costing a place in the synced write).
+    const bool keep = t.room && t.topic.ok() && !msg.retained && msg.qos >= 1 &&
+                      (t.topic->kind == device_protocol::TopicKind::kData ||
+                       t.topic->kind == device_protocol::TopicKind::kIntegrity ||
+                       t.topic->kind == device_protocol::TopicKind::kUpdateStatus ||
+                       t.topic->kind == device_protocol::TopicKind::kAccount) &&
                       msg.payload.size() <= options_.verifier.max_payload_bytes &&
                       device_protocol::ParseDeviceHeader(msg.user_properties).ok();
     if (keep) {
-      auto k = intake_->Put(EncodeMessage(msg), options_.intake_sync);
-      if (k.ok()) {
-        key = *k;
-      } else {
-        room = false;
-        refusal = "the bridge could not store the reading; send it again";
-        if (intake_failures_.fetch_add(1) % 100 == 0) {
-          LogError("intake_write_failed")
-              .Kv("failures", intake_failures_.load())
-              .Kv("err", k.status().ToString());
-        }
-      }
-    }
-    if (room) {
-      Inbound in{std::move(msg), NowMs(), key};
-      if (pipeline_->inbox().Push(in).ok()) return;
-      msg = std::move(in.msg);  // closed by Stop: answered below
+      encoded.push_back(EncodeMessage(msg));
+      kept.push_back(i);
     }
   }
-  // Full (or not storable): never block the MQTT client's network thread and never hold more than
-  // the limits in memory. The device is told (`internal`: nothing recorded, send it again) and the
-  // drop is counted.
-  dropped_.fetch_add(1);
-  if (!topic.ok() || msg.retained) return;
-  if (topic->kind == device_protocol::TopicKind::kKey)
-    return;  // a key request is simply retried by the device
-  std::optional<uint64_t> seq = device_protocol::FindParsableSeq(msg.user_properties);
-  Publish(device_protocol::ErrorTopic(options_.verifier.topic_prefix, *topic),
-          device_protocol::ErrorJson(device_protocol::DeviceError::kInternal, refusal, seq,
-                                     topic->item, std::nullopt),
-          /*retained=*/false, /*settles=*/{}, /*may_wait=*/false);
+  if (!encoded.empty()) {
+    auto first = intake_->PutBatch(encoded, options_.intake_sync);
+    for (size_t j = 0; j < kept.size(); ++j) {
+      Taken& t = taken[kept[j]];
+      if (first.ok()) {
+        t.key = *first + j;
+      } else {
+        t.room = false;
+        t.refusal = kNotStored;
+      }
+    }
+    if (!first.ok()) {
+      const uint64_t before = intake_failures_.fetch_add(kept.size());
+      if (before / 100 != (before + kept.size()) / 100 || before == 0) {
+        LogError("intake_write_failed")
+            .Kv("failures", before + kept.size())
+            .Kv("err", first.status().ToString());
+      }
+    }
+  }
+  for (size_t i = 0; i < batch->size(); ++i) {
+    MqttMessage& msg = (*batch)[i];
+    Taken& t = taken[i];
+    if (t.room) {
+      Inbound in{std::move(msg), NowMs(), t.key};
+      if (pipeline_->inbox().Push(in).ok()) continue;
+      msg = std::move(in.msg);  // closed by Stop: answered below
+    }
+    // Full (or not storable): never block the consumer thread and never hold more than the
+    // limits in memory. The device is told (`internal`: nothing recorded, send it again) and
+    // the drop is counted.
+    dropped_.fetch_add(1);
+    if (!t.topic.ok() || msg.retained) continue;
+    if (t.topic->kind == device_protocol::TopicKind::kKey) continue;  // the device retries
+    std::optional<uint64_t> seq = device_protocol::FindParsableSeq(msg.user_properties);
+    Publish(device_protocol::ErrorTopic(options_.verifier.topic_prefix, *t.topic),
+            device_protocol::ErrorJson(device_protocol::DeviceError::kInternal, t.refusal, seq,
+                                       t.topic->item, std::nullopt),
+            /*retained=*/false, /*settles=*/{}, /*may_wait=*/false);
+  }
 }
 
 void Bridge::Publish(const std::string& topic, const std::string& json, bool retained,
@@ -386,7 +472,7 @@ void Bridge::StatsLoop(Worker& w) {
         .Kv("ledger_refused", s.ledger_refused)
         .Kv("shared_sessions", s.shared_sessions)
         .Kv("appraised", s.appraised)
-        .Kv("mqtt_connected", mqtt_->connected() ? 1 : 0);
+        .Kv("mqtt_connected", (consumer_ ? consumer_->connected() : mqtt_->connected()) ? 1 : 0);
     last = s;
   }
 }

@@ -1,7 +1,11 @@
 // Bridge: wires the parts of the MQTT bridge and holds none of their logic:
-//   MqttClient, the consumer connection (its network thread's callback, OnMessage: a reading
-//      or install report is written to the Intake, one synced write, before the callback
-//      returns; the PUBACK was queued before it, mqtt_client.h; then into the bounded inbox)
+//   MqttConsumer, the consumer connection, and the consumer thread (ConsumeLoop): it takes
+//      every message received, up to intake_batch_messages / intake_batch_bytes, as one
+//      batch (TakeIn: the readings and reports among them written to the Intake in one
+//      synced write, then into the bounded inbox) and only then sends their PUBACKs, so the
+//      broker forgets no message before it is on disk (mqtt_consumer.h). With
+//      consumer = kLibrary, MqttClient's callback takes in one message at a time instead,
+//      its PUBACK queued before (mqtt_client.h; docs/RELIABILITY.md finding 7).
 //   -> ReadingPipeline, the verify thread (ReadingVerifier, PolicyFilter, the integrity
 //      appraisal against LedgerPolicyDirectory's policies into IntegrityTracker; builds records;
 //      one synced Outbox batch per chunk with replay windows, policy state and the chunk's
@@ -13,12 +17,12 @@
 //      answer connection), so that answers still leave after consumption has stopped; an
 //      answered outbox entry is removed once the broker acknowledged its answer.
 //
-// Stop (SIGTERM): the consumer disconnects first (no message is taken after
-// `bridge_stopping`; the broker keeps the rest for the persistent session), the inbox is
-// verified into the outbox or answered, the submit workers settle the outbox for up to
-// drain_timeout_ms (a submission in flight finishes), every answer is published and
-// acknowledged by the broker, and only then does the answer connection close. What is left
-// in the outbox or intake is settled after the next Start.
+// Stop (SIGTERM): the consumer disconnects first (the batch in hand is written and
+// acknowledged; no message is taken after `bridge_stopping`; the broker keeps the rest for the
+// persistent session), the inbox is verified into the outbox or answered, the submit workers settle
+// the outbox for up to drain_timeout_ms (a submission in flight finishes), every answer is
+// published and acknowledged by the broker, and only then does the answer connection close. What is
+// left in the outbox or intake is settled after the next Start.
 //
 // Thread rules: Start(), Stop() and the destructor from one thread; stats() from any.
 #ifndef PROVLEDGER_MQTT_BRIDGE_BRIDGE_H_
@@ -37,6 +41,7 @@
 #include "common/bounded_queue.h"
 #include "common/ecdsa.h"
 #include "common/mqtt_client.h"
+#include "common/mqtt_consumer.h"
 #include "common/worker.h"
 #include "mqtt-bridge/answer_publisher.h"
 #include "mqtt-bridge/batch_submitter.h"
@@ -89,10 +94,18 @@ struct BridgeOptions {
   // the broker's acknowledgement, before the bridge exits anyway (the rest is settled
   // after the next Start).
   uint32_t drain_timeout_ms = 10000;
-  // Before the PUBACK a reading is synced to disk (survives a power loss; one fsync per
-  // reading on the MQTT client's thread bounds the intake rate). false: only written to RocksDB's
-  // WAL (survives the bridge process dying, not the machine) and synced with the next batch.
+  // Before the PUBACK a reading is synced to disk (survives a power loss; one fsync per batch
+  // of received messages on the consumer thread). false: only written to RocksDB's WAL
+  // (survives the bridge process dying, not the machine) and synced with the next batch.
   bool intake_sync = true;
+  // Which MQTT client consumes: kAcked, MqttConsumer (PUBACK after the batch's intake write);
+  // kLibrary, libmosquitto's MqttClient (PUBACK before the intake write, one synced write
+  // per message), kept for one release.
+  enum class Consumer { kAcked, kLibrary };
+  Consumer consumer = Consumer::kAcked;
+  // One batch of the consumer thread, at most (the first message whatever its size).
+  size_t intake_batch_messages = 256;
+  size_t intake_batch_bytes = 4 << 20;
   // Publish the newest recorded firmware manifest of each vendor and model, retained, on
   // update/code of each of its devices (FirmwarePublisher), polled every registry_refresh_ms.
   bool publish_firmware = true;
@@ -133,13 +146,19 @@ class Bridge {
 
  private:
   Bridge(BridgeOptions options, PrivateKey gateway_key);
-  void OnMessage(MqttMessage msg);
+  void OnMessage(MqttMessage msg);  // the library consumer's callback
+  void ConsumeLoop(Worker& w);      // the acked consumer's thread
+  // Takes in received messages as one batch: counts them, checks the inbox's room, writes
+  // those that may become records to the intake in one write, queues them for the verify
+  // thread, and answers `internal` what finds no room or cannot be stored. Never blocks on
+  // the inbox or the answer queue. The messages are moved from.
+  void TakeIn(std::vector<MqttMessage>* batch);
   void StatsLoop(Worker& w);
   void RemoveFromOutbox(const std::vector<uint64_t>& keys);
   // Queues an answer for the AnswerPublisher (QoS 1). `settles`: outbox keys the answer
   // settles, removed only after the broker acknowledged it, so a bridge killed with answers
   // still in memory answers those readings again after its restart. Waits for room in the
-  // answer queue up to drain_timeout_ms, except on the MQTT client's thread (`may_wait` false),
+  // answer queue up to drain_timeout_ms, except on the consumer's thread (`may_wait` false),
   // which never blocks; an answer not queued is counted and logged by the publisher.
   void Publish(const std::string& topic, const std::string& json, bool retained = false,
                std::vector<uint64_t> settles = {}, bool may_wait = true);
@@ -155,9 +174,13 @@ class Bridge {
   std::unique_ptr<ReadingVerifier> verifier_;  // the pipeline's verify thread only
   std::unique_ptr<PolicyFilter> policy_;       // the pipeline's verify thread only
   std::unique_ptr<Outbox> outbox_;
-  std::unique_ptr<Intake> intake_;       // written by the MQTT callback only
+  std::unique_ptr<Intake> intake_;       // written by the consumer (TakeIn) only
   std::unique_ptr<SessionShare> share_;  // set when bridges of a group share sessions
-  std::unique_ptr<MqttClient> mqtt_;     // the consumer connection (persistent session)
+  // The consumer connection (persistent session): one of the two, by options_.consumer.
+  std::unique_ptr<MqttConsumer> consumer_;
+  std::unique_ptr<MqttClient> mqtt_;
+  std::unique_ptr<Worker> consumer_worker_;  // ConsumeLoop
+  uint64_t consumed_ = 0;                    // messages ConsumeLoop received (its thread)
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> intake_failures_{0};
 

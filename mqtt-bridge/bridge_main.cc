@@ -57,6 +57,9 @@ ABSL_FLAG(uint64_t, registry_refresh_ms, 1000, "registry refresh period");
 ABSL_FLAG(uint64_t, stats_interval_ms, 10000, "bridge_stats log period");
 ABSL_FLAG(uint64_t, drain_timeout_ms, 10000, "on stop: settle the outbox and answers this long");
 ABSL_FLAG(bool, intake_sync, true, "sync a reading to disk before its PUBACK");
+ABSL_FLAG(std::string, mqtt_consumer, "acked",
+          "acked: PUBACKs after each batch's intake write (one sync per batch); library: "
+          "libmosquitto's, PUBACK before the write (one sync per reading; for one release)");
 ABSL_FLAG(bool, publish_firmware, true,
           "publish recorded firmware manifests retained on update/code (docs/FIRMWARE.md)");
 ABSL_FLAG(uint64_t, submit_timeout_ms, 6000,
@@ -107,6 +110,7 @@ const std::vector<std::string> kFlagOrder = {"gateway_id",
                                              "stats_interval_ms",
                                              "drain_timeout_ms",
                                              "intake_sync",
+                                             "mqtt_consumer",
                                              "publish_firmware",
                                              "submit_timeout_ms",
                                              "read_timeout_ms",
@@ -230,6 +234,14 @@ Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(o.drain_timeout_ms,
                       NarrowFlag<uint32_t>(FLAGS_drain_timeout_ms, "drain_timeout_ms"));
   o.intake_sync = absl::GetFlag(FLAGS_intake_sync);
+  const std::string consumer = absl::GetFlag(FLAGS_mqtt_consumer);
+  if (consumer == "acked") {
+    o.consumer = BridgeOptions::Consumer::kAcked;
+  } else if (consumer == "library") {
+    o.consumer = BridgeOptions::Consumer::kLibrary;
+  } else {
+    return InvalidArgumentError("--mqtt_consumer must be acked or library, not '" + consumer + "'");
+  }
   o.publish_firmware = absl::GetFlag(FLAGS_publish_firmware);
   for (const auto& p : absl::GetFlag(FLAGS_policy)) {
     PL_RETURN_IF_ERROR(ParsePolicySpec(p, &o.policies));

@@ -39,19 +39,27 @@ Intake::~Intake() {
 }
 
 StatusOr<uint64_t> Intake::Put(ByteView message, bool sync) {
-  const uint64_t key = next_key_.load();
+  return PutBatch({Bytes(message)}, sync);
+}
+
+StatusOr<uint64_t> Intake::PutBatch(const std::vector<Bytes>& messages, bool sync) {
+  if (messages.empty()) return InvalidArgumentError("intake: an empty batch");
+  const uint64_t first = next_key_.load();
   rocksdb::WriteBatch batch;
   const uint64_t done = done_upto_.load();
   if (done > deleted_upto_) {
     batch.DeleteRange(Key(deleted_upto_ + 1), Key(done + 1));  // [from, to)
   }
-  batch.Put(Key(key), rocksdb::Slice(message.data(), message.size()));
+  uint64_t key = first;
+  for (const Bytes& m : messages) {
+    batch.Put(Key(key++), rocksdb::Slice(m.data(), m.size()));
+  }
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   PL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "intake put"));
   if (done > deleted_upto_) deleted_upto_ = done;
-  next_key_.store(key + 1);
-  return key;
+  next_key_.store(key);
+  return first;
 }
 
 StatusOr<std::vector<std::pair<uint64_t, Bytes>>> Intake::Pending(uint64_t after) const {

@@ -1,14 +1,17 @@
 // Intake: the messages the bridge took from the broker and has not yet verified, on disk in
-// their own RocksDB (<data_dir>/intake). The callback Put()s the message here first; the MQTT
-// client has queued its PUBACK already (mqtt_client.h), so a crash in between loses it.
+// their own RocksDB (<data_dir>/intake). The consumer thread puts each batch it received here
+// in one write (PutBatch) before it sends their PUBACKs (common/mqtt_consumer.h), so a crash
+// in between loses nothing: the broker sends them again. (With --mqtt_consumer=library the
+// MQTT client has queued the PUBACK before the callback's Put, and a crash in between loses
+// the message: docs/RELIABILITY.md finding 7.)
 //
 // A message is taken care of once the verify thread has written what became of it to the
 // Outbox (whose batch records the highest intake key it covers, Outbox::IntakeWatermark) or
 // has answered it; MarkDone() then lets the next Put() delete it. After a crash, Pending()
 // above the outbox's watermark is what the last run took in and never verified.
 //
-// Thread rules: Put() from one thread only (the MQTT callback): a single writer, so RocksDB
-// never merges the batches of several threads (that merging synchronises inside the
+// Thread rules: Put() and PutBatch() from one thread only (the consumer): a single writer, so
+// RocksDB never merges the batches of several threads (that merging synchronises inside the
 // uninstrumented library, which ThreadSanitizer reports as races). Open() and Pending() before
 // that thread starts; MarkDone() and pending() from any thread.
 #ifndef PROVLEDGER_MQTT_BRIDGE_INTAKE_H_
@@ -40,6 +43,10 @@ class Intake {
   // a power loss); otherwise in RocksDB's WAL only (survives the process dying). On error
   // nothing is written: kResourceExhausted when the disk is full, kInternal otherwise.
   StatusOr<uint64_t> Put(ByteView message, bool sync);
+  // Writes every message of `messages` (non-empty) in one batch, as Put writes one (one
+  // sync for all of them); returns the key of the first, the others following it in order
+  // (first, first + 1, ...). On error nothing is written, as Put.
+  StatusOr<uint64_t> PutBatch(const std::vector<Bytes>& messages, bool sync);
   // The messages with a key above `after`, in key order.
   StatusOr<std::vector<std::pair<uint64_t, Bytes>>> Pending(uint64_t after) const;
   // Messages with keys <= `upto` are taken care of (monotonic: a lower value is ignored).

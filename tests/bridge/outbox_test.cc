@@ -135,6 +135,33 @@ TEST(Intake, HandsOutKeysAboveTheWatermarkEvenWhenItsFolderWasEmptied) {
   EXPECT_EQ((*in)->pending(), 1u);
 }
 
+TEST(Intake, PutBatchWritesEveryMessageUnderConsecutiveKeysAndDeletesWhatWasDone) {
+  const std::string dir = FreshDir("intake_batch");
+  {
+    auto in = Intake::Open(dir);
+    ASSERT_TRUE(in.ok());
+    auto a = (*in)->Put("single", true);
+    ASSERT_TRUE(a.ok());
+    (*in)->MarkDone(*a);
+    auto first = (*in)->PutBatch({"b1", "b2", "b3"}, true);
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ(*first, *a + 1);
+    EXPECT_EQ((*in)->pending(), 3u);
+    EXPECT_FALSE((*in)->PutBatch({}, true).ok());
+  }  // reopened as after a crash
+  auto in = Intake::Open(dir);
+  ASSERT_TRUE(in.ok());
+  auto all = (*in)->Pending(0);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);  // "single" was deleted by the batch's write
+  EXPECT_EQ((*all)[0].second, "b1");
+  EXPECT_EQ((*all)[2].second, "b3");
+  EXPECT_EQ((*all)[2].first, (*all)[0].first + 2);
+  auto next = (*in)->Put("after", true);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, (*all)[2].first + 1);
+}
+
 TEST(Outbox, AWritePolicySkipsTheSameReadingAfterReopen) {
   const std::string dir = FreshDir("outbox_policy");
   const std::map<std::string, WritePolicy> policies = {{"temp", WritePolicy::Change(0.5)},

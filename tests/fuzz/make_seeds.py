@@ -221,6 +221,47 @@ def device_answers_seeds():
           b'{"v":1,"code":"replay","reason":"seq seen","seq":7,"item":"climate"}')
 
 
+def mqtt_packet(type_flags, body):
+    """An MQTT packet: fixed header (type << 4 | flags, Remaining Length varint) + body."""
+    out, n = bytearray([type_flags]), len(body)
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out) + body
+
+
+def mqtt_str(s):
+    s = s.encode() if isinstance(s, str) else s
+    return len(s).to_bytes(2, "big") + s
+
+
+def mqtt_packet_seeds():
+    """What a broker sends the bridge's consumer (common/mqtt_packet.h); the first byte of
+    each seed picks the fuzzer's packet size limit (64 << (b % 19)): 0x0c is 256 KiB."""
+    props = (b"\x26" + mqtt_str("pl-seq") + mqtt_str("7") + b"\x26" + mqtt_str("pl-ts") +
+             mqtt_str("1700000000000") + b"\x26" + mqtt_str("pl-sig") + mqtt_str("ab" * 64))
+    pub1 = mqtt_packet(0x32, mqtt_str("devices/dev-1/data/temp") + b"\x00\x01" +
+                       bytes([len(props)]) + props + b'{"t":21.5}')
+    pub_dup = mqtt_packet(0x3A, mqtt_str("devices/dev-1/data/temp") + b"\x01\x00" + b"\x00" +
+                          b"x" * 300)
+    pub0 = mqtt_packet(0x31, mqtt_str("devices/dev-1/key") + b"\x00" + b"hello")
+    connack = mqtt_packet(0x20, b"\x01\x00\x0a\x21\x00\x14\x13\x00\x05\x12" + mqtt_str("x"))
+    suback = mqtt_packet(0x90, b"\x00\x01\x00\x01\x01\x87")
+    disconnect = mqtt_packet(0xE0, b"\x8e\x04\x1f" + mqtt_str("z"))
+    lim = b"\x0c"
+    write("mqtt_packet", "connack", lim + connack)
+    write("mqtt_packet", "publish_qos1_props", lim + pub1)
+    write("mqtt_packet", "publish_dup", lim + pub_dup)
+    write("mqtt_packet", "publish_qos0_retained", lim + pub0)
+    write("mqtt_packet", "suback", lim + suback)
+    write("mqtt_packet", "pingresp_disconnect", lim + b"\xd0\x00" + disconnect)
+    write("mqtt_packet", "stream", lim + connack + suback + pub1 + pub0 + pub_dup + b"\xd0\x00")
+    write("mqtt_packet", "small_limit", b"\x00" + pub_dup)
+    write("mqtt_packet", "cut_short", lim + pub1[:-3])
+    write("mqtt_packet", "long_length", lim + b"\x30\xff\xff\xff\x7f")
+
+
 def pb_varint(v):
     out = b""
     while True:
@@ -283,3 +324,4 @@ if __name__ == "__main__":
     pbft_seeds()
     ledger_service_seeds()
     device_answers_seeds()
+    mqtt_packet_seeds()
