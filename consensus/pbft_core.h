@@ -296,9 +296,6 @@ class PbftCore {
     std::map<uint32_t, ConsensusMsg> commits;   // by sender, ours included
     bool prepared = false;
     bool sent_commit = false;
-    // The tick we last sent our vote for it (pre-prepare as primary, prepare as backup):
-    // resent, while the height does not commit here, once a resend period passed.
-    uint64_t voted_tick = 0;
     // Kept across views:
     std::optional<PreparedCert> cert;         // highest-view prepared certificate
     std::optional<CommittedBlock> committed;  // certified, waiting to be applied
@@ -321,18 +318,6 @@ class PbftCore {
   bool StepSlot(uint64_t h, Slot& s);
   bool ApplyReady();
   bool MaybePropose();
-  // Sends our votes again for the heights of this view not committed here whose vote we
-  // sent a resend period ago or more: the pre-prepare (primary) to the peers we have no
-  // vote of for that height, our prepare to the peers we have no commit of. (Commits are
-  // not: the highest is re-sent while idle, and a replica short of a certificate fetches
-  // the blocks a quorum committed; re-sending every uncommitted height's commit made
-  // laggards at an epoch's end leave its last view, SimEpochSweep.) A peer that was switching
-  // epochs (its old core drops this epoch's messages, the shell between two cores drops
-  // everything), restarting, or whose queue overflowed, gets what it missed; nothing else would
-  // make it prepare, as a backup runs no view timer for a request only the primary holds.
-  void ResendVotes();
-  // A pre-prepare of this view (accepted, or waiting for its parent) above what we applied.
-  bool ProposalPending() const;
   // Our proposals above what is committed (and durable, when the shell says).
   uint64_t ProposalsInFlight() const;
   // A partial batch whose oldest request waited `waited` ticks is not cut yet. Self-clocking

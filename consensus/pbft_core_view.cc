@@ -25,7 +25,6 @@ void PbftCore::ResetViewState() {
     s.commits.clear();
     s.prepared = false;
     s.sent_commit = false;
-    s.voted_tick = 0;
   }
   pool_.ReturnInFlight();
 }
