@@ -90,6 +90,12 @@ class Orderer {
   // a validator left behind in an epoch its peers have left cannot catch up by messages.
   // Returns at once; does nothing for an orderer that fetches on its own.
   virtual void CatchUp(uint64_t target) { (void)target; }
+  // Says why this orderer is about to be destroyed: the submissions it still holds when it
+  // stops are answered `why` rather than "node is shutting down". The RoleSwitcher, at an
+  // epoch switch, gives a transient kUnavailable saying "epoch switch, retry" (the client
+  // resends; a resend of what committed is answered with its location). Any thread, before
+  // the destructor; does nothing for an orderer that holds no submissions.
+  virtual void SetStopReason(Status why) { (void)why; }
   // The validator set in force and the pending change (RoleSwitcher); nullopt for an
   // orderer that knows only its own set (NodeStatus then shows the genesis set).
   virtual std::optional<EpochPlan> epoch_plan() const { return std::nullopt; }

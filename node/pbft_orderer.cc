@@ -153,6 +153,24 @@ PbftOrderer::PbftOrderer(ledger::BlockStore* store, const ledger::Genesis* genes
 
 PbftOrderer::~PbftOrderer() {
   worker_.reset();  // first: the consensus thread calls into everything else
+  // The consensus thread is gone: what it answered is answered; the rest hears why we stop,
+  // including submissions queued and never handed to the core (they would wait for the
+  // client's deadline otherwise).
+  Status why;
+  {
+    std::lock_guard<std::mutex> lock(fail_mu_);
+    why = stop_reason_;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Event& e : events_) {
+      if (e.kind != Event::kLocal || !e.waiter) continue;
+      e.waiter->done(why);
+      waiters_.Unmake();
+    }
+    events_.clear();
+  }
+  waiters_.AnswerAll(why);
   writer_.reset();
   vote_writer_.reset();
   transfer_.reset();
@@ -689,6 +707,11 @@ void PbftOrderer::Halt(const char* during, uint64_t height, const Status& s) {
     failure_ = s;
   }
   failed_.store(true);
+}
+
+void PbftOrderer::SetStopReason(Status why) {
+  std::lock_guard<std::mutex> lock(fail_mu_);
+  stop_reason_ = std::move(why);
 }
 
 Status PbftOrderer::failure() const {

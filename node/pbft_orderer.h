@@ -131,6 +131,7 @@ class PbftOrderer final : public Orderer {
   void Deliver(const provledger::v1::Delivery& d, const std::string& peer) override;
   // Fetches the blocks up to `target` by state transfer (posted to the consensus thread).
   void CatchUp(uint64_t target) override;
+  void SetStopReason(Status why) override;
   uint64_t dropped_messages() const { return dropped_.load(); }
 
  private:
@@ -248,6 +249,8 @@ class PbftOrderer final : public Orderer {
   std::atomic<bool> failed_{false};
   mutable std::mutex fail_mu_;
   Status failure_;  // guarded by fail_mu_
+  // What submissions still waiting when we stop are answered; guarded by fail_mu_.
+  Status stop_reason_ = UnavailableError("node is shutting down");
 
   // Threads, stopped in reverse order: the consensus thread first (it calls into the
   // others), then the store writer (it sends), the fetchers (they use the transport's

@@ -24,6 +24,11 @@ std::string JoinIds(const std::vector<ledger::Validator>& set) {
   }
   return out;
 }
+
+// What a call meets while this node switches epochs: transient, for the client to retry.
+std::string SwitchingTo(uint64_t epoch) {
+  return "epoch switch, retry: this node is moving to validator-set epoch " + std::to_string(epoch);
+}
 }  // namespace
 
 StatusOr<std::unique_ptr<RoleSwitcher>> RoleSwitcher::Create(const ledger::Genesis* genesis,
@@ -51,7 +56,7 @@ RoleSwitcher::RoleSwitcher(const ledger::Genesis* genesis, std::string node_id,
 
 RoleSwitcher::~RoleSwitcher() {
   worker_.reset();
-  TearDown();
+  TearDown(UnavailableError("node is shutting down"));
 }
 
 std::shared_ptr<Orderer> RoleSwitcher::Current() const {
@@ -104,7 +109,7 @@ Status RoleSwitcher::Build(const EpochPlan& plan) {
   return OkStatus();
 }
 
-void RoleSwitcher::TearDown() {
+void RoleSwitcher::TearDown(Status why) {
   std::shared_ptr<Orderer> old;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -123,7 +128,8 @@ void RoleSwitcher::TearDown() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  old.reset();  // stops its threads; its waiting submitters are answered kUnavailable
+  old->SetStopReason(std::move(why));
+  old.reset();  // stops its threads; its waiting submitters are answered `why`
 }
 
 void RoleSwitcher::Loop(Worker& w) {
@@ -138,11 +144,12 @@ void RoleSwitcher::Loop(Worker& w) {
     if (!built_ || plan->epoch != epoch_.load()) {
       {
         std::lock_guard<std::mutex> lock(mu_);
-        switching_to_ = "switching to validator-set epoch " + std::to_string(plan->epoch);
+        switching_to_ = SwitchingTo(plan->epoch);
       }
       if (built_) switches_.fetch_add(1);
       switch_started_ms_ = SteadyMs();
-      TearDown();
+      // Not a shutdown: the node serves again in a moment, and a resend is safe.
+      TearDown(UnavailableError(SwitchingTo(plan->epoch)));
       if (!Build(*plan).ok()) w.Sleep(1000);  // logged; the next poll tries again
       continue;
     }
@@ -208,7 +215,7 @@ Status RoleSwitcher::Submit(CheckedBatch batch, v1::ConsensusRequest request, Su
     cur = current_;
     why = switching_to_;
   }
-  if (!cur) return UnavailableError(why + "; retry");
+  if (!cur) return UnavailableError(why);
   return cur->Submit(std::move(batch), std::move(request), std::move(done));
 }
 
@@ -267,7 +274,8 @@ std::optional<EpochPlan> RoleSwitcher::epoch_plan() const {
 namespace {
 // The forwarder of `cur`, or the error a client retries.
 StatusOr<SubmitForwarder*> ForwarderOf(const std::shared_ptr<Orderer>& cur) {
-  if (!cur) return UnavailableError("switching validator-set epoch; retry");
+  if (!cur)
+    return UnavailableError("epoch switch, retry: this node is switching validator-set epochs");
   SubmitForwarder* f = cur->forwarder();
   if (f == nullptr) return UnavailableError("this node became a validator; retry");
   return f;

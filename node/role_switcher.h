@@ -5,10 +5,10 @@
 //
 // Every `poll_ms` it reads the EpochPlan (the set in force at the store's height + 1); when
 // its epoch is not the one the current orderer was built for, it switches: the old orderer
-// is taken out (calls meanwhile answer kUnavailable, which clients retry), waited for until
-// no call uses it any more, destroyed (its waiting submitters are answered kUnavailable:
-// SubmissionWaiters), and the Factory builds the next one for the role RoleIn gives this
-// node in the new set:
+// is taken out (calls meanwhile answer kUnavailable "epoch switch, retry", which clients
+// retry), waited for until no call uses it any more, destroyed (its waiting submitters are
+// answered the same: Orderer::SetStopReason), and the Factory builds the next one for the
+// role RoleIn gives this node in the new set:
 //   validator in both sets  a fresh PbftOrderer of the new epoch (its index, the new peers,
 //                           the key the new set names)            ev=epoch_started
 //   validator, not in new   a FollowerOrderer of the new set      ev=left_validator_set
@@ -107,8 +107,9 @@ class RoleSwitcher final : public Orderer, public SubmitForwarder {
   std::shared_ptr<Orderer> Current() const;
   // Builds the orderer for `plan` and makes it current. Poll thread (or Create).
   Status Build(const EpochPlan& plan);
-  // Takes the current orderer out and destroys it once no call uses it. Poll thread.
-  void TearDown();
+  // Takes the current orderer out and destroys it once no call uses it; the submissions it
+  // still holds are answered `why`. Poll thread (or the destructor).
+  void TearDown(Status why);
   void Loop(Worker& w);
   // Validator: asks the set's heads; CatchUp when far behind. Poll thread.
   void ProbeLag(const EpochPlan& plan);

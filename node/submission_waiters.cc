@@ -7,10 +7,16 @@ namespace provledger::node {
 
 namespace v1 = provledger::v1;
 
-SubmissionWaiters::~SubmissionWaiters() {
+SubmissionWaiters::~SubmissionWaiters() { AnswerAll(UnavailableError("node is shutting down")); }
+
+void SubmissionWaiters::AnswerAll(const Status& why) {
   for (auto& [id, ws] : waiters_) {
-    for (auto& w : ws) w->done(UnavailableError("node is shutting down"));
+    for (auto& w : ws) {
+      w->done(why);
+      pending_.fetch_sub(1);
+    }
   }
+  waiters_.clear();
 }
 
 std::shared_ptr<Waiter> SubmissionWaiters::Make(std::vector<Bytes> record_ids, Bytes request,

@@ -12,7 +12,8 @@
 // dropped first (a request the core refused is never applied).
 //
 // Owner: PbftOrderer. Thread rules: pending() and Make() from any thread; everything else
-// on the consensus thread only. The destructor answers every waiter left with kUnavailable.
+// on the consensus thread only (or once it stopped). The destructor answers every waiter
+// left with kUnavailable ("node is shutting down"); AnswerAll gives them another answer.
 #ifndef PROVLEDGER_NODE_SUBMISSION_WAITERS_H_
 #define PROVLEDGER_NODE_SUBMISSION_WAITERS_H_
 
@@ -71,6 +72,8 @@ class SubmissionWaiters {
   // Answers DEADLINE_EXCEEDED to every waiter whose deadline is at or before `now_ms`;
   // `timeout_ms` goes into the message.
   void Expire(uint64_t now_ms, uint32_t timeout_ms);
+  // Answers every waiter left with `why` (an error) and forgets them: the orderer stops.
+  void AnswerAll(const Status& why);
   // Calls `fn` with the serialized request of every request still waited for.
   void ForEachWaitingRequest(const std::function<void(const Bytes&)>& fn) const;
 

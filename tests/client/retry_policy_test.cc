@@ -76,7 +76,8 @@ TEST(RunWithRetries, RetriesATransientAnswerUntilANodeAnswers) {
         clock.now += 10;
         // Every node is switching epochs for the first 7 attempts.
         if (tried.size() < 8) {
-          return UnavailableError("switching to validator-set epoch 64; retry");
+          return UnavailableError(
+              "epoch switch, retry: this node is moving to validator-set epoch 64");
         }
         return OkStatus();
       });
@@ -88,7 +89,8 @@ TEST(RunWithRetries, RetriesATransientAnswerUntilANodeAnswers) {
             (std::vector<size_t>{1, 2, 0, 1}));
   EXPECT_EQ(clock.sleeps.size(), 2u);  // one backoff per pass over the three nodes
   ASSERT_EQ(notices.size(), 7u);
-  EXPECT_NE(notices[2].find("retrying: a:1: UNAVAILABLE switching to validator-set epoch 64"),
+  EXPECT_NE(notices[2].find("retrying: a:1: UNAVAILABLE epoch switch, retry: this node is moving "
+                            "to validator-set epoch 64"),
             std::string::npos)
       << notices[2];
   EXPECT_NE(notices[2].find("(attempt 3, "), std::string::npos) << notices[2];

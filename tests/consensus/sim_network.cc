@@ -191,6 +191,12 @@ void SimNetwork::Submit(const Request& req) {
   }
 }
 
+void SimNetwork::SubmitTo(uint32_t i, const Request& req) {
+  if (!up(i)) return;
+  cores_[i]->OnRequest(req);
+  Collect(i);
+}
+
 void SimNetwork::SubmitRange(uint64_t first, uint64_t count) {
   for (uint64_t k = first; k < first + count; ++k) Submit(MakeRequest(k));
 }

@@ -101,6 +101,9 @@ class SimNetwork {
   // Client side: makes request number k, and hands it to every live replica.
   static Request MakeRequest(uint64_t k);
   void Submit(const Request& req);
+  // Hands `req` to live member `i` alone (a client that gave it to one validator), and
+  // never again: RunUntilAllCommitted neither waits for it nor resubmits it.
+  void SubmitTo(uint32_t i, const Request& req);
   void SubmitRange(uint64_t first, uint64_t count);
 
   void RunTicks(uint64_t ticks);
@@ -118,6 +121,8 @@ class SimNetwork {
   // Messages member i's current core dropped for `r` (0 when it is down).
   uint64_t dropped(uint32_t i, DropReason r) const { return up(i) ? cores_[i]->dropped(r) : 0; }
   uint64_t committed_height(uint32_t i) const { return chains_[i].size(); }
+  // True when member i applied a block holding request `id`.
+  bool has_committed(uint32_t i, const Bytes& id) const { return committed_ids_[i].count(id) > 0; }
   // Header hash replica i committed at `height` (1-based), or "" if none.
   Bytes committed_hash(uint32_t i, uint64_t height) const;
   uint64_t now() const { return now_; }

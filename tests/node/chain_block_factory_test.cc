@@ -314,6 +314,27 @@ TEST_F(ChainBlockFactoryTest, WaitersGetTheSameAnswerFromTheBlockAsFromTheStore)
   EXPECT_EQ(resp.results(3).index(), 2u);
 }
 
+// An orderer that stops answers every waiter it holds once, with the reason it was given.
+TEST_F(ChainBlockFactoryTest, WaitersLeftWhenTheOrdererStopsHearItsReasonOnce) {
+  int calls = 0;
+  Status got;
+  {
+    SubmissionWaiters waiters(store_.get());
+    auto w =
+        waiters.Make({Bytes(32, 'r')}, "req", /*deadline_ms=*/~uint64_t{0}, [&](SubmitResult r) {
+          ++calls;
+          got = r.status();
+        });
+    waiters.Add(Bytes(32, 'q'), w);
+    ASSERT_EQ(waiters.pending(), 1u);
+    waiters.AnswerAll(UnavailableError("epoch switch, retry: moving to epoch 64"));
+    EXPECT_EQ(waiters.pending(), 0u);
+  }  // the destructor finds nothing left to answer
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(got.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(got.message(), "epoch switch, retry: moving to epoch 64");
+}
+
 TEST_F(ChainBlockFactoryTest, OrdersABatchThatNoLongerChecksOutAsRejected) {
   auto p = factory_->Build(1, 0, Bytes(32, '\0'),
                            {Batch("dev-1", 1), BatchOf({{"dev-1", 2}}, /*bad_signature=*/true)});

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -21,8 +22,9 @@ ledger::Validator Member(const std::string& id, const PrivateKey& k) {
 // An orderer that records what it was built as and counts how many are alive.
 class FakeOrderer final : public Orderer, public SubmitForwarder {
  public:
-  FakeOrderer(bool validator, std::atomic<int>* alive, std::atomic<int>* max_alive)
-      : validator_(validator), alive_(alive) {
+  FakeOrderer(bool validator, std::atomic<int>* alive, std::atomic<int>* max_alive,
+              std::function<void(Status)> on_stop_reason)
+      : validator_(validator), alive_(alive), on_stop_reason_(std::move(on_stop_reason)) {
     const int now = ++*alive_;
     int seen = max_alive->load();
     while (now > seen && !max_alive->compare_exchange_weak(seen, now)) {
@@ -34,6 +36,7 @@ class FakeOrderer final : public Orderer, public SubmitForwarder {
   }
   uint64_t pending() const override { return 0; }
   uint64_t view() const override { return 0; }
+  void SetStopReason(Status why) override { on_stop_reason_(std::move(why)); }
   SubmitForwarder* forwarder() override { return validator_ ? nullptr : this; }
   std::string role() const override { return validator_ ? "validator" : "follower"; }
   StatusOr<provledger::v1::SubmitResponse> Submit(const provledger::v1::SignedBatch&) override {
@@ -49,6 +52,7 @@ class FakeOrderer final : public Orderer, public SubmitForwarder {
  private:
   bool validator_;
   std::atomic<int>* alive_;
+  std::function<void(Status)> on_stop_reason_;
 };
 
 // The plan a test sets, and the orderers the switcher built from it.
@@ -82,7 +86,10 @@ class Harness {
           built_.push_back(Built{p.epoch, r, g->validators.size()});
           cv_.notify_all();
           return std::unique_ptr<Orderer>(
-              std::make_unique<FakeOrderer>(r.validator, &alive_, &max_alive_));
+              std::make_unique<FakeOrderer>(r.validator, &alive_, &max_alive_, [this](Status why) {
+                std::lock_guard<std::mutex> lock(mu_);
+                stop_reasons_.push_back(std::move(why));
+              }));
         },
         o);
   }
@@ -96,6 +103,11 @@ class Harness {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, std::chrono::seconds(10), [&] { return built_.size() >= n; });
     return built_;
+  }
+  // What each orderer taken down so far was told (Orderer::SetStopReason), in order.
+  std::vector<Status> StopReasons() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stop_reasons_;
   }
   // The set of epoch `end`: v0, v1, v2 and `extra`.
   EpochPlan Epoch(uint64_t end, std::vector<ledger::Validator> set) const {
@@ -116,6 +128,7 @@ class Harness {
   std::condition_variable cv_;
   EpochPlan plan_;
   std::vector<Built> built_;
+  std::vector<Status> stop_reasons_;
 };
 
 // The switcher's role once it reads `want` (it publishes a build just after the factory
@@ -174,6 +187,29 @@ TEST(RoleSwitcherTest, AFollowerNamedInTheNextSetBecomesAValidatorAtTheEpochEnd)
   EXPECT_EQ(built[1].n, 5u);  // the orderer sees the new set as its validators
   EXPECT_EQ(RoleBecomes(**s, "validator"), "validator");
   EXPECT_EQ((*s)->epoch(), 64u);
+}
+
+// A submission still waiting in the old orderer at the switch is answered a transient error
+// that says so (the client resends it, to this node or another), never as at a shutdown.
+TEST(RoleSwitcherTest, TheOldOrderersWaitingCallsHearOfAnEpochSwitchNotOfAShutdown) {
+  Harness h;
+  {
+    auto s = h.Start("v0", {h.keys_[0]});
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    h.SetPlan(h.Epoch(64, h.genesis_.validators));
+    ASSERT_EQ(h.WaitForBuilds(2).size(), 2u);
+    std::vector<Status> reasons = h.StopReasons();
+    ASSERT_EQ(reasons.size(), 1u);
+    EXPECT_EQ(reasons[0].code(), StatusCode::kUnavailable);
+    EXPECT_NE(reasons[0].message().find("epoch switch, retry"), std::string::npos)
+        << reasons[0].ToString();
+    EXPECT_NE(reasons[0].message().find("epoch 64"), std::string::npos) << reasons[0].ToString();
+    EXPECT_EQ(reasons[0].message().find("shutting down"), std::string::npos);
+  }
+  std::vector<Status> reasons = h.StopReasons();  // the switcher itself went: a shutdown
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_EQ(reasons[1].code(), StatusCode::kUnavailable);
+  EXPECT_NE(reasons[1].message().find("shutting down"), std::string::npos);
 }
 
 TEST(RoleSwitcherTest, ARemovedValidatorBecomesAFollowerOfTheNewSet) {

@@ -3,13 +3,19 @@
 // new set built from the newest one (in force or scheduled), named as its base, so that two
 // racing changes cannot both apply; it is in force above E(h) = 16 * (h / 16 + 4) when it
 // commits at height h.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "client/transport_security.h"
 #include "common/bytes.h"
+#include "common/clock.h"
+#include "common/command_line.h"
 #include "ledger/genesis.h"
 #include "ledger/validator_epoch.h"
 #include "ledger/validator_schedule.h"
@@ -98,80 +104,91 @@ StatusOr<int> CmdList(const Ctx& c) {
   return 0;
 }
 
-// The height of a recorded change to the set `digest` committed above `height`, if any.
-std::optional<uint64_t> CommittedSince(const Ctx& c, uint64_t height, const Bytes& digest) {
-  auto cl = Connect(c);
-  if (!cl.ok()) return std::nullopt;
-  auto listing = (*cl)->Validators();
-  if (!listing.ok()) return std::nullopt;
-  for (const auto& s : listing->sets()) {
-    if (s.committed_height() > height && s.digest() == digest) return s.committed_height();
+// Every --node answers at its own height: a node that has just switched epochs (or is
+// simply behind) does not list a change the others committed yet. So the outcome of a
+// change is read from a node that has applied its height, and the schedule a change is
+// built on from the highest node.
+
+// The nodes of --node, each asked once for its listing; the answers (nodes that did not
+// answer are left out).
+std::vector<v1::ValidatorListing> ListingsOfEveryNode() {
+  std::vector<v1::ValidatorListing> out;
+  if (!client::ConfigureTransportFromFlags("ledgerctl").ok()) return out;
+  const uint32_t budget = static_cast<uint32_t>(absl::GetFlag(FLAGS_timeout_ms));
+  for (const std::string& addr : SplitFlagList(absl::GetFlag(FLAGS_node))) {
+    client::ClientOptions o;
+    o.timeout_ms = std::min<uint32_t>(budget, 5000);
+    o.read_timeout_ms = o.timeout_ms;
+    auto cl = client::LedgerClient::Create({addr}, o);
+    if (!cl.ok()) continue;
+    auto listing = (*cl)->Validators();
+    if (listing.ok()) out.push_back(std::move(*listing));
+  }
+  return out;
+}
+
+// A listing as of `height` or above, from whichever --node has applied it, asking again
+// (every 100 ms) until --timeout_ms; kUnavailable when none reached it by then.
+StatusOr<v1::ValidatorListing> ListingAtLeast(uint64_t height) {
+  const uint64_t deadline = SteadyMs() + absl::GetFlag(FLAGS_timeout_ms);
+  uint64_t best = 0;
+  for (;;) {
+    for (auto& l : ListingsOfEveryNode()) {
+      if (l.height() >= height) return std::move(l);
+      best = std::max<uint64_t>(best, l.height());
+    }
+    if (SteadyMs() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return UnavailableError(
+      "no node has applied height " + std::to_string(height) + " yet (the highest is at " +
+      std::to_string(best) +
+      "): run 'ledgerctl validator list' to see whether the change is in force");
+}
+
+// The schedule of the highest --node (ties: the first listed): the newest set a change
+// must name as its base.
+StatusOr<NodeView> ReadNewest(const Ctx& c) {
+  PL_ASSIGN_OR_RETURN(std::string gpath, Require(FLAGS_genesis));
+  PL_ASSIGN_OR_RETURN(ledger::Genesis g, ledger::LoadGenesis(gpath));
+  std::vector<v1::ValidatorListing> all = ListingsOfEveryNode();
+  if (all.empty()) return ReadNode(c);  // none answered at once: the retrying client says why
+  size_t best = 0;
+  for (size_t i = 1; i < all.size(); ++i) {
+    if (all[i].height() > all[best].height()) best = i;
+  }
+  PL_ASSIGN_OR_RETURN(ledger::ValidatorSchedule schedule, ScheduleFromListing(g, all[best]));
+  return NodeView{g, std::move(schedule), all[best].height()};
+}
+
+// The height of a recorded change to the set `digest` committed above `height` that any
+// --node lists, if one does.
+std::optional<uint64_t> CommittedSince(uint64_t height, const Bytes& digest) {
+  for (const auto& listing : ListingsOfEveryNode()) {
+    for (const auto& s : listing.sets()) {
+      if (s.committed_height() > height && s.digest() == digest) return s.committed_height();
+    }
   }
   return std::nullopt;
 }
 
-Status ReportAlreadyApplied(const Ctx& c, uint64_t h, const ledger::ValidatorSet& next,
-                            const std::string& what) {
+Status ReportCommitted(const Ctx& c, const ledger::ValidatorSet& next, const std::string& what,
+                       uint64_t h, const Bytes& record_id, bool applied, bool already) {
   const uint64_t end = ledger::EpochEndFor(h);
   if (c.json) {
     JsonValue o = JsonValue::Object();
+    if (!record_id.empty()) o.Set("record_id", JsonValue::String(HexEncode(record_id)));
     o.Set("height", JsonValue::Int(h));
     o.Set("in_force_above", JsonValue::Int(end));
-    o.Set("applied", JsonValue::Bool(true));
-    o.Set("already_committed", JsonValue::Bool(true));
-    o.Set("set", SetToJson(next));
-    PrintJson(o);
-  } else {
-    std::printf(
-        "%s: committed at height %llu (already on the ledger: an earlier attempt committed "
-        "it)\nthe new set (%zu validators, quorum %zu) is in force above height %llu\n",
-        what.c_str(), static_cast<unsigned long long>(h), next.n(), next.quorum(),
-        static_cast<unsigned long long>(end));
-  }
-  return OkStatus();
-}
-
-// Submits the change from the newest set to `members` and tells when it takes effect.
-Status SubmitChange(const Ctx& c, const NodeView& nv, std::vector<ledger::Validator> members,
-                    const std::string& what) {
-  PL_ASSIGN_OR_RETURN(ledger::ValidatorSet next, ledger::ValidatorSet::FromMembers(members));
-  const ledger::ValidatorSet& base = nv.schedule.Latest();
-  v1::RegistryOp op;
-  auto* sv = op.mutable_set_validators();
-  sv->set_base_set_digest(base.Digest());
-  next.ToEntries(sv->mutable_validators());
-  auto submitted = SignAndSubmitAdminOp(c, op);
-  if (!submitted.ok() && submitted.status().code() == StatusCode::kFailedPrecondition) {
-    // A retried submission whose earlier attempt committed (its answer lost) is refused as
-    // based on an overtaken set: the change itself is there.
-    if (auto h = CommittedSince(c, nv.height, next.Digest())) {
-      return ReportAlreadyApplied(c, *h, next, what);
-    }
-  }
-  PL_ASSIGN_OR_RETURN(v1::RecordResult r, std::move(submitted));
-  const uint64_t end = ledger::EpochEndFor(r.height());
-  // A change whose base was overtaken commits but is ignored: say so rather than promise it.
-  bool applied = false;
-  auto cl = Connect(c);
-  if (cl.ok()) {
-    auto listing = (*cl)->Validators();
-    if (listing.ok()) {
-      for (const auto& s : listing->sets()) {
-        applied = applied || (s.committed_height() == r.height() && s.digest() == next.Digest());
-      }
-    }
-  }
-  if (c.json) {
-    JsonValue o = JsonValue::Object();
-    o.Set("record_id", JsonValue::String(HexEncode(r.record_id())));
-    o.Set("height", JsonValue::Int(r.height()));
-    o.Set("in_force_above", JsonValue::Int(end));
     o.Set("applied", JsonValue::Bool(applied));
+    if (already) o.Set("already_committed", JsonValue::Bool(true));
     o.Set("set", SetToJson(next));
     PrintJson(o);
   } else {
-    std::printf("%s: committed at height %llu as record %s\n", what.c_str(),
-                static_cast<unsigned long long>(r.height()), HexEncode(r.record_id()).c_str());
+    std::printf("%s: committed at height %llu%s%s\n", what.c_str(),
+                static_cast<unsigned long long>(h),
+                record_id.empty() ? "" : (" as record " + HexEncode(record_id)).c_str(),
+                already ? " (already on the ledger: an earlier attempt committed it)" : "");
     if (applied) {
       std::printf("the new set (%zu validators, quorum %zu) is in force above height %llu\n",
                   next.n(), next.quorum(), static_cast<unsigned long long>(end));
@@ -185,12 +202,42 @@ Status SubmitChange(const Ctx& c, const NodeView& nv, std::vector<ledger::Valida
   return OkStatus();
 }
 
+// Submits the change from the newest set to `members` and tells when it takes effect. A
+// resend of a change that committed (its first answer lost, say to an epoch switch) is
+// reported as committed, with its height: answered as a duplicate, or refused as based on
+// the set it itself replaced.
+Status SubmitChange(const Ctx& c, const NodeView& nv, std::vector<ledger::Validator> members,
+                    const std::string& what) {
+  PL_ASSIGN_OR_RETURN(ledger::ValidatorSet next, ledger::ValidatorSet::FromMembers(members));
+  const ledger::ValidatorSet& base = nv.schedule.Latest();
+  v1::RegistryOp op;
+  auto* sv = op.mutable_set_validators();
+  sv->set_base_set_digest(base.Digest());
+  next.ToEntries(sv->mutable_validators());
+  auto submitted = SignAndSubmitAdminOp(c, op);
+  if (!submitted.ok() && submitted.status().code() == StatusCode::kFailedPrecondition) {
+    if (auto h = CommittedSince(nv.height, next.Digest())) {
+      return ReportCommitted(c, next, what, *h, Bytes(), /*applied=*/true, /*already=*/true);
+    }
+  }
+  PL_ASSIGN_OR_RETURN(v1::RecordResult r, std::move(submitted));
+  // A change whose base was overtaken commits but is ignored: say so rather than promise it.
+  // Only a node that applied its height can tell.
+  PL_ASSIGN_OR_RETURN(v1::ValidatorListing listing, ListingAtLeast(r.height()));
+  bool applied = false;
+  for (const auto& s : listing.sets()) {
+    applied = applied || (s.committed_height() == r.height() && s.digest() == next.Digest());
+  }
+  return ReportCommitted(c, next, what, r.height(), Bytes(r.record_id()), applied,
+                         r.outcome() == v1::RecordResult::DUPLICATE);
+}
+
 Status CmdAdd(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(std::string id, Require(FLAGS_id));
   PL_ASSIGN_OR_RETURN(std::string pk, Require(FLAGS_pubkey));
   PL_ASSIGN_OR_RETURN(std::string address, Require(FLAGS_address));
   PL_ASSIGN_OR_RETURN(Bytes key, PubkeyArg(pk));
-  PL_ASSIGN_OR_RETURN(NodeView nv, ReadNode(c));
+  PL_ASSIGN_OR_RETURN(NodeView nv, ReadNewest(c));
   std::vector<ledger::Validator> members = nv.schedule.Latest().members();
   if (nv.schedule.Latest().IndexOf(id))
     return AlreadyExistsError("validator " + id + " is already in the newest set");
@@ -200,7 +247,7 @@ Status CmdAdd(const Ctx& c) {
 
 Status CmdRemove(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(std::string id, Require(FLAGS_id));
-  PL_ASSIGN_OR_RETURN(NodeView nv, ReadNode(c));
+  PL_ASSIGN_OR_RETURN(NodeView nv, ReadNewest(c));
   std::vector<ledger::Validator> members;
   for (const auto& v : nv.schedule.Latest().members()) {
     if (v.id != id) members.push_back(v);
@@ -214,7 +261,7 @@ Status CmdRekey(const Ctx& c) {
   PL_ASSIGN_OR_RETURN(std::string id, Require(FLAGS_id));
   PL_ASSIGN_OR_RETURN(std::string pk, Require(FLAGS_pubkey));
   PL_ASSIGN_OR_RETURN(Bytes key, PubkeyArg(pk));
-  PL_ASSIGN_OR_RETURN(NodeView nv, ReadNode(c));
+  PL_ASSIGN_OR_RETURN(NodeView nv, ReadNewest(c));
   std::vector<ledger::Validator> members = nv.schedule.Latest().members();
   bool found = false;
   for (auto& v : members) {
