@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/worker.h"
 #include "ledger/merkle/proof_builder.h"
@@ -18,11 +19,6 @@
 namespace provledger::node {
 
 namespace v1 = provledger::v1;
-
-grpc::Status ToGrpc(const Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
-}
 
 // The answer of one submission call, given once: whichever comes first of the orderer's
 // answer (or an error) and the client going away wins; later attempts do nothing. Shared by
