@@ -39,15 +39,6 @@ Installed& State() {
   return *s;
 }
 
-std::string OpensslError() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "no detail";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
 // The certificate parses, matches the key, and the CA signed it (at the current time).
 Status CheckPems(const TransportFiles& f, const TransportPems& p) {
   X509Ptr ca = ReadPemCert(p.ca);

@@ -37,4 +37,9 @@ Status FromGrpc(const grpc::Status& gs) {
   return Status(static_cast<StatusCode>(code), gs.error_message());
 }
 
+grpc::Status ToGrpc(const Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
+}
+
 }  // namespace provledger

@@ -21,6 +21,7 @@
 #include "common/bytes.h"
 #include "common/ecdsa.h"
 #include "common/log.h"
+#include "common/suback_wait.h"
 
 namespace provledger {
 
@@ -570,32 +571,16 @@ Status MqttClient::Subscribe(const std::vector<std::string>& filters, int qos,
       return UnavailableError("subscribe " + filters[0] + ": " + MosqError(rc));
     }
   }
-  const std::string what = "subscribe " + std::to_string(filters.size()) + " filters (" +
-                           filters[0] + (filters.size() > 1 ? ", ...)" : ")");
-  // A resumed session's backlog arrives before the SUBACK: while messages are still being
-  // delivered the broker is answering, however long a slow consumer takes to take them in.
-  const auto idle = std::chrono::milliseconds(timeout_ms);
-  const auto cap = Clock::now() + 10 * idle;
-  auto deadline = Clock::now() + idle;
-  uint64_t seen = delivered_.load(std::memory_order_relaxed);
+  const std::string what = DescribeSubscribe(filters);
+  SubackWait wait(std::chrono::milliseconds(timeout_ms), delivered_.load(std::memory_order_relaxed),
+                  Clock::now());
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     const Subscription& s = subscriptions_[index];
     if (s.confirmed) return OkStatus();
     if (s.refused) return PermissionDeniedError(what + ": refused by the broker");
     if (closing_.load()) return UnavailableError(what + ": the client is disconnected");
-    const auto now = Clock::now();
-    const uint64_t now_seen = delivered_.load(std::memory_order_relaxed);
-    if (now_seen != seen) {
-      seen = now_seen;
-      deadline = now + idle;
-    }
-    if (now >= deadline || now >= cap) {
-      return UnavailableError(what + ": no SUBACK" +
-                              (now >= cap
-                                   ? " after " + std::to_string(10 * timeout_ms) + " ms"
-                                   : " and no message for " + std::to_string(timeout_ms) + " ms"));
-    }
+    PL_RETURN_IF_ERROR(wait.Check(what, delivered_.load(std::memory_order_relaxed), Clock::now()));
     cv_.wait_for(lock, std::chrono::milliseconds(100));
   }
 }

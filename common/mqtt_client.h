@@ -131,8 +131,8 @@ class MqttClient {
   // Subscribes every filter at `qos` in one SUBSCRIBE and waits for its SUBACK; kUnavailable
   // once timeout_ms pass with neither the SUBACK nor a delivered message (a resumed session's
   // backlog comes before the SUBACK, and a slow consumer may take long over it), and in any
-  // case after 10 x timeout_ms; kPermissionDenied when the broker refuses a filter. While
-  // disconnected the subscription is sent at the next connection (and waited for). Kept for
+  // case after 10 x timeout_ms (SubackWait); kPermissionDenied when the broker refuses a filter.
+  // While disconnected the subscription is sent at the next connection (and waited for). Kept for
   // every later reconnection either way. No-local is off.
   Status Subscribe(const std::vector<std::string>& filters, int qos, uint32_t timeout_ms);
   // Queues a publish (copied); returns once libmosquitto has it, not when the broker

@@ -196,12 +196,6 @@ std::vector<std::string> FullNodeAddresses(const ledger::Genesis& genesis,
   return out;
 }
 
-// The port of HOST:PORT (or [V6]:PORT); "" if there is none.
-std::string PortOf(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  return colon == std::string::npos ? "" : listen.substr(colon + 1);
-}
-
 // Runs the node; *exit_code is set where the process must exit with a code of its own.
 Status Run(int argc, char** argv, int* exit_code) {
   PL_ASSIGN_OR_RETURN(
@@ -293,17 +287,16 @@ Status Run(int argc, char** argv, int* exit_code) {
     listen = genesis.validators[*genesis.IndexOf(node_id)].address;
   }
   const bool probed = !listen.empty();
+  // The one answer to a listen address we cannot serve on: ev=listen_failed, exit code 2.
+  auto listen_failed = [&](const std::string& err) {
+    const std::optional<HostPort> hp = SplitHostPort(listen);
+    LogError("listen_failed").Kv("listen", listen).Kv("port", hp ? hp->port : "").Kv("err", err);
+    *exit_code = kExitListenFailed;
+    return UnavailableError("cannot listen on " + listen + ": " + err);
+  };
   auto probe_listen = [&]() -> Status {
     Status probe = ProbeListen(listen);
-    if (!probe.ok()) {
-      LogError("listen_failed")
-          .Kv("listen", listen)
-          .Kv("port", PortOf(listen))
-          .Kv("err", probe.message());
-      *exit_code = kExitListenFailed;
-      return UnavailableError("cannot listen on " + listen + ": " + probe.message());
-    }
-    return OkStatus();
+    return probe.ok() ? OkStatus() : listen_failed(probe.message());
   };
   if (probed) PL_RETURN_IF_ERROR(probe_listen());
   // The metrics port is taken now, so that a port in use stops the node before it opens
@@ -477,12 +470,10 @@ Status Run(int argc, char** argv, int* exit_code) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     Status why = ProbeListen(listen);
-    const std::string err = why.ok() ? "bind failed" : why.message();
-    LogError("listen_failed").Kv("listen", listen).Kv("port", PortOf(listen)).Kv("err", err);
-    *exit_code = kExitListenFailed;
+    Status failed = listen_failed(why.ok() ? "bind failed" : why.message());
     orderer.reset();
     attester.reset();
-    return UnavailableError("cannot listen on " + listen + ": " + err);
+    return failed;
   }
 
   // Read at each scrape; removed before the orderer and the store go.

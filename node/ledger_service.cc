@@ -3,10 +3,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <string>
 #include <utility>
 
 #include "common/clock.h"
+#include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/worker.h"
 #include "ledger/merkle/proof_builder.h"
@@ -18,11 +21,6 @@
 namespace provledger::node {
 
 namespace v1 = provledger::v1;
-
-grpc::Status ToGrpc(const Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
-}
 
 // The answer of one submission call, given once: whichever comes first of the orderer's
 // answer (or an error) and the client going away wins; later attempts do nothing. Shared by
@@ -671,43 +669,56 @@ grpc::Status LedgerService::History(grpc::ServerContext* ctx, const v1::HistoryR
   return grpc::Status::OK;
 }
 
+namespace {
+
+// Adds to a listing every entry of `registered` (id -> entry) through `add`, or only the
+// entry `id` when it is not empty: kNotFound "<kind> '<id>' is not registered" when it is
+// not among them (nothing added).
+template <typename Entry, typename Add>
+grpc::Status ListRegistered(const std::map<std::string, Entry>& registered, const std::string& id,
+                            const char* kind, Add add) {
+  if (id.empty()) {
+    for (const auto& [k, e] : registered) add(k, e);
+    return grpc::Status::OK;
+  }
+  const auto it = registered.find(id);
+  if (it == registered.end()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        std::string(kind) + " '" + id + "' is not registered");
+  }
+  add(it->first, it->second);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
 grpc::Status LedgerService::Devices(grpc::ServerContext*, const v1::RegistryQuery* req,
                                     v1::RegistryListing* resp) {
   auto reg = registry_->Get();
   resp->set_height(store_->height());
-  for (const auto& [id, d] : reg->devices()) {
-    if (!req->id().empty() && id != req->id()) continue;
-    auto* o = resp->add_devices();
-    o->set_id(id);
-    o->set_pubkey(d.pubkey);
-    o->set_vendor(d.vendor);
-    o->set_model(d.model);
-    o->set_revoked(d.revoked);
-    o->set_registered_height(d.height);
-  }
-  if (!req->id().empty() && resp->devices_size() == 0) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "device '" + req->id() + "' is not registered");
-  }
-  return grpc::Status::OK;
+  return ListRegistered(reg->devices(), req->id(), "device",
+                        [resp](const std::string& id, const ledger::DeviceEntry& d) {
+                          auto* o = resp->add_devices();
+                          o->set_id(id);
+                          o->set_pubkey(d.pubkey);
+                          o->set_vendor(d.vendor);
+                          o->set_model(d.model);
+                          o->set_revoked(d.revoked);
+                          o->set_registered_height(d.height);
+                        });
 }
 
 grpc::Status LedgerService::Gateways(grpc::ServerContext*, const v1::RegistryQuery* req,
                                      v1::RegistryListing* resp) {
   auto reg = registry_->Get();
   resp->set_height(store_->height());
-  for (const auto& [id, g] : reg->gateways()) {
-    if (!req->id().empty() && id != req->id()) continue;
-    auto* o = resp->add_gateways();
-    o->set_id(id);
-    o->set_pubkey(g.pubkey);
-    o->set_registered_height(g.height);
-  }
-  if (!req->id().empty() && resp->gateways_size() == 0) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "gateway '" + req->id() + "' is not registered");
-  }
-  return grpc::Status::OK;
+  return ListRegistered(reg->gateways(), req->id(), "gateway",
+                        [resp](const std::string& id, const ledger::KeyEntry& g) {
+                          auto* o = resp->add_gateways();
+                          o->set_id(id);
+                          o->set_pubkey(g.pubkey);
+                          o->set_registered_height(g.height);
+                        });
 }
 
 StatusOr<std::vector<FirmwareRow>> LedgerService::FirmwareRows(const std::string& vendor,

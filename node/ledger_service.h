@@ -39,9 +39,6 @@
 
 namespace provledger::node {
 
-// Converts our Status to gRPC's (same code numbers).
-grpc::Status ToGrpc(const Status& s);
-
 // The three submission methods on the callback API, the others synchronous.
 using LedgerServiceBase = provledger::v1::Ledger::WithCallbackMethod_Submit<
     provledger::v1::Ledger::WithCallbackMethod_SubmitRegistry<

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/grpc_status.h"
+
 namespace provledger::node {
 
 namespace v1 = provledger::v1;
@@ -9,10 +11,6 @@ namespace v1 = provledger::v1;
 namespace {
 constexpr uint32_t kMaxHeaders = 1000;
 constexpr size_t kRowPageBytes = 1 << 20;
-
-grpc::Status Grpc(const Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
-}
 }  // namespace
 
 grpc::Status StateSyncService::GetHeaders(grpc::ServerContext*, const v1::HeadersRequest* req,
@@ -22,7 +20,7 @@ grpc::Status StateSyncService::GetHeaders(grpc::ServerContext*, const v1::Header
   const uint64_t count = std::min<uint64_t>(req->count(), kMaxHeaders);
   for (uint64_t h = req->from(); h < req->from() + count && h <= head; ++h) {
     auto hc = store_->ReadHeaderAndCertificate(h);
-    if (!hc.ok()) return Grpc(hc.status());
+    if (!hc.ok()) return ToGrpc(hc.status());
     v1::HeaderEntry* e = resp->add_headers();
     e->set_header(hc->first);
     *e->mutable_certificate() = hc->second;
@@ -41,7 +39,7 @@ grpc::Status StateSyncService::GetStateAttestations(grpc::ServerContext*,
 grpc::Status StateSyncService::GetStateRows(grpc::ServerContext*, const v1::StateRowsRequest* req,
                                             v1::StateRows* resp) {
   auto chunk = store_->ReadState(req->height(), req->after(), kRowPageBytes);
-  if (!chunk.ok()) return Grpc(chunk.status());
+  if (!chunk.ok()) return ToGrpc(chunk.status());
   for (auto& row : chunk->rows) {
     v1::StateRow* r = resp->add_rows();
     r->set_table(row.table);

@@ -10,6 +10,7 @@
 # Builds with -c opt. The nodes, the load generator and RocksDB all share this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. ops/bench_lib.sh
 
 LOAD_SECONDS=30
 THREADS=4
@@ -36,15 +37,7 @@ CTL="$BIN/tools/ledgerctl/ledgerctl"
 LOAD="$BIN/tools/bench/cluster_load"
 
 ROOT="$(mktemp -d /tmp/plbench_catchup.XXXXXX)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "$KEEP" = 0 ]; then rm -rf "$ROOT"; else echo "kept $ROOT" >&2; fi
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_cleanup_on_exit
 status_field() {  # addr field
   "$CTL" --insecure status --node="$1" --json --timeout_ms=2000 2>/dev/null |
     python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2" 2>/dev/null || echo 0

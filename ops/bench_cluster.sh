@@ -40,15 +40,7 @@ CTL="$BIN/ledgerctl"
 LOAD="$BIN/cluster_load"
 
 ROOT="$(mktemp -d /tmp/plbench_cluster.XXXXXX)"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "$KEEP" = 0 ]; then rm -rf "$ROOT"; else echo "kept $ROOT" >&2; fi
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_cleanup_on_exit
 
 VALIDATORS=()
 ADDRS=()

@@ -68,15 +68,7 @@ CTL="$BIN/ledgerctl"
 LOAD="$BIN/cluster_load"
 SIZES="$BIN/store_sizes"
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "$KEEP" = 0 ]; then rm -rf "$ROOT"; else echo "kept $ROOT" >&2; fi
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_cleanup_on_exit
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # CPU seconds (user + system) of the processes PIDS..., from /proc/PID/stat.
 cpu_s() {

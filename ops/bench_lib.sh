@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Shared preamble of the bench scripts (ops/bench.sh, bench_bridge.sh, bench_cluster.sh,
-# bench_followers.sh, profile.sh); source it from the repository root.
+# Shared preamble of the bench scripts (ops/bench.sh, bench_bridge.sh, bench_catchup.sh,
+# bench_cluster.sh, bench_followers.sh, profile.sh); source it from the repository root.
 #
 #   bench_build [-c MODE] //pkg:target ...
 #       builds the targets (-c opt unless MODE is given; --jobs=2, the shared disk cache,
@@ -8,6 +8,10 @@
 #       worktree during a run cannot swap the binaries under it. PL_BENCH_NOBUILD=1 skips the
 #       build and only checks that the binaries are in $BIN.
 #   bench_machine   one line: nproc, CPU model, memory, OpenSSL version.
+#   bench_cleanup_on_exit
+#       PIDS=() and an EXIT trap that kills and reaps every pid the script adds to PIDS, then
+#       removes $ROOT, or keeps it (and says so) when KEEP=1.
+#   free_port       a free loopback TCP port.
 #
 # $BIN is $PL_BENCH_BIN (default /tmp/provledger-bench-bin): set PL_BENCH_BIN to a folder of
 # your own when several people benchmark on one machine.
@@ -47,6 +51,19 @@ bench_build() {
     }
   done
 }
+
+bench_cleanup_on_exit() {
+  PIDS=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ "${KEEP:-0}" = 0 ]; then rm -rf "$ROOT"; else echo "kept $ROOT" >&2; fi
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 bench_machine() {
   echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')," \

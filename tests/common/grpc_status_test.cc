@@ -1,4 +1,5 @@
-// FromGrpc (common/grpc_status.h): what a caller of a node sees of the node's gRPC status.
+// FromGrpc and ToGrpc (common/grpc_status.h): what a caller of a node sees of the node's
+// gRPC status, and what a node answers.
 #include "common/grpc_status.h"
 
 #include <string>
@@ -75,6 +76,23 @@ TEST(FromGrpc, DropsTheErrorDetails) {
   const Status s =
       FromGrpc(grpc::Status(grpc::StatusCode::INTERNAL, "disk", std::string("\x08\x01", 2)));
   EXPECT_EQ(s.ToString(), "INTERNAL: disk");
+}
+
+TEST(ToGrpc, GivesEachErrorCodeAsGrpcsCodeOfTheSameNameWithItsMessage) {
+  for (const CodePair& c : kEveryErrorCode) {
+    SCOPED_TRACE(c.name);
+    const grpc::Status gs = ToGrpc(Status(c.ours, std::string("node says ") + c.name));
+    EXPECT_EQ(gs.error_code(), c.grpc);
+    EXPECT_EQ(gs.error_message(), std::string("node says ") + c.name);
+    EXPECT_TRUE(gs.error_details().empty());
+    EXPECT_EQ(FromGrpc(gs).ToString(),
+              Status(c.ours, std::string("node says ") + c.name).ToString());
+  }
+}
+
+TEST(ToGrpc, GivesOkAsOk) {
+  EXPECT_TRUE(ToGrpc(OkStatus()).ok());
+  EXPECT_TRUE(ToGrpc(OkStatus()).error_message().empty());
 }
 
 }  // namespace

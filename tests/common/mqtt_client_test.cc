@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -63,13 +62,6 @@ class Inbox {
   std::vector<MqttMessage> messages_;
 };
 
-MqttOptions Options(const std::string& uri) {
-  MqttOptions o;
-  o.uri = uri;
-  o.connect_timeout_ms = 20000;
-  return o;
-}
-
 bool WaitState(const PublishReceipt& r, PublishReceipt::State want) {
   for (int i = 0; i < 400 && r.state() == PublishReceipt::State::kPending; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -80,10 +72,10 @@ bool WaitState(const PublishReceipt& r, PublishReceipt::State want) {
 TEST(MqttClientTest, PublishSubscribeCarriesUserProperties) {
   Broker broker("plain");
   Inbox inbox;
-  auto sub = MqttClient::Connect(Options(broker.uri()), inbox.Handler());
+  auto sub = MqttClient::Connect(TestMqttOptions(broker.uri()), inbox.Handler());
   ASSERT_TRUE(sub.ok()) << sub.status().ToString();
   ASSERT_TRUE((*sub)->Subscribe({"t/#"}, 1, 10000).ok());
-  auto pub = MqttClient::Connect(Options(broker.uri()), nullptr);
+  auto pub = MqttClient::Connect(TestMqttOptions(broker.uri()), nullptr);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
   const UserProperties props = {{"pl-sig", "abc"}, {"pl-ts", "12"}, {"pl-sig", "second"}};
   const std::string payload("bin\0ary", 7);
@@ -99,7 +91,7 @@ TEST(MqttClientTest, PublishSubscribeCarriesUserProperties) {
 
 TEST(MqttClientTest, ReceiptDeliveredOnPuback) {
   Broker broker("receipt");
-  auto pub = MqttClient::Connect(Options(broker.uri()), nullptr);
+  auto pub = MqttClient::Connect(TestMqttOptions(broker.uri()), nullptr);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
   auto r = (*pub)->PublishTracked("x/y", "p", 1, false);
   ASSERT_TRUE(r.ok());
@@ -113,7 +105,7 @@ TEST(MqttClientTest, AclDenialIsARefusalNotAFailure) {
     acl << "topic readwrite allowed/#\n";
   }
   Broker broker("acl", {"acl_file " + TempDir() + "/acl"});
-  auto pub = MqttClient::Connect(Options(broker.uri()), nullptr);
+  auto pub = MqttClient::Connect(TestMqttOptions(broker.uri()), nullptr);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
   auto denied = (*pub)->PublishTracked("denied/x", "p", 1, false);
   ASSERT_TRUE(denied.ok());
@@ -129,10 +121,10 @@ TEST(MqttClientTest, AclDenialIsARefusalNotAFailure) {
 TEST(MqttClientTest, ReconnectsResubscribesAndSendsWhatWasBuffered) {
   Broker broker("restart");
   Inbox inbox;
-  auto sub = MqttClient::Connect(Options(broker.uri()), inbox.Handler());
+  auto sub = MqttClient::Connect(TestMqttOptions(broker.uri()), inbox.Handler());
   ASSERT_TRUE(sub.ok()) << sub.status().ToString();
   ASSERT_TRUE((*sub)->Subscribe({"r/#"}, 1, 10000).ok());
-  auto pub = MqttClient::Connect(Options(broker.uri()), nullptr);
+  auto pub = MqttClient::Connect(TestMqttOptions(broker.uri()), nullptr);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
 
   broker.Stop();
@@ -164,7 +156,7 @@ TEST(MqttClientTest, ReconnectsResubscribesAndSendsWhatWasBuffered) {
 
 TEST(MqttClientTest, DisconnectStopsDeliveryAndFailsPending) {
   Broker broker("disconnect");
-  auto pub = MqttClient::Connect(Options(broker.uri()), nullptr);
+  auto pub = MqttClient::Connect(TestMqttOptions(broker.uri()), nullptr);
   ASSERT_TRUE(pub.ok());
   broker.Stop();
   auto r = (*pub)->PublishTracked("d/x", "p", 1, false);
@@ -175,7 +167,7 @@ TEST(MqttClientTest, DisconnectStopsDeliveryAndFailsPending) {
 }
 
 TEST(MqttClientTest, UnreachableBrokerIsUnavailable) {
-  MqttOptions o = Options("tcp://127.0.0.1:" + std::to_string(FreePort()));
+  MqttOptions o = TestMqttOptions("tcp://127.0.0.1:" + std::to_string(FreePort()));
   auto c = MqttClient::Connect(o, nullptr);
   EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
 }
@@ -233,7 +225,7 @@ TEST(MqttClientTest, RedeliveryReadsDuplicate) {
                                       12)));
   ASSERT_EQ(ReadN(fd, 5), std::string("\x90\x03\x00\x01\x01", 5));  // SUBACK, QoS 1
 
-  auto pub = MqttClient::Connect(Options(broker.uri()), nullptr);
+  auto pub = MqttClient::Connect(TestMqttOptions(broker.uri()), nullptr);
   ASSERT_TRUE(pub.ok()) << pub.status().ToString();
   ASSERT_TRUE((*pub)->PublishAndWait("dup/x", "again", 1, false).ok());
   const std::string first = ReadN(fd, 1);
@@ -242,10 +234,7 @@ TEST(MqttClientTest, RedeliveryReadsDuplicate) {
   close(fd);  // without its PUBACK: the session keeps it in flight
 
   Inbox inbox;
-  MqttOptions o = Options(broker.uri());
-  o.client_id = id;
-  o.persistent_session = true;
-  auto sub = MqttClient::Connect(o, inbox.Handler());
+  auto sub = MqttClient::Connect(TestMqttOptions(broker.uri(), id), inbox.Handler());
   ASSERT_TRUE(sub.ok()) << sub.status().ToString();
   MqttMessage m;
   ASSERT_TRUE(inbox.WaitFor("dup/x", &m));
@@ -262,23 +251,11 @@ TEST(MqttClientTest, RedeliveryReadsDuplicate) {
   EXPECT_FALSE(fresh.duplicate);
 }
 
-void Sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
-
 TEST(MqttClientTest, TlsNeedsTheRightCa) {
   const std::string d = TempDir() + "/tls";
-  Sh("mkdir -p " + d + " && cd " + d +
-     " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
-     "-subj /CN=test-ca 2>/dev/null"
-     " && openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 "
-     "-subj /CN=other-ca 2>/dev/null"
-     " && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
-     "-subj /CN=127.0.0.1 2>/dev/null"
-     " && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext"
-     " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-     "-out server.pem -days 2 -extfile ext 2>/dev/null");
-  Broker broker("tls", {"cafile " + d + "/ca.pem", "certfile " + d + "/server.pem",
-                        "keyfile " + d + "/server.key"});
-  MqttOptions o = Options(broker.uri("ssl"));
+  ASSERT_TRUE(MakeTestTls(d, {{"server", {"127.0.0.1", "localhost"}}}));
+  Broker broker("tls", TlsListener(d, "server"));
+  MqttOptions o = TestMqttOptions(broker.uri("ssl"));
   o.security.ca_file = d + "/other.pem";
   auto wrong = MqttClient::Connect(o, nullptr);
   EXPECT_EQ(wrong.status().code(), StatusCode::kUnavailable) << wrong.status().ToString();

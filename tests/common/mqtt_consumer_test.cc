@@ -19,15 +19,6 @@ namespace {
 
 using Delivery = MqttConsumer::Delivery;
 
-MqttOptions Options(const std::string& uri, const std::string& id = "") {
-  MqttOptions o;
-  o.uri = uri;
-  o.client_id = id;
-  o.persistent_session = !id.empty();
-  o.connect_timeout_ms = 20000;
-  return o;
-}
-
 // Polls until `n` messages arrived or 20 s passed.
 std::vector<Delivery> Take(MqttConsumer* c, size_t n) {
   std::vector<Delivery> out;
@@ -39,7 +30,7 @@ std::vector<Delivery> Take(MqttConsumer* c, size_t n) {
 }
 
 std::unique_ptr<MqttClient> Publisher(const Broker& b) {
-  auto p = MqttClient::Connect(Options(b.uri()), nullptr);
+  auto p = MqttClient::Connect(TestMqttOptions(b.uri()), nullptr);
   EXPECT_TRUE(p.ok()) << p.status().ToString();
   return p.ok() ? std::move(*p) : nullptr;
 }
@@ -49,7 +40,7 @@ TEST(MqttConsumerTest, OnlyAcknowledgedMessagesAreForgottenByTheBroker) {
   auto pub = Publisher(broker);
   ASSERT_NE(pub, nullptr);
   {
-    auto c = MqttConsumer::Connect(Options(broker.uri(), "pl-ack-test"));
+    auto c = MqttConsumer::Connect(TestMqttOptions(broker.uri(), "pl-ack-test"));
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     ASSERT_TRUE((*c)->Subscribe({"ack/#"}, 1, 10000).ok());
     for (const char* p : {"one", "two", "three"}) {
@@ -64,7 +55,7 @@ TEST(MqttConsumerTest, OnlyAcknowledgedMessagesAreForgottenByTheBroker) {
     (*c)->Acknowledge({got[0].ack});  // "two" and "three" never acknowledged
     (*c)->Disconnect();
   }
-  auto again = MqttConsumer::Connect(Options(broker.uri(), "pl-ack-test"));
+  auto again = MqttConsumer::Connect(TestMqttOptions(broker.uri(), "pl-ack-test"));
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   std::vector<Delivery> redelivered = Take(again->get(), 2);
   ASSERT_EQ(redelivered.size(), 2u);
@@ -74,7 +65,7 @@ TEST(MqttConsumerTest, OnlyAcknowledgedMessagesAreForgottenByTheBroker) {
   EXPECT_TRUE(redelivered[1].message.duplicate);
   (*again)->Acknowledge({redelivered[0].ack, redelivered[1].ack});
   (*again)->Disconnect();
-  auto third = MqttConsumer::Connect(Options(broker.uri(), "pl-ack-test"));
+  auto third = MqttConsumer::Connect(TestMqttOptions(broker.uri(), "pl-ack-test"));
   ASSERT_TRUE(third.ok());
   std::vector<Delivery> none;
   (*third)->Poll(&none, 10, 1 << 20, std::chrono::milliseconds(1500));
@@ -85,7 +76,7 @@ TEST(MqttConsumerTest, PollDrainsUpToItsBoundsAndQos0NeedsNoAck) {
   Broker broker("drain");
   auto pub = Publisher(broker);
   ASSERT_NE(pub, nullptr);
-  auto c = MqttConsumer::Connect(Options(broker.uri(), "pl-drain"));
+  auto c = MqttConsumer::Connect(TestMqttOptions(broker.uri(), "pl-drain"));
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE((*c)->Subscribe({"d/+"}, 1, 10000).ok());
   for (int i = 0; i < 10; ++i) {
@@ -110,7 +101,7 @@ TEST(MqttConsumerTest, KeepalivePingsHoldAnIdleConnection) {
   Broker broker("ping");
   MqttConsumerLimits limits;
   limits.keepalive_s = 1;  // the broker drops a client silent for 1.5 s
-  auto c = MqttConsumer::Connect(Options(broker.uri(), "pl-ping"), limits);
+  auto c = MqttConsumer::Connect(TestMqttOptions(broker.uri(), "pl-ping"), limits);
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE((*c)->Subscribe({"p/x"}, 1, 10000).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(4000));
@@ -123,7 +114,7 @@ TEST(MqttConsumerTest, KeepalivePingsHoldAnIdleConnection) {
 
 TEST(MqttConsumerTest, ReconnectsAndSubscribesAgainAfterTheBrokerRestarts) {
   Broker broker("restart");
-  auto c = MqttConsumer::Connect(Options(broker.uri(), "pl-restart"));
+  auto c = MqttConsumer::Connect(TestMqttOptions(broker.uri(), "pl-restart"));
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE((*c)->Subscribe({"r/x"}, 1, 10000).ok());
   std::vector<Delivery> before;
@@ -152,10 +143,10 @@ TEST(MqttConsumerTest, ReconnectsAndSubscribesAgainAfterTheBrokerRestarts) {
 }
 
 TEST(MqttConsumerTest, UnreachableBrokerIsUnavailable) {
-  MqttOptions o = Options("tcp://127.0.0.1:" + std::to_string(FreePort()));
+  MqttOptions o = TestMqttOptions("tcp://127.0.0.1:" + std::to_string(FreePort()));
   o.connect_timeout_ms = 2000;
   EXPECT_EQ(MqttConsumer::Connect(o).status().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(MqttConsumer::Connect(Options("http://x")).status().code(),
+  EXPECT_EQ(MqttConsumer::Connect(TestMqttOptions("http://x")).status().code(),
             StatusCode::kInvalidArgument);
 }
 
@@ -166,7 +157,7 @@ TEST(MqttConsumerTest, UsernameAndPassword) {
                             .c_str()),
             0);
   Broker broker("pw", {"allow_anonymous false", "password_file " + d + "/passwd"});
-  MqttOptions o = Options(broker.uri(), "pl-pw");
+  MqttOptions o = TestMqttOptions(broker.uri(), "pl-pw");
   o.security.username = "gw";
   o.security.password = "wrong";
   auto bad = MqttConsumer::Connect(o);
@@ -177,23 +168,12 @@ TEST(MqttConsumerTest, UsernameAndPassword) {
   EXPECT_TRUE((*good)->Subscribe({"pw/x"}, 1, 10000).ok());
 }
 
-void Sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
-
 TEST(MqttConsumerTest, TlsNeedsTheRightCaAndHost) {
   const std::string d = TempDir() + "/ctls";
-  Sh("mkdir -p " + d + " && cd " + d +
-     " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
-     "-subj /CN=test-ca 2>/dev/null"
-     " && openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 "
-     "-subj /CN=other-ca 2>/dev/null"
-     " && for n in good:IP:127.0.0.1,DNS:localhost elsewhere:DNS:elsewhere.example; do"
-     "   f=${n%%:*}; openssl req -newkey rsa:2048 -nodes -keyout $f.key -out $f.csr "
-     "   -subj /CN=$f 2>/dev/null && printf \"subjectAltName=${n#*:}\\n\" > $f.ext &&"
-     "   openssl x509 -req -in $f.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $f.pem "
-     "   -days 2 -extfile $f.ext 2>/dev/null; done");
-  Broker broker("ctls", {"cafile " + d + "/ca.pem", "certfile " + d + "/good.pem",
-                         "keyfile " + d + "/good.key"});
-  MqttOptions o = Options(broker.uri("ssl"), "pl-tls");
+  ASSERT_TRUE(
+      MakeTestTls(d, {{"good", {"127.0.0.1", "localhost"}}, {"elsewhere", {"elsewhere.example"}}}));
+  Broker broker("ctls", TlsListener(d, "good"));
+  MqttOptions o = TestMqttOptions(broker.uri("ssl"), "pl-tls");
   o.security.ca_file = d + "/other.pem";
   auto wrong = MqttConsumer::Connect(o);
   EXPECT_EQ(wrong.status().code(), StatusCode::kUnavailable) << wrong.status().ToString();
@@ -201,7 +181,7 @@ TEST(MqttConsumerTest, TlsNeedsTheRightCaAndHost) {
   auto right = MqttConsumer::Connect(o);
   ASSERT_TRUE(right.ok()) << right.status().ToString();
   ASSERT_TRUE((*right)->Subscribe({"tls/x"}, 1, 10000).ok());
-  MqttOptions po = Options(broker.uri("mqtts"));
+  MqttOptions po = TestMqttOptions(broker.uri("mqtts"));
   po.security.ca_file = d + "/ca.pem";
   auto tls_pub = MqttClient::Connect(po, nullptr);
   ASSERT_TRUE(tls_pub.ok()) << tls_pub.status().ToString();
@@ -214,9 +194,8 @@ TEST(MqttConsumerTest, TlsNeedsTheRightCaAndHost) {
   EXPECT_TRUE(MqttConsumer::Connect(o).ok());
 
   // A certificate of the right CA for another host.
-  Broker elsewhere("ctls2", {"cafile " + d + "/ca.pem", "certfile " + d + "/elsewhere.pem",
-                             "keyfile " + d + "/elsewhere.key"});
-  MqttOptions e = Options(elsewhere.uri("ssl"), "pl-tls-3");
+  Broker elsewhere("ctls2", TlsListener(d, "elsewhere"));
+  MqttOptions e = TestMqttOptions(elsewhere.uri("ssl"), "pl-tls-3");
   e.security.ca_file = d + "/ca.pem";
   auto mismatch = MqttConsumer::Connect(e);
   EXPECT_EQ(mismatch.status().code(), StatusCode::kUnavailable) << mismatch.status().ToString();

@@ -1,4 +1,5 @@
-// A real Mosquitto (/usr/sbin/mosquitto) on a free loopback port, for tests of MQTT code.
+// A real Mosquitto (/usr/sbin/mosquitto) on a free loopback port, for tests of MQTT code, and
+// what those tests set up around one: client options, TLS certificates for the broker.
 #ifndef PROVLEDGER_TESTS_COMMON_TEST_BROKER_H_
 #define PROVLEDGER_TESTS_COMMON_TEST_BROKER_H_
 
@@ -15,6 +16,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/mqtt_client.h"
+#include "common/tls_certs.h"
 
 namespace provledger {
 
@@ -98,6 +102,67 @@ class Broker {
   std::string conf_;
   pid_t pid_ = -1;
 };
+
+// Options for a client of a test broker at `uri`: a persistent session when `client_id` is
+// given, a clean one otherwise; 20 s to connect (a loaded test machine).
+inline MqttOptions TestMqttOptions(const std::string& uri, const std::string& client_id = "") {
+  MqttOptions o;
+  o.uri = uri;
+  o.client_id = client_id;
+  o.persistent_session = !client_id.empty();
+  o.connect_timeout_ms = 20000;
+  return o;
+}
+
+// A broker certificate to make: `name`.pem and `name`.key, for `hosts` (IP addresses or DNS
+// names, its subjectAltNames).
+struct TestServerCert {
+  std::string name;
+  std::vector<std::string> hosts;
+};
+
+// Writes under `dir` (made if missing) a test CA, ca.pem, a second CA that signed nothing,
+// other.pem, and each of `servers` signed by the first (common/tls_certs.h, as `ledgerctl
+// certs` makes them). Fails the test and returns false when one cannot be made or written.
+inline bool MakeTestTls(const std::string& dir, const std::vector<TestServerCert>& servers) {
+  std::system(("mkdir -p " + dir).c_str());
+  auto write = [&](const std::string& file, const std::string& pem) {
+    std::ofstream f(dir + "/" + file);
+    f << pem;
+    f.close();
+    if (!f) ADD_FAILURE() << "cannot write " << dir << "/" << file;
+    return static_cast<bool>(f);
+  };
+  StatusOr<CertAndKey> ca = MakeCa("test-ca", 2);
+  StatusOr<CertAndKey> other = MakeCa("other-ca", 2);
+  if (!ca.ok() || !other.ok()) {
+    ADD_FAILURE() << "test CA: " << (ca.ok() ? other.status() : ca.status()).ToString();
+    return false;
+  }
+  if (!write("ca.pem", ca->cert_pem) || !write("other.pem", other->cert_pem)) return false;
+  for (const TestServerCert& s : servers) {
+    CertRequest req;
+    req.identity.id = s.name;
+    req.no_role = true;
+    req.hosts = s.hosts;
+    req.days = 2;
+    StatusOr<CertAndKey> cert = IssueCert(*ca, req);
+    if (!cert.ok()) {
+      ADD_FAILURE() << "certificate " << s.name << ": " << cert.status().ToString();
+      return false;
+    }
+    if (!write(s.name + ".pem", cert->cert_pem) || !write(s.name + ".key", cert->key_pem)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A Broker's configuration lines for a TLS listener serving `dir`/`name`.pem (MakeTestTls).
+inline std::vector<std::string> TlsListener(const std::string& dir, const std::string& name) {
+  return {"cafile " + dir + "/ca.pem", "certfile " + dir + "/" + name + ".pem",
+          "keyfile " + dir + "/" + name + ".key"};
+}
 
 }  // namespace provledger
 

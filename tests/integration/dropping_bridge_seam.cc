@@ -3,27 +3,21 @@
 // default 50), as a dishonest or broken gateway would. Each drop is logged
 // (ev=test_reading_dropped) so a test can compare what `ledgerctl audit` names with what was
 // really dropped. Never part of the production bridge (mqtt-bridge/test_seams.h).
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
 
 #include "common/log.h"
 #include "mqtt-bridge/test_seams.h"
+#include "tests/integration/seam_env.h"
 
 namespace provledger::bridge {
 namespace {
 
-uint64_t DropEvery() {
-  const char* v = std::getenv("PL_TEST_DROP_EVERY");
-  const uint64_t n = v ? std::strtoull(v, nullptr, 10) : 0;
-  return n > 0 ? n : 50;
-}
-
 bool DropEveryNth(const std::string& device, const std::string& item, uint64_t seq) {
   static std::mutex mu;
   static std::map<std::string, uint64_t>* seen = new std::map<std::string, uint64_t>();
-  static const uint64_t every = DropEvery();
+  static const uint64_t every = PositiveFromEnv("PL_TEST_DROP_EVERY", 50);
   std::lock_guard<std::mutex> lock(mu);
   if (++(*seen)[device] % every != 0) return false;
   LogWarn("test_reading_dropped").Kv("device", device).Kv("item", item).Kv("seq", seq);

@@ -11,15 +11,10 @@
 
 #include "common/log.h"
 #include "mqtt-bridge/test_seams.h"
+#include "tests/integration/seam_env.h"
 
 namespace provledger::bridge {
 namespace {
-
-uint64_t KillAfter() {
-  const char* v = std::getenv("PL_TEST_KILL_AFTER");
-  const uint64_t n = v ? std::strtoull(v, nullptr, 10) : 0;
-  return n > 0 ? n : 300;
-}
 
 test_seams::ConsumerPhase KillPhase() {
   const char* v = std::getenv("PL_TEST_KILL_PHASE");
@@ -29,7 +24,7 @@ test_seams::ConsumerPhase KillPhase() {
 }
 
 void KillAt(test_seams::ConsumerPhase phase, uint64_t messages) {
-  static const uint64_t after = KillAfter();
+  static const uint64_t after = PositiveFromEnv("PL_TEST_KILL_AFTER", 300);
   static const test_seams::ConsumerPhase at = KillPhase();
   if (phase != at || messages < after) return;
   LogWarn("test_bridge_killing")

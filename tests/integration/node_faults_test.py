@@ -1,7 +1,8 @@
 """Node faults an operator meets, on real ledger_node processes (issue 11, items 8 to 10).
 
   port      a second node on a port in use refuses to start (ev=listen_failed, exit 2) and
-            the first goes on answering, alone.
+            the first goes on answering, alone; so does a node given a --listen without a port,
+            saying so.
   repair    a flipped byte in a block's body on a stopped backup, and in its head block: after
             a restart the node fetches the block from its peers, rewrites it
             (ev=block_repaired), serves the record and its proof, and verify-chain is OK.
@@ -103,6 +104,18 @@ def scenario_port():
     port = chain.ports[0]
     t.check(re.search(r'lvl=error .*ev=listen_failed .*port=%d .*err="address in use"' % port, log),
             "second node logs ev=listen_failed port=%d err=\"address in use\":\n%s" % (port, log))
+    # A --listen without a port: the same exit, and the error says what is wrong with it.
+    logpath = root + "/noport.log"
+    with open(logpath, "w") as logf:
+        noport = t.spawn([t.LEDGER_NODE, "--genesis=" + chain.genesis, "--node_id=v0",
+                          "--key=%s/v0.key" % root, "--data_dir=%s/noport" % root,
+                          "--listen=127.0.0.1"], stdout=logf, stderr=subprocess.STDOUT)
+    rc = wait_exit(noport, 30, "the node given --listen=127.0.0.1 to exit")
+    log = open(logpath).read()
+    t.check(rc == EXIT_LISTEN_FAILED and
+            re.search(r'lvl=error .*ev=listen_failed .*err="no port in \'127.0.0.1\'"', log),
+            "--listen=127.0.0.1: exit %d (want %d) and ev=listen_failed err=\"no port in "
+            "'127.0.0.1'\":\n%s" % (rc, EXIT_LISTEN_FAILED, log))
     # Only the first node answers: every status shows its height, never an empty chain.
     for _ in range(20):
         st = chain.status(0)

@@ -7,7 +7,8 @@
 //   answer is dropped without touching the finished call;
 // - a follower forwards submissions unchecked and answers with the validators' answer;
 // - a record of a device this node's registry does not know is ordered, not refused (issue
-//   17: the node may be behind the quorum that registered it; the block decides).
+//   17: the node may be behind the quorum that registered it; the block decides);
+// - Devices and Gateways list the registry, all of it or one id (NOT_FOUND naming it).
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/resource_quota.h>
 #include <gtest/gtest.h>
@@ -405,6 +406,43 @@ TEST_F(SubmitTest, AFollowerForwardsSubmissionsUncheckedWithTheValidatorsAnswer)
   grpc::Status s = stub_->Submit(&c4, req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(s.error_message(), "no validator answers");
+}
+
+TEST_F(SubmitTest, DevicesAndGatewaysListTheRegistryOrOneIdOrSayItIsNotRegistered) {
+  auto list = [this](bool devices, const std::string& id, v1::RegistryListing* out) {
+    grpc::ClientContext ctx;
+    v1::RegistryQuery q;
+    q.set_id(id);
+    return devices ? stub_->Devices(&ctx, q, out) : stub_->Gateways(&ctx, q, out);
+  };
+  for (const std::string& id : {std::string(), std::string("dev-1")}) {
+    SCOPED_TRACE("devices '" + id + "'");
+    v1::RegistryListing l;
+    ASSERT_TRUE(list(true, id, &l).ok());
+    ASSERT_EQ(l.devices_size(), 1);
+    EXPECT_EQ(l.devices(0).id(), "dev-1");
+    EXPECT_EQ(l.devices(0).pubkey(), Key(kDeviceSecret).PublicKey());
+    EXPECT_EQ(l.devices(0).registered_height(), 1u);
+    EXPECT_FALSE(l.devices(0).revoked());
+    EXPECT_EQ(l.gateways_size(), 0);
+  }
+  for (const std::string& id : {std::string(), std::string("gw-1")}) {
+    SCOPED_TRACE("gateways '" + id + "'");
+    v1::RegistryListing l;
+    ASSERT_TRUE(list(false, id, &l).ok());
+    ASSERT_EQ(l.gateways_size(), 1);
+    EXPECT_EQ(l.gateways(0).id(), "gw-1");
+    EXPECT_EQ(l.gateways(0).pubkey(), Key(kGatewaySecret).PublicKey());
+    EXPECT_EQ(l.devices_size(), 0);
+  }
+  v1::RegistryListing l;
+  grpc::Status s = list(true, "gw-1", &l);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_message(), "device 'gw-1' is not registered");
+  EXPECT_EQ(l.devices_size(), 0);
+  s = list(false, "dev-1", &l);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_message(), "gateway 'dev-1' is not registered");
 }
 
 }  // namespace
