@@ -8,8 +8,8 @@ collects its JSON lines and the CPU time of every process from /proc/PID/stat, a
   - the tables between `<!-- bench:begin NAME -->` and `<!-- bench:end NAME -->` in
     docs/BENCHMARKS.md (--doc), each with the machine of the run beside it;
   - PNG plots (gnuplot) into docs/bench/ (--png_dir), and the raw results as JSON there;
-  - with the `profile` stage, `perf record -g` of the bridge and one validator under load,
-    their top 30 symbols in docs/bench/profile-{bridge,validator}.txt.
+  - with the `profile` stage, `perf record -a -g` under load, the samples of the bridge and of
+    one validator: their top functions in docs/bench/profile-{bridge,validator}.txt.
 
 Stages (--stages, comma-separated, in this order): store (ledger_bench store_append),
 v4 and v7 (a 4- and a 7-validator chain with a bridge: bare/MAC/signed at full speed,
@@ -334,7 +334,7 @@ class Suite:
 
     def profile(self, chain, procs, bridge):
         a = self.a
-        say("profile: perf record -g of the bridge and v1 under MAC load, %d s" % a.profile_seconds)
+        say("profile: perf record -a -g (the bridge and v1) under MAC load, %d s" % a.profile_seconds)
         targets = {"bridge": bridge.proc.pid, "validator": chain.procs[1].pid}
         # Enough readings to outlast the recording: the rate measured flat out, else a guess.
         est = med([r["rate"] for r in runs_of(self.res, "max", 4, "mac")]) or 5000
@@ -355,11 +355,12 @@ class Suite:
         os.makedirs(a.png_dir, exist_ok=True)
         cap = caption(dict(self.res["machine"], load_end=loadavg()))
         for name, pid in targets.items():
-            text, top = profile_text(data, pid, name, a.profile_seconds, cap)
+            text, top, ours = profile_text(data, pid, name, a.profile_seconds, cap)
             path = os.path.join(a.png_dir, "profile-%s.txt" % name)
             with open(path, "w") as f:
                 f.write(text)
             self.res["profile"][name] = top
+            self.res["profile"][name + "_inclusive"] = ours
             say("profile %s -> %s" % (name, path))
 
     def caption(self):
@@ -449,7 +450,8 @@ def profile_text(data, pid, name, seconds, cap):
     """The profile file of one process: top 30 functions by self time, self time by library,
     and our functions (namespace provledger) by inclusive time, from the frame-pointer call
     chains (-c opt keeps frame pointers in our code; the system libraries have none, so a
-    chain that starts in one may skip its callers). Returns (text, the top-30 lines)."""
+    chain that starts in one may skip its callers). Returns (text, the top-30 self lines, the
+    inclusive lines)."""
     samples = perf_samples(data, pid)
     n = len(samples) or 1
     self_by, dso_by, incl, ours_self = {}, {}, {}, {}
@@ -475,7 +477,7 @@ def profile_text(data, pid, name, seconds, cap):
             "\n\n## self time by library\n" + "\n".join(dso) +
             "\n\n## our functions by inclusive time (children %, self %)\n"
             + "\n".join(ours) + "\n")
-    return text, top
+    return text, top, ours
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -701,9 +703,13 @@ def tables(res):
     if prof.get("bridge") or prof.get("validator"):
         rows = []
         for name in ("bridge", "validator"):
-            rows.append("Top 10 of %s (`docs/bench/profile-%s.txt` has 30):\n" % (name, name))
+            rows.append("%s, top 10 by self time, then our top 12 by inclusive time "
+                        "(children %%, self %%; `docs/bench/profile-%s.txt` has more):\n"
+                        % (name.capitalize(), name))
             rows.append("```")
             rows += prof.get(name, [])[:10]
+            rows.append("")
+            rows += prof.get(name + "_inclusive", [])[:12]
             rows.append("```")
         out["profile"] = "\n".join(rows) + "\n" + cap
     else:
