@@ -81,11 +81,23 @@ bool IsStoreReadError(const Status& s) {
 
 }  // namespace
 
-StatusOr<bool> ChainBlockFactory::SeenBelow(ByteView prev_hash, const Bytes& id,
-                                            const std::pair<std::string, uint64_t>* seq) const {
-  // The head first: a block appended after this read is then either seen by the lookups
-  // below or still walked in the overlay.
+std::vector<const ChainBlockFactory::Pending*> ChainBlockFactory::OverlayBelow(
+    ByteView prev_hash) const {
   const Bytes head = store_->head_hash();
+  std::vector<const Pending*> above;
+  Bytes h(prev_hash);
+  for (int guard = 0; h != head && guard < 1024; ++guard) {
+    auto it = overlay_.find(h);
+    if (it == overlay_.end()) break;
+    above.push_back(&it->second);
+    h = it->second.block.header.prev;
+  }
+  return above;
+}
+
+StatusOr<bool> ChainBlockFactory::SeenBelow(const std::vector<const Pending*>& above,
+                                            const Bytes& id,
+                                            const std::pair<std::string, uint64_t>* seq) const {
   // A device's record: one lookup. A stored record with this id has this (device, seq) (the
   // id hashes the record's bytes), and the store writes, prunes and installs its id and
   // (device, seq) index entries together, so "id or (device, seq) stored" is "(device, seq)
@@ -93,14 +105,9 @@ StatusOr<bool> ChainBlockFactory::SeenBelow(ByteView prev_hash, const Bytes& id,
   PL_ASSIGN_OR_RETURN(bool stored, seq != nullptr ? store_->ContainsSeq(seq->first, seq->second)
                                                   : store_->Contains(id));
   if (stored) return true;
-  Bytes h(prev_hash);
-  // Walk the proposed-but-unapplied blocks down to the store's head.
-  for (int guard = 0; h != head && guard < 1024; ++guard) {
-    auto it = overlay_.find(h);
-    if (it == overlay_.end()) break;
-    if (it->second.ids.count(id) > 0) return true;
-    if (seq != nullptr && it->second.seqs.count(*seq) > 0) return true;
-    h = it->second.block.header.prev;
+  for (const Pending* p : above) {
+    if (p->ids.count(id) > 0) return true;
+    if (seq != nullptr && p->seqs.count(*seq) > 0) return true;
   }
   return false;
 }
@@ -132,8 +139,10 @@ Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
   // registry changes of pipelined blocks not yet applied included, so all derive the same
   // records whichever blocks each has applied yet.
   auto reg = RegistryAt(prev_hash);
-  std::set<Bytes> ids;
-  std::set<std::pair<std::string, uint64_t>> seqs;
+  // Read once per block, not per record: the overlay changes only on this thread.
+  const std::vector<const Pending*> above = OverlayBelow(prev_hash);
+  std::unordered_set<Bytes> ids;
+  SeqSet seqs;
   for (size_t i = 0; i < requests.size(); ++i) {
     const auto& req = requests[i];
     StatusOr<Bytes> request_id = RequestId(genesis_->chain_id, req);
@@ -156,7 +165,7 @@ Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
     for (auto& rec : checked->records) {
       const std::pair<std::string, uint64_t> seq{rec.device, rec.seq};
       if (ids.count(rec.id) > 0 || (rec.has_seq && seqs.count(seq) > 0)) continue;
-      PL_ASSIGN_OR_RETURN(bool seen, SeenBelow(prev_hash, rec.id, rec.has_seq ? &seq : nullptr));
+      PL_ASSIGN_OR_RETURN(bool seen, SeenBelow(above, rec.id, rec.has_seq ? &seq : nullptr));
       if (seen) continue;
       ids.insert(rec.id);
       if (rec.has_seq) seqs.insert(seq);

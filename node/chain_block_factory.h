@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -116,9 +117,14 @@ class ChainBlockFactory final : public consensus::BlockFactory {
   Status Derive(uint64_t height, ByteView prev_hash,
                 const std::vector<provledger::v1::ConsensusRequest>& requests, DerivedBlock* out,
                 Pending* keys = nullptr);
-  // Whether `id` (or `seq`, when not null) is on the chain below `prev_hash`: stored, or in
-  // a proposed-but-unapplied block under it. The store's error when a read fails.
-  StatusOr<bool> SeenBelow(ByteView prev_hash, const Bytes& id,
+  // The proposed-but-unapplied blocks under `prev_hash` (newest first), down to the store's
+  // head as read before the walk: a block appended after that read is then either stored
+  // (seen by the store lookups of SeenBelow, which come later) or among these.
+  std::vector<const Pending*> OverlayBelow(ByteView prev_hash) const;
+  // Whether `id` (or `seq`, when not null) is on the chain below the block whose overlay
+  // blocks are `above` (OverlayBelow): stored, or in one of them. The store's error when a
+  // read fails.
+  StatusOr<bool> SeenBelow(const std::vector<const Pending*>& above, const Bytes& id,
                            const std::pair<std::string, uint64_t>* seq) const;
   // The registry as of the block `prev_hash`: the store head's, with the registry changes of
   // the overlay's blocks between the head and `prev_hash` applied in order.
@@ -130,10 +136,16 @@ class ChainBlockFactory final : public consensus::BlockFactory {
   Clock clock_;
   BatchLimits limits_;
   CheckedBatchCache* checked_;
+  struct SeqHash {
+    size_t operator()(const std::pair<std::string, uint64_t>& s) const {
+      return std::hash<std::string>()(s.first) ^ (std::hash<uint64_t>()(s.second) * 31);
+    }
+  };
+  using SeqSet = std::unordered_set<std::pair<std::string, uint64_t>, SeqHash>;
   struct Pending {
     DerivedBlock block;
-    std::set<Bytes> ids;
-    std::set<std::pair<std::string, uint64_t>> seqs;
+    std::unordered_set<Bytes> ids;
+    SeqSet seqs;
   };
   std::map<Bytes, Pending> overlay_;  // by header hash
   // The last Build error logged (height, message): logged once, not on every retry.

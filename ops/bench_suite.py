@@ -8,8 +8,8 @@ collects its JSON lines and the CPU time of every process from /proc/PID/stat, a
   - the tables between `<!-- bench:begin NAME -->` and `<!-- bench:end NAME -->` in
     docs/BENCHMARKS.md (--doc), each with the machine of the run beside it;
   - PNG plots (gnuplot) into docs/bench/ (--png_dir), and the raw results as JSON there;
-  - with the `profile` stage, `perf record -g` of the bridge and one validator under load,
-    their top 30 symbols in docs/bench/profile-{bridge,validator}.txt.
+  - with the `profile` stage, `perf record -a -g` under load, the samples of the bridge and of
+    one validator: their top functions in docs/bench/profile-{bridge,validator}.txt.
 
 Stages (--stages, comma-separated, in this order): store (ledger_bench store_append),
 v4 and v7 (a 4- and a 7-validator chain with a bridge: bare/MAC/signed at full speed,
@@ -334,7 +334,7 @@ class Suite:
 
     def profile(self, chain, procs, bridge):
         a = self.a
-        say("profile: perf record -g of the bridge and v1 under MAC load, %d s" % a.profile_seconds)
+        say("profile: perf record -a -g (the bridge and v1) under MAC load, %d s" % a.profile_seconds)
         targets = {"bridge": bridge.proc.pid, "validator": chain.procs[1].pid}
         # Enough readings to outlast the recording: the rate measured flat out, else a guess.
         est = med([r["rate"] for r in runs_of(self.res, "max", 4, "mac")]) or 5000
@@ -344,23 +344,23 @@ class Suite:
                           duration=a.profile_seconds + 4)))
         load.start()
         time.sleep(2)
-        perfs = {}
-        for name, pid in targets.items():
-            data = os.path.join(self.root, "perf-%s.data" % name)
-            perfs[name] = (data, subprocess.Popen(
-                ["perf", "record", "-g", "-o", data, "-p", str(pid), "--", "sleep",
-                 str(a.profile_seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        for name, (data, p) in perfs.items():
-            p.wait()
+        # One system-wide recording, split by process afterwards: `perf record -p` of a
+        # process whose threads come and go (gRPC's) loses its data now and then.
+        data = os.path.join(self.root, "perf.data")
+        with open(data + ".log", "w") as log:
+            subprocess.run(["perf", "record", "-a", "-g", "-F", "499", "-o", data, "--",
+                            "sleep", str(a.profile_seconds)], stdout=subprocess.DEVNULL,
+                           stderr=log)
         load.join()
         os.makedirs(a.png_dir, exist_ok=True)
         cap = caption(dict(self.res["machine"], load_end=loadavg()))
-        for name, (data, _) in perfs.items():
-            text, top = profile_text(data, name, a.profile_seconds, cap)
+        for name, pid in targets.items():
+            text, top, ours = profile_text(data, pid, name, a.profile_seconds, cap)
             path = os.path.join(a.png_dir, "profile-%s.txt" % name)
             with open(path, "w") as f:
                 f.write(text)
             self.res["profile"][name] = top
+            self.res["profile"][name + "_inclusive"] = ours
             say("profile %s -> %s" % (name, path))
 
     def caption(self):
@@ -393,38 +393,91 @@ class Suite:
         return self.res
 
 
-def perf_lines(data, *args, keep=None, limit=30):
-    """`perf report --stdio` lines of `data` (comments and empty trailing columns dropped)."""
-    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "-g", "none",
-                          "--percent-limit", "0.1"] + list(args),
+def perf_samples(data, pid):
+    """The call chains (leaf first) of process `pid`'s samples in `data`, each frame as
+    (library, function). `perf report` of this perf (6.1) leaves the symbols of our own
+    binaries unresolved ("build id ... not found"), so those come from addr2line here."""
+    out = subprocess.run(["perf", "script", "-i", data, "--pid", str(pid), "-F", "ip,sym,dso"],
                          capture_output=True, text=True).stdout
-    out = []
-    for ln in rep.splitlines():
-        if not ln.strip() or ln.startswith("#") or (keep and not re.search(keep, ln)):
+    samples, cur = [], []
+    for ln in out.splitlines() + [""]:
+        m = re.match(r"\s*([0-9a-f]+) (.*) \((.*)\)$", ln)
+        if m:
+            cur.append((m.group(3), m.group(2), int(m.group(1), 16)))
+        elif cur:
+            samples.append(cur)
+            cur = []
+    unresolved = {}  # binary -> its unresolved addresses
+    for chain in samples:
+        for dso, sym, ip in chain:
+            if sym.startswith("[unknown]") and os.path.basename(dso) in OUR_BINARIES:
+                unresolved.setdefault(dso, set()).add(ip)
+    names = {}
+    for dso, ips in unresolved.items():
+        ips = sorted(ips)
+        res = subprocess.run(["addr2line", "-f", "-C", "-e", dso] + ["%x" % ip for ip in ips],
+                             capture_output=True, text=True).stdout.splitlines()
+        for ip, fn in zip(ips, res[0::2]):
+            names[(dso, ip)] = fn
+    def frame(dso, sym, ip):
+        sym = names.get((dso, ip), sym)
+        sym = re.sub(r"\+0x[0-9a-f]+$", "", sym)
+        return os.path.basename(dso), short_symbol(sym)
+    return [[frame(*f) for f in chain] for chain in samples]
+
+
+OUR_BINARIES = ("ledger_node", "mqtt_bridge", "mqtt_load")
+
+
+def short_symbol(sym):
+    """`sym` without its argument list and template arguments (they run to pages in gRPC)."""
+    sym = re.sub(r" const$", "", sym)
+    if sym.endswith(")"):  # the argument list: back to its opening parenthesis
+        depth = 0
+        for i in range(len(sym) - 1, -1, -1):
+            depth += {")": 1, "(": -1}.get(sym[i], 0)
+            if depth == 0:
+                sym = sym[:i]
+                break
+    while True:
+        shorter = re.sub(r"<[^<>]*>", "<>", sym)
+        if shorter == sym:
+            return sym[:140]
+        sym = shorter
+
+
+def profile_text(data, pid, name, seconds, cap):
+    """The profile file of one process: top 30 functions by self time, self time by library,
+    and our functions (namespace provledger) by inclusive time, from the frame-pointer call
+    chains (-c opt keeps frame pointers in our code; the system libraries have none, so a
+    chain that starts in one may skip its callers). Returns (text, the top-30 self lines, the
+    inclusive lines)."""
+    samples = perf_samples(data, pid)
+    n = len(samples) or 1
+    self_by, dso_by, incl, ours_self = {}, {}, {}, {}
+    for chain in samples:
+        if not chain:
             continue
-        ln = re.sub(r"(\s+-)+\s*$", "", ln.rstrip())
-        out.append(re.sub(r"(\S)  +", r"\1  ", ln))
-        if len(out) == limit:
-            break
-    return out
-
-
-def profile_text(data, name, seconds, cap):
-    """The profile file of one process: top 30 symbols by self time (what perf report shows
-    with --no-children), self time by library, and our functions by inclusive time (frame
-    pointers: -c opt keeps them). Returns (text, the top-30 lines)."""
-    top = perf_lines(data, "--no-children", "--sort", "dso,symbol")
-    dso = perf_lines(data, "--no-children", "--sort", "dso", limit=12)
-    ours = perf_lines(data, "--children", "--sort", "symbol",
-                      keep=r"provledger::|mosquitto_loop", limit=25)
-    text = ("# perf record -g -p <%s> for %d s under mqtt_load --mode=mac at full speed, "
-            "4 validators\n# %s\n\n"
-            "## top 30 symbols, self time (perf report --stdio --no-children --sort dso,symbol)\n"
-            % (name, seconds, cap) + "\n".join(top) +
-            "\n\n## self time by library (--no-children --sort dso)\n" + "\n".join(dso) +
-            "\n\n## our functions by inclusive time (--children --sort symbol; children, self)\n"
+        self_by[chain[0]] = self_by.get(chain[0], 0) + 1
+        dso_by[chain[0][0]] = dso_by.get(chain[0][0], 0) + 1
+        for f in set(chain):
+            incl[f] = incl.get(f, 0) + 1
+    def rows(d, limit, fmt):
+        top = sorted(d.items(), key=lambda kv: -kv[1])[:limit]
+        return [fmt(k, v) for k, v in top]
+    top = rows(self_by, 30, lambda k, v: "%7.2f%%  %s  %s" % (100.0 * v / n, k[0], k[1]))
+    dso = rows(dso_by, 12, lambda k, v: "%7.2f%%  %s" % (100.0 * v / n, k))
+    ours = rows({k: v for k, v in incl.items() if "provledger::" in k[1]}, 30,
+                lambda k, v: "%7.2f%% %7.2f%%  %s" % (100.0 * v / n, 100.0 * self_by.get(k, 0) / n,
+                                                    k[1]))
+    text = ("# perf record -a -g -F 499, the %d samples of <%s> (pid %d), %d s under mqtt_load "
+            "--mode=mac at full speed, 4 validators\n# %s\n\n"
+            "## top 30 functions, self time (%% of this process's samples)\n"
+            % (len(samples), name, pid, seconds, cap) + "\n".join(top) +
+            "\n\n## self time by library\n" + "\n".join(dso) +
+            "\n\n## our functions by inclusive time (children %, self %)\n"
             + "\n".join(ours) + "\n")
-    return text, top
+    return text, top, ours
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -650,9 +703,13 @@ def tables(res):
     if prof.get("bridge") or prof.get("validator"):
         rows = []
         for name in ("bridge", "validator"):
-            rows.append("Top 10 of %s (`docs/bench/profile-%s.txt` has 30):\n" % (name, name))
+            rows.append("%s, top 10 by self time, then our top 12 by inclusive time "
+                        "(children %%, self %%; `docs/bench/profile-%s.txt` has more):\n"
+                        % (name.capitalize(), name))
             rows.append("```")
             rows += prof.get(name, [])[:10]
+            rows.append("")
+            rows += prof.get(name + "_inclusive", [])[:12]
             rows.append("```")
         out["profile"] = "\n".join(rows) + "\n" + cap
     else:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Where the time goes: `perf record -g` of mqtt_bridge and one validator of a 4-validator
-# chain while tools/bench/mqtt_load sends MACed readings at full speed; the top 30 symbols
-# (perf report --stdio --no-children) go to docs/bench/profile-{bridge,validator}.txt and
+# Where the time goes: `perf record -a -g`, the samples of mqtt_bridge and of one validator of
+# a 4-validator chain while tools/bench/mqtt_load sends MACed readings at full speed; the top
+# functions by self and by inclusive time go to docs/bench/profile-{bridge,validator}.txt and
 # the profile table of docs/BENCHMARKS.md. The profile stage of ops/bench.sh, alone.
 #
 #   ops/profile.sh [--profile_seconds=15] [--devices=64] [--png_dir=DIR] [--doc=FILE]
