@@ -1,5 +1,7 @@
 #include "consensus/checkpoint_tracker.h"
 
+#include <algorithm>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -60,6 +62,16 @@ CheckpointTracker::AddResult CheckpointTracker::Add(const ConsensusMsg& msg) {
   cp.proof = std::move(proof);
   Advance(std::move(cp));
   return AddResult::kNewStable;
+}
+
+uint32_t CheckpointTracker::MostVouchedAt(uint64_t height) const {
+  std::map<Bytes, uint32_t> by_digest;
+  uint32_t most = 0;
+  for (const auto& [sender, heights] : by_sender_) {
+    auto m = heights.find(height);
+    if (m != heights.end()) most = std::max(most, ++by_digest[m->second.digest]);
+  }
+  return most;
 }
 
 void CheckpointTracker::Advance(StableCheckpoint cp) {

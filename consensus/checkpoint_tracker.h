@@ -64,6 +64,10 @@ class CheckpointTracker {
   // Makes `cp` stable (learned from a verified proof elsewhere) if it is higher.
   void Advance(StableCheckpoint cp);
   const StableCheckpoint& stable() const { return stable_; }
+  // The most distinct validators vouching for one digest at `height` among the checkpoints
+  // kept (0 at or below the stable height). f+1 of them mean an honest validator applied a
+  // certified block there.
+  uint32_t MostVouchedAt(uint64_t height) const;
 
  private:
   void DropUpTo(uint64_t height);

@@ -246,6 +246,7 @@ void PbftCore::HandlePrePrepare(const ConsensusMsg& msg, bool own) {
     return;
   }
   s.waiting = msg;
+  UpdateTimer();  // a backup now waits for this block (see UpdateTimer)
 }
 
 void PbftCore::HandleVote(const ConsensusMsg& msg) {
@@ -367,8 +368,11 @@ void PbftCore::OnTick() {
         if (mine != vcs->second.end()) Send(CoreOutput::kBroadcast, mine->second);
       }
       for (const ConsensusMsg& m : leave_evidence_) Send(CoreOutput::kBroadcast, m);
-    } else if (last_commit_sent_ && now_ - last_commit_tick_ >= config_.resend_ticks) {
-      Send(CoreOutput::kBroadcast, *last_commit_sent_);
+    } else {
+      if (last_commit_sent_ && now_ - last_commit_tick_ >= config_.resend_ticks) {
+        Send(CoreOutput::kBroadcast, *last_commit_sent_);
+      }
+      if (epoch_.last == kNoEnd) ResendVotes();
     }
     // Never withdrawn while we are in the view: a suspicion that others already used to
     // leave must reach everyone still here (see pbft_core.h).
@@ -388,11 +392,41 @@ void PbftCore::UpdateTimer() {
   }
   if (view_changing_) return;  // the view-change timer runs until a new view starts
   // With an end pending the chain must move even without requests (empty blocks): a
-  // backup that sees none give up on the primary as it would for a waiting request.
-  if (config_.self == primary() || (pool_.uncommitted() == 0 && !EndPending())) {
+  // backup that sees none give up on the primary as it would for a waiting request. So
+  // must a proposal we hold: its requests came to us in it (the client may have given
+  // them to the primary alone, which relays nothing), and PBFT's backup runs its timer for
+  // every request it received and has not executed.
+  if (config_.self == primary() ||
+      (pool_.uncommitted() == 0 && !EndPending() && !ProposalPending())) {
     timer_.Stop();
   } else {
     timer_.Start(now_);
+  }
+}
+
+bool PbftCore::ProposalPending() const {
+  for (auto it = log_.upper_bound(committed_height_); it != log_.end(); ++it) {
+    if (it->second.pre_prepare || it->second.waiting) return true;
+  }
+  return false;
+}
+
+void PbftCore::ResendVotes() {
+  const bool am_primary = config_.self == primary();
+  for (auto it = log_.upper_bound(committed_height_); it != log_.end(); ++it) {
+    Slot& s = it->second;
+    if (!s.pre_prepare || s.committed || now_ - s.voted_tick < config_.resend_ticks) continue;
+    s.voted_tick = now_;
+    auto mine = s.prepares.find(config_.self);
+    for (uint32_t j = 0; j < config_.n; ++j) {
+      if (j == config_.self) continue;
+      const bool committed_there = s.commits.count(j) > 0;
+      if (am_primary && !committed_there && s.prepares.count(j) == 0) {
+        Send(static_cast<int>(j), *s.pre_prepare);
+      } else if (!am_primary && !committed_there && mine != s.prepares.end()) {
+        Send(static_cast<int>(j), mine->second);
+      }
+    }
   }
 }
 
@@ -452,6 +486,7 @@ bool PbftCore::StepSlot(uint64_t h, Slot& s) {
         }
         s.prev_hash = *prev;
         s.request_ids = std::move(info.request_ids);
+        s.voted_tick = now_;
         pool_.MarkInFlight(s.request_ids);
         if (config_.self != primary()) {
           ConsensusMsg p;
@@ -626,6 +661,7 @@ bool PbftCore::MaybePropose() {
   s.pre_prepare = pp;
   s.prev_hash = *prev;
   s.request_ids = std::move(ids);
+  s.voted_tick = now_;
   ++next_height_;
   last_propose_tick_ = now_;
   if (empty) last_empty_tick_ = now_;

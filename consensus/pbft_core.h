@@ -296,6 +296,9 @@ class PbftCore {
     std::map<uint32_t, ConsensusMsg> commits;   // by sender, ours included
     bool prepared = false;
     bool sent_commit = false;
+    // The tick we last sent our vote for it (pre-prepare as primary, prepare as backup):
+    // resent, while the height does not commit here, once a resend period passed.
+    uint64_t voted_tick = 0;
     // Kept across views:
     std::optional<PreparedCert> cert;         // highest-view prepared certificate
     std::optional<CommittedBlock> committed;  // certified, waiting to be applied
@@ -318,6 +321,21 @@ class PbftCore {
   bool StepSlot(uint64_t h, Slot& s);
   bool ApplyReady();
   bool MaybePropose();
+  // Sends our votes again for the heights of this view not committed here whose vote we
+  // sent a resend period ago or more: the pre-prepare (primary) to the peers we have no
+  // vote of for that height, our prepare to the peers we have no commit of. Only while the
+  // epoch has no end set: a new epoch's first proposals go out while other members are
+  // still switching (their old core, or the shell between two cores, drops this epoch's
+  // messages), and nothing else would make them prepare, as a backup runs no view timer for
+  // a request only the primary holds. Once an end is set the backups' view timers run
+  // anyway (EndPending), and an epoch's closing heights are left to view changes and to
+  // the finished cores' checkpoints: resending there made SimEpochSweep's laggards leave
+  // the epoch's last view and never complete it. (Commits are not resent: the highest is
+  // re-sent while idle, and a replica short of a certificate fetches the blocks a quorum
+  // committed.)
+  void ResendVotes();
+  // A pre-prepare of this view (accepted, or waiting for its parent) above what we applied.
+  bool ProposalPending() const;
   // Our proposals above what is committed (and durable, when the shell says).
   uint64_t ProposalsInFlight() const;
   // A partial batch whose oldest request waited `waited` ticks is not cut yet. Self-clocking

@@ -25,6 +25,7 @@ void PbftCore::ResetViewState() {
     s.commits.clear();
     s.prepared = false;
     s.sent_commit = false;
+    s.voted_tick = 0;
   }
   pool_.ReturnInFlight();
 }
@@ -364,6 +365,14 @@ void PbftCore::CheckStall() {
     for (const auto& [sender, c] : s.commits) {
       if (++count[c.digest] >= quorum_.Strong()) target = std::max(target, h);
     }
+  }
+  // The epoch's end: members that finished it no longer vote or change views, and answer
+  // us with their checkpoint and commit at it. Fewer than q of them, or commits of
+  // different views, never complete a certificate or a stable checkpoint here, and our
+  // peers still in the epoch may be as short as we are; f+1 checkpoints at the end say an
+  // honest member applied a certified block there, so we fetch the blocks up to it.
+  if (EndPending() && checkpoints_.MostVouchedAt(epoch_.last) >= quorum_.Weak()) {
+    target = std::max(target, epoch_.last);
   }
   if (target == 0) {
     stall_since_ = 0;

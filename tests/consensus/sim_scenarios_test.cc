@@ -593,12 +593,7 @@ TEST(SimScenario, AnIdleChainReachesTheEpochEndWithEmptyBlocksAndTheNewSetCommit
 // prepares. Unless the votes of the height are sent again, nobody ever prepares it: the
 // primary waits for its block, no backup holds the request to run a view timer on, and the
 // chain stands still with every member in view 0.
-// DISABLED: reproduces finding 15 (fails on this code: all 7 at E, view 0, after 3000
-// ticks). The fix tried on wip/epoch (commit 4820d75: ResendVotes + a backup's timer for a
-// held proposal) made it pass but failed SimEpochSweep on 5 of 200 seeds (laggards left an
-// epoch's last view), so it is reverted until that is solved.
-TEST(SimScenario,
-     DISABLED_ANewEpochsFirstProposalLostByMembersStillSwitchingIsSentAgainAndCommits) {
+TEST(SimScenario, ANewEpochsFirstProposalLostByMembersStillSwitchingIsSentAgainAndCommits) {
   SimNetwork net(4, kSeed, SimConfig());
   net.SubmitRange(0, 5);
   ASSERT_TRUE(net.RunUntilAllCommitted(2000)) << net.Describe();
