@@ -183,9 +183,10 @@ Status ReadProperties(Reader* r, Properties* out) {
   while (p.left() > 0) {
     uint32_t id;
     if (!p.Varint(&id)) return Malformed("property identifier");
-    uint8_t b8;
-    uint16_t b16;
-    uint32_t b32;
+    // Zero, not indeterminate, where a truncated value is read (then refused below).
+    uint8_t b8 = 0;
+    uint16_t b16 = 0;
+    uint32_t b32 = 0;
     std::string s, v;
     bool ok;
     switch (id) {

@@ -5,8 +5,9 @@
 #   bash ops/sanitize.sh asan-unit tsan  # only these stages, in this order
 #   PL_TEST_TMPDIR=/tmp/keep bash ops/sanitize.sh tsan  # and keep the tests' process logs
 # Stages: asan-unit (every test outside tests/integration), asan-integration (the
-# integration tests), tsan (consensus, node, bridge, agent, device protocol and the
-# integration tests that run node and bridge processes). A stage fails on any report:
+# integration tests), tsan (consensus, node, bridge, agent, device protocol, the MQTT client
+# and acked consumer (a reader thread; the bridge acks from others) and the integration tests
+# that run node and bridge processes). A stage fails on any report:
 # UBSan and ASan stop the process at the first one, TSan reports every race and exits 66;
 # the integration tests also fail on a report in any log of a process they ran
 # (tests/integration/pltest.py). Only uninstrumented system libraries are suppressed
@@ -39,7 +40,9 @@ ASAN_INTEGRATION_SKIP=(-//tests/integration:compose_test)
 # simulations that take ~30 min under TSan and are covered by ASan, so TSan skips them.
 TSAN_TARGETS=(//tests/consensus/... //tests/node/... //tests/bridge/... //tests/device_protocol/...
   //tests/agent/... //tests/client/...
+  //tests/common:mqtt_client_test //tests/common:mqtt_consumer_test
   //tests/integration:bridge_test //tests/integration:bridge_restart_test
+  //tests/integration:bridge_puback_test
   //tests/integration:integrity_test //tests/integration:agent_firmware_test
   //tests/integration:pbft_cluster_test //tests/integration:catchup_test
   //tests/integration:follower_test //tests/integration:validator_set_test
