@@ -95,10 +95,12 @@ struct PbftConfig {
   // 0: always cut at the timeout.
   uint64_t full_cut_in_flight = 0;
   uint64_t view_change_timeout_ticks = 40;  // base timeout; doubles per failed view change
-  uint64_t resend_ticks = 20;               // idle replicas re-send their last commit this often
-  size_t max_pending_requests = 1 << 17;    // uncommitted requests kept, at most
-  size_t committed_id_memory = 1 << 17;     // committed request ids remembered for dedup
-  size_t max_buffered_messages = 4096;      // messages for a view we have not entered yet
+  // Idle replicas re-send their last commit this often; votes of a height not committed
+  // within it are sent again (ResendVotes).
+  uint64_t resend_ticks = 20;
+  size_t max_pending_requests = 1 << 17;  // uncommitted requests kept, at most
+  size_t committed_id_memory = 1 << 17;   // committed request ids remembered for dedup
+  size_t max_buffered_messages = 4096;    // messages for a view we have not entered yet
 
   // OK when n >= 1, self < n, K, window and timeouts are positive, K divides 16, log_size
   // (after defaulting) is at least K + window and at most kMaxLogSize, and epoch_hash is
@@ -329,10 +331,9 @@ class PbftCore {
   // messages), and nothing else would make them prepare, as a backup runs no view timer for
   // a request only the primary holds. Once an end is set the backups' view timers run
   // anyway (EndPending), and an epoch's closing heights are left to view changes and to
-  // the finished cores' checkpoints: resending there made SimEpochSweep's laggards leave
-  // the epoch's last view and never complete it. (Commits are not resent: the highest is
-  // re-sent while idle, and a replica short of a certificate fetches the blocks a quorum
-  // committed.)
+  // the finished cores' checkpoints (docs/CONSENSUS.md says why). Commits are not resent:
+  // the highest is re-sent while idle, and a replica short of a certificate fetches the
+  // blocks a quorum committed.
   void ResendVotes();
   // A pre-prepare of this view (accepted, or waiting for its parent) above what we applied.
   bool ProposalPending() const;

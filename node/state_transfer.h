@@ -3,8 +3,8 @@
 //
 // Request(next, prev_hash, target) starts a fetch of blocks next, next+1, ... up to
 // `target`: each asked of the peers in turn, from the validator after this one on (GetBlock
-// with payloads, 5 s deadline), checked
-// with CheckPeerBlock (certificate against the genesis validators, records decode), its
+// with payloads, 5 s deadline), checked with CheckPeerBlock (certificate against the
+// validator set in force at that height, ValidatorSchedule::SetAt; records decode), its
 // records against the header's Merkle root and count, and against the chain (its prev hash
 // is the hash of the block before: `prev_hash` for the first, the previous fetched block's
 // after). A peer's block that fails a check is refused (ev=state_transfer_refused, and
