@@ -351,7 +351,6 @@ void Bridge::ConsumeLoop(Worker& w) {
     consumed_ += batch.size();
     test_seams::ConsumerSeam(test_seams::ConsumerPhase::kReceived, consumed_);
     TakeIn(&batch);
-    test_seams::ConsumerSeam(test_seams::ConsumerPhase::kIntakeWritten, consumed_);
     // Each of them is on disk, in the inbox or answered: the broker may forget them now.
     consumer_->Acknowledge(acks);
   }
@@ -419,6 +418,7 @@ void Bridge::TakeIn(std::vector<MqttMessage>* batch) {
       }
     }
   }
+  test_seams::ConsumerSeam(test_seams::ConsumerPhase::kIntakeWritten, consumed_);
   for (size_t i = 0; i < batch->size(); ++i) {
     MqttMessage& msg = (*batch)[i];
     Taken& t = taken[i];

@@ -23,9 +23,10 @@ bool DropReading(const std::string& device, const std::string& item, uint64_t se
 
 // Asked by the bridge's consumer thread (--mqtt_consumer=acked) for each batch of messages it
 // received: once when the batch is in hand (kReceived) and once after its intake write,
-// before its PUBACKs are sent (kIntakeWritten); `messages` counts the messages received so
-// far, this batch included. A test binary kills the bridge here (tests/integration:
-// killing_bridge).
+// before any of it is handed on to be verified and before its PUBACKs are sent
+// (kIntakeWritten: a kill there leaves the whole batch to the intake); `messages` counts the
+// messages received so far, this batch included. A test binary kills the bridge here
+// (tests/integration:killing_bridge).
 enum class ConsumerPhase { kReceived, kIntakeWritten };
 using ConsumerSeamFn = void (*)(ConsumerPhase phase, uint64_t messages);
 void SetConsumerSeam(ConsumerSeamFn fn);
