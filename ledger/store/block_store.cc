@@ -5,6 +5,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -55,6 +56,17 @@ const char* const kCfNames[kCfCount] = {"default",      "headers",    "bodies", 
                                         "payloads",     "registry",   "meta"};
 
 rocksdb::Slice S(ByteView v) { return rocksdb::Slice(v.data(), v.size()); }
+
+// RocksDB counts into a thread-local perf context by default (kEnableCount), which costs a
+// TLS lookup of its shared library in every memtable insert and read; nothing here reads the
+// counters. The level is per thread: each of the store's calls that reach RocksDB on a busy
+// thread (the writer, the consensus thread's lookups) turns it off once for its thread.
+void NoPerfCounters() {
+  static thread_local bool off = false;
+  if (off) return;
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  off = true;
+}
 
 Bytes HeightKey(uint64_t h) {
   Bytes k;
@@ -308,6 +320,11 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (int i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions cf_opts;
+    if (i == kRecordIndex || i == kDeviceSeq || i == kTimeIndex) {
+      // Keys or values are record ids (hashes), the rest small numbers: compressing their table
+      // files costs flush and compaction time and saves almost nothing.
+      cf_opts.compression = rocksdb::kNoCompression;
+    }
     if (i == kRecordIndex || i == kDeviceSeq) {
       // Every new record is looked up here first and is almost never found: bloom filters
       // (in table files and in the memtable) answer those misses without reading blocks.
@@ -618,7 +635,9 @@ Status BlockStore::CheckToWrite(const BlockToAppend& block, const ChainLink& at,
 Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records,
                               const std::vector<Bytes>& leaves,
                               const std::vector<std::optional<Bytes>>& payloads, bool fresh,
-                              rocksdb::WriteBatch* batch, RowsDigester* added) const {
+                              rocksdb::WriteBatch* batch, RowsDigester* added,
+                              std::vector<Bytes>* first_written) const {
+  NoPerfCounters();
   const size_t n = records.size();
   std::vector<RecordFields> fields(n);
   std::vector<Bytes> seq_keys(n);  // empty for records not from a device
@@ -717,7 +736,7 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
   for (size_t i : dev) {
     const RecordFields& f = fields[i];
     Bytes first_key = FirstItemKey(f.device, f.item);
-    if (seen_first.count(first_key) != 0) continue;
+    if (seen_first.count(first_key) != 0 || first_known_.count(first_key) != 0) continue;
     std::string existing;
     const rocksdb::Status got =
         db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], S(first_key), &existing);
@@ -726,8 +745,11 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
       AppendU64(&v, height);
       batch->Put(cfs_[kMeta], S(first_key), S(v));
       if (added) new_first.emplace_back(first_key, std::move(v));
+      if (first_written) first_written->push_back(first_key);
     } else if (!got.ok()) {
       return FromRocks(got, "first-record index of " + f.device);
+    } else {
+      RememberFirst(first_key);
     }
     seen_first.insert(std::move(first_key));
   }
@@ -745,7 +767,12 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
   return OkStatus();
 }
 
+void BlockStore::RememberFirst(const Bytes& key) const {
+  if (first_known_.size() < kMaxFirstKnown) first_known_.insert(key);
+}
+
 Status BlockStore::Write(bool sync, rocksdb::WriteBatch* batch, const std::string& what) {
+  NoPerfCounters();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!write_status_.ok()) return write_status_;
@@ -793,8 +820,9 @@ Status BlockStore::Append(const BlockToAppend& block) {
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
+  std::vector<Bytes> first_written;
   PL_RETURN_IF_ERROR(AddIndexes(header.height, block.records, leaves, block.payloads,
-                                /*fresh=*/true, &batch, &added));
+                                /*fresh=*/true, &batch, &added, &first_written));
   for (const auto& kv : block.registry_puts) batch.Put(cfs_[kRegistry], S(kv.first), S(kv.second));
 
   Bytes head;
@@ -809,6 +837,7 @@ Status BlockStore::Append(const BlockToAppend& block) {
   batch.Put(cfs_[kMeta], kIndexChainKey, S(EncodeIndexChain(chain)));
 
   PL_RETURN_IF_ERROR(Write(sync_, &batch, "append block " + std::to_string(header.height)));
+  for (const Bytes& k : first_written) RememberFirst(k);
   index_chain_ = std::move(chain);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -985,6 +1014,7 @@ Status BlockStore::PutStateRows(const std::vector<StateRow>& rows) {
 
 Status BlockStore::DiscardStaged(bool headers) {
   if (height() != 0) return FailedPreconditionError("the store already holds a chain");
+  first_known_.clear();  // staged first-record rows are dropped below
   std::vector<StateSource> sources;
   for (uint8_t t = kMinStateTable; t <= kMaxStateTable; ++t) sources.push_back(SourceOf(t));
   if (headers) {
@@ -1130,10 +1160,11 @@ Status BlockStore::RepairBlock(uint64_t height, const BlockToAppend& block) {
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
+  std::vector<Bytes> first_written;
   PL_RETURN_IF_ERROR(AddIndexes(height, block.records, leaves, block.payloads, /*fresh=*/false,
-                                &batch,
-                                /*added=*/nullptr));
+                                &batch, /*added=*/nullptr, &first_written));
   PL_RETURN_IF_ERROR(Write(/*sync=*/true, &batch, "repair " + where));
+  for (const Bytes& k : first_written) RememberFirst(k);
   std::lock_guard<std::mutex> lock(mu_);
   if (damaged_head_ == height) damaged_head_ = 0;
   return OkStatus();
@@ -1378,6 +1409,7 @@ StatusOr<StoredBlock> BlockStore::ReadCertifiedHeader(uint64_t height) const {
 }
 
 StatusOr<RecordLocation> BlockStore::FindRecord(ByteView record_id) const {
+  NoPerfCounters();
   std::string v;
   PL_RETURN_IF_ERROR(
       FromRocks(db_->Get(rocksdb::ReadOptions(), cfs_[kRecordIndex], S(record_id), &v),
@@ -1391,6 +1423,7 @@ StatusOr<RecordLocation> BlockStore::FindRecord(ByteView record_id) const {
 }
 
 StatusOr<Bytes> BlockStore::FindBySeq(const std::string& device, uint64_t seq) const {
+  NoPerfCounters();
   std::string v;
   PL_RETURN_IF_ERROR(FromRocks(
       db_->Get(rocksdb::ReadOptions(), cfs_[kDeviceSeq], S(DeviceSeqKey(device, seq)), &v),
@@ -1399,12 +1432,14 @@ StatusOr<Bytes> BlockStore::FindBySeq(const std::string& device, uint64_t seq) c
 }
 
 StatusOr<bool> BlockStore::Contains(ByteView record_id) const {
+  NoPerfCounters();
   std::string v;
   return Found(db_->Get(rocksdb::ReadOptions(), cfs_[kRecordIndex], S(record_id), &v),
                "record index");
 }
 
 StatusOr<bool> BlockStore::ContainsSeq(const std::string& device, uint64_t seq) const {
+  NoPerfCounters();
   std::string v;
   return Found(db_->Get(rocksdb::ReadOptions(), cfs_[kDeviceSeq], S(DeviceSeqKey(device, seq)), &v),
                "device index");
@@ -1479,6 +1514,7 @@ StatusOr<std::vector<std::pair<Bytes, Bytes>>> BlockStore::RegistryScan(const By
 }
 
 StatusOr<Bytes> BlockStore::RegistryGet(const Bytes& key) const {
+  NoPerfCounters();
   std::string v;
   PL_RETURN_IF_ERROR(
       FromRocks(db_->Get(rocksdb::ReadOptions(), cfs_[kRegistry], S(key), &v), "registry key"));
@@ -1486,6 +1522,7 @@ StatusOr<Bytes> BlockStore::RegistryGet(const Bytes& key) const {
 }
 
 StatusOr<Bytes> BlockStore::GetMeta(const std::string& key) const {
+  NoPerfCounters();
   std::string v;
   PL_RETURN_IF_ERROR(
       FromRocks(db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], key, &v), "meta " + key));

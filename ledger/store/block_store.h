@@ -28,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -347,10 +348,15 @@ class BlockStore {
   // Adds the index entries and payloads of `records` at `height` to `batch`; kAlreadyExists
   // if a record id or (device, seq) is twice in the block or, when `fresh`, already stored.
   // Feeds the index rows it adds (tables 2..4, (table, key) order) to `added` unless null.
+  // Appends the first-record keys the batch writes to *first_written (for RememberFirst once
+  // the batch is written).
   Status AddIndexes(uint64_t height, const std::vector<Bytes>& records,
                     const std::vector<Bytes>& leaves,
                     const std::vector<std::optional<Bytes>>& payloads, bool fresh,
-                    rocksdb::WriteBatch* batch, RowsDigester* added) const;
+                    rocksdb::WriteBatch* batch, RowsDigester* added,
+                    std::vector<Bytes>* first_written) const;
+  // Notes a first-record key as stored (first_known_), up to kMaxFirstKnown keys.
+  void RememberFirst(const Bytes& key) const;
   // Flushes every column family's memtable to table files (waits).
   Status FlushAll();
   // Pins the state as of the head when state_interval_ divides it (latest two kept).
@@ -377,7 +383,12 @@ class BlockStore {
   Status write_status_;                // guarded by mu_
   uint64_t state_interval_ = 0;
   IndexChainHead index_chain_;  // at the head; writer thread only
-  uint64_t state_base_ = 0;     // guarded by mu_
+  // First-record index keys known to be stored, so that a block's devices and items already
+  // on the chain cost no read (the rows are never deleted once the chain holds them: only
+  // DiscardStaged drops staged ones, and clears this). Writer thread only.
+  static constexpr size_t kMaxFirstKnown = 1 << 18;
+  mutable std::unordered_set<Bytes> first_known_;
+  uint64_t state_base_ = 0;  // guarded by mu_
   // Pinned states by height; each releases its RocksDB snapshot when the last user drops it.
   std::map<uint64_t, std::shared_ptr<const rocksdb::Snapshot>> pinned_;  // guarded by mu_
 };
