@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -95,10 +97,49 @@ Bytes PayloadKey(uint64_t height, uint32_t index) {
 constexpr size_t kPayloadKeySize = 12;
 constexpr size_t kRecordIdSize = 32;  // format 1 payload keys: the record id
 
+// payloads key (format 3) of a block's packed payloads: u64be(height), which sorts before the
+// block's (height, index) keys, so that the block's payloads stay one key range. The value
+// holds every payload of the block below min_blob_size, one memtable entry a block instead of
+// one a record: u32be(count) || count x (u32be(index) || lp(payload)), indexes ascending.
+// Payloads at or above min_blob_size keep their own (height, index) key (a blob file each).
+constexpr size_t kPackedKeySize = 8;
+
+uint32_t U32At(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | uint32_t{u[3]};
+}
+
+// Calls fn(index, payload) for each entry of a packed payload value, in order, until fn
+// answers false. kDataLoss when the value is malformed or names an index >= `records`.
+Status ForEachPacked(ByteView v, size_t records,
+                     const std::function<bool(uint32_t, ByteView)>& fn) {
+  const auto bad = [] { return DataLossError("packed payloads are malformed"); };
+  if (v.size() < 4) return bad();
+  const uint32_t count = U32At(v.data());
+  size_t pos = 4;
+  int64_t last = -1;
+  for (uint32_t j = 0; j < count; ++j) {
+    if (v.size() - pos < 8) return bad();
+    const uint32_t index = U32At(v.data() + pos);
+    const uint32_t len = U32At(v.data() + pos + 4);
+    pos += 8;
+    if (static_cast<int64_t>(index) <= last || index >= records || v.size() - pos < len) {
+      return bad();
+    }
+    last = index;
+    if (!fn(index, ByteView(v.data() + pos, len))) return OkStatus();
+    pos += len;
+  }
+  if (pos != v.size()) return bad();
+  return OkStatus();
+}
+
 // The store's layout version, in meta "format_version" (u32be). 1: stores written before the
-// key existed (payloads by record id, device_item filled); Open migrates them to 2.
+// key existed (payloads by record id, device_item filled); Open migrates them. 2: every
+// payload under its own (height, index) key; 3 reads those as they are (a format 2 store
+// only gets the new version at Open) and writes a block's small payloads packed.
 constexpr char kFormatKey[] = "format_version";
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;
 
 // The lp(device) prefix of device_seq and time_index keys: RocksDB keeps one memtable insert
 // hint per device, so each device's ascending seq and ts keys go in next to the previous
@@ -360,6 +401,7 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
   store->light_ = options.light;
   store->path_ = options.path;
   store->state_interval_ = options.state_interval;
+  store->min_blob_size_ = options.min_blob_size;
 
   auto stored_chain = store->GetMeta("chain_id");
   if (stored_chain.ok()) {
@@ -442,10 +484,16 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
     *field = below;
   }
   PL_RETURN_IF_ERROR(store->BackfillFirstIndex());
-  if (format < kFormatVersion) {
+  if (format < 2) {
     PL_RETURN_IF_ERROR(store->MigrateFromFormat1());
-    store->migrated_from_ = format;
+  } else if (format < kFormatVersion) {
+    // Format 2's per-record payload keys are read as they are: only the version changes, so
+    // that a build of format 2 refuses the packed payloads written from now on.
+    Bytes v;
+    AppendU32(&v, kFormatVersion);
+    PL_RETURN_IF_ERROR(store->PutMeta(kFormatKey, v));
   }
+  if (format < kFormatVersion) store->migrated_from_ = format;
   PL_RETURN_IF_ERROR(store->LoadIndexChain());
   store->MaybePinState();
   return store;
@@ -759,12 +807,47 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
       added->Add(static_cast<uint8_t>(StateTable::kFirstItem), k, v);
     }
   }
-  for (size_t i = 0; i < payloads.size() && i < n; ++i) {  // (height, index): in order
-    if (payloads[i].has_value()) {
+  AddPayloads(height, payloads, n, batch);
+  return OkStatus();
+}
+
+void BlockStore::AddPayloads(uint64_t height, const std::vector<std::optional<Bytes>>& payloads,
+                             size_t records, rocksdb::WriteBatch* batch) const {
+  const size_t n = std::min(payloads.size(), records);
+  // The packed value is handed to the batch in parts (entry headers and the payloads as they
+  // are): the batch copies each payload once, as a Put of its own would.
+  std::vector<std::array<char, 8>> heads;
+  heads.reserve(n);
+  std::vector<rocksdb::Slice> parts;
+  parts.reserve(1 + 2 * n);
+  std::array<char, 4> count{};
+  parts.emplace_back(count.data(), count.size());
+  const auto put_u32 = [](char* p, uint32_t v) {
+    p[0] = static_cast<char>(v >> 24);
+    p[1] = static_cast<char>(v >> 16);
+    p[2] = static_cast<char>(v >> 8);
+    p[3] = static_cast<char>(v);
+  };
+  for (size_t i = 0; i < n; ++i) {
+    if (!payloads[i].has_value() || payloads[i]->size() >= min_blob_size_) continue;
+    heads.emplace_back();
+    put_u32(heads.back().data(), static_cast<uint32_t>(i));
+    put_u32(heads.back().data() + 4, static_cast<uint32_t>(payloads[i]->size()));
+    parts.emplace_back(heads.back().data(), 8);
+    parts.push_back(S(*payloads[i]));
+  }
+  if (!heads.empty()) {
+    put_u32(count.data(), static_cast<uint32_t>(heads.size()));
+    const Bytes key = HeightKey(height);
+    const rocksdb::Slice key_slice = S(key);
+    batch->Put(cfs_[kPayloads], rocksdb::SliceParts(&key_slice, 1),
+               rocksdb::SliceParts(parts.data(), static_cast<int>(parts.size())));
+  }
+  for (size_t i = 0; i < n; ++i) {  // (height, index): in order, after the packed key
+    if (payloads[i].has_value() && payloads[i]->size() >= min_blob_size_) {
       batch->Put(cfs_[kPayloads], S(PayloadKey(height, static_cast<uint32_t>(i))), S(*payloads[i]));
     }
   }
-  return OkStatus();
 }
 
 void BlockStore::RememberFirst(const Bytes& key) const {
@@ -1077,11 +1160,7 @@ Status BlockStore::FinishStateInstall(uint64_t base, const BlockToAppend& block,
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
-  for (size_t i = 0; i < block.payloads.size() && i < leaves.size(); ++i) {
-    if (block.payloads[i].has_value())
-      batch.Put(cfs_[kPayloads], S(PayloadKey(base, static_cast<uint32_t>(i))),
-                S(*block.payloads[i]));
-  }
+  AddPayloads(base, block.payloads, leaves.size(), &batch);
   Bytes head;
   AppendU64(&head, base);
   head += header_hash;
@@ -1160,6 +1239,12 @@ Status BlockStore::RepairBlock(uint64_t height, const BlockToAppend& block) {
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
+  if (!block.payloads.empty()) {
+    // The copy's payloads replace the stored ones: a stored payload of the other form (packed
+    // or not) for the same record would read as a second one.
+    const Bytes next = HeightKey(height + 1);
+    batch.DeleteRange(cfs_[kPayloads], S(hk), S(next));
+  }
   std::vector<Bytes> first_written;
   PL_RETURN_IF_ERROR(AddIndexes(height, block.records, leaves, block.payloads, /*fresh=*/false,
                                 &batch, /*added=*/nullptr, &first_written));
@@ -1334,16 +1419,30 @@ StatusOr<StoredBlock> BlockStore::ReadBlockUnchecked(uint64_t height, bool with_
     const rocksdb::Slice upper = S(end);
     pro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(pro, cfs_[kPayloads]));
+    bool twice = false;
     for (it->Seek(S(hk)); it->Valid(); it->Next()) {
-      ByteReader kr(ByteView(it->key().data(), it->key().size()));
+      const rocksdb::Slice k = it->key();
+      if (k.size() == kPackedKeySize && k == S(hk)) {
+        const ByteView v(it->value().data(), it->value().size());
+        Status st = ForEachPacked(v, b.records.size(), [&](uint32_t index, ByteView p) {
+          twice = twice || b.payloads[index].has_value();
+          b.payloads[index] = Bytes(p);
+          return true;
+        });
+        if (!st.ok()) return st.Annotate(where);
+        continue;
+      }
+      ByteReader kr(ByteView(k.data(), k.size()));
       uint64_t kh = 0;
       uint32_t index = 0;
       if (!kr.ReadU64(&kh).ok() || !kr.ReadU32(&index).ok() || !kr.done() || kh != height ||
           index >= b.records.size()) {
         return DataLossError(where + ": payload key does not name a record of the block");
       }
+      twice = twice || b.payloads[index].has_value();
       b.payloads[index] = it->value().ToString();
     }
+    if (twice) return DataLossError(where + ": a record's payload is stored twice");
     PL_RETURN_IF_ERROR(FromRocks(it->status(), where + " payloads"));
   }
   return b;
@@ -1451,11 +1550,29 @@ StatusOr<Bytes> BlockStore::ReadPayload(ByteView record_id) const {
     if (loc.status().code() != StatusCode::kNotFound) return loc.status();
     return NotFoundError("payload of " + ShortHex(record_id) + ": not found");
   }
+  const std::string what = "payload of " + ShortHex(record_id);
   std::string v;
+  rocksdb::Status got =
+      db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(PayloadKey(loc->height, loc->index)), &v);
+  if (!got.IsNotFound()) {
+    PL_RETURN_IF_ERROR(FromRocks(got, what));
+    return v;
+  }
+  // Below min_blob_size: in the block's packed value, if kept at all.
+  rocksdb::PinnableSlice packed;
   PL_RETURN_IF_ERROR(FromRocks(
-      db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(PayloadKey(loc->height, loc->index)), &v),
-      "payload of " + ShortHex(record_id)));
-  return v;
+      db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(HeightKey(loc->height)), &packed), what));
+  std::optional<Bytes> found;
+  PL_RETURN_IF_ERROR(ForEachPacked(ByteView(packed.data(), packed.size()),
+                                   std::numeric_limits<uint32_t>::max(),
+                                   [&](uint32_t index, ByteView p) {
+                                     if (index < loc->index) return true;
+                                     if (index == loc->index) found = Bytes(p);
+                                     return false;
+                                   })
+                         .Annotate(what));
+  if (!found) return NotFoundError(what + ": not found");
+  return *found;
 }
 
 Status BlockStore::History(const std::string& device, const std::string& item, uint64_t from_ts,

@@ -191,7 +191,9 @@ class BlockStore {
   // its certificate digest is not its commit digest, its prev is not the header hash of block
   // height-1, or its header hash is not block height+1's prev (the head record's hash for the
   // head). A neighbour that fails its own checks is not used as a reference (the certificate
-  // still pins the header). When the write fails, its error (see write_status()).
+  // still pins the header). A copy with payloads replaces the block's stored payloads; one
+  // without (empty `payloads`) leaves them. When the write fails, its error (see
+  // write_status()).
   Status RepairBlock(uint64_t height, const BlockToAppend& block);
 
   // Light stores: drops the bodies and payloads of blocks pruned_below()..below-1 (a
@@ -333,8 +335,9 @@ class BlockStore {
   StatusOr<IndexChainHead> DeriveIndexChain(uint64_t head) const;
   // Loads the stored index chain, deriving and storing it when absent or not at the head.
   Status LoadIndexChain();
-  // Rewrites a format 1 store as format 2 (payload keys, device_item rows), idempotently,
-  // writing the version last (synced).
+  // Rewrites a format 1 store in the current format (payloads by (height, position), which
+  // format 3 reads as format 2 wrote them; no device_item rows), idempotently, writing the
+  // version last (synced).
   Status MigrateFromFormat1();
   StatusOr<StoredBlock> ReadBlockUnchecked(uint64_t height, bool with_payloads) const;
   // A stored block against itself (CheckCertifiedBlock without a prev); kDataLoss.
@@ -357,6 +360,10 @@ class BlockStore {
                     std::vector<Bytes>* first_written) const;
   // Notes a first-record key as stored (first_known_), up to kMaxFirstKnown keys.
   void RememberFirst(const Bytes& key) const;
+  // Adds the payloads of a block of `records` records at `height` to `batch`: those below
+  // min_blob_size_ packed in one value, the others each under its own key.
+  void AddPayloads(uint64_t height, const std::vector<std::optional<Bytes>>& payloads,
+                   size_t records, rocksdb::WriteBatch* batch) const;
   // Flushes every column family's memtable to table files (waits).
   Status FlushAll();
   // Pins the state as of the head when state_interval_ divides it (latest two kept).
@@ -368,6 +375,7 @@ class BlockStore {
   uint32_t migrated_from_ = 0;
   bool sync_ = true;
   bool light_ = false;
+  uint64_t min_blob_size_ = 4096;
   std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // owned by db_, destroyed before it
