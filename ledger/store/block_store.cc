@@ -321,6 +321,17 @@ Status StoreOptions::Validate() const {
   return OkStatus();
 }
 
+IndexFields IndexFieldsOf(RecordFields f) {
+  IndexFields out;
+  out.from_device = f.from_device;
+  if (!f.from_device) return out;
+  out.device = std::move(f.device);
+  out.item = std::move(f.item);
+  out.seq = f.seq;
+  out.ts = f.ts;
+  return out;
+}
+
 Bytes EncodeBody(const std::vector<Bytes>& records) {
   Bytes out;
   size_t total = 4;
@@ -666,6 +677,9 @@ Status BlockStore::CheckToWrite(const BlockToAppend& block, const ChainLink& at,
   if (!block.payloads.empty() && block.payloads.size() != block.records.size()) {
     return InvalidArgumentError("payloads must be empty or one per record");
   }
+  if (!block.fields.empty() && block.fields.size() != block.records.size()) {
+    return InvalidArgumentError("index fields must be empty or one per record");
+  }
   leaves->clear();
   leaves->reserve(block.records.size());
   for (const auto& rec : block.records) leaves->push_back(RecordId(rec));
@@ -682,12 +696,30 @@ Status BlockStore::CheckToWrite(const BlockToAppend& block, const ChainLink& at,
 
 Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records,
                               const std::vector<Bytes>& leaves,
+                              const std::vector<IndexFields>& given,
                               const std::vector<std::optional<Bytes>>& payloads, bool fresh,
                               rocksdb::WriteBatch* batch, RowsDigester* added,
                               std::vector<Bytes>* first_written) const {
   NoPerfCounters();
   const size_t n = records.size();
-  std::vector<RecordFields> fields(n);
+  std::vector<IndexFields> decoded;
+  if (given.empty()) {
+    decoded.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      PL_ASSIGN_OR_RETURN(RecordFields f, DecodeRecordFields(records[i]));
+      decoded[i] = IndexFieldsOf(std::move(f));
+    }
+  }
+#ifndef NDEBUG
+  for (size_t i = 0; i < given.size() && i < n; ++i) {
+    StatusOr<RecordFields> f = DecodeRecordFields(records[i]);
+    if (!f.ok() || !(IndexFieldsOf(*f) == given[i])) {
+      return InternalError("the index fields given for record " + std::to_string(i) +
+                           " are not its own");
+    }
+  }
+#endif
+  const std::vector<IndexFields>& fields = given.empty() ? decoded : given;
   std::vector<Bytes> seq_keys(n);  // empty for records not from a device
   std::unordered_set<ByteView> seen_ids, seen_seq_keys;
   seen_ids.reserve(n);
@@ -697,8 +729,7 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
     if (!seen_ids.insert(id).second) {
       return AlreadyExistsError("record " + ShortHex(id) + " twice in block");
     }
-    PL_ASSIGN_OR_RETURN(fields[i], DecodeRecordFields(records[i]));
-    const RecordFields& f = fields[i];
+    const IndexFields& f = fields[i];
     if (!f.from_device) continue;
     seq_keys[i] = DeviceSeqKey(f.device, f.seq);
     if (!seen_seq_keys.insert(seq_keys[i]).second) {
@@ -746,7 +777,7 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
     for (size_t j = 0; j < keys.size(); ++j) {
       PL_ASSIGN_OR_RETURN(bool stored, Found(st[j], "device index"));
       if (stored) {
-        const RecordFields& f = fields[dev[j]];
+        const IndexFields& f = fields[dev[j]];
         return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
                                   " is already on the chain");
       }
@@ -782,7 +813,7 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
   std::unordered_set<Bytes> seen_first;
   std::vector<std::pair<Bytes, Bytes>> new_first;  // for `added`, sorted below
   for (size_t i : dev) {
-    const RecordFields& f = fields[i];
+    const IndexFields& f = fields[i];
     Bytes first_key = FirstItemKey(f.device, f.item);
     if (seen_first.count(first_key) != 0 || first_known_.count(first_key) != 0) continue;
     std::string existing;
@@ -904,7 +935,7 @@ Status BlockStore::Append(const BlockToAppend& block) {
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
   std::vector<Bytes> first_written;
-  PL_RETURN_IF_ERROR(AddIndexes(header.height, block.records, leaves, block.payloads,
+  PL_RETURN_IF_ERROR(AddIndexes(header.height, block.records, leaves, block.fields, block.payloads,
                                 /*fresh=*/true, &batch, &added, &first_written));
   for (const auto& kv : block.registry_puts) batch.Put(cfs_[kRegistry], S(kv.first), S(kv.second));
 
@@ -1246,8 +1277,8 @@ Status BlockStore::RepairBlock(uint64_t height, const BlockToAppend& block) {
     batch.DeleteRange(cfs_[kPayloads], S(hk), S(next));
   }
   std::vector<Bytes> first_written;
-  PL_RETURN_IF_ERROR(AddIndexes(height, block.records, leaves, block.payloads, /*fresh=*/false,
-                                &batch, /*added=*/nullptr, &first_written));
+  PL_RETURN_IF_ERROR(AddIndexes(height, block.records, leaves, block.fields, block.payloads,
+                                /*fresh=*/false, &batch, /*added=*/nullptr, &first_written));
   PL_RETURN_IF_ERROR(Write(/*sync=*/true, &batch, "repair " + where));
   for (const Bytes& k : first_written) RememberFirst(k);
   std::lock_guard<std::mutex> lock(mu_);

@@ -36,6 +36,7 @@
 #include "ledger/block_header.h"
 #include "ledger/chain_check.h"
 #include "ledger/genesis.h"
+#include "ledger/record.h"
 #include "ledger/state_digest.h"
 #include "ledger/validator_set.h"
 #include "proto/ledger.pb.h"
@@ -86,6 +87,22 @@ struct StoredBlock {
   provledger::v1::CommitCertificate certificate;
 };
 
+// What the store's indexes take of a record: ledger/record.h's RecordFields from_device,
+// device, item, seq and ts (the others left default when from_device is false).
+struct IndexFields {
+  bool from_device = false;
+  std::string device;
+  std::string item;
+  uint64_t seq = 0;
+  uint64_t ts = 0;
+  bool operator==(const IndexFields& o) const {
+    return from_device == o.from_device && device == o.device && item == o.item && seq == o.seq &&
+           ts == o.ts;
+  }
+};
+// The IndexFields of `f`.
+IndexFields IndexFieldsOf(RecordFields f);
+
 // A block to append: header bytes, records in block order, payloads (nullopt where none is
 // kept), its certificate, and registry key/value changes computed by RegistryState.
 struct BlockToAppend {
@@ -94,6 +111,13 @@ struct BlockToAppend {
   std::vector<std::optional<Bytes>> payloads;
   provledger::v1::CommitCertificate certificate;
   std::vector<std::pair<Bytes, Bytes>> registry_puts;
+  // Empty, or one per record: IndexFieldsOf(DecodeRecordFields(records[i])) for a caller that
+  // decoded the records already (the consensus thread validated each), so that the store
+  // does not decode them again. The store trusts them: it checks their count, and the
+  // records' ids against the header's root as always, but not that they are the records'
+  // own (a build without NDEBUG does, and refuses the block with kInternal). Empty: the store
+  // decodes the records (refusing ones that do not decode).
+  std::vector<IndexFields> fields;
 };
 
 // The running digest of the index tables (ledger/state_digest.h's index(h)) as of `height`,
@@ -353,8 +377,9 @@ class BlockStore {
   // Feeds the index rows it adds (tables 2..4, (table, key) order) to `added` unless null.
   // Appends the first-record keys the batch writes to *first_written (for RememberFirst once
   // the batch is written).
+  // `given` is BlockToAppend.fields (empty: the records are decoded here).
   Status AddIndexes(uint64_t height, const std::vector<Bytes>& records,
-                    const std::vector<Bytes>& leaves,
+                    const std::vector<Bytes>& leaves, const std::vector<IndexFields>& given,
                     const std::vector<std::optional<Bytes>>& payloads, bool fresh,
                     rocksdb::WriteBatch* batch, RowsDigester* added,
                     std::vector<Bytes>* first_written) const;

@@ -1179,6 +1179,37 @@ TEST_F(BlockStoreTest, SmallPayloadsOfABlockAreOneRowAndLargeOnesEachTheirOwn) {
   }
 }
 
+TEST_F(BlockStoreTest, IndexFieldsGivenWithABlockIndexItAsItsDecodedRecordsWould) {
+  std::vector<Bytes> recs = {Reading("dev-1", "climate", 1, 3000, "a"),
+                             Reading("dev-2", "humidity", 7, 1000, "b")};
+  BlockToAppend b = MakeBlock(1, Bytes(32, '\0'), recs);
+  for (const Bytes& r : recs) b.fields.push_back(IndexFieldsOf(DecodeRecordFields(r).value()));
+  BlockToAppend short_fields = b;
+  short_fields.fields.pop_back();
+  EXPECT_EQ(store_->Append(short_fields).code(), StatusCode::kInvalidArgument);
+#ifndef NDEBUG
+  BlockToAppend wrong = b;
+  wrong.fields[1].seq = 8;
+  EXPECT_EQ(store_->Append(wrong).code(), StatusCode::kInternal);
+#endif
+  EXPECT_EQ(store_->height(), 0u);
+  ASSERT_TRUE(store_->Append(b).ok());
+  EXPECT_EQ(Got(store_->FindBySeq("dev-2", 7)), RecordId(recs[1]));
+  EXPECT_EQ(store_->FirstItemHeight("dev-2", "humidity").value(), 1u);
+  std::vector<HistoryItem> h;
+  Bytes next;
+  ASSERT_TRUE(store_->History("dev-1", "", 0, 0, 10, Bytes(), &h, &next).ok());
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].ts, 3000u);
+  EXPECT_EQ(h[0].item, "climate");
+  // The duplicate checks read what the given fields indexed.
+  EXPECT_EQ(
+      store_
+          ->Append(MakeBlock(2, store_->head_hash(), {Reading("dev-2", "humidity", 7, 2000, "c")}))
+          .code(),
+      StatusCode::kAlreadyExists);
+}
+
 TEST_F(BlockStoreTest, AStoreOfANewerFormatIsRefusedAndLeftAsItIs) {
   AppendBlocks(2);
   Bytes v;
