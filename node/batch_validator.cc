@@ -31,6 +31,7 @@ Status CheckRecord(const ledger::RegistrySnapshot& registry,
   c->device = f.device;
   c->item = f.item;
   c->seq = f.seq;
+  c->ts = f.ts;
   const Bytes& payload_hash = f.payload_hash;
   const std::string& gateway = f.gateway;
   c->has_seq = true;

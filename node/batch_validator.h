@@ -35,6 +35,7 @@ struct CheckedRecord {
   std::string device;
   std::string item;  // kind 1: its item; kind 2: "_integrity"; kind 4: empty
   uint64_t seq = 0;
+  uint64_t ts = 0;     // kinds 1 and 2: the record's ts (the store's time index)
   uint32_t index = 0;  // position in the submitted batch
   // A kind 4 record's verified op, applied to the registry when its block commits.
   std::optional<provledger::v1::RegistryOp> registry_op;

@@ -36,6 +36,7 @@ void BlockApplier::PrepareCommitted(const consensus::CommittedBlock& c, Prepared
   ledger::BlockToAppend& b = out->block;
   b.header_bytes = d->header_bytes;
   b.records = std::move(d->records);
+  b.fields = std::move(d->index_fields);
   bool any_payload = false;
   for (const auto& p : d->payloads) any_payload = any_payload || p.has_value();
   if (any_payload) b.payloads = std::move(d->payloads);

@@ -171,6 +171,14 @@ Status ChainBlockFactory::Derive(uint64_t height, ByteView prev_hash,
       if (rec.has_seq) seqs.insert(seq);
       if (rec.registry_op) out->registry_ops.push_back(*rec.registry_op);
       out->record_ids.push_back(rec.id);
+      ledger::IndexFields& f = out->index_fields.emplace_back();
+      if (rec.has_seq) {
+        f.from_device = true;
+        f.device = std::move(rec.device);
+        f.item = std::move(rec.item);
+        f.seq = rec.seq;
+        f.ts = rec.ts;
+      }
       out->records.push_back(std::move(rec.bytes));
       out->payloads.push_back(std::move(rec.payload));
     }
@@ -374,6 +382,7 @@ StatusOr<DerivedBlock> ChainBlockFactory::TakeCommitted(ByteView block) {
   out.header_hash = kept.header_hash;
   out.records = std::move(kept.records);
   out.record_ids = std::move(kept.record_ids);
+  out.index_fields = std::move(kept.index_fields);
   out.payloads = std::move(kept.payloads);
   out.registry_ops = kept.registry_ops;  // RegistryAt reads them until Forget
   out.request_ids = kept.request_ids;    // Validate of a re-sent block reads them
@@ -382,6 +391,7 @@ StatusOr<DerivedBlock> ChainBlockFactory::TakeCommitted(ByteView block) {
   out.refused_records = std::move(kept.refused_records);
   kept.records.clear();
   kept.record_ids.clear();
+  kept.index_fields.clear();
   kept.payloads.clear();
   return out;
 }

@@ -44,6 +44,9 @@ struct DerivedBlock {
   Bytes header_hash;
   std::vector<Bytes> records;
   std::vector<Bytes> record_ids;
+  // One per record, from its validation: handed to the store (BlockToAppend.fields), which
+  // then does not decode the records again.
+  std::vector<ledger::IndexFields> index_fields;
   std::vector<std::optional<Bytes>> payloads;
   std::vector<provledger::v1::RegistryOp> registry_ops;
   std::vector<Bytes> request_ids;

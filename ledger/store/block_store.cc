@@ -5,6 +5,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -13,11 +14,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -56,6 +59,17 @@ const char* const kCfNames[kCfCount] = {"default",      "headers",    "bodies", 
 
 rocksdb::Slice S(ByteView v) { return rocksdb::Slice(v.data(), v.size()); }
 
+// RocksDB counts into a thread-local perf context by default (kEnableCount), which costs a
+// TLS lookup of its shared library in every memtable insert and read; nothing here reads the
+// counters. The level is per thread: each of the store's calls that reach RocksDB on a busy
+// thread (the writer, the consensus thread's lookups) turns it off once for its thread.
+void NoPerfCounters() {
+  static thread_local bool off = false;
+  if (off) return;
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  off = true;
+}
+
 Bytes HeightKey(uint64_t h) {
   Bytes k;
   AppendU64(&k, h);
@@ -83,10 +97,49 @@ Bytes PayloadKey(uint64_t height, uint32_t index) {
 constexpr size_t kPayloadKeySize = 12;
 constexpr size_t kRecordIdSize = 32;  // format 1 payload keys: the record id
 
+// payloads key (format 3) of a block's packed payloads: u64be(height), which sorts before the
+// block's (height, index) keys, so that the block's payloads stay one key range. The value
+// holds every payload of the block below min_blob_size, one memtable entry a block instead of
+// one a record: u32be(count) || count x (u32be(index) || lp(payload)), indexes ascending.
+// Payloads at or above min_blob_size keep their own (height, index) key (a blob file each).
+constexpr size_t kPackedKeySize = 8;
+
+uint32_t U32At(const char* p) {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | uint32_t{u[3]};
+}
+
+// Calls fn(index, payload) for each entry of a packed payload value, in order, until fn
+// answers false. kDataLoss when the value is malformed or names an index >= `records`.
+Status ForEachPacked(ByteView v, size_t records,
+                     const std::function<bool(uint32_t, ByteView)>& fn) {
+  const auto bad = [] { return DataLossError("packed payloads are malformed"); };
+  if (v.size() < 4) return bad();
+  const uint32_t count = U32At(v.data());
+  size_t pos = 4;
+  int64_t last = -1;
+  for (uint32_t j = 0; j < count; ++j) {
+    if (v.size() - pos < 8) return bad();
+    const uint32_t index = U32At(v.data() + pos);
+    const uint32_t len = U32At(v.data() + pos + 4);
+    pos += 8;
+    if (static_cast<int64_t>(index) <= last || index >= records || v.size() - pos < len) {
+      return bad();
+    }
+    last = index;
+    if (!fn(index, ByteView(v.data() + pos, len))) return OkStatus();
+    pos += len;
+  }
+  if (pos != v.size()) return bad();
+  return OkStatus();
+}
+
 // The store's layout version, in meta "format_version" (u32be). 1: stores written before the
-// key existed (payloads by record id, device_item filled); Open migrates them to 2.
+// key existed (payloads by record id, device_item filled); Open migrates them. 2: every
+// payload under its own (height, index) key; 3 reads those as they are (a format 2 store
+// only gets the new version at Open) and writes a block's small payloads packed.
 constexpr char kFormatKey[] = "format_version";
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;
 
 // The lp(device) prefix of device_seq and time_index keys: RocksDB keeps one memtable insert
 // hint per device, so each device's ascending seq and ts keys go in next to the previous
@@ -268,6 +321,17 @@ Status StoreOptions::Validate() const {
   return OkStatus();
 }
 
+IndexFields IndexFieldsOf(RecordFields f) {
+  IndexFields out;
+  out.from_device = f.from_device;
+  if (!f.from_device) return out;
+  out.device = std::move(f.device);
+  out.item = std::move(f.item);
+  out.seq = f.seq;
+  out.ts = f.ts;
+  return out;
+}
+
 Bytes EncodeBody(const std::vector<Bytes>& records) {
   Bytes out;
   size_t total = 4;
@@ -308,6 +372,11 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (int i = 0; i < kCfCount; ++i) {
     rocksdb::ColumnFamilyOptions cf_opts;
+    if (i == kRecordIndex || i == kDeviceSeq || i == kTimeIndex) {
+      // Keys or values are record ids (hashes), the rest small numbers: compressing their table
+      // files costs flush and compaction time and saves almost nothing.
+      cf_opts.compression = rocksdb::kNoCompression;
+    }
     if (i == kRecordIndex || i == kDeviceSeq) {
       // Every new record is looked up here first and is almost never found: bloom filters
       // (in table files and in the memtable) answer those misses without reading blocks.
@@ -343,6 +412,7 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
   store->light_ = options.light;
   store->path_ = options.path;
   store->state_interval_ = options.state_interval;
+  store->min_blob_size_ = options.min_blob_size;
 
   auto stored_chain = store->GetMeta("chain_id");
   if (stored_chain.ok()) {
@@ -425,10 +495,16 @@ StatusOr<std::unique_ptr<BlockStore>> BlockStore::Open(const StoreOptions& optio
     *field = below;
   }
   PL_RETURN_IF_ERROR(store->BackfillFirstIndex());
-  if (format < kFormatVersion) {
+  if (format < 2) {
     PL_RETURN_IF_ERROR(store->MigrateFromFormat1());
-    store->migrated_from_ = format;
+  } else if (format < kFormatVersion) {
+    // Format 2's per-record payload keys are read as they are: only the version changes, so
+    // that a build of format 2 refuses the packed payloads written from now on.
+    Bytes v;
+    AppendU32(&v, kFormatVersion);
+    PL_RETURN_IF_ERROR(store->PutMeta(kFormatKey, v));
   }
+  if (format < kFormatVersion) store->migrated_from_ = format;
   PL_RETURN_IF_ERROR(store->LoadIndexChain());
   store->MaybePinState();
   return store;
@@ -601,6 +677,9 @@ Status BlockStore::CheckToWrite(const BlockToAppend& block, const ChainLink& at,
   if (!block.payloads.empty() && block.payloads.size() != block.records.size()) {
     return InvalidArgumentError("payloads must be empty or one per record");
   }
+  if (!block.fields.empty() && block.fields.size() != block.records.size()) {
+    return InvalidArgumentError("index fields must be empty or one per record");
+  }
   leaves->clear();
   leaves->reserve(block.records.size());
   for (const auto& rec : block.records) leaves->push_back(RecordId(rec));
@@ -617,10 +696,30 @@ Status BlockStore::CheckToWrite(const BlockToAppend& block, const ChainLink& at,
 
 Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records,
                               const std::vector<Bytes>& leaves,
+                              const std::vector<IndexFields>& given,
                               const std::vector<std::optional<Bytes>>& payloads, bool fresh,
-                              rocksdb::WriteBatch* batch, RowsDigester* added) const {
+                              rocksdb::WriteBatch* batch, RowsDigester* added,
+                              std::vector<Bytes>* first_written) const {
+  NoPerfCounters();
   const size_t n = records.size();
-  std::vector<RecordFields> fields(n);
+  std::vector<IndexFields> decoded;
+  if (given.empty()) {
+    decoded.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      PL_ASSIGN_OR_RETURN(RecordFields f, DecodeRecordFields(records[i]));
+      decoded[i] = IndexFieldsOf(std::move(f));
+    }
+  }
+#ifndef NDEBUG
+  for (size_t i = 0; i < given.size() && i < n; ++i) {
+    StatusOr<RecordFields> f = DecodeRecordFields(records[i]);
+    if (!f.ok() || !(IndexFieldsOf(*f) == given[i])) {
+      return InternalError("the index fields given for record " + std::to_string(i) +
+                           " are not its own");
+    }
+  }
+#endif
+  const std::vector<IndexFields>& fields = given.empty() ? decoded : given;
   std::vector<Bytes> seq_keys(n);  // empty for records not from a device
   std::unordered_set<ByteView> seen_ids, seen_seq_keys;
   seen_ids.reserve(n);
@@ -630,8 +729,7 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
     if (!seen_ids.insert(id).second) {
       return AlreadyExistsError("record " + ShortHex(id) + " twice in block");
     }
-    PL_ASSIGN_OR_RETURN(fields[i], DecodeRecordFields(records[i]));
-    const RecordFields& f = fields[i];
+    const IndexFields& f = fields[i];
     if (!f.from_device) continue;
     seq_keys[i] = DeviceSeqKey(f.device, f.seq);
     if (!seen_seq_keys.insert(seq_keys[i]).second) {
@@ -679,7 +777,7 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
     for (size_t j = 0; j < keys.size(); ++j) {
       PL_ASSIGN_OR_RETURN(bool stored, Found(st[j], "device index"));
       if (stored) {
-        const RecordFields& f = fields[dev[j]];
+        const IndexFields& f = fields[dev[j]];
         return AlreadyExistsError("device " + f.device + " seq " + std::to_string(f.seq) +
                                   " is already on the chain");
       }
@@ -715,9 +813,9 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
   std::unordered_set<Bytes> seen_first;
   std::vector<std::pair<Bytes, Bytes>> new_first;  // for `added`, sorted below
   for (size_t i : dev) {
-    const RecordFields& f = fields[i];
+    const IndexFields& f = fields[i];
     Bytes first_key = FirstItemKey(f.device, f.item);
-    if (seen_first.count(first_key) != 0) continue;
+    if (seen_first.count(first_key) != 0 || first_known_.count(first_key) != 0) continue;
     std::string existing;
     const rocksdb::Status got =
         db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], S(first_key), &existing);
@@ -726,8 +824,11 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
       AppendU64(&v, height);
       batch->Put(cfs_[kMeta], S(first_key), S(v));
       if (added) new_first.emplace_back(first_key, std::move(v));
+      if (first_written) first_written->push_back(first_key);
     } else if (!got.ok()) {
       return FromRocks(got, "first-record index of " + f.device);
+    } else {
+      RememberFirst(first_key);
     }
     seen_first.insert(std::move(first_key));
   }
@@ -737,15 +838,55 @@ Status BlockStore::AddIndexes(uint64_t height, const std::vector<Bytes>& records
       added->Add(static_cast<uint8_t>(StateTable::kFirstItem), k, v);
     }
   }
-  for (size_t i = 0; i < payloads.size() && i < n; ++i) {  // (height, index): in order
-    if (payloads[i].has_value()) {
-      batch->Put(cfs_[kPayloads], S(PayloadKey(height, static_cast<uint32_t>(i))), S(*payloads[i]));
-    }
-  }
+  AddPayloads(height, payloads, n, batch);
   return OkStatus();
 }
 
+void BlockStore::AddPayloads(uint64_t height, const std::vector<std::optional<Bytes>>& payloads,
+                             size_t records, rocksdb::WriteBatch* batch) const {
+  const size_t n = std::min(payloads.size(), records);
+  // The packed value is handed to the batch in parts (entry headers and the payloads as they
+  // are): the batch copies each payload once, as a Put of its own would.
+  std::vector<std::array<char, 8>> heads;
+  heads.reserve(n);
+  std::vector<rocksdb::Slice> parts;
+  parts.reserve(1 + 2 * n);
+  std::array<char, 4> count{};
+  parts.emplace_back(count.data(), count.size());
+  const auto put_u32 = [](char* p, uint32_t v) {
+    p[0] = static_cast<char>(v >> 24);
+    p[1] = static_cast<char>(v >> 16);
+    p[2] = static_cast<char>(v >> 8);
+    p[3] = static_cast<char>(v);
+  };
+  for (size_t i = 0; i < n; ++i) {
+    if (!payloads[i].has_value() || payloads[i]->size() >= min_blob_size_) continue;
+    heads.emplace_back();
+    put_u32(heads.back().data(), static_cast<uint32_t>(i));
+    put_u32(heads.back().data() + 4, static_cast<uint32_t>(payloads[i]->size()));
+    parts.emplace_back(heads.back().data(), 8);
+    parts.push_back(S(*payloads[i]));
+  }
+  if (!heads.empty()) {
+    put_u32(count.data(), static_cast<uint32_t>(heads.size()));
+    const Bytes key = HeightKey(height);
+    const rocksdb::Slice key_slice = S(key);
+    batch->Put(cfs_[kPayloads], rocksdb::SliceParts(&key_slice, 1),
+               rocksdb::SliceParts(parts.data(), static_cast<int>(parts.size())));
+  }
+  for (size_t i = 0; i < n; ++i) {  // (height, index): in order, after the packed key
+    if (payloads[i].has_value() && payloads[i]->size() >= min_blob_size_) {
+      batch->Put(cfs_[kPayloads], S(PayloadKey(height, static_cast<uint32_t>(i))), S(*payloads[i]));
+    }
+  }
+}
+
+void BlockStore::RememberFirst(const Bytes& key) const {
+  if (first_known_.size() < kMaxFirstKnown) first_known_.insert(key);
+}
+
 Status BlockStore::Write(bool sync, rocksdb::WriteBatch* batch, const std::string& what) {
+  NoPerfCounters();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!write_status_.ok()) return write_status_;
@@ -793,8 +934,9 @@ Status BlockStore::Append(const BlockToAppend& block) {
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
-  PL_RETURN_IF_ERROR(AddIndexes(header.height, block.records, leaves, block.payloads,
-                                /*fresh=*/true, &batch, &added));
+  std::vector<Bytes> first_written;
+  PL_RETURN_IF_ERROR(AddIndexes(header.height, block.records, leaves, block.fields, block.payloads,
+                                /*fresh=*/true, &batch, &added, &first_written));
   for (const auto& kv : block.registry_puts) batch.Put(cfs_[kRegistry], S(kv.first), S(kv.second));
 
   Bytes head;
@@ -809,6 +951,7 @@ Status BlockStore::Append(const BlockToAppend& block) {
   batch.Put(cfs_[kMeta], kIndexChainKey, S(EncodeIndexChain(chain)));
 
   PL_RETURN_IF_ERROR(Write(sync_, &batch, "append block " + std::to_string(header.height)));
+  for (const Bytes& k : first_written) RememberFirst(k);
   index_chain_ = std::move(chain);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -985,6 +1128,7 @@ Status BlockStore::PutStateRows(const std::vector<StateRow>& rows) {
 
 Status BlockStore::DiscardStaged(bool headers) {
   if (height() != 0) return FailedPreconditionError("the store already holds a chain");
+  first_known_.clear();  // staged first-record rows are dropped below
   std::vector<StateSource> sources;
   for (uint8_t t = kMinStateTable; t <= kMaxStateTable; ++t) sources.push_back(SourceOf(t));
   if (headers) {
@@ -1047,11 +1191,7 @@ Status BlockStore::FinishStateInstall(uint64_t base, const BlockToAppend& block,
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
-  for (size_t i = 0; i < block.payloads.size() && i < leaves.size(); ++i) {
-    if (block.payloads[i].has_value())
-      batch.Put(cfs_[kPayloads], S(PayloadKey(base, static_cast<uint32_t>(i))),
-                S(*block.payloads[i]));
-  }
+  AddPayloads(base, block.payloads, leaves.size(), &batch);
   Bytes head;
   AppendU64(&head, base);
   head += header_hash;
@@ -1130,10 +1270,17 @@ Status BlockStore::RepairBlock(uint64_t height, const BlockToAppend& block) {
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
-  PL_RETURN_IF_ERROR(AddIndexes(height, block.records, leaves, block.payloads, /*fresh=*/false,
-                                &batch,
-                                /*added=*/nullptr));
+  if (!block.payloads.empty()) {
+    // The copy's payloads replace the stored ones: a stored payload of the other form (packed
+    // or not) for the same record would read as a second one.
+    const Bytes next = HeightKey(height + 1);
+    batch.DeleteRange(cfs_[kPayloads], S(hk), S(next));
+  }
+  std::vector<Bytes> first_written;
+  PL_RETURN_IF_ERROR(AddIndexes(height, block.records, leaves, block.fields, block.payloads,
+                                /*fresh=*/false, &batch, /*added=*/nullptr, &first_written));
   PL_RETURN_IF_ERROR(Write(/*sync=*/true, &batch, "repair " + where));
+  for (const Bytes& k : first_written) RememberFirst(k);
   std::lock_guard<std::mutex> lock(mu_);
   if (damaged_head_ == height) damaged_head_ = 0;
   return OkStatus();
@@ -1303,16 +1450,30 @@ StatusOr<StoredBlock> BlockStore::ReadBlockUnchecked(uint64_t height, bool with_
     const rocksdb::Slice upper = S(end);
     pro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(pro, cfs_[kPayloads]));
+    bool twice = false;
     for (it->Seek(S(hk)); it->Valid(); it->Next()) {
-      ByteReader kr(ByteView(it->key().data(), it->key().size()));
+      const rocksdb::Slice k = it->key();
+      if (k.size() == kPackedKeySize && k == S(hk)) {
+        const ByteView v(it->value().data(), it->value().size());
+        Status st = ForEachPacked(v, b.records.size(), [&](uint32_t index, ByteView p) {
+          twice = twice || b.payloads[index].has_value();
+          b.payloads[index] = Bytes(p);
+          return true;
+        });
+        if (!st.ok()) return st.Annotate(where);
+        continue;
+      }
+      ByteReader kr(ByteView(k.data(), k.size()));
       uint64_t kh = 0;
       uint32_t index = 0;
       if (!kr.ReadU64(&kh).ok() || !kr.ReadU32(&index).ok() || !kr.done() || kh != height ||
           index >= b.records.size()) {
         return DataLossError(where + ": payload key does not name a record of the block");
       }
+      twice = twice || b.payloads[index].has_value();
       b.payloads[index] = it->value().ToString();
     }
+    if (twice) return DataLossError(where + ": a record's payload is stored twice");
     PL_RETURN_IF_ERROR(FromRocks(it->status(), where + " payloads"));
   }
   return b;
@@ -1378,6 +1539,7 @@ StatusOr<StoredBlock> BlockStore::ReadCertifiedHeader(uint64_t height) const {
 }
 
 StatusOr<RecordLocation> BlockStore::FindRecord(ByteView record_id) const {
+  NoPerfCounters();
   std::string v;
   PL_RETURN_IF_ERROR(
       FromRocks(db_->Get(rocksdb::ReadOptions(), cfs_[kRecordIndex], S(record_id), &v),
@@ -1391,6 +1553,7 @@ StatusOr<RecordLocation> BlockStore::FindRecord(ByteView record_id) const {
 }
 
 StatusOr<Bytes> BlockStore::FindBySeq(const std::string& device, uint64_t seq) const {
+  NoPerfCounters();
   std::string v;
   PL_RETURN_IF_ERROR(FromRocks(
       db_->Get(rocksdb::ReadOptions(), cfs_[kDeviceSeq], S(DeviceSeqKey(device, seq)), &v),
@@ -1399,12 +1562,14 @@ StatusOr<Bytes> BlockStore::FindBySeq(const std::string& device, uint64_t seq) c
 }
 
 StatusOr<bool> BlockStore::Contains(ByteView record_id) const {
+  NoPerfCounters();
   std::string v;
   return Found(db_->Get(rocksdb::ReadOptions(), cfs_[kRecordIndex], S(record_id), &v),
                "record index");
 }
 
 StatusOr<bool> BlockStore::ContainsSeq(const std::string& device, uint64_t seq) const {
+  NoPerfCounters();
   std::string v;
   return Found(db_->Get(rocksdb::ReadOptions(), cfs_[kDeviceSeq], S(DeviceSeqKey(device, seq)), &v),
                "device index");
@@ -1416,11 +1581,29 @@ StatusOr<Bytes> BlockStore::ReadPayload(ByteView record_id) const {
     if (loc.status().code() != StatusCode::kNotFound) return loc.status();
     return NotFoundError("payload of " + ShortHex(record_id) + ": not found");
   }
+  const std::string what = "payload of " + ShortHex(record_id);
   std::string v;
+  rocksdb::Status got =
+      db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(PayloadKey(loc->height, loc->index)), &v);
+  if (!got.IsNotFound()) {
+    PL_RETURN_IF_ERROR(FromRocks(got, what));
+    return v;
+  }
+  // Below min_blob_size: in the block's packed value, if kept at all.
+  rocksdb::PinnableSlice packed;
   PL_RETURN_IF_ERROR(FromRocks(
-      db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(PayloadKey(loc->height, loc->index)), &v),
-      "payload of " + ShortHex(record_id)));
-  return v;
+      db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(HeightKey(loc->height)), &packed), what));
+  std::optional<Bytes> found;
+  PL_RETURN_IF_ERROR(ForEachPacked(ByteView(packed.data(), packed.size()),
+                                   std::numeric_limits<uint32_t>::max(),
+                                   [&](uint32_t index, ByteView p) {
+                                     if (index < loc->index) return true;
+                                     if (index == loc->index) found = Bytes(p);
+                                     return false;
+                                   })
+                         .Annotate(what));
+  if (!found) return NotFoundError(what + ": not found");
+  return *found;
 }
 
 Status BlockStore::History(const std::string& device, const std::string& item, uint64_t from_ts,
@@ -1479,6 +1662,7 @@ StatusOr<std::vector<std::pair<Bytes, Bytes>>> BlockStore::RegistryScan(const By
 }
 
 StatusOr<Bytes> BlockStore::RegistryGet(const Bytes& key) const {
+  NoPerfCounters();
   std::string v;
   PL_RETURN_IF_ERROR(
       FromRocks(db_->Get(rocksdb::ReadOptions(), cfs_[kRegistry], S(key), &v), "registry key"));
@@ -1486,6 +1670,7 @@ StatusOr<Bytes> BlockStore::RegistryGet(const Bytes& key) const {
 }
 
 StatusOr<Bytes> BlockStore::GetMeta(const std::string& key) const {
+  NoPerfCounters();
   std::string v;
   PL_RETURN_IF_ERROR(
       FromRocks(db_->Get(rocksdb::ReadOptions(), cfs_[kMeta], key, &v), "meta " + key));

@@ -28,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,7 @@
 #include "ledger/block_header.h"
 #include "ledger/chain_check.h"
 #include "ledger/genesis.h"
+#include "ledger/record.h"
 #include "ledger/state_digest.h"
 #include "ledger/validator_set.h"
 #include "proto/ledger.pb.h"
@@ -85,6 +87,22 @@ struct StoredBlock {
   provledger::v1::CommitCertificate certificate;
 };
 
+// What the store's indexes take of a record: ledger/record.h's RecordFields from_device,
+// device, item, seq and ts (the others left default when from_device is false).
+struct IndexFields {
+  bool from_device = false;
+  std::string device;
+  std::string item;
+  uint64_t seq = 0;
+  uint64_t ts = 0;
+  bool operator==(const IndexFields& o) const {
+    return from_device == o.from_device && device == o.device && item == o.item && seq == o.seq &&
+           ts == o.ts;
+  }
+};
+// The IndexFields of `f`.
+IndexFields IndexFieldsOf(RecordFields f);
+
 // A block to append: header bytes, records in block order, payloads (nullopt where none is
 // kept), its certificate, and registry key/value changes computed by RegistryState.
 struct BlockToAppend {
@@ -93,6 +111,13 @@ struct BlockToAppend {
   std::vector<std::optional<Bytes>> payloads;
   provledger::v1::CommitCertificate certificate;
   std::vector<std::pair<Bytes, Bytes>> registry_puts;
+  // Empty, or one per record: IndexFieldsOf(DecodeRecordFields(records[i])) for a caller that
+  // decoded the records already (the consensus thread validated each), so that the store
+  // does not decode them again. The store trusts them: it checks their count, and the
+  // records' ids against the header's root as always, but not that they are the records'
+  // own (a build without NDEBUG does, and refuses the block with kInternal). Empty: the store
+  // decodes the records (refusing ones that do not decode).
+  std::vector<IndexFields> fields;
 };
 
 // The running digest of the index tables (ledger/state_digest.h's index(h)) as of `height`,
@@ -190,7 +215,9 @@ class BlockStore {
   // its certificate digest is not its commit digest, its prev is not the header hash of block
   // height-1, or its header hash is not block height+1's prev (the head record's hash for the
   // head). A neighbour that fails its own checks is not used as a reference (the certificate
-  // still pins the header). When the write fails, its error (see write_status()).
+  // still pins the header). A copy with payloads replaces the block's stored payloads; one
+  // without (empty `payloads`) leaves them. When the write fails, its error (see
+  // write_status()).
   Status RepairBlock(uint64_t height, const BlockToAppend& block);
 
   // Light stores: drops the bodies and payloads of blocks pruned_below()..below-1 (a
@@ -332,8 +359,9 @@ class BlockStore {
   StatusOr<IndexChainHead> DeriveIndexChain(uint64_t head) const;
   // Loads the stored index chain, deriving and storing it when absent or not at the head.
   Status LoadIndexChain();
-  // Rewrites a format 1 store as format 2 (payload keys, device_item rows), idempotently,
-  // writing the version last (synced).
+  // Rewrites a format 1 store in the current format (payloads by (height, position), which
+  // format 3 reads as format 2 wrote them; no device_item rows), idempotently, writing the
+  // version last (synced).
   Status MigrateFromFormat1();
   StatusOr<StoredBlock> ReadBlockUnchecked(uint64_t height, bool with_payloads) const;
   // A stored block against itself (CheckCertifiedBlock without a prev); kDataLoss.
@@ -347,10 +375,20 @@ class BlockStore {
   // Adds the index entries and payloads of `records` at `height` to `batch`; kAlreadyExists
   // if a record id or (device, seq) is twice in the block or, when `fresh`, already stored.
   // Feeds the index rows it adds (tables 2..4, (table, key) order) to `added` unless null.
+  // Appends the first-record keys the batch writes to *first_written (for RememberFirst once
+  // the batch is written).
+  // `given` is BlockToAppend.fields (empty: the records are decoded here).
   Status AddIndexes(uint64_t height, const std::vector<Bytes>& records,
-                    const std::vector<Bytes>& leaves,
+                    const std::vector<Bytes>& leaves, const std::vector<IndexFields>& given,
                     const std::vector<std::optional<Bytes>>& payloads, bool fresh,
-                    rocksdb::WriteBatch* batch, RowsDigester* added) const;
+                    rocksdb::WriteBatch* batch, RowsDigester* added,
+                    std::vector<Bytes>* first_written) const;
+  // Notes a first-record key as stored (first_known_), up to kMaxFirstKnown keys.
+  void RememberFirst(const Bytes& key) const;
+  // Adds the payloads of a block of `records` records at `height` to `batch`: those below
+  // min_blob_size_ packed in one value, the others each under its own key.
+  void AddPayloads(uint64_t height, const std::vector<std::optional<Bytes>>& payloads,
+                   size_t records, rocksdb::WriteBatch* batch) const;
   // Flushes every column family's memtable to table files (waits).
   Status FlushAll();
   // Pins the state as of the head when state_interval_ divides it (latest two kept).
@@ -362,6 +400,7 @@ class BlockStore {
   uint32_t migrated_from_ = 0;
   bool sync_ = true;
   bool light_ = false;
+  uint64_t min_blob_size_ = 4096;
   std::string path_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // owned by db_, destroyed before it
@@ -377,7 +416,12 @@ class BlockStore {
   Status write_status_;                // guarded by mu_
   uint64_t state_interval_ = 0;
   IndexChainHead index_chain_;  // at the head; writer thread only
-  uint64_t state_base_ = 0;     // guarded by mu_
+  // First-record index keys known to be stored, so that a block's devices and items already
+  // on the chain cost no read (the rows are never deleted once the chain holds them: only
+  // DiscardStaged drops staged ones, and clears this). Writer thread only.
+  static constexpr size_t kMaxFirstKnown = 1 << 18;
+  mutable std::unordered_set<Bytes> first_known_;
+  uint64_t state_base_ = 0;  // guarded by mu_
   // Pinned states by height; each releases its RocksDB snapshot when the last user drops it.
   std::map<uint64_t, std::shared_ptr<const rocksdb::Snapshot>> pinned_;  // guarded by mu_
 };

@@ -58,15 +58,13 @@ Status BlockStoreTesting::RewriteAsFormat1(BlockStore& store) {
   rocksdb::WriteBatch batch;
   for (uint64_t h = store.pruned_below(); h <= store.height(); ++h) {
     PL_ASSIGN_OR_RETURN(StoredBlock b, store.ReadBlock(h, /*with_payloads=*/true));
+    Bytes from, to;  // the block's payload keys, packed or not: (height) .. (height, index)
+    AppendU64(&from, h);
+    AppendU64(&to, h + 1);
+    batch.DeleteRange(payloads, from, to);
     for (size_t i = 0; i < b.records.size(); ++i) {
       const Bytes id = RecordId(b.records[i]);
-      if (b.payloads[i].has_value()) {
-        Bytes key;  // format 2's key: (height, index)
-        AppendU64(&key, h);
-        AppendU32(&key, static_cast<uint32_t>(i));
-        batch.Delete(payloads, key);
-        batch.Put(payloads, id, *b.payloads[i]);
-      }
+      if (b.payloads[i].has_value()) batch.Put(payloads, id, *b.payloads[i]);
       PL_ASSIGN_OR_RETURN(RecordFields f, DecodeRecordFields(b.records[i]));
       if (!f.from_device) continue;
       Bytes key;
@@ -81,6 +79,37 @@ Status BlockStoreTesting::RewriteAsFormat1(BlockStore& store) {
   wo.sync = true;
   rocksdb::Status s = store.db_->Write(wo, &batch);
   if (!s.ok()) return InternalError("rewrite as format 1: " + s.ToString());
+  return OkStatus();
+}
+
+Status BlockStoreTesting::RewriteAsFormat2(BlockStore& store) {
+  rocksdb::ColumnFamilyHandle* payloads = Family(store.cfs_, "payloads");
+  rocksdb::ColumnFamilyHandle* meta = Family(store.cfs_, "meta");
+  if (payloads == nullptr || meta == nullptr) {
+    return InternalError("store lacks a column family of format 2");
+  }
+  rocksdb::WriteBatch batch;
+  for (uint64_t h = store.pruned_below(); h <= store.height(); ++h) {
+    PL_ASSIGN_OR_RETURN(StoredBlock b, store.ReadBlock(h, /*with_payloads=*/true));
+    Bytes from, to;
+    AppendU64(&from, h);
+    AppendU64(&to, h + 1);
+    batch.DeleteRange(payloads, from, to);
+    for (size_t i = 0; i < b.records.size(); ++i) {
+      if (!b.payloads[i].has_value()) continue;
+      Bytes key;  // format 2's key: (height, index)
+      AppendU64(&key, h);
+      AppendU32(&key, static_cast<uint32_t>(i));
+      batch.Put(payloads, key, *b.payloads[i]);
+    }
+  }
+  Bytes v;
+  AppendU32(&v, 2);
+  batch.Put(meta, "format_version", v);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = store.db_->Write(wo, &batch);
+  if (!s.ok()) return InternalError("rewrite as format 2: " + s.ToString());
   return OkStatus();
 }
 

@@ -25,6 +25,9 @@ class BlockStoreTesting {
   // Rewrites the store as format 1 wrote it (synced): payloads keyed by record id, a
   // device_item row (device, item, seq -> id) per device record, no "format_version".
   static Status RewriteAsFormat1(BlockStore& store);
+  // Rewrites the store as format 2 wrote it (synced): every payload under its own (height,
+  // index) key, none packed, "format_version" 2.
+  static Status RewriteAsFormat2(BlockStore& store);
   // Rows in column family `cf` (an exact scan); -1 if the store has no such family.
   static int64_t CountRows(const BlockStore& store, const std::string& cf);
 };

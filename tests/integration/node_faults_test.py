@@ -318,17 +318,17 @@ def scenario_format():
         chain.kill(3, signal.SIGTERM)
         # 1. A store of a newer format than this build's: refused, exit 3.
         subprocess.run(["cp", "-a", v3, v3 + ".orig"], check=True)
-        store_tool(chain, 3, "--format_version=3")
+        store_tool(chain, 3, "--format_version=4")
         with open("%s/v3.log" % root, "a") as logf:
             p = t.spawn([t.LEDGER_NODE, "--genesis=" + chain.genesis, "--node_id=v3",
                          "--key=%s/v3.key" % root, "--data_dir=" + v3] + EXTRA,
                         stdout=logf, stderr=subprocess.STDOUT)
-        rc = wait_exit(p, 120, "v3 to refuse a store of format 3")
+        rc = wait_exit(p, 120, "v3 to refuse a store of format 4")
         log = open("%s/v3.log" % root, errors="replace").read()
         refused = re.findall(r".*ev=store_format_unsupported.*", log)
-        t.check(rc == EXIT_UNUSABLE_STATE, "v3 exit code %d on a format 3 store, want %d" %
+        t.check(rc == EXIT_UNUSABLE_STATE, "v3 exit code %d on a format 4 store, want %d" %
                 (rc, EXIT_UNUSABLE_STATE))
-        t.check(len(refused) == 1 and "lvl=error" in refused[0] and "format version 3" in
+        t.check(len(refused) == 1 and "lvl=error" in refused[0] and "format version 4" in
                 refused[0], "one lvl=error ev=store_format_unsupported line: %s" % refused)
         # 2. The same store as format 1 wrote it: migrated at start, then it serves and follows.
         subprocess.run(["rm", "-rf", v3], check=True)

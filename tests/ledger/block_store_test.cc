@@ -116,6 +116,9 @@ bool Stored(const StatusOr<bool>& s) {
   return s.ok() && *s;
 }
 
+// The bytes read, or the read's error as text (never equal to a payload of these tests).
+Bytes Got(const StatusOr<Bytes>& s) { return s.ok() ? *s : "error: " + s.status().ToString(); }
+
 // `n` bytes no compressor shrinks, the same for the same seed.
 Bytes RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 gen(seed);
@@ -1106,16 +1109,117 @@ TEST_F(BlockStoreTest, AFormat1StoreIsMigratedAtOpenAndKeepsItsPayloads) {
   EXPECT_EQ(store_->ReadPayload(RecordId(Reading(7))).value(), Payload(7));
 }
 
+TEST_F(BlockStoreTest, AFormat2StoreIsReadAsItIsMarkedCurrentAndPrunesBothPayloadForms) {
+  light_ = true;
+  Reopen();
+  AppendBlocks(3);
+  ASSERT_TRUE(BlockStoreTesting::RewriteAsFormat2(*store_).ok());
+  ASSERT_EQ(BlockStoreTesting::CountRows(*store_, "payloads"), 6);  // one row a payload
+  Reopen();
+  EXPECT_EQ(store_->migrated_from(), 2u);
+  EXPECT_EQ(Got(store_->GetMeta("format_version")), Bytes("\0\0\0\3", 4));
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "payloads"), 6);  // not rewritten
+  EXPECT_EQ(Got(store_->ReadPayload(RecordId(Reading(3)))), Payload(3));
+  StatusOr<StoredBlock> b = store_->ReadBlock(2, /*with_payloads=*/true);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->payloads[1].value_or(""), Payload(4));
+  // Blocks appended now pack their payloads: one row a block beside the old ones.
+  AppendBlocks(2);
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "payloads"), 8);
+  EXPECT_EQ(Got(store_->ReadPayload(RecordId(Reading(9)))), Payload(9));
+  EXPECT_TRUE(store_->VerifyChain(nullptr, {}).ok());
+  Reopen();
+  EXPECT_EQ(store_->migrated_from(), 0u);
+  // Pruning blocks 1..4 drops payloads of both forms.
+  ASSERT_TRUE(store_->Prune(5).ok());
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "payloads"), 1);
+  EXPECT_EQ(store_->ReadPayload(RecordId(Reading(3))).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ReadPayload(RecordId(Reading(8))).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Got(store_->ReadPayload(RecordId(Reading(10)))), Payload(10));
+}
+
+TEST_F(BlockStoreTest, RepairOfAFormat2BlockReplacesItsPayloadsInsteadOfStoringThemTwice) {
+  AppendBlocks(3);
+  ASSERT_TRUE(BlockStoreTesting::RewriteAsFormat2(*store_).ok());
+  Reopen();
+  const Bytes prev = store_->ReadBlock(1)->header_hash;
+  ASSERT_TRUE(BlockStoreTesting::CorruptBody(*store_, 2, EncodeBody({Reading(3)})).ok());
+  ASSERT_TRUE(store_->RepairBlock(2, CopyOfBlock(2, prev)).ok());
+  StatusOr<StoredBlock> b = store_->ReadBlock(2, /*with_payloads=*/true);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->payloads[0].value_or(""), Payload(3));
+  EXPECT_EQ(b->payloads[1].value_or(""), Payload(4));
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "payloads"), 5);  // block 2's now one row
+  EXPECT_EQ(Got(store_->ReadPayload(RecordId(Reading(4)))), Payload(4));
+}
+
+TEST_F(BlockStoreTest, SmallPayloadsOfABlockAreOneRowAndLargeOnesEachTheirOwn) {
+  const Bytes big = RandomBytes(100 * 1024, 7);
+  const Bytes big_rec = Reading("dev-1", "camera", 10, 10000, big);
+  const Bytes empty_rec = Reading("dev-1", "climate", 11, 11000, "");
+  ASSERT_TRUE(store_
+                  ->Append(MakeBlock(1, Bytes(32, '\0'),
+                                     {Reading(1), big_rec, Reading(2), empty_rec, Reading(3)},
+                                     {Payload(1), big, std::nullopt, Bytes(), Payload(3)}))
+                  .ok());
+  // The packed row (payloads 1, the empty one and 3) and the large payload's own.
+  EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "payloads"), 2);
+  for (int pass = 0; pass < 2; ++pass) {
+    EXPECT_EQ(Got(store_->ReadPayload(RecordId(Reading(1)))), Payload(1));
+    EXPECT_EQ(Got(store_->ReadPayload(RecordId(big_rec))), big);
+    EXPECT_EQ(store_->ReadPayload(RecordId(Reading(2))).status().code(), StatusCode::kNotFound);
+    EXPECT_EQ(Got(store_->ReadPayload(RecordId(empty_rec))), "");
+    EXPECT_EQ(Got(store_->ReadPayload(RecordId(Reading(3)))), Payload(3));
+    StatusOr<StoredBlock> b = store_->ReadBlock(1, /*with_payloads=*/true);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    const std::vector<std::optional<Bytes>> want = {Payload(1), big, std::nullopt, Bytes(),
+                                                    Payload(3)};
+    EXPECT_EQ(b->payloads, want);
+    Reopen();  // from table and blob files
+  }
+}
+
+TEST_F(BlockStoreTest, IndexFieldsGivenWithABlockIndexItAsItsDecodedRecordsWould) {
+  std::vector<Bytes> recs = {Reading("dev-1", "climate", 1, 3000, "a"),
+                             Reading("dev-2", "humidity", 7, 1000, "b")};
+  BlockToAppend b = MakeBlock(1, Bytes(32, '\0'), recs);
+  for (const Bytes& r : recs) b.fields.push_back(IndexFieldsOf(DecodeRecordFields(r).value()));
+  BlockToAppend short_fields = b;
+  short_fields.fields.pop_back();
+  EXPECT_EQ(store_->Append(short_fields).code(), StatusCode::kInvalidArgument);
+#ifndef NDEBUG
+  BlockToAppend wrong = b;
+  wrong.fields[1].seq = 8;
+  EXPECT_EQ(store_->Append(wrong).code(), StatusCode::kInternal);
+#endif
+  EXPECT_EQ(store_->height(), 0u);
+  ASSERT_TRUE(store_->Append(b).ok());
+  EXPECT_EQ(Got(store_->FindBySeq("dev-2", 7)), RecordId(recs[1]));
+  EXPECT_EQ(store_->FirstItemHeight("dev-2", "humidity").value(), 1u);
+  std::vector<HistoryItem> h;
+  Bytes next;
+  ASSERT_TRUE(store_->History("dev-1", "", 0, 0, 10, Bytes(), &h, &next).ok());
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].ts, 3000u);
+  EXPECT_EQ(h[0].item, "climate");
+  // The duplicate checks read what the given fields indexed.
+  EXPECT_EQ(
+      store_
+          ->Append(MakeBlock(2, store_->head_hash(), {Reading("dev-2", "humidity", 7, 2000, "c")}))
+          .code(),
+      StatusCode::kAlreadyExists);
+}
+
 TEST_F(BlockStoreTest, AStoreOfANewerFormatIsRefusedAndLeftAsItIs) {
   AppendBlocks(2);
   Bytes v;
-  AppendU32(&v, 3);
+  AppendU32(&v, 4);
   ASSERT_TRUE(store_->PutMeta("format_version", v).ok());
   store_.reset();
   StatusOr<std::unique_ptr<BlockStore>> s = OpenAt(kChain);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kUnimplemented);
-  EXPECT_NE(s.status().message().find("format version 3"), std::string::npos)
+  EXPECT_NE(s.status().message().find("format version 4"), std::string::npos)
       << s.status().ToString();
   // Still refused: nothing was rewritten.
   s = OpenAt(kChain);
@@ -1138,7 +1242,7 @@ TEST_F(BlockStoreTest, ANewStoreIsWrittenInTheCurrentFormat) {
   AppendBlocks(1);
   StatusOr<Bytes> v = store_->GetMeta("format_version");
   ASSERT_TRUE(v.ok()) << v.status().ToString();
-  EXPECT_EQ(*v, Bytes("\0\0\0\2", 4));
+  EXPECT_EQ(*v, Bytes("\0\0\0\3", 4));
   EXPECT_EQ(store_->migrated_from(), 0u);
   EXPECT_EQ(BlockStoreTesting::CountRows(*store_, "device_item"), 0);
 }

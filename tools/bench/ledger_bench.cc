@@ -37,6 +37,9 @@ ABSL_FLAG(uint64_t, blocks, 50, "blocks appended by the store benchmark");
 ABSL_FLAG(uint64_t, devices, 1,
           "devices the store benchmark's readings come from, round robin (each its own seq and "
           "clock)");
+ABSL_FLAG(bool, store_fields, false,
+          "the store benchmark's blocks carry their records' index fields (BlockToAppend.fields, "
+          "as a validator's do) instead of the store decoding each record");
 ABSL_FLAG(bool, store_only, false,
           "run only the store benchmark (store_append and the proof checks), for profiles and "
           "A/B runs");
@@ -193,6 +196,12 @@ Status BenchStore(const std::string& dir, uint64_t blocks, uint64_t devices, con
       pays.emplace_back(payload);
     }
     prepared.push_back(MakeBlock(f, h, prev, std::move(recs), std::move(pays)));
+    if (absl::GetFlag(FLAGS_store_fields)) {
+      for (const Bytes& r : prepared.back().records) {
+        PL_ASSIGN_OR_RETURN(ledger::RecordFields rf, ledger::DecodeRecordFields(r));
+        prepared.back().fields.push_back(ledger::IndexFieldsOf(std::move(rf)));
+      }
+    }
     prev = ledger::HeaderHash(prepared.back().header_bytes);
   }
   std::vector<double> lat;
@@ -313,7 +322,7 @@ int Main(int argc, char** argv) {
   auto cl = SplitCommandLine(argc, argv, 1);
   if (cl.ok() && cl->help) {
     std::puts("usage: ledger_bench [flags]   (--flagfile=FILE: flags from FILE)");
-    PrintFlagHelp(stdout, {"dir", "blocks", "devices", "store_only"});
+    PrintFlagHelp(stdout, {"dir", "blocks", "devices", "store_fields", "store_only"});
     return 0;
   }
   Status applied = cl.ok() ? ApplyCommandLine(argv[0], *cl) : cl.status();
