@@ -158,7 +158,7 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials() {
 }
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(
-    std::shared_ptr<grpc::AuthMetadataProcessor> processor) {
+    const std::shared_ptr<grpc::AuthMetadataProcessor>& processor) {
   Installed& s = State();
   std::lock_guard<std::mutex> lock(s.mu);
   if (!s.configured || s.pems.insecure) return grpc::InsecureServerCredentials();
@@ -168,7 +168,7 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(
   o.pem_root_certs = s.pems.ca;
   o.pem_key_cert_pairs.push_back({s.pems.key, s.pems.cert});
   auto creds = grpc::SslServerCredentials(o);
-  if (processor) creds->SetAuthMetadataProcessor(std::move(processor));
+  if (processor) creds->SetAuthMetadataProcessor(processor);
   return creds;
 }
 

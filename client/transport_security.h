@@ -73,7 +73,7 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials();
 // CA, with `processor` (may be null) run on every call before its handler; or plaintext
 // (`processor` unused).
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(
-    std::shared_ptr<grpc::AuthMetadataProcessor> processor);
+    const std::shared_ptr<grpc::AuthMetadataProcessor>& processor);
 
 }  // namespace provledger::client
 

@@ -553,6 +553,7 @@ Status MqttClient::Subscribe(const std::vector<std::string>& filters, int qos,
   // disconnected the next CONNACK sends it.
   if (connected_.load()) {
     std::vector<char*> ptrs;
+    ptrs.reserve(copy.size());
     for (std::string& f : copy) ptrs.push_back(f.data());
     int mid = 0;
     const int rc = mosquitto_subscribe_multiple(mosq_, &mid, static_cast<int>(ptrs.size()),

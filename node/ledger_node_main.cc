@@ -507,7 +507,7 @@ Status Run(int argc, char** argv, int* exit_code) {
     last_height = h;
     last_report = std::chrono::steady_clock::now();
   });
-  const Status failure = orderer->failure();
+  Status failure = orderer->failure();
   LogInfo("node_stopping")
       .Kv("height", store->height())
       .Kv("reason", failure.ok() ? "signal" : "store_write_failed");

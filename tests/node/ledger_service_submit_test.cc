@@ -191,7 +191,7 @@ class SubmitTest : public ::testing::Test {
 
   void SetUp() override {
     ledger::StoreOptions so;
-    so.path = std::string(std::getenv("TEST_TMPDIR")) + "/store-" +
+    so.path = ::testing::TempDir() + "store-" +
               ::testing::UnitTest::GetInstance()->current_test_info()->name();
     store_ = std::move(ledger::BlockStore::Open(so, kChain)).value();
     service_ = std::make_unique<LedgerService>(&genesis_, "v0", store_.get(), &registry_, &orderer_,
@@ -270,7 +270,7 @@ class SubmitTest : public ::testing::Test {
 
 TEST_F(SubmitTest, ManyMorePendingSubmissionsThanServerThreadsAreAllAnswered) {
   constexpr int kCalls = 16 * kServerThreads;
-  for (int i = 0; i < kCalls; ++i) StartSubmit(static_cast<uint64_t>(i + 1));
+  for (int i = 0; i < kCalls; ++i) StartSubmit(static_cast<uint64_t>(i) + 1);
   // A server holding a thread per pending submission never gets past kServerThreads here
   // (the others wait, or are refused RESOURCE_EXHAUSTED).
   while (orderer_.pending() < static_cast<uint64_t>(kCalls)) {
