@@ -371,6 +371,7 @@ void PbftCore::OnTick() {
     } else {
       if (last_commit_sent_ && now_ - last_commit_tick_ >= config_.resend_ticks) {
         Send(CoreOutput::kBroadcast, *last_commit_sent_);
+        resent_.commits += config_.n - 1;
       }
       if (epoch_.last == kNoEnd) ResendVotes();
     }
@@ -423,8 +424,10 @@ void PbftCore::ResendVotes() {
       const bool committed_there = s.commits.count(j) > 0;
       if (am_primary && !committed_there && s.prepares.count(j) == 0) {
         Send(static_cast<int>(j), *s.pre_prepare);
+        ++resent_.pre_prepares;
       } else if (!am_primary && !committed_there && mine != s.prepares.end()) {
         Send(static_cast<int>(j), mine->second);
+        ++resent_.prepares;
       }
     }
   }

@@ -176,6 +176,15 @@ struct TransferredBlock {
   std::vector<Bytes> request_ids;
 };
 
+// Messages this core sent again at its resend period (OnTick) while its epoch runs, one per
+// peer addressed: the primary's pre-prepares and a backup's prepares of heights not committed
+// within the period (ResendVotes), and our last commit when nothing committed since.
+struct ResendCounts {
+  uint64_t pre_prepares = 0;
+  uint64_t prepares = 0;
+  uint64_t commits = 0;
+};
+
 enum class DropReason {
   kUnknownSender,
   kBadSignature,
@@ -267,6 +276,8 @@ class PbftCore {
   // when we leave its view, its votes naming a digest other than the one most of them name:
   // honest validators never vote for two digests of one view and height.
   uint64_t other_digest_votes() const { return other_digest_votes_; }
+  // What the resend period sent since this core was made (ResendCounts).
+  const ResendCounts& resent() const { return resent_; }
   const Quorum& quorum() const { return quorum_; }
   // True when we sent SUSPECT for the current view (our timer ran out, in it or while
   // changing into it) and are still there.
@@ -437,6 +448,7 @@ class PbftCore {
   CoreOutput out_;
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped_{};
   uint64_t other_digest_votes_ = 0;
+  ResendCounts resent_;
 };
 
 }  // namespace consensus

@@ -38,10 +38,17 @@ NodeMetrics& Metrics() {
                            {"stage"}),
         r.AddCounter("provledger_node_state_transfers_total",
                      "State transfers (fetches of certified blocks from peers) started."),
+        r.AddCounterFamily("provledger_node_consensus_resends_total",
+                           "Consensus messages this validator sent again at its resend period, "
+                           "one per peer addressed, by kind: pre_prepare and prepare (votes of "
+                           "a height not committed within the period), commit (its last "
+                           "commit, nothing committed since).",
+                           {"kind"}),
     };
   }();
   static const bool zeroed = [] {  // every stage shows from the first scrape, at 0
     for (const char* stage : {"suspected", "started", "entered"}) m->view_changes.With({stage});
+    for (const char* kind : {"pre_prepare", "prepare", "commit"}) m->consensus_resends.With({kind});
     return true;
   }();
   (void)zeroed;

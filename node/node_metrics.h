@@ -34,6 +34,9 @@ struct NodeMetrics {
   metrics::Family<metrics::Counter>& view_changes;
   // State transfers (fetches of blocks from peers) started.
   metrics::Counter& state_transfers;
+  // Consensus messages sent again at the resend period, one per peer addressed, by kind
+  // (pre_prepare, prepare, commit): consensus::ResendCounts.
+  metrics::Family<metrics::Counter>& consensus_resends;
 };
 
 // The node's instrumented metrics (registered on first call). Any thread.

@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "ledger/block_header.h"
+#include "node/node_metrics.h"
 #include "node/test_seams.h"
 
 namespace provledger::node {
@@ -379,7 +380,18 @@ void PbftOrderer::Handle(Event& e) {
 }
 
 void PbftOrderer::OnTick() {
+  const consensus::ResendCounts before = core_->resent();
   core_->OnTick();
+  const consensus::ResendCounts& after = core_->resent();
+  if (after.pre_prepares != before.pre_prepares) {
+    Metrics().consensus_resends.With({"pre_prepare"}).Inc(after.pre_prepares - before.pre_prepares);
+  }
+  if (after.prepares != before.prepares) {
+    Metrics().consensus_resends.With({"prepare"}).Inc(after.prepares - before.prepares);
+  }
+  if (after.commits != before.commits) {
+    Metrics().consensus_resends.With({"commit"}).Inc(after.commits - before.commits);
+  }
   HandleOutput(core_->TakeOutput());
   FlushSends();
   if (halted_) return;

@@ -15,6 +15,24 @@ def cpu_s(pid, missing=None):
         return missing
 
 
+def ctx_switches(pid, missing=None):
+    """Context switches (voluntary + involuntary) of the threads `pid` has now, summed over
+    /proc/PID/task (a thread that ended took its counts with it); `missing` when the process
+    cannot be read."""
+    try:
+        total = 0
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                for line in open("/proc/%d/task/%s/status" % (pid, tid)):
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+            except OSError:
+                pass  # the thread ended between the listing and the read
+        return total
+    except OSError:
+        return missing
+
+
 class Procs:
     """Long-running processes of a measurement, by name, for CPU deltas; a process that
     cannot be read counts `missing` (cpu_s)."""
@@ -28,6 +46,10 @@ class Procs:
 
     def snap(self):
         return {n: cpu_s(p, self.missing) for n, p in self.pids.items()}
+
+    def snap_ctx(self):
+        """Context switches by name (ctx_switches), None where unreadable."""
+        return {n: ctx_switches(p) for n, p in self.pids.items()}
 
     @staticmethod
     def diff(a, b, digits=3):

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -61,6 +62,39 @@ def say(msg):
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
+
+
+def scrape_counters(port):
+    """Summed samples by family name, label set folded in: {"name{labels}": value}; {} when
+    the node does not answer."""
+    out = {}
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+            text = r.read().decode("utf-8")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        if line.startswith("provledger_node_consensus_resends_total") or \
+                line.startswith('provledger_node_blocks_appended_total{source="consensus"}'):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def resends_of(chain, before, after):
+    """Resends (all validators, by kind) and blocks committed (validator 0) between two
+    scrapes of every validator (scrape_all)."""
+    out = {"blocks": 0}
+    for i, (b, a) in enumerate(zip(before, after)):
+        for k, v in a.items():
+            d = v - b.get(k, 0)
+            if k.startswith("provledger_node_blocks_appended_total"):
+                if i == 0:
+                    out["blocks"] = d
+            else:
+                kind = k.split('kind="', 1)[1].split('"', 1)[0]
+                out[kind] = out.get(kind, 0) + d
+    return out
 
 
 def knows_insecure(binary):
@@ -136,7 +170,7 @@ class Suite:
         errf.flush()
         la = loadavg()
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True)
-        c0, summary = None, None
+        c0, x0, m0, summary = None, None, None, None
         for line in p.stdout:
             line = line.strip()
             if not line.startswith("{"):
@@ -144,10 +178,14 @@ class Suite:
             j = json.loads(line)
             if j.get("phase") == "ready":
                 c0 = procs.snap()
+                x0 = procs.snap_ctx()
+                m0 = self.scrape_all(chain)
             else:
                 summary = j
         rc = p.wait()
         c1 = procs.snap()
+        x1 = procs.snap_ctx()
+        m1 = self.scrape_all(chain)
         errf.close()
         if summary is None:
             t.fail("mqtt_load %s rc=%d gave no summary (see %s/%s.log)" % (mode, rc, self.root, log))
@@ -155,18 +193,32 @@ class Suite:
         summary["load1"] = la[0]
         summary["cpu"] = Procs.diff(c0 or c1, c1)
         summary["cpu"]["generator"] = summary["cpu_s"]
+        summary["ctx"] = Procs.diff(x0 if c0 else x1, x1, digits=0)
+        if m1:
+            summary["resends"] = resends_of(chain, m0 if c0 else m1, m1)
         summary["tag"] = tag
         if not summary["ok"]:
             say("WARNING: run not ok: %s" % json.dumps({k: summary[k] for k in (
                 "published", "answered", "errors", "key_failures", "unanswered")}))
         return summary
 
+    @staticmethod
+    def scrape_all(chain):
+        """Every validator's resend and commit counters (scrape_counters), or None for a chain
+        started without metrics ports."""
+        ports = getattr(chain, "bench_mports", None)
+        return [scrape_counters(p) for p in ports] if ports else None
+
     def record(self, run, **kw):
         run.update(kw)
         self.res["runs"].append(run)
         say("%s%s n=%s %s rate=%s: %.0f/s p50 %.1f p99 %.1f ms ok=%s" % (
             run.get("kind"), " " + run["side"] if run.get("side") else "", run.get("validators"), run["mode"], run["offered_rate"],
-            run["rate"], run["latency_ms"]["p50"], run["latency_ms"]["p99"], run["ok"]))
+            run["rate"], run["latency_ms"]["p50"], run["latency_ms"]["p99"], run["ok"]) +
+            (" validators %s us, %s context switches per reading, load1 %.1f" % (
+                fmt(validators_us(run)), fmt(validators_ctx(run), "{:.2f}"), run["load1"])
+             if validators_of(run) else "") +
+            (" resends %s" % json.dumps(run["resends"]) if run.get("resends") else ""))
 
     # --- stages -----------------------------------------------------------------------------
     def store(self, when):
@@ -253,8 +305,10 @@ class Suite:
         chain = t.Chain(root, n=n, chain_id="bench" + name)
         procs = Procs()
         procs.add("broker", self.broker.proc.pid)
+        # Metrics ports: the resend counters per run (provledger_node_consensus_resends_total).
+        chain.bench_mports = [t.free_port() for _ in range(n)]
         for i in range(n):
-            chain.start(i)
+            chain.start(i, extra=["--metrics_listen=127.0.0.1:%d" % chain.bench_mports[i]])
             procs.add("v%d" % i, chain.procs[i].pid)
         # A gateway of its own: two bridges with one gateway id (one MQTT client id) on one
         # broker would take each other's connection over.
@@ -513,6 +567,18 @@ def ledger_us(run):
     return per_reading_us(run, ["bridge"] + validators_of(run))
 
 
+def validators_us(run):
+    return per_reading_us(run, validators_of(run))
+
+
+def validators_ctx(run):
+    """The validators' context switches per answered reading (None for runs without them)."""
+    ctx = run.get("ctx") or {}
+    if not run["answered"] or not ctx:
+        return None
+    return sum(ctx.get(k, 0) for k in validators_of(run)) / run["answered"]
+
+
 def tables(res):
     """NAME -> markdown for every table."""
     out = {}
@@ -584,8 +650,9 @@ def tables(res):
 
     # Before/after (stage ab).
     rows = ["| readings | base: answered/s (runs) | new: answered/s (runs) | new / base, per rep "
-            "| ledger CPU us/reading base -> new | p50 ms base -> new | load1 |",
-            "|---|---|---|---|---|---|---|"]
+            "| ledger CPU us/reading base -> new | of which 4 validators | validators' context "
+            "switches/reading | p50 ms base -> new | load1 |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for mode in ("mac", "sig"):
         base = [r for r in res["runs"] if r["kind"] == "ab" and r["mode"] == mode and
                 r["side"] == "base"]
@@ -593,11 +660,15 @@ def tables(res):
                r["side"] == "new"]
         if not base or not new:
             continue
-        rows.append("| %s | %s (%s) | %s (%s) | %s | %s -> %s | %s -> %s | %s |" % (
+        rows.append("| %s | %s (%s) | %s (%s) | %s | %s -> %s | %s -> %s | %s -> %s | %s -> %s "
+                    "| %s |" % (
             mode, fmt(med([r["rate"] for r in base])), "; ".join(fmt(r["rate"]) for r in base),
             fmt(med([r["rate"] for r in new])), "; ".join(fmt(r["rate"]) for r in new),
             ", ".join("%.2f" % (n_["rate"] / b["rate"]) for b, n_ in zip(base, new) if b["rate"]),
             fmt(med([ledger_us(r) for r in base])), fmt(med([ledger_us(r) for r in new])),
+            fmt(med([validators_us(r) for r in base])), fmt(med([validators_us(r) for r in new])),
+            fmt(med([validators_ctx(r) for r in base]), "{:.2f}"),
+            fmt(med([validators_ctx(r) for r in new]), "{:.2f}"),
             fmt(med([r["latency_ms"]["p50"] for r in base]), "{:.1f}"),
             fmt(med([r["latency_ms"]["p50"] for r in new]), "{:.1f}"),
             "; ".join("%.1f" % r["load1"] for r in base + new)))

@@ -6,7 +6,8 @@ PKGS="bazel-bootstrap bazel-platforms bazel-rules-java libgrpc++-dev libabsl-dev
   libprotobuf-dev protobuf-compiler librocksdb-dev libsecp256k1-dev
   libssl-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
   mosquitto mosquitto-clients openssl python3 iproute2 nftables
-  softhsm2 libp11-kit-dev opensc libre2-dev libcivetweb-dev libmosquitto-dev"
+  softhsm2 libp11-kit-dev opensc libre2-dev libcivetweb-dev libmosquitto-dev
+  libjemalloc-dev"
 # tests/integration:compose_test runs ops/docker-compose.yml on a dockerd it starts itself;
 # tests/fuzz builds its libFuzzer targets with clang-14 and lld (tools/fuzz/toolchain);
 # ops/bench.sh plots with gnuplot; ops/profile.sh records with perf.
