@@ -1,6 +1,9 @@
 #include "common/process.h"
 
 #include <signal.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +17,14 @@ namespace {
 std::atomic<bool> g_stop{false};
 void OnStopSignal(int) { g_stop.store(true); }
 }  // namespace
+
+void TuneAllocatorForLargeBuffers() {
+#if defined(__GLIBC__)
+  // Fixed values also turn glibc's own adjustment of both off.
+  mallopt(M_MMAP_THRESHOLD, 16 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
 
 Status SetLogLevelByName(const std::string& name) {
   if (name == "debug") {

@@ -19,8 +19,10 @@ void AppendList(Bytes* out, const std::vector<ConsensusMsg>& list) {
   for (const ConsensusMsg& m : list) AppendLp(out, Encode(m));
 }
 
-// Every field but the signature.
-Bytes EncodeBody(const ConsensusMsg& msg) {
+// The fields before the block, then lp(block), then the fields after it: every field but the
+// signature (EncodeBody). Kept apart so that SigningDigest hashes a pre-prepare's block (up
+// to a whole block's payloads) where it lies, and Encode copies it once.
+Bytes EncodeHead(const ConsensusMsg& msg) {
   Bytes out;
   AppendU8(&out, msg.epoch == 0 ? kEncodingVersion : kEpochEncodingVersion);
   AppendU8(&out, static_cast<uint8_t>(msg.type));
@@ -29,7 +31,12 @@ Bytes EncodeBody(const ConsensusMsg& msg) {
   AppendU64(&out, msg.height);
   AppendLp(&out, msg.digest);
   AppendU32(&out, msg.sender);
-  AppendLp(&out, msg.block);
+  AppendU32(&out, static_cast<uint32_t>(msg.block.size()));  // lp(block)'s length
+  return out;
+}
+
+Bytes EncodeTail(const ConsensusMsg& msg) {
+  Bytes out;
   AppendU64(&out, msg.checkpoint_height);
   AppendLp(&out, msg.checkpoint_digest);
   AppendList(&out, msg.checkpoint_proof);
@@ -40,6 +47,18 @@ Bytes EncodeBody(const ConsensusMsg& msg) {
   }
   AppendList(&out, msg.view_changes);
   AppendList(&out, msg.pre_prepares);
+  return out;
+}
+
+// Every field but the signature, followed by `extra` bytes of room (reserved, not written).
+Bytes EncodeBody(const ConsensusMsg& msg, size_t extra = 0) {
+  const Bytes head = EncodeHead(msg);
+  const Bytes tail = EncodeTail(msg);
+  Bytes out;
+  out.reserve(head.size() + msg.block.size() + tail.size() + extra);
+  out.append(head);
+  out.append(msg.block.data(), msg.block.size());
+  out.append(tail);
   return out;
 }
 
@@ -208,12 +227,15 @@ Bytes SigningDigest(const std::string& chain_id, const ConsensusMsg& msg) {
   Bytes chain;
   AppendLp(&chain, chain_id);
   h.Update(chain);
-  h.Update(EncodeBody(msg));
+  // EncodeBody(msg), in its three parts: the block is hashed in place, not copied.
+  h.Update(EncodeHead(msg));
+  h.Update(msg.block);
+  h.Update(EncodeTail(msg));
   return h.Finish();
 }
 
 Bytes Encode(const ConsensusMsg& msg) {
-  Bytes out = EncodeBody(msg);
+  Bytes out = EncodeBody(msg, 4 + msg.signature.size());
   AppendLp(&out, msg.signature);
   return out;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/sha256.h"
@@ -91,6 +92,32 @@ TEST(SigningDigest, DiffersByTypeChainAndEveryField) {
   q = p;
   q.signature = "other";  // the signature is not signed over
   EXPECT_EQ(SigningDigest("c", q), base);
+}
+
+// Old and new validators must sign alike: the digest covers exactly the encoded message
+// without its trailing lp(signature), the block included (it is hashed in place).
+TEST(SigningDigest, IsTheHashOfTheEncodingWithoutTheSignature) {
+  ConsensusMsg pp = Vote(ConsensusMsg::kPrePrepare, 2, 9, 0);
+  pp.block = Bytes(300000, 'b');
+  pp.block[12345] = 'x';
+  ConsensusMsg later = pp;
+  later.epoch = 4;
+  ConsensusMsg empty = Vote(ConsensusMsg::kPrepare, 2, 9, 1);  // no block
+  const std::vector<std::pair<const char*, ConsensusMsg>> cases = {{kTagPrePrepare, pp},
+                                                                   {kTagPrePrepare, later},
+                                                                   {kTagPrepare, empty},
+                                                                   {kTagNewView, SampleNewView()}};
+  for (const auto& [tag, m] : cases) {
+    const Bytes enc = Encode(m);
+    ASSERT_GT(enc.size(), 4 + m.signature.size());
+    Bytes want = tag;
+    AppendLp(&want, "chain-x");
+    want.append(enc, 0, enc.size() - 4 - m.signature.size());
+    EXPECT_EQ(SigningDigest("chain-x", m), Sha256(want)) << tag << " epoch " << m.epoch;
+  }
+  ConsensusMsg other = pp;
+  other.block[12345] = 'y';
+  EXPECT_NE(SigningDigest("chain-x", other), SigningDigest("chain-x", pp));
 }
 
 TEST(Encoding, RoundTripsANestedNewView) {
