@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #if defined(__GLIBC__)
-#include <malloc.h>
 #endif
 
 #include <atomic>
@@ -17,14 +16,6 @@ namespace {
 std::atomic<bool> g_stop{false};
 void OnStopSignal(int) { g_stop.store(true); }
 }  // namespace
-
-void TuneAllocatorForLargeBuffers() {
-#if defined(__GLIBC__)
-  // Fixed values also turn glibc's own adjustment of both off.
-  mallopt(M_MMAP_THRESHOLD, 16 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-#endif
-}
 
 Status SetLogLevelByName(const std::string& name) {
   if (name == "debug") {

@@ -267,7 +267,6 @@ Status Run(int argc, char** argv, int* exit_code) {
 }  // namespace provledger::bridge
 
 int main(int argc, char** argv) {
-  provledger::TuneAllocatorForLargeBuffers();
   int exit_code = 1;
   provledger::Status s = provledger::bridge::Run(argc, argv, &exit_code);
   if (!s.ok()) {

@@ -527,7 +527,6 @@ Status Run(int argc, char** argv, int* exit_code) {
 }  // namespace provledger::node
 
 int main(int argc, char** argv) {
-  provledger::TuneAllocatorForLargeBuffers();
   int exit_code = 1;
   provledger::Status s = provledger::node::Run(argc, argv, &exit_code);
   if (!s.ok()) {
