@@ -50,8 +50,11 @@ StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options, PrivateKe
   std::unique_ptr<Bridge> b(new Bridge(std::move(options), std::move(gateway_key)));
   const BridgeOptions& o = b->options_;
   ::mkdir(o.data_dir.c_str(), 0700);
-  PL_ASSIGN_OR_RETURN(b->outbox_, Outbox::Open(o.data_dir + "/outbox"));
   PL_ASSIGN_OR_RETURN(b->intake_, Intake::Open(o.data_dir + "/intake"));
+  // A synced intake holds the payloads of the outbox's entries (written durably once); an
+  // intake not synced before the PUBACK could lose them in a power loss.
+  PL_ASSIGN_OR_RETURN(b->outbox_,
+                      Outbox::Open(o.data_dir + "/outbox", b->intake_.get(), o.intake_sync));
 
   client::ClientOptions copts;
   copts.timeout_ms = o.submit_timeout_ms;
@@ -300,6 +303,12 @@ void Bridge::Stop() {
   // 4. Every answer made so far goes out and is acknowledged by the broker before the
   //    answer connection closes.
   if (publisher_) publisher_->Stop();
+  // The intake messages of chunks settled since the consumer's last write (its writer has
+  // stopped); a deletion left undone is done at the next start.
+  if (intake_) {
+    Status released = intake_->WriteReleased();
+    if (!released.ok()) LogWarn("intake_release_failed").Kv("err", released.ToString());
+  }
   LogInfo("bridge_stopped")
       .Kv("received", received_.load())
       .Kv("committed", submitter_ ? submitter_->committed() : 0)

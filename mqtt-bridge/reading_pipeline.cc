@@ -161,7 +161,8 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
                                        a.seq, std::string(ledger::kIntegrityItem), std::nullopt));
         continue;
       }
-      entries.push_back(OutboxEntry{0, AppraiseReport(a), m.payload});
+      entries.push_back(
+          OutboxEntry{0, AppraiseReport(a), std::move(in.msg.payload), in.intake_key});
       entry_topics.emplace_back(*topic, a.seq);
       continue;
     }
@@ -180,7 +181,9 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
     r.received = a.received;
     r.integrity = static_cast<uint8_t>(a.integrity.status);
     r.attestation = a.integrity.attestation.empty() ? Bytes(32, '\0') : a.integrity.attestation;
-    entries.push_back(OutboxEntry{0, ledger::EncodeRecord(rec), m.payload});
+    // The payload is not needed here any more; the outbox refers to its intake copy.
+    entries.push_back(
+        OutboxEntry{0, ledger::EncodeRecord(rec), std::move(in.msg.payload), in.intake_key});
     entry_topics.emplace_back(*topic, a.seq);
   }
   if (entries.empty() && touched.empty() && batch.intake_upto == 0) return;
@@ -192,8 +195,8 @@ void ReadingPipeline::HandleChunk(std::vector<Inbound>* chunk) {
   batch.policy_states = policy_->Dirty();
   batch.integrity_states = integrity_->Dirty();
   Status s = outbox_->Append(&batch);
-  // Either way the chunk's messages are taken care of (on failure their senders are
-  // answered `internal` below): the intake may drop them.
+  // Either way the chunk's messages are verified (on failure their senders are answered
+  // `internal` below; their intake copies go with the next chunk's).
   intake_->MarkDone(batch.intake_upto);
   if (s.ok()) {
     policy_->Commit();

@@ -56,8 +56,14 @@ Bytes ReplayWindow::Serialize() const {
   AppendU32(&out, width_);
   AppendU64(&out, highest_);
   Bytes bits((width_ + 7) / 8, '\0');
+  // Bit i is seq highest_ - i; its ring position walks down from highest_ % width_ with a
+  // wrap (written for every touched device with every verified chunk: no division per bit).
+  uint64_t pos = highest_ % width_;
   for (uint64_t i = 0; i < width_ && i < highest_; ++i) {
-    if (Bit(highest_ - i)) bits[i / 8] = static_cast<char>(bits[i / 8] | (0x80 >> (i % 8)));
+    if ((ring_[pos / 64] >> (pos % 64)) & 1) {
+      bits[i / 8] = static_cast<char>(bits[i / 8] | (0x80 >> (i % 8)));
+    }
+    pos = pos == 0 ? width_ - 1 : pos - 1;
   }
   out.append(bits);
   return out;

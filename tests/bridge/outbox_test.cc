@@ -13,6 +13,8 @@
 #include "common/mqtt_client.h"
 #include "mqtt-bridge/intake.h"
 #include "mqtt-bridge/policy_filter.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
 
 namespace provledger {
 namespace bridge {
@@ -83,10 +85,10 @@ TEST(Outbox, ReadsThisRunsEntriesAndAfterReopenTheSameFromDisk) {
 TEST(Intake, KeepsWhatTheOutboxWatermarkDoesNotCoverAcrossReopen) {
   const std::string dir = FreshDir("intake_reopen");
   {
-    auto outbox = Open(dir + "/outbox");
     auto in = Intake::Open(dir + "/intake");
-    ASSERT_NE(outbox, nullptr);
     ASSERT_TRUE(in.ok());
+    auto outbox = Outbox::Open(dir + "/outbox", in->get(), true);
+    ASSERT_TRUE(outbox.ok());
     auto a = (*in)->Put("first", true);
     auto b = (*in)->Put("second", true);
     auto c = (*in)->Put("third", false);
@@ -94,26 +96,27 @@ TEST(Intake, KeepsWhatTheOutboxWatermarkDoesNotCoverAcrossReopen) {
     EXPECT_LT(*a, *b);
     EXPECT_LT(*b, *c);
     EXPECT_EQ((*in)->pending(), 3u);
-    // The verify thread took care of the first two: their batch records the watermark.
+    // The verify thread took care of the first two: their batch records the watermark (its
+    // entry carries its payload, so the chunk releases both messages at once).
     OutboxBatch batch;
     batch.entries.push_back(OutboxEntry{0, "record-a", "payload-a"});
     batch.intake_upto = *b;
-    ASSERT_TRUE(outbox->Append(&batch).ok());
+    ASSERT_TRUE((*outbox)->Append(&batch).ok());
     (*in)->MarkDone(*b);
     EXPECT_EQ((*in)->pending(), 1u);
   }  // a crash: nothing else happens
-  auto outbox = Open(dir + "/outbox");
   auto in = Intake::Open(dir + "/intake");
-  ASSERT_NE(outbox, nullptr);
   ASSERT_TRUE(in.ok());
-  auto w = outbox->IntakeWatermark();
+  auto outbox = Outbox::Open(dir + "/outbox", in->get(), true);
+  ASSERT_TRUE(outbox.ok());
+  auto w = (*outbox)->IntakeWatermark();
   ASSERT_TRUE(w.ok());
   (*in)->MarkDone(*w);
   auto pending = (*in)->Pending(*w);
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ((*pending)[0].second, "third");
-  // New keys continue above; the next put deletes what was marked done.
+  // New keys continue above; the released messages were deleted when the outbox opened.
   auto d = (*in)->Put("fourth", true);
   ASSERT_TRUE(d.ok());
   EXPECT_GT(*d, (*pending)[0].first);
@@ -135,7 +138,7 @@ TEST(Intake, HandsOutKeysAboveTheWatermarkEvenWhenItsFolderWasEmptied) {
   EXPECT_EQ((*in)->pending(), 1u);
 }
 
-TEST(Intake, PutBatchWritesEveryMessageUnderConsecutiveKeysAndDeletesWhatWasDone) {
+TEST(Intake, PutBatchWritesEveryMessageUnderConsecutiveKeysAndDeletesWhatWasReleased) {
   const std::string dir = FreshDir("intake_batch");
   {
     auto in = Intake::Open(dir);
@@ -143,6 +146,7 @@ TEST(Intake, PutBatchWritesEveryMessageUnderConsecutiveKeysAndDeletesWhatWasDone
     auto a = (*in)->Put("single", true);
     ASSERT_TRUE(a.ok());
     (*in)->MarkDone(*a);
+    (*in)->Release(*a, *a);
     auto first = (*in)->PutBatch({"b1", "b2", "b3"}, true);
     ASSERT_TRUE(first.ok());
     EXPECT_EQ(*first, *a + 1);
@@ -257,6 +261,202 @@ TEST(Outbox, ConcurrentAppendsAndRemovesSettleEveryEntryOnce) {
   auto watermark = o->IntakeWatermark();
   ASSERT_TRUE(watermark.ok());
   EXPECT_EQ(*watermark, static_cast<uint64_t>(kBatches));
+}
+
+MqttMessage Reading(const std::string& payload) {
+  MqttMessage m;
+  m.topic = "devices/d/data/t";
+  m.payload = payload;
+  m.qos = 1;
+  m.user_properties = {{"pl-seq", "1"}};
+  return m;
+}
+
+// One chunk of three readings whose payloads stay in the intake: the outbox does not store
+// them again, reads them back from the intake after a reopen (removed entries stay removed),
+// and only once every entry is removed are the chunk and its intake messages (the refused one
+// between them too) deleted.
+TEST(Outbox, AChunkReferringToTheIntakeHoldsItsMessagesUntilEveryEntryIsRemoved) {
+  const std::string dir = FreshDir("outbox_refers");
+  std::vector<uint64_t> keys;
+  uint64_t first = 0;
+  {
+    auto in = Intake::Open(dir + "/intake");
+    ASSERT_TRUE(in.ok());
+    auto o = Outbox::Open(dir + "/outbox", in->get(), true);
+    ASSERT_TRUE(o.ok()) << o.status().ToString();
+    std::vector<Bytes> msgs;
+    for (const char* p : {"pay-0", "refused", "pay-2", "pay-3"}) {
+      msgs.push_back(EncodeMessage(Reading(std::string(p) + std::string(300, 'x'))));
+    }
+    auto f = (*in)->PutBatch(msgs, true);
+    ASSERT_TRUE(f.ok());
+    first = *f;
+    OutboxBatch batch;
+    for (uint64_t i : {0, 2, 3}) {
+      batch.entries.push_back(OutboxEntry{0, "rec-" + std::to_string(i),
+                                          "pay-" + std::to_string(i) + std::string(300, 'x'),
+                                          first + i});
+    }
+    batch.intake_upto = first + 3;
+    ASSERT_TRUE((*o)->Append(&batch).ok());
+    (*in)->MarkDone(batch.intake_upto);
+    for (const auto& e : batch.entries) keys.push_back(e.key);
+    ASSERT_TRUE((*o)->Remove({keys[0], keys[2]}).ok());
+    EXPECT_EQ((*o)->size(), 1u);
+  }  // a crash
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::Options(), dir + "/outbox", &raw).ok());
+  std::unique_ptr<rocksdb::DB> ro(raw);
+  std::unique_ptr<rocksdb::Iterator> it(ro->NewIterator(rocksdb::ReadOptions()));
+  size_t stored = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    stored += it->value().size();
+    EXPECT_EQ(it->value().ToString().find("pay-"), std::string::npos) << "payload stored again";
+  }
+  EXPECT_LT(stored, 200u);
+  it.reset();
+  ro.reset();
+
+  auto in = Intake::Open(dir + "/intake");
+  ASSERT_TRUE(in.ok());
+  auto o = Outbox::Open(dir + "/outbox", in->get(), true);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ((*o)->size(), 1u);  // the removals were written with the chunk's bitmap
+  auto got = (*o)->Read(0, 10);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].key, keys[1]);
+  EXPECT_EQ((*got)[0].record, "rec-2");
+  EXPECT_EQ((*got)[0].payload, "pay-2" + std::string(300, 'x'));
+  ASSERT_TRUE((*in)->Put("next", true).ok());
+  auto all = (*in)->Pending(0);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 5u) << "released before the chunk was complete";
+  ASSERT_TRUE((*o)->Remove({keys[1], keys[1], keys[0]}).ok());  // counted once
+  EXPECT_EQ((*o)->size(), 0u);
+  ASSERT_TRUE((*in)->Put("after", true).ok());
+  all = (*in)->Pending(0);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);  // the chunk's four messages are gone
+  EXPECT_EQ((*all)[0].first, first + 4);
+}
+
+// A crash after the intake wrote a settled chunk's release but before the chunk's own
+// (unsynced) deletion reached the disk: the reopened outbox finds the chunk's messages gone
+// and drops it instead of failing to read its payloads.
+TEST(Outbox, AChunkWhoseIntakeMessagesAreGoneWasSettledAndIsDroppedAtOpen) {
+  const std::string dir = FreshDir("outbox_settled");
+  {
+    auto in = Intake::Open(dir + "/intake");
+    ASSERT_TRUE(in.ok());
+    auto o = Outbox::Open(dir + "/outbox", in->get(), true);
+    ASSERT_TRUE(o.ok());
+    auto f = (*in)->PutBatch({EncodeMessage(Reading("a")), EncodeMessage(Reading("b"))}, true);
+    ASSERT_TRUE(f.ok());
+    OutboxBatch batch;
+    batch.entries.push_back(OutboxEntry{0, "rec-a", "a", *f});
+    batch.entries.push_back(OutboxEntry{0, "rec-b", "b", *f + 1});
+    batch.intake_upto = *f + 1;
+    ASSERT_TRUE((*o)->Append(&batch).ok());
+    (*in)->Release(*f, *f + 1);  // what Remove does after deleting the chunk
+    ASSERT_TRUE((*in)->WriteReleased().ok());
+  }
+  auto in = Intake::Open(dir + "/intake");
+  ASSERT_TRUE(in.ok());
+  auto o = Outbox::Open(dir + "/outbox", in->get(), true);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ((*o)->size(), 0u);
+  auto got = (*o)->Read(0, 10);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(got->empty());
+}
+
+// With an intake not synced before the PUBACK (payloads_in_intake false) every entry keeps
+// its payload, and the chunk's intake messages are released at once.
+TEST(Outbox, WithoutPayloadsInTheIntakeEntriesCarryTheirPayloads) {
+  const std::string dir = FreshDir("outbox_inline");
+  auto in = Intake::Open(dir + "/intake");
+  ASSERT_TRUE(in.ok());
+  {
+    auto o = Outbox::Open(dir + "/outbox", in->get(), false);
+    ASSERT_TRUE(o.ok());
+    auto f = (*in)->Put(EncodeMessage(Reading("p")), false);
+    ASSERT_TRUE(f.ok());
+    OutboxBatch batch;
+    batch.entries.push_back(OutboxEntry{0, "rec", "p", *f});
+    batch.intake_upto = *f;
+    ASSERT_TRUE((*o)->Append(&batch).ok());
+    ASSERT_TRUE((*in)->WriteReleased().ok());
+    auto all = (*in)->Pending(0);
+    ASSERT_TRUE(all.ok());
+    EXPECT_TRUE(all->empty());
+  }
+  auto o = Outbox::Open(dir + "/outbox", in->get(), false);
+  ASSERT_TRUE(o.ok());
+  auto got = (*o)->Read(0, 10);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].payload, "p");
+}
+
+// A data folder of the bridge before chunks (layout 1: one outbox value per entry with its
+// payload, the intake trimmed behind the watermark): Open rewrites the outbox into chunks,
+// keeps every entry and the messages above the watermark, and deletes the intake's verified
+// messages; opened again it is layout 2 and unchanged.
+TEST(Outbox, AStoreOfTheEarlierLayoutIsMigratedAtOpen) {
+  const std::string dir = FreshDir("outbox_migrate");
+  {
+    rocksdb::Options opts;
+    opts.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(opts, dir + "/outbox", &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (uint64_t k : {3, 4, 7}) {
+      Bytes key(1, 'o');
+      AppendU64(&key, k);
+      Bytes v;
+      AppendLp(&v, "rec-" + std::to_string(k));
+      AppendLp(&v, "pay-" + std::to_string(k));
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, v).ok());
+    }
+    Bytes w;
+    AppendU64(&w, 2);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "w", w).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "rdev", "window").ok());
+    auto in = Intake::Open(dir + "/intake");
+    ASSERT_TRUE(in.ok());
+    ASSERT_TRUE((*in)->PutBatch({"verified-1", "verified-2", "pending-3"}, true).ok());
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto in = Intake::Open(dir + "/intake");
+    ASSERT_TRUE(in.ok());
+    auto o = Outbox::Open(dir + "/outbox", in->get(), true);
+    ASSERT_TRUE(o.ok()) << o.status().ToString();
+    EXPECT_EQ((*o)->size(), 3u);
+    auto got = (*o)->Read(0, 10);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->size(), 3u);
+    EXPECT_EQ((*got)[0].record, "rec-3");
+    EXPECT_EQ((*got)[2].record, "rec-7");
+    EXPECT_EQ((*got)[2].payload, "pay-7");
+    auto w = (*o)->IntakeWatermark();
+    ASSERT_TRUE(w.ok());
+    EXPECT_EQ(*w, 2u);
+    auto windows = (*o)->ReplayWindows();
+    ASSERT_TRUE(windows.ok());
+    EXPECT_EQ(windows->at("dev"), "window");
+    auto all = (*in)->Pending(0);
+    ASSERT_TRUE(all.ok());
+    ASSERT_EQ(all->size(), 1u);
+    EXPECT_EQ((*all)[0].second, "pending-3");
+    // New entries are numbered after the migrated ones.
+    OutboxBatch later;
+    later.entries.push_back(OutboxEntry{0, "rec-new", "pay-new"});
+    ASSERT_TRUE((*o)->Append(&later).ok());
+    EXPECT_GT(later.entries[0].key, (*got)[2].key);
+    ASSERT_TRUE((*o)->Remove({later.entries[0].key}).ok());
+  }
 }
 
 TEST(PolicyFilterState, RollbackUndoesDecisionsThatWereNotPersisted) {

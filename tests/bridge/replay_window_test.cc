@@ -70,6 +70,19 @@ TEST(ReplayWindow, SerializeThenDeserializeKeepsTheState) {
   EXPECT_EQ(back->Serialize(), w.Serialize());
 }
 
+// The stored bits, newest seq first (bit 7 of the first byte is the highest seq): the format
+// a restarted bridge reads, across the ring's wrap.
+TEST(ReplayWindow, SerializesItsBitsNewestFirstAcrossTheRingsWrap) {
+  ReplayWindow w(16);
+  ASSERT_TRUE(w.Accept(20).ok());
+  ASSERT_TRUE(w.Accept(18).ok());
+  ASSERT_TRUE(w.Accept(5).ok());
+  const Bytes s = w.Serialize();
+  ASSERT_EQ(s.size(), 1u + 4 + 8 + 2);
+  EXPECT_EQ(static_cast<uint8_t>(s[13]), 0xA0);  // seqs 20 and 18
+  EXPECT_EQ(static_cast<uint8_t>(s[14]), 0x01);  // seq 5 = 20 - 15
+}
+
 TEST(ReplayWindow, SerializesAnEmptyWindowAndItsWidth) {
   ReplayWindow w(64);
   Bytes bytes = w.Serialize();
