@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "common/log.h"
 #include "common/mqtt_client.h"
 #include "mqtt-bridge/local_db.h"
 
@@ -161,6 +162,7 @@ Status Outbox::LoadChunks() {
   }
   PL_RETURN_IF_ERROR(FromRocks(it->status(), "scan outbox"));
   if (settled.Count() == 0) return OkStatus();
+  LogInfo("outbox_settled_dropped").Kv("chunks", settled.Count() / 2);
   return FromRocks(db_->Write(rocksdb::WriteOptions(), &settled), "outbox drop settled");
 }
 
@@ -239,6 +241,9 @@ Status Outbox::Append(OutboxBatch* b) {
       if (e.intake_key == 0) AppendLp(&v, e.payload);
     }
     batch.Put(ChunkKey(first), v);
+    // Keys are reused after the outbox emptied and the bridge restarted: no removal bitmap
+    // of an earlier chunk at this key may apply to this one.
+    batch.Delete(RemovedKey(first));
   }
   for (const auto& [device, window] : b->replay_windows) {
     batch.Put(std::string(1, kReplayPrefix) + device, window);
@@ -354,6 +359,10 @@ Status Outbox::Remove(const std::vector<uint64_t>& keys) {
   rocksdb::WriteBatch batch;
   std::vector<std::pair<uint64_t, uint64_t>> release;
   uint64_t removed = 0;
+  // Held from building the batch to writing it: batches of two removers of one chunk reach
+  // RocksDB in the order they were built, so a stale bitmap never lands after the chunk's
+  // deletion (and is never applied to a later chunk that reuses its key).
+  std::lock_guard<std::mutex> wlock(write_mu_);
   {
     std::lock_guard<std::mutex> mlock(mem_mu_);
     std::vector<uint64_t> touched;  // chunks with entries removed here, by first key
@@ -393,10 +402,7 @@ Status Outbox::Remove(const std::vector<uint64_t>& keys) {
   }
   size_.fetch_sub(removed);
   if (batch.Count() == 0) return OkStatus();
-  {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    PL_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "outbox remove"));
-  }
+  PL_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "outbox remove"));
   // After the chunk's deletion: a chunk on disk whose messages are gone was settled (Open).
   if (intake_ != nullptr) {
     for (const auto& [from, to] : release) intake_->Release(from, to);
