@@ -1270,14 +1270,24 @@ Status BlockStore::RepairBlock(uint64_t height, const BlockToAppend& block) {
   batch.Put(cfs_[kHeaders], S(hk), S(block.header_bytes));
   batch.Put(cfs_[kBodies], S(hk), S(EncodeBody(block.records)));
   batch.Put(cfs_[kCerts], S(hk), block.certificate.SerializeAsString());
-  if (!block.payloads.empty()) {
-    // The copy's payloads replace the stored ones: a stored payload of the other form (packed
-    // or not) for the same record would read as a second one.
+  std::vector<std::optional<Bytes>> payloads = block.payloads;
+  if (!payloads.empty()) {
+    // The block's payloads are rewritten in the current form (a stored one of the other form,
+    // packed or not, would read as a second one); a payload the copy lacks is kept from here
+    // when it still matches its record.
+    for (size_t i = 0; i < payloads.size() && i < block.records.size(); ++i) {
+      if (payloads[i]) continue;
+      StatusOr<RecordFields> f = DecodeRecordFields(block.records[i]);
+      if (!f.ok() || !f->from_device) continue;
+      StatusOr<Bytes> kept = ReadPayloadAt(RecordLocation{height, static_cast<uint32_t>(i)},
+                                           where + ": stored payload " + std::to_string(i));
+      if (kept.ok() && Sha256(*kept) == f->payload_hash) payloads[i] = std::move(*kept);
+    }
     const Bytes next = HeightKey(height + 1);
     batch.DeleteRange(cfs_[kPayloads], S(hk), S(next));
   }
   std::vector<Bytes> first_written;
-  PL_RETURN_IF_ERROR(AddIndexes(height, block.records, leaves, block.fields, block.payloads,
+  PL_RETURN_IF_ERROR(AddIndexes(height, block.records, leaves, block.fields, payloads,
                                 /*fresh=*/false, &batch, /*added=*/nullptr, &first_written));
   PL_RETURN_IF_ERROR(Write(/*sync=*/true, &batch, "repair " + where));
   for (const Bytes& k : first_written) RememberFirst(k);
@@ -1581,24 +1591,30 @@ StatusOr<Bytes> BlockStore::ReadPayload(ByteView record_id) const {
     if (loc.status().code() != StatusCode::kNotFound) return loc.status();
     return NotFoundError("payload of " + ShortHex(record_id) + ": not found");
   }
-  const std::string what = "payload of " + ShortHex(record_id);
+  return ReadPayloadAt(*loc, "payload of " + ShortHex(record_id));
+}
+
+StatusOr<Bytes> BlockStore::ReadPayloadAt(const RecordLocation& loc,
+                                          const std::string& what) const {
   std::string v;
   rocksdb::Status got =
-      db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(PayloadKey(loc->height, loc->index)), &v);
+      db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(PayloadKey(loc.height, loc.index)), &v);
   if (!got.IsNotFound()) {
     PL_RETURN_IF_ERROR(FromRocks(got, what));
     return v;
   }
   // Below min_blob_size: in the block's packed value, if kept at all.
   rocksdb::PinnableSlice packed;
-  PL_RETURN_IF_ERROR(FromRocks(
-      db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(HeightKey(loc->height)), &packed), what));
+  rocksdb::Status pg =
+      db_->Get(rocksdb::ReadOptions(), cfs_[kPayloads], S(HeightKey(loc.height)), &packed);
+  if (pg.IsNotFound()) return NotFoundError(what + ": not found");
+  PL_RETURN_IF_ERROR(FromRocks(pg, what));
   std::optional<Bytes> found;
   PL_RETURN_IF_ERROR(ForEachPacked(ByteView(packed.data(), packed.size()),
                                    std::numeric_limits<uint32_t>::max(),
                                    [&](uint32_t index, ByteView p) {
-                                     if (index < loc->index) return true;
-                                     if (index == loc->index) found = Bytes(p);
+                                     if (index < loc.index) return true;
+                                     if (index == loc.index) found = Bytes(p);
                                      return false;
                                    })
                          .Annotate(what));

@@ -215,7 +215,8 @@ class BlockStore {
   // its certificate digest is not its commit digest, its prev is not the header hash of block
   // height-1, or its header hash is not block height+1's prev (the head record's hash for the
   // head). A neighbour that fails its own checks is not used as a reference (the certificate
-  // still pins the header). A copy with payloads replaces the block's stored payloads; one
+  // still pins the header). A copy with payloads rewrites the block's payloads: the copy's, and
+  // for records it has none for, the stored ones that still match their record's hash; one
   // without (empty `payloads`) leaves them. When the write fails, its error (see
   // write_status()).
   Status RepairBlock(uint64_t height, const BlockToAppend& block);
@@ -347,6 +348,9 @@ class BlockStore {
   Status VerifyChain(const Genesis* genesis, const std::function<void(uint64_t)>& progress) const;
 
  private:
+  // The payload kept at (height, index), in its own row or the block's packed row;
+  // kNotFound if none is kept. `what` names it in errors.
+  StatusOr<Bytes> ReadPayloadAt(const RecordLocation& loc, const std::string& what) const;
   // Test-only access (ledger/store/block_store_testing.h): writes damage behind the store.
   friend class BlockStoreTesting;
 

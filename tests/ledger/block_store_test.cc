@@ -1153,6 +1153,17 @@ TEST_F(BlockStoreTest, RepairOfAFormat2BlockReplacesItsPayloadsInsteadOfStoringT
   EXPECT_EQ(Got(store_->ReadPayload(RecordId(Reading(4)))), Payload(4));
 }
 
+TEST_F(BlockStoreTest, RepairWithSomePayloadsKeepsTheStoredOnesTheCopyLacks) {
+  AppendBlocks(3);
+  const Bytes prev = store_->ReadBlock(1)->header_hash;
+  ASSERT_TRUE(BlockStoreTesting::CorruptBody(*store_, 2, EncodeBody({Reading(3)})).ok());
+  BlockToAppend copy = CopyOfBlock(2, prev);
+  copy.payloads[0] = std::nullopt;  // the peer sent only the second payload
+  ASSERT_TRUE(store_->RepairBlock(2, copy).ok());
+  EXPECT_EQ(Got(store_->ReadPayload(RecordId(Reading(3)))), Payload(3));
+  EXPECT_EQ(Got(store_->ReadPayload(RecordId(Reading(4)))), Payload(4));
+}
+
 TEST_F(BlockStoreTest, SmallPayloadsOfABlockAreOneRowAndLargeOnesEachTheirOwn) {
   const Bytes big = RandomBytes(100 * 1024, 7);
   const Bytes big_rec = Reading("dev-1", "camera", 10, 10000, big);
